@@ -1,0 +1,45 @@
+"""rdbtool: read, check, repair and convert Redis persistence files without a running Redis.
+
+The library API; the ``rdbtool`` command is a thin layer over it::
+
+    import rdbtools
+
+    with rdbtools.open_rdb("dump.rdb") as rdb:
+        print(rdb.header.version)
+        for record in rdb.keys():
+            print(record.db, record.key, record.type, record.expire_ms)
+
+    report = rdbtools.verify_rdb("dump.rdb")
+    print(report.verdict, report.problems)
+"""
+
+from importlib import import_module
+from typing import Any
+
+#: public name -> module that defines it; imported on first use so that `import rdbtools.errors`
+#: (or the CLI's start) does not pay for the whole reader
+_EXPORTS = {
+    **dict.fromkeys(
+        ("ChecksumError", "FormatError", "InputError", "RdbtoolError", "TruncatedError", "UnsupportedError"),
+        "rdbtools.errors",
+    ),
+    **dict.fromkeys(
+        ("Aux", "Consumer", "ConsumerGroup", "Function", "Header", "KeyRecord", "ModuleAux", "ModuleValue",
+         "PendingEntry", "ResizeDb", "SelectDb", "SlotImport", "SlotInfo", "Stream", "StreamEntry",
+         "StreamId"),
+        "rdbtools.rdb.model",
+    ),
+    "KeyFilter": "rdbtools.rdb.filters",
+    "RdbFile": "rdbtools.rdb.reader",
+    "open_rdb": "rdbtools.rdb.reader",
+    "VerifyReport": "rdbtools.rdb.verify",
+    "verify_rdb": "rdbtools.rdb.verify",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'rdbtools' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

@@ -1,0 +1,88 @@
+"""One exception hierarchy for everything rdbtool reports about a file.
+
+Every error carries where it happened (file, byte offset, key) so that the CLI can print one
+located line; nothing below the CLI formats messages for a terminal.
+"""
+
+from __future__ import annotations
+
+
+class RdbtoolError(Exception):
+    """Base of every error rdbtool raises on purpose."""
+
+    #: what the user can do about it, appended to the one-line message
+    hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        offset: int | None = None,
+        key: bytes | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+        self.key = key
+        self.path = path
+
+    def located(self, *, base: int = 0, key: bytes | None = None, path: str | None = None) -> RdbtoolError:
+        """Place an error raised inside an embedded blob into the file that holds it.
+
+        A decoder of a listpack knows offsets relative to the blob; the record reader knows where
+        the blob starts and which key it belongs to.
+        """
+        if self.offset is not None:
+            self.offset += base
+        elif base:
+            self.offset = base
+        if key is not None and self.key is None:
+            self.key = key
+        if path is not None and self.path is None:
+            self.path = path
+        return self
+
+    def __str__(self) -> str:
+        parts = []
+        if self.path:
+            parts.append(self.path)
+        if self.offset is not None:
+            parts.append(f"offset {self.offset}")
+        if self.key is not None:
+            parts.append(f"key {format_key(self.key)}")
+        where = ", ".join(parts)
+        text = f"{where}: {self.message}" if where else self.message
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class FormatError(RdbtoolError):
+    """The bytes do not follow the format: corrupt, truncated or inconsistent data."""
+
+    hint = "the file is corrupt; restore it from another backup"
+
+
+class TruncatedError(FormatError):
+    """The data ends in the middle of a structure."""
+
+    hint = "the file is truncated; was it copied while being written?"
+
+
+class ChecksumError(FormatError):
+    """The CRC64 trailer does not match the content."""
+
+
+class UnsupportedError(RdbtoolError):
+    """Well-formed input that rdbtool does not handle (a newer version, a pre-release module type)."""
+
+    hint = "upgrade rdbtool or report the file's origin"
+
+
+class InputError(RdbtoolError):
+    """The input cannot be opened or read at all (missing file, not a regular file)."""
+
+
+def format_key(key: bytes) -> str:
+    """Show a binary-safe key in one line: printable ASCII as is, other bytes escaped."""
+    text = repr(key)[2:-1]
+    return f"'{text}'" if len(text) <= 200 else f"'{text[:200]}…' ({len(key)} bytes)"

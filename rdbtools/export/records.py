@@ -1,0 +1,142 @@
+"""The one JSON schema for records, shared by ``--format json`` and ``--format jsonl``.
+
+Lossless and binary-safe: a byte string is a JSON string when it is valid UTF-8 (decoding and
+re-encoding gives back the same bytes), otherwise ``{"b64": "<base64>"}``. Hash fields, zset members
+and stream fields are lists of pairs, never JSON object keys, so non-UTF-8 names survive too.
+README.md documents the schema; ``bytes_from_json`` is the inverse used when reading it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from typing import Any
+
+from rdbtools.rdb.model import (
+    Aux,
+    Function,
+    Header,
+    KeyRecord,
+    ModuleAux,
+    ModuleValue,
+    Record,
+    Stream,
+    StreamId,
+)
+
+
+def bytes_to_json(data: bytes) -> str | dict[str, str]:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"b64": base64.b64encode(data).decode("ascii")}
+
+
+def bytes_from_json(value: str | dict[str, str]) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return base64.b64decode(value["b64"], validate=True)
+
+
+def score_to_json(score: float) -> float | str:
+    """JSON has no infinities: they are written as the strings Redis prints."""
+    if math.isfinite(score):
+        return score
+    return "nan" if math.isnan(score) else ("inf" if score > 0 else "-inf")
+
+
+def _id(stream_id: StreamId | None) -> str | None:
+    return None if stream_id is None else str(stream_id)
+
+
+def stream_to_json(stream: Stream) -> dict[str, Any]:
+    b = bytes_to_json
+    return {
+        "length": stream.length,
+        "last_id": _id(stream.last_id),
+        "first_id": _id(stream.first_id),
+        "max_deleted_id": _id(stream.max_deleted_id),
+        "entries_added": stream.entries_added,
+        "entries": [[str(e.id), [b(x) for pair in e.fields for x in pair]] for e in stream.entries],
+        "groups": [
+            {
+                "name": b(g.name),
+                "last_delivered_id": str(g.last_delivered_id),
+                "entries_read": g.entries_read,
+                "pending": [
+                    [str(p.id), None if p.consumer is None else b(p.consumer), p.delivery_time,
+                     p.delivery_count]
+                    for p in g.pending
+                ],
+                "consumers": [
+                    {"name": b(c.name), "seen_time": c.seen_time, "active_time": c.active_time,
+                     "pending": [str(i) for i in c.pending]}
+                    for c in g.consumers
+                ],
+            }
+            for g in stream.groups
+        ],
+    }
+
+
+def value_to_json(record: KeyRecord) -> Any:
+    value, b = record.value, bytes_to_json
+    kind = record.type
+    if kind == "string":
+        return b(value)
+    if kind in ("list", "set"):
+        return [b(item) for item in value]
+    if kind == "zset":
+        return [[b(member), score_to_json(score)] for member, score in value]
+    if kind == "hash":
+        return [[b(field), b(item)] for field, item in value.items()]
+    if kind == "stream":
+        return stream_to_json(value)
+    assert isinstance(value, ModuleValue)
+    return {"module": value.module_name, "encver": value.encver, "module_id": value.module_id,
+            "payload": {"b64": base64.b64encode(value.payload).decode("ascii")}}
+
+
+def key_to_json(record: KeyRecord) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kind": "key",
+        "db": record.db,
+        "key": bytes_to_json(record.key),
+        "type": record.type,
+        "encoding": record.encoding,
+        "expire_ms": record.expire_ms,
+        "value": value_to_json(record),
+    }
+    if record.field_expires:
+        data["field_expires"] = [[bytes_to_json(f), ms] for f, ms in record.field_expires.items()]
+    if record.idle is not None:
+        data["idle"] = record.idle
+    if record.freq is not None:
+        data["freq"] = record.freq
+    return data
+
+
+def header_to_json(header: Header) -> dict[str, Any]:
+    return {"kind": "header", "magic": header.magic, "version": header.version}
+
+
+def record_to_json(record: Record) -> dict[str, Any] | None:
+    """Records that carry data; SELECTDB/RESIZEDB/SLOT_INFO are layout and are left out."""
+    if isinstance(record, KeyRecord):
+        return key_to_json(record)
+    if isinstance(record, Aux):
+        return {"kind": "aux", "name": bytes_to_json(record.name), "value": bytes_to_json(record.value)}
+    if isinstance(record, Function):
+        data = {"kind": "function", "code": bytes_to_json(record.library_source)}
+        if record.pre_ga:
+            data["pre_ga"] = {"name": bytes_to_json(record.name or b""),
+                              "engine": bytes_to_json(record.engine or b""),
+                              "description": None if record.description is None
+                              else bytes_to_json(record.description),
+                              "code": bytes_to_json(record.code)}
+        return data
+    if isinstance(record, ModuleAux):
+        return {"kind": "module_aux", "module": record.module_name, "encver": record.encver,
+                "module_id": record.module_id, "when": record.when,
+                "payload": {"b64": base64.b64encode(record.payload).decode("ascii")}}
+    return None

@@ -1,0 +1,290 @@
+"""Listpack (formats.md §5.2): hashes, zsets and sets of Redis 7+, quicklist-v2 nodes, stream nodes.
+
+Grammar::
+
+    listpack := u32le total-bytes   u16le count (65535 = unknown)   entry*   0xFF
+    entry    := encoding [data] backlen
+    encoding := 0xxxxxxx                 7-bit unsigned integer
+              | 10pppppp data            string, length 0..63
+              | 110xxxxx yyyyyyyy        13-bit signed integer (high bits first)
+              | 1110pppp pppppppp data   string, 12-bit length (high bits first)
+              | 0xF0 u32le data          string, 32-bit length
+              | 0xF1 i16le | 0xF2 i24le | 0xF3 i32le | 0xF4 i64le
+    backlen  := the size of encoding+data in 1..5 bytes, 7 bits a byte, read from the end: the first
+                byte has bit 7 clear, the others set; the width follows fixed thresholds (BACKLEN_LIMITS)
+
+``LISTPACK`` is the construct schema; ``decode_listpack`` the fast path the reader uses.
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import IntEnum
+
+from construct import (
+    Const,
+    Construct,
+    Container,
+    GreedyRange,
+    Int16ul,
+    Int32ul,
+    ListContainer,
+    SizeofError,
+    Struct,
+    stream_read,
+    stream_write,
+)
+
+from rdbtools.errors import FormatError, TruncatedError
+from rdbtools.formats.numbers import canonical_int64
+
+END = 0xFF
+HEADER_SIZE = 6
+UNKNOWN_COUNT = 65535  # the count field saturates; readers walk the entries instead
+
+
+class Encoding(IntEnum):
+    """Entry encodings, named by the tag bits of their first byte."""
+
+    UINT7 = 0x00
+    STR6 = 0x80
+    INT13 = 0xC0
+    STR12 = 0xE0
+    STR32 = 0xF0
+    INT16 = 0xF1
+    INT24 = 0xF2
+    INT32 = 0xF3
+    INT64 = 0xF4
+
+
+#: backlen widths by entry size: Redis's lpEncodeBacklen thresholds (deep validation insists on them)
+BACKLEN_LIMITS = (127, 16382, 2097150, 268435454)
+
+_FIXED_INTS = {
+    Encoding.INT16: (2, -(1 << 15), (1 << 15) - 1),
+    Encoding.INT24: (3, -(1 << 23), (1 << 23) - 1),
+    Encoding.INT32: (4, -(1 << 31), (1 << 31) - 1),
+    Encoding.INT64: (8, -(1 << 63), (1 << 63) - 1),
+}
+
+
+def backlen_width(size: int) -> int:
+    for width, limit in enumerate(BACKLEN_LIMITS, 1):
+        if size <= limit:
+            return width
+    return 5
+
+
+def encode_backlen(size: int) -> bytes:
+    width = backlen_width(size)
+    groups = [(size >> (7 * shift)) & 0x7F for shift in range(width - 1, -1, -1)]
+    return bytes([groups[0]] + [g | 0x80 for g in groups[1:]])
+
+
+def _choose_encoding(value: int | bytes) -> Encoding:
+    """lpAppend's choice: the smallest integer encoding, else the shortest string length form."""
+    if isinstance(value, int):
+        if 0 <= value <= 127:
+            return Encoding.UINT7
+        if -4096 <= value <= 4095:
+            return Encoding.INT13
+        return next(e for e, (_, low, high) in _FIXED_INTS.items() if low <= value <= high)
+    if len(value) < 64:
+        return Encoding.STR6
+    return Encoding.STR12 if len(value) < 4096 else Encoding.STR32
+
+
+def _encode_body(encoding: Encoding, value: int | bytes) -> bytes:
+    if encoding is Encoding.UINT7:
+        return bytes((value,))
+    if encoding is Encoding.INT13:
+        raw = value & 0x1FFF
+        return bytes((0xC0 | raw >> 8, raw & 0xFF))
+    if encoding in _FIXED_INTS:
+        width = _FIXED_INTS[encoding][0]
+        return bytes((encoding,)) + value.to_bytes(width, "little", signed=True)
+    if encoding is Encoding.STR6:
+        return bytes((0x80 | len(value),)) + value
+    if encoding is Encoding.STR12:
+        return bytes((0xE0 | len(value) >> 8, len(value) & 0xFF)) + value
+    return b"\xf0" + struct.pack("<I", len(value)) + value
+
+
+class EntryConstruct(Construct):
+    """One listpack entry: Container(encoding, value, backlen). Without ``encoding`` (building from a
+    value) it chooses as Redis does; a string value that is a canonical integer becomes an integer."""
+
+    def _parse(self, stream, context, path):
+        first = stream_read(stream, 1, path)[0]
+        if first == END:
+            raise FormatError("listpack end marker")  # stops GreedyRange at the terminator
+        if first < 0x80:
+            encoding, value, body = Encoding.UINT7, first, bytes((first,))
+        elif first < 0xC0:
+            data = stream_read(stream, first & 0x3F, path)
+            encoding, value, body = Encoding.STR6, data, bytes((first,)) + data
+        elif first < 0xE0:
+            low = stream_read(stream, 1, path)
+            raw = (first & 0x1F) << 8 | low[0]
+            encoding, value, body = Encoding.INT13, raw - 8192 if raw >= 4096 else raw, bytes((first,)) + low
+        elif first < 0xF0:
+            low = stream_read(stream, 1, path)
+            data = stream_read(stream, (first & 0x0F) << 8 | low[0], path)
+            encoding, value, body = Encoding.STR12, data, bytes((first,)) + low + data
+        elif first == Encoding.STR32:
+            size = stream_read(stream, 4, path)
+            data = stream_read(stream, struct.unpack("<I", size)[0], path)
+            encoding, value, body = Encoding.STR32, data, b"\xf0" + size + data
+        elif first in _FIXED_INTS:
+            encoding = Encoding(first)
+            raw = stream_read(stream, _FIXED_INTS[encoding][0], path)
+            value, body = int.from_bytes(raw, "little", signed=True), bytes((first,)) + raw
+        else:
+            raise FormatError(f"invalid listpack entry encoding 0x{first:02x}")
+        backlen = stream_read(stream, backlen_width(len(body)), path)
+        return Container(encoding=encoding, value=value, backlen=backlen)
+
+    def _build(self, obj, stream, context, path):
+        value = obj["value"] if isinstance(obj, dict) else obj
+        if isinstance(value, bytes):
+            number = canonical_int64(value)
+            value = number if number is not None else value
+        encoding = obj.get("encoding") if isinstance(obj, dict) else None
+        body = _encode_body(Encoding(encoding) if encoding is not None else _choose_encoding(value), value)
+        backlen = obj.get("backlen") if isinstance(obj, dict) else None
+        data = body + (backlen if backlen is not None else encode_backlen(len(body)))
+        stream_write(stream, data, len(data), path)
+        return obj
+
+    def _sizeof(self, context, path):
+        raise SizeofError("a listpack entry has a variable size")
+
+
+Entry = EntryConstruct()
+
+LISTPACK = Struct(
+    "total_bytes" / Int32ul,  # includes the header and the terminator
+    "count" / Int16ul,  # 65535: too many to count here, walk the entries
+    "entries" / GreedyRange(Entry),
+    "end" / Const(bytes((END,))),
+)
+
+
+def encode_listpack(values: list[int | bytes]) -> bytes:
+    """Build a listpack from values with the encodings Redis chooses, header fields computed."""
+    body = b"".join(Entry.build(Container(value=v)) for v in values)
+    return LISTPACK.build(Container(
+        total_bytes=HEADER_SIZE + len(body) + 1,
+        count=min(len(values), UNKNOWN_COUNT),
+        entries=ListContainer(Entry.parse(e) for e in _split(body)),
+    ))
+
+
+def _split(body: bytes) -> list[bytes]:
+    """Entries of a built body, one bytes object each (to parse them back into containers)."""
+    entries, pos = [], 0
+    while pos < len(body):
+        size = _entry_size(body, pos)
+        entries.append(body[pos : pos + size])
+        pos += size
+    return entries
+
+
+def _entry_size(buf, pos: int) -> int:
+    first = buf[pos]
+    if first < 0x80:
+        body = 1
+    elif first < 0xC0:
+        body = 1 + (first & 0x3F)
+    elif first < 0xE0:
+        body = 2
+    elif first < 0xF0:
+        body = 2 + ((first & 0x0F) << 8 | buf[pos + 1])
+    elif first == 0xF0:
+        body = 5 + int.from_bytes(buf[pos + 1 : pos + 5], "little")
+    else:
+        body = 1 + _FIXED_INTS[Encoding(first)][0]
+    return body + backlen_width(body)
+
+
+# --- fast path -------------------------------------------------------------------------------
+
+_i16 = struct.Struct("<h").unpack_from
+_i32 = struct.Struct("<i").unpack_from
+_i64 = struct.Struct("<q").unpack_from
+
+
+def decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
+    """Entries of a listpack blob as ints and bytes, with the checks Redis always does on load;
+    ``deep`` adds the entry-level checks of its sanitizer (backlen values and widths)."""
+    size = len(buf)
+    if size < HEADER_SIZE + 1:
+        raise TruncatedError(f"listpack of {size} bytes is shorter than its header", offset=0)
+    total = buf[0] | buf[1] << 8 | buf[2] << 16 | buf[3] << 24
+    if total != size:
+        raise FormatError(f"listpack header says {total} bytes, the blob has {size}", offset=0)
+    if buf[size - 1] != END:
+        raise FormatError("listpack does not end with 0xFF", offset=size - 1)
+    count = buf[4] | buf[5] << 8
+    end = size - 1
+    out: list[int | bytes] = []
+    append = out.append
+    pos = HEADER_SIZE
+    try:
+        while pos < end:
+            first = buf[pos]
+            if first < 0x80:
+                append(first)
+                body = 1
+            elif first < 0xC0:
+                body = 1 + (first & 0x3F)
+                append(bytes(buf[pos + 1 : pos + body]))
+            elif first < 0xE0:
+                raw = (first & 0x1F) << 8 | buf[pos + 1]
+                append(raw - 8192 if raw >= 4096 else raw)
+                body = 2
+            elif first < 0xF0:
+                body = 2 + ((first & 0x0F) << 8 | buf[pos + 1])
+                append(bytes(buf[pos + 2 : pos + body]))
+            elif first == 0xF0:
+                body = 5 + (buf[pos + 1] | buf[pos + 2] << 8 | buf[pos + 3] << 16 | buf[pos + 4] << 24)
+                append(bytes(buf[pos + 5 : pos + body]))
+            elif first == 0xF1:
+                append(_i16(buf, pos + 1)[0])
+                body = 3
+            elif first == 0xF2:
+                raw = buf[pos + 1] | buf[pos + 2] << 8 | buf[pos + 3] << 16
+                append(raw - (1 << 24) if raw & 0x800000 else raw)
+                body = 4
+            elif first == 0xF3:
+                append(_i32(buf, pos + 1)[0])
+                body = 5
+            elif first == 0xF4:
+                append(_i64(buf, pos + 1)[0])
+                body = 9
+            else:
+                raise FormatError(f"listpack entry {len(out)}: invalid encoding byte 0x{first:02x}", offset=pos)
+            width = 1 if body <= 127 else 2 if body < 16383 else 3 if body < 2097151 else 4 if body < 268435455 else 5
+            if deep:
+                _check_backlen(buf, pos + body, width, body, len(out) - 1, end)
+            pos += body + width
+    except (IndexError, struct.error):
+        raise TruncatedError(f"listpack entry {len(out)} runs past the end of the blob", offset=pos) from None
+    if pos != end:
+        raise TruncatedError(f"listpack entry {len(out) - 1} runs past the end of the blob", offset=pos)
+    if count != UNKNOWN_COUNT and count != len(out):
+        raise FormatError(f"listpack header counts {count} entries, found {len(out)}", offset=4)
+    return out
+
+
+def _check_backlen(buf, at: int, width: int, body: int, index: int, end: int) -> None:
+    if at + width > end:
+        raise TruncatedError(f"listpack entry {index}: back-length runs past the end", offset=at)
+    value = 0
+    for i in range(width):
+        byte = buf[at + i]
+        if (byte & 0x80) != (0 if i == 0 else 0x80):
+            raise FormatError(f"listpack entry {index}: back-length is not {width} bytes wide", offset=at)
+        value = value << 7 | (byte & 0x7F)
+    if value != body:
+        raise FormatError(f"listpack entry {index}: back-length says {value} bytes, entry is {body}", offset=at)

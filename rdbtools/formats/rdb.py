@@ -1,0 +1,441 @@
+"""The RDB file (formats.md §1–§7), declared once.
+
+Grammar::
+
+    file      := header record* EOF checksum? trailing-bytes
+    header    := "REDIS" 4 digits | "VALKEY" 3 digits             version 1..12, or 80 for Valkey 9
+    record    := AUX str str | SELECTDB len | RESIZEDB len len | MODULE_AUX module-aux
+               | FUNCTION2 str | FUNCTION_PRE_GA str str len [str] str | SLOT_INFO len len len
+               | SLOT_IMPORT str len (len len)*                     (Valkey files only)
+               | EXPIRETIME_MS i64le | EXPIRETIME i32le | IDLE len | FREQ u8    (apply to the next key)
+               | type key-str value                                 a key entry, value by type (§4)
+    checksum  := u64le CRC64 (Jones, reflected) of every byte before it; only when version >= 5
+
+Per-key opcodes are records of their own here, exactly as Redis's loader reads them. Values that
+hold an embedded structure keep it as its ``str`` at this level; ``listpack``, ``ziplist``,
+``intset`` and ``zipmap`` declare what is inside. Types 22, 23 and 243 mean other things in Valkey
+files: the schema asks the context whether it is reading one (``valkey=True`` or the header).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import IntEnum
+from io import BytesIO
+
+from construct import (
+    Byte,
+    Bytes,
+    Computed,
+    Const,
+    Construct,
+    ConstructError,
+    Error,
+    Float32l,
+    Float64l,
+    GreedyBytes,
+    If,
+    Int32sl,
+    Int64sl,
+    Int64ub,
+    Int64ul,
+    ListContainer,
+    Peek,
+    RepeatUntil,
+    SizeofError,
+    StreamError,
+    Struct,
+    Switch,
+    this,
+)
+
+from rdbtools.errors import FormatError, RdbtoolError, TruncatedError, UnsupportedError
+from rdbtools.formats.primitives import AsciiDouble, Length, RdbLength, RdbString
+
+MAX_REDIS_VERSION = 12
+VALKEY_VERSIONS = frozenset({80})
+FIRST_CHECKSUM_VERSION = 5
+
+
+class Opcode(IntEnum):
+    EOF = 0xFF
+    SELECTDB = 0xFE
+    EXPIRETIME = 0xFD  # seconds; never written since RDB 3
+    EXPIRETIME_MS = 0xFC  # RDB 3+
+    RESIZEDB = 0xFB  # RDB 7+: sizing hints
+    AUX = 0xFA  # RDB 7+
+    FREQ = 0xF9  # RDB 9+: LFU counter
+    IDLE = 0xF8  # RDB 9+: LRU idle seconds
+    MODULE_AUX = 0xF7  # RDB 9+
+    FUNCTION_PRE_GA = 0xF6  # 7.0-rc1/rc2 only
+    FUNCTION2 = 0xF5  # RDB 10+
+    SLOT_INFO = 0xF4  # RDB 12, Redis cluster mode
+    SLOT_IMPORT = 0xF3  # Valkey 80 (in Redis RDB 13: KEY_META, not supported)
+
+
+class RdbType(IntEnum):
+    STRING = 0
+    LIST = 1
+    SET = 2
+    ZSET = 3
+    HASH = 4
+    ZSET_2 = 5  # RDB 8+: binary double scores
+    MODULE_PRE_GA = 6  # 4.0 RCs: cannot be skipped without the module
+    MODULE_2 = 7
+    HASH_ZIPMAP = 9
+    LIST_ZIPLIST = 10
+    SET_INTSET = 11
+    ZSET_ZIPLIST = 12
+    HASH_ZIPLIST = 13
+    LIST_QUICKLIST = 14
+    STREAM_LISTPACKS = 15
+    HASH_LISTPACK = 16
+    ZSET_LISTPACK = 17
+    LIST_QUICKLIST_2 = 18
+    STREAM_LISTPACKS_2 = 19
+    SET_LISTPACK = 20
+    STREAM_LISTPACKS_3 = 21
+    HASH_METADATA_PRE_GA = 22  # 7.4 RCs
+    HASH_LISTPACK_EX_PRE_GA = 23  # 7.4 RCs
+    HASH_METADATA = 24  # 7.4+: hashtable hash with field TTLs
+    HASH_LISTPACK_EX = 25  # 7.4+: listpack hash with field TTLs
+
+
+class ValkeyType(IntEnum):
+    HASH_2 = 22  # Valkey 9 (RDB 80): hashtable hash with field TTLs
+
+
+class ModuleOpcode(IntEnum):
+    EOF = 0
+    SINT = 1
+    UINT = 2
+    FLOAT = 3
+    DOUBLE = 4
+    STRING = 5
+
+
+class QuicklistContainer(IntEnum):
+    PLAIN = 1  # one large element, stored raw
+    PACKED = 2  # a listpack of elements
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    logical: str  # what TYPE reports
+    encoding: str  # redis-check-rdb's name for the stored type
+    since: int  # first RDB version that has it
+
+
+TYPE_INFO: dict[int, TypeInfo] = {
+    RdbType.STRING: TypeInfo("string", "string", 1),
+    RdbType.LIST: TypeInfo("list", "list-linked", 1),
+    RdbType.SET: TypeInfo("set", "set-hashtable", 1),
+    RdbType.ZSET: TypeInfo("zset", "zset-v1", 1),
+    RdbType.HASH: TypeInfo("hash", "hash-hashtable", 1),
+    RdbType.ZSET_2: TypeInfo("zset", "zset-v2", 8),
+    RdbType.MODULE_PRE_GA: TypeInfo("module", "module-pre-release", 8),
+    RdbType.MODULE_2: TypeInfo("module", "module-value", 8),
+    RdbType.HASH_ZIPMAP: TypeInfo("hash", "hash-zipmap", 2),
+    RdbType.LIST_ZIPLIST: TypeInfo("list", "list-ziplist", 2),
+    RdbType.SET_INTSET: TypeInfo("set", "set-intset", 2),
+    RdbType.ZSET_ZIPLIST: TypeInfo("zset", "zset-ziplist", 2),
+    RdbType.HASH_ZIPLIST: TypeInfo("hash", "hash-ziplist", 4),
+    RdbType.LIST_QUICKLIST: TypeInfo("list", "quicklist", 7),
+    RdbType.STREAM_LISTPACKS: TypeInfo("stream", "stream", 9),
+    RdbType.HASH_LISTPACK: TypeInfo("hash", "hash-listpack", 10),
+    RdbType.ZSET_LISTPACK: TypeInfo("zset", "zset-listpack", 10),
+    RdbType.LIST_QUICKLIST_2: TypeInfo("list", "quicklist-v2", 10),
+    RdbType.STREAM_LISTPACKS_2: TypeInfo("stream", "stream-v2", 10),
+    RdbType.SET_LISTPACK: TypeInfo("set", "set-listpack", 11),
+    RdbType.STREAM_LISTPACKS_3: TypeInfo("stream", "stream-v3", 11),
+    RdbType.HASH_METADATA_PRE_GA: TypeInfo("hash", "hash-hashtable-md-pre-release", 12),
+    RdbType.HASH_LISTPACK_EX_PRE_GA: TypeInfo("hash", "hash-listpack-md-pre-release", 12),
+    RdbType.HASH_METADATA: TypeInfo("hash", "hash-hashtable-md", 12),
+    RdbType.HASH_LISTPACK_EX: TypeInfo("hash", "hash-listpack-md", 12),
+}
+VALKEY_TYPE_INFO: dict[int, TypeInfo] = {
+    **{t: info for t, info in TYPE_INFO.items() if t < 22},
+    ValkeyType.HASH_2: TypeInfo("hash", "hash-2", 80),
+}
+STREAM_VERSIONS = {RdbType.STREAM_LISTPACKS: 1, RdbType.STREAM_LISTPACKS_2: 2, RdbType.STREAM_LISTPACKS_3: 3}
+
+
+def type_info(type_byte: int, valkey: bool = False) -> TypeInfo:
+    return (VALKEY_TYPE_INFO if valkey else TYPE_INFO)[type_byte]
+
+
+def check_version(magic: str, version: int) -> None:
+    """Refuse what we cannot read: newer versions by name, impossible ones as corrupt."""
+    if magic == "REDIS":
+        if version > MAX_REDIS_VERSION:
+            raise UnsupportedError(
+                f"RDB format version {version} (Redis 8.6 or newer) is newer than the versions rdbtool "
+                f"reads (1-{MAX_REDIS_VERSION})")
+        if version < 1:
+            raise FormatError(f"can't handle RDB format version {version}")
+    elif version not in VALKEY_VERSIONS:
+        if version > max(VALKEY_VERSIONS):
+            raise UnsupportedError(f"Valkey RDB format version {version} (Valkey 9.2 or newer) is newer than "
+                                   "the versions rdbtool reads (80)")
+        raise FormatError(f"can't handle Valkey RDB format version {version}")
+
+
+_MODULE_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def module_name(module_id: int) -> tuple[str, int]:
+    """A module type id: nine 6-bit characters, then a 10-bit encoding version (§6.6)."""
+    name = "".join(_MODULE_CHARSET[(module_id >> (64 - 6 * (i + 1))) & 0x3F] for i in range(9))
+    return name, module_id & 0x3FF
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+def _is_valkey(ctx) -> bool:
+    """Whether the file being read is a Valkey (>= 80) one: from the header, or passed in."""
+    root = ctx._root
+    return bool(root.get("valkey")) if "valkey" in root else bool(ctx._params.get("valkey", False))
+
+
+Header = Struct(
+    "signature" / Bytes(9),
+    "magic" / Computed(lambda c: "VALKEY" if c.signature.startswith(b"VALKEY") else "REDIS"),
+    "version" / Computed(lambda c: int(c.signature[len(c.magic):]) if c.signature[len(c.magic):].isdigit()
+                         else -1),
+)
+
+#: a module's opcode stream: (opcode, value) pairs ending with opcode 0 (§6.6)
+ModuleOpcodes = RepeatUntil(
+    lambda item, items, ctx: item.opcode == ModuleOpcode.EOF,
+    Struct(
+        "opcode" / Length,
+        "value" / Switch(this.opcode, {
+            ModuleOpcode.EOF: Computed(None),
+            ModuleOpcode.SINT: Length,  # the two's-complement u64 of an i64
+            ModuleOpcode.UINT: Length,
+            ModuleOpcode.FLOAT: Float32l,
+            ModuleOpcode.DOUBLE: Float64l,
+            ModuleOpcode.STRING: RdbString,
+        }, default=Error),
+    ),
+)
+
+StreamIdLengths = Struct("ms" / Length, "seq" / Length)
+StreamIdRaw = Struct("ms" / Int64ub, "seq" / Int64ub)  # 128-bit big-endian, not a str
+
+PendingEntry = Struct(
+    "id" / StreamIdRaw,
+    "delivery_time" / Int64ul,
+    "delivery_count" / Length,
+)
+
+
+def Consumer(version):
+    return Struct(
+        "name" / RdbString,
+        "seen_time" / Int64ul,
+        "active_time" / If(version >= 3, Int64ul),  # stream v3 (7.2+)
+        "pending" / Counted(StreamIdRaw),  # each id must be in the group PEL
+    )
+
+
+def ConsumerGroup(version):
+    return Struct(
+        "name" / RdbString,
+        "last_delivered_id" / StreamIdLengths,
+        "entries_read" / If(version >= 2, Length),  # v2+; -1 (unknown) is 0x81 and eight 0xFF
+        "pending" / Counted(PendingEntry),
+        "consumers" / Counted(Consumer(version)),
+    )
+
+
+def Stream(version):
+    return Struct(
+        "nodes" / Counted(Struct(
+            "master_id" / RdbString,  # 16 bytes: the node's master entry id, big-endian
+            "listpack" / RdbString,  # §6.4 stream node listpack
+        )),
+        "length" / Length,
+        "last_id" / StreamIdLengths,
+        "first_id" / If(version >= 2, StreamIdLengths),
+        "max_deleted_id" / If(version >= 2, StreamIdLengths),
+        "entries_added" / If(version >= 2, Length),
+        "groups" / Counted(ConsumerGroup(version)),
+    )
+
+
+class Counted(Construct):
+    """``len`` count, then that many items; the count keeps its stored form when it was not minimal."""
+
+    def __init__(self, subcon) -> None:
+        super().__init__()
+        self.subcon = subcon
+
+    def _parse(self, stream, context, path):
+        count = Length._parse(stream, context, path)
+        items = ListContainer(self.subcon._parsereport(stream, context, path) for _ in range(count))
+        if getattr(count, "form", None) is not None:
+            items.count_form = count.form
+        return items
+
+    def _build(self, obj, stream, context, path):
+        form = getattr(obj, "count_form", None)
+        Length._build(RdbLength(len(obj), form) if form is not None else len(obj), stream, context, path)
+        for item in obj:
+            self.subcon._build(item, stream, context, path)
+        return obj
+
+    def _sizeof(self, context, path):
+        raise SizeofError("a counted array has a variable size")
+
+
+class Refuse(Construct):
+    """A part of the format that is well-formed but cannot be read (it has no self-describing layout)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+    def _parse(self, stream, context, path):
+        raise UnsupportedError(self.reason)
+
+    def _build(self, obj, stream, context, path):
+        raise UnsupportedError(self.reason)
+
+
+HashFieldWithTtl = Struct("ttl" / Length, "field" / RdbString, "value" / RdbString)
+
+VALUES = {
+    RdbType.STRING: RdbString,
+    RdbType.LIST: Counted(RdbString),
+    RdbType.SET: Counted(RdbString),
+    RdbType.ZSET: Counted(Struct("member" / RdbString, "score" / AsciiDouble)),
+    RdbType.HASH: Counted(Struct("field" / RdbString, "value" / RdbString)),
+    RdbType.ZSET_2: Counted(Struct("member" / RdbString, "score" / Float64l)),
+    RdbType.MODULE_PRE_GA: Refuse("a pre-release module value (RDB type 6) cannot be read without its module; "
+                                  "Redis 7.2+ refuses it too"),
+    RdbType.MODULE_2: Struct("module_id" / Length, "opcodes" / ModuleOpcodes),
+    RdbType.HASH_ZIPMAP: RdbString,
+    RdbType.LIST_ZIPLIST: RdbString,
+    RdbType.SET_INTSET: RdbString,
+    RdbType.ZSET_ZIPLIST: RdbString,
+    RdbType.HASH_ZIPLIST: RdbString,
+    RdbType.LIST_QUICKLIST: Counted(RdbString),  # ziplist nodes
+    RdbType.STREAM_LISTPACKS: Stream(1),
+    RdbType.HASH_LISTPACK: RdbString,
+    RdbType.ZSET_LISTPACK: RdbString,
+    RdbType.LIST_QUICKLIST_2: Counted(Struct("container" / Length, "data" / RdbString)),
+    RdbType.STREAM_LISTPACKS_2: Stream(2),
+    RdbType.SET_LISTPACK: RdbString,
+    RdbType.STREAM_LISTPACKS_3: Stream(3),
+    RdbType.HASH_LISTPACK_EX_PRE_GA: RdbString,  # listpack of field, value, expireAt triples
+    RdbType.HASH_METADATA: Struct("min_expire" / Int64ul, "fields" / Counted(HashFieldWithTtl)),
+    RdbType.HASH_LISTPACK_EX: Struct("min_expire" / Int64ul, "listpack" / RdbString),
+}
+
+#: type 22: Redis 7.4-rc hashes with absolute field TTLs, or Valkey 9's HASH_2
+HASH_22 = {
+    False: Counted(Struct("expire_at" / Length, "field" / RdbString, "value" / RdbString)),
+    True: Counted(Struct("field" / RdbString, "value" / RdbString, "expire_at" / Int64sl)),
+}
+
+KeyEntry = Struct(
+    "type" / Byte,
+    "key" / RdbString,
+    "value" / Switch(
+        lambda c: (c.type, _is_valkey(c)) if c.type == 22 else c.type,
+        {**VALUES, (22, False): HASH_22[False], (22, True): HASH_22[True]},
+        default=Error,
+    ),
+)
+
+ModuleAux = Struct(
+    "module_id" / Length,
+    "when_opcode" / Const(ModuleOpcode.UINT, Length),
+    "when" / Length,  # 1: before the keys, 2: after them
+    "opcodes" / ModuleOpcodes,
+)
+
+FunctionPreGa = Struct(
+    "name" / RdbString,
+    "engine" / RdbString,
+    "has_description" / Length,
+    "description" / If(this.has_description != 0, RdbString),
+    "code" / RdbString,
+)
+
+OPCODE_BODIES = {
+    Opcode.EOF: Struct(),
+    Opcode.SELECTDB: Struct("db" / Length),
+    Opcode.EXPIRETIME: Struct("seconds" / Int32sl),
+    Opcode.EXPIRETIME_MS: Struct("ms" / Int64sl),
+    Opcode.RESIZEDB: Struct("db_size" / Length, "expires_size" / Length),
+    Opcode.AUX: Struct("name" / RdbString, "value" / RdbString),
+    Opcode.FREQ: Struct("freq" / Byte),
+    Opcode.IDLE: Struct("idle" / Length),
+    Opcode.MODULE_AUX: ModuleAux,
+    Opcode.FUNCTION_PRE_GA: FunctionPreGa,
+    Opcode.FUNCTION2: Struct("code" / RdbString),
+    Opcode.SLOT_INFO: Struct("slot_id" / Length, "slot_size" / Length, "expires_slot_size" / Length),
+}
+SlotImport = Struct("job_name" / RdbString, "ranges" / Counted(Struct("first" / Length,
+                                                                                       "last" / Length)))
+
+OpcodeRecord = Struct(
+    "opcode" / Byte,
+    "body" / Switch(lambda c: (c.opcode, _is_valkey(c)) if c.opcode == Opcode.SLOT_IMPORT else c.opcode,
+                    {**OPCODE_BODIES, (Opcode.SLOT_IMPORT, True): SlotImport}, default=Error),
+)
+
+#: one record: an opcode (0xF3..0xFF) or a key entry (anything else is a type byte)
+Record = Struct(
+    "tag" / Peek(Byte),
+    "record" / Switch(lambda c: c.tag >= Opcode.SLOT_IMPORT, {True: OpcodeRecord, False: KeyEntry}),
+)
+
+RdbFile = Struct(
+    "header" / Header,
+    "valkey" / Computed(this.header.magic == "VALKEY"),
+    "records" / RepeatUntil(lambda rec, recs, ctx: rec.tag == Opcode.EOF, Record),
+    "checksum" / If(this.header.version >= FIRST_CHECKSUM_VERSION, Bytes(8)),  # CRC64 LE, 0 = disabled
+    "trailing" / GreedyBytes,  # Redis reads nothing after the checksum
+)
+
+
+# --- record by record ------------------------------------------------------------------------
+
+
+def parse_records(data: bytes) -> Iterator[tuple[int, int, object]]:
+    """Parse a whole file with the schema, one record at a time: (offset, size, container).
+
+    The slow reference the fast reader is tested against; the checksum and trailing bytes are not
+    records and are not yielded.
+    """
+    stream = BytesIO(data)
+    try:
+        header = Header.parse_stream(stream)
+        if header.version < 0:
+            raise FormatError(f"not an RDB file: {bytes(header.signature)!r}", offset=0)
+        check_version(header.magic, header.version)
+    except StreamError:
+        raise TruncatedError("file too short for an RDB header", offset=0) from None
+    valkey = header.magic == "VALKEY"
+    while True:
+        start = stream.tell()
+        try:
+            record = Record.parse_stream(stream, valkey=valkey)
+        except StreamError as error:
+            raise TruncatedError(f"file ends inside a record: {error}", offset=start) from None
+        except RdbtoolError as error:
+            raise error.located(base=start) from None
+        except ConstructError as error:
+            raise FormatError(f"invalid record: {error}", offset=start) from None
+        yield start, stream.tell() - start, record
+        if record.tag == Opcode.EOF:
+            return
+
+
+def build_record(record, *, valkey: bool = False) -> bytes:
+    return Record.build(record, valkey=valkey)

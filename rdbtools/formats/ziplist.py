@@ -1,0 +1,239 @@
+"""Ziplist (formats.md §5.1): lists, hashes and zsets of Redis 2.4–6.2 and quicklist-v1 nodes.
+
+Grammar::
+
+    ziplist  := u32le zlbytes   u32le zltail (offset of the last entry)   u16le zllen (65535 = unknown)
+                entry*   0xFF
+    entry    := prevlen encoding [data]
+    prevlen  := u8 (< 254)  |  0xFE u32le          size of the previous entry (0 for the first)
+    encoding := 00pppppp data | 01pppppp qqqqqqqq data (14-bit BE) | 0x80 u32be data     strings
+              | 0xC0 i16le | 0xD0 i32le | 0xE0 i64le | 0xF0 i24le | 0xFE i8              integers
+              | 0xF1..0xFD                           immediate 0..12 = (byte & 0x0F) - 1
+
+A 5-byte prevlen holding a small value is legal (cascading updates leave them), so entries keep
+the form they were read in. Redis validates ziplists fully on every load (it converts them), so the
+fast path always checks prevlens and the tail offset.
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import IntEnum
+
+from construct import (
+    Const,
+    Construct,
+    Container,
+    GreedyRange,
+    Int16ul,
+    Int32ul,
+    SizeofError,
+    Struct,
+    stream_read,
+    stream_write,
+)
+
+from rdbtools.errors import FormatError, TruncatedError
+from rdbtools.formats.numbers import canonical_int64
+
+END = 0xFF
+HEADER_SIZE = 10
+UNKNOWN_COUNT = 65535
+BIG_PREVLEN = 0xFE
+
+
+class Encoding(IntEnum):
+    STR6 = 0x00
+    STR14 = 0x40
+    STR32 = 0x80
+    INT16 = 0xC0
+    INT32 = 0xD0
+    INT64 = 0xE0
+    INT24 = 0xF0
+    INT8 = 0xFE
+    IMMEDIATE = 0xF1  # 0xF1..0xFD, the value is in the low four bits
+
+
+_FIXED_INTS = {
+    Encoding.INT8: (1, -(1 << 7), (1 << 7) - 1),
+    Encoding.INT16: (2, -(1 << 15), (1 << 15) - 1),
+    Encoding.INT24: (3, -(1 << 23), (1 << 23) - 1),
+    Encoding.INT32: (4, -(1 << 31), (1 << 31) - 1),
+    Encoding.INT64: (8, -(1 << 63), (1 << 63) - 1),
+}
+_INT_ORDER = (Encoding.INT8, Encoding.INT16, Encoding.INT24, Encoding.INT32, Encoding.INT64)
+
+
+def _choose_encoding(value: int | bytes) -> Encoding:
+    """zipTryEncoding: immediates 0..12, then the smallest integer; strings by length."""
+    if isinstance(value, int):
+        if 0 <= value <= 12:
+            return Encoding.IMMEDIATE
+        return next(e for e in _INT_ORDER if _FIXED_INTS[e][1] <= value <= _FIXED_INTS[e][2])
+    if len(value) < 64:
+        return Encoding.STR6
+    return Encoding.STR14 if len(value) < 16384 else Encoding.STR32
+
+
+def _encode_body(encoding: Encoding, value: int | bytes) -> bytes:
+    if encoding is Encoding.IMMEDIATE:
+        return bytes((0xF1 + value,))
+    if encoding in _FIXED_INTS:
+        return bytes((encoding,)) + value.to_bytes(_FIXED_INTS[encoding][0], "little", signed=True)
+    if encoding is Encoding.STR6:
+        return bytes((len(value),)) + value
+    if encoding is Encoding.STR14:
+        return bytes((0x40 | len(value) >> 8, len(value) & 0xFF)) + value
+    return b"\x80" + struct.pack(">I", len(value)) + value
+
+
+def encode_prevlen(size: int, wide: bool = False) -> bytes:
+    return bytes((size,)) if size < BIG_PREVLEN and not wide else b"\xfe" + struct.pack("<I", size)
+
+
+class EntryConstruct(Construct):
+    """One entry: Container(prevlen, prevlen_wide, encoding, value)."""
+
+    def _parse(self, stream, context, path):
+        first = stream_read(stream, 1, path)[0]
+        if first == END:
+            raise FormatError("ziplist end marker")  # stops GreedyRange at the terminator
+        wide = first == BIG_PREVLEN
+        prevlen = struct.unpack("<I", stream_read(stream, 4, path))[0] if wide else first
+        tag = stream_read(stream, 1, path)[0]
+        kind = tag & 0xC0
+        if kind == 0x00:
+            encoding, value = Encoding.STR6, stream_read(stream, tag & 0x3F, path)
+        elif kind == 0x40:
+            size = (tag & 0x3F) << 8 | stream_read(stream, 1, path)[0]
+            encoding, value = Encoding.STR14, stream_read(stream, size, path)
+        elif tag == 0x80:
+            size = struct.unpack(">I", stream_read(stream, 4, path))[0]
+            encoding, value = Encoding.STR32, stream_read(stream, size, path)
+        elif tag in _FIXED_INTS:
+            encoding = Encoding(tag)
+            value = int.from_bytes(stream_read(stream, _FIXED_INTS[encoding][0], path), "little", signed=True)
+        elif 0xF1 <= tag <= 0xFD:
+            encoding, value = Encoding.IMMEDIATE, (tag & 0x0F) - 1
+        else:
+            raise FormatError(f"invalid ziplist entry encoding 0x{tag:02x}")
+        return Container(prevlen=prevlen, prevlen_wide=wide, encoding=encoding, value=value)
+
+    def _build(self, obj, stream, context, path):
+        value = obj["value"]
+        if isinstance(value, bytes) and len(value) < 32:
+            number = canonical_int64(value)
+            value = number if number is not None else value
+        encoding = obj.get("encoding")
+        body = _encode_body(Encoding(encoding) if encoding is not None else _choose_encoding(value), value)
+        data = encode_prevlen(obj.get("prevlen", 0), obj.get("prevlen_wide", False)) + body
+        stream_write(stream, data, len(data), path)
+        return obj
+
+    def _sizeof(self, context, path):
+        raise SizeofError("a ziplist entry has a variable size")
+
+
+Entry = EntryConstruct()
+
+ZIPLIST = Struct(
+    "zlbytes" / Int32ul,  # the whole blob, header and terminator included
+    "zltail" / Int32ul,  # offset of the last entry; 10 (the terminator) when empty
+    "zllen" / Int16ul,  # 65535: too many to count here, walk the entries
+    "entries" / GreedyRange(Entry),
+    "end" / Const(bytes((END,))),
+)
+
+
+def encode_ziplist(values: list[int | bytes]) -> bytes:
+    """Build a ziplist as Redis writes it: chosen encodings, prevlens and header computed."""
+    entries, prev_size, offset, tail = [], 0, HEADER_SIZE, HEADER_SIZE
+    for value in values:
+        entry = Container(prevlen=prev_size, prevlen_wide=False, value=value)
+        size = len(Entry.build(entry))
+        entries.append(Entry.parse(Entry.build(entry)))
+        tail, prev_size, offset = offset, size, offset + size
+    return ZIPLIST.build(Container(zlbytes=offset + 1, zltail=tail, zllen=min(len(values), UNKNOWN_COUNT),
+                                   entries=entries))
+
+
+# --- fast path -------------------------------------------------------------------------------
+
+_i16 = struct.Struct("<h").unpack_from
+_i32 = struct.Struct("<i").unpack_from
+_i64 = struct.Struct("<q").unpack_from
+
+
+def decode_ziplist(buf, deep: bool = False) -> list[int | bytes]:
+    """Entries of a ziplist blob as ints and bytes, fully validated (as Redis does on every load)."""
+    size = len(buf)
+    if size < HEADER_SIZE + 1:
+        raise TruncatedError(f"ziplist of {size} bytes is shorter than its header", offset=0)
+    zlbytes, zltail, zllen = struct.unpack_from("<IIH", buf, 0)
+    if zlbytes != size:
+        raise FormatError(f"ziplist header says {zlbytes} bytes, the blob has {size}", offset=0)
+    if buf[size - 1] != END:
+        raise FormatError("ziplist does not end with 0xFF", offset=size - 1)
+    out: list[int | bytes] = []
+    append = out.append
+    pos, prev_size, last = HEADER_SIZE, 0, HEADER_SIZE
+    end = size - 1
+    try:
+        while pos < end:
+            start = pos
+            first = buf[pos]
+            if first < BIG_PREVLEN:
+                prevlen = first
+                pos += 1
+            elif first == BIG_PREVLEN:
+                prevlen = _i32(buf, pos + 1)[0] & 0xFFFFFFFF
+                pos += 5
+            else:
+                raise FormatError(f"ziplist entry {len(out)}: end marker inside the entries", offset=pos)
+            if prevlen != prev_size:
+                raise FormatError(f"ziplist entry {len(out)}: prevlen says {prevlen}, previous entry is "
+                                  f"{prev_size} bytes", offset=start)
+            tag = buf[pos]
+            if tag < 0x40:
+                pos += 1 + tag
+                append(bytes(buf[pos - tag : pos]))
+            elif tag < 0x80:
+                length = (tag & 0x3F) << 8 | buf[pos + 1]
+                pos += 2 + length
+                append(bytes(buf[pos - length : pos]))
+            elif tag == 0x80:
+                length = struct.unpack_from(">I", buf, pos + 1)[0]
+                pos += 5 + length
+                append(bytes(buf[pos - length : pos]))
+            elif 0xF1 <= tag <= 0xFD:
+                append((tag & 0x0F) - 1)
+                pos += 1
+            elif tag == 0xFE:
+                value = buf[pos + 1]
+                append(value - 256 if value > 127 else value)
+                pos += 2
+            elif tag == 0xC0:
+                append(_i16(buf, pos + 1)[0])
+                pos += 3
+            elif tag == 0xD0:
+                append(_i32(buf, pos + 1)[0])
+                pos += 5
+            elif tag == 0xE0:
+                append(_i64(buf, pos + 1)[0])
+                pos += 9
+            elif tag == 0xF0:
+                raw = buf[pos + 1] | buf[pos + 2] << 8 | buf[pos + 3] << 16
+                append(raw - (1 << 24) if raw & 0x800000 else raw)
+                pos += 4
+            else:
+                raise FormatError(f"ziplist entry {len(out)}: invalid encoding byte 0x{tag:02x}", offset=pos)
+            if pos > end:
+                raise IndexError
+            prev_size, last = pos - start, start
+    except (IndexError, struct.error):
+        raise TruncatedError(f"ziplist entry {len(out)} runs past the end of the blob", offset=pos) from None
+    if zltail != last:
+        raise FormatError(f"ziplist tail offset {zltail} does not point at the last entry ({last})", offset=4)
+    if zllen != UNKNOWN_COUNT and zllen != len(out):
+        raise FormatError(f"ziplist header counts {zllen} entries, found {len(out)}", offset=8)
+    return out

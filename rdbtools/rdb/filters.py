@@ -1,0 +1,88 @@
+"""Choose which keys a command works on: ``--db``, ``--key`` (Redis glob), ``--key-regex``, ``--type``,
+``--expired/--no-expired``."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rdbtools.rdb.model import LOGICAL_TYPES, KeyRecord
+
+
+def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
+    """Translate a Redis glob (KEYS/SCAN MATCH: * ? [abc] [^a-z] and \\ escapes) into a regex."""
+    out = bytearray()
+    i, n = 0, len(pattern)
+    while i < n:
+        char = pattern[i : i + 1]
+        if char == b"*":
+            out += b".*"
+        elif char == b"?":
+            out += b"."
+        elif char == b"\\" and i + 1 < n:
+            i += 1
+            out += re.escape(pattern[i : i + 1])
+        elif char == b"[":
+            end = pattern.find(b"]", i + 2 if pattern[i + 1 : i + 2] in (b"^", b"]") else i + 1)
+            if end < 0:
+                out += re.escape(char)
+            else:
+                body = pattern[i + 1 : end]
+                negate = body.startswith(b"^")
+                body = body[1:] if negate else body
+                out += b"[" + (b"^" if negate else b"") + body.replace(b"\\", b"\\\\") + b"]"
+                i = end
+        else:
+            out += re.escape(char)
+        i += 1
+    return re.compile(bytes(out) + rb"\Z", re.DOTALL)
+
+
+@dataclass
+class KeyFilter:
+    """A predicate over key records; every criterion left as None lets everything through."""
+
+    dbs: frozenset[int] | None = None
+    key_glob: bytes | None = None
+    key_regex: str | None = None
+    types: frozenset[str] | None = None
+    expired: bool | None = None  # True: only expired keys, False: only live ones
+    now_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.types is not None:
+            unknown = set(self.types) - set(LOGICAL_TYPES)
+            if unknown:
+                raise ValueError(f"unknown type {sorted(unknown)[0]!r}; choose from {', '.join(LOGICAL_TYPES)}")
+        self._glob = glob_to_regex(self.key_glob) if self.key_glob is not None else None
+        self._regex = re.compile(self.key_regex.encode("utf-8")) if self.key_regex is not None else None
+        if self.now_ms is None:
+            self.now_ms = int(time.time() * 1000)
+
+    @property
+    def is_trivial(self) -> bool:
+        return (self.dbs is None and self._glob is None and self._regex is None and self.types is None
+                and self.expired is None)
+
+    def matches(self, record: KeyRecord) -> bool:
+        if self.dbs is not None and record.db not in self.dbs:
+            return False
+        if self.types is not None and record.type not in self.types:
+            return False
+        if self._glob is not None and not self._glob.match(record.key):
+            return False
+        if self._regex is not None and not self._regex.search(record.key):
+            return False
+        if self.expired is not None:
+            is_expired = record.expire_ms is not None and record.expire_ms < self.now_ms
+            if is_expired != self.expired:
+                return False
+        return True
+
+    def apply(self, records: Iterable) -> Iterable:
+        """Keep non-key records and the matching keys."""
+        if self.is_trivial:
+            return records
+        return (r for r in records if r.__class__ is not KeyRecord or self.matches(r))
