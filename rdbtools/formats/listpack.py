@@ -229,9 +229,10 @@ def decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
     end = size - 1
     out: list[int | bytes] = []
     append = out.append
-    pos = HEADER_SIZE
+    pos = start = HEADER_SIZE
     try:
         while pos < end:
+            start = pos
             first = buf[pos]
             if first < 0x80:
                 append(first)
@@ -271,7 +272,7 @@ def decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
     except (IndexError, struct.error):
         raise TruncatedError(f"listpack entry {len(out)} runs past the end of the blob", offset=pos) from None
     if pos != end:
-        raise TruncatedError(f"listpack entry {len(out) - 1} runs past the end of the blob", offset=pos)
+        raise TruncatedError(f"listpack entry {len(out) - 1} runs past the end of the blob", offset=start)
     if count != UNKNOWN_COUNT and count != len(out):
         raise FormatError(f"listpack header counts {count} entries, found {len(out)}", offset=4)
     return out

@@ -1,0 +1,1 @@
+"""Reading RDB files: the streaming reader, the record model, filters and verify."""
