@@ -111,7 +111,7 @@ def _same_score(ours: float, theirs: str | float) -> bool:
     return ours == theirs_f or (math.isnan(ours) and math.isnan(theirs_f))
 
 
-def _compare_stream(ours: dict, theirs: dict, where: str, problems: list[str]) -> None:
+def _compare_stream(ours: dict, theirs: dict, where: str, problems: list[str], consumer_times: bool) -> None:
     for name in ("length", "last_generated_id", "entries", "entries_added", "max_deleted_entry_id"):
         if name in ours and name in theirs and ours[name] != theirs[name]:
             problems.append(f"{where}: stream {name} differs: {ours[name]!r} != {theirs[name]!r}")
@@ -132,14 +132,29 @@ def _compare_stream(ours: dict, theirs: dict, where: str, problems: list[str]) -
             continue
         for cname, consumer in mine_c.items():
             theirs_c = other_c[cname]
-            if consumer["pel"] != theirs_c.get("pel") or consumer["seen_time"] != theirs_c.get("seen_time"):
-                problems.append(f"{where}: consumer {cname} differs: {consumer!r} != {theirs_c!r}")
+            if consumer["pel"] != theirs_c.get("pel"):
+                problems.append(f"{where}: consumer {cname} PEL differs: {consumer!r} != {theirs_c!r}")
+            if not consumer_times:
+                continue
+            if consumer["seen_time"] != theirs_c.get("seen_time"):
+                problems.append(f"{where}: consumer {cname} seen_time differs: {consumer!r} != {theirs_c!r}")
             if consumer["active_time"] is not None and consumer["active_time"] != theirs_c.get("active_time"):
                 problems.append(f"{where}: consumer {cname} active_time differs")
 
 
-def compare(ours: dict[str, Any], theirs: dict[str, Any], *, now_ms: int) -> list[str]:
-    """Differences between our shaped records and a server's view; empty when they agree."""
+def compare(
+    ours: dict[str, Any],
+    theirs: dict[str, Any],
+    *,
+    now_ms: int,
+    expire_tolerance_ms: int = 0,
+    consumer_times: bool = True,
+) -> list[str]:
+    """Differences between our shaped records and a server's view; empty when they agree.
+
+    ``expire_tolerance_ms``: servers without PEXPIRETIME (< 7.0) only tell a TTL, read a moment
+    later. ``consumer_times=False``: a consumer's seen/active time cannot be set by commands.
+    """
     problems: list[str] = []
     if sorted(ours["functions"]) != sorted(theirs.get("functions", [])):
         problems.append(f"functions differ: {ours['functions']!r} != {theirs.get('functions')!r}")
@@ -155,15 +170,22 @@ def compare(ours: dict[str, Any], theirs: dict[str, Any], *, now_ms: int) -> lis
             if key not in mine:
                 problems.append(f"{where}: on the server but not read from the file")
                 continue
-            _compare_entry(mine[key], other[key], where, problems)
+            _compare_entry(mine[key], other[key], where, problems, expire_tolerance_ms, consumer_times)
     return problems
 
 
-def _compare_entry(mine: dict, other: dict, where: str, problems: list[str]) -> None:
+def _same_expire(mine: int | None, other: int | None, tolerance: int) -> bool:
+    if mine is None or other is None:
+        return mine is other
+    return abs(mine - other) <= tolerance
+
+
+def _compare_entry(mine: dict, other: dict, where: str, problems: list[str], tolerance: int,
+                   consumer_times: bool) -> None:
     if mine["type"] != other["type"]:
         problems.append(f"{where}: type {mine['type']} != {other['type']}")
         return
-    if mine["expire_ms"] != other["expire_ms"]:
+    if not _same_expire(mine["expire_ms"], other["expire_ms"], tolerance):
         problems.append(f"{where}: expire {mine['expire_ms']} != {other['expire_ms']}")
     if mine.get("field_expire_ms") != other.get("field_expire_ms"):
         problems.append(f"{where}: field TTLs {mine.get('field_expire_ms')} != {other.get('field_expire_ms')}")
@@ -175,6 +197,6 @@ def _compare_entry(mine: dict, other: dict, where: str, problems: list[str]) -> 
         ):
             problems.append(f"{where}: zset differs")
     elif mine["type"] == "stream":
-        _compare_stream(mine["value"], other["value"], where, problems)
+        _compare_stream(mine["value"], other["value"], where, problems, consumer_times)
     elif mine["value"] != other["value"]:
         problems.append(f"{where}: value differs: {str(mine['value'])[:200]} != {str(other['value'])[:200]}")

@@ -227,7 +227,7 @@ StreamIdRaw = Struct("ms" / Int64ub, "seq" / Int64ub)  # 128-bit big-endian, not
 
 PendingEntry = Struct(
     "id" / StreamIdRaw,
-    "delivery_time" / Int64ul,
+    "delivery_time" / Int64sl,  # unix ms, signed like every Redis mstime_t
     "delivery_count" / Length,
 )
 
@@ -235,8 +235,8 @@ PendingEntry = Struct(
 def Consumer(version):
     return Struct(
         "name" / RdbString,
-        "seen_time" / Int64ul,
-        "active_time" / If(version >= 3, Int64ul),  # stream v3 (7.2+)
+        "seen_time" / Int64sl,
+        "active_time" / If(version >= 3, Int64sl),  # stream v3 (7.2+); -1: never active
         "pending" / Counted(StreamIdRaw),  # each id must be in the group PEL
     )
 

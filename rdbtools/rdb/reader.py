@@ -747,7 +747,7 @@ class RdbReader:
         for _ in range(pel_count):
             self._need(pos, 24, "a pending entry")
             entry_id = StreamId(*_unpack_id(buf, pos))
-            delivery_time = _unpack_u64(buf, pos + 16)[0]
+            delivery_time = _unpack_i64(buf, pos + 16)[0]
             delivery_count, pos = read_length(buf, pos + 24)
             pending = PendingEntry(entry_id, None, delivery_time, delivery_count)
             if entry_id in by_id:
@@ -768,12 +768,12 @@ class RdbReader:
         buf = self._buf
         name, pos = read_string(buf, pos)
         self._need(pos, 8, "a consumer's seen time")
-        seen_time = _unpack_u64(buf, pos)[0]
+        seen_time = _unpack_i64(buf, pos)[0]
         pos += 8
         active_time = None
         if version >= 3:
             self._need(pos, 8, "a consumer's active time")
-            active_time = _unpack_u64(buf, pos)[0]
+            active_time = _unpack_i64(buf, pos)[0]  # -1: created but never active
             pos += 8
         consumer = Consumer(name, seen_time, active_time)
         pending_count, pos = read_length(buf, pos)
