@@ -265,10 +265,16 @@ def decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
                 body = 9
             else:
                 raise FormatError(f"listpack entry {len(out)}: invalid encoding byte 0x{first:02x}", offset=pos)
-            width = 1 if body <= 127 else 2 if body < 16383 else 3 if body < 2097151 else 4 if body < 268435455 else 5
-            if deep:
-                _check_backlen(buf, pos + body, width, body, len(out) - 1, end)
-            pos += body + width
+            if body <= 127:
+                # the common case: one backlen byte, equal to the entry size
+                if deep and buf[pos + body] != body:
+                    _check_backlen(buf, pos + body, 1, body, len(out) - 1, end)
+                pos += body + 1
+            else:
+                width = 2 if body < 16383 else 3 if body < 2097151 else 4 if body < 268435455 else 5
+                if deep:
+                    _check_backlen(buf, pos + body, width, body, len(out) - 1, end)
+                pos += body + width
     except (IndexError, struct.error):
         raise TruncatedError(f"listpack entry {len(out)} runs past the end of the blob", offset=pos) from None
     if pos != end:

@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from rdbtools import KeyRecord, open_rdb, verify_rdb
+from rdbtools.formats.rdb import QuicklistContainer, parse_records
 from tests.compat.generator import populate, read_back
 from tests.expected_shape import compare, shape_records
 from tests.servers import SERVERS, start_server
@@ -73,3 +74,13 @@ def test_resp_dump_piped_into_a_fresh_server_reproduces_the_dataset(saved):
     tolerance = 0 if SERVERS[name].rdb_version >= 10 else 5000
     assert compare(restored, held, now_ms=int(time.time() * 1000), expire_tolerance_ms=tolerance,
                    consumer_times=False) == []
+
+
+def test_large_list_elements_are_plain_quicklist_nodes_on_redis_8(saved):
+    name, path, _ = saved
+    if name != "redis-8.2":
+        pytest.skip("PLAIN nodes for elements above the node size are written by Redis 7.4+ only")
+    containers = [node.container for _, _, record in parse_records(path.read_bytes())
+                  if record.tag == 18 and record.record.key == b"list:huge-element"
+                  for node in record.record.value]
+    assert QuicklistContainer.PLAIN in containers and QuicklistContainer.PACKED in containers
