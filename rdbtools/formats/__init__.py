@@ -1,1 +1,20 @@
 """The RDB and AOF formats, declared once as construct schemas, each with its fast path beside it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+
+def accelerated(name: str) -> Callable | None:
+    """The compiled twin of a fast path, when ``_speedups.c`` was built and not switched off.
+
+    RDBTOOL_PURE_PYTHON=1 forces the pure-Python paths (to compare them, or to rule the extension out).
+    """
+    if os.environ.get("RDBTOOL_PURE_PYTHON"):
+        return None
+    try:
+        from rdbtools.formats import _speedups
+    except ImportError:
+        return None
+    return getattr(_speedups, name)

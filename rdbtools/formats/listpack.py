@@ -36,6 +36,7 @@ from construct import (
 )
 
 from rdbtools.errors import FormatError, TruncatedError
+from rdbtools.formats import accelerated
 from rdbtools.formats.numbers import canonical_int64
 
 END = 0xFF
@@ -209,14 +210,13 @@ def _entry_size(buf, pos: int) -> int:
 
 # --- fast path -------------------------------------------------------------------------------
 
-_i16 = struct.Struct("<h").unpack_from
-_i32 = struct.Struct("<i").unpack_from
-_i64 = struct.Struct("<q").unpack_from
-
-
-def decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
+def python_decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
     """Entries of a listpack blob as ints and bytes, with the checks Redis always does on load;
-    ``deep`` adds the entry-level checks of its sanitizer (backlen values and widths)."""
+    ``deep`` adds the entry-level checks of its sanitizer (backlen values and widths).
+
+    Each entry's extent is checked against the blob before anything in it is read, so an error
+    always names the entry and where it starts; ``_speedups.c`` mirrors this step by step.
+    """
     size = len(buf)
     if size < HEADER_SIZE + 1:
         raise TruncatedError(f"listpack of {size} bytes is shorter than its header", offset=0)
@@ -229,64 +229,51 @@ def decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
     end = size - 1
     out: list[int | bytes] = []
     append = out.append
-    pos = start = HEADER_SIZE
-    try:
-        while pos < end:
-            start = pos
-            first = buf[pos]
-            if first < 0x80:
-                append(first)
-                body = 1
-            elif first < 0xC0:
-                body = 1 + (first & 0x3F)
-                append(bytes(buf[pos + 1 : pos + body]))
-            elif first < 0xE0:
-                raw = (first & 0x1F) << 8 | buf[pos + 1]
-                append(raw - 8192 if raw >= 4096 else raw)
-                body = 2
-            elif first < 0xF0:
-                body = 2 + ((first & 0x0F) << 8 | buf[pos + 1])
-                append(bytes(buf[pos + 2 : pos + body]))
-            elif first == 0xF0:
-                body = 5 + (buf[pos + 1] | buf[pos + 2] << 8 | buf[pos + 3] << 16 | buf[pos + 4] << 24)
-                append(bytes(buf[pos + 5 : pos + body]))
-            elif first == 0xF1:
-                append(_i16(buf, pos + 1)[0])
-                body = 3
-            elif first == 0xF2:
-                raw = buf[pos + 1] | buf[pos + 2] << 8 | buf[pos + 3] << 16
-                append(raw - (1 << 24) if raw & 0x800000 else raw)
-                body = 4
-            elif first == 0xF3:
-                append(_i32(buf, pos + 1)[0])
-                body = 5
-            elif first == 0xF4:
-                append(_i64(buf, pos + 1)[0])
-                body = 9
-            else:
-                raise FormatError(f"listpack entry {len(out)}: invalid encoding byte 0x{first:02x}", offset=pos)
-            if body <= 127:
-                # the common case: one backlen byte, equal to the entry size
-                if deep and buf[pos + body] != body:
-                    _check_backlen(buf, pos + body, 1, body, len(out) - 1, end)
-                pos += body + 1
-            else:
-                width = 2 if body < 16383 else 3 if body < 2097151 else 4 if body < 268435455 else 5
-                if deep:
-                    _check_backlen(buf, pos + body, width, body, len(out) - 1, end)
-                pos += body + width
-    except (IndexError, struct.error):
-        raise TruncatedError(f"listpack entry {len(out)} runs past the end of the blob", offset=pos) from None
-    if pos != end:
-        raise TruncatedError(f"listpack entry {len(out) - 1} runs past the end of the blob", offset=start)
+    pos = HEADER_SIZE
+    while pos < end:
+        first = buf[pos]
+        if first < 0x80:
+            body = 1
+        elif first < 0xC0:
+            body = 1 + (first & 0x3F)
+        elif first < 0xE0:
+            body = 2
+        elif first < 0xF0:
+            body = 2 + ((first & 0x0F) << 8 | buf[pos + 1]) if pos + 1 < end else end
+        elif first == 0xF0:
+            body = 5 + int.from_bytes(buf[pos + 1 : pos + 5], "little") if pos + 5 <= end else end
+        elif first <= 0xF4:
+            body = _INT_BODY[first]
+        else:
+            raise FormatError(f"listpack entry {len(out)}: invalid encoding byte 0x{first:02x}", offset=pos)
+        width = 1 if body <= 127 else 2 if body < 16383 else 3 if body < 2097151 else 4 if body < 268435455 else 5
+        if pos + body + width > end:
+            raise TruncatedError(f"listpack entry {len(out)} runs past the end of the blob", offset=pos)
+        if first < 0x80:
+            append(first)
+        elif first < 0xC0:
+            append(bytes(buf[pos + 1 : pos + body]))
+        elif first < 0xE0:
+            raw = (first & 0x1F) << 8 | buf[pos + 1]
+            append(raw - 8192 if raw >= 4096 else raw)
+        elif first < 0xF0:
+            append(bytes(buf[pos + 2 : pos + body]))
+        elif first == 0xF0:
+            append(bytes(buf[pos + 5 : pos + body]))
+        else:
+            append(int.from_bytes(buf[pos + 1 : pos + body], "little", signed=True))
+        if deep and (width != 1 or buf[pos + body] != body):
+            _check_backlen(buf, pos + body, width, body, len(out) - 1)
+        pos += body + width
     if count != UNKNOWN_COUNT and count != len(out):
         raise FormatError(f"listpack header counts {count} entries, found {len(out)}", offset=4)
     return out
 
 
-def _check_backlen(buf, at: int, width: int, body: int, index: int, end: int) -> None:
-    if at + width > end:
-        raise TruncatedError(f"listpack entry {index}: back-length runs past the end", offset=at)
+_INT_BODY = {0xF1: 3, 0xF2: 4, 0xF3: 5, 0xF4: 9}
+
+
+def _check_backlen(buf, at: int, width: int, body: int, index: int) -> None:
     value = 0
     for i in range(width):
         byte = buf[at + i]
@@ -295,3 +282,7 @@ def _check_backlen(buf, at: int, width: int, body: int, index: int, end: int) ->
         value = value << 7 | (byte & 0x7F)
     if value != body:
         raise FormatError(f"listpack entry {index}: back-length says {value} bytes, entry is {body}", offset=at)
+
+
+#: the compiled twin when built (identical results and errors, tests/formats/test_speedups.py)
+decode_listpack = accelerated("decode_listpack") or python_decode_listpack

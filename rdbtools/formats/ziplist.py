@@ -34,6 +34,7 @@ from construct import (
 )
 
 from rdbtools.errors import FormatError, TruncatedError
+from rdbtools.formats import accelerated
 from rdbtools.formats.numbers import canonical_int64
 
 END = 0xFF
@@ -159,13 +160,16 @@ def encode_ziplist(values: list[int | bytes]) -> bytes:
 
 # --- fast path -------------------------------------------------------------------------------
 
-_i16 = struct.Struct("<h").unpack_from
-_i32 = struct.Struct("<i").unpack_from
-_i64 = struct.Struct("<q").unpack_from
+#: integer entry tags: (data bytes, signed little-endian)
+_INT_DATA = {0xFE: 1, 0xC0: 2, 0xF0: 3, 0xD0: 4, 0xE0: 8}
 
 
-def decode_ziplist(buf, deep: bool = False) -> list[int | bytes]:
-    """Entries of a ziplist blob as ints and bytes, fully validated (as Redis does on every load)."""
+def python_decode_ziplist(buf, deep: bool = False) -> list[int | bytes]:
+    """Entries of a ziplist blob as ints and bytes, fully validated (as Redis does on every load).
+
+    Each entry's extent is checked against the blob before its data is read, so an error always
+    names the entry and where it starts; ``_speedups.c`` mirrors this step by step.
+    """
     size = len(buf)
     if size < HEADER_SIZE + 1:
         raise TruncatedError(f"ziplist of {size} bytes is shorter than its header", offset=0)
@@ -178,62 +182,53 @@ def decode_ziplist(buf, deep: bool = False) -> list[int | bytes]:
     append = out.append
     pos, prev_size, last = HEADER_SIZE, 0, HEADER_SIZE
     end = size - 1
-    try:
-        while pos < end:
-            start = pos
-            first = buf[pos]
-            if first < BIG_PREVLEN:
-                prevlen = first
-                pos += 1
-            elif first == BIG_PREVLEN:
-                prevlen = _i32(buf, pos + 1)[0] & 0xFFFFFFFF
-                pos += 5
-            else:
-                raise FormatError(f"ziplist entry {len(out)}: end marker inside the entries", offset=pos)
-            if prevlen != prev_size:
-                raise FormatError(f"ziplist entry {len(out)}: prevlen says {prevlen}, previous entry is "
-                                  f"{prev_size} bytes", offset=start)
-            tag = buf[pos]
-            if tag < 0x40:
-                pos += 1 + tag
-                append(bytes(buf[pos - tag : pos]))
-            elif tag < 0x80:
-                length = (tag & 0x3F) << 8 | buf[pos + 1]
-                pos += 2 + length
-                append(bytes(buf[pos - length : pos]))
-            elif tag == 0x80:
-                length = struct.unpack_from(">I", buf, pos + 1)[0]
-                pos += 5 + length
-                append(bytes(buf[pos - length : pos]))
-            elif 0xF1 <= tag <= 0xFD:
-                append((tag & 0x0F) - 1)
-                pos += 1
-            elif tag == 0xFE:
-                value = buf[pos + 1]
-                append(value - 256 if value > 127 else value)
-                pos += 2
-            elif tag == 0xC0:
-                append(_i16(buf, pos + 1)[0])
-                pos += 3
-            elif tag == 0xD0:
-                append(_i32(buf, pos + 1)[0])
-                pos += 5
-            elif tag == 0xE0:
-                append(_i64(buf, pos + 1)[0])
-                pos += 9
-            elif tag == 0xF0:
-                raw = buf[pos + 1] | buf[pos + 2] << 8 | buf[pos + 3] << 16
-                append(raw - (1 << 24) if raw & 0x800000 else raw)
-                pos += 4
-            else:
-                raise FormatError(f"ziplist entry {len(out)}: invalid encoding byte 0x{tag:02x}", offset=pos)
-            if pos > end:
-                raise IndexError
-            prev_size, last = pos - start, start
-    except (IndexError, struct.error):
-        raise TruncatedError(f"ziplist entry {len(out)} runs past the end of the blob", offset=pos) from None
+    while pos < end:
+        start = pos
+        first = buf[pos]
+        if first < BIG_PREVLEN:
+            prevlen, header = first, pos + 1
+        elif first == BIG_PREVLEN:
+            if pos + 5 > end:
+                raise TruncatedError(f"ziplist entry {len(out)} runs past the end of the blob", offset=start)
+            prevlen, header = int.from_bytes(buf[pos + 1 : pos + 5], "little"), pos + 5
+        else:
+            raise FormatError(f"ziplist entry {len(out)}: end marker inside the entries", offset=pos)
+        if prevlen != prev_size:
+            raise FormatError(f"ziplist entry {len(out)}: prevlen says {prevlen}, previous entry is "
+                              f"{prev_size} bytes", offset=start)
+        if header >= end:
+            raise TruncatedError(f"ziplist entry {len(out)} runs past the end of the blob", offset=start)
+        tag = buf[header]
+        if tag < 0x40:
+            data, length = header + 1, tag
+        elif tag < 0x80:
+            data = header + 2
+            length = (tag & 0x3F) << 8 | buf[header + 1] if data <= end else end
+        elif tag == 0x80:
+            data = header + 5
+            length = int.from_bytes(buf[header + 1 : data], "big") if data <= end else end
+        elif 0xF1 <= tag <= 0xFD:
+            data, length = header + 1, 0
+        elif tag in _INT_DATA:
+            data, length = header + 1, _INT_DATA[tag]
+        else:
+            raise FormatError(f"ziplist entry {len(out)}: invalid encoding byte 0x{tag:02x}", offset=header)
+        pos = data + length
+        if pos > end:
+            raise TruncatedError(f"ziplist entry {len(out)} runs past the end of the blob", offset=start)
+        if tag <= 0x80:
+            append(bytes(buf[data:pos]))
+        elif 0xF1 <= tag <= 0xFD:
+            append((tag & 0x0F) - 1)
+        else:
+            append(int.from_bytes(buf[data:pos], "little", signed=True))
+        prev_size, last = pos - start, start
     if zltail != last:
         raise FormatError(f"ziplist tail offset {zltail} does not point at the last entry ({last})", offset=4)
     if zllen != UNKNOWN_COUNT and zllen != len(out):
         raise FormatError(f"ziplist header counts {zllen} entries, found {len(out)}", offset=8)
     return out
+
+
+#: the compiled twin when built (identical results and errors, tests/formats/test_speedups.py)
+decode_ziplist = accelerated("decode_ziplist") or python_decode_ziplist
