@@ -168,7 +168,8 @@ class RdbReader:
         buf, size = self._buf, len(self._buf)
         pos = self._start + 9
         db = 0
-        decoders = self._decoders
+        decoders, problems = self._decoders, self.problems
+        next_crc_step = pos + _CRC_STEP
         while True:
             record_start = pos
             expire_ms = idle = freq = None
@@ -177,44 +178,35 @@ class RdbReader:
             op = buf[pos]
             # per-key opcodes apply to the key entry that follows them
             while op in _PER_KEY_OPCODES:
-                pos += 1
-                if op == Opcode.EXPIRETIME_MS:
-                    self._need(pos, 8, "an expire time")
-                    expire_ms = _unpack_i64(buf, pos)[0]
-                    pos += 8
-                elif op == Opcode.EXPIRETIME:
-                    self._need(pos, 4, "an expire time")
-                    expire_ms = _unpack_i32(buf, pos)[0] * 1000
-                    pos += 4
-                elif op == Opcode.IDLE:
-                    idle, pos = read_length(buf, pos)
-                else:
-                    self._need(pos, 1, "an LFU frequency")
-                    freq = buf[pos]
-                    pos += 1
+                expire_ms, idle, freq, pos = self._per_key_opcode(op, pos + 1, expire_ms, idle, freq)
                 if pos >= size:
                     raise TruncatedError("file ends after a per-key opcode", offset=pos)
                 op = buf[pos]
-            decoder = decoders.get(op)
-            if decoder is not None:
-                key, pos = read_string(buf, pos + 1)
-                flagged = len(self.problems)
+            entry = decoders.get(op)
+            if entry is not None:
+                decoder, logical, encoding = entry
+                pos += 1
+                length = buf[pos] if pos < size else 0xFF
+                if length < 0x40 and pos + 1 + length <= size:  # most keys: a short raw string
+                    pos += 1 + length
+                    key = bytes(buf[pos - length : pos])
+                else:
+                    key, pos = read_string(buf, pos)
+                flagged = len(problems)
                 try:
                     value, field_expires, pos = decoder(pos)
                 except RdbtoolError as error:
                     raise error.located(key=key) from None
-                for problem in self.problems[flagged:]:
-                    problem.key = key
-                info = type_info(op, self._valkey)
-                yield KeyRecord(
-                    db, key, info.logical, info.encoding, op, value,
-                    expire_ms, idle, freq, field_expires, record_start,
-                )
+                if len(problems) != flagged:
+                    for problem in problems[flagged:]:
+                        problem.key = key
+                yield KeyRecord(db, key, logical, encoding, op, value, expire_ms, idle, freq, field_expires,
+                                record_start)
             elif expire_ms is not None or idle is not None or freq is not None:
                 raise FormatError(
                     f"expected a value type after a per-key opcode, found 0x{op:02x}", offset=pos
                 )
-            elif op == Opcode.EOF:
+            elif op == _EOF:
                 self._finish(pos)
                 return
             else:
@@ -222,8 +214,24 @@ class RdbReader:
                 if record.__class__ is SelectDb:
                     db = record.db
                 yield record
-            if pos - self._crc_pos >= _CRC_STEP:
+            if pos >= next_crc_step:
                 self._advance_crc(pos)
+                next_crc_step = pos + _CRC_STEP
+
+    def _per_key_opcode(self, op: int, pos: int, expire_ms, idle, freq):
+        """EXPIRETIME_MS, EXPIRETIME, IDLE or FREQ: metadata for the key entry that follows."""
+        buf = self._buf
+        if op == Opcode.EXPIRETIME_MS:
+            self._need(pos, 8, "an expire time")
+            return _unpack_i64(buf, pos)[0], idle, freq, pos + 8
+        if op == Opcode.EXPIRETIME:
+            self._need(pos, 4, "an expire time")
+            return _unpack_i32(buf, pos)[0] * 1000, idle, freq, pos + 4
+        if op == Opcode.IDLE:
+            idle, pos = read_length(buf, pos)
+            return expire_ms, idle, freq, pos
+        self._need(pos, 1, "an LFU frequency")
+        return expire_ms, idle, buf[pos], pos + 1
 
     def _opcode_record(self, op: int, pos: int) -> tuple[Record, int]:
         buf, start = self._buf, pos
@@ -348,7 +356,8 @@ class RdbReader:
 
     # --- values -------------------------------------------------------------------------------
 
-    def _value_decoders(self) -> dict[int, Callable[[int], tuple[Any, dict | None, int]]]:
+    def _value_decoders(self) -> dict[int, tuple[Callable[[int], tuple[Any, dict | None, int]], str, str]]:
+        """Type byte -> (decoder, logical type, encoding name), looked up once per key."""
         decoders = {
             RdbType.STRING: self._string,
             RdbType.LIST: self._plain_list,
@@ -380,7 +389,8 @@ class RdbReader:
             decoders[RdbType.HASH_LISTPACK_EX_PRE_GA] = self._hash_listpack_ex_pre_ga
             decoders[RdbType.HASH_METADATA] = self._hash_metadata
             decoders[RdbType.HASH_LISTPACK_EX] = self._hash_listpack_ex
-        return decoders
+        infos = {t: type_info(t, self._valkey) for t in decoders}
+        return {t: (decoder, infos[t].logical, infos[t].encoding) for t, decoder in decoders.items()}
 
     def _blob(self, pos: int, decode: Callable, what: str) -> tuple[Any, int]:
         """Read a string holding an embedded structure and decode it, errors placed in the file."""
@@ -790,7 +800,8 @@ class RdbReader:
         return consumer, pos
 
 
-_PER_KEY_OPCODES = frozenset((Opcode.EXPIRETIME_MS, Opcode.EXPIRETIME, Opcode.IDLE, Opcode.FREQ))
+_PER_KEY_OPCODES = frozenset(int(op) for op in (Opcode.EXPIRETIME_MS, Opcode.EXPIRETIME, Opcode.IDLE, Opcode.FREQ))
+_EOF = int(Opcode.EOF)
 _MODULE_UINT = 2
 
 
