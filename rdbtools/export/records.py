@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import math
+from binascii import b2a_base64
 from typing import Any
 
 from rdbtools.rdb.model import (
@@ -26,10 +27,12 @@ from rdbtools.rdb.model import (
 
 
 def bytes_to_json(data: bytes) -> str | dict[str, str]:
+    if data.isascii():  # the common case, checked in C without raising
+        return data.decode("ascii")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        return {"b64": base64.b64encode(data).decode("ascii")}
+        return {"b64": b2a_base64(data, newline=False).decode("ascii")}
 
 
 def bytes_from_json(value: str | dict[str, str]) -> bytes:
