@@ -20,6 +20,7 @@ from typing import Any
 import anycrc
 
 from rdbtools.errors import ChecksumError, FormatError, RdbtoolError, TruncatedError, UnsupportedError
+from rdbtools.formats import accelerated
 from rdbtools.formats.intset import decode_intset
 from rdbtools.formats.listpack import decode_listpack
 from rdbtools.formats.primitives import parse_ascii_double, read_length, read_string
@@ -115,6 +116,7 @@ class RdbReader:
         deep: bool = False,
         check_crc: bool = True,
         embedded: bool = False,
+        accelerate: bool = True,
     ) -> None:
         self.source = source
         self.path = source.name
@@ -132,6 +134,11 @@ class RdbReader:
         self._crc = 0
         self._crc_pos = start
         self._decoders = self._value_decoders()
+        # the compiled scan decodes runs of clean, common key entries and leaves the rest to _records
+        self._scan = accelerated("scan_keys") if accelerate else None
+        self._type_names = tuple(
+            self._decoders[t][1:] if t in self._decoders else None for t in range(max(self._decoders) + 1)
+        )
 
     # --- header and records -------------------------------------------------------------------
 
@@ -169,8 +176,15 @@ class RdbReader:
         pos = self._start + 9
         db = 0
         decoders, problems = self._decoders, self.problems
+        scan, type_names, deep = self._scan, self._type_names, self.deep
         next_crc_step = pos + _CRC_STEP
         while True:
+            if scan is not None:
+                batch, pos = scan(buf, pos, next_crc_step, db, deep, type_names, KeyRecord)
+                yield from batch
+                if pos >= next_crc_step:
+                    self._advance_crc(pos)
+                    next_crc_step = pos + _CRC_STEP
             record_start = pos
             expire_ms = idle = freq = None
             if pos >= size:

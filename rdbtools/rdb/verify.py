@@ -160,11 +160,15 @@ def verify_rdb(
     return report
 
 
-def _walk(rdb: RdbFile, report: VerifyReport, key_hashes, now_ms: int, progress) -> None:
+def _walk(rdb: RdbFile, report: VerifyReport, key_hashes: KeyHashes, now_ms: int, progress) -> None:
+    tally: dict[tuple[int, str], int] = {}  # (db, type) -> keys: one dict lookup a key
+    remember = key_hashes.add
     for count, record in enumerate(rdb, 1):
         if record.__class__ is KeyRecord:
-            report.keys[record.db][record.type] += 1
-            key_hashes.add(record.db, record.key)
+            db = record.db
+            slot = (db, record.type)
+            tally[slot] = tally.get(slot, 0) + 1
+            remember(db, record.key)
             if record.expire_ms is not None:
                 report.expires += 1
                 report.already_expired += record.expire_ms < now_ms
@@ -178,6 +182,8 @@ def _walk(rdb: RdbFile, report: VerifyReport, key_hashes, now_ms: int, progress)
             report.module_aux += 1
         if progress is not None and count % _PROGRESS_EVERY == 0:
             progress(record.offset, rdb.size)
+    for (db, kind), keys in tally.items():
+        report.keys[db][kind] += keys
 
 
 class KeyHashes:
@@ -185,10 +191,11 @@ class KeyHashes:
 
     def __init__(self) -> None:
         self._buckets = [array("q") for _ in range(_HASH_BUCKETS)]
+        self._appends = [bucket.append for bucket in self._buckets]
 
     def add(self, db: int, key: bytes) -> None:
         digest = hash((db, key))
-        self._buckets[digest % _HASH_BUCKETS].append(digest)
+        self._appends[digest & (_HASH_BUCKETS - 1)](digest)
 
     def repeated(self) -> set[int]:
         repeats: set[int] = set()

@@ -59,3 +59,46 @@ def test_compiled_decoder_accepts_memoryviews(name):
     encode, python, compiled = PAIRS[name]
     blob = encode([b"a", 1, -70000])
     assert compiled(memoryview(blob)) == python(blob) == [b"a", 1, -70000]
+
+
+# --- the record scan: the reader with and without it yields the same records and errors -------
+
+from rdbtools.errors import RdbtoolError  # noqa: E402
+from rdbtools.rdb.reader import RdbReader  # noqa: E402
+from rdbtools.rdb.source import MappedSource  # noqa: E402
+from tests.corpus import rdb_files, rdb_ids  # noqa: E402
+from tests.rdb.test_properties import key_entries  # noqa: E402
+from tests.rdbbuild import rdb_file  # noqa: E402
+
+_CORPUS = rdb_files()
+
+
+def read_all(path, accelerate: bool, deep: bool):
+    """Every record, the problems found, and the error that stopped the walk (if any)."""
+    with MappedSource(path) as source:
+        try:
+            reader = RdbReader(source, deep=deep, accelerate=accelerate)
+            records = list(reader)
+            error = None
+        except RdbtoolError as caught:
+            records, error = [], (type(caught).__name__, str(caught))
+            reader = None
+        problems = [str(p) for p in reader.problems] if reader is not None else []
+    return records, problems, error
+
+
+@pytest.mark.parametrize("corpus_file", _CORPUS, ids=rdb_ids(_CORPUS))
+@pytest.mark.parametrize("deep", [False, True])
+def test_scan_yields_the_same_records_as_the_python_loop_on_the_corpus(corpus_file, deep):
+    assert read_all(corpus_file.path, True, deep) == read_all(corpus_file.path, False, deep)
+
+
+@settings(max_examples=150, deadline=None)
+@given(entries=st.lists(key_entries(), min_size=1, max_size=6), deep=st.booleans(), data=st.data())
+def test_scan_agrees_with_the_python_loop_on_random_and_damaged_files(tmp_path_factory, entries, deep, data):
+    blob = rdb_file(b"\xfe\x00", *entries)
+    if data.draw(st.booleans()):
+        blob = damage(blob, data)
+    path = tmp_path_factory.mktemp("scan") / "file.rdb"
+    path.write_bytes(blob)
+    assert read_all(path, True, deep) == read_all(path, False, deep)
