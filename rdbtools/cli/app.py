@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -52,4 +53,8 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 def main() -> None:
     from rdbtools.cli import dump, verify  # noqa: F401 - registers the commands
 
+    # Reading a file allocates millions of short-lived lists, dicts and tuples that never form
+    # cycles; the cyclic collector would only rescan them (a fifth of verify's time). Reference
+    # counting frees them all the same.
+    gc.disable()
     app()

@@ -1,5 +1,5 @@
-/* Optional accelerator for the hottest loop of reading an RDB file: walking listpack and ziplist
- * blobs into Python lists.
+/* Optional accelerator for the hottest loop of reading an RDB file: the per-key record loop and
+ * the listpack and ziplist walks inside it (plus the sort behind verify's duplicate-key check).
  *
  * These are step-by-step twins of decode_listpack and decode_ziplist in rdbtools/formats/listpack.py
  * and ziplist.py (same checks in the same order, same messages, same offsets); the package falls
@@ -662,6 +662,37 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
     return Py_BuildValue("(Nn)", records, pos);
 }
 
+/* --- repeated key hashes (verify's duplicate-key check) ------------------------------------ */
+
+static int compare_int64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sort an array('q') in place and return the set of values that occur more than once. */
+static PyObject *repeated_int64(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "w*", &view)) return NULL;
+    if (view.itemsize != 8 || view.len % 8) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "expected an array of 64-bit integers");
+        return NULL;
+    }
+    int64_t *values = view.buf;
+    Py_ssize_t n = view.len / 8;
+    qsort(values, (size_t)n, sizeof *values, compare_int64);
+    PyObject *repeats = PySet_New(NULL);
+    for (Py_ssize_t i = 1; repeats != NULL && i < n; i++) {
+        if (values[i] == values[i - 1]) {
+            PyObject *value = PyLong_FromLongLong(values[i]);
+            if (value == NULL || PySet_Add(repeats, value) < 0) Py_CLEAR(repeats);
+            Py_XDECREF(value);
+        }
+    }
+    PyBuffer_Release(&view);
+    return repeats;
+}
+
 /* --- module -------------------------------------------------------------------------------- */
 
 static PyObject *decode_listpack(PyObject *self, PyObject *args, PyObject *kwargs) {
@@ -687,6 +718,7 @@ static PyObject *decode_ziplist(PyObject *self, PyObject *args, PyObject *kwargs
 static PyMethodDef methods[] = {
     {"decode_listpack", (PyCFunction)(void (*)(void))decode_listpack, METH_VARARGS | METH_KEYWORDS, "Entries of a listpack blob (see formats/listpack.py)."},
     {"decode_ziplist", (PyCFunction)(void (*)(void))decode_ziplist, METH_VARARGS | METH_KEYWORDS, "Entries of a ziplist blob (see formats/ziplist.py)."},
+    {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
     {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords (see rdb/reader.py)."},
     {NULL, NULL, 0, NULL},
 };

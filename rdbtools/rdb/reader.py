@@ -93,11 +93,14 @@ class Checksum:
 
     @property
     def status(self) -> str:
-        """'absent' (RDB < 5), 'disabled' (saved with rdbchecksum no), 'ok' or 'mismatch'."""
+        """'absent' (RDB < 5), 'disabled' (saved with rdbchecksum no), 'unchecked' (check_crc=False),
+        'ok' or 'mismatch'."""
         if self.stored is None:
             return "absent"
         if self.stored == 0:
             return "disabled"
+        if self.computed is None:
+            return "unchecked"
         return "ok" if self.stored == self.computed else "mismatch"
 
 

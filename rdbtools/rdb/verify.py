@@ -5,8 +5,8 @@ whole file: duplicate keys within a database (Redis panics on them while loading
 verdict, trailing bytes, and the counts an operator wants to see in a report.
 
 Duplicate keys are found in memory that does not grow with key sizes: each key is remembered as a
-64-bit hash in one of 256 arrays (8 bytes a key, no Python object each), one array is sorted at a
-time, and only if two hashes collide is the file read a second time to name the real duplicates.
+64-bit hash in an array (8 bytes a key, no Python object each), the array is sorted in place, and
+only if two hashes collide is the file read a second time to name the real duplicates.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import groupby, islice
+from operator import attrgetter
 from typing import Any
 
 from rdbtools.errors import ChecksumError, InputError, RdbtoolError, UnsupportedError, format_key
+from rdbtools.formats import accelerated
 from rdbtools.rdb.model import Aux, Function, KeyRecord, ModuleAux
 from rdbtools.rdb.reader import RdbFile
 
-_PROGRESS_EVERY = 4096  # records between progress callbacks
 _HASH_BUCKETS = 256  # sorting one bucket at a time keeps the temporary list small
 
 
@@ -160,49 +162,68 @@ def verify_rdb(
     return report
 
 
+_CHUNK = 4096  # records handled together: per-key work runs in C-level map/Counter loops
+_DB = attrgetter("db")
+_KEY = attrgetter("key")
+_TYPE = attrgetter("type")
+_EXPIRE = attrgetter("expire_ms")
+_FIELD_EXPIRES = attrgetter("field_expires")
+
+
 def _walk(rdb: RdbFile, report: VerifyReport, key_hashes: KeyHashes, now_ms: int, progress) -> None:
-    tally: dict[tuple[int, str], int] = {}  # (db, type) -> keys: one dict lookup a key
-    remember = key_hashes.add
-    for count, record in enumerate(rdb, 1):
-        if record.__class__ is KeyRecord:
-            db = record.db
-            slot = (db, record.type)
-            tally[slot] = tally.get(slot, 0) + 1
-            remember(db, record.key)
-            if record.expire_ms is not None:
-                report.expires += 1
-                report.already_expired += record.expire_ms < now_ms
-            if record.field_expires:
-                report.field_ttls += len(record.field_expires)
-        elif isinstance(record, Aux):
+    records = iter(rdb)
+    while chunk := list(islice(records, _CHUNK)):
+        keys = [r for r in chunk if r.__class__ is KeyRecord]
+        if len(keys) != len(chunk):
+            _note_other_records(chunk, report)
+        for db, group in groupby(keys, _DB):  # files hold each database's keys together
+            same_db = list(group)
+            report.keys[db].update(map(_TYPE, same_db))
+            key_hashes.extend(db, map(hash, map(_KEY, same_db)))
+        expiring = [e for e in map(_EXPIRE, keys) if e is not None]
+        report.expires += len(expiring)
+        report.already_expired += sum(e < now_ms for e in expiring)
+        report.field_ttls += sum(map(len, filter(None, map(_FIELD_EXPIRES, keys))))
+        if progress is not None:
+            progress(chunk[-1].offset, rdb.size)
+
+
+def _note_other_records(chunk: list, report: VerifyReport) -> None:
+    for record in chunk:
+        if isinstance(record, Aux):
             report.aux[record.name.decode("utf-8", "replace")] = record.value.decode("utf-8", "replace")
         elif isinstance(record, Function):
             report.functions += 1
         elif isinstance(record, ModuleAux):
             report.module_aux += 1
-        if progress is not None and count % _PROGRESS_EVERY == 0:
-            progress(record.offset, rdb.size)
-    for (db, kind), keys in tally.items():
-        report.keys[db][kind] += keys
 
 
 class KeyHashes:
-    """64-bit hashes of (db, key), bucketed so that finding repeats never sorts them all at once."""
+    """64-bit hashes of the keys of each database, 8 bytes a key; repeats are found without a
+    Python int per key."""
 
     def __init__(self) -> None:
-        self._buckets = [array("q") for _ in range(_HASH_BUCKETS)]
-        self._appends = [bucket.append for bucket in self._buckets]
+        self._by_db: dict[int, array] = {}
 
-    def add(self, db: int, key: bytes) -> None:
-        digest = hash((db, key))
-        self._appends[digest & (_HASH_BUCKETS - 1)](digest)
+    def extend(self, db: int, hashes) -> None:
+        self._by_db.setdefault(db, array("q")).extend(hashes)
 
-    def repeated(self) -> set[int]:
-        repeats: set[int] = set()
-        for bucket in self._buckets:
-            ordered = sorted(bucket)
-            repeats.update(a for a, b in itertools.pairwise(ordered) if a == b)
-        return repeats
+    def repeated(self) -> set[tuple[int, int]]:
+        """(db, hash) pairs seen more than once."""
+        find = accelerated("repeated_int64") or _repeated_in_buckets
+        return {(db, digest) for db, hashes in self._by_db.items() for digest in find(hashes)}
+
+
+def _repeated_in_buckets(hashes: array) -> set[int]:
+    """Pure-Python twin of repeated_int64: sort one of 256 buckets at a time to bound memory."""
+    buckets = [array("q") for _ in range(_HASH_BUCKETS)]
+    for digest in hashes:
+        buckets[digest & (_HASH_BUCKETS - 1)].append(digest)
+    repeats: set[int] = set()
+    for bucket in buckets:
+        ordered = sorted(bucket)
+        repeats.update(a for a, b in itertools.pairwise(ordered) if a == b)
+    return repeats
 
 
 def _duplicate_keys(path, key_hashes: KeyHashes) -> list[Problem]:
@@ -213,7 +234,7 @@ def _duplicate_keys(path, key_hashes: KeyHashes) -> list[Problem]:
     problems = []
     with RdbFile(path) as rdb:
         for record in rdb.key_records():
-            if hash((record.db, record.key)) not in suspects:
+            if (record.db, hash(record.key)) not in suspects:
                 continue
             earlier = first_seen.setdefault((record.db, record.key), record.offset)
             if earlier != record.offset:

@@ -54,3 +54,10 @@ def test_duplicate_keys_are_named_with_both_offsets():
     duplicates = [p for p in report.problems if p.message.startswith("RDB has duplicated key")]
     assert len(duplicates) == 31  # the README counts 31 repeated records
     assert all(p.key is not None and "first stored at offset" in p.message for p in duplicates)
+
+
+def test_checksum_can_be_skipped_and_says_so(tmp_path):
+    sound = next(f for f in _SOUND if f.path.name == "dumpV7.rdb")
+    with open_rdb(sound.path, check_crc=False) as rdb:
+        assert sum(1 for _ in rdb) > 0
+        assert rdb.checksum.status == "unchecked"
