@@ -41,6 +41,9 @@ def bytes_from_json(value: str | dict[str, str]) -> bytes:
     return base64.b64decode(value["b64"], validate=True)
 
 
+_HUGE = float("inf")  # scores strictly between -inf and inf are plain JSON numbers
+
+
 def score_to_json(score: float) -> float | str:
     """JSON has no infinities: they are written as the strings Redis prints."""
     if math.isfinite(score):
@@ -88,9 +91,9 @@ def value_to_json(record: KeyRecord) -> Any:
     if kind == "string":
         return b(value)
     if kind in ("list", "set"):
-        return [b(item) for item in value]
+        return list(map(b, value))
     if kind == "zset":
-        return [[b(member), score_to_json(score)] for member, score in value]
+        return [[b(member), score if -_HUGE < score < _HUGE else score_to_json(score)] for member, score in value]
     if kind == "hash":
         return [[b(field), b(item)] for field, item in value.items()]
     if kind == "stream":
