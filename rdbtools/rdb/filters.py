@@ -57,7 +57,10 @@ class KeyFilter:
             if unknown:
                 raise ValueError(f"unknown type {sorted(unknown)[0]!r}; choose from {', '.join(LOGICAL_TYPES)}")
         self._glob = glob_to_regex(self.key_glob) if self.key_glob is not None else None
-        self._regex = re.compile(self.key_regex.encode("utf-8")) if self.key_regex is not None else None
+        try:
+            self._regex = re.compile(self.key_regex.encode("utf-8")) if self.key_regex is not None else None
+        except re.error as error:
+            raise ValueError(f"invalid --key-regex {self.key_regex!r}: {error}") from None
         if self.now_ms is None:
             self.now_ms = int(time.time() * 1000)
 

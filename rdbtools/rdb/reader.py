@@ -410,14 +410,16 @@ class RdbReader:
         return {t: (decoder, infos[t].logical, infos[t].encoding) for t, decoder in decoders.items()}
 
     def _blob(self, pos: int, decode: Callable, what: str) -> tuple[Any, int]:
-        """Read a string holding an embedded structure and decode it, errors placed in the file."""
+        """Read a string holding an embedded structure and decode it, errors placed in the file.
+
+        A blob that ends too early is corrupt, not a truncated file: its error becomes a FormatError.
+        """
         blob, end = read_string(self._buf, pos)
         try:
             return decode(blob, self.deep), end
         except RdbtoolError as error:
-            error.message = f"{what} stored at offset {pos}: {error.message} (at byte {error.offset} of it)"
-            error.offset = pos
-            raise
+            raise FormatError(f"{what} stored at offset {pos}: {error.message} (at byte {error.offset} of it)",
+                              offset=pos) from None
 
     def _flag(self, message: str, pos: int) -> None:
         """Note a problem that does not stop decoding (deep mode only): verify reports them all."""

@@ -171,3 +171,16 @@ def test_newer_rdb_version_is_refused_naming_it(tmp_path):
 
 def test_unknown_format_is_a_usage_error(sample):
     assert run("dump", str(sample), "-f", "xml").returncode == 2
+
+
+def test_invalid_key_regex_is_a_usage_error(sample):
+    result = run("dump", str(sample), "--key-regex", "[")
+    assert result.returncode == 2
+    assert "invalid --key-regex" in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+
+
+def test_a_short_blob_is_reported_as_corrupt_not_as_a_truncated_file(tmp_path):
+    path = tmp_path / "shortblob.rdb"
+    path.write_bytes(rdb_file(b"\x10\x01h\x03abc"))  # a hash-listpack whose blob is 3 bytes
+    message = run("dump", str(path)).stderr.decode()
+    assert "listpack stored at offset" in message and "truncated" not in message.split("(")[-1]

@@ -76,11 +76,14 @@ def test_resp_dump_piped_into_a_fresh_server_reproduces_the_dataset(saved):
                    consumer_times=False) == []
 
 
-def test_large_list_elements_are_plain_quicklist_nodes_on_redis_8(saved):
-    name, path, _ = saved
-    if name != "redis-8.2":
-        pytest.skip("PLAIN nodes for elements above the node size are written by Redis 7.4+ only")
-    containers = [node.container for _, _, record in parse_records(path.read_bytes())
-                  if record.tag == 18 and record.record.key == b"list:huge-element"
-                  for node in record.record.value]
+def test_large_list_elements_are_plain_quicklist_nodes_on_redis_8(tmp_path):
+    """Redis 7.4+ stores an element above the node size in a PLAIN node of its own."""
+    with start_server("redis-8.2") as server:
+        server.client().rpush("list:huge-element", "small", b"H" * 12000, "tail")
+        data = server.save().read_bytes()
+    (tmp_path / "dump.rdb").write_bytes(data)
+    containers = [node.container for _, _, record in parse_records(data)
+                  if record.tag == 18 for node in record.record.value]
     assert QuicklistContainer.PLAIN in containers and QuicklistContainer.PACKED in containers
+    with open_rdb(tmp_path / "dump.rdb") as rdb:
+        assert [r.value for r in rdb if isinstance(r, KeyRecord)] == [[b"small", b"H" * 12000, b"tail"]]
