@@ -173,39 +173,10 @@ LISTPACK = Struct(
 
 def encode_listpack(values: list[int | bytes]) -> bytes:
     """Build a listpack from values with the encodings Redis chooses, header fields computed."""
-    body = b"".join(Entry.build(Container(value=v)) for v in values)
-    return LISTPACK.build(Container(
-        total_bytes=HEADER_SIZE + len(body) + 1,
-        count=min(len(values), UNKNOWN_COUNT),
-        entries=ListContainer(Entry.parse(e) for e in _split(body)),
-    ))
-
-
-def _split(body: bytes) -> list[bytes]:
-    """Entries of a built body, one bytes object each (to parse them back into containers)."""
-    entries, pos = [], 0
-    while pos < len(body):
-        size = _entry_size(body, pos)
-        entries.append(body[pos : pos + size])
-        pos += size
-    return entries
-
-
-def _entry_size(buf, pos: int) -> int:
-    first = buf[pos]
-    if first < 0x80:
-        body = 1
-    elif first < 0xC0:
-        body = 1 + (first & 0x3F)
-    elif first < 0xE0:
-        body = 2
-    elif first < 0xF0:
-        body = 2 + ((first & 0x0F) << 8 | buf[pos + 1])
-    elif first == 0xF0:
-        body = 5 + int.from_bytes(buf[pos + 1 : pos + 5], "little")
-    else:
-        body = 1 + _FIXED_INTS[Encoding(first)][0]
-    return body + backlen_width(body)
+    entries = ListContainer(Container(value=v) for v in values)
+    body = sum(len(Entry.build(entry)) for entry in entries)
+    return LISTPACK.build(Container(total_bytes=HEADER_SIZE + body + 1, count=min(len(values), UNKNOWN_COUNT),
+                                    entries=entries))
 
 
 # --- fast path -------------------------------------------------------------------------------

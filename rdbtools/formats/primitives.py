@@ -29,6 +29,7 @@ import lzf
 from construct import Construct, SizeofError, stream_read, stream_write
 
 from rdbtools.errors import FormatError, TruncatedError
+from rdbtools.formats.numbers import canonical_int64
 
 # --- lengths ---------------------------------------------------------------------------------
 
@@ -167,15 +168,8 @@ class RdbBytes(bytes):
 
 def canonical_int32(value: bytes) -> int | None:
     """The integer Redis would int-encode this string as (rdbTryIntegerEncoding), else None."""
-    if not 0 < len(value) <= 11:
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        return None
-    if str(number).encode() != value or not -(1 << 31) <= number < 1 << 31:
-        return None
-    return number
+    number = canonical_int64(value) if len(value) <= 11 else None
+    return number if number is not None and -(1 << 31) <= number < 1 << 31 else None
 
 
 def _smallest_int_encoding(number: int) -> StringEncoding:

@@ -152,7 +152,7 @@ def encode_ziplist(values: list[int | bytes]) -> bytes:
     for value in values:
         entry = Container(prevlen=prev_size, prevlen_wide=False, value=value)
         size = len(Entry.build(entry))
-        entries.append(Entry.parse(Entry.build(entry)))
+        entries.append(entry)
         tail, prev_size, offset = offset, size, offset + size
     return ZIPLIST.build(Container(zlbytes=offset + 1, zltail=tail, zllen=min(len(values), UNKNOWN_COUNT),
                                    entries=entries))

@@ -434,35 +434,34 @@ class RdbReader:
         value, pos = read_string(self._buf, pos)
         return value, None, pos
 
-    def _plain_list(self, pos: int):
-        buf = self._buf
-        count, pos = read_length(buf, pos)
-        self._nonempty(count, "collection", pos)
+    def _counted(self, pos: int, what: str, read_item: Callable[[int], tuple[Any, int]]) -> tuple[list, int]:
+        """A length, then that many items: the shape of every type stored without a blob."""
+        count, pos = read_length(self._buf, pos)
+        self._nonempty(count, what, pos)
         items = []
-        append = items.append
         for _ in range(count):
-            item, pos = read_string(buf, pos)
-            append(item)
+            item, pos = read_item(pos)
+            items.append(item)
+        return items, pos
+
+    def _plain_list(self, pos: int):
+        items, pos = self._counted(pos, "collection", lambda at: read_string(self._buf, at))
         return items, None, pos
 
     def _zset_ascii(self, pos: int):
-        buf = self._buf
-        count, pos = read_length(buf, pos)
-        self._nonempty(count, "sorted set", pos)
-        items = []
-        for _ in range(count):
-            member, pos = read_string(buf, pos)
-            self._need(pos, 1, "a score")
-            size = buf[pos]
-            if size >= 253:
-                score = (float("nan"), float("inf"), float("-inf"))[size - 253]
-                pos += 1
-            else:
-                self._need(pos + 1, size, "a score")
-                score = parse_ascii_double(bytes(buf[pos + 1 : pos + 1 + size]))
-                pos += 1 + size
-            items.append((member, self._score(score, pos)))
+        items, pos = self._counted(pos, "sorted set", self._member_and_ascii_score)
         return items, None, pos
+
+    def _member_and_ascii_score(self, pos: int) -> tuple[tuple[bytes, float], int]:
+        buf = self._buf
+        member, pos = read_string(buf, pos)
+        self._need(pos, 1, "a score")
+        size = buf[pos]
+        if size >= 253:  # 253 NaN, 254 +inf, 255 -inf
+            return (member, self._score((float("nan"), float("inf"), float("-inf"))[size - 253], pos)), pos + 1
+        self._need(pos + 1, size, "a score")
+        score = parse_ascii_double(bytes(buf[pos + 1 : pos + 1 + size]))
+        return (member, self._score(score, pos)), pos + 1 + size
 
     def _score(self, score: float, pos: int) -> float:
         if score != score:  # NaN: Redis refuses to load it
@@ -470,28 +469,24 @@ class RdbReader:
         return score
 
     def _zset_binary(self, pos: int):
-        buf = self._buf
-        count, pos = read_length(buf, pos)
-        self._nonempty(count, "sorted set", pos)
-        items = []
-        for _ in range(count):
-            member, pos = read_string(buf, pos)
-            self._need(pos, 8, "a score")
-            items.append((member, self._score(_unpack_f64(buf, pos)[0], pos)))
-            pos += 8
+        items, pos = self._counted(pos, "sorted set", self._member_and_binary_score)
         return items, None, pos
 
+    def _member_and_binary_score(self, pos: int) -> tuple[tuple[bytes, float], int]:
+        member, pos = read_string(self._buf, pos)
+        self._need(pos, 8, "a score")
+        return (member, self._score(_unpack_f64(self._buf, pos)[0], pos)), pos + 8
+
     def _hash(self, pos: int):
-        buf = self._buf
-        count, pos = read_length(buf, pos)
-        self._nonempty(count, "hash", pos)
-        fields = {}
-        for _ in range(count):
-            name, pos = read_string(buf, pos)
-            value, pos = read_string(buf, pos)
-            fields[name] = value
-        self._unique(len(fields), count, "hash fields", pos)
+        pairs, pos = self._counted(pos, "hash", self._field_and_value)
+        fields = dict(pairs)
+        self._unique(len(fields), len(pairs), "hash fields", pos)
         return fields, None, pos
+
+    def _field_and_value(self, pos: int) -> tuple[tuple[bytes, bytes], int]:
+        field, pos = read_string(self._buf, pos)
+        value, pos = read_string(self._buf, pos)
+        return (field, value), pos
 
     def _unique(self, distinct: int, total: int, what: str, pos: int) -> None:
         if distinct != total and self.deep:
