@@ -76,7 +76,7 @@ def render(report: VerifyReport, console: Console) -> None:
     if report.aux:
         console.print("  aux      " + ", ".join(f"{k}={v}" for k, v in report.aux.items()))
     if report.keys:
-        table = Table(box=None, padding=(0, 2), show_edge=False)
+        table = Table(box=None, padding=(0, 1), show_edge=False)
         table.add_column("db", justify="right")
         kinds = sorted({kind for types in report.keys.values() for kind in types})
         for kind in kinds:
