@@ -169,12 +169,18 @@ class RdbReader:
         return header
 
     def __iter__(self) -> Iterator[Record]:
+        for _, records in self.iter_batches():
+            yield from records
+
+    def iter_batches(self) -> Iterator[tuple[int | None, list[Record]]]:
+        """Records in file order, in lists: ``(db, keys)`` for a run of key records of database
+        ``db`` (what the compiled scan decodes at once), ``(None, [record])`` for any other."""
         try:
-            yield from self._records()
+            yield from self._batches()
         except RdbtoolError as error:
             raise error.located(path=self.path) from None
 
-    def _records(self) -> Iterator[Record]:
+    def _batches(self) -> Iterator[tuple[int | None, list[Record]]]:
         buf, size = self._buf, len(self._buf)
         pos = self._start + 9
         db = 0
@@ -184,7 +190,8 @@ class RdbReader:
         while True:
             if scan is not None:
                 batch, pos = scan(buf, pos, next_crc_step, db, deep, type_names, KeyRecord)
-                yield from batch
+                if batch:
+                    yield db, batch
                 if pos >= next_crc_step:
                     self._advance_crc(pos)
                     next_crc_step = pos + _CRC_STEP
@@ -217,8 +224,8 @@ class RdbReader:
                 if len(problems) != flagged:
                     for problem in problems[flagged:]:
                         problem.key = key
-                yield KeyRecord(db, key, logical, encoding, op, value, expire_ms, idle, freq, field_expires,
-                                record_start)
+                yield None, [KeyRecord(db, key, logical, encoding, op, value, expire_ms, idle, freq,
+                                       field_expires, record_start)]
             elif expire_ms is not None or idle is not None or freq is not None:
                 raise FormatError(
                     f"expected a value type after a per-key opcode, found 0x{op:02x}", offset=pos
@@ -230,7 +237,7 @@ class RdbReader:
                 record, pos = self._opcode_record(op, pos)
                 if record.__class__ is SelectDb:
                     db = record.db
-                yield record
+                yield None, [record]
             if pos >= next_crc_step:
                 self._advance_crc(pos)
                 next_crc_step = pos + _CRC_STEP
@@ -844,6 +851,9 @@ class RdbFile:
 
     def __iter__(self) -> Iterator[Record]:
         return iter(self.reader)
+
+    def iter_batches(self) -> Iterator[tuple[int | None, list[Record]]]:
+        return self.reader.iter_batches()
 
     def key_records(self) -> Iterator[KeyRecord]:
         return (r for r in self.reader if r.__class__ is KeyRecord)

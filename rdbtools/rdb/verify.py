@@ -18,7 +18,7 @@ from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import groupby, islice
+from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
@@ -162,7 +162,7 @@ def verify_rdb(
     return report
 
 
-_CHUNK = 4096  # records handled together: per-key work runs in C-level map/Counter loops
+_CHUNK = 4096  # records decoded one by one are counted in chunks of this many
 _DB = attrgetter("db")
 _KEY = attrgetter("key")
 _TYPE = attrgetter("type")
@@ -171,21 +171,40 @@ _FIELD_EXPIRES = attrgetter("field_expires")
 
 
 def _walk(rdb: RdbFile, report: VerifyReport, key_hashes: KeyHashes, now_ms: int, progress) -> None:
-    records = iter(rdb)
-    while chunk := list(islice(records, _CHUNK)):
-        keys = [r for r in chunk if r.__class__ is KeyRecord]
-        if len(keys) != len(chunk):
-            _note_other_records(chunk, report)
-        for db, group in groupby(keys, _DB):  # files hold each database's keys together
-            same_db = list(group)
-            report.keys[db].update(map(_TYPE, same_db))
-            key_hashes.extend(db, map(hash, map(_KEY, same_db)))
-        expiring = [e for e in map(_EXPIRE, keys) if e is not None]
+    """Count and remember keys a batch at a time: map/Counter loops run in C, not per key in Python."""
+    pending: list = []  # records decoded one by one, gathered into chunks
+    for db, records in rdb.iter_batches():
+        if db is not None:
+            _count_keys(db, records, report, key_hashes, now_ms)
+            if progress is not None:
+                progress(records[-1].offset, rdb.size)
+            continue
+        pending.extend(records)
+        if len(pending) >= _CHUNK:
+            _count_mixed(pending, report, key_hashes, now_ms)
+            if progress is not None:
+                progress(pending[-1].offset, rdb.size)
+            pending = []
+    _count_mixed(pending, report, key_hashes, now_ms)
+
+
+def _count_mixed(records: list, report: VerifyReport, key_hashes: KeyHashes, now_ms: int) -> None:
+    keys = [r for r in records if r.__class__ is KeyRecord]
+    if len(keys) != len(records):
+        _note_other_records(records, report)
+    for db, group in groupby(keys, _DB):
+        _count_keys(db, list(group), report, key_hashes, now_ms)
+
+
+def _count_keys(db: int, keys: list, report: VerifyReport, key_hashes: KeyHashes, now_ms: int) -> None:
+    """Keys of one database."""
+    report.keys[db].update(map(_TYPE, keys))
+    key_hashes.extend(db, map(hash, map(_KEY, keys)))
+    expiring = [e for e in map(_EXPIRE, keys) if e is not None]
+    if expiring:
         report.expires += len(expiring)
         report.already_expired += sum(e < now_ms for e in expiring)
-        report.field_ttls += sum(map(len, filter(None, map(_FIELD_EXPIRES, keys))))
-        if progress is not None:
-            progress(chunk[-1].offset, rdb.size)
+    report.field_ttls += sum(map(len, filter(None, map(_FIELD_EXPIRES, keys))))
 
 
 def _note_other_records(chunk: list, report: VerifyReport) -> None:

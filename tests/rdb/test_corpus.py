@@ -61,3 +61,11 @@ def test_checksum_can_be_skipped_and_says_so(tmp_path):
     with open_rdb(sound.path, check_crc=False) as rdb:
         assert sum(1 for _ in rdb) > 0
         assert rdb.checksum.status == "unchecked"
+
+
+def test_verify_reports_progress_through_the_file(tmp_path):
+    big = max(_SOUND, key=lambda f: f.path.stat().st_size)
+    seen: list[tuple[int, int]] = []
+    verify_rdb(big.path, progress=lambda done, total: seen.append((done, total)))
+    assert seen and all(0 < done <= total for done, total in seen)
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
