@@ -27,6 +27,7 @@ from rdbtools.formats import accelerated
 from rdbtools.rdb.model import Aux, Function, KeyRecord, ModuleAux
 from rdbtools.rdb.reader import RdbFile
 
+_PROGRESS_STEP = 1 << 20  # bytes between progress callbacks
 _HASH_BUCKETS = 256  # sorting one bucket at a time keeps the temporary list small
 
 
@@ -162,7 +163,6 @@ def verify_rdb(
     return report
 
 
-_CHUNK = 4096  # records decoded one by one are counted in chunks of this many
 _DB = attrgetter("db")
 _KEY = attrgetter("key")
 _TYPE = attrgetter("type")
@@ -171,21 +171,19 @@ _FIELD_EXPIRES = attrgetter("field_expires")
 
 
 def _walk(rdb: RdbFile, report: VerifyReport, key_hashes: KeyHashes, now_ms: int, progress) -> None:
-    """Count and remember keys a batch at a time: map/Counter loops run in C, not per key in Python."""
-    pending: list = []  # records decoded one by one, gathered into chunks
+    """Count and remember keys a batch at a time: map/Counter loops run in C, not per key in Python.
+
+    Nothing is kept past its batch: memory stays at one batch whatever the file holds.
+    """
+    next_report = 0
     for db, records in rdb.iter_batches():
-        if db is not None:
+        if db is None:
+            _count_mixed(records, report, key_hashes, now_ms)
+        else:
             _count_keys(db, records, report, key_hashes, now_ms)
-            if progress is not None:
-                progress(records[-1].offset, rdb.size)
-            continue
-        pending.extend(records)
-        if len(pending) >= _CHUNK:
-            _count_mixed(pending, report, key_hashes, now_ms)
-            if progress is not None:
-                progress(pending[-1].offset, rdb.size)
-            pending = []
-    _count_mixed(pending, report, key_hashes, now_ms)
+        if progress is not None and records[-1].offset >= next_report:
+            progress(records[-1].offset, rdb.size)
+            next_report = records[-1].offset + _PROGRESS_STEP
 
 
 def _count_mixed(records: list, report: VerifyReport, key_hashes: KeyHashes, now_ms: int) -> None:

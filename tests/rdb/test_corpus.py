@@ -64,7 +64,7 @@ def test_checksum_can_be_skipped_and_says_so(tmp_path):
 
 
 def test_verify_reports_progress_through_the_file(tmp_path):
-    big = max(_SOUND, key=lambda f: f.path.stat().st_size)
+    big = max(_SOUND, key=lambda f: f.path.stat().st_size)  # the first callback comes at once
     seen: list[tuple[int, int]] = []
     verify_rdb(big.path, progress=lambda done, total: seen.append((done, total)))
     assert seen and all(0 < done <= total for done, total in seen)
