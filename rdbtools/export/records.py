@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import math
 from binascii import b2a_base64
+from math import isfinite
+from operator import itemgetter
 from typing import Any
 
 from rdbtools.rdb.model import (
@@ -41,7 +43,8 @@ def bytes_from_json(value: str | dict[str, str]) -> bytes:
     return base64.b64decode(value["b64"], validate=True)
 
 
-_HUGE = float("inf")  # scores strictly between -inf and inf are plain JSON numbers
+_MEMBER = itemgetter(0)
+_SCORE = itemgetter(1)
 
 
 def score_to_json(score: float) -> float | str:
@@ -90,12 +93,16 @@ def value_to_json(record: KeyRecord) -> Any:
     kind = record.type
     if kind == "string":
         return b(value)
+    # zip/map keep the per-item loops in C; orjson writes the tuples as JSON arrays
     if kind in ("list", "set"):
         return list(map(b, value))
     if kind == "zset":
-        return [[b(member), score if -_HUGE < score < _HUGE else score_to_json(score)] for member, score in value]
+        scores = list(map(_SCORE, value))
+        if not all(map(isfinite, scores)):
+            scores = list(map(score_to_json, scores))
+        return list(zip(map(b, map(_MEMBER, value)), scores, strict=True))
     if kind == "hash":
-        return [[b(field), b(item)] for field, item in value.items()]
+        return list(zip(map(b, value), map(b, value.values()), strict=True))
     if kind == "stream":
         return stream_to_json(value)
     assert isinstance(value, ModuleValue)
