@@ -1,10 +1,12 @@
-/* Optional accelerator for the hottest loop of reading an RDB file: the per-key record loop and
- * the listpack and ziplist walks inside it (plus the sort behind verify's duplicate-key check).
+/* Optional accelerator for the hot loop of reading an RDB file: the per-key record loop and the
+ * listpack and ziplist walks inside it (plus the sort behind verify's duplicate-key check).
  *
- * These are step-by-step twins of decode_listpack and decode_ziplist in rdbtools/formats/listpack.py
- * and ziplist.py (same checks in the same order, same messages, same offsets); the package falls
- * back to those when this module is not built, and tests/formats/test_speedups.py proves both give
- * the same values and the same errors on generated and damaged blobs.
+ * decode_listpack and decode_ziplist are step-by-step twins of python_decode_listpack and
+ * python_decode_ziplist in formats/listpack.py and ziplist.py (same checks in the same order, same
+ * messages, same offsets). scan_keys is the clean-case half of the loop in rdb/reader.py: it hands
+ * every record it does not handle, or finds anything unusual in, back to the Python loop. The
+ * package falls back to Python when this module is not built; tests/formats/test_speedups.py
+ * proves both agree on generated, damaged and real files.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -16,25 +18,22 @@
 static PyObject *FormatError;
 static PyObject *TruncatedError;
 
+#define BAIL 1 /* not an error: leave this record to the Python reader */
+#define WALK_BAILED (-2)
+
 /* Raise one of our exception classes as FormatError(message, offset=offset) would. */
-static PyObject *fail(PyObject *cls, Py_ssize_t offset, const char *format, ...) {
+static void fail(PyObject *cls, Py_ssize_t offset, const char *format, ...) {
     char message[200];
     va_list args;
     va_start(args, format);
     vsnprintf(message, sizeof message, format, args);
     va_end(args);
     PyObject *error = PyObject_CallFunction(cls, "s", message);
-    if (error == NULL) return NULL;
+    if (error == NULL) return;
     PyObject *where = PyLong_FromSsize_t(offset);
-    if (where == NULL || PyObject_SetAttrString(error, "offset", where) < 0) {
-        Py_XDECREF(where);
-        Py_DECREF(error);
-        return NULL;
-    }
-    Py_DECREF(where);
-    PyErr_SetObject(cls, error);
+    if (where != NULL && PyObject_SetAttrString(error, "offset", where) == 0) PyErr_SetObject(cls, error);
+    Py_XDECREF(where);
     Py_DECREF(error);
-    return NULL;
 }
 
 static int64_t signed_le(const unsigned char *p, int width) {
@@ -57,6 +56,39 @@ static int append_new(PyObject *list, PyObject *item) {
     return status;
 }
 
+static PyObject *int_text(long long value) {
+    char text[24];
+    int n = snprintf(text, sizeof text, "%lld", value);
+    return PyBytes_FromStringAndSize(text, n);
+}
+
+/* --- entries and what to do with them ------------------------------------------------------ */
+
+/* One listpack/ziplist entry: an integer, or a string of `len` bytes at `data`. */
+typedef struct {
+    int is_int;
+    long long number;
+    const unsigned char *data;
+    Py_ssize_t len;
+} Entry;
+
+/* 0 go on, -1 a Python error is set, BAIL stop the walk (the record goes to Python) */
+typedef int (*Visit)(void *sink, const Entry *entry);
+
+/* Builds the Python list decode_* return: ints as int (or as decimal text), strings as bytes. */
+typedef struct {
+    PyObject *list;
+    int text;
+} ListSink;
+
+static int visit_append(void *sink, const Entry *entry) {
+    ListSink *out = sink;
+    PyObject *item;
+    if (entry->is_int) item = out->text ? int_text(entry->number) : PyLong_FromLongLong(entry->number);
+    else item = PyBytes_FromStringAndSize((const char *)entry->data, entry->len);
+    return append_new(out->list, item);
+}
+
 /* --- listpack ------------------------------------------------------------------------------ */
 
 static int backlen_width(Py_ssize_t body) {
@@ -67,21 +99,23 @@ static int backlen_width(Py_ssize_t body) {
     return 5;
 }
 
-static PyObject *int_text(long long value);
-
-/* text: integer entries come back as their decimal text, as Redis returns them */
-static PyObject *walk_listpack(const unsigned char *buf, Py_ssize_t size, int deep, int text) {
-    if (size < 7)
-        return fail(TruncatedError, 0, "listpack of %zd bytes is shorter than its header", size);
+/* Entry count; -1 with FormatError/TruncatedError set; WALK_BAILED when a visitor stopped it. */
+static Py_ssize_t walk_listpack(const unsigned char *buf, Py_ssize_t size, int deep, Visit visit, void *sink) {
+    if (size < 7) {
+        fail(TruncatedError, 0, "listpack of %zd bytes is shorter than its header", size);
+        return -1;
+    }
     uint64_t total = unsigned_le(buf, 4);
-    if ((Py_ssize_t)total != size)
-        return fail(FormatError, 0, "listpack header says %llu bytes, the blob has %zd",
-                    (unsigned long long)total, size);
-    if (buf[size - 1] != 0xFF) return fail(FormatError, size - 1, "listpack does not end with 0xFF");
+    if ((Py_ssize_t)total != size) {
+        fail(FormatError, 0, "listpack header says %llu bytes, the blob has %zd", (unsigned long long)total, size);
+        return -1;
+    }
+    if (buf[size - 1] != 0xFF) {
+        fail(FormatError, size - 1, "listpack does not end with 0xFF");
+        return -1;
+    }
     unsigned count = (unsigned)unsigned_le(buf + 4, 2);
     Py_ssize_t end = size - 1, pos = 6, index = 0;
-    PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
     while (pos < end) {
         unsigned first = buf[pos];
         Py_ssize_t body;
@@ -92,72 +126,69 @@ static PyObject *walk_listpack(const unsigned char *buf, Py_ssize_t size, int de
         else if (first == 0xF0) body = pos + 5 <= end ? 5 + (Py_ssize_t)unsigned_le(buf + pos + 1, 4) : end;
         else if (first <= 0xF4) body = first == 0xF1 ? 3 : first == 0xF2 ? 4 : first == 0xF3 ? 5 : 9;
         else {
-            Py_DECREF(out);
-            return fail(FormatError, pos, "listpack entry %zd: invalid encoding byte 0x%02x", index, first);
+            fail(FormatError, pos, "listpack entry %zd: invalid encoding byte 0x%02x", index, first);
+            return -1;
         }
         int width = backlen_width(body);
         if (body > end - pos - width) {
-            Py_DECREF(out);
-            return fail(TruncatedError, pos, "listpack entry %zd runs past the end of the blob", index);
+            fail(TruncatedError, pos, "listpack entry %zd runs past the end of the blob", index);
+            return -1;
         }
-        PyObject *item;
-        if (first < 0x80) item = text ? int_text(first) : PyLong_FromLong(first);
-        else if (first < 0xC0) item = PyBytes_FromStringAndSize((const char *)buf + pos + 1, body - 1);
+        Entry entry = {1, 0, NULL, 0};
+        if (first < 0x80) entry.number = first;
+        else if (first < 0xC0) entry = (Entry){0, 0, buf + pos + 1, body - 1};
         else if (first < 0xE0) {
             long raw = ((first & 0x1F) << 8) | buf[pos + 1];
-            raw = raw >= 4096 ? raw - 8192 : raw;
-            item = text ? int_text(raw) : PyLong_FromLong(raw);
-        } else if (first < 0xF0) item = PyBytes_FromStringAndSize((const char *)buf + pos + 2, body - 2);
-        else if (first == 0xF0) item = PyBytes_FromStringAndSize((const char *)buf + pos + 5, body - 5);
-        else {
-            long long value = signed_le(buf + pos + 1, (int)body - 1);
-            item = text ? int_text(value) : PyLong_FromLongLong(value);
-        }
-        if (append_new(out, item) < 0) {
-            Py_DECREF(out);
-            return NULL;
-        }
+            entry.number = raw >= 4096 ? raw - 8192 : raw;
+        } else if (first < 0xF0) entry = (Entry){0, 0, buf + pos + 2, body - 2};
+        else if (first == 0xF0) entry = (Entry){0, 0, buf + pos + 5, body - 5};
+        else entry.number = signed_le(buf + pos + 1, (int)body - 1);
+        int status = visit(sink, &entry);
+        if (status) return status < 0 ? -1 : WALK_BAILED;
         if (deep && (width != 1 || buf[pos + body] != body)) {
             const unsigned char *at = buf + pos + body;
             uint64_t value = 0;
             for (int i = 0; i < width; i++) {
                 if ((at[i] & 0x80) != (i == 0 ? 0 : 0x80)) {
-                    Py_DECREF(out);
-                    return fail(FormatError, pos + body, "listpack entry %zd: back-length is not %d bytes wide",
-                                index, width);
+                    fail(FormatError, pos + body, "listpack entry %zd: back-length is not %d bytes wide", index, width);
+                    return -1;
                 }
                 value = (value << 7) | (at[i] & 0x7F);
             }
             if ((Py_ssize_t)value != body) {
-                Py_DECREF(out);
-                return fail(FormatError, pos + body, "listpack entry %zd: back-length says %llu bytes, entry is %zd",
-                            index, (unsigned long long)value, body);
+                fail(FormatError, pos + body, "listpack entry %zd: back-length says %llu bytes, entry is %zd", index,
+                     (unsigned long long)value, body);
+                return -1;
             }
         }
         pos += body + width;
         index++;
     }
     if (count != 65535 && (Py_ssize_t)count != index) {
-        Py_DECREF(out);
-        return fail(FormatError, 4, "listpack header counts %u entries, found %zd", count, index);
+        fail(FormatError, 4, "listpack header counts %u entries, found %zd", count, index);
+        return -1;
     }
-    return out;
+    return index;
 }
 
 /* --- ziplist ------------------------------------------------------------------------------- */
 
-static PyObject *walk_ziplist(const unsigned char *buf, Py_ssize_t size, int text) {
-    if (size < 11)
-        return fail(TruncatedError, 0, "ziplist of %zd bytes is shorter than its header", size);
+static Py_ssize_t walk_ziplist(const unsigned char *buf, Py_ssize_t size, Visit visit, void *sink) {
+    if (size < 11) {
+        fail(TruncatedError, 0, "ziplist of %zd bytes is shorter than its header", size);
+        return -1;
+    }
     uint64_t zlbytes = unsigned_le(buf, 4), zltail = unsigned_le(buf + 4, 4);
     unsigned zllen = (unsigned)unsigned_le(buf + 8, 2);
-    if ((Py_ssize_t)zlbytes != size)
-        return fail(FormatError, 0, "ziplist header says %llu bytes, the blob has %zd",
-                    (unsigned long long)zlbytes, size);
-    if (buf[size - 1] != 0xFF) return fail(FormatError, size - 1, "ziplist does not end with 0xFF");
+    if ((Py_ssize_t)zlbytes != size) {
+        fail(FormatError, 0, "ziplist header says %llu bytes, the blob has %zd", (unsigned long long)zlbytes, size);
+        return -1;
+    }
+    if (buf[size - 1] != 0xFF) {
+        fail(FormatError, size - 1, "ziplist does not end with 0xFF");
+        return -1;
+    }
     Py_ssize_t end = size - 1, pos = 10, prev_size = 0, last = 10, index = 0;
-    PyObject *out = PyList_New(0);
-    if (out == NULL) return NULL;
     while (pos < end) {
         Py_ssize_t start = pos, header, data, length;
         uint64_t prevlen;
@@ -170,13 +201,13 @@ static PyObject *walk_ziplist(const unsigned char *buf, Py_ssize_t size, int tex
             prevlen = unsigned_le(buf + pos + 1, 4);
             header = pos + 5;
         } else {
-            Py_DECREF(out);
-            return fail(FormatError, pos, "ziplist entry %zd: end marker inside the entries", index);
+            fail(FormatError, pos, "ziplist entry %zd: end marker inside the entries", index);
+            return -1;
         }
         if ((Py_ssize_t)prevlen != prev_size) {
-            Py_DECREF(out);
-            return fail(FormatError, start, "ziplist entry %zd: prevlen says %llu, previous entry is %zd bytes",
-                        index, (unsigned long long)prevlen, prev_size);
+            fail(FormatError, start, "ziplist entry %zd: prevlen says %llu, previous entry is %zd bytes", index,
+                 (unsigned long long)prevlen, prev_size);
+            return -1;
         }
         if (header >= end) goto truncated;
         unsigned tag = buf[header];
@@ -198,65 +229,122 @@ static PyObject *walk_ziplist(const unsigned char *buf, Py_ssize_t size, int tex
             data = header + 1;
             length = tag == 0xFE ? 1 : tag == 0xC0 ? 2 : tag == 0xF0 ? 3 : tag == 0xD0 ? 4 : 8;
         } else {
-            Py_DECREF(out);
-            return fail(FormatError, header, "ziplist entry %zd: invalid encoding byte 0x%02x", index, tag);
+            fail(FormatError, header, "ziplist entry %zd: invalid encoding byte 0x%02x", index, tag);
+            return -1;
         }
         if (length > end - data) goto truncated;
         pos = data + length;
-        PyObject *item;
-        if (tag <= 0x80) item = PyBytes_FromStringAndSize((const char *)buf + data, length);
-        else {
-            long long value = tag <= 0xFD && tag >= 0xF1 ? (long long)(tag & 0x0F) - 1
-                                                          : signed_le(buf + data, (int)length);
-            item = text ? int_text(value) : PyLong_FromLongLong(value);
-        }
-        if (append_new(out, item) < 0) {
-            Py_DECREF(out);
-            return NULL;
-        }
+        Entry entry;
+        if (tag <= 0x80) entry = (Entry){0, 0, buf + data, length};
+        else if (tag >= 0xF1 && tag <= 0xFD) entry = (Entry){1, (long long)(tag & 0x0F) - 1, NULL, 0};
+        else entry = (Entry){1, signed_le(buf + data, (int)length), NULL, 0};
+        int status = visit(sink, &entry);
+        if (status) return status < 0 ? -1 : WALK_BAILED;
         prev_size = pos - start;
         last = start;
         index++;
         continue;
     truncated:
-        Py_DECREF(out);
-        return fail(TruncatedError, start, "ziplist entry %zd runs past the end of the blob", index);
+        fail(TruncatedError, start, "ziplist entry %zd runs past the end of the blob", index);
+        return -1;
     }
     if ((Py_ssize_t)zltail != last) {
-        Py_DECREF(out);
-        return fail(FormatError, 4, "ziplist tail offset %llu does not point at the last entry (%zd)",
-                    (unsigned long long)zltail, last);
+        fail(FormatError, 4, "ziplist tail offset %llu does not point at the last entry (%zd)",
+             (unsigned long long)zltail, last);
+        return -1;
     }
     if (zllen != 65535 && (Py_ssize_t)zllen != index) {
-        Py_DECREF(out);
-        return fail(FormatError, 8, "ziplist header counts %u entries, found %zd", zllen, index);
+        fail(FormatError, 8, "ziplist header counts %u entries, found %zd", zllen, index);
+        return -1;
     }
-    return out;
+    return index;
 }
 
-/* --- record scan -----------------------------------------------------------------------------
- * The per-key loop of rdbtools/rdb/reader.py for the common, clean case. It decodes consecutive key
- * entries of the types below and stops ("bails") at the first record it does not handle or finds
- * anything unusual in: an opcode record, another type, a corrupt or truncated part, a duplicate, an
- * empty collection, a NaN score. The Python reader then decodes that record itself, so every error,
- * every problem and every rare type is still the Python code's; this scan only has to agree with it
- * on clean records, which tests/formats/test_speedups.py checks on the corpus and random datasets.
+/* --- the record scan ---------------------------------------------------------------------------
+ * The per-key loop of rdb/reader.py for the clean case. It decodes consecutive key entries of the
+ * types below and stops ("bails") at the first record it does not handle or finds anything unusual
+ * in: an opcode record, another type, a corrupt or truncated part, a duplicate, an empty collection,
+ * a NaN or unreadable score. The Python reader then decodes that record itself, so every error,
+ * every problem and every rare type stays the Python code's. With keep=0 (verify) values are only
+ * checked, not built: duplicates are found by 64-bit hashes of each member's text, and any hash
+ * collision also hands the record to Python for the exact check.
  */
 
-#define BAIL 1 /* not an error: leave this record to the Python reader */
 #define SCAN_MAX_RECORDS 1024
 #define SCAN_MAX_BYTES (1 << 20) /* bounds the memory one batch of records can take */
+
+typedef struct {
+    uint64_t *slots;
+    size_t capacity; /* a power of two, 0 before first use */
+    size_t used;
+} HashSet;
 
 typedef struct {
     const unsigned char *buf;
     Py_ssize_t size;
     int deep;
+    int keep;                /* build values (1) or only check them (0) */
+    unsigned char *scratch;  /* LZF output and integer text when not building values */
+    Py_ssize_t scratch_size;
+    HashSet seen;            /* members already met in the value being checked */
 } Scan;
 
-static PyObject *int_text(long long value) {
-    char text[24];
-    int n = snprintf(text, sizeof text, "%lld", value);
-    return PyBytes_FromStringAndSize(text, n);
+static uint64_t text_hash(const unsigned char *data, Py_ssize_t len) {
+    uint64_t hash = 1469598103934665603ULL; /* FNV-1a */
+    for (Py_ssize_t i = 0; i < len; i++) hash = (hash ^ data[i]) * 1099511628211ULL;
+    return hash | 1; /* 0 marks an empty slot */
+}
+
+/* 0 new, BAIL already there (perhaps another member with the same hash: Python decides), -1 no memory */
+static int set_add(HashSet *set, uint64_t hash) {
+    if (2 * (set->used + 1) > set->capacity) {
+        size_t capacity = set->capacity ? 2 * set->capacity : 64;
+        uint64_t *slots = PyMem_Calloc(capacity, sizeof *slots);
+        if (slots == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (size_t i = 0; i < set->capacity; i++) {
+            if (!set->slots[i]) continue;
+            size_t at = set->slots[i] & (capacity - 1);
+            while (slots[at]) at = (at + 1) & (capacity - 1);
+            slots[at] = set->slots[i];
+        }
+        PyMem_Free(set->slots);
+        set->slots = slots;
+        set->capacity = capacity;
+    }
+    size_t at = hash & (set->capacity - 1);
+    while (set->slots[at]) {
+        if (set->slots[at] == hash) return BAIL;
+        at = (at + 1) & (set->capacity - 1);
+    }
+    set->slots[at] = hash;
+    set->used++;
+    return 0;
+}
+
+static void set_clear(HashSet *set) {
+    if (set->capacity > 256) { /* after a large value, do not wipe a large table for every small one */
+        PyMem_Free(set->slots);
+        set->slots = NULL;
+        set->capacity = 0;
+    } else if (set->used) {
+        memset(set->slots, 0, set->capacity * sizeof *set->slots);
+    }
+    set->used = 0;
+}
+
+static int scratch_reserve(Scan *s, Py_ssize_t size) {
+    if (size <= s->scratch_size) return 0;
+    unsigned char *grown = PyMem_Realloc(s->scratch, (size_t)size);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    s->scratch = grown;
+    s->scratch_size = size;
+    return 0;
 }
 
 static int scan_length(Scan *s, Py_ssize_t *pos, uint64_t *out) {
@@ -310,50 +398,115 @@ static Py_ssize_t lzf_decompress(const unsigned char *in, Py_ssize_t in_len, uns
     return op;
 }
 
-/* 0: *out is a new bytes object; BAIL; -1: a Python error is set */
-static int scan_string(Scan *s, Py_ssize_t *pos, PyObject **out) {
+/* An RDB string as a byte slice: in the file, or in the scratch buffer (valid until the next call). */
+static int scan_bytes(Scan *s, Py_ssize_t *pos, const unsigned char **data, Py_ssize_t *len) {
     Py_ssize_t p = *pos;
     if (p >= s->size) return BAIL;
     unsigned first = s->buf[p];
     if (first < 0xC0) {
         uint64_t n;
         if (scan_length(s, &p, &n) || n > (uint64_t)(s->size - p)) return BAIL;
-        *out = PyBytes_FromStringAndSize((const char *)s->buf + p, (Py_ssize_t)n);
+        *data = s->buf + p;
+        *len = (Py_ssize_t)n;
         *pos = p + (Py_ssize_t)n;
     } else if (first <= 0xC2) {
         int width = first == 0xC0 ? 1 : first == 0xC1 ? 2 : 4;
         if (p + 1 + width > s->size) return BAIL;
-        *out = int_text(signed_le(s->buf + p + 1, width));
+        if (scratch_reserve(s, 24) < 0) return -1;
+        *len = snprintf((char *)s->scratch, 24, "%lld", (long long)signed_le(s->buf + p + 1, width));
+        *data = s->scratch;
         *pos = p + 1 + width;
     } else if (first == 0xC3) {
         uint64_t clen, ulen;
         p++;
         if (scan_length(s, &p, &clen) || scan_length(s, &p, &ulen) || clen > (uint64_t)(s->size - p)) return BAIL;
         if (ulen == 0 || ulen > 89 * clen + 64) return BAIL; /* the Python path reports it */
-        *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)ulen);
-        if (*out == NULL) return -1;
-        if (lzf_decompress(s->buf + p, (Py_ssize_t)clen, (unsigned char *)PyBytes_AS_STRING(*out), (Py_ssize_t)ulen) !=
-            (Py_ssize_t)ulen) {
-            Py_CLEAR(*out);
-            return BAIL;
-        }
+        if (scratch_reserve(s, (Py_ssize_t)ulen) < 0) return -1;
+        if (lzf_decompress(s->buf + p, (Py_ssize_t)clen, s->scratch, (Py_ssize_t)ulen) != (Py_ssize_t)ulen) return BAIL;
+        *data = s->scratch;
+        *len = (Py_ssize_t)ulen;
         *pos = p + (Py_ssize_t)clen;
     } else {
         return BAIL;
     }
+    return 0;
+}
+
+/* An RDB string as a new bytes object. */
+static int scan_string(Scan *s, Py_ssize_t *pos, PyObject **out) {
+    const unsigned char *data;
+    Py_ssize_t len;
+    int status = scan_bytes(s, pos, &data, &len);
+    if (status) return status;
+    *out = PyBytes_FromStringAndSize((const char *)data, len);
     return *out == NULL ? -1 : 0;
 }
 
-/* A listpack or ziplist stored as a string, walked; our FormatErrors become a bail. */
-static int scan_blob(Scan *s, Py_ssize_t *pos, int listpack, int text, PyObject **entries) {
-    PyObject *blob;
-    int status = scan_string(s, pos, &blob);
+/* Remember a member's text; BAIL when it (or its hash) was already there. */
+static int seen_before(Scan *s, const unsigned char *data, Py_ssize_t len) {
+    return set_add(&s->seen, text_hash(data, len));
+}
+
+/* A score as Python's float() reads it; anything unusual (or NaN) bails. */
+static int parse_score(const unsigned char *data, Py_ssize_t len, double *value) {
+    char text[64];
+    if (len == 0 || len >= (Py_ssize_t)sizeof text || memchr(data, 0, len)) return BAIL;
+    memcpy(text, data, len);
+    text[len] = '\0';
+    char *end;
+    *value = PyOS_string_to_double(text, &end, NULL);
+    if (*value == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return BAIL;
+    }
+    return *end != '\0' || *value != *value ? BAIL : 0;
+}
+
+/* Checks entries of a blob without building them. `pairs`: entries alternate member and second
+ * item; `unique`: members must be distinct; `scores`: each second item is a readable, non-NaN score. */
+typedef struct {
+    Scan *scan;
+    int pairs, unique, scores;
+    Py_ssize_t index;
+} CheckSink;
+
+static int visit_check(void *sink, const Entry *entry) {
+    CheckSink *check = sink;
+    int second = check->pairs && check->index++ % 2 == 1;
+    if (!(second ? check->scores && !entry->is_int : check->unique)) return 0;
+    char text[24];
+    const unsigned char *data = entry->data;
+    Py_ssize_t len = entry->len;
+    if (entry->is_int) {
+        len = snprintf(text, sizeof text, "%lld", entry->number);
+        data = (const unsigned char *)text;
+    }
+    if (!second) return seen_before(check->scan, data, len);
+    double score;
+    return parse_score(data, len, &score);
+}
+
+/* Walk a listpack/ziplist stored as an RDB string, building a list (keep) or only checking it.
+ * Our FormatErrors become a bail: the Python path reports them. */
+static int scan_blob(Scan *s, Py_ssize_t *pos, int listpack, int text, CheckSink check, PyObject **list,
+                     Py_ssize_t *count) {
+    const unsigned char *data;
+    Py_ssize_t len;
+    int status = scan_bytes(s, pos, &data, &len);
     if (status) return status;
-    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(blob);
-    *entries = listpack ? walk_listpack(data, PyBytes_GET_SIZE(blob), s->deep, text)
-                        : walk_ziplist(data, PyBytes_GET_SIZE(blob), text);
-    Py_DECREF(blob);
-    if (*entries == NULL) {
+    ListSink out = {NULL, text};
+    check.scan = s;
+    Visit visit = visit_check;
+    void *sink = &check;
+    if (list != NULL) {
+        if (*list == NULL && (*list = PyList_New(0)) == NULL) return -1;
+        out.list = *list;
+        visit = visit_append;
+        sink = &out;
+    }
+    *count = listpack ? walk_listpack(data, len, s->deep, visit, sink) : walk_ziplist(data, len, visit, sink);
+    if (*count == WALK_BAILED) return BAIL;
+    if (*count < 0) {
         if (!PyErr_ExceptionMatches(FormatError)) return -1;
         PyErr_Clear();
         return BAIL;
@@ -361,38 +514,24 @@ static int scan_blob(Scan *s, Py_ssize_t *pos, int listpack, int text, PyObject 
     return 0;
 }
 
-static int distinct_count(PyObject *items, Py_ssize_t *count) {
-    PyObject *seen = PySet_New(NULL);
+static int distinct_items(PyObject *items) {
+    PyObject *seen = PySet_New(items);
     if (seen == NULL) return -1;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        if (PySet_Add(seen, PyList_GET_ITEM(items, i)) < 0) {
-            Py_DECREF(seen);
-            return -1;
-        }
-    }
-    *count = PySet_GET_SIZE(seen);
+    int same = PySet_GET_SIZE(seen) == PyList_GET_SIZE(items);
     Py_DECREF(seen);
-    return 0;
+    return same ? 0 : BAIL;
 }
 
-/* A score entry as Python's float() reads it; anything unusual (or NaN) bails. */
-static int score_of(PyObject *entry, PyObject **out) {
+/* A score entry of a built list as float() reads it. */
+static int score_object(PyObject *entry, PyObject **out) {
     double value;
     if (PyLong_Check(entry)) {
         value = PyLong_AsDouble(entry);
         if (value == -1.0 && PyErr_Occurred()) return -1;
     } else {
-        const char *text = PyBytes_AS_STRING(entry);
-        char *end;
-        if (PyBytes_GET_SIZE(entry) == 0 || strlen(text) != (size_t)PyBytes_GET_SIZE(entry)) return BAIL;
-        value = PyOS_string_to_double(text, &end, NULL);
-        if (value == -1.0 && PyErr_Occurred()) {
-            PyErr_Clear();
-            return BAIL;
-        }
-        if (*end != '\0') return BAIL;
+        int status = parse_score((const unsigned char *)PyBytes_AS_STRING(entry), PyBytes_GET_SIZE(entry), &value);
+        if (status) return status;
     }
-    if (value != value) return BAIL;
     *out = PyFloat_FromDouble(value);
     return *out == NULL ? -1 : 0;
 }
@@ -400,8 +539,7 @@ static int score_of(PyObject *entry, PyObject **out) {
 static int pairs_to_dict(PyObject *entries, PyObject **out) {
     Py_ssize_t n = PyList_GET_SIZE(entries);
     if (n == 0 || n % 2) return BAIL;
-    *out = PyDict_New();
-    if (*out == NULL) return -1;
+    if ((*out = PyDict_New()) == NULL) return -1;
     for (Py_ssize_t i = 0; i < n; i += 2) {
         if (PyDict_SetItem(*out, PyList_GET_ITEM(entries, i), PyList_GET_ITEM(entries, i + 1)) < 0) return -1;
     }
@@ -409,7 +547,7 @@ static int pairs_to_dict(PyObject *entries, PyObject **out) {
 }
 
 static int pairs_to_zset(PyObject *entries, PyObject **out) {
-    Py_ssize_t n = PyList_GET_SIZE(entries), distinct;
+    Py_ssize_t n = PyList_GET_SIZE(entries);
     if (n == 0 || n % 2) return BAIL;
     PyObject *members = PyList_New(0);
     if (members == NULL || (*out = PyList_New(0)) == NULL) {
@@ -424,7 +562,7 @@ static int pairs_to_zset(PyObject *entries, PyObject **out) {
             status = -1;
             break;
         }
-        status = score_of(PyList_GET_ITEM(entries, i + 1), &score);
+        status = score_object(PyList_GET_ITEM(entries, i + 1), &score);
         if (status == 0) {
             PyObject *pair = PyTuple_Pack(2, member, score);
             Py_DECREF(score);
@@ -432,150 +570,180 @@ static int pairs_to_zset(PyObject *entries, PyObject **out) {
         }
         Py_DECREF(member);
     }
-    if (status == 0) status = distinct_count(members, &distinct) < 0 ? -1 : (distinct == n / 2 ? 0 : BAIL);
+    if (status == 0) status = distinct_items(members);
     Py_DECREF(members);
     return status;
 }
 
-static int extend_with_blob(Scan *s, Py_ssize_t *pos, int listpack, PyObject *items) {
-    PyObject *entries;
-    int status = scan_blob(s, pos, listpack, 1, &entries);
+/* Types 1 and 2: a count, then that many strings. */
+static int scan_plain_list(Scan *s, Py_ssize_t *pos, PyObject **value) {
+    uint64_t count;
+    int status = scan_length(s, pos, &count);
     if (status) return status;
-    status = PyList_SetSlice(items, PyList_GET_SIZE(items), PyList_GET_SIZE(items), entries) < 0 ? -1 : 0;
-    Py_DECREF(entries);
+    if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
+    if (s->keep && (*value = PyList_New(0)) == NULL) return -1;
+    for (uint64_t i = 0; i < count; i++) {
+        const unsigned char *data;
+        Py_ssize_t len;
+        if ((status = scan_bytes(s, pos, &data, &len))) return status;
+        if (s->keep && append_new(*value, PyBytes_FromStringAndSize((const char *)data, len)) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Type 4: field/value pairs; fields must be distinct. */
+static int scan_plain_hash(Scan *s, Py_ssize_t *pos, PyObject **value) {
+    uint64_t count;
+    int status = scan_length(s, pos, &count);
+    if (status) return status;
+    if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
+    if (s->keep && (*value = PyDict_New()) == NULL) return -1;
+    for (uint64_t i = 0; i < count; i++) {
+        PyObject *field = NULL, *item;
+        const unsigned char *data;
+        Py_ssize_t len;
+        if ((status = scan_bytes(s, pos, &data, &len))) return status;
+        if (!s->keep) status = seen_before(s, data, len);
+        else if ((field = PyBytes_FromStringAndSize((const char *)data, len)) == NULL) status = -1;
+        if (status == 0) status = s->keep ? scan_string(s, pos, &item) : scan_bytes(s, pos, &data, &len);
+        if (status == 0 && s->keep) {
+            status = PyDict_SetItem(*value, field, item) < 0 ? -1 : 0;
+            Py_DECREF(item);
+        }
+        Py_XDECREF(field);
+        if (status) return status;
+    }
+    return !s->keep || (uint64_t)PyDict_GET_SIZE(*value) == count ? 0 : BAIL;
+}
+
+/* Type 5: members with binary double scores (no duplicate check: the Python loop does none). */
+static int scan_binary_zset(Scan *s, Py_ssize_t *pos, PyObject **value) {
+    uint64_t count;
+    int status = scan_length(s, pos, &count);
+    if (status) return status;
+    if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
+    if (s->keep && (*value = PyList_New(0)) == NULL) return -1;
+    for (uint64_t i = 0; i < count; i++) {
+        const unsigned char *data;
+        Py_ssize_t len;
+        if ((status = scan_bytes(s, pos, &data, &len))) return status;
+        if (*pos + 8 > s->size) return BAIL;
+        double number = PyFloat_Unpack8((const char *)s->buf + *pos, 1);
+        *pos += 8;
+        if (number != number) return BAIL;
+        if (!s->keep) continue;
+        PyObject *member = PyBytes_FromStringAndSize((const char *)data, len), *score = PyFloat_FromDouble(number);
+        PyObject *pair = member && score ? PyTuple_Pack(2, member, score) : NULL;
+        Py_XDECREF(member);
+        Py_XDECREF(score);
+        if (append_new(*value, pair) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Type 11: an intset blob; deep mode wants it strictly ascending. */
+static int scan_intset(Scan *s, Py_ssize_t *pos, PyObject **value) {
+    const unsigned char *data;
+    Py_ssize_t size;
+    int status = scan_bytes(s, pos, &data, &size);
+    if (status) return status;
+    uint64_t width = size >= 8 ? unsigned_le(data, 4) : 0, length = size >= 8 ? unsigned_le(data + 4, 4) : 0;
+    if ((width != 2 && width != 4 && width != 8) || length == 0 || (uint64_t)size != 8 + length * width) return BAIL;
+    if (s->keep && (*value = PyList_New(0)) == NULL) return -1;
+    long long previous = 0;
+    for (uint64_t i = 0; i < length; i++) {
+        long long element = signed_le(data + 8 + i * width, (int)width);
+        if (s->deep && i > 0 && element <= previous) return BAIL;
+        previous = element;
+        if (s->keep && append_new(*value, int_text(element)) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Types 10 and 20: one blob of members (a list, or a set whose members must be distinct). */
+static int scan_member_blob(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value) {
+    int listpack = type == 20, unique = type == 20;
+    Py_ssize_t count;
+    CheckSink check = {NULL, 0, unique, 0, 0};
+    int status = scan_blob(s, pos, listpack, 1, check, s->keep ? value : NULL, &count);
+    if (status) return status;
+    if (count == 0) return BAIL;
+    return s->keep && unique ? distinct_items(*value) : 0;
+}
+
+/* Types 12, 13, 16, 17: one blob of (member, score) or (field, value) pairs. */
+static int scan_pair_blob(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value) {
+    int listpack = type == 16 || type == 17, zset = type == 12 || type == 17;
+    PyObject *entries = NULL;
+    Py_ssize_t count;
+    CheckSink check = {NULL, 1, 1, zset, 0};
+    int status = scan_blob(s, pos, listpack, !zset, check, s->keep ? &entries : NULL, &count);
+    if (status == 0 && (count == 0 || count % 2)) status = BAIL;
+    if (status == 0 && s->keep) status = zset ? pairs_to_zset(entries, value) : pairs_to_dict(entries, value);
+    Py_XDECREF(entries);
     return status;
 }
 
-/* The value of one key entry of type `type`; BAIL for the types left to Python. */
-static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value) {
-    uint64_t count;
-    int status;
-    PyObject *entries = NULL;
-    *value = NULL;
-    switch (type) {
-    case 0: /* string */
-        return scan_string(s, pos, value);
-    case 1: /* linked list */
-    case 2: /* hashtable set */
-        if ((status = scan_length(s, pos, &count))) return status;
-        if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
-        if ((*value = PyList_New(0)) == NULL) return -1;
-        for (uint64_t i = 0; i < count; i++) {
-            PyObject *item;
-            if ((status = scan_string(s, pos, &item))) return status;
-            if (append_new(*value, item) < 0) return -1;
-        }
-        return 0;
-    case 4: /* hashtable hash */
-        if ((status = scan_length(s, pos, &count))) return status;
-        if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
-        if ((*value = PyDict_New()) == NULL) return -1;
-        for (uint64_t i = 0; i < count; i++) {
-            PyObject *field, *item;
-            if ((status = scan_string(s, pos, &field))) return status;
-            if ((status = scan_string(s, pos, &item))) {
-                Py_DECREF(field);
-                return status;
-            }
-            status = PyDict_SetItem(*value, field, item);
-            Py_DECREF(field);
-            Py_DECREF(item);
-            if (status < 0) return -1;
-        }
-        return (uint64_t)PyDict_GET_SIZE(*value) == count ? 0 : BAIL;
-    case 5: /* skiplist zset, binary scores */
-        if ((status = scan_length(s, pos, &count))) return status;
-        if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
-        if ((*value = PyList_New(0)) == NULL) return -1;
-        for (uint64_t i = 0; i < count; i++) {
-            PyObject *member, *score, *pair;
-            if ((status = scan_string(s, pos, &member))) return status;
-            if (*pos + 8 > s->size) {
-                Py_DECREF(member);
-                return BAIL;
-            }
-            double number = PyFloat_Unpack8((const char *)s->buf + *pos, 1);
-            *pos += 8;
-            if (number != number || (score = PyFloat_FromDouble(number)) == NULL) {
-                Py_DECREF(member);
-                return number != number ? BAIL : -1;
-            }
-            pair = PyTuple_Pack(2, member, score);
-            Py_DECREF(member);
-            Py_DECREF(score);
-            if (append_new(*value, pair) < 0) return -1;
-        }
-        return 0;
-    case 10: /* ziplist list */
-    case 20: /* listpack set */
-        if ((status = scan_blob(s, pos, type == 20, 1, value))) return status;
-        if (PyList_GET_SIZE(*value) == 0) return BAIL;
-        if (type == 20) {
-            Py_ssize_t distinct;
-            if (distinct_count(*value, &distinct) < 0) return -1;
-            if (distinct != PyList_GET_SIZE(*value)) return BAIL;
-        }
-        return 0;
-    case 11: { /* intset */
-        PyObject *blob;
-        if ((status = scan_string(s, pos, &blob))) return status;
-        const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(blob);
-        Py_ssize_t size = PyBytes_GET_SIZE(blob);
-        uint64_t width = size >= 8 ? unsigned_le(data, 4) : 0, length = size >= 8 ? unsigned_le(data + 4, 4) : 0;
-        if ((width != 2 && width != 4 && width != 8) || length == 0 || (uint64_t)size != 8 + length * width) {
-            Py_DECREF(blob);
+/* Types 14 and 18: quicklist nodes (ziplists; or listpacks and PLAIN single elements). */
+static int scan_quicklist(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value) {
+    uint64_t nodes;
+    int status = scan_length(s, pos, &nodes);
+    if (status) return status;
+    if (nodes == 0 || nodes > (uint64_t)(s->size - *pos)) return BAIL;
+    if (s->keep && (*value = PyList_New(0)) == NULL) return -1;
+    Py_ssize_t items = 0;
+    for (uint64_t i = 0; i < nodes; i++) {
+        uint64_t container = 2;
+        if (type == 18 && (status = scan_length(s, pos, &container))) return status;
+        if (container == 1) {
+            const unsigned char *data;
+            Py_ssize_t len;
+            if ((status = scan_bytes(s, pos, &data, &len))) return status;
+            if (s->keep && append_new(*value, PyBytes_FromStringAndSize((const char *)data, len)) < 0) return -1;
+            items++;
+        } else if (container == 2) {
+            Py_ssize_t count;
+            CheckSink check = {NULL, 0, 0, 0, 0};
+            if ((status = scan_blob(s, pos, type == 18, 1, check, s->keep ? value : NULL, &count))) return status;
+            items += count;
+        } else {
             return BAIL;
         }
-        *value = PyList_New((Py_ssize_t)length);
-        long long previous = 0;
-        for (uint64_t i = 0; *value != NULL && i < length; i++) {
-            long long element = signed_le(data + 8 + i * width, (int)width);
-            if (s->deep && i > 0 && element <= previous) {
-                Py_DECREF(blob);
-                return BAIL;
-            }
-            previous = element;
-            PyObject *text = int_text(element);
-            if (text == NULL) {
-                Py_DECREF(blob);
-                return -1;
-            }
-            PyList_SET_ITEM(*value, (Py_ssize_t)i, text);
-        }
-        Py_DECREF(blob);
-        return *value == NULL ? -1 : 0;
     }
-    case 12: /* ziplist zset */
-    case 17: /* listpack zset */
-        if ((status = scan_blob(s, pos, type == 17, 0, &entries))) return status;
-        status = pairs_to_zset(entries, value);
-        Py_DECREF(entries);
-        return status;
-    case 13: /* ziplist hash */
-    case 16: /* listpack hash */
-        if ((status = scan_blob(s, pos, type == 16, 1, &entries))) return status;
-        status = pairs_to_dict(entries, value);
-        Py_DECREF(entries);
-        return status;
-    case 14: /* quicklist of ziplists */
-    case 18: /* quicklist of listpacks and plain nodes */
-        if ((status = scan_length(s, pos, &count))) return status;
-        if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
-        if ((*value = PyList_New(0)) == NULL) return -1;
-        for (uint64_t i = 0; i < count; i++) {
-            uint64_t container = 2;
-            if (type == 18 && (status = scan_length(s, pos, &container))) return status;
-            if (container == 1) {
-                PyObject *item;
-                if ((status = scan_string(s, pos, &item))) return status;
-                if (append_new(*value, item) < 0) return -1;
-            } else if (container == 2) {
-                if ((status = extend_with_blob(s, pos, type == 18, *value))) return status;
-            } else {
-                return BAIL;
-            }
-        }
-        return PyList_GET_SIZE(*value) == 0 ? BAIL : 0;
+    return items == 0 ? BAIL : 0;
+}
+
+/* The value of one key entry; BAIL for the types left to Python. With keep=0, *value stays NULL. */
+static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value) {
+    *value = NULL;
+    set_clear(&s->seen);
+    switch (type) {
+    case 0: {
+        if (s->keep) return scan_string(s, pos, value);
+        const unsigned char *data;
+        Py_ssize_t len;
+        return scan_bytes(s, pos, &data, &len);
+    }
+    case 1:
+    case 2:
+        return scan_plain_list(s, pos, value);
+    case 4:
+        return scan_plain_hash(s, pos, value);
+    case 5:
+        return scan_binary_zset(s, pos, value);
+    case 10:
+    case 20:
+        return scan_member_blob(s, pos, type, value);
+    case 11:
+        return scan_intset(s, pos, value);
+    case 12:
+    case 13:
+    case 16:
+    case 17:
+        return scan_pair_blob(s, pos, type, value);
+    case 14:
+    case 18:
+        return scan_quicklist(s, pos, type, value);
     default:
         return BAIL;
     }
@@ -625,8 +793,8 @@ static int scan_key(Scan *s, Py_ssize_t *pos, PyObject *db, PyObject *names, PyO
         status = -1;
         goto done;
     }
-    PyObject *args[] = {db, key, PyTuple_GET_ITEM(info, 0), PyTuple_GET_ITEM(info, 1), type_byte, value,
-                        expire, idle, freq, Py_None, offset};
+    PyObject *args[] = {db,     key,  PyTuple_GET_ITEM(info, 0), PyTuple_GET_ITEM(info, 1), type_byte, value ? value : Py_None,
+                        expire, idle, freq,                       Py_None,                   offset};
     *record = PyObject_Vectorcall(record_class, args, 11, NULL);
     Py_DECREF(type_byte);
     Py_DECREF(offset);
@@ -644,11 +812,12 @@ done:
 static PyObject *scan_keys(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t pos, limit;
-    int deep;
+    int deep, keep = 1;
     PyObject *db, *names, *record_class;
-    if (!PyArg_ParseTuple(args, "y*nnOpO!O", &view, &pos, &limit, &db, &deep, &PyTuple_Type, &names, &record_class))
+    if (!PyArg_ParseTuple(args, "y*nnOpO!O|p", &view, &pos, &limit, &db, &deep, &PyTuple_Type, &names, &record_class,
+                          &keep))
         return NULL;
-    Scan s = {view.buf, view.len, deep};
+    Scan s = {view.buf, view.len, deep, keep, NULL, 0, {NULL, 0, 0}};
     PyObject *records = PyList_New(0);
     Py_ssize_t stop = pos + SCAN_MAX_BYTES < limit ? pos + SCAN_MAX_BYTES : limit;
     while (records != NULL && pos < stop && PyList_GET_SIZE(records) < SCAN_MAX_RECORDS) {
@@ -657,6 +826,8 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
         if (status == BAIL) break;
         if (status < 0 || append_new(records, record) < 0) Py_CLEAR(records);
     }
+    PyMem_Free(s.scratch);
+    PyMem_Free(s.seen.slots);
     PyBuffer_Release(&view);
     if (records == NULL) return NULL;
     return Py_BuildValue("(Nn)", records, pos);
@@ -695,29 +866,35 @@ static PyObject *repeated_int64(PyObject *self, PyObject *args) {
 
 /* --- module -------------------------------------------------------------------------------- */
 
-static PyObject *decode_listpack(PyObject *self, PyObject *args, PyObject *kwargs) {
+static PyObject *decode_blob(PyObject *args, PyObject *kwargs, int listpack) {
     static char *keywords[] = {"buf", "deep", NULL};
     Py_buffer view;
-    int deep = 0;
+    int deep = 0; /* ziplists are always validated fully: Redis converts them on load */
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|p", keywords, &view, &deep)) return NULL;
-    PyObject *result = walk_listpack(view.buf, view.len, deep, 0);
+    ListSink out = {PyList_New(0), 0};
+    Py_ssize_t count = -1;
+    if (out.list != NULL) {
+        count = listpack ? walk_listpack(view.buf, view.len, deep, visit_append, &out)
+                         : walk_ziplist(view.buf, view.len, visit_append, &out);
+    }
     PyBuffer_Release(&view);
-    return result;
+    if (count < 0) Py_CLEAR(out.list);
+    return out.list;
+}
+
+static PyObject *decode_listpack(PyObject *self, PyObject *args, PyObject *kwargs) {
+    return decode_blob(args, kwargs, 1);
 }
 
 static PyObject *decode_ziplist(PyObject *self, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"buf", "deep", NULL};
-    Py_buffer view;
-    int deep = 0;  /* ziplists are always validated fully: Redis converts them on load */
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|p", keywords, &view, &deep)) return NULL;
-    PyObject *result = walk_ziplist(view.buf, view.len, 0);
-    PyBuffer_Release(&view);
-    return result;
+    return decode_blob(args, kwargs, 0);
 }
 
 static PyMethodDef methods[] = {
-    {"decode_listpack", (PyCFunction)(void (*)(void))decode_listpack, METH_VARARGS | METH_KEYWORDS, "Entries of a listpack blob (see formats/listpack.py)."},
-    {"decode_ziplist", (PyCFunction)(void (*)(void))decode_ziplist, METH_VARARGS | METH_KEYWORDS, "Entries of a ziplist blob (see formats/ziplist.py)."},
+    {"decode_listpack", (PyCFunction)(void (*)(void))decode_listpack, METH_VARARGS | METH_KEYWORDS,
+     "Entries of a listpack blob (see formats/listpack.py)."},
+    {"decode_ziplist", (PyCFunction)(void (*)(void))decode_ziplist, METH_VARARGS | METH_KEYWORDS,
+     "Entries of a ziplist blob (see formats/ziplist.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
     {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords (see rdb/reader.py)."},
     {NULL, NULL, 0, NULL},

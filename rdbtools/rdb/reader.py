@@ -120,6 +120,7 @@ class RdbReader:
         check_crc: bool = True,
         embedded: bool = False,
         accelerate: bool = True,
+        keep_values: bool = True,
     ) -> None:
         self.source = source
         self.path = source.name
@@ -139,6 +140,9 @@ class RdbReader:
         self._decoders = self._value_decoders()
         # the compiled scan decodes runs of clean, common key entries and leaves the rest to _records
         self._scan = accelerated("scan_keys") if accelerate else None
+        # keep_values=False: records the compiled scan checks come without their value (None), for
+        # consumers that need only keys and metadata (verify); the checks are the same
+        self._keep_values = keep_values
         self._type_names = tuple(
             self._decoders[t][1:] if t in self._decoders else None for t in range(max(self._decoders) + 1)
         )
@@ -185,11 +189,11 @@ class RdbReader:
         pos = self._start + 9
         db = 0
         decoders, problems = self._decoders, self.problems
-        scan, type_names, deep = self._scan, self._type_names, self.deep
+        scan, type_names, deep, keep = self._scan, self._type_names, self.deep, self._keep_values
         next_crc_step = pos + _CRC_STEP
         while True:
             if scan is not None:
-                batch, pos = scan(buf, pos, next_crc_step, db, deep, type_names, KeyRecord)
+                batch, pos = scan(buf, pos, next_crc_step, db, deep, type_names, KeyRecord, keep)
                 if batch:
                     yield db, batch
                 if pos >= next_crc_step:
@@ -839,10 +843,17 @@ def open_rdb(path: str | os.PathLike[str], *, deep: bool = False, check_crc: boo
 class RdbFile:
     """An open RDB file: ``header`` at once, records by iterating, ``checksum`` at the end."""
 
-    def __init__(self, path: str | os.PathLike[str], *, deep: bool = False, check_crc: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        deep: bool = False,
+        check_crc: bool = True,
+        keep_values: bool = True,
+    ) -> None:
         self.source = MappedSource(path)
         try:
-            self.reader = RdbReader(self.source, deep=deep, check_crc=check_crc)
+            self.reader = RdbReader(self.source, deep=deep, check_crc=check_crc, keep_values=keep_values)
         except RdbtoolError as error:
             self.source.close()
             raise error.located(path=self.source.name) from None
