@@ -25,11 +25,12 @@ def write_records(header: Header, records: Iterable[Record], out: BinaryIO, fmt:
     """Write already filtered records; memory stays at one record whatever the format."""
     stats = DumpStats()
     if fmt == "jsonl":
-        out.write(orjson.dumps(header_to_json(header)) + b"\n")
+        write, dumps, line = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+        write(dumps(header_to_json(header), option=line))
         for record in records:
             data = record_to_json(record)
             if data is not None:
-                out.write(orjson.dumps(data) + b"\n")
+                write(dumps(data, option=line))
                 stats.keys += record.__class__ is KeyRecord
     elif fmt == "json":
         _write_json_document(header, records, out, stats)
