@@ -69,3 +69,24 @@ def test_verify_reports_progress_through_the_file(tmp_path):
     verify_rdb(big.path, progress=lambda done, total: seen.append((done, total)))
     assert seen and all(0 < done <= total for done, total in seen)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def test_valkey_slot_import_and_hash_2_are_read_by_the_fast_path_and_the_schema(tmp_path):
+    from rdbtools import SlotImport
+    from rdbtools.formats.primitives import encode_length, encode_string
+    from rdbtools.formats.rdb import RdbFile
+    from tests.rdbbuild import rdb_file
+
+    slot_import = b"\xf3" + encode_string(b"job-1") + encode_length(2) + b"\x00\x05" + b"\x4f\x00\x4f\xff"
+    hash_2 = (b"\x16" + encode_string(b"h") + encode_length(2) + encode_string(b"f1") + encode_string(b"v1")
+              + (1893456000000).to_bytes(8, "little") + encode_string(b"f2") + encode_string(b"v2") + b"\xff" * 8)
+    data = rdb_file(b"\xfe\x00", slot_import, hash_2, version=80, magic=b"VALKEY")
+    assert RdbFile.build(RdbFile.parse(data)) == data
+    path = tmp_path / "valkey.rdb"
+    path.write_bytes(data)
+    with open_rdb(path) as rdb:
+        records = list(rdb)
+    assert [r for r in records if isinstance(r, SlotImport)] == [SlotImport(b"job-1", [(0, 5), (0xF00, 0xFFF)], 11)]
+    (hash_record,) = [r for r in records if getattr(r, "key", None) == b"h"]
+    assert hash_record.encoding == "hash-2" and hash_record.value == {b"f1": b"v1", b"f2": b"v2"}
+    assert hash_record.field_expires == {b"f1": 1893456000000}
