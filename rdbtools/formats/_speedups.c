@@ -575,12 +575,18 @@ static int pairs_to_zset(PyObject *entries, PyObject **out) {
     return status;
 }
 
+/* A collection's item count: not zero (Python flags empty ones) and no more than the bytes left. */
+static int scan_count(Scan *s, Py_ssize_t *pos, uint64_t *count) {
+    int status = scan_length(s, pos, count);
+    if (status) return status;
+    return *count == 0 || *count > (uint64_t)(s->size - *pos) ? BAIL : 0;
+}
+
 /* Types 1 and 2: a count, then that many strings. */
 static int scan_plain_list(Scan *s, Py_ssize_t *pos, PyObject **value) {
     uint64_t count;
-    int status = scan_length(s, pos, &count);
+    int status = scan_count(s, pos, &count);
     if (status) return status;
-    if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
     if (s->keep && (*value = PyList_New(0)) == NULL) return -1;
     for (uint64_t i = 0; i < count; i++) {
         const unsigned char *data;
@@ -594,9 +600,8 @@ static int scan_plain_list(Scan *s, Py_ssize_t *pos, PyObject **value) {
 /* Type 4: field/value pairs; fields must be distinct. */
 static int scan_plain_hash(Scan *s, Py_ssize_t *pos, PyObject **value) {
     uint64_t count;
-    int status = scan_length(s, pos, &count);
+    int status = scan_count(s, pos, &count);
     if (status) return status;
-    if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
     if (s->keep && (*value = PyDict_New()) == NULL) return -1;
     for (uint64_t i = 0; i < count; i++) {
         PyObject *field = NULL, *item;
@@ -619,9 +624,8 @@ static int scan_plain_hash(Scan *s, Py_ssize_t *pos, PyObject **value) {
 /* Type 5: members with binary double scores (no duplicate check: the Python loop does none). */
 static int scan_binary_zset(Scan *s, Py_ssize_t *pos, PyObject **value) {
     uint64_t count;
-    int status = scan_length(s, pos, &count);
+    int status = scan_count(s, pos, &count);
     if (status) return status;
-    if (count == 0 || count > (uint64_t)(s->size - *pos)) return BAIL;
     if (s->keep && (*value = PyList_New(0)) == NULL) return -1;
     for (uint64_t i = 0; i < count; i++) {
         const unsigned char *data;
@@ -687,9 +691,8 @@ static int scan_pair_blob(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **va
 /* Types 14 and 18: quicklist nodes (ziplists; or listpacks and PLAIN single elements). */
 static int scan_quicklist(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value) {
     uint64_t nodes;
-    int status = scan_length(s, pos, &nodes);
+    int status = scan_count(s, pos, &nodes);
     if (status) return status;
-    if (nodes == 0 || nodes > (uint64_t)(s->size - *pos)) return BAIL;
     if (s->keep && (*value = PyList_New(0)) == NULL) return -1;
     Py_ssize_t items = 0;
     for (uint64_t i = 0; i < nodes; i++) {
