@@ -32,6 +32,9 @@ _EXPORTS = {
     "KeyFilter": "rdbtools.rdb.filters",
     "RdbFile": "rdbtools.rdb.reader",
     "open_rdb": "rdbtools.rdb.reader",
+    "AofCommand": "rdbtools.aof.reader",
+    "AofSnapshotRecord": "rdbtools.aof.reader",
+    "open_aof": "rdbtools.aof.reader",
     "VerifyReport": "rdbtools.rdb.verify",
     "verify_rdb": "rdbtools.rdb.verify",
 }

@@ -184,3 +184,27 @@ def test_a_short_blob_is_reported_as_corrupt_not_as_a_truncated_file(tmp_path):
     path.write_bytes(rdb_file(b"\x10\x01h\x03abc"))  # a hash-listpack whose blob is 3 bytes
     message = run("dump", str(path)).stderr.decode()
     assert "listpack stored at offset" in message and "truncated" not in message.split("(")[-1]
+
+
+def test_dump_reads_an_aof_as_commands_with_file_offset_and_line(tmp_path):
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(hiredis.pack_command((b"SELECT", b"0")) + b"#TS:1700000000\r\n"
+                     + hiredis.pack_command((b"SET", b"k\xff", b"v")))
+    lines = [orjson.loads(line) for line in run("dump", str(path)).stdout.splitlines()]
+    assert lines[0]["kind"] == "aof" and lines[0]["layout"] == "single"
+    assert lines[2] == {"kind": "command", "file": "appendonly.aof", "offset": 39, "line": 6,
+                        "timestamp": 1700000000, "args": ["SET", {"b64": base64.b64encode(b"k\xff").decode()}, "v"]}
+
+
+def test_dump_of_a_truncated_aof_names_the_file_and_offset(tmp_path):
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(hiredis.pack_command((b"SET", b"k", b"value"))[:-4])
+    result = run("dump", str(path))
+    assert result.returncode == 1
+    assert "appendonly.aof, offset" in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+
+
+def test_keys_format_is_refused_for_an_aof(tmp_path):
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(hiredis.pack_command((b"SET", b"k", b"v")))
+    assert run("dump", str(path), "-f", "keys").returncode == 2

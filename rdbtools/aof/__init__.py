@@ -1,0 +1,1 @@
+"""Reading and checking AOF files: every layout, with offsets, lines and timestamps."""

@@ -1,0 +1,160 @@
+"""Iterate the commands of an AOF in any layout, in the order Redis replays them.
+
+Layouts (formats.md §8.3–8.4): a single RESP file (Redis <= 6.2), the same with an RDB preamble
+("hybrid"), and the Redis 7+ multi-part directory: a manifest naming a base file (RDB or RESP) and
+incr files (RESP). A base RDB or a preamble is read with the RDB reader; its records come out as
+``AofSnapshotRecord``. Every command carries its file, byte offset, line and the last ``#TS:``
+timestamp before it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rdbtools.errors import InputError, RdbtoolError
+from rdbtools.formats.manifest import FileType, Manifest, parse_manifest
+from rdbtools.formats.resp import iter_records
+from rdbtools.rdb.model import Record
+from rdbtools.rdb.reader import RdbReader
+from rdbtools.rdb.source import MappedSource
+
+RDB_MAGICS = (b"REDIS", b"VALKEY")
+
+
+@dataclass(slots=True)
+class AofCommand:
+    file: str
+    offset: int
+    line: int
+    args: list[bytes]
+    timestamp: int | None  # unix seconds of the last #TS: annotation before it, in any earlier file
+
+
+@dataclass(slots=True)
+class AofSnapshotRecord:
+    """A record of an RDB preamble or RDB base file."""
+
+    file: str
+    record: Record
+
+
+@dataclass(frozen=True)
+class AofPart:
+    path: Path
+    type: FileType | None  # None for a single-file AOF
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class AofLayout:
+    kind: str  # "single" or "multi-part"
+    parts: tuple[AofPart, ...]  # what is loaded, in order
+    manifest: Manifest | None = None
+    manifest_path: Path | None = None
+
+
+def is_manifest(data: bytes) -> bool:
+    """Like redis-check-aof: skipping comment lines, the first line starts with 'file'."""
+    for line in data.split(b"\n", 64):
+        if not line.startswith(b"#"):
+            return line.startswith(b"file")
+    return False
+
+
+def find_layout(path: str | os.PathLike[str]) -> AofLayout:
+    """A single AOF file, a manifest, or an appendonly directory (holding exactly one manifest)."""
+    path = Path(path)
+    if path.is_dir():
+        manifests = sorted(path.glob("*.manifest"))
+        if len(manifests) != 1:
+            raise InputError(f"expected one *.manifest in the directory, found {len(manifests)}", path=str(path))
+        return _multi_part(manifests[0])
+    try:
+        head = path.open("rb").read(4096)
+    except OSError as error:
+        raise InputError(f"cannot open: {error.strerror}", path=str(path)) from None
+    if is_manifest(head):
+        return _multi_part(path)
+    return AofLayout("single", (AofPart(path, None),))
+
+
+def _multi_part(manifest_path: Path) -> AofLayout:
+    try:
+        manifest = parse_manifest(manifest_path.read_bytes())
+    except RdbtoolError as error:
+        raise error.located(path=str(manifest_path)) from None
+    directory = manifest_path.parent
+    parts = tuple(AofPart(directory / entry.name, entry.type) for entry in manifest.loaded)
+    for part in parts:
+        if not part.path.is_file():
+            raise InputError(f"the manifest lists {part.name}, which does not exist", path=str(manifest_path))
+    return AofLayout("multi-part", parts, manifest, manifest_path)
+
+
+class AofFile:
+    """An opened AOF: ``layout`` at once, records (commands and snapshot records) by iterating."""
+
+    def __init__(self, path: str | os.PathLike[str], *, deep: bool = False) -> None:
+        self.path = str(path)
+        self.layout = find_layout(path)
+        self.deep = deep
+        self.timestamp: int | None = None
+
+    def __iter__(self) -> Iterator[AofCommand | AofSnapshotRecord]:
+        for part in self.layout.parts:
+            yield from self._part(part)
+
+    def commands(self) -> Iterator[AofCommand]:
+        return (r for r in self if isinstance(r, AofCommand))
+
+    def _part(self, part: AofPart) -> Iterator[AofCommand | AofSnapshotRecord]:
+        with MappedSource(part.path) as source:
+            buf, start = source.view, 0
+            if bytes(buf[:6]).startswith(RDB_MAGICS):
+                reader = RdbReader(source, deep=self.deep, embedded=True)
+                for record in reader:
+                    yield AofSnapshotRecord(part.name, record)
+                start = reader.end_offset
+            try:
+                for record in iter_records(buf, start):
+                    if record.args is None:
+                        self.timestamp = record.timestamp if record.timestamp is not None else self.timestamp
+                        continue
+                    yield AofCommand(part.name, record.offset, record.line, record.args, self.timestamp)
+            except RdbtoolError as error:
+                raise error.located(path=str(part.path)) from None
+
+    def __enter__(self) -> AofFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def open_aof(path: str | os.PathLike[str], *, deep: bool = False) -> AofFile:
+    """Open an AOF file, manifest or appendonly directory for iterating its records.
+
+    >>> with open_aof("appendonlydir") as aof:      # doctest: +SKIP
+    ...     for command in aof.commands():
+    ...         print(command.file, command.offset, command.args)
+    """
+    return AofFile(path, deep=deep)
+
+
+def looks_like_aof(path: str | os.PathLike[str]) -> bool:
+    """A directory, a manifest, a RESP stream, or a file named *.aof (a hybrid AOF starts like an RDB)."""
+    path = Path(path)
+    if path.is_dir():
+        return True
+    try:
+        head = path.open("rb").read(4096)
+    except OSError:
+        return False
+    return is_manifest(head) or head[:1] in (b"*", b"#") or (path.suffix == ".aof" and bool(head))
+
