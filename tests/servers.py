@@ -17,7 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,8 +146,15 @@ class ServerRefused(Exception):
 
 
 @contextlib.contextmanager
-def start_server(name: str, *, rdb: Path | bytes | None = None, extra: tuple[str, ...] = ()) -> Iterator[RealServer]:
-    """Run a server in a fresh temp dir, optionally starting from an RDB file; always stopped after."""
+def start_server(
+    name: str,
+    *,
+    rdb: Path | bytes | None = None,
+    extra: tuple[str, ...] = (),
+    prepare: Callable[[Path], None] | None = None,
+) -> Iterator[RealServer]:
+    """Run a server in a fresh temp dir, optionally starting from an RDB file (or whatever ``prepare``
+    puts in the directory, such as an AOF); always stopped after."""
     binary = require_binary(name)
     with tempfile.TemporaryDirectory(prefix=f"rdbtool-{name}-") as directory:
         server = RealServer(SERVERS[name], binary, Path(directory), free_port(), extra=extra)
@@ -155,6 +162,8 @@ def start_server(name: str, *, rdb: Path | bytes | None = None, extra: tuple[str
             server.rdb_path.write_bytes(rdb)
         elif rdb is not None:
             shutil.copyfile(rdb, server.rdb_path)
+        if prepare is not None:
+            prepare(server.dir)
         try:
             server.start()
             yield server
