@@ -145,12 +145,12 @@ class _Walker:
             if not len(buf):
                 return result
             start = 0
-            if bytes(buf[:5]) in RDB_MAGICS and len(buf) >= 8:
+            if bytes(buf[:6]).startswith(RDB_MAGICS) and len(buf) >= 8:
                 result.format = "rdb"
                 start = self._rdb_part(source, result)
                 if result.rdb_error is not None:
                     return result
-            self._walk(buf, start, result, last_file, to_timestamp)
+            self._walk(buf, start, result, last_file, to_timestamp, source.release_before)
         result.line = self.line
         return result
 
@@ -169,7 +169,8 @@ class _Walker:
 
     # --- the walk ----------------------------------------------------------------------------
 
-    def _walk(self, buf, start: int, result: FileCheck, last_file: bool, to_timestamp: int | None) -> None:
+    def _walk(self, buf, start: int, result: FileCheck, last_file: bool, to_timestamp: int | None,
+              release_before) -> None:
         size, p, pos, multi = len(buf), start, start, 0
         self.eof, self.error = False, None
         last_command = kept_command = None  # the last command read / the last one before `pos`
@@ -193,6 +194,8 @@ class _Walker:
                 break
             result.commands += 1
             last_command = args
+            if not multi:
+                release_before(p)  # the walk never looks back: keep RSS flat on large files
         if self.eof and multi and self.error is None:
             self._fail("Reached EOF before reading EXEC for MULTI")
         result.ok_up_to = pos

@@ -123,6 +123,7 @@ class AofFile:
                 start = reader.end_offset
             try:
                 for record in iter_records(buf, start):
+                    source.release_before(record.offset)
                     if record.args is None:
                         self.timestamp = record.timestamp if record.timestamp is not None else self.timestamp
                         continue

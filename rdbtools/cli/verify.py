@@ -11,7 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
+from rdbtools.aof.check import AofCheck, check_aof
+from rdbtools.aof.reader import looks_like_aof
 from rdbtools.cli.app import EXIT_BAD_FILE, EXIT_OK, EXIT_USAGE, app, fail, reports_errors
+from rdbtools.cli.check_aof import render as render_aof
 from rdbtools.rdb.verify import VerifyReport, verify_rdb
 
 _VERDICT_STYLE = {"sound": "bold green", "corrupt": "bold red", "unsupported": "bold yellow",
@@ -22,7 +25,7 @@ _MAX_PROBLEMS_SHOWN = 20
 @app.command()
 @reports_errors
 def verify(
-    files: Annotated[list[str], typer.Argument(help="RDB files to check.")],
+    files: Annotated[list[str], typer.Argument(help="RDB files, or AOFs (file, manifest or directory), to check.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: human or json.")] = "human",
     strict: Annotated[
         bool, typer.Option("--strict", help="Also fail on warnings (no checksum, trailing bytes).")
@@ -36,23 +39,38 @@ def verify(
     if fmt not in ("human", "json"):
         fail(f"unknown format {fmt!r}; choose human or json", EXIT_USAGE)
     console = Console(stderr=False, highlight=False)
-    reports = []
+    reports: list[VerifyReport | AofCheck] = []
     for path in files:
-        report = _verify_with_progress(path, show=fmt == "human" and console.is_terminal)
+        if path != "-" and looks_like_aof(path):
+            report = check_aof(path)  # everything check-aof checks, the RDB preamble or base deeply
+            if fmt == "human":
+                render_aof(report, console)
+        else:
+            report = _verify_with_progress(path, show=fmt == "human" and console.is_terminal)
+            if fmt == "human":
+                render(report, console)
         reports.append(report)
-        if fmt == "human":
-            render(report, console)
     if fmt == "json":
-        document = [r.to_json() for r in reports]
+        document = [_json(r) for r in reports]
         sys.stdout.buffer.write(orjson.dumps(document if len(document) > 1 else document[0],
                                              option=orjson.OPT_INDENT_2) + b"\n")
     raise typer.Exit(exit_code(reports, strict))
 
 
-def exit_code(reports: list[VerifyReport], strict: bool) -> int:
-    if any(r.unreadable for r in reports):
+def _json(report: VerifyReport | AofCheck) -> dict:
+    if isinstance(report, VerifyReport):
+        return report.to_json()
+    return {**report.to_json(), "kind": "aof", "verdict": "sound" if report.valid else "corrupt",
+            "aof_verdict": report.verdict}
+
+
+def exit_code(reports: list[VerifyReport | AofCheck], strict: bool) -> int:
+    rdb_reports = [r for r in reports if isinstance(r, VerifyReport)]
+    if any(r.unreadable for r in rdb_reports):
         return EXIT_USAGE
-    if any(not r.sound or (strict and r.warnings) for r in reports):
+    if any(not r.sound or (strict and r.warnings) for r in rdb_reports):
+        return EXIT_BAD_FILE
+    if any(isinstance(r, AofCheck) and not r.valid for r in reports):
         return EXIT_BAD_FILE
     return EXIT_OK
 

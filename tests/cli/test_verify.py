@@ -105,3 +105,30 @@ def test_unsupported_version_exits_1_and_says_so(tmp_path):
     result = run("verify", "--format", "json", str(path))
     assert result.returncode == 1
     assert orjson.loads(result.stdout)["verdict"] == "unsupported"
+
+
+def test_verify_checks_aofs_like_check_aof(tmp_path):
+    from hiredis import pack_command
+
+    good = tmp_path / "good.aof"
+    good.write_bytes(pack_command((b"SET", b"a", b"1")) + pack_command((b"SET", b"b", b"2")))
+    cut = tmp_path / "cut.aof"
+    cut.write_bytes(good.read_bytes()[:-3])
+    result = run("verify", "--format", "json", str(good), str(cut))
+    assert result.returncode == 1
+    reports = orjson.loads(result.stdout)
+    assert [r["verdict"] for r in reports] == ["sound", "corrupt"]
+    assert reports[1]["aof_verdict"] == "truncated" and reports[1]["files"][0]["ok_up_to"] == 27
+    assert run("verify", str(good)).returncode == 0
+
+
+def test_verify_of_a_hybrid_aof_checks_its_preamble_deeply(tmp_path):
+    from hiredis import pack_command
+
+    from tests.rdbbuild import collection_key
+
+    path = tmp_path / "hybrid.aof"
+    path.write_bytes(rdb_file(collection_key(2, "s", [])) + pack_command((b"SET", b"a", b"1")))
+    report = orjson.loads(run("verify", "--format", "json", str(path)).stdout)
+    assert report["verdict"] == "corrupt" and report["aof_verdict"] == "broken RDB preamble"
+    assert "empty" in report["files"][0]["rdb_error"]

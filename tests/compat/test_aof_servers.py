@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from rdbtools.aof.check import check_aof
 from rdbtools.aof.reader import AofCommand, AofSnapshotRecord, open_aof
 from rdbtools.rdb.model import KeyRecord
+from tests.aof.redis_check_aof import run_real
 from tests.compat.generator import populate
 from tests.servers import SERVERS, RealServer, start_server
 
@@ -47,6 +49,11 @@ def test_aof_after_a_rewrite_and_more_writes_is_read_completely(name, preamble):
         transaction.set("first-in-transaction", "1").set("in-transaction", "1").execute()
         path = aof_path(server)
         items = list(open_aof(path))
+        target = path if path.is_file() else next(path.glob("*.manifest"))
+        assert check_aof(target).valid
+        if preamble == "no" or spec.rdb_version <= 10:  # Debian's 7.0 checker reads RDB <= 10 only
+            real = run_real(target)
+            assert real.exit_code == 0, real.output
         assert path.is_dir() if spec.rdb_version >= 10 else path.is_file()  # 7.0+: multi-part
     commands = [i for i in items if isinstance(i, AofCommand)]
     snapshot_keys = [i for i in items if isinstance(i, AofSnapshotRecord) and isinstance(i.record, KeyRecord)]
