@@ -1,0 +1,80 @@
+"""What the benchmark scripts share: timing a command with its peak RSS, the machine, the report file.
+
+Figures are only compared within one run: each script measures rdbtool and the reference tool on
+the same machine, back to back.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = REPO / ".venv" / "bin"
+
+
+@dataclass
+class Run:
+    tool: str
+    seconds: float
+    peak_rss_mb: float
+    ok: bool
+    error: str = ""
+
+
+def measure(tool: str, command: list[str], repeat: int, stdin: bytes | None = None) -> Run:
+    """The best of ``repeat`` runs of a command: wall time and peak RSS of the process."""
+    best: Run | None = None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, stderr = process.communicate(stdin) if stdin is not None else (None, process.stderr.read())
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        ok = os.waitstatus_to_exitcode(status) == 0
+        run = Run(tool, elapsed, usage.ru_maxrss / 1024, ok, "" if ok else stderr.decode(errors="replace")[-500:])
+        if best is None or (run.ok and run.seconds < best.seconds):
+            best = run
+    assert best is not None
+    return best
+
+
+def table(runs: list[Run], size_mb: float) -> list[str]:
+    lines = ["| tool | wall s | MB/s | peak RSS MB |", "| --- | ---: | ---: | ---: |"]
+    for r in runs:
+        status = "" if r.ok else " (failed)"
+        lines.append(f"| {r.tool}{status} | {r.seconds:.2f} | {size_mb / r.seconds:.0f} | {r.peak_rss_mb:.0f} |")
+    return lines
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "NOT met"
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+
+
+def write_markdown(heading: str, body: str) -> None:
+    """Replace this benchmark's section of docs/benchmarks.md, keeping the others."""
+    path = REPO / "docs" / "benchmarks.md"
+    intro = ("# Benchmarks\n\nFigures are ratios against the reference tools, measured in the same run on the "
+             "same machine; absolute times are given for scale only. Each script under `scripts/bench*` "
+             "rewrites its own section.\n")
+    text = path.read_text() if path.exists() else intro
+    section = f"{heading}\n\n{time.strftime('%Y-%m-%d')}, {machine()}.\n\n{body}\n"
+    if heading in text:
+        before, _, rest = text.partition(heading)
+        after = rest[rest.find("\n## ") :] if "\n## " in rest else ""
+        text = before + section + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
