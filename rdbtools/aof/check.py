@@ -18,6 +18,8 @@ from typing import Any
 
 from rdbtools.aof.reader import RDB_MAGICS, AofLayout, find_layout
 from rdbtools.errors import RdbtoolError
+from rdbtools.formats import accelerated
+from rdbtools.formats.resp import iter_records
 from rdbtools.rdb.reader import RdbReader
 from rdbtools.rdb.source import MappedSource
 
@@ -173,10 +175,16 @@ class _Walker:
               release_before) -> None:
         size, p, pos, multi = len(buf), start, start, 0
         self.eof, self.error = False, None
-        last_command = kept_command = None  # the last command read / the last one before `pos`
+        # the compiled scan takes runs of clean records; every other record is walked here
+        fast = accelerated("aof_scan") if to_timestamp is None else None
+        last_span = kept_span = None  # (start, end) of the last command read / the last one before `pos`
         while True:
+            if fast is not None and p < size:
+                p, multi, last_span, kept_span, pos = self._fast(fast, buf, p, multi, result, last_span,
+                                                                 kept_span, pos)
+                release_before(p)
             if not multi:
-                pos, kept_command = p, last_command
+                pos, kept_span = p, last_span
             if p >= size:
                 self.eof = True
                 break
@@ -189,11 +197,12 @@ class _Walker:
             if first != 0x2A:  # '*'
                 result.format_error = True
                 break
+            record_start = p
             p, multi, args = self._record(buf, p, multi)
             if args is None:
                 break
             result.commands += 1
-            last_command = args
+            last_span = (record_start, p)
             if not multi:
                 release_before(p)  # the walk never looks back: keep RSS flat on large files
         if self.eof and multi and self.error is None:
@@ -201,7 +210,25 @@ class _Walker:
         result.ok_up_to = pos
         result.at_end = self.eof
         result.error, result.error_offset = self.error, (self.epos if self.error else None)
-        result.last_command = kept_command
+        result.last_command = _command_at(buf, kept_span)
+
+    def _fast(self, fast, buf, p: int, multi: int, result: FileCheck, last_span, kept_span, pos: int):
+        """Run the compiled scan from p and fold what it saw into the walk's state."""
+        (p, multi, lines, commands, last_start, last_end, epos, first_ts, last_ts, kept_start, kept_end,
+         ok_pos) = fast(buf, p, multi)
+        self.line += lines
+        result.commands += commands
+        if last_start >= 0:
+            last_span = (last_start, last_end)
+        if epos >= 0:
+            self.epos = epos
+        if first_ts >= 0:
+            result.first_timestamp = first_ts if result.first_timestamp is None else result.first_timestamp
+            result.last_timestamp = last_ts
+        if ok_pos >= 0:
+            pos = ok_pos
+            kept_span = (kept_start, kept_end) if kept_start >= 0 else kept_span
+        return p, multi, last_span, kept_span, pos
 
     def _fail(self, message: str) -> None:
         self.error = message
@@ -296,6 +323,16 @@ class _Walker:
             return p, None
         self.line += 1
         return p, value
+
+
+def _command_at(buf, span: tuple[int, int] | None) -> list[bytes] | None:
+    """The arguments of the command stored at span (for the --fix preview)."""
+    if span is None:
+        return None
+    try:
+        return next(iter_records(buf, span[0], span[1])).args
+    except RdbtoolError:  # "*0" and "*-1" pass the checker but hold no command to show
+        return None
 
 
 def _hex(byte: int) -> str:

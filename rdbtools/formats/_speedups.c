@@ -836,6 +836,121 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
     return Py_BuildValue("(Nn)", records, pos);
 }
 
+/* --- AOF scan (check-aof's walk, clean records only) ------------------------------------------
+ * Walks records that are exactly well-formed ('*' or '$', plain digits, CRLF; annotation lines)
+ * and stops at the start of the first record that is not, or that would be an error (a nested MULTI,
+ * a stray EXEC, a count below 1), or at the end. rdbtools/aof/check.py walks from there with the
+ * checker's exact rules, so every message stays the Python code's; this only has to agree with it
+ * on clean records, which the parity tests check with and without it.
+ */
+
+#define AOF_NUMBER_MAX 18 /* digits: within a long, and well inside the checker's 127-byte line */
+
+/* `<prefix><digits>\r\n` at pos; the value, or -1 when the line is not exactly that. */
+static long long aof_number(const unsigned char *buf, Py_ssize_t size, Py_ssize_t *pos, unsigned char prefix) {
+    Py_ssize_t p = *pos;
+    if (p >= size || buf[p] != prefix) return -1;
+    p++;
+    long long value = 0;
+    int digits = 0;
+    while (p < size && buf[p] >= '0' && buf[p] <= '9' && digits < AOF_NUMBER_MAX) {
+        value = value * 10 + (buf[p] - '0');
+        p++;
+        digits++;
+    }
+    if (!digits || p + 1 >= size || buf[p] != '\r' || buf[p + 1] != '\n') return -1;
+    *pos = p + 2;
+    return value;
+}
+
+static int is_command(const unsigned char *data, Py_ssize_t len, const char *name) {
+    size_t n = strlen(name);
+    const unsigned char *nul = memchr(data, 0, (size_t)len);
+    if (nul != NULL) len = nul - data; /* the checker compares up to a NUL */
+    if ((size_t)len != n) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = data[i];
+        if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (unsigned char)name[i]) return 0;
+    }
+    return 1;
+}
+
+/* aof_scan(buf, pos, multi) -> (pos, multi, lines, commands, last_start, last_end, epos, first_ts, last_ts,
+ * kept_start, kept_end, ok_pos): where it stopped and what it saw (-1: none). */
+static PyObject *aof_scan(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t pos;
+    int multi;
+    if (!PyArg_ParseTuple(args, "y*ni", &view, &pos, &multi)) return NULL;
+    const unsigned char *buf = view.buf;
+    Py_ssize_t size = view.len, last_start = -1, last_end = -1, kept_start = -1, kept_end = -1, epos = -1;
+    Py_ssize_t ok_pos = multi ? -1 : pos;
+    long long lines = 0, commands = 0, first_ts = -1, last_ts = -1;
+    while (pos < size) {
+        Py_ssize_t start = pos;
+        if (buf[pos] == '#') {
+            Py_ssize_t limit = size - pos < 1023 ? size - pos : 1023;
+            const unsigned char *newline = memchr(buf + pos, '\n', (size_t)limit);
+            if (newline == NULL) break;
+            Py_ssize_t end = newline - buf + 1;
+            if (end - pos > 5 && memcmp(buf + pos, "#TS:", 4) == 0) {
+                Py_ssize_t q = pos + 4;
+                long long ts = 0;
+                int digits = 0;
+                while (q < end && buf[q] >= '0' && buf[q] <= '9' && digits < AOF_NUMBER_MAX) {
+                    ts = ts * 10 + (buf[q++] - '0');
+                    digits++;
+                }
+                if (!digits || buf[q] != '\r') break; /* an unusual timestamp: Python reads it */
+                if (first_ts < 0) first_ts = ts;
+                last_ts = ts;
+            }
+            epos = start; /* the checker notes where it read the annotation */
+            pos = end;
+            if (!multi) ok_pos = pos;
+            continue;
+        }
+        Py_ssize_t p = pos, record_epos = epos;
+        long long argc = aof_number(buf, size, &p, '*');
+        if (argc < 1) break;
+        int next_multi = multi, clean = 1;
+        for (long long i = 0; i < argc && clean; i++) {
+            long long len = aof_number(buf, size, &p, '$');
+            if (len < 0 || len > size - p - 2 || buf[p + len] != '\r' || buf[p + len + 1] != '\n') {
+                clean = 0;
+                break;
+            }
+            record_epos = p;
+            if (i == 0) {
+                if (is_command(buf + p, len, "multi")) {
+                    if (next_multi) clean = 0;
+                    next_multi = 1;
+                } else if (is_command(buf + p, len, "exec")) {
+                    if (!next_multi) clean = 0;
+                    next_multi = 0;
+                }
+            }
+            p += len + 2;
+        }
+        if (!clean) break;
+        lines += 1 + 2 * argc;
+        commands++;
+        last_start = start;
+        last_end = p;
+        epos = record_epos;
+        multi = next_multi;
+        pos = p;
+        if (!multi) {
+            ok_pos = pos;
+            kept_start = last_start;
+            kept_end = last_end;
+        }
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(niLLnnnLLnnn)", pos, multi, lines, commands, last_start, last_end, epos, first_ts,
+                         last_ts, kept_start, kept_end, ok_pos);
+}
+
 /* --- repeated key hashes (verify's duplicate-key check) ------------------------------------ */
 
 static int compare_int64(const void *a, const void *b) {
@@ -898,6 +1013,7 @@ static PyMethodDef methods[] = {
      "Entries of a listpack blob (see formats/listpack.py)."},
     {"decode_ziplist", (PyCFunction)(void (*)(void))decode_ziplist, METH_VARARGS | METH_KEYWORDS,
      "Entries of a ziplist blob (see formats/ziplist.py)."},
+    {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
     {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords (see rdb/reader.py)."},
     {NULL, NULL, 0, NULL},

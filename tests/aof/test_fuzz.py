@@ -52,3 +52,17 @@ def test_reader_and_checker_survive_damage_within_bounded_memory(tmp_path, data)
         tracemalloc.stop()
     assert report.verdict in ("valid", "truncated", "format error", "unbalanced MULTI/EXEC", "broken RDB preamble")
     assert peak < (16 << 20) + 64 * len(data)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=damaged(), clean=st.booleans())
+def test_the_compiled_scan_and_the_python_walk_give_the_same_report(tmp_path, monkeypatch, data, clean):
+    path = tmp_path / "twin.aof"
+    path.write_bytes(_SEED * 3 if clean else data)
+    def outcome():
+        report = check_aof(path)
+        return report.to_json(), [(f.last_command, f.at_end) for f in report.files]
+
+    compiled = outcome()
+    monkeypatch.setenv("RDBTOOL_PURE_PYTHON", "1")
+    assert compiled == outcome()
