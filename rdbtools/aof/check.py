@@ -24,6 +24,7 @@ from rdbtools.rdb.reader import RdbReader
 from rdbtools.rdb.source import MappedSource
 
 LONG_MAX = (1 << 63) - 1
+_SCAN_STEP = 16 << 20  # bytes the compiled scan walks before the mapped pages behind are released
 LINE_BUFFER = 128  # redis-check-aof reads numbers with fgets into a 128-byte buffer
 ANNOTATION_BUFFER = 1024
 _SPACE = b" \t\n\v\f\r"
@@ -215,7 +216,7 @@ class _Walker:
     def _fast(self, fast, buf, p: int, multi: int, result: FileCheck, last_span, kept_span, pos: int):
         """Run the compiled scan from p and fold what it saw into the walk's state."""
         (p, multi, lines, commands, last_start, last_end, epos, first_ts, last_ts, kept_start, kept_end,
-         ok_pos) = fast(buf, p, multi)
+         ok_pos) = fast(buf, p, p + _SCAN_STEP, multi)
         self.line += lines
         result.commands += commands
         if last_start >= 0:

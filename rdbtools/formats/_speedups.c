@@ -875,18 +875,19 @@ static int is_command(const unsigned char *data, Py_ssize_t len, const char *nam
     return 1;
 }
 
-/* aof_scan(buf, pos, multi) -> (pos, multi, lines, commands, last_start, last_end, epos, first_ts, last_ts,
- * kept_start, kept_end, ok_pos): where it stopped and what it saw (-1: none). */
+/* aof_scan(buf, pos, limit, multi) -> (pos, multi, lines, commands, last_start, last_end, epos, first_ts,
+ * last_ts, kept_start, kept_end, ok_pos): where it stopped (at the first record starting at or after
+ * limit, so that the caller can release the pages behind) and what it saw (-1: none). */
 static PyObject *aof_scan(PyObject *self, PyObject *args) {
     Py_buffer view;
-    Py_ssize_t pos;
+    Py_ssize_t pos, limit;
     int multi;
-    if (!PyArg_ParseTuple(args, "y*ni", &view, &pos, &multi)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nni", &view, &pos, &limit, &multi)) return NULL;
     const unsigned char *buf = view.buf;
     Py_ssize_t size = view.len, last_start = -1, last_end = -1, kept_start = -1, kept_end = -1, epos = -1;
     Py_ssize_t ok_pos = multi ? -1 : pos;
     long long lines = 0, commands = 0, first_ts = -1, last_ts = -1;
-    while (pos < size) {
+    while (pos < size && pos < limit) {
         Py_ssize_t start = pos;
         if (buf[pos] == '#') {
             Py_ssize_t limit = size - pos < 1023 ? size - pos : 1023;
