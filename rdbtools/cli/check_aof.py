@@ -13,6 +13,9 @@ from rich.table import Table
 from rdbtools.aof.check import AofCheck, FileCheck, check_aof
 from rdbtools.aof.repair import truncate_with_backup
 from rdbtools.cli.app import EXIT_BAD_FILE, EXIT_OK, EXIT_USAGE, app, fail, reports_errors
+from rdbtools.errors import RdbtoolError
+from rdbtools.formats.resp import iter_records
+from rdbtools.rdb.source import MappedSource
 
 
 @app.command("check-aof")
@@ -39,7 +42,7 @@ def check_aof_command(
     if fix and truncate_to_timestamp is not None:
         fail("--fix and --truncate-to-timestamp cannot be combined", EXIT_USAGE)
     report = check_aof(path, to_timestamp=truncate_to_timestamp)
-    console = Console(highlight=False, stderr=fmt == "json")
+    console = Console(highlight=False, stderr=fmt == "json", soft_wrap=True)  # one line a message in logs
     if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
     else:
@@ -67,7 +70,8 @@ def _act(report: AofCheck, fix: bool, yes: bool, dry_run: bool, console: Console
 def _truncate(result: FileCheck, keep: int, yes: bool, dry_run: bool, console: Console, what: str) -> int:
     last = b" ".join(result.last_command or [])[:80].decode("utf-8", "replace") or "(none)"
     console.print(f"{what}: {result.name} from {result.size:,} to {keep:,} bytes, removing "
-                  f"{result.size - keep:,} bytes; the last command kept: {last}")
+                  f"{result.size - keep:,} bytes ({complete_commands_after(result.path, keep)} complete commands); "
+                  f"the last command kept: {last}")
     if dry_run:
         console.print("dry run: nothing changed")
         return EXIT_BAD_FILE
@@ -77,6 +81,18 @@ def _truncate(result: FileCheck, keep: int, yes: bool, dry_run: bool, console: C
     backup = truncate_with_backup(result.path, keep)
     console.print(f"[green]repaired[/green]: {result.name} now {keep:,} bytes; the original is in {backup}")
     return EXIT_OK
+
+
+def complete_commands_after(path, offset: int) -> int:
+    """How many whole commands the cut removes (the broken one at the end is not counted)."""
+    count = 0
+    with MappedSource(path) as source:
+        try:
+            for record in iter_records(source.view, offset):
+                count += record.args is not None
+        except RdbtoolError:
+            pass
+    return count
 
 
 def render(report: AofCheck, console: Console) -> None:

@@ -63,7 +63,8 @@ def test_dry_run_and_declining_change_nothing(tmp_path):
     broken = stream()[:-3]
     path.write_bytes(broken)
     dry = run("check-aof", str(path), "--fix", "--dry-run")
-    assert dry.returncode == 1 and b"removing" in dry.stdout and b"the last command kept" in dry.stdout
+    assert dry.returncode == 1 and b"removing" in dry.stdout and b"the last command kept: EXEC" in dry.stdout
+    assert b"(0 complete commands)" in dry.stdout
     declined = run("check-aof", str(path), "--fix", stdin="n\n")
     assert declined.returncode == 1 and b"Aborting" in declined.stdout
     assert path.read_bytes() == broken and not list(tmp_path.glob("*.bak"))
@@ -124,3 +125,22 @@ def test_multi_part_directory_from_redis_7_is_valid_and_a_cut_incr_is_fixed(tmp_
     with start_server("redis-7.0", extra=("--appendonly", "yes"),
                       prepare=lambda d: shutil.copytree(directory, d / "appendonlydir")) as restarted:
         assert restarted.client().get("k49") == b"49"  # the fixed AOF loads in a real server
+
+
+def test_a_manifest_naming_a_missing_file_is_reported(tmp_path):
+    directory = tmp_path / "appendonlydir"
+    directory.mkdir()
+    (directory / "appendonly.aof.manifest").write_text("file appendonly.aof.1.base.aof seq 1 type b\n")
+    result = run("check-aof", str(directory), "--format", "json")
+    assert result.returncode == 1
+    report = orjson.loads(result.stdout)
+    assert report["verdict"] == "missing file" and "does not exist" in report["missing"]
+
+
+def test_a_manifest_naming_a_path_is_a_manifest_error_and_nothing_outside_is_read(tmp_path):
+    directory = tmp_path / "appendonlydir"
+    directory.mkdir()
+    (tmp_path / "secret.aof").write_bytes(pack_command((b"SET", b"k", b"v")))
+    (directory / "appendonly.aof.manifest").write_text("file ../secret.aof seq 1 type b\n")
+    report = orjson.loads(run("check-aof", str(directory), "--format", "json").stdout)
+    assert report["verdict"] == "manifest error" and "can't be a path" in report["manifest_error"]
