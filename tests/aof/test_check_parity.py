@@ -88,3 +88,24 @@ _AOFS = [f for f in corpus_files() if f.path.suffix == ".aof"]
 @pytest.mark.parametrize("corpus_file", _AOFS, ids=[f.path.parent.name + "/" + f.path.name for f in _AOFS])
 def test_corpus_aofs_get_the_real_checkers_verdict(corpus_file):
     assert_same(corpus_file.path)
+
+
+BAD_MANIFESTS = {
+    "path": b"file ../x.aof seq 1 type b\n",
+    "unknown type": b"file a.aof seq 1 type z\n",
+    "two bases": b"file a.aof seq 1 type b\nfile b.aof seq 2 type b\n",
+    "decreasing incr": b"file a.aof seq 2 type i\nfile b.aof seq 1 type i\n",
+    "too few fields": b"file a.aof seq 1\n",
+    "blank line": b"file a.aof seq 1 type b\n\nfile b.aof seq 1 type i\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_MANIFESTS))
+def test_manifest_errors_are_errors_for_both_checkers(tmp_path, name):
+    for part in (b"a.aof", b"b.aof"):
+        (tmp_path / part.decode()).write_bytes(pack_command((b"SET", b"k", b"v")))
+    manifest = tmp_path / "appendonly.aof.manifest"
+    manifest.write_bytes(BAD_MANIFESTS[name])
+    real = run_real(manifest)
+    assert real.exit_code == 1 and "MANIFEST" in real.output.upper(), real.output
+    assert check_aof(manifest).verdict == "manifest error"
