@@ -34,8 +34,7 @@ def check_aof_command(
 ) -> None:
     """Check an AOF as redis-check-aof does. Exit status: 0 valid (or repaired), 1 not valid, 2 usage error.
 
-    --fix and --truncate-to-timestamp save the original next to it (NAME.<time>.bak) and replace
-    the file atomically.
+    --fix and --truncate-to-timestamp save the original as NAME.<time>.bak, then replace the file atomically.
     """
     if fmt not in ("human", "json"):
         fail(f"unknown format {fmt!r}; choose human or json", EXIT_USAGE)
