@@ -146,10 +146,7 @@ class EntryConstruct(Construct):
         return Container(encoding=encoding, value=value, backlen=backlen)
 
     def _build(self, obj, stream, context, path):
-        value = obj["value"] if isinstance(obj, dict) else obj
-        if isinstance(value, bytes):
-            number = canonical_int64(value)
-            value = number if number is not None else value
+        value = _entry_value(obj["value"] if isinstance(obj, dict) else obj)
         encoding = obj.get("encoding") if isinstance(obj, dict) else None
         body = _encode_body(Encoding(encoding) if encoding is not None else _choose_encoding(value), value)
         backlen = obj.get("backlen") if isinstance(obj, dict) else None
@@ -169,6 +166,21 @@ LISTPACK = Struct(
     "entries" / GreedyRange(Entry),
     "end" / Const(bytes((END,))),
 )
+
+
+def _entry_value(value: int | bytes) -> int | bytes:
+    """What lpAppend stores: a string that is a canonical integer becomes an integer entry."""
+    if isinstance(value, bytes):
+        number = canonical_int64(value)
+        return number if number is not None else value
+    return value
+
+
+def entry_size(value: int | bytes) -> int:
+    """The bytes an entry takes as encode_listpack writes it (how full a quicklist node is)."""
+    value = _entry_value(value)
+    body = len(_encode_body(_choose_encoding(value), value))
+    return body + backlen_width(body)
 
 
 def encode_listpack(values: list[int | bytes]) -> bytes:

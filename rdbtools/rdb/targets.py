@@ -1,0 +1,119 @@
+"""What each server writes and loads (formats.md §1, §7, §10.1), in one table.
+
+A target is named as a server and version (``redis-7.0.15``, ``valkey-9.1``) or by a bare RDB
+version; it fixes the file's magic and version and the encoding choices the writer makes the way
+that server does, with its default thresholds (which callers may change).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from rdbtools.errors import UnsupportedError
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    magic: str  # "REDIS" or "VALKEY"
+    rdb_version: int
+    server_version: str  # written as the redis-ver (or valkey-ver) aux field
+    # thresholds of the server's default configuration (formats.md §10.1)
+    hash_max_listpack_entries: int = 512
+    hash_max_listpack_value: int = 64
+    set_max_intset_entries: int = 512
+    set_max_listpack_entries: int = 128
+    set_max_listpack_value: int = 64
+    zset_max_listpack_entries: int = 128
+    zset_max_listpack_value: int = 64
+    list_max_listpack_bytes: int = 8192  # list-max-listpack-size -2
+    list_max_ziplist_entries: int = 512  # Redis <= 3.0 ziplist lists
+    list_max_ziplist_value: int = 64
+
+    @property
+    def valkey(self) -> bool:
+        return self.magic == "VALKEY"
+
+    @property
+    def listpacks(self) -> bool:
+        """Hash, zset and list nodes as listpacks (RDB 10+) rather than ziplists."""
+        return self.rdb_version >= 10
+
+    @property
+    def set_listpacks(self) -> bool:
+        return self.rdb_version >= 11
+
+    @property
+    def quicklists(self) -> bool:
+        return self.rdb_version >= 7
+
+    @property
+    def binary_scores(self) -> bool:
+        return self.rdb_version >= 8
+
+    @property
+    def shortest_scores(self) -> bool:
+        """Redis 7.2+ writes listpack scores in the shortest round-trip form; 7.0 used %.17g."""
+        return self.rdb_version >= 11
+
+    @property
+    def plain_nodes_for_large_elements(self) -> bool:
+        """Redis 7.4+ gives an element above the node size a PLAIN node of its own."""
+        return self.rdb_version >= 12 or self.valkey
+
+    @property
+    def field_ttls(self) -> bool:
+        return self.rdb_version >= 12
+
+    @property
+    def functions(self) -> bool:
+        return self.rdb_version >= 10
+
+    def with_thresholds(self, **thresholds: int) -> Target:
+        return replace(self, **thresholds)
+
+    @property
+    def signature(self) -> bytes:
+        width = 9 - len(self.magic)
+        return self.magic.encode() + str(self.rdb_version).zfill(width).encode()
+
+
+TARGETS: dict[str, Target] = {
+    t.name: t
+    for t in (
+        Target("redis-2.6", "REDIS", 6, "2.6.17"),
+        Target("redis-3.2", "REDIS", 7, "3.2.13"),
+        Target("redis-4.0", "REDIS", 8, "4.0.14"),
+        Target("redis-5.0", "REDIS", 9, "5.0.14"),
+        Target("redis-6.2", "REDIS", 9, "6.2.14"),
+        Target("redis-7.0", "REDIS", 10, "7.0.15"),
+        Target("redis-7.2", "REDIS", 11, "7.2.4"),
+        Target("redis-7.4", "REDIS", 12, "7.4.1"),
+        Target("redis-8.2", "REDIS", 12, "8.2.3"),
+        Target("valkey-8.1", "REDIS", 11, "8.1.8"),
+        Target("valkey-9.1", "VALKEY", 80, "9.1.2"),
+    )
+}
+NEWEST = TARGETS["redis-8.2"]
+_BY_VERSION = {6: "redis-2.6", 7: "redis-3.2", 8: "redis-4.0", 9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2",
+               12: "redis-8.2", 80: "valkey-9.1"}
+
+
+def target_for(name: str) -> Target:
+    """``redis-7.0.15`` / ``redis-7.0`` / ``valkey-9.1``: the table's entry for that major.minor."""
+    match = re.fullmatch(r"(redis|valkey)-(\d+)\.(\d+)(?:\.\d+)?", name.lower())
+    if match is None:
+        raise UnsupportedError(f"unknown target {name!r}; name a server and version such as redis-7.0 or "
+                               f"valkey-9.1 (known: {', '.join(TARGETS)})")
+    key = f"{match[1]}-{match[2]}.{match[3]}"
+    if key not in TARGETS:
+        raise UnsupportedError(f"no table entry for {name!r}; known targets: {', '.join(TARGETS)}")
+    return TARGETS[key]
+
+
+def target_for_version(rdb_version: int) -> Target:
+    """The newest server that writes this RDB version."""
+    if rdb_version not in _BY_VERSION:
+        raise UnsupportedError(f"rdbtool writes RDB versions 6-12 and 80 (Valkey), not {rdb_version}")
+    return TARGETS[_BY_VERSION[rdb_version]]

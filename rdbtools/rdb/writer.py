@@ -1,0 +1,226 @@
+"""Records -> an RDB file for a target server, built with the same construct schemas the reader uses.
+
+The writer makes the encoding choices the target makes (formats.md §10.1): listpack, ziplist, intset
+or hashtable by its thresholds, quicklist nodes of its size with PLAIN nodes where it writes them,
+integer and LZF strings, hash field TTLs in the target's type. It streams: one key at a time, the
+CRC64 computed as bytes go out. Data a target cannot hold is refused with the key and the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import time
+from typing import BinaryIO
+
+import anycrc
+import lzf
+from construct import Container, ListContainer
+
+from rdbtools.errors import UnsupportedError
+from rdbtools.formats.intset import encode_intset
+from rdbtools.formats.listpack import encode_listpack, entry_size
+from rdbtools.formats.numbers import canonical_int64
+from rdbtools.formats.primitives import RdbBytes, StringEncoding, encode_length, encode_string
+from rdbtools.formats.rdb import KeyEntry, ModuleOpcodes, Opcode, QuicklistContainer, RdbType, ValkeyType
+from rdbtools.formats.ziplist import encode_ziplist
+from rdbtools.rdb.model import Function, KeyRecord, ModuleValue
+from rdbtools.rdb.targets import Target
+
+_CRC64 = anycrc.Model("CRC64-REDIS")
+_LISTPACK_OVERHEAD = 8  # Redis's SIZE_ESTIMATE_OVERHEAD when deciding whether a node takes one more entry
+_MAX_INT_SCORE = 1 << 62
+
+
+def compressed(data: bytes, compress: bool) -> bytes:
+    """The string as Redis stores it: LZF when that saves at least 4 bytes of a string over 20 bytes."""
+    if compress and len(data) > 20 and canonical_int64(data) is None:
+        packed = lzf.compress(data, len(data) - 4)
+        if packed is not None:
+            return RdbBytes(data, StringEncoding.LZF, compressed=packed)
+    return data
+
+
+class RdbWriter:
+    """Write records for ``target`` to ``out``: header and aux at once, then keys, then ``close()``."""
+
+    def __init__(self, out: BinaryIO, target: Target, *, compress: bool = True,
+                 aux: dict[bytes, bytes] | None = None) -> None:
+        self.out, self.target, self.compress = out, target, compress
+        self._crc = 0
+        self._db: int | None = None
+        self._emit(target.signature)
+        ver_name = b"valkey-ver" if target.valkey else b"redis-ver"
+        defaults = {ver_name: target.server_version.encode(), b"redis-bits": b"64",
+                    b"ctime": b"%d" % int(time.time()), b"used-mem": b"0"}
+        if target.rdb_version >= 10:
+            defaults[b"aof-base"] = b"0"
+        for name, value in (defaults | (aux or {})).items():
+            self._emit(bytes((Opcode.AUX,)) + encode_string(name) + encode_string(value))
+
+    def _emit(self, data: bytes) -> None:
+        self._crc = _CRC64.calc(data, self._crc)
+        self.out.write(data)
+
+    def select_db(self, db: int, keys: int | None = None, expires: int | None = None) -> None:
+        self._emit(bytes((Opcode.SELECTDB,)) + encode_length(db))
+        if keys is not None and self.target.rdb_version >= 7:
+            self._emit(bytes((Opcode.RESIZEDB,)) + encode_length(keys) + encode_length(expires or 0))
+        self._db = db
+
+    def write_function(self, function: Function) -> None:
+        if not self.target.functions:
+            raise UnsupportedError(f"functions need RDB 10 (Redis 7.0+); {self.target.name} writes RDB "
+                                   f"{self.target.rdb_version}")
+        self._emit(bytes((Opcode.FUNCTION2,)) + encode_string(function.library_source))
+
+    def write_key(self, record: KeyRecord) -> None:
+        if record.db != self._db:
+            self.select_db(record.db)
+        prefix = b""
+        if record.expire_ms is not None:
+            prefix = bytes((Opcode.EXPIRETIME_MS,)) + struct.pack("<q", record.expire_ms)
+        self._emit(prefix + encode_key(record, self.target, self.compress))
+
+    def close(self) -> None:
+        """The EOF opcode and the CRC64 of everything before it (RDB 5+)."""
+        self._emit(bytes((Opcode.EOF,)))
+        self.out.write(struct.pack("<Q", self._crc))
+
+
+def encode_key(record: KeyRecord, target: Target, compress: bool = True) -> bytes:
+    """One key entry (type, key, value) as ``target`` writes it."""
+    type_byte, value = _VALUE_ENCODERS[record.type](record, target, compress)
+    return KeyEntry.build(Container(type=type_byte, key=compressed(record.key, compress), value=value),
+                          valkey=target.valkey)
+
+
+def _string(record: KeyRecord, target: Target, compress: bool):
+    return RdbType.STRING, compressed(record.value, compress)
+
+
+def _small(items: list[bytes], max_entries: int, max_value: int) -> bool:
+    return len(items) <= max_entries and all(len(i) <= max_value for i in items)
+
+
+def _list(record: KeyRecord, target: Target, compress: bool):
+    items = record.value
+    if not target.quicklists:
+        if _small(items, target.list_max_ziplist_entries, target.list_max_ziplist_value):
+            return RdbType.LIST_ZIPLIST, compressed(encode_ziplist(items), compress)
+        return RdbType.LIST, ListContainer(compressed(i, compress) for i in items)
+    nodes = _quicklist_nodes(items, target)
+    if not target.listpacks:
+        return RdbType.LIST_QUICKLIST, ListContainer(compressed(encode_ziplist(n), compress) for _, n in nodes)
+    return RdbType.LIST_QUICKLIST_2, ListContainer(
+        Container(container=QuicklistContainer.PLAIN, data=compressed(n[0], compress)) if plain
+        else Container(container=QuicklistContainer.PACKED, data=compressed(encode_listpack(n), compress))
+        for plain, n in nodes)
+
+
+def _quicklist_nodes(items: list[bytes], target: Target) -> list[tuple[bool, list[bytes]]]:
+    """Split a list into nodes as Redis fills them: up to the node size, large elements alone."""
+    nodes: list[tuple[bool, list[bytes]]] = []
+    current: list[bytes] = []
+    size = 7  # an empty listpack: header and terminator
+    for item in items:
+        if target.plain_nodes_for_large_elements and len(item) > target.list_max_listpack_bytes:
+            if current:
+                nodes.append((False, current))
+                current, size = [], 7
+            nodes.append((True, [item]))
+            continue
+        needed = entry_size(item)
+        if current and size + needed + _LISTPACK_OVERHEAD > target.list_max_listpack_bytes:
+            nodes.append((False, current))
+            current, size = [], 7
+        current.append(item)
+        size += needed
+    if current:
+        nodes.append((False, current))
+    return nodes
+
+
+def _set(record: KeyRecord, target: Target, compress: bool):
+    members = record.value
+    numbers = [canonical_int64(m) for m in members]
+    if len(members) <= target.set_max_intset_entries and None not in numbers:
+        return RdbType.SET_INTSET, compressed(encode_intset(numbers), compress)
+    if target.set_listpacks and _small(members, target.set_max_listpack_entries, target.set_max_listpack_value):
+        return RdbType.SET_LISTPACK, compressed(encode_listpack(members), compress)
+    return RdbType.SET, ListContainer(compressed(m, compress) for m in members)
+
+
+def _score_entry(score: float, target: Target) -> int | bytes:
+    """A zset score inside a listpack/ziplist: an integer entry when integral, else its text."""
+    if score.is_integer() and abs(score) <= _MAX_INT_SCORE:
+        return int(score)
+    if math.isinf(score):
+        return b"inf" if score > 0 else b"-inf"
+    return repr(score).encode() if target.shortest_scores else b"%.17g" % score
+
+
+def _zset(record: KeyRecord, target: Target, compress: bool):
+    pairs = sorted(record.value, key=lambda pair: (pair[1], pair[0]))  # by score, then member
+    members = [m for m, _ in pairs]
+    if _small(members, target.zset_max_listpack_entries, target.zset_max_listpack_value):
+        flat = [x for m, s in pairs for x in (m, _score_entry(s, target))]
+        if target.listpacks:
+            return RdbType.ZSET_LISTPACK, compressed(encode_listpack(flat), compress)
+        return RdbType.ZSET_ZIPLIST, compressed(encode_ziplist(flat), compress)
+    if target.binary_scores:
+        return RdbType.ZSET_2, ListContainer(Container(member=compressed(m, compress), score=s) for m, s in pairs)
+    return RdbType.ZSET, ListContainer(Container(member=compressed(m, compress), score=s) for m, s in pairs)
+
+
+def _hash(record: KeyRecord, target: Target, compress: bool):
+    if record.field_expires:
+        return _hash_with_ttls(record, target, compress)
+    fields = list(record.value.items())
+    if _small([x for pair in fields for x in pair], 2 * target.hash_max_listpack_entries,
+              target.hash_max_listpack_value):
+        flat = [x for pair in fields for x in pair]
+        if target.listpacks:
+            return RdbType.HASH_LISTPACK, compressed(encode_listpack(flat), compress)
+        return RdbType.HASH_ZIPLIST, compressed(encode_ziplist(flat), compress)
+    return RdbType.HASH, ListContainer(Container(field=compressed(f, compress), value=compressed(v, compress))
+                                       for f, v in fields)
+
+
+def _hash_with_ttls(record: KeyRecord, target: Target, compress: bool):
+    if not target.field_ttls:
+        raise UnsupportedError(f"key {record.key!r}: hash field TTLs need Redis 7.4+ or Valkey 9+; "
+                               f"{target.name} cannot hold them")
+    ttls = record.field_expires or {}
+    if target.valkey:
+        return ValkeyType.HASH_2, ListContainer(
+            Container(field=compressed(f, compress), value=compressed(v, compress), expire_at=ttls.get(f, -1))
+            for f, v in record.value.items())
+    fields = list(record.value.items())
+    # Redis orders a listpack-ex hash: fields with a TTL first (soonest first), then the others
+    ordered = sorted(fields, key=lambda pair: (pair[0] not in ttls, ttls.get(pair[0], 0)))
+    if _small([x for pair in fields for x in pair], 2 * target.hash_max_listpack_entries,
+              target.hash_max_listpack_value):
+        flat = [x for f, v in ordered for x in (f, v, ttls.get(f, 0))]
+        return RdbType.HASH_LISTPACK_EX, Container(min_expire=min(ttls.values()),
+                                                   listpack=compressed(encode_listpack(flat), compress))
+    min_expire = min(ttls.values())
+    return RdbType.HASH_METADATA, Container(min_expire=min_expire, fields=ListContainer(
+        Container(ttl=(ttls[f] - min_expire + 1) if f in ttls else 0, field=compressed(f, compress),
+                  value=compressed(v, compress)) for f, v in fields))
+
+
+def _module(record: KeyRecord, target: Target, compress: bool):
+    """Module values travel as stored: their opcode stream, parsed and rebuilt by the schema."""
+    value: ModuleValue = record.value
+    if not target.binary_scores:  # module values arrived with RDB 8
+        raise UnsupportedError(f"key {record.key!r}: module values need RDB 8 (Redis 4.0+)")
+    return RdbType.MODULE_2, Container(module_id=value.module_id, opcodes=ModuleOpcodes.parse(value.payload))
+
+
+def _stream(record: KeyRecord, target: Target, compress: bool):
+    raise UnsupportedError(f"key {record.key!r}: writing streams is not implemented yet")
+
+
+_VALUE_ENCODERS = {"string": _string, "list": _list, "set": _set, "zset": _zset, "hash": _hash,
+                   "module": _module, "stream": _stream}
