@@ -24,7 +24,7 @@ from rdbtools.formats.numbers import canonical_int64
 from rdbtools.formats.primitives import RdbBytes, StringEncoding, encode_length, encode_string
 from rdbtools.formats.rdb import KeyEntry, ModuleOpcodes, Opcode, QuicklistContainer, RdbType, ValkeyType
 from rdbtools.formats.ziplist import encode_ziplist
-from rdbtools.rdb.model import Function, KeyRecord, ModuleValue
+from rdbtools.rdb.model import Function, KeyRecord, ModuleValue, StreamId
 from rdbtools.rdb.targets import Target
 
 _CRC64 = anycrc.Model("CRC64-REDIS")
@@ -218,8 +218,84 @@ def _module(record: KeyRecord, target: Target, compress: bool):
     return RdbType.MODULE_2, Container(module_id=value.module_id, opcodes=ModuleOpcodes.parse(value.payload))
 
 
+_STREAM_NODE_MAX_ENTRIES = 100  # stream-node-max-entries
+_STREAM_NODE_MAX_BYTES = 4096  # stream-node-max-bytes
+_SAMEFIELDS = 2
+_UNKNOWN_ENTRIES_READ = (1 << 64) - 1  # -1: Redis works it out when the group is read
+
+
+def _stream_version(target: Target) -> tuple[int, int]:
+    if target.rdb_version < 9:
+        raise UnsupportedError(f"streams need RDB 9 (Redis 5.0+); {target.name} writes RDB {target.rdb_version}")
+    if target.rdb_version == 9:
+        return RdbType.STREAM_LISTPACKS, 1
+    return (RdbType.STREAM_LISTPACKS_2, 2) if target.rdb_version == 10 else (RdbType.STREAM_LISTPACKS_3, 3)
+
+
+def _node_listpack(entries: list, master) -> bytes:
+    """A node (formats.md §6.4): the master entry, then each entry as deltas from the node's id."""
+    master_fields = [f for f, _ in entries[0].fields]
+    values: list = [len(entries), 0, len(master_fields), *master_fields, 0]
+    for entry in entries:
+        ms_delta, seq_delta = entry.id.ms - master.ms, entry.id.seq - master.seq
+        names = [f for f, _ in entry.fields]
+        if names == master_fields:
+            values += [_SAMEFIELDS, ms_delta, seq_delta, *(v for _, v in entry.fields), len(names) + 3]
+        else:
+            values += [0, ms_delta, seq_delta, len(names), *(x for pair in entry.fields for x in pair),
+                       2 * len(names) + 4]
+    return encode_listpack(values)
+
+
+def _stream_nodes(stream, compress: bool) -> ListContainer:
+    nodes, current, size = ListContainer(), [], 0
+    for entry in stream.entries:
+        entry_bytes = sum(len(f) + len(v) + 4 for f, v in entry.fields) + 12
+        if current and (len(current) >= _STREAM_NODE_MAX_ENTRIES or size + entry_bytes > _STREAM_NODE_MAX_BYTES):
+            nodes.append(current)
+            current, size = [], 0
+        current.append(entry)
+        size += entry_bytes
+    if current:
+        nodes.append(current)
+    return ListContainer(
+        Container(master_id=struct.pack(">QQ", *node[0].id), listpack=compressed(_node_listpack(node, node[0].id),
+                                                                                 compress))
+        for node in nodes)
+
+
+def _id(stream_id) -> Container:
+    return Container(ms=stream_id.ms, seq=stream_id.seq)
+
+
 def _stream(record: KeyRecord, target: Target, compress: bool):
-    raise UnsupportedError(f"key {record.key!r}: writing streams is not implemented yet")
+    type_byte, version = _stream_version(target)
+    stream = record.value
+    first = stream.first_id or (stream.entries[0].id if stream.entries else StreamId(0, 0))
+    groups = ListContainer(
+        Container(
+            name=compressed(g.name, compress),
+            last_delivered_id=_id(g.last_delivered_id),
+            entries_read=_UNKNOWN_ENTRIES_READ if g.entries_read is None else g.entries_read,
+            pending=ListContainer(Container(id=_id(p.id), delivery_time=p.delivery_time,
+                                            delivery_count=p.delivery_count) for p in g.pending),
+            consumers=ListContainer(
+                Container(name=compressed(c.name, compress), seen_time=c.seen_time,
+                          active_time=c.seen_time if c.active_time is None else c.active_time,
+                          pending=ListContainer(_id(i) for i in c.pending))
+                for c in g.consumers),
+        )
+        for g in stream.groups)
+    return type_byte, Container(
+        nodes=_stream_nodes(stream, compress),
+        length=stream.length,
+        last_id=_id(stream.last_id),
+        first_id=_id(first) if version >= 2 else None,
+        max_deleted_id=_id(stream.max_deleted_id or StreamId(0, 0)) if version >= 2 else None,
+        entries_added=(stream.length if stream.entries_added is None else stream.entries_added)
+        if version >= 2 else None,
+        groups=groups,
+    )
 
 
 _VALUE_ENCODERS = {"string": _string, "list": _list, "set": _set, "zset": _zset, "hash": _hash,
