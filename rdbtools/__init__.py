@@ -35,6 +35,8 @@ _EXPORTS = {
     "AofCommand": "rdbtools.aof.reader",
     "AofSnapshotRecord": "rdbtools.aof.reader",
     "open_aof": "rdbtools.aof.reader",
+    "convert": "rdbtools.conversion",
+    "ConvertReport": "rdbtools.conversion",
     "VerifyReport": "rdbtools.rdb.verify",
     "verify_rdb": "rdbtools.rdb.verify",
 }

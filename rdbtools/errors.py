@@ -78,6 +78,12 @@ class UnsupportedError(RdbtoolError):
     hint = "upgrade rdbtool or report the file's origin"
 
 
+class TargetError(UnsupportedError):
+    """The data cannot be written for the chosen target (a type or feature that server lacks)."""
+
+    hint = "choose a newer --target, or leave such keys out with --key/--key-regex/--type"
+
+
 class InputError(RdbtoolError):
     """The input cannot be opened or read at all (missing file, not a regular file)."""
 

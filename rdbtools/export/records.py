@@ -17,13 +17,17 @@ from typing import Any
 
 from rdbtools.rdb.model import (
     Aux,
+    Consumer,
+    ConsumerGroup,
     Function,
     Header,
     KeyRecord,
     ModuleAux,
     ModuleValue,
+    PendingEntry,
     Record,
     Stream,
+    StreamEntry,
     StreamId,
 )
 
@@ -152,4 +156,69 @@ def record_to_json(record: Record) -> dict[str, Any] | None:
         return {"kind": "module_aux", "module": record.module_name, "encver": record.encver,
                 "module_id": record.module_id, "when": record.when,
                 "payload": {"b64": base64.b64encode(record.payload).decode("ascii")}}
+    return None
+
+
+# --- reading the schema back (JSONL -> records), for convert -----------------------------------
+
+
+def _id_from_json(text: str | None) -> StreamId | None:
+    if text is None:
+        return None
+    ms, _, seq = text.partition("-")
+    return StreamId(int(ms), int(seq))
+
+
+def _score_from_json(score: float | str) -> float:
+    return float(score)
+
+
+def stream_from_json(data: dict[str, Any]) -> Stream:
+    b = bytes_from_json
+    entries = [StreamEntry(_id_from_json(entry_id), [(b(flat[i]), b(flat[i + 1])) for i in range(0, len(flat), 2)])
+               for entry_id, flat in data["entries"]]
+    groups = []
+    for g in data["groups"]:
+        pending = [PendingEntry(_id_from_json(i), None if c is None else b(c), t, n) for i, c, t, n in g["pending"]]
+        consumers = [Consumer(b(c["name"]), c["seen_time"], c["active_time"], [_id_from_json(i) for i in c["pending"]])
+                     for c in g["consumers"]]
+        groups.append(ConsumerGroup(b(g["name"]), _id_from_json(g["last_delivered_id"]), g["entries_read"],
+                                    pending, consumers))
+    return Stream(data["length"], _id_from_json(data["last_id"]), entries, groups, _id_from_json(data["first_id"]),
+                  _id_from_json(data["max_deleted_id"]), data["entries_added"])
+
+
+def value_from_json(kind: str, value: Any) -> Any:
+    b = bytes_from_json
+    if kind == "string":
+        return b(value)
+    if kind in ("list", "set"):
+        return [b(item) for item in value]
+    if kind == "zset":
+        return [(b(member), _score_from_json(score)) for member, score in value]
+    if kind == "hash":
+        return {b(field): b(item) for field, item in value}
+    if kind == "stream":
+        return stream_from_json(value)
+    return ModuleValue(value["module_id"], value["module"], value["encver"], base64.b64decode(value["payload"]["b64"]))
+
+
+def record_from_json(data: dict[str, Any]) -> Record | Header | None:
+    """The inverse of record_to_json/header_to_json (one JSONL line)."""
+    kind = data.get("kind")
+    b = bytes_from_json
+    if kind == "header":
+        return Header(data["magic"], data["version"])
+    if kind == "aux":
+        return Aux(b(data["name"]), b(data["value"]))
+    if kind == "function":
+        return Function(b(data["code"]))
+    if kind == "module_aux":
+        return ModuleAux(data["module_id"], data["module"], data["encver"], data["when"],
+                         base64.b64decode(data["payload"]["b64"]))
+    if kind == "key":
+        ttls = data.get("field_expires")
+        return KeyRecord(data["db"], b(data["key"]), data["type"], data.get("encoding", ""), 0,
+                         value_from_json(data["type"], data["value"]), data["expire_ms"], data.get("idle"),
+                         data.get("freq"), {b(f): ms for f, ms in ttls} if ttls else None)
     return None

@@ -17,7 +17,7 @@ import anycrc
 import lzf
 from construct import Container, ListContainer
 
-from rdbtools.errors import UnsupportedError
+from rdbtools.errors import TargetError
 from rdbtools.formats.intset import encode_intset
 from rdbtools.formats.listpack import encode_listpack, entry_size
 from rdbtools.formats.numbers import canonical_int64
@@ -70,8 +70,8 @@ class RdbWriter:
 
     def write_function(self, function: Function) -> None:
         if not self.target.functions:
-            raise UnsupportedError(f"functions need RDB 10 (Redis 7.0+); {self.target.name} writes RDB "
-                                   f"{self.target.rdb_version}")
+            raise TargetError(f"functions need RDB 10 (Redis 7.0+); {self.target.name} writes RDB "
+                              f"{self.target.rdb_version}")
         self._emit(bytes((Opcode.FUNCTION2,)) + encode_string(function.library_source))
 
     def write_key(self, record: KeyRecord) -> None:
@@ -189,8 +189,8 @@ def _hash(record: KeyRecord, target: Target, compress: bool):
 
 def _hash_with_ttls(record: KeyRecord, target: Target, compress: bool):
     if not target.field_ttls:
-        raise UnsupportedError(f"key {record.key!r}: hash field TTLs need Redis 7.4+ or Valkey 9+; "
-                               f"{target.name} cannot hold them")
+        raise TargetError(f"hash field TTLs need Redis 7.4+ or Valkey 9+; {target.name} cannot hold them",
+                          key=record.key)
     ttls = record.field_expires or {}
     if target.valkey:
         return ValkeyType.HASH_2, ListContainer(
@@ -214,7 +214,8 @@ def _module(record: KeyRecord, target: Target, compress: bool):
     """Module values travel as stored: their opcode stream, parsed and rebuilt by the schema."""
     value: ModuleValue = record.value
     if not target.binary_scores:  # module values arrived with RDB 8
-        raise UnsupportedError(f"key {record.key!r}: module values need RDB 8 (Redis 4.0+)")
+        raise TargetError(f"module values need RDB 8 (Redis 4.0+); {target.name} writes RDB {target.rdb_version}",
+                          key=record.key)
     return RdbType.MODULE_2, Container(module_id=value.module_id, opcodes=ModuleOpcodes.parse(value.payload))
 
 
@@ -226,7 +227,7 @@ _UNKNOWN_ENTRIES_READ = (1 << 64) - 1  # -1: Redis works it out when the group i
 
 def _stream_version(target: Target) -> tuple[int, int]:
     if target.rdb_version < 9:
-        raise UnsupportedError(f"streams need RDB 9 (Redis 5.0+); {target.name} writes RDB {target.rdb_version}")
+        raise TargetError(f"streams need RDB 9 (Redis 5.0+); {target.name} writes RDB {target.rdb_version}")
     if target.rdb_version == 9:
         return RdbType.STREAM_LISTPACKS, 1
     return (RdbType.STREAM_LISTPACKS_2, 2) if target.rdb_version == 10 else (RdbType.STREAM_LISTPACKS_3, 3)
@@ -269,7 +270,10 @@ def _id(stream_id) -> Container:
 
 
 def _stream(record: KeyRecord, target: Target, compress: bool):
-    type_byte, version = _stream_version(target)
+    try:
+        type_byte, version = _stream_version(target)
+    except TargetError as error:
+        raise error.located(key=record.key) from None
     stream = record.value
     first = stream.first_id or (stream.entries[0].id if stream.entries else StreamId(0, 0))
     groups = ListContainer(

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rdbtools import Function, KeyRecord, UnsupportedError, open_rdb, verify_rdb
+from rdbtools.errors import TargetError
 from rdbtools.rdb.targets import TARGETS, target_for, target_for_version
 from rdbtools.rdb.writer import RdbWriter
 from tests.compat.generator import read_back
@@ -92,7 +93,7 @@ def test_random_datasets_read_back_equal_and_sound(tmp_path_factory, name, keys)
 
 def test_field_ttls_are_refused_for_a_target_without_them():
     record = KeyRecord(0, b"h", "hash", "", 0, {b"f": b"v"}, field_expires={b"f": 1})
-    with pytest.raises(UnsupportedError, match="field TTLs"):
+    with pytest.raises(TargetError, match="field TTLs"):
         write(TARGETS["redis-7.0"], [record])
 
 

@@ -1,0 +1,63 @@
+"""``rdbtool convert``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from rdbtools.cli.app import EXIT_USAGE, app, fail, reports_errors
+from rdbtools.conversion import OUTPUT_FORMATS, convert
+from rdbtools.rdb.filters import KeyFilter
+from rdbtools.rdb.model import LOGICAL_TYPES
+from rdbtools.rdb.targets import target_for, target_for_version
+
+
+@app.command("convert")
+@reports_errors
+def convert_command(
+    source: Annotated[str, typer.Argument(help="An RDB file, or a JSONL file written by rdbtool dump.")],
+    destination: Annotated[Path, typer.Argument(help="Where to write (atomically).")],
+    to: Annotated[str | None, typer.Option("--to", help=f"Output format: {', '.join(OUTPUT_FORMATS)} "
+                                           "(default: from the destination's extension).")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="The server the RDB is for, e.g. redis-7.0, "
+                                               "valkey-9.1 (default: the source's version).")] = None,
+    rdb_version: Annotated[int | None, typer.Option("--rdb-version", help="The RDB version instead of a server "
+                                                    "name.")] = None,
+    no_compress: Annotated[bool, typer.Option("--no-compress", help="Do not LZF-compress strings.")] = False,
+    db: Annotated[list[int] | None, typer.Option("--db", help="Only this database (repeatable).")] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Only keys matching this Redis glob.")] = None,
+    key_regex: Annotated[str | None, typer.Option("--key-regex", help="Only keys matching this regex.")] = None,
+    type_: Annotated[
+        list[str] | None, typer.Option("--type", help=f"Only these types: {', '.join(LOGICAL_TYPES)}.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: human or json.")] = "human",
+) -> None:
+    """Convert an RDB for another server version (up or down, Redis or Valkey), to JSONL or RESP, or a
+    JSONL dump back to an RDB. Exit status: 0 done, 1 bad or unsupported input, 2 usage error."""
+    if fmt not in ("human", "json"):
+        fail(f"unknown format {fmt!r}; choose human or json", EXIT_USAGE)
+    if target is not None and rdb_version is not None:
+        fail("give --target or --rdb-version, not both", EXIT_USAGE)
+    chosen = target_for(target) if target else (target_for_version(rdb_version) if rdb_version else None)
+    try:
+        key_filter = KeyFilter(dbs=frozenset(db) if db else None,
+                               key_glob=key.encode("utf-8", "surrogateescape") if key is not None else None,
+                               key_regex=key_regex, types=frozenset(type_) if type_ else None)
+    except ValueError as error:
+        fail(str(error), EXIT_USAGE)
+    report = convert(source, destination, to=to, target=chosen, key_filter=key_filter, compress=not no_compress)
+    if fmt == "json":
+        sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    console = Console(highlight=False, soft_wrap=True)
+    kinds = ", ".join(f"{count:,} {kind}" for kind, count in sorted(report.keys.items())) or "no keys"
+    console.print(f"[green]wrote[/green] {report.destination} ({report.output_format}"
+                  + (f" for {report.target}" if report.target else "") + f"): {kinds}; "
+                  f"{report.functions} function libraries")
+    for reason, count in report.skipped.items():
+        console.print(f"  [yellow]skipped[/yellow] {count:,} {reason}")

@@ -1,0 +1,82 @@
+"""``rdbtool convert``: lossless JSONL round trips, downgrades that real servers load, clear refusals."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import orjson
+import pytest
+
+from rdbtools import KeyRecord, convert, open_rdb, verify_rdb
+from rdbtools.rdb.filters import KeyFilter
+from rdbtools.rdb.targets import target_for
+from tests.compat.generator import populate, read_back
+from tests.corpus import rdb_files
+from tests.expected_shape import compare, shape_records
+from tests.servers import SERVERS, start_server
+
+RDBTOOL = [sys.executable, "-m", "rdbtools.cli"]
+_SOUND = [f for f in rdb_files() if not f.corrupt]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*RDBTOOL, *args], capture_output=True, timeout=120)
+
+
+@pytest.mark.parametrize("corpus_file", _SOUND, ids=lambda f: f.path.parent.name + "/" + f.path.name)
+def test_rdb_to_jsonl_to_rdb_keeps_the_content(tmp_path, corpus_file):
+    jsonl, rdb = tmp_path / "dump.jsonl", tmp_path / "back.rdb"
+    convert(corpus_file.path, jsonl)
+    report = convert(jsonl, rdb)
+    with open_rdb(corpus_file.path) as original, open_rdb(rdb, deep=True) as back:
+        before, after = shape_records(original), shape_records(back)
+    assert compare(after, before, now_ms=0) == []
+    assert sum(report.keys.values()) == sum(len(keys) for keys in before["dbs"].values())
+    assert verify_rdb(rdb).verdict == "sound"
+
+
+def test_redis_8_file_converted_for_redis_7_0_loads_there(tmp_path):
+    spec = SERVERS["redis-8.2"]
+    with start_server("redis-8.2") as server:
+        populate(server.client(), spec)
+        source = tmp_path / "dump-8.2.rdb"
+        source.write_bytes(server.save().read_bytes())
+    result = run("convert", str(source), str(tmp_path / "for-7.0.rdb"), "--target", "redis-7.0")
+    assert result.returncode == 1 and b"key 'hash:ttl-" in result.stderr and b"redis-7.0" in result.stderr
+    assert not (tmp_path / "for-7.0.rdb").exists()  # nothing half-written is left behind
+    target = tmp_path / "for-7.0.rdb"
+    report = orjson.loads(run("convert", str(source), str(target), "--target", "redis-7.0",
+                              "--key-regex", "^(?!hash:ttl)", "-f", "json").stdout)
+    assert report["target"] == "redis-7.0" and report["functions"] == 1
+    with open_rdb(target) as rdb:
+        assert rdb.header.version == 10
+        expected = shape_records(rdb)
+    with start_server("redis-7.0", rdb=target) as old:
+        held = read_back(old.port, SERVERS["redis-7.0"])
+    assert compare(held, expected, now_ms=int(time.time() * 1000)) == []
+    assert subprocess.run(["redis-check-rdb", str(target)], capture_output=True).returncode == 0
+
+
+def test_rdb_to_resp_and_jsonl_by_extension(tmp_path, ):
+    demo = "fixtures/demo.rdb"
+    assert run("convert", demo, str(tmp_path / "out.resp")).returncode == 0
+    assert (tmp_path / "out.resp").read_bytes().startswith(b"*2\r\n$6\r\nSELECT")
+    assert run("convert", demo, str(tmp_path / "out.jsonl")).returncode == 0
+    assert run("convert", demo, str(tmp_path / "out.bin")).returncode == 2  # no format from that name
+
+
+def test_filters_apply_and_the_library_call_reports(tmp_path):
+    report = convert("fixtures/demo.rdb", tmp_path / "only-db1.rdb", key_filter=KeyFilter(dbs=frozenset({1})),
+                     target=target_for("redis-7.2"))
+    with open_rdb(tmp_path / "only-db1.rdb") as rdb:
+        keys = [r for r in rdb if isinstance(r, KeyRecord)]
+    assert [k.db for k in keys] == [1] and report.keys == {"string": 1} and rdb.header.version == 11
+
+
+def test_an_aof_source_is_refused_clearly_for_now(tmp_path):
+    path = tmp_path / "appendonly.aof"
+    path.write_bytes(b"*1\r\n$4\r\nPING\r\n")
+    result = run("convert", str(path), str(tmp_path / "out.rdb"))
+    assert result.returncode == 1 and b"command engine" in result.stderr
