@@ -1,8 +1,8 @@
-"""``rdbtool convert``: RDB -> RDB for another target, RDB <-> JSONL, RDB -> RESP commands.
+"""``rdbtool convert``: AOF -> RDB, RDB -> RDB for another target, RDB <-> JSONL, RDB -> RESP.
 
-Built from the reader, the writer and the exporters; streams one record at a time into a temporary
-file that replaces the destination only when complete. AOF -> RDB needs the command engine, which
-comes with the rest of the convert issue.
+Built from the readers, the keyspace engine, the writer and the exporters; writes into a temporary
+file that replaces the destination only when complete. An RDB source streams one record at a time;
+an AOF is replayed into a keyspace first (as Redis loads it), which then is written.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ from typing import Any
 
 import orjson
 
-from rdbtools.aof.reader import looks_like_aof
+from rdbtools.aof.reader import AofCommand, AofSnapshotRecord, looks_like_aof, open_aof
 from rdbtools.atomic import atomic_output
 from rdbtools.errors import FormatError, InputError, UnsupportedError
 from rdbtools.export.dump import write_records
 from rdbtools.export.records import record_from_json
+from rdbtools.keyspace.engine import CommandError, Engine, UnknownCommand
+from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.filters import KeyFilter
 from rdbtools.rdb.model import Function, Header, KeyRecord, ModuleAux, Record
 from rdbtools.rdb.reader import open_rdb
@@ -99,15 +101,18 @@ def convert(
     target: Target | None = None,
     key_filter: KeyFilter | None = None,
     compress: bool = True,
+    skip_unknown: bool = False,
+    until: int | None = None,
 ) -> ConvertReport:
     """Convert ``source`` into ``destination``; the report says what was written and skipped."""
     fmt = output_format(destination, to)
     kind = source_kind(source)
     report = ConvertReport(os.fspath(source), os.fspath(destination), kind, fmt)
-    if kind == "aof":
-        raise UnsupportedError("converting an AOF needs the command engine, which is not written yet",
-                               path=os.fspath(source))
     key_filter = key_filter or KeyFilter()
+    if kind == "aof":
+        keyspace, header = replay_aof(source, report, skip_unknown=skip_unknown, until=until)
+        _write(header, key_filter.apply(keyspace.records()), destination, fmt, target, compress, report)
+        return report
     if kind == "jsonl":
         header, records = _jsonl_records(source)
         _write(header, key_filter.apply(records), destination, fmt, target, compress, report)
@@ -115,6 +120,50 @@ def convert(
         with open_rdb(source) as rdb:
             _write(rdb.header, key_filter.apply(rdb), destination, fmt, target, compress, report)
     return report
+
+
+def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False,
+               until: int | None = None) -> tuple[Keyspace, Header]:
+    """Load an AOF's snapshot and replay its commands into a keyspace, as Redis loads it.
+
+    MULTI ... EXEC blocks run when their EXEC is read (one left open at the end is dropped, as
+    Redis reverts it); error replies do not stop the replay; ``until`` stops at the first command
+    stamped (#TS:) later than that unix time.
+    """
+    engine = Engine()
+    aof = open_aof(source)
+    queued: list | None = None
+    for item in aof:
+        if isinstance(item, AofSnapshotRecord):
+            if isinstance(item.record, KeyRecord | Function):
+                engine.keyspace.load(item.record)
+            continue
+        if until is not None and item.timestamp is not None and item.timestamp > until:
+            break
+        name = item.args[0].lower()
+        if name == b"multi":
+            queued = []
+        elif name == b"exec" and queued is not None:
+            for command in queued:
+                _run(engine, command, report, skip_unknown)
+            queued = None
+        elif queued is not None:
+            queued.append(item)
+        else:
+            _run(engine, item, report, skip_unknown)
+    # by default an AOF becomes an RDB of its base's version, or of the newest Redis
+    return engine.keyspace, aof.snapshot_header or Header(NEWEST.magic, NEWEST.rdb_version)
+
+
+def _run(engine: Engine, command: AofCommand, report: ConvertReport, skip_unknown: bool) -> None:
+    try:
+        engine.execute(command.args)
+    except CommandError:
+        report.skipped["commands answered with an error (as Redis logs them)"] += 1
+    except UnknownCommand as error:
+        if not skip_unknown:
+            raise error.located(base=command.offset, path=command.file) from None
+        report.skipped[f"unknown {command.args[0].decode('utf-8', 'replace').upper()} commands"] += 1
 
 
 def _write(header: Header, records, destination, fmt: str, target: Target | None, compress: bool,

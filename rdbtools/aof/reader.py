@@ -17,7 +17,7 @@ from pathlib import Path
 from rdbtools.errors import InputError, RdbtoolError
 from rdbtools.formats.manifest import FileType, Manifest, parse_manifest
 from rdbtools.formats.resp import iter_records
-from rdbtools.rdb.model import Record
+from rdbtools.rdb.model import Header, Record
 from rdbtools.rdb.reader import RdbReader
 from rdbtools.rdb.source import MappedSource
 
@@ -105,6 +105,7 @@ class AofFile:
         self.layout = find_layout(path)
         self.deep = deep
         self.timestamp: int | None = None
+        self.snapshot_header: Header | None = None  # the RDB preamble's or base's, once read
 
     def __iter__(self) -> Iterator[AofCommand | AofSnapshotRecord]:
         for part in self.layout.parts:
@@ -118,6 +119,7 @@ class AofFile:
             buf, start = source.view, 0
             if bytes(buf[:6]).startswith(RDB_MAGICS):
                 reader = RdbReader(source, deep=self.deep, embedded=True)
+                self.snapshot_header = reader.header
                 for record in reader:
                     yield AofSnapshotRecord(part.name, record)
                 start = reader.end_offset
@@ -148,8 +150,13 @@ def open_aof(path: str | os.PathLike[str], *, deep: bool = False) -> AofFile:
     return AofFile(path, deep=deep)
 
 
+#: the AUX field Redis writes into an AOF's RDB preamble (<= 6.2) or base (7.0+), value 1 int-encoded
+_AOF_MARKS = (b"\xfa\x0caof-preamble\xc0\x01", b"\xfa\x08aof-base\xc0\x01")
+
+
 def looks_like_aof(path: str | os.PathLike[str]) -> bool:
-    """A directory, a manifest, a RESP stream, or a file named *.aof (a hybrid AOF starts like an RDB)."""
+    """A directory, a manifest, a RESP stream, an RDB that Redis marked as an AOF preamble or base,
+    or a file named *.aof."""
     path = Path(path)
     if path.is_dir():
         return True
@@ -157,5 +164,7 @@ def looks_like_aof(path: str | os.PathLike[str]) -> bool:
         head = path.open("rb").read(4096)
     except OSError:
         return False
-    return is_manifest(head) or head[:1] in (b"*", b"#") or (path.suffix == ".aof" and bool(head))
+    if is_manifest(head) or head[:1] in (b"*", b"#"):
+        return True
+    return bool(head) and (path.suffix == ".aof" or any(mark in head for mark in _AOF_MARKS))
 

@@ -20,7 +20,8 @@ from rdbtools.rdb.targets import target_for, target_for_version
 @app.command("convert")
 @reports_errors
 def convert_command(
-    source: Annotated[str, typer.Argument(help="An RDB file, or a JSONL file written by rdbtool dump.")],
+    source: Annotated[str, typer.Argument(help="An RDB file, an AOF (file, manifest or directory), or a JSONL "
+                                          "file written by rdbtool dump.")],
     destination: Annotated[Path, typer.Argument(help="Where to write (atomically).")],
     to: Annotated[str | None, typer.Option("--to", help=f"Output format: {', '.join(OUTPUT_FORMATS)} "
                                            "(default: from the destination's extension).")] = None,
@@ -35,6 +36,10 @@ def convert_command(
     type_: Annotated[
         list[str] | None, typer.Option("--type", help=f"Only these types: {', '.join(LOGICAL_TYPES)}.")
     ] = None,
+    skip_unknown: Annotated[bool, typer.Option("--skip-unknown", help="AOF: leave out commands the engine does "
+                                               "not know (counted in the report).")] = False,
+    until: Annotated[int | None, typer.Option("--until", help="AOF: stop at the first command stamped (#TS:) "
+                                              "after this unix time.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: human or json.")] = "human",
 ) -> None:
     """Convert an RDB for another server version (up or down, Redis or Valkey), to JSONL or RESP, or a
@@ -50,7 +55,8 @@ def convert_command(
                                key_regex=key_regex, types=frozenset(type_) if type_ else None)
     except ValueError as error:
         fail(str(error), EXIT_USAGE)
-    report = convert(source, destination, to=to, target=chosen, key_filter=key_filter, compress=not no_compress)
+    report = convert(source, destination, to=to, target=chosen, key_filter=key_filter, compress=not no_compress,
+                     skip_unknown=skip_unknown, until=until)
     if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
         return

@@ -75,8 +75,10 @@ def test_filters_apply_and_the_library_call_reports(tmp_path):
     assert [k.db for k in keys] == [1] and report.keys == {"string": 1} and rdb.header.version == 11
 
 
-def test_an_aof_source_is_refused_clearly_for_now(tmp_path):
+def test_an_aof_with_an_unknown_command_names_it_unless_skipped(tmp_path):
     path = tmp_path / "appendonly.aof"
-    path.write_bytes(b"*1\r\n$4\r\nPING\r\n")
+    path.write_bytes(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n")
     result = run("convert", str(path), str(tmp_path / "out.rdb"))
-    assert result.returncode == 1 and b"command engine" in result.stderr
+    assert result.returncode == 1 and b"appendonly.aof, offset 27" in result.stderr and b"'PING'" in result.stderr
+    report = orjson.loads(run("convert", str(path), str(tmp_path / "out.rdb"), "--skip-unknown", "-f", "json").stdout)
+    assert report["keys"] == {"string": 1} and report["skipped"] == {"unknown PING commands": 1}

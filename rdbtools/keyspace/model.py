@@ -1,0 +1,69 @@
+"""Databases of keys and values, as a server holds them (not as a file stores them).
+
+Values: strings are bytes, lists Python lists, sets and hashes insertion-ordered dicts, zsets dicts of
+member -> score, streams the reader's Stream model. Records go in (``load``) and come out
+(``records``) in the reader's KeyRecord form, so the writer can save a keyspace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rdbtools.rdb.model import Function, KeyRecord
+
+
+@dataclass(slots=True)
+class Entry:
+    type: str
+    value: Any
+    expire_ms: int | None = None
+    field_expires: dict[bytes, int] | None = None
+
+
+class Keyspace:
+    def __init__(self) -> None:
+        self.dbs: dict[int, dict[bytes, Entry]] = {}
+        self.functions: dict[bytes, bytes] = {}  # library name -> source
+
+    def db(self, index: int) -> dict[bytes, Entry]:
+        return self.dbs.setdefault(index, {})
+
+    def load(self, record: KeyRecord | Function) -> None:
+        """Take a record of an RDB (a snapshot, a preamble, a base file)."""
+        if isinstance(record, Function):
+            self.functions[library_name(record.library_source)] = record.library_source
+            return
+        value = record.value
+        if record.type == "set":
+            value = dict.fromkeys(value)
+        elif record.type == "zset" or record.type == "hash":
+            value = dict(value)
+        elif record.type == "list":
+            value = list(value)
+        ttls = dict(record.field_expires) if record.field_expires else None
+        self.db(record.db)[record.key] = Entry(record.type, value, record.expire_ms, ttls)
+
+    def records(self) -> Iterator[KeyRecord | Function]:
+        """Functions, then every key, database by database, as the writer takes them."""
+        for source in self.functions.values():
+            yield Function(source)
+        for db in sorted(self.dbs):
+            for key, entry in self.dbs[db].items():
+                value = entry.value
+                if entry.type == "set":
+                    value = list(value)
+                elif entry.type == "zset":
+                    value = list(value.items())
+                yield KeyRecord(db, key, entry.type, "", 0, value, entry.expire_ms,
+                                field_expires=entry.field_expires or None)
+
+
+def library_name(source: bytes) -> bytes:
+    """The name= of a library's shebang line (FUNCTION LOAD requires it)."""
+    first_line = source.split(b"\n", 1)[0]
+    for word in first_line.split()[1:]:
+        if word.startswith(b"name="):
+            return word[5:]
+    return first_line
