@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import orjson
 
 from rdbtools.aof.reader import AofCommand, AofSnapshotRecord, looks_like_aof, open_aof
 from rdbtools.atomic import atomic_output
-from rdbtools.errors import FormatError, InputError, UnsupportedError
+from rdbtools.errors import FormatError, InputError, TargetError, UnsupportedError, format_key
 from rdbtools.export.dump import write_records
 from rdbtools.export.records import record_from_json
 from rdbtools.keyspace.engine import CommandError, Engine, UnknownCommand
@@ -27,7 +27,7 @@ from rdbtools.rdb.filters import KeyFilter
 from rdbtools.rdb.model import Function, Header, KeyRecord, ModuleAux, Record
 from rdbtools.rdb.reader import open_rdb
 from rdbtools.rdb.targets import NEWEST, Target, target_for_version
-from rdbtools.rdb.writer import RdbWriter
+from rdbtools.rdb.writer import DROPPABLE, RdbWriter, unwritable
 
 OUTPUT_FORMATS = ("rdb", "jsonl", "resp")
 _BY_SUFFIX = {".rdb": "rdb", ".jsonl": "jsonl", ".resp": "resp", ".aof": "resp"}
@@ -43,11 +43,13 @@ class ConvertReport:
     keys: Counter = field(default_factory=Counter)  # type -> keys written
     functions: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> count
+    changed: Counter = field(default_factory=Counter)  # what --drop removed for the target -> count
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "destination": self.destination, "source_kind": self.source_kind,
                 "format": self.output_format, "target": self.target, "keys": dict(self.keys),
-                "total_keys": sum(self.keys.values()), "functions": self.functions, "skipped": dict(self.skipped)}
+                "total_keys": sum(self.keys.values()), "functions": self.functions, "skipped": dict(self.skipped),
+                "changed": dict(self.changed)}
 
 
 def output_format(destination: str | os.PathLike[str], to: str | None) -> str:
@@ -103,22 +105,31 @@ def convert(
     compress: bool = True,
     skip_unknown: bool = False,
     until: int | None = None,
+    drop: frozenset[str] = frozenset(),
 ) -> ConvertReport:
-    """Convert ``source`` into ``destination``; the report says what was written and skipped."""
+    """Convert ``source`` into ``destination``; the report says what was written, skipped and changed.
+
+    Data the RDB target cannot hold stops the conversion with every key concerned listed, unless its
+    kind is in ``drop`` (see writer.DROPPABLE): then field TTLs are removed (the fields kept), and
+    functions, streams or module values are left out, each counted in ``report.changed``.
+    """
+    unknown = set(drop) - set(DROPPABLE)
+    if unknown:
+        raise InputError(f"cannot drop {sorted(unknown)[0]!r}; choose from {', '.join(DROPPABLE)}")
     fmt = output_format(destination, to)
     kind = source_kind(source)
     report = ConvertReport(os.fspath(source), os.fspath(destination), kind, fmt)
     key_filter = key_filter or KeyFilter()
     if kind == "aof":
         keyspace, header = replay_aof(source, report, skip_unknown=skip_unknown, until=until)
-        _write(header, key_filter.apply(keyspace.records()), destination, fmt, target, compress, report)
+        _write(header, key_filter.apply(keyspace.records()), destination, fmt, target, compress, report, drop)
         return report
     if kind == "jsonl":
         header, records = _jsonl_records(source)
-        _write(header, key_filter.apply(records), destination, fmt, target, compress, report)
+        _write(header, key_filter.apply(records), destination, fmt, target, compress, report, drop)
     else:
         with open_rdb(source) as rdb:
-            _write(rdb.header, key_filter.apply(rdb), destination, fmt, target, compress, report)
+            _write(rdb.header, key_filter.apply(rdb), destination, fmt, target, compress, report, drop)
     return report
 
 
@@ -167,7 +178,7 @@ def _run(engine: Engine, command: AofCommand, report: ConvertReport, skip_unknow
 
 
 def _write(header: Header, records, destination, fmt: str, target: Target | None, compress: bool,
-           report: ConvertReport) -> None:
+           report: ConvertReport, drop: frozenset[str] = frozenset()) -> None:
     with atomic_output(destination) as out:
         if fmt != "rdb":
             stats = write_records(header, _counted(records, report), out, fmt)
@@ -176,14 +187,39 @@ def _write(header: Header, records, destination, fmt: str, target: Target | None
         target = target or _default_target(header)
         report.target = target.name
         writer = RdbWriter(out, target, compress=compress)
+        blocked: list[tuple[str, str]] = []  # (what, kind) the target cannot hold and may not be dropped
         for record in _counted(records, report):
-            if isinstance(record, KeyRecord):
-                writer.write_key(record)
-            elif isinstance(record, Function):
-                writer.write_function(record)
-            elif isinstance(record, ModuleAux):
+            if isinstance(record, ModuleAux):
                 report.skipped["module aux data (the module rewrites it)"] += 1
+                continue
+            if not isinstance(record, KeyRecord | Function):
+                continue
+            kind = unwritable(record, target)
+            if kind is not None:
+                record = _adapt(record, kind, drop, blocked, report)
+                if record is None:
+                    continue
+            if not blocked:  # once something is blocked, only look for the rest of it
+                (writer.write_key if isinstance(record, KeyRecord) else writer.write_function)(record)
+        if blocked:
+            listed = "; ".join(f"{what} ({kind})" for what, kind in blocked[:10])
+            more = f" and {len(blocked) - 10} more" if len(blocked) > 10 else ""
+            kinds = sorted({kind for _, kind in blocked})
+            raise TargetError(f"{target.name} cannot hold {len(blocked)} item(s): {listed}{more}; "
+                              f"--drop {' --drop '.join(kinds)} would remove them", path=os.fspath(destination))
         writer.close()
+
+
+def _adapt(record, kind: str, drop: frozenset[str], blocked: list, report: ConvertReport):
+    """What to write instead of a record the target cannot hold: None to leave it out."""
+    if kind not in drop:
+        what = "a function library" if isinstance(record, Function) else f"key {format_key(record.key)}"
+        blocked.append((what, kind))
+        return None
+    report.changed[kind] += len(record.field_expires) if kind == "field-ttls" else 1
+    if kind == "field-ttls":  # keep the fields, lose their TTLs
+        return replace(record, field_expires=None)
+    return None
 
 
 def _counted(records, report: ConvertReport) -> Iterator[Record]:

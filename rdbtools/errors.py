@@ -81,7 +81,7 @@ class UnsupportedError(RdbtoolError):
 class TargetError(UnsupportedError):
     """The data cannot be written for the chosen target (a type or feature that server lacks)."""
 
-    hint = "choose a newer --target, or leave such keys out with --key/--key-regex/--type"
+    hint = "choose a newer --target, --drop what it cannot hold, or filter the keys out"
 
 
 class InputError(RdbtoolError):

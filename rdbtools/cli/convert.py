@@ -40,6 +40,9 @@ def convert_command(
                                                "not know (counted in the report).")] = False,
     until: Annotated[int | None, typer.Option("--until", help="AOF: stop at the first command stamped (#TS:) "
                                               "after this unix time.")] = None,
+    drop: Annotated[list[str] | None, typer.Option("--drop", help="What the target cannot hold, to leave out "
+                                                   "(repeatable): field-ttls (keeps the fields), functions, streams, "
+                                                   "modules.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: human or json.")] = "human",
 ) -> None:
     """Convert an RDB for another server version (up or down, Redis or Valkey), to JSONL or RESP, or a
@@ -56,7 +59,7 @@ def convert_command(
     except ValueError as error:
         fail(str(error), EXIT_USAGE)
     report = convert(source, destination, to=to, target=chosen, key_filter=key_filter, compress=not no_compress,
-                     skip_unknown=skip_unknown, until=until)
+                     skip_unknown=skip_unknown, until=until, drop=frozenset(drop or ()))
     if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
         return
@@ -67,3 +70,5 @@ def convert_command(
                   f"{report.functions} function libraries")
     for reason, count in report.skipped.items():
         console.print(f"  [yellow]skipped[/yellow] {count:,} {reason}")
+    for kind, count in report.changed.items():
+        console.print(f"  [yellow]dropped for {report.target}[/yellow] {count:,} {kind}")

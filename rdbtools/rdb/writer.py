@@ -88,6 +88,23 @@ class RdbWriter:
         self.out.write(struct.pack("<Q", self._crc))
 
 
+#: what a target may be unable to hold, by the name the convert options use (--drop NAME)
+DROPPABLE = ("field-ttls", "functions", "streams", "modules")
+
+
+def unwritable(record: KeyRecord | Function, target: Target) -> str | None:
+    """Which DROPPABLE kind of data this record is that ``target`` cannot hold, if any."""
+    if isinstance(record, Function):
+        return None if target.functions else "functions"
+    if record.field_expires and not target.field_ttls:
+        return "field-ttls"
+    if record.type == "stream" and target.rdb_version < 9:
+        return "streams"
+    if record.type == "module" and not target.binary_scores:
+        return "modules"
+    return None
+
+
 def encode_key(record: KeyRecord, target: Target, compress: bool = True) -> bytes:
     """One key entry (type, key, value) as ``target`` writes it."""
     type_byte, value = _VALUE_ENCODERS[record.type](record, target, compress)

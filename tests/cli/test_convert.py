@@ -82,3 +82,27 @@ def test_an_aof_with_an_unknown_command_names_it_unless_skipped(tmp_path):
     assert result.returncode == 1 and b"appendonly.aof, offset 27" in result.stderr and b"'PING'" in result.stderr
     report = orjson.loads(run("convert", str(path), str(tmp_path / "out.rdb"), "--skip-unknown", "-f", "json").stdout)
     assert report["keys"] == {"string": 1} and report["skipped"] == {"unknown PING commands": 1}
+
+
+@pytest.mark.parametrize("old", ["redis-6.2", "redis-7.0"])
+@pytest.mark.parametrize("new", ["redis-8.2", "valkey-9.1"])
+def test_downgrades_load_with_the_same_content_apart_from_what_was_dropped(tmp_path, new, old):
+    with start_server(new) as server:
+        populate(server.client(), SERVERS[new])
+        held = read_back(server.port, SERVERS[new])
+        source = tmp_path / "new.rdb"
+        source.write_bytes(server.save().read_bytes())
+    target = tmp_path / "old.rdb"
+    refused = run("convert", str(source), str(target), "--target", old)
+    assert refused.returncode == 1 and b"key 'hash:ttl-small' (field-ttls)" in refused.stderr
+    options = ["--drop", "field-ttls"] + (["--drop", "functions"] if old == "redis-6.2" else [])
+    report = orjson.loads(run("convert", str(source), str(target), "--target", old, *options, "-f", "json").stdout)
+    assert report["changed"]["field-ttls"] == 5 and report["changed"].get("functions", 0) == (old == "redis-6.2")
+    with start_server(old, rdb=target) as loaded:
+        reloaded = read_back(loaded.port, SERVERS[old])
+    for entry in held["dbs"]["0"].values():
+        entry.pop("field_expire_ms", None)  # what --drop field-ttls changed
+    if old == "redis-6.2":
+        held["functions"] = []
+    tolerance = 5000 if old == "redis-6.2" else 0
+    assert compare(reloaded, held, now_ms=int(time.time() * 1000), expire_tolerance_ms=tolerance) == []
