@@ -8,6 +8,8 @@ an AOF is replayed into a keyspace first (as Redis loads it), which then is writ
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -17,19 +19,22 @@ from typing import Any
 import orjson
 
 from rdbtools.aof.reader import AofCommand, AofSnapshotRecord, looks_like_aof, open_aof
-from rdbtools.atomic import atomic_output
+from rdbtools.atomic import atomic_output, fsync_directory
 from rdbtools.errors import FormatError, InputError, TargetError, UnsupportedError, format_key
 from rdbtools.export.dump import write_records
 from rdbtools.export.records import record_from_json
+from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_manifest
 from rdbtools.keyspace.engine import CommandError, Engine, UnknownCommand
 from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.filters import KeyFilter
 from rdbtools.rdb.model import Function, Header, KeyRecord, ModuleAux, Record
 from rdbtools.rdb.reader import open_rdb
 from rdbtools.rdb.targets import NEWEST, Target, target_for_version
+from rdbtools.rdb.targets import TARGETS as TARGETS_BY_NAME
 from rdbtools.rdb.writer import DROPPABLE, RdbWriter, unwritable
 
-OUTPUT_FORMATS = ("rdb", "jsonl", "resp")
+OUTPUT_FORMATS = ("rdb", "jsonl", "resp", "aof-dir")
+AOF_NAME = "appendonly.aof"  # Redis's default appendfilename
 _BY_SUFFIX = {".rdb": "rdb", ".jsonl": "jsonl", ".resp": "resp", ".aof": "resp"}
 
 
@@ -120,6 +125,9 @@ def convert(
     kind = source_kind(source)
     report = ConvertReport(os.fspath(source), os.fspath(destination), kind, fmt)
     key_filter = key_filter or KeyFilter()
+    if fmt == "aof-dir":
+        return _convert_to_aof_dir(source, destination, target, key_filter, compress, skip_unknown, until, drop,
+                                   report)
     if kind == "aof":
         keyspace, header = replay_aof(source, report, skip_unknown=skip_unknown, until=until)
         _write(header, key_filter.apply(keyspace.records()), destination, fmt, target, compress, report, drop)
@@ -175,6 +183,38 @@ def _run(engine: Engine, command: AofCommand, report: ConvertReport, skip_unknow
         if not skip_unknown:
             raise error.located(base=command.offset, path=command.file) from None
         report.skipped[f"unknown {command.args[0].decode('utf-8', 'replace').upper()} commands"] += 1
+
+
+def _convert_to_aof_dir(source, destination, target, key_filter, compress, skip_unknown, until, drop,
+                        report: ConvertReport) -> ConvertReport:
+    """A directory Redis 7+ starts from with appendonly yes: manifest, RDB base, empty incr file.
+
+    Built in a temporary directory beside the destination and renamed into place when complete.
+    """
+    destination = Path(destination)
+    if destination.exists():
+        raise InputError("the destination exists; give a new directory name", path=os.fspath(destination))
+    base = f"{AOF_NAME}.1.base.rdb"
+    incr = f"{AOF_NAME}.1.incr.aof"
+    work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        inner = convert(source, work / base, to="rdb", target=target, key_filter=key_filter, compress=compress,
+                        skip_unknown=skip_unknown, until=until, drop=drop)
+        if TARGETS_BY_NAME[inner.target].rdb_version < 10:
+            raise TargetError(f"{inner.target} has no multi-part AOF (Redis 7.0+ does)")
+        (work / incr).write_bytes(b"")
+        manifest = Manifest((ManifestEntry(base, 1, FileType.BASE), ManifestEntry(incr, 1, FileType.INCR)))
+        (work / f"{AOF_NAME}.manifest").write_bytes(format_manifest(manifest))
+        for path in work.iterdir():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+        os.rename(work, destination)
+        fsync_directory(os.fspath(destination.parent))
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    inner.destination, inner.output_format = os.fspath(destination), "aof-dir"
+    return inner
 
 
 def _write(header: Header, records, destination, fmt: str, target: Target | None, compress: bool,

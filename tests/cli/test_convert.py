@@ -106,3 +106,28 @@ def test_downgrades_load_with_the_same_content_apart_from_what_was_dropped(tmp_p
         held["functions"] = []
     tolerance = 5000 if old == "redis-6.2" else 0
     assert compare(reloaded, held, now_ms=int(time.time() * 1000), expire_tolerance_ms=tolerance) == []
+
+
+def test_aof_dir_output_is_a_directory_redis_7_starts_from(tmp_path):
+    import shutil
+
+    from rdbtools.aof.check import check_aof
+    from tests.aof.redis_check_aof import run_real
+
+    directory = tmp_path / "appendonlydir"
+    result = run("convert", "fixtures/demo.rdb", str(directory), "--to", "aof-dir")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in directory.iterdir()) == [
+        "appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof", "appendonly.aof.manifest"]
+    manifest = directory / "appendonly.aof.manifest"
+    assert check_aof(manifest).valid and run_real(manifest).exit_code == 0
+    with open_rdb("fixtures/demo.rdb") as rdb:
+        expected = shape_records(rdb)
+    with start_server("redis-7.0", extra=("--appendonly", "yes"),
+                      prepare=lambda d: shutil.copytree(directory, d / "appendonlydir")) as server:
+        held = read_back(server.port, SERVERS["redis-7.0"])
+    assert compare(held, expected, now_ms=int(time.time() * 1000)) == []
+    assert run("convert", "fixtures/demo.rdb", str(directory), "--to", "aof-dir").returncode == 2  # exists
+    assert run("convert", "fixtures/demo.rdb", str(tmp_path / "old"), "--to", "aof-dir",
+               "--target", "redis-6.2").returncode == 1  # no multi-part AOF before 7.0
+    assert not (tmp_path / "old").exists()
