@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -45,8 +46,11 @@ def convert_command(
                                                    "modules.")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: human or json.")] = "human",
 ) -> None:
-    """Convert an RDB for another server version (up or down, Redis or Valkey), to JSONL or RESP, or a
-    JSONL dump back to an RDB. Exit status: 0 done, 1 bad or unsupported input, 2 usage error."""
+    """Convert an AOF to an RDB, an RDB for another server version (up or down, Redis or Valkey), to JSONL or
+    RESP, or a JSONL dump back to an RDB. Exit status: 0 done, 1 bad or unsupported input, 2 usage error."""
+    # writing builds construct contexts that refer to each other: the cyclic collector must run
+    # (the CLI turns it off for the read-only commands)
+    gc.enable()
     if fmt not in ("human", "json"):
         fail(f"unknown format {fmt!r}; choose human or json", EXIT_USAGE)
     if target is not None and rdb_version is not None:
