@@ -1,5 +1,6 @@
-/* Optional accelerator for the hot loop of reading an RDB file: the per-key record loop and the
- * listpack and ziplist walks inside it (plus the sort behind verify's duplicate-key check).
+/* Optional accelerator for the hot loops of reading and writing an RDB file: the per-key record loop
+ * and the listpack and ziplist walks inside it (plus the sort behind verify's duplicate-key check),
+ * and the listpack builder of the writer.
  *
  * decode_listpack and decode_ziplist are step-by-step twins of python_decode_listpack and
  * python_decode_ziplist in formats/listpack.py and ziplist.py (same checks in the same order, same
@@ -952,6 +953,78 @@ static PyObject *aof_scan(PyObject *self, PyObject *args) {
                          last_ts, kept_start, kept_end, ok_pos);
 }
 
+/* --- RESP records (the AOF reader's hot loop; twin of formats/resp.py's iter_records) -------
+ * Returns the clean records from pos (plain-digit counts, CRLFs where they belong, annotation lines
+ * ending within 1024 bytes), at most `most` of them, and stops before anything else: the Python
+ * loop reads that record with its own rules and messages, then hands back.
+ */
+
+static int resp_command(const unsigned char *buf, Py_ssize_t end, Py_ssize_t *pos, PyObject **args) {
+    Py_ssize_t p = *pos;
+    long long argc = aof_number(buf, end, &p, '*');
+    if (argc < 1) return BAIL;
+    PyObject *list = PyList_New(0);
+    if (list == NULL) return -1;
+    for (long long i = 0; i < argc; i++) {
+        long long len = aof_number(buf, end, &p, '$');
+        if (len < 0 || len > end - p - 2 || buf[p + len] != '\r' || buf[p + len + 1] != '\n') {
+            Py_DECREF(list);
+            return BAIL;
+        }
+        if (append_new(list, PyBytes_FromStringAndSize((const char *)buf + p, (Py_ssize_t)len)) < 0) {
+            Py_DECREF(list);
+            return -1;
+        }
+        p += len + 2;
+    }
+    *pos = p;
+    *args = list;
+    return 0;
+}
+
+static int resp_annotation(const unsigned char *buf, Py_ssize_t end, Py_ssize_t *pos, PyObject **text) {
+    Py_ssize_t p = *pos, window = end - p < 1024 ? end - p : 1024;
+    for (Py_ssize_t i = 1; i + 1 < window; i++) {
+        if (buf[p + i] == '\r' && buf[p + i + 1] == '\n') {
+            *text = PyBytes_FromStringAndSize((const char *)buf + p + 1, i - 1);
+            if (*text == NULL) return -1;
+            *pos = p + i + 2;
+            return 0;
+        }
+    }
+    return BAIL;
+}
+
+/* resp_scan(buf, pos, end, line, most, record_class) -> (records, pos, line) */
+static PyObject *resp_scan(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t pos, end, line, most;
+    PyObject *record_class;
+    if (!PyArg_ParseTuple(args, "y*nnnnO", &view, &pos, &end, &line, &most, &record_class)) return NULL;
+    const unsigned char *buf = view.buf;
+    if (end > view.len) end = view.len;
+    PyObject *records = PyList_New(0);
+    while (records != NULL && pos < end && PyList_GET_SIZE(records) < most) {
+        Py_ssize_t start = pos;
+        PyObject *value = NULL, *record;
+        int annotation = buf[pos] == '#';
+        int status = annotation ? resp_annotation(buf, end, &pos, &value) : resp_command(buf, end, &pos, &value);
+        if (status == BAIL) break;
+        if (status < 0) {
+            Py_CLEAR(records);
+            break;
+        }
+        record = annotation ? PyObject_CallFunction(record_class, "nnOO", start, line, Py_None, value)
+                            : PyObject_CallFunction(record_class, "nnO", start, line, value);
+        if (!annotation) line += 1 + 2 * (PyList_GET_SIZE(value));
+        Py_DECREF(value);
+        if (append_new(records, record) < 0) Py_CLEAR(records);
+    }
+    PyBuffer_Release(&view);
+    if (records == NULL) return NULL;
+    return Py_BuildValue("(Nnn)", records, pos, line);
+}
+
 /* --- repeated key hashes (verify's duplicate-key check) ------------------------------------ */
 
 static int compare_int64(const void *a, const void *b) {
@@ -981,6 +1054,147 @@ static PyObject *repeated_int64(PyObject *self, PyObject *args) {
     }
     PyBuffer_Release(&view);
     return repeats;
+}
+
+/* --- building a listpack (the writer's hot path; twin of python_encode_listpack) ----------- */
+
+typedef struct {
+    unsigned char *data;
+    Py_ssize_t size, capacity;
+} Buffer;
+
+static unsigned char *buffer_grow(Buffer *b, Py_ssize_t extra) {
+    if (b->size + extra > b->capacity) {
+        Py_ssize_t capacity = (b->size + extra) * 2;
+        unsigned char *data = PyMem_Realloc(b->data, (size_t)capacity);
+        if (data == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        b->data = data;
+        b->capacity = capacity;
+    }
+    unsigned char *at = b->data + b->size;
+    b->size += extra;
+    return at;
+}
+
+/* string2ll's rule (numbers.canonical_int64): is this the canonical decimal text of an int64? */
+static int canonical_int64(const unsigned char *s, Py_ssize_t len, long long *out) {
+    if (len < 1 || len > 20) return 0;
+    int negative = s[0] == '-';
+    const unsigned char *p = s + negative;
+    Py_ssize_t n = len - negative;
+    if (n == 0 || (p[0] == '0' && (n > 1 || negative))) return 0;
+    uint64_t value = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') return 0;
+        uint64_t digit = p[i] - '0';
+        if (value > (UINT64_MAX - digit) / 10) return 0;
+        value = value * 10 + digit;
+    }
+    if (negative ? value > (uint64_t)INT64_MAX + 1 : value > (uint64_t)INT64_MAX) return 0;
+    *out = negative ? (long long)(0 - value) : (long long)value;
+    return 1;
+}
+
+static void put_le(unsigned char *at, uint64_t value, int width) {
+    for (int i = 0; i < width; i++) at[i] = (unsigned char)(value >> (8 * i));
+}
+
+/* lpAppend's encoding of one integer entry; returns its body size. */
+static int listpack_int_body(long long v, unsigned char *body) {
+    if (v >= 0 && v <= 127) {
+        body[0] = (unsigned char)v;
+        return 1;
+    }
+    if (v >= -4096 && v <= 4095) {
+        uint64_t raw = (uint64_t)v & 0x1FFF;
+        body[0] = (unsigned char)(0xC0 | raw >> 8);
+        body[1] = raw & 0xFF;
+        return 2;
+    }
+    int width = v >= -32768 && v <= 32767 ? 2 : v >= -8388608 && v <= 8388607 ? 3 : v >= INT32_MIN && v <= INT32_MAX ? 4 : 8;
+    body[0] = width == 2 ? 0xF1 : width == 3 ? 0xF2 : width == 4 ? 0xF3 : 0xF4;
+    put_le(body + 1, (uint64_t)v, width);
+    return width + 1;
+}
+
+static int put_backlen(Buffer *b, Py_ssize_t body) {
+    int width = backlen_width(body);
+    unsigned char *at = buffer_grow(b, width);
+    if (at == NULL) return -1;
+    for (int i = 0; i < width; i++) {
+        unsigned char group = (body >> (7 * (width - 1 - i))) & 0x7F;
+        at[i] = i == 0 ? group : group | 0x80;
+    }
+    return 0;
+}
+
+static int append_listpack_int(Buffer *b, long long v) {
+    unsigned char body[9];
+    int size = listpack_int_body(v, body);
+    unsigned char *at = buffer_grow(b, size);
+    if (at == NULL) return -1;
+    memcpy(at, body, (size_t)size);
+    return put_backlen(b, size);
+}
+
+static int append_listpack_string(Buffer *b, const unsigned char *data, Py_ssize_t len) {
+    long long number;
+    if (canonical_int64(data, len, &number)) return append_listpack_int(b, number);
+    int head = len < 64 ? 1 : len < 4096 ? 2 : 5;
+    unsigned char *at = buffer_grow(b, head + len);
+    if (at == NULL) return -1;
+    if (head == 1) at[0] = (unsigned char)(0x80 | len);
+    else if (head == 2) {
+        at[0] = (unsigned char)(0xE0 | len >> 8);
+        at[1] = len & 0xFF;
+    } else {
+        at[0] = 0xF0;
+        put_le(at + 1, (uint64_t)len, 4);
+    }
+    memcpy(at + head, data, (size_t)len);
+    return put_backlen(b, head + len);
+}
+
+static int append_listpack_item(Buffer *b, PyObject *item) {
+    if (PyBytes_Check(item)) {
+        return append_listpack_string(b, (const unsigned char *)PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item));
+    }
+    if (PyLong_Check(item)) {
+        long long v = PyLong_AsLongLong(item);
+        if (v == -1 && PyErr_Occurred()) return -1;
+        return append_listpack_int(b, v);
+    }
+    PyErr_Format(PyExc_TypeError, "listpack values are bytes or int, not %.100s", Py_TYPE(item)->tp_name);
+    return -1;
+}
+
+static PyObject *encode_listpack(PyObject *self, PyObject *values) {
+    PyObject *items = PySequence_Fast(values, "listpack values must be a sequence");
+    if (items == NULL) return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    Buffer b = {NULL, 0, 0};
+    PyObject *result = NULL;
+    if (buffer_grow(&b, 6) == NULL) goto done;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (append_listpack_item(&b, PySequence_Fast_GET_ITEM(items, i)) < 0) goto done;
+    }
+    unsigned char *end = buffer_grow(&b, 1);
+    if (end == NULL) goto done;
+    *end = 0xFF;
+    if (b.size > 0xFFFFFFFF) {
+        PyErr_SetString(PyExc_ValueError, "a listpack holds at most 4 GB");
+        goto done;
+    }
+    put_le(b.data, (uint64_t)b.size, 4);
+    put_le(b.data + 4, (uint64_t)(count < 65535 ? count : 65535), 2);
+    result = PyBytes_FromStringAndSize((const char *)b.data, b.size);
+done:
+    PyMem_Free(b.data);
+    Py_DECREF(items);
+    return result;
 }
 
 /* --- module -------------------------------------------------------------------------------- */
@@ -1014,6 +1228,8 @@ static PyMethodDef methods[] = {
      "Entries of a listpack blob (see formats/listpack.py)."},
     {"decode_ziplist", (PyCFunction)(void (*)(void))decode_ziplist, METH_VARARGS | METH_KEYWORDS,
      "Entries of a ziplist blob (see formats/ziplist.py)."},
+    {"encode_listpack", encode_listpack, METH_O, "A listpack of bytes/int values (see formats/listpack.py)."},
+    {"resp_scan", resp_scan, METH_VARARGS, "Clean RESP records from pos (see formats/resp.py)."},
     {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
     {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords (see rdb/reader.py)."},

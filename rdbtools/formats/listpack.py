@@ -77,6 +77,8 @@ def backlen_width(size: int) -> int:
 
 
 def encode_backlen(size: int) -> bytes:
+    if size <= 127:
+        return bytes((size,))
     width = backlen_width(size)
     groups = [(size >> (7 * shift)) & 0x7F for shift in range(width - 1, -1, -1)]
     return bytes([groups[0]] + [g | 0x80 for g in groups[1:]])
@@ -89,7 +91,10 @@ def _choose_encoding(value: int | bytes) -> Encoding:
             return Encoding.UINT7
         if -4096 <= value <= 4095:
             return Encoding.INT13
-        return next(e for e, (_, low, high) in _FIXED_INTS.items() if low <= value <= high)
+        encoding = next((e for e, (_, low, high) in _FIXED_INTS.items() if low <= value <= high), None)
+        if encoding is None:
+            raise OverflowError(f"{value} does not fit a 64-bit integer entry")
+        return encoding
     if len(value) < 64:
         return Encoding.STR6
     return Encoding.STR12 if len(value) < 4096 else Encoding.STR32
@@ -183,12 +188,28 @@ def entry_size(value: int | bytes) -> int:
     return body + backlen_width(body)
 
 
-def encode_listpack(values: list[int | bytes]) -> bytes:
-    """Build a listpack from values with the encodings Redis chooses, header fields computed."""
+def schema_encode_listpack(values: list[int | bytes]) -> bytes:
+    """Build a listpack through the schema, header fields computed: the reference for the fast paths."""
     entries = ListContainer(Container(value=v) for v in values)
     body = sum(len(Entry.build(entry)) for entry in entries)
     return LISTPACK.build(Container(total_bytes=HEADER_SIZE + body + 1, count=min(len(values), UNKNOWN_COUNT),
                                     entries=entries))
+
+
+def entry_bytes(value: int | bytes) -> bytes:
+    """One entry with the encoding lpAppend chooses and its backlen."""
+    value = _entry_value(value)
+    body = _encode_body(_choose_encoding(value), value)
+    return body + encode_backlen(len(body))
+
+
+def python_encode_listpack(values: list[int | bytes]) -> bytes:
+    """The same bytes as ``schema_encode_listpack``, joined directly (the writer's hot path)."""
+    body = b"".join(map(entry_bytes, values))
+    return struct.pack("<IH", HEADER_SIZE + len(body) + 1, min(len(values), UNKNOWN_COUNT)) + body + b"\xff"
+
+
+encode_listpack = accelerated("encode_listpack") or python_encode_listpack
 
 
 # --- fast path -------------------------------------------------------------------------------

@@ -341,6 +341,13 @@ HASH_22 = {
     True: Counted(Struct("field" / RdbString, "value" / RdbString, "expire_at" / Int64sl)),
 }
 
+
+
+def value_schema(type_byte: int, valkey: bool = False) -> Construct:
+    """The schema of a key's value for this type byte (22 depends on the kind of file)."""
+    return HASH_22[valkey] if type_byte == 22 else VALUES[type_byte]
+
+
 KeyEntry = Struct(
     "type" / Byte,
     "key" / RdbString,

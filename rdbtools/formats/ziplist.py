@@ -70,7 +70,10 @@ def _choose_encoding(value: int | bytes) -> Encoding:
     if isinstance(value, int):
         if 0 <= value <= 12:
             return Encoding.IMMEDIATE
-        return next(e for e in _INT_ORDER if _FIXED_INTS[e][1] <= value <= _FIXED_INTS[e][2])
+        encoding = next((e for e in _INT_ORDER if _FIXED_INTS[e][1] <= value <= _FIXED_INTS[e][2]), None)
+        if encoding is None:
+            raise OverflowError(f"{value} does not fit a 64-bit integer entry")
+        return encoding
     if len(value) < 64:
         return Encoding.STR6
     return Encoding.STR14 if len(value) < 16384 else Encoding.STR32
@@ -121,10 +124,7 @@ class EntryConstruct(Construct):
         return Container(prevlen=prevlen, prevlen_wide=wide, encoding=encoding, value=value)
 
     def _build(self, obj, stream, context, path):
-        value = obj["value"]
-        if isinstance(value, bytes) and len(value) < 32:
-            number = canonical_int64(value)
-            value = number if number is not None else value
+        value = _entry_value(obj["value"])
         encoding = obj.get("encoding")
         body = _encode_body(Encoding(encoding) if encoding is not None else _choose_encoding(value), value)
         data = encode_prevlen(obj.get("prevlen", 0), obj.get("prevlen_wide", False)) + body
@@ -146,8 +146,16 @@ ZIPLIST = Struct(
 )
 
 
-def encode_ziplist(values: list[int | bytes]) -> bytes:
-    """Build a ziplist as Redis writes it: chosen encodings, prevlens and header computed."""
+def _entry_value(value: int | bytes) -> int | bytes:
+    """zipTryEncoding: a string under 32 bytes that is a canonical integer is stored as one."""
+    if isinstance(value, bytes) and len(value) < 32:
+        number = canonical_int64(value)
+        return number if number is not None else value
+    return value
+
+
+def schema_encode_ziplist(values: list[int | bytes]) -> bytes:
+    """Build a ziplist through the schema, prevlens and header computed: the reference for the fast path."""
     entries, prev_size, offset, tail = [], 0, HEADER_SIZE, HEADER_SIZE
     for value in values:
         entry = Container(prevlen=prev_size, prevlen_wide=False, value=value)
@@ -156,6 +164,18 @@ def encode_ziplist(values: list[int | bytes]) -> bytes:
         tail, prev_size, offset = offset, size, offset + size
     return ZIPLIST.build(Container(zlbytes=offset + 1, zltail=tail, zllen=min(len(values), UNKNOWN_COUNT),
                                    entries=entries))
+
+
+def encode_ziplist(values: list[int | bytes]) -> bytes:
+    """The same bytes as ``schema_encode_ziplist``, joined directly (the writer's hot path)."""
+    parts, prev_size, offset, tail = [], 0, HEADER_SIZE, HEADER_SIZE
+    for value in values:
+        value = _entry_value(value)
+        entry = encode_prevlen(prev_size) + _encode_body(_choose_encoding(value), value)
+        parts.append(entry)
+        tail, prev_size, offset = offset, len(entry), offset + len(entry)
+    header = struct.pack("<IIH", offset + 1, tail, min(len(values), UNKNOWN_COUNT))
+    return header + b"".join(parts) + b"\xff"
 
 
 # --- fast path -------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from rdbtools.formats.intset import encode_intset
 from rdbtools.formats.listpack import encode_listpack, entry_size
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.formats.primitives import RdbBytes, StringEncoding, encode_length, encode_string
-from rdbtools.formats.rdb import KeyEntry, ModuleOpcodes, Opcode, QuicklistContainer, RdbType, ValkeyType
+from rdbtools.formats.rdb import ModuleOpcodes, Opcode, QuicklistContainer, RdbType, ValkeyType, value_schema
 from rdbtools.formats.ziplist import encode_ziplist
 from rdbtools.rdb.model import Function, KeyRecord, ModuleValue, StreamId
 from rdbtools.rdb.targets import Target
@@ -32,13 +32,26 @@ _LISTPACK_OVERHEAD = 8  # Redis's SIZE_ESTIMATE_OVERHEAD when deciding whether a
 _MAX_INT_SCORE = 1 << 62
 
 
+def stored_string(value: bytes, compress: bool = True) -> bytes:
+    """A string as Redis saves it (integer, LZF over 20 bytes when that saves 4, raw), in its minimal
+    forms; an LZF payload read from the source file is reused rather than compressed again."""
+    if compress and getattr(value, "encoding", None) is StringEncoding.LZF:
+        return encode_string(value)
+    return encode_string(value if type(value) is bytes else bytes(value), compress=compress)
+
+
 def compressed(data: bytes, compress: bool) -> bytes:
-    """The string as Redis stores it: LZF when that saves at least 4 bytes of a string over 20 bytes."""
+    """The same choice as ``stored_string``, as a value the schema builds (for schema-built layouts)."""
     if compress and len(data) > 20 and canonical_int64(data) is None:
         packed = lzf.compress(data, len(data) - 4)
         if packed is not None:
             return RdbBytes(data, StringEncoding.LZF, compressed=packed)
     return data
+
+
+def _strings(items, compress: bool) -> bytes:
+    """A counted run of strings (linked lists, hashtable sets)."""
+    return encode_length(len(items)) + b"".join([stored_string(i, compress) for i in items])
 
 
 class RdbWriter:
@@ -106,14 +119,23 @@ def unwritable(record: KeyRecord | Function, target: Target) -> str | None:
 
 
 def encode_key(record: KeyRecord, target: Target, compress: bool = True) -> bytes:
-    """One key entry (type, key, value) as ``target`` writes it."""
+    """One key entry (type, key, value) as ``target`` writes it; tests prove the schema rebuilds
+    these exact bytes from what it parses of them."""
     type_byte, value = _VALUE_ENCODERS[record.type](record, target, compress)
-    return KeyEntry.build(Container(type=type_byte, key=compressed(record.key, compress), value=value),
-                          valkey=target.valkey)
+    return bytes((type_byte,)) + stored_string(record.key, compress) + value
+
+
+def _schema_value(type_byte: int, value, target: Target) -> tuple[int, bytes]:
+    """The rare value layouts (streams, modules, TTL hashes, text scores) built by the schema itself."""
+    return type_byte, value_schema(type_byte, target.valkey).build(value)
+
+
+def _blob(type_byte: int, blob: bytes, compress: bool) -> tuple[int, bytes]:
+    return type_byte, stored_string(blob, compress)
 
 
 def _string(record: KeyRecord, target: Target, compress: bool):
-    return RdbType.STRING, compressed(record.value, compress)
+    return RdbType.STRING, stored_string(record.value, compress)
 
 
 def _small(items: list[bytes], max_entries: int, max_value: int) -> bool:
@@ -124,15 +146,19 @@ def _list(record: KeyRecord, target: Target, compress: bool):
     items = record.value
     if not target.quicklists:
         if _small(items, target.list_max_ziplist_entries, target.list_max_ziplist_value):
-            return RdbType.LIST_ZIPLIST, compressed(encode_ziplist(items), compress)
-        return RdbType.LIST, ListContainer(compressed(i, compress) for i in items)
+            return _blob(RdbType.LIST_ZIPLIST, encode_ziplist(items), compress)
+        return RdbType.LIST, _strings(items, compress)
     nodes = _quicklist_nodes(items, target)
     if not target.listpacks:
-        return RdbType.LIST_QUICKLIST, ListContainer(compressed(encode_ziplist(n), compress) for _, n in nodes)
-    return RdbType.LIST_QUICKLIST_2, ListContainer(
-        Container(container=QuicklistContainer.PLAIN, data=compressed(n[0], compress)) if plain
-        else Container(container=QuicklistContainer.PACKED, data=compressed(encode_listpack(n), compress))
-        for plain, n in nodes)
+        return RdbType.LIST_QUICKLIST, _strings([encode_ziplist(n) for _, n in nodes], compress)
+    return RdbType.LIST_QUICKLIST_2, encode_length(len(nodes)) + b"".join([
+        _PLAIN_NODE + stored_string(n[0], compress) if plain else _PACKED_NODE + stored_string(encode_listpack(n),
+                                                                                             compress)
+        for plain, n in nodes])
+
+
+_PLAIN_NODE = encode_length(QuicklistContainer.PLAIN)
+_PACKED_NODE = encode_length(QuicklistContainer.PACKED)
 
 
 def _quicklist_nodes(items: list[bytes], target: Target) -> list[tuple[bool, list[bytes]]]:
@@ -160,12 +186,13 @@ def _quicklist_nodes(items: list[bytes], target: Target) -> list[tuple[bool, lis
 
 def _set(record: KeyRecord, target: Target, compress: bool):
     members = record.value
-    numbers = [canonical_int64(m) for m in members]
-    if len(members) <= target.set_max_intset_entries and None not in numbers:
-        return RdbType.SET_INTSET, compressed(encode_intset(numbers), compress)
+    if len(members) <= target.set_max_intset_entries:
+        numbers = [canonical_int64(m) for m in members]
+        if None not in numbers:
+            return _blob(RdbType.SET_INTSET, encode_intset(numbers), compress)
     if target.set_listpacks and _small(members, target.set_max_listpack_entries, target.set_max_listpack_value):
-        return RdbType.SET_LISTPACK, compressed(encode_listpack(members), compress)
-    return RdbType.SET, ListContainer(compressed(m, compress) for m in members)
+        return _blob(RdbType.SET_LISTPACK, encode_listpack(members), compress)
+    return RdbType.SET, _strings(members, compress)
 
 
 def _score_entry(score: float, target: Target) -> int | bytes:
@@ -183,25 +210,34 @@ def _zset(record: KeyRecord, target: Target, compress: bool):
     if _small(members, target.zset_max_listpack_entries, target.zset_max_listpack_value):
         flat = [x for m, s in pairs for x in (m, _score_entry(s, target))]
         if target.listpacks:
-            return RdbType.ZSET_LISTPACK, compressed(encode_listpack(flat), compress)
-        return RdbType.ZSET_ZIPLIST, compressed(encode_ziplist(flat), compress)
+            return _blob(RdbType.ZSET_LISTPACK, encode_listpack(flat), compress)
+        return _blob(RdbType.ZSET_ZIPLIST, encode_ziplist(flat), compress)
     if target.binary_scores:
-        return RdbType.ZSET_2, ListContainer(Container(member=compressed(m, compress), score=s) for m, s in pairs)
-    return RdbType.ZSET, ListContainer(Container(member=compressed(m, compress), score=s) for m, s in pairs)
+        return RdbType.ZSET_2, encode_length(len(pairs)) + b"".join([
+            stored_string(m, compress) + _DOUBLE.pack(s) for m, s in pairs])
+    return _schema_value(RdbType.ZSET, ListContainer(Container(member=compressed(m, compress), score=s)
+                                                     for m, s in pairs), target)
+
+
+_DOUBLE = struct.Struct("<d")
+
+
+def _small_hash(fields: list[tuple[bytes, bytes]], target: Target) -> bool:
+    return _small([x for pair in fields for x in pair], 2 * target.hash_max_listpack_entries,
+                  target.hash_max_listpack_value)
 
 
 def _hash(record: KeyRecord, target: Target, compress: bool):
     if record.field_expires:
         return _hash_with_ttls(record, target, compress)
     fields = list(record.value.items())
-    if _small([x for pair in fields for x in pair], 2 * target.hash_max_listpack_entries,
-              target.hash_max_listpack_value):
+    if _small_hash(fields, target):
         flat = [x for pair in fields for x in pair]
         if target.listpacks:
-            return RdbType.HASH_LISTPACK, compressed(encode_listpack(flat), compress)
-        return RdbType.HASH_ZIPLIST, compressed(encode_ziplist(flat), compress)
-    return RdbType.HASH, ListContainer(Container(field=compressed(f, compress), value=compressed(v, compress))
-                                       for f, v in fields)
+            return _blob(RdbType.HASH_LISTPACK, encode_listpack(flat), compress)
+        return _blob(RdbType.HASH_ZIPLIST, encode_ziplist(flat), compress)
+    return RdbType.HASH, encode_length(len(fields)) + b"".join([
+        stored_string(f, compress) + stored_string(v, compress) for f, v in fields])
 
 
 def _hash_with_ttls(record: KeyRecord, target: Target, compress: bool):
@@ -209,22 +245,23 @@ def _hash_with_ttls(record: KeyRecord, target: Target, compress: bool):
         raise TargetError(f"hash field TTLs need Redis 7.4+ or Valkey 9+; {target.name} cannot hold them",
                           key=record.key)
     ttls = record.field_expires or {}
-    if target.valkey:
-        return ValkeyType.HASH_2, ListContainer(
-            Container(field=compressed(f, compress), value=compressed(v, compress), expire_at=ttls.get(f, -1))
-            for f, v in record.value.items())
     fields = list(record.value.items())
-    # Redis orders a listpack-ex hash: fields with a TTL first (soonest first), then the others
-    ordered = sorted(fields, key=lambda pair: (pair[0] not in ttls, ttls.get(pair[0], 0)))
-    if _small([x for pair in fields for x in pair], 2 * target.hash_max_listpack_entries,
-              target.hash_max_listpack_value):
-        flat = [x for f, v in ordered for x in (f, v, ttls.get(f, 0))]
-        return RdbType.HASH_LISTPACK_EX, Container(min_expire=min(ttls.values()),
-                                                   listpack=compressed(encode_listpack(flat), compress))
+    if target.valkey:
+        return _schema_value(ValkeyType.HASH_2, ListContainer(
+            Container(field=compressed(f, compress), value=compressed(v, compress),
+                      expire_at=ttls.get(f, -1)) for f, v in fields), target)
     min_expire = min(ttls.values())
-    return RdbType.HASH_METADATA, Container(min_expire=min_expire, fields=ListContainer(
+    if _small_hash(fields, target):
+        # Redis orders a listpack-ex hash: fields with a TTL first (soonest first), then the others
+        ordered = sorted(fields, key=lambda pair: (pair[0] not in ttls, ttls.get(pair[0], 0)))
+        flat = [x for f, v in ordered for x in (f, v, ttls.get(f, 0))]
+        return RdbType.HASH_LISTPACK_EX, _INT64.pack(min_expire) + stored_string(encode_listpack(flat), compress)
+    return _schema_value(RdbType.HASH_METADATA, Container(min_expire=min_expire, fields=ListContainer(
         Container(ttl=(ttls[f] - min_expire + 1) if f in ttls else 0, field=compressed(f, compress),
-                  value=compressed(v, compress)) for f, v in fields))
+                  value=compressed(v, compress)) for f, v in fields)), target)
+
+
+_INT64 = struct.Struct("<Q")
 
 
 def _module(record: KeyRecord, target: Target, compress: bool):
@@ -233,7 +270,8 @@ def _module(record: KeyRecord, target: Target, compress: bool):
     if not target.binary_scores:  # module values arrived with RDB 8
         raise TargetError(f"module values need RDB 8 (Redis 4.0+); {target.name} writes RDB {target.rdb_version}",
                           key=record.key)
-    return RdbType.MODULE_2, Container(module_id=value.module_id, opcodes=ModuleOpcodes.parse(value.payload))
+    return _schema_value(RdbType.MODULE_2, Container(module_id=value.module_id,
+                                                     opcodes=ModuleOpcodes.parse(value.payload)), target)
 
 
 _STREAM_NODE_MAX_ENTRIES = 100  # stream-node-max-entries
@@ -307,7 +345,7 @@ def _stream(record: KeyRecord, target: Target, compress: bool):
                 for c in g.consumers),
         )
         for g in stream.groups)
-    return type_byte, Container(
+    return _schema_value(type_byte, Container(
         nodes=_stream_nodes(stream, compress),
         length=stream.length,
         last_id=_id(stream.last_id),
@@ -316,7 +354,7 @@ def _stream(record: KeyRecord, target: Target, compress: bool):
         entries_added=(stream.length if stream.entries_added is None else stream.entries_added)
         if version >= 2 else None,
         groups=groups,
-    )
+    ), target)
 
 
 _VALUE_ENCODERS = {"string": _string, "list": _list, "set": _set, "zset": _zset, "hash": _hash,

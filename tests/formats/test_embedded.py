@@ -67,10 +67,25 @@ def test_encoded_values_decode_the_same_through_schema_and_fast_path(name, items
     assert schema.build(schema.parse(blob)) == blob
 
 
+FAST_ENCODERS = {
+    "listpack": (listpack.python_encode_listpack, listpack.schema_encode_listpack),
+    "ziplist": (ziplist.encode_ziplist, ziplist.schema_encode_ziplist),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FAST_ENCODERS))
+@settings(max_examples=200)
+@given(items=values)
+def test_fast_encoders_build_exactly_what_the_schema_builds(name, items):
+    fast, schema = FAST_ENCODERS[name]
+    assert fast(items) == schema(items)
+
+
 @settings(max_examples=150)
 @given(items=st.lists(st.one_of(int64, boundary_ints), min_size=1, max_size=60))
 def test_intset_is_sorted_minimal_and_agrees_with_its_schema(items):
     blob = intset.encode_intset(items)
+    assert blob == intset.schema_encode_intset(items)
     expected = sorted(set(items))
     assert intset.decode_intset(blob, deep=True) == expected
     parsed = intset.INTSET.parse(blob)

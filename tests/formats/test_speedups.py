@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from hiredis import pack_command
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rdbtools.errors import FormatError
-from rdbtools.formats import accelerated, listpack, ziplist
+from rdbtools.formats import accelerated, listpack, resp, ziplist
 
 if accelerated("decode_listpack") is None:
     if os.environ.get("CI"):
@@ -117,3 +118,54 @@ def test_scan_agrees_with_the_python_loop_on_random_and_damaged_files(tmp_path_f
     python = read_all(path, False, deep)
     assert read_all(path, True, deep) == python
     assert read_all(path, True, deep, keep_values=False) == without_values(python)
+
+
+encodable = st.lists(st.one_of(st.integers(-(2**63), 2**63 - 1), st.binary(max_size=80),
+                               st.sampled_from([b"0", b"-0", b"007", b"+1", b"-9223372036854775808",
+                                                b"9223372036854775808", b"18446744073709551616", b"-", b""]),
+                               st.integers(-(2**63), 2**63 - 1).map(lambda n: b"%d" % n),
+                               st.integers(0, 70000).map(lambda n: b"s" * n)), max_size=12)
+
+
+@settings(max_examples=400)
+@given(values=encodable)
+def test_compiled_listpack_builder_gives_the_python_bytes(values):
+    assert accelerated("encode_listpack")(values) == listpack.python_encode_listpack(values)
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, 1.5, "text"])
+def test_compiled_listpack_builder_refuses_what_python_refuses(value):
+    with pytest.raises((OverflowError, TypeError)):
+        listpack.python_encode_listpack([value])
+    with pytest.raises((OverflowError, TypeError)):
+        accelerated("encode_listpack")([value])
+
+
+resp_args = st.lists(st.one_of(st.binary(max_size=30), st.sampled_from([b"MULTI", b"EXEC", b"\r\n", b"$3"])),
+                     min_size=1, max_size=5)
+resp_records = st.lists(st.one_of(resp_args.map(lambda args: pack_command(tuple(args))),
+                                  st.sampled_from([b"#TS:1700000000\r\n", b"#note\r\n", b"#" + b"x" * 1030 + b"\r\n",
+                                                   b"*03\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", b"*-1\r\n"])),
+                        max_size=12)
+
+
+def resp_outcome(stream: bytes, start: int):
+    records = []
+    try:
+        for record in resp.iter_records(stream, start):
+            records.append((record.offset, record.line, record.args, record.annotation))
+    except FormatError as error:
+        records.append((type(error).__name__, error.message, error.offset))
+    return records
+
+
+@settings(max_examples=400)
+@given(records=resp_records, data=st.data())
+def test_compiled_resp_scanner_and_python_reader_agree_on_records_and_errors(records, data):
+    stream = damage(b"".join(records), data) if records else b""
+    start = data.draw(st.integers(0, len(stream)))
+    compiled = resp_outcome(stream, start)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resp, "_scan", None)
+        assert compiled == resp_outcome(stream, start)
+    assert resp._scan is not None

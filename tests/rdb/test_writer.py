@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from rdbtools import Function, KeyRecord, UnsupportedError, open_rdb, verify_rdb
 from rdbtools.errors import TargetError
+from rdbtools.formats.rdb import KeyEntry
 from rdbtools.rdb.targets import TARGETS, target_for, target_for_version
-from rdbtools.rdb.writer import RdbWriter
+from rdbtools.rdb.writer import RdbWriter, encode_key, unwritable
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records
 from tests.servers import SERVERS, start_server
@@ -89,6 +90,19 @@ def test_random_datasets_read_back_equal_and_sound(tmp_path_factory, name, keys)
         back = list(rdb.key_records())
     assert [logical(r) for r in back] == [logical(k) for k in keys]
     assert verify_rdb(path).verdict == "sound"
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+@settings(max_examples=40, deadline=None)
+@given(keys=records(), compress=st.booleans())
+def test_the_fast_key_encoder_writes_bytes_the_schema_rebuilds_exactly(name, keys, compress):
+    target = TARGETS[name]
+    for record in keys:
+        if unwritable(record, target):
+            continue
+        entry = encode_key(record, target, compress)
+        parsed = KeyEntry.parse(entry, valkey=target.valkey)
+        assert KeyEntry.build(parsed, valkey=target.valkey) == entry
 
 
 def test_field_ttls_are_refused_for_a_target_without_them():
