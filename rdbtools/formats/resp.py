@@ -33,6 +33,7 @@ from construct import (
 )
 
 from rdbtools.errors import FormatError, TruncatedError
+from rdbtools.formats import accelerated
 
 CRLF = b"\r\n"
 TIMESTAMP_PREFIX = b"#TS:"
@@ -149,42 +150,55 @@ def _number(buf, pos: int, end: int, prefix: int, what: str) -> tuple[int, int]:
 def iter_records(buf, start: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[RespRecord]:
     """Records from ``start``; FormatError / TruncatedError at the offset of the record that fails.
 
-    Bulk lengths are checked against the bytes left before anything is read or allocated.
+    Bulk lengths are checked against the bytes left before anything is read or allocated. Runs of
+    clean records go through the compiled scanner when it is built; every other record is read here.
     """
     end = len(buf) if end is None else end
     pos, line = start, first_line
     while pos < end:
-        record_start, record_line = pos, line
-        first = buf[pos]
-        if first == 0x23:  # '#'
-            newline = bytes(buf[pos : min(end, pos + MAX_LINE)]).find(CRLF)
-            if newline < 0:
-                raise (TruncatedError if end - pos < MAX_LINE else FormatError)(
-                    "annotation line without \\r\\n", offset=pos)
-            yield RespRecord(pos, line, None, bytes(buf[pos + 1 : pos + newline]))
-            pos += newline + 2
-            continue
-        try:
-            argc, pos = _number(buf, pos, end, 0x2A, "a command (*<argc>)")
+        if _scan is not None:
+            batch, pos, line = _scan(buf, pos, end, line, _SCAN_BATCH, RespRecord)
+            yield from batch
+            if batch:
+                continue
+        record, pos, line = read_record(buf, pos, end, line)
+        yield record
+
+
+def read_record(buf, pos: int, end: int, line: int) -> tuple[RespRecord, int, int]:
+    """The record at ``pos``: (record, position after it, line after it)."""
+    record_start, record_line = pos, line
+    if buf[pos] == 0x23:  # '#'
+        newline = bytes(buf[pos : min(end, pos + MAX_LINE)]).find(CRLF)
+        if newline < 0:
+            raise (TruncatedError if end - pos < MAX_LINE else FormatError)(
+                "annotation line without \\r\\n", offset=pos)
+        return RespRecord(pos, line, None, bytes(buf[pos + 1 : pos + newline])), pos + newline + 2, line
+    try:
+        argc, pos = _number(buf, pos, end, 0x2A, "a command (*<argc>)")
+        line += 1
+        if argc < 1:
+            raise FormatError(f"command with {argc} arguments", offset=record_start)
+        args = []
+        for _ in range(argc):
+            length, pos = _number(buf, pos, end, 0x24, "an argument ($<length>)")
             line += 1
-            if argc < 1:
-                raise FormatError(f"command with {argc} arguments", offset=record_start)
-            args = []
-            for _ in range(argc):
-                length, pos = _number(buf, pos, end, 0x24, "an argument ($<length>)")
-                line += 1
-                if length < 0:
-                    raise FormatError(f"argument length {length}", offset=pos)
-                if pos + length + 2 > end:
-                    raise TruncatedError(f"argument of {length} bytes runs past the end", offset=pos)
-                args.append(bytes(buf[pos : pos + length]))
-                if buf[pos + length : pos + length + 2] != CRLF:
-                    raise FormatError("argument not followed by \\r\\n", offset=pos + length)
-                pos += length + 2
-                line += 1
-        except (FormatError, TruncatedError) as error:
-            if error.offset is None:
-                error.offset = record_start
-            error.message = f"{error.message} (command starting at offset {record_start}, line {record_line})"
-            raise
-        yield RespRecord(record_start, record_line, args)
+            if length < 0:
+                raise FormatError(f"argument length {length}", offset=pos)
+            if pos + length + 2 > end:
+                raise TruncatedError(f"argument of {length} bytes runs past the end", offset=pos)
+            args.append(bytes(buf[pos : pos + length]))
+            if buf[pos + length : pos + length + 2] != CRLF:
+                raise FormatError("argument not followed by \\r\\n", offset=pos + length)
+            pos += length + 2
+            line += 1
+    except (FormatError, TruncatedError) as error:
+        if error.offset is None:
+            error.offset = record_start
+        error.message = f"{error.message} (command starting at offset {record_start}, line {record_line})"
+        raise
+    return RespRecord(record_start, record_line, args), pos, line
+
+
+_scan = accelerated("resp_scan")
+_SCAN_BATCH = 4096  # records a call: bounds the batch in memory and lets readers release pages behind
