@@ -1,0 +1,159 @@
+"""Redis commands, a module per data type, registered by name with Redis's arity.
+
+Each command is a function ``(engine, args) -> reply`` that changes the engine's keyspace; replies
+are Python values (bytes, int, float, list, None; ``Status`` for simple strings) and errors are
+``CommandError`` with Redis's text. The engine looks them up in ``REGISTRY``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
+
+Handler = Callable[["Engine", list[bytes]], Any]
+
+
+class Status(str):
+    """A simple-string reply (+OK), as opposed to a bulk string."""
+
+
+OK = Status("OK")
+
+
+class CommandError(Exception):
+    """An error reply with Redis's text (replaying goes on after one, as Redis's AOF loading does)."""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: bytes
+    handler: Handler
+    arity: int  # Redis's: n exactly n arguments (the name included), -n at least n
+    write: bool
+
+
+REGISTRY: dict[bytes, Command] = {}
+
+
+def command(name: str, arity: int, *, write: bool = True) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        REGISTRY[name.encode()] = Command(name.encode(), handler, arity, write)
+        return handler
+
+    return register
+
+
+def alias(name: str, target: str) -> None:
+    spec = REGISTRY[target.encode()]
+    REGISTRY[name.encode()] = Command(name.encode(), spec.handler, spec.arity, spec.write)
+
+
+# --- argument parsing, shared by every module ----------------------------------------------------
+
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+NOT_INTEGER = "ERR value is not an integer or out of range"
+SYNTAX = "ERR syntax error"
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+
+
+def integer(value: bytes, error: str = NOT_INTEGER) -> int:
+    """string2ll: the canonical decimal text of an int64 (no spaces, no '+', no leading zeros)."""
+    from rdbtools.formats.numbers import canonical_int64
+
+    number = canonical_int64(value)
+    if number is None:
+        raise CommandError(error)
+    return number
+
+
+def floating(value: bytes, error: str = "ERR value is not a valid float") -> float:
+    """strtod as Redis calls it: the whole argument, no spaces, NaN refused."""
+    text = value.decode("latin-1")
+    if not text or text != text.strip():
+        raise CommandError(error)
+    try:
+        number = float(text)
+    except ValueError:
+        raise CommandError(error) from None
+    if number != number:
+        raise CommandError(error)
+    return number
+
+
+def format_double(value: float) -> bytes:
+    """How Redis 7 replies with a double: the shortest text that reads back the same."""
+    if value == float("inf"):
+        return b"inf"
+    if value == float("-inf"):
+        return b"-inf"
+    if value.is_integer() and abs(value) < 1e17:
+        return b"%d" % value
+    text = repr(value)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{'-' if exponent.startswith('-') else '+'}{exponent.lstrip('+-').zfill(2)}"
+    return text.encode()
+
+
+def wrong_arity(name: bytes) -> CommandError:
+    return CommandError(f"ERR wrong number of arguments for '{name.decode('utf-8', 'replace').lower()}' command")
+
+
+# --- INCRBYFLOAT arithmetic: x87 long doubles (64-bit mantissa), printed as "%.17Lf" trimmed ---------
+
+_LONG_DOUBLE_BITS = 64
+_NUMBER = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _round_mantissa(value: Fraction) -> Fraction:
+    """The long double nearest to an exact value (ties to even)."""
+    if value == 0:
+        return value
+    magnitude = abs(value)
+    exponent = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
+    if Fraction(2) ** exponent > magnitude:
+        exponent -= 1
+    scale = Fraction(2) ** (exponent - _LONG_DOUBLE_BITS + 1)
+    units = magnitude / scale
+    whole = units.numerator // units.denominator
+    rest = units - whole
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and whole % 2):
+        whole += 1
+    return (whole * scale) * (1 if value > 0 else -1)
+
+
+INFINITE_RESULT = "ERR increment would produce NaN or Infinity"
+
+
+def long_double(text: bytes, error: str = "ERR value is not a valid float",
+                infinite: str = INFINITE_RESULT) -> Fraction:
+    """strtold of a whole argument (a finite decimal number) as the nearest long double."""
+    if not _NUMBER.fullmatch(text):
+        if text.lower().lstrip(b"+-") in (b"inf", b"infinity"):
+            raise CommandError(infinite)
+        raise CommandError(error)
+    return _round_mantissa(Fraction(text.decode()))
+
+
+def add_long_doubles(current: Fraction, increment: Fraction) -> bytes:
+    """INCRBYFLOAT's sum of two long doubles, as Redis computes and prints it."""
+    return _fixed_17(_round_mantissa(current + increment)).encode()
+
+
+def _fixed_17(value: Fraction) -> str:
+    """printf("%.17Lf") of an exact value, trailing zeros (and a bare point) removed."""
+    scaled = value * 10**17
+    units = scaled.numerator // scaled.denominator
+    rest = scaled - units
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and units % 2):
+        units += 1
+    sign = "-" if units < 0 else ""
+    digits = str(abs(units)).rjust(18, "0")
+    text = f"{sign}{digits[:-17]}.{digits[-17:]}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

@@ -1,0 +1,247 @@
+"""Hash commands, with hash-field expiration (Redis 7.4+ / Valkey 9: HEXPIRE family, HSETEX, HGETEX)."""
+
+from __future__ import annotations
+
+from rdbtools.keyspace.commands import (
+    INT64_MAX,
+    INT64_MIN,
+    OK,
+    SYNTAX,
+    CommandError,
+    add_long_doubles,
+    command,
+    integer,
+    long_double,
+    wrong_arity,
+)
+
+
+def _hash(e, key: bytes):
+    entry = e.get(key, "hash")
+    if entry is not None and entry.field_expires and not e.loading:
+        _expire_fields(e, key, entry)
+        return e.get(key, "hash")
+    return entry
+
+
+def _expire_fields(e, key: bytes, entry) -> None:
+    now = e.now_ms()
+    for field, at in list(entry.field_expires.items()):
+        if at <= now:
+            del entry.field_expires[field]
+            entry.value.pop(field, None)
+    e.drop_if_empty(key, entry)
+
+
+def _set_field(entry, field: bytes, value: bytes) -> bool:
+    """Store a field (dropping its TTL, as a write does); True when it is new."""
+    new = field not in entry.value
+    entry.value[field] = value
+    if entry.field_expires:
+        entry.field_expires.pop(field, None)
+    return new
+
+
+@command("hset", -4)
+def hset(e, args):
+    if len(args) % 2:
+        raise wrong_arity(args[0])
+    entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
+    return sum(_set_field(entry, args[i], args[i + 1]) for i in range(2, len(args), 2))
+
+
+@command("hmset", -4)
+def hmset(e, args):
+    hset(e, args)
+    return OK
+
+
+@command("hsetnx", 4)
+def hsetnx(e, args):
+    entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
+    if args[2] in entry.value:
+        return 0
+    entry.value[args[2]] = args[3]
+    return 1
+
+
+@command("hdel", -3)
+def hdel(e, args):
+    entry = _hash(e, args[1])
+    if entry is None:
+        return 0
+    removed = 0
+    for field in args[2:]:
+        if entry.value.pop(field, None) is not None:
+            removed += 1
+            if entry.field_expires:
+                entry.field_expires.pop(field, None)
+    e.drop_if_empty(args[1], entry)
+    return removed
+
+
+@command("hget", 3, write=False)
+def hget(e, args):
+    entry = _hash(e, args[1])
+    return None if entry is None else entry.value.get(args[2])
+
+
+@command("hgetall", 2, write=False)
+def hgetall(e, args):
+    entry = _hash(e, args[1])
+    return [] if entry is None else [x for pair in entry.value.items() for x in pair]
+
+
+@command("hlen", 2, write=False)
+def hlen(e, args):
+    entry = _hash(e, args[1])
+    return 0 if entry is None else len(entry.value)
+
+
+@command("hincrby", 4)
+def hincrby(e, args):
+    delta = integer(args[3])
+    entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
+    old = entry.value.get(args[2])
+    current = 0 if old is None else integer(old, "ERR hash value is not an integer")
+    if not INT64_MIN <= current + delta <= INT64_MAX:
+        e.drop_if_empty(args[1], entry)
+        raise CommandError("ERR increment or decrement would overflow")
+    entry.value[args[2]] = b"%d" % (current + delta)
+    return current + delta
+
+
+@command("hincrbyfloat", 4)
+def hincrbyfloat(e, args):
+    increment = long_double(args[3], infinite="ERR value is NaN or Infinity")
+    entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
+    old = entry.value.get(args[2], b"0")
+    try:
+        entry.value[args[2]] = add_long_doubles(long_double(old, "ERR hash value is not a float"), increment)
+    except CommandError:
+        e.drop_if_empty(args[1], entry)
+        raise
+    return entry.value[args[2]]
+
+
+# --- field expiration ---------------------------------------------------------------------------
+
+def _fields(args, at: int) -> list[bytes]:
+    """FIELDS numfields field... starting at args[at]."""
+    if at + 1 >= len(args) or args[at].upper() != b"FIELDS":
+        raise CommandError("ERR Mandatory argument FIELDS is missing or not at the right position")
+    count = integer(args[at + 1], "ERR Number of fields must be a positive integer")
+    fields = args[at + 2 :]
+    if count <= 0:
+        raise CommandError("ERR Number of fields must be a positive integer")
+    if count != len(fields):
+        raise CommandError("ERR The `numfields` parameter must match the number of arguments")
+    return fields
+
+
+def _hexpire(e, args, unit_ms: int, absolute: bool):
+    """HEXPIRE/HPEXPIRE/HEXPIREAT/HPEXPIREAT key n [NX|XX|GT|LT] FIELDS count field..."""
+    amount = integer(args[2])
+    condition, at = None, 3
+    if at < len(args) and args[at].upper() in (b"NX", b"XX", b"GT", b"LT"):
+        condition, at = args[at].upper(), at + 1
+    fields = _fields(args, at)
+    if amount < 0:
+        raise CommandError("ERR invalid expire time, must be >= 0")
+    entry = _hash(e, args[1])
+    if entry is None:
+        return [-2] * len(fields)
+    when = e.absolute_ms(amount, unit_ms, absolute)
+    ttls = entry.field_expires = entry.field_expires or {}
+    replies = []
+    for field in fields:
+        current = ttls.get(field)
+        if field not in entry.value:
+            replies.append(-2)
+        elif ((condition == b"NX" and current is not None) or (condition == b"XX" and current is None)
+              or (condition == b"GT" and (current is None or when <= current))
+              or (condition == b"LT" and current is not None and when >= current)):
+            replies.append(0)
+        elif when <= e.now_ms() and not e.loading:
+            del entry.value[field]
+            ttls.pop(field, None)
+            replies.append(2)
+        else:
+            ttls[field] = when
+            replies.append(1)
+    if not ttls:
+        entry.field_expires = None
+    e.drop_if_empty(args[1], entry)
+    return replies
+
+
+@command("hexpire", -6)
+def hexpire(e, args):
+    return _hexpire(e, args, 1000, False)
+
+
+@command("hpexpire", -6)
+def hpexpire(e, args):
+    return _hexpire(e, args, 1, False)
+
+
+@command("hexpireat", -6)
+def hexpireat(e, args):
+    return _hexpire(e, args, 1000, True)
+
+
+@command("hpexpireat", -6)
+def hpexpireat(e, args):
+    return _hexpire(e, args, 1, True)
+
+
+@command("hpersist", -5)
+def hpersist(e, args):
+    fields = _fields(args, 2)
+    entry = _hash(e, args[1])
+    if entry is None:
+        return [-2] * len(fields)
+    ttls = entry.field_expires or {}
+    replies = [-2 if f not in entry.value else 1 if ttls.pop(f, None) is not None else -1 for f in fields]
+    entry.field_expires = ttls or None
+    return replies
+
+
+_UNITS = {b"EX": (1000, False), b"PX": (1, False), b"EXAT": (1000, True), b"PXAT": (1, True)}
+
+
+@command("hsetex", -6)
+def hsetex(e, args):
+    """HSETEX key [FNX|FXX] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL] FIELDS n field value ... (Redis 8, Valkey 9)."""
+    i, condition, expire_at, keep_ttl = 2, None, None, False
+    while i < len(args) and args[i].upper() != b"FIELDS":
+        option = args[i].upper()
+        if option in (b"FNX", b"FXX", b"NX", b"XX") and condition is None:
+            condition = option.lstrip(b"F")
+        elif option == b"KEEPTTL" and expire_at is None:
+            keep_ttl = True
+        elif option in _UNITS and expire_at is None and not keep_ttl and i + 1 < len(args):
+            expire_at = e.absolute_ms(integer(args[i + 1]), *_UNITS[option])
+            i += 1
+        else:
+            raise CommandError(SYNTAX)
+        i += 1
+    if i + 1 >= len(args):
+        raise CommandError("ERR Mandatory argument FIELDS is missing or not at the right position")
+    count, pairs = integer(args[i + 1]), args[i + 2 :]
+    if count <= 0 or len(pairs) != 2 * count:
+        raise CommandError("ERR wrong number of arguments for 'hsetex' command")
+    entry = _hash(e, args[1])
+    present = [] if entry is None else [pairs[j] in entry.value for j in range(0, len(pairs), 2)]
+    if (condition == b"NX" and any(present)) or (condition == b"XX" and (entry is None or not all(present))):
+        return 0
+    entry = entry or e.get_or_create(args[1], "hash", dict)
+    ttls = entry.field_expires or {}
+    for j in range(0, len(pairs), 2):
+        kept = ttls.get(pairs[j]) if keep_ttl else None
+        entry.value[pairs[j]] = pairs[j + 1]
+        ttls.pop(pairs[j], None)
+        if expire_at is not None or kept is not None:
+            ttls[pairs[j]] = expire_at if expire_at is not None else kept
+    entry.field_expires = ttls or None
+    return 1

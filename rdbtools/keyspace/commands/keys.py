@@ -1,0 +1,250 @@
+"""Commands on keys whatever they hold: deletion, expiry, renaming, copying, databases, functions."""
+
+from __future__ import annotations
+
+import copy
+
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer
+from rdbtools.keyspace.model import library_name
+
+NO_SUCH_KEY = "ERR no such key"
+DB_RANGE = "ERR DB index is out of range"
+
+
+@command("select", 2, write=False)
+def select(e, args):
+    e.db = _db_index(e, args[1])
+    return OK
+
+
+def _db_index(e, value: bytes) -> int:
+    index = integer(value, "ERR invalid DB index")
+    if not 0 <= index < e.databases:
+        raise CommandError(DB_RANGE)
+    return index
+
+
+@command("del", -2)
+def delete(e, args):
+    return sum(e.delete(key) for key in args[1:])
+
+
+@command("unlink", -2)
+def unlink(e, args):
+    return delete(e, args)
+
+
+@command("exists", -2, write=False)
+def exists(e, args):
+    return sum(e.lookup(key) is not None for key in args[1:])
+
+
+@command("type", 2, write=False)
+def type_(e, args):
+    from rdbtools.keyspace.commands import Status
+
+    entry = e.lookup(args[1])
+    return Status("none" if entry is None else entry.type)
+
+
+# --- expiry --------------------------------------------------------------------------------------
+
+def _expire(e, args, unit_ms: int, absolute: bool):
+    """EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key amount [NX|XX|GT|LT] (Redis 7.0)."""
+    flags = {a.upper() for a in args[3:]}
+    for option in args[3:]:
+        if option.upper() not in (b"NX", b"XX", b"GT", b"LT"):
+            raise CommandError(f"ERR Unsupported option {option.decode('utf-8', 'replace')}")
+    if b"NX" in flags and flags & {b"XX", b"GT", b"LT"}:
+        raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
+    if {b"GT", b"LT"} <= flags:
+        raise CommandError("ERR GT and LT options at the same time are not compatible")
+    amount = integer(args[2])
+    entry = e.lookup(args[1])
+    if entry is None:
+        return 0
+    when = e.absolute_ms(amount, unit_ms, absolute)
+    current = entry.expire_ms
+    if (b"NX" in flags and current is not None) or (b"XX" in flags and current is None):
+        return 0
+    if b"GT" in flags and (current is None or when <= current):
+        return 0
+    if b"LT" in flags and current is not None and when >= current:
+        return 0
+    if when <= e.now_ms() and not e.loading:
+        e.delete(args[1])
+        return 1
+    entry.expire_ms = when
+    return 1
+
+
+@command("expire", -3)
+def expire(e, args):
+    return _expire(e, args, 1000, False)
+
+
+@command("pexpire", -3)
+def pexpire(e, args):
+    return _expire(e, args, 1, False)
+
+
+@command("expireat", -3)
+def expireat(e, args):
+    return _expire(e, args, 1000, True)
+
+
+@command("pexpireat", -3)
+def pexpireat(e, args):
+    return _expire(e, args, 1, True)
+
+
+@command("persist", 2)
+def persist(e, args):
+    entry = e.lookup(args[1])
+    if entry is None or entry.expire_ms is None:
+        return 0
+    entry.expire_ms = None
+    return 1
+
+
+def _ttl(e, key: bytes, unit_ms: int) -> int:
+    entry = e.lookup(key)
+    if entry is None:
+        return -2
+    if entry.expire_ms is None:
+        return -1
+    left = max(0, entry.expire_ms - e.now_ms())
+    return (left + 500) // 1000 if unit_ms == 1000 else left
+
+
+@command("ttl", 2, write=False)
+def ttl(e, args):
+    return _ttl(e, args[1], 1000)
+
+
+@command("pttl", 2, write=False)
+def pttl(e, args):
+    return _ttl(e, args[1], 1)
+
+
+# --- renaming, copying, moving -------------------------------------------------------------------
+
+@command("rename", 3)
+def rename(e, args):
+    entry = e.lookup(args[1])
+    if entry is None:
+        raise CommandError(NO_SUCH_KEY)
+    if args[1] != args[2]:
+        e.delete(args[2])
+        del e.keys[args[1]]
+        e.keys[args[2]] = entry
+    return OK
+
+
+@command("renamenx", 3)
+def renamenx(e, args):
+    entry = e.lookup(args[1])
+    if entry is None:
+        raise CommandError(NO_SUCH_KEY)
+    if e.lookup(args[2]) is not None:
+        return 0
+    del e.keys[args[1]]
+    e.keys[args[2]] = entry
+    return 1
+
+
+@command("copy", -3)
+def copy_(e, args):
+    """COPY source destination [DB index] [REPLACE]"""
+    target_db, replace, rest = e.db, False, [a.upper() for a in args[3:]]
+    i = 0
+    while i < len(rest):
+        if rest[i] == b"REPLACE":
+            replace = True
+        elif rest[i] == b"DB" and i + 1 < len(rest):
+            target_db = _db_index(e, args[3 + i + 1])
+            i += 1
+        else:
+            raise CommandError(SYNTAX)
+        i += 1
+    if target_db == e.db and args[1] == args[2]:
+        raise CommandError("ERR source and destination objects are the same")
+    entry = e.lookup(args[1])
+    if entry is None:
+        return 0
+    if e.lookup(args[2], target_db) is not None and not replace:
+        return 0
+    e.keyspace.db(target_db)[args[2]] = copy.deepcopy(entry)
+    return 1
+
+
+@command("move", 3)
+def move(e, args):
+    target_db = _db_index(e, args[2])
+    if target_db == e.db:
+        raise CommandError("ERR source and destination objects are the same")
+    entry = e.lookup(args[1])
+    if entry is None or e.lookup(args[1], target_db) is not None:
+        return 0
+    del e.keys[args[1]]
+    e.keyspace.db(target_db)[args[1]] = entry
+    return 1
+
+
+@command("swapdb", 3)
+def swapdb(e, args):
+    first = _db_index(e, args[1])
+    second = _db_index(e, args[2])
+    dbs = e.keyspace.dbs
+    dbs[first], dbs[second] = dbs.get(second, {}), dbs.get(first, {})
+    return OK
+
+
+@command("flushdb", -1)
+def flushdb(e, args):
+    _flush_mode(args)
+    e.keys.clear()
+    return OK
+
+
+@command("flushall", -1)
+def flushall(e, args):
+    _flush_mode(args)
+    e.keyspace.dbs.clear()
+    return OK
+
+
+def _flush_mode(args) -> None:
+    if len(args) > 2 or (len(args) == 2 and args[1].upper() not in (b"ASYNC", b"SYNC")):
+        raise CommandError(SYNTAX)
+
+
+@command("dbsize", 1, write=False)
+def dbsize(e, args):
+    return len(e.keys)
+
+
+# --- functions (stored, not run) -----------------------------------------------------------------
+
+@command("function", -2)
+def function(e, args):
+    sub = args[1].upper()
+    libraries = e.keyspace.functions
+    if sub == b"LOAD":
+        replace = len(args) > 3 and args[2].upper() == b"REPLACE"
+        source = args[-1]
+        name = library_name(source)
+        if name in libraries and not replace:
+            raise CommandError(f"ERR Library '{name.decode('utf-8', 'replace')}' already exists")
+        libraries[name] = source
+        return name
+    if sub == b"DELETE" and len(args) == 3:
+        if libraries.pop(args[2], None) is None:
+            raise CommandError("ERR Library not found")
+        return OK
+    if sub == b"FLUSH":
+        libraries.clear()
+        return OK
+    from rdbtools.keyspace.engine import UnknownCommand
+
+    raise UnknownCommand(f"unknown command 'FUNCTION {args[1].decode('utf-8', 'replace')}'")

@@ -1,0 +1,265 @@
+"""List commands, with the blocking forms as the non-blocking ones they are propagated as."""
+
+from __future__ import annotations
+
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer
+
+NO_SUCH_KEY = "ERR no such key"
+
+
+def _list(e, key: bytes):
+    return e.get(key, "list")
+
+
+def _push(e, args, left: bool, only_existing: bool):
+    entry = _list(e, args[1])
+    if entry is None:
+        if only_existing:
+            return 0
+        entry = e.get_or_create(args[1], "list", list)
+    if left:
+        entry.value[:0] = reversed(args[2:])
+    else:
+        entry.value.extend(args[2:])
+    return len(entry.value)
+
+
+@command("rpush", -3)
+def rpush(e, args):
+    return _push(e, args, False, False)
+
+
+@command("lpush", -3)
+def lpush(e, args):
+    return _push(e, args, True, False)
+
+
+@command("rpushx", -3)
+def rpushx(e, args):
+    return _push(e, args, False, True)
+
+
+@command("lpushx", -3)
+def lpushx(e, args):
+    return _push(e, args, True, True)
+
+
+def _pop(e, key: bytes, left: bool, count: int | None):
+    entry = _list(e, key)
+    if entry is None:
+        return None
+    take = 1 if count is None else count
+    items = entry.value[:take] if left else entry.value[::-1][:take]
+    if left:
+        del entry.value[:take]
+    elif take:
+        del entry.value[-take:]
+    e.drop_if_empty(key, entry)
+    return (items[0] if items else None) if count is None else items
+
+
+def _count(args, at: int) -> int | None:
+    if len(args) <= at:
+        return None
+    count = integer(args[at], "ERR value is out of range, must be positive")
+    if count < 0:
+        raise CommandError("ERR value is out of range, must be positive")
+    return count
+
+
+@command("lpop", -2)
+def lpop(e, args):
+    if len(args) > 3:
+        raise CommandError("ERR wrong number of arguments for 'lpop' command")
+    return _pop(e, args[1], True, _count(args, 2))
+
+
+@command("rpop", -2)
+def rpop(e, args):
+    if len(args) > 3:
+        raise CommandError("ERR wrong number of arguments for 'rpop' command")
+    return _pop(e, args[1], False, _count(args, 2))
+
+
+def _blocking_pop(e, args, left: bool):
+    """BLPOP/BRPOP key... timeout: the first non-empty list, or nil (an offline engine never waits)."""
+    for key in args[1:-1]:
+        entry = _list(e, key)
+        if entry is not None:
+            return [key, _pop(e, key, left, None)]
+    return None
+
+
+@command("blpop", -3)
+def blpop(e, args):
+    return _blocking_pop(e, args, True)
+
+
+@command("brpop", -3)
+def brpop(e, args):
+    return _blocking_pop(e, args, False)
+
+
+def _mpop(e, args, first: int):
+    """[B]LMPOP [timeout] numkeys key... LEFT|RIGHT [COUNT n]"""
+    numkeys = integer(args[first])
+    if numkeys <= 0:
+        raise CommandError("ERR numkeys should be greater than 0")
+    keys, rest = args[first + 1 : first + 1 + numkeys], [a.upper() for a in args[first + 1 + numkeys :]]
+    if len(keys) < numkeys or not rest or rest[0] not in (b"LEFT", b"RIGHT"):
+        raise CommandError(SYNTAX)
+    count = 1
+    if len(rest) == 3 and rest[1] == b"COUNT":
+        count = integer(args[first + 1 + numkeys + 2])
+        if count <= 0:
+            raise CommandError("ERR count should be greater than 0")
+    elif len(rest) != 1:
+        raise CommandError(SYNTAX)
+    for key in keys:
+        if _list(e, key) is not None:
+            return [key, _pop(e, key, rest[0] == b"LEFT", count)]
+    return None
+
+
+@command("lmpop", -4)
+def lmpop(e, args):
+    return _mpop(e, args, 1)
+
+
+@command("blmpop", -5)
+def blmpop(e, args):
+    return _mpop(e, args, 2)
+
+
+@command("llen", 2, write=False)
+def llen(e, args):
+    entry = _list(e, args[1])
+    return 0 if entry is None else len(entry.value)
+
+
+def _range(size: int, start: int, stop: int) -> tuple[int, int]:
+    start = max(0, start + size if start < 0 else start)
+    stop = stop + size if stop < 0 else stop
+    return start, min(stop, size - 1)
+
+
+@command("lrange", 4, write=False)
+def lrange(e, args):
+    entry = _list(e, args[1])
+    if entry is None:
+        return []
+    start, stop = _range(len(entry.value), integer(args[2]), integer(args[3]))
+    return entry.value[start : stop + 1] if start <= stop else []
+
+
+@command("lindex", 3, write=False)
+def lindex(e, args):
+    entry = _list(e, args[1])
+    index = integer(args[2])
+    if entry is None or not -len(entry.value) <= index < len(entry.value):
+        return None
+    return entry.value[index]
+
+
+@command("lset", 4)
+def lset(e, args):
+    entry = _list(e, args[1])
+    if entry is None:
+        raise CommandError(NO_SUCH_KEY)
+    index = integer(args[2])
+    if not -len(entry.value) <= index < len(entry.value):
+        raise CommandError("ERR index out of range")
+    entry.value[index] = args[3]
+    return OK
+
+
+@command("linsert", 5)
+def linsert(e, args):
+    where = args[2].upper()
+    if where not in (b"BEFORE", b"AFTER"):
+        raise CommandError(SYNTAX)
+    entry = _list(e, args[1])
+    if entry is None:
+        return 0
+    try:
+        at = entry.value.index(args[3])
+    except ValueError:
+        return -1
+    entry.value.insert(at if where == b"BEFORE" else at + 1, args[4])
+    return len(entry.value)
+
+
+@command("ltrim", 4)
+def ltrim(e, args):
+    entry = _list(e, args[1])
+    start, stop = integer(args[2]), integer(args[3])
+    if entry is None:
+        return OK
+    start, stop = _range(len(entry.value), start, stop)
+    entry.value[:] = entry.value[start : stop + 1] if start <= stop else []
+    e.drop_if_empty(args[1], entry)
+    return OK
+
+
+@command("lrem", 4)
+def lrem(e, args):
+    count = integer(args[2])
+    entry = _list(e, args[1])
+    if entry is None:
+        return 0
+    items, removed = entry.value, 0
+    order = range(len(items) - 1, -1, -1) if count < 0 else range(len(items))
+    doomed = []
+    for i in order:
+        if items[i] == args[3] and (count == 0 or removed < abs(count)):
+            doomed.append(i)
+            removed += 1
+    for i in sorted(doomed, reverse=True):
+        del items[i]
+    e.drop_if_empty(args[1], entry)
+    return removed
+
+
+def _side(value: bytes) -> bool:
+    side = value.upper()
+    if side not in (b"LEFT", b"RIGHT"):
+        raise CommandError(SYNTAX)
+    return side == b"LEFT"
+
+
+def _move(e, source: bytes, destination: bytes, from_left: bool, to_left: bool):
+    entry = _list(e, source)
+    if entry is None:
+        return None
+    _list(e, destination)  # WRONGTYPE before anything moves
+    item = _pop(e, source, from_left, None)
+    _push(e, [b"", destination, item], to_left, False)
+    return item
+
+
+@command("lmove", 5)
+def lmove(e, args):
+    return _move(e, args[1], args[2], _side(args[3]), _side(args[4]))
+
+
+@command("blmove", 6)
+def blmove(e, args):
+    return _move(e, args[1], args[2], _side(args[3]), _side(args[4]))
+
+
+@command("rpoplpush", 3)
+def rpoplpush(e, args):
+    return _move(e, args[1], args[2], False, True)
+
+
+@command("brpoplpush", 4)
+def brpoplpush(e, args):
+    return _move(e, args[1], args[2], False, True)
+
+
+@command("lpos", -3, write=False)
+def lpos(e, args):
+    entry = _list(e, args[1])
+    if entry is None or args[2] not in entry.value:
+        return None
+    return entry.value.index(args[2])

@@ -1,0 +1,135 @@
+"""Set commands. Sets are insertion-ordered dicts of member -> None."""
+
+from __future__ import annotations
+
+import random
+
+from rdbtools.keyspace.commands import CommandError, command, integer
+
+_ABSENT = object()
+
+
+def _set(e, key: bytes):
+    return e.get(key, "set")
+
+
+def _members(e, key: bytes) -> dict:
+    entry = _set(e, key)
+    return {} if entry is None else entry.value
+
+
+@command("sadd", -3)
+def sadd(e, args):
+    entry = e.get_or_create(args[1], "set", dict)
+    before = len(entry.value)
+    entry.value.update(dict.fromkeys(args[2:]))
+    return len(entry.value) - before
+
+
+@command("srem", -3)
+def srem(e, args):
+    entry = _set(e, args[1])
+    if entry is None:
+        return 0
+    removed = sum(entry.value.pop(m, _ABSENT) is not _ABSENT for m in args[2:])
+    e.drop_if_empty(args[1], entry)
+    return removed
+
+
+@command("smove", 4)
+def smove(e, args):
+    source = _set(e, args[1])
+    if source is None:
+        return 0
+    _set(e, args[2])  # WRONGTYPE before anything moves
+    if args[3] not in source.value:
+        return 0
+    if args[1] == args[2]:
+        return 1
+    del source.value[args[3]]
+    e.drop_if_empty(args[1], source)
+    e.get_or_create(args[2], "set", dict).value[args[3]] = None
+    return 1
+
+
+@command("spop", -2)
+def spop(e, args):
+    if len(args) > 3:
+        raise CommandError("ERR syntax error")
+    entry = _set(e, args[1])
+    count = None if len(args) == 2 else integer(args[2], "ERR value is out of range, must be positive")
+    if count is not None and count < 0:
+        raise CommandError("ERR value is out of range, must be positive")
+    if entry is None:
+        return None if count is None else []
+    chosen = random.sample(list(entry.value), min(1 if count is None else count, len(entry.value)))
+    for member in chosen:
+        del entry.value[member]
+    e.drop_if_empty(args[1], entry)
+    return chosen[0] if count is None else chosen
+
+
+@command("scard", 2, write=False)
+def scard(e, args):
+    return len(_members(e, args[1]))
+
+
+@command("sismember", 3, write=False)
+def sismember(e, args):
+    return int(args[2] in _members(e, args[1]))
+
+
+@command("smembers", 2, write=False)
+def smembers(e, args):
+    return list(_members(e, args[1]))
+
+
+def _combine(e, keys: list[bytes], operation: str) -> dict:
+    sets = [_members(e, key) for key in keys]
+    result = dict(sets[0])
+    for other in sets[1:]:
+        if operation == "inter":
+            result = {m: None for m in result if m in other}
+        elif operation == "union":
+            result.update(other)
+        else:
+            result = {m: None for m in result if m not in other}
+    return result
+
+
+def _store(e, args, operation: str) -> int:
+    result = _combine(e, args[2:], operation)
+    e.delete(args[1])
+    if result:
+        e.get_or_create(args[1], "set", dict).value.update(result)
+    return len(result)
+
+
+@command("sinterstore", -3)
+def sinterstore(e, args):
+    return _store(e, args, "inter")
+
+
+@command("sunionstore", -3)
+def sunionstore(e, args):
+    return _store(e, args, "union")
+
+
+@command("sdiffstore", -3)
+def sdiffstore(e, args):
+    return _store(e, args, "diff")
+
+
+@command("sinter", -2, write=False)
+def sinter(e, args):
+    return list(_combine(e, args[1:], "inter"))
+
+
+@command("sunion", -2, write=False)
+def sunion(e, args):
+    return list(_combine(e, args[1:], "union"))
+
+
+@command("sdiff", -2, write=False)
+def sdiff(e, args):
+    return list(_combine(e, args[1:], "diff"))

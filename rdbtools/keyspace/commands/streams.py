@@ -1,0 +1,404 @@
+"""Stream commands: entries, trimming, consumer groups and their pending entries.
+
+Approximate trimming (``~``) trims exactly here; Redis propagates it as the exact trim it did, so an
+AOF replays the same either way.
+"""
+
+from __future__ import annotations
+
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer
+from rdbtools.rdb.model import Consumer, ConsumerGroup, PendingEntry, Stream, StreamEntry, StreamId
+
+INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
+ZERO = StreamId(0, 0)
+UINT64_MAX = (1 << 64) - 1
+
+
+def parse_id(text: bytes, missing_seq: int = 0) -> StreamId:
+    ms, dash, seq = text.partition(b"-")
+    try:
+        ms_value, seq_value = int(ms), int(seq) if dash else missing_seq
+    except ValueError:
+        raise CommandError(INVALID_ID) from None
+    if not (0 <= ms_value <= UINT64_MAX and 0 <= seq_value <= UINT64_MAX) or not ms.isdigit() or (
+            dash and not seq.isdigit()):
+        raise CommandError(INVALID_ID)
+    return StreamId(ms_value, seq_value)
+
+
+def id_text(stream_id: StreamId) -> bytes:
+    return b"%d-%d" % stream_id
+
+
+def _stream(e, key: bytes) -> Stream | None:
+    entry = e.get(key, "stream")
+    return None if entry is None else entry.value
+
+
+def _new_stream() -> Stream:
+    return Stream(0, ZERO, [], [], first_id=ZERO, max_deleted_id=ZERO, entries_added=0)
+
+
+def _group(stream: Stream | None, key: bytes, name: bytes, xgroup: bool = False) -> ConsumerGroup:
+    group = None if stream is None else next((g for g in stream.groups if g.name == name), None)
+    if group is None:
+        key_text, name_text = key.decode("utf-8", "replace"), name.decode("utf-8", "replace")
+        raise CommandError(f"NOGROUP No such consumer group '{name_text}' for key name '{key_text}'" if xgroup
+                           else f"NOGROUP No such key '{key_text}' or consumer group '{name_text}'")
+    return group
+
+
+def _after_removal(stream: Stream) -> None:
+    stream.length = len(stream.entries)
+    stream.first_id = stream.entries[0].id if stream.entries else ZERO
+
+
+# --- XADD and trimming ---------------------------------------------------------------------------
+
+def _trim_spec(args, i: int):
+    """MAXLEN|MINID [=|~] threshold [LIMIT count] at args[i]: (kind, threshold, next index)."""
+    kind = args[i].upper()
+    i += 1
+    if i < len(args) and args[i] in (b"=", b"~"):
+        i += 1
+    if i >= len(args):
+        raise CommandError(SYNTAX)
+    if kind == b"MAXLEN":
+        threshold = integer(args[i])
+        if threshold < 0:
+            raise CommandError("ERR The MAXLEN argument must be >= 0.")
+    else:
+        threshold = parse_id(args[i])
+    i += 1
+    if i + 1 < len(args) and args[i].upper() == b"LIMIT":
+        integer(args[i + 1])
+        i += 2
+    return kind, threshold, i
+
+
+def _trim(stream: Stream, kind: bytes, threshold) -> int:
+    if kind == b"MAXLEN":
+        doomed = stream.entries[: max(0, len(stream.entries) - threshold)]
+    else:
+        doomed = [entry for entry in stream.entries if entry.id < threshold]
+    if doomed:
+        del stream.entries[: len(doomed)]
+        _after_removal(stream)  # unlike XDEL, trimming leaves max_deleted_id alone
+    return len(doomed)
+
+
+def _next_id(e, stream: Stream, text: bytes) -> StreamId:
+    last = stream.last_id
+    if text == b"*":
+        now = e.now_ms()
+        return StreamId(now, 0) if now > last.ms else StreamId(last.ms, last.seq + 1)
+    if text.endswith(b"-*"):
+        ms = parse_id(text[:-2]).ms
+        return StreamId(ms, last.seq + 1 if ms == last.ms else 0)
+    return parse_id(text)
+
+
+@command("xadd", -5)
+def xadd(e, args):
+    i, mkstream, trim = 2, True, None
+    while i < len(args):
+        option = args[i].upper()
+        if option == b"NOMKSTREAM":
+            mkstream, i = False, i + 1
+        elif option in (b"MAXLEN", b"MINID"):
+            kind, threshold, i = _trim_spec(args, i)
+            trim = (kind, threshold)
+        else:
+            break
+    rest = args[i:]
+    if len(rest) < 3 or len(rest) % 2 == 0:
+        from rdbtools.keyspace.commands import wrong_arity
+
+        raise wrong_arity(args[0])
+    explicit = None if rest[0] == b"*" or rest[0].endswith(b"-*") else parse_id(rest[0])
+    if explicit == ZERO:
+        raise CommandError("ERR The ID specified in XADD must be greater than 0-0")
+    stream = _stream(e, args[1])
+    if stream is None and not mkstream:
+        return None
+    current = stream or _new_stream()
+    entry_id = explicit or _next_id(e, current, rest[0])
+    if entry_id <= current.last_id:
+        raise CommandError("ERR The ID specified in XADD is equal or smaller than the target stream top item")
+    if stream is None:
+        stream = e.get_or_create(args[1], "stream", _new_stream).value
+    stream.entries.append(StreamEntry(entry_id, [(rest[j], rest[j + 1]) for j in range(1, len(rest), 2)]))
+    stream.last_id = entry_id
+    stream.entries_added = (stream.entries_added or 0) + 1
+    stream.length = len(stream.entries)
+    stream.first_id = stream.entries[0].id
+    if trim is not None:
+        _trim(stream, *trim)
+    return id_text(entry_id)
+
+
+@command("xtrim", -4)
+def xtrim(e, args):
+    kind, threshold, i = _trim_spec(args, 2)
+    if i != len(args):
+        raise CommandError(SYNTAX)
+    stream = _stream(e, args[1])
+    return 0 if stream is None else _trim(stream, kind, threshold)
+
+
+@command("xdel", -3)
+def xdel(e, args):
+    ids = {parse_id(text) for text in args[2:]}
+    stream = _stream(e, args[1])
+    if stream is None:
+        return 0
+    removed = [entry.id for entry in stream.entries if entry.id in ids]
+    if removed:
+        stream.entries = [entry for entry in stream.entries if entry.id not in ids]
+        stream.max_deleted_id = max([stream.max_deleted_id or ZERO, *removed])
+        _after_removal(stream)
+    return len(removed)
+
+
+@command("xsetid", -3)
+def xsetid(e, args):
+    stream = _stream(e, args[1])
+    last = parse_id(args[2])
+    options = [a.upper() for a in args]
+    entries_added = integer(args[options.index(b"ENTRIESADDED") + 1]) if b"ENTRIESADDED" in options else None
+    max_deleted = parse_id(args[options.index(b"MAXDELETEDID") + 1]) if b"MAXDELETEDID" in options else None
+    if stream is None:
+        raise CommandError("ERR no such key")
+    if stream.entries and last < stream.entries[-1].id:
+        raise CommandError("ERR The ID specified in XSETID is smaller than the target stream top item")
+    stream.last_id = last
+    if entries_added is not None:
+        stream.entries_added = entries_added
+    if max_deleted is not None:
+        stream.max_deleted_id = max_deleted
+    return OK
+
+
+@command("xlen", 2, write=False)
+def xlen(e, args):
+    stream = _stream(e, args[1])
+    return 0 if stream is None else len(stream.entries)
+
+
+def _bound(text: bytes, low: bool) -> StreamId:
+    if text == b"-":
+        return ZERO
+    if text == b"+":
+        return StreamId(UINT64_MAX, UINT64_MAX)
+    exclusive = text.startswith(b"(")
+    stream_id = parse_id(text[1:] if exclusive else text, 0 if low else UINT64_MAX)
+    if exclusive:
+        return StreamId(*divmod(stream_id.ms * (UINT64_MAX + 1) + stream_id.seq + (1 if low else -1), UINT64_MAX + 1))
+    return stream_id
+
+
+@command("xrange", -4, write=False)
+def xrange(e, args):
+    stream = _stream(e, args[1])
+    low, high = _bound(args[2], True), _bound(args[3], False)
+    count = integer(args[5]) if len(args) == 6 and args[4].upper() == b"COUNT" else None
+    chosen = [] if stream is None else [x for x in stream.entries if low <= x.id <= high]
+    return [[id_text(x.id), [v for pair in x.fields for v in pair]] for x in chosen[:count]]
+
+
+# --- consumer groups -----------------------------------------------------------------------------
+
+def _entries_read(args, options: list[bytes]) -> int | None:
+    if b"ENTRIESREAD" not in options:
+        return None
+    value = integer(args[options.index(b"ENTRIESREAD") + 1])
+    return None if value < 0 else value  # -1: unknown
+
+
+@command("xgroup", -2)
+def xgroup(e, args):
+    sub = args[1].upper()
+    options = [a.upper() for a in args]
+    if sub == b"CREATE" and len(args) >= 5:
+        stream = _stream(e, args[2])
+        if stream is None:
+            if b"MKSTREAM" not in options:
+                raise CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you "
+                                   "may want to use the MKSTREAM option to create an empty stream automatically.")
+            stream = e.get_or_create(args[2], "stream", _new_stream).value
+        if any(g.name == args[3] for g in stream.groups):
+            raise CommandError("BUSYGROUP Consumer Group name already exists")
+        last = stream.last_id if args[4] == b"$" else parse_id(args[4])
+        stream.groups.append(ConsumerGroup(args[3], last, _entries_read(args, options)))
+        stream.groups.sort(key=lambda g: g.name)  # a radix tree: by name
+        return OK
+    if sub in (b"SETID", b"DESTROY", b"CREATECONSUMER", b"DELCONSUMER") and len(args) >= 4:
+        stream = _stream(e, args[2])
+        if stream is None:
+            raise CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may "
+                               "want to use the MKSTREAM option to create an empty stream automatically.")
+        if sub == b"DESTROY":
+            before = len(stream.groups)
+            stream.groups = [g for g in stream.groups if g.name != args[3]]
+            return before - len(stream.groups)
+        group = _group(stream, args[2], args[3], xgroup=True)
+        if sub == b"SETID":
+            group.last_delivered_id = stream.last_id if args[4] == b"$" else parse_id(args[4])
+            group.entries_read = _entries_read(args, options)
+            return OK
+        if sub == b"CREATECONSUMER":
+            if any(c.name == args[4] for c in group.consumers):
+                return 0
+            _add_consumer(group, Consumer(args[4], e.now_ms(), -1))
+            return 1
+        consumer = next((c for c in group.consumers if c.name == args[4]), None)
+        if consumer is None:
+            return 0
+        group.consumers.remove(consumer)
+        dropped = set(consumer.pending)
+        group.pending = [p for p in group.pending if p.id not in dropped]
+        return len(dropped)
+    from rdbtools.keyspace.engine import UnknownCommand
+
+    raise UnknownCommand(f"unknown command 'XGROUP {args[1].decode('utf-8', 'replace')}'")
+
+
+@command("xack", -4)
+def xack(e, args):
+    ids = [parse_id(text) for text in args[3:]]
+    stream = _stream(e, args[1])
+    group = None if stream is None else next((g for g in stream.groups if g.name == args[2]), None)
+    if group is None:
+        return 0
+    acked = {p.id for p in group.pending if p.id in set(ids)}
+    group.pending = [p for p in group.pending if p.id not in acked]
+    for consumer in group.consumers:
+        consumer.pending = [i for i in consumer.pending if i not in acked]
+    return len(acked)
+
+
+def _consumer(e, group: ConsumerGroup, name: bytes) -> Consumer:
+    consumer = next((c for c in group.consumers if c.name == name), None)
+    if consumer is None:
+        consumer = _add_consumer(group, Consumer(name, e.now_ms(), -1))
+    return consumer
+
+
+def _add_consumer(group: ConsumerGroup, consumer: Consumer) -> Consumer:
+    group.consumers.append(consumer)
+    group.consumers.sort(key=lambda c: c.name)  # a radix tree: by name
+    return consumer
+
+
+def _assign(group: ConsumerGroup, consumer: Consumer, pending: PendingEntry) -> None:
+    for other in group.consumers:
+        if pending.id in other.pending:
+            other.pending.remove(pending.id)
+    pending.consumer = consumer.name
+    consumer.pending.append(pending.id)
+    consumer.pending.sort()
+
+
+@command("xclaim", -6)
+def xclaim(e, args):
+    """XCLAIM key group consumer min-idle id... [IDLE ms] [TIME ms] [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]"""
+    stream = _stream(e, args[1])
+    group = _group(stream, args[1], args[2])
+    min_idle, now = integer(args[4]), e.now_ms()
+    ids, i = [], 5
+    while i < len(args) and args[i].upper() not in (b"IDLE", b"TIME", b"RETRYCOUNT", b"FORCE", b"JUSTID", b"LASTID"):
+        ids.append(parse_id(args[i]))
+        i += 1
+    delivery_time, retry, force, justid, last_id = now, None, False, False, None
+    while i < len(args):
+        option = args[i].upper()
+        if option in (b"IDLE", b"TIME", b"RETRYCOUNT", b"LASTID") and i + 1 < len(args):
+            value = args[i + 1]
+            if option == b"IDLE":
+                delivery_time = now - integer(value)
+            elif option == b"TIME":
+                delivery_time = integer(value)
+            elif option == b"RETRYCOUNT":
+                retry = integer(value)
+            else:
+                last_id = parse_id(value)
+            i += 2
+        elif option in (b"FORCE", b"JUSTID"):
+            force, justid = force or option == b"FORCE", justid or option == b"JUSTID"
+            i += 1
+        else:
+            raise CommandError(f"ERR Unrecognized XCLAIM option '{args[i].decode('utf-8', 'replace')}'")
+    if last_id is not None and last_id > group.last_delivered_id:
+        group.last_delivered_id = last_id
+    consumer = _consumer(e, group, args[3])
+    present = {x.id: x for x in stream.entries}
+    claimed = []
+    for entry_id in ids:
+        pending = next((p for p in group.pending if p.id == entry_id), None)
+        if pending is None:
+            if not force or entry_id not in present:
+                continue
+            pending = PendingEntry(entry_id, None, now, 0)
+            group.pending.append(pending)
+            group.pending.sort(key=lambda p: p.id)
+        elif entry_id not in present:
+            group.pending.remove(pending)
+            for other in group.consumers:
+                if entry_id in other.pending:
+                    other.pending.remove(entry_id)
+            continue
+        if min_idle and now - pending.delivery_time < min_idle:
+            continue
+        pending.delivery_time = delivery_time
+        if retry is not None:
+            pending.delivery_count = retry
+        elif not justid:
+            pending.delivery_count += 1
+        _assign(group, consumer, pending)
+        claimed.append(entry_id)
+    if claimed:
+        consumer.active_time = now
+    return [id_text(i) if justid else [id_text(i), [v for pair in present[i].fields for v in pair]] for i in claimed]
+
+
+@command("xautoclaim", -6)
+def xautoclaim(e, args):
+    """XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]"""
+    stream = _stream(e, args[1])
+    group = _group(stream, args[1], args[2])
+    min_idle, start, now = integer(args[4]), parse_id(args[5]), e.now_ms()
+    count, justid, i = 100, False, 6
+    while i < len(args):
+        if args[i].upper() == b"COUNT" and i + 1 < len(args):
+            count, i = integer(args[i + 1]), i + 2
+        elif args[i].upper() == b"JUSTID":
+            justid, i = True, i + 1
+        else:
+            raise CommandError(SYNTAX)
+    present = {x.id: x for x in stream.entries}
+    consumer = None  # created with its first claim
+    claimed, deleted, scanned, cursor = [], [], 0, ZERO
+    for pending in [p for p in group.pending if p.id >= start]:
+        if scanned == count:
+            cursor = pending.id
+            break
+        scanned += 1
+        if pending.id not in present:
+            group.pending.remove(pending)
+            for other in group.consumers:
+                if pending.id in other.pending:
+                    other.pending.remove(pending.id)
+            deleted.append(id_text(pending.id))
+            continue
+        if min_idle and now - pending.delivery_time < min_idle:
+            continue
+        pending.delivery_time = now
+        if not justid:
+            pending.delivery_count += 1
+        consumer = consumer or _consumer(e, group, args[3])
+        _assign(group, consumer, pending)
+        claimed.append(pending.id)
+    if claimed:
+        consumer.active_time = now
+    replies = [id_text(i) if justid else [id_text(i), [v for p in present[i].fields for v in p]] for i in claimed]
+    return [id_text(cursor), replies, deleted]

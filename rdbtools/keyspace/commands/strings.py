@@ -1,0 +1,428 @@
+"""String commands: SET and its family, counters, ranges, bits and BITFIELD."""
+
+from __future__ import annotations
+
+from rdbtools.keyspace.commands import (
+    INT64_MAX,
+    INT64_MIN,
+    OK,
+    SYNTAX,
+    CommandError,
+    add_long_doubles,
+    alias,
+    command,
+    integer,
+    long_double,
+)
+from rdbtools.keyspace.model import Entry
+
+MAX_STRING = 512 * 1024 * 1024  # proto-max-bulk-len: SETRANGE/SETBIT refuse to grow past it
+
+
+def _string(e, key: bytes) -> bytes | None:
+    entry = e.get(key, "string")
+    return None if entry is None else entry.value
+
+
+def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: bool = False) -> None:
+    old = e.lookup(key)
+    ttl = old.expire_ms if keep_ttl and old is not None else expire_ms
+    e.keys[key] = Entry("string", value, ttl)
+
+
+@command("get", 2, write=False)
+def get(e, args):
+    return _string(e, args[1])
+
+
+_EXPIRY_UNITS = {b"EX": (1000, False), b"PX": (1, False), b"EXAT": (1000, True), b"PXAT": (1, True)}
+
+
+def _set_options(e, args, start: int, name: bytes):
+    """[NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL] -> (condition, get, expire_ms, keep_ttl)."""
+    condition, want_old, expire_ms, keep_ttl, expiry_given = None, False, None, False, False
+    i = start
+    while i < len(args):
+        option = args[i].upper()
+        if option in (b"NX", b"XX") and condition in (None, option):
+            condition = option
+        elif option == b"GET":
+            want_old = True
+        elif option == b"KEEPTTL" and not expiry_given:
+            keep_ttl = True
+        elif option in _EXPIRY_UNITS and not keep_ttl and not expiry_given and i + 1 < len(args):
+            amount = integer(args[i + 1])
+            if amount <= 0 or (not _EXPIRY_UNITS[option][1] and amount > INT64_MAX // 1000):
+                raise CommandError(f"ERR invalid expire time in '{name.decode().lower()}' command")
+            expire_ms, expiry_given = e.absolute_ms(amount, *_EXPIRY_UNITS[option]), True
+            i += 1
+        else:
+            raise CommandError(SYNTAX)
+        i += 1
+    return condition, want_old, expire_ms, keep_ttl
+
+
+@command("set", -3)
+def set_(e, args):
+    condition, want_old, expire_ms, keep_ttl = _set_options(e, args, 3, b"set")
+    old = _string(e, args[1]) if want_old else None
+    exists = e.lookup(args[1]) is not None
+    if (condition == b"NX" and exists) or (condition == b"XX" and not exists):
+        return old if want_old else None
+    _store(e, args[1], args[2], expire_ms, keep_ttl)
+    return old if want_old else OK
+
+
+@command("setnx", 3)
+def setnx(e, args):
+    if e.lookup(args[1]) is not None:
+        return 0
+    _store(e, args[1], args[2])
+    return 1
+
+
+def _setex(e, args, unit_ms: int):
+    amount = integer(args[2])
+    if amount <= 0:
+        raise CommandError(f"ERR invalid expire time in '{args[0].decode().lower()}' command")
+    _store(e, args[1], args[3], e.absolute_ms(amount, unit_ms, False))
+    return OK
+
+
+@command("setex", 4)
+def setex(e, args):
+    return _setex(e, args, 1000)
+
+
+@command("psetex", 4)
+def psetex(e, args):
+    return _setex(e, args, 1)
+
+
+@command("mset", -3)
+def mset(e, args):
+    if len(args) % 2 == 0:
+        from rdbtools.keyspace.commands import wrong_arity
+
+        raise wrong_arity(args[0])
+    for i in range(1, len(args), 2):
+        _store(e, args[i], args[i + 1])
+    return OK
+
+
+@command("msetnx", -3)
+def msetnx(e, args):
+    if len(args) % 2 == 0:
+        from rdbtools.keyspace.commands import wrong_arity
+
+        raise wrong_arity(args[0])
+    if any(e.lookup(args[i]) is not None for i in range(1, len(args), 2)):
+        return 0
+    mset(e, args)
+    return 1
+
+
+@command("getset", 3)
+def getset(e, args):
+    old = _string(e, args[1])
+    _store(e, args[1], args[2])
+    return old
+
+
+@command("getdel", 2)
+def getdel(e, args):
+    old = _string(e, args[1])
+    if old is not None:
+        e.delete(args[1])
+    return old
+
+
+@command("getex", -2)
+def getex(e, args):
+    """GETEX key [EX|PX|EXAT|PXAT n|PERSIST]"""
+    options = [a.upper() for a in args[2:]]
+    persist, expire_ms = options == [b"PERSIST"], None
+    if len(options) == 2 and options[0] in _EXPIRY_UNITS:
+        amount = integer(args[3])
+        if amount <= 0:
+            raise CommandError("ERR invalid expire time in 'getex' command")
+        expire_ms = e.absolute_ms(amount, *_EXPIRY_UNITS[options[0]])
+    elif options and not persist:
+        raise CommandError(SYNTAX)
+    value = _string(e, args[1])
+    if value is not None and (persist or expire_ms is not None):
+        e.lookup(args[1]).expire_ms = expire_ms
+    return value
+
+
+@command("strlen", 2, write=False)
+def strlen(e, args):
+    return len(_string(e, args[1]) or b"")
+
+
+@command("append", 3)
+def append(e, args):
+    entry = e.get(args[1], "string")
+    if entry is None:
+        _store(e, args[1], args[2])
+        return len(args[2])
+    entry.value = entry.value + args[2]
+    return len(entry.value)
+
+
+@command("getrange", 4, write=False)
+def getrange(e, args):
+    start, end = integer(args[2]), integer(args[3])
+    value = _string(e, args[1]) or b""
+    if start < 0 and end < 0 and start > end:
+        return b""
+    size = len(value)
+    start, end = max(0, start + size if start < 0 else start), max(0, end + size if end < 0 else end)
+    end = min(end, size - 1)
+    return b"" if start > end or size == 0 else value[start : end + 1]
+
+
+alias("substr", "getrange")
+
+
+@command("setrange", 4)
+def setrange(e, args):
+    offset = integer(args[2])
+    if offset < 0:
+        raise CommandError("ERR offset is out of range")
+    value = _string(e, args[1])
+    if not args[3]:
+        return len(value or b"")
+    if offset + len(args[3]) > MAX_STRING:
+        raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    current = bytearray(value or b"")
+    if len(current) < offset + len(args[3]):
+        current.extend(bytes(offset + len(args[3]) - len(current)))
+    current[offset : offset + len(args[3])] = args[3]
+    if value is None:
+        _store(e, args[1], bytes(current))
+    else:
+        e.lookup(args[1]).value = bytes(current)
+    return len(current)
+
+
+# --- counters ------------------------------------------------------------------------------------
+
+def _incr(e, key: bytes, delta: int) -> int:
+    entry = e.get(key, "string")
+    current = 0 if entry is None else integer(entry.value)
+    if not INT64_MIN <= current + delta <= INT64_MAX:
+        raise CommandError("ERR increment or decrement would overflow")
+    if entry is None:
+        _store(e, key, b"%d" % (current + delta))
+    else:
+        entry.value = b"%d" % (current + delta)
+    return current + delta
+
+
+@command("incr", 2)
+def incr(e, args):
+    return _incr(e, args[1], 1)
+
+
+@command("decr", 2)
+def decr(e, args):
+    return _incr(e, args[1], -1)
+
+
+@command("incrby", 3)
+def incrby(e, args):
+    return _incr(e, args[1], integer(args[2]))
+
+
+@command("decrby", 3)
+def decrby(e, args):
+    delta = integer(args[2])
+    if delta == INT64_MIN:
+        raise CommandError("ERR decrement would overflow")
+    return _incr(e, args[1], -delta)
+
+
+@command("incrbyfloat", 3)
+def incrbyfloat(e, args):
+    entry = e.get(args[1], "string")
+    current = long_double(b"0" if entry is None else entry.value)
+    text = add_long_doubles(current, long_double(args[2]))
+    if entry is None:
+        _store(e, args[1], text)
+    else:
+        entry.value = text
+    return text
+
+
+# --- bits ----------------------------------------------------------------------------------------
+
+def _bit_offset(value: bytes) -> int:
+    offset = integer(value, "ERR bit offset is not an integer or out of range")
+    if not 0 <= offset < MAX_STRING * 8:
+        raise CommandError("ERR bit offset is not an integer or out of range")
+    return offset
+
+
+def _grown(e, key: bytes, size: int) -> bytearray:
+    value = _string(e, key)
+    current = bytearray(value or b"")
+    if len(current) < size:
+        current.extend(bytes(size - len(current)))
+    return current
+
+
+@command("setbit", 4)
+def setbit(e, args):
+    offset = _bit_offset(args[2])
+    if args[3] not in (b"0", b"1"):
+        raise CommandError("ERR bit is not an integer or out of range")
+    current = _grown(e, args[1], offset // 8 + 1)
+    mask = 0x80 >> (offset % 8)
+    old = 1 if current[offset // 8] & mask else 0
+    current[offset // 8] = current[offset // 8] | mask if args[3] == b"1" else current[offset // 8] & ~mask
+    _replace(e, args[1], bytes(current))
+    return old
+
+
+def _replace(e, key: bytes, value: bytes) -> None:
+    entry = e.lookup(key)
+    if entry is None:
+        _store(e, key, value)
+    else:
+        entry.value = value
+
+
+@command("getbit", 3, write=False)
+def getbit(e, args):
+    offset = _bit_offset(args[2])
+    value = _string(e, args[1]) or b""
+    return 1 if offset // 8 < len(value) and value[offset // 8] & (0x80 >> (offset % 8)) else 0
+
+
+@command("bitop", -4)
+def bitop(e, args):
+    operation = args[1].upper()
+    if operation not in (b"AND", b"OR", b"XOR", b"NOT"):
+        raise CommandError(SYNTAX)
+    if operation == b"NOT" and len(args) != 4:
+        raise CommandError("ERR BITOP NOT must be called with a single source key.")
+    sources = [_string(e, key) or b"" for key in args[3:]]
+    size = max(len(s) for s in sources)
+    if operation == b"NOT":
+        result = bytes(~b & 0xFF for b in sources[0])
+    else:
+        padded = [int.from_bytes(s.ljust(size, b"\0"), "big") for s in sources]
+        number = padded[0]
+        for other in padded[1:]:
+            number = number & other if operation == b"AND" else number | other if operation == b"OR" else number ^ other
+        result = number.to_bytes(size, "big") if size else b""
+    if not result:
+        e.delete(args[2])
+    else:
+        _store(e, args[2], result)
+    return len(result)
+
+
+def _field_type(text: bytes) -> tuple[bool, int]:
+    error = "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
+    if len(text) < 2 or text[:1] not in (b"i", b"u", b"I", b"U") or not text[1:].isdigit():
+        raise CommandError(error)
+    signed, bits = text[:1] in (b"i", b"I"), int(text[1:])
+    if not 1 <= bits <= (64 if signed else 63):
+        raise CommandError(error)
+    return signed, bits
+
+
+def _field_offset(text: bytes, bits: int) -> int:
+    multiply = text.startswith(b"#")
+    offset = integer(text[1:] if multiply else text, "ERR bit offset is not an integer or out of range")
+    offset *= bits if multiply else 1
+    if not 0 <= offset < MAX_STRING * 8:
+        raise CommandError("ERR bit offset is not an integer or out of range")
+    return offset
+
+
+def _read_field(data: bytearray, offset: int, bits: int, signed: bool) -> int:
+    number = 0
+    for i in range(offset, offset + bits):
+        byte = data[i // 8] if i // 8 < len(data) else 0
+        number = number << 1 | (1 if byte & (0x80 >> (i % 8)) else 0)
+    if signed and number >> (bits - 1):
+        number -= 1 << bits
+    return number
+
+
+def _write_field(data: bytearray, offset: int, bits: int, number: int) -> None:
+    number &= (1 << bits) - 1
+    for i in range(bits):
+        position = offset + i
+        mask = 0x80 >> (position % 8)
+        if number >> (bits - 1 - i) & 1:
+            data[position // 8] |= mask
+        else:
+            data[position // 8] &= ~mask
+
+
+def _overflow(value: int, bits: int, signed: bool, policy: bytes) -> int | None:
+    low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if low <= value <= high:
+        return value
+    if policy == b"FAIL":
+        return None
+    if policy == b"SAT":
+        return high if value > high else low
+    wrapped = value & ((1 << bits) - 1)
+    return wrapped - (1 << bits) if signed and wrapped >> (bits - 1) else wrapped
+
+
+def _bitfield(e, args, read_only: bool):
+    operations, i, policy = [], 2, b"WRAP"
+    while i < len(args):
+        op = args[i].upper()
+        if op == b"GET" and i + 2 < len(args):
+            operations.append((op, *_field_type(args[i + 1]), args[i + 2], None, policy))
+            i += 3
+        elif op in (b"SET", b"INCRBY") and i + 3 < len(args) and not read_only:
+            operations.append((op, *_field_type(args[i + 1]), args[i + 2], integer(args[i + 3]), policy))
+            i += 4
+        elif op == b"OVERFLOW" and i + 1 < len(args) and not read_only:
+            policy = args[i + 1].upper()
+            if policy not in (b"WRAP", b"SAT", b"FAIL"):
+                raise CommandError("ERR Invalid OVERFLOW type specified")
+            i += 2
+        else:
+            raise CommandError(SYNTAX if not read_only or op in (b"GET",) else
+                               "ERR BITFIELD_RO only supports the GET subcommand")
+    resolved = [(op, signed, bits, _field_offset(offset, bits), value, pol)
+                for op, signed, bits, offset, value, pol in operations]
+    writes = any(op != b"GET" for op, *_ in resolved)
+    size = max([(offset + bits + 7) // 8 for op, _, bits, offset, *_ in resolved if op != b"GET"], default=0)
+    data = _grown(e, args[1], size) if writes else bytearray(_string(e, args[1]) or b"")
+    replies = []
+    for op, signed, bits, offset, value, pol in resolved:
+        old = _read_field(data, offset, bits, signed)
+        if op == b"GET":
+            replies.append(old)
+            continue
+        if op == b"SET" and not signed:
+            value &= (1 << 64) - 1  # Redis takes an unsigned field's new value as a uint64
+        new = _overflow(old + value if op == b"INCRBY" else value, bits, signed, pol)
+        if new is None:
+            replies.append(None)
+            continue
+        _write_field(data, offset, bits, new)
+        replies.append(old if op == b"SET" else new)
+    if writes:
+        _replace(e, args[1], bytes(data))
+    return replies
+
+
+@command("bitfield", -2)
+def bitfield(e, args):
+    return _bitfield(e, args, read_only=False)
+
+
+@command("bitfield_ro", -2, write=False)
+def bitfield_ro(e, args):
+    return _bitfield(e, args, read_only=True)
