@@ -141,6 +141,7 @@ def _fields(args, at: int) -> list[bytes]:
 
 def _hexpire(e, args, unit_ms: int, absolute: bool):
     """HEXPIRE/HPEXPIRE/HEXPIREAT/HPEXPIREAT key n [NX|XX|GT|LT] FIELDS count field..."""
+    entry = _hash(e, args[1])
     amount = integer(args[2])
     condition, at = None, 3
     if at < len(args) and args[at].upper() in (b"NX", b"XX", b"GT", b"LT"):
@@ -148,7 +149,6 @@ def _hexpire(e, args, unit_ms: int, absolute: bool):
     fields = _fields(args, at)
     if amount < 0:
         raise CommandError("ERR invalid expire time, must be >= 0")
-    entry = _hash(e, args[1])
     if entry is None:
         return [-2] * len(fields)
     when = e.absolute_ms(amount, unit_ms, absolute)
@@ -245,3 +245,48 @@ def hsetex(e, args):
             ttls[pairs[j]] = expire_at if expire_at is not None else kept
     entry.field_expires = ttls or None
     return 1
+
+
+@command("hgetdel", -5)
+def hgetdel(e, args):
+    """HGETDEL key FIELDS n field... (Redis 8): the values, then the fields are gone."""
+    fields = _fields(args, 2)
+    entry = _hash(e, args[1])
+    if entry is None:
+        return [None] * len(fields)
+    values = []
+    for field in fields:
+        values.append(entry.value.get(field))
+        hdel(e, [b"hdel", args[1], field])
+    return values
+
+
+@command("hgetex", -5)
+def hgetex(e, args):
+    """HGETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST] FIELDS n field... (Redis 8)."""
+    i, expire_at, persist = 2, None, False
+    option = args[i].upper()
+    if option == b"PERSIST":
+        persist, i = True, i + 1
+    elif option in _UNITS:
+        amount = integer(args[i + 1])
+        expire_at, i = e.absolute_ms(amount, *_UNITS[option]), i + 2
+    fields = _fields(args, i)
+    entry = _hash(e, args[1])
+    if entry is None:
+        return [None] * len(fields)
+    values = [entry.value.get(f) for f in fields]
+    ttls = entry.field_expires or {}
+    for field in fields:
+        if field not in entry.value:
+            continue
+        if persist:
+            ttls.pop(field, None)
+        elif expire_at is not None and expire_at <= e.now_ms() and not e.loading:
+            del entry.value[field]
+            ttls.pop(field, None)
+        elif expire_at is not None:
+            ttls[field] = expire_at
+    entry.field_expires = ttls or None
+    e.drop_if_empty(args[1], entry)
+    return values
