@@ -14,6 +14,7 @@ from collections.abc import Callable
 from rdbtools.errors import RdbtoolError
 from rdbtools.keyspace.commands import REGISTRY, WRONGTYPE, CommandError, wrong_arity
 from rdbtools.keyspace.model import Entry, Keyspace
+from rdbtools.rdb.targets import NEWEST, Target
 
 __all__ = ["CommandError", "Engine", "UnknownCommand"]
 
@@ -26,11 +27,12 @@ class UnknownCommand(RdbtoolError):
 
 class Engine:
     def __init__(self, keyspace: Keyspace | None = None, clock: Callable[[], float] = time.time, *,
-                 loading: bool = True, databases: int = 16) -> None:
+                 loading: bool = True, databases: int = 16, target: Target = NEWEST) -> None:
         self.keyspace = keyspace or Keyspace()
         self.clock = clock
         self.loading = loading
         self.databases = databases
+        self.target = target  # the server whose formats DUMP writes
         self.db = 0
 
     def execute(self, args: list[bytes]) -> object:

@@ -8,7 +8,7 @@ member -> score, streams the reader's Stream model. Records go in (``load``) and
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rdbtools.rdb.model import Function, KeyRecord
@@ -30,11 +30,15 @@ class Keyspace:
     def db(self, index: int) -> dict[bytes, Entry]:
         return self.dbs.setdefault(index, {})
 
-    def load(self, record: KeyRecord | Function) -> None:
-        """Take a record of an RDB (a snapshot, a preamble, a base file)."""
+    def load(self, record: KeyRecord | Function, *, db: int | None = None, key: bytes | None = None,
+             expire_ms: int | None = None) -> None:
+        """Take a record of an RDB (a snapshot, a preamble, a base file); RESTORE gives it the
+        database, name and expiry of the command instead of its own."""
         if isinstance(record, Function):
             self.functions[library_name(record.library_source)] = record.library_source
             return
+        if key is not None:
+            record = replace(record, db=db, key=key, expire_ms=expire_ms)
         value = record.value
         if record.type == "set":
             value = dict.fromkeys(value)
@@ -51,13 +55,16 @@ class Keyspace:
             yield Function(source)
         for db in sorted(self.dbs):
             for key, entry in self.dbs[db].items():
-                value = entry.value
-                if entry.type == "set":
-                    value = list(value)
-                elif entry.type == "zset":
-                    value = list(value.items())
-                yield KeyRecord(db, key, entry.type, "", 0, value, entry.expire_ms,
-                                field_expires=entry.field_expires or None)
+                yield self.record(db, key, entry)
+
+    @staticmethod
+    def record(db: int, key: bytes, entry: Entry) -> KeyRecord:
+        value = entry.value
+        if entry.type == "set":
+            value = list(value)
+        elif entry.type == "zset":
+            value = list(value.items())
+        return KeyRecord(db, key, entry.type, "", 0, value, entry.expire_ms, field_expires=entry.field_expires or None)
 
 
 def library_name(source: bytes) -> bytes:

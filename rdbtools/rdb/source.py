@@ -69,3 +69,18 @@ class MappedSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class BytesSource:
+    """Bytes already in memory (a DUMP payload, a test's file) behind MappedSource's interface."""
+
+    def __init__(self, data: bytes, name: str = "<bytes>") -> None:
+        self.name = name
+        self.size = len(data)
+        self.view = memoryview(data)
+
+    def release_before(self, offset: int) -> None:
+        pass
+
+    def close(self) -> None:
+        self.view.release()

@@ -121,8 +121,13 @@ def unwritable(record: KeyRecord | Function, target: Target) -> str | None:
 def encode_key(record: KeyRecord, target: Target, compress: bool = True) -> bytes:
     """One key entry (type, key, value) as ``target`` writes it; tests prove the schema rebuilds
     these exact bytes from what it parses of them."""
-    type_byte, value = _VALUE_ENCODERS[record.type](record, target, compress)
+    type_byte, value = encode_value(record, target, compress)
     return bytes((type_byte,)) + stored_string(record.key, compress) + value
+
+
+def encode_value(record: KeyRecord, target: Target, compress: bool = True) -> tuple[int, bytes]:
+    """The type byte and value bytes of a key as ``target`` writes them (a key entry, a DUMP payload)."""
+    return _VALUE_ENCODERS[record.type](record, target, compress)
 
 
 def _schema_value(type_byte: int, value, target: Target) -> tuple[int, bytes]:

@@ -248,3 +248,55 @@ def function(e, args):
     from rdbtools.keyspace.engine import UnknownCommand
 
     raise UnknownCommand(f"unknown command 'FUNCTION {args[1].decode('utf-8', 'replace')}'")
+
+
+# --- DUMP / RESTORE ------------------------------------------------------------------------------
+
+@command("dump", 2, write=False)
+def dump(e, args):
+    from rdbtools.rdb.payload import dump_payload
+
+    entry = e.lookup(args[1])
+    if entry is None:
+        return None
+    return dump_payload(e.keyspace.record(e.db, args[1], entry), e.target)
+
+
+@command("restore", -4)
+def restore(e, args):
+    """RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]"""
+    from rdbtools.errors import FormatError
+    from rdbtools.rdb.payload import load_payload
+
+    replace = absolute = False
+    i = 4
+    while i < len(args):
+        option = args[i].upper()
+        if option == b"REPLACE":
+            replace = True
+        elif option == b"ABSTTL":
+            absolute = True
+        elif option in (b"IDLETIME", b"FREQ") and i + 1 < len(args):
+            amount = integer(args[i + 1])
+            if amount < 0 or (option == b"FREQ" and amount > 255):
+                raise CommandError("ERR Invalid IDLETIME value, must be >= 0" if option == b"IDLETIME"
+                                   else "ERR Invalid FREQ value, must be >= 0 and <= 255")
+            i += 1
+        else:
+            raise CommandError(SYNTAX)
+        i += 1
+    ttl = integer(args[2])
+    if ttl < 0:
+        raise CommandError("ERR Invalid TTL value, must be >= 0")
+    if not replace and e.lookup(args[1]) is not None:
+        raise CommandError("BUSYKEY Target key name already exists.")
+    try:
+        record = load_payload(args[3], args[1])
+    except FormatError as error:
+        raise CommandError(f"ERR {error.message}") from None
+    expire_ms = None if ttl == 0 else ttl if absolute else e.now_ms() + ttl
+    e.delete(args[1])
+    if expire_ms is not None and expire_ms <= e.now_ms() and not e.loading:
+        return OK
+    e.keyspace.load(record, db=e.db, key=args[1], expire_ms=expire_ms)
+    return OK
