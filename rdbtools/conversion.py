@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from rdbtools.keyspace.engine import CommandError, Engine, UnknownCommand
 from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.filters import KeyFilter
 from rdbtools.rdb.model import Function, Header, KeyRecord, ModuleAux, Record
-from rdbtools.rdb.reader import open_rdb
+from rdbtools.rdb.reader import RdbFile, open_rdb
 from rdbtools.rdb.targets import NEWEST, Target, target_for_version
 from rdbtools.rdb.targets import TARGETS as TARGETS_BY_NAME
 from rdbtools.rdb.writer import DROPPABLE, RdbWriter, unwritable
@@ -111,12 +111,14 @@ def convert(
     skip_unknown: bool = False,
     until: int | None = None,
     drop: frozenset[str] = frozenset(),
+    aux: dict[bytes, bytes] | None = None,
 ) -> ConvertReport:
     """Convert ``source`` into ``destination``; the report says what was written, skipped and changed.
 
     Data the RDB target cannot hold stops the conversion with every key concerned listed, unless its
     kind is in ``drop`` (see writer.DROPPABLE): then field TTLs are removed (the fields kept), and
-    functions, streams or module values are left out, each counted in ``report.changed``.
+    functions, streams or module values are left out, each counted in ``report.changed``. ``aux``
+    adds or replaces AUX fields of an RDB destination.
     """
     unknown = set(drop) - set(DROPPABLE)
     if unknown:
@@ -130,14 +132,16 @@ def convert(
                                    report)
     if kind == "aof":
         keyspace, header = replay_aof(source, report, skip_unknown=skip_unknown, until=until)
-        _write(header, key_filter.apply(keyspace.records()), destination, fmt, target, compress, report, drop)
-        return report
-    if kind == "jsonl":
+        _write(header, key_filter.apply(keyspace.records()), destination, fmt, target, compress, report, drop,
+               recount=lambda: key_filter.apply(keyspace.records()), aux=aux)
+    elif kind == "jsonl":
         header, records = _jsonl_records(source)
-        _write(header, key_filter.apply(records), destination, fmt, target, compress, report, drop)
+        _write(header, key_filter.apply(records), destination, fmt, target, compress, report, drop,
+               recount=lambda: key_filter.apply(_jsonl_records(source)[1]), aux=aux)
     else:
         with open_rdb(source) as rdb:
-            _write(rdb.header, key_filter.apply(rdb), destination, fmt, target, compress, report, drop)
+            _write(rdb.header, key_filter.apply(rdb), destination, fmt, target, compress, report, drop,
+                   recount=lambda: _recount(source, key_filter), aux=aux)
     return report
 
 
@@ -199,7 +203,7 @@ def _convert_to_aof_dir(source, destination, target, key_filter, compress, skip_
     work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
         inner = convert(source, work / base, to="rdb", target=target, key_filter=key_filter, compress=compress,
-                        skip_unknown=skip_unknown, until=until, drop=drop)
+                        skip_unknown=skip_unknown, until=until, drop=drop, aux={b"aof-base": b"1"})
         if TARGETS_BY_NAME[inner.target].rdb_version < 10:
             raise TargetError(f"{inner.target} has no multi-part AOF (Redis 7.0+ does)")
         (work / incr).write_bytes(b"")
@@ -217,8 +221,29 @@ def _convert_to_aof_dir(source, destination, target, key_filter, compress, skip_
     return inner
 
 
-def _write(header: Header, records, destination, fmt: str, target: Target | None, compress: bool,
-           report: ConvertReport, drop: frozenset[str] = frozenset()) -> None:
+def _recount(source, key_filter: KeyFilter) -> Iterator[Record]:
+    if os.fspath(source) == "-":  # standard input cannot be read twice
+        return iter(())
+    with RdbFile(source, keep_values=False) as rdb:
+        yield from key_filter.apply(rdb)
+
+
+def size_hints(records: Iterable[Record], target: Target, drop: frozenset[str]) -> dict[int, tuple[int, int]]:
+    """Keys and keys with a TTL per database, as RESIZEDB tells them: what will be written."""
+    sizes: dict[int, list[int]] = {}
+    for record in records:
+        if record.__class__ is KeyRecord and unwritable(record, target) in (None, "field-ttls"):
+            counts = sizes.setdefault(record.db, [0, 0])
+            counts[0] += 1
+            counts[1] += record.expire_ms is not None
+    return {db: (keys, expires) for db, (keys, expires) in sizes.items()}
+
+
+def _write(header: Header, records: Iterator[Record], destination, fmt: str, target: Target | None,
+           compress: bool, report: ConvertReport, drop: frozenset[str] = frozenset(),
+           recount: Callable[[], Iterable[Record]] = lambda: (), aux: dict[bytes, bytes] | None = None) -> None:
+    """Write the records; an RDB reads them twice, ``recount()`` first: RESIZEDB gives each database's
+    counts before its keys."""
     with atomic_output(destination) as out:
         if fmt != "rdb":
             stats = write_records(header, _counted(records, report), out, fmt)
@@ -226,7 +251,7 @@ def _write(header: Header, records, destination, fmt: str, target: Target | None
             return
         target = target or _default_target(header)
         report.target = target.name
-        writer = RdbWriter(out, target, compress=compress)
+        writer = RdbWriter(out, target, compress=compress, aux=aux, size_hints=size_hints(recount(), target, drop))
         blocked: list[tuple[str, str]] = []  # (what, kind) the target cannot hold and may not be dropped
         for record in _counted(records, report):
             if isinstance(record, ModuleAux):

@@ -58,8 +58,10 @@ class RdbWriter:
     """Write records for ``target`` to ``out``: header and aux at once, then keys, then ``close()``."""
 
     def __init__(self, out: BinaryIO, target: Target, *, compress: bool = True,
-                 aux: dict[bytes, bytes] | None = None) -> None:
+                 aux: dict[bytes, bytes] | None = None, size_hints: dict[int, tuple[int, int]] | None = None) -> None:
+        """``size_hints``: keys and keys with a TTL per database, written as RESIZEDB (RDB 7+)."""
         self.out, self.target, self.compress = out, target, compress
+        self.size_hints = size_hints or {}
         self._crc = 0
         self._db: int | None = None
         self._emit(target.signature)
@@ -89,7 +91,7 @@ class RdbWriter:
 
     def write_key(self, record: KeyRecord) -> None:
         if record.db != self._db:
-            self.select_db(record.db)
+            self.select_db(record.db, *self.size_hints.get(record.db, (None, None)))
         prefix = b""
         if record.expire_ms is not None:
             prefix = bytes((Opcode.EXPIRETIME_MS,)) + struct.pack("<q", record.expire_ms)

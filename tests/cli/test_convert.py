@@ -11,6 +11,7 @@ import pytest
 
 from rdbtools import KeyRecord, convert, open_rdb, verify_rdb
 from rdbtools.rdb.filters import KeyFilter
+from rdbtools.rdb.model import Aux, ResizeDb
 from rdbtools.rdb.targets import target_for
 from tests.compat.generator import populate, read_back
 from tests.corpus import rdb_files
@@ -121,6 +122,8 @@ def test_aof_dir_output_is_a_directory_redis_7_starts_from(tmp_path):
         "appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof", "appendonly.aof.manifest"]
     manifest = directory / "appendonly.aof.manifest"
     assert check_aof(manifest).valid and run_real(manifest).exit_code == 0
+    with open_rdb(directory / "appendonly.aof.1.base.rdb") as base:
+        assert Aux(b"aof-base", b"1") in [Aux(r.name, r.value) for r in base if isinstance(r, Aux)]
     with open_rdb("fixtures/demo.rdb") as rdb:
         expected = shape_records(rdb)
     with start_server("redis-7.0", extra=("--appendonly", "yes"),
@@ -131,3 +134,30 @@ def test_aof_dir_output_is_a_directory_redis_7_starts_from(tmp_path):
     assert run("convert", "fixtures/demo.rdb", str(tmp_path / "old"), "--to", "aof-dir",
                "--target", "redis-6.2").returncode == 1  # no multi-part AOF before 7.0
     assert not (tmp_path / "old").exists()
+
+
+def _after_aux(path) -> bytes:
+    """The bytes after an RDB's AUX fields (which carry the time of writing), CRC excluded."""
+    with open_rdb(path) as rdb:
+        start = next(r.offset for r in rdb if not isinstance(r, Aux) and hasattr(r, "offset"))
+    return path.read_bytes()[start:-8]
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-9.1"])
+def test_jsonl_round_trip_gives_back_the_same_bytes_and_resizedb_counts_what_follows(tmp_path, target):
+    """An RDB in the encodings the target writes -> JSONL -> RDB: the same file apart from AUX fields."""
+    first, jsonl, back = tmp_path / "first.rdb", tmp_path / "dump.jsonl", tmp_path / "back.rdb"
+    convert("fixtures/demo.rdb", first, target=target_for(target), drop=frozenset({"functions", "field-ttls"}))
+    convert(first, jsonl)
+    convert(jsonl, back, target=target_for(target))
+    assert _after_aux(back) == _after_aux(first)
+    with open_rdb(first) as rdb:
+        records = list(rdb)
+    counts: dict[int, list[int]] = {}
+    for record in records:
+        if isinstance(record, KeyRecord):
+            per_db = counts.setdefault(record.db, [0, 0])
+            per_db[0] += 1
+            per_db[1] += record.expire_ms is not None
+    resized = [[r.db_size, r.expires_size] for r in records if isinstance(r, ResizeDb)]
+    assert resized == [counts[db] for db in sorted(counts)] and len(resized) == 2
