@@ -57,6 +57,25 @@ class ConvertReport:
                 "changed": dict(self.changed)}
 
 
+#: progress(phase, done, total): "replaying" counts AOF bytes, "writing" counts keys
+Progress = Callable[[str, int, int], None]
+_PROGRESS_STEP = 4096  # records between two progress calls
+
+
+@dataclass(frozen=True)
+class RdbOptions:
+    """How to write an RDB destination (see ``convert``)."""
+
+    target: Target | None = None
+    compress: bool = True
+    drop: frozenset[str] = frozenset()
+    aux: dict[bytes, bytes] | None = None
+    config: dict[str, str] | None = None
+
+    def target_for(self, header: Header) -> Target:
+        return (self.target or _default_target(header)).with_config(self.config or {})
+
+
 def output_format(destination: str | os.PathLike[str], to: str | None) -> str:
     if to is not None:
         if to not in OUTPUT_FORMATS:
@@ -112,41 +131,48 @@ def convert(
     until: int | None = None,
     drop: frozenset[str] = frozenset(),
     aux: dict[bytes, bytes] | None = None,
+    config: dict[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> ConvertReport:
     """Convert ``source`` into ``destination``; the report says what was written, skipped and changed.
 
     Data the RDB target cannot hold stops the conversion with every key concerned listed, unless its
     kind is in ``drop`` (see writer.DROPPABLE): then field TTLs are removed (the fields kept), and
     functions, streams or module values are left out, each counted in ``report.changed``. ``aux``
-    adds or replaces AUX fields of an RDB destination.
+    adds or replaces AUX fields of an RDB destination; ``config`` sets encoding thresholds of the
+    target by their redis.conf names (``{"hash-max-listpack-entries": "1024"}``); ``progress`` is
+    called now and then (see ``Progress``).
     """
     unknown = set(drop) - set(DROPPABLE)
     if unknown:
         raise InputError(f"cannot drop {sorted(unknown)[0]!r}; choose from {', '.join(DROPPABLE)}")
+    NEWEST.with_config(config or {})  # unknown names and bad values fail before any work
     fmt = output_format(destination, to)
     kind = source_kind(source)
     report = ConvertReport(os.fspath(source), os.fspath(destination), kind, fmt)
     key_filter = key_filter or KeyFilter()
+    options = RdbOptions(target, compress, frozenset(drop), aux, config)
     if fmt == "aof-dir":
-        return _convert_to_aof_dir(source, destination, target, key_filter, compress, skip_unknown, until, drop,
-                                   report)
+        return _convert_to_aof_dir(source, destination, dict(
+            target=target, key_filter=key_filter, compress=compress, skip_unknown=skip_unknown, until=until, drop=drop,
+            config=config, progress=progress))
     if kind == "aof":
-        keyspace, header = replay_aof(source, report, skip_unknown=skip_unknown, until=until)
-        _write(header, key_filter.apply(keyspace.records()), destination, fmt, target, compress, report, drop,
-               recount=lambda: key_filter.apply(keyspace.records()), aux=aux)
+        keyspace, header = replay_aof(source, report, skip_unknown=skip_unknown, until=until, progress=progress)
+        _write(header, key_filter.apply(keyspace.records()), destination, fmt, options, report,
+               recount=lambda: key_filter.apply(keyspace.records()), progress=progress)
     elif kind == "jsonl":
         header, records = _jsonl_records(source)
-        _write(header, key_filter.apply(records), destination, fmt, target, compress, report, drop,
-               recount=lambda: key_filter.apply(_jsonl_records(source)[1]), aux=aux)
+        _write(header, key_filter.apply(records), destination, fmt, options, report,
+               recount=lambda: key_filter.apply(_jsonl_records(source)[1]), progress=progress)
     else:
         with open_rdb(source) as rdb:
-            _write(rdb.header, key_filter.apply(rdb), destination, fmt, target, compress, report, drop,
-                   recount=lambda: _recount(source, key_filter), aux=aux)
+            _write(rdb.header, key_filter.apply(rdb), destination, fmt, options, report,
+                   recount=lambda: _recount(source, key_filter), progress=progress)
     return report
 
 
-def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False,
-               until: int | None = None) -> tuple[Keyspace, Header]:
+def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False, until: int | None = None,
+               progress: Progress | None = None) -> tuple[Keyspace, Header]:
     """Load an AOF's snapshot and replay its commands into a keyspace, as Redis loads it.
 
     MULTI ... EXEC blocks run when their EXEC is read (one left open at the end is dropped, as
@@ -156,7 +182,7 @@ def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False,
     engine = Engine()
     aof = open_aof(source)
     queued: list | None = None
-    for item in aof:
+    for item in _replay_progress(aof, progress):
         if isinstance(item, AofSnapshotRecord):
             if isinstance(item.record, KeyRecord | Function):
                 engine.keyspace.load(item.record)
@@ -178,6 +204,21 @@ def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False,
     return engine.keyspace, aof.snapshot_header or Header(NEWEST.magic, NEWEST.rdb_version)
 
 
+def _replay_progress(aof, progress: Progress | None):
+    """The AOF's items, reporting the bytes behind them across every part now and then."""
+    if progress is None:
+        yield from aof
+        return
+    sizes = [part.path.stat().st_size for part in aof.layout.parts]
+    before = {part.name: sum(sizes[:i]) for i, part in enumerate(aof.layout.parts)}
+    total = sum(sizes)
+    for count, item in enumerate(aof, 1):
+        if count % _PROGRESS_STEP == 0 and isinstance(item, AofCommand):
+            progress("replaying", before[item.file] + item.offset, total)
+        yield item
+    progress("replaying", total, total)
+
+
 def _run(engine: Engine, command: AofCommand, report: ConvertReport, skip_unknown: bool) -> None:
     try:
         engine.execute(command.args)
@@ -189,8 +230,7 @@ def _run(engine: Engine, command: AofCommand, report: ConvertReport, skip_unknow
         report.skipped[f"unknown {command.args[0].decode('utf-8', 'replace').upper()} commands"] += 1
 
 
-def _convert_to_aof_dir(source, destination, target, key_filter, compress, skip_unknown, until, drop,
-                        report: ConvertReport) -> ConvertReport:
+def _convert_to_aof_dir(source, destination, options: dict[str, Any]) -> ConvertReport:
     """A directory Redis 7+ starts from with appendonly yes: manifest, RDB base, empty incr file.
 
     Built in a temporary directory beside the destination and renamed into place when complete.
@@ -202,8 +242,7 @@ def _convert_to_aof_dir(source, destination, target, key_filter, compress, skip_
     incr = f"{AOF_NAME}.1.incr.aof"
     work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
-        inner = convert(source, work / base, to="rdb", target=target, key_filter=key_filter, compress=compress,
-                        skip_unknown=skip_unknown, until=until, drop=drop, aux={b"aof-base": b"1"})
+        inner = convert(source, work / base, to="rdb", aux={b"aof-base": b"1"}, **options)
         if TARGETS_BY_NAME[inner.target].rdb_version < 10:
             raise TargetError(f"{inner.target} has no multi-part AOF (Redis 7.0+ does)")
         (work / incr).write_bytes(b"")
@@ -239,9 +278,8 @@ def size_hints(records: Iterable[Record], target: Target, drop: frozenset[str]) 
     return {db: (keys, expires) for db, (keys, expires) in sizes.items()}
 
 
-def _write(header: Header, records: Iterator[Record], destination, fmt: str, target: Target | None,
-           compress: bool, report: ConvertReport, drop: frozenset[str] = frozenset(),
-           recount: Callable[[], Iterable[Record]] = lambda: (), aux: dict[bytes, bytes] | None = None) -> None:
+def _write(header: Header, records: Iterator[Record], destination, fmt: str, options: RdbOptions,
+           report: ConvertReport, *, recount: Callable[[], Iterable[Record]], progress: Progress | None) -> None:
     """Write the records; an RDB reads them twice, ``recount()`` first: RESIZEDB gives each database's
     counts before its keys."""
     with atomic_output(destination) as out:
@@ -249,11 +287,13 @@ def _write(header: Header, records: Iterator[Record], destination, fmt: str, tar
             stats = write_records(header, _counted(records, report), out, fmt)
             report.skipped.update(stats.skipped)
             return
-        target = target or _default_target(header)
+        target = options.target_for(header)
         report.target = target.name
-        writer = RdbWriter(out, target, compress=compress, aux=aux, size_hints=size_hints(recount(), target, drop))
+        hints = size_hints(recount(), target, options.drop)
+        writer = RdbWriter(out, target, compress=options.compress, aux=options.aux, size_hints=hints)
         blocked: list[tuple[str, str]] = []  # (what, kind) the target cannot hold and may not be dropped
-        for record in _counted(records, report):
+        total = sum(keys for keys, _ in hints.values())
+        for record in _counted(records, report, progress, total):
             if isinstance(record, ModuleAux):
                 report.skipped["module aux data (the module rewrites it)"] += 1
                 continue
@@ -261,7 +301,7 @@ def _write(header: Header, records: Iterator[Record], destination, fmt: str, tar
                 continue
             kind = unwritable(record, target)
             if kind is not None:
-                record = _adapt(record, kind, drop, blocked, report)
+                record = _adapt(record, kind, options.drop, blocked, report)
                 if record is None:
                     continue
             if not blocked:  # once something is blocked, only look for the rest of it
@@ -287,13 +327,19 @@ def _adapt(record, kind: str, drop: frozenset[str], blocked: list, report: Conve
     return None
 
 
-def _counted(records, report: ConvertReport) -> Iterator[Record]:
+def _counted(records, report: ConvertReport, progress: Progress | None = None, total: int = 0) -> Iterator[Record]:
+    written = 0
     for record in records:
         if isinstance(record, KeyRecord):
             report.keys[record.type] += 1
+            written += 1
+            if progress is not None and written % _PROGRESS_STEP == 0:
+                progress("writing", written, total)
         elif isinstance(record, Function):
             report.functions += 1
         yield record
+    if progress is not None:
+        progress("writing", written, max(total, written))
 
 
 def _default_target(header: Header) -> Target:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import gc
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from rdbtools.cli.app import EXIT_USAGE, app, fail, reports_errors
 from rdbtools.conversion import OUTPUT_FORMATS, convert
@@ -44,6 +47,9 @@ def convert_command(
     drop: Annotated[list[str] | None, typer.Option("--drop", help="What the target cannot hold, to leave out "
                                                    "(repeatable): field-ttls (keeps the fields), functions, streams, "
                                                    "modules.")] = None,
+    config: Annotated[list[str] | None, typer.Option("--config", help="An encoding threshold of the target, as in "
+                                                     "redis.conf: NAME=VALUE, e.g. hash-max-listpack-entries=1024 "
+                                                     "(repeatable).")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: human or json.")] = "human",
 ) -> None:
     """Convert an AOF to an RDB, an RDB for another server version (up or down, Redis or Valkey), to JSONL or
@@ -56,14 +62,19 @@ def convert_command(
     if target is not None and rdb_version is not None:
         fail("give --target or --rdb-version, not both", EXIT_USAGE)
     chosen = target_for(target) if target else (target_for_version(rdb_version) if rdb_version else None)
+    pairs = [item.partition("=") for item in config or ()]
+    if any(not sep for _, sep, _ in pairs):
+        fail("--config takes NAME=VALUE, e.g. hash-max-listpack-entries=1024", EXIT_USAGE)
     try:
         key_filter = KeyFilter(dbs=frozenset(db) if db else None,
                                key_glob=key.encode("utf-8", "surrogateescape") if key is not None else None,
                                key_regex=key_regex, types=frozenset(type_) if type_ else None)
     except ValueError as error:
         fail(str(error), EXIT_USAGE)
-    report = convert(source, destination, to=to, target=chosen, key_filter=key_filter, compress=not no_compress,
-                     skip_unknown=skip_unknown, until=until, drop=frozenset(drop or ()))
+    with _progress_bar() as progress:
+        report = convert(source, destination, to=to, target=chosen, key_filter=key_filter, compress=not no_compress,
+                         skip_unknown=skip_unknown, until=until, drop=frozenset(drop or ()),
+                         config={name: value for name, _, value in pairs}, progress=progress)
     if fmt == "json":
         sys.stdout.buffer.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")
         return
@@ -76,3 +87,22 @@ def convert_command(
         console.print(f"  [yellow]skipped[/yellow] {count:,} {reason}")
     for kind, count in report.changed.items():
         console.print(f"  [yellow]dropped for {report.target}[/yellow] {count:,} {kind}")
+
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar on standard error when it is a terminal (phases: replaying, writing)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        yield update

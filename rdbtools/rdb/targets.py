@@ -73,6 +73,30 @@ class Target:
     def with_thresholds(self, **thresholds: int) -> Target:
         return replace(self, **thresholds)
 
+    def with_config(self, directives: dict[str, str]) -> Target:
+        """The target with redis.conf encoding thresholds (``hash-max-listpack-entries 1024``, the
+        older ``*-ziplist-*`` names too) in place of the server's defaults."""
+        changes: dict[str, int] = {}
+        for name, text in directives.items():
+            directive = name.lower()
+            if directive not in THRESHOLD_DIRECTIVES:
+                raise UnsupportedError(f"{name!r} is not an encoding threshold; known: "
+                                       f"{', '.join(sorted(THRESHOLD_DIRECTIVES))}")
+            try:
+                value = int(text)
+            except ValueError:
+                raise UnsupportedError(f"{name} takes an integer, not {text!r}") from None
+            field = THRESHOLD_DIRECTIVES[directive]
+            if field == "list_max_listpack_bytes":
+                if value not in _LIST_NODE_BYTES:
+                    raise UnsupportedError(f"{name} takes a node size from -1 to -5 here (entry counts are not "
+                                           f"supported), not {text!r}")
+                value = _LIST_NODE_BYTES[value]
+            elif value < 0:
+                raise UnsupportedError(f"{name} cannot be negative")
+            changes[field] = value
+        return replace(self, **changes)
+
     @property
     def signature(self) -> bytes:
         width = 9 - len(self.magic)
@@ -96,6 +120,21 @@ TARGETS: dict[str, Target] = {
     )
 }
 NEWEST = TARGETS["redis-8.2"]
+
+#: redis.conf directive -> Target field (ziplist names are the older spellings Redis still accepts)
+THRESHOLD_DIRECTIVES = {
+    f"{kind}-max-{form}-{what}": f"{kind}_max_listpack_{what}"
+    for kind in ("hash", "zset") for form in ("listpack", "ziplist") for what in ("entries", "value")
+} | {
+    "set-max-intset-entries": "set_max_intset_entries",
+    "set-max-listpack-entries": "set_max_listpack_entries",
+    "set-max-listpack-value": "set_max_listpack_value",
+    "list-max-listpack-size": "list_max_listpack_bytes",
+    "list-max-ziplist-size": "list_max_listpack_bytes",
+    "list-max-ziplist-entries": "list_max_ziplist_entries",
+    "list-max-ziplist-value": "list_max_ziplist_value",
+}
+_LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
 _BY_VERSION = {6: "redis-2.6", 7: "redis-3.2", 8: "redis-4.0", 9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2",
                12: "redis-8.2", 80: "valkey-9.1"}
 

@@ -161,3 +161,57 @@ def test_jsonl_round_trip_gives_back_the_same_bytes_and_resizedb_counts_what_fol
             per_db[1] += record.expire_ms is not None
     resized = [[r.db_size, r.expires_size] for r in records if isinstance(r, ResizeDb)]
     assert resized == [counts[db] for db in sorted(counts)] and len(resized) == 2
+
+
+def test_config_sets_the_targets_thresholds_by_their_redis_conf_names(tmp_path):
+    default, tuned = tmp_path / "default.rdb", tmp_path / "tuned.rdb"
+    assert run("convert", "fixtures/demo.rdb", str(default), "--target", "redis-7.0").returncode == 0
+    result = run("convert", "fixtures/demo.rdb", str(tuned), "--target", "redis-7.0",
+                 "--config", "hash-max-ziplist-entries=0", "--config", "zset-max-listpack-entries=0",
+                 "--config", "set-max-intset-entries=0")
+    assert result.returncode == 0, result.stderr
+    with open_rdb(default) as before, open_rdb(tuned) as after:
+        encodings = {r.key: (r.encoding, s.encoding) for r, s in zip(before.key_records(), after.key_records(),
+                                                                     strict=True)}
+    changed = {key: pair for key, pair in encodings.items() if pair[0] != pair[1]}
+    assert {after for _, after in changed.values()} >= {"hash-hashtable", "zset-v2", "set-hashtable"}
+    refused = run("convert", "fixtures/demo.rdb", str(tmp_path / "x.rdb"), "--config", "maxmemory=1")
+    assert refused.returncode == 1 and b"not an encoding threshold" in refused.stderr
+    assert run("convert", "fixtures/demo.rdb", str(tmp_path / "x.rdb"), "--config", "novalue").returncode == 2
+
+
+def test_progress_reports_replayed_bytes_and_written_keys(tmp_path):
+    from hiredis import pack_command
+
+    aof = tmp_path / "appendonly.aof"
+    aof.write_bytes(b"".join(pack_command((b"SET", b"k%d" % i, b"v")) for i in range(10000)))
+    calls = []
+    convert(aof, tmp_path / "out.rdb", progress=lambda phase, done, total: calls.append((phase, done, total)))
+    replaying = [c for c in calls if c[0] == "replaying"]
+    writing = [c for c in calls if c[0] == "writing"]
+    assert replaying[-1] == ("replaying", aof.stat().st_size, aof.stat().st_size) and len(replaying) >= 3
+    assert [done for _, done, _ in replaying] == sorted(done for _, done, _ in replaying)
+    assert writing[-1] == ("writing", 10000, 10000) and len(writing) >= 3
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path):
+    import os
+    import pty
+
+    out = tmp_path / "out.rdb"
+    assert b"writing" not in run("convert", "fixtures/demo.rdb", str(out)).stderr
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([*RDBTOOL, "convert", "fixtures/demo.rdb", str(tmp_path / "tty.rdb")],
+                               stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    assert process.wait(timeout=60) == 0
+    assert b"writing" in drawn
