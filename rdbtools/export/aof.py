@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
-import orjson
 from hiredis import pack_command
 
 from rdbtools.aof.reader import AofCommand, AofFile, AofSnapshotRecord
-from rdbtools.export.dump import DumpStats
+from rdbtools.export.dump import DumpStats, write_json_stream
 from rdbtools.export.records import bytes_to_json, record_to_json
 from rdbtools.export.resp import RespWriter
 from rdbtools.rdb.filters import KeyFilter
@@ -52,22 +51,9 @@ def _to_json(item: AofCommand | AofSnapshotRecord) -> dict[str, Any] | None:
 def write_aof(aof: AofFile, out: BinaryIO, fmt: str, key_filter: KeyFilter) -> DumpStats:
     stats = DumpStats()
     items = _selected(aof, key_filter)
-    if fmt == "jsonl":
-        out.write(orjson.dumps(layout_to_json(aof), option=orjson.OPT_APPEND_NEWLINE))
-        for item in items:
-            data = _to_json(item)
-            if data is not None:
-                out.write(orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE))
-                stats.keys += isinstance(item, AofCommand)
-    elif fmt == "json":
-        out.write(b'{"aof":' + orjson.dumps(layout_to_json(aof)) + b',\n"records":[')
-        separator = b"\n"
-        for item in items:
-            data = _to_json(item)
-            if data is not None:
-                out.write(separator + orjson.dumps(data))
-                separator = b",\n"
-        out.write(b"\n]}\n")
+    if fmt in ("jsonl", "json"):
+        stats.keys = write_json_stream(out, "aof", layout_to_json(aof), items, _to_json, AofCommand,
+                                       document=fmt == "json")
     elif fmt == "resp":
         writer = RespWriter(out)
         for item in items:

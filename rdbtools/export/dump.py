@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -24,16 +24,9 @@ class DumpStats:
 def write_records(header: Header, records: Iterable[Record], out: BinaryIO, fmt: str) -> DumpStats:
     """Write already filtered records; memory stays at one record whatever the format."""
     stats = DumpStats()
-    if fmt == "jsonl":
-        write, dumps, line = out.write, orjson.dumps, orjson.OPT_APPEND_NEWLINE
-        write(dumps(header_to_json(header), option=line))
-        for record in records:
-            data = record_to_json(record)
-            if data is not None:
-                write(dumps(data, option=line))
-                stats.keys += record.__class__ is KeyRecord
-    elif fmt == "json":
-        _write_json_document(header, records, out, stats)
+    if fmt in ("jsonl", "json"):
+        stats.keys = write_json_stream(out, "header", header_to_json(header), records, record_to_json, KeyRecord,
+                                       document=fmt == "json")
     elif fmt == "resp":
         writer = RespWriter(out)
         for record in records:
@@ -50,14 +43,27 @@ def write_records(header: Header, records: Iterable[Record], out: BinaryIO, fmt:
     return stats
 
 
-def _write_json_document(header: Header, records: Iterable[Record], out: BinaryIO, stats: DumpStats) -> None:
-    """One JSON document, streamed: {"header": ..., "records": [...]}, same objects as jsonl."""
-    out.write(b'{"header":' + orjson.dumps(header_to_json(header)) + b',\n"records":[')
-    separator = b"\n"
-    for record in records:
-        data = record_to_json(record)
-        if data is not None:
-            out.write(separator + orjson.dumps(data))
+def write_json_stream(out: BinaryIO, name: str, opening: dict[str, Any], items: Iterable[Any],
+                      to_json: Callable[[Any], dict[str, Any] | None], counted: type, *, document: bool) -> int:
+    """JSONL (the opening object, then one object a line) or one JSON document streamed as
+    {"<name>": opening, "records": [...]}: the same objects either way. Returns how many of the
+    written items were of class ``counted``."""
+    write, dumps = out.write, orjson.dumps
+    if document:
+        write(b'{"' + name.encode() + b'":' + dumps(opening) + b',\n"records":[')
+    else:
+        write(dumps(opening, option=orjson.OPT_APPEND_NEWLINE))
+    separator, line, count = b"\n", orjson.OPT_APPEND_NEWLINE, 0
+    for item in items:
+        data = to_json(item)
+        if data is None:
+            continue
+        if document:
+            write(separator + dumps(data))
             separator = b",\n"
-            stats.keys += record.__class__ is KeyRecord
-    out.write(b"\n]}\n")
+        else:
+            write(dumps(data, option=line))
+        count += item.__class__ is counted
+    if document:
+        write(b"\n]}\n")
+    return count
