@@ -159,7 +159,8 @@ def convert(
     if kind == "aof":
         keyspace, header = replay_aof(source, report, skip_unknown=skip_unknown, until=until, progress=progress)
         _write(header, key_filter.apply(keyspace.records()), destination, fmt, options, report,
-               recount=lambda: key_filter.apply(keyspace.records()), progress=progress)
+               recount=lambda: key_filter.apply(keyspace.records()), progress=progress,
+               hints=keyspace.sizes() if key_filter.is_trivial and not drop else None)
     elif kind == "jsonl":
         header, records = _jsonl_records(source)
         _write(header, key_filter.apply(records), destination, fmt, options, report,
@@ -279,9 +280,10 @@ def size_hints(records: Iterable[Record], target: Target, drop: frozenset[str]) 
 
 
 def _write(header: Header, records: Iterator[Record], destination, fmt: str, options: RdbOptions,
-           report: ConvertReport, *, recount: Callable[[], Iterable[Record]], progress: Progress | None) -> None:
-    """Write the records; an RDB reads them twice, ``recount()`` first: RESIZEDB gives each database's
-    counts before its keys."""
+           report: ConvertReport, *, recount: Callable[[], Iterable[Record]], progress: Progress | None,
+           hints: dict[int, tuple[int, int]] | None = None) -> None:
+    """Write the records; an RDB reads them twice, ``recount()`` first (unless the counts are given as
+    ``hints``): RESIZEDB gives each database's counts before its keys."""
     with atomic_output(destination) as out:
         if fmt != "rdb":
             stats = write_records(header, _counted(records, report), out, fmt)
@@ -289,7 +291,7 @@ def _write(header: Header, records: Iterator[Record], destination, fmt: str, opt
             return
         target = options.target_for(header)
         report.target = target.name
-        hints = size_hints(recount(), target, options.drop)
+        hints = hints if hints is not None else size_hints(recount(), target, options.drop)
         writer = RdbWriter(out, target, compress=options.compress, aux=options.aux, size_hints=hints)
         blocked: list[tuple[str, str]] = []  # (what, kind) the target cannot hold and may not be dropped
         total = sum(keys for keys, _ in hints.values())

@@ -166,6 +166,9 @@ class RdbBytes(bytes):
         return obj
 
 
+_INT_FIRST = frozenset(b"-0123456789")
+
+
 def canonical_int32(value: bytes) -> int | None:
     """The integer Redis would int-encode this string as (rdbTryIntegerEncoding), else None."""
     number = canonical_int64(value) if len(value) <= 11 else None
@@ -182,6 +185,17 @@ def _smallest_int_encoding(number: int) -> StringEncoding:
 
 def encode_string(value: bytes, *, compress: bool = False) -> bytes:
     """Redis's rdbSaveRawString choice: integer, then LZF (> 20 bytes), then raw."""
+    if type(value) is bytes:  # the common case, without RdbBytes' stored forms
+        size = len(value)
+        if size <= 11 and value and value[0] in _INT_FIRST:
+            number = canonical_int32(value)
+            if number is not None:
+                return _encode_as(value, _smallest_int_encoding(number))
+        elif compress and size > 20:
+            packed = lzf.compress(value, size - 4)
+            if packed is not None:
+                return _lzf_bytes(packed, size)
+        return (bytes((size,)) if size < 64 else encode_length(size)) + value
     encoding = getattr(value, "encoding", None)
     if encoding is not None:
         return _encode_as(value, encoding)

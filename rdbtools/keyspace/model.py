@@ -57,6 +57,11 @@ class Keyspace:
             for key, entry in self.dbs[db].items():
                 yield self.record(db, key, entry)
 
+    def sizes(self) -> dict[int, tuple[int, int]]:
+        """Keys and keys with a TTL per non-empty database (what RESIZEDB tells)."""
+        return {db: (len(keys), sum(entry.expire_ms is not None for entry in keys.values()))
+                for db, keys in sorted(self.dbs.items()) if keys}
+
     @staticmethod
     def record(db: int, key: bytes, entry: Entry) -> KeyRecord:
         value = entry.value
