@@ -51,7 +51,7 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def main() -> None:
-    from rdbtools.cli import check_aof, convert, dump, verify  # noqa: F401 - registers the commands
+    from rdbtools.cli import check_aof, convert, dump, serve, verify  # noqa: F401 - registers the commands
 
     # Reading a file allocates millions of short-lived lists, dicts and tuples that never form
     # cycles; the cyclic collector would only rescan them (a fifth of verify's time). Reference

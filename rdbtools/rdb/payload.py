@@ -11,7 +11,7 @@ import anycrc
 from rdbtools.errors import FormatError, RdbtoolError
 from rdbtools.formats.primitives import encode_string
 from rdbtools.formats.rdb import MAX_REDIS_VERSION, VALKEY_VERSIONS, Opcode
-from rdbtools.rdb.model import KeyRecord
+from rdbtools.rdb.model import Function, KeyRecord
 from rdbtools.rdb.reader import RdbReader
 from rdbtools.rdb.source import BytesSource
 from rdbtools.rdb.targets import Target
@@ -50,3 +50,30 @@ def load_payload(payload: bytes, key: bytes = b"") -> KeyRecord:
     if len(records) != 1:
         raise FormatError("Bad data format")
     return records[0]
+
+
+def dump_functions(sources: list[bytes], target: Target) -> bytes:
+    """FUNCTION DUMP: each library as an RDB FUNCTION2 record, then the version and the CRC64."""
+    body = b"".join(bytes((Opcode.FUNCTION2,)) + encode_string(source) for source in sources)
+    body += struct.pack("<H", target.rdb_version)
+    return body + struct.pack("<Q", _CRC64.calc(body))
+
+
+def load_functions(payload: bytes) -> list[bytes]:
+    """The library sources of a FUNCTION RESTORE payload."""
+    if len(payload) < 10:
+        raise FormatError("payload version or checksum are wrong")
+    version, crc = _TRAILER.unpack_from(payload, len(payload) - 10)
+    if (version > MAX_REDIS_VERSION and version not in VALKEY_VERSIONS) or (
+            crc != 0 and crc != _CRC64.calc(payload[:-8])):
+        raise FormatError("payload version or checksum are wrong")
+    magic = b"VALKEY%03d" % version if version in VALKEY_VERSIONS else b"REDIS%04d" % max(version, 10)
+    file = magic + payload[:-10] + bytes((Opcode.EOF,)) + bytes(8)
+    try:
+        records = list(RdbReader(BytesSource(file, "<FUNCTION payload>"), check_crc=False))
+    except RdbtoolError:
+        raise FormatError("given payload is not a valid function dump") from None
+    sources = [r.library_source for r in records if isinstance(r, Function)]
+    if len(sources) != len(records):
+        raise FormatError("given payload is not a valid function dump")
+    return sources

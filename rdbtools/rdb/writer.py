@@ -58,9 +58,11 @@ class RdbWriter:
     """Write records for ``target`` to ``out``: header and aux at once, then keys, then ``close()``."""
 
     def __init__(self, out: BinaryIO, target: Target, *, compress: bool = True,
-                 aux: dict[bytes, bytes] | None = None, size_hints: dict[int, tuple[int, int]] | None = None) -> None:
-        """``size_hints``: keys and keys with a TTL per database, written as RESIZEDB (RDB 7+)."""
-        self.out, self.target, self.compress = out, target, compress
+                 aux: dict[bytes, bytes] | None = None, size_hints: dict[int, tuple[int, int]] | None = None,
+                 checksum: bool = True) -> None:
+        """``size_hints``: keys and keys with a TTL per database, written as RESIZEDB (RDB 7+);
+        ``checksum=False`` writes a zero CRC, as Redis does with ``rdbchecksum no``."""
+        self.out, self.target, self.compress, self.checksum = out, target, compress, checksum
         self.size_hints = size_hints or {}
         self._crc = 0
         self._db: int | None = None
@@ -100,7 +102,7 @@ class RdbWriter:
     def close(self) -> None:
         """The EOF opcode and the CRC64 of everything before it (RDB 5+)."""
         self._emit(bytes((Opcode.EOF,)))
-        self.out.write(struct.pack("<Q", self._crc))
+        self.out.write(struct.pack("<Q", self._crc if self.checksum else 0))
 
 
 #: what a target may be unable to hold, by the name the convert options use (--drop NAME)

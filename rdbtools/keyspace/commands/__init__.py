@@ -23,6 +23,10 @@ class Status(str):
     """A simple-string reply (+OK), as opposed to a bulk string."""
 
 
+class Map(dict):
+    """A reply that is a map in RESP3 and a flat array in RESP2 (HGETALL, XINFO, CONFIG GET ...)."""
+
+
 OK = Status("OK")
 
 

@@ -290,3 +290,74 @@ def hgetex(e, args):
     entry.field_expires = ttls or None
     e.drop_if_empty(args[1], entry)
     return values
+
+
+@command("hkeys", 2, write=False)
+def hkeys(e, args):
+    entry = _hash(e, args[1])
+    return [] if entry is None else list(entry.value)
+
+
+@command("hvals", 2, write=False)
+def hvals(e, args):
+    entry = _hash(e, args[1])
+    return [] if entry is None else list(entry.value.values())
+
+
+@command("hexists", 3, write=False)
+def hexists(e, args):
+    entry = _hash(e, args[1])
+    return int(entry is not None and args[2] in entry.value)
+
+
+@command("hstrlen", 3, write=False)
+def hstrlen(e, args):
+    entry = _hash(e, args[1])
+    return len(entry.value.get(args[2], b"")) if entry is not None else 0
+
+
+@command("hmget", -3, write=False)
+def hmget(e, args):
+    entry = _hash(e, args[1])
+    return [None if entry is None else entry.value.get(f) for f in args[2:]]
+
+
+def _field_ttl(e, args, unit_ms: int, absolute: bool):
+    fields = _fields(args, 2)
+    entry = _hash(e, args[1])
+    if entry is None:
+        return [-2] * len(fields)
+    ttls, now = entry.field_expires or {}, e.now_ms()
+    replies = []
+    for field in fields:
+        at = ttls.get(field)
+        if field not in entry.value:
+            replies.append(-2)
+        elif at is None:
+            replies.append(-1)
+        elif absolute:
+            replies.append(at // unit_ms)
+        else:
+            left = max(0, at - now)
+            replies.append((left + 500) // 1000 if unit_ms == 1000 else left)
+    return replies
+
+
+@command("httl", -5, write=False)
+def httl(e, args):
+    return _field_ttl(e, args, 1000, False)
+
+
+@command("hpttl", -5, write=False)
+def hpttl(e, args):
+    return _field_ttl(e, args, 1, False)
+
+
+@command("hexpiretime", -5, write=False)
+def hexpiretime(e, args):
+    return _field_ttl(e, args, 1000, True)
+
+
+@command("hpexpiretime", -5, write=False)
+def hpexpiretime(e, args):
+    return _field_ttl(e, args, 1, True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer
 from rdbtools.keyspace.model import library_name
@@ -245,6 +246,14 @@ def function(e, args):
     if sub == b"FLUSH":
         libraries.clear()
         return OK
+    if sub == b"LIST":
+        return _function_list(libraries, [a.upper() for a in args[2:]], args)
+    if sub == b"DUMP" and len(args) == 2:
+        from rdbtools.rdb.payload import dump_functions
+
+        return dump_functions(list(libraries.values()), e.target)
+    if sub == b"RESTORE" and len(args) in (3, 4):
+        return _function_restore(e, args)
     from rdbtools.keyspace.engine import UnknownCommand
 
     raise UnknownCommand(f"unknown command 'FUNCTION {args[1].decode('utf-8', 'replace')}'")
@@ -299,4 +308,69 @@ def restore(e, args):
     if expire_ms is not None and expire_ms <= e.now_ms() and not e.loading:
         return OK
     e.keyspace.load(record, db=e.db, key=args[1], expire_ms=expire_ms)
+    return OK
+
+
+def _expiretime(e, key: bytes, unit_ms: int) -> int:
+    entry = e.lookup(key)
+    if entry is None:
+        return -2
+    return -1 if entry.expire_ms is None else entry.expire_ms // unit_ms
+
+
+@command("expiretime", 2, write=False)
+def expiretime(e, args):
+    return _expiretime(e, args[1], 1000)
+
+
+@command("pexpiretime", 2, write=False)
+def pexpiretime(e, args):
+    return _expiretime(e, args[1], 1)
+
+
+_FUNCTION_NAME = re.compile(rb"register_function\s*(?:\(\s*['\"]([^'\"]+)['\"]"
+                            rb"|\(?\s*\{[^}]*?function_name\s*=\s*['\"]([^'\"]+)['\"])")
+
+
+def _function_list(libraries: dict[bytes, bytes], options: list[bytes], args: list[bytes]):
+    """FUNCTION LIST [WITHCODE] [LIBRARYNAME pattern]: what each stored library registers."""
+    from rdbtools.keyspace.commands import Map
+    from rdbtools.rdb.filters import glob_to_regex
+
+    pattern = glob_to_regex(args[2 + options.index(b"LIBRARYNAME") + 1]) if b"LIBRARYNAME" in options else None
+    replies = []
+    for name, source in sorted(libraries.items()):
+        if pattern is not None and not pattern.fullmatch(name):
+            continue
+        functions = [Map({b"name": a or b, b"description": None, b"flags": []})
+                     for a, b in _FUNCTION_NAME.findall(source)]
+        engine = source.split(b"\n", 1)[0][2:].split(b" ", 1)[0].upper()
+        library = Map({b"library_name": name, b"engine": engine, b"functions": functions})
+        if b"WITHCODE" in options:
+            library[b"library_code"] = source
+        replies.append(library)
+    return replies
+
+
+def _function_restore(e, args):
+    """FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]"""
+    from rdbtools.errors import FormatError
+    from rdbtools.rdb.payload import load_functions
+
+    policy = args[3].upper() if len(args) == 4 else b"APPEND"
+    if policy not in (b"FLUSH", b"APPEND", b"REPLACE"):
+        raise CommandError("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+    try:
+        sources = load_functions(args[2])
+    except FormatError as error:
+        raise CommandError(f"ERR {error.message}") from None
+    libraries = e.keyspace.functions
+    incoming = {library_name(source): source for source in sources}
+    if policy == b"APPEND":
+        clash = next((name for name in incoming if name in libraries), None)
+        if clash is not None:
+            raise CommandError(f"ERR Library {clash.decode('utf-8', 'replace')} already exists")
+    if policy == b"FLUSH":
+        libraries.clear()
+    libraries.update(incoming)
     return OK

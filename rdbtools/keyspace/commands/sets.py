@@ -133,3 +133,20 @@ def sunion(e, args):
 @command("sdiff", -2, write=False)
 def sdiff(e, args):
     return list(_combine(e, args[1:], "diff"))
+
+
+@command("smismember", -3, write=False)
+def smismember(e, args):
+    members = _members(e, args[1])
+    return [int(m in members) for m in args[2:]]
+
+
+@command("srandmember", -2, write=False)
+def srandmember(e, args):
+    members = list(_members(e, args[1]))
+    if len(args) == 2:
+        return random.choice(members) if members else None
+    count = integer(args[2])
+    if count >= 0:
+        return random.sample(members, min(count, len(members)))
+    return [random.choice(members) for _ in range(-count)] if members else []

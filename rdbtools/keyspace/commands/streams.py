@@ -402,3 +402,184 @@ def xautoclaim(e, args):
         consumer.active_time = now
     replies = [id_text(i) if justid else [id_text(i), [v for p in present[i].fields for v in p]] for i in claimed]
     return [id_text(cursor), replies, deleted]
+
+
+@command("xrevrange", -4, write=False)
+def xrevrange(e, args):
+    """XREVRANGE key end start [COUNT n]"""
+    stream = _stream(e, args[1])
+    low, high = _bound(args[3], True), _bound(args[2], False)
+    count = integer(args[5]) if len(args) == 6 and args[4].upper() == b"COUNT" else None
+    chosen = [] if stream is None else [x for x in reversed(stream.entries) if low <= x.id <= high]
+    return [_entry_reply(x) for x in chosen[:count]]
+
+
+def _entry_reply(entry: StreamEntry) -> list:
+    return [id_text(entry.id), [v for pair in entry.fields for v in pair]]
+
+
+def _read_options(args, group: bool):
+    """[GROUP g c] [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id..."""
+    count, block, noack, i, owner = None, None, False, 1, None
+    while i < len(args):
+        option = args[i].upper()
+        if option == b"COUNT" and i + 1 < len(args):
+            count, i = max(integer(args[i + 1]), 0) or None, i + 2
+        elif option == b"BLOCK" and i + 1 < len(args):
+            block, i = integer(args[i + 1]), i + 2
+        elif option == b"NOACK" and group:
+            noack, i = True, i + 1
+        elif option == b"GROUP" and group and i + 2 < len(args):
+            owner, i = (args[i + 1], args[i + 2]), i + 3
+        elif option == b"STREAMS":
+            rest = args[i + 1 :]
+            if not rest or len(rest) % 2:
+                raise CommandError("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be "
+                                   "specified." if not group else "ERR Unbalanced 'xreadgroup' list of streams: for "
+                                   "each stream key an ID or '>' must be specified.")
+            half = len(rest) // 2
+            return count, block, noack, owner, list(zip(rest[:half], rest[half:], strict=True))
+        else:
+            raise CommandError(SYNTAX)
+    raise CommandError(SYNTAX)
+
+
+@command("xread", -4, write=False)
+def xread(e, args):
+    """XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: nil when nothing is newer (the server blocks)."""
+    count, _, _, _, pairs = _read_options(args, False)
+    replies = []
+    for key, text in pairs:
+        stream = _stream(e, key)
+        after = (stream.last_id if stream else ZERO) if text == b"$" else parse_id(text)
+        if stream is None or text == b"$":
+            continue
+        chosen = [_entry_reply(x) for x in stream.entries if x.id > after][:count]
+        if chosen:
+            replies.append([key, chosen])
+    return replies or None
+
+
+@command("xreadgroup", -7)
+def xreadgroup(e, args):
+    """XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id...: '>' delivers new entries
+    (into the PEL unless NOACK), an id reads back the consumer's own pending history."""
+    count, _, noack, owner, pairs = _read_options(args, True)
+    if owner is None:
+        raise CommandError("ERR Missing GROUP option for XREADGROUP")
+    replies, now = [], e.now_ms()
+    for key, text in pairs:
+        stream = _stream(e, key)
+        group = _group(stream, key, owner[0])
+        consumer = _consumer(e, group, owner[1])
+        consumer.seen_time = now
+        if text == b">":
+            fresh = [x for x in stream.entries if x.id > group.last_delivered_id][:count]
+            for entry in fresh:
+                group.last_delivered_id = entry.id
+                if group.entries_read is not None:
+                    group.entries_read += 1
+                if not noack:
+                    old = next((p for p in group.pending if p.id == entry.id), None)
+                    if old is not None:
+                        group.pending.remove(old)
+                    pending = PendingEntry(entry.id, owner[1], now, 1)
+                    group.pending.append(pending)
+                    group.pending.sort(key=lambda p: p.id)
+                    _assign(group, consumer, pending)
+            if fresh:
+                consumer.active_time = now
+                replies.append([key, [_entry_reply(x) for x in fresh]])
+            continue
+        after, present = parse_id(text), {x.id: x for x in stream.entries}
+        history = [i for i in consumer.pending if i > after][:count]
+        for entry_id in history:
+            pending = next(p for p in group.pending if p.id == entry_id)
+            pending.delivery_time, pending.delivery_count = now, pending.delivery_count + 1
+        replies.append([key, [_entry_reply(present[i]) if i in present else [id_text(i), None] for i in history]])
+    return replies or None
+
+
+@command("xpending", -3, write=False)
+def xpending(e, args):
+    """XPENDING key group [[IDLE ms] start end count [consumer]]"""
+    stream = _stream(e, args[1])
+    group = _group(stream, args[1], args[2])
+    if len(args) == 3:
+        if not group.pending:
+            return [0, None, None, None]
+        owners: dict[bytes, int] = {}
+        for pending in group.pending:
+            owners[pending.consumer] = owners.get(pending.consumer, 0) + 1
+        return [len(group.pending), id_text(group.pending[0].id), id_text(group.pending[-1].id),
+                [[name, b"%d" % n] for name, n in sorted(owners.items())]]
+    rest, idle = args[3:], 0
+    if rest[0].upper() == b"IDLE":
+        idle, rest = integer(rest[1]), rest[2:]
+    if len(rest) not in (3, 4):
+        raise CommandError(SYNTAX)
+    low, high, count = _bound(rest[0], True), _bound(rest[1], False), integer(rest[2])
+    now = e.now_ms()
+    chosen = [p for p in group.pending if low <= p.id <= high and (len(rest) == 3 or p.consumer == rest[3])
+              and now - p.delivery_time >= idle][: max(count, 0)]
+    return [[id_text(p.id), p.consumer, max(0, now - p.delivery_time), p.delivery_count] for p in chosen]
+
+
+@command("xinfo", -2, write=False)
+def xinfo(e, args):
+    from rdbtools.keyspace.commands import Map
+
+    sub = args[1].upper()
+    if sub == b"STREAM" and len(args) >= 3:
+        stream = _stream(e, args[2])
+        if stream is None:
+            raise CommandError("ERR no such key")
+        full = len(args) >= 4 and args[3].upper() == b"FULL"
+        count = integer(args[5]) if full and len(args) == 6 and args[4].upper() == b"COUNT" else 10
+        return _stream_info(e, stream, full, count)
+    if sub == b"GROUPS" and len(args) == 3:
+        stream = _stream(e, args[2])
+        if stream is None:
+            raise CommandError("ERR no such key")
+        return [Map({b"name": g.name, b"consumers": len(g.consumers), b"pending": len(g.pending),
+                     b"last-delivered-id": id_text(g.last_delivered_id), b"entries-read": g.entries_read,
+                     b"lag": None}) for g in stream.groups]
+    if sub == b"CONSUMERS" and len(args) == 4:
+        group = _group(_stream(e, args[2]), args[2], args[3])
+        now = e.now_ms()
+        return [Map({b"name": c.name, b"pending": len(c.pending), b"idle": max(0, now - c.seen_time),
+                     b"inactive": -1 if c.active_time in (None, -1) else max(0, now - c.active_time)})
+                for c in group.consumers]
+    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try XINFO HELP.")
+
+
+def _stream_info(e, stream: Stream, full: bool, count: int):
+    from rdbtools.keyspace.commands import Map
+
+    head = {b"length": len(stream.entries), b"radix-tree-keys": max(1, (len(stream.entries) + 99) // 100),
+            b"radix-tree-nodes": 2, b"last-generated-id": id_text(stream.last_id),
+            b"max-deleted-entry-id": id_text(stream.max_deleted_id or ZERO),
+            b"entries-added": stream.entries_added or 0,
+            b"recorded-first-entry-id": id_text(stream.entries[0].id if stream.entries else ZERO)}
+    if not full:
+        return Map({**head, b"groups": len(stream.groups),
+                    b"first-entry": _entry_reply(stream.entries[0]) if stream.entries else None,
+                    b"last-entry": _entry_reply(stream.entries[-1]) if stream.entries else None})
+    limit = None if count == 0 else count
+    groups = []
+    for g in stream.groups:
+        groups.append(Map({
+            b"name": g.name, b"last-delivered-id": id_text(g.last_delivered_id), b"entries-read": g.entries_read,
+            b"lag": None, b"pel-count": len(g.pending),
+            b"pending": [[id_text(p.id), p.consumer, p.delivery_time, p.delivery_count] for p in g.pending[:limit]],
+            b"consumers": [Map({
+                b"name": c.name, b"seen-time": c.seen_time, b"active-time": c.active_time,
+                b"pel-count": len(c.pending),
+                b"pending": [[id_text(i), *_delivery(g, i)] for i in c.pending[:limit]]}) for c in g.consumers],
+        }))
+    return Map({**head, b"entries": [_entry_reply(x) for x in stream.entries[:limit]], b"groups": groups})
+
+
+def _delivery(group: ConsumerGroup, entry_id: StreamId) -> list[int]:
+    pending = next((p for p in group.pending if p.id == entry_id), None)
+    return [0, 0] if pending is None else [pending.delivery_time, pending.delivery_count]

@@ -426,3 +426,9 @@ def bitfield(e, args):
 @command("bitfield_ro", -2, write=False)
 def bitfield_ro(e, args):
     return _bitfield(e, args, read_only=True)
+
+
+@command("mget", -2, write=False)
+def mget(e, args):
+    return [entry.value if (entry := e.lookup(key)) is not None and entry.type == "string" else None
+            for key in args[1:]]

@@ -438,3 +438,71 @@ def geoadd(e, args):
             raise CommandError(f"ERR invalid longitude,latitude pair {longitude:.6f},{latitude:.6f}")
         zadd_args += [b"%d" % geohash_score(longitude, latitude), rest[j + 2]]
     return zadd(e, zadd_args)
+
+
+@command("zmscore", -3, write=False)
+def zmscore(e, args):
+    entry = _zset(e, args[1])
+    scores = {} if entry is None else entry.value
+    return [format_double(scores[m]) if m in scores else None for m in args[2:]]
+
+
+def _rank(e, args, reverse: bool):
+    entry = _zset(e, args[1])
+    if entry is None or args[2] not in entry.value:
+        return None
+    order = [m for m, _ in _ordered(entry.value)]
+    rank = order.index(args[2])
+    return len(order) - 1 - rank if reverse else rank
+
+
+@command("zrank", -3, write=False)
+def zrank(e, args):
+    return _rank(e, args, False)
+
+
+@command("zrevrank", -3, write=False)
+def zrevrank(e, args):
+    return _rank(e, args, True)
+
+
+@command("zcount", 4, write=False)
+def zcount(e, args):
+    return len(_selector("score", args[2], args[3], False, None)(_zset(e, args[1])))
+
+
+@command("zlexcount", 4, write=False)
+def zlexcount(e, args):
+    return len(_selector("lex", args[2], args[3], False, None)(_zset(e, args[1])))
+
+
+def _legacy_range(e, args, by: str, rev: bool):
+    """ZRANGEBYSCORE / ZREVRANGE / ... : ZRANGE with BYSCORE/BYLEX/REV spelled as a name."""
+    return zrange(e, [b"zrange", args[1], args[2], args[3],
+                      *([b"BYSCORE"] if by == "score" else [b"BYLEX"] if by == "lex" else []),
+                      *([b"REV"] if rev else []), *args[4:]])
+
+
+@command("zrangebyscore", -4, write=False)
+def zrangebyscore(e, args):
+    return _legacy_range(e, args, "score", False)
+
+
+@command("zrevrangebyscore", -4, write=False)
+def zrevrangebyscore(e, args):
+    return _legacy_range(e, args, "score", True)
+
+
+@command("zrangebylex", -4, write=False)
+def zrangebylex(e, args):
+    return _legacy_range(e, args, "lex", False)
+
+
+@command("zrevrangebylex", -4, write=False)
+def zrevrangebylex(e, args):
+    return _legacy_range(e, args, "lex", True)
+
+
+@command("zrevrange", -4, write=False)
+def zrevrange(e, args):
+    return _legacy_range(e, args, "rank", True)

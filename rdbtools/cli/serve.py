@@ -1,0 +1,31 @@
+"""``rdbtool serve``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from rdbtools.cli.app import EXIT_BAD_FILE, app, fail, reports_errors
+
+
+@app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@reports_errors
+def serve_command(
+    arguments: Annotated[list[str] | None, typer.Argument(
+        help="[CONFIG_FILE] [--directive value ...]: redis-server's configuration, e.g. "
+             "'redis.conf --port 7000 --save \"60 1\"'; --target redis-7.0 chooses the file formats.",
+        show_default=False)] = None,
+) -> None:
+    """A Redis-compatible server that persists real RDB snapshots (for tests and demos).
+    Exit status: 0 after SHUTDOWN or SIGTERM, 1 when it cannot start (bad configuration, corrupt dump)."""
+    from rdbtools.server.app import serve
+    from rdbtools.server.config import ServerConfig
+
+    arguments = list(arguments or [])
+    config_file = arguments.pop(0) if arguments and not arguments[0].startswith("--") else None
+    config = ServerConfig.load(config_file, arguments)
+    try:
+        serve(config)
+    except OSError as error:
+        fail(str(error.strerror or error), EXIT_BAD_FILE)

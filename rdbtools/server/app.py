@@ -1,0 +1,233 @@
+"""The asyncio edge of ``rdbtool serve``: sockets, the timer, signals, logging like redis-server.
+
+Everything else (what a request does, what it answers) is ``core.Server``'s, without I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from rdbtools.keyspace.commands import CommandError
+from rdbtools.server.config import ServerConfig
+from rdbtools.server.core import Server, Shutdown
+from rdbtools.server.protocol import ProtocolError, RequestParser, encode
+
+log = logging.getLogger("rdbtool.serve")
+CRON_SECONDS = 0.1  # hz 10
+
+
+_MARKS = {logging.DEBUG: ".", logging.INFO: "*", logging.WARNING: "#", logging.ERROR: "#"}
+
+
+class RedisFormatter(logging.Formatter):
+    """``pid:M 24 Nov 2026 19:03:23.123 * message``, the marks of redis-server's log levels."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(record.created))
+        role = "C" if os.getpid() != _MAIN_PID else "M"
+        return f"{os.getpid()}:{role} {stamp}.{int(record.msecs):03d} {_MARKS.get(record.levelno, '*')} " \
+               f"{record.getMessage()}"
+
+
+_MAIN_PID = os.getpid()
+_LEVELS = {"debug": logging.DEBUG, "verbose": logging.DEBUG, "notice": logging.INFO, "warning": logging.WARNING,
+           "nothing": logging.CRITICAL + 1}
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.parser = RequestParser(app.config["proto-max-bulk-len"])
+        self.transport: asyncio.Transport | None = None
+        self.client = None
+        self.batch: list[bytes] | None = None  # replies of the requests being processed, written at once
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+        address, is_local = _describe(peer, local)
+        result = self.app.server.connect(address, _describe(local, local)[0], self.send, self.close, local=is_local)
+        if isinstance(result, CommandError):
+            transport.write(encode(result))
+            transport.close()
+            return
+        self.client = result
+
+    def send(self, reply: object) -> None:
+        data = encode(reply, self.client.resp == 3)
+        if self.batch is not None:
+            self.batch.append(data)
+        elif self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def data_received(self, data: bytes) -> None:
+        client, server = self.client, self.app.server
+        if client is None or client.closing:
+            return
+        server.stats["total_net_input_bytes"] += len(data)
+        self.batch = []
+        try:
+            requests = self.parser.feed(data)
+            if self.parser.pending > self.app.config["client-query-buffer-limit"]:
+                log.warning("Closing client that reached max query buffer length: %s", client.address)
+                client.closing = True
+            for request in requests:
+                if client.blocked is not None or client.closing:
+                    break  # a blocked client's next requests wait (Redis stops reading it)
+                reply = server.execute(client, request)
+                if reply is not None or request[0].lower() not in _MAY_NOT_REPLY:
+                    self.batch.append(encode(reply, client.resp == 3))
+        except ProtocolError as error:
+            self.batch.append(encode(CommandError(str(error))))
+            client.closing = True
+        except Shutdown:
+            self.app.stop()
+        finally:
+            batch, self.batch = self.batch, None
+            if batch and self.transport is not None:
+                self.transport.write(b"".join(batch))
+                server.stats["total_net_output_bytes"] += sum(map(len, batch))
+            if client.closing:
+                self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.client is not None:
+            self.app.server.disconnect(self.client)
+        self.transport = None
+
+
+#: commands that answer through pushes or not at all (subscribe family; blocking ones that block)
+_MAY_NOT_REPLY = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"blpop", b"brpop", b"bzpopmin",
+                  b"bzpopmax", b"blmove", b"brpoplpush", b"blmpop", b"bzmpop"}
+
+
+def _describe(peer, local) -> tuple[str, bool]:
+    if isinstance(peer, tuple):
+        host, port = peer[0], peer[1]
+        try:
+            loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+        except ValueError:
+            loopback = False
+        return (f"[{host}]:{port}" if ":" in host else f"{host}:{port}"), loopback
+    return f"{peer or local}:0", True  # a unix socket is local
+
+
+class App:
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.server = Server(config)
+        self._stopping: asyncio.Event | None = None
+
+    def stop(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        listeners = await self._listen(loop)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._signalled, signum)
+        log.info("Ready to accept connections")
+        cron = loop.create_task(self._cron())
+        await self._stopping.wait()
+        cron.cancel()
+        for listener in listeners:
+            listener.close()
+        for client in list(self.server.clients.values()):
+            client.close()
+        self.server.persistence.kill_child()
+
+    def _signalled(self, signum: int) -> None:
+        name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
+        log.warning("Received %s scheduling shutdown...", name)
+        self.server.persistence.kill_child()
+        if self.config["save"]:
+            log.info("Saving the final RDB snapshot before exiting.")
+            self.server.persistence.save()
+        log.warning("Redis is now ready to exit, bye bye...")
+        self.stop()
+
+    async def _cron(self) -> None:
+        while True:
+            await asyncio.sleep(CRON_SECONDS)
+            self.server.cron()
+
+    async def _listen(self, loop) -> list[asyncio.AbstractServer]:
+        listeners = []
+        port = self.config["port"]
+        if port:
+            for address in self.config["bind"]:
+                optional = address.startswith("-")
+                try:
+                    listeners.append(await loop.create_server(lambda: Connection(self), address.lstrip("-"), port,
+                                                              reuse_address=True, backlog=511))
+                except OSError as error:
+                    if not optional:
+                        raise OSError(error.errno, f"Could not create server TCP listening socket "
+                                                   f"{address}:{port}: {error.strerror}") from None
+        if self.config["unixsocket"]:
+            path = self.config["unixsocket"]
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            listeners.append(await loop.create_unix_server(lambda: Connection(self), path))
+            if self.config["unixsocketperm"]:
+                os.chmod(path, self.config["unixsocketperm"])
+        for listener in listeners:
+            for sock in listener.sockets:
+                if sock.family in (socket.AF_INET, socket.AF_INET6):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return listeners
+
+
+def setup_logging(config: ServerConfig) -> None:
+    handler: logging.Handler = (logging.FileHandler(config["logfile"]) if config["logfile"]
+                                else logging.StreamHandler(sys.stdout))
+    handler.setFormatter(RedisFormatter())
+    log.handlers[:] = [handler]
+    log.setLevel(_LEVELS[config["loglevel"]])
+    log.propagate = False
+
+
+def serve(config: ServerConfig) -> None:
+    """Start, load the dump, serve until SHUTDOWN or a signal. Raises our errors for a bad start."""
+    setup_logging(config)
+    target = config.target
+    log.info("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo")
+    log.info("rdbtool serve, Redis version=%s (file formats of %s), bits=64, pid=%d, just started",
+             target.server_version, target.name, os.getpid())
+    for directive in sorted(set(config.ignored)):
+        log.info("Directive '%s' is not used by rdbtool serve (ignored)", directive)
+    log.info("Running mode=standalone, port=%d.", config["port"])
+    app = App(config)
+    log.info("Server initialized")
+    started = time.time()
+    keys, expired = app.server.persistence.load(int(started * 1000))
+    if app.server.persistence.path.exists():
+        log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", keys, expired)
+        log.info("DB loaded from disk: %.3f seconds", time.time() - started)
+    pidfile = Path(config["pidfile"]) if config["pidfile"] else None
+    if pidfile is not None:
+        pidfile.write_text(f"{os.getpid()}\n")
+    gc.enable()
+    gc.freeze()  # what was loaded stays out of the collector's passes (and shared with BGSAVE children)
+    try:
+        asyncio.run(app.run())
+    finally:
+        if pidfile is not None:
+            with contextlib.suppress(FileNotFoundError):
+                pidfile.unlink()

@@ -1,0 +1,490 @@
+"""Connection and server commands (the data commands are the keyspace engine's): PING, AUTH, HELLO,
+CLIENT, SELECT, MULTI/EXEC/WATCH, pub/sub, SCAN/KEYS, INFO, CONFIG, SAVE/BGSAVE, SHUTDOWN, DEBUG ..."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Status, integer
+from rdbtools.rdb.filters import glob_to_regex
+from rdbtools.server.clients import Client
+from rdbtools.server.config import ConfigError
+from rdbtools.server.protocol import Map, Push
+
+Handler = Callable[[Client, list[bytes]], object]
+
+
+def table(server) -> dict[bytes, tuple[Handler, int]]:
+    """name -> (handler, Redis's arity)."""
+    s = server
+    return {
+        b"ping": (lambda c, a: _ping(c, a), -1),
+        b"echo": (lambda c, a: a[1], 2),
+        b"select": (lambda c, a: _select(s, c, a), 2),
+        b"auth": (lambda c, a: _auth(s, c, a), -2),
+        b"hello": (lambda c, a: _hello(s, c, a), -1),
+        b"client": (lambda c, a: _client(s, c, a), -2),
+        b"quit": (lambda c, a: _quit(c), -1),
+        b"reset": (lambda c, a: _reset(s, c), 1),
+        b"multi": (lambda c, a: _multi(c), 1),
+        b"exec": (lambda c, a: _exec(s, c), 1),
+        b"discard": (lambda c, a: _discard(c), 1),
+        b"watch": (lambda c, a: _watch(s, c, a), -2),
+        b"unwatch": (lambda c, a: _unwatch(c), 1),
+        b"subscribe": (lambda c, a: _subscribe(s, c, a[1:], False), -2),
+        b"psubscribe": (lambda c, a: _subscribe(s, c, a[1:], True), -2),
+        b"unsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], False), -1),
+        b"punsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], True), -1),
+        b"publish": (lambda c, a: s.publish(a[1], a[2]), 3),
+        b"pubsub": (lambda c, a: _pubsub(s, a), -2),
+        b"keys": (lambda c, a: _keys(s, c, a), 2),
+        b"scan": (lambda c, a: _scan(s, c, a), -2),
+        b"randomkey": (lambda c, a: _randomkey(s, c), 1),
+        b"object": (lambda c, a: _object(s, c, a), -2),
+        b"info": (lambda c, a: s.info([x.lower() for x in a[1:]]), -1),
+        b"config": (lambda c, a: _config(s, a), -2),
+        b"time": (lambda c, a: _time(s), 1),
+        b"lastsave": (lambda c, a: s.persistence.lastsave, 1),
+        b"save": (lambda c, a: _save(s), 1),
+        b"bgsave": (lambda c, a: _bgsave(s, a), -1),
+        b"shutdown": (lambda c, a: _shutdown(s, a), -1),
+        b"debug": (lambda c, a: _debug(s, c, a), -2),
+        b"command": (lambda c, a: _command(s, a), -1),
+        b"eval": (lambda c, a: _no_scripts(), -3),
+        b"evalsha": (lambda c, a: _no_scripts(), -3),
+        b"fcall": (lambda c, a: _no_scripts(), -3),
+        b"fcall_ro": (lambda c, a: _no_scripts(), -3),
+    }
+
+
+def _ping(client: Client, args):
+    if len(args) > 2:
+        raise CommandError("ERR wrong number of arguments for 'ping' command")
+    if client.subscriptions and client.resp == 2:
+        return [b"pong", args[1] if len(args) == 2 else b""]
+    return args[1] if len(args) == 2 else Status("PONG")
+
+
+def _select(server, client: Client, args):
+    index = integer(args[1], "ERR value is not an integer or out of range")
+    if not 0 <= index < server.config["databases"]:
+        raise CommandError("ERR DB index is out of range")
+    client.db = index
+    return OK
+
+
+def _auth(server, client: Client, args):
+    if len(args) > 3:
+        raise CommandError(SYNTAX)
+    password = server.config["requirepass"]
+    if not password:
+        raise CommandError("ERR AUTH <password> called without any password configured for the default user. "
+                           "Are you sure your configuration is correct?")
+    user, given = (b"default", args[1]) if len(args) == 2 else (args[1], args[2])
+    if user != b"default" or given != password.encode():
+        raise CommandError("WRONGPASS invalid username-password pair or user is disabled.")
+    client.authenticated = True
+    return OK
+
+
+def _hello(server, client: Client, args):
+    version, i = client.resp, 1
+    if len(args) > 1:
+        try:
+            version = int(args[1])
+        except ValueError:
+            raise CommandError("ERR Protocol version is not an integer or out of range") from None
+        if version not in (2, 3):
+            raise CommandError("NOPROTO unsupported protocol version")
+        i = 2
+    while i < len(args):
+        option = args[i].upper()
+        if option == b"AUTH" and i + 2 < len(args):
+            _auth(server, client, [b"auth", args[i + 1], args[i + 2]])
+            i += 3
+        elif option == b"SETNAME" and i + 1 < len(args):
+            client.name = args[i + 1]
+            i += 2
+        else:
+            raise CommandError(f"ERR Syntax error in HELLO option '{args[i].decode('utf-8', 'replace')}'")
+    if not client.authenticated:
+        raise CommandError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+                           "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+                           "RESP protocol version at the same time")
+    client.resp = version
+    return Map({b"server": b"redis", b"version": server.config.target.server_version.encode(), b"proto": version,
+                b"id": client.id, b"mode": b"standalone", b"role": b"master", b"modules": []})
+
+
+def _client(server, client: Client, args):
+    sub = args[1].upper()
+    if sub == b"SETNAME" and len(args) == 3:
+        if any(b <= 32 or b > 126 for b in args[2]):
+            raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
+        client.name = args[2]
+        return OK
+    if sub == b"GETNAME" and len(args) == 2:
+        return client.name or None
+    if sub == b"ID" and len(args) == 2:
+        return client.id
+    if sub == b"INFO" and len(args) == 2:
+        return (client.info_line(server.clock()) + "\n").encode()
+    if sub == b"LIST":
+        now = server.clock()
+        return "".join(c.info_line(now) + "\n" for c in server.clients.values()).encode()
+    if sub == b"SETINFO" and len(args) == 4:
+        client.library[args[2].decode("utf-8", "replace").lower()] = args[3]
+        return OK
+    if sub == b"KILL" and len(args) >= 3:
+        return _client_kill(server, args)
+    raise CommandError(f"ERR unknown subcommand or wrong number of arguments for '{args[1].decode('utf-8', 'replace')}'"
+                       f". Try CLIENT HELP.")
+
+
+def _client_kill(server, args):
+    if len(args) == 3:  # the old form: CLIENT KILL ip:port
+        victims = [c for c in server.clients.values() if c.address == args[2].decode()]
+        if not victims:
+            raise CommandError("ERR No such client")
+        victims[0].close()
+        return OK
+    victims = list(server.clients.values())
+    for i in range(2, len(args) - 1, 2):
+        option, value = args[i].upper(), args[i + 1]
+        if option == b"ID":
+            victims = [c for c in victims if c.id == integer(value)]
+        elif option == b"ADDR":
+            victims = [c for c in victims if c.address == value.decode()]
+        elif option == b"LADDR":
+            victims = [c for c in victims if c.local_address == value.decode()]
+        else:
+            raise CommandError(SYNTAX)
+    for victim in victims:
+        victim.close()
+    return len(victims)
+
+
+def _quit(client: Client):
+    client.closing = True
+    return OK
+
+
+def _reset(server, client: Client):
+    client.multi, client.multi_failed, client.watched = None, False, {}
+    server._unsubscribe_all(client)
+    client.db, client.resp, client.name = 0, 2, b""
+    client.authenticated = not server.config["requirepass"]
+    return Status("RESET")
+
+
+# --- transactions --------------------------------------------------------------------------------
+
+def _multi(client: Client):
+    if client.multi is not None:
+        raise CommandError("ERR MULTI calls can not be nested")
+    client.multi, client.multi_failed = [], False
+    return OK
+
+
+def _exec(server, client: Client):
+    if client.multi is None:
+        raise CommandError("ERR EXEC without MULTI")
+    queued, failed = client.multi, client.multi_failed
+    client.multi, client.multi_failed = None, False
+    watched, client.watched = client.watched, {}
+    _forget_watches(server)
+    if failed:
+        raise CommandError("EXECABORT Transaction discarded because of previous errors.")
+    if any(server.versions.get(where, 0) != version for where, version in watched.items()):
+        return None
+    return [server.call(client, args) for args in queued]
+
+
+def _discard(client: Client):
+    if client.multi is None:
+        raise CommandError("ERR DISCARD without MULTI")
+    client.multi, client.multi_failed, client.watched = None, False, {}
+    return OK
+
+
+def _watch(server, client: Client, args):
+    if client.multi is not None:
+        raise CommandError("ERR WATCH inside MULTI is not allowed")
+    for key in args[1:]:
+        where = (client.db, key)
+        client.watched.setdefault(where, server.versions.setdefault(where, 0))
+    return OK
+
+
+def _unwatch(client: Client):
+    client.watched = {}
+    return OK
+
+
+def _forget_watches(server) -> None:
+    """Drop version counters no client watches any more (they only matter while watched)."""
+    watched = {where for c in server.clients.values() for where in c.watched}
+    for where in list(server.versions):
+        if where not in watched:
+            del server.versions[where]
+
+
+# --- pub/sub ---------------------------------------------------------------------------------------
+
+def _subscribe(server, client: Client, names: list[bytes], pattern: bool):
+    registry, mine = (server.patterns, client.patterns) if pattern else (server.channels, client.channels)
+    kind = b"psubscribe" if pattern else b"subscribe"
+    for name in names:
+        registry.setdefault(name, set()).add(client)
+        mine.add(name)
+        client.send(Push([kind, name, client.subscriptions]))
+    return None
+
+
+def _unsubscribe(server, client: Client, names: list[bytes], pattern: bool):
+    registry, mine = (server.patterns, client.patterns) if pattern else (server.channels, client.channels)
+    kind = b"punsubscribe" if pattern else b"unsubscribe"
+    targets = names or sorted(mine)
+    if not targets:
+        client.send(Push([kind, None, client.subscriptions]))
+    for name in targets:
+        mine.discard(name)
+        subscribers = registry.get(name)
+        if subscribers is not None:
+            subscribers.discard(client)
+            if not subscribers:
+                del registry[name]
+        client.send(Push([kind, name, client.subscriptions]))
+    return None
+
+
+def _pubsub(server, args):
+    sub = args[1].upper()
+    if sub == b"CHANNELS":
+        pattern = glob_to_regex(args[2]) if len(args) > 2 else None
+        return [c for c, subs in server.channels.items() if subs and (pattern is None or pattern.fullmatch(c))]
+    if sub == b"NUMSUB":
+        return [x for c in args[2:] for x in (c, len(server.channels.get(c, ())))]
+    if sub == b"NUMPAT" and len(args) == 2:
+        return sum(1 for subs in server.patterns.values() if subs)
+    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try PUBSUB HELP.")
+
+
+# --- keys ------------------------------------------------------------------------------------------
+
+def _live_keys(server, db: int) -> dict:
+    keys = server.engine.keyspace.db(db)
+    now = int(server.clock() * 1000)
+    for key in [k for k, e in keys.items() if e.expire_ms is not None and e.expire_ms <= now]:
+        del keys[key]
+        server.stats["expired_keys"] += 1
+    return keys
+
+
+def _keys(server, client: Client, args):
+    pattern = glob_to_regex(args[1])
+    return [k for k in _live_keys(server, client.db) if pattern.fullmatch(k)]
+
+
+def _scan(server, client: Client, args):
+    """SCAN cursor [MATCH p] [COUNT n] [TYPE t]: the cursor indexes a snapshot of the key names taken
+    when a scan starts at 0, so every key present throughout is returned."""
+    cursor = integer(args[1], "ERR invalid cursor")
+    pattern, count, kind, i = None, 10, None, 2
+    while i < len(args):
+        option = args[i].upper()
+        if option == b"MATCH" and i + 1 < len(args):
+            pattern = glob_to_regex(args[i + 1])
+        elif option == b"COUNT" and i + 1 < len(args):
+            count = integer(args[i + 1])
+            if count < 1:
+                raise CommandError(SYNTAX)
+        elif option == b"TYPE" and i + 1 < len(args):
+            kind = args[i + 1].decode("utf-8", "replace").lower()
+        else:
+            raise CommandError(SYNTAX)
+        i += 2
+    keys = _live_keys(server, client.db)
+    if cursor == 0 or client.db not in client.scan_snapshots:
+        client.scan_snapshots[client.db] = list(keys)
+    snapshot = client.scan_snapshots[client.db]
+    chosen = snapshot[cursor : cursor + count]
+    following = cursor + count if cursor + count < len(snapshot) else 0
+    found = [k for k in chosen if k in keys and (pattern is None or pattern.fullmatch(k))
+             and (kind is None or keys[k].type == kind)]
+    if following == 0:
+        client.scan_snapshots.pop(client.db, None)
+    return [b"%d" % following, found]
+
+
+def _randomkey(server, client: Client):
+    keys = _live_keys(server, client.db)
+    return random.choice(list(keys)) if keys else None
+
+
+def _object(server, client: Client, args):
+    sub = args[1].upper()
+    if sub in (b"ENCODING", b"FREQ", b"IDLETIME", b"REFCOUNT") and len(args) == 3:
+        entry = server.engine.keyspace.db(client.db).get(args[2])
+        if entry is None:
+            return None
+        if sub == b"ENCODING":
+            return encoding_of(entry, server.config.target).encode()
+        if sub == b"FREQ":
+            raise CommandError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
+                               "note that when switching between policies at runtime LRU and LFU data will take "
+                               "some time to adjust.")
+        return 0 if sub == b"IDLETIME" else 1
+    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try OBJECT HELP.")
+
+
+def encoding_of(entry, target) -> str:
+    """OBJECT ENCODING as the target server would answer for this value."""
+    from rdbtools.formats.numbers import canonical_int64
+
+    value = entry.value
+    if entry.type == "string":
+        if canonical_int64(value) is not None:
+            return "int"
+        return "embstr" if len(value) <= 44 else "raw"
+    if entry.type == "list":
+        small = len(value) <= 128 and sum(len(v) + 2 for v in value) <= target.list_max_listpack_bytes
+        return "listpack" if target.rdb_version >= 11 and small else "quicklist"
+    if entry.type == "set":
+        if len(value) <= target.set_max_intset_entries and all(canonical_int64(m) is not None for m in value):
+            return "intset"
+        small = len(value) <= target.set_max_listpack_entries and all(
+            len(m) <= target.set_max_listpack_value for m in value)
+        return "listpack" if target.set_listpacks and small else "hashtable"
+    if entry.type == "zset":
+        small = len(value) <= target.zset_max_listpack_entries and all(
+            len(m) <= target.zset_max_listpack_value for m in value)
+        return ("listpack" if target.listpacks else "ziplist") if small else "skiplist"
+    if entry.type == "hash":
+        small = len(value) <= target.hash_max_listpack_entries and all(
+            len(f) <= target.hash_max_listpack_value and len(v) <= target.hash_max_listpack_value
+            for f, v in value.items())
+        if not small:
+            return "hashtable"
+        return ("listpackex" if entry.field_expires else "listpack") if target.listpacks else "ziplist"
+    return entry.type
+
+
+# --- server ----------------------------------------------------------------------------------------
+
+def _config(server, args):
+    sub = args[1].upper()
+    if sub == b"GET" and len(args) >= 3:
+        pairs = server.config.get([a.decode("utf-8", "replace") for a in args[2:]])
+        return Map((name.encode(), value.encode()) for name, value in pairs)
+    if sub == b"SET" and len(args) >= 4 and len(args) % 2 == 0:
+        for i in range(2, len(args), 2):
+            name = args[i].decode("utf-8", "replace")
+            try:
+                server.config.apply(name, [args[i + 1].decode("utf-8", "surrogateescape")], where="",
+                                    startup=False)
+            except ConfigError as error:
+                if error.message.startswith("unknown directive"):
+                    raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'") from None
+                raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
+                                   f"{error.message}") from None
+        server.engine.target = server.config.target
+        return OK
+    if sub == b"RESETSTAT" and len(args) == 2:
+        for name in server.stats:
+            server.stats[name] = 0
+        return OK
+    if sub == b"REWRITE" and len(args) == 2:
+        raise CommandError("ERR CONFIG REWRITE is not supported by rdbtool serve")
+    raise CommandError(f"ERR unknown subcommand or wrong number of arguments for '{args[1].decode('utf-8', 'replace')}'"
+                       ". Try CONFIG HELP.")
+
+
+def _time(server):
+    now = server.clock()
+    return [b"%d" % int(now), b"%d" % int((now % 1) * 1_000_000)]
+
+
+def _save(server):
+    if server.persistence.child is not None:
+        raise CommandError("ERR Background save already in progress")
+    if not server.persistence.save():
+        raise CommandError("ERR")
+    return OK
+
+
+def _bgsave(server, args):
+    schedule = len(args) == 2 and args[1].upper() == b"SCHEDULE"
+    if len(args) > 2 or (len(args) == 2 and not schedule):
+        raise CommandError(SYNTAX)
+    if server.persistence.child is not None:
+        if schedule:
+            server.persistence.scheduled = True
+            return Status("Background saving scheduled")
+        raise CommandError("ERR Background save already in progress")
+    server.persistence.bgsave()
+    return Status("Background saving started")
+
+
+def _shutdown(server, args):
+    from rdbtools.server.core import Shutdown
+
+    options = {a.upper() for a in args[1:]}
+    if not options <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"} or {b"SAVE", b"NOSAVE"} <= options:
+        raise CommandError(SYNTAX)
+    save = b"SAVE" in options or (b"NOSAVE" not in options and bool(server.config["save"]))
+    server.persistence.kill_child()
+    if save and not server.persistence.save() and b"FORCE" not in options:
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+    raise Shutdown()
+
+
+def _debug(server, client: Client, args):
+    sub = args[1].upper()
+    if sub == b"SLEEP" and len(args) == 3:
+        time.sleep(float(args[2]))
+        return OK
+    if sub == b"SET-ACTIVE-EXPIRE" and len(args) == 3:
+        server.active_expire = args[2] == b"1"
+        return OK
+    if sub == b"RELOAD":
+        if not server.persistence.save():
+            raise CommandError("ERR Error trying to save the DB")
+        server.engine.keyspace.dbs.clear()
+        server.engine.keyspace.functions.clear()
+        server.persistence.load(int(server.clock() * 1000))
+        return OK
+    if sub == b"OBJECT" and len(args) == 3:
+        entry = server.engine.keyspace.db(client.db).get(args[2])
+        if entry is None:
+            raise CommandError("ERR no such key")
+        encoding = encoding_of(entry, server.config.target)
+        return Status(f"Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:0 lru_seconds_idle:0")
+    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try DEBUG HELP.")
+
+
+def _command(server, args):
+    from rdbtools.keyspace.commands import REGISTRY
+
+    names = {**{n: a for n, (_, a) in server._commands.items()}, **{n: c.arity for n, c in REGISTRY.items()}}
+    if len(args) == 1:
+        return [_command_info(n, a) for n, a in sorted(names.items())]
+    sub = args[1].upper()
+    if sub == b"COUNT":
+        return len(names)
+    if sub == b"INFO":
+        return [_command_info(n.lower(), names[n.lower()]) if n.lower() in names else None for n in args[2:]]
+    if sub == b"DOCS":
+        return Map()
+    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try COMMAND HELP.")
+
+
+def _command_info(name: bytes, arity: int) -> list:
+    return [name, arity, [], 1, 1, 1, [], [], []]
+
+
+def _no_scripts():
+    raise CommandError("ERR scripting is not supported by rdbtool serve (functions are stored and persisted, "
+                       "not run)")

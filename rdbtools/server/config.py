@@ -1,0 +1,249 @@
+"""redis-server's configuration: a redis.conf file and ``--directive value`` arguments, CONFIG GET/SET.
+
+Directives serve acts on are declared in ``DIRECTIVES`` with Redis's value syntax; the encoding
+thresholds (``hash-max-listpack-entries`` ...) go to the RDB target, so snapshots use them. Any other
+name Redis knows is accepted and reported as ignored; an unknown name is an error, as in Redis.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rdbtools.errors import RdbtoolError
+from rdbtools.formats.manifest import split_args
+from rdbtools.rdb.targets import NEWEST, THRESHOLD_DIRECTIVES, Target, target_for
+from rdbtools.server.directives import KNOWN_DIRECTIVES
+
+
+class ConfigError(RdbtoolError):
+    """A directive serve cannot take: unknown, malformed, or not supported."""
+
+    hint = "see redis.conf's documentation of that directive"
+
+
+def _bool(args: list[str]) -> bool:
+    value = _one(args).lower()
+    if value not in ("yes", "no"):
+        raise ValueError("argument must be 'yes' or 'no'")
+    return value == "yes"
+
+
+def _one(args: list[str]) -> str:
+    if len(args) != 1:
+        raise ValueError("wrong number of arguments")
+    return args[0]
+
+
+def _integer(low: int, high: int) -> Callable[[list[str]], int]:
+    def parse(args: list[str]) -> int:
+        try:
+            value = int(_one(args))
+        except ValueError:
+            raise ValueError("argument couldn't be parsed into an integer") from None
+        if not low <= value <= high:
+            raise ValueError(f"argument must be between {low} and {high} inclusive")
+        return value
+
+    return parse
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+
+
+def memory(args: list[str]) -> int:
+    """Redis's memtoull: a number with an optional unit (k, kb, m, mb, g, gb)."""
+    text = _one(args).lower()
+    digits = text.rstrip("kmgb")
+    if not digits.isdigit() or text[len(digits):] not in _UNITS:
+        raise ValueError("argument must be a memory value")
+    return int(digits) * _UNITS[text[len(digits):]]
+
+
+def _save(args: list[str]) -> tuple[tuple[int, int], ...]:
+    """`save <seconds> <changes> [...]`; `save ""` removes every save point."""
+    words = [w for a in args for w in a.split()]
+    if not words:
+        return ()
+    if len(words) % 2:
+        raise ValueError("Invalid save parameters")
+    try:
+        points = tuple((int(words[i]), int(words[i + 1])) for i in range(0, len(words), 2))
+    except ValueError:
+        raise ValueError("Invalid save parameters") from None
+    if any(seconds < 1 or changes < 0 for seconds, changes in points):
+        raise ValueError("Invalid save parameters")
+    return points
+
+
+def _choice(*options: str) -> Callable[[list[str]], str]:
+    def parse(args: list[str]) -> str:
+        value = _one(args).lower()
+        if value not in options:
+            raise ValueError(f"argument must be one of the following: {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _target(args: list[str]) -> Target:
+    try:
+        return target_for(_one(args))
+    except RdbtoolError as error:
+        raise ValueError(error.message) from None
+
+
+def _daemonize(args: list[str]) -> bool:
+    if _bool(args):
+        raise ValueError("daemonize yes is not supported: run serve in the foreground (under a supervisor)")
+    return False
+
+
+def _text(args: list[str]) -> str:
+    return _one(args)
+
+
+def _addresses(args: list[str]) -> tuple[str, ...]:
+    return tuple(a for arg in args for a in arg.split())
+
+
+@dataclass(frozen=True)
+class Directive:
+    parse: Callable[[list[str]], Any]
+    default: Any
+    mutable: bool = True
+
+
+DIRECTIVES: dict[str, Directive] = {
+    "port": Directive(_integer(0, 65535), 6379, False),
+    "bind": Directive(_addresses, ("127.0.0.1",), False),
+    "unixsocket": Directive(_text, "", False),
+    "unixsocketperm": Directive(lambda a: int(_one(a), 8), 0, False),
+    "dir": Directive(_text, "."),
+    "dbfilename": Directive(_text, "dump.rdb"),
+    "save": Directive(_save, ((3600, 1), (300, 100), (60, 10000))),
+    "rdbcompression": Directive(_bool, True),
+    "rdbchecksum": Directive(_bool, True),
+    "stop-writes-on-bgsave-error": Directive(_bool, True),
+    "requirepass": Directive(_text, ""),
+    "protected-mode": Directive(_bool, True),
+    "maxclients": Directive(_integer(1, 1 << 31), 10000),
+    "databases": Directive(_integer(1, 1 << 31), 16, False),
+    "timeout": Directive(_integer(0, 1 << 31), 0),
+    "proto-max-bulk-len": Directive(memory, 512 * 1024**2),
+    "client-query-buffer-limit": Directive(memory, 1024**3),
+    "loglevel": Directive(_choice("debug", "verbose", "notice", "warning", "nothing"), "notice"),
+    "logfile": Directive(_text, "", False),
+    "pidfile": Directive(_text, "", False),
+    "daemonize": Directive(_daemonize, False, False),
+    "appendonly": Directive(_bool, False),
+    "target": Directive(_target, NEWEST, False),  # rdbtool's own: which server's formats to write
+}
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Target):
+        return value.name
+    if isinstance(value, tuple):
+        return " ".join(" ".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in value)
+    return str(value)
+
+
+class ServerConfig:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {name: d.default for name, d in DIRECTIVES.items()}
+        self.thresholds: dict[str, str] = {}
+        self.ignored: list[str] = []  # known to Redis, not acted on here (logged at start)
+        self.config_file: Path | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        return self.values[name]
+
+    @property
+    def target(self) -> Target:
+        """The RDB target, with the encoding thresholds this configuration sets."""
+        return self.values["target"].with_config(self.thresholds)
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, arguments: Iterable[str] = ()) -> ServerConfig:
+        """A config file, then ``--name value ...`` arguments (later ones win; save points add up)."""
+        config = cls()
+        if config_file is not None:
+            config.config_file = Path(config_file).resolve()
+            config._read_file(config.config_file)
+        for name, args in _argument_directives(list(arguments)):
+            config.apply(name, args, where="the command line", startup=True)
+        return config
+
+    def _read_file(self, path: Path) -> None:
+        try:
+            text = path.read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError as error:
+            raise ConfigError(f"cannot read the configuration file: {error.strerror}", path=str(path)) from None
+        saves: list = []
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                name, *args = split_args(line)
+            except ValueError as error:
+                raise ConfigError(f"line {number}: {error}", path=str(path)) from None
+            if name.lower() == "save" and args != [""]:
+                saves.append(args)
+                continue
+            self.apply(name, args, where=f"line {number}", startup=True, path=path)
+        if saves:
+            self.apply("save", [w for args in saves for w in args], where="its save lines", startup=True, path=path)
+
+    def apply(self, name: str, args: list[str], *, where: str, startup: bool, path: Path | None = None) -> None:
+        """Set a directive; ConfigError says what is wrong, and where."""
+        directive = name.lower()
+        location = f"{where}: " if where else ""
+        if directive in THRESHOLD_DIRECTIVES:
+            try:
+                NEWEST.with_config({directive: _one(args)})
+            except (RdbtoolError, ValueError) as error:
+                raise ConfigError(f"{location}{name}: {getattr(error, 'message', error)}",
+                                  path=str(path) if path else None) from None
+            self.thresholds[directive] = args[0]
+            return
+        spec = DIRECTIVES.get(directive)
+        if spec is None:
+            if directive in KNOWN_DIRECTIVES and startup:
+                self.ignored.append(directive)
+                return
+            raise ConfigError(f"{location}unknown directive {name!r}", path=str(path) if path else None)
+        if not startup and not spec.mutable:
+            raise ConfigError(f"can't set immutable config '{directive}'")
+        try:
+            self.values[directive] = spec.parse(args)
+        except ValueError as error:
+            raise ConfigError(f"{location}{name}: {error}", path=str(path) if path else None) from None
+
+    def get(self, patterns: list[str]) -> list[tuple[str, str]]:
+        """CONFIG GET: every directive matching one of the glob patterns, with its value as text."""
+        values = {**{n: _format(v) for n, v in self.values.items()}, **self.thresholds}
+        return [(name, value) for name, value in values.items()
+                if any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns)]
+
+
+def _argument_directives(arguments: list[str]) -> Iterable[tuple[str, list[str]]]:
+    """``--port 7000 --save 60 1 --save ""``: each directive with its values, in order."""
+    name, values = None, []
+    for argument in arguments:
+        if argument.startswith("--") and len(argument) > 2:
+            if name is not None:
+                yield name, values
+            name, values = argument[2:], []
+        elif name is None:
+            raise ConfigError(f"expected a --directive before {argument!r}")
+        else:
+            values.append(argument)
+    if name is not None:
+        yield name, values

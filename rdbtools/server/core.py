@@ -1,0 +1,320 @@
+"""The server without sockets: a request from a client in, replies out, the keyspace and the
+persistence state changed. Connection and server commands live here; data commands are the
+keyspace engine's. The asyncio edge (app.py) owns sockets, timers and the clock."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import resource
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rdbtools.keyspace.commands import REGISTRY, CommandError, Status, wrong_arity
+from rdbtools.keyspace.engine import Engine, UnknownCommand
+from rdbtools.rdb.filters import glob_to_regex
+from rdbtools.server import info
+from rdbtools.server.clients import Client
+from rdbtools.server.config import ServerConfig
+from rdbtools.server.persistence import RdbPersistence
+from rdbtools.server.protocol import NULL_ARRAY, Push
+from rdbtools.server.replies import shaped
+
+log = logging.getLogger("rdbtool.serve")
+
+NOAUTH = "NOAUTH Authentication required."
+MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+           "Commands that may modify the data set are disabled, because this instance is configured to report "
+           "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the "
+           "Redis logs for details about the RDB error.")
+PUBSUB_ONLY = ("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed "
+               "in this context")
+#: commands that still run inside MULTI, in a subscribed RESP2 connection, before AUTH
+_TRANSACTION_CONTROL = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+_SUBSCRIBED_ALLOWED = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit", b"reset",
+                       b"ssubscribe", b"sunsubscribe"}
+_WITHOUT_AUTH = {b"auth", b"hello", b"quit", b"reset"}
+#: blocking commands: where the timeout is, and what a timeout answers
+_BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin": (-1, NULL_ARRAY),
+             b"bzpopmax": (-1, NULL_ARRAY), b"blmove": (5, None), b"brpoplpush": (3, None),
+             b"blmpop": (1, NULL_ARRAY), b"bzmpop": (1, NULL_ARRAY)}
+
+
+class Shutdown(Exception):
+    """SHUTDOWN was asked for (and its save, if any, succeeded)."""
+
+
+@dataclass
+class Blocked:
+    args: list[bytes]
+    deadline: float | None  # None: forever
+    timeout_reply: object
+
+
+class Server:
+    def __init__(self, config: ServerConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.engine = Engine(clock=clock, loading=False, databases=config["databases"], target=config.target)
+        self.persistence = RdbPersistence(config, self.engine.keyspace)
+        self.clients: dict[int, Client] = {}
+        self.next_client_id = 1
+        self.started = clock()
+        self.run_id = os.urandom(20).hex()
+        self.versions: dict[tuple[int, bytes], int] = {}  # WATCH: bumped when a write names the key
+        self.channels: dict[bytes, set[Client]] = {}
+        self.patterns: dict[bytes, set[Client]] = {}
+        self.blocked: list[Client] = []
+        self.active_expire = True
+        self.stats = {"total_connections_received": 0, "total_commands_processed": 0, "rejected_connections": 0,
+                      "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
+                      "total_net_output_bytes": 0}
+        self._commands: dict[bytes, tuple[Callable, int]] = _server_commands(self)
+
+    # --- clients ---------------------------------------------------------------------------------
+
+    def connect(self, address: str, local_address: str, send, close, *, local: bool) -> Client | CommandError:
+        """A new connection, or the error it gets before being closed (maxclients, protected mode)."""
+        if len(self.clients) >= self.config["maxclients"]:
+            self.stats["rejected_connections"] += 1
+            return CommandError("ERR max number of clients reached")
+        if self.config["protected-mode"] and not self.config["requirepass"] and not local:
+            self.stats["rejected_connections"] += 1
+            return CommandError(_PROTECTED)
+        client = Client(self.next_client_id, address, local_address, send, close)
+        client.authenticated = not self.config["requirepass"]
+        self.next_client_id += 1
+        self.clients[client.id] = client
+        self.stats["total_connections_received"] += 1
+        return client
+
+    def disconnect(self, client: Client) -> None:
+        self.clients.pop(client.id, None)
+        self._unsubscribe_all(client)
+        if client in self.blocked:
+            self.blocked.remove(client)
+
+    # --- a request -----------------------------------------------------------------------------
+
+    def execute(self, client: Client, args: list[bytes]) -> object:
+        """One request's reply (None: nothing to send now, the client is blocked)."""
+        client.last_interaction = self.clock()
+        name = args[0].lower()
+        client.last_command = name
+        spec = self._lookup(name)
+        if spec is None:
+            return self._refused(client, _unknown(args))
+        arity = spec[1]
+        if (arity > 0 and len(args) != arity) or len(args) < -arity:
+            return self._refused(client, wrong_arity(args[0]))
+        if not client.authenticated and name not in _WITHOUT_AUTH:
+            return self._refused(client, CommandError(NOAUTH))
+        if client.multi is not None and name not in _TRANSACTION_CONTROL:
+            client.multi.append(args)
+            return Status("QUEUED")
+        if client.resp == 2 and client.subscriptions and name not in _SUBSCRIBED_ALLOWED:
+            return CommandError(PUBSUB_ONLY.format(name.decode("utf-8", "replace")))
+        return self.call(client, args)
+
+    def _lookup(self, name: bytes):
+        if name in self._commands:
+            return self._commands[name]
+        engine = REGISTRY.get(name)
+        if engine is not None:
+            return self._run_engine, engine.arity
+        return None
+
+    def _refused(self, client: Client, error: CommandError) -> CommandError:
+        if client.multi is not None:
+            client.multi_failed = True
+        return error
+
+    def call(self, client: Client, args: list[bytes]) -> object:
+        """Run a command now (directly, or from EXEC)."""
+        name = args[0].lower()
+        spec = self._lookup(name)
+        if spec is None:
+            return _unknown(args)
+        self.stats["total_commands_processed"] += 1
+        try:
+            return spec[0](client, args)
+        except CommandError as error:
+            return error
+
+    def _run_engine(self, client: Client, args: list[bytes]) -> object:
+        name = args[0].lower()
+        spec = REGISTRY[name]
+        if spec.write and self.persistence.refuses_writes():
+            return CommandError(MISCONF)
+        self.engine.db = client.db
+        try:
+            reply = self.engine.execute(args)
+        except UnknownCommand as error:
+            return CommandError(f"ERR {error.message}")
+        if spec.write:
+            self.persistence.dirty += 1
+            for key in _written_keys(name, args):
+                self._touch(client.db, key)
+            if name in (b"flushdb", b"flushall", b"swapdb"):
+                self._touch_all(None if name != b"flushdb" else client.db)
+            self._wake_blocked()
+        if reply is None and name in _BLOCKING and client.multi is None:
+            return self._block(client, args)
+        return shaped(name, args, reply, client.resp == 3)
+
+    # --- WATCH ---------------------------------------------------------------------------------
+
+    def _touch(self, db: int, key: bytes) -> None:
+        if self.versions:
+            self.versions[(db, key)] = self.versions.get((db, key), 0) + 1
+
+    def _touch_all(self, db: int | None) -> None:
+        for where in list(self.versions):
+            if db is None or where[0] == db:
+                self.versions[where] += 1
+
+    # --- blocking ------------------------------------------------------------------------------
+
+    def _block(self, client: Client, args: list[bytes]) -> object:
+        position, timeout_reply = _BLOCKING[args[0].lower()]
+        try:
+            seconds = float(args[position])
+        except ValueError:
+            return CommandError("ERR timeout is not a float or out of range")
+        if seconds < 0:
+            return CommandError("ERR timeout is negative")
+        client.blocked = Blocked(args, None if seconds == 0 else self.clock() + seconds, timeout_reply)
+        self.blocked.append(client)
+        return None
+
+    def _wake_blocked(self) -> None:
+        """Serve blocked clients (oldest first) whose keys now hold data."""
+        for client in list(self.blocked):
+            waiting = client.blocked
+            self.engine.db = client.db
+            reply = self.engine.execute(waiting.args)
+            if reply is not None:
+                self.blocked.remove(client)
+                client.blocked = None
+                client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))
+
+    def expire_blocked(self, now: float) -> None:
+        for client in list(self.blocked):
+            if client.blocked.deadline is not None and client.blocked.deadline <= now:
+                self.blocked.remove(client)
+                reply, client.blocked = client.blocked.timeout_reply, None
+                client.send(reply)
+
+    # --- timers --------------------------------------------------------------------------------
+
+    def cron(self) -> None:
+        """What redis-server does on its timer: reap the child, save points, expire keys, timeouts."""
+        now = self.clock()
+        self.persistence.reap()
+        if self.persistence.save_point_due(now):
+            self.persistence.bgsave()
+        if self.active_expire:
+            self._expire_cycle()
+        self.expire_blocked(now)
+        timeout = self.config["timeout"]
+        if timeout:
+            for client in list(self.clients.values()):
+                if (now - client.last_interaction > timeout and not client.blocked and not client.subscriptions):
+                    client.close()
+
+    def _expire_cycle(self, samples: int = 20) -> None:
+        """Redis's active expiry: sample keys with a TTL, delete the expired ones."""
+        now_ms = int(self.clock() * 1000)
+        for keys in self.engine.keyspace.dbs.values():
+            if not keys:
+                continue
+            for key in random.sample(list(keys), min(samples, len(keys))) if len(keys) > samples else list(keys):
+                entry = keys.get(key)
+                if entry is not None and entry.expire_ms is not None and entry.expire_ms <= now_ms:
+                    del keys[key]
+                    self.stats["expired_keys"] += 1
+
+    # --- pub/sub helpers -----------------------------------------------------------------------
+
+    def _unsubscribe_all(self, client: Client) -> None:
+        for channel in client.channels:
+            self.channels.get(channel, set()).discard(client)
+        for pattern in client.patterns:
+            self.patterns.get(pattern, set()).discard(client)
+        client.channels.clear()
+        client.patterns.clear()
+
+    def publish(self, channel: bytes, message: bytes) -> int:
+        receivers = 0
+        for client in list(self.channels.get(channel, ())):
+            client.send(Push([b"message", channel, message]))
+            receivers += 1
+        for pattern, clients in list(self.patterns.items()):
+            if glob_to_regex(pattern).fullmatch(channel):
+                for client in list(clients):
+                    client.send(Push([b"pmessage", pattern, channel, message]))
+                    receivers += 1
+        return receivers
+
+    def used_memory(self) -> int:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    def info(self, sections: list[bytes]) -> bytes:
+        return info.render(self, sections)
+
+
+_PROTECTED = ("DENIED Redis is running in protected mode because protected mode is enabled and no password is set "
+              "for the default user. In this mode connections are only accepted from the loopback interface. If "
+              "you want to connect from external computers to Redis you may adopt one of the following solutions: "
+              "1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback "
+              "interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis "
+              "is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change "
+              "permanent. 2) Alternatively you can just disable the protected mode by editing the Redis "
+              "configuration file, and setting the protected mode option to 'no', and then restarting the server. "
+              "3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
+              "option. 4) Set up an authentication password for the default user. NOTE: You only need to do one "
+              "of the above things in order for the server to start accepting connections from the outside.")
+
+
+def _unknown(args: list[bytes]) -> CommandError:
+    """Redis's exact text: the name and up to the first arguments, each quoted and followed by a space."""
+    shown = ""
+    for arg in args[1:]:
+        room = 128 - len(shown)
+        if room <= 0:
+            break
+        shown += f"'{arg.decode('utf-8', 'replace')[:room]}' "
+    return CommandError(f"ERR unknown command '{args[0].decode('utf-8', 'replace')[:128]}', "
+                        f"with args beginning with: {shown}")
+
+
+#: write commands whose keys are not just args[1]: (first, last, step) as in Redis's key specs
+_KEY_POSITIONS = {b"del": (1, -1, 1), b"unlink": (1, -1, 1), b"mset": (1, -1, 2), b"msetnx": (1, -1, 2),
+                  b"rename": (1, 2, 1), b"renamenx": (1, 2, 1), b"copy": (2, 2, 1), b"smove": (1, 2, 1),
+                  b"lmove": (1, 2, 1), b"blmove": (1, 2, 1), b"rpoplpush": (1, 2, 1), b"brpoplpush": (1, 2, 1),
+                  b"bitop": (2, -1, 1), b"sinterstore": (1, -1, 1), b"sunionstore": (1, -1, 1),
+                  b"sdiffstore": (1, -1, 1), b"blpop": (1, -2, 1), b"brpop": (1, -2, 1), b"bzpopmin": (1, -2, 1),
+                  b"bzpopmax": (1, -2, 1), b"zrangestore": (1, 2, 1), b"xgroup": (2, 2, 1)}
+
+
+def _written_keys(name: bytes, args: list[bytes]) -> list[bytes]:
+    if name in (b"zunionstore", b"zinterstore", b"zdiffstore", b"lmpop", b"zmpop", b"blmpop", b"bzmpop"):
+        first = 2 if name.startswith(b"b") else 1
+        try:
+            count = int(args[first + (1 if name.endswith(b"store") else 0)])
+        except (ValueError, IndexError):
+            return []
+        start = first + (2 if name.endswith(b"store") else 1)
+        return ([args[1]] if name.endswith(b"store") else []) + args[start : start + count]
+    first, last, step = _KEY_POSITIONS.get(name, (1, 1, 1))
+    last = len(args) + last if last < 0 else last
+    return args[first : last + 1 : step]
+
+
+def _server_commands(server: Server) -> dict[bytes, tuple[Callable, int]]:
+    from rdbtools.server import commands
+
+    return commands.table(server)
+

@@ -1,0 +1,109 @@
+"""INFO: Redis's sections and field names, the ones clients and tools read."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from importlib.metadata import version
+
+__version__ = version("rdbtool")
+
+DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+                    "errorstats", "cluster", "keyspace")
+
+
+def render(server, sections: list[bytes]) -> bytes:
+    wanted = [s.decode("utf-8", "replace") for s in sections] or ["default"]
+    if any(s in ("all", "everything", "default") for s in wanted):
+        wanted = list(DEFAULT_SECTIONS)
+    parts = []
+    for name in wanted:
+        fields = _SECTIONS.get(name)
+        if fields is not None:
+            lines = [f"# {name.capitalize()}"] + [f"{k}:{v}" for k, v in fields(server).items()]
+            parts.append("\r\n".join(lines) + "\r\n")
+    return "\r\n".join(parts).encode()
+
+
+def _server(server) -> dict[str, object]:
+    now = server.clock()
+    uptime = int(now - server.started)
+    return {
+        "redis_version": server.config.target.server_version, "rdbtool_version": __version__,
+        "redis_git_sha1": "00000000", "redis_git_dirty": 0, "redis_build_id": "0", "redis_mode": "standalone",
+        "os": f"{platform.system()} {platform.release()} {platform.machine()}", "arch_bits": 64,
+        "multiplexing_api": "epoll", "process_id": os.getpid(), "process_supervised": "no",
+        "run_id": server.run_id, "tcp_port": server.config["port"], "server_time_usec": int(now * 1_000_000),
+        "uptime_in_seconds": uptime, "uptime_in_days": uptime // 86400, "hz": 10, "configured_hz": 10,
+        "executable": sys.argv[0], "config_file": server.config.config_file or "",
+        "python_version": platform.python_version(),
+    }
+
+
+def _clients(server) -> dict[str, object]:
+    return {"connected_clients": len(server.clients), "cluster_connections": 0,
+            "maxclients": server.config["maxclients"], "blocked_clients": len(server.blocked),
+            "pubsub_clients": sum(1 for c in server.clients.values() if c.subscriptions),
+            "watching_clients": sum(1 for c in server.clients.values() if c.watched), "tracking_clients": 0}
+
+
+def _memory(server) -> dict[str, object]:
+    rss = _rss()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"used_memory": rss, "used_memory_human": _human(rss), "used_memory_rss": rss,
+            "used_memory_rss_human": _human(rss), "used_memory_peak": peak, "used_memory_peak_human": _human(peak),
+            "maxmemory": 0, "maxmemory_human": "0B", "maxmemory_policy": "noeviction", "mem_allocator": "pymalloc"}
+
+
+def _persistence(server) -> dict[str, object]:
+    return server.persistence.info()
+
+
+def _stats(server) -> dict[str, object]:
+    return {**server.stats, "instantaneous_ops_per_sec": 0, "evicted_keys": 0, "pubsub_channels":
+            sum(1 for subs in server.channels.values() if subs), "pubsub_patterns":
+            sum(1 for subs in server.patterns.values() if subs)}
+
+
+def _replication(server) -> dict[str, object]:
+    return {"role": "master", "connected_slaves": 0, "master_repl_offset": 0}
+
+
+def _cpu(server) -> dict[str, object]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"used_cpu_sys": f"{usage.ru_stime:.6f}", "used_cpu_user": f"{usage.ru_utime:.6f}"}
+
+
+def _keyspace(server) -> dict[str, object]:
+    now = int(time.time() * 1000)
+    out = {}
+    for db, keys in sorted(server.engine.keyspace.dbs.items()):
+        if keys:
+            ttls = [e.expire_ms - now for e in keys.values() if e.expire_ms is not None]
+            average = sum(max(t, 0) for t in ttls) // len(ttls) if ttls else 0
+            out[f"db{db}"] = f"keys={len(keys)},expires={len(ttls)},avg_ttl={average}"
+    return out
+
+
+_SECTIONS = {"server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence,
+             "stats": _stats, "replication": _replication, "cpu": _cpu, "modules": lambda s: {},
+             "errorstats": lambda s: {}, "cluster": lambda s: {"cluster_enabled": 0}, "keyspace": _keyspace}
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024 or unit == "G":
+            return f"{size:.2f}{unit}" if unit != "B" else f"{size}B"
+        size /= 1024
+    return f"{size}B"

@@ -1,0 +1,202 @@
+"""RDB persistence as redis-server does it: load at start, SAVE, BGSAVE in a forked child, save points.
+
+The child writes ``temp-<pid>.rdb`` in ``dir``, fsyncs it, renames it over the dump and exits; the
+parent keeps serving (the fork's copy-on-write holds the snapshot still) and reaps it from its
+timer. A child that fails or is killed leaves the previous dump untouched and the status "err".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rdbtools.atomic import fsync_directory
+from rdbtools.keyspace.model import Keyspace
+from rdbtools.rdb.model import Function, KeyRecord
+from rdbtools.rdb.reader import open_rdb
+from rdbtools.rdb.writer import RdbWriter
+from rdbtools.server.config import ServerConfig
+
+log = logging.getLogger("rdbtool.serve")
+RETRY_DELAY = 5  # seconds before a failed BGSAVE is retried by a save point (CONFIG_BGSAVE_RETRY_DELAY)
+
+
+@dataclass
+class Child:
+    pid: int
+    started: float
+    dirty_at_start: int
+    report_fd: int  # the child writes its copy-on-write size here
+
+
+class RdbPersistence:
+    def __init__(self, config: ServerConfig, keyspace: Keyspace) -> None:
+        self.config = config
+        self.keyspace = keyspace
+        self.dirty = 0  # changes since the last successful save
+        self.lastsave = int(time.time())
+        self.last_bgsave_ok = True
+        self.last_bgsave_try = 0.0
+        self.last_bgsave_seconds = -1
+        self.last_cow_size = 0
+        self.child: Child | None = None
+        self.scheduled = False
+
+    @property
+    def path(self) -> Path:
+        return Path(self.config["dir"]) / self.config["dbfilename"]
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def load(self, now_ms: int) -> tuple[int, int]:
+        """The dump into the keyspace, as a master loads it (expired keys dropped): (keys, expired)."""
+        if not self.path.exists():
+            return 0, 0
+        keys = expired = 0
+        with open_rdb(self.path) as rdb:
+            for record in rdb:
+                if isinstance(record, KeyRecord) and record.expire_ms is not None and record.expire_ms <= now_ms:
+                    expired += 1
+                elif isinstance(record, KeyRecord | Function):
+                    self.keyspace.load(record)
+                    keys += isinstance(record, KeyRecord)
+        return keys, expired
+
+    # --- saving ---------------------------------------------------------------------------------
+
+    def write_snapshot(self, pid: int) -> None:
+        """temp-<pid>.rdb, fsync'd, renamed over the dump, the directory fsync'd: all or nothing."""
+        directory = Path(self.config["dir"])
+        temp = directory / f"temp-{pid}.rdb"
+        try:
+            with open(temp, "wb", buffering=1 << 20) as out:
+                writer = RdbWriter(out, self.config.target, compress=self.config["rdbcompression"],
+                                   checksum=self.config["rdbchecksum"], size_hints=self.keyspace.sizes())
+                for record in self.keyspace.records():
+                    (writer.write_key if isinstance(record, KeyRecord) else writer.write_function)(record)
+                writer.close()
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, self.path)
+            fsync_directory(str(directory))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
+
+    def save(self) -> bool:
+        """SAVE: in this process, blocking; the dump replaced only when complete."""
+        try:
+            self.write_snapshot(os.getpid())
+        except OSError as error:
+            log.warning("Failed saving the DB: %s", error.strerror or error)
+            return False
+        log.info("DB saved on disk")
+        self.dirty, self.lastsave, self.last_bgsave_ok = 0, int(time.time()), True
+        return True
+
+    def bgsave(self) -> int:
+        """BGSAVE: fork; the child writes the snapshot and exits. Returns the child's pid."""
+        read_fd, write_fd = os.pipe()
+        started = time.time()
+        pid = os.fork()
+        if pid == 0:  # the child: write, report the copy-on-write size, leave without cleanup
+            status = 1
+            try:
+                os.close(read_fd)
+                self.write_snapshot(os.getpid())
+                os.write(write_fd, str(_private_dirty_bytes()).encode())
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_fd)
+        self.child = Child(pid, started, self.dirty, read_fd)
+        self.last_bgsave_try = started
+        self.scheduled = False
+        log.info("Background saving started by pid %d", pid)
+        return pid
+
+    def reap(self) -> bool | None:
+        """The child's outcome once it has exited (True ok, False failed), else None."""
+        if self.child is None:
+            return None
+        pid, status = os.waitpid(self.child.pid, os.WNOHANG)
+        if pid == 0:
+            return None
+        child, self.child = self.child, None
+        report = b""
+        with contextlib.suppress(OSError):
+            report = os.read(child.report_fd, 64)
+        os.close(child.report_fd)
+        ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        self.last_bgsave_seconds = int(time.time() - child.started)
+        self.last_bgsave_ok = ok
+        with contextlib.suppress(OSError):
+            (Path(self.config["dir"]) / f"temp-{child.pid}.rdb").unlink()
+        if ok:
+            self.dirty = max(0, self.dirty - child.dirty_at_start)
+            self.lastsave = int(time.time())
+            self.last_cow_size = int(report or 0)
+            log.info("Background saving terminated with success")
+        elif os.WIFSIGNALED(status):
+            log.warning("Background saving terminated by signal %d", os.WTERMSIG(status))
+        else:
+            log.warning("Background saving error")
+        return ok
+
+    def kill_child(self) -> None:
+        if self.child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.child.pid, 9)
+            os.waitpid(self.child.pid, 0)
+            with contextlib.suppress(OSError):
+                (Path(self.config["dir"]) / f"temp-{self.child.pid}.rdb").unlink()
+            os.close(self.child.report_fd)
+            self.child = None
+
+    def save_point_due(self, now: float) -> bool:
+        """A `save <seconds> <changes>` point is reached (a failed BGSAVE is retried after 5 s)."""
+        if self.child is not None:
+            return False
+        if self.scheduled:
+            return True
+        if not self.last_bgsave_ok and now - self.last_bgsave_try < RETRY_DELAY:
+            return False
+        return any(self.dirty >= changes and now - self.lastsave >= seconds
+                   for seconds, changes in self.config["save"])
+
+    def refuses_writes(self) -> bool:
+        """MISCONF: the last BGSAVE failed, save points exist and stop-writes-on-bgsave-error is on."""
+        return not self.last_bgsave_ok and bool(self.config["save"]) and self.config["stop-writes-on-bgsave-error"]
+
+    def info(self) -> dict[str, object]:
+        now = time.time()
+        return {
+            "loading": 0, "async_loading": 0, "current_cow_peak": 0, "current_cow_size": 0,
+            "rdb_changes_since_last_save": self.dirty,
+            "rdb_bgsave_in_progress": int(self.child is not None),
+            "rdb_last_save_time": self.lastsave,
+            "rdb_last_bgsave_status": "ok" if self.last_bgsave_ok else "err",
+            "rdb_last_bgsave_time_sec": self.last_bgsave_seconds,
+            "rdb_current_bgsave_time_sec": int(now - self.child.started) if self.child else -1,
+            "rdb_saves": 0, "rdb_last_cow_size": self.last_cow_size,
+            "aof_enabled": 0, "aof_rewrite_in_progress": 0, "aof_rewrite_scheduled": 0,
+            "aof_last_rewrite_time_sec": -1, "aof_current_rewrite_time_sec": -1, "aof_last_bgrewrite_status": "ok",
+            "aof_last_write_status": "ok", "aof_last_cow_size": 0,
+        }
+
+
+def _private_dirty_bytes() -> int:
+    """What the child copied on write: Private_Dirty of its mappings (Linux)."""
+    try:
+        text = Path("/proc/self/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Private_Dirty:"):
+            return int(line.split()[1]) * 1024
+    return 0

@@ -1,0 +1,163 @@
+"""RESP without I/O: requests from bytes (hiredis's Reader, behind Redis's limits) and replies to bytes.
+
+The limits are checked on the headers as they arrive, before anything is buffered for a request:
+a multibulk count above 1M, a bulk length above proto-max-bulk-len, a header line that never ends,
+an inline request over 64 KB. Each is Redis's protocol error, after which the connection is closed.
+"""
+
+from __future__ import annotations
+
+import hiredis
+
+from rdbtools.formats.manifest import split_args
+from rdbtools.keyspace.commands import CommandError, Map, Status
+
+MAX_MULTIBULK = 1024 * 1024
+MAX_INLINE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
+
+
+class ProtocolError(Exception):
+    """A request Redis would refuse: the error is sent, then the connection closed."""
+
+
+class RequestParser:
+    """Feed bytes, get complete requests (lists of bytes); ProtocolError for a broken stream."""
+
+    def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
+        self.max_bulk = max_bulk
+        self._buffer = bytearray()
+        self._reader = hiredis.Reader()
+
+    @property
+    def pending(self) -> int:
+        """Bytes received and not yet part of a complete request (the query buffer)."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[list[bytes]]:
+        self._buffer += data
+        requests: list[list[bytes]] = []
+        buffer, pos, resp_from = self._buffer, 0, 0
+        while pos < len(buffer):
+            if buffer[pos] == 0x2A:  # '*': RESP, parsed by hiredis once complete
+                end = self._request_end(buffer, pos)
+                if end is None:
+                    break
+                pos = end
+                continue
+            self._flush(buffer, resp_from, pos, requests)
+            end = buffer.find(b"\n", pos)
+            if end < 0:
+                if len(buffer) - pos > MAX_INLINE:
+                    raise ProtocolError("ERR Protocol error: too big inline request")
+                break
+            words = _inline(bytes(buffer[pos:end]).rstrip(b"\r"))
+            if words:
+                requests.append(words)
+            pos = resp_from = end + 1
+        self._flush(buffer, resp_from, pos, requests)
+        del buffer[:pos]
+        return requests
+
+    def _flush(self, buffer: bytearray, start: int, end: int, requests: list[list[bytes]]) -> None:
+        if end > start:
+            self._reader.feed(buffer, start, end - start)
+            while (request := self._reader.gets()) is not False:
+                if request:  # *0 and *-1 are empty requests, skipped as Redis does
+                    requests.append(request)
+
+    def _request_end(self, buffer: bytearray, pos: int) -> int | None:
+        """Where the RESP request at ``pos`` ends, None while incomplete; limits checked header by header."""
+        count, pos = self._header(buffer, pos, MAX_MULTIBULK, "multibulk length", "mbulk count string")
+        if count is None:
+            return None
+        for _ in range(count):
+            if pos >= len(buffer):
+                return None
+            if buffer[pos] != 0x24:  # '$'
+                raise ProtocolError(f"ERR Protocol error: expected '$', got '{chr(buffer[pos])}'")
+            length, pos = self._header(buffer, pos, self.max_bulk, "bulk length", "bulk count string")
+            if length is None or pos + length + 2 > len(buffer):
+                return None
+            pos += length + 2
+        return pos
+
+    @staticmethod
+    def _header(buffer: bytearray, pos: int, limit: int, what: str, line: str) -> tuple[int | None, int]:
+        end = buffer.find(b"\r\n", pos, pos + MAX_INLINE)
+        if end < 0:
+            if len(buffer) - pos > MAX_INLINE:
+                raise ProtocolError(f"ERR Protocol error: too big {line}")
+            return None, pos
+        try:
+            value = int(buffer[pos + 1 : end])
+        except ValueError:
+            raise ProtocolError(f"ERR Protocol error: invalid {what}") from None
+        if value > limit or value < (0 if what == "bulk length" else -2**63):
+            raise ProtocolError(f"ERR Protocol error: invalid {what}")
+        return max(value, 0), end + 2
+
+
+def _inline(line: bytes) -> list[bytes]:
+    try:
+        return [w.encode("latin-1") for w in split_args(line.decode("latin-1"))]
+    except ValueError:
+        raise ProtocolError("ERR Protocol error: unbalanced quotes in request") from None
+
+
+# --- replies ---------------------------------------------------------------------------------------
+
+
+class Push(list):
+    """An out-of-band message (pub/sub): a push in RESP3, an array in RESP2."""
+
+
+class Double(float):
+    """A double reply: RESP3 ',' type, a bulk string in RESP2."""
+
+
+class SetReply(list):
+    """A set: RESP3 '~' type, an array in RESP2."""
+
+
+NULL_ARRAY = object()  # RESP2 *-1 (a blocking pop that timed out); null in RESP3
+
+
+def encode(reply: object, resp3: bool = False) -> bytes:
+    out: list[bytes] = []
+    _encode(reply, resp3, out)
+    return b"".join(out)
+
+
+def _encode(reply, resp3: bool, out: list[bytes]) -> None:
+    if reply is None or reply is NULL_ARRAY:
+        out.append(b"_\r\n" if resp3 else b"*-1\r\n" if reply is NULL_ARRAY else b"$-1\r\n")
+    elif isinstance(reply, bytes):
+        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+    elif isinstance(reply, bool):
+        out.append((b"#t\r\n" if reply else b"#f\r\n") if resp3 else b":%d\r\n" % reply)
+    elif isinstance(reply, int):
+        out.append(b":%d\r\n" % reply)
+    elif isinstance(reply, Status):
+        out.append(b"+" + reply.encode() + b"\r\n")
+    elif isinstance(reply, CommandError):
+        out.append(b"-" + str(reply).encode("utf-8", "replace").replace(b"\r\n", b"  ") + b"\r\n")
+    elif isinstance(reply, Double):
+        from rdbtools.keyspace.commands import format_double
+
+        text = format_double(reply)
+        out.append(b",%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text))
+    elif isinstance(reply, Map):
+        out.append(b"%%%d\r\n" % len(reply) if resp3 else b"*%d\r\n" % (2 * len(reply)))
+        for name, value in reply.items():
+            _encode(name, resp3, out)
+            _encode(value, resp3, out)
+    elif isinstance(reply, list | tuple):
+        kind = b"*" if not resp3 else b">" if isinstance(reply, Push) else b"~" if isinstance(reply, SetReply) else b"*"
+        out.append(kind + b"%d\r\n" % len(reply))
+        for item in reply:
+            _encode(item, resp3, out)
+    elif isinstance(reply, str):
+        data = reply.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    else:
+        raise TypeError(f"no RESP form for {type(reply).__name__}")

@@ -1,0 +1,41 @@
+"""Replies whose RESP3 form differs from the engine's RESP2-shaped answer: maps, sets and doubles.
+
+The engine answers as RESP2 does (flat arrays, scores as text); a RESP3 client gets the types
+Redis 7 gives it: HGETALL and XREAD maps, SMEMBERS sets, scores as doubles, WITHSCORES as pairs.
+"""
+
+from __future__ import annotations
+
+from rdbtools.keyspace.commands import Map
+from rdbtools.server.protocol import Double, SetReply
+
+_WITHSCORES = {b"zrange", b"zrangebyscore", b"zrevrange", b"zrevrangebyscore", b"zunion", b"zinter", b"zdiff"}
+_SETS = {b"smembers", b"sinter", b"sunion", b"sdiff"}
+
+
+def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object:
+    if name == b"hgetall" and isinstance(reply, list):
+        return Map(zip(reply[::2], reply[1::2], strict=True))
+    if not resp3 or reply is None or isinstance(reply, Exception):
+        return reply
+    if name in _SETS:
+        return SetReply(reply)
+    if name in (b"zscore", b"zincrby") or (name == b"zadd" and isinstance(reply, bytes)):
+        return Double(float(reply))
+    if name == b"zmscore":
+        return [None if s is None else Double(float(s)) for s in reply]
+    if name in _WITHSCORES and any(a.upper() == b"WITHSCORES" for a in args):
+        return _pairs(reply)
+    if name in (b"zpopmin", b"zpopmax"):
+        return _pairs(reply) if len(args) > 2 else [x if i % 2 == 0 else Double(float(x)) for i, x in enumerate(reply)]
+    if name in (b"bzpopmin", b"bzpopmax"):
+        return [reply[0], reply[1], Double(float(reply[2]))]
+    if name in (b"zmpop", b"bzmpop"):
+        return [reply[0], [[m, Double(float(s))] for m, s in reply[1]]]
+    if name in (b"xread", b"xreadgroup"):
+        return Map((key, entries) for key, entries in reply)
+    return reply
+
+
+def _pairs(flat: list) -> list:
+    return [[flat[i], Double(float(flat[i + 1]))] for i in range(0, len(flat), 2)]

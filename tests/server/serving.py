@@ -1,0 +1,81 @@
+"""Start ``rdbtool serve`` as a real process on a free port and a temp dir, stopped by pid."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from tests.servers import free_port
+
+
+@dataclass
+class Serving:
+    process: subprocess.Popen
+    port: int
+    dir: Path
+    log_path: Path
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    @property
+    def rdb_path(self) -> Path:
+        return self.dir / "dump.rdb"
+
+    def client(self, db: int = 0, **options) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=30, **options)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout=30)
+
+
+def command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "rdbtools.cli", "serve", *arguments]
+
+
+@contextlib.contextmanager
+def start_serve(*arguments: str, directory: Path | None = None, save: str = "") -> Iterator[Serving]:
+    """serve with --port/--dir chosen here (``save`` "" by default: no snapshot unless asked)."""
+    with contextlib.ExitStack() as stack:
+        if directory is None:
+            directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rdbtool-serve-")))
+        port = free_port()
+        log_path = directory / "serve.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(command("--port", str(port), "--dir", str(directory), "--save", save,
+                                               *arguments), stdout=log, stderr=subprocess.STDOUT,
+                                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        serving = Serving(process, port, directory, log_path)
+        try:
+            _wait_ready(serving)
+            yield serving
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def _wait_ready(serving: Serving) -> None:
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if serving.process.poll() is not None:
+            raise RuntimeError(f"rdbtool serve exited with {serving.process.returncode}:\n{serving.log}")
+        try:
+            serving.client().ping()
+            return
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"rdbtool serve did not answer within 20 s:\n{serving.log}")
