@@ -1,0 +1,76 @@
+"""serve answers like a real Redis 7.0: the same random command sequences, sent raw to both, get the
+same replies (errors included) in RESP2 and in RESP3, and leave the same data."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.compat.generator import read_back
+from tests.expected_shape import compare
+from tests.keyspace.test_engine_vs_server import COMMANDS, TIMING, RawClient
+from tests.server.serving import start_serve
+from tests.servers import SERVERS, start_server
+
+SERVER = "redis-7.0"
+#: beside the data commands: connection and server commands whose replies do not depend on the moment
+EXTRA = st.one_of(
+    st.sampled_from([[b"PING"], [b"PING", b"hello"], [b"ECHO", b"x"], [b"DBSIZE"], [b"EXISTS", b"a", b"b"],
+                     [b"MULTI"], [b"EXEC"], [b"DISCARD"], [b"WATCH", b"a"], [b"UNWATCH"], [b"KEYS", b"*"],
+                     [b"TYPE", b"a"], [b"OBJECT", b"ENCODING", b"a"], [b"FROBNICATE", b"x", b"y"],
+                     [b"GET"], [b"SELECT", b"99"], [b"CLIENT", b"GETNAME"], [b"CLIENT", b"SETNAME", b"me"],
+                     [b"HGETALL", b"a"], [b"SMEMBERS", b"a"], [b"ZRANGE", b"a", b"0", b"-1", b"WITHSCORES"],
+                     [b"ZPOPMIN", b"a"], [b"LPUSH", b"a", b"x"], [b"SADD", b"b", b"1", b"2"],
+                     [b"ZADD", b"c", b"1.5", b"m"]]),
+)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    with start_server(SERVER) as real, start_serve("--target", SERVER) as served:
+        yield real, served
+
+
+def _sorted_if_unordered(args: list[bytes], reply):
+    if args[0].upper() in (b"KEYS", b"SMEMBERS", b"SINTER", b"SUNION", b"SDIFF") and isinstance(reply, list):
+        return sorted(reply)
+    return reply
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commands=st.lists(st.one_of(COMMANDS, EXTRA), min_size=1, max_size=25))
+def test_random_sequences_get_the_replies_redis_gives(pair, protocol, commands):
+    real, served = pair
+    clients = [RawClient(real.port), RawClient(served.port)]
+    for client in clients:
+        assert client.call([b"FLUSHALL"]) in (b"OK", "OK")
+        client.call([b"HELLO", str(protocol).encode()])
+    for args in commands:
+        theirs, ours = (_sorted_if_unordered(args, c.call(args)) for c in clients)
+        if args[0].upper() not in TIMING:
+            assert _plain(ours) == _plain(theirs), f"{args!r}: serve {ours!r}, redis {theirs!r} (after {commands!r})"
+    for client in clients:
+        client.call([b"DISCARD"])
+        client.sock.close()
+    spec = SERVERS[SERVER]
+    assert compare(read_back(served.port, spec), read_back(real.port, spec), now_ms=int(time.time() * 1000),
+                   expire_tolerance_ms=2000, consumer_times=False) == [] or _has_timing(commands)
+
+
+def _plain(reply):
+    """hiredis's reply as comparable values (errors by their text)."""
+    if isinstance(reply, Exception):
+        return ("error", str(reply))
+    if isinstance(reply, list):
+        return [_plain(r) for r in reply]
+    if isinstance(reply, dict):
+        return {_plain(k): _plain(v) for k, v in reply.items()}
+    return reply
+
+
+def _has_timing(commands) -> bool:
+    return any(args[0].upper() in TIMING for args in commands)
