@@ -193,11 +193,12 @@ def _exec(server, client: Client):
         raise CommandError("ERR EXEC without MULTI")
     queued, failed = client.multi, client.multi_failed
     client.multi, client.multi_failed = None, False
-    watched, client.watched = client.watched, {}
+    touched = any(server.versions.get(where, 0) != version for where, version in client.watched.items())
+    client.watched = {}
     _forget_watches(server)
     if failed:
         raise CommandError("EXECABORT Transaction discarded because of previous errors.")
-    if any(server.versions.get(where, 0) != version for where, version in watched.items()):
+    if touched:
         return None
     return [server.call(client, args) for args in queued]
 

@@ -76,6 +76,8 @@ def _wait_ready(serving: Serving) -> None:
         try:
             serving.client().ping()
             return
+        except (redis.AuthenticationError, redis.ResponseError):
+            return  # it answers (asking for a password, or refusing this address)
         except redis.ConnectionError:
             time.sleep(0.05)
     raise RuntimeError(f"rdbtool serve did not answer within 20 s:\n{serving.log}")
