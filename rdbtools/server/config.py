@@ -96,12 +96,6 @@ def _target(args: list[str]) -> Target:
         raise ValueError(error.message) from None
 
 
-def _daemonize(args: list[str]) -> bool:
-    if _bool(args):
-        raise ValueError("daemonize yes is not supported: run serve in the foreground (under a supervisor)")
-    return False
-
-
 def _text(args: list[str]) -> str:
     return _one(args)
 
@@ -138,7 +132,7 @@ DIRECTIVES: dict[str, Directive] = {
     "loglevel": Directive(_choice("debug", "verbose", "notice", "warning", "nothing"), "notice"),
     "logfile": Directive(_text, "", False),
     "pidfile": Directive(_text, "", False),
-    "daemonize": Directive(_daemonize, False, False),
+    "daemonize": Directive(_bool, False, False),  # only "no" can start (checked once every source is read)
     "appendonly": Directive(_bool, False),
     "target": Directive(_target, NEWEST, False),  # rdbtool's own: which server's formats to write
 }
@@ -178,6 +172,9 @@ class ServerConfig:
             config._read_file(config.config_file)
         for name, args in _argument_directives(list(arguments)):
             config.apply(name, args, where="the command line", startup=True)
+        if config["daemonize"]:
+            raise ConfigError("daemonize yes is not supported: run serve in the foreground (under a supervisor), "
+                              "or give --daemonize no")
         return config
 
     def _read_file(self, path: Path) -> None:

@@ -54,9 +54,11 @@ def start_serve(*arguments: str, directory: Path | None = None, save: str = "") 
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rdbtool-serve-")))
         port = free_port()
         log_path = directory / "serve.log"
+        config_file = [arguments[0]] if arguments and not arguments[0].startswith("--") else []
         with open(log_path, "wb") as log:
-            process = subprocess.Popen(command("--port", str(port), "--dir", str(directory), "--save", save,
-                                               *arguments), stdout=log, stderr=subprocess.STDOUT,
+            process = subprocess.Popen(command(*config_file, "--port", str(port), "--dir", str(directory),
+                                               "--save", save, *arguments[len(config_file):]),
+                                       stdout=log, stderr=subprocess.STDOUT,
                                        env={**os.environ, "PYTHONUNBUFFERED": "1"})
         serving = Serving(process, port, directory, log_path)
         try:
