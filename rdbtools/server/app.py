@@ -19,7 +19,7 @@ from pathlib import Path
 
 from rdbtools.keyspace.commands import CommandError
 from rdbtools.server.config import ServerConfig
-from rdbtools.server.core import Server, Shutdown
+from rdbtools.server.core import NO_REPLY, Server, Shutdown
 from rdbtools.server.protocol import ProtocolError, RequestParser, encode
 
 log = logging.getLogger("rdbtool.serve")
@@ -89,7 +89,7 @@ class Connection(asyncio.Protocol):
                 if client.blocked is not None or client.closing:
                     break  # a blocked client's next requests wait (Redis stops reading it)
                 reply = server.execute(client, request)
-                if reply is not None or request[0].lower() not in _MAY_NOT_REPLY:
+                if reply is not NO_REPLY:
                     self.batch.append(encode(reply, client.resp == 3))
         except ProtocolError as error:
             self.batch.append(encode(CommandError(str(error))))
@@ -108,11 +108,6 @@ class Connection(asyncio.Protocol):
         if self.client is not None:
             self.app.server.disconnect(self.client)
         self.transport = None
-
-
-#: commands that answer through pushes or not at all (subscribe family; blocking ones that block)
-_MAY_NOT_REPLY = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"blpop", b"brpop", b"bzpopmin",
-                  b"bzpopmax", b"blmove", b"brpoplpush", b"blmpop", b"bzmpop"}
 
 
 def _describe(peer, local) -> tuple[str, bool]:

@@ -13,6 +13,8 @@ from rdbtools.server.clients import Client
 from rdbtools.server.config import ConfigError
 from rdbtools.server.protocol import Map, Push
 
+NO_REPLY = object()  # the same object as core.NO_REPLY (core imports it from here)
+
 Handler = Callable[[Client, list[bytes]], object]
 
 
@@ -241,7 +243,7 @@ def _subscribe(server, client: Client, names: list[bytes], pattern: bool):
         registry.setdefault(name, set()).add(client)
         mine.add(name)
         client.send(Push([kind, name, client.subscriptions]))
-    return None
+    return NO_REPLY
 
 
 def _unsubscribe(server, client: Client, names: list[bytes], pattern: bool):
@@ -258,7 +260,7 @@ def _unsubscribe(server, client: Client, names: list[bytes], pattern: bool):
             if not subscribers:
                 del registry[name]
         client.send(Push([kind, name, client.subscriptions]))
-    return None
+    return NO_REPLY
 
 
 def _pubsub(server, args):

@@ -17,6 +17,7 @@ from rdbtools.keyspace.engine import Engine, UnknownCommand
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import info
 from rdbtools.server.clients import Client
+from rdbtools.server.commands import NO_REPLY
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import NULL_ARRAY, Push
@@ -36,6 +37,8 @@ _TRANSACTION_CONTROL = {b"exec", b"discard", b"multi", b"watch", b"quit", b"rese
 _SUBSCRIBED_ALLOWED = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit", b"reset",
                        b"ssubscribe", b"sunsubscribe"}
 _WITHOUT_AUTH = {b"auth", b"hello", b"quit", b"reset"}
+_FIELD_TTL_COMMANDS = {b"hexpire", b"hpexpire", b"hexpireat", b"hpexpireat", b"hpersist", b"httl", b"hpttl",
+                       b"hexpiretime", b"hpexpiretime", b"hsetex", b"hgetex", b"hgetdel"}
 #: blocking commands: where the timeout is, and what a timeout answers
 _BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin": (-1, NULL_ARRAY),
              b"bzpopmax": (-1, NULL_ARRAY), b"blmove": (5, None), b"brpoplpush": (3, None),
@@ -99,7 +102,7 @@ class Server:
     # --- a request -----------------------------------------------------------------------------
 
     def execute(self, client: Client, args: list[bytes]) -> object:
-        """One request's reply (None: nothing to send now, the client is blocked)."""
+        """One request's reply (NO_REPLY: nothing to send now; the client blocked or got pushes)."""
         client.last_interaction = self.clock()
         name = args[0].lower()
         client.last_command = name
@@ -122,9 +125,9 @@ class Server:
         if name in self._commands:
             return self._commands[name]
         engine = REGISTRY.get(name)
-        if engine is not None:
-            return self._run_engine, engine.arity
-        return None
+        if engine is None or (name in _FIELD_TTL_COMMANDS and not self.config.target.field_ttls):
+            return None  # hash field TTLs exist only where the target server has them
+        return self._run_engine, engine.arity
 
     def _refused(self, client: Client, error: CommandError) -> CommandError:
         if client.multi is not None:
@@ -160,7 +163,7 @@ class Server:
             if name in (b"flushdb", b"flushall", b"swapdb"):
                 self._touch_all(None if name != b"flushdb" else client.db)
             self._wake_blocked()
-        if reply is None and name in _BLOCKING and client.multi is None:
+        if reply is None and client.multi is None and (name in _BLOCKING or _stream_block(name, args)):
             return self._block(client, args)
         return shaped(name, args, reply, client.resp == 3)
 
@@ -178,16 +181,34 @@ class Server:
     # --- blocking ------------------------------------------------------------------------------
 
     def _block(self, client: Client, args: list[bytes]) -> object:
-        position, timeout_reply = _BLOCKING[args[0].lower()]
-        try:
-            seconds = float(args[position])
-        except ValueError:
-            return CommandError("ERR timeout is not a float or out of range")
+        name = args[0].lower()
+        if name in (b"xread", b"xreadgroup"):
+            seconds, timeout_reply = _stream_block(name, args) / 1000, NULL_ARRAY
+            args = self._resolve_last_ids(client, args)
+        else:
+            position, timeout_reply = _BLOCKING[name]
+            try:
+                seconds = float(args[position])
+            except ValueError:
+                return CommandError("ERR timeout is not a float or out of range")
         if seconds < 0:
             return CommandError("ERR timeout is negative")
         client.blocked = Blocked(args, None if seconds == 0 else self.clock() + seconds, timeout_reply)
         self.blocked.append(client)
-        return None
+        return NO_REPLY
+
+    def _resolve_last_ids(self, client: Client, args: list[bytes]) -> list[bytes]:
+        """XREAD ... $ waits for what comes after the stream's last id *now*: write that id in."""
+        streams = [a.upper() for a in args].index(b"STREAMS")
+        keys = args[streams + 1 :]
+        half = len(keys) // 2
+        resolved = list(args)
+        for i, key in enumerate(keys[:half]):
+            if keys[half + i] == b"$":
+                entry = self.engine.keyspace.db(client.db).get(key)
+                last = entry.value.last_id if entry is not None and entry.type == "stream" else (0, 0)
+                resolved[streams + 1 + half + i] = b"%d-%d" % tuple(last)
+        return resolved
 
     def _wake_blocked(self) -> None:
         """Serve blocked clients (oldest first) whose keys now hold data."""
@@ -276,6 +297,19 @@ _PROTECTED = ("DENIED Redis is running in protected mode because protected mode 
               "3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
               "option. 4) Set up an authentication password for the default user. NOTE: You only need to do one "
               "of the above things in order for the server to start accepting connections from the outside.")
+
+
+def _stream_block(name: bytes, args: list[bytes]) -> int | None:
+    """The BLOCK milliseconds of an XREAD/XREADGROUP, None when it does not block."""
+    if name not in (b"xread", b"xreadgroup"):
+        return None
+    upper = [a.upper() for a in args]
+    if b"BLOCK" not in upper[: upper.index(b"STREAMS") if b"STREAMS" in upper else len(upper)]:
+        return None
+    try:
+        return int(args[upper.index(b"BLOCK") + 1])
+    except (ValueError, IndexError):
+        return None
 
 
 def _unknown(args: list[bytes]) -> CommandError:

@@ -7,13 +7,15 @@ Redis 7 gives it: HGETALL and XREAD maps, SMEMBERS sets, scores as doubles, WITH
 from __future__ import annotations
 
 from rdbtools.keyspace.commands import Map
-from rdbtools.server.protocol import Double, SetReply
+from rdbtools.server.protocol import NULL_ARRAY, Double, SetReply
 
 _WITHSCORES = {b"zrange", b"zrangebyscore", b"zrevrange", b"zrevrangebyscore", b"zunion", b"zinter", b"zdiff"}
 _SETS = {b"smembers", b"sinter", b"sunion", b"sdiff"}
 
 
 def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object:
+    if reply is None and name in (b"xread", b"xreadgroup"):
+        return NULL_ARRAY
     if name == b"hgetall" and isinstance(reply, list):
         return Map(zip(reply[::2], reply[1::2], strict=True))
     if not resp3 or reply is None or isinstance(reply, Exception):

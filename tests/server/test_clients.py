@@ -138,3 +138,25 @@ def test_redis_benchmark_runs_without_errors(serving):
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "requests per second" in result.stdout and "ERR" not in result.stdout + result.stderr
+
+
+def test_xread_and_xreadgroup_block_until_an_entry_arrives(serving):
+    client, other = serving.client(), serving.client()
+    client.delete("events")
+    client.xadd("events", {"n": 0}, id="1-0")
+    threading.Timer(0.3, lambda: other.xadd("events", {"n": 1}, id="2-0")).start()
+    assert client.xread({"events": "$"}, block=5000) == [[b"events", [(b"2-0", {b"n": b"1"})]]]
+    client.xgroup_create("events", "workers", id="$")
+    threading.Timer(0.3, lambda: other.xadd("events", {"n": 2}, id="3-0")).start()
+    read = client.xreadgroup("workers", "w1", {"events": ">"}, block=5000)
+    assert read == [[b"events", [(b"3-0", {b"n": b"2"})]]]
+    assert client.xpending("events", "workers")["pending"] == 1
+    assert not client.xread({"events": "$"}, block=200)  # a timeout: null (redis-py makes it empty)
+
+
+def test_hash_field_ttl_commands_exist_only_for_targets_that_have_them():
+    with start_serve("--target", "redis-7.0") as old, start_serve("--target", "redis-8.2") as new:
+        with pytest.raises(redis.ResponseError, match="unknown command 'HEXPIRE'"):
+            old.client().execute_command("HEXPIRE", "h", 10, "FIELDS", 1, "f")
+        new.client().hset("h", "f", "v")
+        assert new.client().execute_command("HEXPIRE", "h", 10, "FIELDS", 1, "f") == [1]
