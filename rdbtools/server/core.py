@@ -153,24 +153,27 @@ class Server:
             return CommandError(MISCONF)
         self.engine.db = client.db
         try:
-            reply = self.engine.execute(args)
+            reply = spec.handler(self.engine, args)  # arity was checked by execute
         except UnknownCommand as error:
             return CommandError(f"ERR {error.message}")
         if spec.write:
             self.persistence.dirty += 1
-            for key in _written_keys(name, args):
-                self._touch(client.db, key)
-            if name in (b"flushdb", b"flushall", b"swapdb"):
-                self._touch_all(None if name != b"flushdb" else client.db)
-            self._wake_blocked()
+            if self.versions:
+                self._touch_written(client.db, name, args)
+            if self.blocked:
+                self._wake_blocked()
         if reply is None and client.multi is None and (name in _BLOCKING or _stream_block(name, args)):
             return self._block(client, args)
         return shaped(name, args, reply, client.resp == 3)
 
     # --- WATCH ---------------------------------------------------------------------------------
 
-    def _touch(self, db: int, key: bytes) -> None:
-        if self.versions:
+    def _touch_written(self, db: int, name: bytes, args: list[bytes]) -> None:
+        """Bump the WATCH versions of the keys a write command names (all of a db for FLUSH/SWAPDB)."""
+        if name in (b"flushdb", b"flushall", b"swapdb"):
+            self._touch_all(None if name != b"flushdb" else db)
+            return
+        for key in _written_keys(name, args):
             self.versions[(db, key)] = self.versions.get((db, key), 0) + 1
 
     def _touch_all(self, db: int | None) -> None:

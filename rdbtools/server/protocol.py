@@ -129,7 +129,11 @@ def encode(reply: object, resp3: bool = False) -> bytes:
 
 
 def _encode(reply, resp3: bool, out: list[bytes]) -> None:
-    if reply is None or reply is NULL_ARRAY:
+    if reply.__class__ is bytes:  # the most common replies first
+        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+    elif reply.__class__ is list and reply and all(item.__class__ is bytes for item in reply):
+        out.append(hiredis.pack_command(tuple(reply)))  # an array of bulk strings is a command's encoding
+    elif reply is None or reply is NULL_ARRAY:
         out.append(b"_\r\n" if resp3 else b"*-1\r\n" if reply is NULL_ARRAY else b"$-1\r\n")
     elif isinstance(reply, bytes):
         out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))

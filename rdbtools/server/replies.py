@@ -14,6 +14,8 @@ _SETS = {b"smembers", b"sinter", b"sunion", b"sdiff"}
 
 
 def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object:
+    if name not in _RESHAPED:
+        return reply
     if reply is None and name in (b"xread", b"xreadgroup"):
         return NULL_ARRAY
     if name == b"hgetall" and isinstance(reply, list):
@@ -37,6 +39,10 @@ def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object
     if name in (b"xread", b"xreadgroup"):
         return Map((key, entries) for key, entries in reply)
     return reply
+
+
+_RESHAPED = _WITHSCORES | _SETS | {b"hgetall", b"zscore", b"zincrby", b"zadd", b"zmscore", b"zpopmin", b"zpopmax",
+                                   b"bzpopmin", b"bzpopmax", b"zmpop", b"bzmpop", b"xread", b"xreadgroup"}
 
 
 def _pairs(flat: list) -> list:

@@ -48,12 +48,13 @@ def _pop(e, key: bytes, left: bool, count: int | None):
     entry = _list(e, key)
     if entry is None:
         return None
-    take = 1 if count is None else count
-    items = entry.value[:take] if left else entry.value[::-1][:take]
+    take = min(1 if count is None else count, len(entry.value))
     if left:
+        items = entry.value[:take]
         del entry.value[:take]
-    elif take:
-        del entry.value[-take:]
+    else:
+        items = entry.value[len(entry.value) - take :][::-1]
+        del entry.value[len(entry.value) - take :]
     e.drop_if_empty(key, entry)
     return (items[0] if items else None) if count is None else items
 
