@@ -161,3 +161,8 @@ def _fixed_17(value: Fraction) -> str:
     digits = str(abs(units)).rjust(18, "0")
     text = f"{sign}{digits[:-17]}.{digits[-17:]}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def long_double_text(value: float) -> bytes:
+    """A double printed as Redis's addReplyHumanLongDouble does ("%.17Lf", trailing zeros removed)."""
+    return _fixed_17(Fraction(value)).encode()

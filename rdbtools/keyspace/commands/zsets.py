@@ -414,10 +414,16 @@ def geohash_score(longitude: float, latitude: float) -> float:
     """geohashEncodeWGS84 at 26 steps: latitude and longitude bits interleaved (longitude first)."""
     lat = int((latitude + GEO_LAT_LIMIT) / (2 * GEO_LAT_LIMIT) * (1 << GEO_STEP))
     lon = int((longitude + 180.0) / 360.0 * (1 << GEO_STEP))
+    return float(_interleave(lat, lon))
+
+
+def _interleave(lat: int, lon: int) -> int:
+    """interleave64: 32 bits of each, latitude on the even bits (an offset of 2^26 at the edge keeps
+    its 27th bit, as in Redis)."""
     bits = 0
-    for i in range(GEO_STEP - 1, -1, -1):
+    for i in range(31, -1, -1):
         bits = (bits << 2) | ((lon >> i) & 1) << 1 | ((lat >> i) & 1)
-    return float(bits)
+    return bits
 
 
 @command("geoadd", -5)
@@ -506,3 +512,223 @@ def zrevrangebylex(e, args):
 @command("zrevrange", -4, write=False)
 def zrevrange(e, args):
     return _legacy_range(e, args, "rank", True)
+
+
+# --- GEO reads: positions decoded from the scores, distances as Redis computes them ----------------
+
+EARTH_RADIUS_M = 6372797.560856
+_UNITS = {b"m": 1.0, b"km": 1000.0, b"ft": 0.3048, b"mi": 1609.34}
+_BASE32 = b"0123456789bcdefghjkmnpqrstuvwxyz"
+
+
+def geohash_position(score: float) -> tuple[float, float]:
+    """(longitude, latitude) at the centre of the cell a 52-bit score names, in geohashDecode's
+    order of floating-point operations (so that GEOPOS prints the same digits)."""
+    bits = int(score)
+    lon = lat = 0
+    for i in range(31, -1, -1):
+        lon = lon << 1 | (bits >> (2 * i + 1)) & 1
+        lat = lat << 1 | (bits >> (2 * i)) & 1
+    cells = float(1 << GEO_STEP)
+    lat_scale, lon_scale = GEO_LAT_LIMIT - -GEO_LAT_LIMIT, 180.0 - -180.0
+    lat_min = -GEO_LAT_LIMIT + (lat * 1.0 / cells) * lat_scale
+    lat_max = -GEO_LAT_LIMIT + ((lat + 1) * 1.0 / cells) * lat_scale
+    lon_min, lon_max = -180.0 + (lon * 1.0 / cells) * lon_scale, -180.0 + ((lon + 1) * 1.0 / cells) * lon_scale
+    longitude = min(180.0, max(-180.0, (lon_min + lon_max) / 2))
+    latitude = min(GEO_LAT_LIMIT, max(-GEO_LAT_LIMIT, (lat_min + lat_max) / 2))
+    return longitude, latitude
+
+
+def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """geohashGetDistance: haversine on Redis's earth radius."""
+    lat1r, lon1r, lat2r, lon2r = map(math.radians, (lat1, lon1, lat2, lon2))
+    v = math.sin((lon2r - lon1r) / 2)
+    if v == 0:
+        return EARTH_RADIUS_M * abs(lat2r - lat1r)
+    u = math.sin((lat2r - lat1r) / 2)
+    a = u * u + math.cos(lat1r) * math.cos(lat2r) * v * v
+    return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def _unit(text: bytes) -> float:
+    unit = _UNITS.get(text.lower())
+    if unit is None:
+        raise CommandError("ERR unsupported unit provided. please use M, KM, FT, MI")
+    return unit
+
+
+def _coordinate(value: float) -> bytes:
+    from rdbtools.keyspace.commands import long_double_text
+
+    return long_double_text(value)
+
+
+@command("geopos", -2, write=False)
+def geopos(e, args):
+    entry = _zset(e, args[1])
+    scores = {} if entry is None else entry.value
+    return [None if m not in scores else [_coordinate(c) for c in geohash_position(scores[m])] for m in args[2:]]
+
+
+@command("geodist", -4, write=False)
+def geodist(e, args):
+    if len(args) > 5:
+        raise CommandError(SYNTAX)
+    unit = _unit(args[4]) if len(args) == 5 else 1.0
+    entry = _zset(e, args[1])
+    if entry is None or args[2] not in entry.value or args[3] not in entry.value:
+        return None
+    meters = distance_m(*geohash_position(entry.value[args[2]]), *geohash_position(entry.value[args[3]]))
+    return b"%.4f" % (meters / unit)
+
+
+@command("geohash", -2, write=False)
+def geohash(e, args):
+    """The standard 11-character geohash (latitude -90..90), as Redis recomputes it for GEOHASH."""
+    entry = _zset(e, args[1])
+    replies = []
+    for member in args[2:]:
+        if entry is None or member not in entry.value:
+            replies.append(None)
+            continue
+        lon, lat = geohash_position(entry.value[member])
+        lat_bits = int((lat + 90.0) / 180.0 * (1 << GEO_STEP))
+        lon_bits = int((lon + 180.0) / 360.0 * (1 << GEO_STEP))
+        bits = _interleave(lat_bits, lon_bits)
+        replies.append(bytes(_BASE32[(bits >> (52 - (i + 1) * 5)) & 0x1F] if i < 10 else _BASE32[0]
+                             for i in range(11)))
+    return replies
+
+
+def _search(e, key: bytes, origin: tuple[float, float], shape: tuple, order: bytes | None, count: int | None,
+            any_match: bool) -> list[tuple[bytes, float, float, tuple[float, float]]]:
+    """Members within a radius or a box: (member, distance in m, score, position)."""
+    entry = _zset(e, key)
+    found = []
+    for member, score in ([] if entry is None else _ordered(entry.value)):  # Redis scans cells in score order
+        position = geohash_position(score)
+        meters = distance_m(*origin, *position)
+        if shape[0] == "radius":
+            inside = meters <= shape[1]
+        else:
+            width, height = shape[1], shape[2]
+            lat_distance = distance_m(origin[0], origin[1], origin[0], position[1])
+            lon_distance = distance_m(origin[0], position[1], position[0], position[1])
+            inside = lat_distance <= height / 2 and lon_distance <= width / 2
+        if inside:
+            found.append((member, meters, score, position))
+            if any_match and count is not None and len(found) == count:
+                break
+    if order is not None or (count is not None and not any_match):
+        found.sort(key=lambda item: item[1], reverse=order == b"DESC")
+    return found[:count]
+
+
+def _geo_reply(found, unit: float, with_coord: bool, with_dist: bool, with_hash: bool) -> list:
+    if not (with_coord or with_dist or with_hash):
+        return [member for member, *_ in found]
+    replies = []
+    for member, meters, score, position in found:
+        item: list = [member]
+        if with_dist:
+            item.append(b"%.4f" % (meters / unit))
+        if with_hash:
+            item.append(int(score))
+        if with_coord:
+            item.append([_coordinate(c) for c in position])
+        replies.append(item)
+    return replies
+
+
+def _geo_query(e, args, first: int, origin=None, shape=None):
+    """The options of GEOSEARCH (from ``first``) and GEORADIUS (origin and shape given)."""
+    order = count = store = None
+    store_dist = any_match = with_coord = with_dist = with_hash = False
+    unit, i = 1.0, first
+    while i < len(args):
+        option = args[i].upper()
+        if option == b"FROMMEMBER" and i + 1 < len(args):
+            entry = _zset(e, args[1])
+            if entry is None or args[i + 1] not in entry.value:
+                raise CommandError("ERR could not decode requested zset member")
+            origin, i = geohash_position(entry.value[args[i + 1]]), i + 2
+        elif option == b"FROMLONLAT" and i + 2 < len(args):
+            origin, i = (floating(args[i + 1]), floating(args[i + 2])), i + 3
+        elif option == b"BYRADIUS" and i + 2 < len(args):
+            unit = _unit(args[i + 2])
+            shape, i = ("radius", floating(args[i + 1]) * unit), i + 3
+        elif option == b"BYBOX" and i + 3 < len(args):
+            unit = _unit(args[i + 3])
+            shape, i = ("box", floating(args[i + 1]) * unit, floating(args[i + 2]) * unit), i + 4
+        elif option in (b"ASC", b"DESC"):
+            order, i = option, i + 1
+        elif option == b"COUNT" and i + 1 < len(args):
+            count = integer(args[i + 1])
+            if count <= 0:
+                raise CommandError("ERR COUNT must be > 0")
+            i += 2
+            if i < len(args) and args[i].upper() == b"ANY":
+                any_match, i = True, i + 1
+        elif option in (b"WITHCOORD", b"WITHDIST", b"WITHHASH"):
+            with_coord |= option == b"WITHCOORD"
+            with_dist |= option == b"WITHDIST"
+            with_hash |= option == b"WITHHASH"
+            i += 1
+        elif option in (b"STORE", b"STOREDIST") and i + 1 < len(args):
+            store, store_dist, i = args[i + 1], option == b"STOREDIST", i + 2
+        else:
+            raise CommandError(SYNTAX)
+    if origin is None or shape is None:
+        raise CommandError("ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for GEOSEARCH"
+                           if origin is None else "ERR exactly one of BYRADIUS and BYBOX can be specified for "
+                           "GEOSEARCH")
+    found = _search(e, args[1], origin, shape, order, count, any_match)
+    if store is not None:
+        return _store(e, store, {m: (d / unit if store_dist else s) for m, d, s, _ in found})
+    return _geo_reply(found, unit, with_coord, with_dist, with_hash)
+
+
+@command("geosearch", -7, write=False)
+def geosearch(e, args):
+    return _geo_query(e, args, 2)
+
+
+@command("geosearchstore", -8)
+def geosearchstore(e, args):
+    """GEOSEARCHSTORE destination source ... [STOREDIST]: STOREDIST is a flag here, not a key."""
+    options = [a for a in args[3:] if a.upper() != b"STOREDIST"]
+    store = b"STOREDIST" if len(options) < len(args) - 3 else b"STORE"
+    return _geo_query(e, [args[0], args[2], *options, store, args[1]], 2)
+
+
+def _georadius(e, args, by_member: bool):
+    if by_member:
+        entry = _zset(e, args[1])
+        if entry is None or args[2] not in entry.value:
+            raise CommandError("ERR could not decode requested zset member")
+        origin, rest = geohash_position(entry.value[args[2]]), args[3:]
+    else:
+        origin, rest = (floating(args[2]), floating(args[3])), args[4:]
+    unit = _unit(rest[1])
+    return _geo_query(e, [args[0], args[1], b"BYRADIUS", rest[0], rest[1], *rest[2:]], 2, origin,
+                      ("radius", floating(rest[0]) * unit))
+
+
+@command("georadius", -6)
+def georadius(e, args):
+    return _georadius(e, args, False)
+
+
+@command("georadius_ro", -6, write=False)
+def georadius_ro(e, args):
+    return _georadius(e, args, False)
+
+
+@command("georadiusbymember", -5)
+def georadiusbymember(e, args):
+    return _georadius(e, args, True)
+
+
+@command("georadiusbymember_ro", -5, write=False)
+def georadiusbymember_ro(e, args):
+    return _georadius(e, args, True)
