@@ -172,6 +172,10 @@ _PACKED_NODE = encode_length(QuicklistContainer.PACKED)
 
 def _quicklist_nodes(items: list[bytes], target: Target) -> list[tuple[bool, list[bytes]]]:
     """Split a list into nodes as Redis fills them: up to the node size, large elements alone."""
+    # an entry takes at most its length + 7 bytes (5 of header, 2 of backlen below 16 KB): a list
+    # within the node size by that bound is one node, without sizing each entry
+    if 7 + sum(map(len, items)) + 7 * len(items) + _LISTPACK_OVERHEAD <= target.list_max_listpack_bytes:
+        return [(False, items)] if items else []
     nodes: list[tuple[bool, list[bytes]]] = []
     current: list[bytes] = []
     size = 7  # an empty listpack: header and terminator
@@ -254,6 +258,9 @@ def _hash_with_ttls(record: KeyRecord, target: Target, compress: bool):
         raise TargetError(f"hash field TTLs need Redis 7.4+ or Valkey 9+; {target.name} cannot hold them",
                           key=record.key)
     ttls = record.field_expires or {}
+    if any(not 0 <= at <= _MAX_FIELD_TTL for at in ttls.values()):
+        raise TargetError(f"a hash field TTL beyond {_MAX_FIELD_TTL} ms (2^48 - 1), which Redis refuses to load",
+                          key=record.key)
     fields = list(record.value.items())
     if target.valkey:
         return _schema_value(ValkeyType.HASH_2, ListContainer(
@@ -271,6 +278,7 @@ def _hash_with_ttls(record: KeyRecord, target: Target, compress: bool):
 
 
 _INT64 = struct.Struct("<Q")
+_MAX_FIELD_TTL = (1 << 48) - 1  # EB_EXPIRE_TIME_MAX
 
 
 def _module(record: KeyRecord, target: Target, compress: bool):

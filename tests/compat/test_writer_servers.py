@@ -19,7 +19,7 @@ FAR_MS = 4102444800000  # 2100-01-01
 
 def _future(record):
     """Expiries in the future, so the server keeps what was written (expired data is dropped on load)."""
-    ttls = {f: FAR_MS + at for f, at in record.field_expires.items()} if record.field_expires else None
+    ttls = {f: FAR_MS + at % 10**9 for f, at in record.field_expires.items()} if record.field_expires else None
     return replace(record, expire_ms=None if record.expire_ms is None else FAR_MS + record.expire_ms % 10**9,
                    field_expires=ttls)
 
