@@ -88,7 +88,7 @@ class Engine:
 
 
 def _load_commands() -> None:
-    from rdbtools.keyspace.commands import hashes, keys, lists, sets, streams, strings, zsets  # noqa: F401
+    from rdbtools.keyspace.commands import hashes, hyperloglog, keys, lists, sets, streams, strings, zsets  # noqa: F401
 
 
 _load_commands()
