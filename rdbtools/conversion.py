@@ -27,7 +27,7 @@ from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_
 from rdbtools.keyspace.engine import CommandError, Engine, UnknownCommand
 from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.filters import KeyFilter
-from rdbtools.rdb.model import Function, Header, KeyRecord, ModuleAux, Record
+from rdbtools.rdb.model import Function, Header, KeyRecord, ModuleAux, Record, ResizeDb, SelectDb
 from rdbtools.rdb.reader import RdbFile, open_rdb
 from rdbtools.rdb.targets import NEWEST, Target, target_for_version
 from rdbtools.rdb.targets import TARGETS as TARGETS_BY_NAME
@@ -168,7 +168,8 @@ def convert(
     else:
         with open_rdb(source) as rdb:
             _write(rdb.header, key_filter.apply(rdb), destination, fmt, options, report,
-                   recount=lambda: _recount(source, key_filter), progress=progress)
+                   recount=lambda: _recount(source, key_filter), progress=progress,
+                   hints=FROM_SOURCE if key_filter.is_trivial and not drop else None)
     return report
 
 
@@ -279,11 +280,15 @@ def size_hints(records: Iterable[Record], target: Target, drop: frozenset[str]) 
     return {db: (keys, expires) for db, (keys, expires) in sizes.items()}
 
 
+#: the RESIZEDB counts of an unfiltered RDB source hold for what is written: take them as they come
+FROM_SOURCE: Any = object()
+
+
 def _write(header: Header, records: Iterator[Record], destination, fmt: str, options: RdbOptions,
            report: ConvertReport, *, recount: Callable[[], Iterable[Record]], progress: Progress | None,
            hints: dict[int, tuple[int, int]] | None = None) -> None:
-    """Write the records; an RDB reads them twice, ``recount()`` first (unless the counts are given as
-    ``hints``): RESIZEDB gives each database's counts before its keys."""
+    """Write the records. RESIZEDB gives each database's counts before its keys: from ``hints``, from
+    the source's own RESIZEDB records (FROM_SOURCE), else by reading the source twice (``recount()``)."""
     with atomic_output(destination) as out:
         if fmt != "rdb":
             stats = write_records(header, _counted(records, report), out, fmt)
@@ -291,11 +296,16 @@ def _write(header: Header, records: Iterator[Record], destination, fmt: str, opt
             return
         target = options.target_for(header)
         report.target = target.name
-        hints = hints if hints is not None else size_hints(recount(), target, options.drop)
-        writer = RdbWriter(out, target, compress=options.compress, aux=options.aux, size_hints=hints)
+        from_source = hints is FROM_SOURCE
+        sizes = {} if from_source else hints if hints is not None else size_hints(recount(), target, options.drop)
+        writer = RdbWriter(out, target, compress=options.compress, aux=options.aux, size_hints=sizes)
         blocked: list[tuple[str, str]] = []  # (what, kind) the target cannot hold and may not be dropped
-        total = sum(keys for keys, _ in hints.values())
+        total, db = sum(keys for keys, _ in sizes.values()), 0
         for record in _counted(records, report, progress, total):
+            if from_source and record.__class__ is SelectDb:
+                db = record.db
+            elif from_source and record.__class__ is ResizeDb:  # read before the keys of its database
+                sizes[db] = (record.db_size, record.expires_size)
             if isinstance(record, ModuleAux):
                 report.skipped["module aux data (the module rewrites it)"] += 1
                 continue

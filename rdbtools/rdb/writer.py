@@ -63,7 +63,7 @@ class RdbWriter:
         """``size_hints``: keys and keys with a TTL per database, written as RESIZEDB (RDB 7+);
         ``checksum=False`` writes a zero CRC, as Redis does with ``rdbchecksum no``."""
         self.out, self.target, self.compress, self.checksum = out, target, compress, checksum
-        self.size_hints = size_hints or {}
+        self.size_hints = size_hints if size_hints is not None else {}  # the caller may fill it as it goes
         self._crc = 0
         self._db: int | None = None
         self._emit(target.signature)
