@@ -1,12 +1,13 @@
 """Databases of keys and values, as a server holds them (not as a file stores them).
 
-Values: strings are bytes, lists Python lists, sets and hashes insertion-ordered dicts, zsets dicts of
+Values: strings are bytes, lists deques, sets and hashes insertion-ordered dicts, zsets dicts of
 member -> score, streams the reader's Stream model. Records go in (``load``) and come out
 (``records``) in the reader's KeyRecord form, so the writer can save a keyspace.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -45,7 +46,7 @@ class Keyspace:
         elif record.type == "zset" or record.type == "hash":
             value = dict(value)
         elif record.type == "list":
-            value = list(value)
+            value = deque(value)  # pushes and pops at both ends
         ttls = dict(record.field_expires) if record.field_expires else None
         self.db(record.db)[record.key] = Entry(record.type, value, record.expire_ms, ttls)
 
@@ -65,7 +66,7 @@ class Keyspace:
     @staticmethod
     def record(db: int, key: bytes, entry: Entry) -> KeyRecord:
         value = entry.value
-        if entry.type == "set":
+        if entry.type in ("set", "list"):
             value = list(value)
         elif entry.type == "zset":
             value = list(value.items())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
+from itertools import islice
+
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer
 
 NO_SUCH_KEY = "ERR no such key"
@@ -16,9 +19,9 @@ def _push(e, args, left: bool, only_existing: bool):
     if entry is None:
         if only_existing:
             return 0
-        entry = e.get_or_create(args[1], "list", list)
+        entry = e.get_or_create(args[1], "list", deque)
     if left:
-        entry.value[:0] = reversed(args[2:])
+        entry.value.extendleft(args[2:])  # each at the head in turn: the last argument ends first
     else:
         entry.value.extend(args[2:])
     return len(entry.value)
@@ -49,12 +52,8 @@ def _pop(e, key: bytes, left: bool, count: int | None):
     if entry is None:
         return None
     take = min(1 if count is None else count, len(entry.value))
-    if left:
-        items = entry.value[:take]
-        del entry.value[:take]
-    else:
-        items = entry.value[len(entry.value) - take :][::-1]
-        del entry.value[len(entry.value) - take :]
+    pop = entry.value.popleft if left else entry.value.pop
+    items = [pop() for _ in range(take)]
     e.drop_if_empty(key, entry)
     return (items[0] if items else None) if count is None else items
 
@@ -150,7 +149,7 @@ def lrange(e, args):
     if entry is None:
         return []
     start, stop = _range(len(entry.value), integer(args[2]), integer(args[3]))
-    return entry.value[start : stop + 1] if start <= stop else []
+    return list(islice(entry.value, start, stop + 1)) if start <= stop else []
 
 
 @command("lindex", 3, write=False)
@@ -197,7 +196,7 @@ def ltrim(e, args):
     if entry is None:
         return OK
     start, stop = _range(len(entry.value), start, stop)
-    entry.value[:] = entry.value[start : stop + 1] if start <= stop else []
+    entry.value = deque(islice(entry.value, start, stop + 1)) if start <= stop else deque()
     e.drop_if_empty(args[1], entry)
     return OK
 
