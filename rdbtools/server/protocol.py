@@ -7,6 +7,8 @@ an inline request over 64 KB. Each is Redis's protocol error, after which the co
 
 from __future__ import annotations
 
+from itertools import repeat
+
 import hiredis
 
 from rdbtools.formats.manifest import split_args
@@ -131,7 +133,7 @@ def encode(reply: object, resp3: bool = False) -> bytes:
 def _encode(reply, resp3: bool, out: list[bytes]) -> None:
     if reply.__class__ is bytes:  # the most common replies first
         out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
-    elif reply.__class__ is list and reply and all(item.__class__ is bytes for item in reply):
+    elif reply.__class__ is list and reply and all(map(isinstance, reply, repeat(bytes))):
         out.append(hiredis.pack_command(tuple(reply)))  # an array of bulk strings is a command's encoding
     elif reply is None or reply is NULL_ARRAY:
         out.append(b"_\r\n" if resp3 else b"*-1\r\n" if reply is NULL_ARRAY else b"$-1\r\n")
