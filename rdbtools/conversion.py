@@ -340,14 +340,14 @@ def _adapt(record, kind: str, drop: frozenset[str], blocked: list, report: Conve
 
 
 def _counted(records, report: ConvertReport, progress: Progress | None = None, total: int = 0) -> Iterator[Record]:
-    written = 0
+    written, keys = 0, report.keys
     for record in records:
-        if isinstance(record, KeyRecord):
-            report.keys[record.type] += 1
+        if record.__class__ is KeyRecord:
+            keys[record.type] += 1
             written += 1
             if progress is not None and written % _PROGRESS_STEP == 0:
                 progress("writing", written, total)
-        elif isinstance(record, Function):
+        elif record.__class__ is Function:
             report.functions += 1
         yield record
     if progress is not None:

@@ -1197,6 +1197,78 @@ done:
     return result;
 }
 
+/* --- RDB strings (the writer's most frequent call; twin of primitives.encode_string on bytes) ------ */
+
+static int put_length(Buffer *b, uint64_t len) {
+    unsigned char *at;
+    if (len < 64) {
+        if ((at = buffer_grow(b, 1)) == NULL) return -1;
+        at[0] = (unsigned char)len;
+    } else if (len < 16384) {
+        if ((at = buffer_grow(b, 2)) == NULL) return -1;
+        at[0] = (unsigned char)(0x40 | len >> 8);
+        at[1] = len & 0xFF;
+    } else if (len <= 0xFFFFFFFF) {
+        if ((at = buffer_grow(b, 5)) == NULL) return -1;
+        at[0] = 0x80;
+        for (int i = 0; i < 4; i++) at[1 + i] = (unsigned char)(len >> (8 * (3 - i)));
+    } else {
+        if ((at = buffer_grow(b, 9)) == NULL) return -1;
+        at[0] = 0x81;
+        for (int i = 0; i < 8; i++) at[1 + i] = (unsigned char)(len >> (8 * (7 - i)));
+    }
+    return 0;
+}
+
+/* encode_plain_string(value, compress, lzf_compress): integer form, else LZF over 20 bytes when it saves
+ * at least 4 (lzf_compress(data, limit) -> bytes or None), else the raw string with its length. */
+static PyObject *encode_plain_string(PyObject *self, PyObject *args) {
+    PyObject *value, *lzf_compress;
+    int compress;
+    if (!PyArg_ParseTuple(args, "SpO", &value, &compress, &lzf_compress)) return NULL;
+    const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(value);
+    Py_ssize_t size = PyBytes_GET_SIZE(value);
+    Buffer b = {NULL, 0, 0};
+    PyObject *result = NULL;
+    long long number;
+    if (size <= 11 && canonical_int64(data, size, &number) && number >= INT32_MIN && number <= INT32_MAX) {
+        int width = number >= -128 && number <= 127 ? 1 : number >= -32768 && number <= 32767 ? 2 : 4;
+        unsigned char out[5];
+        out[0] = (unsigned char)(0xC0 | (width == 1 ? 0 : width == 2 ? 1 : 2));
+        put_le(out + 1, (uint64_t)number, width);
+        return PyBytes_FromStringAndSize((const char *)out, width + 1);
+    }
+    if (compress && size > 20) {
+        PyObject *packed = PyObject_CallFunction(lzf_compress, "On", value, size - 4);
+        if (packed == NULL) return NULL;
+        if (packed != Py_None) {
+            unsigned char *at = buffer_grow(&b, 1);
+            if (at != NULL) {
+                at[0] = 0xC3;
+                Py_ssize_t clen = PyBytes_GET_SIZE(packed);
+                if (put_length(&b, (uint64_t)clen) == 0 && put_length(&b, (uint64_t)size) == 0 &&
+                    (at = buffer_grow(&b, clen)) != NULL) {
+                    memcpy(at, PyBytes_AS_STRING(packed), (size_t)clen);
+                    result = PyBytes_FromStringAndSize((const char *)b.data, b.size);
+                }
+            }
+            Py_DECREF(packed);
+            PyMem_Free(b.data);
+            return result;
+        }
+        Py_DECREF(packed);
+    }
+    if (put_length(&b, (uint64_t)size) == 0) {
+        unsigned char *at = buffer_grow(&b, size);
+        if (at != NULL) {
+            memcpy(at, data, (size_t)size);
+            result = PyBytes_FromStringAndSize((const char *)b.data, b.size);
+        }
+    }
+    PyMem_Free(b.data);
+    return result;
+}
+
 /* --- module -------------------------------------------------------------------------------- */
 
 static PyObject *decode_blob(PyObject *args, PyObject *kwargs, int listpack) {
@@ -1228,6 +1300,7 @@ static PyMethodDef methods[] = {
      "Entries of a listpack blob (see formats/listpack.py)."},
     {"decode_ziplist", (PyCFunction)(void (*)(void))decode_ziplist, METH_VARARGS | METH_KEYWORDS,
      "Entries of a ziplist blob (see formats/ziplist.py)."},
+    {"encode_plain_string", encode_plain_string, METH_VARARGS, "An RDB string of plain bytes (see primitives.py)."},
     {"encode_listpack", encode_listpack, METH_O, "A listpack of bytes/int values (see formats/listpack.py)."},
     {"resp_scan", resp_scan, METH_VARARGS, "Clean RESP records from pos (see formats/resp.py)."},
     {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},

@@ -29,6 +29,7 @@ import lzf
 from construct import Construct, SizeofError, stream_read, stream_write
 
 from rdbtools.errors import FormatError, TruncatedError
+from rdbtools.formats import accelerated
 from rdbtools.formats.numbers import canonical_int64
 
 # --- lengths ---------------------------------------------------------------------------------
@@ -186,16 +187,9 @@ def _smallest_int_encoding(number: int) -> StringEncoding:
 def encode_string(value: bytes, *, compress: bool = False) -> bytes:
     """Redis's rdbSaveRawString choice: integer, then LZF (> 20 bytes), then raw."""
     if type(value) is bytes:  # the common case, without RdbBytes' stored forms
-        size = len(value)
-        if size <= 11 and value and value[0] in _INT_FIRST:
-            number = canonical_int32(value)
-            if number is not None:
-                return _encode_as(value, _smallest_int_encoding(number))
-        elif compress and size > 20:
-            packed = lzf.compress(value, size - 4)
-            if packed is not None:
-                return _lzf_bytes(packed, size)
-        return (bytes((size,)) if size < 64 else encode_length(size)) + value
+        if _compiled_plain is not None:
+            return _compiled_plain(value, compress, lzf.compress)
+        return python_encode_plain(value, compress)
     encoding = getattr(value, "encoding", None)
     if encoding is not None:
         return _encode_as(value, encoding)
@@ -208,6 +202,23 @@ def encode_string(value: bytes, *, compress: bool = False) -> bytes:
             if packed is not None:
                 return _lzf_bytes(packed, len(value))
     return encode_length(len(value), getattr(value, "length_form", None)) + bytes(value)
+
+
+def python_encode_plain(value: bytes, compress: bool) -> bytes:
+    """encode_string's choice for plain bytes (the compiled twin is _speedups.encode_plain_string)."""
+    size = len(value)
+    if size <= 11 and value and value[0] in _INT_FIRST:
+        number = canonical_int32(value)
+        if number is not None:
+            return _encode_as(value, _smallest_int_encoding(number))
+    elif compress and size > 20:
+        packed = lzf.compress(value, size - 4)
+        if packed is not None:
+            return _lzf_bytes(packed, size)
+    return (bytes((size,)) if size < 64 else encode_length(size)) + value
+
+
+_compiled_plain = accelerated("encode_plain_string")
 
 
 def _lzf_bytes(packed: bytes, ulen: int) -> bytes:

@@ -28,6 +28,7 @@ from rdbtools.rdb.model import Function, KeyRecord, ModuleValue, StreamId
 from rdbtools.rdb.targets import Target
 
 _CRC64 = anycrc.Model("CRC64-REDIS")
+_FLUSH_BYTES = 256 * 1024
 _LISTPACK_OVERHEAD = 8  # Redis's SIZE_ESTIMATE_OVERHEAD when deciding whether a node takes one more entry
 _MAX_INT_SCORE = 1 << 62
 
@@ -35,9 +36,11 @@ _MAX_INT_SCORE = 1 << 62
 def stored_string(value: bytes, compress: bool = True) -> bytes:
     """A string as Redis saves it (integer, LZF over 20 bytes when that saves 4, raw), in its minimal
     forms; an LZF payload read from the source file is reused rather than compressed again."""
-    if compress and getattr(value, "encoding", None) is StringEncoding.LZF:
-        return encode_string(value)
-    return encode_string(value if type(value) is bytes else bytes(value), compress=compress)
+    if type(value) is not bytes:
+        if compress and getattr(value, "encoding", None) is StringEncoding.LZF:
+            return encode_string(value)
+        value = bytes(value)
+    return encode_string(value, compress=compress)
 
 
 def compressed(data: bytes, compress: bool) -> bytes:
@@ -65,6 +68,8 @@ class RdbWriter:
         self.out, self.target, self.compress, self.checksum = out, target, compress, checksum
         self.size_hints = size_hints if size_hints is not None else {}  # the caller may fill it as it goes
         self._crc = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._db: int | None = None
         self._emit(target.signature)
         ver_name = b"valkey-ver" if target.valkey else b"redis-ver"
@@ -76,8 +81,17 @@ class RdbWriter:
             self._emit(bytes((Opcode.AUX,)) + encode_string(name) + encode_string(value))
 
     def _emit(self, data: bytes) -> None:
-        self._crc = _CRC64.calc(data, self._crc)
-        self.out.write(data)
+        """Buffered: the CRC and the write run once per 256 KB, not once per key."""
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= _FLUSH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        chunk = b"".join(self._pending)
+        self._crc = _CRC64.calc(chunk, self._crc)
+        self.out.write(chunk)
+        self._pending, self._pending_size = [], 0
 
     def select_db(self, db: int, keys: int | None = None, expires: int | None = None) -> None:
         self._emit(bytes((Opcode.SELECTDB,)) + encode_length(db))
@@ -102,6 +116,7 @@ class RdbWriter:
     def close(self) -> None:
         """The EOF opcode and the CRC64 of everything before it (RDB 5+)."""
         self._emit(bytes((Opcode.EOF,)))
+        self._flush()
         self.out.write(struct.pack("<Q", self._crc if self.checksum else 0))
 
 

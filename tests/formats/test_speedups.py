@@ -169,3 +169,19 @@ def test_compiled_resp_scanner_and_python_reader_agree_on_records_and_errors(rec
         patch.setattr(resp, "_scan", None)
         assert compiled == resp_outcome(stream, start)
     assert resp._scan is not None
+
+
+plain_strings = st.one_of(st.binary(max_size=100), st.integers(-(2**40), 2**40).map(lambda n: b"%d" % n),
+                          st.sampled_from([b"-0", b"007", b"2147483648", b"-2147483649", b"" , b"a" * 70000]),
+                          st.integers(0, 20000).map(lambda n: b"ab" * n))
+
+
+@settings(max_examples=400)
+@given(value=plain_strings, compress=st.booleans())
+def test_compiled_string_encoder_gives_the_python_bytes(value, compress):
+    import lzf
+
+    from rdbtools.formats import primitives
+
+    assert accelerated("encode_plain_string")(value, compress, lzf.compress) == primitives.python_encode_plain(
+        value, compress)
