@@ -33,4 +33,5 @@ def test_a_random_dataset_written_for_a_server_loads_there_equal(name, keys):
     with start_server(name, rdb=write(target_for(name), keys)) as server:
         held = read_back(server.port, spec)
     held["functions"] = []
-    assert compare(shape_records(keys), held, now_ms=int(time.time() * 1000)) == []
+    tolerance = 0 if spec.rdb_version >= 10 else 5000  # no PEXPIRETIME before 7.0: TTLs read a moment apart
+    assert compare(shape_records(keys), held, now_ms=int(time.time() * 1000), expire_tolerance_ms=tolerance) == []
