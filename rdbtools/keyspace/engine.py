@@ -57,7 +57,9 @@ class Engine:
         """The live entry of a key: an expired one is deleted first, unless loading."""
         keys = self.keyspace.db(self.db if db is None else db)
         entry = keys.get(key)
-        if entry is not None and not self.loading and entry.expire_ms is not None and entry.expire_ms <= self.now_ms():
+        if self.loading or entry is None:
+            return entry
+        if entry.expire_ms is not None and entry.expire_ms <= self.now_ms():
             del keys[key]
             return None
         return entry

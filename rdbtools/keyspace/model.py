@@ -29,7 +29,10 @@ class Keyspace:
         self.functions: dict[bytes, bytes] = {}  # library name -> source
 
     def db(self, index: int) -> dict[bytes, Entry]:
-        return self.dbs.setdefault(index, {})
+        keys = self.dbs.get(index)
+        if keys is None:
+            keys = self.dbs[index] = {}
+        return keys
 
     def load(self, record: KeyRecord | Function, *, db: int | None = None, key: bytes | None = None,
              expire_ms: int | None = None) -> None:

@@ -47,6 +47,8 @@ def hset(e, args):
     if len(args) % 2:
         raise wrong_arity(args[0])
     entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
+    if len(args) == 4:
+        return int(_set_field(entry, args[2], args[3]))
     return sum(_set_field(entry, args[i], args[i + 1]) for i in range(2, len(args), 2))
 
 

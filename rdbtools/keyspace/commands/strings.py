@@ -64,6 +64,9 @@ def _set_options(e, args, start: int, name: bytes):
 
 @command("set", -3)
 def set_(e, args):
+    if len(args) == 3:  # the plain form (every SET of an AOF rewrite): replaces whatever was there
+        e.keys[args[1]] = Entry("string", args[2])
+        return OK
     condition, want_old, expire_ms, keep_ttl = _set_options(e, args, 3, b"set")
     old = _string(e, args[1]) if want_old else None
     exists = e.lookup(args[1]) is not None
