@@ -212,13 +212,13 @@ def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False, unt
     aof = open_aof(source)
     queued: list | None = None
     for item in _replay_progress(aof, progress):
-        if isinstance(item, AofSnapshotRecord):
+        if item.__class__ is AofSnapshotRecord:
             if isinstance(item.record, KeyRecord | Function):
                 engine.keyspace.load(item.record)
             continue
         if until is not None and item.timestamp is not None and item.timestamp > until:
             break
-        name = item.args[0].lower()
+        name = item.args[0].lower() if len(item.args[0]) in (4, 5) else None  # only MULTI and EXEC matter here
         if name == b"multi":
             queued = []
         elif name == b"exec" and queued is not None:

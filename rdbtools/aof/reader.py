@@ -24,6 +24,9 @@ from rdbtools.rdb.source import MappedSource
 RDB_MAGICS = (b"REDIS", b"VALKEY")
 
 
+_RELEASE_EVERY = 8 << 20  # bytes read between two page releases of the mapping
+
+
 @dataclass(slots=True)
 class AofCommand:
     file: str
@@ -123,13 +126,16 @@ class AofFile:
                 for record in reader:
                     yield AofSnapshotRecord(part.name, record)
                 start = reader.end_offset
+            name, released = part.name, start
             try:
                 for record in iter_records(buf, start):
-                    source.release_before(record.offset)
                     if record.args is None:
                         self.timestamp = record.timestamp if record.timestamp is not None else self.timestamp
                         continue
-                    yield AofCommand(part.name, record.offset, record.line, record.args, self.timestamp)
+                    if record.offset - released > _RELEASE_EVERY:
+                        source.release_before(record.offset)
+                        released = record.offset
+                    yield AofCommand(name, record.offset, record.line, record.args, self.timestamp)
             except RdbtoolError as error:
                 raise error.located(path=str(part.path)) from None
 

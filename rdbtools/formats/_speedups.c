@@ -995,6 +995,19 @@ static int resp_annotation(const unsigned char *buf, Py_ssize_t end, Py_ssize_t 
     return BAIL;
 }
 
+/* A RespRecord (a NamedTuple) made as tuple.__new__ makes it: no Python code runs per record. */
+static PyObject *make_record(PyTypeObject *cls, Py_ssize_t offset, Py_ssize_t line, PyObject *args,
+                             PyObject *annotation) {
+    PyObject *fields = Py_BuildValue("(nnOO)", offset, line, args, annotation);
+    if (fields == NULL) return NULL;
+    PyObject *wrapped = PyTuple_Pack(1, fields);
+    Py_DECREF(fields);
+    if (wrapped == NULL) return NULL;
+    PyObject *record = PyTuple_Type.tp_new(cls, wrapped, NULL);
+    Py_DECREF(wrapped);
+    return record;
+}
+
 /* resp_scan(buf, pos, end, line, most, record_class) -> (records, pos, line) */
 static PyObject *resp_scan(PyObject *self, PyObject *args) {
     Py_buffer view;
@@ -1014,8 +1027,8 @@ static PyObject *resp_scan(PyObject *self, PyObject *args) {
             Py_CLEAR(records);
             break;
         }
-        record = annotation ? PyObject_CallFunction(record_class, "nnOO", start, line, Py_None, value)
-                            : PyObject_CallFunction(record_class, "nnO", start, line, value);
+        record = make_record((PyTypeObject *)record_class, start, line, annotation ? Py_None : value,
+                             annotation ? value : Py_None);
         if (!annotation) line += 1 + 2 * (PyList_GET_SIZE(value));
         Py_DECREF(value);
         if (append_new(records, record) < 0) Py_CLEAR(records);

@@ -15,7 +15,7 @@ CRLFs consumed, as redis-check-aof counts them).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from construct import (
     Array,
@@ -111,9 +111,9 @@ RECORD = Struct(
 # --- fast path -------------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class RespRecord:
-    """One record of the stream: a command (args) or an annotation (text), with where it starts."""
+class RespRecord(NamedTuple):
+    """One record of the stream: a command (args) or an annotation (text), with where it starts.
+    (A tuple, so that the compiled scanner builds one without running Python code.)"""
 
     offset: int
     line: int  # 1-based line of its first byte
