@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from rdbtools.aof.reader import AofCommand, AofSnapshotRecord, looks_like_aof, open_aof
+from rdbtools.aof.reader import AofSnapshotRecord, looks_like_aof, open_aof
 from rdbtools.atomic import atomic_output, fsync_directory
 from rdbtools.errors import FormatError, InputError, TargetError, UnsupportedError, format_key
 from rdbtools.export.dump import write_records
@@ -206,57 +206,68 @@ def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False, unt
 
     MULTI ... EXEC blocks run when their EXEC is read (one left open at the end is dropped, as
     Redis reverts it); error replies do not stop the replay; ``until`` stops at the first command
-    stamped (#TS:) later than that unix time.
+    stamped (#TS:) later than that unix time. Records are taken a batch at a time (the hot loop).
     """
     engine = Engine()
     aof = open_aof(source)
-    queued: list | None = None
-    for item in _replay_progress(aof, progress):
-        if item.__class__ is AofSnapshotRecord:
-            if isinstance(item.record, KeyRecord | Function):
-                engine.keyspace.load(item.record)
+    replay = _Replay(engine, report, skip_unknown)
+    sizes = [part.path.stat().st_size for part in aof.layout.parts]
+    before = {part.name: sum(sizes[:i]) for i, part in enumerate(aof.layout.parts)}
+    timestamp = None
+    for file, batch in aof.batches():
+        if batch[0].__class__ is AofSnapshotRecord:
+            for item in batch:
+                if isinstance(item.record, KeyRecord | Function):
+                    engine.keyspace.load(item.record)
             continue
-        if until is not None and item.timestamp is not None and item.timestamp > until:
-            break
-        name = item.args[0].lower() if len(item.args[0]) in (4, 5) else None  # only MULTI and EXEC matter here
-        if name == b"multi":
-            queued = []
-        elif name == b"exec" and queued is not None:
-            for command in queued:
-                _run(engine, command, report, skip_unknown)
-            queued = None
-        elif queued is not None:
-            queued.append(item)
+        for record in batch:
+            if record.args is None:
+                timestamp = record.timestamp if record.timestamp is not None else timestamp
+                continue
+            if until is not None and timestamp is not None and timestamp > until:
+                break
+            replay.command(record, file)
         else:
-            _run(engine, item, report, skip_unknown)
+            if progress is not None:
+                progress("replaying", before[file] + batch[-1].offset, sum(sizes))
+            continue
+        break
+    if progress is not None:
+        progress("replaying", sum(sizes), sum(sizes))
     # by default an AOF becomes an RDB of its base's version, or of the newest Redis
     return engine.keyspace, aof.snapshot_header or Header(NEWEST.magic, NEWEST.rdb_version)
 
 
-def _replay_progress(aof, progress: Progress | None):
-    """The AOF's items, reporting the bytes behind them across every part now and then."""
-    if progress is None:
-        yield from aof
-        return
-    sizes = [part.path.stat().st_size for part in aof.layout.parts]
-    before = {part.name: sum(sizes[:i]) for i, part in enumerate(aof.layout.parts)}
-    total = sum(sizes)
-    for count, item in enumerate(aof, 1):
-        if count % _PROGRESS_STEP == 0 and isinstance(item, AofCommand):
-            progress("replaying", before[item.file] + item.offset, total)
-        yield item
-    progress("replaying", total, total)
+class _Replay:
+    """Commands applied as Redis loads an AOF: MULTI ... EXEC queued and run at EXEC."""
 
+    def __init__(self, engine: Engine, report: ConvertReport, skip_unknown: bool) -> None:
+        self.execute, self.report, self.skip_unknown = engine.execute, report, skip_unknown
+        self.queued: list | None = None
 
-def _run(engine: Engine, command: AofCommand, report: ConvertReport, skip_unknown: bool) -> None:
-    try:
-        engine.execute(command.args)
-    except CommandError:
-        report.skipped["commands answered with an error (as Redis logs them)"] += 1
-    except UnknownCommand as error:
-        if not skip_unknown:
-            raise error.located(base=command.offset, path=command.file) from None
-        report.skipped[f"unknown {command.args[0].decode('utf-8', 'replace').upper()} commands"] += 1
+    def command(self, record, file: str) -> None:
+        first = record.args[0]
+        name = first.lower() if len(first) in (4, 5) else None  # only MULTI and EXEC matter here
+        if name == b"multi":
+            self.queued = []
+        elif name == b"exec" and self.queued is not None:
+            queued, self.queued = self.queued, None
+            for args, offset, where in queued:
+                self.run(args, offset, where)
+        elif self.queued is not None:
+            self.queued.append((record.args, record.offset, file))
+        else:
+            self.run(record.args, record.offset, file)
+
+    def run(self, args: list[bytes], offset: int, file: str) -> None:
+        try:
+            self.execute(args)
+        except CommandError:
+            self.report.skipped["commands answered with an error (as Redis logs them)"] += 1
+        except UnknownCommand as error:
+            if not self.skip_unknown:
+                raise error.located(base=offset, path=file) from None
+            self.report.skipped[f"unknown {args[0].decode('utf-8', 'replace').upper()} commands"] += 1
 
 
 def _convert_to_aof_dir(source, destination, options: dict[str, Any]) -> ConvertReport:

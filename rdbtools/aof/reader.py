@@ -16,15 +16,12 @@ from pathlib import Path
 
 from rdbtools.errors import InputError, RdbtoolError
 from rdbtools.formats.manifest import FileType, Manifest, parse_manifest
-from rdbtools.formats.resp import iter_records
+from rdbtools.formats.resp import RespRecord, iter_record_batches
 from rdbtools.rdb.model import Header, Record
 from rdbtools.rdb.reader import RdbReader
 from rdbtools.rdb.source import MappedSource
 
 RDB_MAGICS = (b"REDIS", b"VALKEY")
-
-
-_RELEASE_EVERY = 8 << 20  # bytes read between two page releases of the mapping
 
 
 @dataclass(slots=True)
@@ -111,33 +108,37 @@ class AofFile:
         self.snapshot_header: Header | None = None  # the RDB preamble's or base's, once read
 
     def __iter__(self) -> Iterator[AofCommand | AofSnapshotRecord]:
-        for part in self.layout.parts:
-            yield from self._part(part)
+        for part, batch in self.batches():
+            if batch and batch[0].__class__ is AofSnapshotRecord:
+                yield from batch
+                continue
+            for record in batch:
+                if record.args is None:
+                    self.timestamp = record.timestamp if record.timestamp is not None else self.timestamp
+                    continue
+                yield AofCommand(part, record.offset, record.line, record.args, self.timestamp)
 
     def commands(self) -> Iterator[AofCommand]:
         return (r for r in self if isinstance(r, AofCommand))
 
-    def _part(self, part: AofPart) -> Iterator[AofCommand | AofSnapshotRecord]:
-        with MappedSource(part.path) as source:
-            buf, start = source.view, 0
-            if bytes(buf[:6]).startswith(RDB_MAGICS):
-                reader = RdbReader(source, deep=self.deep, embedded=True)
-                self.snapshot_header = reader.header
-                for record in reader:
-                    yield AofSnapshotRecord(part.name, record)
-                start = reader.end_offset
-            name, released = part.name, start
-            try:
-                for record in iter_records(buf, start):
-                    if record.args is None:
-                        self.timestamp = record.timestamp if record.timestamp is not None else self.timestamp
-                        continue
-                    if record.offset - released > _RELEASE_EVERY:
-                        source.release_before(record.offset)
-                        released = record.offset
-                    yield AofCommand(name, record.offset, record.line, record.args, self.timestamp)
-            except RdbtoolError as error:
-                raise error.located(path=str(part.path)) from None
+    def batches(self) -> Iterator[tuple[str, list[AofSnapshotRecord] | list[RespRecord]]]:
+        """What iterating gives, in lists per file: snapshot records, or RESP records as they are
+        (commands and #TS: annotations) — for consumers that must go fast (the AOF replay)."""
+        for part in self.layout.parts:
+            with MappedSource(part.path) as source:
+                buf, start = source.view, 0
+                if bytes(buf[:6]).startswith(RDB_MAGICS):
+                    reader = RdbReader(source, deep=self.deep, embedded=True)
+                    self.snapshot_header = reader.header
+                    for _, records in reader.iter_batches():
+                        yield part.name, [AofSnapshotRecord(part.name, record) for record in records]
+                    start = reader.end_offset
+                try:
+                    for batch in iter_record_batches(buf, start):
+                        yield part.name, batch
+                        source.release_before(batch[-1].offset)
+                except RdbtoolError as error:
+                    raise error.located(path=str(part.path)) from None
 
     def __enter__(self) -> AofFile:
         return self

@@ -153,16 +153,23 @@ def iter_records(buf, start: int = 0, end: int | None = None, first_line: int = 
     Bulk lengths are checked against the bytes left before anything is read or allocated. Runs of
     clean records go through the compiled scanner when it is built; every other record is read here.
     """
+    for batch in iter_record_batches(buf, start, end, first_line):
+        yield from batch
+
+
+def iter_record_batches(buf, start: int = 0, end: int | None = None,
+                        first_line: int = 1) -> Iterator[list[RespRecord]]:
+    """The records of ``iter_records`` in lists, as the compiled scanner makes them (for hot loops)."""
     end = len(buf) if end is None else end
     pos, line = start, first_line
     while pos < end:
         if _scan is not None:
             batch, pos, line = _scan(buf, pos, end, line, _SCAN_BATCH, RespRecord)
-            yield from batch
             if batch:
+                yield batch
                 continue
         record, pos, line = read_record(buf, pos, end, line)
-        yield record
+        yield [record]
 
 
 def read_record(buf, pos: int, end: int, line: int) -> tuple[RespRecord, int, int]:
