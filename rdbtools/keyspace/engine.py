@@ -19,6 +19,9 @@ from rdbtools.rdb.targets import NEWEST, Target
 __all__ = ["CommandError", "Engine", "UnknownCommand"]
 
 
+_BY_NAME: dict[bytes, object] = {}
+
+
 class UnknownCommand(RdbtoolError):
     """A command this engine does not execute."""
 
@@ -37,7 +40,11 @@ class Engine:
 
     def execute(self, args: list[bytes]) -> object:
         """Run one command; CommandError for an error reply, UnknownCommand when not supported."""
-        spec = REGISTRY.get(args[0].lower())
+        spec = _BY_NAME.get(args[0])
+        if spec is None:
+            spec = REGISTRY.get(args[0].lower())
+            if spec is not None and len(_BY_NAME) < 4096:
+                _BY_NAME[args[0]] = spec  # names as clients spell them: no lowering next time
         if spec is None:
             raise UnknownCommand(f"unknown command {args[0].decode('utf-8', 'replace')!r}")
         if (spec.arity > 0 and len(args) != spec.arity) or len(args) < -spec.arity:
