@@ -65,7 +65,12 @@ def _set_options(e, args, start: int, name: bytes):
 @command("set", -3)
 def set_(e, args):
     if len(args) == 3:  # the plain form (every SET of an AOF rewrite): replaces whatever was there
-        e.keys[args[1]] = Entry("string", args[2])
+        keys = e.keys
+        entry = keys.get(args[1])
+        if entry is not None and entry.type == "string":  # overwritten in place: no entry to build
+            entry.value, entry.expire_ms = args[2], None
+        else:
+            keys[args[1]] = Entry("string", args[2])
         return OK
     condition, want_old, expire_ms, keep_ttl = _set_options(e, args, 3, b"set")
     old = _string(e, args[1]) if want_old else None
