@@ -210,63 +210,77 @@ def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False, unt
     """
     engine = Engine()
     aof = open_aof(source)
-    replay = _Replay(engine, report, skip_unknown)
+    replay = _Replay(engine, report, skip_unknown, until)
     sizes = [part.path.stat().st_size for part in aof.layout.parts]
     before = {part.name: sum(sizes[:i]) for i, part in enumerate(aof.layout.parts)}
-    timestamp = None
     for file, batch in aof.batches():
         if batch[0].__class__ is AofSnapshotRecord:
             for item in batch:
                 if isinstance(item.record, KeyRecord | Function):
                     engine.keyspace.load(item.record)
-            continue
-        for record in batch:
-            if record.args is None:
-                timestamp = record.timestamp if record.timestamp is not None else timestamp
-                continue
-            if until is not None and timestamp is not None and timestamp > until:
-                break
-            replay.command(record, file)
-        else:
-            if progress is not None:
-                progress("replaying", before[file] + batch[-1].offset, sum(sizes))
-            continue
-        break
+        elif not replay.feed(batch, file):
+            break
+        elif progress is not None:
+            progress("replaying", before[file] + batch[-1].offset, sum(sizes))
     if progress is not None:
         progress("replaying", sum(sizes), sum(sizes))
     # by default an AOF becomes an RDB of its base's version, or of the newest Redis
     return engine.keyspace, aof.snapshot_header or Header(NEWEST.magic, NEWEST.rdb_version)
 
 
+_TRANSACTION = (b"multi", b"exec")
+
+
 class _Replay:
     """Commands applied as Redis loads an AOF: MULTI ... EXEC queued and run at EXEC."""
 
-    def __init__(self, engine: Engine, report: ConvertReport, skip_unknown: bool) -> None:
-        self.execute, self.report, self.skip_unknown = engine.execute, report, skip_unknown
+    def __init__(self, engine: Engine, report: ConvertReport, skip_unknown: bool, until: int | None) -> None:
+        self.execute, self.report, self.skip_unknown, self.until = engine.execute, report, skip_unknown, until
         self.queued: list | None = None
+        self.timestamp: int | None = None  # of the last #TS: annotation, in any file
 
-    def command(self, record, file: str) -> None:
-        first = record.args[0]
-        name = first.lower() if len(first) in (4, 5) else None  # only MULTI and EXEC matter here
+    def feed(self, batch: list, file: str) -> bool:
+        """Apply a batch of RESP records; False once a command is stamped after ``until``."""
+        execute, until = self.execute, self.until
+        for record in batch:
+            args = record.args
+            if args is None:
+                self.timestamp = record.timestamp if record.timestamp is not None else self.timestamp
+                continue
+            if until is not None and self.timestamp is not None and self.timestamp > until:
+                return False
+            first = args[0]
+            if self.queued is not None or (len(first) in (4, 5) and first.lower() in _TRANSACTION):
+                self.transaction(args, record.offset, file)
+                continue
+            try:  # the common case, inline: a command outside MULTI
+                execute(args)
+            except (CommandError, UnknownCommand) as error:
+                self.failed(error, args, record.offset, file)
+        return True
+
+    def transaction(self, args: list[bytes], offset: int, file: str) -> None:
+        name = args[0].lower()
         if name == b"multi":
             self.queued = []
         elif name == b"exec" and self.queued is not None:
             queued, self.queued = self.queued, None
-            for args, offset, where in queued:
-                self.run(args, offset, where)
+            for queued_args, queued_offset, where in queued:
+                try:
+                    self.execute(queued_args)
+                except (CommandError, UnknownCommand) as error:
+                    self.failed(error, queued_args, queued_offset, where)
         elif self.queued is not None:
-            self.queued.append((record.args, record.offset, file))
-        else:
-            self.run(record.args, record.offset, file)
+            self.queued.append((args, offset, file))
+        else:  # a stray EXEC: Redis answers it with an error
+            self.failed(CommandError("ERR EXEC without MULTI"), args, offset, file)
 
-    def run(self, args: list[bytes], offset: int, file: str) -> None:
-        try:
-            self.execute(args)
-        except CommandError:
+    def failed(self, error: Exception, args: list[bytes], offset: int, file: str) -> None:
+        if isinstance(error, CommandError):
             self.report.skipped["commands answered with an error (as Redis logs them)"] += 1
-        except UnknownCommand as error:
-            if not self.skip_unknown:
-                raise error.located(base=offset, path=file) from None
+        elif not self.skip_unknown:
+            raise error.located(base=offset, path=file) from None
+        else:
             self.report.skipped[f"unknown {args[0].decode('utf-8', 'replace').upper()} commands"] += 1
 
 

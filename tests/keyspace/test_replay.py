@@ -54,3 +54,10 @@ def test_relative_expiries_count_from_replay_time_and_hsetex_sets_field_ttls():
     keys = engine.keyspace.db(0)
     assert keys[b"k"].expire_ms == 1_010_000
     assert keys[b"h"].field_expires == {b"f": 5000} and keys[b"h"].value == {b"f": b"v"}
+
+
+def test_a_stray_exec_is_an_error_reply_and_errors_inside_a_transaction_do_not_stop_it(tmp_path):
+    source = aof(tmp_path, b"EXEC", b"MULTI", b"SET a 1", b"RPUSH a x", b"SET b 2", b"EXEC")
+    report = convert(source, tmp_path / "out.rdb")
+    assert keys_of(tmp_path / "out.rdb") == {b"a": (b"1", None, None), b"b": (b"2", None, None)}
+    assert sum(report.skipped.values()) == 2  # EXEC without MULTI, and RPUSH against a string
