@@ -152,8 +152,9 @@ def compare(
 ) -> list[str]:
     """Differences between our shaped records and a server's view; empty when they agree.
 
-    ``expire_tolerance_ms``: servers without PEXPIRETIME (< 7.0) only tell a TTL, read a moment
-    later. ``consumer_times=False``: a consumer's seen/active time cannot be set by commands.
+    ``expire_tolerance_ms`` (key and field TTLs): servers without PEXPIRETIME (< 7.0) only tell a
+    TTL, read a moment later; relative TTLs set on two sides read two clocks.
+    ``consumer_times=False``: a consumer's seen/active time cannot be set by commands.
     """
     problems: list[str] = []
     if sorted(ours["functions"]) != sorted(theirs.get("functions", [])):
@@ -180,6 +181,12 @@ def _same_expire(mine: int | None, other: int | None, tolerance: int) -> bool:
     return abs(mine - other) <= tolerance
 
 
+def _same_field_expires(mine: dict | None, other: dict | None, tolerance: int) -> bool:
+    if not mine or not other:
+        return not mine and not other
+    return mine.keys() == other.keys() and all(_same_expire(mine[f], other[f], tolerance) for f in mine)
+
+
 def _compare_entry(mine: dict, other: dict, where: str, problems: list[str], tolerance: int,
                    consumer_times: bool) -> None:
     if mine["type"] != other["type"]:
@@ -187,7 +194,7 @@ def _compare_entry(mine: dict, other: dict, where: str, problems: list[str], tol
         return
     if not _same_expire(mine["expire_ms"], other["expire_ms"], tolerance):
         problems.append(f"{where}: expire {mine['expire_ms']} != {other['expire_ms']}")
-    if mine.get("field_expire_ms") != other.get("field_expire_ms"):
+    if not _same_field_expires(mine.get("field_expire_ms"), other.get("field_expire_ms"), tolerance):
         problems.append(f"{where}: field TTLs {mine.get('field_expire_ms')} != {other.get('field_expire_ms')}")
     if "module_type" in other:
         return
