@@ -11,6 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1038,6 +1039,101 @@ static PyObject *resp_scan(PyObject *self, PyObject *args) {
     return Py_BuildValue("(Nnn)", records, pos, line);
 }
 
+/* --- client requests (server/protocol.py) --------------------------------------------------- */
+
+/* Redis's string2ll: an optional '-', then digits without a leading zero (or "0" alone), in range. */
+static int strict_ll(const unsigned char *p, Py_ssize_t len, long long *out) {
+    int negative = len > 0 && p[0] == '-';
+    Py_ssize_t i = negative;
+    if (len == 1 && p[0] == '0') {
+        *out = 0;
+        return 1;
+    }
+    if (i >= len || p[i] < '1' || p[i] > '9') return 0;
+    unsigned long long value = 0, limit = negative ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
+    for (; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9' || value > (limit - (p[i] - '0')) / 10) return 0;
+        value = value * 10 + (p[i] - '0');
+    }
+    *out = negative ? (long long)(0 - value) : (long long)value;
+    return 1;
+}
+
+typedef struct {
+    long long max_bulk, max_multibulk;
+    Py_ssize_t max_header;
+    const char *error;
+} RequestLimits;
+
+/* One header line ('*' or '$' and a number) at *pos: 1 with *value and *pos past it, 0 while
+ * incomplete, -1 with limits->error set. Twin of RequestParser._header. */
+static int request_header(const unsigned char *buf, Py_ssize_t len, Py_ssize_t *pos, int bulk,
+                          RequestLimits *limits, long long *value) {
+    Py_ssize_t start = *pos, stop = start + limits->max_header - 1, end;
+    if (stop > len - 1) stop = len - 1;
+    for (end = start; end < stop; end++)
+        if (buf[end] == '\r' && buf[end + 1] == '\n') break;
+    if (end >= stop) {
+        if (len - start > limits->max_header) {
+            limits->error = bulk ? "ERR Protocol error: too big bulk count string"
+                                 : "ERR Protocol error: too big mbulk count string";
+            return -1;
+        }
+        return 0;
+    }
+    long long number;
+    int ok = strict_ll(buf + start + 1, end - start - 1, &number);
+    if (!ok || number > (bulk ? limits->max_bulk : limits->max_multibulk) || (bulk && number < 0)) {
+        limits->error = bulk ? "ERR Protocol error: invalid bulk length" : "ERR Protocol error: invalid multibulk length";
+        return -1;
+    }
+    *value = number < 0 ? 0 : number;
+    *pos = end + 2;
+    return 1;
+}
+
+/* The end of one complete request at pos (> pos), 0 while incomplete, -1 on a broken header. */
+static Py_ssize_t request_end(const unsigned char *buf, Py_ssize_t len, Py_ssize_t pos, RequestLimits *limits,
+                              int *got) {
+    long long count, length;
+    int status = request_header(buf, len, &pos, 0, limits, &count);
+    if (status <= 0) return status;
+    for (long long i = 0; i < count; i++) {
+        if (pos >= len) return 0;
+        if (buf[pos] != '$') {
+            *got = buf[pos];
+            limits->error = "ERR Protocol error: expected '$', got '%c'";
+            return -1;
+        }
+        status = request_header(buf, len, &pos, 1, limits, &length);
+        if (status <= 0) return status;
+        if (pos + length + 2 > len) return 0;
+        pos += length + 2;
+    }
+    return pos;
+}
+
+/* requests_end(buf, pos, max_bulk, max_multibulk, max_header) -> (end, error): the end of the run of
+ * complete RESP requests from pos; it stops before an incomplete request, before a byte that starts an
+ * inline one, or at a header beyond Redis's limits (error: its protocol error text, else None). */
+static PyObject *requests_end(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t pos;
+    RequestLimits limits = {0, 0, 0, NULL};
+    if (!PyArg_ParseTuple(args, "y*nLLn", &view, &pos, &limits.max_bulk, &limits.max_multibulk, &limits.max_header))
+        return NULL;
+    const unsigned char *buf = view.buf;
+    int got = 0;
+    while (pos < view.len && buf[pos] == '*') {
+        Py_ssize_t end = request_end(buf, view.len, pos, &limits, &got);
+        if (end <= 0) break;
+        pos = end;
+    }
+    PyBuffer_Release(&view);
+    if (limits.error == NULL) return Py_BuildValue("(nO)", pos, Py_None);
+    return Py_BuildValue("(nN)", pos, PyUnicode_FromFormat(limits.error, got));
+}
+
 /* --- repeated key hashes (verify's duplicate-key check) ------------------------------------ */
 
 static int compare_int64(const void *a, const void *b) {
@@ -1317,6 +1413,7 @@ static PyMethodDef methods[] = {
     {"encode_listpack", encode_listpack, METH_O, "A listpack of bytes/int values (see formats/listpack.py)."},
     {"resp_scan", resp_scan, METH_VARARGS, "Clean RESP records from pos (see formats/resp.py)."},
     {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},
+    {"requests_end", requests_end, METH_VARARGS, "The end of the complete RESP requests from pos (see server/protocol.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
     {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords (see rdb/reader.py)."},
     {NULL, NULL, 0, NULL},

@@ -51,6 +51,8 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.client = None
         self.batch: list[bytes] | None = None  # replies of the requests being processed, written at once
+        self.waiting: list[list[bytes]] = []  # requests read behind a blocking command, run once it is served
+        self.broken: ProtocolError | None = None  # answered after the requests before it
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -69,35 +71,57 @@ class Connection(asyncio.Protocol):
             self.batch.append(data)
         elif self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+            if (self.waiting or self.broken) and self.client.blocked is None:  # served: go on with the rest
+                asyncio.get_running_loop().call_soon(self._resume)
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        client, server = self.client, self.app.server
+        client = self.client
         if client is None or client.closing:
             return
-        server.stats["total_net_input_bytes"] += len(data)
-        self.batch = []
+        self.app.server.stats["total_net_input_bytes"] += len(data)
         try:
             requests = self.parser.feed(data)
-            if self.parser.pending > self.app.config["client-query-buffer-limit"]:
-                log.warning("Closing client that reached max query buffer length: %s", client.address)
-                client.closing = True
-            for request in requests:
-                if client.blocked is not None or client.closing:
-                    break  # a blocked client's next requests wait (Redis stops reading it)
+        except ProtocolError as error:
+            requests, self.broken = error.requests, error
+        if self.parser.pending > self.app.config["client-query-buffer-limit"]:
+            log.warning("Closing client that reached max query buffer length: %s", client.address)
+            client.closing = True
+        if client.blocked is not None or self.waiting:
+            self.waiting += requests
+        else:
+            self._run(requests)
+
+    def _resume(self) -> None:
+        if self.transport is not None and self.client.blocked is None:
+            requests, self.waiting = self.waiting, []
+            self._run(requests)
+
+    def _run(self, requests: list[list[bytes]]) -> None:
+        """Run requests in order, their replies written at once; behind a blocking command the rest
+        wait until it is served (as Redis does)."""
+        client, server = self.client, self.app.server
+        self.batch = batch = []
+        try:
+            for index, request in enumerate(requests):
+                if client.closing:
+                    break
+                if client.blocked is not None:
+                    self.waiting = requests[index:]
+                    break
                 reply = server.execute(client, request)
                 if reply is not NO_REPLY:
-                    self.batch.append(encode(reply, client.resp == 3))
-        except ProtocolError as error:
-            self.batch.append(encode(CommandError(str(error))))
-            client.closing = True
+                    batch.append(encode(reply, client.resp == 3))
+            if client.blocked is None and self.broken is not None and not self.waiting:
+                batch.append(encode(CommandError(str(self.broken))))
+                client.closing = True
         except Shutdown:
             self.app.stop()
         finally:
-            batch, self.batch = self.batch, None
+            self.batch = None
             if batch and self.transport is not None:
                 self.transport.write(b"".join(batch))
                 server.stats["total_net_output_bytes"] += sum(map(len, batch))

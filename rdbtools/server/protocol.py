@@ -7,10 +7,12 @@ an inline request over 64 KB. Each is Redis's protocol error, after which the co
 
 from __future__ import annotations
 
+import re
 from itertools import repeat
 
 import hiredis
 
+from rdbtools.formats import accelerated
 from rdbtools.formats.manifest import split_args
 from rdbtools.keyspace.commands import CommandError, Map, Status
 
@@ -19,7 +21,12 @@ MAX_INLINE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
 
 
 class ProtocolError(Exception):
-    """A request Redis would refuse: the error is sent, then the connection closed."""
+    """A request Redis would refuse: the error is sent, then the connection closed. ``requests``: the
+    complete requests before it, which Redis runs first."""
+
+    def __init__(self, message: str, requests: list[list[bytes]] | None = None) -> None:
+        super().__init__(message)
+        self.requests = requests or []
 
 
 class RequestParser:
@@ -38,11 +45,11 @@ class RequestParser:
     def feed(self, data: bytes) -> list[list[bytes]]:
         self._buffer += data
         requests: list[list[bytes]] = []
-        buffer, pos, resp_from = self._buffer, 0, 0
-        while pos < len(buffer):
+        buffer, pos, resp_from, error = self._buffer, 0, 0, None
+        while pos < len(buffer) and error is None:
             if buffer[pos] == 0x2A:  # '*': RESP, parsed by hiredis once complete
-                end = self._request_end(buffer, pos)
-                if end is None:
+                end, error = requests_end(buffer, pos, self.max_bulk, MAX_MULTIBULK, MAX_INLINE)
+                if end == pos:
                     break
                 pos = end
                 continue
@@ -50,14 +57,16 @@ class RequestParser:
             end = buffer.find(b"\n", pos)
             if end < 0:
                 if len(buffer) - pos > MAX_INLINE:
-                    raise ProtocolError("ERR Protocol error: too big inline request")
+                    error = "ERR Protocol error: too big inline request"
                 break
-            words = _inline(bytes(buffer[pos:end]).rstrip(b"\r"))
+            words, error = _inline(bytes(buffer[pos:end]).rstrip(b"\r"))
             if words:
                 requests.append(words)
             pos = resp_from = end + 1
         self._flush(buffer, resp_from, pos, requests)
         del buffer[:pos]
+        if error is not None:
+            raise ProtocolError(error, requests)
         return requests
 
     def _flush(self, buffer: bytearray, start: int, end: int, requests: list[list[bytes]]) -> None:
@@ -67,43 +76,63 @@ class RequestParser:
                 if request:  # *0 and *-1 are empty requests, skipped as Redis does
                     requests.append(request)
 
-    def _request_end(self, buffer: bytearray, pos: int) -> int | None:
-        """Where the RESP request at ``pos`` ends, None while incomplete; limits checked header by header."""
-        count, pos = self._header(buffer, pos, MAX_MULTIBULK, "multibulk length", "mbulk count string")
-        if count is None:
-            return None
-        for _ in range(count):
-            if pos >= len(buffer):
-                return None
-            if buffer[pos] != 0x24:  # '$'
-                raise ProtocolError(f"ERR Protocol error: expected '$', got '{chr(buffer[pos])}'")
-            length, pos = self._header(buffer, pos, self.max_bulk, "bulk length", "bulk count string")
-            if length is None or pos + length + 2 > len(buffer):
-                return None
-            pos += length + 2
-        return pos
 
-    @staticmethod
-    def _header(buffer: bytearray, pos: int, limit: int, what: str, line: str) -> tuple[int | None, int]:
-        end = buffer.find(b"\r\n", pos, pos + MAX_INLINE)
-        if end < 0:
-            if len(buffer) - pos > MAX_INLINE:
-                raise ProtocolError(f"ERR Protocol error: too big {line}")
-            return None, pos
+def python_requests_end(buffer: bytearray, pos: int, max_bulk: int, max_multibulk: int,
+                        max_header: int) -> tuple[int, str | None]:
+    """The end of the run of complete RESP requests from ``pos``, stopping before an incomplete one or
+    an inline one, and Redis's protocol error for a header beyond its limits (checked header by header,
+    before anything is buffered for the request). _speedups.requests_end is the compiled twin."""
+    while pos < len(buffer) and buffer[pos] == 0x2A:
         try:
-            value = int(buffer[pos + 1 : end])
-        except ValueError:
-            raise ProtocolError(f"ERR Protocol error: invalid {what}") from None
-        if value > limit or value < (0 if what == "bulk length" else -2**63):
-            raise ProtocolError(f"ERR Protocol error: invalid {what}")
-        return max(value, 0), end + 2
+            end = _request_end(buffer, pos, max_bulk, max_multibulk, max_header)
+        except ProtocolError as error:
+            return pos, str(error)
+        if end is None:
+            break
+        pos = end
+    return pos, None
 
 
-def _inline(line: bytes) -> list[bytes]:
+def _request_end(buffer: bytearray, pos: int, max_bulk: int, max_multibulk: int, max_header: int) -> int | None:
+    count, pos = _header(buffer, pos, max_multibulk, max_header, bulk=False)
+    if count is None:
+        return None
+    for _ in range(count):
+        if pos >= len(buffer):
+            return None
+        if buffer[pos] != 0x24:  # '$'
+            raise ProtocolError(f"ERR Protocol error: expected '$', got '{chr(buffer[pos])}'")
+        length, pos = _header(buffer, pos, max_bulk, max_header, bulk=True)
+        if length is None or pos + length + 2 > len(buffer):
+            return None
+        pos += length + 2
+    return pos
+
+
+_STRICT_INTEGER = re.compile(rb"0|-?[1-9][0-9]*")  # Redis's string2ll, range checked apart
+
+
+def _header(buffer: bytearray, pos: int, limit: int, max_header: int, *, bulk: bool) -> tuple[int | None, int]:
+    end = buffer.find(b"\r\n", pos, pos + max_header)
+    if end < 0:
+        if len(buffer) - pos > max_header:
+            raise ProtocolError(f"ERR Protocol error: too big {'bulk' if bulk else 'mbulk'} count string")
+        return None, pos
+    text = bytes(buffer[pos + 1 : end])
+    value = int(text) if _STRICT_INTEGER.fullmatch(text) else None
+    if value is None or not -(2**63) <= value <= limit or (bulk and value < 0):
+        raise ProtocolError(f"ERR Protocol error: invalid {'bulk' if bulk else 'multibulk'} length")
+    return max(value, 0), end + 2
+
+
+requests_end = accelerated("requests_end") or python_requests_end
+
+
+def _inline(line: bytes) -> tuple[list[bytes], str | None]:
     try:
-        return [w.encode("latin-1") for w in split_args(line.decode("latin-1"))]
+        return [w.encode("latin-1") for w in split_args(line.decode("latin-1"))], None
     except ValueError:
-        raise ProtocolError("ERR Protocol error: unbalanced quotes in request") from None
+        return [], "ERR Protocol error: unbalanced quotes in request"
 
 
 # --- replies ---------------------------------------------------------------------------------------

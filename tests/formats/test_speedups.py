@@ -185,3 +185,21 @@ def test_compiled_string_encoder_gives_the_python_bytes(value, compress):
 
     assert accelerated("encode_plain_string")(value, compress, lzf.compress) == primitives.python_encode_plain(
         value, compress)
+
+
+request_streams = st.lists(st.one_of(
+    st.lists(st.binary(max_size=30), min_size=1, max_size=4).map(lambda args: pack_command(tuple(args))),
+    st.sampled_from([b"PING\r\n", b"*-1\r\n", b"*0\r\n", b"*1\r\n+PING\r\n", b"*x\r\n", b"*01\r\n", b"*+1\r\n",
+                     b"*1\r\n$-1\r\n", b"*1\r\n$ 4\r\n", b"*2147483648\r\n", b"*1\r\n$99999999999999999999\r\n",
+                     b"*1\r\n$" + b"1" * 300]),
+), max_size=6).map(b"".join)
+
+
+@settings(max_examples=500)
+@given(stream=request_streams, cut=st.integers(0, 400), max_bulk=st.sampled_from([5, 1000, 512 * 1024 * 1024]))
+def test_compiled_request_scanner_and_python_agree_on_ends_and_errors(stream, cut, max_bulk):
+    from rdbtools.server.protocol import python_requests_end
+
+    buffer = bytearray(stream[: cut if cut < len(stream) else len(stream)])
+    limits = (max_bulk, 1024 * 1024, 200)
+    assert accelerated("requests_end")(buffer, 0, *limits) == python_requests_end(buffer, 0, *limits)

@@ -83,6 +83,37 @@ def test_a_blocked_pop_is_served_by_another_clients_push_or_times_out(serving):
     assert 0.25 < time.time() - started < 3
 
 
+def _read_replies(sock: socket.socket, expected: bytes, seconds: float = 5) -> bytes:
+    sock.settimeout(seconds)
+    received = b""
+    while len(received) < len(expected):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+def test_requests_pipelined_behind_a_blocking_pop_run_once_it_is_served(serving):
+    serving.client().delete("jobs")
+    with socket.create_connection(("127.0.0.1", serving.port)) as sock:
+        sock.sendall(b"*3\r\n$5\r\nBLPOP\r\n$4\r\njobs\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(100)  # nothing yet: PING waits behind the blocked BLPOP
+        serving.client().rpush("jobs", "a")
+        expected = b"*2\r\n$4\r\njobs\r\n$1\r\na\r\n+PONG\r\n"
+        assert _read_replies(sock, expected) == expected
+
+
+def test_requests_before_a_protocol_error_are_answered_first(serving):
+    with socket.create_connection(("127.0.0.1", serving.port)) as sock:
+        sock.sendall(b"*1\r\n$4\r\nPING\r\n*1\r\n+PING\r\n")
+        expected = b"+PONG\r\n-ERR Protocol error: expected '$', got '+'\r\n"
+        assert _read_replies(sock, expected) == expected
+        assert sock.recv(100) == b""  # then the connection is closed
+
+
 def test_client_commands(serving):
     client = serving.client()
     client.client_setname("tester")
