@@ -1134,6 +1134,33 @@ static PyObject *requests_end(PyObject *self, PyObject *args) {
     return Py_BuildValue("(nN)", pos, PyUnicode_FromFormat(limits.error, got));
 }
 
+/* encode_bulks(list) -> bytes | None: a RESP array of bulk strings (a reply such as LRANGE's), None
+ * when an item is not exactly bytes. Twin of server/protocol.py's python_encode_bulks. */
+static PyObject *encode_bulks(PyObject *self, PyObject *items) {
+    if (!PyList_CheckExact(items)) Py_RETURN_NONE;
+    Py_ssize_t count = PyList_GET_SIZE(items), size = 24;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        if (!PyBytes_CheckExact(item)) Py_RETURN_NONE;
+        size += PyBytes_GET_SIZE(item) + 25;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL) return NULL;
+    char *p = PyBytes_AS_STRING(out);
+    p += sprintf(p, "*%zd\r\n", count);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        Py_ssize_t length = PyBytes_GET_SIZE(item);
+        p += sprintf(p, "$%zd\r\n", length);
+        memcpy(p, PyBytes_AS_STRING(item), length);
+        p += length;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    if (_PyBytes_Resize(&out, p - PyBytes_AS_STRING(out)) < 0) return NULL;
+    return out;
+}
+
 /* --- repeated key hashes (verify's duplicate-key check) ------------------------------------ */
 
 static int compare_int64(const void *a, const void *b) {
@@ -1414,6 +1441,7 @@ static PyMethodDef methods[] = {
     {"resp_scan", resp_scan, METH_VARARGS, "Clean RESP records from pos (see formats/resp.py)."},
     {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},
     {"requests_end", requests_end, METH_VARARGS, "The end of the complete RESP requests from pos (see server/protocol.py)."},
+    {"encode_bulks", encode_bulks, METH_O, "A RESP array of bulk strings, or None (see server/protocol.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
     {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords (see rdb/reader.py)."},
     {NULL, NULL, 0, NULL},

@@ -11,8 +11,9 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
-from rdbtools.keyspace.commands import REGISTRY, CommandError, Status, wrong_arity
+from rdbtools.keyspace.commands import REGISTRY, Command, CommandError, Status, wrong_arity
 from rdbtools.keyspace.engine import Engine, UnknownCommand
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import info
@@ -45,6 +46,9 @@ _BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin"
              b"blmpop": (1, NULL_ARRAY), b"bzmpop": (1, NULL_ARRAY)}
 
 
+_SPELLINGS_CACHED = 4096  # command names as clients spell them (bounded: a client may send any bytes)
+
+
 class Shutdown(Exception):
     """SHUTDOWN was asked for (and its save, if any, succeeded)."""
 
@@ -75,6 +79,7 @@ class Server:
                       "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
                       "total_net_output_bytes": 0}
         self._commands: dict[bytes, tuple[Callable, int]] = _server_commands(self)
+        self._specs: dict[bytes, tuple[bytes, Callable, int]] = {}
 
     # --- clients ---------------------------------------------------------------------------------
 
@@ -104,12 +109,12 @@ class Server:
     def execute(self, client: Client, args: list[bytes]) -> object:
         """One request's reply (NO_REPLY: nothing to send now; the client blocked or got pushes)."""
         client.last_interaction = self.clock()
-        name = args[0].lower()
-        client.last_command = name
-        spec = self._lookup(name)
+        spec = self._lookup(args[0])
         if spec is None:
+            client.last_command = b"NULL"
             return self._refused(client, _unknown(args))
-        arity = spec[1]
+        name, _, arity = spec
+        client.last_command = name
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
             return self._refused(client, wrong_arity(args[0]))
         if not client.authenticated and name not in _WITHOUT_AUTH:
@@ -117,17 +122,27 @@ class Server:
         if client.multi is not None and name not in _TRANSACTION_CONTROL:
             client.multi.append(args)
             return Status("QUEUED")
-        if client.resp == 2 and client.subscriptions and name not in _SUBSCRIBED_ALLOWED:
+        if client.resp == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_ALLOWED:
             return CommandError(PUBSUB_ONLY.format(name.decode("utf-8", "replace")))
-        return self.call(client, args)
+        return self._call(client, args, spec)
 
-    def _lookup(self, name: bytes):
+    def _lookup(self, spelled: bytes) -> tuple[bytes, Callable, int] | None:
+        """(name, handler, arity) of a command as a client spells it, cached by that spelling."""
+        spec = self._specs.get(spelled)
+        if spec is not None:
+            return spec
+        name = spelled.lower()
         if name in self._commands:
-            return self._commands[name]
-        engine = REGISTRY.get(name)
-        if engine is None or (name in _FIELD_TTL_COMMANDS and not self.config.target.field_ttls):
-            return None  # hash field TTLs exist only where the target server has them
-        return self._run_engine, engine.arity
+            handler, arity = self._commands[name]
+        else:
+            engine = REGISTRY.get(name)
+            if engine is None or (name in _FIELD_TTL_COMMANDS and not self.config.target.field_ttls):
+                return None  # hash field TTLs exist only where the target server has them
+            handler, arity = partial(self._run_engine, engine), engine.arity
+        spec = (name, handler, arity)
+        if len(self._specs) < _SPELLINGS_CACHED:
+            self._specs[spelled] = spec
+        return spec
 
     def _refused(self, client: Client, error: CommandError) -> CommandError:
         if client.multi is not None:
@@ -135,20 +150,18 @@ class Server:
         return error
 
     def call(self, client: Client, args: list[bytes]) -> object:
-        """Run a command now (directly, or from EXEC)."""
-        name = args[0].lower()
-        spec = self._lookup(name)
-        if spec is None:
-            return _unknown(args)
+        """Run a command now (from EXEC)."""
+        spec = self._lookup(args[0])
+        return _unknown(args) if spec is None else self._call(client, args, spec)
+
+    def _call(self, client: Client, args: list[bytes], spec: tuple[bytes, Callable, int]) -> object:
         self.stats["total_commands_processed"] += 1
         try:
-            return spec[0](client, args)
+            return spec[1](client, args)
         except CommandError as error:
             return error
 
-    def _run_engine(self, client: Client, args: list[bytes]) -> object:
-        name = args[0].lower()
-        spec = REGISTRY[name]
+    def _run_engine(self, spec: Command, client: Client, args: list[bytes]) -> object:
         if spec.write and self.persistence.refuses_writes():
             return CommandError(MISCONF)
         self.engine.db = client.db
@@ -156,6 +169,7 @@ class Server:
             reply = spec.handler(self.engine, args)  # arity was checked by execute
         except UnknownCommand as error:
             return CommandError(f"ERR {error.message}")
+        name = spec.name
         if spec.write:
             self.persistence.dirty += 1
             if self.versions:

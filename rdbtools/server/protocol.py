@@ -8,13 +8,12 @@ an inline request over 64 KB. Each is Redis's protocol error, after which the co
 from __future__ import annotations
 
 import re
-from itertools import repeat
 
 import hiredis
 
 from rdbtools.formats import accelerated
 from rdbtools.formats.manifest import split_args
-from rdbtools.keyspace.commands import CommandError, Map, Status
+from rdbtools.keyspace.commands import CommandError, Map, Status, format_double
 
 MAX_MULTIBULK = 1024 * 1024
 MAX_INLINE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
@@ -159,11 +158,33 @@ def encode(reply: object, resp3: bool = False) -> bytes:
     return b"".join(out)
 
 
+def python_encode_bulks(items: list) -> bytes | None:
+    """A RESP array of bulk strings, None when an item is not exactly bytes (_speedups.encode_bulks
+    is the compiled twin)."""
+    if not all(item.__class__ is bytes for item in items):
+        return None
+    return b"*%d\r\n" % len(items) + b"".join([b"$%d\r\n%s\r\n" % (len(item), item) for item in items])
+
+
+encode_bulks = accelerated("encode_bulks") or python_encode_bulks
+_STATUS_LINES: dict[str, bytes] = {}
+
+
 def _encode(reply, resp3: bool, out: list[bytes]) -> None:
-    if reply.__class__ is bytes:  # the most common replies first
+    kind = reply.__class__
+    if kind is bytes:  # the most common replies first
         out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
-    elif reply.__class__ is list and reply and all(map(isinstance, reply, repeat(bytes))):
-        out.append(hiredis.pack_command(tuple(reply)))  # an array of bulk strings is a command's encoding
+    elif kind is Status:
+        line = _STATUS_LINES.get(reply)
+        if line is None:
+            line = b"+" + reply.encode() + b"\r\n"
+            if len(_STATUS_LINES) < 64:
+                _STATUS_LINES[reply] = line
+        out.append(line)
+    elif kind is int:
+        out.append(b":%d\r\n" % reply)
+    elif kind is list and reply and (array := encode_bulks(reply)) is not None:  # LRANGE, SMEMBERS ...
+        out.append(array)
     elif reply is None or reply is NULL_ARRAY:
         out.append(b"_\r\n" if resp3 else b"*-1\r\n" if reply is NULL_ARRAY else b"$-1\r\n")
     elif isinstance(reply, bytes):
@@ -177,8 +198,6 @@ def _encode(reply, resp3: bool, out: list[bytes]) -> None:
     elif isinstance(reply, CommandError):
         out.append(b"-" + str(reply).encode("utf-8", "replace").replace(b"\r\n", b"  ") + b"\r\n")
     elif isinstance(reply, Double):
-        from rdbtools.keyspace.commands import format_double
-
         text = format_double(reply)
         out.append(b",%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text))
     elif isinstance(reply, Map):

@@ -203,3 +203,12 @@ def test_compiled_request_scanner_and_python_agree_on_ends_and_errors(stream, cu
     buffer = bytearray(stream[: cut if cut < len(stream) else len(stream)])
     limits = (max_bulk, 1024 * 1024, 200)
     assert accelerated("requests_end")(buffer, 0, *limits) == python_requests_end(buffer, 0, *limits)
+
+
+@settings(max_examples=300)
+@given(items=st.lists(st.one_of(st.binary(max_size=300), st.binary(max_size=3).map(bytearray), st.integers(),
+                                st.none()), max_size=20))
+def test_compiled_bulk_array_encoder_gives_the_python_bytes(items):
+    from rdbtools.server.protocol import python_encode_bulks
+
+    assert accelerated("encode_bulks")(items) == python_encode_bulks(items)

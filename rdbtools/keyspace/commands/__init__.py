@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from rdbtools.formats.numbers import canonical_int64
+
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
 
@@ -68,8 +70,6 @@ WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 def integer(value: bytes, error: str = NOT_INTEGER) -> int:
     """string2ll: the canonical decimal text of an int64 (no spaces, no '+', no leading zeros)."""
-    from rdbtools.formats.numbers import canonical_int64
-
     number = canonical_int64(value)
     if number is None:
         raise CommandError(error)

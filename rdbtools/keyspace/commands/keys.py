@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Status, command, integer
 from rdbtools.keyspace.model import library_name
 
 NO_SUCH_KEY = "ERR no such key"
@@ -42,8 +42,6 @@ def exists(e, args):
 
 @command("type", 2, write=False)
 def type_(e, args):
-    from rdbtools.keyspace.commands import Status
-
     entry = e.lookup(args[1])
     return Status("none" if entry is None else entry.type)
 
