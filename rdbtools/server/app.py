@@ -20,7 +20,7 @@ from pathlib import Path
 from rdbtools.keyspace.commands import CommandError
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import NO_REPLY, Server, Shutdown
-from rdbtools.server.protocol import ProtocolError, RequestParser, encode
+from rdbtools.server.protocol import ProtocolError, RequestParser, encode, encode_into
 
 log = logging.getLogger("rdbtool.serve")
 CRON_SECONDS = 0.1  # hz 10
@@ -114,7 +114,7 @@ class Connection(asyncio.Protocol):
                     break
                 reply = server.execute(client, request)
                 if reply is not NO_REPLY:
-                    batch.append(encode(reply, client.resp == 3))
+                    encode_into(reply, client.resp == 3, batch)
             if client.blocked is None and self.broken is not None and not self.waiting:
                 batch.append(encode(CommandError(str(self.broken))))
                 client.closing = True

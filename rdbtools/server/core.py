@@ -11,7 +11,6 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 from rdbtools.keyspace.commands import REGISTRY, Command, CommandError, Status, wrong_arity
 from rdbtools.keyspace.engine import Engine, UnknownCommand
@@ -46,6 +45,8 @@ _BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin"
              b"blmpop": (1, NULL_ARRAY), b"bzmpop": (1, NULL_ARRAY)}
 
 
+#: a command: (name, server handler or None, arity, engine command or None)
+Spec = tuple[bytes, Callable | None, int, Command | None]
 _SPELLINGS_CACHED = 4096  # command names as clients spell them (bounded: a client may send any bytes)
 
 
@@ -79,7 +80,7 @@ class Server:
                       "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
                       "total_net_output_bytes": 0}
         self._commands: dict[bytes, tuple[Callable, int]] = _server_commands(self)
-        self._specs: dict[bytes, tuple[bytes, Callable, int]] = {}
+        self._specs: dict[bytes, Spec] = {}
 
     # --- clients ---------------------------------------------------------------------------------
 
@@ -109,11 +110,11 @@ class Server:
     def execute(self, client: Client, args: list[bytes]) -> object:
         """One request's reply (NO_REPLY: nothing to send now; the client blocked or got pushes)."""
         client.last_interaction = self.clock()
-        spec = self._lookup(args[0])
+        spec = self._specs.get(args[0]) or self._lookup(args[0])
         if spec is None:
             client.last_command = b"NULL"
             return self._refused(client, _unknown(args))
-        name, _, arity = spec
+        name, _, arity, _ = spec
         client.last_command = name
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
             return self._refused(client, wrong_arity(args[0]))
@@ -126,20 +127,19 @@ class Server:
             return CommandError(PUBSUB_ONLY.format(name.decode("utf-8", "replace")))
         return self._call(client, args, spec)
 
-    def _lookup(self, spelled: bytes) -> tuple[bytes, Callable, int] | None:
-        """(name, handler, arity) of a command as a client spells it, cached by that spelling."""
+    def _lookup(self, spelled: bytes) -> Spec | None:
+        """A command as a client spells it, cached by that spelling."""
         spec = self._specs.get(spelled)
         if spec is not None:
             return spec
         name = spelled.lower()
         if name in self._commands:
-            handler, arity = self._commands[name]
+            spec = (name, *self._commands[name], None)
         else:
             engine = REGISTRY.get(name)
             if engine is None or (name in _FIELD_TTL_COMMANDS and not self.config.target.field_ttls):
                 return None  # hash field TTLs exist only where the target server has them
-            handler, arity = partial(self._run_engine, engine), engine.arity
-        spec = (name, handler, arity)
+            spec = (name, None, engine.arity, engine)
         if len(self._specs) < _SPELLINGS_CACHED:
             self._specs[spelled] = spec
         return spec
@@ -154,9 +154,11 @@ class Server:
         spec = self._lookup(args[0])
         return _unknown(args) if spec is None else self._call(client, args, spec)
 
-    def _call(self, client: Client, args: list[bytes], spec: tuple[bytes, Callable, int]) -> object:
+    def _call(self, client: Client, args: list[bytes], spec: Spec) -> object:
         self.stats["total_commands_processed"] += 1
         try:
+            if spec[3] is not None:
+                return self._run_engine(spec[3], client, args)
             return spec[1](client, args)
         except CommandError as error:
             return error

@@ -154,7 +154,7 @@ NULL_ARRAY = object()  # RESP2 *-1 (a blocking pop that timed out); null in RESP
 
 def encode(reply: object, resp3: bool = False) -> bytes:
     out: list[bytes] = []
-    _encode(reply, resp3, out)
+    encode_into(reply, resp3, out)
     return b"".join(out)
 
 
@@ -170,7 +170,8 @@ encode_bulks = accelerated("encode_bulks") or python_encode_bulks
 _STATUS_LINES: dict[str, bytes] = {}
 
 
-def _encode(reply, resp3: bool, out: list[bytes]) -> None:
+def encode_into(reply, resp3: bool, out: list[bytes]) -> None:
+    """Append a reply's encoding to ``out`` (a batch of replies written at once)."""
     kind = reply.__class__
     if kind is bytes:  # the most common replies first
         out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
@@ -203,13 +204,13 @@ def _encode(reply, resp3: bool, out: list[bytes]) -> None:
     elif isinstance(reply, Map):
         out.append(b"%%%d\r\n" % len(reply) if resp3 else b"*%d\r\n" % (2 * len(reply)))
         for name, value in reply.items():
-            _encode(name, resp3, out)
-            _encode(value, resp3, out)
+            encode_into(name, resp3, out)
+            encode_into(value, resp3, out)
     elif isinstance(reply, list | tuple):
         kind = b"*" if not resp3 else b">" if isinstance(reply, Push) else b"~" if isinstance(reply, SetReply) else b"*"
         out.append(kind + b"%d\r\n" % len(reply))
         for item in reply:
-            _encode(item, resp3, out)
+            encode_into(item, resp3, out)
     elif isinstance(reply, str):
         data = reply.encode()
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))
