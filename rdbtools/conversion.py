@@ -354,14 +354,13 @@ def _write(header: Header, records: Iterator[Record], destination, fmt: str, opt
         blocked: list[tuple[str, str]] = []  # (what, kind) the target cannot hold and may not be dropped
         total, db = sum(keys for keys, _ in sizes.values()), 0
         for record in _counted(records, report, progress, total):
-            if from_source and record.__class__ is SelectDb:
-                db = record.db
-            elif from_source and record.__class__ is ResizeDb:  # read before the keys of its database
-                sizes[db] = (record.db_size, record.expires_size)
-            if isinstance(record, ModuleAux):
-                report.skipped["module aux data (the module rewrites it)"] += 1
-                continue
-            if not isinstance(record, KeyRecord | Function):
+            if record.__class__ is not KeyRecord and not isinstance(record, Function):
+                if from_source and record.__class__ is SelectDb:
+                    db = record.db
+                elif from_source and record.__class__ is ResizeDb:  # read before the keys of its database
+                    sizes[db] = (record.db_size, record.expires_size)
+                elif isinstance(record, ModuleAux):
+                    report.skipped["module aux data (the module rewrites it)"] += 1
                 continue
             kind = unwritable(record, target)
             if kind is not None:

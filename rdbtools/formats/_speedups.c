@@ -1356,12 +1356,12 @@ static int put_length(Buffer *b, uint64_t len) {
     return 0;
 }
 
-/* encode_plain_string(value, compress, lzf_compress): integer form, else LZF over 20 bytes when it saves
+/* encode_plain_string(lzf_compress, value, compress): integer form, else LZF over 20 bytes when it saves
  * at least 4 (lzf_compress(data, limit) -> bytes or None), else the raw string with its length. */
 static PyObject *encode_plain_string(PyObject *self, PyObject *args) {
     PyObject *value, *lzf_compress;
     int compress;
-    if (!PyArg_ParseTuple(args, "SpO", &value, &compress, &lzf_compress)) return NULL;
+    if (!PyArg_ParseTuple(args, "OSp", &lzf_compress, &value, &compress)) return NULL;
     const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(value);
     Py_ssize_t size = PyBytes_GET_SIZE(value);
     Buffer b = {NULL, 0, 0};

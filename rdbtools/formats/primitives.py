@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import struct
 from enum import IntEnum
+from functools import partial
 
 import lzf
 from construct import Construct, SizeofError, stream_read, stream_write
@@ -187,9 +188,7 @@ def _smallest_int_encoding(number: int) -> StringEncoding:
 def encode_string(value: bytes, *, compress: bool = False) -> bytes:
     """Redis's rdbSaveRawString choice: integer, then LZF (> 20 bytes), then raw."""
     if type(value) is bytes:  # the common case, without RdbBytes' stored forms
-        if _compiled_plain is not None:
-            return _compiled_plain(value, compress, lzf.compress)
-        return python_encode_plain(value, compress)
+        return encode_plain(value, compress)
     encoding = getattr(value, "encoding", None)
     if encoding is not None:
         return _encode_as(value, encoding)
@@ -219,6 +218,8 @@ def python_encode_plain(value: bytes, compress: bool) -> bytes:
 
 
 _compiled_plain = accelerated("encode_plain_string")
+#: encode_string for exactly ``bytes`` (the writer's hot path calls it directly)
+encode_plain = partial(_compiled_plain, lzf.compress) if _compiled_plain is not None else python_encode_plain
 
 
 def _lzf_bytes(packed: bytes, ulen: int) -> bytes:

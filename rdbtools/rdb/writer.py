@@ -21,7 +21,7 @@ from rdbtools.errors import TargetError
 from rdbtools.formats.intset import encode_intset
 from rdbtools.formats.listpack import encode_listpack, entry_size
 from rdbtools.formats.numbers import canonical_int64
-from rdbtools.formats.primitives import RdbBytes, StringEncoding, encode_length, encode_string
+from rdbtools.formats.primitives import RdbBytes, StringEncoding, encode_length, encode_plain, encode_string
 from rdbtools.formats.rdb import ModuleOpcodes, Opcode, QuicklistContainer, RdbType, ValkeyType, value_schema
 from rdbtools.formats.ziplist import encode_ziplist
 from rdbtools.rdb.model import Function, KeyRecord, ModuleValue, StreamId
@@ -36,11 +36,11 @@ _MAX_INT_SCORE = 1 << 62
 def stored_string(value: bytes, compress: bool = True) -> bytes:
     """A string as Redis saves it (integer, LZF over 20 bytes when that saves 4, raw), in its minimal
     forms; an LZF payload read from the source file is reused rather than compressed again."""
-    if type(value) is not bytes:
-        if compress and getattr(value, "encoding", None) is StringEncoding.LZF:
-            return encode_string(value)
-        value = bytes(value)
-    return encode_string(value, compress=compress)
+    if type(value) is bytes:
+        return encode_plain(value, compress)
+    if compress and getattr(value, "encoding", None) is StringEncoding.LZF:
+        return encode_string(value)
+    return encode_plain(bytes(value), compress)
 
 
 def compressed(data: bytes, compress: bool) -> bytes:
@@ -140,7 +140,7 @@ def unwritable(record: KeyRecord | Function, target: Target) -> str | None:
 def encode_key(record: KeyRecord, target: Target, compress: bool = True) -> bytes:
     """One key entry (type, key, value) as ``target`` writes it; tests prove the schema rebuilds
     these exact bytes from what it parses of them."""
-    type_byte, value = encode_value(record, target, compress)
+    type_byte, value = _VALUE_ENCODERS[record.type](record, target, compress)
     return bytes((type_byte,)) + stored_string(record.key, compress) + value
 
 
@@ -163,7 +163,7 @@ def _string(record: KeyRecord, target: Target, compress: bool):
 
 
 def _small(items: list[bytes], max_entries: int, max_value: int) -> bool:
-    return len(items) <= max_entries and all(len(i) <= max_value for i in items)
+    return len(items) <= max_entries and (not items or max(map(len, items)) <= max_value)
 
 
 def _list(record: KeyRecord, target: Target, compress: bool):

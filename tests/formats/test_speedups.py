@@ -183,8 +183,9 @@ def test_compiled_string_encoder_gives_the_python_bytes(value, compress):
 
     from rdbtools.formats import primitives
 
-    assert accelerated("encode_plain_string")(value, compress, lzf.compress) == primitives.python_encode_plain(
+    assert accelerated("encode_plain_string")(lzf.compress, value, compress) == primitives.python_encode_plain(
         value, compress)
+    assert primitives.encode_plain(value, compress) == primitives.python_encode_plain(value, compress)
 
 
 request_streams = st.lists(st.one_of(
