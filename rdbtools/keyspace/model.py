@@ -73,7 +73,7 @@ class Keyspace:
             value = list(value)
         elif entry.type == "zset":
             value = list(value.items())
-        return KeyRecord(db, key, entry.type, "", 0, value, entry.expire_ms, field_expires=entry.field_expires or None)
+        return KeyRecord(db, key, entry.type, "", 0, value, entry.expire_ms, None, None, entry.field_expires or None)
 
 
 def library_name(source: bytes) -> bytes:
