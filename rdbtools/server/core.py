@@ -21,7 +21,7 @@ from rdbtools.server.commands import NO_REPLY
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import NULL_ARRAY, Push
-from rdbtools.server.replies import shaped
+from rdbtools.server.replies import RESHAPED, shaped
 
 log = logging.getLogger("rdbtool.serve")
 
@@ -164,7 +164,7 @@ class Server:
             return error
 
     def _run_engine(self, spec: Command, client: Client, args: list[bytes]) -> object:
-        if spec.write and self.persistence.refuses_writes():
+        if spec.write and not self.persistence.last_bgsave_ok and self.persistence.refuses_writes():
             return CommandError(MISCONF)
         self.engine.db = client.db
         try:
@@ -180,7 +180,7 @@ class Server:
                 self._wake_blocked()
         if reply is None and client.multi is None and (name in _BLOCKING or _stream_block(name, args)):
             return self._block(client, args)
-        return shaped(name, args, reply, client.resp == 3)
+        return shaped(name, args, reply, client.resp == 3) if name in RESHAPED else reply
 
     # --- WATCH ---------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ _SETS = {b"smembers", b"sinter", b"sunion", b"sdiff"}
 
 
 def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object:
-    if name not in _RESHAPED:
+    if name not in RESHAPED:
         return reply
     if reply is None and name in (b"xread", b"xreadgroup"):
         return NULL_ARRAY
@@ -41,7 +41,7 @@ def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object
     return reply
 
 
-_RESHAPED = _WITHSCORES | _SETS | {b"hgetall", b"zscore", b"zincrby", b"zadd", b"zmscore", b"zpopmin", b"zpopmax",
+RESHAPED = _WITHSCORES | _SETS | {b"hgetall", b"zscore", b"zincrby", b"zadd", b"zmscore", b"zpopmin", b"zpopmax",
                                    b"bzpopmin", b"bzpopmax", b"zmpop", b"bzmpop", b"xread", b"xreadgroup"}
 
 

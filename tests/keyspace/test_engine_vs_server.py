@@ -51,7 +51,8 @@ def normalized(reply):
 key, value = st.sampled_from(KEYS), st.sampled_from(VALUES)
 small = st.integers(-3, 6).map(lambda n: b"%d" % n)
 member = st.sampled_from([b"m1", b"m2", b"m3", b"m4"])
-score = st.sampled_from([b"1", b"2.5", b"-1", b"0", b"inf", b"-inf", b"1e3", b"x"])
+score = st.sampled_from([b"1", b"2.5", b"-1", b"0", b"inf", b"-inf", b"1e3", b"x",
+                         b"0x10", b"1e400", b"1e-400", b"0e-400", b"1_0", b" 1", b"2 "])  # strtod's edges
 stream_id = st.tuples(st.integers(1, 4), st.integers(0, 2)).map(lambda t: b"%d-%d" % t)
 
 

@@ -77,17 +77,29 @@ def integer(value: bytes, error: str = NOT_INTEGER) -> int:
 
 
 def floating(value: bytes, error: str = "ERR value is not a valid float") -> float:
-    """strtod as Redis calls it: the whole argument, no spaces, NaN refused."""
-    text = value.decode("latin-1")
-    if not text or text != text.strip():
-        raise CommandError(error)
+    """strtod as Redis calls it: the whole argument, no spaces, NaN and overflow refused."""
     try:
-        number = float(text)
+        number = float(value)
     except ValueError:
-        raise CommandError(error) from None
-    if number != number:
+        number = _hex_float(value, error)
+    # float() also takes surrounding spaces and digit underscores, which strtod does not; strtod's
+    # ERANGE (overflow to infinity, underflow to zero) is refused by Redis
+    if value[0] in _SPACES or value[-1] in _SPACES or 0x5F in value or number != number or (
+            number in _INFINITIES and b"inf" not in value.lower()) or (not number and _NONZERO.match(value)):
         raise CommandError(error)
     return number
+
+
+def _hex_float(value: bytes, error: str) -> float:
+    try:
+        return float.fromhex(value.decode("latin-1"))
+    except ValueError:
+        raise CommandError(error) from None
+
+
+_SPACES = frozenset(b" \t\n\r\x0b\x0c")
+_INFINITIES = (float("inf"), float("-inf"))
+_NONZERO = re.compile(rb"[+-]?(0[xX][0-9a-fA-F.]*[1-9a-fA-F]|[0-9.]*[1-9])")  # a mantissa that is not zero
 
 
 def format_double(value: float) -> bytes:
@@ -113,6 +125,7 @@ def wrong_arity(name: bytes) -> CommandError:
 
 _LONG_DOUBLE_BITS = 64
 _NUMBER = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_HEX_NUMBER = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)\.?([0-9a-fA-F]*)(?:[pP]([+-]?\d+))?")
 
 
 def _round_mantissa(value: Fraction) -> Fraction:
@@ -138,11 +151,17 @@ INFINITE_RESULT = "ERR increment would produce NaN or Infinity"
 def long_double(text: bytes, error: str = "ERR value is not a valid float",
                 infinite: str = INFINITE_RESULT) -> Fraction:
     """strtold of a whole argument (a finite decimal number) as the nearest long double."""
-    if not _NUMBER.fullmatch(text):
-        if text.lower().lstrip(b"+-") in (b"inf", b"infinity"):
-            raise CommandError(infinite)
-        raise CommandError(error)
-    return _round_mantissa(Fraction(text.decode()))
+    if _NUMBER.fullmatch(text):
+        return _round_mantissa(Fraction(text.decode()))
+    hexadecimal = _HEX_NUMBER.fullmatch(text)
+    if hexadecimal and (hexadecimal[2] or hexadecimal[3]):
+        sign, whole, fraction, exponent = hexadecimal.groups()
+        digits = int((whole + fraction).decode() or "0", 16)
+        value = Fraction(digits, 16 ** len(fraction)) * Fraction(2) ** int(exponent or b"0")
+        return _round_mantissa(-value if sign == b"-" else value)
+    if text.lower().lstrip(b"+-") in (b"inf", b"infinity"):
+        raise CommandError(infinite)
+    raise CommandError(error)
 
 
 def add_long_doubles(current: Fraction, increment: Fraction) -> bytes:

@@ -18,48 +18,58 @@ def _ordered(scores: dict) -> list[tuple[bytes, float]]:
     return sorted(scores.items(), key=lambda pair: (pair[1], pair[0]))
 
 
+_ZADD_FLAGS = frozenset((b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"))
+
+
 @command("zadd", -4)
 def zadd(e, args):
-    i, flags = 2, set()
-    while i < len(args) and args[i].upper() in (b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"):
-        flags.add(args[i].upper())
-        i += 1
-    rest = args[i:]
-    if not rest or len(rest) % 2:
-        raise CommandError(SYNTAX)
-    if {b"NX", b"XX"} <= flags:
-        raise CommandError("ERR XX and NX options at the same time are not compatible")
-    if len(flags & {b"GT", b"LT", b"NX"}) > 1:
-        raise CommandError("ERR GT, LT, and/or NX options at the same time are not compatible")
-    if b"INCR" in flags and len(rest) > 2:
-        raise CommandError("ERR INCR option supports a single increment-element pair")
-    pairs = [(floating(rest[j]), rest[j + 1]) for j in range(0, len(rest), 2)]
+    flags, rest = _zadd_flags(args)
+    pairs = list(zip(map(floating, rest[::2]), rest[1::2]))  # every score checked before any is added
     entry = _zset(e, args[1])
     if entry is None and b"XX" in flags:
         return None if b"INCR" in flags else 0
     entry = entry or e.get_or_create(args[1], "zset", dict)
-    added = changed = 0
-    result = None
+    values, added, changed, result = entry.value, 0, 0, None
     for score, member in pairs:
-        old = entry.value.get(member)
-        if (b"NX" in flags and old is not None) or (b"XX" in flags and old is None):
-            continue
-        if b"INCR" in flags and old is not None:
-            score += old
-            if math.isnan(score):
-                raise CommandError(NAN)
-        if old is not None and ((b"GT" in flags and score <= old) or (b"LT" in flags and score >= old)):
-            continue
-        result = score
+        old = values.get(member)
         if old is None:
+            if b"XX" in flags:
+                continue
             added += 1
-        elif old != score:
-            changed += 1
-        entry.value[member] = score
+        else:
+            if b"NX" in flags:
+                continue
+            if b"INCR" in flags:
+                score += old
+                if math.isnan(score):
+                    raise CommandError(NAN)
+            if (b"GT" in flags and score <= old) or (b"LT" in flags and score >= old):
+                continue
+            changed += old != score
+        result = values[member] = score
     e.drop_if_empty(args[1], entry)
     if b"INCR" in flags:
         return None if result is None else format_double(result)
     return added + changed if b"CH" in flags else added
+
+
+def _zadd_flags(args: list[bytes]) -> tuple[set[bytes], list[bytes]]:
+    """ZADD's options and the score/member arguments after them, checked as Redis checks them."""
+    i, flags = 2, set()
+    while i < len(args) and (flag := args[i].upper()) in _ZADD_FLAGS:
+        flags.add(flag)
+        i += 1
+    rest = args[i:]
+    if not rest or len(rest) % 2:
+        raise CommandError(SYNTAX)
+    if flags:
+        if {b"NX", b"XX"} <= flags:
+            raise CommandError("ERR XX and NX options at the same time are not compatible")
+        if len(flags & {b"GT", b"LT", b"NX"}) > 1:
+            raise CommandError("ERR GT, LT, and/or NX options at the same time are not compatible")
+        if b"INCR" in flags and len(rest) > 2:
+            raise CommandError("ERR INCR option supports a single increment-element pair")
+    return flags, rest
 
 
 @command("zincrby", 4)
