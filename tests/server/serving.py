@@ -64,10 +64,14 @@ def start_serve(*arguments: str, directory: Path | None = None, save: str = "") 
         try:
             _wait_ready(serving)
             yield serving
-        finally:
+        finally:  # SIGTERM first: serve kills its BGSAVE child, which would write on into the directory
             if process.poll() is None:
-                process.kill()
-                process.wait()
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 def _wait_ready(serving: Serving) -> None:
