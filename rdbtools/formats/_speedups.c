@@ -964,7 +964,8 @@ static int resp_command(const unsigned char *buf, Py_ssize_t end, Py_ssize_t *po
     Py_ssize_t p = *pos;
     long long argc = aof_number(buf, end, &p, '*');
     if (argc < 1) return BAIL;
-    PyObject *list = PyList_New(0);
+    if (argc > (end - p) / 4) return BAIL; /* each argument takes at least "$0\r\n\r\n": more cannot be here */
+    PyObject *list = PyList_New((Py_ssize_t)argc);
     if (list == NULL) return -1;
     for (long long i = 0; i < argc; i++) {
         long long len = aof_number(buf, end, &p, '$');
@@ -972,10 +973,12 @@ static int resp_command(const unsigned char *buf, Py_ssize_t end, Py_ssize_t *po
             Py_DECREF(list);
             return BAIL;
         }
-        if (append_new(list, PyBytes_FromStringAndSize((const char *)buf + p, (Py_ssize_t)len)) < 0) {
+        PyObject *arg = PyBytes_FromStringAndSize((const char *)buf + p, (Py_ssize_t)len);
+        if (arg == NULL) {
             Py_DECREF(list);
             return -1;
         }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, arg);
         p += len + 2;
     }
     *pos = p;
@@ -996,16 +999,23 @@ static int resp_annotation(const unsigned char *buf, Py_ssize_t end, Py_ssize_t 
     return BAIL;
 }
 
-/* A RespRecord (a NamedTuple) made as tuple.__new__ makes it: no Python code runs per record. */
+/* A RespRecord (a NamedTuple, so a tuple subclass) allocated and filled here: no Python code runs
+ * per record. */
 static PyObject *make_record(PyTypeObject *cls, Py_ssize_t offset, Py_ssize_t line, PyObject *args,
                              PyObject *annotation) {
-    PyObject *fields = Py_BuildValue("(nnOO)", offset, line, args, annotation);
-    if (fields == NULL) return NULL;
-    PyObject *wrapped = PyTuple_Pack(1, fields);
-    Py_DECREF(fields);
-    if (wrapped == NULL) return NULL;
-    PyObject *record = PyTuple_Type.tp_new(cls, wrapped, NULL);
-    Py_DECREF(wrapped);
+    PyObject *where = PyLong_FromSsize_t(offset), *at_line = PyLong_FromSsize_t(line);
+    PyObject *record = where != NULL && at_line != NULL ? cls->tp_alloc(cls, 4) : NULL;
+    if (record == NULL) {
+        Py_XDECREF(where);
+        Py_XDECREF(at_line);
+        return NULL;
+    }
+    Py_INCREF(args);
+    Py_INCREF(annotation);
+    PyTuple_SET_ITEM(record, 0, where);
+    PyTuple_SET_ITEM(record, 1, at_line);
+    PyTuple_SET_ITEM(record, 2, args);
+    PyTuple_SET_ITEM(record, 3, annotation);
     return record;
 }
 
