@@ -24,7 +24,7 @@ _ZADD_FLAGS = frozenset((b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"))
 @command("zadd", -4)
 def zadd(e, args):
     flags, rest = _zadd_flags(args)
-    pairs = list(zip(map(floating, rest[::2]), rest[1::2]))  # every score checked before any is added
+    pairs = list(zip(map(floating, rest[::2]), rest[1::2], strict=True))  # all scores checked before adding
     entry = _zset(e, args[1])
     if entry is None and b"XX" in flags:
         return None if b"INCR" in flags else 0
