@@ -201,14 +201,15 @@ def _frozen() -> Iterator[None]:
 
 
 def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False, until: int | None = None,
-               progress: Progress | None = None) -> tuple[Keyspace, Header]:
+               progress: Progress | None = None, engine: Engine | None = None) -> tuple[Keyspace, Header]:
     """Load an AOF's snapshot and replay its commands into a keyspace, as Redis loads it.
 
     MULTI ... EXEC blocks run when their EXEC is read (one left open at the end is dropped, as
     Redis reverts it); error replies do not stop the replay; ``until`` stops at the first command
     stamped (#TS:) later than that unix time. Records are taken a batch at a time (the hot loop).
+    ``engine``: replay into this one (a server loading its AOF) instead of a new one.
     """
-    engine = Engine()
+    engine = engine or Engine()
     aof = open_aof(source)
     replay = _Replay(engine, report, skip_unknown, until)
     sizes = [part.path.stat().st_size for part in aof.layout.parts]

@@ -37,6 +37,8 @@ class Engine:
         self.databases = databases
         self.target = target  # the server whose formats DUMP writes
         self.db = 0
+        #: told (db, command) when an access deletes what has expired (a server propagates it)
+        self.on_expired: Callable[[int, list[bytes]], None] | None = None
 
     def execute(self, args: list[bytes]) -> object:
         """Run one command; CommandError for an error reply, UnknownCommand when not supported."""
@@ -62,12 +64,15 @@ class Engine:
 
     def lookup(self, key: bytes, db: int | None = None) -> Entry | None:
         """The live entry of a key: an expired one is deleted first, unless loading."""
-        keys = self.keyspace.dbs.get(self.db if db is None else db)
+        db = self.db if db is None else db
+        keys = self.keyspace.dbs.get(db)
         entry = None if keys is None else keys.get(key)
         if self.loading or entry is None:
             return entry
         if entry.expire_ms is not None and entry.expire_ms <= self.now_ms():
             del keys[key]
+            if self.on_expired is not None:
+                self.on_expired(db, [b"DEL", key])
             return None
         return entry
 

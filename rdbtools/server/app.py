@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from rdbtools.keyspace.commands import CommandError
+from rdbtools.server.aof import AofWriteError
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import NO_REPLY, Server, Shutdown
 from rdbtools.server.protocol import ProtocolError, RequestParser, encode, encode_into
@@ -70,9 +71,17 @@ class Connection(asyncio.Protocol):
         if self.batch is not None:
             self.batch.append(data)
         elif self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+            self.app.deliver(self, data)
             if (self.waiting or self.broken) and self.client.blocked is None:  # served: go on with the rest
                 asyncio.get_running_loop().call_soon(self._resume)
+
+    def write(self, data: bytes, close: bool = False) -> None:
+        """Replies out (once the AOF holds what they acknowledge)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+            self.app.server.stats["total_net_output_bytes"] += len(data)
+        if close:
+            self.close()
 
     def close(self) -> None:
         if self.transport is not None:
@@ -122,11 +131,8 @@ class Connection(asyncio.Protocol):
             self.app.stop()
         finally:
             self.batch = None
-            if batch and self.transport is not None:
-                self.transport.write(b"".join(batch))
-                server.stats["total_net_output_bytes"] += sum(map(len, batch))
-            if client.closing:
-                self.close()
+            if batch or client.closing:
+                self.app.deliver(self, b"".join(batch), close=client.closing)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.client is not None:
@@ -150,6 +156,40 @@ class App:
         self.config = config
         self.server = Server(config)
         self._stopping: asyncio.Event | None = None
+        self.held: list[tuple[Connection, bytes, bool]] = []  # replies waiting for the AOF's fsync
+        self._commit_scheduled = False
+
+    def deliver(self, connection: Connection, data: bytes, close: bool = False) -> None:
+        """Send replies; with AOF on, what they acknowledge is written first, and with appendfsync
+        always they wait for one write + fsync shared by every client of this loop turn."""
+        aof = self.server.aof
+        if aof is not None and (aof.buffer or self.held):
+            if aof.holds_replies:
+                self.held.append((connection, data, close))
+                if not self._commit_scheduled:
+                    self._commit_scheduled = True
+                    asyncio.get_running_loop().call_soon(self.commit)
+                return
+            self._flush_aof()
+        connection.write(data, close)
+
+    def commit(self) -> None:
+        """The group commit: the turn's AOF writes fsync'd, then the replies that waited for them."""
+        self._commit_scheduled = False
+        self._flush_aof()
+        held, self.held = self.held, []
+        for connection, data, close in held:
+            connection.write(data, close)
+
+    def _flush_aof(self) -> None:
+        aof = self.server.aof
+        try:
+            aof.flush()
+        except AofWriteError as error:
+            log.warning("%s", error.message)
+            if aof.holds_replies:  # nothing acknowledged may be lost: Redis exits here too
+                log.warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
+                os._exit(1)
 
     def stop(self) -> None:
         if self._stopping is not None:
@@ -170,6 +210,10 @@ class App:
         for client in list(self.server.clients.values()):
             client.close()
         self.server.persistence.kill_child()
+        if self.server.aof is not None:
+            if self.held:
+                self.commit()
+            self.server.aof.close()
 
     def _signalled(self, signum: int) -> None:
         name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
@@ -235,10 +279,18 @@ def serve(config: ServerConfig) -> None:
     app = App(config)
     log.info("Server initialized")
     started = time.time()
-    keys, expired = app.server.persistence.load(int(started * 1000))
-    if app.server.persistence.path.exists():
-        log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", keys, expired)
-        log.info("DB loaded from disk: %.3f seconds", time.time() - started)
+    aof = app.server.aof
+    if aof is not None:
+        existed = aof.exists() or aof.single_path.exists()
+        aof.load(app.server.engine)
+        if existed:
+            log.info("DB loaded from append only file: %.3f seconds", time.time() - started)
+        aof.open(app.server.engine)
+    else:
+        keys, expired = app.server.persistence.load(int(started * 1000))
+        if app.server.persistence.path.exists():
+            log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", keys, expired)
+            log.info("DB loaded from disk: %.3f seconds", time.time() - started)
     pidfile = Path(config["pidfile"]) if config["pidfile"] else None
     if pidfile is not None:
         pidfile.write_text(f"{os.getpid()}\n")

@@ -202,7 +202,7 @@ def _exec(server, client: Client):
         raise CommandError("EXECABORT Transaction discarded because of previous errors.")
     if touched:
         return None
-    return [server.call(client, args) for args in queued]
+    return server.run_transaction(client, queued)
 
 
 def _discard(client: Client):

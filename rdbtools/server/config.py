@@ -134,6 +134,14 @@ DIRECTIVES: dict[str, Directive] = {
     "pidfile": Directive(_text, "", False),
     "daemonize": Directive(_bool, False, False),  # only "no" can start (checked once every source is read)
     "appendonly": Directive(_bool, False),
+    "appendfsync": Directive(_choice("always", "everysec", "no"), "everysec"),
+    "appenddirname": Directive(_text, "appendonlydir", False),
+    "appendfilename": Directive(_text, "appendonly.aof", False),
+    "aof-use-rdb-preamble": Directive(_bool, True),
+    "aof-timestamp-enabled": Directive(_bool, False),
+    "aof-load-truncated": Directive(_bool, True),
+    "auto-aof-rewrite-percentage": Directive(_integer(0, 1 << 31), 100),
+    "auto-aof-rewrite-min-size": Directive(memory, 64 * 1024**2),
     "target": Directive(_target, NEWEST, False),  # rdbtool's own: which server's formats to write
 }
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from rdbtools.keyspace.commands import REGISTRY, Command, CommandError, Status, wrong_arity
 from rdbtools.keyspace.engine import Engine, UnknownCommand
+from rdbtools.keyspace.propagation import capture, effects
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import info
+from rdbtools.server.aof import AofPersistence
 from rdbtools.server.clients import Client
 from rdbtools.server.commands import NO_REPLY
 from rdbtools.server.config import ServerConfig
@@ -26,6 +28,7 @@ from rdbtools.server.replies import RESHAPED, shaped
 log = logging.getLogger("rdbtool.serve")
 
 NOAUTH = "NOAUTH Authentication required."
+MISCONF_AOF = "MISCONF Errors writing to the AOF file: {}"
 MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
            "Commands that may modify the data set are disabled, because this instance is configured to report "
            "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the "
@@ -48,6 +51,7 @@ _BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin"
 #: a command: (name, server handler or None, arity, engine command or None)
 Spec = tuple[bytes, Callable | None, int, Command | None]
 _SPELLINGS_CACHED = 4096  # command names as clients spell them (bounded: a client may send any bytes)
+_CAPTURED = frozenset((b"xreadgroup", b"xclaim", b"xautoclaim"))  # their AOF form needs the state before
 
 
 class Shutdown(Exception):
@@ -67,6 +71,11 @@ class Server:
         self.clock = clock
         self.engine = Engine(clock=clock, loading=False, databases=config["databases"], target=config.target)
         self.persistence = RdbPersistence(config, self.engine.keyspace)
+        self.aof: AofPersistence | None = None
+        self.transaction: list[tuple[int, list[list[bytes]]]] | None = None  # effects of an EXEC, wrapped at its end
+        if config["appendonly"]:
+            self.aof = AofPersistence(config, clock)
+            self.engine.on_expired = lambda db, args: self.propagate(db, [args])
         self.clients: dict[int, Client] = {}
         self.next_client_id = 1
         self.started = clock()
@@ -166,9 +175,10 @@ class Server:
     def _run_engine(self, spec: Command, client: Client, args: list[bytes]) -> object:
         if spec.write and not self.persistence.last_bgsave_ok and self.persistence.refuses_writes():
             return CommandError(MISCONF)
-        self.engine.db = client.db
+        if spec.write and self.aof is not None and not self.aof.last_write_ok:
+            return CommandError(MISCONF_AOF.format(self.aof.last_error))
         try:
-            reply = spec.handler(self.engine, args)  # arity was checked by execute
+            reply = self._apply(spec, client.db, args)  # arity was checked by execute
         except UnknownCommand as error:
             return CommandError(f"ERR {error.message}")
         name = spec.name
@@ -181,6 +191,42 @@ class Server:
         if reply is None and client.multi is None and (name in _BLOCKING or _stream_block(name, args)):
             return self._block(client, args)
         return shaped(name, args, reply, client.resp == 3) if name in RESHAPED else reply
+
+    def _apply(self, spec: Command, db: int, args: list[bytes]) -> object:
+        """Run an engine command in a database; with AOF on, append what a write did."""
+        engine = self.engine
+        engine.db = db
+        if self.aof is None or not spec.write:
+            return spec.handler(engine, args)
+        before = capture(engine, spec.name, args) if spec.name in _CAPTURED else None
+        reply = spec.handler(engine, args)
+        done = effects(engine, spec.name, args, reply, before)
+        if done:
+            self.propagate(db, done)
+        return reply
+
+    # --- AOF propagation -------------------------------------------------------------------------
+
+    def propagate(self, db: int, commands: list[list[bytes]]) -> None:
+        if self.transaction is not None:
+            self.transaction.append((db, commands))
+        elif self.aof is not None:
+            self.aof.feed(db, commands)
+
+    def run_transaction(self, client: Client, queued: list[list[bytes]]) -> list[object]:
+        """EXEC: the queued commands; their effects go to the AOF between MULTI and EXEC when there
+        are several (one alone is appended bare, as Redis 7 does)."""
+        self.transaction = []
+        try:
+            replies = [self.call(client, args) for args in queued]
+        finally:
+            done, self.transaction = self.transaction, None
+        steps = [(db, command) for db, commands in done for command in commands]
+        if len(steps) > 1:
+            steps = [(steps[0][0], [b"MULTI"]), *steps, (steps[-1][0], [b"EXEC"])]
+        for db, command in steps:
+            self.propagate(db, [command])
+        return replies
 
     # --- WATCH ---------------------------------------------------------------------------------
 
@@ -233,8 +279,7 @@ class Server:
         """Serve blocked clients (oldest first) whose keys now hold data."""
         for client in list(self.blocked):
             waiting = client.blocked
-            self.engine.db = client.db
-            reply = self.engine.execute(waiting.args)
+            reply = self._apply(REGISTRY[waiting.args[0].lower()], client.db, waiting.args)
             if reply is not None:
                 self.blocked.remove(client)
                 client.blocked = None
@@ -253,6 +298,8 @@ class Server:
         """What redis-server does on its timer: reap the child, save points, expire keys, timeouts."""
         now = self.clock()
         self.persistence.reap()
+        if self.aof is not None:
+            self.aof.cron()
         if self.persistence.save_point_due(now):
             self.persistence.bgsave()
         if self.active_expire:
@@ -267,7 +314,7 @@ class Server:
     def _expire_cycle(self, samples: int = 20) -> None:
         """Redis's active expiry: sample keys with a TTL, delete the expired ones."""
         now_ms = int(self.clock() * 1000)
-        for keys in self.engine.keyspace.dbs.values():
+        for db, keys in self.engine.keyspace.dbs.items():
             if not keys:
                 continue
             for key in random.sample(list(keys), min(samples, len(keys))) if len(keys) > samples else list(keys):
@@ -275,6 +322,8 @@ class Server:
                 if entry is not None and entry.expire_ms is not None and entry.expire_ms <= now_ms:
                     del keys[key]
                     self.stats["expired_keys"] += 1
+                    if self.aof is not None:
+                        self.propagate(db, [[b"DEL", key]])
 
     # --- pub/sub helpers -----------------------------------------------------------------------
 

@@ -59,7 +59,10 @@ def _memory(server) -> dict[str, object]:
 
 
 def _persistence(server) -> dict[str, object]:
-    return server.persistence.info()
+    fields = server.persistence.info()
+    if server.aof is not None:
+        fields.update(server.aof.info())
+    return fields
 
 
 def _stats(server) -> dict[str, object]:

@@ -74,11 +74,7 @@ class RdbPersistence:
         temp = directory / f"temp-{pid}.rdb"
         try:
             with open(temp, "wb", buffering=1 << 20) as out:
-                writer = RdbWriter(out, self.config.target, compress=self.config["rdbcompression"],
-                                   checksum=self.config["rdbchecksum"], size_hints=self.keyspace.sizes())
-                for record in self.keyspace.records():
-                    (writer.write_key if isinstance(record, KeyRecord) else writer.write_function)(record)
-                writer.close()
+                write_rdb(out, self.keyspace, self.config)
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temp, self.path)
@@ -188,6 +184,15 @@ class RdbPersistence:
             "aof_last_rewrite_time_sec": -1, "aof_current_rewrite_time_sec": -1, "aof_last_bgrewrite_status": "ok",
             "aof_last_write_status": "ok", "aof_last_cow_size": 0,
         }
+
+
+def write_rdb(out, keyspace: Keyspace, config: ServerConfig, aux: dict[bytes, bytes] | None = None) -> None:
+    """The keyspace as an RDB of the configured target (a dump, or an AOF's base or preamble)."""
+    writer = RdbWriter(out, config.target, compress=config["rdbcompression"], checksum=config["rdbchecksum"],
+                       size_hints=keyspace.sizes(), aux=aux)
+    for record in keyspace.records():
+        (writer.write_key if isinstance(record, KeyRecord) else writer.write_function)(record)
+    writer.close()
 
 
 def _private_dirty_bytes() -> int:

@@ -26,10 +26,12 @@ def _hash(e, key: bytes):
 
 def _expire_fields(e, key: bytes, entry) -> None:
     now = e.now_ms()
-    for field, at in list(entry.field_expires.items()):
-        if at <= now:
-            del entry.field_expires[field]
-            entry.value.pop(field, None)
+    expired = [field for field, at in entry.field_expires.items() if at <= now]
+    for field in expired:
+        del entry.field_expires[field]
+        entry.value.pop(field, None)
+    if expired and e.on_expired is not None:
+        e.on_expired(e.db, [b"HDEL", key, *expired])
     e.drop_if_empty(key, entry)
 
 

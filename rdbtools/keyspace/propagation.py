@@ -1,0 +1,391 @@
+"""What a write command puts into the AOF once it has run: its effects, in the form Redis propagates.
+
+Replaying the AOF must rebuild the same keyspace at any later time, so whatever depends on the
+clock or on chance is written as its outcome (Redis 7's rewrites, ``rewriteClientCommandVector``):
+relative expiries become ``PEXPIREAT`` / ``SET ... PXAT``, INCRBYFLOAT the ``SET ... KEEPTTL`` of its
+result, SPOP the ``SREM`` of what it popped, blocking pops their plain pops, ``XADD *`` the id it
+chose, an approximate trim the exact one, a consumer group read the ``XCLAIM`` of each delivery.
+A command that changed nothing (its reply says so) propagates nothing. Everything here reads the
+engine's state *after* the command, plus what ``capture`` noted before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rdbtools.keyspace.commands import OK, integer
+from rdbtools.rdb.model import StreamId
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
+
+Effects = list[list[bytes]]
+Rewrite = Callable[["Engine", list[bytes], Any, Any], Effects]
+
+#: replies that mean "nothing changed" for these commands (Redis's dirty counter stays put)
+_NOOP_IF_ZERO = frozenset(b"del unlink expire pexpire expireat pexpireat persist hdel srem sadd zrem zremrangebyscore "
+                          b"zremrangebyrank zremrangebylex lrem setnx msetnx hsetnx renamenx move copy smove xdel xack "
+                          b"xtrim pfadd lpushx rpushx".split())
+_NOOP_IF_NONE = frozenset(b"lpop rpop zpopmin zpopmax lmove rpoplpush getdel xadd".split())
+_FUNCTION_WRITES = frozenset((b"LOAD", b"DELETE", b"FLUSH", b"RESTORE"))
+
+DEL, PEXPIREAT, PXAT, SET, SREM = b"DEL", b"PEXPIREAT", b"PXAT", b"SET", b"SREM"
+_SREM_BATCH = 1024  # members per SREM, as Redis 7.2+ batches a popped set
+
+
+def capture(engine: Engine, name: bytes, args: list[bytes]) -> Any:
+    """What a rewrite needs to know from before the command (only a few do)."""
+    if name in (b"xreadgroup", b"xclaim", b"xautoclaim"):
+        return _consumer_names(engine, name, args)
+    return None
+
+
+def effects(engine: Engine, name: bytes, args: list[bytes], reply: Any, before: Any = None) -> Effects:
+    """The commands to append for a write command that ran and answered ``reply`` (not an error)."""
+    rewrite = _REWRITES.get(name)
+    if rewrite is not None:
+        return rewrite(engine, args, reply, before)
+    if (reply == 0 and name in _NOOP_IF_ZERO) or (reply is None and name in _NOOP_IF_NONE) or reply == []:
+        return []
+    return [args]
+
+
+# --- strings and keys ----------------------------------------------------------------------------
+
+def _expire_of(engine: Engine, key: bytes) -> int | None:
+    entry = engine.keys.get(key)
+    return None if entry is None else entry.expire_ms
+
+
+def _set(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """SET: nothing when its NX/XX condition failed; with an expiry, ``SET key value PXAT ms``; GET
+    is dropped (Redis's setGenericCommand)."""
+    options = [a.upper() for a in args[3:]]
+    if b"GET" in options:
+        done = reply is None if b"NX" in options else reply is not None if b"XX" in options else True
+    else:
+        done = reply == OK
+    if not done:
+        return []
+    if any(o in (b"EX", b"PX", b"EXAT", b"PXAT") for o in options):
+        return _set_pxat(engine, args[1], args[2])
+    if b"GET" in options:
+        return [args[:3] + [a for a, o in zip(args[3:], options, strict=True) if o != b"GET"]]
+    return [args]
+
+
+def _set_pxat(engine: Engine, key: bytes, value: bytes) -> Effects:
+    at = _expire_of(engine, key)
+    if at is None:  # expired at once (a time in the past): Redis deletes it
+        return [[DEL, key]]
+    return [[SET, key, value, PXAT, b"%d" % at]]
+
+
+def _setex(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    return _set_pxat(engine, args[1], args[3])
+
+
+def _expire(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """EXPIRE family: ``PEXPIREAT key ms`` (its NX/XX/GT/LT kept); a time already past deleted it."""
+    if reply != 1:
+        return []
+    at = _expire_of(engine, args[1])
+    if at is None:
+        return [[DEL, args[1]]]
+    head = args[0] if args[0].lower() == b"pexpireat" else PEXPIREAT
+    return [[head, args[1], b"%d" % at, *args[3:]]]
+
+
+def _getex(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    if reply is None or len(args) == 2:
+        return []
+    option = args[2].upper()
+    if option == b"PERSIST":
+        return [[b"PERSIST", args[1]]]
+    at = _expire_of(engine, args[1])
+    return [[DEL, args[1]]] if at is None else [[PEXPIREAT, args[1], b"%d" % at]]
+
+
+def _getdel(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    return [] if reply is None else [[DEL, args[1]]]
+
+
+def _incrbyfloat(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    return [[SET, args[1], reply, b"KEEPTTL"]]
+
+
+def _restore(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """RESTORE with a relative TTL: the absolute one (ABSTTL); an expired one deleted the key."""
+    options = [a.upper() for a in args[4:]]
+    if args[2] == b"0" or b"ABSTTL" in options:
+        return [args]
+    at = _expire_of(engine, args[1])
+    return [[DEL, args[1]]] if at is None else [[*args[:2], b"%d" % at, *args[3:], b"ABSTTL"]]
+
+
+def _function(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    return [args] if args[1].upper() in _FUNCTION_WRITES else []
+
+
+# --- lists, sets, sorted sets --------------------------------------------------------------------
+
+def _popped_as(head: bytes) -> Rewrite:
+    """BLPOP/BRPOP/BZPOPMIN/BZPOPMAX served: the plain pop of the key that answered."""
+    def rewrite(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+        return [] if not reply else [[head, reply[0]]]
+
+    return rewrite
+
+
+def _mpop(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """LMPOP/BLMPOP/ZMPOP/BZMPOP: ``[LR]POP key n`` / ``ZPOP{MIN,MAX} key n`` of what was popped."""
+    if not reply:
+        return []
+    name = args[0].lower()
+    first = 2 if name.startswith(b"b") else 1
+    keys = int(args[first])
+    where = args[first + 1 + keys].upper()
+    heads = {b"LEFT": b"LPOP", b"RIGHT": b"RPOP", b"MIN": b"ZPOPMIN", b"MAX": b"ZPOPMAX"}
+    return [[heads[where], reply[0], b"%d" % len(reply[1])]]
+
+
+def _blmove(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    if reply is None:
+        return []
+    if args[0].lower() == b"brpoplpush":
+        return [[b"RPOPLPUSH", args[1], args[2]]]
+    return [[b"LMOVE", *args[1:5]]]
+
+
+def _spop(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    if len(args) == 2:
+        return [] if reply is None else [[SREM, args[1], reply]]
+    if not reply:
+        return []
+    if args[1] not in engine.keys:  # the whole set was popped
+        return [[DEL, args[1]]]
+    return [[SREM, args[1], *reply[i : i + _SREM_BATCH]] for i in range(0, len(reply), _SREM_BATCH)]
+
+
+def _geoadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """GEOADD as the ZADD of the scores it computed (Redis's geoaddCommand)."""
+    options, i = [], 2
+    while args[i].upper() in (b"NX", b"XX", b"CH"):
+        options.append(args[i])
+        i += 1
+    entry = engine.keys.get(args[1])
+    members = args[i + 2 :: 3]
+    pairs = [(b"%d" % entry.value[m], m) for m in members if entry is not None and m in entry.value]
+    return [[b"ZADD", args[1], *options, *[x for pair in pairs for x in pair]]] if pairs else []
+
+
+def _hincrbyfloat(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    return [[b"HSET", args[1], args[2], reply]]
+
+
+# --- streams -------------------------------------------------------------------------------------
+
+def _options_end(args: list[bytes], start: int) -> tuple[int, int | None]:
+    """Where XADD's / XTRIM's options end, and where its MAXLEN|MINID is (None: no trimming)."""
+    i, trim = start, None
+    while i < len(args):
+        option = args[i].upper()
+        if option == b"NOMKSTREAM":
+            i += 1
+        elif option in (b"MAXLEN", b"MINID"):
+            trim = i
+            i += 3 if i + 1 < len(args) and args[i + 1] in (b"=", b"~") else 2
+            if i + 1 < len(args) and args[i].upper() == b"LIMIT":
+                i += 2
+        else:
+            break
+    return i, trim
+
+
+def _exact_trim(engine: Engine, args: list[bytes], trim: int | None) -> list[bytes]:
+    """MAXLEN|MINID ~ n as ``=`` and the bound the stream was actually trimmed to (LIMIT dropped)."""
+    if trim is None or args[trim + 1] != b"~":
+        return list(args)
+    stream = engine.keys[args[1]].value
+    exact = (b"%d" % len(stream.entries) if args[trim].upper() == b"MAXLEN"
+             else _id(stream.entries[0].id if stream.entries else stream.last_id))
+    end = trim + 3
+    if end + 1 < len(args) and args[end].upper() == b"LIMIT":
+        end += 2
+    return [*args[:trim + 1], b"=", exact, *args[end:]]
+
+
+def _id(stream_id: StreamId) -> bytes:
+    return b"%d-%d" % (stream_id.ms, stream_id.seq)
+
+
+def _xadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """XADD with the id it chose (for ``*`` and ``ms-*``) and an exact trim."""
+    if reply is None:
+        return []
+    id_at, trim = _options_end(args, 2)
+    rewritten = _exact_trim(engine, args, trim)
+    rewritten[id_at - (len(args) - len(rewritten))] = reply
+    return [rewritten]
+
+
+def _xtrim(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    return [_exact_trim(engine, args, 2)] if reply else []
+
+
+def _consumer_names(engine: Engine, name: bytes, args: list[bytes]) -> set[tuple[bytes, bytes, bytes]]:
+    """(key, group, consumer) of every consumer of the groups the command names."""
+    known = set()
+    for key, group in _groups_named(engine, name, args):
+        known.update((key, group.name, c.name) for c in group.consumers)
+    return known
+
+
+def _groups_named(engine: Engine, name: bytes, args: list[bytes]):
+    if name == b"xreadgroup":
+        upper = [a.upper() for a in args]
+        streams = upper.index(b"STREAMS") if b"STREAMS" in upper else len(args)
+        keys = args[streams + 1 : streams + 1 + (len(args) - streams - 1) // 2]
+        group_name = args[upper.index(b"GROUP") + 1] if b"GROUP" in upper else None
+    else:
+        keys, group_name = args[1:2], args[2]
+    for key in keys:
+        entry = engine.keys.get(key)
+        if entry is not None and entry.type == "stream":
+            for group in entry.value.groups:
+                if group.name == group_name:
+                    yield key, group
+
+
+def _claims(key: bytes, group, ids, consumer: bytes | None = None) -> Effects:
+    """An ``XCLAIM ... FORCE JUSTID LASTID`` per pending id: owner, delivery time and count as now."""
+    pending = {p.id: p for p in group.pending}
+    commands = []
+    for entry_id in ids:
+        p = pending.get(entry_id)
+        if p is not None:
+            commands.append([b"XCLAIM", key, group.name, p.consumer if consumer is None else consumer, b"0",
+                             _id(entry_id), b"TIME", b"%d" % p.delivery_time, b"RETRYCOUNT",
+                             b"%d" % p.delivery_count, b"FORCE", b"JUSTID", b"LASTID",
+                             _id(group.last_delivered_id)])
+    return commands
+
+
+def _new_consumers(engine: Engine, name: bytes, args: list[bytes], before: set) -> Effects:
+    return [[b"XGROUP", b"CREATECONSUMER", key, group.name, c.name]
+            for key, group in _groups_named(engine, name, args) for c in group.consumers
+            if (key, group.name, c.name) not in before]
+
+
+def _xreadgroup(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effects:
+    """New deliveries as XCLAIMs and the group's new last id (XGROUP SETID), as Redis propagates them."""
+    commands = _new_consumers(engine, b"xreadgroup", args, before or set())
+    upper = [a.upper() for a in args]
+    if not reply or b">" not in args[upper.index(b"STREAMS"):]:
+        return commands
+    noack = b"NOACK" in upper[: upper.index(b"STREAMS")]
+    groups = dict(_groups_named(engine, b"xreadgroup", args))
+    for key, entries in reply:
+        group = groups.get(key)
+        if group is None or not entries:
+            continue
+        if not noack:
+            commands += _claims(key, group, [_parse(e[0]) for e in entries])
+        setid = [b"XGROUP", b"SETID", key, group.name, _id(group.last_delivered_id)]
+        if group.entries_read is not None:
+            setid += [b"ENTRIESREAD", b"%d" % group.entries_read]
+        commands.append(setid)
+    return commands
+
+
+def _parse(text: bytes) -> StreamId:
+    ms, _, seq = text.partition(b"-")
+    return StreamId(integer(ms), integer(seq or b"0"))
+
+
+def _xclaim(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effects:
+    """What XCLAIM / XAUTOCLAIM took over, as the XCLAIM of each id with its resulting state."""
+    commands = _new_consumers(engine, args[0].lower(), args, before or set())
+    groups = dict(_groups_named(engine, args[0].lower(), args))
+    group = groups.get(args[1])
+    if group is None or not reply:
+        return commands
+    if args[0].lower() == b"xautoclaim":
+        claimed, deleted = reply[1], reply[2] if len(reply) > 2 else []
+        ids = [_parse(c if isinstance(c, bytes) else c[0]) for c in claimed]
+        commands += _claims(args[1], group, ids)
+        if deleted:
+            commands.append([b"XACK", args[1], group.name, *deleted])
+        return commands
+    ids = [_parse(c if isinstance(c, bytes) else c[0]) for c in reply]
+    return commands + _claims(args[1], group, ids)
+
+
+# --- hash field TTLs (Redis 7.4+) -----------------------------------------------------------------
+
+def _field_expire(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """HEXPIRE family: HPEXPIREAT of the fields given a TTL, HDEL of those a past time deleted."""
+    fields = args[args.index(b"FIELDS", 3) + 2 :] if b"FIELDS" in args else []
+    if not isinstance(reply, list) or not fields:
+        return [args] if reply else []
+    entry = engine.keys.get(args[1])
+    ttls = (entry.field_expires or {}) if entry is not None else {}
+    timed = [f for f, r in zip(fields, reply, strict=False) if r == 1 and f in ttls]
+    deleted = [f for f, r in zip(fields, reply, strict=False) if r == 2]
+    commands = [[b"HPEXPIREAT", args[1], b"%d" % ttls[f], b"FIELDS", b"1", f] for f in timed]
+    if deleted:
+        commands.append([b"HDEL", args[1], *deleted])
+    return commands
+
+
+def _hpersist(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    return [args] if isinstance(reply, list) and 1 in reply else []
+
+
+def _field_write(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """HSETEX / HGETEX / HGETDEL: the fields' resulting values and TTLs, as HSET, HPEXPIREAT, HDEL."""
+    try:
+        at = args.index(b"FIELDS", 2)
+    except ValueError:
+        at = [a.upper() for a in args].index(b"FIELDS")
+    count = int(args[at + 1])
+    name = args[0].lower()
+    fields = args[at + 2 : at + 2 + (2 * count if name == b"hsetex" else count) : 2 if name == b"hsetex" else 1]
+    if name == b"hsetex" and reply == 0:
+        return []
+    entry = engine.keys.get(args[1])
+    value = {} if entry is None else entry.value
+    ttls = {} if entry is None else (entry.field_expires or {})
+    present = [f for f in fields if f in value]
+    gone = [f for f in fields if f not in value]
+    commands = []
+    if name == b"hsetex" and present:
+        commands.append([b"HSET", args[1], *[x for f in present for x in (f, value[f])]])
+    if present and name != b"hgetdel":
+        timed = [f for f in present if f in ttls]
+        for f in timed:
+            commands.append([b"HPEXPIREAT", args[1], b"%d" % ttls[f], b"FIELDS", b"1", f])
+        persisted = [f for f in present if f not in ttls]
+        if persisted and name == b"hgetex" and any(a.upper() == b"PERSIST" for a in args[2:at]):
+            commands.append([b"HPERSIST", args[1], b"FIELDS", b"%d" % len(persisted), *persisted])
+    if gone and (name != b"hsetex") and (reply is None or any(r is not None for r in reply)):
+        commands.append([b"HDEL", args[1], *gone])
+    return commands
+
+
+_REWRITES: dict[bytes, Rewrite] = {
+    b"set": _set, b"setex": _setex, b"psetex": _setex, b"getex": _getex, b"getdel": _getdel,
+    b"incrbyfloat": _incrbyfloat, b"restore": _restore, b"function": _function,
+    b"expire": _expire, b"pexpire": _expire, b"expireat": _expire, b"pexpireat": _expire,
+    b"blpop": _popped_as(b"LPOP"), b"brpop": _popped_as(b"RPOP"),
+    b"bzpopmin": _popped_as(b"ZPOPMIN"), b"bzpopmax": _popped_as(b"ZPOPMAX"),
+    b"lmpop": _mpop, b"blmpop": _mpop, b"zmpop": _mpop, b"bzmpop": _mpop,
+    b"blmove": _blmove, b"brpoplpush": _blmove, b"spop": _spop, b"geoadd": _geoadd,
+    b"hincrbyfloat": _hincrbyfloat, b"xadd": _xadd, b"xtrim": _xtrim, b"xreadgroup": _xreadgroup,
+    b"xclaim": _xclaim, b"xautoclaim": _xclaim,
+    b"hexpire": _field_expire, b"hpexpire": _field_expire, b"hexpireat": _field_expire,
+    b"hpexpireat": _field_expire, b"hpersist": _hpersist,
+    b"hsetex": _field_write, b"hgetex": _field_write, b"hgetdel": _field_write,
+}
+

@@ -1,0 +1,318 @@
+"""AOF persistence as redis-server does it: append every write's effects, fsync by policy, load at start.
+
+Layouts: Redis 7's multi-part directory (``appenddirname``: a base file, incr files, a manifest
+replaced atomically) and, for targets before Redis 7, the single ``appendfilename``. An old single
+file met by a multi-part target is upgraded into a directory on start, as Redis 7 does.
+
+Policies (``appendfsync``): ``always`` writes and fsyncs before any reply to the writes of an
+event-loop turn goes out (group commit: the edge holds the replies until ``commit``); ``everysec``
+writes before replying and fsyncs in a background thread once a second, postponing a write for
+at most 2 s while an fsync is slow (Redis's rule); ``no`` writes and lets the OS flush.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hiredis import pack_command
+
+from rdbtools.aof.check import check_aof
+from rdbtools.aof.repair import truncate_with_backup
+from rdbtools.atomic import fsync_directory
+from rdbtools.errors import RdbtoolError
+from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_manifest, parse_manifest
+from rdbtools.keyspace.engine import Engine
+from rdbtools.server.config import ServerConfig
+from rdbtools.server.persistence import write_rdb
+
+log = logging.getLogger("rdbtool.serve")
+POSTPONE_LIMIT = 2.0  # seconds a write may wait for a slow background fsync (everysec)
+_TRUNCATABLE = ("truncated", "unbalanced MULTI/EXEC")
+
+
+class AofLoadError(RdbtoolError):
+    """The AOF cannot be loaded: serve does not start on it."""
+
+    hint = "check it with `rdbtool check-aof` (--fix cuts a broken tail), or move it away"
+
+
+class AofWriteError(RdbtoolError):
+    """Appending to the AOF failed."""
+
+
+class AofPersistence:
+    def __init__(self, config: ServerConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.buffer = bytearray()
+        self.selected_db = -1  # the database the last appended command ran in
+        self.last_timestamp = 0  # of the last #TS: annotation
+        self.fd: int | None = None
+        self.manifest: Manifest | None = None
+        self.size = 0  # of the file(s) being appended to, in bytes
+        self.base_size = 0  # the size after the last rewrite or load (auto-aof-rewrite's base)
+        self.last_write_ok = True
+        self.last_error = ""
+        self.last_fsync = time.monotonic()
+        self.postponed_since = 0.0
+        self.delayed_fsyncs = 0
+        self._fsync_thread: threading.Thread | None = None
+
+    # --- layout ----------------------------------------------------------------------------------
+
+    @property
+    def multi_part(self) -> bool:
+        return self.config.target.rdb_version >= 10
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.config["dir"]) / self.config["appenddirname"]
+
+    @property
+    def name(self) -> str:
+        return self.config["appendfilename"]
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / f"{self.name}.manifest"
+
+    @property
+    def single_path(self) -> Path:
+        return Path(self.config["dir"]) / self.name
+
+    def exists(self) -> bool:
+        return self.manifest_path.exists() if self.multi_part else self.single_path.exists()
+
+    # --- loading -----------------------------------------------------------------------------------
+
+    def load(self, engine: Engine) -> int:
+        """The AOF into the engine's keyspace, as Redis loads it; returns the commands replayed."""
+        from rdbtools.conversion import ConvertReport, replay_aof
+
+        if self.multi_part and not self.manifest_path.exists() and self.single_path.exists():
+            self._upgrade()
+        if not self.exists():
+            return 0
+        source = self.directory if self.multi_part else self.single_path
+        self._cut_truncated_tail(source)
+        report = ConvertReport(str(source), "", "aof", "")
+        engine.loading = True
+        try:
+            replay_aof(source, report, engine=engine)
+        except RdbtoolError as error:
+            raise AofLoadError(f"Bad file format reading the append only file: {error.message}",
+                               offset=error.offset, path=error.path) from None
+        finally:
+            engine.loading, engine.db = False, 0
+        self.size = self.base_size = self._current_size()
+        return sum(report.skipped.values())
+
+    def _cut_truncated_tail(self, source: Path) -> None:
+        """aof-load-truncated: a tail cut short (the last file only) is cut off, after a backup."""
+        check = check_aof(source)
+        if check.valid:
+            return
+        problem = check.problem
+        last = problem is not None and problem is check.files[-1]
+        if problem is None:
+            raise AofLoadError(f"the AOF is not loadable ({check.verdict}): {check.manifest_error or check.missing}",
+                               path=str(source))
+        if not (last and problem.verdict in _TRUNCATABLE and problem.rdb_error is None):
+            detail = problem.rdb_error or problem.error
+            offset = problem.error_offset if problem.error_offset is not None else problem.ok_up_to
+            raise AofLoadError(f"Bad file format reading the append only file ({check.verdict} at offset {offset}"
+                               f"{': ' + detail if detail else ''})", path=str(problem.path))
+        if not self.config["aof-load-truncated"]:
+            raise AofLoadError(f"the AOF is {problem.verdict} at offset {problem.ok_up_to} of {problem.name}; "
+                               "set aof-load-truncated yes to load what precedes it", path=str(problem.path))
+        backup = truncate_with_backup(problem.path, problem.ok_up_to)
+        log.warning("!!! Warning: short read while loading the AOF file %s!!!", problem.name)
+        log.warning("AOF %s loaded anyway because aof-load-truncated is enabled: truncated to offset %d "
+                    "(the original is kept as %s)", problem.name, problem.ok_up_to, backup.name)
+
+    def _upgrade(self) -> None:
+        """An old single AOF becomes the base of a new directory (Redis 7's aofUpgradePrepare)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        os.rename(self.single_path, self.directory / self.name)
+        fsync_directory(str(self.directory))
+        fsync_directory(self.config["dir"])
+        self._persist_manifest(Manifest((ManifestEntry(self.name, 1, FileType.BASE),)))
+        log.info("Successfully migrated an old-style AOF into the AOF directory")
+
+    # --- opening for appending ------------------------------------------------------------------------
+
+    def open(self, engine: Engine) -> None:
+        """After loading: a base for an empty start, the last incr file opened, the manifest written."""
+        if not self.multi_part:
+            self._open_file(self.single_path)
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        manifest = parse_manifest(self.manifest_path.read_bytes()) if self.manifest_path.exists() else None
+        entries = list(manifest.entries) if manifest is not None else []
+        if not entries:
+            base = self._write_base(engine, 1)
+            entries.append(base)
+            log.info("Creating AOF base file %s on server start", base.name)
+        incrs = [e for e in entries if e.type is FileType.INCR]
+        if incrs:
+            incr = incrs[-1]
+            log.info("Opening AOF incr file %s on server start", incr.name)
+        else:
+            incr = ManifestEntry(f"{self.name}.1.incr.aof", 1, FileType.INCR)
+            entries.append(incr)
+            log.info("Creating AOF incr file %s on server start", incr.name)
+        self._open_file(self.directory / incr.name)
+        self._persist_manifest(Manifest(tuple(entries)))
+        self.size = self.base_size = self._current_size()
+
+    def _write_base(self, engine: Engine, seq: int) -> ManifestEntry:
+        """The keyspace as a base file (RDB with aof-use-rdb-preamble, else commands), fsync'd."""
+        preamble = self.config["aof-use-rdb-preamble"]
+        entry = ManifestEntry(f"{self.name}.{seq}.base.{'rdb' if preamble else 'aof'}", seq, FileType.BASE)
+        with open(self.directory / entry.name, "wb", buffering=1 << 20) as out:
+            write_base(out, engine, self.config)
+            out.flush()
+            os.fsync(out.fileno())
+        return entry
+
+    def _open_file(self, path: Path) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.last_fsync = time.monotonic()
+
+    def _persist_manifest(self, manifest: Manifest) -> None:
+        """temp-<name>.manifest, fsync'd, renamed over the manifest, the directory fsync'd."""
+        temp = self.directory / f"temp-{self.manifest_path.name}"
+        with open(temp, "wb") as out:
+            out.write(format_manifest(manifest))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, self.manifest_path)
+        fsync_directory(str(self.directory))
+        self.manifest = manifest
+
+    def _current_size(self) -> int:
+        if not self.multi_part:
+            return self.single_path.stat().st_size if self.single_path.exists() else 0
+        if self.manifest is None and not self.manifest_path.exists():
+            return 0
+        manifest = self.manifest or parse_manifest(self.manifest_path.read_bytes())
+        return sum((self.directory / e.name).stat().st_size for e in manifest.loaded
+                   if (self.directory / e.name).exists())
+
+    # --- appending ------------------------------------------------------------------------------------
+
+    def feed(self, db: int, commands: list[list[bytes]]) -> None:
+        """Effects of a command, in Redis's AOF form: #TS: when the second changed, SELECT when the db did."""
+        buffer = self.buffer
+        if self.config["aof-timestamp-enabled"]:
+            now = int(self.clock())
+            if now > self.last_timestamp:
+                buffer += b"#TS:%d\r\n" % now
+                self.last_timestamp = now
+        if db != self.selected_db:
+            buffer += pack_command((b"SELECT", b"%d" % db))
+            self.selected_db = db
+        for args in commands:
+            buffer += pack_command(tuple(args))
+
+    @property
+    def holds_replies(self) -> bool:
+        """Replies to writes wait for ``commit`` (appendfsync always)."""
+        return self.config["appendfsync"] == "always"
+
+    def flush(self) -> None:
+        """Write the buffer (before any reply to what it holds goes out); fsync as the policy says."""
+        if not self.buffer or self.fd is None:
+            return
+        policy = self.config["appendfsync"]
+        if policy == "everysec" and self._fsync_running():
+            now = time.monotonic()
+            if not self.postponed_since:
+                self.postponed_since = now
+            if now - self.postponed_since < POSTPONE_LIMIT:
+                return  # retried from the timer; the replies are not held (as Redis)
+            self.delayed_fsyncs += 1
+            log.warning("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer "
+                        "without waiting for fsync to complete, this may slow down Redis.")
+        self.postponed_since = 0.0
+        self._write_all()
+        if policy == "always":
+            os.fdatasync(self.fd)
+            self.last_fsync = time.monotonic()
+        elif policy == "everysec":
+            self._maybe_background_fsync()
+
+    def _write_all(self) -> None:
+        data = memoryview(self.buffer)
+        try:
+            while data:
+                written = os.write(self.fd, data)
+                data = data[written:]
+        except OSError as error:
+            self.last_write_ok, self.last_error = False, error.strerror or str(error)
+            kept = bytes(data)
+            data.release()
+            self.buffer = bytearray(kept)
+            raise AofWriteError(f"Error writing to the AOF file: {error.strerror}") from None
+        data.release()
+        self.size += len(self.buffer)
+        self.buffer.clear()
+        self.last_write_ok = True
+
+    def _fsync_running(self) -> bool:
+        return self._fsync_thread is not None and self._fsync_thread.is_alive()
+
+    def _maybe_background_fsync(self) -> None:
+        if time.monotonic() - self.last_fsync >= 1 and not self._fsync_running():
+            self.last_fsync = time.monotonic()
+            self._fsync_thread = threading.Thread(target=_fsync_quietly, args=(self.fd,), daemon=True)
+            self._fsync_thread.start()
+
+    def cron(self) -> None:
+        """The timer: retry a postponed write, and the once-a-second fsync of everysec."""
+        self.flush()
+        if self.config["appendfsync"] == "everysec" and self.fd is not None:
+            self._maybe_background_fsync()
+
+    def close(self) -> None:
+        """At shutdown: everything written and fsync'd."""
+        if self.fd is None:
+            return
+        if self._fsync_thread is not None:
+            self._fsync_thread.join()
+        with contextlib.suppress(AofWriteError):
+            self.postponed_since = 0.0
+            self._write_all()
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = None
+
+    def info(self) -> dict[str, object]:
+        return {"aof_enabled": 1, "aof_last_write_status": "ok" if self.last_write_ok else "err",
+                "aof_current_size": self.size, "aof_base_size": self.base_size, "aof_pending_rewrite": 0,
+                "aof_buffer_length": len(self.buffer), "aof_pending_bio_fsync": int(self._fsync_running()),
+                "aof_delayed_fsync": self.delayed_fsyncs}
+
+
+def write_base(out, engine: Engine, config: ServerConfig) -> None:
+    """A base: an RDB marked aof-base with aof-use-rdb-preamble (the default), else the commands
+    that rebuild the keyspace."""
+    if config["aof-use-rdb-preamble"]:
+        write_rdb(out, engine.keyspace, config, aux={b"aof-base": b"1"})
+        return
+    from rdbtools.export.resp import RespWriter
+
+    writer = RespWriter(out)
+    for record in engine.keyspace.records():
+        writer.write(record)
+
+
+def _fsync_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.fsync(fd)
