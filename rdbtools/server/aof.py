@@ -29,7 +29,7 @@ from rdbtools.errors import RdbtoolError
 from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_manifest, parse_manifest
 from rdbtools.keyspace.engine import Engine
 from rdbtools.server.config import ServerConfig
-from rdbtools.server.persistence import write_rdb
+from rdbtools.server.persistence import Child, fork_child, kill_child, reap_child, slowed, write_rdb
 
 log = logging.getLogger("rdbtool.serve")
 POSTPONE_LIMIT = 2.0  # seconds a write may wait for a slow background fsync (everysec)
@@ -63,6 +63,15 @@ class AofPersistence:
         self.postponed_since = 0.0
         self.delayed_fsyncs = 0
         self._fsync_thread: threading.Thread | None = None
+        # rewriting (BGREWRITEAOF): the child, and what the parent keeps meanwhile
+        self.child: Child | None = None
+        self.rewrite_scheduled = False
+        self.rewrite_buffer: bytearray | None = None  # single file: the writes since the fork
+        self.waiting = False  # turned on at run time: the files are complete once the first rewrite is
+        self.rewrites = 0
+        self.last_rewrite_ok = True
+        self.last_rewrite_seconds = -1
+        self.last_cow_size = 0
 
     # --- layout ----------------------------------------------------------------------------------
 
@@ -210,6 +219,7 @@ class AofPersistence:
     def feed(self, db: int, commands: list[list[bytes]]) -> None:
         """Effects of a command, in Redis's AOF form: #TS: when the second changed, SELECT when the db did."""
         buffer = self.buffer
+        start = len(buffer)
         if self.config["aof-timestamp-enabled"]:
             now = int(self.clock())
             if now > self.last_timestamp:
@@ -220,6 +230,8 @@ class AofPersistence:
             self.selected_db = db
         for args in commands:
             buffer += pack_command(tuple(args))
+        if self.rewrite_buffer is not None:
+            self.rewrite_buffer += memoryview(buffer)[start:]
 
     @property
     def holds_replies(self) -> bool:
@@ -281,7 +293,8 @@ class AofPersistence:
             self._maybe_background_fsync()
 
     def close(self) -> None:
-        """At shutdown: everything written and fsync'd."""
+        """At shutdown (or CONFIG SET appendonly no): everything written and fsync'd, a rewrite stopped."""
+        self.kill_rewrite()
         if self.fd is None:
             return
         if self._fsync_thread is not None:
@@ -293,8 +306,159 @@ class AofPersistence:
         os.close(self.fd)
         self.fd = None
 
+    # --- rewriting ----------------------------------------------------------------------------------
+
+    def start_rewrite(self, engine: Engine) -> int:
+        """BGREWRITEAOF: writes from now on go to a new incr file (multi-part) or are also kept in
+        memory (single file); a forked child writes the snapshot as the new base. Returns its pid."""
+        if self.fd is not None:
+            with contextlib.suppress(AofWriteError):
+                self.postponed_since = 0.0
+                self._write_all()
+        else:  # turning AOF on: what the buffer holds is in the snapshot the child writes
+            self.buffer.clear()
+        if self.multi_part:
+            self._open_new_incr()
+        else:
+            self.rewrite_buffer = bytearray()
+        self.selected_db = -1  # the new file starts with a SELECT
+        self.child = fork_child(lambda pid: self._write_snapshot(engine, pid))
+        self.rewrite_scheduled = False
+        log.info("Background append only file rewriting started by pid %d", self.child.pid)
+        return self.child.pid
+
+    def enable(self) -> None:
+        """CONFIG SET appendonly yes (Redis's startAppendOnly): a rewrite (started by the timer as
+        soon as no other child runs) writes the base; until it is done the files on disk do not hold
+        the data yet, so nothing new is named in the manifest."""
+        self.waiting = self.rewrite_scheduled = True
+        if self.multi_part:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if self.manifest_path.exists():
+                self.manifest = parse_manifest(self.manifest_path.read_bytes())
+        else:
+            self._open_file(self.single_path)
+
+    def _temp_rewrite(self, pid: int) -> Path:
+        return Path(self.config["dir"]) / f"temp-rewriteaof-bg-{pid}.aof"
+
+    def _write_snapshot(self, engine: Engine, pid: int) -> None:
+        """In the child: the base, fsync'd, under a temporary name the parent renames."""
+        with open(self._temp_rewrite(pid), "wb", buffering=1 << 20) as out:
+            write_base(out, engine, self.config)
+            out.flush()
+            os.fsync(out.fileno())
+
+    def _open_new_incr(self) -> None:
+        """Redis's openNewIncrAofForAppend: the next incr file, in the manifest at once (a temporary
+        one while turning AOF on at run time, named in the manifest only when the rewrite is done)."""
+        if self.waiting:
+            path = self.directory / f"temp-{self.name}.incr"
+        else:
+            seq = max((e.seq for e in self.manifest.incrs), default=0) + 1
+            entry = ManifestEntry(f"{self.name}.{seq}.incr.aof", seq, FileType.INCR)
+            self._persist_manifest(Manifest((*self.manifest.entries, entry)))
+            path = self.directory / entry.name
+        if self.fd is not None:
+            os.fsync(self.fd)
+            os.close(self.fd)
+        self._open_file(path)
+
+    def reap(self) -> bool | None:
+        """The rewrite child's outcome once it has exited (True: the new base is in place), else None."""
+        if self.child is None:
+            return None
+        outcome = reap_child(self.child)
+        if outcome is None:
+            return None
+        child, self.child = self.child, None
+        ok, status, cow = outcome
+        self.last_rewrite_seconds = int(time.time() - child.started)
+        temp = self._temp_rewrite(child.pid)
+        if ok:
+            try:
+                self._install(temp)
+            except OSError as error:
+                log.warning("Error trying to install the rewritten AOF: %s", error.strerror)
+                ok = False
+        if not ok:
+            self.rewrite_buffer = None
+            self.rewrite_scheduled = self.waiting  # turning AOF on needs a base: try again
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            log.warning("Background AOF rewrite %s", f"terminated by signal {os.WTERMSIG(status)}"
+                        if os.WIFSIGNALED(status) else "failed")
+        else:
+            self.rewrites += 1
+            self.last_cow_size = cow
+            log.info("Background AOF rewrite finished successfully")
+        self.last_rewrite_ok = ok
+        return ok
+
+    def _install(self, temp: Path) -> None:
+        if not self.multi_part:
+            self._install_single(temp)
+            return
+        manifest = self.manifest or Manifest(())
+        base_seq = manifest.base.seq + 1 if manifest.base is not None else 1
+        preamble = self.config["aof-use-rdb-preamble"]
+        base = ManifestEntry(f"{self.name}.{base_seq}.base.{'rdb' if preamble else 'aof'}", base_seq, FileType.BASE)
+        os.rename(temp, self.directory / base.name)
+        if self.waiting:  # the temporary incr file becomes the first incr file
+            incr = ManifestEntry(f"{self.name}.1.incr.aof", 1, FileType.INCR)
+            os.rename(self.directory / f"temp-{self.name}.incr", self.directory / incr.name)
+            self.waiting = False
+        else:
+            incr = manifest.incrs[-1]
+        fsync_directory(str(self.directory))
+        history = [ManifestEntry(e.name, e.seq, FileType.HISTORY) for e in manifest.entries if e != incr]
+        self._persist_manifest(Manifest((base, *history, incr)))  # the switch: one rename
+        for entry in history:
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / entry.name).unlink()
+        self._persist_manifest(Manifest((base, incr)))
+        self.size = self.base_size = self._current_size()
+
+    def _install_single(self, temp: Path) -> None:
+        """The single file: the writes made meanwhile appended to the new one, which replaces it."""
+        with open(temp, "ab") as out:
+            out.write(self.rewrite_buffer)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, self.single_path)
+        fsync_directory(self.config["dir"])
+        os.close(self.fd)
+        self._open_file(self.single_path)
+        self.rewrite_buffer, self.waiting = None, False
+        self.buffer.clear()  # already in the new file
+        self.size = self.base_size = self._current_size()
+
+    def rewrite_due(self) -> bool:
+        """auto-aof-rewrite-percentage / -min-size: the AOF grew that much since the last rewrite."""
+        percentage = self.config["auto-aof-rewrite-percentage"]
+        if not percentage or self.child is not None or self.size <= self.config["auto-aof-rewrite-min-size"]:
+            return False
+        growth = self.size * 100 // max(self.base_size, 1) - 100
+        if growth >= percentage:
+            log.info("Starting automatic rewriting of AOF on %d%% growth", growth)
+            return True
+        return False
+
+    def kill_rewrite(self) -> None:
+        if self.child is not None:
+            kill_child(self.child)
+            with contextlib.suppress(OSError):
+                self._temp_rewrite(self.child.pid).unlink()
+            self.child, self.rewrite_buffer = None, None
+
     def info(self) -> dict[str, object]:
-        return {"aof_enabled": 1, "aof_last_write_status": "ok" if self.last_write_ok else "err",
+        now = time.time()
+        return {"aof_enabled": 1, "aof_rewrite_in_progress": int(self.child is not None),
+                "aof_rewrite_scheduled": int(self.rewrite_scheduled),
+                "aof_last_rewrite_time_sec": self.last_rewrite_seconds,
+                "aof_current_rewrite_time_sec": int(now - self.child.started) if self.child else -1,
+                "aof_last_bgrewrite_status": "ok" if self.last_rewrite_ok else "err", "aof_rewrites": self.rewrites,
+                "aof_last_write_status": "ok" if self.last_write_ok else "err", "aof_last_cow_size": self.last_cow_size,
                 "aof_current_size": self.size, "aof_base_size": self.base_size, "aof_pending_rewrite": 0,
                 "aof_buffer_length": len(self.buffer), "aof_pending_bio_fsync": int(self._fsync_running()),
                 "aof_delayed_fsync": self.delayed_fsyncs}
@@ -309,7 +473,7 @@ def write_base(out, engine: Engine, config: ServerConfig) -> None:
     from rdbtools.export.resp import RespWriter
 
     writer = RespWriter(out)
-    for record in engine.keyspace.records():
+    for record in slowed(engine.keyspace.records(), config):
         writer.write(record)
 
 

@@ -51,6 +51,7 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"lastsave": (lambda c, a: s.persistence.lastsave, 1),
         b"save": (lambda c, a: _save(s), 1),
         b"bgsave": (lambda c, a: _bgsave(s, a), -1),
+        b"bgrewriteaof": (lambda c, a: _bgrewriteaof(s), 1),
         b"shutdown": (lambda c, a: _shutdown(s, a), -1),
         b"debug": (lambda c, a: _debug(s, c, a), -2),
         b"command": (lambda c, a: _command(s, a), -1),
@@ -394,6 +395,7 @@ def _config(server, args):
                 raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
                                    f"{error.message}") from None
         server.engine.target = server.config.target
+        server.set_appendonly(server.config["appendonly"])
         return OK
     if sub == b"RESETSTAT" and len(args) == 2:
         for name in server.stats:
@@ -422,13 +424,29 @@ def _bgsave(server, args):
     schedule = len(args) == 2 and args[1].upper() == b"SCHEDULE"
     if len(args) > 2 or (len(args) == 2 and not schedule):
         raise CommandError(SYNTAX)
-    if server.persistence.child is not None:
+    if server.persistence.child is not None and not schedule:
+        raise CommandError("ERR Background save already in progress")
+    if server.child_active():
         if schedule:
             server.persistence.scheduled = True
             return Status("Background saving scheduled")
-        raise CommandError("ERR Background save already in progress")
+        raise CommandError("ERR Another child process is active (AOF?): can't BGSAVE right now. "
+                           "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
     server.persistence.bgsave()
     return Status("Background saving started")
+
+
+def _bgrewriteaof(server):
+    aof = server.aof
+    if aof is None:
+        raise CommandError("ERR rdbtool serve rewrites the AOF only with appendonly yes")
+    if aof.child is not None:
+        raise CommandError("ERR Background append only file rewriting already in progress")
+    if server.persistence.child is not None:
+        aof.rewrite_scheduled = True
+        return Status("Background append only file rewriting scheduled")
+    aof.start_rewrite(server.engine)
+    return Status("Background append only file rewriting started")
 
 
 def _shutdown(server, args):
@@ -439,6 +457,8 @@ def _shutdown(server, args):
         raise CommandError(SYNTAX)
     save = b"SAVE" in options or (b"NOSAVE" not in options and bool(server.config["save"]))
     server.persistence.kill_child()
+    if server.aof is not None:
+        server.aof.kill_rewrite()
     if save and not server.persistence.save() and b"FORCE" not in options:
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     raise Shutdown()

@@ -142,6 +142,7 @@ DIRECTIVES: dict[str, Directive] = {
     "aof-load-truncated": Directive(_bool, True),
     "auto-aof-rewrite-percentage": Directive(_integer(0, 1 << 31), 100),
     "auto-aof-rewrite-min-size": Directive(memory, 64 * 1024**2),
+    "rdb-key-save-delay": Directive(_integer(0, 1 << 31), 0),  # Redis's test knob (microseconds)
     "target": Directive(_target, NEWEST, False),  # rdbtool's own: which server's formats to write
 }
 

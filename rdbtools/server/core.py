@@ -213,6 +213,20 @@ class Server:
         elif self.aof is not None:
             self.aof.feed(db, commands)
 
+    def set_appendonly(self, on: bool) -> None:
+        """CONFIG SET appendonly: turned on, a rewrite starts writing the files (Redis's startAppendOnly);
+        turned off, appending stops with everything written."""
+        if on and self.aof is None:
+            self.aof = AofPersistence(self.config, self.clock)
+            self.engine.on_expired = lambda db, args: self.propagate(db, [args])
+            self.aof.enable()
+        elif not on and self.aof is not None:
+            self.aof.close()
+            self.aof, self.engine.on_expired = None, None
+
+    def child_active(self) -> bool:
+        return self.persistence.child is not None or (self.aof is not None and self.aof.child is not None)
+
     def run_transaction(self, client: Client, queued: list[list[bytes]]) -> list[object]:
         """EXEC: the queued commands; their effects go to the AOF between MULTI and EXEC when there
         are several (one alone is appended bare, as Redis 7 does)."""
@@ -298,10 +312,15 @@ class Server:
         """What redis-server does on its timer: reap the child, save points, expire keys, timeouts."""
         now = self.clock()
         self.persistence.reap()
-        if self.aof is not None:
-            self.aof.cron()
-        if self.persistence.save_point_due(now):
-            self.persistence.bgsave()
+        aof = self.aof
+        if aof is not None:
+            aof.reap()
+            aof.cron()
+        if aof is None or aof.child is None:
+            if self.persistence.save_point_due(now):
+                self.persistence.bgsave()
+            elif aof is not None and self.persistence.child is None and (aof.rewrite_scheduled or aof.rewrite_due()):
+                aof.start_rewrite(self.engine)
         if self.active_expire:
             self._expire_cycle()
         self.expire_blocked(now)

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,38 +98,21 @@ class RdbPersistence:
 
     def bgsave(self) -> int:
         """BGSAVE: fork; the child writes the snapshot and exits. Returns the child's pid."""
-        read_fd, write_fd = os.pipe()
-        started = time.time()
-        pid = os.fork()
-        if pid == 0:  # the child: write, report the copy-on-write size, leave without cleanup
-            status = 1
-            try:
-                os.close(read_fd)
-                self.write_snapshot(os.getpid())
-                os.write(write_fd, str(_private_dirty_bytes()).encode())
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_fd)
-        self.child = Child(pid, started, self.dirty, read_fd)
-        self.last_bgsave_try = started
+        self.child = fork_child(self.write_snapshot, self.dirty)
+        self.last_bgsave_try = self.child.started
         self.scheduled = False
-        log.info("Background saving started by pid %d", pid)
-        return pid
+        log.info("Background saving started by pid %d", self.child.pid)
+        return self.child.pid
 
     def reap(self) -> bool | None:
         """The child's outcome once it has exited (True ok, False failed), else None."""
         if self.child is None:
             return None
-        pid, status = os.waitpid(self.child.pid, os.WNOHANG)
-        if pid == 0:
+        outcome = reap_child(self.child)
+        if outcome is None:
             return None
         child, self.child = self.child, None
-        report = b""
-        with contextlib.suppress(OSError):
-            report = os.read(child.report_fd, 64)
-        os.close(child.report_fd)
-        ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        ok, status, report = outcome
         self.last_bgsave_seconds = int(time.time() - child.started)
         self.last_bgsave_ok = ok
         with contextlib.suppress(OSError):
@@ -136,7 +120,7 @@ class RdbPersistence:
         if ok:
             self.dirty = max(0, self.dirty - child.dirty_at_start)
             self.lastsave = int(time.time())
-            self.last_cow_size = int(report or 0)
+            self.last_cow_size = report
             log.info("Background saving terminated with success")
         elif os.WIFSIGNALED(status):
             log.warning("Background saving terminated by signal %d", os.WTERMSIG(status))
@@ -146,12 +130,9 @@ class RdbPersistence:
 
     def kill_child(self) -> None:
         if self.child is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.child.pid, 9)
-            os.waitpid(self.child.pid, 0)
+            kill_child(self.child)
             with contextlib.suppress(OSError):
                 (Path(self.config["dir"]) / f"temp-{self.child.pid}.rdb").unlink()
-            os.close(self.child.report_fd)
             self.child = None
 
     def save_point_due(self, now: float) -> bool:
@@ -190,9 +171,56 @@ def write_rdb(out, keyspace: Keyspace, config: ServerConfig, aux: dict[bytes, by
     """The keyspace as an RDB of the configured target (a dump, or an AOF's base or preamble)."""
     writer = RdbWriter(out, config.target, compress=config["rdbcompression"], checksum=config["rdbchecksum"],
                        size_hints=keyspace.sizes(), aux=aux)
-    for record in keyspace.records():
+    for record in slowed(keyspace.records(), config):
         (writer.write_key if isinstance(record, KeyRecord) else writer.write_function)(record)
     writer.close()
+
+
+def slowed(records: Iterator, config: ServerConfig) -> Iterator:
+    """rdb-key-save-delay (Redis's test knob): microseconds of sleep per key saved, so a test can
+    act while a child is still writing."""
+    delay = config["rdb-key-save-delay"] / 1e6
+    if not delay:
+        return records
+    return (time.sleep(delay) or record for record in records)
+
+
+def fork_child(work: Callable[[int], None], dirty: int = 0) -> Child:
+    """Fork a child that runs ``work(its pid)`` on the parent's memory as it was (copy-on-write),
+    reports what it copied on write through a pipe, and exits 0 (1 if ``work`` failed)."""
+    read_fd, write_fd = os.pipe()
+    started = time.time()
+    pid = os.fork()
+    if pid == 0:  # the child: work, report, leave without cleanup
+        status = 1
+        try:
+            os.close(read_fd)
+            work(os.getpid())
+            os.write(write_fd, str(_private_dirty_bytes()).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    return Child(pid, started, dirty, read_fd)
+
+
+def reap_child(child: Child) -> tuple[bool, int, int] | None:
+    """(succeeded, wait status, copy-on-write bytes) once the child has exited, else None."""
+    pid, status = os.waitpid(child.pid, os.WNOHANG)
+    if pid == 0:
+        return None
+    report = b""
+    with contextlib.suppress(OSError):
+        report = os.read(child.report_fd, 64)
+    os.close(child.report_fd)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status, int(report or 0)
+
+
+def kill_child(child: Child) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child.pid, 9)
+    os.waitpid(child.pid, 0)
+    os.close(child.report_fd)
 
 
 def _private_dirty_bytes() -> int:

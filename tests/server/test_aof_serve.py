@@ -214,13 +214,19 @@ def _present(client: redis.Redis, n: str, i: int) -> bool:
     return client.zscore(f"{n}:zset", f"m{i}") == i
 
 
-@pytest.mark.parametrize("policy", ["always", "everysec"])
-def test_kill_9_under_load_keeps_acknowledged_writes(tmp_path, policy, record_property):
-    with start_serve(*AOF, "--appendfsync", policy, directory=tmp_path) as serving:
+@pytest.mark.parametrize(("policy", "rewriting"), [("always", False), ("everysec", False), ("always", True)])
+def test_kill_9_under_load_keeps_acknowledged_writes(tmp_path, policy, rewriting, record_property):
+    """``rewriting``: a BGREWRITEAOF (its child slowed down) is under way when the server is killed."""
+    with start_serve(*AOF, "--appendfsync", policy, "--rdb-key-save-delay", "2000", directory=tmp_path) as serving:
         writers = [Writer(serving.port, f"w{k}") for k in range(4)]
         for writer in writers:
             writer.start()
-        time.sleep(2.5)
+        time.sleep(1.0)
+        if rewriting:
+            serving.client().bgrewriteaof()
+        time.sleep(1.5)
+        if rewriting:
+            assert serving.client().info("persistence")["aof_rewrite_in_progress"]
         killed_at = time.monotonic()
         serving.process.send_signal(signal.SIGKILL)
         serving.process.wait(timeout=10)
@@ -238,7 +244,8 @@ def test_kill_9_under_load_keeps_acknowledged_writes(tmp_path, policy, record_pr
             recent += sum(1 for t in writer.ack_times[kept:] if killed_at - t <= 2.0)
     record_property("acknowledged", acknowledged)
     record_property("missing", missing)
-    print(f"appendfsync {policy}: {acknowledged} writes acknowledged, {missing} missing after kill -9")
+    print(f"appendfsync {policy}{' during a rewrite' if rewriting else ''}: {acknowledged} writes acknowledged, "
+          f"{missing} missing after kill -9")
     assert acknowledged > 100
     if policy == "always":
         assert missing == 0
