@@ -34,11 +34,14 @@ DEL, PEXPIREAT, PXAT, SET, SREM = b"DEL", b"PEXPIREAT", b"PXAT", b"SET", b"SREM"
 _SREM_BATCH = 1024  # members per SREM, as Redis 7.2+ batches a popped set
 
 
+CAPTURED = frozenset((b"xreadgroup", b"xclaim", b"xautoclaim", b"zadd"))
+
+
 def capture(engine: Engine, name: bytes, args: list[bytes]) -> Any:
-    """What a rewrite needs to know from before the command (only a few do)."""
-    if name in (b"xreadgroup", b"xclaim", b"xautoclaim"):
-        return _consumer_names(engine, name, args)
-    return None
+    """What a rewrite needs to know from before the command (only the CAPTURED ones do)."""
+    if name == b"zadd":
+        return _scores(engine, args)
+    return _consumer_names(engine, name, args)
 
 
 def effects(engine: Engine, name: bytes, args: list[bytes], reply: Any, before: Any = None) -> Effects:
@@ -115,6 +118,10 @@ def _incrbyfloat(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effec
     return [[SET, args[1], reply, b"KEEPTTL"]]
 
 
+def _getset(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    return [[SET, args[1], args[2]]]
+
+
 def _restore(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     """RESTORE with a relative TTL: the absolute one (ABSTTL); an expired one deleted the key."""
     options = [a.upper() for a in args[4:]]
@@ -169,7 +176,7 @@ def _spop(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
 
 
 def _geoadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
-    """GEOADD as the ZADD of the scores it computed (Redis's geoaddCommand)."""
+    """GEOADD as the ZADD of the scores it computed, spelled "zadd" as Redis's geoaddCommand does."""
     options, i = [], 2
     while args[i].upper() in (b"NX", b"XX", b"CH"):
         options.append(args[i])
@@ -177,7 +184,23 @@ def _geoadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     entry = engine.keys.get(args[1])
     members = args[i + 2 :: 3]
     pairs = [(b"%d" % entry.value[m], m) for m in members if entry is not None and m in entry.value]
-    return [[b"ZADD", args[1], *options, *[x for pair in pairs for x in pair]]] if pairs else []
+    return [[b"zadd", args[1], *options, *[x for pair in pairs for x in pair]]] if pairs else []
+
+
+def _scores(engine: Engine, args: list[bytes]) -> dict[bytes, float] | None:
+    """The scores ZADD's members have before it runs (None: no sorted set there)."""
+    entry = engine.keys.get(args[1])
+    if entry is None or entry.type != "zset":
+        return None
+    return {m: entry.value.get(m) for m in args[2:]}  # flags and scores too: a few extra lookups
+
+
+def _zadd(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effects:
+    """ZADD that left every score as it was changed nothing (Redis propagates nothing)."""
+    entry = engine.keys.get(args[1])
+    if before is not None and entry is not None and all(entry.value.get(m) == s for m, s in before.items()):
+        return []
+    return [args]
 
 
 def _hincrbyfloat(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
@@ -279,12 +302,15 @@ def _new_consumers(engine: Engine, name: bytes, args: list[bytes], before: set) 
 
 
 def _xreadgroup(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effects:
-    """New deliveries as XCLAIMs and the group's new last id (XGROUP SETID), as Redis propagates them."""
-    commands = _new_consumers(engine, b"xreadgroup", args, before or set())
+    """New deliveries as XCLAIMs (which create their consumer) and the group's new last id and read
+    counter (XGROUP SETID ... ENTRIESREAD: Redis 7.0 leaves the counter out, so a replay of its AOF
+    can differ there); a consumer created without a delivery as XGROUP CREATECONSUMER."""
     upper = [a.upper() for a in args]
+    noack = b"NOACK" in upper[: upper.index(b"STREAMS")]
+    delivered = {key for key, entries in reply or () if entries} if not noack else set()
+    commands = [c for c in _new_consumers(engine, b"xreadgroup", args, before or set()) if c[2] not in delivered]
     if not reply or b">" not in args[upper.index(b"STREAMS"):]:
         return commands
-    noack = b"NOACK" in upper[: upper.index(b"STREAMS")]
     groups = dict(_groups_named(engine, b"xreadgroup", args))
     for key, entries in reply:
         group = groups.get(key)
@@ -292,10 +318,11 @@ def _xreadgroup(engine: Engine, args: list[bytes], reply: Any, before: Any) -> E
             continue
         if not noack:
             commands += _claims(key, group, [_parse(e[0]) for e in entries])
-        setid = [b"XGROUP", b"SETID", key, group.name, _id(group.last_delivered_id)]
-        if group.entries_read is not None:
-            setid += [b"ENTRIESREAD", b"%d" % group.entries_read]
-        commands.append(setid)
+        if noack or group.entries_read is not None:  # else the XCLAIMs' LASTID says it all
+            setid = [b"XGROUP", b"SETID", key, group.name, _id(group.last_delivered_id)]
+            if group.entries_read is not None:
+                setid += [b"ENTRIESREAD", b"%d" % group.entries_read]
+            commands.append(setid)
     return commands
 
 
@@ -376,7 +403,7 @@ def _field_write(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effec
 
 _REWRITES: dict[bytes, Rewrite] = {
     b"set": _set, b"setex": _setex, b"psetex": _setex, b"getex": _getex, b"getdel": _getdel,
-    b"incrbyfloat": _incrbyfloat, b"restore": _restore, b"function": _function,
+    b"incrbyfloat": _incrbyfloat, b"getset": _getset, b"zadd": _zadd, b"restore": _restore, b"function": _function,
     b"expire": _expire, b"pexpire": _expire, b"expireat": _expire, b"pexpireat": _expire,
     b"blpop": _popped_as(b"LPOP"), b"brpop": _popped_as(b"RPOP"),
     b"bzpopmin": _popped_as(b"ZPOPMIN"), b"bzpopmax": _popped_as(b"ZPOPMAX"),

@@ -70,6 +70,11 @@ class Target:
     def functions(self) -> bool:
         return self.rdb_version >= 10
 
+    @property
+    def aof_offsets(self) -> bool:
+        """Redis 8.0+ names the replication offset each AOF incr file starts at in the manifest."""
+        return not self.valkey and self.name.startswith("redis-") and int(self.server_version.split(".")[0]) >= 8
+
     def with_thresholds(self, **thresholds: int) -> Target:
         return replace(self, **thresholds)
 

@@ -52,6 +52,7 @@ class AofPersistence:
         self.clock = clock
         self.buffer = bytearray()
         self.selected_db = -1  # the database the last appended command ran in
+        self.offset = 0  # Redis 8's replication offset without replicas: one per command appended (not SELECT)
         self.last_timestamp = 0  # of the last #TS: annotation
         self.fd: int | None = None
         self.manifest: Manifest | None = None
@@ -69,6 +70,7 @@ class AofPersistence:
         self.rewrite_buffer: bytearray | None = None  # single file: the writes since the fork
         self.waiting = False  # turned on at run time: the files are complete once the first rewrite is
         self.rewrites = 0
+        self.failures_in_a_row = 0
         self.last_rewrite_ok = True
         self.last_rewrite_seconds = -1
         self.last_cow_size = 0
@@ -171,14 +173,20 @@ class AofPersistence:
         incrs = [e for e in entries if e.type is FileType.INCR]
         if incrs:
             incr = incrs[-1]
+            self.offset = (incr.start_offset or 0) + _commands_in(self.directory / incr.name)
             log.info("Opening AOF incr file %s on server start", incr.name)
         else:
-            incr = ManifestEntry(f"{self.name}.1.incr.aof", 1, FileType.INCR)
+            incr = self._incr_entry(1)
             entries.append(incr)
             log.info("Creating AOF incr file %s on server start", incr.name)
         self._open_file(self.directory / incr.name)
         self._persist_manifest(Manifest(tuple(entries)))
         self.size = self.base_size = self._current_size()
+
+    def _incr_entry(self, seq: int) -> ManifestEntry:
+        """A new incr file; Redis 8 notes the offset it starts at."""
+        offset = self.offset if self.config.target.aof_offsets else None
+        return ManifestEntry(f"{self.name}.{seq}.incr.aof", seq, FileType.INCR, start_offset=offset)
 
     def _write_base(self, engine: Engine, seq: int) -> ManifestEntry:
         """The keyspace as a base file (RDB with aof-use-rdb-preamble, else commands), fsync'd."""
@@ -230,6 +238,7 @@ class AofPersistence:
             self.selected_db = db
         for args in commands:
             buffer += pack_command(tuple(args))
+        self.offset += len(commands)
         if self.rewrite_buffer is not None:
             self.rewrite_buffer += memoryview(buffer)[start:]
 
@@ -324,6 +333,7 @@ class AofPersistence:
         self.selected_db = -1  # the new file starts with a SELECT
         self.child = fork_child(lambda pid: self._write_snapshot(engine, pid))
         self.rewrite_scheduled = False
+        self.rewrites += 1  # counted when started, as Redis counts them
         log.info("Background append only file rewriting started by pid %d", self.child.pid)
         return self.child.pid
 
@@ -355,8 +365,7 @@ class AofPersistence:
         if self.waiting:
             path = self.directory / f"temp-{self.name}.incr"
         else:
-            seq = max((e.seq for e in self.manifest.incrs), default=0) + 1
-            entry = ManifestEntry(f"{self.name}.{seq}.incr.aof", seq, FileType.INCR)
+            entry = self._incr_entry(max((e.seq for e in self.manifest.incrs), default=0) + 1)
             self._persist_manifest(Manifest((*self.manifest.entries, entry)))
             path = self.directory / entry.name
         if self.fd is not None:
@@ -389,10 +398,11 @@ class AofPersistence:
             log.warning("Background AOF rewrite %s", f"terminated by signal {os.WTERMSIG(status)}"
                         if os.WIFSIGNALED(status) else "failed")
         else:
-            self.rewrites += 1
+            self.failures_in_a_row = -1
             self.last_cow_size = cow
             log.info("Background AOF rewrite finished successfully")
         self.last_rewrite_ok = ok
+        self.failures_in_a_row += 1
         return ok
 
     def _install(self, temp: Path) -> None:
@@ -405,7 +415,7 @@ class AofPersistence:
         base = ManifestEntry(f"{self.name}.{base_seq}.base.{'rdb' if preamble else 'aof'}", base_seq, FileType.BASE)
         os.rename(temp, self.directory / base.name)
         if self.waiting:  # the temporary incr file becomes the first incr file
-            incr = ManifestEntry(f"{self.name}.1.incr.aof", 1, FileType.INCR)
+            incr = self._incr_entry(1)
             os.rename(self.directory / f"temp-{self.name}.incr", self.directory / incr.name)
             self.waiting = False
         else:
@@ -458,6 +468,7 @@ class AofPersistence:
                 "aof_last_rewrite_time_sec": self.last_rewrite_seconds,
                 "aof_current_rewrite_time_sec": int(now - self.child.started) if self.child else -1,
                 "aof_last_bgrewrite_status": "ok" if self.last_rewrite_ok else "err", "aof_rewrites": self.rewrites,
+                "aof_rewrites_consecutive_failures": self.failures_in_a_row,
                 "aof_last_write_status": "ok" if self.last_write_ok else "err", "aof_last_cow_size": self.last_cow_size,
                 "aof_current_size": self.size, "aof_base_size": self.base_size, "aof_pending_rewrite": 0,
                 "aof_buffer_length": len(self.buffer), "aof_pending_bio_fsync": int(self._fsync_running()),
@@ -475,6 +486,15 @@ def write_base(out, engine: Engine, config: ServerConfig) -> None:
     writer = RespWriter(out)
     for record in slowed(engine.keyspace.records(), config):
         writer.write(record)
+
+
+def _commands_in(path: Path) -> int:
+    """Commands of an incr file other than SELECT (what Redis 8's offset counts)."""
+    from rdbtools.aof.reader import open_aof
+
+    if not path.exists() or not path.stat().st_size:
+        return 0
+    return sum(1 for command in open_aof(path).commands() if command.args[0].lower() != b"select")
 
 
 def _fsync_quietly(fd: int) -> None:

@@ -218,6 +218,9 @@ class App:
     def _signalled(self, signum: int) -> None:
         name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
         log.warning("Received %s scheduling shutdown...", name)
+        if self.server.aof is not None and self.server.aof.waiting:
+            log.warning("Writing initial AOF, can't exit.")
+            return
         self.server.persistence.kill_child()
         if self.config["save"]:
             log.info("Saving the final RDB snapshot before exiting.")

@@ -3,6 +3,7 @@ CLIENT, SELECT, MULTI/EXEC/WATCH, pub/sub, SCAN/KEYS, INFO, CONFIG, SAVE/BGSAVE,
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from rdbtools.server.clients import Client
 from rdbtools.server.config import ConfigError
 from rdbtools.server.protocol import Map, Push
 
+log = logging.getLogger("rdbtool.serve")
 NO_REPLY = object()  # the same object as core.NO_REPLY (core imports it from here)
 
 Handler = Callable[[Client, list[bytes]], object]
@@ -456,6 +458,9 @@ def _shutdown(server, args):
     if not options <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"} or {b"SAVE", b"NOSAVE"} <= options:
         raise CommandError(SYNTAX)
     save = b"SAVE" in options or (b"NOSAVE" not in options and bool(server.config["save"]))
+    if server.aof is not None and server.aof.waiting:
+        log.warning("Writing initial AOF, can't exit.")  # the data is on disk only once it is written
+        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     server.persistence.kill_child()
     if server.aof is not None:
         server.aof.kill_rewrite()

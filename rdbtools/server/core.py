@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from rdbtools.keyspace.commands import REGISTRY, Command, CommandError, Status, wrong_arity
 from rdbtools.keyspace.engine import Engine, UnknownCommand
-from rdbtools.keyspace.propagation import capture, effects
+from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import info
 from rdbtools.server.aof import AofPersistence
@@ -51,7 +51,6 @@ _BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin"
 #: a command: (name, server handler or None, arity, engine command or None)
 Spec = tuple[bytes, Callable | None, int, Command | None]
 _SPELLINGS_CACHED = 4096  # command names as clients spell them (bounded: a client may send any bytes)
-_CAPTURED = frozenset((b"xreadgroup", b"xclaim", b"xautoclaim"))  # their AOF form needs the state before
 
 
 class Shutdown(Exception):
@@ -198,7 +197,7 @@ class Server:
         engine.db = db
         if self.aof is None or not spec.write:
             return spec.handler(engine, args)
-        before = capture(engine, spec.name, args) if spec.name in _CAPTURED else None
+        before = capture(engine, spec.name, args) if spec.name in CAPTURED else None
         reply = spec.handler(engine, args)
         done = effects(engine, spec.name, args, reply, before)
         if done:

@@ -5,14 +5,17 @@ hold exactly what the server held."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rdbtools.aof.reader import open_aof
 from rdbtools.conversion import ConvertReport, replay_aof
 from rdbtools.keyspace.engine import Engine
 from rdbtools.rdb.targets import target_for
@@ -21,6 +24,7 @@ from rdbtools.server.core import Server
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records
 from tests.keyspace.test_engine_vs_server import COMMANDS, _c, key, member, value
+from tests.server.serving import start_serve
 from tests.servers import SERVERS, start_server
 
 SERVER = "redis-7.0"
@@ -113,3 +117,44 @@ def _without_times(shaped: dict) -> dict:
                     for consumer in group["consumers"]:
                         consumer["pel"] = [[i, None, n] for i, _, n in consumer["pel"]]
     return shaped
+
+
+# the same commands sent to Redis 7.0 and to serve (no randomness: SPOP of a one-member set)
+SAME_BYTES = [
+    ["SET", "a", "1"], ["SET", "b", "2", "EX", "100"], ["SET", "b", "3", "NX", "EX", "100"],
+    ["INCRBYFLOAT", "f", "1.5"],
+    ["RPUSH", "l", "x", "y", "z"], ["LPOP", "l"], ["BLPOP", "l", "1"], ["BRPOP", "nol", "l", "1"], ["SADD", "s", "m"],
+    ["SPOP", "s"], ["SPOP", "s"], ["HSET", "h", "f", "1"], ["HINCRBYFLOAT", "h", "f", "0.5"], ["ZADD", "z", "1", "m"],
+    ["ZADD", "z", "1", "m"], ["ZINCRBY", "z", "2", "m"], ["DEL", "missing"], ["EXPIRE", "a", "100"], ["PERSIST", "a"],
+    ["PERSIST", "a"], ["MULTI"], ["SET", "t1", "1"], ["SET", "t2", "2"], ["EXEC"], ["MULTI"], ["SET", "t3", "1"],
+    ["EXEC"], ["SELECT", "1"], ["SET", "x", "1"], ["SELECT", "0"], ["GETDEL", "t1"], ["GETEX", "t2", "EX", "100"],
+    ["XADD", "st", "1-1", "f", "v"], ["XGROUP", "CREATE", "st", "g", "0"],
+    ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "st", ">"], ["XACK", "st", "g", "1-1"], ["SETEX", "se", "100", "v"],
+    ["GETSET", "a", "9"], ["LMPOP", "1", "l", "RIGHT", "COUNT", "5"], ["ZADD", "zz", "1", "a", "2", "b"],
+    ["ZPOPMIN", "zz"], ["BZPOPMAX", "zz", "1"], ["SET", "g", "1", "GET"], ["HSETNX", "h", "f", "x"],
+    ["SADD", "s2", "a", "b"], ["SADD", "s2", "a"], ["SREM", "s2", "zz"], ["EXPIRE", "nokey", "5"],
+    ["XADD", "st", "MAXLEN", "=", "5", "2-1", "f", "v"], ["GEOADD", "geo", "13.361389", "38.115556", "palermo"],
+    ["RESTORE", "r", "100000", "PAYLOAD", "REPLACE"], ["FLUSHDB"],
+]
+
+
+def _sent_and_appended(port: int, directory: Path) -> list[bytes]:
+    client = redis.Redis(port=port)
+    payload = _payload()
+    for args in SAME_BYTES:
+        client.execute_command(*[payload if a == "PAYLOAD" else a for a in args])
+    client.execute_command("SET", "last", "1")  # appended once everything before it is
+    deadline = time.monotonic() + 10
+    while True:
+        appended = [re.sub(rb"\b\d{13}\b", b"<ms>", b" ".join(c.args)) for c in open_aof(directory).commands()]
+        if appended[-1] == b"SET last 1" or time.monotonic() > deadline:
+            return appended
+        time.sleep(0.05)
+
+
+def test_serve_appends_what_redis_7_appends():
+    with start_server(SERVER, extra=("--appendonly", "yes", "--appendfsync", "always")) as real:
+        theirs = _sent_and_appended(real.port, real.dir / "appendonlydir")
+    with start_serve("--appendonly", "yes", "--appendfsync", "always", "--target", SERVER) as serving:
+        ours = _sent_and_appended(serving.port, serving.dir / "appendonlydir")
+    assert ours == theirs

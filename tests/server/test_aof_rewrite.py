@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from rdbtools.aof.check import check_aof
 from rdbtools.conversion import ConvertReport, replay_aof
@@ -120,6 +121,7 @@ def test_turning_aof_on_at_run_time_writes_a_complete_directory(tmp_path):
         assert client.config_set("appendonly", "yes")
         client.set("right-after", "1")
         _wait(lambda: client.info("persistence")["aof_rewrites"] == 1)
+        _wait(lambda: not client.info("persistence")["aof_rewrite_in_progress"])
         client.set("later", "1")
         assert client.info("persistence")["aof_enabled"] == 1
         client.shutdown(nosave=True)
@@ -221,3 +223,24 @@ def test_a_crash_at_any_step_of_the_manifest_switch_leaves_loadable_files(tmp_pa
     with start_server("redis-7.0", extra=("--appendonly", "yes"),
                       prepare=lambda d: shutil.copytree(directory, d / "appendonlydir")) as real:
         assert compare(held, _content(real.port), now_ms=_now()) == []
+
+
+def _manifest_after_writes_and_a_rewrite(port: int, directory: Path) -> str:
+    client, other_db = redis.Redis(port=port), redis.Redis(port=port, db=1)
+    other_db.set("x", 1)
+    client.pipeline(transaction=True).set("a", 1).set("b", 2).execute()
+    client.delete("missing")  # changes nothing: not appended, not counted
+    client.set("e", 1, ex=100)
+    client.bgrewriteaof()
+    _wait(lambda: not client.info("persistence")["aof_rewrite_in_progress"])
+    _wait(lambda: "type h" not in (directory / "appendonly.aof.manifest").read_text())  # Redis removes history
+    return (directory / "appendonly.aof.manifest").read_text()  # in a background thread
+
+
+def test_the_manifest_names_start_offsets_as_redis_8_does():
+    with start_server("redis-8.2", extra=("--appendonly", "yes")) as real:
+        theirs = _manifest_after_writes_and_a_rewrite(real.port, real.dir / "appendonlydir")
+    with start_serve("--appendonly", "yes", "--target", "redis-8.2") as serving:
+        ours = _manifest_after_writes_and_a_rewrite(serving.port, serving.dir / "appendonlydir")
+    assert ours == theirs == ("file appendonly.aof.2.base.rdb seq 2 type b\n"
+                              "file appendonly.aof.2.incr.aof seq 2 type i startoffset 6\n")

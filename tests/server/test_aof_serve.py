@@ -251,3 +251,15 @@ def test_kill_9_under_load_keeps_acknowledged_writes(tmp_path, policy, rewriting
         assert missing == 0
     else:  # at most the last ~2 s of acknowledged writes may be lost
         assert missing == recent
+
+
+def test_info_persistence_has_the_aof_fields_of_redis():
+    with start_server("redis-7.0", extra=AOF) as real:
+        theirs = real.client().info("persistence")
+    with start_serve(*AOF, "--target", "redis-7.0") as serving:
+        client = serving.client()
+        client.set("k", "v")
+        ours = client.info("persistence")
+    missing = sorted(k for k in theirs if k.startswith("aof") and k not in ours)
+    assert not missing
+    assert ours["aof_enabled"] == 1 and ours["aof_last_write_status"] == "ok" and ours["aof_current_size"] > 0
