@@ -4,10 +4,10 @@ Layouts: Redis 7's multi-part directory (``appenddirname``: a base file, incr fi
 replaced atomically) and, for targets before Redis 7, the single ``appendfilename``. An old single
 file met by a multi-part target is upgraded into a directory on start, as Redis 7 does.
 
-Policies (``appendfsync``): ``always`` writes and fsyncs before any reply to the writes of an
-event-loop turn goes out (group commit: the edge holds the replies until ``commit``); ``everysec``
-writes before replying and fsyncs in a background thread once a second, postponing a write for
-at most 2 s while an fsync is slow (Redis's rule); ``no`` writes and lets the OS flush.
+The edge writes the buffer once per event-loop turn, before the replies to what it holds go out
+(group commit). Policies (``appendfsync``): ``always`` fsyncs that write before the replies;
+``everysec`` fsyncs in a background thread once a second, postponing a write for at most 2 s while
+an fsync is slow (Redis's rule); ``no`` lets the OS flush.
 """
 
 from __future__ import annotations
@@ -241,11 +241,6 @@ class AofPersistence:
         self.offset += len(commands)
         if self.rewrite_buffer is not None:
             self.rewrite_buffer += memoryview(buffer)[start:]
-
-    @property
-    def holds_replies(self) -> bool:
-        """Replies to writes wait for ``commit`` (appendfsync always)."""
-        return self.config["appendfsync"] == "always"
 
     def flush(self) -> None:
         """Write the buffer (before any reply to what it holds goes out); fsync as the policy says."""

@@ -160,21 +160,20 @@ class App:
         self._commit_scheduled = False
 
     def deliver(self, connection: Connection, data: bytes, close: bool = False) -> None:
-        """Send replies; with AOF on, what they acknowledge is written first, and with appendfsync
-        always they wait for one write + fsync shared by every client of this loop turn."""
+        """Send replies; with AOF on, what they acknowledge is appended first: the replies of a loop
+        turn wait for one write of everything the turn appended (and its fsync under appendfsync
+        always), as Redis writes its AOF buffer before it replies."""
         aof = self.server.aof
         if aof is not None and (aof.buffer or self.held):
-            if aof.holds_replies:
-                self.held.append((connection, data, close))
-                if not self._commit_scheduled:
-                    self._commit_scheduled = True
-                    asyncio.get_running_loop().call_soon(self.commit)
-                return
-            self._flush_aof()
+            self.held.append((connection, data, close))
+            if not self._commit_scheduled:
+                self._commit_scheduled = True
+                asyncio.get_running_loop().call_soon(self.commit)
+            return
         connection.write(data, close)
 
     def commit(self) -> None:
-        """The group commit: the turn's AOF writes fsync'd, then the replies that waited for them."""
+        """The group commit: the turn's AOF writes made (and fsync'd), then the replies that waited."""
         self._commit_scheduled = False
         self._flush_aof()
         held, self.held = self.held, []
@@ -187,7 +186,7 @@ class App:
             aof.flush()
         except AofWriteError as error:
             log.warning("%s", error.message)
-            if aof.holds_replies:  # nothing acknowledged may be lost: Redis exits here too
+            if aof.config["appendfsync"] == "always":  # nothing acknowledged may be lost: Redis exits too
                 log.warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
                 os._exit(1)
 
