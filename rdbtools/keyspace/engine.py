@@ -37,6 +37,9 @@ class Engine:
         self.databases = databases
         self.target = target  # the server whose formats DUMP writes
         self.db = 0
+        #: what the last ZADD added or re-scored (Redis's dirty count: a ZADD that changed nothing
+        #: is not appended to an AOF)
+        self.changes = 0
         #: told (db, command) when an access deletes what has expired (a server propagates it)
         self.on_expired: Callable[[int, list[bytes]], None] | None = None
 

@@ -34,13 +34,11 @@ DEL, PEXPIREAT, PXAT, SET, SREM = b"DEL", b"PEXPIREAT", b"PXAT", b"SET", b"SREM"
 _SREM_BATCH = 1024  # members per SREM, as Redis 7.2+ batches a popped set
 
 
-CAPTURED = frozenset((b"xreadgroup", b"xclaim", b"xautoclaim", b"zadd"))
+CAPTURED = frozenset((b"xreadgroup", b"xclaim", b"xautoclaim"))
 
 
 def capture(engine: Engine, name: bytes, args: list[bytes]) -> Any:
     """What a rewrite needs to know from before the command (only the CAPTURED ones do)."""
-    if name == b"zadd":
-        return _scores(engine, args)
     return _consumer_names(engine, name, args)
 
 
@@ -64,6 +62,8 @@ def _expire_of(engine: Engine, key: bytes) -> int | None:
 def _set(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     """SET: nothing when its NX/XX condition failed; with an expiry, ``SET key value PXAT ms``; GET
     is dropped (Redis's setGenericCommand)."""
+    if len(args) == 3:
+        return [args]  # a plain SET always sets
     options = [a.upper() for a in args[3:]]
     if b"GET" in options:
         done = reply is None if b"NX" in options else reply is not None if b"XX" in options else True
@@ -187,20 +187,9 @@ def _geoadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     return [[b"zadd", args[1], *options, *[x for pair in pairs for x in pair]]] if pairs else []
 
 
-def _scores(engine: Engine, args: list[bytes]) -> dict[bytes, float] | None:
-    """The scores ZADD's members have before it runs (None: no sorted set there)."""
-    entry = engine.keys.get(args[1])
-    if entry is None or entry.type != "zset":
-        return None
-    return {m: entry.value.get(m) for m in args[2:]}  # flags and scores too: a few extra lookups
-
-
-def _zadd(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effects:
+def _zadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     """ZADD that left every score as it was changed nothing (Redis propagates nothing)."""
-    entry = engine.keys.get(args[1])
-    if before is not None and entry is not None and all(entry.value.get(m) == s for m, s in before.items()):
-        return []
-    return [args]
+    return [args] if engine.changes else []
 
 
 def _hincrbyfloat(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:

@@ -20,8 +20,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from hiredis import pack_command
-
 from rdbtools.aof.check import check_aof
 from rdbtools.aof.repair import truncate_with_backup
 from rdbtools.atomic import fsync_directory
@@ -30,6 +28,7 @@ from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_
 from rdbtools.keyspace.engine import Engine
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import Child, fork_child, kill_child, reap_child, slowed, write_rdb
+from rdbtools.server.protocol import encode_bulks
 
 log = logging.getLogger("rdbtool.serve")
 POSTPONE_LIMIT = 2.0  # seconds a write may wait for a slow background fsync (everysec)
@@ -234,10 +233,10 @@ class AofPersistence:
                 buffer += b"#TS:%d\r\n" % now
                 self.last_timestamp = now
         if db != self.selected_db:
-            buffer += pack_command((b"SELECT", b"%d" % db))
+            buffer += encode_bulks([b"SELECT", b"%d" % db])
             self.selected_db = db
         for args in commands:
-            buffer += pack_command(tuple(args))
+            buffer += encode_bulks(args)  # the compiled RESP array encoder: effects are lists of bytes
         self.offset += len(commands)
         if self.rewrite_buffer is not None:
             self.rewrite_buffer += memoryview(buffer)[start:]

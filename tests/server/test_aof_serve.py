@@ -164,6 +164,9 @@ def test_check_aof_and_convert_read_what_serve_writes(tmp_path):
 
 # --- crashes under load --------------------------------------------------------------------------------
 
+KINDS = 7  # string, list, hash, MULTI/EXEC, TTL, zset, stream
+
+
 class Writer(threading.Thread):
     """One client writing numbered operations of every kind until the server dies; remembers the
     last one acknowledged."""
@@ -179,7 +182,7 @@ class Writer(threading.Thread):
         n = self.name
         try:
             for i in range(10**9):
-                kind = i % 6
+                kind = i % KINDS
                 if kind == 0:
                     self.client.set(f"{n}:s:{i}", i)
                 elif kind == 1:
@@ -190,28 +193,43 @@ class Writer(threading.Thread):
                     self.client.pipeline(transaction=True).incr(f"{n}:counter").sadd(f"{n}:set", i).execute()
                 elif kind == 4:
                     self.client.set(f"{n}:ttl:{i}", i, ex=1000)
-                else:
+                elif kind == 5:
                     self.client.zadd(f"{n}:zset", {f"m{i}": i})
+                else:
+                    self.client.xadd(f"{n}:stream", {"i": i})
                 self.acknowledged = i
                 self.ack_times.append(time.monotonic())
         except (redis.ConnectionError, redis.TimeoutError, ConnectionError):
             return
 
 
-def _present(client: redis.Redis, n: str, i: int) -> bool:
-    """Whether operation i of writer n is in the restarted server."""
-    kind = i % 6
-    if kind == 0:
-        return client.get(f"{n}:s:{i}") == str(i).encode()
-    if kind == 1:
-        return str(i).encode() in client.lrange(f"{n}:list", 0, -1)
-    if kind == 2:
-        return client.hget(f"{n}:hash", f"f{i}") == str(i).encode()
-    if kind == 3:
-        return client.sismember(f"{n}:set", i) and int(client.get(f"{n}:counter") or 0) >= i // 6 + 1
-    if kind == 4:
-        return client.get(f"{n}:ttl:{i}") == str(i).encode() and client.ttl(f"{n}:ttl:{i}") > 900
-    return client.zscore(f"{n}:zset", f"m{i}") == i
+class Restored:
+    """What the restarted server holds of one writer's operations (collections read once)."""
+
+    def __init__(self, client: redis.Redis, n: str) -> None:
+        self.client, self.n = client, n
+        self.list = set(client.lrange(f"{n}:list", 0, -1))
+        self.hash = client.hgetall(f"{n}:hash")
+        self.set = client.smembers(f"{n}:set")
+        self.counter = int(client.get(f"{n}:counter") or 0)
+        self.zset = dict(client.zrange(f"{n}:zset", 0, -1, withscores=True))
+        self.stream = {fields[b"i"] for _, fields in client.xrange(f"{n}:stream")}
+
+    def has(self, i: int) -> bool:
+        n, text, kind = self.n, str(i).encode(), i % KINDS
+        if kind == 0:
+            return self.client.get(f"{n}:s:{i}") == text
+        if kind == 1:
+            return text in self.list
+        if kind == 2:
+            return self.hash.get(f"f{i}".encode()) == text
+        if kind == 3:
+            return text in self.set and self.counter >= i // KINDS + 1
+        if kind == 4:
+            return self.client.get(f"{n}:ttl:{i}") == text and self.client.ttl(f"{n}:ttl:{i}") > 900
+        if kind == 5:
+            return self.zset.get(f"m{i}".encode()) == i
+        return text in self.stream
 
 
 @pytest.mark.parametrize(("policy", "rewriting"), [("always", False), ("everysec", False), ("always", True)])
@@ -237,7 +255,8 @@ def test_kill_9_under_load_keeps_acknowledged_writes(tmp_path, policy, rewriting
         client = serving.client()
         missing, recent = 0, 0
         for writer in writers:
-            present = [_present(client, writer.name, i) for i in range(writer.acknowledged + 1)]
+            restored = Restored(client, writer.name)
+            present = [restored.has(i) for i in range(writer.acknowledged + 1)]
             kept = present.index(False) if False in present else len(present)
             assert all(present[:kept]) and not any(present[kept:]), f"{writer.name}: not a prefix"
             missing += len(present) - kept

@@ -26,6 +26,7 @@ def zadd(e, args):
     flags, rest = _zadd_flags(args)
     pairs = list(zip(map(floating, rest[::2]), rest[1::2], strict=True))  # all scores checked before adding
     entry = _zset(e, args[1])
+    e.changes = 0
     if entry is None and b"XX" in flags:
         return None if b"INCR" in flags else 0
     entry = entry or e.get_or_create(args[1], "zset", dict)
@@ -48,6 +49,7 @@ def zadd(e, args):
             changed += old != score
         result = values[member] = score
     e.drop_if_empty(args[1], entry)
+    e.changes = added + changed
     if b"INCR" in flags:
         return None if result is None else format_double(result)
     return added + changed if b"CH" in flags else added
