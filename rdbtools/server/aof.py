@@ -101,14 +101,15 @@ class AofPersistence:
 
     # --- loading -----------------------------------------------------------------------------------
 
-    def load(self, engine: Engine) -> int:
-        """The AOF into the engine's keyspace, as Redis loads it; returns the commands replayed."""
+    def load(self, engine: Engine) -> None:
+        """The AOF into the engine's keyspace, as Redis loads it (commands answered with an error are
+        skipped, as Redis's loader skips them)."""
         from rdbtools.conversion import ConvertReport, replay_aof
 
         if self.multi_part and not self.manifest_path.exists() and self.single_path.exists():
             self._upgrade()
         if not self.exists():
-            return 0
+            return
         source = self.directory if self.multi_part else self.single_path
         self._cut_truncated_tail(source)
         report = ConvertReport(str(source), "", "aof", "")
@@ -121,7 +122,6 @@ class AofPersistence:
         finally:
             engine.loading, engine.db = False, 0
         self.size = self.base_size = self._current_size()
-        return sum(report.skipped.values())
 
     def _cut_truncated_tail(self, source: Path) -> None:
         """aof-load-truncated: a tail cut short (the last file only) is cut off, after a backup."""

@@ -244,3 +244,26 @@ def test_the_manifest_names_start_offsets_as_redis_8_does():
         ours = _manifest_after_writes_and_a_rewrite(serving.port, serving.dir / "appendonlydir")
     assert ours == theirs == ("file appendonly.aof.2.base.rdb seq 2 type b\n"
                               "file appendonly.aof.2.incr.aof seq 2 type i startoffset 6\n")
+
+
+def test_everysec_postpones_a_write_behind_a_slow_fsync_for_at_most_2_seconds(tmp_path, monkeypatch):
+    import rdbtools.server.aof as aof_module
+
+    config = ServerConfig.load(None, ["--dir", str(tmp_path), "--save", "", "--appendonly", "yes",
+                                      "--appendfsync", "everysec", "--target", "redis-7.0"])
+    server = Server(config)
+    aof = server.aof
+    aof.open(server.engine)
+    release = time.monotonic() + 2.5
+    monkeypatch.setattr(aof_module, "_fsync_quietly", lambda fd: time.sleep(max(0.0, release - time.monotonic())))
+    aof.last_fsync -= 2  # a second has passed: the next write starts the background fsync
+    incr = tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof"
+    aof.feed(0, [[b"SET", b"a", b"1"]])
+    aof.flush()
+    assert aof.info()["aof_pending_bio_fsync"] == 1 and b"SET" in incr.read_bytes()
+    aof.feed(0, [[b"SET", b"b", b"2"]])
+    aof.flush()  # the fsync is still running: this write waits
+    assert b"$1\r\nb" not in incr.read_bytes() and aof.info()["aof_buffer_length"] > 0
+    _wait(lambda: (aof.cron(), b"$1\r\nb" in incr.read_bytes())[1], seconds=5)
+    assert aof.info()["aof_delayed_fsync"] == 1  # written after 2 s without waiting any longer
+    assert time.monotonic() < release  # ... while the fsync was still running
