@@ -259,6 +259,18 @@ class App:
         return listeners
 
 
+def _event_loop_runner():
+    """uvloop's run where it is installed (libuv: fewer Python frames per socket event), else asyncio's."""
+    if not os.environ.get("RDBTOOL_PURE_PYTHON"):
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.run
+    return asyncio.run
+
+
 def setup_logging(config: ServerConfig) -> None:
     handler: logging.Handler = (logging.FileHandler(config["logfile"]) if config["logfile"]
                                 else logging.StreamHandler(sys.stdout))
@@ -299,7 +311,7 @@ def serve(config: ServerConfig) -> None:
     gc.enable()
     gc.freeze()  # what was loaded stays out of the collector's passes (and shared with BGSAVE children)
     try:
-        asyncio.run(app.run())
+        _event_loop_runner()(app.run())
     finally:
         if pidfile is not None:
             with contextlib.suppress(FileNotFoundError):
