@@ -23,6 +23,7 @@ from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import Server
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records
+from tests.keyspace.test_engine_hash_ttls import COMMANDS as FIELD_TTL_COMMANDS
 from tests.keyspace.test_engine_vs_server import COMMANDS, _c, key, member, value
 from tests.server.serving import start_serve
 from tests.servers import SERVERS, start_server
@@ -66,9 +67,9 @@ PROPAGATED = st.one_of(
 )
 
 
-def _serve_config(directory: str) -> ServerConfig:
+def _serve_config(directory: str, target: str) -> ServerConfig:
     return ServerConfig.load(None, ["--dir", directory, "--save", "", "--appendonly", "yes",
-                                    "--appendfsync", "always", "--target", SERVER])
+                                    "--appendfsync", "always", "--target", target])
 
 
 def _shape(keyspace) -> dict:
@@ -78,9 +79,34 @@ def _shape(keyspace) -> dict:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(commands=st.lists(st.one_of(COMMANDS, PROPAGATED), min_size=1, max_size=30))
 def test_the_aof_serve_appends_rebuilds_its_keyspace(commands):
+    _check_the_aof_rebuilds(commands, SERVER)
+
+
+ttl_field = st.sampled_from([b"f1", b"f2", b"f3"])
+ttl_fields = st.lists(ttl_field, min_size=1, max_size=3).map(lambda f: [b"FIELDS", b"%d" % len(f), *f])
+RELATIVE_FIELD_TTLS = st.one_of(  # what depends on the clock, beside the engine test's field TTL commands
+    st.tuples(_c(st.sampled_from([b"HEXPIRE", b"HPEXPIRE"]), st.just(b"h"), far), ttl_fields).map(
+        lambda t: t[0] + t[1]),
+    st.tuples(_c(b"HSETEX", st.just(b"h"), st.sampled_from([b"EX", b"PX"]), far, b"FIELDS", b"1", ttl_field,
+                 value)).map(lambda t: t[0]),
+    st.tuples(_c(b"HGETEX", st.just(b"h"), st.sampled_from([b"EX", b"PX"]), far), ttl_fields).map(
+        lambda t: t[0] + t[1]),
+)
+FILLED = [b"HSET", b"h", b"f1", b"v", b"f2", b"v", b"f3", b"v"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commands=st.lists(st.one_of(RELATIVE_FIELD_TTLS, FIELD_TTL_COMMANDS), min_size=1, max_size=15))
+def test_the_aof_rebuilds_hash_field_ttls_in_redis_8(commands):
+    _check_the_aof_rebuilds([FILLED, *commands], "redis-8.2")
+
+
+def _check_the_aof_rebuilds(commands: list[list[bytes]], target: str) -> None:
+    """Run the commands in the sans-IO server with AOF on; the AOF, replayed by us and loaded by
+    the real server of the target, holds what the server held."""
     directory = tempfile.mkdtemp(prefix="rdbtool-aof-")
     try:
-        server = Server(_serve_config(directory))
+        server = Server(_serve_config(directory, target))
         server.aof.open(server.engine)
         client = server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None, local=True)
         for args in commands:
@@ -99,8 +125,8 @@ def test_the_aof_serve_appends_rebuilds_its_keyspace(commands):
         def prepare(server_dir: Path) -> None:
             shutil.copytree(Path(directory) / "appendonlydir", server_dir / "appendonlydir")
 
-        with start_server(SERVER, extra=("--appendonly", "yes"), prepare=prepare) as real:
-            loaded = read_back(real.port, SERVERS[SERVER])
+        with start_server(target, extra=("--appendonly", "yes"), prepare=prepare) as real:
+            loaded = read_back(real.port, SERVERS[target])
         assert compare(held, _without_times(loaded), now_ms=now_ms, expire_tolerance_ms=0,
                        consumer_times=False) == [], commands
     finally:
