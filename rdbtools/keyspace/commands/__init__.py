@@ -85,7 +85,8 @@ def floating(value: bytes, error: str = "ERR value is not a valid float") -> flo
     # float() also takes surrounding spaces and digit underscores, which strtod does not; strtod's
     # ERANGE (overflow to infinity, underflow to zero) is refused by Redis
     if value[0] in _SPACES or value[-1] in _SPACES or 0x5F in value or number != number or (
-            number in _INFINITIES and b"inf" not in value.lower()) or (not number and _NONZERO.match(value)):
+            number in _INFINITIES and b"inf" not in value.lower()) or (
+            not number and value not in _ZEROS and _NONZERO.match(value)):
         raise CommandError(error)
     return number
 
@@ -98,6 +99,7 @@ def _hex_float(value: bytes, error: str) -> float:
 
 
 _SPACES = frozenset(b" \t\n\r\x0b\x0c")
+_ZEROS = frozenset((b"0", b"-0", b"+0", b"0.0"))  # plain zeros: no underflow to look for
 _INFINITIES = (float("inf"), float("-inf"))
 _NONZERO = re.compile(rb"[+-]?(0[xX][0-9a-fA-F.]*[1-9a-fA-F]|[0-9.]*[1-9])")  # a mantissa that is not zero
 

@@ -19,6 +19,7 @@ def _ordered(scores: dict) -> list[tuple[bytes, float]]:
 
 
 _ZADD_FLAGS = frozenset((b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"))
+_NO_FLAGS = (False, False, False, False, False)
 
 
 @command("zadd", -4)
@@ -31,20 +32,22 @@ def zadd(e, args):
         return None if b"INCR" in flags else 0
     entry = entry or e.get_or_create(args[1], "zset", dict)
     values, added, changed, result = entry.value, 0, 0, None
+    xx, nx, incr, gt, lt = (b"XX" in flags, b"NX" in flags, b"INCR" in flags, b"GT" in flags, b"LT" in flags) \
+        if flags else _NO_FLAGS
     for score, member in pairs:
         old = values.get(member)
         if old is None:
-            if b"XX" in flags:
+            if xx:
                 continue
             added += 1
         else:
-            if b"NX" in flags:
+            if nx:
                 continue
-            if b"INCR" in flags:
+            if incr:
                 score += old
                 if math.isnan(score):
                     raise CommandError(NAN)
-            if (b"GT" in flags and score <= old) or (b"LT" in flags and score >= old):
+            if (gt and score <= old) or (lt and score >= old):
                 continue
             changed += old != score
         result = values[member] = score
