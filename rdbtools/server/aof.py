@@ -27,7 +27,7 @@ from rdbtools.errors import RdbtoolError
 from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_manifest, parse_manifest
 from rdbtools.keyspace.engine import Engine
 from rdbtools.server.config import ServerConfig
-from rdbtools.server.persistence import Child, fork_child, kill_child, reap_child, slowed, write_rdb
+from rdbtools.server.persistence import Child, fork_child, kill_child, reap_finished, slowed, write_rdb
 from rdbtools.server.protocol import encode_bulks
 
 log = logging.getLogger("rdbtool.serve")
@@ -369,13 +369,10 @@ class AofPersistence:
 
     def reap(self) -> bool | None:
         """The rewrite child's outcome once it has exited (True: the new base is in place), else None."""
-        if self.child is None:
+        finished = reap_finished(self)
+        if finished is None:
             return None
-        outcome = reap_child(self.child)
-        if outcome is None:
-            return None
-        child, self.child = self.child, None
-        ok, status, cow = outcome
+        child, ok, status, cow = finished
         self.last_rewrite_seconds = int(time.time() - child.started)
         temp = self._temp_rewrite(child.pid)
         if ok:

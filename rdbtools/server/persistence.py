@@ -106,13 +106,10 @@ class RdbPersistence:
 
     def reap(self) -> bool | None:
         """The child's outcome once it has exited (True ok, False failed), else None."""
-        if self.child is None:
+        finished = reap_finished(self)
+        if finished is None:
             return None
-        outcome = reap_child(self.child)
-        if outcome is None:
-            return None
-        child, self.child = self.child, None
-        ok, status, report = outcome
+        child, ok, status, report = finished
         self.last_bgsave_seconds = int(time.time() - child.started)
         self.last_bgsave_ok = ok
         with contextlib.suppress(OSError):
@@ -204,16 +201,21 @@ def fork_child(work: Callable[[int], None], dirty: int = 0) -> Child:
     return Child(pid, started, dirty, read_fd)
 
 
-def reap_child(child: Child) -> tuple[bool, int, int] | None:
-    """(succeeded, wait status, copy-on-write bytes) once the child has exited, else None."""
+def reap_finished(owner) -> tuple[Child, bool, int, int] | None:
+    """Once ``owner.child`` has exited: (the child, succeeded, wait status, copy-on-write bytes), and
+    ``owner.child`` cleared; None while it runs (or when there is none)."""
+    child = owner.child
+    if child is None:
+        return None
     pid, status = os.waitpid(child.pid, os.WNOHANG)
     if pid == 0:
         return None
+    owner.child = None
     report = b""
     with contextlib.suppress(OSError):
         report = os.read(child.report_fd, 64)
     os.close(child.report_fd)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status, int(report or 0)
+    return child, os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status, int(report or 0)
 
 
 def kill_child(child: Child) -> None:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.engine import Engine
 from tests.compat.generator import read_back
-from tests.expected_shape import compare, shape_records
+from tests.expected_shape import compare, shape_records, without_delivery_times
 from tests.servers import SERVERS, start_server
 
 SERVER = "redis-7.0"
@@ -160,17 +160,6 @@ def server():
         yield running
 
 
-def _without_delivery_times(shaped: dict) -> dict:
-    for db in shaped["dbs"].values():
-        for entry in db.values():
-            if entry["type"] == "stream":
-                for group in entry["value"]["groups"]:
-                    group["pel"] = [[i, c, None, n] for i, c, _, n in group["pel"]]
-                    for consumer in group["consumers"]:
-                        consumer["pel"] = [[i, None, n] for i, _, n in consumer["pel"]]
-    return shaped
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(commands=st.lists(COMMANDS, min_size=1, max_size=25))
 def test_random_command_sequences_give_redis_replies_and_keyspace(server, commands):
@@ -186,7 +175,7 @@ def test_random_command_sequences_give_redis_replies_and_keyspace(server, comman
         if args[0] not in TIMING:
             assert ours == theirs, f"{args!r}: engine {ours!r}, redis {theirs!r} (after {commands!r})"
     client.sock.close()
-    mine = _without_delivery_times(shape_records(engine.keyspace.records()))
-    real = _without_delivery_times(read_back(server.port, SERVERS[SERVER]))
+    mine = without_delivery_times(shape_records(engine.keyspace.records()))
+    real = without_delivery_times(read_back(server.port, SERVERS[SERVER]))
     assert compare(mine, real, now_ms=int(time.time() * 1000), expire_tolerance_ms=2000,
                    consumer_times=False) == [], commands

@@ -22,7 +22,7 @@ from rdbtools.rdb.targets import target_for
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import Server
 from tests.compat.generator import read_back
-from tests.expected_shape import compare, shape_records
+from tests.expected_shape import compare, shape_records, without_delivery_times
 from tests.keyspace.test_engine_hash_ttls import COMMANDS as FIELD_TTL_COMMANDS
 from tests.keyspace.test_engine_vs_server import COMMANDS, _c, key, member, value
 from tests.server.serving import start_serve
@@ -73,7 +73,7 @@ def _serve_config(directory: str, target: str) -> ServerConfig:
 
 
 def _shape(keyspace) -> dict:
-    return _without_times(shape_records(keyspace.records()))
+    return without_delivery_times(shape_records(keyspace.records()))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -127,22 +127,10 @@ def _check_the_aof_rebuilds(commands: list[list[bytes]], target: str) -> None:
 
         with start_server(target, extra=("--appendonly", "yes"), prepare=prepare) as real:
             loaded = read_back(real.port, SERVERS[target])
-        assert compare(held, _without_times(loaded), now_ms=now_ms, expire_tolerance_ms=0,
+        assert compare(held, without_delivery_times(loaded), now_ms=now_ms, expire_tolerance_ms=0,
                        consumer_times=False) == [], commands
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def _without_times(shaped: dict) -> dict:
-    """Delivery and seen times are "now" in the server and exact in the file: compared apart."""
-    for db in shaped["dbs"].values():
-        for entry in db.values():
-            if entry["type"] == "stream":
-                for group in entry["value"]["groups"]:
-                    group["pel"] = [[i, c, None, n] for i, c, _, n in group["pel"]]
-                    for consumer in group["consumers"]:
-                        consumer["pel"] = [[i, None, n] for i, _, n in consumer["pel"]]
-    return shaped
 
 
 # the same commands sent to Redis 7.0 and to serve (no randomness: SPOP of a one-member set)
