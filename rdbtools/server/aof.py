@@ -46,9 +46,11 @@ class AofWriteError(RdbtoolError):
 
 
 class AofPersistence:
-    def __init__(self, config: ServerConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: ServerConfig, clock: Callable[[], float] = time.time,
+                 saving: Callable[[], bool] = lambda: False) -> None:
         self.config = config
         self.clock = clock
+        self.saving = saving  # whether a BGSAVE child is writing (no-appendfsync-on-rewrite)
         self.buffer = bytearray()
         self.selected_db = -1  # the database the last appended command ran in
         self.offset = 0  # Redis 8's replication offset without replicas: one per command appended (not SELECT)
@@ -257,11 +259,15 @@ class AofPersistence:
                         "without waiting for fsync to complete, this may slow down Redis.")
         self.postponed_since = 0.0
         self._write_all()
-        if policy == "always":
+        if policy == "always" and self._may_fsync():
             os.fdatasync(self.fd)
             self.last_fsync = time.monotonic()
         elif policy == "everysec":
             self._maybe_background_fsync()
+
+    def _may_fsync(self) -> bool:
+        """no-appendfsync-on-rewrite yes: no fsync while a child writes (Redis's trade of safety for latency)."""
+        return not (self.config["no-appendfsync-on-rewrite"] and (self.child is not None or self.saving()))
 
     def _write_all(self) -> None:
         data = memoryview(self.buffer)
@@ -284,7 +290,7 @@ class AofPersistence:
         return self._fsync_thread is not None and self._fsync_thread.is_alive()
 
     def _maybe_background_fsync(self) -> None:
-        if time.monotonic() - self.last_fsync >= 1 and not self._fsync_running():
+        if time.monotonic() - self.last_fsync >= 1 and not self._fsync_running() and self._may_fsync():
             self.last_fsync = time.monotonic()
             self._fsync_thread = threading.Thread(target=_fsync_quietly, args=(self.fd,), daemon=True)
             self._fsync_thread.start()

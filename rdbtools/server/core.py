@@ -73,7 +73,7 @@ class Server:
         self.aof: AofPersistence | None = None
         self.transaction: list[tuple[int, list[list[bytes]]]] | None = None  # effects of an EXEC, wrapped at its end
         if config["appendonly"]:
-            self.aof = AofPersistence(config, clock)
+            self.aof = AofPersistence(config, clock, self._saving)
             self.engine.on_expired = lambda db, args: self.propagate(db, [args])
         self.clients: dict[int, Client] = {}
         self.next_client_id = 1
@@ -220,12 +220,15 @@ class Server:
         """CONFIG SET appendonly: turned on, a rewrite starts writing the files (Redis's startAppendOnly);
         turned off, appending stops with everything written."""
         if on and self.aof is None:
-            self.aof = AofPersistence(self.config, self.clock)
+            self.aof = AofPersistence(self.config, self.clock, self._saving)
             self.engine.on_expired = lambda db, args: self.propagate(db, [args])
             self.aof.enable()
         elif not on and self.aof is not None:
             self.aof.close()
             self.aof, self.engine.on_expired = None, None
+
+    def _saving(self) -> bool:
+        return self.persistence.child is not None
 
     def child_active(self) -> bool:
         return self.persistence.child is not None or (self.aof is not None and self.aof.child is not None)

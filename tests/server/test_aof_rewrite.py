@@ -267,3 +267,25 @@ def test_everysec_postpones_a_write_behind_a_slow_fsync_for_at_most_2_seconds(tm
     _wait(lambda: (aof.cron(), b"$1\r\nb" in incr.read_bytes())[1], seconds=5)
     assert aof.info()["aof_delayed_fsync"] == 1  # written after 2 s without waiting any longer
     assert time.monotonic() < release  # ... while the fsync was still running
+
+
+@pytest.mark.parametrize("setting", ["yes", "no"])
+def test_no_appendfsync_on_rewrite_skips_fsync_while_a_child_writes(tmp_path, monkeypatch, setting):
+    import rdbtools.server.aof as aof_module
+
+    config = ServerConfig.load(None, ["--dir", str(tmp_path), "--save", "", *AOF, "--target", "redis-7.0",
+                                      "--no-appendfsync-on-rewrite", setting])
+    server = Server(config)
+    server.aof.open(server.engine)
+    synced = []
+    monkeypatch.setattr(aof_module.os, "fdatasync", synced.append)
+    client = server.connect("a:1", "b:2", lambda reply: None, lambda: None, local=True)
+    server.execute(client, [b"SET", b"a", b"1"])
+    server.aof.flush()
+    assert len(synced) == 1  # no child: fsync'd as always says
+    server.persistence.child = object()  # a BGSAVE child is writing
+    server.execute(client, [b"SET", b"b", b"2"])
+    server.aof.flush()
+    server.persistence.child = None
+    assert len(synced) == (1 if setting == "yes" else 2)
+    assert b"$1\r\nb" in (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()  # written
