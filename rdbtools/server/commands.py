@@ -484,6 +484,9 @@ def _debug(server, client: Client, args):
         server.engine.keyspace.functions.clear()
         server.persistence.load(int(server.clock() * 1000))
         return OK
+    if sub == b"LOADAOF" and len(args) == 2:
+        server.load_aof()
+        return OK
     if sub == b"OBJECT" and len(args) == 3:
         entry = server.engine.keyspace.db(client.db).get(args[2])
         if entry is None:

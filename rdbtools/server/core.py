@@ -227,6 +227,15 @@ class Server:
             self.aof.close()
             self.aof, self.engine.on_expired = None, None
 
+    def load_aof(self) -> None:
+        """DEBUG LOADAOF: what is buffered written, the keyspace emptied and loaded again from the AOF."""
+        aof = self.aof or AofPersistence(self.config, self.clock, self._saving)
+        aof.flush()
+        self.engine.keyspace.dbs.clear()
+        self.engine.keyspace.functions.clear()
+        aof.load(self.engine)
+        log.warning("Append Only File loaded by DEBUG LOADAOF")
+
     def _saving(self) -> bool:
         return self.persistence.child is not None
 

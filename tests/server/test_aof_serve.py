@@ -282,3 +282,16 @@ def test_info_persistence_has_the_aof_fields_of_redis():
     missing = sorted(k for k in theirs if k.startswith("aof") and k not in ours)
     assert not missing
     assert ours["aof_enabled"] == 1 and ours["aof_last_write_status"] == "ok" and ours["aof_current_size"] > 0
+
+
+def test_debug_loadaof_reloads_what_was_appended():
+    spec = SERVERS["redis-7.0"]
+    with start_serve(*AOF, "--target", "redis-7.0") as serving:
+        client = serving.client()
+        populate(client, spec)
+        client.set("relative", "1", ex=1000)
+        client.incrbyfloat("float", "1.5")
+        held = read_back(serving.port, spec)
+        assert client.execute_command("DEBUG", "LOADAOF") == b"OK"
+        assert compare(read_back(serving.port, spec), held, now_ms=_now(), consumer_times=False) == []
+        assert "Append Only File loaded by DEBUG LOADAOF" in serving.log
