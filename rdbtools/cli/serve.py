@@ -17,8 +17,8 @@ def serve_command(
              "'redis.conf --port 7000 --save \"60 1\"'; --target redis-7.0 chooses the file formats.",
         show_default=False)] = None,
 ) -> None:
-    """A Redis-compatible server that persists real RDB snapshots (for tests and demos).
-    Exit status: 0 after SHUTDOWN or SIGTERM, 1 when it cannot start (bad configuration, corrupt dump)."""
+    """A Redis-compatible server that persists real RDB snapshots and AOF files (for tests and demos).
+    Exit status: 0 after SHUTDOWN or SIGTERM, 1 when it cannot start (bad configuration, corrupt dump or AOF)."""
     from rdbtools.server.app import serve
     from rdbtools.server.config import ServerConfig
 
