@@ -1146,6 +1146,21 @@ static PyObject *requests_end(PyObject *self, PyObject *args) {
 
 /* encode_bulks(list) -> bytes | None: a RESP array of bulk strings (a reply such as LRANGE's), None
  * when an item is not exactly bytes. Twin of server/protocol.py's python_encode_bulks. */
+/* "<kind><n>\r\n" for a count or length n >= 0 (sprintf costs more than the copy it heads). */
+static char *resp_header(char *p, char kind, Py_ssize_t n) {
+    char digits[24];
+    int k = 0;
+    *p++ = kind;
+    do {
+        digits[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    while (k) *p++ = digits[--k];
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
 static PyObject *encode_bulks(PyObject *self, PyObject *items) {
     if (!PyList_CheckExact(items)) Py_RETURN_NONE;
     Py_ssize_t count = PyList_GET_SIZE(items), size = 24;
@@ -1157,11 +1172,11 @@ static PyObject *encode_bulks(PyObject *self, PyObject *items) {
     PyObject *out = PyBytes_FromStringAndSize(NULL, size);
     if (out == NULL) return NULL;
     char *p = PyBytes_AS_STRING(out);
-    p += sprintf(p, "*%zd\r\n", count);
+    p = resp_header(p, '*', count);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *item = PyList_GET_ITEM(items, i);
         Py_ssize_t length = PyBytes_GET_SIZE(item);
-        p += sprintf(p, "$%zd\r\n", length);
+        p = resp_header(p, '$', length);
         memcpy(p, PyBytes_AS_STRING(item), length);
         p += length;
         *p++ = '\r';
