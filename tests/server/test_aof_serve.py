@@ -295,3 +295,23 @@ def test_debug_loadaof_reloads_what_was_appended():
         assert client.execute_command("DEBUG", "LOADAOF") == b"OK"
         assert compare(read_back(serving.port, spec), held, now_ms=_now(), consumer_times=False) == []
         assert "Append Only File loaded by DEBUG LOADAOF" in serving.log
+
+
+def test_timestamps_are_annotated_when_the_second_changes(tmp_path):
+    with start_serve(*AOF, "--target", "redis-7.0", "--aof-timestamp-enabled", "yes", directory=tmp_path) as serving:
+        client = serving.client()
+        client.set("first", "1")
+        client.set("same-second", "1")
+        time.sleep(1.1)
+        client.set("later", "1")
+        client.shutdown(nosave=True)
+    incr = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
+    stamps = [int(line[4:]) for line in incr.split(b"\r\n") if line.startswith(b"#TS:")]
+    assert len(stamps) == 2 and stamps[1] > stamps[0]
+    assert incr.startswith(b"#TS:") and check_aof(tmp_path / "appendonlydir").valid
+    out = tmp_path / "until.rdb"  # a point in time between the two seconds
+    done = subprocess.run(_rdbtool("convert", str(tmp_path / "appendonlydir"), str(out), "--until", str(stamps[0])),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    with start_server("redis-7.0", rdb=out) as real:
+        assert sorted(real.client().keys()) == [b"first", b"same-second"]
