@@ -310,8 +310,10 @@ def serve(config: ServerConfig) -> None:
         pidfile.write_text(f"{os.getpid()}\n")
     gc.enable()
     gc.freeze()  # what was loaded stays out of the collector's passes (and shared with BGSAVE children)
+    runner = _event_loop_runner()
+    log.info("Event loop: %s", runner.__module__.split(".")[0])
     try:
-        _event_loop_runner()(app.run())
+        runner(app.run())
     finally:
         if pidfile is not None:
             with contextlib.suppress(FileNotFoundError):

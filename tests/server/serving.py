@@ -47,8 +47,10 @@ def command(*arguments: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def start_serve(*arguments: str, directory: Path | None = None, save: str = "") -> Iterator[Serving]:
-    """serve with --port/--dir chosen here (``save`` "" by default: no snapshot unless asked)."""
+def start_serve(*arguments: str, directory: Path | None = None, save: str = "",
+                env: dict[str, str] | None = None) -> Iterator[Serving]:
+    """serve with --port/--dir chosen here (``save`` "" by default: no snapshot unless asked);
+    ``env``: extra environment variables."""
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rdbtool-serve-")))
@@ -59,7 +61,7 @@ def start_serve(*arguments: str, directory: Path | None = None, save: str = "") 
             process = subprocess.Popen(command(*config_file, "--port", str(port), "--dir", str(directory),
                                                "--save", save, *arguments[len(config_file):]),
                                        stdout=log, stderr=subprocess.STDOUT,
-                                       env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                       env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         serving = Serving(process, port, directory, log_path)
         try:
             _wait_ready(serving)

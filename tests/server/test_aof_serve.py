@@ -315,3 +315,20 @@ def test_timestamps_are_annotated_when_the_second_changes(tmp_path):
     assert done.returncode == 0, done.stderr
     with start_server("redis-7.0", rdb=out) as real:
         assert sorted(real.client().keys()) == [b"first", b"same-second"]
+
+
+@pytest.mark.parametrize("pure", ["", "1"])
+def test_serve_works_on_uvloop_and_on_asyncio(tmp_path, pure):
+    """RDBTOOL_PURE_PYTHON=1 runs serve on asyncio's own loop (what it falls back to without uvloop)."""
+    with start_serve(*AOF, "--appendfsync", "always", directory=tmp_path, env={"RDBTOOL_PURE_PYTHON": pure}) as serving:
+        assert f"Event loop: {'asyncio' if pure else 'uvloop'}" in serving.log
+        client = serving.client()
+        client.rpush("list", "a", "b")
+        assert client.blpop(["list"], timeout=1) == (b"list", b"a")
+        pipe = client.pipeline(transaction=True)
+        assert pipe.incr("counter").set("k", "v", ex=100).execute() == [1, True]
+        serving.process.send_signal(signal.SIGKILL)
+        serving.process.wait(timeout=10)
+    with start_serve(*AOF, directory=tmp_path, env={"RDBTOOL_PURE_PYTHON": pure}) as serving:
+        client = serving.client()
+        assert client.lrange("list", 0, -1) == [b"b"] and client.get("counter") == b"1" and client.ttl("k") > 90
