@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rdbtools.keyspace.commands import OK, integer
-from rdbtools.rdb.model import StreamId
+from rdbtools.keyspace.commands import OK
+from rdbtools.keyspace.commands.streams import id_text, parse_id
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
@@ -221,15 +221,11 @@ def _exact_trim(engine: Engine, args: list[bytes], trim: int | None) -> list[byt
         return list(args)
     stream = engine.keys[args[1]].value
     exact = (b"%d" % len(stream.entries) if args[trim].upper() == b"MAXLEN"
-             else _id(stream.entries[0].id if stream.entries else stream.last_id))
+             else id_text(stream.entries[0].id if stream.entries else stream.last_id))
     end = trim + 3
     if end + 1 < len(args) and args[end].upper() == b"LIMIT":
         end += 2
     return [*args[:trim + 1], b"=", exact, *args[end:]]
-
-
-def _id(stream_id: StreamId) -> bytes:
-    return b"%d-%d" % (stream_id.ms, stream_id.seq)
 
 
 def _xadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
@@ -270,17 +266,17 @@ def _groups_named(engine: Engine, name: bytes, args: list[bytes]):
                     yield key, group
 
 
-def _claims(key: bytes, group, ids, consumer: bytes | None = None) -> Effects:
+def _claims(key: bytes, group, ids) -> Effects:
     """An ``XCLAIM ... FORCE JUSTID LASTID`` per pending id: owner, delivery time and count as now."""
     pending = {p.id: p for p in group.pending}
     commands = []
     for entry_id in ids:
         p = pending.get(entry_id)
         if p is not None:
-            commands.append([b"XCLAIM", key, group.name, p.consumer if consumer is None else consumer, b"0",
-                             _id(entry_id), b"TIME", b"%d" % p.delivery_time, b"RETRYCOUNT",
+            commands.append([b"XCLAIM", key, group.name, p.consumer, b"0",
+                             id_text(entry_id), b"TIME", b"%d" % p.delivery_time, b"RETRYCOUNT",
                              b"%d" % p.delivery_count, b"FORCE", b"JUSTID", b"LASTID",
-                             _id(group.last_delivered_id)])
+                             id_text(group.last_delivered_id)])
     return commands
 
 
@@ -306,18 +302,13 @@ def _xreadgroup(engine: Engine, args: list[bytes], reply: Any, before: Any) -> E
         if group is None or not entries:
             continue
         if not noack:
-            commands += _claims(key, group, [_parse(e[0]) for e in entries])
+            commands += _claims(key, group, [parse_id(e[0]) for e in entries])
         if noack or group.entries_read is not None:  # else the XCLAIMs' LASTID says it all
-            setid = [b"XGROUP", b"SETID", key, group.name, _id(group.last_delivered_id)]
+            setid = [b"XGROUP", b"SETID", key, group.name, id_text(group.last_delivered_id)]
             if group.entries_read is not None:
                 setid += [b"ENTRIESREAD", b"%d" % group.entries_read]
             commands.append(setid)
     return commands
-
-
-def _parse(text: bytes) -> StreamId:
-    ms, _, seq = text.partition(b"-")
-    return StreamId(integer(ms), integer(seq or b"0"))
 
 
 def _xclaim(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effects:
@@ -329,12 +320,12 @@ def _xclaim(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effec
         return commands
     if args[0].lower() == b"xautoclaim":
         claimed, deleted = reply[1], reply[2] if len(reply) > 2 else []
-        ids = [_parse(c if isinstance(c, bytes) else c[0]) for c in claimed]
+        ids = [parse_id(c if isinstance(c, bytes) else c[0]) for c in claimed]
         commands += _claims(args[1], group, ids)
         if deleted:
             commands.append([b"XACK", args[1], group.name, *deleted])
         return commands
-    ids = [_parse(c if isinstance(c, bytes) else c[0]) for c in reply]
+    ids = [parse_id(c if isinstance(c, bytes) else c[0]) for c in reply]
     return commands + _claims(args[1], group, ids)
 
 
