@@ -168,7 +168,8 @@ class AofPersistence:
         manifest = parse_manifest(self.manifest_path.read_bytes()) if self.manifest_path.exists() else None
         entries = list(manifest.entries) if manifest is not None else []
         if not entries:
-            base = self._write_base(engine, 1)
+            base = self._base_entry(1)
+            self._write_base(self.directory / base.name, engine)
             entries.append(base)
             log.info("Creating AOF base file %s on server start", base.name)
         incrs = [e for e in entries if e.type is FileType.INCR]
@@ -189,15 +190,17 @@ class AofPersistence:
         offset = self.offset if self.config.target.aof_offsets else None
         return ManifestEntry(f"{self.name}.{seq}.incr.aof", seq, FileType.INCR, start_offset=offset)
 
-    def _write_base(self, engine: Engine, seq: int) -> ManifestEntry:
-        """The keyspace as a base file (RDB with aof-use-rdb-preamble, else commands), fsync'd."""
-        preamble = self.config["aof-use-rdb-preamble"]
-        entry = ManifestEntry(f"{self.name}.{seq}.base.{'rdb' if preamble else 'aof'}", seq, FileType.BASE)
-        with open(self.directory / entry.name, "wb", buffering=1 << 20) as out:
+    def _base_entry(self, seq: int) -> ManifestEntry:
+        """A base file: an RDB with aof-use-rdb-preamble, else commands."""
+        kind = "rdb" if self.config["aof-use-rdb-preamble"] else "aof"
+        return ManifestEntry(f"{self.name}.{seq}.base.{kind}", seq, FileType.BASE)
+
+    def _write_base(self, path: Path, engine: Engine) -> None:
+        """The keyspace as a base file, fsync'd (at an empty start, and in a rewrite's child)."""
+        with open(path, "wb", buffering=1 << 20) as out:
             write_base(out, engine, self.config)
             out.flush()
             os.fsync(out.fileno())
-        return entry
 
     def _open_file(self, path: Path) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -286,6 +289,12 @@ class AofPersistence:
         self.buffer.clear()
         self.last_write_ok = True
 
+    def _write_now(self) -> None:
+        """The buffer written whatever everysec postponed (a failure stays in last_write_ok)."""
+        self.postponed_since = 0.0
+        with contextlib.suppress(AofWriteError):
+            self._write_all()
+
     def _fsync_running(self) -> bool:
         return self._fsync_thread is not None and self._fsync_thread.is_alive()
 
@@ -308,9 +317,7 @@ class AofPersistence:
             return
         if self._fsync_thread is not None:
             self._fsync_thread.join()
-        with contextlib.suppress(AofWriteError):
-            self.postponed_since = 0.0
-            self._write_all()
+        self._write_now()
         os.fsync(self.fd)
         os.close(self.fd)
         self.fd = None
@@ -321,9 +328,7 @@ class AofPersistence:
         """BGREWRITEAOF: writes from now on go to a new incr file (multi-part) or are also kept in
         memory (single file); a forked child writes the snapshot as the new base. Returns its pid."""
         if self.fd is not None:
-            with contextlib.suppress(AofWriteError):
-                self.postponed_since = 0.0
-                self._write_all()
+            self._write_now()
         else:  # turning AOF on: what the buffer holds is in the snapshot the child writes
             self.buffer.clear()
         if self.multi_part:
@@ -331,7 +336,7 @@ class AofPersistence:
         else:
             self.rewrite_buffer = bytearray()
         self.selected_db = -1  # the new file starts with a SELECT
-        self.child = fork_child(lambda pid: self._write_snapshot(engine, pid))
+        self.child = fork_child(lambda pid: self._write_base(self._temp_rewrite(pid), engine))
         self.rewrite_scheduled = False
         self.rewrites += 1  # counted when started, as Redis counts them
         log.info("Background append only file rewriting started by pid %d", self.child.pid)
@@ -349,21 +354,19 @@ class AofPersistence:
         else:
             self._open_file(self.single_path)
 
+    @property
+    def _temp_incr(self) -> Path:
+        """Where writes go while AOF is being turned on, until the first base is written."""
+        return self.directory / f"temp-{self.name}.incr"
+
     def _temp_rewrite(self, pid: int) -> Path:
         return Path(self.config["dir"]) / f"temp-rewriteaof-bg-{pid}.aof"
-
-    def _write_snapshot(self, engine: Engine, pid: int) -> None:
-        """In the child: the base, fsync'd, under a temporary name the parent renames."""
-        with open(self._temp_rewrite(pid), "wb", buffering=1 << 20) as out:
-            write_base(out, engine, self.config)
-            out.flush()
-            os.fsync(out.fileno())
 
     def _open_new_incr(self) -> None:
         """Redis's openNewIncrAofForAppend: the next incr file, in the manifest at once (a temporary
         one while turning AOF on at run time, named in the manifest only when the rewrite is done)."""
         if self.waiting:
-            path = self.directory / f"temp-{self.name}.incr"
+            path = self._temp_incr
         else:
             entry = self._incr_entry(max((e.seq for e in self.manifest.incrs), default=0) + 1)
             self._persist_manifest(Manifest((*self.manifest.entries, entry)))
@@ -395,11 +398,10 @@ class AofPersistence:
             log.warning("Background AOF rewrite %s", f"terminated by signal {os.WTERMSIG(status)}"
                         if os.WIFSIGNALED(status) else "failed")
         else:
-            self.failures_in_a_row = -1
             self.last_cow_size = cow
             log.info("Background AOF rewrite finished successfully")
         self.last_rewrite_ok = ok
-        self.failures_in_a_row += 1
+        self.failures_in_a_row = 0 if ok else self.failures_in_a_row + 1
         return ok
 
     def _install(self, temp: Path) -> None:
@@ -407,13 +409,11 @@ class AofPersistence:
             self._install_single(temp)
             return
         manifest = self.manifest or Manifest(())
-        base_seq = manifest.base.seq + 1 if manifest.base is not None else 1
-        preamble = self.config["aof-use-rdb-preamble"]
-        base = ManifestEntry(f"{self.name}.{base_seq}.base.{'rdb' if preamble else 'aof'}", base_seq, FileType.BASE)
+        base = self._base_entry(manifest.base.seq + 1 if manifest.base is not None else 1)
         os.rename(temp, self.directory / base.name)
         if self.waiting:  # the temporary incr file becomes the first incr file
             incr = self._incr_entry(1)
-            os.rename(self.directory / f"temp-{self.name}.incr", self.directory / incr.name)
+            os.rename(self._temp_incr, self.directory / incr.name)
             self.waiting = False
         else:
             incr = manifest.incrs[-1]
