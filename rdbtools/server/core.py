@@ -74,7 +74,8 @@ class Server:
         self.transaction: list[tuple[int, list[list[bytes]]]] | None = None  # effects of an EXEC, wrapped at its end
         if config["appendonly"]:
             self.aof = AofPersistence(config, clock, self._saving)
-            self.engine.on_expired = lambda db, args: self.propagate(db, [args])
+        # what an access finds expired and deletes goes to the AOF (when there is one), as Redis's DEL
+        self.engine.on_expired = lambda db, args: self.propagate(db, [args])
         self.clients: dict[int, Client] = {}
         self.next_client_id = 1
         self.started = clock()
@@ -211,6 +212,7 @@ class Server:
     # --- AOF propagation -------------------------------------------------------------------------
 
     def propagate(self, db: int, commands: list[list[bytes]]) -> None:
+        """Effects for the AOF (held until the end of an EXEC); nothing when AOF is off."""
         if self.transaction is not None:
             self.transaction.append((db, commands))
         elif self.aof is not None:
@@ -221,11 +223,10 @@ class Server:
         turned off, appending stops with everything written."""
         if on and self.aof is None:
             self.aof = AofPersistence(self.config, self.clock, self._saving)
-            self.engine.on_expired = lambda db, args: self.propagate(db, [args])
             self.aof.enable()
         elif not on and self.aof is not None:
             self.aof.close()
-            self.aof, self.engine.on_expired = None, None
+            self.aof = None
 
     def load_aof(self) -> None:
         """DEBUG LOADAOF: what is buffered written, the keyspace emptied and loaded again from the AOF."""
@@ -356,8 +357,7 @@ class Server:
                 if entry is not None and entry.expire_ms is not None and entry.expire_ms <= now_ms:
                     del keys[key]
                     self.stats["expired_keys"] += 1
-                    if self.aof is not None:
-                        self.propagate(db, [[b"DEL", key]])
+                    self.propagate(db, [[b"DEL", key]])
 
     # --- pub/sub helpers -----------------------------------------------------------------------
 
