@@ -331,11 +331,16 @@ def _xclaim(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effec
 
 # --- hash field TTLs (Redis 7.4+) -----------------------------------------------------------------
 
+def _fields_at(args: list[bytes], start: int) -> int:
+    """Where the FIELDS keyword is (any case), looking from ``start``: the engine has checked it is there."""
+    return [a.upper() for a in args[start:]].index(b"FIELDS") + start
+
+
 def _field_expire(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     """HEXPIRE family: HPEXPIREAT of the fields given a TTL, HDEL of those a past time deleted."""
-    fields = args[args.index(b"FIELDS", 3) + 2 :] if b"FIELDS" in args else []
-    if not isinstance(reply, list) or not fields:
-        return [args] if reply else []
+    if not isinstance(reply, list):
+        return []
+    fields = args[_fields_at(args, 3) + 2 :]
     entry = engine.keys.get(args[1])
     ttls = (entry.field_expires or {}) if entry is not None else {}
     timed = [f for f, r in zip(fields, reply, strict=False) if r == 1 and f in ttls]
@@ -352,10 +357,7 @@ def _hpersist(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
 
 def _field_write(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     """HSETEX / HGETEX / HGETDEL: the fields' resulting values and TTLs, as HSET, HPEXPIREAT, HDEL."""
-    try:
-        at = args.index(b"FIELDS", 2)
-    except ValueError:
-        at = [a.upper() for a in args].index(b"FIELDS")
+    at = _fields_at(args, 2)
     count = int(args[at + 1])
     name = args[0].lower()
     fields = args[at + 2 : at + 2 + (2 * count if name == b"hsetex" else count) : 2 if name == b"hsetex" else 1]

@@ -172,3 +172,9 @@ def test_serve_appends_what_redis_7_appends():
     with start_serve("--appendonly", "yes", "--appendfsync", "always", "--target", SERVER) as serving:
         ours = _sent_and_appended(serving.port, serving.dir / "appendonlydir")
     assert ours == theirs
+
+
+def test_field_ttl_keywords_in_any_case_are_rewritten():
+    """A relative HEXPIRE spelled in lower case is appended with its absolute time all the same."""
+    _check_the_aof_rebuilds([FILLED, [b"hexpire", b"h", b"100000", b"fields", b"1", b"f1"],
+                             [b"hsetex", b"h", b"px", b"100000", b"fields", b"1", b"f2", b"v"]], "redis-8.2")
