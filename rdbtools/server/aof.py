@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rdbtools.aof.check import check_aof
+from rdbtools.aof.reader import find_layout, open_aof
 from rdbtools.aof.repair import truncate_with_backup
 from rdbtools.atomic import fsync_directory
 from rdbtools.errors import RdbtoolError
@@ -113,32 +114,31 @@ class AofPersistence:
         if not self.exists():
             return
         source = self.directory if self.multi_part else self.single_path
-        self._cut_truncated_tail(source)
         report = ConvertReport(str(source), "", "aof", "")
         engine.loading = True
         try:
+            self._cut_truncated_tail(source)
             replay_aof(source, report, engine=engine)
+        except AofLoadError:
+            raise
         except RdbtoolError as error:
-            raise AofLoadError(f"Bad file format reading the append only file: {error.message}",
+            raise AofLoadError(f"cannot load the append only file: {error.message}",
                                offset=error.offset, path=error.path) from None
         finally:
             engine.loading, engine.db = False, 0
         self.size = self.base_size = self._current_size()
 
     def _cut_truncated_tail(self, source: Path) -> None:
-        """aof-load-truncated: a tail cut short (the last file only) is cut off, after a backup."""
-        check = check_aof(source)
-        if check.valid:
-            return
-        problem = check.problem
-        last = problem is not None and problem is check.files[-1]
+        """aof-load-truncated: a tail cut short is cut off, after a backup. Only the last file is
+        checked here (what a crash can leave short, and small beside a base): whatever is wrong
+        before it is the replay's located error, so nothing is read twice."""
+        problem = check_aof(find_layout(source).parts[-1].path).problem
         if problem is None:
-            raise AofLoadError(f"the AOF is not loadable ({check.verdict}): {check.manifest_error or check.missing}",
-                               path=str(source))
-        if not (last and problem.verdict in _TRUNCATABLE and problem.rdb_error is None):
+            return
+        if problem.verdict not in _TRUNCATABLE or problem.rdb_error is not None:
             detail = problem.rdb_error or problem.error
             offset = problem.error_offset if problem.error_offset is not None else problem.ok_up_to
-            raise AofLoadError(f"Bad file format reading the append only file ({check.verdict} at offset {offset}"
+            raise AofLoadError(f"Bad file format reading the append only file ({problem.verdict} at offset {offset}"
                                f"{': ' + detail if detail else ''})", path=str(problem.path))
         if not self.config["aof-load-truncated"]:
             raise AofLoadError(f"the AOF is {problem.verdict} at offset {problem.ok_up_to} of {problem.name}; "
@@ -487,8 +487,6 @@ def write_base(out, engine: Engine, config: ServerConfig) -> None:
 
 def _commands_in(path: Path) -> int:
     """Commands of an incr file other than SELECT (what Redis 8's offset counts)."""
-    from rdbtools.aof.reader import open_aof
-
     if not path.exists() or not path.stat().st_size:
         return 0
     return sum(1 for command in open_aof(path).commands() if command.args[0].lower() != b"select")

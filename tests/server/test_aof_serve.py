@@ -332,3 +332,15 @@ def test_serve_works_on_uvloop_and_on_asyncio(tmp_path, pure):
     with start_serve(*AOF, directory=tmp_path, env={"RDBTOOL_PURE_PYTHON": pure}) as serving:
         client = serving.client()
         assert client.lrange("list", 0, -1) == [b"b"] and client.get("counter") == b"1" and client.ttl("k") > 90
+
+
+def test_a_corrupt_base_stops_the_start_with_a_located_error(tmp_path):
+    _write_and_stop(tmp_path, ("SET", "a", "1"))
+    base = tmp_path / "appendonlydir" / "appendonly.aof.1.base.rdb"
+    data = bytearray(base.read_bytes())
+    data[-3] ^= 0xFF  # inside the CRC64 trailer
+    base.write_bytes(bytes(data))
+    result = subprocess.run(command("--port", "0", "--dir", str(tmp_path), *AOF, "--target", "redis-7.0"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "appendonly.aof.1.base.rdb" in result.stderr and "offset" in result.stderr, result.stderr
