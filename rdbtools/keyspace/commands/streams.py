@@ -208,6 +208,33 @@ def xrange(e, args):
 
 # --- consumer groups -----------------------------------------------------------------------------
 
+def _tombstone_at_or_after(stream: Stream, start: StreamId) -> bool:
+    """Redis's streamRangeHasTombstones(start, end of stream): an entry deleted within the range."""
+    deleted = stream.max_deleted_id or ZERO
+    if not stream.entries or deleted == ZERO or stream.first_id > deleted:
+        return False
+    return start <= deleted
+
+
+def _entries_read_at(stream: Stream, entry_id: StreamId) -> int | None:
+    """Redis's streamEstimateDistanceFromFirstEverEntry: how many entries were added up to this id,
+    where that can be known (a group's read counter, restarted after XGROUP CREATE / SETID)."""
+    added = stream.entries_added or 0
+    if not added:
+        return 0
+    if (not stream.entries and entry_id <= stream.last_id) or entry_id == stream.last_id:
+        return added
+    if entry_id > stream.last_id:
+        return None
+    deleted = stream.max_deleted_id or ZERO
+    if deleted == ZERO or deleted < stream.first_id:  # no gap ahead of the first entry
+        if entry_id < stream.first_id:
+            return added - len(stream.entries)
+        if entry_id == stream.first_id:
+            return added - len(stream.entries) + 1
+    return None
+
+
 def _entries_read(args, options: list[bytes]) -> int | None:
     if b"ENTRIESREAD" not in options:
         return None
@@ -476,9 +503,11 @@ def xreadgroup(e, args):
         if text == b">":
             fresh = [x for x in stream.entries if x.id > group.last_delivered_id][:count]
             for entry in fresh:
-                group.last_delivered_id = entry.id
-                if group.entries_read is not None:
+                if group.entries_read is not None and not _tombstone_at_or_after(stream, entry.id):
                     group.entries_read += 1
+                elif stream.entries_added:
+                    group.entries_read = _entries_read_at(stream, entry.id)
+                group.last_delivered_id = entry.id
                 if not noack:
                     old = next((p for p in group.pending if p.id == entry.id), None)
                     if old is not None:
