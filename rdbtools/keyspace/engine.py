@@ -75,7 +75,7 @@ class Engine:
         if entry.expire_ms is not None and entry.expire_ms <= self.now_ms():
             del keys[key]
             if self.on_expired is not None:
-                self.on_expired(db, [b"DEL", key])
+                self.on_expired(db, [self.target.expiry_deletion, key])
             return None
         return entry
 

@@ -31,7 +31,7 @@ _NOOP_IF_NONE = frozenset(b"lpop rpop zpopmin zpopmax lmove rpoplpush getdel xad
 _FUNCTION_WRITES = frozenset((b"LOAD", b"DELETE", b"FLUSH", b"RESTORE"))
 
 DEL, PEXPIREAT, PXAT, SET, SREM = b"DEL", b"PEXPIREAT", b"PXAT", b"SET", b"SREM"
-_SREM_BATCH = 1024  # members per SREM, as Redis 7.2+ batches a popped set
+_SREM_BATCH = 1024  # members per SREM, as Redis 7.2+ batches a popped set (before: one each)
 
 
 CAPTURED = frozenset((b"xreadgroup", b"xclaim", b"xautoclaim"))
@@ -172,7 +172,8 @@ def _spop(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
         return []
     if args[1] not in engine.keys:  # the whole set was popped
         return [[DEL, args[1]]]
-    return [[SREM, args[1], *reply[i : i + _SREM_BATCH]] for i in range(0, len(reply), _SREM_BATCH)]
+    batch = _SREM_BATCH if engine.target.batched_spop else 1
+    return [[SREM, args[1], *reply[i : i + batch]] for i in range(0, len(reply), batch)]
 
 
 def _geoadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
@@ -266,8 +267,9 @@ def _groups_named(engine: Engine, name: bytes, args: list[bytes]):
                     yield key, group
 
 
-def _claims(key: bytes, group, ids) -> Effects:
-    """An ``XCLAIM ... FORCE JUSTID LASTID`` per pending id: owner, delivery time and count as now."""
+def _claims(key: bytes, group, ids, delivered: bool = False) -> Effects:
+    """An ``XCLAIM ... FORCE JUSTID LASTID`` per pending id: owner, delivery time and count as now.
+    LASTID is the group's last id when each was propagated: for new deliveries, the entry's own."""
     pending = {p.id: p for p in group.pending}
     commands = []
     for entry_id in ids:
@@ -276,7 +278,7 @@ def _claims(key: bytes, group, ids) -> Effects:
             commands.append([b"XCLAIM", key, group.name, p.consumer, b"0",
                              id_text(entry_id), b"TIME", b"%d" % p.delivery_time, b"RETRYCOUNT",
                              b"%d" % p.delivery_count, b"FORCE", b"JUSTID", b"LASTID",
-                             id_text(group.last_delivered_id)])
+                             id_text(entry_id if delivered else group.last_delivered_id)])
     return commands
 
 
@@ -287,9 +289,10 @@ def _new_consumers(engine: Engine, name: bytes, args: list[bytes], before: set) 
 
 
 def _xreadgroup(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effects:
-    """New deliveries as XCLAIMs (which create their consumer) and the group's new last id and read
-    counter (XGROUP SETID ... ENTRIESREAD: Redis 7.0 leaves the counter out, so a replay of its AOF
-    can differ there); a consumer created without a delivery as XGROUP CREATECONSUMER."""
+    """New deliveries as XCLAIMs (which create their consumer), then the group's last id and read
+    counter as XGROUP SETID ... ENTRIESREAD: always from Redis 7.4 and in Valkey; Redis 7.0-7.2 only
+    with NOACK (their replay leaves the counter unknown, as theirs does). A consumer created without
+    a delivery as XGROUP CREATECONSUMER (Redis propagates nothing there, and loses the consumer)."""
     upper = [a.upper() for a in args]
     noack = b"NOACK" in upper[: upper.index(b"STREAMS")]
     delivered = {key for key, entries in reply or () if entries} if not noack else set()
@@ -302,8 +305,8 @@ def _xreadgroup(engine: Engine, args: list[bytes], reply: Any, before: Any) -> E
         if group is None or not entries:
             continue
         if not noack:
-            commands += _claims(key, group, [parse_id(e[0]) for e in entries])
-        if noack or group.entries_read is not None:  # else the XCLAIMs' LASTID says it all
+            commands += _claims(key, group, [parse_id(e[0]) for e in entries], delivered=True)
+        if noack or engine.target.group_reads_set_id:
             setid = [b"XGROUP", b"SETID", key, group.name, id_text(group.last_delivered_id)]
             if group.entries_read is not None:
                 setid += [b"ENTRIESREAD", b"%d" % group.entries_read]
@@ -312,21 +315,19 @@ def _xreadgroup(engine: Engine, args: list[bytes], reply: Any, before: Any) -> E
 
 
 def _xclaim(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effects:
-    """What XCLAIM / XAUTOCLAIM took over, as the XCLAIM of each id with its resulting state."""
-    commands = _new_consumers(engine, args[0].lower(), args, before or set())
-    groups = dict(_groups_named(engine, args[0].lower(), args))
-    group = groups.get(args[1])
-    if group is None or not reply:
-        return commands
-    if args[0].lower() == b"xautoclaim":
-        claimed, deleted = reply[1], reply[2] if len(reply) > 2 else []
-        ids = [parse_id(c if isinstance(c, bytes) else c[0]) for c in claimed]
-        commands += _claims(args[1], group, ids)
-        if deleted:
-            commands.append([b"XACK", args[1], group.name, *deleted])
-        return commands
-    ids = [parse_id(c if isinstance(c, bytes) else c[0]) for c in reply]
-    return commands + _claims(args[1], group, ids)
+    """What XCLAIM / XAUTOCLAIM took over, as the XCLAIM of each id with its resulting state (which
+    creates the consumer on replay; one created by a claim of nothing as XGROUP CREATECONSUMER)."""
+    name = args[0].lower()
+    group = dict(_groups_named(engine, name, args)).get(args[1])
+    claims, acked = [], []
+    if group is not None and reply:
+        if name == b"xautoclaim":
+            claimed, acked = reply[1], reply[2] if len(reply) > 2 else []
+        else:
+            claimed = reply
+        claims = _claims(args[1], group, [parse_id(c if isinstance(c, bytes) else c[0]) for c in claimed])
+    created = [c for c in _new_consumers(engine, name, args, before or set()) if not claims or c[4] != args[3]]
+    return created + claims + ([[b"XACK", args[1], group.name, *acked]] if acked else [])
 
 
 # --- hash field TTLs (Redis 7.4+) -----------------------------------------------------------------
@@ -356,30 +357,32 @@ def _hpersist(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
 
 
 def _field_write(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
-    """HSETEX / HGETEX / HGETDEL: the fields' resulting values and TTLs, as HSET, HPEXPIREAT, HDEL."""
-    at = _fields_at(args, 2)
-    count = int(args[at + 1])
+    """HSETEX / HGETEX / HGETDEL: the fields' resulting values and TTLs, as HSET, HPEXPIREAT, HPERSIST,
+    and the HDEL of what a read removed."""
     name = args[0].lower()
-    fields = args[at + 2 : at + 2 + (2 * count if name == b"hsetex" else count) : 2 if name == b"hsetex" else 1]
-    if name == b"hsetex" and reply == 0:
+    setting = name == b"hsetex"
+    if setting and reply == 0:
         return []
+    at = _fields_at(args, 2)
+    step = 2 if setting else 1  # HSETEX names field value pairs
+    fields = args[at + 2 : at + 2 + step * int(args[at + 1]) : step]
     entry = engine.keys.get(args[1])
     value = {} if entry is None else entry.value
     ttls = {} if entry is None else (entry.field_expires or {})
     present = [f for f in fields if f in value]
-    gone = [f for f in fields if f not in value]
     commands = []
-    if name == b"hsetex" and present:
+    if setting and present:
         commands.append([b"HSET", args[1], *[x for f in present for x in (f, value[f])]])
-    if present and name != b"hgetdel":
-        timed = [f for f in present if f in ttls]
-        for f in timed:
-            commands.append([b"HPEXPIREAT", args[1], b"%d" % ttls[f], b"FIELDS", b"1", f])
-        persisted = [f for f in present if f not in ttls]
-        if persisted and name == b"hgetex" and any(a.upper() == b"PERSIST" for a in args[2:at]):
-            commands.append([b"HPERSIST", args[1], b"FIELDS", b"%d" % len(persisted), *persisted])
-    if gone and (name != b"hsetex") and (reply is None or any(r is not None for r in reply)):
-        commands.append([b"HDEL", args[1], *gone])
+    commands += [[b"HPEXPIREAT", args[1], b"%d" % ttls[f], b"FIELDS", b"1", f] for f in present if f in ttls]
+    persisted = [f for f in present if f not in ttls]
+    if persisted and name == b"hgetex" and any(a.upper() == b"PERSIST" for a in args[2:at]):
+        commands.append([b"HPERSIST", args[1], b"FIELDS", b"%d" % len(persisted), *persisted])
+    if not setting:  # the fields a read returned and then deleted (HGETDEL) or expired at once (HGETEX)
+        removed = [f for f, old in zip(fields, reply, strict=True) if old is not None and f not in value]
+        if removed and name == b"hgetdel":  # Redis 8.2: an HDEL of every field it named
+            commands.append([b"HDEL", args[1], *fields])
+        else:  # an HDEL of each field it expired
+            commands += [[b"HDEL", args[1], f] for f in removed]
     return commands
 
 

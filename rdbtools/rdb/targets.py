@@ -75,6 +75,29 @@ class Target:
         """Redis 8.0+ names the replication offset each AOF incr file starts at in the manifest."""
         return not self.valkey and self.name.startswith("redis-") and int(self.server_version.split(".")[0]) >= 8
 
+    # --- how the server propagates writes to its AOF (what serve appends for this target) ---
+
+    @property
+    def wraps_propagation(self) -> bool:
+        """Redis 7.0+ wraps everything one command propagates (its rewrites, the expiries it caused)
+        in MULTI/EXEC when that is more than one command; 6.2 only EXEC and SPOP with a count."""
+        return self.rdb_version >= 10
+
+    @property
+    def batched_spop(self) -> bool:
+        """Redis 7.2+ propagates SPOP with a count as SREMs of up to 1024 members, before one per member."""
+        return self.rdb_version >= 11
+
+    @property
+    def group_reads_set_id(self) -> bool:
+        """Redis 7.4+ and Valkey follow a group read's XCLAIMs with XGROUP SETID ... ENTRIESREAD."""
+        return self.rdb_version >= 12 or self.name.startswith("valkey")
+
+    @property
+    def expiry_deletion(self) -> bytes:
+        """How an expired key's deletion is propagated: Valkey's lazyfree-lazy-expire is on by default."""
+        return b"UNLINK" if self.name.startswith("valkey") else b"DEL"
+
     def with_thresholds(self, **thresholds: int) -> Target:
         return replace(self, **thresholds)
 

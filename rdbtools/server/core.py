@@ -71,7 +71,10 @@ class Server:
         self.engine = Engine(clock=clock, loading=False, databases=config["databases"], target=config.target)
         self.persistence = RdbPersistence(config, self.engine.keyspace)
         self.aof: AofPersistence | None = None
-        self.transaction: list[tuple[int, list[list[bytes]]]] | None = None  # effects of an EXEC, wrapped at its end
+        #: what the command being run propagates, appended as one unit once it is done (Redis's also_propagate)
+        self.unit: list[tuple[int, list[list[bytes]]]] = []
+        self.collecting = False
+        self.in_transaction = False  # running an EXEC's commands
         if config["appendonly"]:
             self.aof = AofPersistence(config, clock, self._saving)
         # what an access finds expired and deletes goes to the AOF (when there is one), as Redis's DEL
@@ -134,7 +137,43 @@ class Server:
             return Status("QUEUED")
         if client.resp == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_ALLOWED:
             return CommandError(PUBSUB_ONLY.format(name.decode("utf-8", "replace")))
-        return self._call(client, args, spec)
+        dirty = self.persistence.dirty
+        if self.aof is None:
+            reply = self._call(client, args, spec)
+        else:  # what the command propagates (its effects, the expiries it caused) goes out as one unit
+            self.collecting = True
+            try:
+                reply = self._call(client, args, spec)
+            finally:
+                self.collecting = False
+                unit = self.unit
+                if len(unit) == 1 and len(unit[0][1]) == 1 and name != b"exec":  # the common case: as is
+                    db, commands = unit.pop()
+                    self.aof.feed(db, commands)
+                elif unit:
+                    self._append_unit(name)
+        if self.blocked and self.persistence.dirty != dirty:
+            self._wake_blocked()  # after the write's own propagation, as Redis serves them after the command
+        return reply
+
+    def _append_unit(self, name: bytes) -> None:
+        """Several commands go in MULTI/EXEC (Redis 7.0+, but not for the commands that touch arbitrary
+        keys: SCAN, RANDOMKEY); Redis 6.2 wraps an EXEC's writes, even one, and SPOP's SREMs."""
+        unit, aof = self.unit, self.aof
+        try:
+            if aof is None:  # CONFIG SET appendonly no ran
+                return
+            steps = [(db, command) for db, commands in unit for command in commands]
+            if self.engine.target.wraps_propagation:
+                wrap = len(steps) > 1 and name not in (b"scan", b"randomkey")
+            else:
+                wrap = name == b"exec" or (name == b"spop" and len(steps) > 1)
+            if wrap:
+                steps = [(steps[0][0], [b"MULTI"]), *steps, (steps[-1][0], [b"EXEC"])]
+            for db, command in steps:
+                aof.feed(db, [command])
+        finally:
+            unit.clear()
 
     def _lookup(self, spelled: bytes) -> Spec | None:
         """A command as a client spells it, cached by that spelling."""
@@ -190,9 +229,7 @@ class Server:
             self.persistence.dirty += 1
             if self.versions:
                 self._touch_written(client.db, name, args)
-            if self.blocked:
-                self._wake_blocked()
-        if reply is None and client.multi is None and (name in _BLOCKING or _stream_block(name, args)):
+        if reply is None and not self.in_transaction and (name in _BLOCKING or _stream_block(name, args)):
             return self._block(client, args)
         return shaped(name, args, reply, client.resp == 3) if name in RESHAPED else reply
 
@@ -212,9 +249,9 @@ class Server:
     # --- AOF propagation -------------------------------------------------------------------------
 
     def propagate(self, db: int, commands: list[list[bytes]]) -> None:
-        """Effects for the AOF (held until the end of an EXEC); nothing when AOF is off."""
-        if self.transaction is not None:
-            self.transaction.append((db, commands))
+        """Effects for the AOF (held until the command that caused them is done); nothing when AOF is off."""
+        if self.collecting:
+            self.unit.append((db, commands))
         elif self.aof is not None:
             self.aof.feed(db, commands)
 
@@ -244,19 +281,13 @@ class Server:
         return self.persistence.child is not None or (self.aof is not None and self.aof.child is not None)
 
     def run_transaction(self, client: Client, queued: list[list[bytes]]) -> list[object]:
-        """EXEC: the queued commands; their effects go to the AOF between MULTI and EXEC when there
-        are several (one alone is appended bare, as Redis 7 does)."""
-        self.transaction = []
+        """EXEC: the queued commands (their effects are EXEC's propagation unit; a blocking one does
+        not block there)."""
+        self.in_transaction = True
         try:
-            replies = [self.call(client, args) for args in queued]
+            return [self.call(client, args) for args in queued]
         finally:
-            done, self.transaction = self.transaction, None
-        steps = [(db, command) for db, commands in done for command in commands]
-        if len(steps) > 1:
-            steps = [(steps[0][0], [b"MULTI"]), *steps, (steps[-1][0], [b"EXEC"])]
-        for db, command in steps:
-            self.propagate(db, [command])
-        return replies
+            self.in_transaction = False
 
     # --- WATCH ---------------------------------------------------------------------------------
 
@@ -309,7 +340,10 @@ class Server:
         """Serve blocked clients (oldest first) whose keys now hold data."""
         for client in list(self.blocked):
             waiting = client.blocked
-            reply = self._apply(REGISTRY[waiting.args[0].lower()], client.db, waiting.args)
+            try:
+                reply = self._apply(REGISTRY[waiting.args[0].lower()], client.db, waiting.args)
+            except CommandError:
+                continue  # the key now holds another type: it goes on waiting (as in Redis 7.0)
             if reply is not None:
                 self.blocked.remove(client)
                 client.blocked = None
@@ -357,7 +391,7 @@ class Server:
                 if entry is not None and entry.expire_ms is not None and entry.expire_ms <= now_ms:
                     del keys[key]
                     self.stats["expired_keys"] += 1
-                    self.propagate(db, [[b"DEL", key]])
+                    self.propagate(db, [[self.engine.target.expiry_deletion, key]])
 
     # --- pub/sub helpers -----------------------------------------------------------------------
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -152,18 +154,34 @@ SAME_BYTES = [
 ]
 
 
-def _sent_and_appended(port: int, directory: Path) -> list[bytes]:
+def _sent_and_appended(port: int, directory: Path, commands: list[list[str]] = SAME_BYTES) -> list[bytes]:
+    """Send the commands ("SLEEP": 20 ms; "BLOCKED": a second client waits in BLPOP bl, served by the
+    next command) and read back what was appended, times and popped set members left out."""
     client = redis.Redis(port=port)
     payload = _payload()
-    for args in SAME_BYTES:
-        client.execute_command(*[payload if a == "PAYLOAD" else a for a in args])
+    for args in commands:
+        if args == ["SLEEP"]:
+            time.sleep(0.02)
+        elif args == ["BLOCKED"]:
+            waiting = threading.Thread(target=redis.Redis(port=port).blpop, args=("bl", 10))
+            waiting.start()
+            while not any(c["cmd"] == "blpop" for c in client.client_list()):
+                time.sleep(0.01)
+        else:
+            client.execute_command(*[payload if a == "PAYLOAD" else a for a in args])
     client.execute_command("SET", "last", "1")  # appended once everything before it is
     deadline = time.monotonic() + 10
     while True:
-        appended = [re.sub(rb"\b\d{13}\b", b"<ms>", b" ".join(c.args)) for c in open_aof(directory).commands()]
+        appended = [_normalized(c.args) for c in open_aof(directory).commands()]
         if appended[-1] == b"SET last 1" or time.monotonic() > deadline:
             return appended
         time.sleep(0.05)
+
+
+def _normalized(args: list[bytes]) -> bytes:
+    if args[0] == b"SREM":  # SPOP's random members: only how many each SREM names
+        args = [*args[:2], b"<%d members>" % (len(args) - 2)]
+    return re.sub(rb"\b\d{13}\b", b"<ms>", b" ".join(args))
 
 
 def test_serve_appends_what_redis_7_appends():
@@ -174,7 +192,46 @@ def test_serve_appends_what_redis_7_appends():
     assert ours == theirs
 
 
+# commands that propagate several commands, or run while others do: how each server groups them
+UNITS = [
+    ["DEBUG", "SET-ACTIVE-EXPIRE", "0"],  # the expired keys are found by the commands, not by the timer
+    ["XADD", "st", "1-1", "f", "v"], ["XADD", "st", "1-2", "f", "v"], ["XGROUP", "CREATE", "st", "g", "0"],
+    ["XREADGROUP", "GROUP", "g", "c", "COUNT", "5", "STREAMS", "st", ">"], ["XAUTOCLAIM", "st", "g", "c", "0", "0-0"],
+    ["XINFO", "GROUPS", "st"], ["SADD", "s", "a", "b", "c", "d"], ["SPOP", "s", "3"],
+    ["SET", "e", "v", "PX", "1"], ["SLEEP"], ["SET", "e", "v2"], ["SET", "e2", "v", "PX", "1"], ["SLEEP"],
+    ["GET", "e2"], ["MULTI"], ["SADD", "t", "a", "b", "c"], ["SPOP", "t", "2"], ["EXEC"],
+    ["MULTI"], ["SET", "one", "1"], ["EXEC"], ["MULTI"], ["GET", "one"], ["EXEC"], ["BLOCKED"], ["RPUSH", "bl", "x"],
+]
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"])
+def test_serve_groups_propagated_commands_as_its_target_does(target):
+    """MULTI/EXEC around what one command propagates (Redis 7.0+: its rewrites and the expiries it
+    caused; 6.2: an EXEC, SPOP's SREMs), SPOP's SREMs one by one or batched, XREADGROUP's LASTIDs
+    and XGROUP SETID, DEL or UNLINK for an expired key, a served BLPOP after the push."""
+    aof = "appendonly.aof" if target == "redis-6.2" else "appendonlydir"
+    debug = () if target == "redis-6.2" else ("--enable-debug-command", "yes")  # 6.2 has no such setting
+    with start_server(target, extra=("--appendonly", "yes", "--appendfsync", "always", *debug)) as real:
+        theirs = _sent_and_appended(real.port, real.dir / aof, UNITS)
+    with start_serve("--appendonly", "yes", "--appendfsync", "always", "--target", target) as serving:
+        ours = _sent_and_appended(serving.port, serving.dir / aof, UNITS)
+    assert ours == theirs
+
+
 def test_field_ttl_keywords_in_any_case_are_rewritten():
     """A relative HEXPIRE spelled in lower case is appended with its absolute time all the same."""
     _check_the_aof_rebuilds([FILLED, [b"hexpire", b"h", b"100000", b"fields", b"1", b"f1"],
                              [b"hsetex", b"h", b"px", b"100000", b"fields", b"1", b"f2", b"v"]], "redis-8.2")
+
+
+def test_hash_field_reads_that_delete_are_appended_as_redis_8_does():
+    """HGETDEL: one HDEL naming every field it was given, when it deleted any; HGETEX with a past time:
+    an HDEL per field it expired (in MULTI/EXEC when several); nothing when nothing was there."""
+    reads = [["HSET", "h", "a", "v", "b", "v", "c", "v", "d", "v"], ["HGETDEL", "h", "FIELDS", "2", "a", "nope"],
+             ["HGETEX", "h", "PXAT", "1", "FIELDS", "3", "b", "c", "nope"], ["HGETDEL", "missing", "FIELDS", "1", "a"],
+             ["HGETDEL", "h", "FIELDS", "1", "nope"], ["HGETEX", "h", "PXAT", "1", "FIELDS", "1", "nope"]]
+    with start_server("redis-8.2", extra=("--appendonly", "yes", "--appendfsync", "always")) as real:
+        theirs = _sent_and_appended(real.port, real.dir / "appendonlydir", reads)
+    with start_serve("--appendonly", "yes", "--appendfsync", "always", "--target", "redis-8.2") as serving:
+        ours = _sent_and_appended(serving.port, serving.dir / "appendonlydir", reads)
+    assert ours == theirs

@@ -67,6 +67,8 @@ def set_(e, args):
     if len(args) == 3:  # the plain form (every SET of an AOF rewrite): replaces whatever was there
         keys = e.keys
         entry = keys.get(args[1])
+        if entry is not None and entry.expire_ms is not None:
+            entry = e.lookup(args[1])  # an expired key is deleted first (and that propagated, as Redis does)
         if entry is not None and entry.type == "string":  # overwritten in place: no entry to build
             entry.value, entry.expire_ms = args[2], None
         else:
