@@ -73,11 +73,16 @@ class Engine:
         if self.loading or entry is None:
             return entry
         if entry.expire_ms is not None and entry.expire_ms <= self.now_ms():
-            del keys[key]
-            if self.on_expired is not None:
-                self.on_expired(db, [self.target.expiry_deletion, key])
+            self.expire(db, key)
             return None
         return entry
+
+    def expire(self, db: int, key: bytes) -> None:
+        """Delete a key found expired (on access, or by a server's active expiry) and tell on_expired
+        the command that propagates it: DEL, UNLINK under Valkey."""
+        del self.keyspace.dbs[db][key]
+        if self.on_expired is not None:
+            self.on_expired(db, [self.target.expiry_deletion, key])
 
     def get(self, key: bytes, kind: str) -> Entry | None:
         """The key's entry if it holds ``kind``; WRONGTYPE if it holds something else."""

@@ -78,6 +78,11 @@ class Target:
     # --- how the server propagates writes to its AOF (what serve appends for this target) ---
 
     @property
+    def valkey_server(self) -> bool:
+        """Valkey's behaviour, whatever the file's magic (Valkey 8 still writes REDIS)."""
+        return self.name.startswith("valkey")
+
+    @property
     def wraps_propagation(self) -> bool:
         """Redis 7.0+ wraps everything one command propagates (its rewrites, the expiries it caused)
         in MULTI/EXEC when that is more than one command; 6.2 only EXEC and SPOP with a count."""
@@ -91,12 +96,12 @@ class Target:
     @property
     def group_reads_set_id(self) -> bool:
         """Redis 7.4+ and Valkey follow a group read's XCLAIMs with XGROUP SETID ... ENTRIESREAD."""
-        return self.rdb_version >= 12 or self.name.startswith("valkey")
+        return self.rdb_version >= 12 or self.valkey_server
 
     @property
     def expiry_deletion(self) -> bytes:
         """How an expired key's deletion is propagated: Valkey's lazyfree-lazy-expire is on by default."""
-        return b"UNLINK" if self.name.startswith("valkey") else b"DEL"
+        return b"UNLINK" if self.valkey_server else b"DEL"
 
     def with_thresholds(self, **thresholds: int) -> Target:
         return replace(self, **thresholds)

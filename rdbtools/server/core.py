@@ -389,9 +389,8 @@ class Server:
             for key in random.sample(list(keys), min(samples, len(keys))) if len(keys) > samples else list(keys):
                 entry = keys.get(key)
                 if entry is not None and entry.expire_ms is not None and entry.expire_ms <= now_ms:
-                    del keys[key]
+                    self.engine.expire(db, key)
                     self.stats["expired_keys"] += 1
-                    self.propagate(db, [[self.engine.target.expiry_deletion, key]])
 
     # --- pub/sub helpers -----------------------------------------------------------------------
 
