@@ -99,6 +99,18 @@ class Target:
         return self.rdb_version >= 12 or self.valkey_server
 
     @property
+    def consumers_on_demand(self) -> bool:
+        """Redis 6.2 and 7.0 create the consumer XCLAIM, XAUTOCLAIM or XREADGROUP ... > names only when
+        it gets an entry; earlier Redis, 7.2+ and Valkey create it whatever the command finds."""
+        return not self.valkey_server and (6, 2) <= self.version < (7, 2)
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """The server's major.minor."""
+        major, minor = self.server_version.split(".")[:2]
+        return int(major), int(minor)
+
+    @property
     def expiry_deletion(self) -> bytes:
         """How an expired key's deletion is propagated: Valkey's lazyfree-lazy-expire is on by default."""
         return b"UNLINK" if self.valkey_server else b"DEL"

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.engine import Engine
+from rdbtools.rdb.targets import target_for
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records, without_delivery_times
 from tests.servers import SERVERS, start_server
@@ -165,7 +166,7 @@ def server():
 def test_random_command_sequences_give_redis_replies_and_keyspace(server, commands):
     client = RawClient(server.port)
     client.call([b"FLUSHALL"])
-    engine = Engine(loading=False)
+    engine = Engine(loading=False, target=target_for(SERVER))
     for args in commands:
         theirs = normalized(client.call(args))
         try:

@@ -311,6 +311,15 @@ def _consumer(e, group: ConsumerGroup, name: bytes) -> Consumer:
     return consumer
 
 
+def _named_consumer(e, group: ConsumerGroup, name: bytes) -> Consumer | None:
+    """The consumer a claim or a group read of new entries names: created now, or None where the target
+    creates it only with the first entry it gets (then ``_consumer``)."""
+    existing = next((c for c in group.consumers if c.name == name), None)
+    if existing is not None or e.target.consumers_on_demand:
+        return existing
+    return _add_consumer(group, Consumer(name, e.now_ms(), -1))
+
+
 def _add_consumer(group: ConsumerGroup, consumer: Consumer) -> Consumer:
     group.consumers.append(consumer)
     group.consumers.sort(key=lambda c: c.name)  # a radix tree: by name
@@ -357,7 +366,7 @@ def xclaim(e, args):
             raise CommandError(f"ERR Unrecognized XCLAIM option '{args[i].decode('utf-8', 'replace')}'")
     if last_id is not None and last_id > group.last_delivered_id:
         group.last_delivered_id = last_id
-    consumer = _consumer(e, group, args[3])
+    consumer = _named_consumer(e, group, args[3])
     present = {x.id: x for x in stream.entries}
     claimed = []
     for entry_id in ids:
@@ -381,6 +390,7 @@ def xclaim(e, args):
             pending.delivery_count = retry
         elif not justid:
             pending.delivery_count += 1
+        consumer = consumer or _consumer(e, group, args[3])
         _assign(group, consumer, pending)
         claimed.append(entry_id)
     if claimed:
@@ -403,7 +413,7 @@ def xautoclaim(e, args):
         else:
             raise CommandError(SYNTAX)
     present = {x.id: x for x in stream.entries}
-    consumer = None  # created with its first claim
+    consumer = _named_consumer(e, group, args[3])
     claimed, deleted, scanned, cursor = [], [], 0, ZERO
     for pending in [p for p in group.pending if p.id >= start]:
         if scanned == count:
@@ -498,10 +508,13 @@ def xreadgroup(e, args):
     for key, text in pairs:
         stream = _stream(e, key)
         group = _group(stream, key, owner[0])
-        consumer = _consumer(e, group, owner[1])
-        consumer.seen_time = now
         if text == b">":
+            consumer = _named_consumer(e, group, owner[1])
             fresh = [x for x in stream.entries if x.id > group.last_delivered_id][:count]
+            if fresh:
+                consumer = consumer or _consumer(e, group, owner[1])
+            if consumer is not None:
+                consumer.seen_time = now
             for entry in fresh:
                 if group.entries_read is not None and not _tombstone_at_or_after(stream, entry.id):
                     group.entries_read += 1
@@ -520,6 +533,8 @@ def xreadgroup(e, args):
                 consumer.active_time = now
                 replies.append([key, [_entry_reply(x) for x in fresh]])
             continue
+        consumer = _consumer(e, group, owner[1])  # a read of its history creates it everywhere
+        consumer.seen_time = now
         after, present = parse_id(text), {x.id: x for x in stream.entries}
         history = [i for i in consumer.pending if i > after][:count]
         for entry_id in history:
