@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from rdbtools.errors import UnsupportedError
+from rdbtools.formats.rdb import Header, check_version
+
 REPO = Path(__file__).resolve().parent.parent
 
 #: reasons a real server gives for refusing a file that say nothing about its soundness
@@ -51,6 +54,16 @@ class CorpusFile:
         return any(not any(n in reason for n in NOT_CORRUPTION) for reason in self.rejections.values())
 
     @property
+    def version_readable(self) -> bool:
+        """Whether rdbtool reads this RDB's format version (a newer one is refused by name)."""
+        header = Header.parse(self.path.read_bytes()[:9])
+        try:
+            check_version(header.magic, header.version)
+        except UnsupportedError:
+            return False
+        return True
+
+    @property
     def expected(self) -> Path | None:
         candidate = corpus_dir() / "expected" / (self.name + ".json")
         return candidate if candidate.is_file() else None
@@ -75,7 +88,13 @@ def corpus_files() -> tuple[CorpusFile, ...]:
 
 
 def rdb_files() -> list[CorpusFile]:
-    return [f for f in corpus_files() if f.path.suffix == ".rdb"]
+    """The corpus RDBs of the format versions rdbtool reads."""
+    return [f for f in corpus_files() if f.path.suffix == ".rdb" and f.version_readable]
+
+
+def newer_rdb_files() -> list[CorpusFile]:
+    """The corpus RDBs of format versions newer than rdbtool reads: refused by name, never misread."""
+    return [f for f in corpus_files() if f.path.suffix == ".rdb" and not f.version_readable]
 
 
 def rdb_ids(files: list[CorpusFile]) -> list[str]:

@@ -168,8 +168,8 @@ class RdbReader:
             )
         try:
             check_version(header.magic, header.version)
-        except RdbtoolError as error:
-            raise error.located(base=at, path=self.path) from None
+        except RdbtoolError as error:  # located at the version digits, after the magic
+            raise error.located(base=at + len(header.magic), path=self.path) from None
         return header
 
     def __iter__(self) -> Iterator[Record]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pytest
 
 from rdbtools import open_rdb, verify_rdb
-from tests.corpus import corpus_files, rdb_files, rdb_ids
+from rdbtools.errors import UnsupportedError
+from tests.corpus import corpus_files, newer_rdb_files, rdb_files, rdb_ids
 from tests.expected_shape import compare, shape_records
 
 NOW_MS = int(time.time() * 1000)
@@ -16,6 +19,7 @@ NOW_MS = int(time.time() * 1000)
 _WITH_EXPECTED = [f for f in rdb_files() if f.expected is not None]
 _SOUND = [f for f in rdb_files() if not f.corrupt]
 _CORRUPT = [f for f in rdb_files() if f.corrupt]
+_NEWER = newer_rdb_files()
 
 
 def test_corpus_readme_describes_rdb_files_and_corrupt_ones():
@@ -46,6 +50,18 @@ def test_verify_rejects_files_real_servers_refuse(corpus_file):
     report = verify_rdb(corpus_file.path)
     assert report.verdict == "corrupt", corpus_file.rejections
     assert all(p.offset is not None for p in report.problems)
+
+
+@pytest.mark.parametrize("corpus_file", _NEWER, ids=rdb_ids(_NEWER))
+def test_files_of_a_newer_version_are_refused_by_name_not_misread(corpus_file):
+    with pytest.raises(UnsupportedError, match="newer than the versions rdbtool reads") as caught:
+        open_rdb(corpus_file.path)
+    assert caught.value.offset == len(b"REDIS")  # the version digits
+    assert verify_rdb(corpus_file.path).verdict == "unsupported"
+    dump = subprocess.run([sys.executable, "-m", "rdbtools.cli", "dump", str(corpus_file.path)],
+                          capture_output=True, timeout=60)
+    assert dump.returncode == 1 and dump.stdout == b""
+    assert dump.stderr.decode().count("\n") == 1 and "Traceback" not in dump.stderr.decode()
 
 
 def test_duplicate_keys_are_named_with_both_offsets():
