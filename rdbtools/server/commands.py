@@ -497,23 +497,27 @@ def _debug(server, client: Client, args):
 
 
 def _command(server, args):
-    from rdbtools.keyspace.commands import REGISTRY
-
-    names = {**{n: a for n, (_, a) in server._commands.items()}, **{n: c.arity for n, c in REGISTRY.items()}}
+    """COMMAND [COUNT | LIST | INFO name... | DOCS [name...]]: the target's commands, exactly those serve runs."""
+    known = server.catalog
     if len(args) == 1:
-        return [_command_info(n, a) for n, a in sorted(names.items())]
+        return [_command_info(spec) for _, spec in sorted(known.items())]
     sub = args[1].upper()
-    if sub == b"COUNT":
-        return len(names)
+    if sub == b"COUNT" and len(args) == 2:
+        return len(known)
+    if sub == b"LIST" and len(args) == 2:
+        return sorted(known)
     if sub == b"INFO":
-        return [_command_info(n.lower(), names[n.lower()]) if n.lower() in names else None for n in args[2:]]
+        asked = args[2:] or sorted(known)
+        return [_command_info(known[n.lower()]) if n.lower() in known else None for n in asked]
     if sub == b"DOCS":
-        return Map()
+        asked = [n.lower() for n in args[2:]] or sorted(known)
+        return Map((n, Map()) for n in asked if n in known)
     raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try COMMAND HELP.")
 
 
-def _command_info(name: bytes, arity: int) -> list:
-    return [name, arity, [], 1, 1, 1, [], [], []]
+def _command_info(spec) -> list:
+    """A command's COMMAND INFO entry: its name and arity (flags, keys and the rest left empty)."""
+    return [spec[0], spec[2], [], 1, 1, 1, [], [], []]
 
 
 def _no_scripts():

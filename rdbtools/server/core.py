@@ -16,7 +16,7 @@ from rdbtools.keyspace.commands import REGISTRY, Command, CommandError, Status, 
 from rdbtools.keyspace.engine import Engine, UnknownCommand
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import info
+from rdbtools.server import catalog, info
 from rdbtools.server.aof import AofPersistence
 from rdbtools.server.clients import Client
 from rdbtools.server.commands import NO_REPLY
@@ -40,8 +40,6 @@ _TRANSACTION_CONTROL = {b"exec", b"discard", b"multi", b"watch", b"quit", b"rese
 _SUBSCRIBED_ALLOWED = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit", b"reset",
                        b"ssubscribe", b"sunsubscribe"}
 _WITHOUT_AUTH = {b"auth", b"hello", b"quit", b"reset"}
-_FIELD_TTL_COMMANDS = {b"hexpire", b"hpexpire", b"hexpireat", b"hpexpireat", b"hpersist", b"httl", b"hpttl",
-                       b"hexpiretime", b"hpexpiretime", b"hsetex", b"hgetex", b"hgetdel"}
 #: blocking commands: where the timeout is, and what a timeout answers
 _BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin": (-1, NULL_ARRAY),
              b"bzpopmax": (-1, NULL_ARRAY), b"blmove": (5, None), b"brpoplpush": (3, None),
@@ -91,7 +89,8 @@ class Server:
         self.stats = {"total_connections_received": 0, "total_commands_processed": 0, "rejected_connections": 0,
                       "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
                       "total_net_output_bytes": 0}
-        self._commands: dict[bytes, tuple[Callable, int]] = _server_commands(self)
+        #: every command the target has (what dispatch runs and COMMAND lists), by lower-case name
+        self.catalog: dict[bytes, Spec] = _catalog(self)
         self._specs: dict[bytes, Spec] = {}
 
     # --- clients ---------------------------------------------------------------------------------
@@ -180,14 +179,9 @@ class Server:
         spec = self._specs.get(spelled)
         if spec is not None:
             return spec
-        name = spelled.lower()
-        if name in self._commands:
-            spec = (name, *self._commands[name], None)
-        else:
-            engine = REGISTRY.get(name)
-            if engine is None or (name in _FIELD_TTL_COMMANDS and not self.config.target.field_ttls):
-                return None  # hash field TTLs exist only where the target server has them
-            spec = (name, None, engine.arity, engine)
+        spec = self.catalog.get(spelled.lower())
+        if spec is None:
+            return None
         if len(self._specs) < _SPELLINGS_CACHED:
             self._specs[spelled] = spec
         return spec
@@ -482,8 +476,13 @@ def _written_keys(name: bytes, args: list[bytes]) -> list[bytes]:
     return args[first : last + 1 : step]
 
 
-def _server_commands(server: Server) -> dict[bytes, tuple[Callable, int]]:
+def _catalog(server: Server) -> dict[bytes, Spec]:
+    """The commands of the target's server that serve runs: the engine's data commands, and the server's
+    own connection and server commands (which win where both have a name, as SELECT)."""
     from rdbtools.server import commands
 
-    return commands.table(server)
+    target = server.config.target
+    specs: dict[bytes, Spec] = {name: (name, None, c.arity, c) for name, c in REGISTRY.items()}
+    specs.update((name, (name, handler, arity, None)) for name, (handler, arity) in commands.table(server).items())
+    return {name: spec for name, spec in specs.items() if catalog.has(target, name)}
 
