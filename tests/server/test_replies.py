@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.compat.generator import read_back
@@ -43,6 +43,8 @@ def _sorted_if_unordered(args: list[bytes], reply):
 @pytest.mark.parametrize("protocol", [2, 3])
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(commands=st.lists(st.one_of(COMMANDS, EXTRA), min_size=1, max_size=25))
+@example(commands=[[b"XGROUP", b"CREATE", b"a", b"g1", b"0", b"MKSTREAM"],  # Redis 7.0 creates no consumer
+                   [b"XCLAIM", b"a", b"g1", b"c1", b"0", b"1-0", b"JUSTID"]])
 def test_random_sequences_get_the_replies_redis_gives(pair, protocol, commands):
     real, served = pair
     clients = [RawClient(real.port), RawClient(served.port)]
