@@ -147,6 +147,7 @@ class ModuleValue:
     module_name: str
     encver: int
     payload: bytes  # the opcode stream as stored (or, pre-GA type 6, nothing can be skipped)
+    decoded: Any = None  # for modules rdbtool knows (a VectorSet of module vectorset), else None
 
 
 #: logical type of each kind of value, as `TYPE` reports it

@@ -20,7 +20,7 @@ from typing import Any
 import anycrc
 
 from rdbtools.errors import ChecksumError, FormatError, RdbtoolError, TruncatedError, UnsupportedError
-from rdbtools.formats import accelerated
+from rdbtools.formats import accelerated, vectorset
 from rdbtools.formats.intset import decode_intset
 from rdbtools.formats.listpack import decode_listpack
 from rdbtools.formats.primitives import parse_ascii_double, read_length, read_string
@@ -515,7 +515,8 @@ class RdbReader:
         start = pos
         pos = self._skip_module_opcodes(pos)
         name, encver = module_name(module_id)
-        return ModuleValue(module_id, name, encver, bytes(self._buf[start:pos])), None, pos
+        payload = bytes(self._buf[start:pos])
+        return ModuleValue(module_id, name, encver, payload, _decode_module(name, encver, payload, start)), None, pos
 
     def _hash_zipmap(self, pos: int):
         pairs, pos = self._blob(pos, decode_zipmap, "zipmap")
@@ -828,6 +829,19 @@ class RdbReader:
 _PER_KEY_OPCODES = frozenset(int(op) for op in (Opcode.EXPIRETIME_MS, Opcode.EXPIRETIME, Opcode.IDLE, Opcode.FREQ))
 _EOF = int(Opcode.EOF)
 _MODULE_UINT = 2
+#: modules whose values rdbtool decodes (their layout in docs/formats.md); others stay opaque
+_MODULE_DECODERS: dict[str, Callable[[bytes, int], Any]] = {vectorset.MODULE_NAME: vectorset.decode_vectorset}
+
+
+def _decode_module(name: str, encver: int, payload: bytes, start: int) -> Any:
+    """The decoded value of a known module, its errors placed in the file; None for other modules."""
+    decode = _MODULE_DECODERS.get(name)
+    if decode is None:
+        return None
+    try:
+        return decode(payload, encver)
+    except RdbtoolError as error:
+        raise error.located(base=start) from None
 
 
 def open_rdb(path: str | os.PathLike[str], *, deep: bool = False, check_crc: bool = True) -> RdbFile:
