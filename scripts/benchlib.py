@@ -24,31 +24,51 @@ class Run:
     peak_rss_mb: float
     ok: bool
     error: str = ""
+    cpu_seconds: float = 0.0  # user + system: steadier than wall time on a machine shared with other work
+
+
+def run_once(tool: str, command: list[str], stdin: bytes | None = None) -> Run:
+    """One run of a command as a separate process: its wall time and peak RSS."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, stderr = process.communicate(stdin) if stdin is not None else (None, process.stderr.read())
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    ok = os.waitstatus_to_exitcode(status) == 0
+    return Run(tool, elapsed, usage.ru_maxrss / 1024, ok, "" if ok else stderr.decode(errors="replace")[-500:],
+               usage.ru_utime + usage.ru_stime)
+
+
+def _better(best: Run | None, run: Run) -> Run:
+    return run if best is None or (run.ok and run.seconds < best.seconds) else best
 
 
 def measure(tool: str, command: list[str], repeat: int, stdin: bytes | None = None) -> Run:
     """The best of ``repeat`` runs of a command: wall time and peak RSS of the process."""
     best: Run | None = None
     for _ in range(repeat):
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, stderr = process.communicate(stdin) if stdin is not None else (None, process.stderr.read())
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-        ok = os.waitstatus_to_exitcode(status) == 0
-        run = Run(tool, elapsed, usage.ru_maxrss / 1024, ok, "" if ok else stderr.decode(errors="replace")[-500:])
-        if best is None or (run.ok and run.seconds < best.seconds):
-            best = run
+        best = _better(best, run_once(tool, command, stdin))
     assert best is not None
     return best
 
 
+def measure_in_turns(commands: list[tuple[str, list[str]]], repeat: int) -> list[Run]:
+    """The best of ``repeat`` rounds for each command, the commands taking turns within a round, so
+    that a burst of load from elsewhere on a shared machine hits them alike."""
+    best: dict[str, Run | None] = dict.fromkeys(tool for tool, _ in commands)
+    for _ in range(repeat):
+        for tool, command in commands:
+            best[tool] = _better(best[tool], run_once(tool, command))
+    return [run for run in best.values() if run is not None]
+
+
 def table(runs: list[Run], size_mb: float) -> list[str]:
-    lines = ["| tool | wall s | MB/s | peak RSS MB |", "| --- | ---: | ---: | ---: |"]
+    lines = ["| tool | wall s | CPU s | MB/s | peak RSS MB |", "| --- | ---: | ---: | ---: | ---: |"]
     for r in runs:
         status = "" if r.ok else " (failed)"
-        lines.append(f"| {r.tool}{status} | {r.seconds:.2f} | {size_mb / r.seconds:.0f} | {r.peak_rss_mb:.0f} |")
+        lines.append(f"| {r.tool}{status} | {r.seconds:.2f} | {r.cpu_seconds:.2f} | {size_mb / r.seconds:.0f} "
+                     f"| {r.peak_rss_mb:.0f} |")
     return lines
 
 

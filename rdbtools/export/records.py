@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import math
 from binascii import b2a_base64
+from collections.abc import Callable, Iterable
 from math import isfinite
 from operator import itemgetter
 from typing import Any
 
-from rdbtools.formats.vectorset import VectorSet
+from rdbtools.formats import accelerated
 from rdbtools.rdb.model import (
     Aux,
     Consumer,
@@ -33,13 +34,23 @@ from rdbtools.rdb.model import (
 )
 
 
-def bytes_to_json(data: bytes) -> str | dict[str, str]:
+def python_bytes_to_json(data: bytes) -> str | dict[str, str]:
     if data.isascii():  # the common case, checked in C without raising
         return data.decode("ascii")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return {"b64": b2a_base64(data, newline=False).decode("ascii")}
+
+
+def python_texts_to_json(items: Iterable[bytes]) -> list[str | dict[str, str]]:
+    return list(map(python_bytes_to_json, items))
+
+
+# the compiled twins check the UTF-8 first instead of raising and catching for every binary value
+bytes_to_json: Callable[[bytes], str | dict[str, str]] = accelerated("bytes_to_json") or python_bytes_to_json
+texts_to_json: Callable[[Iterable[bytes]], list[str | dict[str, str]]] = (
+    accelerated("texts_to_json") or python_texts_to_json)
 
 
 def bytes_from_json(value: str | dict[str, str]) -> bytes:
@@ -94,45 +105,25 @@ def stream_to_json(stream: Stream) -> dict[str, Any]:
 
 
 def value_to_json(record: KeyRecord) -> Any:
-    value, b = record.value, bytes_to_json
+    value, texts = record.value, texts_to_json
     kind = record.type
     if kind == "string":
-        return b(value)
+        return bytes_to_json(value)
     # zip/map keep the per-item loops in C; orjson writes the tuples as JSON arrays
     if kind in ("list", "set"):
-        return list(map(b, value))
+        return texts(value)
     if kind == "zset":
         scores = list(map(_SCORE, value))
         if not all(map(isfinite, scores)):
             scores = list(map(score_to_json, scores))
-        return list(zip(map(b, map(_MEMBER, value)), scores, strict=True))
+        return list(zip(texts(map(_MEMBER, value)), scores, strict=True))
     if kind == "hash":
-        return list(zip(map(b, value), map(b, value.values()), strict=True))
+        return list(zip(texts(value), texts(value.values()), strict=True))
     if kind == "stream":
         return stream_to_json(value)
     assert isinstance(value, ModuleValue)
-    data = {"module": value.module_name, "encver": value.encver, "module_id": value.module_id,
+    return {"module": value.module_name, "encver": value.encver, "module_id": value.module_id,
             "payload": {"b64": base64.b64encode(value.payload).decode("ascii")}}
-    if isinstance(value.decoded, VectorSet):  # modules rdbtool knows: the payload decoded beside it
-        data["value"] = vectorset_to_json(value.decoded)
-    return data
-
-
-def vectorset_to_json(vset: VectorSet) -> dict[str, Any]:
-    """Elements with the vectors VEMB returns and the attributes VGETATTR returns; the graph as counts."""
-    b = bytes_to_json
-    projection = vset.projection
-    return {
-        "dim": vset.dim,
-        "quantization": vset.quantization.name.lower(),
-        "m": vset.m,
-        "reduce": None if projection is None else {"input_dim": projection.input_dim, "matrix": projection.matrix},
-        "elements": [
-            {"element": b(e.name), "vector": e.vector, "attributes": None if e.attributes is None else b(e.attributes),
-             "level": e.level, "links": e.links}
-            for e in vset.elements
-        ],
-    }
 
 
 def key_to_json(record: KeyRecord) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 /* Optional accelerator for the hot loops of reading and writing an RDB file: the per-key record loop
  * and the listpack and ziplist walks inside it (plus the sort behind verify's duplicate-key check),
- * and the listpack builder of the writer.
+ * the listpack builder of the writer, and dump's byte strings as JSON text.
  *
  * decode_listpack and decode_ziplist are step-by-step twins of python_decode_listpack and
  * python_decode_ziplist in formats/listpack.py and ziplist.py (same checks in the same order, same
@@ -1430,6 +1430,116 @@ static PyObject *encode_plain_string(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* --- byte strings as JSON text (dump's hot path; twins of export/records.py's python_* functions) ---
+ * A byte string is its text when it is well-formed UTF-8, else {"b64": base64}. Checking the bytes
+ * first avoids the UnicodeDecodeError Python raises (and catches) for every binary value.
+ */
+
+static PyObject *B64_KEY;
+
+/* Well-formed UTF-8 as the Unicode standard (table 3-7) and Python's strict decoder define it. */
+static int utf8_well_formed(const unsigned char *s, Py_ssize_t len) {
+    Py_ssize_t i = 0;
+    while (i < len) {
+        while (i + 8 <= len) { /* runs of ASCII, eight bytes at a time */
+            uint64_t word;
+            memcpy(&word, s + i, 8);
+            if (word & 0x8080808080808080ULL) break;
+            i += 8;
+        }
+        if (i >= len) break;
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        int extra;
+        unsigned low = 0x80, high = 0xBF; /* allowed range of the second byte */
+        if (c >= 0xC2 && c <= 0xDF) extra = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            extra = 2;
+            if (c == 0xE0) low = 0xA0; /* overlong */
+            if (c == 0xED) high = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            extra = 3;
+            if (c == 0xF0) low = 0x90; /* overlong */
+            if (c == 0xF4) high = 0x8F; /* beyond U+10FFFF */
+        } else {
+            return 0;
+        }
+        if (extra > len - i - 1 || s[i + 1] < low || s[i + 1] > high) return 0;
+        for (int k = 2; k <= extra; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+        }
+        i += 1 + extra;
+    }
+    return 1;
+}
+
+static PyObject *base64_text(const unsigned char *s, Py_ssize_t len) {
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    PyObject *text = PyUnicode_New((len + 2) / 3 * 4, 127);
+    if (text == NULL) return NULL;
+    char *out = (char *)PyUnicode_1BYTE_DATA(text);
+    Py_ssize_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *out++ = alphabet[v >> 18];
+        *out++ = alphabet[(v >> 12) & 63];
+        *out++ = alphabet[(v >> 6) & 63];
+        *out++ = alphabet[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0);
+        *out++ = alphabet[v >> 18];
+        *out++ = alphabet[(v >> 12) & 63];
+        *out++ = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+        *out++ = '=';
+    }
+    return text;
+}
+
+static PyObject *json_text(const unsigned char *s, Py_ssize_t len) {
+    if (utf8_well_formed(s, len)) {
+        PyObject *text = PyUnicode_DecodeUTF8((const char *)s, len, "strict");
+        if (text != NULL || !PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return text;
+        PyErr_Clear(); /* not reached when the check above agrees with Python's decoder */
+    }
+    PyObject *encoded = base64_text(s, len);
+    if (encoded == NULL) return NULL;
+    PyObject *wrapped = PyDict_New();
+    if (wrapped == NULL || PyDict_SetItem(wrapped, B64_KEY, encoded) < 0) Py_CLEAR(wrapped);
+    Py_DECREF(encoded);
+    return wrapped;
+}
+
+static PyObject *json_text_of(PyObject *item) {
+    if (PyBytes_Check(item)) return json_text((const unsigned char *)PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item));
+    Py_buffer view;
+    if (PyObject_GetBuffer(item, &view, PyBUF_SIMPLE) < 0) return NULL;
+    PyObject *text = json_text(view.buf, view.len);
+    PyBuffer_Release(&view);
+    return text;
+}
+
+static PyObject *bytes_to_json(PyObject *self, PyObject *item) {
+    return json_text_of(item);
+}
+
+static PyObject *texts_to_json(PyObject *self, PyObject *items) {
+    PyObject *seq = PySequence_Fast(items, "expected an iterable of byte strings");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *text = json_text_of(PySequence_Fast_GET_ITEM(seq, i));
+        if (text == NULL) Py_CLEAR(out);
+        else PyList_SET_ITEM(out, i, text);
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
 /* --- module -------------------------------------------------------------------------------- */
 
 static PyObject *decode_blob(PyObject *args, PyObject *kwargs, int listpack) {
@@ -1469,6 +1579,8 @@ static PyMethodDef methods[] = {
     {"encode_bulks", encode_bulks, METH_O, "A RESP array of bulk strings, or None (see server/protocol.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
     {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords (see rdb/reader.py)."},
+    {"bytes_to_json", bytes_to_json, METH_O, "A byte string as JSON: its text, or {'b64': ...} (see export/records.py)."},
+    {"texts_to_json", texts_to_json, METH_O, "bytes_to_json of each item, as a list (see export/records.py)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1482,5 +1594,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     TruncatedError = PyObject_GetAttrString(errors, "TruncatedError");
     Py_DECREF(errors);
     if (FormatError == NULL || TruncatedError == NULL) return NULL;
+    B64_KEY = PyUnicode_InternFromString("b64");
+    if (B64_KEY == NULL) return NULL;
     return PyModule_Create(&module);
 }

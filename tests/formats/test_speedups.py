@@ -7,7 +7,7 @@ import os
 
 import pytest
 from hiredis import pack_command
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rdbtools.errors import FormatError
@@ -213,3 +213,42 @@ def test_compiled_bulk_array_encoder_gives_the_python_bytes(items):
     from rdbtools.server.protocol import python_encode_bulks
 
     assert accelerated("encode_bulks")(items) == python_encode_bulks(items)
+
+
+# --- byte strings as JSON text (dump): the UTF-8 check agrees with Python's strict decoder ---------
+
+# bytes near the edges of well-formed UTF-8: lead bytes, continuation bytes, the boundary bytes of
+# table 3-7 (overlongs, surrogates, beyond U+10FFFF), mixed with ASCII runs of eight and more
+utf8_edges = st.lists(st.one_of(
+    st.sampled_from([0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED,
+                     0xEE, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF]).map(lambda b: bytes([b])),
+    st.text(max_size=4).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    st.just(b"ascii-run"),
+), max_size=12).map(b"".join)
+
+
+@settings(max_examples=1000)
+@given(data=st.one_of(st.binary(max_size=40), utf8_edges))
+@example(data=b"\xed\xa0\x80")  # a surrogate: Python's strict decoder refuses it
+@example(data=b"\xe0\x80\xaf")  # overlong
+@example(data=b"\xf0\x8f\xbf\xbf")  # overlong
+@example(data=b"\xf4\x90\x80\x80")  # beyond U+10FFFF
+@example(data=b"\xc0\x80")
+@example(data=b"abcdefgh\xe2\x82")  # cut after an ASCII run
+@example(data=b"")
+@example(data=b"\x00\xff")  # base64 with padding
+def test_compiled_bytes_to_json_gives_the_python_text(data):
+    from rdbtools.export.records import python_bytes_to_json
+
+    assert accelerated("bytes_to_json")(data) == python_bytes_to_json(data)
+    assert accelerated("bytes_to_json")(bytearray(data)) == python_bytes_to_json(data)
+
+
+@given(items=st.lists(st.one_of(st.binary(max_size=20), utf8_edges), max_size=8))
+def test_compiled_texts_to_json_gives_the_python_list(items):
+    from rdbtools.export.records import python_texts_to_json
+
+    expected = python_texts_to_json(items)
+    texts = accelerated("texts_to_json")
+    assert texts(items) == texts(tuple(items)) == texts(iter(items)) == expected
+    assert texts(dict.fromkeys(items).keys()) == python_texts_to_json(dict.fromkeys(items))
