@@ -17,6 +17,7 @@ from operator import itemgetter
 from typing import Any
 
 from rdbtools.formats import accelerated
+from rdbtools.formats.vectorset import VectorSet
 from rdbtools.rdb.model import (
     Aux,
     Consumer,
@@ -122,8 +123,28 @@ def value_to_json(record: KeyRecord) -> Any:
     if kind == "stream":
         return stream_to_json(value)
     assert isinstance(value, ModuleValue)
-    return {"module": value.module_name, "encver": value.encver, "module_id": value.module_id,
+    data = {"module": value.module_name, "encver": value.encver, "module_id": value.module_id,
             "payload": {"b64": base64.b64encode(value.payload).decode("ascii")}}
+    if isinstance(value.decoded, VectorSet):  # modules rdbtool knows: the payload decoded beside it
+        data["value"] = vectorset_to_json(value.decoded)
+    return data
+
+
+def vectorset_to_json(vset: VectorSet) -> dict[str, Any]:
+    """Elements with the vectors VEMB returns and the attributes VGETATTR returns; the graph as counts."""
+    b = bytes_to_json
+    projection = vset.projection
+    return {
+        "dim": vset.dim,
+        "quantization": vset.quantization.name.lower(),
+        "m": vset.m,
+        "reduce": None if projection is None else {"input_dim": projection.input_dim, "matrix": projection.matrix},
+        "elements": [
+            {"element": b(e.name), "vector": e.vector, "attributes": None if e.attributes is None else b(e.attributes),
+             "level": e.level, "links": e.links}
+            for e in vset.elements
+        ],
+    }
 
 
 def key_to_json(record: KeyRecord) -> dict[str, Any]:
