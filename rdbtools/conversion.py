@@ -385,7 +385,7 @@ def _write(header: Header, records: Iterator[Record], destination, fmt: str, opt
     the source's own RESIZEDB records (FROM_SOURCE), else by reading the source twice (``recount()``)."""
     with atomic_output(destination) as out:
         if fmt != "rdb":
-            stats = write_records(header, _counted(records, report), out, fmt)
+            stats = write_records(header, _counted(records, report), out, fmt, options.target)
             report.skipped.update(stats.skipped)
             return
         target = options.target_for(header)

@@ -11,6 +11,7 @@ import orjson
 from rdbtools.export.records import header_to_json, record_to_json
 from rdbtools.export.resp import RespWriter
 from rdbtools.rdb.model import Header, KeyRecord, Record
+from rdbtools.rdb.targets import Target
 
 FORMATS = ("json", "jsonl", "resp", "keys")
 
@@ -21,14 +22,16 @@ class DumpStats:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-def write_records(header: Header, records: Iterable[Record], out: BinaryIO, fmt: str) -> DumpStats:
-    """Write already filtered records; memory stays at one record whatever the format."""
+def write_records(header: Header, records: Iterable[Record], out: BinaryIO, fmt: str,
+                  target: Target | None = None) -> DumpStats:
+    """Write already filtered records; memory stays at one record whatever the format. ``target``:
+    the server RESP is written for (its stream commands)."""
     stats = DumpStats()
     if fmt in ("jsonl", "json"):
         stats.keys = write_json_stream(out, "header", header_to_json(header), records, record_to_json, KeyRecord,
                                        document=fmt == "json")
     elif fmt == "resp":
-        writer = RespWriter(out)
+        writer = RespWriter(out, target)
         for record in records:
             writer.write(record)
             stats.keys += record.__class__ is KeyRecord

@@ -17,12 +17,24 @@ import anycrc
 from hiredis import pack_command
 
 from rdbtools.formats.primitives import encode_length
-from rdbtools.rdb.model import Function, KeyRecord, ModuleAux, ModuleValue, Record, Stream
+from rdbtools.rdb.model import (
+    ConsumerGroup,
+    Function,
+    KeyRecord,
+    ModuleAux,
+    ModuleValue,
+    Record,
+    Stream,
+    StreamId,
+)
+from rdbtools.rdb.targets import Target
 
 ITEMS_PER_COMMAND = 64  # Redis's AOF_REWRITE_ITEMS_PER_CMD
 _CRC64 = anycrc.Model("CRC64-REDIS")
 _MODULE_2 = 7
 _DUMP_RDB_VERSION = 9  # payload version every server since 5.0 restores
+_STREAM_COUNTERS_RDB_VERSION = 10  # stream v2 (Redis 7.0): entries added, max deleted id, entries read
+_GHOST_FIELDS = [(b"x", b"y")]  # the field of an entry added only to be removed again
 
 
 def format_score(score: float) -> bytes:
@@ -42,29 +54,63 @@ def _collection(command: bytes, key: bytes, items: list, per_item: int = 1) -> I
         yield (command, key, *batch)
 
 
-def _stream_commands(key: bytes, stream: Stream) -> Iterator[tuple]:
-    for entry in stream.entries:
-        yield (b"XADD", key, str(entry.id), *(x for pair in entry.fields for x in pair))
-    if not stream.entries:
-        # an empty stream still exists with its last id: create it with one entry and trim it away
-        yield (b"XADD", key, b"MAXLEN", b"0", str(stream.last_id), b"x", b"y")
+def _ghost_ids(stream: Stream) -> list[StreamId]:
+    """Pending ids whose entries are gone (deleted or trimmed while unacknowledged): XCLAIM ... FORCE
+    only creates a pending entry for an entry that exists, so these are added, claimed and removed again."""
+    present = {entry.id for entry in stream.entries}
+    claimed = {p.id for g in stream.groups for p in g.pending if p.consumer is not None}
+    return sorted(claimed - present)
+
+
+def _stream_creation(key: bytes, stream: Stream, ghosts: list[StreamId], counters: bool) -> Iterator[tuple]:
+    """XADD of the entries and ghosts in id order; an empty stream is created with 0-1 trimmed away
+    at once (as aof.c does: XADD refuses 0-0, the last id of a stream that never had an entry)."""
+    added = sorted([(e.id, e.fields) for e in stream.entries] + [(g, _GHOST_FIELDS) for g in ghosts],
+                   key=lambda item: item[0])
+    for entry_id, fields in added:
+        yield (b"XADD", key, str(entry_id), *(x for pair in fields for x in pair))
+    if not added:
+        yield (b"XADD", key, b"MAXLEN", b"0", b"0-1", *_GHOST_FIELDS[0])
     setid = [b"XSETID", key, str(stream.last_id)]
-    if stream.entries_added is not None:
+    if counters and stream.entries_added is not None:
         setid += [b"ENTRIESADDED", stream.entries_added, b"MAXDELETEDID", str(stream.max_deleted_id)]
     yield tuple(setid)
-    for group in stream.groups:
-        create = [b"XGROUP", b"CREATE", key, group.name, str(group.last_delivered_id)]
-        if group.entries_read is not None:
-            create += [b"ENTRIESREAD", group.entries_read]
-        yield tuple(create)
-        for consumer in group.consumers:
-            yield (b"XGROUP", b"CREATECONSUMER", key, group.name, consumer.name)
-        for pending in group.pending:
-            if pending.consumer is None:
-                continue
+
+
+def _group_commands(key: bytes, group: ConsumerGroup, counters: bool) -> Iterator[tuple]:
+    create = [b"XGROUP", b"CREATE", key, group.name, str(group.last_delivered_id)]
+    if counters and group.entries_read is not None:
+        create += [b"ENTRIESREAD", group.entries_read]
+    yield tuple(create)
+    for consumer in group.consumers:
+        yield (b"XGROUP", b"CREATECONSUMER", key, group.name, consumer.name)
+    for pending in group.pending:
+        if pending.consumer is not None:
             yield (b"XCLAIM", key, group.name, pending.consumer, b"0", str(pending.id),
-                   b"TIME", pending.delivery_time, b"RETRYCOUNT", pending.delivery_count,
-                   b"FORCE", b"JUSTID")
+                   b"TIME", pending.delivery_time, b"RETRYCOUNT", pending.delivery_count, b"FORCE", b"JUSTID")
+
+
+def _ghost_removal(key: bytes, stream: Stream, ghosts: list[StreamId], counters: bool) -> Iterator[tuple]:
+    """XDEL raises the max deleted id, which XSETID cannot lower back to 0-0: ghosts above it were
+    trimmed, so they lie below every entry left and a trim to the first entry removes them instead."""
+    limit = stream.max_deleted_id if counters else None
+    deleted = [g for g in ghosts if limit is None or g <= limit]
+    if deleted:
+        yield (b"XDEL", key, *map(str, deleted))
+    if len(deleted) < len(ghosts):
+        yield ((b"XTRIM", key, b"MINID", str(stream.entries[0].id)) if stream.entries
+               else (b"XTRIM", key, b"MAXLEN", b"0"))
+
+
+def _stream_commands(key: bytes, stream: Stream, counters: bool) -> Iterator[tuple]:
+    """The stream as aof.c rewrites it (entries, XSETID, groups, consumers, pending entries), and
+    also the pending entries whose entries are gone, which Redis's own rewrite loses. ``counters``:
+    the server takes XSETID's ENTRIESADDED / MAXDELETEDID and XGROUP's ENTRIESREAD (7.0+)."""
+    ghosts = _ghost_ids(stream)
+    yield from _stream_creation(key, stream, ghosts, counters)
+    for group in stream.groups:
+        yield from _group_commands(key, group, counters)
+    yield from _ghost_removal(key, stream, ghosts, counters)
 
 
 def dump_payload(value: ModuleValue) -> bytes:
@@ -74,7 +120,8 @@ def dump_payload(value: ModuleValue) -> bytes:
     return body + struct.pack("<Q", _CRC64.calc(body))
 
 
-def key_commands(record: KeyRecord) -> Iterator[tuple]:
+def key_commands(record: KeyRecord, counters: bool = True) -> Iterator[tuple]:
+    """``counters``: stream counters are written where the record has them (off for Redis < 7.0)."""
     key, value = record.key, record.value
     kind = record.type
     if kind == "string":
@@ -92,7 +139,7 @@ def key_commands(record: KeyRecord) -> Iterator[tuple]:
         for field, expire_at in (record.field_expires or {}).items():
             yield (b"HPEXPIREAT", key, expire_at, b"FIELDS", b"1", field)
     elif kind == "stream":
-        yield from _stream_commands(key, value)
+        yield from _stream_commands(key, value, counters)
     else:
         yield (b"RESTORE", key, b"0", dump_payload(value))
     if record.expire_ms is not None:
@@ -100,10 +147,12 @@ def key_commands(record: KeyRecord) -> Iterator[tuple]:
 
 
 class RespWriter:
-    """Writes records as commands, with a SELECT whenever the database changes."""
+    """Writes records as commands, with a SELECT whenever the database changes; for ``target``'s
+    commands where given (Redis < 7.0 refuses the stream counters: its streams have none)."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, target: Target | None = None) -> None:
         self.out = out
+        self.counters = target is None or target.rdb_version >= _STREAM_COUNTERS_RDB_VERSION
         self.db: int | None = None
         self.skipped: dict[str, int] = {}
 
@@ -113,7 +162,7 @@ class RespWriter:
             if record.db != self.db:
                 write(pack_command((b"SELECT", record.db)))
                 self.db = record.db
-            for command in key_commands(record):
+            for command in key_commands(record, self.counters):
                 write(pack_command(command))
         elif isinstance(record, Function):
             write(pack_command((b"FUNCTION", b"LOAD", b"REPLACE", record.library_source)))

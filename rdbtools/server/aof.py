@@ -480,7 +480,7 @@ def write_base(out, engine: Engine, config: ServerConfig) -> None:
         return
     from rdbtools.export.resp import RespWriter
 
-    writer = RespWriter(out)
+    writer = RespWriter(out, config.target)
     for record in slowed(engine.keyspace.records(), config):
         writer.write(record)
 
