@@ -46,7 +46,7 @@ def convert_command(
                                               "after this unix time.")] = None,
     drop: Annotated[list[str] | None, typer.Option("--drop", help="What the target cannot hold, to leave out "
                                                    "(repeatable): field-ttls (keeps the fields), functions, streams, "
-                                                   "modules.")] = None,
+                                                   "modules, vector-sets.")] = None,
     config: Annotated[list[str] | None, typer.Option("--config", help="An encoding threshold of the target, as in "
                                                      "redis.conf: NAME=VALUE, e.g. hash-max-listpack-entries=1024 "
                                                      "(repeatable).")] = None,

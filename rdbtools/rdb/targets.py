@@ -105,6 +105,11 @@ class Target:
         return not self.valkey_server and (6, 2) <= self.version < (7, 2)
 
     @property
+    def builtin_modules(self) -> frozenset[str]:
+        """Module types the server has built in: Redis 8.0+ has vector sets (module ``vectorset``)."""
+        return frozenset({"vectorset"}) if not self.valkey_server and self.version >= (8, 0) else frozenset()
+
+    @property
     def version(self) -> tuple[int, int]:
         """The server's major.minor."""
         major, minor = self.server_version.split(".")[:2]

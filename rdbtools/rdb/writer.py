@@ -121,7 +121,10 @@ class RdbWriter:
 
 
 #: what a target may be unable to hold, by the name the convert options use (--drop NAME)
-DROPPABLE = ("field-ttls", "functions", "streams", "modules")
+DROPPABLE = ("field-ttls", "functions", "streams", "modules", "vector-sets")
+#: modules some server has built in, by the DROPPABLE kind their values are: a server without them refuses
+#: the file ("no matching module type"); values of other modules need the module the user loads
+BUILTIN_MODULE_KINDS = {"vectorset": "vector-sets"}
 
 
 def unwritable(record: KeyRecord | Function, target: Target) -> str | None:
@@ -132,9 +135,16 @@ def unwritable(record: KeyRecord | Function, target: Target) -> str | None:
         return "field-ttls"
     if record.type == "stream" and target.rdb_version < 9:
         return "streams"
-    if record.type == "module" and not target.binary_scores:
-        return "modules"
+    if record.type == "module":
+        return _unwritable_module(record.value, target)
     return None
+
+
+def _unwritable_module(value: ModuleValue, target: Target) -> str | None:
+    if not target.binary_scores:
+        return "modules"
+    kind = BUILTIN_MODULE_KINDS.get(value.module_name)
+    return kind if kind is not None and value.module_name not in target.builtin_modules else None
 
 
 def encode_key(record: KeyRecord, target: Target, compress: bool = True) -> bytes:
