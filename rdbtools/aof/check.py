@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rdbtools.aof.reader import RDB_MAGICS, AofLayout, find_layout
+from rdbtools.aof.reader import RDB_MAGICS, AofLayout, MissingPartError, find_layout
 from rdbtools.errors import RdbtoolError
 from rdbtools.formats import accelerated
+from rdbtools.formats.numbers import strtol
 from rdbtools.formats.resp import iter_records
 from rdbtools.rdb.reader import RdbReader
 from rdbtools.rdb.source import MappedSource
@@ -27,7 +28,6 @@ LONG_MAX = (1 << 63) - 1
 _SCAN_STEP = 16 << 20  # bytes the compiled scan walks before the mapped pages behind are released
 LINE_BUFFER = 128  # redis-check-aof reads numbers with fgets into a 128-byte buffer
 ANNOTATION_BUFFER = 1024
-_SPACE = b" \t\n\v\f\r"
 _MULTI_ERRORS = ("Unexpected MULTI", "Unexpected EXEC", "Reached EOF before reading EXEC")
 
 
@@ -240,7 +240,7 @@ class _Walker:
         newline = chunk.find(b"\n")
         text = chunk[: newline + 1] if newline >= 0 else chunk
         if text.startswith(b"#TS:"):
-            value, end = _strtol(text, 4)
+            value, end = strtol(text, 4)
             well_formed = text[end : end + 1] == b"\r" and -(LONG_MAX + 1) < value < LONG_MAX
             if well_formed:
                 result.first_timestamp = value if result.first_timestamp is None else result.first_timestamp
@@ -318,7 +318,7 @@ class _Walker:
         if chunk[0] != prefix:
             self._fail(f"Expected prefix '{chr(prefix)}', got: '{chr(chunk[0])}'")
             return p, None
-        value, end = _strtol(line_buffer, 1)
+        value, end = strtol(line_buffer, 1)
         if line_buffer[end : end + 2] != b"\r\n":
             self._fail(f"Expected \\r\\n, got: {_hex(line_buffer[end])}{_hex(line_buffer[end + 1])}")
             return p, None
@@ -341,46 +341,33 @@ def _hex(byte: int) -> str:
     return f"ffffff{byte:02x}" if byte >= 0x80 else f"{byte:02x}"
 
 
-def _strtol(text, start: int) -> tuple[int, int]:
-    """C strtol(base 10) on a NUL-terminated buffer: (value clamped to a long, end index)."""
-    i = start
-    while i < len(text) and text[i] in _SPACE:
-        i += 1
-    sign = 1
-    if i < len(text) and text[i] in b"+-":
-        sign = -1 if text[i] == ord("-") else 1
-        i += 1
-    digits_start = i
-    while i < len(text) and 0x30 <= text[i] <= 0x39:
-        i += 1
-    if i == digits_start:
-        return 0, start  # no conversion: the end pointer stays where parsing began
-    value = sign * int(bytes(text[digits_start:i]))
-    return max(-(LONG_MAX + 1), min(LONG_MAX, value)), i
-
-
 def check_aof(path: str | os.PathLike[str], *, to_timestamp: int | None = None) -> AofCheck:
     """Check a single AOF file, a manifest or an appendonly directory; never raises for bad content."""
     report = AofCheck(os.fspath(path), None, to_timestamp=to_timestamp)
     try:
         report.layout = find_layout(path)
+    except MissingPartError as error:
+        report.missing = str(error)
+        return report
     except RdbtoolError as error:
-        if "manifest" in str(error) and "does not exist" in str(error):
-            report.missing = str(error)
-        elif Path(path).exists():
-            report.manifest_error = str(error)
-        else:
+        if not Path(path).exists():
             raise
+        report.manifest_error = str(error)
         return report
     walker = _Walker()
     parts = report.layout.parts
     for index, part in enumerate(parts):
         role = "aof" if part.type is None else part.type.name.lower()
-        name = os.fspath(path) if part.type is None else part.name
+        name = os.fspath(path) if part.type is None else _shown(part.name)
         manifest_dir = os.path.dirname(os.fspath(report.layout.manifest_path or ""))
-        display = name if part.type is None else os.path.join(manifest_dir, part.name)
+        display = name if part.type is None else os.path.join(manifest_dir, name)
         result = walker.check(part.path, name, display, role, index == len(parts) - 1, to_timestamp)
         report.files.append(result)
         if not result.valid:
             break
     return report
+
+
+def _shown(name: str) -> str:
+    """A file name for reports: bytes that are not UTF-8 (kept by os.fsdecode) shown as \\xHH."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")

@@ -70,8 +70,8 @@ def is_manifest(data: bytes) -> bool:
 def find_layout(path: str | os.PathLike[str]) -> AofLayout:
     """A single AOF file, a manifest, or an appendonly directory (holding exactly one manifest)."""
     path = Path(path)
-    if path.is_dir():
-        manifests = sorted(path.glob("*.manifest"))
+    if path.is_dir():  # temp-*.manifest: written, not yet renamed over the manifest (Redis ignores it)
+        manifests = sorted(m for m in path.glob("*.manifest") if not m.name.startswith("temp-"))
         if len(manifests) != 1:
             raise InputError(f"expected one *.manifest in the directory, found {len(manifests)}", path=str(path))
         return _multi_part(manifests[0])
@@ -93,8 +93,13 @@ def _multi_part(manifest_path: Path) -> AofLayout:
     parts = tuple(AofPart(directory / entry.name, entry.type) for entry in manifest.loaded)
     for part in parts:
         if not part.path.is_file():
-            raise InputError(f"the manifest lists {part.name}, which does not exist", path=str(manifest_path))
+            what = "is not a regular file" if part.path.exists() else "does not exist"
+            raise MissingPartError(f"the manifest lists {part.name!r}, which {what}", path=str(manifest_path))
     return AofLayout("multi-part", parts, manifest, manifest_path)
+
+
+class MissingPartError(InputError):
+    """A base or incr file the manifest lists cannot be read: the server refuses to start."""
 
 
 class AofFile:

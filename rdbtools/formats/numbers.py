@@ -1,4 +1,4 @@
-"""When Redis stores a string as an integer: its ``string2ll`` rules, shared by every encoding."""
+"""Integers as Redis reads them: its ``string2ll`` rules (shared by every encoding) and C's strtol."""
 
 from __future__ import annotations
 
@@ -22,3 +22,28 @@ def canonical_int64(value: bytes) -> int | None:
     if not INT64_MIN <= number <= INT64_MAX or b"%d" % number != value:
         return None
     return number
+
+
+C_SPACE = b" \t\n\v\f\r"  # isspace() in the C locale, which Redis runs in
+
+
+def strtol(text: bytes | bytearray | memoryview, start: int = 0) -> tuple[int, int]:
+    """C strtol/strtoll (base 10) from ``start``: (value clamped to 64 bits, end index).
+
+    Leading spaces and one sign are skipped, digits read up to the first non-digit; with no digit the
+    value is 0 and the end is ``start`` (no conversion), as C leaves its end pointer.
+    """
+    i = start
+    while i < len(text) and text[i] in C_SPACE:
+        i += 1
+    sign = 1
+    if i < len(text) and text[i] in b"+-":
+        sign = -1 if text[i] == ord("-") else 1
+        i += 1
+    digits_start = i
+    while i < len(text) and 0x30 <= text[i] <= 0x39:
+        i += 1
+    if i == digits_start:
+        return 0, start
+    value = sign * int(bytes(text[digits_start:i]))
+    return max(INT64_MIN, min(INT64_MAX, value)), i
