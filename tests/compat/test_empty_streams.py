@@ -2,10 +2,11 @@
 
 A stream can be empty with last id 0-0 (XGROUP CREATE ... MKSTREAM), which XADD refuses to recreate,
 and its groups can keep pending entries of deleted or trimmed entries, which XCLAIM ... FORCE refuses
-to recreate. For every server: what it saved, exported by ``dump --format resp`` and by ``convert``
-(to .resp, .aof and an aof-dir) and loaded back into that server, holds what the server held; so
-do those commands replayed by rdbtool itself, and serve's AOF rewrite without an RDB preamble loaded
-into each real server; a server's AOF converted to .aof loads as the server's own AOF does.
+to recreate. For every server: what it saved (an RDB, or an AOF's preamble), exported by ``dump
+--format resp`` and by ``convert`` (to .resp, .aof and an aof-dir) and loaded back into that server,
+holds what the server held; so do those commands replayed by rdbtool itself, and serve's AOF rewrite
+without an RDB preamble loaded into each real server; a server's AOF converted to .aof loads as the
+server's own AOF does.
 """
 
 from __future__ import annotations
@@ -168,6 +169,19 @@ def test_convert_to_resp_piped_into_the_server_holds_what_it_saved(saved, tmp_pa
     name, path, held = saved
     convert(path, tmp_path / "streams.resp")
     assert _piped_into(name, (tmp_path / "streams.resp").read_bytes()) == held
+
+
+@pytest.mark.parametrize("name", sorted(SERVERS))
+def test_dump_as_resp_of_a_servers_aof_with_preamble_piped_into_it_holds_what_it_held(name):
+    """The streams of an AOF's RDB preamble (or base) become commands by the same means."""
+    with start_server(name, extra=("--appendonly", "yes", "--aof-use-rdb-preamble", "yes")) as server:
+        _build(server.client())
+        server.client().bgrewriteaof()
+        wait_for_rewrite(server)
+        held = held_streams(server.port)
+        resp = subprocess.run([sys.executable, "-m", "rdbtools.cli", "dump", str(aof_path(server)), "--format",
+                               "resp"], capture_output=True, check=True).stdout
+    assert _piped_into(name, resp) == held
 
 
 def _copy_into(files: Path, directory: Path) -> Path:
