@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,6 +170,7 @@ def test_check_aof_and_open_aof_give_the_servers_verdict_on_a_manifest(tmp_path,
         return
     directory = appendonly_dir(tmp_path, case)
     report = check_aof(directory)
+    assert check_aof(directory / "appendonly.aof.manifest").verdict == report.verdict  # the manifest named
     if answer.starts:
         assert report.valid, report.manifest_error or report.missing
         assert replayed_keys(directory) == answer.keys
@@ -179,3 +182,13 @@ def test_check_aof_and_open_aof_give_the_servers_verdict_on_a_manifest(tmp_path,
         assert report.verdict == "missing file", (answer.reason, report.manifest_error)
         with pytest.raises(MissingPartError):
             open_aof(directory)
+
+
+@pytest.mark.parametrize("name", ["no final newline", "type as a word", "only comments", "a missing file"])
+def test_rdbtool_check_aof_exits_0_exactly_when_the_server_starts(tmp_path, name):
+    answer = server_answer("redis-8.2", CASES[name])
+    directory = appendonly_dir(tmp_path, CASES[name])
+    run = subprocess.run([sys.executable, "-m", "rdbtools.cli", "check-aof", str(directory)], capture_output=True,
+                         timeout=60)
+    assert run.returncode == (0 if answer.starts else 1), run.stdout
+    assert not answer.manifest_error or answer.reason.encode() in run.stdout
