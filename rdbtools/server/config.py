@@ -15,6 +15,7 @@ from typing import Any
 
 from rdbtools.errors import RdbtoolError
 from rdbtools.formats.manifest import split_args
+from rdbtools.formats.numbers import canonical_int64
 from rdbtools.rdb.targets import NEWEST, THRESHOLD_DIRECTIVES, Target, target_for
 from rdbtools.server.directives import KNOWN_DIRECTIVES
 
@@ -40,10 +41,9 @@ def _one(args: list[str]) -> str:
 
 def _integer(low: int, high: int) -> Callable[[list[str]], int]:
     def parse(args: list[str]) -> int:
-        try:
-            value = int(_one(args))
-        except ValueError:
-            raise ValueError("argument couldn't be parsed into an integer") from None
+        value = canonical_int64(_one(args).encode("utf-8", "surrogateescape"))  # string2ll: no spaces, '+', '_'
+        if value is None:
+            raise ValueError("argument couldn't be parsed into an integer")
         if not low <= value <= high:
             raise ValueError(f"argument must be between {low} and {high} inclusive")
         return value
@@ -58,7 +58,7 @@ def memory(args: list[str]) -> int:
     """Redis's memtoull: a number with an optional unit (k, kb, m, mb, g, gb)."""
     text = _one(args).lower()
     digits = text.rstrip("kmgb")
-    if not digits.isdigit() or text[len(digits):] not in _UNITS:
+    if not (digits.isascii() and digits.isdigit()) or text[len(digits):] not in _UNITS:
         raise ValueError("argument must be a memory value")
     return int(digits) * _UNITS[text[len(digits):]]
 
@@ -193,8 +193,8 @@ class ServerConfig:
         except OSError as error:
             raise ConfigError(f"cannot read the configuration file: {error.strerror}", path=str(path)) from None
         saves: list = []
-        for number, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
+        for number, line in enumerate(text.split("\n"), 1):  # as Redis: '\n' ends a line, not \v or \x85
+            line = line.strip(" \t\r\n")
             if not line or line.startswith("#"):
                 continue
             try:
