@@ -109,6 +109,7 @@ CASES: dict[str, Case] = {
     "a name cut at a NUL": Case(f'file "{BASE}\\x00zz" seq 1 type b\n'.encode()),
     "a name not in UTF-8": Case(b"file " + os.fsencode(NOT_UTF8) + b" seq 1 type b\n"),
     "a missing file": Case(b"file nothere seq 1 type b\n"),
+    "empty files listed": Case(GOOD, extra={BASE: b"", INCR1: b""}),
     "an empty name": Case(b'file "" seq 1 type b\n'),
     "the name ..": Case(b"file .. seq 1 type b\n"),
     "a temp manifest left over": Case(GOOD, extra={"temp-appendonly.aof.manifest": b"half writ"}),
