@@ -584,8 +584,8 @@ static int scan_count(Scan *s, Py_ssize_t *pos, uint64_t *count) {
     return *count == 0 || *count > (uint64_t)(s->size - *pos) ? BAIL : 0;
 }
 
-/* Types 1 and 2: a count, then that many strings. */
-static int scan_plain_list(Scan *s, Py_ssize_t *pos, PyObject **value) {
+/* Types 1 and 2: a count, then that many strings (`unique`: a set's members must be distinct). */
+static int scan_plain_list(Scan *s, Py_ssize_t *pos, int unique, PyObject **value) {
     uint64_t count;
     int status = scan_count(s, pos, &count);
     if (status) return status;
@@ -594,6 +594,7 @@ static int scan_plain_list(Scan *s, Py_ssize_t *pos, PyObject **value) {
         const unsigned char *data;
         Py_ssize_t len;
         if ((status = scan_bytes(s, pos, &data, &len))) return status;
+        if (unique && (status = seen_before(s, data, len))) return status;
         if (s->keep && append_new(*value, PyBytes_FromStringAndSize((const char *)data, len)) < 0) return -1;
     }
     return 0;
@@ -623,7 +624,7 @@ static int scan_plain_hash(Scan *s, Py_ssize_t *pos, PyObject **value) {
     return !s->keep || (uint64_t)PyDict_GET_SIZE(*value) == count ? 0 : BAIL;
 }
 
-/* Type 5: members with binary double scores (no duplicate check: the Python loop does none). */
+/* Type 5: distinct members with binary double scores. */
 static int scan_binary_zset(Scan *s, Py_ssize_t *pos, PyObject **value) {
     uint64_t count;
     int status = scan_count(s, pos, &count);
@@ -633,6 +634,7 @@ static int scan_binary_zset(Scan *s, Py_ssize_t *pos, PyObject **value) {
         const unsigned char *data;
         Py_ssize_t len;
         if ((status = scan_bytes(s, pos, &data, &len))) return status;
+        if ((status = seen_before(s, data, len))) return status;
         if (*pos + 8 > s->size) return BAIL;
         double number = PyFloat_Unpack8((const char *)s->buf + *pos, 1);
         *pos += 8;
@@ -704,6 +706,7 @@ static int scan_quicklist(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **va
             const unsigned char *data;
             Py_ssize_t len;
             if ((status = scan_bytes(s, pos, &data, &len))) return status;
+            if (len == 0) return BAIL; /* an empty PLAIN node: Python raises Redis's refusal */
             if (s->keep && append_new(*value, PyBytes_FromStringAndSize((const char *)data, len)) < 0) return -1;
             items++;
         } else if (container == 2) {
@@ -731,7 +734,7 @@ static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value)
     }
     case 1:
     case 2:
-        return scan_plain_list(s, pos, value);
+        return scan_plain_list(s, pos, type == 2, value);
     case 4:
         return scan_plain_hash(s, pos, value);
     case 5:

@@ -8,6 +8,9 @@ Grammar::
 
 ``free`` counts unused bytes after a value that shrank in place; they are kept so that building
 gives back the same bytes.
+
+Loading checks what Redis's zipmapValidateIntegrity checks (docs/formats.md §5.5): at least one
+entry, and a header that holds the real count or 254 (so 255 is refused, whatever the entries).
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ def decode_zipmap(buf, deep: bool = False) -> list[tuple[bytes, bytes]]:
         raise FormatError("zipmap has bytes after its end marker", offset=pos)
     if not pairs:
         raise FormatError("zipmap holds no entries", offset=0)
-    if buf[0] < UNKNOWN_COUNT and buf[0] != len(pairs):
-        raise FormatError(f"zipmap header counts {buf[0]} entries, found {len(pairs)}", offset=0)
+    if buf[0] != UNKNOWN_COUNT and buf[0] != len(pairs):
+        raise FormatError(f"zipmap header counts {buf[0]} entries, found {len(pairs)} "
+                          f"(only {UNKNOWN_COUNT} stands for 'unknown')", offset=0)
     return pairs

@@ -389,7 +389,7 @@ class RdbReader:
         decoders = {
             RdbType.STRING: self._string,
             RdbType.LIST: self._plain_list,
-            RdbType.SET: self._plain_list,
+            RdbType.SET: self._plain_set,
             RdbType.ZSET: self._zset_ascii,
             RdbType.HASH: self._hash,
             RdbType.ZSET_2: self._zset_binary,
@@ -459,9 +459,21 @@ class RdbReader:
         items, pos = self._counted(pos, "collection", lambda at: read_string(self._buf, at))
         return items, None, pos
 
+    def _plain_set(self, pos: int):
+        """Redis refuses a set that repeats a member ('Duplicate set members detected')."""
+        members, _, pos = self._plain_list(pos)
+        self._unique(len(set(members)), len(members), "set members", pos)
+        return members, None, pos
+
     def _zset_ascii(self, pos: int):
         items, pos = self._counted(pos, "sorted set", self._member_and_ascii_score)
+        self._distinct_members(items, pos)
         return items, None, pos
+
+    def _distinct_members(self, items: list[tuple[bytes, float]], pos: int) -> None:
+        """Redis refuses a sorted set that repeats a member, in every encoding ('Duplicate zset fields
+        detected', or the listpack/ziplist integrity check)."""
+        self._unique(len({member for member, _ in items}), len(items), "sorted set members", pos)
 
     def _member_and_ascii_score(self, pos: int) -> tuple[tuple[bytes, float], int]:
         buf = self._buf
@@ -481,6 +493,7 @@ class RdbReader:
 
     def _zset_binary(self, pos: int):
         items, pos = self._counted(pos, "sorted set", self._member_and_binary_score)
+        self._distinct_members(items, pos)
         return items, None, pos
 
     def _member_and_binary_score(self, pos: int) -> tuple[tuple[bytes, float], int]:
@@ -551,7 +564,7 @@ class RdbReader:
         entries, pos = self._pairs(pos, decode, what, "sorted set")
         items = [(as_bytes(entries[i]), self._score(as_score(entries[i + 1]), pos))
                  for i in range(0, len(entries), 2)]
-        self._unique(len({m for m, _ in items}), len(items), "sorted set members", pos)
+        self._distinct_members(items, pos)
         return items, None, pos
 
     def _hash_ziplist(self, pos: int):
@@ -593,6 +606,8 @@ class RdbReader:
             container, pos = read_length(buf, pos)
             if container == QuicklistContainer.PLAIN:
                 item, pos = read_string(buf, pos)
+                if not item:  # Redis refuses any empty node string, whatever the sanitizer setting
+                    raise FormatError("quicklist PLAIN node holds an empty string", offset=container_at)
                 items.append(item)
             elif container == QuicklistContainer.PACKED:
                 entries, pos = self._blob(pos, decode_listpack, "quicklist node listpack")
@@ -674,7 +689,20 @@ class RdbReader:
             return as_bytes(entries[i]), as_bytes(entries[i + 1]), (expire_at or None), at
 
         fields, expires, _ = self._hash_with_ttls(end, len(entries) // 3, read_field)
+        self._ttls_first_soonest_first(entries[2::3], end)
         return fields, expires, end
+
+    def _ttls_first_soonest_first(self, ttls: list[int], pos: int) -> None:
+        """A listpack hash keeps its fields with a TTL first, soonest first, then those without (0);
+        Redis 7.4+'s sanitizer refuses any other order (deep mode only, as there)."""
+        if not self.deep:
+            return
+        for index in range(1, len(ttls)):
+            before, after = ttls[index - 1], ttls[index]
+            if after and (not before or after < before):
+                self._flag(f"hash field {index} has a TTL ({after}) after a field with "
+                           f"{'a later one' if before else 'none'}: TTLs must come first, soonest first", pos)
+                return
 
     # --- streams ------------------------------------------------------------------------------
 
