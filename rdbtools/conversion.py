@@ -26,7 +26,7 @@ from rdbtools.errors import FormatError, InputError, TargetError, UnsupportedErr
 from rdbtools.export.dump import write_records
 from rdbtools.export.records import record_from_json
 from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_manifest
-from rdbtools.keyspace.engine import CommandError, Engine, ModuleTypeCommand, UnknownCommand
+from rdbtools.keyspace.engine import CommandError, Engine, UnknownCommand
 from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.filters import KeyFilter
 from rdbtools.rdb.model import Function, Header, KeyRecord, ModuleAux, Record, ResizeDb, SelectDb
@@ -223,7 +223,6 @@ def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False, unt
             break
         elif progress is not None:
             progress("replaying", before[file] + batch[-1].offset, sum(sizes))
-    replay.refuse_module_writes()
     if progress is not None:
         progress("replaying", sum(sizes), sum(sizes))
     # by default an AOF becomes an RDB of its base's version, or of the newest Redis
@@ -233,45 +232,11 @@ def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False, unt
 _TRANSACTION = (b"multi", b"exec")
 
 
-class ModuleDataError(UnsupportedError):
-    """The AOF writes a data type that only a Redis module holds (vector sets): those keys cannot be rebuilt."""
-
-    hint = ("Redis writes them into the RDB base of a rewritten AOF (BGREWRITEAOF with aof-use-rdb-preamble yes), "
-            "which rdbtool converts; or --skip-unknown leaves them out")
-
-
-@dataclass
-class _ModuleWrites:
-    """Writes to module data types met while replaying: every key is named before the replay is refused."""
-
-    first: ModuleTypeCommand | None = None
-    keys: dict[tuple[int, bytes], str] = field(default_factory=dict)  # (db, key) -> the type, in words
-    commands: Counter = field(default_factory=Counter)
-
-    def note(self, error: ModuleTypeCommand, db: int, offset: int, file: str) -> None:
-        if self.first is None:
-            self.first = error.located(base=offset, path=file)
-        self.keys.setdefault((db, error.key), f"{error.type_name} (module '{error.module}')")
-        self.commands[error.command] += 1
-
-    def refuse(self) -> None:
-        if self.first is None:
-            return
-        kinds = sorted(set(self.keys.values()))
-        names = [format_key(key) + (f" (db {db})" if db else "") for db, key in self.keys]
-        listed = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-        commands = ", ".join(f"{count} {name}" for name, count in sorted(self.commands.items()))
-        raise ModuleDataError(f"the AOF writes {' and '.join(kinds)} ({commands}), which rdbtool cannot replay; "
-                              f"{len(names)} key(s) hold them: {listed}", offset=self.first.offset,
-                              path=self.first.path)
-
 class _Replay:
     """Commands applied as Redis loads an AOF: MULTI ... EXEC queued and run at EXEC."""
 
     def __init__(self, engine: Engine, report: ConvertReport, skip_unknown: bool, until: int | None) -> None:
         self.execute, self.report, self.skip_unknown, self.until = engine.execute, report, skip_unknown, until
-        self.engine = engine
-        self.module_writes = _ModuleWrites()
         self.queued: list | None = None
         self.timestamp: int | None = None  # of the last #TS: annotation, in any file
 
@@ -311,15 +276,9 @@ class _Replay:
         else:  # a stray EXEC: Redis answers it with an error
             self.failed(CommandError("ERR EXEC without MULTI"), args, offset, file)
 
-    def refuse_module_writes(self) -> None:
-        """After the replay: refuse it, naming every key, if it wrote a module data type."""
-        self.module_writes.refuse()
-
     def failed(self, error: Exception, args: list[bytes], offset: int, file: str) -> None:
         if isinstance(error, CommandError):
             self.report.skipped["commands answered with an error (as Redis logs them)"] += 1
-        elif isinstance(error, ModuleTypeCommand) and not self.skip_unknown:
-            self.module_writes.note(error, self.engine.db, offset, file)  # go on: name every key
         elif not self.skip_unknown:
             raise error.located(base=offset, path=file) from None
         else:

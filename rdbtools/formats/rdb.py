@@ -190,6 +190,11 @@ def module_name(module_id: int) -> tuple[str, int]:
     return name, module_id & 0x3FF
 
 
+def module_type_id(name: str, encver: int) -> int:
+    """The inverse of ``module_name``: the id a module type with this name writes."""
+    return sum(_MODULE_CHARSET.index(c) << (64 - 6 * (i + 1)) for i, c in enumerate(name)) | encver
+
+
 # --- schemas ---------------------------------------------------------------------------------
 
 

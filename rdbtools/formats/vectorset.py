@@ -20,20 +20,34 @@ hnsw_deserialize_index), and gives each vector as VEMB returns it.
 
 from __future__ import annotations
 
+import math
 import struct
 from array import array
 from dataclasses import dataclass
 from enum import IntEnum
 from io import BytesIO
 
-from construct import Array, Construct, ConstructError, If, PrefixedArray, SizeofError, StreamError, Struct, Tell, this
+from construct import (
+    Array,
+    Construct,
+    ConstructError,
+    Container,
+    If,
+    PrefixedArray,
+    SizeofError,
+    StreamError,
+    Struct,
+    Tell,
+    this,
+)
 
 from rdbtools.errors import FormatError, UnsupportedError
 from rdbtools.formats.primitives import Length, RdbString, encode_length, encode_string
-from rdbtools.formats.rdb import ModuleOpcode
+from rdbtools.formats.rdb import ModuleOpcode, module_type_id
 
 MODULE_NAME = "vectorset"
 ENCVER = 0
+MODULE_ID = module_type_id(MODULE_NAME, ENCVER)
 DEFAULT_M = 16  # an M of 0 was written before M could be chosen (hnsw.h HNSW_DEFAULT_M)
 MAX_M = 4096  # hnsw.h HNSW_MAX_M: a layer never has more than 4 * MAX_M links
 SERIALIZATION_VERSION = 1  # hnsw.c: version 1 added each layer's worst link
@@ -120,6 +134,9 @@ class VectorSetElement:
     attributes: bytes | None  # the JSON VGETATTR returns; None when the element has none
     level: int  # the highest HNSW layer the element is in
     links: list[int]  # how many neighbours it has in each layer, layer 0 first
+    stored: bytes = b""  # the vector as stored: normalized, then quantized
+    l2: float = 1.0  # the norm it was divided by
+    range: float = 0.0  # int8 only: the largest absolute component, stored as 127
 
 
 @dataclass(slots=True)
@@ -278,7 +295,7 @@ def _element(node, params: _Params, dim: int, quantization: Quantization) -> Vec
                           f"{dim} dimensions take {size}", offset=node.offset)
     return VectorSetElement(node.element, dequantize(node.vector, dim, quantization, params.l2, params.range),
                             node.attributes or None, len(params.layers) - 1,
-                            [len(layer.links) for layer in params.layers])
+                            [len(layer.links) for layer in params.layers], node.vector, params.l2, params.range)
 
 
 def vector_bytes(dim: int, quantization: Quantization) -> int:
@@ -305,3 +322,112 @@ def dequantize(stored: bytes, dim: int, quantization: Quantization, l2: float, s
     else:
         normalized = array("f", stored)
     return array("f", [x * l2 for x in normalized]).tolist()
+
+
+# --- what VADD stores, and the value written back ---------------------------------------------------
+
+
+def _f32(values) -> list[float]:
+    """Each value rounded to float32, as C stores the result of one float operation."""
+    return array("f", values).tolist()
+
+
+def store(vector: list[float], quantization: Quantization) -> tuple[bytes, float, float]:
+    """The stored form of a float32 vector VADD inserts: (bytes, l2, range) (hnsw.c hnsw_node_new).
+
+    The norm is summed four squares at a time as hnsw_normalize_vector does, in float32; a zero
+    vector keeps l2 1 and is not divided.
+    """
+    squares = _f32([x * x for x in vector])
+    total, i = 0.0, 0
+    while i + 3 < len(squares):
+        group = _f32([squares[i] + squares[i + 1]])[0]
+        group = _f32([group + squares[i + 2]])[0]
+        total = _f32([total + _f32([group + squares[i + 3]])[0]])[0]
+        i += 4
+    for square in squares[i:]:
+        total = _f32([total + square])[0]
+    l2 = 1.0
+    if total != 0:
+        l2 = _f32([math.sqrt(total)])[0]
+        vector = _f32([x / l2 for x in vector])
+    if quantization == Quantization.F32:
+        return array("f", vector).tobytes(), l2, 0.0
+    if quantization == Quantization.BIN:
+        words = [0] * ((len(vector) + 63) // 64)
+        for j, x in enumerate(vector):
+            words[j >> 6] |= (x > 0) << (j & 63)
+        return struct.pack(f"<{len(words)}Q", *words), l2, 0.0
+    stored, largest = _int8(vector)
+    return stored, l2, largest
+
+
+def _int8(vector: list[float]) -> tuple[bytes, float]:
+    """hnsw.c quantize_to_q8: scaled so that the largest absolute component is 127, roundf'ed."""
+    largest = max(abs(x) for x in vector)
+    if largest == 0:
+        return bytes(len(vector)), 0.0
+    scale = _f32([127.0 / largest])[0]
+    scaled = _f32([x * scale for x in vector])
+    return struct.pack(f"{len(vector)}b", *(int(math.copysign(math.floor(abs(x) + 0.5), x)) for x in scaled)), largest
+
+
+def projection_matrix(input_dim: int, dim: int) -> Projection:
+    """vset.c createProjectionMatrix: +-1/sqrt(input_dim), the sign from the parity of bits of i & j."""
+    scale = _f32([1.0 / math.sqrt(input_dim)])[0]
+    return Projection(input_dim, [[-scale if (i & j).bit_count() % 2 else scale for j in range(input_dim)]
+                                  for i in range(dim)])
+
+
+def project(vector: list[float], projection: Projection) -> list[float]:
+    """vset.c applyProjection: each row's dot product with the vector, summed in float32."""
+    result = []
+    for row in projection.matrix:
+        total = 0.0
+        for weight, x in zip(row, vector, strict=True):
+            total = _f32([total + _f32([weight * x])[0]])[0]
+        result.append(total)
+    return result
+
+
+def encode_vectorset(vset: VectorSet) -> bytes:
+    """The MODULE_2 payload of a vector set, its HNSW graph built anew (see ``neighbours``).
+
+    Every node is on layer 0 and is written with serialization version 0 (no worst link: Redis
+    computes it while loading); the first element is the entry point.
+    """
+    links = neighbours(vset)
+    flags = (SaveFlag.PROJECTION if vset.projection else 0) | (
+        SaveFlag.ATTRIBUTES if any(e.attributes for e in vset.elements) else 0)
+    nodes = [Container(offset=0, element=e.name, attributes=e.attributes or b"", vector=e.stored,
+                       params=[i + 1, 0, len(links[i]), max(2 * vset.m, len(links[i])), *(j + 1 for j in links[i]),
+                               _f32_bits(e.l2) | _f32_bits(e.range) << 32])
+             for i, e in enumerate(vset.elements)]
+    projection = None if vset.projection is None else Container(
+        input_dim=vset.projection.input_dim,
+        matrix=array("f", [w for row in vset.projection.matrix for w in row]).tobytes())
+    return VECTORSET.build(Container(dim=vset.dim, count=len(nodes), config=vset.quantization | vset.m << 8,
+                                     flags=flags, projection=projection, nodes=nodes, end=None))
+
+
+def neighbours(vset: VectorSet) -> list[list[int]]:
+    """A searchable layer-0 graph, reciprocal as the loader requires: each element linked to its M
+    nearest (by the stored vectors' cosine) and to the next element, so that every element is reached."""
+    vectors = [dequantize(e.stored, vset.dim, vset.quantization, 1.0, e.range) for e in vset.elements]
+    links: list[set[int]] = [set() for _ in vectors]
+    for i, v in enumerate(vectors):
+        distances = sorted((-sum(a * b for a, b in zip(v, w, strict=True)), j) for j, w in enumerate(vectors) if j != i)
+        for _, j in distances[:vset.m]:
+            links[i].add(j)
+            links[j].add(i)
+        if i + 1 < len(vectors):
+            links[i].add(i + 1)
+            links[i + 1].add(i)
+    if any(len(node) > 4 * MAX_M for node in links):
+        raise UnsupportedError("a vector set this large cannot be written by rdbtool (an element would need more "
+                               f"than {4 * MAX_M} links)")
+    return [sorted(node) for node in links]
+
+
+def _f32_bits(value: float) -> int:
+    return struct.unpack("<I", struct.pack("<f", value))[0]

@@ -16,7 +16,7 @@ from rdbtools.keyspace.commands import REGISTRY, WRONGTYPE, CommandError, wrong_
 from rdbtools.keyspace.model import Entry, Keyspace
 from rdbtools.rdb.targets import NEWEST, Target
 
-__all__ = ["CommandError", "Engine", "ModuleTypeCommand", "UnknownCommand"]
+__all__ = ["CommandError", "Engine", "UnknownCommand"]
 
 
 _BY_NAME: dict[bytes, object] = {}
@@ -26,22 +26,6 @@ class UnknownCommand(RdbtoolError):
     """A command this engine does not execute."""
 
     hint = "use --skip-unknown to leave such commands out (they are counted in the report)"
-
-
-#: write commands of data types that only a Redis module holds: name -> (the type, in words, its module)
-MODULE_TYPE_COMMANDS: dict[bytes, tuple[str, str]] = {
-    name: ("vector sets", "vectorset") for name in (b"vadd", b"vrem", b"vsetattr")
-}
-
-
-class ModuleTypeCommand(UnknownCommand):
-    """A write to a module data type (a vector set): the engine cannot hold the type, so the key is lost."""
-
-    def __init__(self, args: list[bytes]) -> None:
-        self.type_name, self.module = MODULE_TYPE_COMMANDS[args[0].lower()]
-        self.command = args[0].decode("utf-8", "replace").upper()
-        super().__init__(f"{self.command} writes {self.type_name} (module '{self.module}'), which rdbtool cannot "
-                         "replay", key=args[1] if len(args) > 1 else b"")
 
 
 class Engine:
@@ -67,8 +51,6 @@ class Engine:
             if spec is not None and len(_BY_NAME) < 4096:
                 _BY_NAME[args[0]] = spec  # names as clients spell them: no lowering next time
         if spec is None:
-            if args[0].lower() in MODULE_TYPE_COMMANDS:
-                raise ModuleTypeCommand(args)
             raise UnknownCommand(f"unknown command {args[0].decode('utf-8', 'replace')!r}")
         if (spec.arity > 0 and len(args) != spec.arity) or len(args) < -spec.arity:
             raise wrong_arity(args[0])
@@ -132,7 +114,17 @@ class Engine:
 
 
 def _load_commands() -> None:
-    from rdbtools.keyspace.commands import hashes, hyperloglog, keys, lists, sets, streams, strings, zsets  # noqa: F401
+    from rdbtools.keyspace.commands import (  # noqa: F401
+        hashes,
+        hyperloglog,
+        keys,
+        lists,
+        sets,
+        streams,
+        strings,
+        vectorsets,
+        zsets,
+    )
 
 
 _load_commands()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rdbtools.rdb.model import Function, KeyRecord
+from rdbtools.rdb.model import Function, KeyRecord, ModuleValue
 
 
 @dataclass(slots=True)
@@ -73,6 +73,8 @@ class Keyspace:
             value = list(value)
         elif entry.type == "zset":
             value = list(value.items())
+        elif entry.type == "module" and not isinstance(value, ModuleValue):
+            value = value.module_value()  # a vector set commands changed, written anew
         return KeyRecord(db, key, entry.type, "", 0, value, entry.expire_ms, None, None, entry.field_expires or None)
 
 

@@ -30,6 +30,7 @@ REDIS_SINCE: dict[bytes, Version] = {
     **dict.fromkeys([b"hexpire", b"hexpireat", b"hexpiretime", b"hpersist", b"hpexpire", b"hpexpireat",
                      b"hpexpiretime", b"hpttl", b"httl"], (7, 4)),
     **dict.fromkeys([b"hgetdel", b"hgetex", b"hsetex"], (8, 0)),
+    **dict.fromkeys([b"vadd", b"vrem", b"vsetattr"], (8, 0)),  # vector sets: the built-in module vectorset
 }
 #: Valkey's own additions (what it has from Redis is what Redis had by 7.2)
 VALKEY_SINCE: dict[bytes, Version] = {
