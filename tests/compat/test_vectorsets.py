@@ -18,6 +18,7 @@ import pytest
 from rdbtools import KeyRecord, convert, open_rdb, verify_rdb
 from rdbtools.export.records import bytes_from_json
 from rdbtools.formats.vectorset import VECTORSET
+from rdbtools.keyspace.commands import CommandError
 from rdbtools.rdb.targets import target_for
 from tests.compat.test_aof_servers import wait_for_rewrite
 from tests.servers import ServerRefused, loads_in, start_server
@@ -368,3 +369,55 @@ def test_vector_sets_converted_for_redis_8_load_there_with_the_same_answers(save
     with start_server(SERVER, rdb=tmp_path / "out.rdb") as server:
         client = server.client()
         assert {spec.key: server_view(client, spec.key) for spec in SPECS} == views
+
+
+# --- the engine's replies ---------------------------------------------------------------------------
+
+REPLY_CASES = [
+    ["VADD", "v", "VALUES", 3, 1, 2, 3, "a", "M", 8, "SETATTR", '{"x": 1}'],
+    ["VADD", "v", "VALUES", 3, 1, 2, 3, "a", "M", 8],  # an update: 0
+    ["VADD", "v", "VALUES", 3, 1, 2, 3, "a"],  # M mismatch
+    ["VADD", "v", "VALUES", 3, 1, 2, 3, "b", "M", 8, "NOQUANT"],  # quantization mismatch
+    ["VADD", "v", "VALUES", 2, 1, 2, "b", "M", 8],  # dimension mismatch
+    ["VADD", "v", "VALUES", 3, 1, 2, "x", "b", "M", 8],  # not a number
+    ["VADD", "v", "VALUES", 3, 1, 2, 3, "b", "M", 8, "BOGUS"],
+    ["VADD", "v", "VALUES", 3, 1, 2, 3, "b", "M", 2],
+    ["VADD", "v", "VALUES", 3, 1, 2, 3, "b", "M", 8, "EF", 0],
+    ["VADD", "v", "FP32", b"\x00\x00\x80?\x00\x00", "b", "M", 8],  # not whole floats
+    ["VADD", "v", "VALUES", 3, 1, 2, 3],
+    ["VADD", "v", "FP32", b"\x00\x00\x80?\x00\x00\x00@\x00\x00@@", "c", "M", 8, "SETATTR", ""],
+    ["VADD", "bits", "VALUES", 2, "-inf", "1e-3", "a", "BIN", "CAS"],
+    ["VADD", "bits", "VALUES", 2, "1e40", 1, "b", "BIN"],  # beyond float: strtod's ERANGE
+    ["VADD", "r", "REDUCE", 2, "VALUES", 4, 1, 2, 3, 4, "a"],
+    ["VADD", "r", "REDUCE", 2, "VALUES", 3, 1, 2, 3, "b"],  # input dimension mismatch
+    ["VADD", "r", "VALUES", 2, 1, 2, "b"],
+    ["SET", "s", "1"],
+    ["VADD", "s", "VALUES", 1, 1, "a"],
+    ["VREM", "s", "a"],
+    ["VSETATTR", "v", "a", '{"y": 2}'],
+    ["VSETATTR", "v", "missing", "{}"],
+    ["VSETATTR", "v", "a", ""],
+    ["VSETATTR", "nokey", "a", "{}"],
+    ["VREM", "v", "missing"],
+    ["VREM", "v", "a"],
+    ["EXISTS", "v"],  # the last element removed, the key is gone
+    ["VREM", "v", "a"],
+]
+
+
+def test_the_engine_replies_to_vector_set_writes_as_redis_does():
+    from rdbtools.keyspace.engine import Engine
+    from tests.keyspace.test_engine_vs_server import RawClient, normalized
+
+    engine = Engine(loading=False, target=target_for(SERVER))
+    encoded = [[a if isinstance(a, bytes) else str(a).encode() for a in case] for case in REPLY_CASES]
+    with start_server(SERVER) as server:
+        client = RawClient(server.port)
+        theirs = [normalized(client.call(args)) for args in encoded]
+    ours = []
+    for args in encoded:
+        try:
+            ours.append(normalized(engine.execute(args)))
+        except CommandError as error:
+            ours.append(normalized(error))
+    assert ours == theirs

@@ -27,7 +27,7 @@ from rdbtools.formats.vectorset import (
     projection_matrix,
     store,
 )
-from rdbtools.keyspace.commands import WRONGTYPE, CommandError, command, floating, integer, wrong_arity
+from rdbtools.keyspace.commands import WRONGTYPE, CommandError, command, floating, integer
 from rdbtools.rdb.model import ModuleValue
 
 _MIN_M = 4  # hnsw.h HNSW_MIN_M
@@ -110,8 +110,8 @@ def _options(args: list[bytes], at: int) -> tuple[Quantization, int, bytes | Non
 @command("vadd", -5)
 def vadd(e, args):
     vector, reduce, at = _parse_vector(args, 2)
-    if at >= len(args):
-        raise wrong_arity(args[0])
+    if at >= len(args):  # the module's own arity error names the command as sent
+        raise CommandError(f"ERR wrong number of arguments for '{args[0].decode('utf-8', 'replace')[:128]}' command")
     name = args[at]
     quantization, m, attributes = _options(args, at + 1)
     edited = vector_set(e, args[1])
