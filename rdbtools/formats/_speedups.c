@@ -148,17 +148,19 @@ static Py_ssize_t walk_listpack(const unsigned char *buf, Py_ssize_t size, int d
         int status = visit(sink, &entry);
         if (status) return status < 0 ? -1 : WALK_BAILED;
         if (deep && (width != 1 || buf[pos + body] != body)) {
-            const unsigned char *at = buf + pos + body;
+            /* read backwards from the entry's last byte until bit 7 is clear, as lpValidateNext does */
+            Py_ssize_t last = pos + body + width - 1, at = last;
             uint64_t value = 0;
-            for (int i = 0; i < width; i++) {
-                if ((at[i] & 0x80) != (i == 0 ? 0 : 0x80)) {
-                    fail(FormatError, pos + body, "listpack entry %zd: back-length is not %d bytes wide", index, width);
+            for (int shift = 0;; shift += 7, at--) {
+                if (shift > 28) {
+                    fail(FormatError, last, "listpack entry %zd: back-length runs over 5 bytes", index);
                     return -1;
                 }
-                value = (value << 7) | (at[i] & 0x7F);
+                value |= (uint64_t)(buf[at] & 0x7F) << shift;
+                if (!(buf[at] & 0x80)) break;
             }
             if ((Py_ssize_t)value != body) {
-                fail(FormatError, pos + body, "listpack entry %zd: back-length says %llu bytes, entry is %zd", index,
+                fail(FormatError, last, "listpack entry %zd: back-length says %llu bytes, entry is %zd", index,
                      (unsigned long long)value, body);
                 return -1;
             }
@@ -219,7 +221,7 @@ static Py_ssize_t walk_ziplist(const unsigned char *buf, Py_ssize_t size, Visit 
         } else if (tag < 0x80) {
             data = header + 2;
             length = data <= end ? (((tag & 0x3F) << 8) | buf[header + 1]) : end;
-        } else if (tag == 0x80) {
+        } else if (tag < 0xC0) { /* 10xxxxxx: a 32-bit string whatever the low bits */
             data = header + 5;
             length = data <= end ? (Py_ssize_t)((uint64_t)buf[header + 1] << 24 | (uint64_t)buf[header + 2] << 16 |
                                                 (uint64_t)buf[header + 3] << 8 | buf[header + 4])
@@ -237,7 +239,7 @@ static Py_ssize_t walk_ziplist(const unsigned char *buf, Py_ssize_t size, Visit 
         if (length > end - data) goto truncated;
         pos = data + length;
         Entry entry;
-        if (tag <= 0x80) entry = (Entry){0, 0, buf + data, length};
+        if (tag < 0xC0) entry = (Entry){0, 0, buf + data, length};
         else if (tag >= 0xF1 && tag <= 0xFD) entry = (Entry){1, (long long)(tag & 0x0F) - 1, NULL, 0};
         else entry = (Entry){1, signed_le(buf + data, (int)length), NULL, 0};
         int status = visit(sink, &entry);
@@ -250,9 +252,13 @@ static Py_ssize_t walk_ziplist(const unsigned char *buf, Py_ssize_t size, Visit 
         fail(TruncatedError, start, "ziplist entry %zd runs past the end of the blob", index);
         return -1;
     }
-    if ((Py_ssize_t)zltail != last) {
+    if (index && (Py_ssize_t)zltail != last) {
         fail(FormatError, 4, "ziplist tail offset %llu does not point at the last entry (%zd)",
              (unsigned long long)zltail, last);
+        return -1;
+    }
+    if ((Py_ssize_t)zltail > end) {
+        fail(FormatError, 4, "ziplist tail offset %llu is past the end marker (%zd)", (unsigned long long)zltail, end);
         return -1;
     }
     if (zllen != 65535 && (Py_ssize_t)zllen != index) {

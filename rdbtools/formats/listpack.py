@@ -11,7 +11,9 @@ Grammar::
               | 0xF0 u32le data          string, 32-bit length
               | 0xF1 i16le | 0xF2 i24le | 0xF3 i32le | 0xF4 i64le
     backlen  := the size of encoding+data in 1..5 bytes, 7 bits a byte, read from the end: the first
-                byte has bit 7 clear, the others set; the width follows fixed thresholds (BACKLEN_LIMITS)
+                byte has bit 7 clear, the others set; the width follows fixed thresholds (BACKLEN_LIMITS).
+                Redis's sanitizer reads it backwards until a byte with bit 7 clear and compares the
+                value only (docs/integrity.md)
 
 ``LISTPACK`` is the construct schema; ``decode_listpack`` the fast path the reader uses.
 """
@@ -267,7 +269,7 @@ def python_decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
         else:
             append(int.from_bytes(buf[pos + 1 : pos + body], "little", signed=True))
         if deep and (width != 1 or buf[pos + body] != body):
-            _check_backlen(buf, pos + body, width, body, len(out) - 1)
+            _check_backlen(buf, pos + body + width, body, len(out) - 1)
         pos += body + width
     if count != UNKNOWN_COUNT and count != len(out):
         raise FormatError(f"listpack header counts {count} entries, found {len(out)}", offset=4)
@@ -277,15 +279,22 @@ def python_decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
 _INT_BODY = {0xF1: 3, 0xF2: 4, 0xF3: 5, 0xF4: 9}
 
 
-def _check_backlen(buf, at: int, width: int, body: int, index: int) -> None:
-    value = 0
-    for i in range(width):
-        byte = buf[at + i]
-        if (byte & 0x80) != (0 if i == 0 else 0x80):
-            raise FormatError(f"listpack entry {index}: back-length is not {width} bytes wide", offset=at)
-        value = value << 7 | (byte & 0x7F)
+def _check_backlen(buf, entry_end: int, body: int, index: int) -> None:
+    """Redis's lpValidateNext: the back-length read backwards from the entry's last byte, 7 bits a byte
+    until a byte with bit 7 clear (at most 5 bytes), must equal the entry's size. Only the value is
+    checked: the bytes it spans may reach into the entry's data, as Redis reads them."""
+    value, shift, at = 0, 0, entry_end - 1
+    while True:
+        byte = buf[at]
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+        shift, at = shift + 7, at - 1
+        if shift > 28:
+            raise FormatError(f"listpack entry {index}: back-length runs over 5 bytes", offset=entry_end - 1)
     if value != body:
-        raise FormatError(f"listpack entry {index}: back-length says {value} bytes, entry is {body}", offset=at)
+        raise FormatError(f"listpack entry {index}: back-length says {value} bytes, entry is {body}",
+                          offset=entry_end - 1)
 
 
 #: the compiled twin when built (identical results and errors, tests/formats/test_speedups.py)

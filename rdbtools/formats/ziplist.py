@@ -6,13 +6,15 @@ Grammar::
                 entry*   0xFF
     entry    := prevlen encoding [data]
     prevlen  := u8 (< 254)  |  0xFE u32le          size of the previous entry (0 for the first)
-    encoding := 00pppppp data | 01pppppp qqqqqqqq data (14-bit BE) | 0x80 u32be data     strings
+    encoding := 00pppppp data | 01pppppp qqqqqqqq data (14-bit BE) | 10xxxxxx u32be data  strings
               | 0xC0 i16le | 0xD0 i32le | 0xE0 i64le | 0xF0 i24le | 0xFE i8              integers
               | 0xF1..0xFD                           immediate 0..12 = (byte & 0x0F) - 1
 
 A 5-byte prevlen holding a small value is legal (cascading updates leave them), so entries keep
 the form they were read in. Redis validates ziplists fully on every load (it converts them), so the
-fast path always checks prevlens and the tail offset.
+fast path always checks prevlens and the tail offset, with Redis's ziplistValidateIntegrity rules
+(docs/integrity.md): Redis writes 0x80 for a 32-bit string but reads any 10xxxxxx tag as one, and
+an empty ziplist's tail only has to stay inside the blob.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ class EntryConstruct(Construct):
         elif kind == 0x40:
             size = (tag & 0x3F) << 8 | stream_read(stream, 1, path)[0]
             encoding, value = Encoding.STR14, stream_read(stream, size, path)
-        elif tag == 0x80:
+        elif kind == 0x80:
             size = struct.unpack(">I", stream_read(stream, 4, path))[0]
             encoding, value = Encoding.STR32, stream_read(stream, size, path)
         elif tag in _FIXED_INTS:
@@ -224,7 +226,7 @@ def python_decode_ziplist(buf, deep: bool = False) -> list[int | bytes]:
         elif tag < 0x80:
             data = header + 2
             length = (tag & 0x3F) << 8 | buf[header + 1] if data <= end else end
-        elif tag == 0x80:
+        elif tag < 0xC0:  # 10pppppp: Redis ignores the low bits of a 32-bit string's tag
             data = header + 5
             length = int.from_bytes(buf[header + 1 : data], "big") if data <= end else end
         elif 0xF1 <= tag <= 0xFD:
@@ -236,15 +238,17 @@ def python_decode_ziplist(buf, deep: bool = False) -> list[int | bytes]:
         pos = data + length
         if pos > end:
             raise TruncatedError(f"ziplist entry {len(out)} runs past the end of the blob", offset=start)
-        if tag <= 0x80:
+        if tag < 0xC0:
             append(bytes(buf[data:pos]))
         elif 0xF1 <= tag <= 0xFD:
             append((tag & 0x0F) - 1)
         else:
             append(int.from_bytes(buf[data:pos], "little", signed=True))
         prev_size, last = pos - start, start
-    if zltail != last:
+    if out and zltail != last:
         raise FormatError(f"ziplist tail offset {zltail} does not point at the last entry ({last})", offset=4)
+    if zltail > end:  # an empty ziplist's tail is only checked to be inside the blob, as Redis does
+        raise FormatError(f"ziplist tail offset {zltail} is past the end marker ({end})", offset=4)
     if zllen != UNKNOWN_COUNT and zllen != len(out):
         raise FormatError(f"ziplist header counts {zllen} entries, found {len(out)}", offset=8)
     return out

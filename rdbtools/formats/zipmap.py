@@ -9,8 +9,9 @@ Grammar::
 ``free`` counts unused bytes after a value that shrank in place; they are kept so that building
 gives back the same bytes.
 
-Loading checks what Redis's zipmapValidateIntegrity checks (docs/formats.md §5.5): at least one
-entry, and a header that holds the real count or 254 (so 255 is refused, whatever the entries).
+Loading checks what Redis's zipmapValidateIntegrity checks (docs/integrity.md): at least one
+entry, and a header that holds the real count or 254 (so 255 is refused, whatever the entries);
+entries end at the first 0xFF and what follows it up to the last byte is never read.
 """
 
 from __future__ import annotations
@@ -114,8 +115,6 @@ def decode_zipmap(buf, deep: bool = False) -> list[tuple[bytes, bytes]]:
             pairs.append((key, value))
     except (IndexError, struct.error):
         raise TruncatedError(f"zipmap entry {len(pairs)} runs past the end of the blob", offset=pos) from None
-    if pos != size - 1:
-        raise FormatError("zipmap has bytes after its end marker", offset=pos)
     if not pairs:
         raise FormatError("zipmap holds no entries", offset=0)
     if buf[0] != UNKNOWN_COUNT and buf[0] != len(pairs):

@@ -1,7 +1,7 @@
 """``rdbtool verify`` refuses exactly what the real servers' integrity checks refuse on load.
 
 Each damaged value breaks one rule of the checks Redis and Valkey run on an RDB value (zipmap,
-ziplist, listpack and intset validation, and rdb.c's checks of what they hold; docs/formats.md §5.5).
+ziplist, listpack and intset validation, and rdb.c's checks of what they hold; docs/integrity.md).
 Every server that reads the file's RDB version must refuse it, started with
 ``sanitize-dump-payload yes`` (the deep checks; the old encodings are always checked deeply), and
 verify must call the file corrupt at that key, exit 1, with the compiled scan and without it. Each
@@ -163,11 +163,18 @@ DAMAGED = {
 
 SOUND = {
     "zipmap header counts 254 (unknown)": Case(3, key(9, blob(zipmap([(b"a", b"1"), (b"b", b"2")], 254)))),
+    "zipmap with bytes after its end marker": Case(3, key(9, blob(zipmap([(b"a", b"1")], after_end=b"\x00\xff")))),
     "intset wider than its elements need": Case(9, key(11, blob(struct.pack("<II2q", 8, 2, 1, 2)))),
     "ziplist with a 5-byte prevlen of a small entry": Case(9, key(10, blob(raw_ziplist(
         b"\x00\x01a" + b"\xfe\x03\x00\x00\x00\x01b", tail=13, count=2)))),
     "ziplist header counts 65535 (unknown)": Case(9, key(13, blob(patched(HASH_ZL, 8, b"\xff\xff")))),
+    "ziplist 32-bit string tag with low bits set": Case(9, key(10, blob(raw_ziplist(
+        b"\x00\x81\x00\x00\x00\x01x", tail=10, count=1)))),
+    "quicklist with an empty ziplist node whose tail is 0": Case(9, key(14, encode_length(2) + blob(
+        encode_ziplist([b"x"])) + blob(raw_ziplist(b"", tail=0, count=0)))),
     "listpack header counts 65535 (unknown)": Case(10, key(16, blob(patched(HASH_LP, 4, b"\xff\xff")))),
+    "listpack back-length read back into the entry's data": Case(10, key(18, quicklist2(
+        (2, raw_listpack(b"\x81\x00\x82", count=1))))),
     "quicklist with an empty listpack node": Case(10, key(18, quicklist2((2, encode_listpack([])),
                                                                          (2, encode_listpack([b"x"]))))),
     "hash with field TTLs first, soonest first": Case(12, ttl_hash((b"a", b"1", FAR_MS), (b"b", b"2", FAR_MS + 5),
