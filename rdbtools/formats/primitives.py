@@ -22,6 +22,7 @@ treat them as ordinary values. Beside each schema sits its fast path (``read_len
 from __future__ import annotations
 
 import math
+import re
 import struct
 from enum import IntEnum
 from functools import partial
@@ -312,11 +313,44 @@ def format_ascii_double(value: float) -> bytes:
     return bytes((len(text),)) + text
 
 
+#: what C's strtod (and sscanf "%lg") reads: spaces, a sign, then a hex or decimal number, inf or nan
+_STRTOD = re.compile(rb"""[ \t\n\v\f\r]*([+-]?)(?:
+      0x([0-9a-f]+(?:\.[0-9a-f]*)?|\.[0-9a-f]+)(?:p([+-]?[0-9]+))?
+    | ((?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+-]?[0-9]+)?)
+    | (inf(?:inity)?|nan(?:\([0-9a-z_]*\))?))""", re.X | re.I)
+
+
+def strtod_prefix(text: bytes) -> float | None:
+    """The number C's strtod reads at the start of ``text`` (the longest prefix that is one), None
+    when there is none: how Redis reads a score stored as text (docs/integrity.md)."""
+    match = _STRTOD.match(text)
+    if match is None:
+        return None
+    sign, mantissa, exponent, decimal, word = match.groups()
+    if mantissa is not None:
+        try:
+            number = float.fromhex(f"0x{mantissa.decode()}p{(exponent or b'0').decode()}")
+        except OverflowError:
+            number = math.inf
+    else:
+        number = float(decimal or word.split(b"(")[0])
+    return -number if sign == b"-" else number
+
+
 def parse_ascii_double(text: bytes) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise FormatError(f"invalid double value {text!r}") from None
+    """A zset v1 score as Redis reads it (sscanf "%lg"): the number the text starts with; refused
+    when it starts with none."""
+    number = strtod_prefix(text)
+    if number is None:
+        raise FormatError(f"invalid double value {text!r}")
+    return number
+
+
+def blob_score(text: bytes) -> float:
+    """A score stored as text in a ziplist or listpack, as Redis reads it (zzlStrtod): strtod of at
+    most 127 bytes, 0 when they do not start with a number. The servers never refuse one."""
+    number = strtod_prefix(text[:127])
+    return 0.0 if number is None else number
 
 
 class AsciiDoubleConstruct(Construct):

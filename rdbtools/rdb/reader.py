@@ -23,7 +23,7 @@ from rdbtools.errors import ChecksumError, FormatError, RdbtoolError, TruncatedE
 from rdbtools.formats import accelerated, vectorset
 from rdbtools.formats.intset import decode_intset
 from rdbtools.formats.listpack import decode_listpack
-from rdbtools.formats.primitives import parse_ascii_double, read_length, read_string
+from rdbtools.formats.primitives import blob_score, parse_ascii_double, read_length, read_string
 from rdbtools.formats.rdb import (
     Opcode,
     QuicklistContainer,
@@ -78,7 +78,7 @@ def as_bytes(value: int | bytes) -> bytes:
 
 def as_score(value: int | bytes) -> float:
     if value.__class__ is bytes:
-        return parse_ascii_double(value)
+        return blob_score(value)
     return float(value)
 
 
@@ -483,7 +483,10 @@ class RdbReader:
         if size >= 253:  # 253 NaN, 254 +inf, 255 -inf
             return (member, self._score((float("nan"), float("inf"), float("-inf"))[size - 253], pos)), pos + 1
         self._need(pos + 1, size, "a score")
-        score = parse_ascii_double(bytes(buf[pos + 1 : pos + 1 + size]))
+        try:
+            score = parse_ascii_double(bytes(buf[pos + 1 : pos + 1 + size]))
+        except FormatError as error:
+            raise error.located(base=pos) from None
         return (member, self._score(score, pos)), pos + 1 + size
 
     def _score(self, score: float, pos: int) -> float:

@@ -23,6 +23,7 @@ import pytest
 from rdbtools.formats.listpack import encode_listpack
 from rdbtools.formats.primitives import encode_length, encode_string
 from rdbtools.formats.ziplist import encode_ziplist
+from rdbtools.rdb.reader import open_rdb
 from tests.rdbbuild import rdb_file, select_db, string_key
 from tests.servers import SERVERS, ServerRefused, start_server
 
@@ -156,6 +157,7 @@ DAMAGED = {
     "zset v1 repeats a member": Case(9, key(3, pairs(b"a", b"a", score=b"\x011")), "duplicate sorted set members"),
     "zset v2 repeats a member": Case(9, key(5, pairs(b"a", b"a", score=struct.pack("<d", 1))),
                                      "duplicate sorted set members"),
+    "zset v1 score text that is not a number": Case(9, key(3, pairs(b"a", score=b"\x03abc")), "invalid double"),
     "zset v2 with a NaN score": Case(9, key(5, pairs(b"a", score=struct.pack("<d", float("nan")))), "NaN"),
     "hash repeats a field": Case(9, key(4, encode_length(2) + b"".join(map(encode_string, (b"f", b"1", b"f", b"2")))),
                                  "duplicate hash fields"),
@@ -177,6 +179,9 @@ SOUND = {
         (2, raw_listpack(b"\x81\x00\x82", count=1))))),
     "quicklist with an empty listpack node": Case(10, key(18, quicklist2((2, encode_listpack([])),
                                                                          (2, encode_listpack([b"x"]))))),
+    "zset v1 score text with bytes after the number": Case(9, key(3, pairs(b"a", score=b"\x061.5abc"))),
+    "zset ziplist score text with bytes after the number": Case(9, key(12, blob(encode_ziplist([b"m", b"1.5abc"])))),
+    "zset listpack score text that is not a number": Case(10, key(17, blob(encode_listpack([b"m", b"abc"])))),
     "hash with field TTLs first, soonest first": Case(12, ttl_hash((b"a", b"1", FAR_MS), (b"b", b"2", FAR_MS + 5),
                                                                    (b"c", b"3", 0))),
 }
@@ -232,3 +237,19 @@ def test_verify_finds_the_sound_variant_sound(tmp_path, case, engine):
     result = verify(path, engine)
     assert result.returncode == 0, result.stdout
     assert orjson.loads(result.stdout)["verdict"] == "sound"
+
+
+# score texts every server reads alike (Valkey 9.1 differs from Redis on leading spaces and hex)
+SCORE_TEXTS = [b"abc", b"1.5abc", b"1_0", b"1e", b"1\x002", b"-INF", b".5", b"+3"]
+
+
+@pytest.mark.parametrize("server", readers(9))
+def test_score_texts_read_as_every_server_holds_them(tmp_path, server):
+    path = tmp_path / "scores.rdb"
+    path.write_bytes(rdb_file(select_db(0), *(bytes((12,)) + encode_string(b"z%d" % i) + blob(
+        encode_ziplist([b"m", text])) for i, text in enumerate(SCORE_TEXTS)), version=9))
+    with open_rdb(path) as rdb:
+        read = {record.key: record.value[0][1] for record in rdb.key_records()}
+    with start_server(server, rdb=path, extra=SANITIZE) as running:
+        held = {name: running.client().zscore(name, b"m") for name in read}
+    assert read == held
