@@ -29,11 +29,21 @@ from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_
 from rdbtools.keyspace.engine import CommandError, Engine, UnknownCommand
 from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.filters import KeyFilter
-from rdbtools.rdb.model import Function, Header, KeyRecord, ModuleAux, Record, ResizeDb, SelectDb
+from rdbtools.rdb.model import (
+    ConsumerGroup,
+    Function,
+    HashTemplate,
+    Header,
+    KeyRecord,
+    ModuleAux,
+    Record,
+    ResizeDb,
+    SelectDb,
+)
 from rdbtools.rdb.reader import RdbFile, open_rdb
 from rdbtools.rdb.targets import NEWEST, Target, target_for_version
 from rdbtools.rdb.targets import TARGETS as TARGETS_BY_NAME
-from rdbtools.rdb.writer import DROPPABLE, RdbWriter, unwritable
+from rdbtools.rdb.writer import DROPPABLE, PARTIAL_DROPS, RdbWriter, unwritable
 
 OUTPUT_FORMATS = ("rdb", "jsonl", "resp", "aof-dir")
 AOF_NAME = "appendonly.aof"  # Redis's default appendfilename
@@ -326,7 +336,7 @@ def size_hints(records: Iterable[Record], target: Target, drop: frozenset[str]) 
     """Keys and keys with a TTL per database, as RESIZEDB tells them: what will be written."""
     sizes: dict[int, list[int]] = {}
     for record in records:
-        if record.__class__ is KeyRecord and unwritable(record, target) in (None, "field-ttls"):
+        if record.__class__ is KeyRecord and (unwritable(record, target) or "field-ttls") in PARTIAL_DROPS:
             counts = sizes.setdefault(record.db, [0, 0])
             counts[0] += 1
             counts[1] += record.expire_ms is not None
@@ -362,12 +372,15 @@ def _write(header: Header, records: Iterator[Record], destination, fmt: str, opt
                     sizes[db] = (record.db_size, record.expires_size)
                 elif isinstance(record, ModuleAux):
                     report.skipped["module aux data (the module rewrites it)"] += 1
+                elif isinstance(record, HashTemplate):
+                    report.skipped["hash templates (their hashes are written as plain hashes)"] += 1
                 continue
             kind = unwritable(record, target)
-            if kind is not None:
+            while kind is not None:  # a record may hold several parts the target lacks
                 record = _adapt(record, kind, options.drop, blocked, report)
-                if record is None:
-                    continue
+                kind = None if record is None else unwritable(record, target)
+            if record is None:
+                continue
             if not blocked:  # once something is blocked, only look for the rest of it
                 (writer.write_key if isinstance(record, KeyRecord) else writer.write_function)(record)
         if blocked:
@@ -388,7 +401,18 @@ def _adapt(record, kind: str, drop: frozenset[str], blocked: list, report: Conve
     report.changed[kind] += len(record.field_expires) if kind == "field-ttls" else 1
     if kind == "field-ttls":  # keep the fields, lose their TTLs
         return replace(record, field_expires=None)
+    if kind == "key-metadata":
+        return replace(record, key_meta=None)
+    if kind == "stream-idmp":
+        return replace(record, value=replace(record.value, idmp=None))
+    if kind == "stream-nacks":  # the released entries leave the PEL: no older stream has unowned ones
+        return replace(record, value=replace(record.value, groups=[_without_nacks(g) for g in record.value.groups]))
     return None
+
+
+def _without_nacks(group: ConsumerGroup) -> ConsumerGroup:
+    released = set(group.nacked or ())
+    return replace(group, pending=[p for p in group.pending if p.id not in released], nacked=None)
 
 
 def _counted(records, report: ConvertReport, progress: Progress | None = None, total: int = 0) -> Iterator[Record]:

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from rdbtools.formats import intset, listpack, ziplist, zipmap
-from rdbtools.formats.rdb import STREAM_VERSIONS, Opcode, QuicklistContainer, RdbType, parse_records
+from rdbtools.formats.rdb import (
+    STREAM_VERSIONS,
+    ModuleOpcodes,
+    Opcode,
+    QuicklistContainer,
+    RdbType,
+    TemplateFields,
+    parse_records,
+)
 
 
 def _text(value: int | bytes) -> bytes:
@@ -78,14 +86,47 @@ def _stream(value, version: int) -> dict[str, Any]:
                         for p in group.pending],
             "consumers": [(bytes(c.name), c.seen_time, c.active_time, [(i.ms, i.seq) for i in c.pending])
                           for c in group.consumers],
+            "nacked": None if group.nacked is None else [(i.ms, i.seq) for i in group.nacked],
         })
+    idmp = value.idmp
+    if idmp is not None:
+        idmp = (idmp.duration, idmp.max_entries,
+                [(bytes(p.pid), [(bytes(e.iid), (e.id.ms, e.id.seq)) for e in p.entries]) for p in idmp.producers],
+                idmp.iids_added, idmp.iids_duplicates)
     return {"length": value.length, "last_id": (value.last_id.ms, value.last_id.seq), "entries": entries,
-            "groups": groups, "entries_added": value.entries_added}
+            "groups": groups, "entries_added": value.entries_added, "idmp": idmp}
 
 
-def reference_value(type_byte: int, value, valkey: bool) -> tuple[Any, dict | None]:
+def _array(value) -> tuple:
+    return value.insert_index, [(e.index, e.tag, bytes(e.value) if isinstance(e.value, bytes) else e.value)
+                                for e in value.elements]
+
+
+def _template_hash(t: int, value, templates: dict[int, list[bytes]]) -> dict[bytes, bytes]:
+    """Types 29-32: field names inline or from a HASH_TEMPLATE record, values in template order."""
+    if t in (RdbType.HASH_TMPL_LP, RdbType.HASH_TMPL_ARRAY):
+        names = value.fields.names
+        if value.fields.fields_format == TemplateFields.LISTPACK:
+            names = _entries(listpack.LISTPACK, names)
+        fields = [_text(n) for n in names]
+    else:
+        template_id = value.template_id if t == RdbType.HASH_TMPL_ARRAY_REF else _entries(listpack.LISTPACK, value)[0]
+        fields = templates[template_id]
+    if t in (RdbType.HASH_TMPL_LP, RdbType.HASH_TMPL_LP_REF):
+        values = _entries(listpack.LISTPACK, value.values_listpack if t == RdbType.HASH_TMPL_LP else value)[1:]
+    else:
+        values = value.field_values
+    return dict(zip(fields, map(_text, values), strict=True))
+
+
+def reference_value(type_byte: int, value, valkey: bool,
+                    templates: dict[int, list[bytes]] | None = None) -> tuple[Any, dict | None]:
     """(value, field TTLs) of a key entry, from the schema's containers alone."""
     t = type_byte
+    if t == RdbType.ARRAY and not valkey:
+        return _array(value), None
+    if RdbType.HASH_TMPL_LP <= t <= RdbType.HASH_TMPL_ARRAY_REF and not valkey:
+        return _template_hash(t, value, templates or {}), None
     if t == RdbType.STRING:
         return bytes(value), None
     if t in (RdbType.LIST, RdbType.SET):
@@ -110,7 +151,7 @@ def reference_value(type_byte: int, value, valkey: bool) -> tuple[Any, dict | No
         return _list_of_nodes(value, t == RdbType.LIST_QUICKLIST_2), None
     if t == RdbType.SET_LISTPACK:
         return [_text(v) for v in _entries(listpack.LISTPACK, value)], None
-    if t in STREAM_VERSIONS:
+    if t in STREAM_VERSIONS and not (valkey and t > RdbType.STREAM_LISTPACKS_3):
         return _stream(value, STREAM_VERSIONS[t]), None
     if t == RdbType.MODULE_2:
         return value.module_id, None
@@ -136,9 +177,14 @@ def reference_keys(data: bytes) -> list[dict[str, Any]]:
     """Every key entry of a file: db, key, type byte, value, field TTLs, expire, idle, freq."""
     valkey = data.startswith(b"VALKEY")
     keys, db, meta = [], 0, {}
+    templates: dict[int, list[bytes]] = {}
     for _, _, record in parse_records(data):
         body = record.record
-        if record.tag == Opcode.SELECTDB:
+        if record.tag == Opcode.HASH_TEMPLATE:
+            templates[body.body.id] = [bytes(f) for f in body.body.fields]
+        elif record.tag == Opcode.KEY_META and not valkey:
+            meta["key_meta"] = [(c.class_spec, ModuleOpcodes.build(c.opcodes)) for c in body.body.classes]
+        elif record.tag == Opcode.SELECTDB:
             db = body.body.db
         elif record.tag == Opcode.EXPIRETIME_MS:
             meta["expire_ms"] = body.body.ms
@@ -148,8 +194,8 @@ def reference_keys(data: bytes) -> list[dict[str, Any]]:
             meta["idle"] = body.body.idle
         elif record.tag == Opcode.FREQ:
             meta["freq"] = body.body.freq
-        elif record.tag < Opcode.SLOT_IMPORT:
-            value, ttls = reference_value(body.type, body.value, valkey)
+        elif record.tag < Opcode.HASH_TEMPLATE:
+            value, ttls = reference_value(body.type, body.value, valkey, templates)
             keys.append({"db": db, "key": bytes(body.key), "type": body.type, "value": value,
                          "field_expires": ttls, **meta})
             meta = {}

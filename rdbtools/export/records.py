@@ -17,21 +17,27 @@ from operator import itemgetter
 from typing import Any
 
 from rdbtools.formats import accelerated
+from rdbtools.formats.rdb import ArrayTag, key_meta_spec
 from rdbtools.formats.vectorset import VectorSet
 from rdbtools.rdb.model import (
     Aux,
     Consumer,
     ConsumerGroup,
     Function,
+    HashTemplate,
     Header,
+    IdmpProducer,
+    KeyMetaClass,
     KeyRecord,
     ModuleAux,
     ModuleValue,
     PendingEntry,
     Record,
+    SparseArray,
     Stream,
     StreamEntry,
     StreamId,
+    StreamIdmp,
 )
 
 
@@ -99,10 +105,31 @@ def stream_to_json(stream: Stream) -> dict[str, Any]:
                      "pending": [str(i) for i in c.pending]}
                     for c in g.consumers
                 ],
+                "nacked": None if g.nacked is None else [str(i) for i in g.nacked],
             }
             for g in stream.groups
         ],
+        "idmp": None if stream.idmp is None else _idmp_to_json(stream.idmp),
     }
+
+
+def _idmp_to_json(idmp: StreamIdmp) -> dict[str, Any]:
+    b = bytes_to_json
+    return {"duration": idmp.duration, "max_entries": idmp.max_entries,
+            "producers": [{"pid": b(p.pid), "entries": [[b(iid), str(i)] for iid, i in p.entries]}
+                          for p in idmp.producers],
+            "iids_added": idmp.iids_added, "iids_duplicates": idmp.iids_duplicates}
+
+
+_ARRAY_TAG_NAMES = {tag: tag.name.lower() for tag in ArrayTag}
+_ARRAY_TAGS = {name: tag for tag, name in _ARRAY_TAG_NAMES.items()}
+
+
+def array_to_json(array: SparseArray) -> dict[str, Any]:
+    """Elements as [index, storage, value]: numbers stay numbers, strings are byte strings."""
+    return {"length": array.length, "insert_index": array.insert_index,
+            "elements": [[index, _ARRAY_TAG_NAMES[tag], bytes_to_json(v) if v.__class__ is bytes else v]
+                         for index, tag, v in array.elements]}
 
 
 def value_to_json(record: KeyRecord) -> Any:
@@ -122,6 +149,8 @@ def value_to_json(record: KeyRecord) -> Any:
         return list(zip(texts(value), texts(value.values()), strict=True))
     if kind == "stream":
         return stream_to_json(value)
+    if kind == "array":
+        return array_to_json(value)
     assert isinstance(value, ModuleValue)
     data = {"module": value.module_name, "encver": value.encver, "module_id": value.module_id,
             "payload": {"b64": base64.b64encode(value.payload).decode("ascii")}}
@@ -163,6 +192,11 @@ def key_to_json(record: KeyRecord) -> dict[str, Any]:
         data["idle"] = record.idle
     if record.freq is not None:
         data["freq"] = record.freq
+    if record.template_id is not None:
+        data["template_id"] = record.template_id
+    if record.key_meta is not None:
+        data["key_meta"] = [{"class": c.name, "version": c.version, "flags": c.flags,
+                             "payload": {"b64": base64.b64encode(c.payload).decode("ascii")}} for c in record.key_meta]
     return data
 
 
@@ -185,6 +219,8 @@ def record_to_json(record: Record) -> dict[str, Any] | None:
                               else bytes_to_json(record.description),
                               "code": bytes_to_json(record.code)}
         return data
+    if isinstance(record, HashTemplate):
+        return {"kind": "hash_template", "id": record.id, "fields": [bytes_to_json(f) for f in record.fields]}
     if isinstance(record, ModuleAux):
         return {"kind": "module_aux", "module": record.module_name, "encver": record.encver,
                 "module_id": record.module_id, "when": record.when,
@@ -215,10 +251,36 @@ def stream_from_json(data: dict[str, Any]) -> Stream:
         pending = [PendingEntry(_id_from_json(i), None if c is None else b(c), t, n) for i, c, t, n in g["pending"]]
         consumers = [Consumer(b(c["name"]), c["seen_time"], c["active_time"], [_id_from_json(i) for i in c["pending"]])
                      for c in g["consumers"]]
+        nacked = g.get("nacked")
         groups.append(ConsumerGroup(b(g["name"]), _id_from_json(g["last_delivered_id"]), g["entries_read"],
-                                    pending, consumers))
+                                    pending, consumers, None if nacked is None else list(map(_id_from_json, nacked))))
+    idmp = data.get("idmp")
+    if idmp is not None:
+        producers = [IdmpProducer(b(p["pid"]), [(b(iid), _id_from_json(i)) for iid, i in p["entries"]])
+                     for p in idmp["producers"]]
+        idmp = StreamIdmp(idmp["duration"], idmp["max_entries"], producers, idmp["iids_added"],
+                          idmp["iids_duplicates"])
     return Stream(data["length"], _id_from_json(data["last_id"]), entries, groups, _id_from_json(data["first_id"]),
-                  _id_from_json(data["max_deleted_id"]), data["entries_added"])
+                  _id_from_json(data["max_deleted_id"]), data["entries_added"], idmp=idmp)
+
+
+def array_from_json(data: dict[str, Any]) -> SparseArray:
+    elements = []
+    for index, storage, value in data["elements"]:
+        tag = _ARRAY_TAGS[storage]
+        elements.append((index, tag, bytes_from_json(value) if tag in (ArrayTag.SDS, ArrayTag.SMALLSTR)
+                         else int(value) if tag == ArrayTag.INT else float(value)))
+    return SparseArray(elements, data["insert_index"])
+
+
+def _key_meta_from_json(classes: list[dict[str, Any]] | None) -> list[KeyMetaClass] | None:
+    if classes is None:
+        return None
+    result = []
+    for c in classes:
+        spec = key_meta_spec(c["class"], c["version"], c["flags"])
+        result.append(KeyMetaClass(c["class"], c["version"], c["flags"], base64.b64decode(c["payload"]["b64"]), spec))
+    return result
 
 
 def value_from_json(kind: str, value: Any) -> Any:
@@ -233,6 +295,8 @@ def value_from_json(kind: str, value: Any) -> Any:
         return {b(field): b(item) for field, item in value}
     if kind == "stream":
         return stream_from_json(value)
+    if kind == "array":
+        return array_from_json(value)
     return ModuleValue(value["module_id"], value["module"], value["encver"], base64.b64decode(value["payload"]["b64"]))
 
 
@@ -249,9 +313,12 @@ def record_from_json(data: dict[str, Any]) -> Record | Header | None:
     if kind == "module_aux":
         return ModuleAux(data["module_id"], data["module"], data["encver"], data["when"],
                          base64.b64decode(data["payload"]["b64"]))
+    if kind == "hash_template":
+        return HashTemplate(data["id"], [b(f) for f in data["fields"]])
     if kind == "key":
         ttls = data.get("field_expires")
         return KeyRecord(data["db"], b(data["key"]), data["type"], data.get("encoding", ""), 0,
                          value_from_json(data["type"], data["value"]), data["expire_ms"], data.get("idle"),
-                         data.get("freq"), {b(f): ms for f, ms in ttls} if ttls else None)
+                         data.get("freq"), {b(f): ms for f, ms in ttls} if ttls else None,
+                         key_meta=_key_meta_from_json(data.get("key_meta")), template_id=data.get("template_id"))
     return None

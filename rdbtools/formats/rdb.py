@@ -3,11 +3,13 @@
 Grammar::
 
     file      := header record* EOF checksum? trailing-bytes
-    header    := "REDIS" 4 digits | "VALKEY" 3 digits             version 1..12, or 80 for Valkey 9
+    header    := "REDIS" 4 digits | "VALKEY" 3 digits             version 1..15, or 80 for Valkey 9
     record    := AUX str str | SELECTDB len | RESIZEDB len len | MODULE_AUX module-aux
                | FUNCTION2 str | FUNCTION_PRE_GA str str len [str] str | SLOT_INFO len len len
                | SLOT_IMPORT str len (len len)*                     (Valkey files only)
+               | HASH_TEMPLATE len len str*                         (RDB 15: id, field names)
                | EXPIRETIME_MS i64le | EXPIRETIME i32le | IDLE len | FREQ u8    (apply to the next key)
+               | KEY_META len (u32 module-opcodes)*                 (RDB 13, Redis files: the next key)
                | type key-str value                                 a key entry, value by type (§4)
     checksum  := u64le CRC64 (Jones, reflected) of every byte before it; only when version >= 5
 
@@ -15,6 +17,7 @@ Per-key opcodes are records of their own here, exactly as Redis's loader reads t
 hold an embedded structure keep it as its ``str`` at this level; ``listpack``, ``ziplist``,
 ``intset`` and ``zipmap`` declare what is inside. Types 22, 23 and 243 mean other things in Valkey
 files: the schema asks the context whether it is reading one (``valkey=True`` or the header).
+RDB 13-15 (Redis 8.6-8.10) are described in docs/formats.md §13.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from enum import IntEnum
 from io import BytesIO
 
 from construct import (
+    Array,
     Byte,
     Bytes,
     Computed,
@@ -37,6 +41,7 @@ from construct import (
     GreedyBytes,
     If,
     Int32sl,
+    Int32ul,
     Int64sl,
     Int64ub,
     Int64ul,
@@ -51,9 +56,10 @@ from construct import (
 )
 
 from rdbtools.errors import FormatError, RdbtoolError, TruncatedError, UnsupportedError
+from rdbtools.formats.listpack import decode_listpack
 from rdbtools.formats.primitives import AsciiDouble, Length, RdbLength, RdbString
 
-MAX_REDIS_VERSION = 12
+MAX_REDIS_VERSION = 15
 VALKEY_VERSIONS = frozenset({80})
 FIRST_CHECKSUM_VERSION = 5
 
@@ -71,7 +77,9 @@ class Opcode(IntEnum):
     FUNCTION_PRE_GA = 0xF6  # 7.0-rc1/rc2 only
     FUNCTION2 = 0xF5  # RDB 10+
     SLOT_INFO = 0xF4  # RDB 12, Redis cluster mode
-    SLOT_IMPORT = 0xF3  # Valkey 80 (in Redis RDB 13: KEY_META, not supported)
+    SLOT_IMPORT = 0xF3  # Valkey 80; in Redis files (RDB 13+) the same byte is KEY_META
+    KEY_META = 0xF3  # RDB 13, Redis files: module metadata classes of the key that follows
+    HASH_TEMPLATE = 0xF2  # RDB 15: one hash template (id, field names) before the keys using it
 
 
 class RdbType(IntEnum):
@@ -100,6 +108,13 @@ class RdbType(IntEnum):
     HASH_LISTPACK_EX_PRE_GA = 23  # 7.4 RCs
     HASH_METADATA = 24  # 7.4+: hashtable hash with field TTLs
     HASH_LISTPACK_EX = 25  # 7.4+: listpack hash with field TTLs
+    STREAM_LISTPACKS_4 = 26  # RDB 13 (8.6): stream v3 + idempotent-producer (IDMP) section
+    STREAM_LISTPACKS_5 = 27  # RDB 14 (8.8): + a NACK zone per consumer group
+    ARRAY = 28  # RDB 14 (8.8): sparse array of tagged values
+    HASH_TMPL_LP = 29  # RDB 15 (8.10): self-contained template hash, values in a listpack
+    HASH_TMPL_LP_REF = 30  # RDB 15: values listpack, field names from a HASH_TEMPLATE record
+    HASH_TMPL_ARRAY = 31  # RDB 15: self-contained template hash, values as strings
+    HASH_TMPL_ARRAY_REF = 32  # RDB 15: values as strings, field names from a HASH_TEMPLATE record
 
 
 class ValkeyType(IntEnum):
@@ -113,6 +128,22 @@ class ModuleOpcode(IntEnum):
     FLOAT = 3
     DOUBLE = 4
     STRING = 5
+
+
+class ArrayTag(IntEnum):
+    """How a sparse array element's value is stored (docs/formats.md §13.3)."""
+
+    SDS = 0  # a str
+    INT = 1  # i64 LE
+    FLOAT = 2  # f64 LE
+    SMALLSTR = 3  # a str of at most 7 bytes
+
+
+class TemplateFields(IntEnum):
+    """How a self-contained template hash stores its field names (docs/formats.md §13.4)."""
+
+    LISTPACK = 0
+    RAW = 1
 
 
 class QuicklistContainer(IntEnum):
@@ -153,12 +184,20 @@ TYPE_INFO: dict[int, TypeInfo] = {
     RdbType.HASH_LISTPACK_EX_PRE_GA: TypeInfo("hash", "hash-listpack-md-pre-release", 12),
     RdbType.HASH_METADATA: TypeInfo("hash", "hash-hashtable-md", 12),
     RdbType.HASH_LISTPACK_EX: TypeInfo("hash", "hash-listpack-md", 12),
+    RdbType.STREAM_LISTPACKS_4: TypeInfo("stream", "stream-v4", 13),
+    RdbType.STREAM_LISTPACKS_5: TypeInfo("stream", "stream-v5", 14),
+    RdbType.ARRAY: TypeInfo("array", "array", 14),
+    RdbType.HASH_TMPL_LP: TypeInfo("hash", "hash-template-listpack", 15),
+    RdbType.HASH_TMPL_LP_REF: TypeInfo("hash", "hash-template-listpack-ref", 15),
+    RdbType.HASH_TMPL_ARRAY: TypeInfo("hash", "hash-template-array", 15),
+    RdbType.HASH_TMPL_ARRAY_REF: TypeInfo("hash", "hash-template-array-ref", 15),
 }
 VALKEY_TYPE_INFO: dict[int, TypeInfo] = {
-    **{t: info for t, info in TYPE_INFO.items() if t < 22},
+    **{t: info for t, info in TYPE_INFO.items() if t < 22},  # 22+ are Redis's own
     ValkeyType.HASH_2: TypeInfo("hash", "hash-2", 80),
 }
-STREAM_VERSIONS = {RdbType.STREAM_LISTPACKS: 1, RdbType.STREAM_LISTPACKS_2: 2, RdbType.STREAM_LISTPACKS_3: 3}
+STREAM_VERSIONS = {RdbType.STREAM_LISTPACKS: 1, RdbType.STREAM_LISTPACKS_2: 2, RdbType.STREAM_LISTPACKS_3: 3,
+                   RdbType.STREAM_LISTPACKS_4: 4, RdbType.STREAM_LISTPACKS_5: 5}
 
 
 def type_info(type_byte: int, valkey: bool = False) -> TypeInfo:
@@ -170,7 +209,7 @@ def check_version(magic: str, version: int) -> None:
     if magic == "REDIS":
         if version > MAX_REDIS_VERSION:
             raise UnsupportedError(
-                f"RDB format version {version} (Redis 8.6 or newer) is newer than the versions rdbtool "
+                f"RDB format version {version} (Redis 8.12 or newer) is newer than the versions rdbtool "
                 f"reads (1-{MAX_REDIS_VERSION})")
         if version < 1:
             raise FormatError(f"can't handle RDB format version {version}")
@@ -193,6 +232,24 @@ def module_name(module_id: int) -> tuple[str, int]:
 def module_type_id(name: str, encver: int) -> int:
     """The inverse of ``module_name``: the id a module type with this name writes."""
     return sum(_MODULE_CHARSET.index(c) << (64 - 6 * (i + 1)) for i, c in enumerate(name)) | encver
+
+
+#: keymeta.c's own table ends "_-", the reverse of the module type names' (docs/formats.md §13.1)
+_KEY_META_CHARSET = _MODULE_CHARSET[:62] + "_-"
+
+
+def key_meta_class(class_spec: int) -> tuple[str, int, int]:
+    """A KEY_META class spec: four 6-bit characters, a 5-bit version and 3 flag bits."""
+    name = "".join(_KEY_META_CHARSET[(class_spec >> (32 - 6 * (i + 1))) & 0x3F] for i in range(4))
+    return name, (class_spec >> 3) & 0x1F, class_spec & 0x7
+
+
+def key_meta_spec(name: str, version: int, flags: int) -> int:
+    """The inverse of key_meta_class."""
+    spec = 0
+    for char in name:
+        spec = spec << 6 | _KEY_META_CHARSET.index(char)
+    return spec << 8 | (version & 0x1F) << 3 | (flags & 0x7)
 
 
 # --- schemas ---------------------------------------------------------------------------------
@@ -253,6 +310,21 @@ def ConsumerGroup(version):
         "entries_read" / If(version >= 2, Length),  # v2+; -1 (unknown) is 0x81 and eight 0xFF
         "pending" / Counted(PendingEntry),
         "consumers" / Counted(Consumer(version)),
+        "nacked" / If(version >= 5, Counted(StreamIdRaw)),  # v5 (8.8): PEL ids released by XNACK, no owner
+    )
+
+
+def StreamIdmp():
+    """v4+ (8.6): idempotent producers, after the groups (docs/formats.md §13.2)."""
+    return Struct(
+        "duration" / Length,  # seconds an iid is remembered: 1..86400
+        "max_entries" / Length,  # iids kept per producer: 1..10000
+        "producers" / Counted(Struct(
+            "pid" / RdbString,
+            "entries" / Counted(Struct("iid" / RdbString, "id" / StreamIdLengths)),  # oldest first
+        )),
+        "iids_added" / Length,
+        "iids_duplicates" / Length,
     )
 
 
@@ -268,6 +340,7 @@ def Stream(version):
         "max_deleted_id" / If(version >= 2, StreamIdLengths),
         "entries_added" / If(version >= 2, Length),
         "groups" / Counted(ConsumerGroup(version)),
+        "idmp" / If(version >= 4, StreamIdmp()),
     )
 
 
@@ -312,6 +385,69 @@ class Refuse(Construct):
 
 HashFieldWithTtl = Struct("ttl" / Length, "field" / RdbString, "value" / RdbString)
 
+#: type 28 (8.8): elements in ascending index order, each a tagged value (docs/formats.md §13.3)
+SparseArray = Struct(
+    "count" / Length,  # stored elements, > 0
+    "has_insert_index" / Length,  # 0 or 1
+    "insert_index" / If(this.has_insert_index == 1, Length),  # the ARINSERT cursor
+    "elements" / Array(this.count, Struct(
+        "index" / Length,
+        "tag" / Length,
+        "value" / Switch(this.tag, {
+            ArrayTag.SDS: RdbString,
+            ArrayTag.INT: Int64sl,
+            ArrayTag.FLOAT: Float64l,
+            ArrayTag.SMALLSTR: RdbString,
+        }, default=Error),
+    )),
+)
+
+#: types 29 and 31: the field names carried inline, as a listpack or as strings
+TemplateFieldNames = Struct(
+    "fields_format" / Length,
+    "names" / Switch(this.fields_format, {
+        TemplateFields.LISTPACK: RdbString,
+        TemplateFields.RAW: Counted(RdbString),
+    }, default=Error),
+)
+
+
+def _templates(ctx) -> dict[int, int]:
+    """Template id -> field count of the HASH_TEMPLATE records read so far, as the loader keeps them.
+
+    A whole file keeps them in its root context; a record parsed alone gets them as ``templates=``.
+    """
+    root = ctx._root
+    if "templates" in root:
+        return root.templates
+    return ctx._params.get("templates", {})
+
+
+def _register_template(ctx) -> None:
+    _templates(ctx)[ctx.id] = len(ctx.fields)
+
+
+def _template_field_count(ctx) -> int:
+    """Type 32 stores no count: the referenced template's field count says how many values follow."""
+    templates = _templates(ctx)
+    if ctx.template_id not in templates:
+        raise FormatError(f"invalid hash template id {ctx.template_id}: no HASH_TEMPLATE record defines it")
+    return templates[ctx.template_id]
+
+
+def _inline_field_count(ctx) -> int:
+    """Type 31: as many values as the inline field names (a listpack's entries, or a counted list)."""
+    names = ctx.fields.names
+    return len(decode_listpack(names)) if ctx.fields.fields_format == TemplateFields.LISTPACK else len(names)
+
+
+#: opcode 242 (RDB 15): one template's field names, sorted by length then bytes
+HashTemplate = Struct(
+    "id" / Length,
+    "fields" / Counted(RdbString),  # at least one
+    "registered" / Computed(_register_template),
+)
+
 VALUES = {
     RdbType.STRING: RdbString,
     RdbType.LIST: Counted(RdbString),
@@ -338,6 +474,15 @@ VALUES = {
     RdbType.HASH_LISTPACK_EX_PRE_GA: RdbString,  # listpack of field, value, expireAt triples
     RdbType.HASH_METADATA: Struct("min_expire" / Int64ul, "fields" / Counted(HashFieldWithTtl)),
     RdbType.HASH_LISTPACK_EX: Struct("min_expire" / Int64ul, "listpack" / RdbString),
+    RdbType.STREAM_LISTPACKS_4: Stream(4),
+    RdbType.STREAM_LISTPACKS_5: Stream(5),
+    RdbType.ARRAY: SparseArray,
+    RdbType.HASH_TMPL_LP: Struct("fields" / TemplateFieldNames, "values_listpack" / RdbString),  # id, values
+    RdbType.HASH_TMPL_LP_REF: RdbString,  # listpack: template id, then one value per template field
+    RdbType.HASH_TMPL_ARRAY: Struct("fields" / TemplateFieldNames,
+                                    "field_values" / Array(_inline_field_count, RdbString)),
+    RdbType.HASH_TMPL_ARRAY_REF: Struct("template_id" / Length,
+                                        "field_values" / Array(_template_field_count, RdbString)),
 }
 
 #: type 22: Redis 7.4-rc hashes with absolute field TTLs, or Valkey 9's HASH_2
@@ -395,21 +540,29 @@ OPCODE_BODIES = {
 SlotImport = Struct("job_name" / RdbString, "ranges" / Counted(Struct("first" / Length,
                                                                                        "last" / Length)))
 
+#: opcode 243 in Redis files (RDB 13): module metadata of the next key, one opcode stream per class
+KeyMeta = Struct("classes" / Counted(Struct(
+    "class_spec" / Int32ul,  # name, version, flags (key_meta_class); the writer's byte order, LE in practice
+    "opcodes" / ModuleOpcodes,  # as a MODULE_2 value's, ending with EOF
+)))
+
 OpcodeRecord = Struct(
     "opcode" / Byte,
     "body" / Switch(lambda c: (c.opcode, _is_valkey(c)) if c.opcode == Opcode.SLOT_IMPORT else c.opcode,
-                    {**OPCODE_BODIES, (Opcode.SLOT_IMPORT, True): SlotImport}, default=Error),
+                    {**OPCODE_BODIES, (Opcode.SLOT_IMPORT, True): SlotImport, (Opcode.KEY_META, False): KeyMeta,
+                     Opcode.HASH_TEMPLATE: HashTemplate}, default=Error),
 )
 
-#: one record: an opcode (0xF3..0xFF) or a key entry (anything else is a type byte)
+#: one record: an opcode (0xF2..0xFF) or a key entry (anything else is a type byte)
 Record = Struct(
     "tag" / Peek(Byte),
-    "record" / Switch(lambda c: c.tag >= Opcode.SLOT_IMPORT, {True: OpcodeRecord, False: KeyEntry}),
+    "record" / Switch(lambda c: c.tag >= Opcode.HASH_TEMPLATE, {True: OpcodeRecord, False: KeyEntry}),
 )
 
 RdbFile = Struct(
     "header" / Header,
     "valkey" / Computed(this.header.magic == "VALKEY"),
+    "templates" / Computed(lambda c: {}),  # HASH_TEMPLATE id -> field count, filled as records are read
     "records" / RepeatUntil(lambda rec, recs, ctx: rec.tag == Opcode.EOF, Record),
     "checksum" / If(this.header.version >= FIRST_CHECKSUM_VERSION, Bytes(8)),  # CRC64 LE, 0 = disabled
     "trailing" / GreedyBytes,  # Redis reads nothing after the checksum
@@ -434,10 +587,11 @@ def parse_records(data: bytes) -> Iterator[tuple[int, int, object]]:
     except StreamError:
         raise TruncatedError("file too short for an RDB header", offset=0) from None
     valkey = header.magic == "VALKEY"
+    templates: dict[int, int] = {}
     while True:
         start = stream.tell()
         try:
-            record = Record.parse_stream(stream, valkey=valkey)
+            record = Record.parse_stream(stream, valkey=valkey, templates=templates)
         except StreamError as error:
             raise TruncatedError(f"file ends inside a record: {error}", offset=start) from None
         except RdbtoolError as error:
@@ -449,5 +603,5 @@ def parse_records(data: bytes) -> Iterator[tuple[int, int, object]]:
             return
 
 
-def build_record(record, *, valkey: bool = False) -> bytes:
-    return Record.build(record, valkey=valkey)
+def build_record(record, *, valkey: bool = False, templates: dict[int, int] | None = None) -> bytes:
+    return Record.build(record, valkey=valkey, templates={} if templates is None else templates)

@@ -121,12 +121,32 @@ class ConsumerGroup:
     entries_read: int | None  # v2+; None when unknown (-1) or not stored
     pending: list[PendingEntry] = field(default_factory=list)
     consumers: list[Consumer] = field(default_factory=list)
+    nacked: list[StreamId] | None = None  # stream v5+: PEL ids released by XNACK (no owner)
 
 
 @dataclass(slots=True)
 class StreamEntry:
     id: StreamId
     fields: list[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class IdmpProducer:
+    """One idempotent producer of a stream: the iids it sent recently and the entries they made."""
+
+    pid: bytes
+    entries: list[tuple[bytes, StreamId]]  # (iid, entry id), oldest first
+
+
+@dataclass(slots=True)
+class StreamIdmp:
+    """Stream v4+ (Redis 8.6): the idempotent-producer settings, producers and counters."""
+
+    duration: int  # seconds an iid is remembered
+    max_entries: int  # iids kept per producer
+    producers: list[IdmpProducer]
+    iids_added: int
+    iids_duplicates: int
 
 
 @dataclass(slots=True)
@@ -139,6 +159,7 @@ class Stream:
     max_deleted_id: StreamId | None = None  # v2+
     entries_added: int | None = None  # v2+
     deleted_entries: int = 0  # tombstones kept in the node listpacks
+    idmp: StreamIdmp | None = None  # v4+
 
 
 @dataclass(slots=True)
@@ -150,8 +171,41 @@ class ModuleValue:
     decoded: Any = None  # for modules rdbtool knows (a VectorSet of module vectorset), else None
 
 
+@dataclass(slots=True)
+class SparseArray:
+    """RDB 14 (Redis 8.8) array: stored elements by index; the holes between them read as nil."""
+
+    elements: list[tuple[int, int, bytes | int | float]]  # (index, ArrayTag, value) in index order
+    insert_index: int | None = None  # the ARINSERT cursor, when set
+
+    @property
+    def length(self) -> int:
+        """What ARLEN answers: the highest index plus one."""
+        return self.elements[-1][0] + 1 if self.elements else 0
+
+
+@dataclass(slots=True)
+class KeyMetaClass:
+    """One module metadata class attached to a key (RDB 13 KEY_META): kept as stored."""
+
+    name: str  # four characters
+    version: int
+    flags: int  # bit 0: the server may skip it when the module is absent
+    payload: bytes  # the class's module opcode stream up to and including its EOF
+    class_spec: int  # the 32-bit spec the name, version and flags come from
+
+
+@dataclass(slots=True)
+class HashTemplate:
+    """RDB 15 opcode 242: field names shared by the hashes that refer to this template by id."""
+
+    id: int
+    fields: list[bytes]
+    offset: int = 0
+
+
 #: logical type of each kind of value, as `TYPE` reports it
-LOGICAL_TYPES = ("string", "list", "set", "zset", "hash", "stream", "module")
+LOGICAL_TYPES = ("string", "list", "set", "zset", "hash", "stream", "module", "array")
 
 
 @dataclass(slots=True)
@@ -169,6 +223,8 @@ class KeyRecord:
     freq: int | None = None  # LFU counter
     field_expires: dict[bytes, int] | None = None  # hash field TTLs, absolute unix ms
     offset: int = 0  # where the record (its first per-key opcode) starts in the file
+    key_meta: list[KeyMetaClass] | None = None  # RDB 13+: module metadata classes stored with the key
+    template_id: int | None = None  # RDB 15 hashes stored against a hash template
 
 
-Record = Aux | SelectDb | ResizeDb | SlotInfo | SlotImport | ModuleAux | Function | KeyRecord
+Record = Aux | SelectDb | ResizeDb | SlotInfo | SlotImport | ModuleAux | Function | HashTemplate | KeyRecord

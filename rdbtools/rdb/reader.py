@@ -25,11 +25,14 @@ from rdbtools.formats.intset import decode_intset
 from rdbtools.formats.listpack import decode_listpack
 from rdbtools.formats.primitives import blob_score, parse_ascii_double, read_length, read_string
 from rdbtools.formats.rdb import (
+    ArrayTag,
     Opcode,
     QuicklistContainer,
     RdbType,
+    TemplateFields,
     ValkeyType,
     check_version,
+    key_meta_class,
     module_name,
     type_info,
 )
@@ -40,7 +43,10 @@ from rdbtools.rdb.model import (
     Consumer,
     ConsumerGroup,
     Function,
+    HashTemplate,
     Header,
+    IdmpProducer,
+    KeyMetaClass,
     KeyRecord,
     ModuleAux,
     ModuleValue,
@@ -50,9 +56,11 @@ from rdbtools.rdb.model import (
     SelectDb,
     SlotImport,
     SlotInfo,
+    SparseArray,
     Stream,
     StreamEntry,
     StreamId,
+    StreamIdmp,
 )
 from rdbtools.rdb.source import MappedSource
 
@@ -137,6 +145,7 @@ class RdbReader:
         self.trailing_bytes = 0
         self._crc = 0
         self._crc_pos = start
+        self._templates: dict[int, list[bytes]] = {}  # RDB 15 HASH_TEMPLATE records read so far
         self._decoders = self._value_decoders()
         # the compiled scan decodes runs of clean, common key entries and leaves the rest to _records
         self._scan = accelerated("scan_keys") if accelerate else None
@@ -189,6 +198,7 @@ class RdbReader:
         pos = self._start + 9
         db = 0
         decoders, problems = self._decoders, self.problems
+        per_key_opcodes = _PER_KEY_OPCODES if self._valkey else _PER_KEY_OPCODES | {_KEY_META}
         scan, type_names, deep, keep = self._scan, self._type_names, self.deep, self._keep_values
         next_crc_step = pos + _CRC_STEP
         while True:
@@ -200,12 +210,19 @@ class RdbReader:
                     self._advance_crc(pos)
                     next_crc_step = pos + _CRC_STEP
             record_start = pos
-            expire_ms = idle = freq = None
+            expire_ms = idle = freq = key_meta = None
             if pos >= size:
                 raise TruncatedError("file ends before the EOF opcode (0xFF)", offset=pos)
             op = buf[pos]
             # per-key opcodes apply to the key entry that follows them
-            while op in _PER_KEY_OPCODES:
+            while op in per_key_opcodes:
+                if op == _KEY_META:  # the last of them: the type byte must follow at once
+                    key_meta, pos = self._key_meta(pos + 1)
+                    op = buf[pos] if pos < size else _EOF
+                    if op not in decoders:
+                        raise FormatError(f"expected a value type right after key metadata, found 0x{op:02x}",
+                                          offset=pos)
+                    break
                 expire_ms, idle, freq, pos = self._per_key_opcode(op, pos + 1, expire_ms, idle, freq)
                 if pos >= size:
                     raise TruncatedError("file ends after a per-key opcode", offset=pos)
@@ -228,8 +245,11 @@ class RdbReader:
                 if len(problems) != flagged:
                     for problem in problems[flagged:]:
                         problem.key = key
-                yield None, [KeyRecord(db, key, logical, encoding, op, value, expire_ms, idle, freq,
-                                       field_expires, record_start)]
+                record = KeyRecord(db, key, logical, encoding, op, value, expire_ms, idle, freq, field_expires,
+                                   record_start, key_meta)
+                if op in _TEMPLATE_HASHES:
+                    record.value, record.template_id = value
+                yield None, [record]
             elif expire_ms is not None or idle is not None or freq is not None:
                 raise FormatError(
                     f"expected a value type after a per-key opcode, found 0x{op:02x}", offset=pos
@@ -289,6 +309,8 @@ class RdbReader:
             return SlotInfo(slot, keys, expires, start), pos
         if op == Opcode.SLOT_IMPORT and self._valkey:
             return self._slot_import(pos, start)
+        if op == Opcode.HASH_TEMPLATE and not self._valkey:
+            return self._hash_template(pos, start)
         raise FormatError(f"unknown RDB type or opcode {op} (0x{op:02x})", offset=start)
 
     def _finish(self, eof_pos: int) -> None:
@@ -361,6 +383,42 @@ class RdbReader:
             ranges.append((first, last))
         return SlotImport(job, ranges, start), pos
 
+    def _key_meta(self, pos: int) -> tuple[list[KeyMetaClass], int]:
+        """KEY_META (RDB 13): each class's opcode stream is kept as stored; only its module can read it."""
+        buf, at = self._buf, pos
+        count, pos = read_length(buf, pos)
+        if not 1 <= count <= _KEY_META_MAX_CLASSES:
+            raise FormatError(f"key metadata holds {count} classes, Redis accepts 1 to {_KEY_META_MAX_CLASSES}",
+                              offset=at)
+        classes = []
+        for _ in range(count):
+            self._need(pos, 4, "a key metadata class")
+            spec = int.from_bytes(buf[pos : pos + 4], "little")
+            start = pos = pos + 4
+            pos = self._skip_module_opcodes(pos)
+            classes.append(KeyMetaClass(*key_meta_class(spec), bytes(buf[start:pos]), spec))
+        return classes, pos
+
+    def _hash_template(self, pos: int, start: int) -> tuple[HashTemplate, int]:
+        """HASH_TEMPLATE (RDB 15): kept by id for the hashes that refer to it, checked as the loader does."""
+        buf = self._buf
+        template_id, pos = read_length(buf, pos)
+        count, pos = read_length(buf, pos)
+        if count == 0:
+            raise FormatError(f"hash template {template_id} has zero fields", offset=start)
+        if template_id in self._templates:
+            raise FormatError(f"duplicate hash template id {template_id}", offset=start)
+        fields = []
+        for _ in range(count):
+            name_at = pos
+            name, pos = read_string(buf, pos)
+            if fields and _template_order(fields[-1]) >= _template_order(name):
+                raise FormatError(f"hash template {template_id} field names are not strictly sorted "
+                                  "(by length, then bytes)", offset=name_at)
+            fields.append(name)
+        self._templates[template_id] = fields
+        return HashTemplate(template_id, fields, start), pos
+
     def _skip_module_opcodes(self, pos: int) -> int:
         """Walk a module's opcode stream (§6.6) to its EOF: values are kept as raw bytes."""
         buf = self._buf
@@ -417,6 +475,13 @@ class RdbReader:
             decoders[RdbType.HASH_LISTPACK_EX_PRE_GA] = self._hash_listpack_ex_pre_ga
             decoders[RdbType.HASH_METADATA] = self._hash_metadata
             decoders[RdbType.HASH_LISTPACK_EX] = self._hash_listpack_ex
+            decoders[RdbType.STREAM_LISTPACKS_4] = lambda pos: self._stream(pos, 4)
+            decoders[RdbType.STREAM_LISTPACKS_5] = lambda pos: self._stream(pos, 5)
+            decoders[RdbType.ARRAY] = self._array
+            decoders[RdbType.HASH_TMPL_LP] = self._hash_template_listpack
+            decoders[RdbType.HASH_TMPL_LP_REF] = self._hash_template_listpack_ref
+            decoders[RdbType.HASH_TMPL_ARRAY] = self._hash_template_array
+            decoders[RdbType.HASH_TMPL_ARRAY_REF] = self._hash_template_array_ref
         infos = {t: type_info(t, self._valkey) for t in decoders}
         return {t: (decoder, infos[t].logical, infos[t].encoding) for t, decoder in decoders.items()}
 
@@ -750,7 +815,38 @@ class RdbReader:
         for _ in range(group_count):
             group, pos = self._stream_group(pos, version)
             stream.groups.append(group)
+        if version >= 4:
+            stream.idmp, pos = self._stream_idmp(pos)
         return stream, None, pos
+
+    def _stream_idmp(self, pos: int) -> tuple[StreamIdmp, int]:
+        """Stream v4+: the idempotent producers, with the ranges and uniqueness the loader enforces."""
+        buf, at = self._buf, pos
+        duration, pos = read_length(buf, pos)
+        max_entries, pos = read_length(buf, pos)
+        if not 1 <= duration <= _IDMP_MAX_DURATION or not 1 <= max_entries <= _IDMP_MAX_ENTRIES:
+            raise FormatError(f"stream IDMP duration {duration} s or max entries {max_entries} out of range "
+                              f"(1-{_IDMP_MAX_DURATION}, 1-{_IDMP_MAX_ENTRIES})", offset=at)
+        producer_count, pos = read_length(buf, pos)
+        producers: list[IdmpProducer] = []
+        seen: set[bytes] = set()
+        for _ in range(producer_count):
+            pid_at = pos
+            pid, pos = read_string(buf, pos)
+            if pid in seen:
+                raise FormatError(f"stream IDMP producer {pid!r} stored twice", offset=pid_at)
+            seen.add(pid)
+            entry_count, pos = read_length(buf, pos)
+            entries = []
+            for _ in range(entry_count):
+                iid, pos = read_string(buf, pos)
+                ms, pos = read_length(buf, pos)
+                seq, pos = read_length(buf, pos)
+                entries.append((iid, StreamId(ms, seq)))
+            producers.append(IdmpProducer(pid, entries))
+        added, pos = read_length(buf, pos)
+        duplicates, pos = read_length(buf, pos)
+        return StreamIdmp(duration, max_entries, producers, added, duplicates), pos
 
     def _stream_node(self, master: StreamId, values: list, entries: list[StreamEntry], node_at: int) -> int:
         """Decode one node listpack (§6.4); return how many tombstones it holds."""
@@ -825,11 +921,137 @@ class RdbReader:
         for _ in range(consumer_count):
             consumer, pos = self._stream_consumer(pos, version, by_id, name)
             group.consumers.append(consumer)
+        if version >= 5:
+            group.nacked, pos = self._stream_nacked(pos, by_id, name)
         if self.deep:
-            orphans = [p.id for p in group.pending if p.consumer is None]
+            released = set(group.nacked or ())
+            orphans = [p.id for p in group.pending if p.consumer is None and p.id not in released]
             if orphans:
                 self._flag(f"group {name!r}: pending entry {orphans[0]} has no consumer", pos)
         return group, pos
+
+    def _stream_nacked(self, pos: int, by_id: dict, group: bytes) -> tuple[list[StreamId], int]:
+        """Stream v5: ids released by XNACK; each must be in the group's PEL and owned by no consumer."""
+        buf = self._buf
+        count, pos = read_length(buf, pos)
+        self._need(pos, 16 * count, "a group's NACK zone")
+        nacked = []
+        for _ in range(count):
+            entry_id = StreamId(*_unpack_id(buf, pos))
+            pending = by_id.get(entry_id)
+            if pending is None:
+                raise FormatError(f"NACK zone id {entry_id} of group {group!r} is not in the group's PEL", offset=pos)
+            if pending.consumer is not None:
+                raise FormatError(f"NACK zone id {entry_id} of group {group!r} is owned by consumer "
+                                  f"{pending.consumer!r}", offset=pos)
+            nacked.append(entry_id)
+            pos += 16
+        return nacked, pos
+
+    # --- RDB 14 arrays and RDB 15 template hashes (docs/formats.md §13) -------------------------
+
+    def _array(self, pos: int):
+        buf, at = self._buf, pos
+        count, pos = read_length(buf, pos)
+        if count == 0:
+            raise FormatError("empty array (count 0): Redis refuses it", offset=at)
+        has_cursor, pos = read_length(buf, pos)
+        if has_cursor > 1:
+            raise FormatError(f"array insert-cursor flag must be 0 or 1, found {has_cursor}", offset=pos)
+        insert_index = None
+        if has_cursor:
+            insert_index, pos = read_length(buf, pos)
+        elements: list[tuple[int, int, bytes | int | float]] = []
+        for _ in range(count):
+            index_at = pos
+            index, pos = read_length(buf, pos)
+            if index == _ARRAY_NO_INDEX:
+                raise FormatError("array element index 2^64-1 is reserved", offset=index_at)
+            tag, pos = read_length(buf, pos)
+            value, pos = self._array_value(tag, pos)
+            elements.append((index, tag, value))
+        return SparseArray(elements, insert_index), None, pos
+
+    def _array_value(self, tag: int, pos: int) -> tuple[bytes | int | float, int]:
+        if tag == ArrayTag.INT:
+            self._need(pos, 8, "an array integer")
+            return _unpack_i64(self._buf, pos)[0], pos + 8
+        if tag == ArrayTag.FLOAT:
+            self._need(pos, 8, "an array double")
+            return _unpack_f64(self._buf, pos)[0], pos + 8
+        if tag not in (ArrayTag.SDS, ArrayTag.SMALLSTR):
+            raise FormatError(f"unknown array element tag {tag}", offset=pos)
+        value, end = read_string(self._buf, pos)
+        if tag == ArrayTag.SMALLSTR and len(value) > _ARRAY_SMALLSTR_MAX:
+            raise FormatError(f"array short string of {len(value)} bytes (at most {_ARRAY_SMALLSTR_MAX})",
+                              offset=pos)
+        return value, end
+
+    def _template_fields(self, template_id: int, at: int) -> list[bytes]:
+        fields = self._templates.get(template_id)
+        if fields is None:
+            raise FormatError(f"invalid hash template id {template_id}: no HASH_TEMPLATE record defines it",
+                              offset=at)
+        return fields
+
+    def _inline_template_fields(self, pos: int) -> tuple[list[bytes], int]:
+        """Types 29 and 31 carry their field names: a listpack of them, or a count and strings."""
+        buf, at = self._buf, pos
+        fields_format, pos = read_length(buf, pos)
+        if fields_format == TemplateFields.LISTPACK:
+            entries, pos = self._blob(pos, decode_listpack, "template field listpack")
+            fields = [as_bytes(e) for e in entries]
+        elif fields_format == TemplateFields.RAW:
+            fields, pos = self._counted(pos, "template field list", lambda p: read_string(buf, p))
+        else:
+            raise FormatError(f"unknown template field format {fields_format} (0: listpack, 1: raw)", offset=at)
+        if not fields:
+            raise FormatError("hash template has zero fields", offset=at)
+        return fields, pos
+
+    def _template_values_listpack(self, fields: list[bytes] | None, pos: int):
+        """A values listpack: the template id, then one value per field (types 29 and 30)."""
+        at = pos
+        entries, pos = self._blob(pos, decode_listpack, "template values listpack")
+        if not entries or entries[0].__class__ is not int:
+            raise FormatError("template values listpack: first entry is not an integer template id", offset=at)
+        template_id = entries[0]
+        if fields is None:
+            fields = self._template_fields(template_id, at)
+        if len(entries) != len(fields) + 1:
+            raise FormatError(f"template values listpack entry count {len(entries)} does not match the "
+                              f"template's {len(fields)} fields plus its id", offset=at)
+        return self._template_hash(fields, map(as_bytes, entries[1:]), template_id, pos)
+
+    def _template_hash(self, fields: list[bytes], values, template_id: int | None, pos: int):
+        return (dict(zip(fields, values, strict=True)), template_id), None, pos
+
+    def _hash_template_listpack(self, pos: int):
+        fields, pos = self._inline_template_fields(pos)
+        (value, _), _, pos = self._template_values_listpack(fields, pos)
+        return (value, None), None, pos  # self-contained: the id it names is not a reference
+
+    def _hash_template_listpack_ref(self, pos: int):
+        return self._template_values_listpack(None, pos)
+
+    def _hash_template_array(self, pos: int):
+        fields, pos = self._inline_template_fields(pos)
+        values, pos = self._strings(len(fields), pos)
+        return self._template_hash(fields, values, None, pos)
+
+    def _hash_template_array_ref(self, pos: int):
+        at = pos
+        template_id, pos = read_length(self._buf, pos)
+        fields = self._template_fields(template_id, at)
+        values, pos = self._strings(len(fields), pos)
+        return self._template_hash(fields, values, template_id, pos)
+
+    def _strings(self, count: int, pos: int) -> tuple[list[bytes], int]:
+        values = []
+        for _ in range(count):
+            value, pos = read_string(self._buf, pos)
+            values.append(value)
+        return values, pos
 
     def _stream_consumer(self, pos: int, version: int, by_id: dict, group: bytes):
         buf = self._buf
@@ -859,6 +1081,19 @@ class RdbReader:
 
 _PER_KEY_OPCODES = frozenset(int(op) for op in (Opcode.EXPIRETIME_MS, Opcode.EXPIRETIME, Opcode.IDLE, Opcode.FREQ))
 _EOF = int(Opcode.EOF)
+_KEY_META = int(Opcode.KEY_META)
+_KEY_META_MAX_CLASSES = 7  # Redis refuses more module metadata classes on one key
+_TEMPLATE_HASHES = frozenset(int(t) for t in (RdbType.HASH_TMPL_LP, RdbType.HASH_TMPL_LP_REF,
+                                               RdbType.HASH_TMPL_ARRAY, RdbType.HASH_TMPL_ARRAY_REF))
+_IDMP_MAX_DURATION = 86400  # seconds (Redis CONFIG_STREAM_IDMP_MAX_DURATION)
+_IDMP_MAX_ENTRIES = 10000  # iids per producer (Redis CONFIG_STREAM_IDMP_MAX_MAXSIZE)
+_ARRAY_NO_INDEX = (1 << 64) - 1  # "no index": never a stored element's
+_ARRAY_SMALLSTR_MAX = 7  # bytes, on 64-bit builds
+
+
+def _template_order(name: bytes) -> tuple[int, bytes]:
+    """Template field names are sorted by length first, then bytewise."""
+    return len(name), name
 _MODULE_UINT = 2
 #: modules whose values rdbtool decodes (their layout in docs/formats.md); others stay opaque
 _MODULE_DECODERS: dict[str, Callable[[bytes, int], Any]] = {vectorset.MODULE_NAME: vectorset.decode_vectorset}

@@ -71,6 +71,16 @@ class Target:
         return self.rdb_version >= 10
 
     @property
+    def stream_idmp(self) -> bool:
+        """Redis 8.6+ (RDB 13): streams keep their idempotent producers; key metadata too."""
+        return self.rdb_version >= 13 and not self.valkey
+
+    @property
+    def arrays(self) -> bool:
+        """Redis 8.8+ (RDB 14): sparse arrays, and NACK zones in stream groups."""
+        return self.rdb_version >= 14 and not self.valkey
+
+    @property
     def aof_offsets(self) -> bool:
         """Redis 8.0+ names the replication offset each AOF incr file starts at in the manifest."""
         return not self.valkey and self.name.startswith("redis-") and int(self.server_version.split(".")[0]) >= 8

@@ -24,7 +24,8 @@ from typing import Any
 
 from rdbtools.errors import ChecksumError, InputError, RdbtoolError, UnsupportedError, format_key
 from rdbtools.formats import accelerated
-from rdbtools.rdb.model import Aux, Function, KeyRecord, ModuleAux
+from rdbtools.formats.rdb import RdbType
+from rdbtools.rdb.model import Aux, Function, HashTemplate, KeyRecord, ModuleAux, SparseArray, Stream
 from rdbtools.rdb.reader import RdbFile
 
 _PROGRESS_STEP = 1 << 20  # bytes between progress callbacks
@@ -68,6 +69,7 @@ class VerifyReport:
     expires: int = 0
     already_expired: int = 0
     field_ttls: int = 0
+    newer: Counter = field(default_factory=Counter)  # what RDB 13-15 added: templates, IDMP, NACKs, ...
     checksum: str | None = None  # ok | disabled | absent | mismatch, None when not reached
     trailing_bytes: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -118,6 +120,7 @@ class VerifyReport:
             "expires": self.expires,
             "already_expired": self.already_expired,
             "hash_field_ttls": self.field_ttls,
+            **{name: self.newer[name] for name in NEWER_COUNTS},
             "trailing_bytes": self.trailing_bytes,
             "problems": [p.to_json() for p in self.problems],
             "unsupported": self.unsupported,
@@ -190,6 +193,9 @@ def _count_mixed(records: list, report: VerifyReport, key_hashes: KeyHashes, now
     keys = [r for r in records if r.__class__ is KeyRecord]
     if len(keys) != len(records):
         _note_other_records(records, report)
+    for key in keys:  # the compiled scan hands every RDB 13+ record to this path
+        if key.rdb_type >= _FIRST_RDB13_TYPE or key.key_meta is not None:
+            _count_newer(key, report.newer)
     for db, group in groupby(keys, _DB):
         _count_keys(db, list(group), report, key_hashes, now_ms)
 
@@ -205,6 +211,27 @@ def _count_keys(db: int, keys: list, report: VerifyReport, key_hashes: KeyHashes
     report.field_ttls += sum(map(len, filter(None, map(_FIELD_EXPIRES, keys))))
 
 
+#: what the JSON report counts of RDB 13-15's additions
+NEWER_COUNTS = ("hash_templates", "template_hashes", "keys_with_metadata", "idmp_producers", "idmp_entries",
+                "nacked_entries", "array_elements")
+_FIRST_RDB13_TYPE = int(RdbType.STREAM_LISTPACKS_4)
+
+
+def _count_newer(key: KeyRecord, counts: Counter) -> None:
+    value = key.value
+    if key.key_meta is not None:
+        counts["keys_with_metadata"] += 1
+    if isinstance(value, Stream):
+        counts["nacked_entries"] += sum(len(g.nacked or ()) for g in value.groups)
+        if value.idmp is not None:
+            counts["idmp_producers"] += len(value.idmp.producers)
+            counts["idmp_entries"] += sum(len(p.entries) for p in value.idmp.producers)
+    elif isinstance(value, SparseArray):
+        counts["array_elements"] += len(value.elements)
+    elif key.type == "hash":
+        counts["template_hashes"] += 1
+
+
 def _note_other_records(chunk: list, report: VerifyReport) -> None:
     for record in chunk:
         if isinstance(record, Aux):
@@ -213,6 +240,8 @@ def _note_other_records(chunk: list, report: VerifyReport) -> None:
             report.functions += 1
         elif isinstance(record, ModuleAux):
             report.module_aux += 1
+        elif isinstance(record, HashTemplate):
+            report.newer["hash_templates"] += 1
 
 
 class KeyHashes:

@@ -121,22 +121,45 @@ class RdbWriter:
 
 
 #: what a target may be unable to hold, by the name the convert options use (--drop NAME)
-DROPPABLE = ("field-ttls", "functions", "streams", "modules", "vector-sets")
+DROPPABLE = ("field-ttls", "functions", "streams", "modules", "vector-sets", "arrays", "stream-idmp",
+             "stream-nacks", "key-metadata")
 #: modules some server has built in, by the DROPPABLE kind their values are: a server without them refuses
 #: the file ("no matching module type"); values of other modules need the module the user loads
 BUILTIN_MODULE_KINDS = {"vectorset": "vector-sets"}
+#: the kinds whose drop keeps the key, without the part the target cannot hold
+PARTIAL_DROPS = frozenset({"field-ttls", "stream-idmp", "stream-nacks", "key-metadata"})
 
 
 def unwritable(record: KeyRecord | Function, target: Target) -> str | None:
-    """Which DROPPABLE kind of data this record is that ``target`` cannot hold, if any."""
+    """Which DROPPABLE kind of data this record is that ``target`` cannot hold, if any: the whole
+    record's kind first, then the parts of it that a partial drop removes."""
     if isinstance(record, Function):
         return None if target.functions else "functions"
-    if record.field_expires and not target.field_ttls:
-        return "field-ttls"
     if record.type == "stream" and target.rdb_version < 9:
         return "streams"
-    if record.type == "module":
-        return _unwritable_module(record.value, target)
+    if record.type == "module" and (kind := _unwritable_module(record.value, target)) is not None:
+        return kind
+    if record.type == "array" and not target.arrays:
+        return "arrays"
+    if record.field_expires and not target.field_ttls:
+        return "field-ttls"
+    if record.key_meta and not target.stream_idmp:
+        return "key-metadata"
+    if record.type == "stream":
+        return _stream_part_unwritable(record.value, target)
+    return None
+
+
+def _stream_part_unwritable(stream, target: Target) -> str | None:
+    """IDMP producers and counters (RDB 13) and NACK zones (RDB 14) are lost in older stream types;
+    IDMP settings alone at their defaults with nothing recorded are no loss."""
+    idmp = stream.idmp
+    if idmp is not None and not target.stream_idmp and (
+            idmp.producers or idmp.iids_added or idmp.iids_duplicates
+            or (idmp.duration, idmp.max_entries) != IDMP_DEFAULTS):
+        return "stream-idmp"
+    if not target.arrays and any(g.nacked for g in stream.groups):
+        return "stream-nacks"
     return None
 
 
@@ -145,6 +168,10 @@ def _unwritable_module(value: ModuleValue, target: Target) -> str | None:
         return "modules"
     kind = BUILTIN_MODULE_KINDS.get(value.module_name)
     return kind if kind is not None and value.module_name not in target.builtin_modules else None
+
+
+#: XCFGSET's defaults (IDMP-DURATION seconds, IDMP-MAXSIZE), what a Redis 8.6 stream starts with
+IDMP_DEFAULTS = (100, 100)
 
 
 def encode_key(record: KeyRecord, target: Target, compress: bool = True) -> bytes:
@@ -385,6 +412,7 @@ def _stream(record: KeyRecord, target: Target, compress: bool):
                           active_time=c.seen_time if c.active_time is None else c.active_time,
                           pending=ListContainer(_id(i) for i in c.pending))
                 for c in g.consumers),
+            nacked=None,  # stream v5 (RDB 14), not a writer target yet
         )
         for g in stream.groups)
     return _schema_value(type_byte, Container(
@@ -396,6 +424,7 @@ def _stream(record: KeyRecord, target: Target, compress: bool):
         entries_added=(stream.length if stream.entries_added is None else stream.entries_added)
         if version >= 2 else None,
         groups=groups,
+        idmp=None,  # stream v4+ (RDB 13), not a writer target yet
     ), target)
 
 

@@ -163,10 +163,10 @@ def test_not_an_rdb_file_is_rejected_clearly(tmp_path):
 
 def test_newer_rdb_version_is_refused_naming_it(tmp_path):
     path = tmp_path / "future.rdb"
-    path.write_bytes(rdb_file(version=13))
+    path.write_bytes(rdb_file(version=16))
     result = run("dump", str(path))
     assert result.returncode == 1
-    assert "13" in result.stderr.decode()
+    assert "16" in result.stderr.decode()
 
 
 def test_unknown_format_is_a_usage_error(sample):

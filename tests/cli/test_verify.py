@@ -101,7 +101,7 @@ def test_unreadable_file_exits_2(tmp_path):
 
 
 def test_unsupported_version_exits_1_and_says_so(tmp_path):
-    path = write(tmp_path, "v13.rdb", rdb_file(version=13))
+    path = write(tmp_path, "v16.rdb", rdb_file(version=16))
     result = run("verify", "--format", "json", str(path))
     assert result.returncode == 1
     assert orjson.loads(result.stdout)["verdict"] == "unsupported"

@@ -10,7 +10,7 @@ import pytest
 from rdbtools import FormatError, TruncatedError, UnsupportedError, open_rdb
 from rdbtools.formats.primitives import encode_length, encode_string
 from rdbtools.formats.rdb import Opcode, RdbFile, build_record, module_name, parse_records
-from rdbtools.rdb.model import KeyRecord, Stream
+from rdbtools.rdb.model import KeyRecord, SparseArray, Stream
 from tests.corpus import corpus_dir, rdb_files, rdb_ids
 from tests.rdbbuild import rdb_file
 from tests.reference import reference_keys
@@ -49,6 +49,8 @@ def _fast_keys(path) -> list[dict]:
                 for name in ("expire_ms", "idle", "freq"):
                     if getattr(record, name) is not None:
                         entry[name] = getattr(record, name)
+                if record.key_meta is not None:
+                    entry["key_meta"] = [(c.class_spec, c.payload) for c in record.key_meta]
                 keys.append(_comparable(entry))
     return keys
 
@@ -65,8 +67,15 @@ def _comparable(entry: dict) -> dict:
                 "pending": [(tuple(p.id), p.consumer, p.delivery_time, p.delivery_count) for p in g.pending],
                 "consumers": [(c.name, c.seen_time, c.active_time, [tuple(i) for i in c.pending])
                               for c in g.consumers],
+                "nacked": None if g.nacked is None else [tuple(i) for i in g.nacked],
             } for g in value.groups],
+            "idmp": None if value.idmp is None else (
+                value.idmp.duration, value.idmp.max_entries,
+                [(p.pid, [(iid, tuple(i)) for iid, i in p.entries]) for p in value.idmp.producers],
+                value.idmp.iids_added, value.idmp.iids_duplicates),
         }
+    elif isinstance(value, SparseArray):
+        entry["value"] = (value.insert_index, value.elements)
     elif hasattr(value, "module_id"):
         entry["value"] = value.module_id
     if not entry["field_expires"]:
@@ -142,9 +151,9 @@ def test_unknown_type_byte_is_a_format_error_at_its_record():
     assert caught.value.offset == 9
 
 
-def test_version_13_is_refused_as_unsupported():
-    with pytest.raises(UnsupportedError, match="13"):
-        list(parse_records(rdb_file(version=13)))
+def test_a_version_above_15_is_refused_as_unsupported():
+    with pytest.raises(UnsupportedError, match="16"):
+        list(parse_records(rdb_file(version=16)))
 
 
 def test_truncated_record_is_reported_where_it_starts():
