@@ -175,6 +175,9 @@ TARGETS: dict[str, Target] = {
         Target("redis-7.2", "REDIS", 11, "7.2.4"),
         Target("redis-7.4", "REDIS", 12, "7.4.1"),
         Target("redis-8.2", "REDIS", 12, "8.2.3"),
+        Target("redis-8.6", "REDIS", 13, "8.6.0"),  # no server of these three runs here: the format is
+        Target("redis-8.8", "REDIS", 14, "8.8.0"),  # proven by our reader and the schema (docs/formats.md §13)
+        Target("redis-8.10", "REDIS", 15, "8.10.0"),
         Target("valkey-8.1", "REDIS", 11, "8.1.8"),
         Target("valkey-9.1", "VALKEY", 80, "9.1.2"),
     )
@@ -196,7 +199,7 @@ THRESHOLD_DIRECTIVES = {
 }
 _LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
 _BY_VERSION = {6: "redis-2.6", 7: "redis-3.2", 8: "redis-4.0", 9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2",
-               12: "redis-8.2", 80: "valkey-9.1"}
+               12: "redis-8.2", 13: "redis-8.6", 14: "redis-8.8", 15: "redis-8.10", 80: "valkey-9.1"}
 
 
 def target_for(name: str) -> Target:

@@ -22,9 +22,17 @@ from rdbtools.formats.intset import encode_intset
 from rdbtools.formats.listpack import encode_listpack, entry_size
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.formats.primitives import RdbBytes, StringEncoding, encode_length, encode_plain, encode_string
-from rdbtools.formats.rdb import ModuleOpcodes, Opcode, QuicklistContainer, RdbType, ValkeyType, value_schema
+from rdbtools.formats.rdb import (
+    ArrayTag,
+    ModuleOpcodes,
+    Opcode,
+    QuicklistContainer,
+    RdbType,
+    ValkeyType,
+    value_schema,
+)
 from rdbtools.formats.ziplist import encode_ziplist
-from rdbtools.rdb.model import Function, KeyRecord, ModuleValue, StreamId
+from rdbtools.rdb.model import Function, KeyMetaClass, KeyRecord, ModuleValue, SparseArray, StreamId, StreamIdmp
 from rdbtools.rdb.targets import Target
 
 _CRC64 = anycrc.Model("CRC64-REDIS")
@@ -111,6 +119,8 @@ class RdbWriter:
         prefix = b""
         if record.expire_ms is not None:
             prefix = bytes((Opcode.EXPIRETIME_MS,)) + struct.pack("<q", record.expire_ms)
+        if record.key_meta:  # right before the type byte (RDB 13+; unwritable() stops older targets)
+            prefix += _key_meta(record.key_meta)
         self._emit(prefix + encode_key(record, self.target, self.compress))
 
     def close(self) -> None:
@@ -352,9 +362,13 @@ _UNKNOWN_ENTRIES_READ = (1 << 64) - 1  # -1: Redis works it out when the group i
 def _stream_version(target: Target) -> tuple[int, int]:
     if target.rdb_version < 9:
         raise TargetError(f"streams need RDB 9 (Redis 5.0+); {target.name} writes RDB {target.rdb_version}")
-    if target.rdb_version == 9:
-        return RdbType.STREAM_LISTPACKS, 1
-    return (RdbType.STREAM_LISTPACKS_2, 2) if target.rdb_version == 10 else (RdbType.STREAM_LISTPACKS_3, 3)
+    return _STREAM_TYPES[min(target.rdb_version, 14) if not target.valkey else 11]
+
+
+#: the stream type each RDB version writes (Valkey 80 keeps Redis 7.2's)
+_STREAM_TYPES = {9: (RdbType.STREAM_LISTPACKS, 1), 10: (RdbType.STREAM_LISTPACKS_2, 2),
+                 11: (RdbType.STREAM_LISTPACKS_3, 3), 12: (RdbType.STREAM_LISTPACKS_3, 3),
+                 13: (RdbType.STREAM_LISTPACKS_4, 4), 14: (RdbType.STREAM_LISTPACKS_5, 5)}
 
 
 def _node_listpack(entries: list, master) -> bytes:
@@ -412,7 +426,7 @@ def _stream(record: KeyRecord, target: Target, compress: bool):
                           active_time=c.seen_time if c.active_time is None else c.active_time,
                           pending=ListContainer(_id(i) for i in c.pending))
                 for c in g.consumers),
-            nacked=None,  # stream v5 (RDB 14), not a writer target yet
+            nacked=ListContainer(_id(i) for i in g.nacked or ()) if version >= 5 else None,
         )
         for g in stream.groups)
     return _schema_value(type_byte, Container(
@@ -424,9 +438,38 @@ def _stream(record: KeyRecord, target: Target, compress: bool):
         entries_added=(stream.length if stream.entries_added is None else stream.entries_added)
         if version >= 2 else None,
         groups=groups,
-        idmp=None,  # stream v4+ (RDB 13), not a writer target yet
+        idmp=_idmp(stream.idmp, compress) if version >= 4 else None,
     ), target)
 
 
+def _key_meta(classes: list[KeyMetaClass]) -> bytes:
+    """KEY_META: each class's opcode stream is written back as it was read."""
+    body = b"".join(struct.pack("<I", c.class_spec) + c.payload for c in classes)
+    return bytes((Opcode.KEY_META,)) + encode_length(len(classes)) + body
+
+
+def _idmp(idmp: StreamIdmp | None, compress: bool) -> Container:
+    """Stream v4+ always carries the IDMP section: a stream that never had one gets the defaults."""
+    if idmp is None:
+        idmp = StreamIdmp(*IDMP_DEFAULTS, [], 0, 0)
+    return Container(duration=idmp.duration, max_entries=idmp.max_entries, iids_added=idmp.iids_added,
+                     iids_duplicates=idmp.iids_duplicates, producers=ListContainer(
+                         Container(pid=compressed(p.pid, compress), entries=ListContainer(
+                             Container(iid=compressed(iid, compress), id=_id(i)) for iid, i in p.entries))
+                         for p in idmp.producers))
+
+
+def _array(record: KeyRecord, target: Target, compress: bool):
+    array: SparseArray = record.value
+    return _schema_value(RdbType.ARRAY, Container(
+        count=len(array.elements), has_insert_index=int(array.insert_index is not None),
+        insert_index=array.insert_index,
+        elements=ListContainer(Container(index=index, tag=tag, value=compressed(v, compress) if tag in _STRING_TAGS
+                                         else v) for index, tag, v in array.elements)), target)
+
+
+_STRING_TAGS = frozenset({ArrayTag.SDS, ArrayTag.SMALLSTR})
+
+
 _VALUE_ENCODERS = {"string": _string, "list": _list, "set": _set, "zset": _zset, "hash": _hash,
-                   "module": _module, "stream": _stream}
+                   "module": _module, "stream": _stream, "array": _array}

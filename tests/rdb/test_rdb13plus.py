@@ -354,3 +354,32 @@ def test_a_v15_file_converted_down_loads_in_the_real_server_with_templates_expan
         assert client.get(b"with-meta") == b"v"
         pending = client.xpending_range(b"st5", b"g", min="-", max="+", count=10)
         assert [(p["message_id"], p["consumer"]) for p in pending] == [(b"1-0", b"c")]  # the released 2-0 left
+
+
+# --- written by our writer for the Redis 8.6-8.10 targets, read back equal -----------------------
+
+
+def _comparable_keys(path) -> dict[bytes, tuple]:
+    with open_rdb(path) as rdb:
+        return {r.key: (r.type, r.value, r.key_meta, r.expire_ms) for r in rdb if isinstance(r, KeyRecord)}
+
+
+@pytest.mark.parametrize(("target", "dropped"), [
+    ("redis-8.10", {}),
+    ("redis-8.8", {}),
+    ("redis-8.6", {"arrays": 1, "stream-nacks": 1}),
+])
+def test_the_writer_keeps_what_each_newer_target_holds(tmp_path, target, dropped):
+    source, destination = tmp_path / "v15.rdb", tmp_path / f"{target}.rdb"
+    source.write_bytes(_v15_file())
+    report = convert(source, destination, target=TARGETS[target], drop=frozenset(dropped))
+    assert dict(report.changed) == dropped
+    assert verify_rdb(destination).verdict == "sound"
+    ours, theirs = _comparable_keys(destination), _comparable_keys(source)
+    if dropped:
+        del theirs[b"arr"]
+        stream = theirs[b"st5"][1]
+        stream.groups[0].pending, stream.groups[0].nacked = stream.groups[0].pending[:1], None
+    assert ours == theirs
+    with open_rdb(destination) as rdb:
+        assert rdb.header.version == TARGETS[target].rdb_version
