@@ -3,7 +3,9 @@
 Mirrors what Redis's own AOF rewrite emits (aof.c ``rewrite*Object``): collections in batches of
 ``ITEMS_PER_COMMAND``, expiries as PEXPIREAT, streams as XADD + XSETID + XGROUP CREATE +
 CREATECONSUMER + XCLAIM ... FORCE JUSTID for the pending entries, hash field TTLs as HPEXPIREAT,
-functions as FUNCTION LOAD REPLACE, module values as RESTORE of a DUMP payload.
+functions as FUNCTION LOAD REPLACE, module values as RESTORE of a DUMP payload. What Redis 8.6-8.10
+added (docs/formats.md §13) as their commands: XCFGSET and XIDMPRECORD for a stream's idempotent
+producers, XNACK ... FORCE for entries released to the group, ARMSET and ARSEEK for arrays.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import anycrc
 from hiredis import pack_command
 
 from rdbtools.formats.primitives import encode_length
+from rdbtools.formats.rdb import ArrayTag
 from rdbtools.rdb.model import (
     ConsumerGroup,
     Function,
@@ -24,8 +27,10 @@ from rdbtools.rdb.model import (
     ModuleAux,
     ModuleValue,
     Record,
+    SparseArray,
     Stream,
     StreamId,
+    StreamIdmp,
 )
 from rdbtools.rdb.targets import Target
 
@@ -88,6 +93,18 @@ def _group_commands(key: bytes, group: ConsumerGroup, counters: bool) -> Iterato
         if pending.consumer is not None:
             yield (b"XCLAIM", key, group.name, pending.consumer, b"0", str(pending.id),
                    b"TIME", pending.delivery_time, b"RETRYCOUNT", pending.delivery_count, b"FORCE", b"JUSTID")
+    released = {p.id: p for p in group.pending if p.consumer is None}
+    for entry_id in group.nacked or ():  # FORCE makes the unowned entry; FAIL keeps the count given
+        yield (b"XNACK", key, group.name, b"FAIL", b"IDS", b"1", str(entry_id),
+               b"RETRYCOUNT", released[entry_id].delivery_count, b"FORCE")
+
+
+def _idmp_commands(key: bytes, idmp: StreamIdmp) -> Iterator[tuple]:
+    """The settings, then each producer's iids oldest first (the all-time counters have no command)."""
+    yield (b"XCFGSET", key, b"IDMP-DURATION", idmp.duration, b"IDMP-MAXSIZE", idmp.max_entries)
+    for producer in idmp.producers:
+        for iid, entry_id in producer.entries:
+            yield (b"XIDMPRECORD", key, producer.pid, iid, str(entry_id))
 
 
 def _ghost_removal(key: bytes, stream: Stream, ghosts: list[StreamId], counters: bool) -> Iterator[tuple]:
@@ -111,6 +128,25 @@ def _stream_commands(key: bytes, stream: Stream, counters: bool) -> Iterator[tup
     for group in stream.groups:
         yield from _group_commands(key, group, counters)
     yield from _ghost_removal(key, stream, ghosts, counters)
+    if stream.idmp is not None:
+        yield from _idmp_commands(key, stream.idmp)
+
+
+def _array_text(tag: int, value: bytes | int | float) -> bytes:
+    """The value as a client sets it: numbers in the text the server stores them from."""
+    if tag == ArrayTag.INT:
+        return b"%d" % value
+    if tag == ArrayTag.FLOAT:
+        return repr(value).encode()
+    return value
+
+
+def _array_commands(key: bytes, array: SparseArray) -> Iterator[tuple]:
+    """ARMSET in batches, then ARSEEK one past the stored cursor (ARSEEK names the next index)."""
+    pairs = [x for index, tag, value in array.elements for x in (index, _array_text(tag, value))]
+    yield from _collection(b"ARMSET", key, pairs, per_item=2)
+    if array.insert_index is not None:
+        yield (b"ARSEEK", key, array.insert_index + 1)
 
 
 def dump_payload(value: ModuleValue) -> bytes:
@@ -140,6 +176,8 @@ def key_commands(record: KeyRecord, counters: bool = True) -> Iterator[tuple]:
             yield (b"HPEXPIREAT", key, expire_at, b"FIELDS", b"1", field)
     elif kind == "stream":
         yield from _stream_commands(key, value, counters)
+    elif kind == "array":
+        yield from _array_commands(key, value)
     else:
         yield (b"RESTORE", key, b"0", dump_payload(value))
     if record.expire_ms is not None:
@@ -164,6 +202,8 @@ class RespWriter:
                 self.db = record.db
             for command in key_commands(record, self.counters):
                 write(pack_command(command))
+            if record.key_meta:  # a module's per-key metadata travels only inside an RDB or a DUMP
+                self.skipped["key metadata"] = self.skipped.get("key metadata", 0) + 1
         elif isinstance(record, Function):
             write(pack_command((b"FUNCTION", b"LOAD", b"REPLACE", record.library_source)))
         elif isinstance(record, ModuleAux):

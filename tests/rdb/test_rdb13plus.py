@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import struct
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import hiredis
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -383,3 +386,26 @@ def test_the_writer_keeps_what_each_newer_target_holds(tmp_path, target, dropped
     assert ours == theirs
     with open_rdb(destination) as rdb:
         assert rdb.header.version == TARGETS[target].rdb_version
+
+
+def test_resp_recreates_arrays_nacks_and_idmp_with_the_commands_of_redis_8_8(tmp_path):
+    path = tmp_path / "v15.rdb"
+    path.write_bytes(_v15_file())
+    out = subprocess.run([sys.executable, "-m", "rdbtools.cli", "dump", str(path), "--format", "resp"],
+                         capture_output=True, timeout=60, check=True).stdout
+    reader = hiredis.Reader()
+    reader.feed(out)
+    commands = []
+    while (command := reader.gets()) is not False:
+        commands.append(command)
+    by_name: dict[bytes, list] = {}
+    for command in commands:
+        by_name.setdefault(command[0], []).append(command[1:])
+    assert by_name[b"ARMSET"] == [[b"arr", b"0", b"hello", b"5", b"-42", b"9", b"2.5", b"%d" % (2**64 - 2), b"short"]]
+    assert by_name[b"ARSEEK"] == [[b"arr", b"50"]]  # the next index: one past the stored cursor 49
+    assert by_name[b"XNACK"] == [[b"st5", b"g", b"FAIL", b"IDS", b"1", b"2-0", b"RETRYCOUNT", b"2", b"FORCE"]]
+    assert by_name[b"XCFGSET"] == [[b"st5", b"IDMP-DURATION", b"100", b"IDMP-MAXSIZE", b"100"]]
+    assert by_name[b"XIDMPRECORD"] == [[b"st5", b"p1", b"iid-p1", b"2-0"], [b"st5", b"p2", b"iid-p2", b"2-0"]]
+    assert [c[0] for c in by_name[b"XCLAIM"]] == [b"st5"]  # the released entry is not claimed by anyone
+    hashes = {c[0]: c[1:] for c in by_name[b"HSET"]}
+    assert hashes[b"h-lp-ref"] == [b"a", b"1", b"b", b"2", b"id", b"3", b"name", b"Ann"]
