@@ -12,10 +12,12 @@ engine's state *after* the command, plus what ``capture`` noted before it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rdbtools.keyspace.commands import OK
-from rdbtools.keyspace.commands.streams import id_text, parse_id
+from rdbtools.keyspace.commands.streams import claim_ids, id_text, parse_id
+from rdbtools.rdb.model import PendingEntry, StreamId
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
@@ -36,10 +38,22 @@ _SREM_BATCH = 1024  # members per SREM, as Redis 7.2+ batches a popped set (befo
 
 CAPTURED = frozenset((b"xreadgroup", b"xclaim", b"xautoclaim"))
 
+@dataclass(frozen=True)
+class Before:
+    """What a consumer group command's rewrite needs from before it ran."""
 
-def capture(engine: Engine, name: bytes, args: list[bytes]) -> Any:
+    consumers: set[tuple[bytes, bytes, bytes]]  # (key, group, consumer) of the groups it names
+    pending: dict[StreamId, PendingEntry]  # a claim's group: what it may take over (replace) or drop
+    last_id: StreamId | None  # a claim's group: its last delivered id (LASTID may move it)
+
+
+def capture(engine: Engine, name: bytes, args: list[bytes]) -> Before:
     """What a rewrite needs to know from before the command (only the CAPTURED ones do)."""
-    return _consumer_names(engine, name, args)
+    consumers = _consumer_names(engine, name, args)
+    group = None if name == b"xreadgroup" else dict(_groups_named(engine, name, args)).get(args[1])
+    if group is None:
+        return Before(consumers, {}, None)
+    return Before(consumers, {p.id: p for p in group.pending}, group.last_delivered_id)
 
 
 def effects(engine: Engine, name: bytes, args: list[bytes], reply: Any, before: Any = None) -> Effects:
@@ -267,19 +281,25 @@ def _groups_named(engine: Engine, name: bytes, args: list[bytes]):
                     yield key, group
 
 
-def _claims(key: bytes, group, ids, delivered: bool = False) -> Effects:
-    """An ``XCLAIM ... FORCE JUSTID LASTID`` per pending id: owner, delivery time and count as now.
-    LASTID is the group's last id when each was propagated: for new deliveries, the entry's own."""
+def _claim(key: bytes, group, p: PendingEntry, last_id: StreamId) -> list[bytes]:
+    """``XCLAIM ... FORCE JUSTID LASTID``: the pending entry with its owner, delivery time and count
+    (of an entry no longer in the stream: replayed, it drops the pending entry, as the command did)."""
+    return [b"XCLAIM", key, group.name, p.consumer, b"0", id_text(p.id), b"TIME", b"%d" % p.delivery_time,
+            b"RETRYCOUNT", b"%d" % p.delivery_count, b"FORCE", b"JUSTID", b"LASTID", id_text(last_id)]
+
+
+def _deliveries(key: bytes, group, ids) -> Effects:
+    """New deliveries: the XCLAIM of each (LASTID the entry's own id, as the group moved past it)."""
     pending = {p.id: p for p in group.pending}
-    commands = []
-    for entry_id in ids:
-        p = pending.get(entry_id)
-        if p is not None:
-            commands.append([b"XCLAIM", key, group.name, p.consumer, b"0",
-                             id_text(entry_id), b"TIME", b"%d" % p.delivery_time, b"RETRYCOUNT",
-                             b"%d" % p.delivery_count, b"FORCE", b"JUSTID", b"LASTID",
-                             id_text(entry_id if delivered else group.last_delivered_id)])
-    return commands
+    return [_claim(key, group, pending[i], i) for i in ids if i in pending]
+
+
+def _setid(engine: Engine, key: bytes, group) -> list[bytes]:
+    """XGROUP SETID of the group's last id, with its read counter where the target counts (and knows) it."""
+    setid = [b"XGROUP", b"SETID", key, group.name, id_text(group.last_delivered_id)]
+    if engine.target.stream_read_counters and group.entries_read is not None:
+        setid += [b"ENTRIESREAD", b"%d" % group.entries_read]
+    return setid
 
 
 def _new_consumers(engine: Engine, name: bytes, args: list[bytes], before: set) -> Effects:
@@ -296,7 +316,8 @@ def _xreadgroup(engine: Engine, args: list[bytes], reply: Any, before: Any) -> E
     upper = [a.upper() for a in args]
     noack = b"NOACK" in upper[: upper.index(b"STREAMS")]
     delivered = {key for key, entries in reply or () if entries} if not noack else set()
-    commands = [c for c in _new_consumers(engine, b"xreadgroup", args, before or set()) if c[2] not in delivered]
+    known = before.consumers if before else set()
+    commands = [c for c in _new_consumers(engine, b"xreadgroup", args, known) if c[2] not in delivered]
     if not reply or b">" not in args[upper.index(b"STREAMS"):]:
         return commands
     groups = dict(_groups_named(engine, b"xreadgroup", args))
@@ -305,29 +326,30 @@ def _xreadgroup(engine: Engine, args: list[bytes], reply: Any, before: Any) -> E
         if group is None or not entries:
             continue
         if not noack:
-            commands += _claims(key, group, [parse_id(e[0]) for e in entries], delivered=True)
+            commands += _deliveries(key, group, [parse_id(e[0]) for e in entries])
         if noack or engine.target.group_reads_set_id:
-            setid = [b"XGROUP", b"SETID", key, group.name, id_text(group.last_delivered_id)]
-            if group.entries_read is not None:
-                setid += [b"ENTRIESREAD", b"%d" % group.entries_read]
-            commands.append(setid)
+            commands.append(_setid(engine, key, group))
     return commands
 
 
-def _xclaim(engine: Engine, args: list[bytes], reply: Any, before: Any) -> Effects:
-    """What XCLAIM / XAUTOCLAIM took over, as the XCLAIM of each id with its resulting state (which
-    creates the consumer on replay; one created by a claim of nothing as XGROUP CREATECONSUMER)."""
+def _xclaim(engine: Engine, args: list[bytes], reply: Any, before: Before) -> Effects:
+    """What XCLAIM / XAUTOCLAIM took over or dropped, in the order it met them, as Redis propagates it:
+    an XCLAIM of each id, with its state after (taken over) or before (dropped, its entry deleted). A
+    LASTID that moved the group with no XCLAIM to carry it: XGROUP SETID. A consumer created by a claim
+    of nothing: XGROUP CREATECONSUMER (Redis appends nothing there, and loses the consumer)."""
     name = args[0].lower()
     group = dict(_groups_named(engine, name, args)).get(args[1])
-    claims, acked = [], []
-    if group is not None and reply:
-        if name == b"xautoclaim":
-            claimed, acked = reply[1], reply[2] if len(reply) > 2 else []
-        else:
-            claimed = reply
-        claims = _claims(args[1], group, [parse_id(c if isinstance(c, bytes) else c[0]) for c in claimed])
-    created = [c for c in _new_consumers(engine, name, args, before or set()) if not claims or c[4] != args[3]]
-    return created + claims + ([[b"XACK", args[1], group.name, *acked]] if acked else [])
+    if group is None:
+        return []
+    after = {p.id: p for p in group.pending}
+    met = dict.fromkeys(claim_ids(args)) if name == b"xclaim" else sorted(before.pending.keys() | after.keys())
+    claims = [_claim(args[1], group, after.get(i) or before.pending[i], group.last_delivered_id)
+              for i in met if after.get(i) is not before.pending.get(i)]  # a claim replaces the record
+    owners = {claim[3] for claim in claims}
+    created = [c for c in _new_consumers(engine, name, args, before.consumers) if c[4] not in owners]
+    if not claims and before.last_id is not None and group.last_delivered_id > before.last_id:
+        claims.append(_setid(engine, args[1], group))
+    return created + claims
 
 
 # --- hash field TTLs (Redis 7.4+) -----------------------------------------------------------------

@@ -115,6 +115,17 @@ class Target:
         return not self.valkey_server and (6, 2) <= self.version < (7, 2)
 
     @property
+    def claims_drop_deleted(self) -> bool:
+        """Redis 7.0+ and Valkey drop a pending entry whose stream entry was deleted when XCLAIM or
+        XAUTOCLAIM meets it (XAUTOCLAIM then lists it); 6.2 claims it and answers nil for its entry."""
+        return self.valkey_server or self.version >= (7, 0)
+
+    @property
+    def stream_read_counters(self) -> bool:
+        """Consumer groups count the entries read (ENTRIESREAD) from RDB 10 (Redis 7.0)."""
+        return self.rdb_version >= 10
+
+    @property
     def builtin_modules(self) -> frozenset[str]:
         """Module types the server has built in: Redis 8.0+ has vector sets (module ``vectorset``)."""
         return frozenset({"vectorset"}) if not self.valkey_server and self.version >= (8, 0) else frozenset()

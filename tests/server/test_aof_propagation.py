@@ -26,8 +26,9 @@ from rdbtools.server.core import Server
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records, without_delivery_times
 from tests.keyspace.test_engine_hash_ttls import COMMANDS as FIELD_TTL_COMMANDS
-from tests.keyspace.test_engine_vs_server import COMMANDS, _c, key, member, value
+from tests.keyspace.test_engine_vs_server import COMMANDS, RawClient, _c, key, member, value
 from tests.server.serving import start_serve
+from tests.server.test_stream_consumers import DELETED_CLAIMS
 from tests.servers import SERVERS, start_server
 
 SERVER = "redis-7.0"
@@ -156,8 +157,9 @@ SAME_BYTES = [
 
 def _sent_and_appended(port: int, directory: Path, commands: list[list[str]] = SAME_BYTES) -> list[bytes]:
     """Send the commands ("SLEEP": 20 ms; "BLOCKED": a second client waits in BLPOP bl, served by the
-    next command) and read back what was appended, times and popped set members left out."""
-    client = redis.Redis(port=port)
+    next command) and read back what was appended, times and popped set members left out. Sent raw
+    (replies unparsed), each must succeed."""
+    client, raw = redis.Redis(port=port), RawClient(port)
     payload = _payload()
     for args in commands:
         if args == ["SLEEP"]:
@@ -168,7 +170,9 @@ def _sent_and_appended(port: int, directory: Path, commands: list[list[str]] = S
             while not any(c["cmd"] == "blpop" for c in client.client_list()):
                 time.sleep(0.01)
         else:
-            client.execute_command(*[payload if a == "PAYLOAD" else a for a in args])
+            reply = raw.call([payload if a == "PAYLOAD" else a.encode() for a in args])
+            assert not isinstance(reply, Exception), (args, reply)
+    raw.sock.close()
     client.execute_command("SET", "last", "1")  # appended once everything before it is
     deadline = time.monotonic() + 10
     while True:
@@ -234,4 +238,18 @@ def test_hash_field_reads_that_delete_are_appended_as_redis_8_does():
         theirs = _sent_and_appended(real.port, real.dir / "appendonlydir", reads)
     with start_serve("--appendonly", "yes", "--appendfsync", "always", "--target", "redis-8.2") as serving:
         ours = _sent_and_appended(serving.port, serving.dir / "appendonlydir", reads)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"])
+def test_claims_of_deleted_entries_and_lastids_are_appended_as_each_target_does(target):
+    """A pending entry dropped by a claim (its entry deleted) as the XCLAIM of its state before, which
+    drops it on replay; one claimed (6.2) as its XCLAIM; a LASTID with nothing claimed as XGROUP SETID
+    (no ENTRIESREAD before 7.0)."""
+    aof = "appendonly.aof" if target == "redis-6.2" else "appendonlydir"
+    commands = [[a.decode() for a in args] for args in DELETED_CLAIMS]
+    with start_server(target, extra=("--appendonly", "yes", "--appendfsync", "always")) as real:
+        theirs = _sent_and_appended(real.port, real.dir / aof, commands)
+    with start_serve("--appendonly", "yes", "--appendfsync", "always", "--target", target) as serving:
+        ours = _sent_and_appended(serving.port, serving.dir / aof, commands)
     assert ours == theirs

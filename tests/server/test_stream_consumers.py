@@ -1,7 +1,8 @@
-"""Which consumers a claim or a group read creates is the target's: Redis 6.2 and 7.0 create the
-consumer XCLAIM, XAUTOCLAIM or XREADGROUP ... > names only when it gets an entry, Redis 8.2 and Valkey
-whatever the command finds. serve, sent the same commands as each real server, ends with the same
-consumers after every command."""
+"""Claims and group reads as the target does them. Which consumers they create: Redis 6.2 and 7.0 create
+the consumer XCLAIM, XAUTOCLAIM or XREADGROUP ... > names only when it gets an entry, Redis 8.2 and
+Valkey whatever the command finds. A pending entry whose stream entry was deleted: Redis 7.0+ and
+Valkey drop it (XAUTOCLAIM lists it), 6.2 claims it with a nil entry. serve, sent the same commands as
+each real server, answers the same and ends with the same consumers and pending entries."""
 
 from __future__ import annotations
 
@@ -53,3 +54,35 @@ def test_claims_and_group_reads_create_the_consumers_their_target_creates(target
     with start_server(target) as real, start_serve("--target", target) as served:
         theirs, ours = _replies_and_consumers(real.port), _replies_and_consumers(served.port)
     assert [(args, consumers) for args, _, consumers in ours] == [(args, consumers) for args, _, consumers in theirs]
+
+
+#: claims that meet deleted entries, LASTIDs that move the group (with claims to carry them or not), and a
+#: NOACK read (its XGROUP SETID has no ENTRIESREAD before 7.0)
+DELETED_CLAIMS = [
+    [b"XADD", b"a", b"1-0", b"f", b"v"], [b"XADD", b"a", b"2-0", b"f", b"v"], [b"XADD", b"a", b"3-0", b"f", b"v"],
+    [b"XADD", b"a", b"4-0", b"f", b"v"], [b"XGROUP", b"CREATE", b"a", b"g1", b"0"],
+    [b"XREADGROUP", b"GROUP", b"g1", b"c1", b"STREAMS", b"a", b">"],
+    [b"XDEL", b"a", b"1-0", b"2-0", b"3-0"],
+    [b"XCLAIM", b"a", b"g1", b"c2", b"0", b"1-0", b"4-0"],
+    [b"XCLAIM", b"a", b"g1", b"c2", b"0", b"9-0", b"LASTID", b"7-0"],
+    [b"XAUTOCLAIM", b"a", b"g1", b"c1", b"0", b"0"],
+    [b"XCLAIM", b"a", b"g1", b"c2", b"0", b"1-0", b"JUSTID", b"LASTID", b"8-0"],
+    [b"XAUTOCLAIM", b"a", b"g1", b"c2", b"0", b"0", b"JUSTID"],
+    [b"XADD", b"a", b"9-1", b"f", b"v"], [b"XREADGROUP", b"GROUP", b"g1", b"c1", b"NOACK", b"STREAMS", b"a", b">"],
+]
+
+
+def _replies_and_pending(port: int) -> tuple[list, list]:
+    client = RawClient(port)
+    try:
+        replies = [_plain(client.call(args)) for args in DELETED_CLAIMS]
+        pending = client.call([b"XPENDING", b"a", b"g1", b"-", b"+", b"10"])
+        return replies, [(entry_id, owner, count) for entry_id, owner, _, count in pending]
+    finally:
+        client.sock.close()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_claims_meet_deleted_entries_as_their_target_does(target):
+    with start_server(target) as real, start_serve("--target", target) as served:
+        assert _replies_and_pending(served.port) == _replies_and_pending(real.port)

@@ -335,16 +335,27 @@ def _assign(group: ConsumerGroup, consumer: Consumer, pending: PendingEntry) -> 
     consumer.pending.sort()
 
 
+_XCLAIM_OPTIONS = (b"IDLE", b"TIME", b"RETRYCOUNT", b"FORCE", b"JUSTID", b"LASTID")
+
+
+def claim_ids(args: list[bytes]) -> list[StreamId]:
+    """The ids an XCLAIM names, in their order (up to its first option)."""
+    ids = []
+    for arg in args[5:]:
+        if arg.upper() in _XCLAIM_OPTIONS:
+            break
+        ids.append(parse_id(arg))
+    return ids
+
+
 @command("xclaim", -6)
 def xclaim(e, args):
     """XCLAIM key group consumer min-idle id... [IDLE ms] [TIME ms] [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]"""
     stream = _stream(e, args[1])
     group = _group(stream, args[1], args[2])
     min_idle, now = integer(args[4]), e.now_ms()
-    ids, i = [], 5
-    while i < len(args) and args[i].upper() not in (b"IDLE", b"TIME", b"RETRYCOUNT", b"FORCE", b"JUSTID", b"LASTID"):
-        ids.append(parse_id(args[i]))
-        i += 1
+    ids = claim_ids(args)
+    i = 5 + len(ids)
     delivery_time, retry, force, justid, last_id = now, None, False, False, None
     while i < len(args):
         option = args[i].upper()
@@ -377,25 +388,18 @@ def xclaim(e, args):
             pending = PendingEntry(entry_id, None, now, 0)
             group.pending.append(pending)
             group.pending.sort(key=lambda p: p.id)
-        elif entry_id not in present:
-            group.pending.remove(pending)
-            for other in group.consumers:
-                if entry_id in other.pending:
-                    other.pending.remove(entry_id)
+        elif entry_id not in present and e.target.claims_drop_deleted:
+            _drop(group, pending)
             continue
         if min_idle and now - pending.delivery_time < min_idle:
             continue
-        pending.delivery_time = delivery_time
-        if retry is not None:
-            pending.delivery_count = retry
-        elif not justid:
-            pending.delivery_count += 1
+        count = retry if retry is not None else pending.delivery_count + (0 if justid else 1)
         consumer = consumer or _consumer(e, group, args[3])
-        _assign(group, consumer, pending)
+        _take_over(group, consumer, pending, delivery_time, count)
         claimed.append(entry_id)
     if claimed:
         consumer.active_time = now
-    return [id_text(i) if justid else [id_text(i), [v for pair in present[i].fields for v in pair]] for i in claimed]
+    return _claimed_replies(present, claimed, justid)
 
 
 @command("xautoclaim", -6)
@@ -420,25 +424,43 @@ def xautoclaim(e, args):
             cursor = pending.id
             break
         scanned += 1
-        if pending.id not in present:
-            group.pending.remove(pending)
-            for other in group.consumers:
-                if pending.id in other.pending:
-                    other.pending.remove(pending.id)
+        if pending.id not in present and e.target.claims_drop_deleted:
+            _drop(group, pending)
             deleted.append(id_text(pending.id))
             continue
         if min_idle and now - pending.delivery_time < min_idle:
             continue
-        pending.delivery_time = now
-        if not justid:
-            pending.delivery_count += 1
         consumer = consumer or _consumer(e, group, args[3])
-        _assign(group, consumer, pending)
+        _take_over(group, consumer, pending, now, pending.delivery_count + (0 if justid else 1))
         claimed.append(pending.id)
     if claimed:
         consumer.active_time = now
-    replies = [id_text(i) if justid else [id_text(i), [v for p in present[i].fields for v in p]] for i in claimed]
-    return [id_text(cursor), replies, deleted]
+    replies = _claimed_replies(present, claimed, justid)
+    return [id_text(cursor), replies, deleted] if e.target.claims_drop_deleted else [id_text(cursor), replies]
+
+
+def _take_over(group: ConsumerGroup, consumer: Consumer, pending: PendingEntry, delivery_time: int,
+               delivery_count: int) -> None:
+    """A claim: a new pending record in place of the old one, so that the AOF rewrite tells every
+    claim (even one that leaves the same owner, time and count) from an entry left alone."""
+    claimed = PendingEntry(pending.id, pending.consumer, delivery_time, delivery_count)
+    group.pending[group.pending.index(pending)] = claimed
+    _assign(group, consumer, claimed)
+
+
+def _drop(group: ConsumerGroup, pending: PendingEntry) -> None:
+    """A pending entry whose stream entry is gone leaves the group's and its consumer's PEL."""
+    group.pending.remove(pending)
+    for consumer in group.consumers:
+        if pending.id in consumer.pending:
+            consumer.pending.remove(pending.id)
+
+
+def _claimed_replies(present: dict[StreamId, StreamEntry], claimed: list[StreamId], justid: bool) -> list:
+    """The ids, or the entries (nil for one deleted, which Redis 6.2 claims all the same)."""
+    if justid:
+        return [id_text(i) for i in claimed]
+    return [_entry_reply(present[i]) if i in present else None for i in claimed]
 
 
 @command("xrevrange", -4, write=False)
