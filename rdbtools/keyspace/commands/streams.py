@@ -39,12 +39,15 @@ def _new_stream() -> Stream:
     return Stream(0, ZERO, [], [], first_id=ZERO, max_deleted_id=ZERO, entries_added=0)
 
 
-def _group(stream: Stream | None, key: bytes, name: bytes, xgroup: bool = False) -> ConsumerGroup:
+def _group(stream: Stream | None, key: bytes, name: bytes, command: str = "") -> ConsumerGroup:
+    """The named group, or NOGROUP as the command words it (XGROUP and XREADGROUP have their own)."""
     group = None if stream is None else next((g for g in stream.groups if g.name == name), None)
     if group is None:
         key_text, name_text = key.decode("utf-8", "replace"), name.decode("utf-8", "replace")
-        raise CommandError(f"NOGROUP No such consumer group '{name_text}' for key name '{key_text}'" if xgroup
-                           else f"NOGROUP No such key '{key_text}' or consumer group '{name_text}'")
+        if command == "XGROUP":
+            raise CommandError(f"NOGROUP No such consumer group '{name_text}' for key name '{key_text}'")
+        where = " in XREADGROUP with GROUP option" if command == "XREADGROUP" else ""
+        raise CommandError(f"NOGROUP No such key '{key_text}' or consumer group '{name_text}'{where}")
     return group
 
 
@@ -268,7 +271,7 @@ def xgroup(e, args):
             before = len(stream.groups)
             stream.groups = [g for g in stream.groups if g.name != args[3]]
             return before - len(stream.groups)
-        group = _group(stream, args[2], args[3], xgroup=True)
+        group = _group(stream, args[2], args[3], "XGROUP")
         if sub == b"SETID":
             group.last_delivered_id = stream.last_id if args[4] == b"$" else parse_id(args[4])
             group.entries_read = _entries_read(args, options)
@@ -526,44 +529,69 @@ def xreadgroup(e, args):
     count, _, noack, owner, pairs = _read_options(args, True)
     if owner is None:
         raise CommandError("ERR Missing GROUP option for XREADGROUP")
-    replies, now = [], e.now_ms()
-    for key, text in pairs:
-        stream = _stream(e, key)
-        group = _group(stream, key, owner[0])
-        if text == b">":
-            consumer = _named_consumer(e, group, owner[1])
-            fresh = [x for x in stream.entries if x.id > group.last_delivered_id][:count]
-            if fresh:
-                consumer = consumer or _consumer(e, group, owner[1])
-            if consumer is not None:
-                consumer.seen_time = now
-            for entry in fresh:
-                if group.entries_read is not None and not _tombstone_at_or_after(stream, entry.id):
-                    group.entries_read += 1
-                elif stream.entries_added:
-                    group.entries_read = _entries_read_at(stream, entry.id)
-                group.last_delivered_id = entry.id
-                if not noack:
-                    old = next((p for p in group.pending if p.id == entry.id), None)
-                    if old is not None:
-                        group.pending.remove(old)
-                    pending = PendingEntry(entry.id, owner[1], now, 1)
-                    group.pending.append(pending)
-                    group.pending.sort(key=lambda p: p.id)
-                    _assign(group, consumer, pending)
-            if fresh:
-                consumer.active_time = now
-                replies.append([key, [_entry_reply(x) for x in fresh]])
-            continue
-        consumer = _consumer(e, group, owner[1])  # a read of its history creates it everywhere
-        consumer.seen_time = now
-        after, present = parse_id(text), {x.id: x for x in stream.entries}
-        history = [i for i in consumer.pending if i > after][:count]
-        for entry_id in history:
-            pending = next(p for p in group.pending if p.id == entry_id)
-            pending.delivery_time, pending.delivery_count = now, pending.delivery_count + 1
-        replies.append([key, [_entry_reply(present[i]) if i in present else [id_text(i), None] for i in history]])
+    now = e.now_ms()
+    reads = [(key, *_group_read(e, key, text, owner[0])) for key, text in pairs]  # all checked first
+    replies = []
+    for key, stream, group, after in reads:
+        if after is None:
+            entries = _deliver_new(e, stream, group, owner[1], count, noack, now)
+        else:
+            entries = _read_history(e, stream, group, owner[1], after, count, now)
+        if entries is not None:
+            replies.append([key, entries])
     return replies or None
+
+
+def _group_read(e, key: bytes, text: bytes, group_name: bytes) -> tuple[Stream, ConsumerGroup, StreamId | None]:
+    """One stream of an XREADGROUP checked as Redis checks them all before anything changes: its type,
+    its group, its id (None for '>')."""
+    stream = _stream(e, key)
+    group = _group(stream, key, group_name, "XREADGROUP")
+    return stream, group, None if text == b">" else parse_id(text)
+
+
+def _deliver_new(e, stream: Stream, group: ConsumerGroup, name: bytes, count: int | None, noack: bool,
+                 now: int) -> list | None:
+    """XREADGROUP ... >: the entries after the group's last id, into the consumer's PEL unless NOACK;
+    None when there are none."""
+    consumer = _named_consumer(e, group, name)
+    fresh = [x for x in stream.entries if x.id > group.last_delivered_id][:count]
+    if fresh:
+        consumer = consumer or _consumer(e, group, name)
+    if consumer is not None:
+        consumer.seen_time = now
+    for entry in fresh:
+        if group.entries_read is not None and not _tombstone_at_or_after(stream, entry.id):
+            group.entries_read += 1
+        elif stream.entries_added:
+            group.entries_read = _entries_read_at(stream, entry.id)
+        group.last_delivered_id = entry.id
+        if not noack:
+            old = next((p for p in group.pending if p.id == entry.id), None)
+            if old is not None:
+                group.pending.remove(old)
+            pending = PendingEntry(entry.id, name, now, 1)
+            group.pending.append(pending)
+            group.pending.sort(key=lambda p: p.id)
+            _assign(group, consumer, pending)
+    if not fresh:
+        return None
+    consumer.active_time = now
+    return [_entry_reply(x) for x in fresh]
+
+
+def _read_history(e, stream: Stream, group: ConsumerGroup, name: bytes, after: StreamId, count: int | None,
+                  now: int) -> list:
+    """XREADGROUP ... id: the consumer's pending entries after the id, delivered again (a deleted one
+    as its id and nil); the read creates the consumer on every target."""
+    consumer = _consumer(e, group, name)
+    consumer.seen_time = now
+    present = {x.id: x for x in stream.entries}
+    history = [i for i in consumer.pending if i > after][:count]
+    for entry_id in history:
+        pending = next(p for p in group.pending if p.id == entry_id)
+        pending.delivery_time, pending.delivery_count = now, pending.delivery_count + 1
+    return [_entry_reply(present[i]) if i in present else [id_text(i), None] for i in history]
 
 
 @command("xpending", -3, write=False)
