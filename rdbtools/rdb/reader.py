@@ -777,26 +777,28 @@ class RdbReader:
     def _stream(self, pos: int, version: int):
         buf = self._buf
         node_count, pos = read_length(buf, pos)
-        entries: list[StreamEntry] = []
+        nodes: dict[bytes, list[StreamEntry]] = {}
         deleted = 0
-        previous_key = None
         for _ in range(node_count):
             key_at = pos
             node_key, pos = read_string(buf, pos)
             if len(node_key) != 16:
                 raise FormatError(f"stream node key must be 16 bytes, found {len(node_key)}",
                                   offset=key_at)
-            if self.deep and previous_key is not None and node_key <= previous_key:
-                raise FormatError("stream node keys are not in increasing order", offset=key_at)
-            previous_key = node_key
+            if node_key in nodes:
+                raise FormatError("stream node key stored twice (Redis: 'Listpack re-added with existing key')",
+                                  offset=key_at)
             node_at = pos
             values, pos = self._blob(pos, decode_listpack, "stream node listpack")
+            nodes[node_key] = []
             try:
-                deleted += self._stream_node(StreamId(*_unpack_id(node_key)), values, entries, node_at)
+                deleted += self._stream_node(StreamId(*_unpack_id(node_key)), values, nodes[node_key], node_at)
             except (IndexError, TypeError, ValueError):
                 raise FormatError("stream node listpack is inconsistent", offset=node_at) from None
             except FormatError as error:
                 raise error.located(base=node_at) from None
+        # the servers keep nodes in a radix tree by key: the order they are stored in does not matter
+        entries = [entry for key in sorted(nodes) for entry in nodes[key]]
         length, pos = read_length(buf, pos)
         last_ms, pos = read_length(buf, pos)
         last_seq, pos = read_length(buf, pos)

@@ -80,6 +80,14 @@ def ttl_hash(*triples: tuple[bytes, bytes, int | bytes]) -> bytes:
     return key(25, struct.pack("<Q", FAR_MS) + blob(encode_listpack([x for t in triples for x in t])))
 
 
+def stream(*node_ids: tuple[int, int]) -> bytes:
+    """A stream v1 (type 15): one node per id, each holding that one entry f=v; no groups."""
+    nodes = b"".join(blob(struct.pack(">QQ", *node_id)) + blob(encode_listpack([1, 0, 1, b"f", 0, 2, 0, 0, b"v", 4]))
+                     for node_id in node_ids)
+    last = max(node_ids)
+    return key(15, encode_length(len(node_ids)) + nodes + b"".join(map(encode_length, (len(node_ids), *last, 0))))
+
+
 # a hash ziplist a=1 b=2: entries at 10, 13, 15 and 18, the end marker at 20
 HASH_ZL = encode_ziplist([b"a", b"1", b"b", b"2"])
 # a hash listpack a=1 b=2: entries at 6, 9, 11 and 14, the end marker at 16
@@ -151,6 +159,7 @@ DAMAGED = {
     "hash with a field TTL past 48 bits": Case(12, ttl_hash((b"a", b"1", 1 << 48)), "out of range"),
     "hash with field TTLs repeats a field": Case(12, ttl_hash((b"a", b"1", 0), (b"a", b"2", 0)),
                                                  "duplicate hash fields"),
+    "stream node key stored twice": Case(9, stream((1, 1), (1, 1)), "stored twice"),
     # values stored without a blob (rdb.c's own checks)
     "set repeats a member": Case(9, key(2, pairs(b"a", b"a")), "duplicate set members"),
     "set repeats an integer member": Case(9, key(2, pairs(b"1", b"1")), "duplicate set members"),
@@ -182,6 +191,7 @@ SOUND = {
     "zset v1 score text with bytes after the number": Case(9, key(3, pairs(b"a", score=b"\x061.5abc"))),
     "zset ziplist score text with bytes after the number": Case(9, key(12, blob(encode_ziplist([b"m", b"1.5abc"])))),
     "zset listpack score text that is not a number": Case(10, key(17, blob(encode_listpack([b"m", b"abc"])))),
+    "stream nodes stored out of order": Case(9, stream((2, 1), (1, 1))),
     "hash with field TTLs first, soonest first": Case(12, ttl_hash((b"a", b"1", FAR_MS), (b"b", b"2", FAR_MS + 5),
                                                                    (b"c", b"3", 0))),
 }
@@ -252,4 +262,16 @@ def test_score_texts_read_as_every_server_holds_them(tmp_path, server):
         read = {record.key: record.value[0][1] for record in rdb.key_records()}
     with start_server(server, rdb=path, extra=SANITIZE) as running:
         held = {name: running.client().zscore(name, b"m") for name in read}
+    assert read == held
+
+
+@pytest.mark.parametrize("server", readers(9))
+def test_stream_nodes_stored_out_of_order_read_in_the_order_every_server_holds(tmp_path, server):
+    path = tmp_path / "stream.rdb"
+    path.write_bytes(SOUND["stream nodes stored out of order"].file())
+    with open_rdb(path) as rdb:
+        read = [(str(entry.id).encode(), entry.fields) for r in rdb.key_records() if r.key == b"k"
+                for entry in r.value.entries]
+    with start_server(server, rdb=path, extra=SANITIZE) as running:
+        held = [(entry_id, list(fields.items())) for entry_id, fields in running.client().xrange("k")]
     assert read == held
