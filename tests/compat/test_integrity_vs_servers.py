@@ -80,10 +80,14 @@ def ttl_hash(*triples: tuple[bytes, bytes, int | bytes]) -> bytes:
     return key(25, struct.pack("<Q", FAR_MS) + blob(encode_listpack([x for t in triples for x in t])))
 
 
-def stream(*node_ids: tuple[int, int]) -> bytes:
-    """A stream v1 (type 15): one node per id, each holding that one entry f=v; no groups."""
-    nodes = b"".join(blob(struct.pack(">QQ", *node_id)) + blob(encode_listpack([1, 0, 1, b"f", 0, 2, 0, 0, b"v", 4]))
-                     for node_id in node_ids)
+# a stream node: 1 live, 0 deleted, master fields [f], 0; one entry: flags SAMEFIELDS, id deltas 0 0,
+# value v, back-count 4
+NODE = [1, 0, 1, b"f", 0, 2, 0, 0, b"v", 4]
+
+
+def stream(*node_ids: tuple[int, int], node: list[int | bytes] = NODE) -> bytes:
+    """A stream v1 (type 15): one node per id, each holding ``node`` (one entry f=v); no groups."""
+    nodes = b"".join(blob(struct.pack(">QQ", *node_id)) + blob(encode_listpack(node)) for node_id in node_ids)
     last = max(node_ids)
     return key(15, encode_length(len(node_ids)) + nodes + b"".join(map(encode_length, (len(node_ids), *last, 0))))
 
@@ -160,6 +164,20 @@ DAMAGED = {
     "hash with field TTLs repeats a field": Case(12, ttl_hash((b"a", b"1", 0), (b"a", b"2", 0)),
                                                  "duplicate hash fields"),
     "stream node key stored twice": Case(9, stream((1, 1), (1, 1)), "stored twice"),
+    "stream node without entries": Case(9, stream((1, 1), node=[]), "inconsistent"),
+    "stream node count is not an integer": Case(9, stream((1, 1), node=[b"x", *NODE[1:]]), "live"),
+    "stream master entry not terminated by 0": Case(9, stream((1, 1), node=[*NODE[:4], 1, *NODE[5:]]),
+                                                    "not terminated"),
+    "stream node counts more entries than it holds": Case(9, stream((1, 1), node=[2, *NODE[1:]]), "live"),
+    "stream node holds more entries than it counts": Case(9, stream((1, 1), node=[*NODE, 2, 0, 1, b"w", 4]),
+                                                          "live"),
+    "stream entry flags are not an integer": Case(9, stream((1, 1), node=[*NODE[:5], b"x", *NODE[6:]]),
+                                                  "inconsistent"),
+    "stream entry id delta is not an integer": Case(9, stream((1, 1), node=[*NODE[:6], b"x", *NODE[7:]]),
+                                                    "inconsistent"),
+    "stream entry back-count disagrees": Case(9, stream((1, 1), node=[*NODE[:-1], 5]), "back-count is 5"),
+    "stream entry with its own fields, back-count disagrees": Case(9, stream((1, 1), node=[
+        *NODE[:5], 0, 0, 0, 1, b"g", b"w", 5]), "back-count is 5"),
     # values stored without a blob (rdb.c's own checks)
     "set repeats a member": Case(9, key(2, pairs(b"a", b"a")), "duplicate set members"),
     "set repeats an integer member": Case(9, key(2, pairs(b"1", b"1")), "duplicate set members"),
@@ -192,6 +210,7 @@ SOUND = {
     "zset ziplist score text with bytes after the number": Case(9, key(12, blob(encode_ziplist([b"m", b"1.5abc"])))),
     "zset listpack score text that is not a number": Case(10, key(17, blob(encode_listpack([b"m", b"abc"])))),
     "stream nodes stored out of order": Case(9, stream((2, 1), (1, 1))),
+    "stream entry with its own fields": Case(9, stream((1, 1), node=[*NODE[:5], 0, 0, 0, 1, b"g", b"w", 6])),
     "hash with field TTLs first, soonest first": Case(12, ttl_hash((b"a", b"1", FAR_MS), (b"b", b"2", FAR_MS + 5),
                                                                    (b"c", b"3", 0))),
 }
