@@ -76,6 +76,11 @@ class Manifest:
         return [e for e in self.entries if e.type is FileType.INCR]
 
     @property
+    def history(self) -> list[ManifestEntry]:
+        """Files a rewrite replaced, never loaded: the server deletes them at start and after a rewrite."""
+        return [e for e in self.entries if e.type is FileType.HISTORY]
+
+    @property
     def loaded(self) -> list[ManifestEntry]:
         """What Redis loads, in order: the base, then every incr file (history files are ignored)."""
         return ([self.base] if self.base else []) + self.incrs

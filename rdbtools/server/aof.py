@@ -18,6 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from rdbtools.aof.check import check_aof
@@ -109,11 +110,9 @@ class AofPersistence:
         skipped, as Redis's loader skips them)."""
         from rdbtools.conversion import ConvertReport, replay_aof
 
-        if self.multi_part and not self.manifest_path.exists() and self.single_path.exists():
-            self._upgrade()
-        if not self.exists():
+        source = self._source()
+        if source is None:
             return
-        source = self.directory if self.multi_part else self.single_path
         report = ConvertReport(str(source), "", "aof", "")
         engine.loading = True
         try:
@@ -127,6 +126,39 @@ class AofPersistence:
         finally:
             engine.loading, engine.db = False, 0
         self.size = self.base_size = self._current_size()
+
+    def _source(self) -> Path | None:
+        """What to load: the single file or the manifest (an old single file upgraded first); None when
+        there is nothing to load: no file, or a manifest naming no base and no incr file."""
+        if not self.multi_part:
+            return self.single_path if self.single_path.exists() else None
+        self.manifest = self.read_manifest()
+        if self._upgrade_needed(self.manifest):
+            self._upgrade(self.manifest)
+        return self.manifest_path if self.manifest.loaded else None
+
+    def read_manifest(self) -> Manifest:
+        """The manifest on disk; an empty one when the directory or the manifest is missing (Redis's
+        aofLoadManifestFromDisk, which refuses a malformed manifest even with appendonly no)."""
+        if not self.manifest_path.is_file():
+            return Manifest(())
+        try:
+            return parse_manifest(self.manifest_path.read_bytes())
+        except RdbtoolError as error:
+            raise AofLoadError(f"cannot load the append only file: {error.message}", offset=error.offset,
+                               path=str(self.manifest_path)) from None
+
+    def _upgrade_needed(self, manifest: Manifest) -> bool:
+        """loadAppendOnlyFiles' three cases for an old single file beside: no directory; a manifest
+        naming no base and no incr file; or naming only a base of the old file's name, absent from the
+        directory (an upgrade cut short after the manifest was written)."""
+        if not self.single_path.is_file():
+            return False
+        if not self.directory.is_dir() or not manifest.loaded:
+            return True
+        base = manifest.base
+        return (base is not None and not manifest.incrs and base.name == self.name
+                and not (self.directory / self.name).exists())
 
     def _cut_truncated_tail(self, source: Path) -> None:
         """aof-load-truncated: a tail cut short is cut off, after a backup. Only the last file is
@@ -148,42 +180,62 @@ class AofPersistence:
         log.warning("AOF %s loaded anyway because aof-load-truncated is enabled: truncated to offset %d "
                     "(the original is kept as %s)", problem.name, problem.ok_up_to, backup.name)
 
-    def _upgrade(self) -> None:
-        """An old single AOF becomes the base of a new directory (Redis 7's aofUpgradePrepare)."""
+    def _upgrade(self, manifest: Manifest) -> None:
+        """An old single AOF becomes the base of a new directory (Redis 7's aofUpgradePrepare): the
+        manifest first (history entries kept), then the file moved in."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        base = ManifestEntry(self.name, 1, FileType.BASE)
+        self._persist_manifest(Manifest((base, *manifest.history)))
         os.rename(self.single_path, self.directory / self.name)
         fsync_directory(str(self.directory))
         fsync_directory(self.config["dir"])
-        self._persist_manifest(Manifest((ManifestEntry(self.name, 1, FileType.BASE),)))
         log.info("Successfully migrated an old-style AOF into the AOF directory")
 
     # --- opening for appending ------------------------------------------------------------------------
 
     def open(self, engine: Engine) -> None:
-        """After loading: a base for an empty start, the last incr file opened, the manifest written."""
+        """After loading (Redis's aofOpenIfNeededOnServerStart): a new base when the manifest names no
+        base and no incr file (history entries do not count), the last incr file opened or a new one,
+        the manifest written in Redis's order: base, history, incr files."""
         if not self.multi_part:
             self._open_file(self.single_path)
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        manifest = parse_manifest(self.manifest_path.read_bytes()) if self.manifest_path.exists() else None
-        entries = list(manifest.entries) if manifest is not None else []
-        if not entries:
+        manifest = self.manifest if self.manifest is not None else self.read_manifest()
+        base, incrs = manifest.base, manifest.incrs
+        if base is None and not incrs:
             base = self._base_entry(1)
             self._write_base(self.directory / base.name, engine)
-            entries.append(base)
             log.info("Creating AOF base file %s on server start", base.name)
-        incrs = [e for e in entries if e.type is FileType.INCR]
         if incrs:
             incr = incrs[-1]
             self.offset = (incr.start_offset or 0) + _commands_in(self.directory / incr.name)
             log.info("Opening AOF incr file %s on server start", incr.name)
         else:
             incr = self._incr_entry(1)
-            entries.append(incr)
+            incrs = [incr]
             log.info("Creating AOF incr file %s on server start", incr.name)
         self._open_file(self.directory / incr.name)
-        self._persist_manifest(Manifest(tuple(entries)))
+        self._persist_manifest(Manifest((*([base] if base else []), *manifest.history, *incrs)))
         self.size = self.base_size = self._current_size()
+
+    def collect_history(self) -> None:
+        """Redis's aofDelHistoryFiles at every start, appendonly yes or no: the history files deleted and
+        dropped from the manifest (kept with aof-disable-auto-gc yes). Unlike Redis, a history entry naming
+        a file the manifest also names as base or incr keeps that file (Redis deletes its live file), and a
+        manifest left naming nothing is not written (Redis writes it empty, then refuses to start on it)."""
+        if not self.multi_part or self.config["aof-disable-auto-gc"]:
+            return
+        manifest = self.manifest if self.manifest is not None else self.read_manifest()
+        live = {e.name for e in manifest.loaded}
+        if not manifest.history or not live:
+            return
+        for entry in manifest.history:
+            log.info("Removing the history file %s in the background", entry.name)
+            if entry.name not in live:
+                with contextlib.suppress(FileNotFoundError):
+                    (self.directory / entry.name).unlink()
+        self._persist_manifest(Manifest(tuple(manifest.loaded)))
 
     def _incr_entry(self, seq: int) -> ManifestEntry:
         """A new incr file; Redis 8 notes the offset it starts at."""
@@ -405,25 +457,24 @@ class AofPersistence:
         return ok
 
     def _install(self, temp: Path) -> None:
+        """The new base in place (Redis's backgroundRewriteDoneHandler): the incr files before the one
+        being written, then the old base, then older history become history (offsets kept), in that order."""
         if not self.multi_part:
             self._install_single(temp)
             return
         manifest = self.manifest or Manifest(())
         base = self._base_entry(manifest.base.seq + 1 if manifest.base is not None else 1)
         os.rename(temp, self.directory / base.name)
-        if self.waiting:  # the temporary incr file becomes the first incr file
-            incr = self._incr_entry(1)
-            os.rename(self._temp_incr, self.directory / incr.name)
+        incrs = manifest.incrs
+        if self.waiting:  # the temporary incr file becomes the next incr file
+            incrs.append(self._incr_entry(max((e.seq for e in incrs), default=0) + 1))
+            os.rename(self._temp_incr, self.directory / incrs[-1].name)
             self.waiting = False
-        else:
-            incr = manifest.incrs[-1]
         fsync_directory(str(self.directory))
-        history = [ManifestEntry(e.name, e.seq, FileType.HISTORY) for e in manifest.entries if e != incr]
-        self._persist_manifest(Manifest((base, *history, incr)))  # the switch: one rename
-        for entry in history:
-            with contextlib.suppress(FileNotFoundError):
-                (self.directory / entry.name).unlink()
-        self._persist_manifest(Manifest((base, incr)))
+        replaced = [*incrs[:-1], *([manifest.base] if manifest.base else [])]
+        history = [replace(e, type=FileType.HISTORY) for e in replaced] + manifest.history
+        self._persist_manifest(Manifest((base, *history, incrs[-1])))  # the switch: one rename
+        self.collect_history()
         self.size = self.base_size = self._current_size()
 
     def _install_single(self, temp: Path) -> None:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from rdbtools.keyspace.commands import CommandError
-from rdbtools.server.aof import AofWriteError
+from rdbtools.server.aof import AofPersistence, AofWriteError
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import NO_REPLY, Server, Shutdown
 from rdbtools.server.protocol import ProtocolError, RequestParser, encode, encode_into
@@ -300,7 +300,9 @@ def serve(config: ServerConfig) -> None:
         if existed:
             log.info("DB loaded from append only file: %.3f seconds", time.time() - started)
         aof.open(app.server.engine)
+        aof.collect_history()
     else:
+        AofPersistence(config).collect_history()  # Redis reads the manifest and deletes history files anyway
         keys, expired = app.server.persistence.load(int(started * 1000))
         if app.server.persistence.path.exists():
             log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", keys, expired)

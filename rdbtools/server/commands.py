@@ -398,6 +398,8 @@ def _config(server, args):
                                    f"{error.message}") from None
         server.engine.target = server.config.target
         server.set_appendonly(server.config["appendonly"])
+        if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):
+            server.aof.collect_history()  # turned off: the history files go now, as Redis deletes them
         return OK
     if sub == b"RESETSTAT" and len(args) == 2:
         for name in server.stats:

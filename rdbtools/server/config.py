@@ -140,6 +140,7 @@ DIRECTIVES: dict[str, Directive] = {
     "aof-use-rdb-preamble": Directive(_bool, True),
     "aof-timestamp-enabled": Directive(_bool, False),
     "aof-load-truncated": Directive(_bool, True),
+    "aof-disable-auto-gc": Directive(_bool, False),  # history files kept after a rewrite and at start
     "no-appendfsync-on-rewrite": Directive(_bool, False),
     "auto-aof-rewrite-percentage": Directive(_integer(0, 1 << 31), 100),
     "auto-aof-rewrite-min-size": Directive(memory, 64 * 1024**2),

@@ -266,6 +266,7 @@ class Server:
         self.engine.keyspace.dbs.clear()
         self.engine.keyspace.functions.clear()
         aof.load(self.engine)
+        aof.collect_history()
         log.warning("Append Only File loaded by DEBUG LOADAOF")
 
     def _saving(self) -> bool:
