@@ -590,7 +590,7 @@ static int scan_count(Scan *s, Py_ssize_t *pos, uint64_t *count) {
     return *count == 0 || *count > (uint64_t)(s->size - *pos) ? BAIL : 0;
 }
 
-/* Types 1 and 2: a count, then that many strings (`unique`: a set's members must be distinct). */
+/* Types 1 and 2: a count, then that many strings (`unique`: deep mode wants a set's members distinct). */
 static int scan_plain_list(Scan *s, Py_ssize_t *pos, int unique, PyObject **value) {
     uint64_t count;
     int status = scan_count(s, pos, &count);
@@ -600,7 +600,7 @@ static int scan_plain_list(Scan *s, Py_ssize_t *pos, int unique, PyObject **valu
         const unsigned char *data;
         Py_ssize_t len;
         if ((status = scan_bytes(s, pos, &data, &len))) return status;
-        if (unique && (status = seen_before(s, data, len))) return status;
+        if (unique && s->deep && (status = seen_before(s, data, len))) return status;
         if (s->keep && append_new(*value, PyBytes_FromStringAndSize((const char *)data, len)) < 0) return -1;
     }
     return 0;
@@ -630,7 +630,7 @@ static int scan_plain_hash(Scan *s, Py_ssize_t *pos, PyObject **value) {
     return !s->keep || (uint64_t)PyDict_GET_SIZE(*value) == count ? 0 : BAIL;
 }
 
-/* Type 5: distinct members with binary double scores. */
+/* Type 5: members with binary double scores, distinct in deep mode. */
 static int scan_binary_zset(Scan *s, Py_ssize_t *pos, PyObject **value) {
     uint64_t count;
     int status = scan_count(s, pos, &count);
@@ -640,7 +640,7 @@ static int scan_binary_zset(Scan *s, Py_ssize_t *pos, PyObject **value) {
         const unsigned char *data;
         Py_ssize_t len;
         if ((status = scan_bytes(s, pos, &data, &len))) return status;
-        if ((status = seen_before(s, data, len))) return status;
+        if (s->deep && (status = seen_before(s, data, len))) return status;
         if (*pos + 8 > s->size) return BAIL;
         double number = PyFloat_Unpack8((const char *)s->buf + *pos, 1);
         *pos += 8;

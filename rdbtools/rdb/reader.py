@@ -527,7 +527,8 @@ class RdbReader:
     def _plain_set(self, pos: int):
         """Redis refuses a set that repeats a member ('Duplicate set members detected')."""
         members, _, pos = self._plain_list(pos)
-        self._unique(len(set(members)), len(members), "set members", pos)
+        if self.deep:
+            self._unique(len(set(members)), len(members), "set members", pos)
         return members, None, pos
 
     def _zset_ascii(self, pos: int):
@@ -538,7 +539,8 @@ class RdbReader:
     def _distinct_members(self, items: list[tuple[bytes, float]], pos: int) -> None:
         """Redis refuses a sorted set that repeats a member, in every encoding ('Duplicate zset fields
         detected', or the listpack/ziplist integrity check)."""
-        self._unique(len({member for member, _ in items}), len(items), "sorted set members", pos)
+        if self.deep:
+            self._unique(len({member for member, _ in items}), len(items), "sorted set members", pos)
 
     def _member_and_ascii_score(self, pos: int) -> tuple[tuple[bytes, float], int]:
         buf = self._buf
