@@ -252,3 +252,25 @@ def test_compiled_texts_to_json_gives_the_python_list(items):
     texts = accelerated("texts_to_json")
     assert texts(items) == texts(tuple(items)) == texts(iter(items)) == expected
     assert texts(dict.fromkeys(items).keys()) == python_texts_to_json(dict.fromkeys(items))
+
+
+def boundary_sequences():
+    """Every code point as UTF-8 (surrogates too, which must be refused), every two-byte sequence, and
+    each lead byte from 0xE0 with every second byte and the edge values of the bytes after it."""
+    yield from (chr(c).encode("utf-8", "surrogatepass") for c in range(0x110000))
+    yield from (bytes([a, b]) for a in range(256) for b in range(256))
+    for lead in range(0xE0, 0x100):
+        for second in range(256):
+            for rest in (b"\x80", b"\xbf", b"\x00", b"\xc0", b"\x80\x80", b"\xbf\xbf", b"\x80\x7f"):
+                yield bytes([lead, second]) + rest
+
+
+def test_compiled_bytes_to_json_agrees_on_every_code_point_and_lead_byte():
+    from rdbtools.export.records import python_bytes_to_json, python_texts_to_json
+
+    sequences = list(boundary_sequences())
+    compiled = accelerated("texts_to_json")
+    for start in range(0, len(sequences), 4096):
+        chunk = sequences[start : start + 4096]
+        assert compiled(chunk) == python_texts_to_json(chunk), [
+            s for s in chunk if accelerated("bytes_to_json")(s) != python_bytes_to_json(s)][:5]
