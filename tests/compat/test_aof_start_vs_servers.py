@@ -150,3 +150,31 @@ def test_history_files_stay_with_aof_disable_auto_gc_until_it_is_turned_off(serv
         our_files = _outcome(serving.dir, []).files - {"dump.rdb"}
     assert ours == theirs
     assert our_files == their_files
+
+
+def _turn_aof_on(client: redis.Redis, directory: Path) -> bytes:
+    """CONFIG SET appendonly yes, then the manifest once the first rewrite is in place, its history deleted."""
+    client.config_set("appendonly", "yes")
+    deadline = time.monotonic() + 20
+    manifest, temp = directory / MANIFEST, directory / DIR / "temp-appendonly.aof.manifest"
+    while b"seq 2 type b" not in manifest.read_bytes() or b"type h" in manifest.read_bytes() or temp.exists():
+        assert time.monotonic() < deadline, "the rewrite that turns AOF on did not finish"
+        time.sleep(0.05)
+    return (directory / MANIFEST).read_bytes()
+
+
+@pytest.mark.parametrize("server_name", START_SERVERS)
+def test_turning_aof_on_numbers_the_new_files_after_the_manifests(server_name):
+    files = {MANIFEST: b"file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.3.incr.aof seq 3 type i\n",
+             f"{DIR}/appendonly.aof.1.base.aof": SET_A, f"{DIR}/appendonly.aof.3.incr.aof": b""}
+    options = ("--appendonly", "no")
+    with start_server(server_name, extra=options, prepare=_prepare(files)) as server:
+        theirs = _turn_aof_on(server.client(), server.dir)
+        their_files = _outcome(server.dir, []).files
+    with tempfile.TemporaryDirectory(prefix="rdbtool-serve-") as name:
+        _prepare(files)(Path(name))
+        with start_serve("--target", server_name, *options, directory=Path(name)) as serving:
+            ours = _turn_aof_on(serving.client(), serving.dir)
+            our_files = _outcome(serving.dir, []).files
+    assert ours == theirs
+    assert our_files == their_files
