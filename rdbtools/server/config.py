@@ -15,7 +15,7 @@ from typing import Any
 
 from rdbtools.errors import RdbtoolError
 from rdbtools.formats.manifest import split_args
-from rdbtools.formats.numbers import canonical_int64
+from rdbtools.formats.numbers import canonical_int64, strtol
 from rdbtools.rdb.targets import NEWEST, THRESHOLD_DIRECTIVES, Target, target_for
 from rdbtools.server.directives import KNOWN_DIRECTIVES
 
@@ -63,20 +63,44 @@ def memory(args: list[str]) -> int:
     return int(digits) * _UNITS[text[len(digits):]]
 
 
-def _save(args: list[str]) -> tuple[tuple[int, int], ...]:
-    """`save <seconds> <changes> [...]`; `save ""` removes every save point."""
-    words = [w for a in args for w in a.split()]
-    if not words:
+def _save_words(args: list[str], *, config_set: bool) -> list[str]:
+    """The words of a save value as Redis gets them: CONFIG SET cuts its one value at every single space
+    (performInterfaceSet); a config line (or command-line option) with one non-empty word splits it
+    again as a line is split (`save "60 1 30 2"`), unbalanced quotes giving no words."""
+    if config_set:
+        value = _one(args)
+        return value.split(" ") if value else []
+    if len(args) == 1 and args[0]:
+        try:
+            return split_args(args[0])
+        except ValueError:
+            return []
+    return args
+
+
+def _strtoll_whole(word: str) -> int | None:
+    """C's strtoll(word, &end, 10) that must reach the end of the word (setConfigSaveOption's check):
+    leading C spaces, a sign and leading zeros pass, an empty word is 0, overflow clamps to 64 bits;
+    the word ends at a NUL as a C string does."""
+    raw = word.encode("utf-8", "surrogateescape").split(b"\0", 1)[0]
+    value, end = strtol(raw)
+    return value if end == len(raw) else None
+
+
+def _c_int(value: int) -> int:
+    """The int a 64-bit value becomes in C (Redis keeps a save point's changes in an int)."""
+    return (value + (1 << 31)) % (1 << 32) - (1 << 31)
+
+
+def _save(words: list[str]) -> tuple[tuple[int, int], ...]:
+    """Redis's setConfigSaveOption: `<seconds> <changes> ...` with seconds >= 1 and changes >= 0;
+    a lone "" is no save point."""
+    if words == [""]:
         return ()
-    if len(words) % 2:
+    numbers = [_strtoll_whole(word) for word in words]
+    if len(words) % 2 or any(n is None or n < (0 if i % 2 else 1) for i, n in enumerate(numbers)):
         raise ValueError("Invalid save parameters")
-    try:
-        points = tuple((int(words[i]), int(words[i + 1])) for i in range(0, len(words), 2))
-    except ValueError:
-        raise ValueError("Invalid save parameters") from None
-    if any(seconds < 1 or changes < 0 for seconds, changes in points):
-        raise ValueError("Invalid save parameters")
-    return points
+    return tuple((numbers[i], _c_int(numbers[i + 1])) for i in range(0, len(numbers), 2))
 
 
 def _choice(*options: str) -> Callable[[list[str]], str]:
@@ -118,7 +142,7 @@ DIRECTIVES: dict[str, Directive] = {
     "unixsocketperm": Directive(lambda a: int(_one(a), 8), 0, False),
     "dir": Directive(_text, "."),
     "dbfilename": Directive(_text, "dump.rdb"),
-    "save": Directive(_save, ((3600, 1), (300, 100), (60, 10000))),
+    "save": Directive(lambda args: _save(_save_words(args, config_set=True)), ((3600, 1), (300, 100), (60, 10000))),
     "rdbcompression": Directive(_bool, True),
     "rdbchecksum": Directive(_bool, True),
     "stop-writes-on-bgsave-error": Directive(_bool, True),
@@ -165,6 +189,7 @@ class ServerConfig:
         self.thresholds: dict[str, str] = {}
         self.ignored: list[str] = []  # known to Redis, not acted on here (logged at start)
         self.config_file: Path | None = None
+        self.saves_read = False  # a save line was read at start: the next ones add to it, not to the defaults
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -182,6 +207,8 @@ class ServerConfig:
             config.config_file = Path(config_file).resolve()
             config._read_file(config.config_file)
         for name, args in _argument_directives(list(arguments)):
+            if name.lower() == "save" and not args:  # redis-server reads a bare --save as --save ""
+                args = [""]
             config.apply(name, args, where="the command line", startup=True)
         if config["daemonize"]:
             raise ConfigError("daemonize yes is not supported: run serve in the foreground (under a supervisor), "
@@ -193,7 +220,6 @@ class ServerConfig:
             text = path.read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as error:
             raise ConfigError(f"cannot read the configuration file: {error.strerror}", path=str(path)) from None
-        saves: list = []
         for number, line in enumerate(text.split("\n"), 1):  # as Redis: '\n' ends a line, not \v or \x85
             line = line.strip(" \t\r\n")
             if not line or line.startswith("#"):
@@ -202,12 +228,7 @@ class ServerConfig:
                 name, *args = split_args(line)
             except ValueError as error:
                 raise ConfigError(f"line {number}: {error}", path=str(path)) from None
-            if name.lower() == "save" and args != [""]:
-                saves.append(args)
-                continue
             self.apply(name, args, where=f"line {number}", startup=True, path=path)
-        if saves:
-            self.apply("save", [w for args in saves for w in args], where="its save lines", startup=True, path=path)
 
     def apply(self, name: str, args: list[str], *, where: str, startup: bool, path: Path | None = None) -> None:
         """Set a directive; ConfigError says what is wrong, and where."""
@@ -230,9 +251,19 @@ class ServerConfig:
         if not startup and not spec.mutable:
             raise ConfigError(f"can't set immutable config '{directive}'")
         try:
-            self.values[directive] = spec.parse(args)
+            self.values[directive] = self._save_points(args, startup) if directive == "save" else spec.parse(args)
         except ValueError as error:
             raise ConfigError(f"{location}{name}: {error}", path=str(path) if path else None) from None
+
+    def _save_points(self, args: list[str], startup: bool) -> tuple[tuple[int, int], ...]:
+        """At start the first save line (file, then command line) replaces the default points and later
+        lines add theirs, `save ""` empties the list; CONFIG SET replaces it (as Redis's save_loaded)."""
+        words = _save_words(args, config_set=not startup)
+        points = _save(words)
+        if not startup or not self.saves_read or words == [""]:
+            self.saves_read = self.saves_read or startup
+            return points
+        return self.values["save"] + points
 
     def get(self, patterns: list[str]) -> list[tuple[str, str]]:
         """CONFIG GET: every directive matching one of the glob patterns, with its value as text."""
