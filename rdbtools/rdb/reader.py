@@ -707,6 +707,8 @@ class RdbReader:
     def _hash_metadata(self, pos: int):
         self._need(pos, 8, "a hash's minimum field expire time")
         min_expire = _unpack_u64(self._buf, pos)[0]
+        if min_expire > _HFE_MAX + 1:  # 2^48 stands for 'none'; Redis refuses anything above on every load
+            raise FormatError(f"hash minimum field expire time {min_expire} out of range", offset=pos)
         count, pos = read_length(self._buf, pos + 8)
 
         def read_field(at: int):

@@ -161,6 +161,8 @@ DAMAGED = {
                                                         "soonest first"),
     "hash with a field TTL that is not an integer": Case(12, ttl_hash((b"a", b"1", b"x")), "not an integer"),
     "hash with a field TTL past 48 bits": Case(12, ttl_hash((b"a", b"1", 1 << 48)), "out of range"),
+    "hash table with field TTLs whose minimum TTL is past 2^48": Case(12, key(24, struct.pack("<Q", (1 << 48) + 1) + (
+        encode_length(1) + encode_length(0) + encode_string(b"a") + encode_string(b"1"))), "out of range"),
     "hash with field TTLs repeats a field": Case(12, ttl_hash((b"a", b"1", 0), (b"a", b"2", 0)),
                                                  "duplicate hash fields"),
     "stream node key stored twice": Case(9, stream((1, 1), (1, 1)), "stored twice"),
@@ -211,6 +213,8 @@ SOUND = {
     "zset listpack score text that is not a number": Case(10, key(17, blob(encode_listpack([b"m", b"abc"])))),
     "stream nodes stored out of order": Case(9, stream((2, 1), (1, 1))),
     "stream entry with its own fields": Case(9, stream((1, 1), node=[*NODE[:5], 0, 0, 0, 1, b"g", b"w", 6])),
+    "hash table with field TTLs whose minimum TTL is 2^48 (none)": Case(12, key(24, struct.pack("<Q", 1 << 48) + (
+        encode_length(1) + encode_length(0) + encode_string(b"a") + encode_string(b"1")))),
     "hash with field TTLs first, soonest first": Case(12, ttl_hash((b"a", b"1", FAR_MS), (b"b", b"2", FAR_MS + 5),
                                                                    (b"c", b"3", 0))),
 }
