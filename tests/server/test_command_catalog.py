@@ -23,8 +23,8 @@ _SINCE_7 = {b"eval_ro", b"evalsha_ro", b"lcs", b"sintercard", b"sort_ro", b"spub
 NOT_YET = {
     "redis-6.2": {b"host:", b"post", b"stralgo"},
     "redis-7.0": _SINCE_7,
-    "redis-8.2": _SINCE_7 | {b"waitaof", b"xackdel", b"xdelex", b"vadd", b"vcard", b"vdim", b"vemb", b"vgetattr",
-                             b"vinfo", b"vismember", b"vlinks", b"vrandmember", b"vrem", b"vsetattr", b"vsim"},
+    "redis-8.2": _SINCE_7 | {b"waitaof", b"xackdel", b"xdelex", b"vcard", b"vdim", b"vemb", b"vgetattr", b"vinfo",
+                             b"vismember", b"vlinks", b"vrandmember", b"vsim"},
     "valkey-8.1": _SINCE_7 | {b"commandlog", b"waitaof"},
     "valkey-9.1": _SINCE_7 | {b"commandlog", b"waitaof", b"clusterscan", b"delifeq", b"msetex"},
 }
