@@ -77,6 +77,7 @@ _unpack_id = struct.Struct(">QQ").unpack_from
 _STREAM_DELETED = 1  # stream entry flag: a tombstone kept in the node
 _STREAM_SAMEFIELDS = 2  # stream entry flag: fields equal the node's master fields
 _HFE_MAX = (1 << 48) - 1  # hash field expire times are at most 48 bits (Redis EB_EXPIRE_TIME_MAX)
+_VALKEY_HFE_MAX = (1 << 63) - 1  # Valkey 9 loads any time that is not negative
 
 
 def as_bytes(value: int | bytes) -> bytes:
@@ -690,14 +691,14 @@ class RdbReader:
 
     # --- hashes with field expiration (Redis 7.4+, Valkey 9+) ---------------------------------
 
-    def _hash_with_ttls(self, pos: int, count: int, read_field: Callable):
+    def _hash_with_ttls(self, pos: int, count: int, read_field: Callable, max_expire: int = _HFE_MAX):
         fields: dict[bytes, bytes] = {}
         expires: dict[bytes, int] = {}
         for _ in range(count):
             name, value, expire_at, pos = read_field(pos)
             fields[name] = value
             if expire_at is not None:
-                if self.deep and not 0 <= expire_at <= _HFE_MAX:
+                if self.deep and not 0 <= expire_at <= max_expire:
                     self._flag(f"hash field expire time {expire_at} out of range", pos)
                 expires[name] = expire_at
         self._nonempty(count, "hash", pos)
@@ -740,7 +741,7 @@ class RdbReader:
             expire_at = _unpack_i64(self._buf, at)[0]
             return name, value, (None if expire_at == -1 else expire_at), at + 8
 
-        return self._hash_with_ttls(pos, count, read_field)
+        return self._hash_with_ttls(pos, count, read_field, _VALKEY_HFE_MAX)
 
     def _hash_listpack_ex(self, pos: int):
         self._need(pos, 8, "a hash's minimum field expire time")

@@ -36,9 +36,11 @@ class Case:
     version: int  # the RDB version the file is written in: only servers that read it are asked
     record: bytes  # one key entry, named "k"
     problem: str = ""  # what verify's message says (damaged cases)
+    magic: str = "REDIS"
 
     def file(self) -> bytes:
-        return rdb_file(select_db(0), string_key("before", "fine"), self.record, version=self.version)
+        return rdb_file(select_db(0), string_key("before", "fine"), self.record, version=self.version,
+                        magic=self.magic.encode())
 
 
 def key(type_byte: int, payload: bytes) -> bytes:
@@ -90,6 +92,12 @@ def stream(*node_ids: tuple[int, int], node: list[int | bytes] = NODE) -> bytes:
     nodes = b"".join(blob(struct.pack(">QQ", *node_id)) + blob(encode_listpack(node)) for node_id in node_ids)
     last = max(node_ids)
     return key(15, encode_length(len(node_ids)) + nodes + b"".join(map(encode_length, (len(node_ids), *last, 0))))
+
+
+def valkey_hash(*fields: tuple[bytes, bytes, int]) -> bytes:
+    """Valkey's type 22: a count, then each field, value and i64 expire time (-1: none)."""
+    return key(22, encode_length(len(fields)) + b"".join(
+        encode_string(f) + encode_string(v) + struct.pack("<q", at) for f, v, at in fields))
 
 
 # a hash ziplist a=1 b=2: entries at 10, 13, 15 and 18, the end marker at 20
@@ -163,6 +171,9 @@ DAMAGED = {
     "hash with a field TTL past 48 bits": Case(12, ttl_hash((b"a", b"1", 1 << 48)), "out of range"),
     "hash table with field TTLs whose minimum TTL is past 2^48": Case(12, key(24, struct.pack("<Q", (1 << 48) + 1) + (
         encode_length(1) + encode_length(0) + encode_string(b"a") + encode_string(b"1"))), "out of range"),
+    "Valkey hash with a negative field TTL": Case(80, valkey_hash((b"a", b"1", -2)), "out of range", "VALKEY"),
+    "Valkey hash repeats a field": Case(80, valkey_hash((b"a", b"1", -1), (b"a", b"2", -1)), "duplicate hash fields",
+                                        "VALKEY"),
     "hash with field TTLs repeats a field": Case(12, ttl_hash((b"a", b"1", 0), (b"a", b"2", 0)),
                                                  "duplicate hash fields"),
     "stream node key stored twice": Case(9, stream((1, 1), (1, 1)), "stored twice"),
@@ -215,19 +226,21 @@ SOUND = {
     "stream entry with its own fields": Case(9, stream((1, 1), node=[*NODE[:5], 0, 0, 0, 1, b"g", b"w", 6])),
     "hash table with field TTLs whose minimum TTL is 2^48 (none)": Case(12, key(24, struct.pack("<Q", 1 << 48) + (
         encode_length(1) + encode_length(0) + encode_string(b"a") + encode_string(b"1")))),
+    "Valkey hash with a field TTL past 48 bits": Case(80, valkey_hash((b"a", b"1", FAR_MS << 14)), magic="VALKEY"),
     "hash with field TTLs first, soonest first": Case(12, ttl_hash((b"a", b"1", FAR_MS), (b"b", b"2", FAR_MS + 5),
                                                                    (b"c", b"3", 0))),
 }
 
 
-def readers(version: int) -> list[str]:
-    """The servers that load a REDIS file of this RDB version (Valkey 9 reads Redis's up to 11)."""
+def readers(version: int, magic: str = "REDIS") -> list[str]:
+    """The servers that load a file of this magic and RDB version (Valkey 9 reads Redis's up to 11)."""
     return [name for name, spec in sorted(SERVERS.items())
-            if version <= (11 if spec.magic == "VALKEY" else spec.rdb_version)]
+            if (magic == spec.magic and version <= spec.rdb_version)
+            or (magic == "REDIS" and spec.magic == "VALKEY" and version <= 11)]
 
 
 def per_server(cases: dict[str, Case]) -> list[tuple[str, str]]:
-    return [(case, server) for case in sorted(cases) for server in readers(cases[case].version)]
+    return [(case, server) for case in sorted(cases) for server in readers(cases[case].version, cases[case].magic)]
 
 
 def verify(path, engine: str) -> subprocess.CompletedProcess:
