@@ -2,7 +2,9 @@
 
 The reader in deep mode checks every record and embedded encoding; this module adds what needs the
 whole file: duplicate keys within a database (Redis panics on them while loading), the checksum
-verdict, trailing bytes, and the counts an operator wants to see in a report.
+verdict, trailing bytes, and the counts an operator wants to see in a report. A file is corrupt when
+the servers' integrity checks would refuse it; the rules, checked against the real servers, and the
+few values verify refuses although some server loads them, are in docs/integrity.md.
 
 Duplicate keys are found in memory that does not grow with key sizes: each key is remembered as a
 64-bit hash in an array (8 bytes a key, no Python object each), the array is sorted in place, and
