@@ -198,6 +198,8 @@ DAMAGED = {
     "zset v2 repeats a member": Case(9, key(5, pairs(b"a", b"a", score=struct.pack("<d", 1))),
                                      "duplicate sorted set members"),
     "zset v1 score text that is not a number": Case(9, key(3, pairs(b"a", score=b"\x03abc")), "invalid double"),
+    "zset v1 with a NaN score": Case(9, key(3, pairs(b"a", score=b"\xfd")), "NaN"),
+    "zset v1 with a NaN score text": Case(9, key(3, pairs(b"a", score=b"\x03nan")), "NaN"),
     "zset v2 with a NaN score": Case(9, key(5, pairs(b"a", score=struct.pack("<d", float("nan")))), "NaN"),
     "hash repeats a field": Case(9, key(4, encode_length(2) + b"".join(map(encode_string, (b"f", b"1", b"f", b"2")))),
                                  "duplicate hash fields"),
