@@ -14,7 +14,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ from rdbtools.keyspace.engine import CommandError, Engine, UnknownCommand
 from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.filters import KeyFilter
 from rdbtools.rdb.model import (
-    ConsumerGroup,
     Function,
     HashTemplate,
     Header,
@@ -43,7 +42,7 @@ from rdbtools.rdb.model import (
 from rdbtools.rdb.reader import RdbFile, open_rdb
 from rdbtools.rdb.targets import NEWEST, Target, target_for_version
 from rdbtools.rdb.targets import TARGETS as TARGETS_BY_NAME
-from rdbtools.rdb.writer import DROPPABLE, PARTIAL_DROPS, RdbWriter, unwritable
+from rdbtools.rdb.writer import DROPPABLE, PARTIAL_DROPS, RdbWriter, unwritable, without_part
 
 OUTPUT_FORMATS = ("rdb", "jsonl", "resp", "aof-dir")
 AOF_NAME = "appendonly.aof"  # Redis's default appendfilename
@@ -399,20 +398,7 @@ def _adapt(record, kind: str, drop: frozenset[str], blocked: list, report: Conve
         blocked.append((what, kind))
         return None
     report.changed[kind] += len(record.field_expires) if kind == "field-ttls" else 1
-    if kind == "field-ttls":  # keep the fields, lose their TTLs
-        return replace(record, field_expires=None)
-    if kind == "key-metadata":
-        return replace(record, key_meta=None)
-    if kind == "stream-idmp":
-        return replace(record, value=replace(record.value, idmp=None))
-    if kind == "stream-nacks":  # the released entries leave the PEL: no older stream has unowned ones
-        return replace(record, value=replace(record.value, groups=[_without_nacks(g) for g in record.value.groups]))
-    return None
-
-
-def _without_nacks(group: ConsumerGroup) -> ConsumerGroup:
-    released = set(group.nacked or ())
-    return replace(group, pending=[p for p in group.pending if p.id not in released], nacked=None)
+    return without_part(record, kind) if kind in PARTIAL_DROPS else None
 
 
 def _counted(records, report: ConvertReport, progress: Progress | None = None, total: int = 0) -> Iterator[Record]:

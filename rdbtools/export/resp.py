@@ -33,6 +33,7 @@ from rdbtools.rdb.model import (
     StreamIdmp,
 )
 from rdbtools.rdb.targets import Target
+from rdbtools.rdb.writer import IDMP_DEFAULTS, PARTIAL_DROPS, unwritable, without_part
 
 ITEMS_PER_COMMAND = 64  # Redis's AOF_REWRITE_ITEMS_PER_CMD
 _CRC64 = anycrc.Model("CRC64-REDIS")
@@ -40,6 +41,8 @@ _MODULE_2 = 7
 _DUMP_RDB_VERSION = 9  # payload version every server since 5.0 restores
 _STREAM_COUNTERS_RDB_VERSION = 10  # stream v2 (Redis 7.0): entries added, max deleted id, entries read
 _GHOST_FIELDS = [(b"x", b"y")]  # the field of an entry added only to be removed again
+#: what Redis 8.6-8.10 added that an older target's commands cannot recreate (key metadata has no command at all)
+_NEWER_KINDS = frozenset({"arrays", "stream-idmp", "stream-nacks"})
 
 
 def format_score(score: float) -> bytes:
@@ -100,8 +103,10 @@ def _group_commands(key: bytes, group: ConsumerGroup, counters: bool) -> Iterato
 
 
 def _idmp_commands(key: bytes, idmp: StreamIdmp) -> Iterator[tuple]:
-    """The settings, then each producer's iids oldest first (the all-time counters have no command)."""
-    yield (b"XCFGSET", key, b"IDMP-DURATION", idmp.duration, b"IDMP-MAXSIZE", idmp.max_entries)
+    """The settings where not a new stream's, then each producer's iids oldest first (the all-time
+    counters have no command)."""
+    if (idmp.duration, idmp.max_entries) != IDMP_DEFAULTS:
+        yield (b"XCFGSET", key, b"IDMP-DURATION", idmp.duration, b"IDMP-MAXSIZE", idmp.max_entries)
     for producer in idmp.producers:
         for iid, entry_id in producer.entries:
             yield (b"XIDMPRECORD", key, producer.pid, iid, str(entry_id))
@@ -190,6 +195,7 @@ class RespWriter:
 
     def __init__(self, out: BinaryIO, target: Target | None = None) -> None:
         self.out = out
+        self.target = target
         self.counters = target is None or target.rdb_version >= _STREAM_COUNTERS_RDB_VERSION
         self.db: int | None = None
         self.skipped: dict[str, int] = {}
@@ -197,6 +203,8 @@ class RespWriter:
     def write(self, record: Record) -> None:
         write = self.out.write
         if isinstance(record, KeyRecord):
+            if self.target is not None and (record := self._fit(record)) is None:
+                return
             if record.db != self.db:
                 write(pack_command((b"SELECT", record.db)))
                 self.db = record.db
@@ -209,3 +217,13 @@ class RespWriter:
         elif isinstance(record, ModuleAux):
             # module aux data has no command form: it can only travel inside an RDB
             self.skipped["module aux"] = self.skipped.get("module aux", 0) + 1
+
+    def _fit(self, record: KeyRecord) -> KeyRecord | None:
+        """Leave out what Redis 8.6-8.10 added when the target has no command for it (counted, never
+        silently): arrays whole, a stream's IDMP or NACK parts."""
+        while (kind := unwritable(record, self.target)) in _NEWER_KINDS:
+            self.skipped[kind] = self.skipped.get(kind, 0) + 1
+            if kind not in PARTIAL_DROPS:
+                return None
+            record = without_part(record, kind)
+        return record

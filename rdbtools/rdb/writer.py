@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import struct
 import time
+from dataclasses import replace
 from typing import BinaryIO
 
 import anycrc
@@ -32,7 +33,16 @@ from rdbtools.formats.rdb import (
     value_schema,
 )
 from rdbtools.formats.ziplist import encode_ziplist
-from rdbtools.rdb.model import Function, KeyMetaClass, KeyRecord, ModuleValue, SparseArray, StreamId, StreamIdmp
+from rdbtools.rdb.model import (
+    ConsumerGroup,
+    Function,
+    KeyMetaClass,
+    KeyRecord,
+    ModuleValue,
+    SparseArray,
+    StreamId,
+    StreamIdmp,
+)
 from rdbtools.rdb.targets import Target
 
 _CRC64 = anycrc.Model("CRC64-REDIS")
@@ -178,6 +188,24 @@ def _unwritable_module(value: ModuleValue, target: Target) -> str | None:
         return "modules"
     kind = BUILTIN_MODULE_KINDS.get(value.module_name)
     return kind if kind is not None and value.module_name not in target.builtin_modules else None
+
+
+def without_part(record: KeyRecord, kind: str) -> KeyRecord:
+    """The record without the part a PARTIAL_DROPS kind names: what an older target can hold of it."""
+    if kind == "field-ttls":  # the fields stay, their TTLs go
+        return replace(record, field_expires=None)
+    if kind == "key-metadata":
+        return replace(record, key_meta=None)
+    if kind == "stream-idmp":
+        return replace(record, value=replace(record.value, idmp=None))
+    if kind == "stream-nacks":  # the released entries leave the PEL: no older stream has unowned ones
+        return replace(record, value=replace(record.value, groups=[_without_nacks(g) for g in record.value.groups]))
+    raise ValueError(f"{kind!r} drops the whole record, not a part of it")
+
+
+def _without_nacks(group: ConsumerGroup) -> ConsumerGroup:
+    released = set(group.nacked or ())
+    return replace(group, pending=[p for p in group.pending if p.id not in released], nacked=None)
 
 
 #: XCFGSET's defaults (IDMP-DURATION seconds, IDMP-MAXSIZE), what a Redis 8.6 stream starts with

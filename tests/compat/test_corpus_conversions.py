@@ -15,6 +15,8 @@ from tests.corpus import rdb_files
 from tests.expected_shape import compare, shape_records
 from tests.servers import SERVERS, start_server
 
+_NEWER_PARTS = frozenset({"stream-idmp", "stream-nacks", "key-metadata"})
+
 
 def _server_for(path) -> str:
     with open_rdb(path) as rdb:
@@ -41,8 +43,9 @@ def test_jsonl_round_trip_and_aof_of_a_corpus_file_load_in_a_real_server(tmp_pat
     expected = _expected(corpus_file.path)
     jsonl, back, aof = tmp_path / "dump.jsonl", tmp_path / "back.rdb", tmp_path / "appendonly.aof"
     convert(corpus_file.path, jsonl)
-    convert(jsonl, back, target=target_for(name))
-    convert(corpus_file.path, aof, to="resp")
+    # what a file newer than the server holds beyond its content (RDB 13+ IDMP data) is dropped by name
+    convert(jsonl, back, target=target_for(name), drop=_NEWER_PARTS)
+    convert(corpus_file.path, aof, to="resp", target=target_for(name))
     now = int(time.time() * 1000)
     with start_server(name, rdb=back) as server:
         assert compare(expected, read_back(server.port, SERVERS[name]), now_ms=now) == []

@@ -389,6 +389,7 @@ def test_the_writer_keeps_what_each_newer_target_holds(tmp_path, target, dropped
 
 
 def test_resp_recreates_arrays_nacks_and_idmp_with_the_commands_of_redis_8_8(tmp_path):
+    """Command forms from Redis's t_array.c / t_stream.c (ARSEEK names the next index to write)."""
     path = tmp_path / "v15.rdb"
     path.write_bytes(_v15_file())
     out = subprocess.run([sys.executable, "-m", "rdbtools.cli", "dump", str(path), "--format", "resp"],
@@ -404,8 +405,30 @@ def test_resp_recreates_arrays_nacks_and_idmp_with_the_commands_of_redis_8_8(tmp
     assert by_name[b"ARMSET"] == [[b"arr", b"0", b"hello", b"5", b"-42", b"9", b"2.5", b"%d" % (2**64 - 2), b"short"]]
     assert by_name[b"ARSEEK"] == [[b"arr", b"50"]]  # the next index: one past the stored cursor 49
     assert by_name[b"XNACK"] == [[b"st5", b"g", b"FAIL", b"IDS", b"1", b"2-0", b"RETRYCOUNT", b"2", b"FORCE"]]
-    assert by_name[b"XCFGSET"] == [[b"st5", b"IDMP-DURATION", b"100", b"IDMP-MAXSIZE", b"100"]]
+    assert b"XCFGSET" not in by_name  # 100 s / 100 entries: what a new stream has
     assert by_name[b"XIDMPRECORD"] == [[b"st5", b"p1", b"iid-p1", b"2-0"], [b"st5", b"p2", b"iid-p2", b"2-0"]]
     assert [c[0] for c in by_name[b"XCLAIM"]] == [b"st5"]  # the released entry is not claimed by anyone
     hashes = {c[0]: c[1:] for c in by_name[b"HSET"]}
     assert hashes[b"h-lp-ref"] == [b"a", b"1", b"b", b"2", b"id", b"3", b"name", b"Ann"]
+
+
+def test_resp_for_an_older_target_leaves_out_what_it_has_no_command_for_and_counts_it(tmp_path):
+    path = tmp_path / "v15.rdb"
+    path.write_bytes(_v15_file())
+    out = tmp_path / "for-8.2.aof"
+    report = convert(path, out, to="resp", target=TARGETS["redis-8.2"])
+    assert {k: v for k, v in report.skipped.items() if k != "key metadata"} == {
+        "arrays": 1, "stream-idmp": 1, "stream-nacks": 1}
+    text = out.read_bytes()
+    assert b"ARMSET" not in text and b"XIDMPRECORD" not in text and b"XNACK" not in text
+    with start_server("redis-8.2", extra=("--appendonly", "yes", "--appenddirname", "d",
+                                          "--appendfilename", "a.aof"), prepare=lambda d: _aof_dir(out, d)) as server:
+        client = server.client()
+        assert client.hgetall(b"h-lp-ref") == {b"a": b"1", b"b": b"2", b"id": b"3", b"name": b"Ann"}
+        assert client.xlen(b"st5") == 2 and not client.exists(b"arr")
+
+
+def _aof_dir(aof: Path, directory: Path) -> None:
+    (directory / "d").mkdir()
+    (directory / "d" / "a.aof.1.base.aof").write_bytes(aof.read_bytes())
+    (directory / "d" / "a.aof.manifest").write_text("file a.aof.1.base.aof seq 1 type b\n")
