@@ -232,6 +232,17 @@ class Restored:
         return text in self.stream
 
 
+#: keys written before the rewrite starts: at 2 ms a key (rdb-key-save-delay) the child takes 3 s
+_REWRITE_KEYS = 1500
+
+
+def _wait_for_keys(client: redis.Redis, count: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while client.dbsize() < count:
+        assert time.monotonic() < deadline, f"the writers did not reach {count} keys"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize(("policy", "rewriting"), [("always", False), ("everysec", False), ("always", True)])
 def test_kill_9_under_load_keeps_acknowledged_writes(tmp_path, policy, rewriting, record_property):
     """``rewriting``: a BGREWRITEAOF (its child slowed down) is under way when the server is killed."""
@@ -240,7 +251,8 @@ def test_kill_9_under_load_keeps_acknowledged_writes(tmp_path, policy, rewriting
         for writer in writers:
             writer.start()
         time.sleep(1.0)
-        if rewriting:
+        if rewriting:  # enough keys that the slowed child outlasts the sleep below however loaded the machine
+            _wait_for_keys(serving.client(), _REWRITE_KEYS)
             serving.client().bgrewriteaof()
         time.sleep(1.5)
         if rewriting:
