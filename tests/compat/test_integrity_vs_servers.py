@@ -141,6 +141,8 @@ DAMAGED = {
                                                                                   b"\x02"))), "header counts 2"),
     "quicklist node ziplist tail misses the last entry": Case(9, key(14, encode_length(1) + blob(
         patched(encode_ziplist([b"x", b"y"]), 4, b"\x0a"))), "tail offset 10"),
+    "quicklist node holds an empty string": Case(9, key(14, encode_length(2) + blob(b"") + blob(
+        encode_ziplist([b"x"]))), "shorter than"),
     # listpack (lpValidateIntegrity, lpValidateNext and the callbacks of rdb.c)
     "listpack total bytes disagree with its size": Case(10, key(16, blob(patched(HASH_LP, 0, b"\x12"))),
                                                         "header says"),
