@@ -62,6 +62,12 @@ class FormatError(RdbtoolError):
     hint = "the file is corrupt; restore it from another backup"
 
 
+class Irregularity(FormatError):
+    """Data no Redis writes, yet every server's loader takes as it is: a warning, not corruption."""
+
+    hint = "every server loads it as stored"
+
+
 class TruncatedError(FormatError):
     """The data ends in the middle of a structure."""
 

@@ -19,7 +19,14 @@ from typing import Any
 
 import anycrc
 
-from rdbtools.errors import ChecksumError, FormatError, RdbtoolError, TruncatedError, UnsupportedError
+from rdbtools.errors import (
+    ChecksumError,
+    FormatError,
+    Irregularity,
+    RdbtoolError,
+    TruncatedError,
+    UnsupportedError,
+)
 from rdbtools.formats import accelerated, vectorset
 from rdbtools.formats.intset import decode_intset
 from rdbtools.formats.listpack import decode_listpack
@@ -498,9 +505,9 @@ class RdbReader:
             raise FormatError(f"{what} stored at offset {pos}: {error.message} (at byte {error.offset} of it)",
                               offset=pos) from None
 
-    def _flag(self, message: str, pos: int) -> None:
+    def _flag(self, message: str, pos: int, kind: type[FormatError] = FormatError) -> None:
         """Note a problem that does not stop decoding (deep mode only): verify reports them all."""
-        self.problems.append(FormatError(message, offset=pos, path=self.path))
+        self.problems.append(kind(message, offset=pos, path=self.path))
 
     def _nonempty(self, count: int, what: str, pos: int) -> None:
         if count == 0 and self.deep:
@@ -897,9 +904,9 @@ class RdbReader:
         if stream.length != len(stream.entries):
             self._flag(f"stream length {stream.length} inconsistent with the "
                        f"{len(stream.entries)} valid entries it holds", pos)
-        if stream.entries and stream.entries[-1].id > stream.last_id:
+        if stream.entries and stream.entries[-1].id > stream.last_id:  # Redis 6.2-8.2, Valkey 8.1-9.1 load it
             self._flag(f"stream last id {stream.last_id} is lower than its last entry "
-                       f"{stream.entries[-1].id}", pos)
+                       f"{stream.entries[-1].id}", pos, Irregularity)
 
     def _stream_group(self, pos: int, version: int) -> tuple[ConsumerGroup, int]:
         buf = self._buf

@@ -24,7 +24,7 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from rdbtools.errors import ChecksumError, InputError, RdbtoolError, UnsupportedError, format_key
+from rdbtools.errors import ChecksumError, InputError, Irregularity, RdbtoolError, UnsupportedError, format_key
 from rdbtools.formats import accelerated
 from rdbtools.formats.rdb import RdbType
 from rdbtools.rdb.model import Aux, Function, HashTemplate, KeyRecord, ModuleAux, SparseArray, Stream
@@ -75,6 +75,7 @@ class VerifyReport:
     checksum: str | None = None  # ok | disabled | absent | mismatch, None when not reached
     trailing_bytes: int = 0
     problems: list[Problem] = field(default_factory=list)
+    irregularities: list[Problem] = field(default_factory=list)  # what no Redis writes but every server loads
     unsupported: str | None = None
     unreadable: str | None = None
     seconds: float = 0.0
@@ -100,6 +101,7 @@ class VerifyReport:
             notes.append(f"RDB version {self.version} has no checksum (added in version 5)")
         if self.trailing_bytes:
             notes.append(f"{self.trailing_bytes} bytes after the checksum (Redis ignores them)")
+        notes.extend(f"{p} (every server loads it as stored)" for p in self.irregularities)
         return notes
 
     @property
@@ -148,7 +150,9 @@ def verify_rdb(
             report.path, report.size = rdb.path, rdb.size
             report.magic, report.version = rdb.header.magic, rdb.header.version
             _walk(rdb, report, key_hashes, now_ms, progress)
-            report.problems.extend(Problem.from_error(p) for p in rdb.reader.problems)
+            for problem in rdb.reader.problems:
+                found = Problem.from_error(problem)
+                (report.irregularities if isinstance(problem, Irregularity) else report.problems).append(found)
             checksum = rdb.checksum
             report.checksum = checksum.status if checksum else None
             report.trailing_bytes = rdb.reader.trailing_bytes

@@ -87,10 +87,11 @@ def ttl_hash(*triples: tuple[bytes, bytes, int | bytes]) -> bytes:
 NODE = [1, 0, 1, b"f", 0, 2, 0, 0, b"v", 4]
 
 
-def stream(*node_ids: tuple[int, int], node: list[int | bytes] = NODE) -> bytes:
-    """A stream v1 (type 15): one node per id, each holding ``node`` (one entry f=v); no groups."""
+def stream(*node_ids: tuple[int, int], node: list[int | bytes] = NODE, last: tuple[int, int] | None = None) -> bytes:
+    """A stream v1 (type 15): one node per id, each holding ``node`` (one entry f=v); no groups; its
+    last id the highest node id unless given."""
     nodes = b"".join(blob(struct.pack(">QQ", *node_id)) + blob(encode_listpack(node)) for node_id in node_ids)
-    last = max(node_ids)
+    last = last or max(node_ids)
     return key(15, encode_length(len(node_ids)) + nodes + b"".join(map(encode_length, (len(node_ids), *last, 0))))
 
 
@@ -227,6 +228,7 @@ SOUND = {
     "zset ziplist score text with bytes after the number": Case(9, key(12, blob(encode_ziplist([b"m", b"1.5abc"])))),
     "zset listpack score text that is not a number": Case(10, key(17, blob(encode_listpack([b"m", b"abc"])))),
     "stream nodes stored out of order": Case(9, stream((2, 1), (1, 1))),
+    "stream last id below its last entry": Case(9, stream((5, 0), last=(1, 0))),
     "stream entry with its own fields": Case(9, stream((1, 1), node=[*NODE[:5], 0, 0, 0, 1, b"g", b"w", 6])),
     "hash table with field TTLs whose minimum TTL is 2^48 (none)": Case(12, key(24, struct.pack("<Q", 1 << 48) + (
         encode_length(1) + encode_length(0) + encode_string(b"a") + encode_string(b"1")))),
@@ -315,3 +317,16 @@ def test_stream_nodes_stored_out_of_order_read_in_the_order_every_server_holds(t
     with start_server(server, rdb=path, extra=SANITIZE) as running:
         held = [(entry_id, list(fields.items())) for entry_id, fields in running.client().xrange("k")]
     assert read == held
+
+
+@pytest.mark.parametrize("engine", ["compiled", "python"])
+def test_what_no_redis_writes_but_every_server_loads_is_a_warning_strict_fails_on(tmp_path, engine):
+    path = tmp_path / "stream.rdb"
+    path.write_bytes(SOUND["stream last id below its last entry"].file())
+    report = orjson.loads(verify(path, engine).stdout)
+    assert report["verdict"] == "sound" and report["problems"] == []
+    assert any("last id 1-0 is lower than its last entry 5-0" in w and "key 'k'" in w for w in report["warnings"])
+    env = dict(os.environ, RDBTOOL_PURE_PYTHON="1" if engine == "python" else "")
+    strict = subprocess.run([sys.executable, "-m", "rdbtools.cli", "verify", "--strict", str(path)],
+                            capture_output=True, timeout=60, env=env)
+    assert strict.returncode == 1
