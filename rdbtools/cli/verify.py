@@ -28,7 +28,8 @@ def verify(
     files: Annotated[list[str], typer.Argument(help="RDB files, or AOFs (file, manifest or directory), to check.")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: human or json.")] = "human",
     strict: Annotated[
-        bool, typer.Option("--strict", help="Also fail on warnings (no checksum, trailing bytes, data every server loads but no Redis writes).")
+        bool, typer.Option("--strict", help="Also fail on warnings (no checksum, trailing bytes, "
+                                             "data every server loads but no Redis writes).")
     ] = False,
 ) -> None:
     """Check that RDB files are sound: checksum, every record, every embedded encoding.
