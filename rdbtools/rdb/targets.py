@@ -131,6 +131,18 @@ class Target:
         return frozenset({"vectorset"}) if not self.valkey_server and self.version >= (8, 0) else frozenset()
 
     @property
+    def hex_doubles(self) -> bool:
+        """Double arguments (ZADD scores, weights, coordinates) read by strtod take hexadecimal (0x1p3);
+        Valkey 9 reads them with fast_float, which does not."""
+        return not (self.valkey_server and self.version >= (9, 0))
+
+    @property
+    def strtod_score_ranges(self) -> bool:
+        """ZRANGEBYSCORE-style bounds read by strtod (leading spaces and hexadecimal taken) before Redis 8
+        and Valkey 9; by fast_float (neither) since (checked with Redis 8.2 and Valkey 9.1)."""
+        return self.version < ((9, 0) if self.valkey_server else (8, 0))
+
+    @property
     def version(self) -> tuple[int, int]:
         """The server's major.minor."""
         major, minor = self.server_version.split(".")[:2]

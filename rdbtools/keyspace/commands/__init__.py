@@ -76,11 +76,14 @@ def integer(value: bytes, error: str = NOT_INTEGER) -> int:
     return number
 
 
-def floating(value: bytes, error: str = "ERR value is not a valid float") -> float:
-    """strtod as Redis calls it: the whole argument, no spaces, NaN and overflow refused."""
+def floating(value: bytes, error: str = "ERR value is not a valid float", hexadecimal: bool = True) -> float:
+    """strtod as Redis calls it: the whole argument, no spaces, NaN and overflow refused (hexadecimal
+    refused too where the server reads doubles with fast_float: ``Target.hex_doubles``)."""
     try:
         number = float(value)
     except ValueError:
+        if not hexadecimal:
+            raise CommandError(error) from None
         number = _hex_float(value, error)
     # float() also takes surrounding spaces and digit underscores, which strtod does not; strtod's
     # ERANGE (overflow to infinity, underflow to zero) is refused by Redis

@@ -25,9 +25,10 @@ _NO_FLAGS = (False, False, False, False, False)
 @command("zadd", -4)
 def zadd(e, args):
     if len(args) == 4 and args[2].upper() not in _ZADD_FLAGS:  # one member, no options: the common case
-        return _zadd_one(e, args[1], floating(args[2]), args[3])
+        return _zadd_one(e, args[1], _double(e, args[2]), args[3])
     flags, rest = _zadd_flags(args)
-    pairs = list(zip(map(floating, rest[::2]), rest[1::2], strict=True))  # all scores checked before adding
+    scores = [_double(e, score) for score in rest[::2]]  # all checked before anything is added
+    pairs = list(zip(scores, rest[1::2], strict=True))
     entry = _zset(e, args[1])
     e.changes = 0
     if entry is None and b"XX" in flags:
@@ -91,7 +92,7 @@ def _zadd_flags(args: list[bytes]) -> tuple[set[bytes], list[bytes]]:
 
 @command("zincrby", 4)
 def zincrby(e, args):
-    delta = floating(args[2])
+    delta = _double(e, args[2])
     entry = e.get_or_create(args[1], "zset", dict)
     score = entry.value.get(args[3], 0.0) + delta
     if math.isnan(score):
@@ -126,11 +127,23 @@ def zcard(e, args):
 
 # --- ranges --------------------------------------------------------------------------------------
 
-def score_bound(text: bytes) -> tuple[float, bool]:
-    """A ZRANGEBYSCORE bound: (value, exclusive)."""
+def _double(e, text: bytes, error: str = NOT_FLOAT) -> float:
+    """A double argument as the target's server reads it."""
+    return floating(text, error, hexadecimal=e.target.hex_doubles)
+
+
+def score_bound(text: bytes, strtod: bool) -> tuple[float, bool]:
+    """A ZRANGEBYSCORE bound: (value, exclusive). Read to its end, NaN refused, out of range allowed;
+    by strtod (``Target.strtod_score_ranges``) leading spaces and hexadecimal are taken."""
     exclusive = text.startswith(b"(")
+    number = text[1:] if exclusive else text
+    if strtod:
+        number = number.lstrip(b" \t\n\r\x0b\x0c")
     try:
-        value = float(text[1:] if exclusive else text)
+        if not number or number[:1].isspace() or number[-1:].isspace() or b"_" in number:
+            raise ValueError(number)  # what Python's float takes and strtod does not
+        hexadecimal = strtod and b"x" in number.lower()
+        value = float.fromhex(number.decode("latin-1")) if hexadecimal else float(number)
     except ValueError:
         raise CommandError("ERR min or max is not a float") from None
     if math.isnan(value):
@@ -169,14 +182,15 @@ def _rank_slice(size: int, start: int, stop: int) -> slice:
     return slice(start, stop + 1) if start <= stop else slice(0, 0)
 
 
-def _selector(by: str, low: bytes, high: bytes, rev: bool, limit: tuple[int, int] | None):
+def _selector(by: str, low: bytes, high: bytes, rev: bool, limit: tuple[int, int] | None, strtod: bool):
     """The range arguments parsed (errors before the key is looked up, as Redis does): a function
     from the entry to the chosen (member, score) pairs."""
     if by == "rank":
         start, stop = integer(low), integer(high)
         test = None
     elif by == "score":
-        bounds = (score_bound(high), score_bound(low)) if rev else (score_bound(low), score_bound(high))
+        bounds = (score_bound(high, strtod), score_bound(low, strtod)) if rev else (
+            score_bound(low, strtod), score_bound(high, strtod))
         test = lambda pair: _in_score_range(pair[1], *bounds)  # noqa: E731
     else:
         bounds = (lex_bound(high), lex_bound(low)) if rev else (lex_bound(low), lex_bound(high))
@@ -230,7 +244,7 @@ def _reply(pairs, withscores: bool) -> list:
 @command("zrange", -4, write=False)
 def zrange(e, args):
     by, rev, limit, withscores = _range_options(args, 4)
-    select = _selector(by, args[2], args[3], rev, limit)
+    select = _selector(by, args[2], args[3], rev, limit, e.target.strtod_score_ranges)
     return _reply(select(_zset(e, args[1])), withscores)
 
 
@@ -239,7 +253,7 @@ def zrangestore(e, args):
     by, rev, limit, withscores = _range_options(args, 5)
     if withscores:
         raise CommandError(SYNTAX)
-    select = _selector(by, args[3], args[4], rev, limit)
+    select = _selector(by, args[3], args[4], rev, limit, e.target.strtod_score_ranges)
     return _store(e, args[1], dict(select(_zset(e, args[2]))))
 
 
@@ -251,7 +265,7 @@ def _store(e, key: bytes, scores: dict) -> int:
 
 
 def _remove_range(e, args, by: str):
-    select = _selector(by, args[2], args[3], False, None)
+    select = _selector(by, args[2], args[3], False, None, e.target.strtod_score_ranges)
     entry = _zset(e, args[1])
     chosen = select(entry)
     if entry is None:
@@ -386,7 +400,7 @@ def _combine(e, args, first: int, operation: str) -> dict:
     while i < len(args):
         option = args[i].upper()
         if option == b"WEIGHTS" and operation != "diff" and i + numkeys < len(args):
-            weights = [floating(w, "ERR weight value is not a float") for w in args[i + 1 : i + 1 + numkeys]]
+            weights = [_double(e, w, "ERR weight value is not a float") for w in args[i + 1 : i + 1 + numkeys]]
             i += numkeys + 1
         elif option == b"AGGREGATE" and operation != "diff" and i + 1 < len(args) and args[i + 1].upper() in _AGGREGATE:
             aggregate = args[i + 1].upper()
@@ -466,7 +480,7 @@ def geoadd(e, args):
         raise CommandError("ERR XX and NX options at the same time are not compatible")
     zadd_args = [b"zadd", args[1], *sorted(flags)]
     for j in range(0, len(rest), 3):
-        longitude, latitude = floating(rest[j], NOT_FLOAT), floating(rest[j + 1], NOT_FLOAT)
+        longitude, latitude = _double(e, rest[j], NOT_FLOAT), _double(e, rest[j + 1], NOT_FLOAT)
         if not (-180 <= longitude <= 180 and -GEO_LAT_LIMIT <= latitude <= GEO_LAT_LIMIT):
             raise CommandError(f"ERR invalid longitude,latitude pair {longitude:.6f},{latitude:.6f}")
         zadd_args += [b"%d" % geohash_score(longitude, latitude), rest[j + 2]]
@@ -501,12 +515,12 @@ def zrevrank(e, args):
 
 @command("zcount", 4, write=False)
 def zcount(e, args):
-    return len(_selector("score", args[2], args[3], False, None)(_zset(e, args[1])))
+    return len(_selector("score", args[2], args[3], False, None, e.target.strtod_score_ranges)(_zset(e, args[1])))
 
 
 @command("zlexcount", 4, write=False)
 def zlexcount(e, args):
-    return len(_selector("lex", args[2], args[3], False, None)(_zset(e, args[1])))
+    return len(_selector("lex", args[2], args[3], False, None, e.target.strtod_score_ranges)(_zset(e, args[1])))
 
 
 def _legacy_range(e, args, by: str, rev: bool):
@@ -577,10 +591,12 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2.0 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
-def _unit(text: bytes) -> float:
+def _unit(e, text: bytes) -> float:
+    """Meters per unit; an unknown unit refused in the target's words (before 7.0 in lower case)."""
     unit = _UNITS.get(text.lower())
     if unit is None:
-        raise CommandError("ERR unsupported unit provided. please use M, KM, FT, MI")
+        names = "m, km, ft, mi" if e.target.version < (7, 0) else "M, KM, FT, MI"
+        raise CommandError(f"ERR unsupported unit provided. please use {names}")
     return unit
 
 
@@ -601,7 +617,7 @@ def geopos(e, args):
 def geodist(e, args):
     if len(args) > 5:
         raise CommandError(SYNTAX)
-    unit = _unit(args[4]) if len(args) == 5 else 1.0
+    unit = _unit(e, args[4]) if len(args) == 5 else 1.0
     entry = _zset(e, args[1])
     if entry is None or args[2] not in entry.value or args[3] not in entry.value:
         return None
@@ -680,13 +696,15 @@ def _geo_query(e, args, first: int, origin=None, shape=None):
                 raise CommandError("ERR could not decode requested zset member")
             origin, i = geohash_position(entry.value[args[i + 1]]), i + 2
         elif option == b"FROMLONLAT" and i + 2 < len(args):
-            origin, i = (floating(args[i + 1]), floating(args[i + 2])), i + 3
+            origin, i = (_double(e, args[i + 1]), _double(e, args[i + 2])), i + 3
         elif option == b"BYRADIUS" and i + 2 < len(args):
-            unit = _unit(args[i + 2])
-            shape, i = ("radius", floating(args[i + 1]) * unit), i + 3
+            radius = _radius(e, args[i + 1])
+            unit = _unit(e, args[i + 2])
+            shape, i = ("radius", radius * unit), i + 3
         elif option == b"BYBOX" and i + 3 < len(args):
-            unit = _unit(args[i + 3])
-            shape, i = ("box", floating(args[i + 1]) * unit, floating(args[i + 2]) * unit), i + 4
+            width, height = _box(e, args[i + 1], args[i + 2])
+            unit = _unit(e, args[i + 3])
+            shape, i = ("box", width * unit, height * unit), i + 4
         elif option in (b"ASC", b"DESC"):
             order, i = option, i + 1
         elif option == b"COUNT" and i + 1 < len(args):
@@ -735,10 +753,26 @@ def _georadius(e, args, by_member: bool):
             raise CommandError("ERR could not decode requested zset member")
         origin, rest = geohash_position(entry.value[args[2]]), args[3:]
     else:
-        origin, rest = (floating(args[2]), floating(args[3])), args[4:]
-    unit = _unit(rest[1])
+        origin, rest = (_double(e, args[2]), _double(e, args[3])), args[4:]
+    radius = _radius(e, rest[0])
     return _geo_query(e, [args[0], args[1], b"BYRADIUS", rest[0], rest[1], *rest[2:]], 2, origin,
-                      ("radius", floating(rest[0]) * unit))
+                      ("radius", radius * _unit(e, rest[1])))
+
+
+def _radius(e, text: bytes) -> float:
+    """A search radius, refused in Redis's words (before its unit is looked at)."""
+    radius = _double(e, text, "ERR need numeric radius")
+    if radius < 0:
+        raise CommandError("ERR radius cannot be negative")
+    return radius
+
+
+def _box(e, width: bytes, height: bytes) -> tuple[float, float]:
+    """A search box's sides, both read before either is refused for being negative (as Redis does)."""
+    sides = _double(e, width, "ERR need numeric width"), _double(e, height, "ERR need numeric height")
+    if min(sides) < 0:
+        raise CommandError("ERR height or width cannot be negative")
+    return sides
 
 
 @command("georadius", -6)
