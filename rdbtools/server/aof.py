@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from rdbtools.aof.check import check_aof
+from rdbtools.aof.loading import loader_cut
 from rdbtools.aof.reader import find_layout, open_aof
 from rdbtools.aof.repair import truncate_with_backup
 from rdbtools.atomic import fsync_directory
@@ -34,7 +34,6 @@ from rdbtools.server.protocol import encode_bulks
 
 log = logging.getLogger("rdbtool.serve")
 POSTPONE_LIMIT = 2.0  # seconds a write may wait for a slow background fsync (everysec)
-_TRUNCATABLE = ("truncated", "unbalanced MULTI/EXEC")
 
 
 class AofLoadError(RdbtoolError):
@@ -161,24 +160,24 @@ class AofPersistence:
                 and not (self.directory / self.name).exists())
 
     def _cut_truncated_tail(self, source: Path) -> None:
-        """aof-load-truncated: a tail cut short is cut off, after a backup. Only the last file is
-        checked here (what a crash can leave short, and small beside a base): whatever is wrong
-        before it is the replay's located error, so nothing is read twice."""
-        problem = check_aof(find_layout(source).parts[-1].path).problem
-        if problem is None:
+        """aof-load-truncated, by the loader's rules (aof/loading.py): a command cut short by the end of
+        the last file, or a MULTI left open there, is cut off, after a backup. Only the last file is read
+        here: whatever is wrong before it is the replay's located error, so nothing is read twice."""
+        path = find_layout(source).parts[-1].path
+        try:
+            cut = loader_cut(path)
+        except RdbtoolError as error:
+            raise AofLoadError(f"Bad file format reading the append only file: {error.message}",
+                               offset=error.offset, path=str(path)) from None
+        if cut is None:
             return
-        if problem.verdict not in _TRUNCATABLE or problem.rdb_error is not None:
-            detail = problem.rdb_error or problem.error
-            offset = problem.error_offset if problem.error_offset is not None else problem.ok_up_to
-            raise AofLoadError(f"Bad file format reading the append only file ({problem.verdict} at offset {offset}"
-                               f"{': ' + detail if detail else ''})", path=str(problem.path))
         if not self.config["aof-load-truncated"]:
-            raise AofLoadError(f"the AOF is {problem.verdict} at offset {problem.ok_up_to} of {problem.name}; "
-                               "set aof-load-truncated yes to load what precedes it", path=str(problem.path))
-        backup = truncate_with_backup(problem.path, problem.ok_up_to)
-        log.warning("!!! Warning: short read while loading the AOF file %s!!!", problem.name)
+            raise AofLoadError(f"Unexpected end of file reading the append only file {path.name} (only the first "
+                               f"{cut} bytes load); set aof-load-truncated yes to load them", path=str(path))
+        backup = truncate_with_backup(path, cut)
+        log.warning("!!! Warning: short read while loading the AOF file %s!!!", path.name)
         log.warning("AOF %s loaded anyway because aof-load-truncated is enabled: truncated to offset %d "
-                    "(the original is kept as %s)", problem.name, problem.ok_up_to, backup.name)
+                    "(the original is kept as %s)", path.name, cut, backup.name)
 
     def _upgrade(self, manifest: Manifest) -> None:
         """An old single AOF becomes the base of a new directory (Redis 7's aofUpgradePrepare): the
