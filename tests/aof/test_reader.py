@@ -125,3 +125,11 @@ def test_multi_part_directory_is_read_base_then_incr_in_manifest_order(tmp_path)
         layout = find_layout(path)
         assert layout.kind == "multi-part"
         assert [c.args[2] for c in open_aof(path).commands()] == [b"base", b"one"]
+
+
+@pytest.mark.parametrize("number", [b"+1", b" 1", b"1 ", b"1_0", "\u0661".encode(), b"0x1"])
+def test_the_resp_schema_takes_numbers_only_as_redis_writes_them(number):
+    """ASCII digits after an optional '-': Python's int() took signs, spaces, underscores and other scripts'
+    digits. (The loader's reading of such lines is tests/compat/test_aof_lines_vs_servers.py's.)"""
+    with pytest.raises((ConstructError, FormatError)):
+        RECORD.parse(b"*" + number + b"\r\n$4\r\nPING\r\n")
