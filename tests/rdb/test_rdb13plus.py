@@ -308,19 +308,39 @@ def _array_payload(tag: int, data) -> bytes:
     return s(data.draw(st.binary(max_size=7 if tag == 3 else 40)))
 
 
+_meta_classes = st.lists(st.tuples(st.integers(0, 2**32 - 1), st.lists(st.one_of(
+    st.tuples(st.just(2), st.integers(0, 2**64 - 1)), st.tuples(st.just(5), _byte_strings)), max_size=3)),
+    min_size=1, max_size=7)
+
+
+def _module_ops(ops: list[tuple[int, int | bytes]]) -> bytes:
+    """A module opcode stream of UINTs and STRINGs, ending with EOF."""
+    return b"".join(bytes((op,)) + (encode_length(v) if op == 2 else s(v)) for op, v in ops) + b"\x00"
+
+
 @settings(max_examples=60, deadline=None)
 @given(elements=_elements, cursor=st.none() | st.integers(0, 2**64 - 2),
        fields=st.lists(_byte_strings, min_size=1, max_size=6, unique=True),
-       values=st.data(), pids=st.lists(_byte_strings, max_size=3, unique=True))
-def test_random_arrays_templates_and_idmp_read_as_the_schema_reads_them(elements, cursor, fields, values, pids):
+       values=st.data(), pids=st.lists(_byte_strings, max_size=3, unique=True), meta=_meta_classes,
+       owned=st.lists(st.integers(1, 2), unique=True, max_size=2))
+def test_random_records_of_every_new_kind_read_as_the_schema_reads_them(elements, cursor, fields, values, pids,
+                                                                         meta, owned):
     fields.sort(key=lambda f: (len(f), f))
     field_values = [values.draw(_byte_strings) for _ in fields]
     array = array_value(sorted(((i, tag, _array_payload(tag, data)) for i, tag, data in elements)), cursor)
+    released = [i for i in (1, 2) if i not in owned]
+    raw_fields = b"\x01" + encode_length(len(fields)) + b"".join(s(f) for f in fields)
     data = rdb_file(
         template(3, fields), select_db(0), key(28, b"arr", array),
         key(32, b"t-array", encode_length(3) + b"".join(s(v) for v in field_values)),
         key(30, b"t-lp", s(schema_encode_listpack([3, *field_values]))),
-        key(26, b"st", stream_value(version=4, idmp=idmp_section(pids=tuple(pids)))),
+        key(31, b"t-inline", raw_fields + b"".join(s(v) for v in field_values)),
+        key(29, b"t-inline-lp", b"\x00" + s(schema_encode_listpack(list(fields)))
+            + s(schema_encode_listpack([9, *field_values]))),
+        key_meta(*[(spec, _module_ops(ops)) for spec, ops in meta]) + key(0, b"meta", s(b"v")),
+        key(27, b"st", stream_value(version=5, groups=encode_length(1) + group(
+            b"g", owned=[(i, 0) for i in owned], released=[(i, 0) for i in released], nack=True),
+            idmp=idmp_section(pids=tuple(pids)))),
         version=15,
     )
     assert RdbFile.build(RdbFile.parse(data)) == data
@@ -330,9 +350,15 @@ def test_random_arrays_templates_and_idmp_read_as_the_schema_reads_them(elements
         path.write_bytes(data)
         with open_rdb(path) as rdb:
             fast = {r.key: r.value for r in rdb if isinstance(r, KeyRecord)}
+        with open_rdb(path) as rdb:
+            meta_read = next(r.key_meta for r in rdb if isinstance(r, KeyRecord) and r.key == b"meta")
     assert (fast[b"arr"].insert_index, fast[b"arr"].elements) == reference[b"arr"]
-    assert fast[b"t-array"] == fast[b"t-lp"] == reference[b"t-array"] == dict(zip(fields, field_values, strict=True))
+    expected = dict(zip(fields, field_values, strict=True))
+    for name in (b"t-array", b"t-lp", b"t-inline", b"t-inline-lp"):
+        assert fast[name] == reference[name] == expected
     assert [p.pid for p in fast[b"st"].idmp.producers] == [p for p, _ in reference[b"st"]["idmp"][2]] == pids
+    assert [tuple(i) for i in fast[b"st"].groups[0].nacked] == reference[b"st"]["groups"][0]["nacked"]
+    assert [(c.class_spec, c.payload) for c in meta_read] == [(spec, _module_ops(ops)) for spec, ops in meta]
 
 
 # --- down to the servers that run here: what they cannot hold is named, dropped on request ---------
