@@ -133,14 +133,16 @@ class RdbPersistence:
             self.child = None
 
     def save_point_due(self, now: float) -> bool:
-        """A `save <seconds> <changes>` point is reached (a failed BGSAVE is retried after 5 s)."""
+        """A `save <seconds> <changes>` point is reached: more than <seconds> whole seconds since the last
+        save, as serverCron counts them (a failed BGSAVE is retried once more than 5 s have passed)."""
         if self.child is not None:
             return False
         if self.scheduled:
             return True
-        if not self.last_bgsave_ok and now - self.last_bgsave_try < RETRY_DELAY:
+        second = int(now)  # serverCron compares its cached unix time, in whole seconds, and strictly
+        if not self.last_bgsave_ok and second - int(self.last_bgsave_try) <= RETRY_DELAY:
             return False
-        return any(self.dirty >= changes and now - self.lastsave >= seconds
+        return any(self.dirty >= changes and second - self.lastsave > seconds
                    for seconds, changes in self.config["save"])
 
     def refuses_writes(self) -> bool:

@@ -9,6 +9,7 @@ line unless the case has one) and CONFIG GET save is compared with serve's."""
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 import redis
 
 from rdbtools.server.config import ConfigError, ServerConfig
+from tests.server.serving import start_serve
 from tests.servers import SERVERS, RealServer, ServerRefused, free_port, require_binary, start_server
 
 SAVE_SERVERS = ("redis-7.0", "redis-8.2", "valkey-9.1")
@@ -131,3 +133,22 @@ def test_config_set_save_reads_its_value_as_the_server_does(server_name):
                 assert "Invalid save parameters" in str(error)
                 theirs = "refused"
             assert serve_config_set(value) == theirs, value
+
+
+def _seconds_to_save_point(client) -> int:
+    """`save 1 1`: a write, then the seconds from the start's LASTSAVE to the save point's save."""
+    before = client.info("persistence")["rdb_last_save_time"]
+    client.set("k", "v")
+    deadline = time.monotonic() + 15
+    while (after := client.info("persistence")["rdb_last_save_time"]) == before:
+        assert time.monotonic() < deadline, "the save point did not fire"
+        time.sleep(0.05)
+    return after - before
+
+
+@pytest.mark.parametrize("server_name", SAVE_SERVERS)
+def test_a_save_point_fires_once_more_whole_seconds_than_it_names_have_passed(server_name):
+    with start_server(server_name, extra=("--save", "1 1")) as server:
+        assert _seconds_to_save_point(server.client()) >= 2  # serverCron: unixtime - lastsave > seconds
+    with start_serve("--target", server_name, save="1 1") as serving:
+        assert _seconds_to_save_point(serving.client()) >= 2
