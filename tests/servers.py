@@ -115,7 +115,8 @@ class RealServer:
         which every server that is still starting, or has exited, would cost."""
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30, retry=Retry(NoBackoff(), 0))
 
-    def start(self, timeout: float = 15.0) -> None:
+    def start(self, timeout: float = 90.0) -> None:
+        """A start takes milliseconds; the long timeout is for a machine stalled by a loaded suite beside it."""
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
