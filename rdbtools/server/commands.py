@@ -21,15 +21,25 @@ Handler = Callable[[Client, list[bytes]], object]
 
 
 def table(server) -> dict[bytes, tuple[Handler, int]]:
-    """name -> (handler, Redis's arity)."""
+    """name -> (handler, Redis's arity): the connection and server commands serve runs. A container's
+    subcommands are lines of their own, "container|sub" (command_table.py says how commands are added)."""
     s = server
+    client, config, pubsub = (lambda c, a: _client(s, c, a)), (lambda c, a: _config(s, a)), (lambda c, a: _pubsub(s, a))
+    objects, commands = (lambda c, a: _object(s, c, a)), (lambda c, a: _command(s, c, a))
     return {
         b"ping": (lambda c, a: _ping(c, a), -1),
         b"echo": (lambda c, a: a[1], 2),
         b"select": (lambda c, a: _select(s, c, a), 2),
         b"auth": (lambda c, a: _auth(s, c, a), -2),
         b"hello": (lambda c, a: _hello(s, c, a), -1),
-        b"client": (lambda c, a: _client(s, c, a), -2),
+        b"client": (client, -2),
+        b"client|setname": (client, 3),
+        b"client|getname": (client, 2),
+        b"client|id": (client, 2),
+        b"client|info": (client, 2),
+        b"client|list": (client, -2),
+        b"client|setinfo": (client, 4),
+        b"client|kill": (client, -3),
         b"quit": (lambda c, a: _quit(c), -1),
         b"reset": (lambda c, a: _reset(s, c), 1),
         b"multi": (lambda c, a: _multi(c), 1),
@@ -42,13 +52,24 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"unsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], False), -1),
         b"punsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], True), -1),
         b"publish": (lambda c, a: s.publish(a[1], a[2]), 3),
-        b"pubsub": (lambda c, a: _pubsub(s, a), -2),
+        b"pubsub": (pubsub, -2),
+        b"pubsub|channels": (pubsub, -2),
+        b"pubsub|numsub": (pubsub, -2),
+        b"pubsub|numpat": (pubsub, 2),
         b"keys": (lambda c, a: _keys(s, c, a), 2),
         b"scan": (lambda c, a: _scan(s, c, a), -2),
         b"randomkey": (lambda c, a: _randomkey(s, c), 1),
-        b"object": (lambda c, a: _object(s, c, a), -2),
+        b"object": (objects, -2),
+        b"object|encoding": (objects, 3),
+        b"object|freq": (objects, 3),
+        b"object|idletime": (objects, 3),
+        b"object|refcount": (objects, 3),
         b"info": (lambda c, a: s.info([x.lower() for x in a[1:]]), -1),
-        b"config": (lambda c, a: _config(s, a), -2),
+        b"config": (config, -2),
+        b"config|get": (config, -3),
+        b"config|set": (config, -4),
+        b"config|resetstat": (config, 2),
+        b"config|rewrite": (config, 2),
         b"time": (lambda c, a: _time(s), 1),
         b"lastsave": (lambda c, a: s.persistence.lastsave, 1),
         b"save": (lambda c, a: _save(s), 1),
@@ -56,7 +77,13 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"bgrewriteaof": (lambda c, a: _bgrewriteaof(s), 1),
         b"shutdown": (lambda c, a: _shutdown(s, a), -1),
         b"debug": (lambda c, a: _debug(s, c, a), -2),
-        b"command": (lambda c, a: _command(s, a), -1),
+        b"command": (commands, -1),
+        b"command|count": (commands, 2),
+        b"command|list": (commands, -2),
+        b"command|info": (commands, -2),
+        b"command|docs": (commands, -2),
+        b"command|getkeys": (commands, -3),
+        b"command|getkeysandflags": (commands, -3),
         b"eval": (lambda c, a: _no_scripts(), -3),
         b"evalsha": (lambda c, a: _no_scripts(), -3),
         b"fcall": (lambda c, a: _no_scripts(), -3),
@@ -498,28 +525,10 @@ def _debug(server, client: Client, args):
     raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try DEBUG HELP.")
 
 
-def _command(server, args):
-    """COMMAND [COUNT | LIST | INFO name... | DOCS [name...]]: the target's commands, exactly those serve runs."""
-    known = server.catalog
-    if len(args) == 1:
-        return [_command_info(spec) for _, spec in sorted(known.items())]
-    sub = args[1].upper()
-    if sub == b"COUNT" and len(args) == 2:
-        return len(known)
-    if sub == b"LIST" and len(args) == 2:
-        return sorted(known)
-    if sub == b"INFO":
-        asked = args[2:] or sorted(known)
-        return [_command_info(known[n.lower()]) if n.lower() in known else None for n in asked]
-    if sub == b"DOCS":
-        asked = [n.lower() for n in args[2:]] or sorted(known)
-        return Map((n, Map()) for n in asked if n in known)
-    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try COMMAND HELP.")
+def _command(server, client: Client, args):
+    from rdbtools.server.introspection import command
 
-
-def _command_info(spec) -> list:
-    """A command's COMMAND INFO entry: its name and arity (flags, keys and the rest left empty)."""
-    return [spec[0], spec[2], [], 1, 1, 1, [], [], []]
+    return command(server, args)
 
 
 def _no_scripts():

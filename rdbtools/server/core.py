@@ -16,7 +16,7 @@ from rdbtools.keyspace.commands import REGISTRY, Command, CommandError, Status, 
 from rdbtools.keyspace.engine import Engine, UnknownCommand
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import catalog, info
+from rdbtools.server import command_table, info
 from rdbtools.server.aof import AofPersistence
 from rdbtools.server.clients import Client
 from rdbtools.server.commands import NO_REPLY
@@ -39,15 +39,14 @@ PUBSUB_ONLY = ("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE /
 _TRANSACTION_CONTROL = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
 _SUBSCRIBED_ALLOWED = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit", b"reset",
                        b"ssubscribe", b"sunsubscribe"}
-_WITHOUT_AUTH = {b"auth", b"hello", b"quit", b"reset"}
+NO_MULTI = "ERR Command not allowed inside a transaction"
 #: blocking commands: where the timeout is, and what a timeout answers
 _BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin": (-1, NULL_ARRAY),
              b"bzpopmax": (-1, NULL_ARRAY), b"blmove": (5, None), b"brpoplpush": (3, None),
              b"blmpop": (1, NULL_ARRAY), b"bzmpop": (1, NULL_ARRAY)}
 
 
-#: a command: (name, server handler or None, arity, engine command or None)
-Spec = tuple[bytes, Callable | None, int, Command | None]
+Spec = command_table.CommandSpec
 _SPELLINGS_CACHED = 4096  # command names as clients spell them (bounded: a client may send any bytes)
 
 
@@ -89,7 +88,7 @@ class Server:
         self.stats = {"total_connections_received": 0, "total_commands_processed": 0, "rejected_connections": 0,
                       "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
                       "total_net_output_bytes": 0}
-        #: every command the target has (what dispatch runs and COMMAND lists), by lower-case name
+        #: the target's commands serve runs (what dispatch runs and COMMAND lists), by lower-case name
         self.catalog: dict[bytes, Spec] = _catalog(self)
         self._specs: dict[bytes, Spec] = {}
 
@@ -125,15 +124,23 @@ class Server:
         if spec is None:
             client.last_command = b"NULL"
             return self._refused(client, _unknown(args))
-        name, _, arity, _ = spec
+        if spec.subcommands is not None and len(args) > 1:
+            spec = self._subcommand(spec, args)
+            if spec.__class__ is CommandError:
+                client.last_command = b"NULL"
+                return self._refused(client, spec)
+        name, arity = spec.name, spec.arity
         client.last_command = name
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
-            return self._refused(client, wrong_arity(args[0]))
-        if not client.authenticated and name not in _WITHOUT_AUTH:
+            return self._refused(client, wrong_arity(name))
+        if not client.authenticated and not spec.no_auth:
             return self._refused(client, CommandError(NOAUTH))
-        if client.multi is not None and name not in _TRANSACTION_CONTROL:
-            client.multi.append(args)
-            return Status("QUEUED")
+        if client.multi is not None:
+            if spec.no_multi:
+                return self._refused(client, CommandError(NO_MULTI))
+            if name not in _TRANSACTION_CONTROL:
+                client.multi.append(args)
+                return Status("QUEUED")
         if client.resp == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_ALLOWED:
             return CommandError(PUBSUB_ONLY.format(name.decode("utf-8", "replace")))
         dirty = self.persistence.dirty
@@ -186,6 +193,24 @@ class Server:
             self._specs[spelled] = spec
         return spec
 
+    @staticmethod
+    def _subcommand(container: Spec, args: list[bytes]) -> Spec | CommandError:
+        """A container's subcommand (Redis 7.0+), or Redis's error for one it does not have."""
+        spec = container.subcommands.get(args[1].lower())
+        if spec is not None:
+            return spec
+        shown = args[1].decode("utf-8", "replace")[:128].replace("\r", " ").replace("\n", " ")
+        return CommandError(f"ERR unknown subcommand '{shown}'. Try {args[0].decode('utf-8', 'replace').upper()} HELP.")
+
+    def resolve(self, args: list[bytes]) -> Spec | None:
+        """The record of a call (its subcommand's for a container), None when unknown (scripts and
+        MULTI read its flags)."""
+        spec = self._lookup(args[0])
+        if spec is not None and spec.subcommands is not None and len(args) > 1:
+            found = self._subcommand(spec, args)
+            return None if found.__class__ is CommandError else found
+        return spec
+
     def _refused(self, client: Client, error: CommandError) -> CommandError:
         if client.multi is not None:
             client.multi_failed = True
@@ -199,9 +224,9 @@ class Server:
     def _call(self, client: Client, args: list[bytes], spec: Spec) -> object:
         self.stats["total_commands_processed"] += 1
         try:
-            if spec[3] is not None:
-                return self._run_engine(spec[3], client, args)
-            return spec[1](client, args)
+            if spec.command is not None:
+                return self._run_engine(spec.command, client, args)
+            return spec.handler(client, args)
         except CommandError as error:
             return error
 
@@ -482,8 +507,9 @@ def _catalog(server: Server) -> dict[bytes, Spec]:
     own connection and server commands (which win where both have a name, as SELECT)."""
     from rdbtools.server import commands
 
-    target = server.config.target
-    specs: dict[bytes, Spec] = {name: (name, None, c.arity, c) for name, c in REGISTRY.items()}
-    specs.update((name, (name, handler, arity, None)) for name, (handler, arity) in commands.table(server).items())
-    return {name: spec for name, spec in specs.items() if catalog.has(target, name)}
-
+    registered: dict[bytes, command_table.Registered] = {}
+    for name, engine_command in REGISTRY.items():
+        registered[name] = (None, engine_command)
+        registered.update((name + b"|" + sub, (None, engine_command)) for sub in engine_command.subcommands)
+    registered.update((name, (handler, None)) for name, (handler, _) in commands.table(server).items())
+    return command_table.build(server.config.target, registered)

@@ -42,14 +42,17 @@ class Command:
     handler: Handler
     arity: int  # Redis's: n exactly n arguments (the name included), -n at least n
     write: bool
+    subcommands: tuple[bytes, ...] = ()  # a container's: those the handler runs (lower-case)
 
 
 REGISTRY: dict[bytes, Command] = {}
 
 
-def command(name: str, arity: int, *, write: bool = True) -> Callable[[Handler], Handler]:
+def command(name: str, arity: int, *, write: bool = True, subcommands: str = "") -> Callable[[Handler], Handler]:
+    """Register a data command (server/command_table.py: the one place a command is added); a container
+    names the subcommands it runs, space-separated."""
     def register(handler: Handler) -> Handler:
-        REGISTRY[name.encode()] = Command(name.encode(), handler, arity, write)
+        REGISTRY[name.encode()] = Command(name.encode(), handler, arity, write, tuple(subcommands.encode().split()))
         return handler
 
     return register
@@ -57,7 +60,7 @@ def command(name: str, arity: int, *, write: bool = True) -> Callable[[Handler],
 
 def alias(name: str, target: str) -> None:
     spec = REGISTRY[target.encode()]
-    REGISTRY[name.encode()] = Command(name.encode(), spec.handler, spec.arity, spec.write)
+    REGISTRY[name.encode()] = Command(name.encode(), spec.handler, spec.arity, spec.write, spec.subcommands)
 
 
 # --- argument parsing, shared by every module ----------------------------------------------------

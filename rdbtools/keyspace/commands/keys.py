@@ -225,7 +225,7 @@ def dbsize(e, args):
 
 # --- functions (stored, not run) -----------------------------------------------------------------
 
-@command("function", -2)
+@command("function", -2, subcommands="load delete flush list dump restore")
 def function(e, args):
     sub = args[1].upper()
     libraries = e.keyspace.functions

@@ -245,7 +245,7 @@ def _entries_read(args, options: list[bytes]) -> int | None:
     return None if value < 0 else value  # -1: unknown
 
 
-@command("xgroup", -2)
+@command("xgroup", -2, subcommands="create setid destroy createconsumer delconsumer")
 def xgroup(e, args):
     sub = args[1].upper()
     options = [a.upper() for a in args]
@@ -619,7 +619,7 @@ def xpending(e, args):
     return [[id_text(p.id), p.consumer, max(0, now - p.delivery_time), p.delivery_count] for p in chosen]
 
 
-@command("xinfo", -2, write=False)
+@command("xinfo", -2, write=False, subcommands="stream groups consumers")
 def xinfo(e, args):
     from rdbtools.keyspace.commands import Map
 
