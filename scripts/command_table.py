@@ -28,16 +28,27 @@ Json = object
 
 
 class Resp3:
-    """A blocking RESP3 client whose replies keep their types as JSON: bulk strings as str, statuses as
-    {"+": text}, sets as {"~": [...]}, maps as dicts (every key a string), errors raised."""
+    """A blocking RESP client whose replies keep their types as JSON: bulk strings as str, statuses as
+    {"+": text}, sets as {"~": [...]}, maps as dicts (every key a string), errors as {"-": text}.
+    RESP3 unless told 2 (tests compare both)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, protocol: int = 3) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.buffer = b""
-        self.call("HELLO", "3")
+        if protocol == 3:
+            self.call("HELLO", "3")
 
-    def call(self, *args: str) -> Json:
-        self.sock.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a.encode()) for a in args))
+    def call(self, *args: str | bytes) -> Json:
+        """A reply; an error reply raised (RuntimeError)."""
+        reply = self.reply(*args)
+        if isinstance(reply, dict) and list(reply) == ["-"]:
+            raise RuntimeError(reply["-"])
+        return reply
+
+    def reply(self, *args: str | bytes) -> Json:
+        """A reply, an error as {"-": text}."""
+        data = [a.encode() if isinstance(a, str) else a for a in args]
+        self.sock.sendall(b"*%d\r\n" % len(data) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in data))
         return self._value()
 
     def close(self) -> None:
@@ -58,20 +69,18 @@ class Resp3:
     def _value(self) -> Json:
         line = self._line()
         kind, rest = line[:1], line[1:]
-        if kind in (b"$", b"="):  # a verbatim string (INFO) as its text
+        if kind in (b"$", b"=") and rest != b"-1":  # a verbatim string (INFO) as its text
             size = int(rest)
             while len(self.buffer) < size + 2:
                 self._fill()
             data, self.buffer = self.buffer[:size], self.buffer[size + 2 :]
             return data.decode()[4 if kind == b"=" else 0 :]
-        if kind == b"+":
-            return {"+": rest.decode()}
+        if kind in (b"+", b"-"):
+            return {kind.decode(): rest.decode()}
         if kind == b":":
             return int(rest)
-        if kind == b"_":
-            return None
-        if kind == b"-":
-            raise RuntimeError(rest.decode())
+        if kind == b"_" or rest == b"-1":
+            return None if kind != b"*" else {"*": None}  # RESP2's null array told from a null bulk
         if kind in (b"*", b"~"):
             items = [self._value() for _ in range(int(rest))]
             return items if kind == b"*" else {"~": items}

@@ -142,11 +142,13 @@ def has(target: Target, name: str) -> bool:
         return base in holders
     family = _family(base)
     since = _since(name, entry, family)
-    if _version(_data()["servers"][base]) < target.version:  # newer than every server of its family here?
+    if _version(_data()["servers"][base]) < target.version:
         if base in holders:
             return True
-        return since is not None and since <= target.version and bool(holders & set(servers))
-    return base in holders and (since is None or since <= target.version)
+        # added since the base server: a newer server has it, and its "since" is not after the target
+        newer = {s for s in servers if _version(_data()["servers"][s]) > target.version}
+        return since is not None and since <= target.version and bool(holders & newer)
+    return base in holders and (since is None or since <= target.version)  # older than every server here
 
 
 # --- replies as protocol values ----------------------------------------------------------------------
@@ -208,7 +210,9 @@ def _record(name: bytes, entry: dict, servers: list[str], handler, command) -> C
     docs = _value(raw_docs) if raw_docs is not None and len(info) > 7 else None
     flags = _names(info[2])
     container = len(info) > 9 and name in _containers()
-    return CommandSpec(name=name, arity=info[1], flags=flags, handler=handler, command=command, info=info,
+    # a module command says -1 and checks its arguments itself: dispatch checks the handler's arity
+    arity = command.arity if command is not None and "module" in flags else info[1]
+    return CommandSpec(name=name, arity=arity, flags=flags, handler=handler, command=command, info=info,
                        docs=docs, subcommands={} if container else None,
                        key_specs=tuple(_key_spec(s) for s in info[8]) if len(info) > 8 else (),
                        acl_categories=_names(info[6]) if len(info) > 6 else frozenset(),

@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import Callable
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Status, integer
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Status, integer, subcommand_error
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server.clients import Client
 from rdbtools.server.config import ConfigError
@@ -142,9 +142,11 @@ def _hello(server, client: Client, args):
         else:
             raise CommandError(f"ERR Syntax error in HELLO option '{args[i].decode('utf-8', 'replace')}'")
     if not client.authenticated:
-        raise CommandError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
-                           "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
-                           "RESP protocol version at the same time")
+        target = server.config.target
+        proto = "<proto> " if target.valkey_server or target.version >= (7, 2) else ""  # 6.2 and 7.0: none
+        raise CommandError(f"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+                           f"{proto}AUTH <user> <pass> option can be used to authenticate the client and select the "
+                           f"RESP protocol version at the same time")
     client.resp = version
     return Map({b"server": b"redis", b"version": server.config.target.server_version.encode(), b"proto": version,
                 b"id": client.id, b"mode": b"standalone", b"role": b"master", b"modules": []})
@@ -171,8 +173,7 @@ def _client(server, client: Client, args):
         return OK
     if sub == b"KILL" and len(args) >= 3:
         return _client_kill(server, args)
-    raise CommandError(f"ERR unknown subcommand or wrong number of arguments for '{args[1].decode('utf-8', 'replace')}'"
-                       f". Try CLIENT HELP.")
+    raise subcommand_error(args, server.config.target)
 
 
 def _client_kill(server, args):
@@ -302,7 +303,7 @@ def _pubsub(server, args):
         return [x for c in args[2:] for x in (c, len(server.channels.get(c, ())))]
     if sub == b"NUMPAT" and len(args) == 2:
         return sum(1 for subs in server.patterns.values() if subs)
-    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try PUBSUB HELP.")
+    raise subcommand_error(args, server.config.target)
 
 
 # --- keys ------------------------------------------------------------------------------------------
@@ -370,7 +371,7 @@ def _object(server, client: Client, args):
                                "note that when switching between policies at runtime LRU and LFU data will take "
                                "some time to adjust.")
         return 0 if sub == b"IDLETIME" else 1
-    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try OBJECT HELP.")
+    raise subcommand_error(args, server.config.target)
 
 
 def encoding_of(entry, target) -> str:
@@ -434,8 +435,7 @@ def _config(server, args):
         return OK
     if sub == b"REWRITE" and len(args) == 2:
         raise CommandError("ERR CONFIG REWRITE is not supported by rdbtool serve")
-    raise CommandError(f"ERR unknown subcommand or wrong number of arguments for '{args[1].decode('utf-8', 'replace')}'"
-                       ". Try CONFIG HELP.")
+    raise subcommand_error(args, server.config.target)
 
 
 def _time(server):
@@ -522,7 +522,7 @@ def _debug(server, client: Client, args):
             raise CommandError("ERR no such key")
         encoding = encoding_of(entry, server.config.target)
         return Status(f"Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:0 lru_seconds_idle:0")
-    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try DEBUG HELP.")
+    raise subcommand_error(args, server.config.target)
 
 
 def _command(server, client: Client, args):

@@ -40,6 +40,7 @@ _TRANSACTION_CONTROL = {b"exec", b"discard", b"multi", b"watch", b"quit", b"rese
 _SUBSCRIBED_ALLOWED = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit", b"reset",
                        b"ssubscribe", b"sunsubscribe"}
 NO_MULTI = "ERR Command not allowed inside a transaction"
+NO_MULTI_NAMED = "ERR Command '{}' not allowed inside a transaction"  # Valkey 9
 #: blocking commands: where the timeout is, and what a timeout answers
 _BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin": (-1, NULL_ARRAY),
              b"bzpopmax": (-1, NULL_ARRAY), b"blmove": (5, None), b"brpoplpush": (3, None),
@@ -91,6 +92,15 @@ class Server:
         #: the target's commands serve runs (what dispatch runs and COMMAND lists), by lower-case name
         self.catalog: dict[bytes, Spec] = _catalog(self)
         self._specs: dict[bytes, Spec] = {}
+        #: what runs without being a command of the table (QUIT before Redis 7.0)
+        self._unlisted: dict[bytes, Callable] = {}
+        if b"quit" not in self.catalog:
+            from rdbtools.server.commands import table
+
+            self._unlisted[b"quit"] = table(self)[b"quit"][0]
+        target = config.target
+        self._backticks = not target.valkey_server and target.version < (7, 0)  # the unknown command error
+        self._auth_first = target.valkey_server and target.version >= (9, 0)
 
     # --- clients ---------------------------------------------------------------------------------
 
@@ -122,22 +132,25 @@ class Server:
         client.last_interaction = self.clock()
         spec = self._specs.get(args[0]) or self._lookup(args[0])
         if spec is None:
+            unlisted = self._unlisted.get(args[0].lower())
+            if unlisted is not None:  # Redis 6.2's QUIT, answered before any check
+                return unlisted(client, args)
             client.last_command = b"NULL"
-            return self._refused(client, _unknown(args))
+            return self._refused(client, _unknown(args, self._backticks), None)
         if spec.subcommands is not None and len(args) > 1:
             spec = self._subcommand(spec, args)
             if spec.__class__ is CommandError:
                 client.last_command = b"NULL"
-                return self._refused(client, spec)
+                return self._refused(client, spec, None)
         name, arity = spec.name, spec.arity
         client.last_command = name
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
-            return self._refused(client, wrong_arity(name))
+            return self._refused(client, wrong_arity(name), spec)
         if not client.authenticated and not spec.no_auth:
             return self._refused(client, CommandError(NOAUTH))
         if client.multi is not None:
             if spec.no_multi:
-                return self._refused(client, CommandError(NO_MULTI))
+                return self._refused(client, self._no_multi(spec))
             if name not in _TRANSACTION_CONTROL:
                 client.multi.append(args)
                 return Status("QUEUED")
@@ -193,6 +206,12 @@ class Server:
             self._specs[spelled] = spec
         return spec
 
+    def _no_multi(self, spec: Spec) -> CommandError:
+        target = self.config.target
+        if target.valkey_server and target.version >= (9, 0):
+            return CommandError(NO_MULTI_NAMED.format(spec.name.decode("utf-8", "replace")))
+        return CommandError(NO_MULTI)
+
     @staticmethod
     def _subcommand(container: Spec, args: list[bytes]) -> Spec | CommandError:
         """A container's subcommand (Redis 7.0+), or Redis's error for one it does not have."""
@@ -211,7 +230,11 @@ class Server:
             return None if found.__class__ is CommandError else found
         return spec
 
-    def _refused(self, client: Client, error: CommandError) -> CommandError:
+    def _refused(self, client: Client, error: CommandError, spec: Spec | None = None) -> CommandError:
+        """A refused call (its transaction fails); Valkey 9 asks an unauthenticated client to AUTH
+        before telling it what is wrong with the call."""
+        if not client.authenticated and self._auth_first and (spec is None or not spec.no_auth):
+            error = CommandError(NOAUTH)
         if client.multi is not None:
             client.multi_failed = True
         return error
@@ -219,7 +242,7 @@ class Server:
     def call(self, client: Client, args: list[bytes]) -> object:
         """Run a command now (from EXEC)."""
         spec = self._lookup(args[0])
-        return _unknown(args) if spec is None else self._call(client, args, spec)
+        return _unknown(args, self._backticks) if spec is None else self._call(client, args, spec)
 
     def _call(self, client: Client, args: list[bytes], spec: Spec) -> object:
         self.stats["total_commands_processed"] += 1
@@ -467,15 +490,18 @@ def _stream_block(name: bytes, args: list[bytes]) -> int | None:
         return None
 
 
-def _unknown(args: list[bytes]) -> CommandError:
-    """Redis's exact text: the name and up to the first arguments, each quoted and followed by a space."""
+def _unknown(args: list[bytes], backticks: bool = False) -> CommandError:
+    """Redis's exact text: the name and up to the first arguments, each quoted and followed by a space
+    (before 7.0: in backticks, followed by ", ", the name whole)."""
     shown = ""
+    quote, gap = ("`", ", ") if backticks else ("'", " ")
     for arg in args[1:]:
         room = 128 - len(shown)
         if room <= 0:
             break
-        shown += f"'{arg.decode('utf-8', 'replace')[:room]}' "
-    return CommandError(f"ERR unknown command '{args[0].decode('utf-8', 'replace')[:128]}', "
+        shown += f"{quote}{arg.decode('utf-8', 'replace')[:room]}{quote}{gap}"
+    name = args[0].decode("utf-8", "replace")
+    return CommandError(f"ERR unknown command {quote}{name if backticks else name[:128]}{quote}, "
                         f"with args beginning with: {shown}")
 
 

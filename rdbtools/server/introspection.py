@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rdbtools.keyspace.commands import SYNTAX, CommandError, Map
+from rdbtools.keyspace.commands import SYNTAX, CommandError, Map, Status
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server.command_table import CommandSpec, KeySpec
 from rdbtools.server.protocol import SetReply
@@ -104,7 +104,7 @@ def _getkeys(catalog: dict[bytes, CommandSpec], call: list[bytes], *, with_flags
             return []
         raise CommandError("ERR Invalid arguments specified for command")
     if with_flags:
-        return [[call[pos], SetReply(flags)] for pos, flags in keys]
+        return [[call[pos], SetReply(Status(f) for f in flags)] for pos, flags in keys]
     return [call[pos] for pos, _ in keys]
 
 
@@ -122,6 +122,8 @@ def _keys_7(spec: CommandSpec, call: list[bytes], proc: Finder | None) -> Keys:
         found = _by_key_specs(spec, call)
         if found is not None:
             return found
+    if variable and spec.name in _FLAGGED_FINDERS:  # Valkey 9: GEORADIUS's finder tells the flags
+        proc = _FLAGGED_FINDERS[spec.name]
     return proc(call) if proc is not None else []
 
 
@@ -254,6 +256,11 @@ def _georadius(call: list[bytes]) -> Keys:
     return [(1, _NONE)] + ([(stored, _NONE)] if stored else [])
 
 
+def _georadius_flagged(call: list[bytes]) -> Keys:
+    found = _georadius(call)
+    return [(found[0][0], ("RO", "access")), *[(pos, ("OW", "update")) for pos, _ in found[1:]]]
+
+
 def _xread(call: list[bytes]) -> Keys:
     streams, i = None, 1
     while i < len(call):
@@ -306,6 +313,9 @@ _FINDERS: dict[bytes, Finder] = {
     b"georadius": _georadius, b"georadiusbymember": _georadius, b"xread": _xread, b"xreadgroup": _xread,
     b"set": _set, b"bitfield": _bitfield,
 }
+
+
+_FLAGGED_FINDERS: dict[bytes, Finder] = {b"georadius": _georadius_flagged, b"georadiusbymember": _georadius_flagged}
 
 
 # --- Redis 6.2 -----------------------------------------------------------------------------------------

@@ -125,6 +125,15 @@ def format_double(value: float) -> bytes:
     return text.encode()
 
 
+def subcommand_error(args: list[bytes], target) -> CommandError:
+    """Redis's reply to a subcommand a command does not know or with the wrong arguments (its
+    addReplySubcommandSyntaxError; capitalised before 7.0, when dispatch began to catch most)."""
+    old = not target.valkey_server and target.version < (7, 0)
+    shown = args[1].decode("utf-8", "replace")[: None if old else 128]
+    return CommandError(f"ERR {'Unknown' if old else 'unknown'} subcommand or wrong number of arguments for "
+                        f"'{shown}'. Try {args[0].decode('utf-8', 'replace').upper()} HELP.")
+
+
 def wrong_arity(name: bytes) -> CommandError:
     return CommandError(f"ERR wrong number of arguments for '{name.decode('utf-8', 'replace').lower()}' command")
 

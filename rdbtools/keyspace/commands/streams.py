@@ -6,7 +6,7 @@ AOF replays the same either way.
 
 from __future__ import annotations
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer, subcommand_error
 from rdbtools.rdb.model import Consumer, ConsumerGroup, PendingEntry, Stream, StreamEntry, StreamId
 
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
@@ -288,9 +288,7 @@ def xgroup(e, args):
         dropped = set(consumer.pending)
         group.pending = [p for p in group.pending if p.id not in dropped]
         return len(dropped)
-    from rdbtools.keyspace.engine import UnknownCommand
-
-    raise UnknownCommand(f"unknown command 'XGROUP {args[1].decode('utf-8', 'replace')}'")
+    raise subcommand_error(args, e.target)
 
 
 @command("xack", -4)
@@ -644,7 +642,7 @@ def xinfo(e, args):
         return [Map({b"name": c.name, b"pending": len(c.pending), b"idle": max(0, now - c.seen_time),
                      b"inactive": -1 if c.active_time in (None, -1) else max(0, now - c.active_time)})
                 for c in group.consumers]
-    raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')}'. Try XINFO HELP.")
+    raise subcommand_error(args, e.target)
 
 
 def _stream_info(e, stream: Stream, full: bool, count: int):
