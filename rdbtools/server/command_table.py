@@ -5,8 +5,8 @@ the real servers' COMMAND and COMMAND DOCS replies (tests/server/test_command_ta
 equals them). For each command and subcommand ("config|get") it holds each distinct INFO and DOCS
 reply once, with the servers that give it. A target whose server runs here (redis-6.2, redis-7.0,
 redis-8.2, valkey-8.1, valkey-9.1) has exactly that server's commands and replies; another target has
-those of the nearest such server of its family, and a command that server lacks when its "since" (COMMAND
-DOCS) says the target has it (redis-7.4's HEXPIRE: the replies of Redis 8.2).
+those of the nearest older server of its family, plus what a newer one has whose "since" (COMMAND DOCS)
+is not after the target (redis-7.4: Redis 7.0's commands, and HEXPIRE with Redis 8.2's entry).
 
 Serve runs a command when the target has it and a handler is registered for it: the commands it
 dispatches are exactly those COMMAND lists. To add a command, register its handler in one place:
@@ -17,15 +17,20 @@ dispatches are exactly those COMMAND lists. To add a command, register its handl
   container is its own line, named "container|sub" (the container's line handles a bare call, as COMMAND).
 
 Arity, flags (write, noscript, no-multi, no-auth, blocking ...), key specs, ACL categories and the
-replies of COMMAND come from here; the registered arity must equal the table's (a test checks).
-Dispatch reads one record per command name, cached by spelling.
+replies of COMMAND come from here; the registered arity must equal the newest server's (a test checks:
+the engine replays an AOF with it, while dispatch checks each target's own). Dispatch reads one record
+per command name, cached by spelling; ``Server.resolve(args)`` gives the record of a call (its
+subcommand's for a container) for checks made elsewhere, as a script's (``"noscript" in spec.flags``).
+
+To refresh the data after a server is added or upgraded: ``scripts/command_table.py`` (and
+``--check`` to compare without writing).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -73,7 +78,6 @@ class CommandSpec:
     module: str | None = None
     no_auth: bool = False
     no_multi: bool = False
-    extra: dict = field(default_factory=dict)
 
     @property
     def reply_name(self) -> bytes:
@@ -183,7 +187,7 @@ def _key_spec(spec: Map) -> KeySpec:
 
 # --- building a target's records ---------------------------------------------------------------------
 
-#: what a registration gives: a server handler or an engine command, and the subcommands it runs
+#: what a registration gives: a server handler or an engine command
 Registered = tuple[Callable | None, Command | None]
 
 

@@ -241,7 +241,7 @@ class Server:
 
     def call(self, client: Client, args: list[bytes]) -> object:
         """Run a command now (from EXEC)."""
-        spec = self._lookup(args[0])
+        spec = self.resolve(args)  # queued calls were checked: a subcommand is found
         return _unknown(args, self._backticks) if spec is None else self._call(client, args, spec)
 
     def _call(self, client: Client, args: list[bytes], spec: Spec) -> object:
