@@ -96,7 +96,8 @@ def _key(value: Json) -> str:
 
 
 def extract(port: int) -> dict[str, dict[str, Json]]:
-    """One server's {"version", "info": {name: entry}, "docs": {name: docs}}, subcommands flattened."""
+    """One server's {"version", "info": {name: entry}, "docs": {name: docs}, "help": {name: lines}},
+    subcommands flattened; "help": what "<container> HELP" answers (those with a HELP subcommand)."""
     client = Resp3(port)
     try:
         version = client.call("INFO", "server")
@@ -105,6 +106,8 @@ def extract(port: int) -> dict[str, dict[str, Json]]:
             docs = client.call("COMMAND", "DOCS")
         except RuntimeError:  # Redis 6.2
             docs = {}
+        helps = {entry[0].lower(): client.reply(entry[0], "HELP") for entry in infos
+                 if len(entry) > 9 and any(sub[0].lower().endswith("|help") for sub in entry[9] or [])}
     finally:
         client.close()
     found = {}
@@ -117,7 +120,8 @@ def extract(port: int) -> dict[str, dict[str, Json]]:
     flat_docs: dict[str, Json] = {}
     for name, doc in docs.items():
         _flatten_docs(name, doc, flat_docs)
-    return {"version": found.get("valkey_version") or found["redis_version"], "info": flat_info, "docs": flat_docs}
+    return {"version": found.get("valkey_version") or found["redis_version"], "info": flat_info, "docs": flat_docs,
+            "help": helps}
 
 
 def _flatten_info(entry: list, into: dict[str, Json]) -> None:
@@ -139,12 +143,13 @@ def _flatten_docs(name: str, doc: dict, into: dict[str, Json]) -> None:
 
 
 def merge(extracted: dict[str, dict]) -> dict[str, Json]:
-    """The table: each server's version, and per command each distinct INFO and DOCS with its servers."""
+    """The table: each server's version, and per command each distinct INFO, DOCS (and a container's HELP)
+    with its servers."""
     commands: dict[str, dict[str, list]] = {}
     for server, found in extracted.items():
-        for part in ("info", "docs"):
+        for part in ("info", "docs", "help"):
             for name, value in found[part].items():
-                variants = commands.setdefault(name, {"info": [], "docs": []})[part]
+                variants = commands.setdefault(name, {"info": [], "docs": []}).setdefault(part, [])
                 for variant in variants:
                     if variant[1] == value:
                         variant[0].append(server)

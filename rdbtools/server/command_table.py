@@ -15,6 +15,7 @@ dispatches are exactly those COMMAND lists. To add a command, register its handl
   (a container lists the subcommands it runs: ``subcommands="create setid ..."``);
 - a connection or server command: one line in ``table()`` of server/commands.py; a subcommand of a
   container is its own line, named "container|sub" (the container's line handles a bare call, as COMMAND).
+  A container's HELP needs no line: it answers the target server's own text (from the data).
 
 Arity, flags (write, noscript, no-multi, no-auth, blocking ...), key specs, ACL categories and the
 replies of COMMAND come from here; the registered arity must equal the newest server's (a test checks:
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from rdbtools.keyspace.commands import Command, Map, Status
+from rdbtools.keyspace.commands import Command, CommandError, Map, Status
 from rdbtools.rdb.targets import Target
 from rdbtools.server.protocol import SetReply
 
@@ -78,6 +79,7 @@ class CommandSpec:
     module: str | None = None
     no_auth: bool = False
     no_multi: bool = False
+    arity_error: str = ""  # dispatch's, naming the command as the server does ('config|get', 'VADD')
 
     @property
     def reply_name(self) -> bytes:
@@ -164,6 +166,8 @@ def _value(data: object) -> object:
     if isinstance(data, list):
         return [_value(x) for x in data]
     if isinstance(data, dict):
+        if len(data) == 1 and "-" in data:
+            return CommandError(data["-"])
         if len(data) == 1 and "+" in data:
             return Status(data["+"])
         if len(data) == 1 and "~" in data:
@@ -222,7 +226,8 @@ def _record(name: bytes, entry: dict, servers: list[str], handler, command) -> C
                        acl_categories=_names(info[6]) if len(info) > 6 else frozenset(),
                        module=docs.get(b"module", b"").decode() or None if docs is not None else None,
                        no_auth="no_auth" in flags or name == b"quit",  # QUIT: before any check in Redis 6.2
-                       no_multi="no_multi" in flags)
+                       no_multi="no_multi" in flags,
+                       arity_error=f"ERR wrong number of arguments for '{info[0].decode()}' command")
 
 
 def _add_subcommands(container: CommandSpec, target: Target, registered: dict[bytes, Registered],
@@ -233,6 +238,11 @@ def _add_subcommands(container: CommandSpec, target: Target, registered: dict[by
         if name.startswith(prefix) and has(target, name.decode()):
             sub = _record(name, commands[name.decode()], servers, handler, command)
             container.subcommands[name[len(prefix):]] = sub
+    helps = commands[container.name.decode()].get("help")
+    if b"help" not in container.subcommands and helps and has(target, (prefix + b"help").decode()):
+        reply = _value(_variant(helps, servers))  # HELP comes with every container: the server's own text
+        container.subcommands[b"help"] = _record(prefix + b"help", commands[(prefix + b"help").decode()], servers,
+                                                 lambda client, args: reply, None)
     subs = [container.subcommands[n] for n in sorted(container.subcommands)]
     container.info = [*container.info[:9], [s.info for s in subs]]
     if container.docs is not None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rdbtools.keyspace.commands import REGISTRY, Command, CommandError, Status, wrong_arity
+from rdbtools.keyspace.commands import REGISTRY, Command, CommandError, Status
 from rdbtools.keyspace.engine import Engine, UnknownCommand
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
@@ -145,7 +145,7 @@ class Server:
         name, arity = spec.name, spec.arity
         client.last_command = name
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
-            return self._refused(client, wrong_arity(name), spec)
+            return self._refused(client, CommandError(spec.arity_error), spec)
         if not client.authenticated and not spec.no_auth:
             return self._refused(client, CommandError(NOAUTH))
         if client.multi is not None:

@@ -109,7 +109,8 @@ def _getkeys(catalog: dict[bytes, CommandSpec], call: list[bytes], *, with_flags
 
 
 def _check_arity(spec: CommandSpec, call: list[bytes]) -> None:
-    if (spec.arity > 0 and len(call) != spec.arity) or len(call) < -spec.arity:
+    arity = spec.info[1]  # the server's (a module command's -1, not what its handler checks)
+    if (arity > 0 and len(call) != arity) or len(call) < -arity:
         raise CommandError("ERR Invalid number of arguments specified for command")
 
 
