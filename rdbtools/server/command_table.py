@@ -79,6 +79,7 @@ class CommandSpec:
     module: str | None = None
     no_auth: bool = False
     no_multi: bool = False
+    write: bool = False  # the "write" flag: refused while persistence fails (MISCONF)
     arity_error: str = ""  # dispatch's, naming the command as the server does ('config|get', 'VADD')
 
     @property
@@ -226,7 +227,7 @@ def _record(name: bytes, entry: dict, servers: list[str], handler, command) -> C
                        acl_categories=_names(info[6]) if len(info) > 6 else frozenset(),
                        module=docs.get(b"module", b"").decode() or None if docs is not None else None,
                        no_auth="no_auth" in flags or name == b"quit",  # QUIT: before any check in Redis 6.2
-                       no_multi="no_multi" in flags,
+                       no_multi="no_multi" in flags, write="write" in flags,
                        arity_error=f"ERR wrong number of arguments for '{info[0].decode()}' command")
 
 

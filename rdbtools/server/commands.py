@@ -27,7 +27,7 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
     client, config, pubsub = (lambda c, a: _client(s, c, a)), (lambda c, a: _config(s, a)), (lambda c, a: _pubsub(s, a))
     objects, commands = (lambda c, a: _object(s, c, a)), (lambda c, a: _command(s, c, a))
     return {
-        b"ping": (lambda c, a: _ping(c, a), -1),
+        b"ping": (lambda c, a: _ping(s, c, a), -1),
         b"echo": (lambda c, a: a[1], 2),
         b"select": (lambda c, a: _select(s, c, a), 2),
         b"auth": (lambda c, a: _auth(s, c, a), -2),
@@ -91,9 +91,13 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
     }
 
 
-def _ping(client: Client, args):
+def _ping(server, client: Client, args):
     if len(args) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
+    if not server.persistence.last_bgsave_ok or (server.aof is not None and not server.aof.last_write_ok):
+        error = server.disk_error()  # Redis refuses PING too
+        if error is not None:
+            raise error
     if client.subscriptions and client.resp == 2:
         return [b"pong", args[1] if len(args) == 2 else b""]
     return args[1] if len(args) == 2 else Status("PONG")

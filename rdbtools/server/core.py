@@ -101,6 +101,7 @@ class Server:
         target = config.target
         self._backticks = not target.valkey_server and target.version < (7, 0)  # the unknown command error
         self._auth_first = target.valkey_server and target.version >= (9, 0)
+        self._misconf = _misconf_text(target)
 
     # --- clients ---------------------------------------------------------------------------------
 
@@ -206,6 +207,15 @@ class Server:
             self._specs[spelled] = spec
         return spec
 
+    def disk_error(self) -> CommandError | None:
+        """MISCONF while the last BGSAVE failed (with save points and stop-writes-on-bgsave-error) or the
+        AOF cannot be written: Redis's writeCommandsDeniedByDiskError, which refuses writes and PING."""
+        if not self.persistence.last_bgsave_ok and self.persistence.refuses_writes():
+            return CommandError(self._misconf)
+        if self.aof is not None and not self.aof.last_write_ok:
+            return CommandError(MISCONF_AOF.format(self.aof.last_error))
+        return None
+
     def _no_multi(self, spec: Spec) -> CommandError:
         target = self.config.target
         if target.valkey_server and target.version >= (9, 0):
@@ -248,16 +258,18 @@ class Server:
         self.stats["total_commands_processed"] += 1
         try:
             if spec.command is not None:
-                return self._run_engine(spec.command, client, args)
+                return self._run_engine(spec.command, client, args, spec.write)
             return spec.handler(client, args)
         except CommandError as error:
             return error
 
-    def _run_engine(self, spec: Command, client: Client, args: list[bytes]) -> object:
-        if spec.write and not self.persistence.last_bgsave_ok and self.persistence.refuses_writes():
-            return CommandError(MISCONF)
-        if spec.write and self.aof is not None and not self.aof.last_write_ok:
-            return CommandError(MISCONF_AOF.format(self.aof.last_error))
+    def _run_engine(self, spec: Command, client: Client, args: list[bytes], write: bool) -> object:
+        """``write``: the table's flag (MISCONF refuses those: FUNCTION DELETE, not FUNCTION LIST); the
+        engine's says what may change the keyspace (dirty, WATCH, propagation)."""
+        if write and (not self.persistence.last_bgsave_ok or (self.aof is not None and not self.aof.last_write_ok)):
+            error = self.disk_error()
+            if error is not None:
+                return error
         try:
             if self.aof is None:  # the hot path, without AOF
                 self.engine.db = client.db
@@ -475,6 +487,16 @@ _PROTECTED = ("DENIED Redis is running in protected mode because protected mode 
               "3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
               "option. 4) Set up an authentication password for the default user. NOTE: You only need to do one "
               "of the above things in order for the server to start accepting connections from the outside.")
+
+
+def _misconf_text(target) -> str:
+    """The MISCONF text of the target: Valkey names itself; Redis 6.2 said it less briefly."""
+    if target.valkey_server:
+        return MISCONF.replace("Redis", "Valkey")
+    if target.version < (7, 0):
+        return MISCONF.replace("but it's currently unable to persist to disk",
+                               "but it is currently not able to persist on disk")
+    return MISCONF
 
 
 def _stream_block(name: bytes, args: list[bytes]) -> int | None:

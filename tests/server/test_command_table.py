@@ -10,7 +10,11 @@ checks of dispatch, which read the table, are compared the same way.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -298,6 +302,35 @@ def test_commands_without_auth_are_the_targets(target):
     with start_server(target) as real, start_serve("--target", target) as served:
         for port in (real.port, served.port):
             _ask(port, 2, ["CONFIG", "SET", "requirepass", "pw"])
+        assert _ask(served.port, 2, *requests) == _ask(real.port, 2, *requests)
+
+
+def _fail_bgsave(port: int, pid: int) -> None:
+    """Start a BGSAVE (slowed down per key) and kill its child: the save failed."""
+    _ask(port, 2, ["SET", "k", "v"], ["BGSAVE"])
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    deadline = time.monotonic() + 20
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for child in children.read_text().split():
+        os.kill(int(child), signal.SIGKILL)
+    while "rdb_bgsave_in_progress:1" in _ask(port, 2, ["INFO", "persistence"])[0]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_failed_bgsave_refuses_the_commands_the_target_flags_write(target):
+    """MISCONF goes by the table's write flag, a subcommand's own: FUNCTION DELETE is refused, FUNCTION
+    LIST and XINFO answer; PING is refused too (every target), in each target's words."""
+    requests = [["FUNCTION", "LIST"], ["FUNCTION", "DELETE", "x"], ["XINFO", "STREAM", "s"], ["SET", "a", "b"],
+                ["GET", "k"], ["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"], ["XINFO", "GROUPS", "s"],
+                ["OBJECT", "ENCODING", "k"], ["DEL", "k"], ["EXISTS", "k"], ["PING"], ["ECHO", "x"]]
+    delay = ("--rdb-key-save-delay", "2000000")
+    with start_server(target, extra=("--save", "3600", "1", *delay)) as real, \
+            start_serve("--target", target, *delay, save="3600 1") as served:
+        _fail_bgsave(real.port, real.process.pid)
+        _fail_bgsave(served.port, served.process.pid)
         assert _ask(served.port, 2, *requests) == _ask(real.port, 2, *requests)
 
 
