@@ -37,6 +37,7 @@ from pathlib import Path
 
 from rdbtools.keyspace.commands import Command, CommandError, Map, Status
 from rdbtools.rdb.targets import Target
+from rdbtools.server import replies
 from rdbtools.server.protocol import SetReply
 
 Version = tuple[int, int]
@@ -80,6 +81,7 @@ class CommandSpec:
     no_auth: bool = False
     no_multi: bool = False
     write: bool = False  # the "write" flag: refused while persistence fails (MISCONF)
+    shape: Callable | None = None  # (args, reply, resp3) -> the reply as sent, where RESP3 differs (replies.py)
     arity_error: str = ""  # dispatch's, naming the command as the server does ('config|get', 'VADD')
 
     @property
@@ -228,6 +230,7 @@ def _record(name: bytes, entry: dict, servers: list[str], handler, command) -> C
                        module=docs.get(b"module", b"").decode() or None if docs is not None else None,
                        no_auth="no_auth" in flags or name == b"quit",  # QUIT: before any check in Redis 6.2
                        no_multi="no_multi" in flags, write="write" in flags,
+                       shape=None if command is None else replies.shape_of(command.name),
                        arity_error=f"ERR wrong number of arguments for '{info[0].decode()}' command")
 
 

@@ -23,7 +23,7 @@ from rdbtools.server.commands import NO_REPLY
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import NULL_ARRAY, Push
-from rdbtools.server.replies import RESHAPED, shaped
+from rdbtools.server.replies import shaped
 
 log = logging.getLogger("rdbtool.serve")
 
@@ -258,15 +258,17 @@ class Server:
         self.stats["total_commands_processed"] += 1
         try:
             if spec.command is not None:
-                return self._run_engine(spec.command, client, args, spec.write)
+                return self._run_engine(spec, client, args)
             return spec.handler(client, args)
         except CommandError as error:
             return error
 
-    def _run_engine(self, spec: Command, client: Client, args: list[bytes], write: bool) -> object:
-        """``write``: the table's flag (MISCONF refuses those: FUNCTION DELETE, not FUNCTION LIST); the
-        engine's says what may change the keyspace (dirty, WATCH, propagation)."""
-        if write and (not self.persistence.last_bgsave_ok or (self.aof is not None and not self.aof.last_write_ok)):
+    def _run_engine(self, record: Spec, client: Client, args: list[bytes]) -> object:
+        """MISCONF refuses what the table flags write (FUNCTION DELETE, not FUNCTION LIST); the engine's
+        flag says what may change the keyspace (dirty, WATCH, propagation)."""
+        spec = record.command
+        if record.write and (not self.persistence.last_bgsave_ok
+                             or (self.aof is not None and not self.aof.last_write_ok)):
             error = self.disk_error()
             if error is not None:
                 return error
@@ -285,7 +287,7 @@ class Server:
                 self._touch_written(client.db, name, args)
         if reply is None and not self.in_transaction and (name in _BLOCKING or _stream_block(name, args)):
             return self._block(client, args)
-        return shaped(name, args, reply, client.resp == 3) if name in RESHAPED else reply
+        return reply if record.shape is None else record.shape(args, reply, client.resp == 3)
 
     def _apply(self, spec: Command, db: int, args: list[bytes]) -> object:
         """Run an engine command in a database; with AOF on, append what a write did."""

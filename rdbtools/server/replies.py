@@ -6,6 +6,9 @@ Redis 7 gives it: HGETALL and XREAD maps, SMEMBERS sets, scores as doubles, WITH
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from rdbtools.keyspace.commands import Map
 from rdbtools.server.protocol import NULL_ARRAY, Double, SetReply
 
@@ -47,3 +50,9 @@ RESHAPED = _WITHSCORES | _SETS | {b"hgetall", b"zscore", b"zincrby", b"zadd", b"
 
 def _pairs(flat: list) -> list:
     return [[flat[i], Double(float(flat[i + 1]))] for i in range(0, len(flat), 2)]
+
+
+def shape_of(name: bytes) -> Callable | None:
+    """A command's reply shaping, (args, reply, resp3) -> reply, None when the engine's reply is sent as
+    is (the command table's record holds it)."""
+    return partial(shaped, name) if name in RESHAPED else None
