@@ -63,7 +63,7 @@ class KeySpec:
     firstkey: int = 0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class CommandSpec:
     """A command (or subcommand) of the target, as serve runs it."""
 
