@@ -14,7 +14,9 @@ dispatches are exactly those COMMAND lists. To add a command, register its handl
 - a data command: ``@command("name", arity, write=...)`` on its function in keyspace/commands/<type>.py
   (a container lists the subcommands it runs: ``subcommands="create setid ..."``);
 - a connection or server command: one line in ``table()`` of server/commands.py; a subcommand of a
-  container is its own line, named "container|sub" (the container's line handles a bare call, as COMMAND).
+  container is its own line, named "container|sub" (the container's line handles a bare call, as COMMAND);
+  a server container takes over the subcommands the engine registered for it unless it lists them. A
+  container listing no subcommand runs all of the target's through its handler (list them to be exact).
   A container's HELP needs no line: it answers the target server's own text (from the data).
 
 Arity, flags (write, noscript, no-multi, no-auth, blocking ...), key specs, ACL categories and the
@@ -238,6 +240,11 @@ def _add_subcommands(container: CommandSpec, target: Target, registered: dict[by
                      servers: list[str]) -> None:
     commands = _data()["commands"]
     prefix = container.name + b"|"
+    listed = [name for name in registered if name.startswith(prefix)]
+    if not listed:  # a container listing none runs all the target's through its own handler
+        registered = {**registered, **{name.encode(): (container.handler, container.command)
+                                       for name in commands if name.startswith(prefix.decode())
+                                       and name != (prefix + b"help").decode()}}
     for name, (handler, command) in registered.items():
         if name.startswith(prefix) and has(target, name.decode()):
             sub = _record(name, commands[name.decode()], servers, handler, command)

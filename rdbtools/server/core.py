@@ -561,5 +561,11 @@ def _catalog(server: Server) -> dict[bytes, Spec]:
     for name, engine_command in REGISTRY.items():
         registered[name] = (None, engine_command)
         registered.update((name + b"|" + sub, (None, engine_command)) for sub in engine_command.subcommands)
-    registered.update((name, (handler, None)) for name, (handler, _) in commands.table(server).items())
+    served = commands.table(server)
+    for name, (handler, _) in served.items():
+        registered[name] = (handler, None)
+        if b"|" not in name:  # a server container takes over the engine's subcommands it does not list itself
+            prefix = name + b"|"
+            registered.update((sub, (handler, None)) for sub in list(registered)
+                              if sub.startswith(prefix) and sub not in served)
     return command_table.build(server.config.target, registered)

@@ -346,3 +346,33 @@ def test_a_target_without_a_server_here_has_the_commands_of_its_version(target):
     assert has == {"hexpire": version >= (7, 4), "lmpop": version >= (7, 0), "command": version >= (2, 8),
                    "stralgo": (6, 0) <= version < (7, 0), "get": True, "hgetdel": version >= (8, 0),
                    "vadd": version >= (8, 2), "config|get": version >= (7, 0), "xautoclaim": version >= (6, 2)}
+
+
+def _handler(client, args):
+    return b"handled"
+
+
+def test_a_container_listing_no_subcommand_runs_all_the_targets():
+    """Registering MEMORY alone routes each of its subcommands to its handler, HELP from the data."""
+    from rdbtools.rdb.targets import TARGETS as ALL
+
+    built = command_table.build(ALL["redis-7.0"], {b"memory": (_handler, None)})
+    subs = built[b"memory"].subcommands
+    assert {b"usage", b"stats", b"doctor", b"help"} <= set(subs)
+    assert subs[b"usage"].handler is _handler and subs[b"help"].handler is not _handler
+    assert subs[b"usage"].arity == -3 and subs[b"usage"].key_specs[0].index == 2
+
+
+def test_a_server_container_takes_over_the_engines_subcommands(monkeypatch):
+    """FUNCTION registered by the server (as scripting does) runs FUNCTION LOAD, not the engine's."""
+    from rdbtools.server.config import ServerConfig
+    from rdbtools.server.core import _catalog
+
+    class Fake:
+        config = ServerConfig.load(None, ["--target", "redis-7.0"])
+
+    original = commands.table
+    monkeypatch.setattr(commands, "table", lambda server: {**original(server), b"function": (_handler, -2)})
+    catalog = _catalog(Fake())
+    assert catalog[b"function"].subcommands[b"load"].handler is _handler
+    assert catalog[b"function"].subcommands[b"load"].command is None
