@@ -153,6 +153,9 @@ class Server:
             if spec.no_multi:
                 return self._refused(client, self._no_multi(spec))
             if name not in _TRANSACTION_CONTROL:
+                error = self.disk_error() if spec.write or name == b"ping" else None
+                if error is not None:  # refused when queued, as Redis checks before queueing
+                    return self._refused(client, error, spec)
                 client.multi.append(args)
                 return Status("QUEUED")
         if client.resp == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_ALLOWED:

@@ -322,10 +322,13 @@ def _fail_bgsave(port: int, pid: int) -> None:
 @pytest.mark.parametrize("target", TARGETS)
 def test_a_failed_bgsave_refuses_the_commands_the_target_flags_write(target):
     """MISCONF goes by the table's write flag, a subcommand's own: FUNCTION DELETE is refused, FUNCTION
-    LIST and XINFO answer; PING is refused too (every target), in each target's words."""
+    LIST and XINFO answer; PING is refused too (every target), in each target's words; inside MULTI
+    when queued, so EXEC aborts."""
     requests = [["FUNCTION", "LIST"], ["FUNCTION", "DELETE", "x"], ["XINFO", "STREAM", "s"], ["SET", "a", "b"],
                 ["GET", "k"], ["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"], ["XINFO", "GROUPS", "s"],
-                ["OBJECT", "ENCODING", "k"], ["DEL", "k"], ["EXISTS", "k"], ["PING"], ["ECHO", "x"]]
+                ["OBJECT", "ENCODING", "k"], ["DEL", "k"], ["EXISTS", "k"], ["PING"], ["ECHO", "x"],
+                ["MULTI"], ["GET", "k"], ["EXEC"], ["MULTI"], ["SET", "x", "y"], ["GET", "k"], ["EXEC"],
+                ["MULTI"], ["PING"], ["EXEC"]]
     delay = ("--rdb-key-save-delay", "2000000")
     with start_server(target, extra=("--save", "3600", "1", *delay)) as real, \
             start_serve("--target", target, *delay, save="3600 1") as served:
