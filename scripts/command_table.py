@@ -95,9 +95,10 @@ def _key(value: Json) -> str:
     return value
 
 
-def extract(port: int) -> dict[str, dict[str, Json]]:
+def extract(port: int, containers: frozenset[str] = frozenset()) -> dict[str, dict[str, Json]]:
     """One server's {"version", "info": {name: entry}, "docs": {name: docs}, "help": {name: lines}},
-    subcommands flattened; "help": what "<container> HELP" answers (those with a HELP subcommand)."""
+    subcommands flattened; "help": what "<container> HELP" answers (those with a HELP subcommand, and
+    before 7.0, when COMMAND tells no subcommands, ``containers``: those of the newer servers)."""
     client = Resp3(port)
     try:
         version = client.call("INFO", "server")
@@ -107,7 +108,8 @@ def extract(port: int) -> dict[str, dict[str, Json]]:
         except RuntimeError:  # Redis 6.2
             docs = {}
         helps = {entry[0].lower(): client.reply(entry[0], "HELP") for entry in infos
-                 if len(entry) > 9 and any(sub[0].lower().endswith("|help") for sub in entry[9] or [])}
+                 if (len(entry) > 9 and any(sub[0].lower().endswith("|help") for sub in entry[9] or []))
+                 or (len(entry) <= 9 and entry[0].lower() in containers)}
     finally:
         client.close()
     found = {}
@@ -165,10 +167,11 @@ def from_servers() -> dict[str, Json]:
     from tests.servers import start_server
 
     extracted = {}
-    for server in SERVERS:
+    for server in SERVERS[1:] + SERVERS[:1]:  # Redis 6.2 last: it is asked HELP of the others' containers
+        containers = frozenset(n.split("|")[0] for found in extracted.values() for n in found["info"] if "|" in n)
         with start_server(server) as running:
-            extracted[server] = extract(running.port)
-    return merge(extracted)
+            extracted[server] = extract(running.port, containers)
+    return merge({server: extracted[server] for server in SERVERS})
 
 
 def dumps(table: dict[str, Json]) -> str:

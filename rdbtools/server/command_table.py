@@ -213,6 +213,8 @@ def build(target: Target, registered: dict[bytes, Registered]) -> dict[bytes, Co
         spec = _record(name, commands[text], servers, handler, command)
         if spec.subcommands is not None:
             _add_subcommands(spec, target, registered, servers)
+        elif handler is not None and commands[text].get("help"):  # before 7.0: the handler parses its own
+            spec.handler = _with_help(handler, _value(_variant(commands[text]["help"], servers)))
         specs[name] = spec
     return specs
 
@@ -234,6 +236,15 @@ def _record(name: bytes, entry: dict, servers: list[str], handler, command) -> C
                        no_multi="no_multi" in flags, write="write" in flags,
                        shape=None if command is None else replies.shape_of(command.name),
                        arity_error=f"ERR wrong number of arguments for '{info[0].decode()}' command")
+
+
+def _with_help(handler: Callable, reply: object) -> Callable:
+    """A container's handler that answers HELP with the server's own lines (Redis 6.2)."""
+    def run(client, args: list[bytes]) -> object:
+        if len(args) == 2 and args[1].lower() == b"help":
+            return reply
+        return handler(client, args)
+    return run
 
 
 def _add_subcommands(container: CommandSpec, target: Target, registered: dict[bytes, Registered],

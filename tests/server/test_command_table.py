@@ -274,11 +274,13 @@ def test_dispatch_checks_arity_and_subcommands_as_the_server(pair, protocol):
 
 @pytest.mark.parametrize("protocol", [2, 3])
 def test_each_container_helps_as_the_server(pair, protocol):
-    """HELP of every command with subcommands that serve runs: the server's own lines (Redis 6.2's
-    containers parse their own subcommands, HELP among those serve does not run)."""
+    """HELP of every command with subcommands that serve runs: the server's own lines. Redis 6.2 lists no
+    subcommands: its server containers answer HELP too (XINFO and XGROUP, the engine's, do not)."""
     real, served, target = pair
     containers = sorted({name.split("|")[0] for name in _our_names(served) if "|" in name})
-    assert target == "redis-6.2" or containers
+    if target == "redis-6.2":
+        containers = ["client", "command", "config", "object", "pubsub"]
+    assert containers
     requests = [request for name in containers for request in ([name, "HELP"], [name.upper(), "help", "x"])]
     assert _ask(served, protocol, *requests) == _ask(real, protocol, *requests)
 
