@@ -3,8 +3,9 @@
 The committed table equals what the five real servers report now. Then for each target, serve and
 the real server get the same COMMAND requests (RESP2 and RESP3, replies compared with their types);
 what the real server says of commands serve does not run (a subcommand it lacks) is left out of its
-reply first, since serve lists only what it runs. The arity, unknown-subcommand, no-multi and no-auth
-checks of dispatch, which read the table, are compared the same way.
+reply first, since serve lists only what it runs. The arity, unknown-subcommand, no-multi, no-auth and
+MISCONF (write flag) checks of dispatch, which read the table, and each container's HELP are compared
+the same way; random GETKEYSANDFLAGS calls too. A target without a server here is checked by version.
 """
 
 from __future__ import annotations
