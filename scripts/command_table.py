@@ -29,7 +29,8 @@ Json = object
 
 class Resp3:
     """A blocking RESP client whose replies keep their types as JSON: bulk strings as str, statuses as
-    {"+": text}, sets as {"~": [...]}, maps as dicts (every key a string), errors as {"-": text}.
+    {"+": text}, sets as {"~": [...]}, pushes as {">": [...]}, maps as dicts (every key a string), errors as
+    {"-": text}.
     RESP3 unless told 2 (tests compare both)."""
 
     def __init__(self, port: int, protocol: int = 3) -> None:
@@ -81,9 +82,9 @@ class Resp3:
             return int(rest)
         if kind == b"_" or rest == b"-1":
             return None if kind != b"*" else {"*": None}  # RESP2's null array told from a null bulk
-        if kind in (b"*", b"~"):
+        if kind in (b"*", b"~", b">"):
             items = [self._value() for _ in range(int(rest))]
-            return items if kind == b"*" else {"~": items}
+            return items if kind == b"*" else {kind.decode(): items}  # a set, or a push
         if kind == b"%":
             return {_key(self._value()): self._value() for _ in range(int(rest))}
         raise ValueError(f"unexpected RESP3 type {line!r}")

@@ -102,6 +102,8 @@ class Server:
         self._backticks = not target.valkey_server and target.version < (7, 0)  # the unknown command error
         self._auth_first = target.valkey_server and target.version >= (9, 0)
         self._misconf = _misconf_text(target)
+        #: before 7.0, no sharded pub/sub: (P)SUBSCRIBE
+        self._pubsub_only = PUBSUB_ONLY.replace("(P|S)", "(P)") if self._backticks else PUBSUB_ONLY
 
     # --- clients ---------------------------------------------------------------------------------
 
@@ -159,7 +161,7 @@ class Server:
                 client.multi.append(args)
                 return Status("QUEUED")
         if client.resp == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_ALLOWED:
-            return CommandError(PUBSUB_ONLY.format(name.decode("utf-8", "replace")))
+            return CommandError(self._pubsub_only.format(name.decode("utf-8", "replace")))
         dirty = self.persistence.dirty
         if self.aof is None:
             reply = self._call(client, args, spec)

@@ -286,6 +286,16 @@ def test_each_container_helps_as_the_server(pair, protocol):
     assert _ask(served, protocol, *requests) == _ask(real, protocol, *requests)
 
 
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_a_subscribed_client_runs_what_the_target_allows(pair, protocol):
+    """In RESP2 a subscribed client may run only (un)subscriptions, PING, QUIT, RESET (6.2: no sharded
+    ones in the text); dispatch errors come first. RESP3 has no such context."""
+    real, served, _ = pair
+    requests = [["SUBSCRIBE", "c"], ["GET", "k"], ["config", "get", "x"], ["PING"], ["nosuch"], ["get"], ["MULTI"],
+                ["RESET"]]
+    assert _ask(served, protocol, *requests) == _ask(real, protocol, *requests)
+
+
 MULTI = [["MULTI"], ["SAVE"], ["shutdown", "nosave"], ["WATCH", "k"], ["MULTI"], ["client", "nosuch"], ["config"],
          ["GET", "k"], ["EXEC"], ["MULTI"], ["watch", "k"], ["EXEC"]]
 
