@@ -8,7 +8,7 @@ import time
 
 import hiredis
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from rdbtools.keyspace.commands import CommandError
@@ -163,6 +163,9 @@ def server():
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(commands=st.lists(COMMANDS, min_size=1, max_size=25))
+# a list moved onto itself keeps its TTL: the engine used to pop the only element, delete the key, push again
+@example(commands=[[b"RPUSH", b"b", b"1", b"1"], [b"LMOVE", b"b", b"a", b"LEFT", b"LEFT"],
+                   [b"PEXPIREAT", b"a", b"%d" % (2**45)], [b"LMOVE", b"a", b"a", b"LEFT", b"LEFT"]])
 def test_random_command_sequences_give_redis_replies_and_keyspace(server, commands):
     client = RawClient(server.port)
     client.call([b"FLUSHALL"])

@@ -232,6 +232,11 @@ def _move(e, source: bytes, destination: bytes, from_left: bool, to_left: bool):
     if entry is None:
         return None
     _list(e, destination)  # WRONGTYPE before anything moves
+    if source == destination:  # a rotation: the key never empties, so it keeps its TTL (as in Redis)
+        items = entry.value
+        item = items.popleft() if from_left else items.pop()
+        (items.appendleft if to_left else items.append)(item)
+        return item
     item = _pop(e, source, from_left, None)
     _push(e, [b"", destination, item], to_left, False)
     return item
