@@ -207,6 +207,12 @@ def _zadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     return [args] if engine.changes else []
 
 
+def _sort(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """SORT propagates itself, as it was sent, when its STORE changed the destination (a plain SORT
+    changes nothing)."""
+    return [args] if engine.changes else []
+
+
 def _hincrbyfloat(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     return [[b"HSET", args[1], args[2], reply]]
 
@@ -416,7 +422,7 @@ _REWRITES: dict[bytes, Rewrite] = {
     b"bzpopmin": _popped_as(b"ZPOPMIN"), b"bzpopmax": _popped_as(b"ZPOPMAX"),
     b"lmpop": _mpop, b"blmpop": _mpop, b"zmpop": _mpop, b"bzmpop": _mpop,
     b"blmove": _blmove, b"brpoplpush": _blmove, b"spop": _spop, b"geoadd": _geoadd,
-    b"hincrbyfloat": _hincrbyfloat, b"xadd": _xadd, b"xtrim": _xtrim, b"xreadgroup": _xreadgroup,
+    b"hincrbyfloat": _hincrbyfloat, b"sort": _sort, b"xadd": _xadd, b"xtrim": _xtrim, b"xreadgroup": _xreadgroup,
     b"xclaim": _xclaim, b"xautoclaim": _xclaim,
     b"hexpire": _field_expire, b"hpexpire": _field_expire, b"hexpireat": _field_expire,
     b"hpexpireat": _field_expire, b"hpersist": _hpersist,

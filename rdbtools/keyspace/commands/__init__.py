@@ -98,10 +98,16 @@ def floating(value: bytes, error: str = "ERR value is not a valid float", hexade
 
 
 def _hex_float(value: bytes, error: str) -> float:
+    """strtod's hexadecimal form, which needs its 0x (float.fromhex would read "b" or "1p3" too)."""
+    if _HEX_PREFIX.match(value) is None:
+        raise CommandError(error)
     try:
         return float.fromhex(value.decode("latin-1"))
     except ValueError:
         raise CommandError(error) from None
+
+
+_HEX_PREFIX = re.compile(rb"[+-]?0[xX]")
 
 
 _SPACES = frozenset(b" \t\n\r\x0b\x0c")
@@ -132,6 +138,18 @@ def subcommand_error(args: list[bytes], target) -> CommandError:
     shown = args[1].decode("utf-8", "replace")[: None if old else 128]
     return CommandError(f"ERR {'Unknown' if old else 'unknown'} subcommand or wrong number of arguments for "
                         f"'{shown}'. Try {args[0].decode('utf-8', 'replace').upper()} HELP.")
+
+
+def g17(value: float) -> bytes:
+    """printf("%.17g"): how Redis 7.0 replies with a double, and how every version prints a skiplist's
+    score in ZSCAN (fixed 17 digits, not the shortest text). A zero is 0: a sorted set answers no -0."""
+    if not value:
+        return b"0"
+    if value != value:
+        return b"nan"
+    if value in (float("inf"), float("-inf")):
+        return b"inf" if value > 0 else b"-inf"
+    return b"%.17g" % value
 
 
 def wrong_arity(name: bytes) -> CommandError:

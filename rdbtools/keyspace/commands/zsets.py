@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import math
 
-from rdbtools.keyspace.commands import SYNTAX, CommandError, command, floating, format_double, integer
+from rdbtools.keyspace.commands import SYNTAX, CommandError, command, floating, format_double, g17, integer
 
 NOT_FLOAT = "ERR value is not a valid float"
 NAN = "ERR resulting score is not a number (NaN)"
+
+
+def score_text(target, value: float) -> bytes:
+    """A score as the target replies with it: the shortest text from Redis 7.2, %.17g before."""
+    return format_double(value) if target.shortest_scores else g17(value)
 
 
 def _zset(e, key: bytes):
@@ -57,7 +62,7 @@ def zadd(e, args):
     e.drop_if_empty(args[1], entry)
     e.changes = added + changed
     if b"INCR" in flags:
-        return None if result is None else format_double(result)
+        return None if result is None else score_text(e.target, result)
     return added + changed if b"CH" in flags else added
 
 
@@ -99,7 +104,7 @@ def zincrby(e, args):
         e.drop_if_empty(args[1], entry)
         raise CommandError(NAN)
     entry.value[args[3]] = score
-    return format_double(score)
+    return score_text(e.target, score)
 
 
 @command("zrem", -3)
@@ -116,7 +121,7 @@ def zrem(e, args):
 def zscore(e, args):
     entry = _zset(e, args[1])
     score = None if entry is None else entry.value.get(args[2])
-    return None if score is None else format_double(score)
+    return None if score is None else score_text(e.target, score)
 
 
 @command("zcard", 2, write=False)
@@ -237,15 +242,15 @@ def _range_options(args, first: int):
     return by, rev, limit, withscores
 
 
-def _reply(pairs, withscores: bool) -> list:
-    return [x for m, s in pairs for x in (m, format_double(s))] if withscores else [m for m, _ in pairs]
+def _reply(pairs, withscores: bool, target) -> list:
+    return [x for m, s in pairs for x in (m, score_text(target, s))] if withscores else [m for m, _ in pairs]
 
 
 @command("zrange", -4, write=False)
 def zrange(e, args):
     by, rev, limit, withscores = _range_options(args, 4)
     select = _selector(by, args[2], args[3], rev, limit, e.target.strtod_score_ranges)
-    return _reply(select(_zset(e, args[1])), withscores)
+    return _reply(select(_zset(e, args[1])), withscores, e.target)
 
 
 @command("zrangestore", -5)
@@ -309,7 +314,7 @@ def _pop_command(e, args, highest: bool):
     count = 1 if len(args) == 2 else integer(args[2], "ERR value is out of range, must be positive")
     if count < 0:
         raise CommandError("ERR value is out of range, must be positive")
-    return _reply(_pop(e, args[1], highest, count), True)
+    return _reply(_pop(e, args[1], highest, count), True, e.target)
 
 
 @command("zpopmin", -2)
@@ -326,7 +331,7 @@ def _blocking_pop(e, args, highest: bool):
     for key in args[1:-1]:
         if _zset(e, key) is not None:
             member, score = _pop(e, key, highest, 1)[0]
-            return [key, member, format_double(score)]
+            return [key, member, score_text(e.target, score)]
     return None
 
 
@@ -356,7 +361,7 @@ def _mpop(e, args, first: int):
         raise CommandError(SYNTAX)
     for key in keys:
         if _zset(e, key) is not None:
-            return [key, [[m, format_double(s)] for m, s in _pop(e, key, rest[0] == b"MAX", count)]]
+            return [key, [[m, score_text(e.target, s)] for m, s in _pop(e, key, rest[0] == b"MAX", count)]]
     return None
 
 
@@ -387,8 +392,9 @@ def _source_scores(e, key: bytes) -> dict:
 _AGGREGATE = {b"SUM": lambda a, b: a + b, b"MIN": min, b"MAX": max}
 
 
-def _combine(e, args, first: int, operation: str) -> dict:
-    """numkeys key... [WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] from args[first:]."""
+def _combine(e, args, first: int, operation: str, replying: bool = False) -> tuple[dict, bool]:
+    """numkeys key... [WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] from args[first:] (and WITHSCORES
+    when the result is the reply): the scores combined, and whether WITHSCORES was given."""
     numkeys = integer(args[first])
     if numkeys <= 0:
         raise CommandError(f"ERR at least 1 input key is needed for '{args[0].decode().lower()}' command")
@@ -396,7 +402,7 @@ def _combine(e, args, first: int, operation: str) -> dict:
     if len(keys) < numkeys:
         raise CommandError(SYNTAX)
     sources = [_source_scores(e, key) for key in keys]  # Redis looks the keys up before the options
-    weights, aggregate, i = [1.0] * numkeys, b"SUM", first + 1 + numkeys
+    weights, aggregate, withscores, i = [1.0] * numkeys, b"SUM", False, first + 1 + numkeys
     while i < len(args):
         option = args[i].upper()
         if option == b"WEIGHTS" and operation != "diff" and i + numkeys < len(args):
@@ -405,6 +411,9 @@ def _combine(e, args, first: int, operation: str) -> dict:
         elif option == b"AGGREGATE" and operation != "diff" and i + 1 < len(args) and args[i + 1].upper() in _AGGREGATE:
             aggregate = args[i + 1].upper()
             i += 2
+        elif option == b"WITHSCORES" and replying:
+            withscores = True
+            i += 1
         else:
             raise CommandError(SYNTAX)
     combine = _AGGREGATE[aggregate]
@@ -423,7 +432,7 @@ def _combine(e, args, first: int, operation: str) -> dict:
                 result[member] = _no_nan(combine(result[member], value)) if member in result else value
         else:
             result = {m: s for m, s in result.items() if m not in source}
-    return result
+    return result, withscores
 
 
 def _no_nan(value: float) -> float:
@@ -432,17 +441,74 @@ def _no_nan(value: float) -> float:
 
 @command("zunionstore", -4)
 def zunionstore(e, args):
-    return _store(e, args[1], _combine(e, args, 2, "union"))
+    return _store(e, args[1], _combine(e, args, 2, "union")[0])
 
 
 @command("zinterstore", -4)
 def zinterstore(e, args):
-    return _store(e, args[1], _combine(e, args, 2, "inter"))
+    return _store(e, args[1], _combine(e, args, 2, "inter")[0])
 
 
 @command("zdiffstore", -4)
 def zdiffstore(e, args):
-    return _store(e, args[1], _combine(e, args, 2, "diff"))
+    return _store(e, args[1], _combine(e, args, 2, "diff")[0])
+
+
+def _combined_reply(e, args, operation: str) -> list:
+    """ZUNION / ZINTER / ZDIFF: the result in zset order, scores as the target prints them."""
+    scores, withscores = _combine(e, args, 1, operation, replying=True)
+    return _reply(_ordered(scores), withscores, e.target)
+
+
+@command("zunion", -3, write=False)
+def zunion(e, args):
+    return _combined_reply(e, args, "union")
+
+
+@command("zinter", -3, write=False)
+def zinter(e, args):
+    return _combined_reply(e, args, "inter")
+
+
+@command("zdiff", -3, write=False)
+def zdiff(e, args):
+    return _combined_reply(e, args, "diff")
+
+
+@command("zintercard", -3, write=False)
+def zintercard(e, args):
+    """ZINTERCARD numkeys key... [LIMIT n]: the keys are looked up (and type-checked) first."""
+    numkeys = integer(args[1])
+    if numkeys <= 0:
+        raise CommandError("ERR at least 1 input key is needed for 'zintercard' command")
+    keys = args[2 : 2 + numkeys]
+    if len(keys) < numkeys:
+        raise CommandError(SYNTAX)
+    sources = sorted((_source_scores(e, key) for key in keys), key=len)
+    limit, i = 0, 2 + numkeys
+    while i < len(args):
+        if args[i].upper() == b"LIMIT" and i + 1 < len(args):
+            limit = integer(args[i + 1], LIMIT_NEGATIVE)
+            if limit < 0:
+                raise CommandError(LIMIT_NEGATIVE)
+            i += 2
+        else:
+            raise CommandError(SYNTAX)
+    return intersection_size(sources, limit)
+
+
+LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+
+
+def intersection_size(sources: list, limit: int) -> int:
+    """How many members all the collections share, counting stops at ``limit`` (0: no limit)."""
+    smallest, others, found = sources[0], sources[1:], 0
+    for member in smallest:
+        if all(member in other for other in others):
+            found += 1
+            if found == limit:
+                break
+    return found
 
 
 # --- GEO: members scored by their 52-bit interleaved geohash ------------------------------------
@@ -491,7 +557,7 @@ def geoadd(e, args):
 def zmscore(e, args):
     entry = _zset(e, args[1])
     scores = {} if entry is None else entry.value
-    return [format_double(scores[m]) if m in scores else None for m in args[2:]]
+    return [score_text(e.target, scores[m]) if m in scores else None for m in args[2:]]
 
 
 def _rank(e, args, reverse: bool):

@@ -1,0 +1,181 @@
+"""SORT and SORT_RO, as Redis's sortCommandGeneric: options parsed first, then the key; elements
+weighed by themselves or by the keys (and hash fields, ``->``) a BY pattern names, GET patterns
+fetched per element, LIMIT applied after sorting, and STORE writing the result as a list.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from rdbtools.keyspace.commands import SYNTAX, WRONGTYPE, CommandError, command, floating, integer
+
+NOT_DOUBLE = "ERR One or more scores can't be converted into double"
+_C_SPACES = b" \t\n\r\x0b\x0c"
+
+
+@dataclass
+class _Sort:
+    desc: bool = False
+    alpha: bool = False
+    start: int = 0
+    count: int = -1
+    by: bytes | None = None
+    dontsort: bool = False
+    store: bytes | None = None
+    gets: list[bytes] = field(default_factory=list)
+
+
+def _parse(args: list[bytes], readonly: bool) -> _Sort:
+    """The options, in Redis's order of checks (a bad LIMIT number is the integer error)."""
+    sort, j = _Sort(), 2
+    while j < len(args):
+        option, left = args[j].upper(), len(args) - j - 1
+        if option == b"ASC":
+            sort.desc = False
+        elif option == b"DESC":
+            sort.desc = True
+        elif option == b"ALPHA":
+            sort.alpha = True
+        elif option == b"LIMIT" and left >= 2:
+            sort.start, sort.count = integer(args[j + 1]), integer(args[j + 2])
+            j += 2
+        elif option == b"STORE" and not readonly and left >= 1:
+            sort.store = args[j + 1]
+            j += 1
+        elif option == b"BY" and left >= 1:
+            sort.by = args[j + 1]
+            sort.dontsort = b"*" not in args[j + 1]
+            j += 1
+        elif option == b"GET" and left >= 1:
+            sort.gets.append(args[j + 1])
+            j += 1
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    return sort
+
+
+def lookup_by_pattern(e, pattern: bytes, element: bytes) -> bytes | None:
+    """What a BY / GET pattern names for an element: ``#`` the element, ``key*`` a string key with
+    the element in place of the first ``*``, ``key*->field`` a field of a hash; None otherwise."""
+    if pattern == b"#":
+        return element
+    star = pattern.find(b"*")
+    if star < 0:
+        return None
+    arrow = pattern.find(b"->", star + 1)
+    field_name = None
+    if arrow >= 0 and arrow + 2 < len(pattern):
+        field_name, pattern = pattern[arrow + 2 :], pattern[:arrow]
+    entry = e.lookup(pattern[:star] + element + pattern[star + 1 :])
+    if entry is None:
+        return None
+    if field_name is not None:
+        return entry.value.get(field_name) if entry.type == "hash" else None
+    return entry.value if entry.type == "string" else None
+
+
+def _elements(entry, sort: _Sort) -> list[bytes]:
+    """The elements in the order Redis loads them (a zset by rank; a set in its own order)."""
+    if entry is None:
+        return []
+    if entry.type == "zset":
+        return [m for m, _ in sorted(entry.value.items(), key=lambda pair: (pair[1], pair[0]))]
+    if entry.type == "set":
+        from rdbtools.keyspace.commands.scanning import stored_set_order
+
+        return stored_set_order(entry.value)
+    return list(entry.value)
+
+
+def _strtod(value: bytes) -> float | None:
+    """strtod of the whole text as SORT reads a weight: leading spaces skipped, "" is 0; None when
+    not a number (or NaN, or out of range)."""
+    if not value:
+        return 0.0
+    body = value.lstrip(_C_SPACES)
+    if not body:
+        return None
+    try:
+        return floating(body)
+    except CommandError:
+        return None
+
+
+def _sorted(e, elements: list[bytes], sort: _Sort) -> list[bytes]:
+    """Sorted by weight (numbers, ties by the element's bytes) or ALPHA by bytes; a weight that is
+    missing counts as 0 (numeric) or first (ALPHA). Python's sort is stable, as glibc's qsort is."""
+    if sort.by is None:
+        weights: list = list(elements)
+    else:
+        weights = [lookup_by_pattern(e, sort.by, element) for element in elements]
+    if sort.alpha:
+        keys = [(w,) for w in weights] if sort.by is None else [(0, b"") if w is None else (1, w) for w in weights]
+    else:
+        numbers = [0.0 if w is None else _strtod(w) for w in weights]
+        if any(n is None for n in numbers):
+            raise CommandError(NOT_DOUBLE)
+        keys = [(n, element) for n, element in zip(numbers, elements, strict=True)]
+    order = sorted(range(len(elements)), key=keys.__getitem__, reverse=sort.desc)  # stable both ways
+    return [elements[i] for i in order]
+
+
+def _window(length: int, sort: _Sort) -> tuple[int, int]:
+    """LIMIT start count as Redis clamps it: (start, end) inclusive; end < start when empty."""
+    start = max(sort.start, 0)
+    end = length - 1 if sort.count < 0 else start + sort.count - 1
+    if start >= length:
+        start, end = length - 1, length - 2
+    return start, min(end, length - 1)
+
+
+def sort_generic(e, args: list[bytes], readonly: bool):
+    e.changes = 0
+    sort = _parse(args, readonly)
+    entry = e.lookup(args[1])
+    if entry is not None and entry.type not in ("list", "set", "zset"):
+        raise CommandError(WRONGTYPE)
+    if sort.dontsort and entry is not None and entry.type == "set" and sort.store is not None:
+        sort.dontsort, sort.alpha, sort.by = False, True, None  # a set's own order is no order to store
+    elements = _elements(entry, sort)
+    if sort.dontsort:
+        if sort.desc and entry is not None and entry.type != "set":
+            elements.reverse()
+    else:
+        elements = _sorted(e, elements, sort)
+    start, end = _window(len(elements), sort)
+    chosen = elements[start : end + 1] if end >= start else []
+    if sort.gets:
+        output = [lookup_by_pattern(e, pattern, element) for element in chosen for pattern in sort.gets]
+    else:
+        output = chosen
+    if sort.store is None:
+        return output
+    return _store(e, sort.store, output)
+
+
+def _store(e, key: bytes, output: list) -> int:
+    """STORE: the result as a list (a missing GET value as ""), replacing the key and its TTL; an
+    empty result deletes it. ``e.changes`` tells propagation whether anything changed."""
+    existed = e.delete(key)
+    if output:
+        e.keys[key] = _list_entry(output)
+    e.changes = len(output) or int(existed)
+    return len(output)
+
+
+def _list_entry(output: list):
+    from rdbtools.keyspace.model import Entry
+
+    return Entry("list", deque(b"" if v is None else v for v in output))
+
+
+@command("sort", -2)
+def sort_(e, args):
+    return sort_generic(e, args, readonly=False)
+
+
+@command("sort_ro", -2, write=False)
+def sort_ro(e, args):
+    return sort_generic(e, args, readonly=True)
