@@ -228,39 +228,48 @@ def _options_end(args: list[bytes], start: int) -> tuple[int, int | None]:
             i += 1
         elif option in (b"MAXLEN", b"MINID"):
             trim = i
-            i += 3 if i + 1 < len(args) and args[i + 1] in (b"=", b"~") else 2
-            if i + 1 < len(args) and args[i].upper() == b"LIMIT":
-                i += 2
+            i += 3 if i + 2 < len(args) and args[i + 1] in (b"=", b"~") else 2
+        elif option == b"LIMIT" and i + 1 < len(args):
+            i += 2
         else:
             break
     return i, trim
 
 
-def _exact_trim(engine: Engine, args: list[bytes], trim: int | None) -> list[bytes]:
-    """MAXLEN|MINID ~ n as ``=`` and the bound the stream was actually trimmed to (LIMIT dropped)."""
+def _exact_trim(engine: Engine, args: list[bytes], start: int) -> tuple[list[bytes], int]:
+    """MAXLEN|MINID ~ n as ``=`` and the bound the stream was actually trimmed to, LIMIT dropped (a
+    replay trims exactly); and where the options end in what is returned."""
+    end, trim = _options_end(args, start)
     if trim is None or args[trim + 1] != b"~":
-        return list(args)
+        return list(args), end
     stream = engine.keys[args[1]].value
     exact = (b"%d" % len(stream.entries) if args[trim].upper() == b"MAXLEN"
              else id_text(stream.entries[0].id if stream.entries else stream.last_id))
-    end = trim + 3
-    if end + 1 < len(args) and args[end].upper() == b"LIMIT":
-        end += 2
-    return [*args[:trim + 1], b"=", exact, *args[end:]]
+    options, i = [], start
+    while i < end:
+        option = args[i].upper()
+        if option == b"LIMIT":
+            i += 2
+        elif i == trim:
+            options += [args[i], b"=", exact]
+            i += 3
+        else:
+            options.append(args[i])
+            i += 1
+    return [*args[:start], *options, *args[end:]], start + len(options)
 
 
 def _xadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     """XADD with the id it chose (for ``*`` and ``ms-*``) and an exact trim."""
     if reply is None:
         return []
-    id_at, trim = _options_end(args, 2)
-    rewritten = _exact_trim(engine, args, trim)
-    rewritten[id_at - (len(args) - len(rewritten))] = reply
+    rewritten, id_at = _exact_trim(engine, args, 2)
+    rewritten[id_at] = reply
     return [rewritten]
 
 
 def _xtrim(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
-    return [_exact_trim(engine, args, 2)] if reply else []
+    return [_exact_trim(engine, args, 2)[0]] if reply else []
 
 
 def _consumer_names(engine: Engine, name: bytes, args: list[bytes]) -> set[tuple[bytes, bytes, bytes]]:

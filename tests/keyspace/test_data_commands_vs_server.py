@@ -135,8 +135,45 @@ COMBINATIONS = {
 }
 
 
-@pytest.mark.parametrize("script", [*SCANS.values(), *SORTS.values(), *COMBINATIONS.values()],
-                         ids=[*SCANS, *SORTS, *COMBINATIONS])
+LISTS_AND_STREAMS = {
+    "lpos_finds_by_rank_count_and_maxlen_from_either_end": [
+        "RPUSH l a b c a b c a", "LPOS l a", "LPOS l a RANK 2", "LPOS l a RANK -1", "LPOS l a RANK -2",
+        "LPOS l a COUNT 0", "LPOS l a COUNT 2", "LPOS l a RANK -1 COUNT 0", "LPOS l a RANK 2 COUNT 2 MAXLEN 4",
+        "LPOS l a MAXLEN 1", "LPOS l a RANK -1 MAXLEN 1", "LPOS l a RANK -1 MAXLEN 2 COUNT 0", "LPOS l z",
+        "LPOS l z COUNT 1", "LPOS l a RANK 9 COUNT 0", "LPOS l a RANK -9223372036854775808",
+        "LPOS l a RANK -9223372036854775808 COUNT 1", "LPOS l a RANK 9223372036854775807"],
+    "lpos_checks_its_options_before_the_key": [
+        "RPUSH l a", "SET str x", "LPOS missing a", "LPOS missing a COUNT 1", "LPOS missing a RANK 0",
+        "LPOS l a RANK 0", "LPOS l a RANK x", "LPOS l a COUNT -1", "LPOS l a COUNT x", "LPOS l a MAXLEN -1",
+        "LPOS l a MAXLEN x", "LPOS l a FOO 1", "LPOS l a RANK", "LPOS str a", "LPOS str a COUNT 1",
+        "LPOS str a RANK 0"],
+    "xadd_and_xtrim_trim_exactly_by_minid_and_maxlen": [
+        "XADD s 1-1 f v", "XADD s 2-1 f v", "XADD s 3-1 f v", "XADD s MINID 2 4-1 f v", "XADD s MINID = 2-1 5-1 f v",
+        "XADD s NOMKSTREAM MINID 3 6-1 f v", "XADD s MINID 3 NOMKSTREAM 7-1 f v", "XADD s2 NOMKSTREAM MINID 5 1-1 f v",
+        "XTRIM s MINID 5", "XTRIM s MAXLEN = 2", "XTRIM s MAXLEN 5", "XTRIM missing MAXLEN 0", "XRANGE s - +",
+        "XLEN s"],
+    "xadd_and_xtrim_options_are_refused_as_redis_refuses_them": [
+        "XADD s 1-1 f v", "XADD s MAXLEN = 1 LIMIT 10 8-1 f v", "XADD s MAXLEN 1 LIMIT 10 9-1 f v",
+        "XADD s LIMIT 10 MAXLEN 1 9-1 f v", "XADD s LIMIT 10 9-1 f v", "XADD s LIMIT -1 MAXLEN ~ 1 9-1 f v",
+        "XADD s MAXLEN 1 MINID 1 9-1 f v", "XADD s LIMIT 0 9-1 f v", "XADD s LIMIT 10 MAXLEN 1 foo f v",
+        "XADD s MAXLEN 1 foo f", "XADD s LIMIT 10 1-* f v", "XADD s MAXLEN 1 x-* f v", "XADD s MINID 5 LIMIT",
+        "XADD s MAXLEN -1 2-1 f v", "XADD s MINID x 2-1 f v", "XTRIM s LIMIT 5", "XTRIM s FOO", "XTRIM s MAXLEN",
+        "XTRIM s MAXLEN = 0 LIMIT 5", "XTRIM s MINID x", "XTRIM s MAXLEN -1", "XTRIM s LIMIT 0 MINID 4",
+        "XTRIM s MINID 1 MAXLEN 1", "XRANGE s - +"],
+    "xgroup_create_and_setid_take_entriesread_and_refuse_other_options": [
+        "XADD s 1-1 f v", "XADD s 2-1 f v", "XGROUP CREATE s g 0 ENTRIESREAD 1", "XGROUP CREATE s g2 $ ENTRIESREAD -1",
+        "XGROUP CREATE s g3 0 ENTRIESREAD x", "XGROUP CREATE s g4 0 ENTRIESREAD -5",
+        "XGROUP SETID s g 0 ENTRIESREAD -5",
+        "XGROUP CREATE s g5 0 ENTRIESREAD", "XGROUP CREATE s g6 0 FOO", "XGROUP CREATE s g6 0 MKSTREAM FOO",
+        "XGROUP CREATE s g6 0 ENTRIESREAD 1 MKSTREAM", "XGROUP CREATE new g 0 ENTRIESREAD 0 MKSTREAM",
+        "XGROUP CREATE new2 g 0 ENTRIESREAD 1", "XGROUP SETID s g 0 FOO", "XGROUP SETID s g 0 MKSTREAM",
+        "XGROUP SETID s g 1-1 ENTRIESREAD 1", "XGROUP SETID s nogroup 0 ENTRIESREAD 1"],
+}
+
+
+@pytest.mark.parametrize("script", [*SCANS.values(), *SORTS.values(), *COMBINATIONS.values(),
+                                    *LISTS_AND_STREAMS.values()],
+                         ids=[*SCANS, *SORTS, *COMBINATIONS, *LISTS_AND_STREAMS])
 def test_scripts_get_the_replies_and_keyspace_redis_gives(server, script):
     assert_same(server, script)
 

@@ -148,6 +148,23 @@ COMMANDS = st.one_of(
     _c(b"XACK", key, b"g1", stream_id, stream_id),
     _c(b"XAUTOCLAIM", key, b"g1", st.sampled_from([b"c1", b"c2"]), b"0", b"0-0", b"COUNT", b"2", b"JUSTID"),
     _c(b"XSETID", key, st.sampled_from([b"5-0", b"1-0"])),
+    # scans of small collections (whole, in stored order), SORT, set algebra replies, LPOS, trims
+    _c(st.sampled_from([b"HSCAN", b"ZSCAN"]), key, st.sampled_from([b"0", b"x", b"-1"]),
+       st.sampled_from([b"COUNT", b"MATCH"]), st.sampled_from([b"1", b"m*", b"0"])),
+    st.tuples(_c(st.sampled_from([b"SORT", b"SORT_RO"]), key),
+              _opt([b"ALPHA"], [b"DESC"], [b"ALPHA", b"DESC", b"LIMIT", b"1", b"2"], [b"BY", b"nosort"],
+                   [b"BY", b"*", b"GET", b"#", b"GET", b"*->m1"], [b"LIMIT", b"x", b"1"], [b"STORE", b"c"],
+                   [b"ALPHA", b"STORE", b"b"], [b"BY", b"nosort", b"STORE", b"a"])).map(lambda t: t[0] + t[1]),
+    st.tuples(_c(st.sampled_from([b"ZUNION", b"ZINTER", b"ZDIFF"]), b"2", key, key),
+              _opt([b"WITHSCORES"], [b"WEIGHTS", b"2", b"-1", b"WITHSCORES"], [b"AGGREGATE", b"MAX", b"WITHSCORES"],
+                   [b"FOO"])).map(lambda t: t[0] + t[1]),
+    _c(st.sampled_from([b"ZINTERCARD", b"SINTERCARD"]), b"2", key, key, b"LIMIT", small),
+    st.tuples(_c(b"LPOS", key, value), _opt([b"RANK", b"-1"], [b"RANK", b"2", b"COUNT", b"0"], [b"COUNT", b"2"],
+                                            [b"MAXLEN", b"2", b"RANK", b"-2"], [b"RANK", b"0"])).map(
+        lambda t: t[0] + t[1]),
+    _c(b"XADD", key, b"MINID", stream_id, b"LIMIT", b"5", stream_id, b"f", value),
+    _c(b"XTRIM", key, st.sampled_from([b"MINID", b"MAXLEN"]), b"=", st.sampled_from([b"1", b"2-0"])),
+    _c(b"XGROUP", b"CREATE", key, b"g2", b"0", b"ENTRIESREAD", st.sampled_from([b"1", b"-1", b"-2"]), b"MKSTREAM"),
     # the odd one out
     _c(st.sampled_from([b"FLUSHDB", b"FLUSHALL"])),
 )

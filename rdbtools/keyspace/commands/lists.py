@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from itertools import islice
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer
+from rdbtools.keyspace.commands import INT64_MIN, OK, SYNTAX, CommandError, command, integer
 
 NO_SUCH_KEY = "ERR no such key"
 
@@ -264,7 +264,50 @@ def brpoplpush(e, args):
 
 @command("lpos", -3, write=False)
 def lpos(e, args):
+    """LPOS key element [RANK r] [COUNT n] [MAXLEN m]: options checked before the key; a negative
+    RANK searches from the tail (positions are still counted from the head)."""
+    rank, count, maxlen = _lpos_options(args)
     entry = _list(e, args[1])
-    if entry is None or args[2] not in entry.value:
-        return None
-    return entry.value.index(args[2])
+    if entry is None:
+        return None if count is None else []
+    values, size = entry.value, len(entry.value)
+    scanned = reversed(values) if rank < 0 else iter(values)
+    if maxlen:
+        scanned = islice(scanned, maxlen)
+    # RANK -2^63 negates to itself in C: every match qualifies and COUNT never stops the search
+    wanted, cap = (1, 0) if rank == INT64_MIN else (abs(rank), count)
+    found, matches = [], 0
+    for index, value in enumerate(scanned):
+        if value == args[2]:
+            matches += 1
+            if matches >= wanted:
+                found.append(size - index - 1 if rank < 0 else index)
+                if count is None or (cap and len(found) >= cap):
+                    break
+    if count is None:
+        return found[0] if found else None
+    return found
+
+
+def _lpos_options(args) -> tuple[int, int | None, int]:
+    rank, count, maxlen, j = 1, None, 0, 3
+    while j < len(args):
+        option = args[j].upper()
+        if j + 1 >= len(args) or option not in (b"RANK", b"COUNT", b"MAXLEN"):
+            raise CommandError(SYNTAX)
+        if option == b"RANK":
+            rank = integer(args[j + 1])
+            if rank == 0:
+                raise CommandError("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+                                   "or use negative to start from the end of the list")
+        else:
+            error = f"ERR {option.decode()} can't be negative"
+            value = integer(args[j + 1], error)
+            if value < 0:
+                raise CommandError(error)
+            if option == b"COUNT":
+                count = value
+            else:
+                maxlen = value
+        j += 2
+    return rank, count, maxlen

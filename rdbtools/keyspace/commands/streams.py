@@ -58,25 +58,52 @@ def _after_removal(stream: Stream) -> None:
 
 # --- XADD and trimming ---------------------------------------------------------------------------
 
-def _trim_spec(args, i: int):
-    """MAXLEN|MINID [=|~] threshold [LIMIT count] at args[i]: (kind, threshold, next index)."""
-    kind = args[i].upper()
-    i += 1
-    if i < len(args) and args[i] in (b"=", b"~"):
-        i += 1
-    if i >= len(args):
-        raise CommandError(SYNTAX)
-    if kind == b"MAXLEN":
-        threshold = integer(args[i])
-        if threshold < 0:
-            raise CommandError("ERR The MAXLEN argument must be >= 0.")
-    else:
-        threshold = parse_id(args[i])
-    i += 1
-    if i + 1 < len(args) and args[i].upper() == b"LIMIT":
-        integer(args[i + 1])
-        i += 2
-    return kind, threshold, i
+def _trim_options(e, args, i: int, xadd: bool):
+    """XADD's options before the id / XTRIM's: MAXLEN|MINID [=|~] threshold, LIMIT count (in any
+    order), NOMKSTREAM (XADD), checked as Redis's streamParseAddOrTrimArgsOrReply checks them.
+    Returns ((kind, threshold) or None, no_mkstream, the index where XADD's id is)."""
+    trim, approx, limit, no_mkstream = None, False, None, False
+    while i < len(args):
+        option, more = args[i].upper(), len(args) - 1 - i
+        if xadd and args[i] == b"*":
+            break
+        if option in (b"MAXLEN", b"MINID") and more:
+            if trim is not None:
+                raise CommandError("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")
+            approx = more >= 2 and args[i + 1] == b"~"
+            if more >= 2 and args[i + 1] in (b"~", b"="):
+                i += 1
+            trim = (option, _threshold(option, args[i + 1]))
+            i += 2
+        elif option == b"LIMIT" and more:
+            limit = integer(args[i + 1])
+            if limit < 0:
+                raise CommandError("ERR The LIMIT argument must be >= 0.")
+            i += 2
+        elif xadd and option == b"NOMKSTREAM":
+            no_mkstream, i = True, i + 1
+        elif xadd:
+            break
+        else:
+            raise CommandError(SYNTAX)
+    if xadd and i < len(args) and args[i] != b"*":  # the id is read before the options are judged
+        parse_id(args[i][:-2] if args[i].endswith(b"-*") else args[i])
+    if limit and trim is None:
+        raise CommandError("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")
+    if not xadd and trim is None:
+        raise CommandError("ERR syntax error, XTRIM must be called with a trimming strategy")
+    if limit is not None and not approx and not e.loading:  # a replay obeys what it is given
+        raise CommandError("ERR syntax error, LIMIT cannot be used without the special ~ option")
+    return trim, no_mkstream, i
+
+
+def _threshold(kind: bytes, text: bytes):
+    if kind == b"MINID":
+        return parse_id(text)
+    threshold = integer(text)
+    if threshold < 0:
+        raise CommandError("ERR The MAXLEN argument must be >= 0.")
+    return threshold
 
 
 def _trim(stream: Stream, kind: bytes, threshold) -> int:
@@ -103,16 +130,8 @@ def _next_id(e, stream: Stream, text: bytes) -> StreamId:
 
 @command("xadd", -5)
 def xadd(e, args):
-    i, mkstream, trim = 2, True, None
-    while i < len(args):
-        option = args[i].upper()
-        if option == b"NOMKSTREAM":
-            mkstream, i = False, i + 1
-        elif option in (b"MAXLEN", b"MINID"):
-            kind, threshold, i = _trim_spec(args, i)
-            trim = (kind, threshold)
-        else:
-            break
+    trim, no_mkstream, i = _trim_options(e, args, 2, True)
+    mkstream = not no_mkstream
     rest = args[i:]
     if len(rest) < 3 or len(rest) % 2 == 0:
         from rdbtools.keyspace.commands import wrong_arity
@@ -142,11 +161,9 @@ def xadd(e, args):
 
 @command("xtrim", -4)
 def xtrim(e, args):
-    kind, threshold, i = _trim_spec(args, 2)
-    if i != len(args):
-        raise CommandError(SYNTAX)
+    trim, _, _ = _trim_options(e, args, 2, False)
     stream = _stream(e, args[1])
-    return 0 if stream is None else _trim(stream, kind, threshold)
+    return 0 if stream is None else _trim(stream, *trim)
 
 
 @command("xdel", -3)
@@ -238,28 +255,40 @@ def _entries_read_at(stream: Stream, entry_id: StreamId) -> int | None:
     return None
 
 
-def _entries_read(args, options: list[bytes]) -> int | None:
-    if b"ENTRIESREAD" not in options:
-        return None
-    value = integer(args[options.index(b"ENTRIESREAD") + 1])
-    return None if value < 0 else value  # -1: unknown
+def _group_options(args) -> tuple[bool, int | None]:
+    """XGROUP CREATE / SETID options after the id: MKSTREAM (CREATE), ENTRIESREAD n (-1: unknown),
+    checked before the key is looked up. Returns (mkstream, entries read)."""
+    create, mkstream, entries_read, i = args[1].upper() == b"CREATE", False, None, 5
+    while i < len(args):
+        option = args[i].upper()
+        if create and option == b"MKSTREAM":
+            mkstream, i = True, i + 1
+        elif option == b"ENTRIESREAD" and i + 1 < len(args):
+            value = integer(args[i + 1])
+            if value < -1:
+                raise CommandError("ERR value for ENTRIESREAD must be positive or -1")
+            entries_read, i = (None if value < 0 else value), i + 2
+        else:
+            raise CommandError(f"ERR unknown subcommand or wrong number of arguments for "
+                               f"'{args[1].decode('utf-8', 'replace')}'. Try XGROUP HELP.")
+    return mkstream, entries_read
 
 
 @command("xgroup", -2, subcommands="create setid destroy createconsumer delconsumer")
 def xgroup(e, args):
     sub = args[1].upper()
-    options = [a.upper() for a in args]
+    mkstream, entries_read = _group_options(args) if sub in (b"CREATE", b"SETID") else (False, None)
     if sub == b"CREATE" and len(args) >= 5:
         stream = _stream(e, args[2])
         if stream is None:
-            if b"MKSTREAM" not in options:
+            if not mkstream:
                 raise CommandError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you "
                                    "may want to use the MKSTREAM option to create an empty stream automatically.")
             stream = e.get_or_create(args[2], "stream", _new_stream).value
         if any(g.name == args[3] for g in stream.groups):
             raise CommandError("BUSYGROUP Consumer Group name already exists")
         last = stream.last_id if args[4] == b"$" else parse_id(args[4])
-        stream.groups.append(ConsumerGroup(args[3], last, _entries_read(args, options)))
+        stream.groups.append(ConsumerGroup(args[3], last, entries_read))
         stream.groups.sort(key=lambda g: g.name)  # a radix tree: by name
         return OK
     if sub in (b"SETID", b"DESTROY", b"CREATECONSUMER", b"DELCONSUMER") and len(args) >= 4:
@@ -274,7 +303,7 @@ def xgroup(e, args):
         group = _group(stream, args[2], args[3], "XGROUP")
         if sub == b"SETID":
             group.last_delivered_id = stream.last_id if args[4] == b"$" else parse_id(args[4])
-            group.entries_read = _entries_read(args, options)
+            group.entries_read = entries_read
             return OK
         if sub == b"CREATECONSUMER":
             if any(c.name == args[4] for c in group.consumers):
