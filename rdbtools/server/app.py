@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from rdbtools.keyspace.commands import CommandError
+from rdbtools.server.admin import record_slow
 from rdbtools.server.aof import AofPersistence, AofWriteError
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import NO_REPLY, Server, Shutdown
@@ -114,6 +115,8 @@ class Connection(asyncio.Protocol):
         wait until it is served (as Redis does)."""
         client, server = self.client, self.app.server
         self.batch = batch = []
+        threshold = self.app.config["slowlog-log-slower-than"]
+        started = server.clock()
         try:
             for index, request in enumerate(requests):
                 if client.closing:
@@ -122,8 +125,12 @@ class Connection(asyncio.Protocol):
                     self.waiting = requests[index:]
                     break
                 reply = server.execute(client, request)
+                if not threshold:  # everything is logged: each command timed on its own
+                    record_slow(server, client, request, server.clock() - client.last_interaction)
                 if reply is not NO_REPLY:
                     encode_into(reply, client.resp == 3, batch)
+            if threshold > 0 and requests and client.blocked is None:
+                self._time_batch(requests, started, threshold)
             if client.blocked is None and self.broken is not None and not self.waiting:
                 batch.append(encode(CommandError(str(self.broken))))
                 client.closing = True
@@ -133,6 +140,19 @@ class Connection(asyncio.Protocol):
             self.batch = None
             if batch or client.closing:
                 self.app.deliver(self, b"".join(batch), close=client.closing)
+
+    def _time_batch(self, requests: list[list[bytes]], started: float, threshold: int) -> None:
+        """The slow log without a clock read per command: only a read whose commands together reach
+        slowlog-log-slower-than can hold a slow one; its last command was timed alone (it began at
+        last_interaction), the others only together (a lone command is then the one that was slow)."""
+        server, client = self.app.server, self.client
+        ended = server.clock()
+        if (ended - started) * 1_000_000 < threshold:
+            return
+        last = client.last_interaction
+        record_slow(server, client, requests[-1], ended - last)
+        if len(requests) == 2:
+            record_slow(server, client, requests[0], last - started)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.client is not None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Status, integer, subcommand_error
 from rdbtools.rdb.filters import glob_to_regex
+from rdbtools.server import admin
 from rdbtools.server.clients import Client
 from rdbtools.server.config import ConfigError
 from rdbtools.server.protocol import Map, Push
@@ -88,6 +89,7 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"evalsha": (lambda c, a: _no_scripts(), -3),
         b"fcall": (lambda c, a: _no_scripts(), -3),
         b"fcall_ro": (lambda c, a: _no_scripts(), -3),
+        **admin.table(server),
     }
 
 
@@ -417,17 +419,8 @@ def _config(server, args):
     if sub == b"GET" and len(args) >= 3:
         pairs = server.config.get([a.decode("utf-8", "replace") for a in args[2:]])
         return Map((name.encode(), value.encode()) for name, value in pairs)
-    if sub == b"SET" and len(args) >= 4 and len(args) % 2 == 0:
-        for i in range(2, len(args), 2):
-            name = args[i].decode("utf-8", "replace")
-            try:
-                server.config.apply(name, [args[i + 1].decode("utf-8", "surrogateescape")], where="",
-                                    startup=False)
-            except ConfigError as error:
-                if error.message.startswith("unknown directive"):
-                    raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'") from None
-                raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - "
-                                   f"{error.message}") from None
+    if sub == b"SET" and len(args) >= 4:
+        _config_set(server, args)
         server.engine.target = server.config.target
         server.set_appendonly(server.config["appendonly"])
         if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):
@@ -440,6 +433,36 @@ def _config(server, args):
     if sub == b"REWRITE" and len(args) == 2:
         raise CommandError("ERR CONFIG REWRITE is not supported by rdbtool serve")
     raise subcommand_error(args, server.config.target)
+
+
+def _config_set(server, args) -> None:
+    """CONFIG SET name value [name value ...] as Redis 7 does it: every name checked first (the first
+    problem told), then all set, or none when one value is refused."""
+    if len(args) % 2:
+        raise CommandError(SYNTAX)
+    config = server.config
+    names = [a.decode("utf-8", "replace") for a in args[2::2]]
+    _config_set_names(config, names)
+    saved = config.backup()
+    for name, value in zip(names, args[3::2], strict=True):
+        try:
+            config.apply(name, [value.decode("utf-8", "surrogateescape")], where="", startup=False)
+        except ConfigError as error:
+            config.restore(saved)
+            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name.lower()}') - "
+                               f"{error.message}") from None
+
+
+def _config_set_names(config, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if not config.known(name):
+            raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
+        problem = ("can't set immutable config" if not config.mutable(name)
+                   else "duplicate parameter" if name.lower() in seen else None)
+        if problem is not None:
+            raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {problem}")
+        seen.add(name.lower())
 
 
 def _time(server):

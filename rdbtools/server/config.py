@@ -107,7 +107,7 @@ def _choice(*options: str) -> Callable[[list[str]], str]:
     def parse(args: list[str]) -> str:
         value = _one(args).lower()
         if value not in options:
-            raise ValueError(f"argument must be one of the following: {', '.join(options)}")
+            raise ValueError(f"argument(s) must be one of the following: {', '.join(options)}")
         return value
 
     return parse
@@ -118,6 +118,48 @@ def _target(args: list[str]) -> Target:
         return target_for(_one(args))
     except RdbtoolError as error:
         raise ValueError(error.message) from None
+
+
+def _memory_or_percent(args: list[str]) -> str:
+    """maxmemory-clients: a memory value (kept as bytes) or a percentage of maxmemory (kept as "n%")."""
+    text = _one(args)
+    if text.endswith("%"):
+        percent = canonical_int64(text[:-1].encode("utf-8", "surrogateescape"))
+        if percent is None or percent < 0:
+            raise ValueError("argument must be a memory or percent value")
+        return f"{percent}%"
+    try:
+        return str(memory(args))
+    except ValueError:
+        raise ValueError("argument must be a memory or percent value") from None
+
+
+def _clamped(low: int, high: int) -> Callable[[list[str]], int]:
+    """An integer Redis takes in [0, INT_MAX] and then holds to [low, high] (hz)."""
+    parse = _integer(0, (1 << 31) - 1)
+    return lambda args: min(max(parse(args), low), high)
+
+
+_EVENT_CLASSES = "g$lshzxetdn"  # in the order CONFIG GET spells them, before K, E and m
+_ALL_EVENTS = frozenset("g$lshzxetd")  # what A stands for
+
+
+def _keyspace_events(args: list[str]) -> str:
+    """notify-keyspace-events as Redis keeps it: the classes in its own order, A for all of A's."""
+    flags = set()
+    for char in _one(args):
+        if char == "A":
+            flags |= _ALL_EVENTS
+        elif char in _EVENT_CLASSES or char in "KEm":
+            flags.add(char)
+        else:
+            raise ValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+    text = "A" if flags >= _ALL_EVENTS else "".join(c for c in _EVENT_CLASSES if c in flags)
+    return text + "".join(c for c in "KEm" if c in flags)
+
+
+_LLONG_MAX = (1 << 63) - 1
+_INT_MAX = (1 << 31) - 1
 
 
 def _text(args: list[str]) -> str:
@@ -133,6 +175,7 @@ class Directive:
     parse: Callable[[list[str]], Any]
     default: Any
     mutable: bool = True
+    used: bool = True  # False: kept for CONFIG GET/SET only, and logged as ignored at start
 
 
 DIRECTIVES: dict[str, Directive] = {
@@ -158,7 +201,7 @@ DIRECTIVES: dict[str, Directive] = {
     "pidfile": Directive(_text, "", False),
     "daemonize": Directive(_bool, False, False),  # only "no" can start (checked once every source is read)
     "appendonly": Directive(_bool, False),
-    "appendfsync": Directive(_choice("always", "everysec", "no"), "everysec"),
+    "appendfsync": Directive(_choice("everysec", "always", "no"), "everysec"),
     "appenddirname": Directive(_text, "appendonlydir", False),
     "appendfilename": Directive(_text, "appendonly.aof", False),
     "aof-use-rdb-preamble": Directive(_bool, True),
@@ -170,6 +213,22 @@ DIRECTIVES: dict[str, Directive] = {
     "auto-aof-rewrite-min-size": Directive(memory, 64 * 1024**2),
     "rdb-key-save-delay": Directive(_integer(0, 1 << 31), 0),  # Redis's test knob (microseconds)
     "target": Directive(_target, NEWEST, False),  # rdbtool's own: which server's formats to write
+    # kept and reported as Redis keeps them (CONFIG GET/SET); serve does not evict or send notifications
+    "maxmemory": Directive(memory, 0, used=False),
+    "maxmemory-policy": Directive(_choice("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                                          "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"), "noeviction",
+                                  used=False),
+    "maxmemory-samples": Directive(_integer(1, _INT_MAX), 5, used=False),
+    "maxmemory-eviction-tenacity": Directive(_integer(0, 100), 10, used=False),
+    "maxmemory-clients": Directive(_memory_or_percent, "0", used=False),
+    "notify-keyspace-events": Directive(_keyspace_events, "", used=False),
+    "hz": Directive(_clamped(1, 500), 10, used=False),
+    "tcp-keepalive": Directive(_integer(0, _INT_MAX), 300, used=False),
+    "busy-reply-threshold": Directive(_integer(0, _LLONG_MAX), 5000, used=False),
+    # SLOWLOG and LATENCY read these
+    "slowlog-log-slower-than": Directive(_integer(-1, _LLONG_MAX), 10000),
+    "slowlog-max-len": Directive(_integer(0, _LLONG_MAX), 128),
+    "latency-monitor-threshold": Directive(_integer(0, _LLONG_MAX), 0),
 }
 
 
@@ -249,10 +308,14 @@ class ServerConfig:
                 return
             raise ConfigError(f"{location}unknown directive {name!r}", path=str(path) if path else None)
         if not startup and not spec.mutable:
-            raise ConfigError(f"can't set immutable config '{directive}'")
+            raise ConfigError("can't set immutable config")
+        if startup and not spec.used:
+            self.ignored.append(directive)
         try:
             self.values[directive] = self._save_points(args, startup) if directive == "save" else spec.parse(args)
         except ValueError as error:
+            if not startup:  # CONFIG SET names the directive itself
+                raise ConfigError(str(error)) from None
             raise ConfigError(f"{location}{name}: {error}", path=str(path) if path else None) from None
 
     def _save_points(self, args: list[str], startup: bool) -> tuple[tuple[int, int], ...]:
@@ -266,10 +329,34 @@ class ServerConfig:
         return self.values["save"] + points
 
     def get(self, patterns: list[str]) -> list[tuple[str, str]]:
-        """CONFIG GET: every directive matching one of the glob patterns, with its value as text."""
+        """CONFIG GET: each directive a name (any case, answered as asked) or a glob pattern names,
+        once, with its value as text."""
         values = {**{n: _format(v) for n, v in self.values.items()}, **self.thresholds}
-        return [(name, value) for name, value in values.items()
-                if any(fnmatch.fnmatchcase(name, p.lower()) for p in patterns)]
+        found: dict[str, tuple[str, str]] = {}
+        for pattern in patterns:
+            lowered = pattern.lower()
+            if not any(c in pattern for c in "[*?"):
+                if lowered in values and lowered not in found:
+                    found[lowered] = (pattern, values[lowered])
+                continue
+            for name, value in values.items():
+                if name not in found and fnmatch.fnmatchcase(name, lowered):
+                    found[name] = (name, value)
+        return list(found.values())
+
+    def known(self, name: str) -> bool:
+        """Whether CONFIG SET can set this directive at all."""
+        return name.lower() in DIRECTIVES or name.lower() in THRESHOLD_DIRECTIVES
+
+    def mutable(self, name: str) -> bool:
+        spec = DIRECTIVES.get(name.lower())
+        return spec is None or spec.mutable
+
+    def backup(self) -> tuple[dict, dict]:
+        return dict(self.values), dict(self.thresholds)
+
+    def restore(self, backup: tuple[dict, dict]) -> None:
+        self.values, self.thresholds = dict(backup[0]), dict(backup[1])
 
 
 def _argument_directives(arguments: list[str]) -> Iterable[tuple[str, list[str]]]:

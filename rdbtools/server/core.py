@@ -402,8 +402,11 @@ class Server:
         """Serve blocked clients (oldest first) whose keys now hold data."""
         for client in list(self.blocked):
             waiting = client.blocked
+            spec = REGISTRY.get(waiting.args[0].lower())
+            if spec is None:  # WAIT: only its timeout ends it
+                continue
             try:
-                reply = self._apply(REGISTRY[waiting.args[0].lower()], client.db, waiting.args)
+                reply = self._apply(spec, client.db, waiting.args)
             except CommandError:
                 continue  # the key now holds another type: it goes on waiting (as in Redis 7.0)
             if reply is not None:

@@ -1,0 +1,354 @@
+"""Server commands a client may call on any standalone Redis: CLUSTER (and READONLY, READWRITE,
+ASKING) refused as a server without cluster support refuses them, ROLE and WAIT of a lone master,
+REPLICAOF NO ONE, MODULE LIST of no modules, SLOWLOG fed by real timings, LATENCY with no events,
+MEMORY USAGE / STATS / DOCTOR with plausible figures. Texts are Redis 7's."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Map, integer
+from rdbtools.server.clients import Client
+from rdbtools.server.protocol import Double
+
+NO_CLUSTER = "ERR This instance has cluster support disabled"
+MODULES_OFF = ("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can "
+               "run it from a local connection, otherwise you need to set this option in the configuration file, "
+               "and then restart the server.")
+
+#: each subcommand's arity (Redis's: n exactly n arguments, -n at least n), by (command, subcommand)
+SUBCOMMANDS: dict[bytes, dict[bytes, int]] = {
+    b"slowlog": {b"get": -2, b"len": 2, b"reset": 2, b"help": 2},
+    b"latency": {b"latest": 2, b"history": 3, b"reset": -2, b"graph": 3, b"doctor": 2, b"histogram": -2,
+                 b"help": 2},
+    b"memory": {b"usage": -3, b"stats": 2, b"doctor": 2, b"malloc-stats": 2, b"purge": 2, b"help": 2},
+    b"module": {b"list": 2, b"load": -3, b"loadex": -3, b"unload": 3, b"help": 2},
+}
+
+HELP: dict[bytes, list[str]] = {
+    b"slowlog": ["GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                 "    Entries are made of:",
+                 "    id, timestamp, time in microseconds, arguments array, client IP and port,", "    client name",
+                 "LEN", "    Return the length of the slowlog.", "RESET", "    Reset the slowlog."],
+    b"latency": ["DOCTOR", "    Return a human readable latency analysis report.", "GRAPH <event>",
+                 "    Return an ASCII latency graph for the <event> class.", "HISTORY <event>",
+                 "    Return time-latency samples for the <event> class.", "LATEST",
+                 "    Return the latest latency samples for all events.", "RESET [<event> ...]",
+                 "    Reset latency data of one or more <event> classes.",
+                 "    (default: reset all data for all event classes)", "HISTOGRAM [COMMAND ...]",
+                 "    Return a cumulative distribution of latencies in the format of a histogram for the specified "
+                 "command names.", "    If no commands are specified then all histograms are replied."],
+    b"memory": ["DOCTOR", "    Return memory problems reports.", "MALLOC-STATS",
+                "    Return internal statistics report from the memory allocator.", "PURGE",
+                "    Attempt to purge dirty pages for reclamation by the allocator.", "STATS",
+                "    Return information about the memory usage of the server.", "USAGE <key> [SAMPLES <count>]",
+                "    Return memory in bytes used by <key> and its value. Nested values are",
+                "    sampled up to <count> times (default: 5, 0 means sample all)."],
+    b"module": ["LIST", "    Return a list of loaded modules.", "LOAD <path> [<arg> ...]",
+                "    Load a module library from <path>, passing to it any optional arguments.",
+                "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+                "    Load a module library from <path>, while passing it module configurations and optional "
+                "arguments.", "UNLOAD <name>", "    Unload a module."],
+}
+
+
+def table(server) -> dict[bytes, tuple[Callable, int]]:
+    """name -> (handler, Redis's arity), merged into serve's server commands."""
+    s = server
+    if not hasattr(s, "slowlog"):
+        s.slowlog = SlowLog()
+    return {
+        b"cluster": (_no_cluster, -2), b"readonly": (_no_cluster, 1), b"readwrite": (_no_cluster, 1),
+        b"asking": (_no_cluster, 1),
+        b"role": (lambda c, a: [b"master", 0, []], 1),
+        b"wait": (lambda c, a: _wait(s, c, a), 3),
+        b"replicaof": (lambda c, a: _replicaof(a), 3), b"slaveof": (lambda c, a: _replicaof(a), 3),
+        b"module": (lambda c, a: _subcommand(s, c, a, _module), -2),
+        b"slowlog": (lambda c, a: _subcommand(s, c, a, _slowlog), -2),
+        b"latency": (lambda c, a: _subcommand(s, c, a, _latency), -2),
+        b"memory": (lambda c, a: _subcommand(s, c, a, _memory), -2),
+    }
+
+
+def _no_cluster(client: Client, args: list[bytes]):
+    raise CommandError(NO_CLUSTER)
+
+
+def _subcommand(server, client: Client, args: list[bytes], handler: Callable):
+    """Redis's subcommand dispatch: unknown names and wrong arities told as Redis tells them."""
+    name, sub = args[0].lower(), args[1].lower()
+    arity = SUBCOMMANDS[name].get(sub)
+    if arity is None:
+        raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')[:128]}'. "
+                           f"Try {name.decode().upper()} HELP.")
+    if (arity > 0 and len(args) != arity) or len(args) < -arity:
+        raise CommandError(f"ERR wrong number of arguments for '{name.decode()}|{sub.decode('utf-8', 'replace')}' "
+                           f"command")
+    if sub == b"help":
+        return [f"{name.decode().upper()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".encode(),
+                *(line.encode() for line in HELP[name]), b"HELP", b"    Prints this help."]
+    return handler(server, client, args, sub)
+
+
+def _subcommand_syntax(args: list[bytes]) -> CommandError:
+    return CommandError(f"ERR unknown subcommand or wrong number of arguments for "
+                        f"'{args[1].decode('utf-8', 'replace')[:128]}'. Try {args[0].decode().upper()} HELP.")
+
+
+# --- replication, as a master with no replicas ------------------------------------------------------
+
+def _wait(server, client: Client, args: list[bytes]):
+    """WAIT numreplicas timeout: no replica ever acknowledges; asking for none (or inside MULTI)
+    answers 0 at once, asking for some blocks until the timeout (0: for ever), then answers 0."""
+    from rdbtools.server.commands import NO_REPLY
+    from rdbtools.server.core import Blocked
+
+    wanted = integer(args[1])
+    timeout = integer(args[2], "ERR timeout is not an integer or out of range")
+    if timeout < 0:
+        raise CommandError("ERR timeout is negative")
+    if wanted <= 0 or server.in_transaction:
+        return 0
+    client.blocked = Blocked(args, None if timeout == 0 else server.clock() + timeout / 1000, 0)
+    server.blocked.append(client)
+    return NO_REPLY
+
+
+def _replicaof(args: list[bytes]):
+    if args[1].lower() == b"no" and args[2].lower() == b"one":
+        return OK
+    port = integer(args[2], "ERR Invalid master port")
+    if not 0 <= port <= 65535:
+        raise CommandError("ERR Invalid master port")
+    raise CommandError("ERR rdbtool serve does not replicate: REPLICAOF NO ONE is the only form it takes")
+
+
+def _module(server, client: Client, args: list[bytes], sub: bytes):
+    """MODULE LIST: the modules the target has built in (Redis 8: vectorset; Valkey 9: lua)."""
+    target = server.config.target
+    if sub == b"list":
+        return [[b"name", name, b"ver", 1, b"path", path, b"args", []] for name, path in _builtin_modules(target)]
+    if target.version < (7, 0):
+        raise CommandError("ERR Error loading the extension. Please check the server logs.")
+    raise CommandError(MODULES_OFF)
+
+
+def _builtin_modules(target) -> list[tuple[bytes, bytes]]:
+    if target.valkey_server:
+        return [(b"lua", b"lua")] if target.version >= (9, 0) else []
+    return [(b"vectorset", b"")] if target.version >= (8, 0) else []
+
+
+# --- SLOWLOG -------------------------------------------------------------------------------------
+
+MAX_ARGS, MAX_STRING = 32, 128
+#: commands Redis keeps out of the slow log (EXEC: its commands are the ones timed; AUTH, HELLO: secrets)
+UNLOGGED = frozenset((b"exec", b"auth", b"hello"))
+
+
+class SlowLog:
+    """The newest entries first, as Redis keeps them (up to slowlog-max-len)."""
+
+    def __init__(self) -> None:
+        self.entries: deque[list] = deque()
+        self.next_id = 0
+
+    def add(self, client: Client, args: list[bytes], micros: int, now: float, max_len: int) -> None:
+        shown = [_trimmed(a) for a in args[:MAX_ARGS]]
+        if len(args) > MAX_ARGS:
+            shown[-1] = b"... (%d more arguments)" % (len(args) - MAX_ARGS + 1)
+        self.entries.appendleft([self.next_id, int(now), micros, shown, client.address.encode(), client.name])
+        self.next_id += 1
+        while len(self.entries) > max_len:
+            self.entries.pop()
+
+
+def _trimmed(arg: bytes) -> bytes:
+    if len(arg) <= MAX_STRING:
+        return arg
+    return arg[:MAX_STRING] + b"... (%d more bytes)" % (len(arg) - MAX_STRING)
+
+
+def record_slow(server, client: Client, args: list[bytes], seconds: float) -> None:
+    """A command that took ``seconds``: into the slow log if that reaches slowlog-log-slower-than."""
+    threshold = server.config["slowlog-log-slower-than"]
+    micros = int(seconds * 1_000_000)
+    if threshold < 0 or micros < threshold or not args or args[0].lower() in UNLOGGED:
+        return
+    server.slowlog.add(client, args, micros, time.time(), server.config["slowlog-max-len"])
+
+
+def _slowlog(server, client: Client, args: list[bytes], sub: bytes):
+    log = server.slowlog
+    if sub == b"len":
+        return len(log.entries)
+    if sub == b"reset":
+        log.entries.clear()
+        return OK
+    if len(args) > 3:
+        raise _subcommand_syntax(args)
+    count = 10
+    if len(args) == 3:
+        count = integer(args[2], "ERR count should be greater than or equal to -1")
+        if count < -1:
+            raise CommandError("ERR count should be greater than or equal to -1")
+        if count == -1:
+            count = len(log.entries)
+    return [list(entry) for entry in list(log.entries)[:count]]
+
+
+# --- LATENCY: no event is ever recorded ---------------------------------------------------------------
+
+LATENCY_DISABLED = ("I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You "
+                    "may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we "
+                    "weren't in a deep space mission I'd suggest to take a look at {}.\n")
+LATENCY_PAGE = "https://redis.io/topics/latency-monitor"
+LATENCY_PAGE_8 = "https://redis.io/docs/latest/operate/oss_and_stack/management/optimization/latency-monitor"
+LATENCY_CALM = ("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the "
+                "slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things "
+                "over.\n")
+VALKEY_LATENCY_DISABLED = ("I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Valkey instance. "
+                           "You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable "
+                           "it.\n")
+VALKEY_LATENCY_CALM = ("No latency spike was observed during the lifetime of this Valkey instance, not in the "
+                       "slightest bit.\n")
+
+
+def _latency_doctor(server) -> bytes:
+    target, monitoring = server.config.target, server.config["latency-monitor-threshold"]
+    if target.valkey_server:
+        return (VALKEY_LATENCY_CALM if monitoring else VALKEY_LATENCY_DISABLED).encode()
+    if monitoring:
+        return LATENCY_CALM.encode()
+    return LATENCY_DISABLED.format(LATENCY_PAGE_8 if target.version >= (8, 0) else LATENCY_PAGE).encode()
+
+
+def _latency(server, client: Client, args: list[bytes], sub: bytes):
+    if sub in (b"latest", b"history"):
+        return []
+    if sub == b"reset":
+        return 0
+    if sub == b"graph":
+        raise CommandError(f"ERR No samples available for event '{args[2].decode('utf-8', 'replace')}'")
+    if sub == b"doctor":
+        return _latency_doctor(server)
+    return Map()  # HISTOGRAM: serve keeps no per-command latency histograms
+
+
+# --- MEMORY: figures of the same order as Redis's -----------------------------------------------------
+
+MEMORY_DOCTOR_EMPTY = ("Hi Sam, this instance is empty or is using very little memory, my issues detector can't be "
+                       "used in these conditions. Please, leave for your mission on Earth and fill it with some "
+                       "data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n")
+MEMORY_DOCTOR_HEALTHY = ("Hi Sam, I can't find any memory issue in your instance. I can only account for what "
+                         "occurs on this base.\n")
+_EMPTY_ENOUGH = 5 * 1024 * 1024  # Redis's doctor has nothing to say below 5 MB of data
+
+
+def _memory(server, client: Client, args: list[bytes], sub: bytes):
+    if sub == b"usage":
+        return _memory_usage(server, client, args)
+    if sub == b"stats":
+        return _memory_stats(server)
+    if sub == b"doctor":
+        small = _dataset_below(server, _EMPTY_ENOUGH)
+        return (MEMORY_DOCTOR_EMPTY if small else MEMORY_DOCTOR_HEALTHY).encode()
+    if sub == b"malloc-stats":
+        return b"Stats not supported for the current allocator"
+    return OK  # PURGE
+
+
+def _memory_usage(server, client: Client, args: list[bytes]):
+    """MEMORY USAGE key [SAMPLES n]: an estimate in Redis's manner (allocations rounded up to jemalloc's
+    size classes: the key, its value, the dictionary entry)."""
+    i = 3
+    while i < len(args):
+        if args[i].upper() == b"SAMPLES" and i + 1 < len(args):
+            integer(args[i + 1])
+            i += 2
+        else:
+            raise CommandError(SYNTAX)
+    entry = server.engine.keyspace.db(client.db).get(args[2])
+    if entry is None or (entry.expire_ms is not None and entry.expire_ms <= server.clock() * 1000):
+        return None
+    return _allocation(len(args[2]) + 4) + _value_size(entry, server.config.target) + 24
+
+
+def _dataset_below(server, limit: int) -> bool:
+    """Whether the keys, as Redis would hold them, take less than ``limit`` bytes (counting stops there)."""
+    total = 0
+    for keys in server.engine.keyspace.dbs.values():
+        for key, entry in keys.items():
+            total += _allocation(len(key) + 4) + _value_size(entry, server.config.target) + 24
+            if total >= limit:
+                return False
+    return True
+
+
+def _allocation(size: int) -> int:
+    """jemalloc's size class for an allocation."""
+    if size <= 8:
+        return 8
+    if size <= 128:
+        return (size + 15) // 16 * 16
+    step = 1 << (size.bit_length() - 3)
+    return (size + step - 1) // step * step
+
+
+def _value_size(entry, target) -> int:
+    """The value's object and allocations: a compact encoding one listpack (or intset), a list a
+    quicklist node, a hash table an entry per element."""
+    from rdbtools.server.commands import encoding_of
+
+    value, kind = entry.value, entry.type
+    if kind == "string":
+        return _allocation(16 + len(value) + 4)
+    if kind == "list":
+        return 16 + 40 + 32 + _allocation(_listpack_bytes(value))
+    if kind == "stream":  # nodes of up to 100 entries in listpacks allocated 4 KB at a time
+        entries = getattr(value, "entries", None) or []
+        nodes = max((len(entries) + 99) // 100, sum(len(f) + len(v) + 4 for e in entries for f, v in e.fields) // 4096)
+        return 128 + max(nodes, 1) * 4608 + 256 * len(value.groups)
+    if kind not in ("set", "hash", "zset"):
+        return 16 + 64
+    encoding = encoding_of(entry, target)
+    if encoding == "intset":
+        return 16 + _allocation(8 + 8 * len(value))
+    items = [x for pair in value.items() for x in pair] if kind != "set" else list(value)
+    if encoding in ("listpack", "listpackex", "ziplist"):
+        return 16 + _allocation(_listpack_bytes(x if isinstance(x, bytes) else b"%.17g" % x for x in items))
+    per_element = sum(_allocation(len(x) + 4) if isinstance(x, bytes) else 8 for x in items)
+    return 16 + 64 + 8 * len(value) + 24 * len(value) + per_element
+
+
+def _listpack_bytes(elements) -> int:
+    return 7 + sum(len(e) + 2 for e in elements)
+
+
+def _memory_stats(server) -> Map:
+    used = server.used_memory()
+    keys = sum(len(k) for k in server.engine.keyspace.dbs.values())
+    startup = min(used, 900_000)
+    dataset = max(used - startup, 0)
+    stats = Map({
+        b"peak.allocated": used, b"total.allocated": used, b"startup.allocated": startup,
+        b"replication.backlog": 0, b"clients.slaves": 0, b"clients.normal": 20_496 * len(server.clients),
+        b"cluster.links": 0, b"aof.buffer": 0, b"lua.caches": 0, b"functions.caches": 200,
+    })
+    for db, found in sorted(server.engine.keyspace.dbs.items()):  # each database's tables, as Redis tells them
+        if found:
+            expires = sum(e.expire_ms is not None for e in found.values())
+            stats[b"db.%d" % db] = Map({b"overhead.hashtable.main": 24 * len(found) + 32,
+                                        b"overhead.hashtable.expires": 24 * expires + 32 * bool(expires)})
+    stats.update({
+        b"overhead.total": startup, b"keys.count": keys, b"keys.bytes-per-key": dataset // keys if keys else 0,
+        b"dataset.bytes": dataset, b"dataset.percentage": Double(100.0 * dataset / used if used else 0.0),
+        b"peak.percentage": Double(100.0), b"allocator.allocated": used, b"allocator.active": used,
+        b"allocator.resident": used, b"allocator-fragmentation.ratio": Double(1.0),
+        b"allocator-fragmentation.bytes": 0, b"allocator-rss.ratio": Double(1.0), b"allocator-rss.bytes": 0,
+        b"rss-overhead.ratio": Double(1.0), b"rss-overhead.bytes": 0, b"fragmentation": Double(1.0),
+        b"fragmentation.bytes": 0,
+    })
+    return stats
