@@ -119,6 +119,8 @@ def _load_commands() -> None:
         hyperloglog,
         keys,
         lists,
+        sampling,
+        scanned_strings,
         scanning,
         sets,
         sorting,

@@ -41,11 +41,15 @@ def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object
         return [reply[0], [[m, Double(float(s))] for m, s in reply[1]]]
     if name in (b"xread", b"xreadgroup"):
         return Map((key, entries) for key, entries in reply)
+    if name in _RANDOM_PAIRS and len(args) == 4 and isinstance(reply, list):  # WITHSCORES / WITHVALUES
+        return _pairs(reply) if name == b"zrandmember" else [list(reply[i : i + 2]) for i in range(0, len(reply), 2)]
     return reply
 
 
-RESHAPED = _WITHSCORES | _SETS | {b"hgetall", b"zscore", b"zincrby", b"zadd", b"zmscore", b"zpopmin", b"zpopmax",
-                                   b"bzpopmin", b"bzpopmax", b"zmpop", b"bzmpop", b"xread", b"xreadgroup"}
+_RANDOM_PAIRS = {b"zrandmember", b"hrandfield"}
+RESHAPED = _WITHSCORES | _SETS | _RANDOM_PAIRS
+RESHAPED |= {b"hgetall", b"zscore", b"zincrby", b"zadd", b"zmscore", b"zpopmin", b"zpopmax", b"bzpopmin",
+             b"bzpopmax", b"zmpop", b"bzmpop", b"xread", b"xreadgroup"}
 
 
 def _pairs(flat: list) -> list:

@@ -6,6 +6,7 @@ client may rely on: every member comes back, and the walk ends."""
 
 from __future__ import annotations
 
+import codecs
 import time
 
 import pytest
@@ -28,7 +29,17 @@ def server():
 
 
 def _words(line: str) -> list[bytes]:
-    return [w.encode() if w != "''" else b"" for w in line.split()]
+    """Words split at spaces, '' an empty one, \\xNN escapes as their bytes."""
+    return [codecs.escape_decode(w)[0] if w != "''" else b"" for w in line.split()]
+
+
+def _flat(reply):
+    """A map reply (RESP3 form in the engine) as the flat array a RESP2 client reads."""
+    if isinstance(reply, dict):
+        return [_flat(x) for pair in reply.items() for x in pair]
+    if isinstance(reply, list):
+        return [_flat(x) for x in reply]
+    return reply
 
 
 def run_both(server, script: list[str], engine: Engine | None = None) -> tuple[list, Engine, RawClient]:
@@ -41,7 +52,7 @@ def run_both(server, script: list[str], engine: Engine | None = None) -> tuple[l
         args = _words(line)
         theirs = normalized(client.call(args))
         try:
-            ours = normalized(engine.execute(args))
+            ours = normalized(_flat(engine.execute(args)))
         except CommandError as error:
             ours = normalized(error)
         if ours != theirs:
@@ -171,9 +182,39 @@ LISTS_AND_STREAMS = {
 }
 
 
+STRING_SCANS = {
+    "bitcount_counts_bytes_or_bits_with_clamped_ranges": [
+        "SET k foobar", "BITCOUNT k", "BITCOUNT k 0 0", "BITCOUNT k 1 1", "BITCOUNT k 1 -1", "BITCOUNT k -2 -1",
+        "BITCOUNT k -1 -2", "BITCOUNT k 5 30", "BITCOUNT k 0 100 BIT", "BITCOUNT k 1 12 bit", "BITCOUNT k -5 -1 BIT",
+        "BITCOUNT k 3 1 BIT", "BITCOUNT k -100 100 BYTE", "SET z ''", "BITCOUNT z", "BITCOUNT z 0 -1"],
+    "bitcount_looks_the_key_up_before_its_range": [
+        "SET k foobar", "RPUSH l a", "BITCOUNT k 0 0 FOO", "BITCOUNT k 0", "BITCOUNT k x 1", "BITCOUNT missing x",
+        "BITCOUNT missing 0 1 FOO", "BITCOUNT k 0 1 BIT extra", "BITCOUNT l", "BITCOUNT l x"],
+    "bitpos_finds_the_first_bit_in_byte_or_bit_ranges": [
+        "SET b \\xff\\xf0\\x00", "BITPOS b 0", "BITPOS b 1", "BITPOS b 1 2", "BITPOS b 0 0 0", "BITPOS b 0 0",
+        "BITPOS b 1 7 15 BIT", "BITPOS b 0 7 15 BIT", "BITPOS b 0 0 11 BIT", "BITPOS b 0 0 3 BIT",
+        "BITPOS b 1 16 23 BIT", "BITPOS b 0 -1", "BITPOS b 1 -1", "BITPOS b 0 5 3", "BITPOS b 1 -100 100",
+        "SET ones \\xff\\xff", "BITPOS ones 0", "BITPOS ones 0 0 -1", "BITPOS ones 0 0 8 BIT", "BITPOS ones 0 3 BIT",
+        "BITPOS ones 1 3 BIT", "BITPOS ones 0 1", "SET z ''", "BITPOS z 0", "BITPOS z 1"],
+    "bitpos_checks_the_bit_then_the_key_then_the_range": [
+        "SET b \\xff", "RPUSH l a", "BITPOS b 2", "BITPOS b x", "BITPOS missing 1", "BITPOS missing 0",
+        "BITPOS missing 0 x", "BITPOS missing 2", "BITPOS l 0", "BITPOS b 0 0 1 FOO", "BITPOS b 0 0 1 BIT x",
+        "BITPOS b 0 x", "BITPOS b 0 0 x BIT", "BITPOS b 0 0 x FOO"],
+    "lcs_answers_the_subsequence_its_length_or_its_matches": [
+        "SET a1 ohmytext", "SET a2 mynewtext", "LCS a1 a2", "LCS a1 a2 LEN", "LCS a1 a2 IDX",
+        "LCS a1 a2 IDX MINMATCHLEN 4", "LCS a1 a2 IDX MINMATCHLEN 4 WITHMATCHLEN",
+        "LCS a1 a2 IDX WITHMATCHLEN MINMATCHLEN -1", "LCS a1 missing", "LCS missing other IDX", "SET c1 ABCBDAB",
+        "SET c2 BDCABA", "LCS c1 c2", "LCS c1 c2 IDX WITHMATCHLEN", "LCS c2 c1 IDX", "SET n 12345", "SET m 2 4",
+        "LCS n n IDX WITHMATCHLEN", "LCS a1 a2 WITHMATCHLEN", "LCS a1 a2 MINMATCHLEN 100"],
+    "lcs_refuses_what_redis_refuses": [
+        "SET a1 x", "RPUSH l a", "LCS a1 a1 LEN IDX", "LCS a1 a1 FOO", "LCS a1 a1 MINMATCHLEN",
+        "LCS a1 a1 MINMATCHLEN x", "LCS a1 l", "LCS l a1 FOO", "LCS missing l"],
+}
+
+
 @pytest.mark.parametrize("script", [*SCANS.values(), *SORTS.values(), *COMBINATIONS.values(),
-                                    *LISTS_AND_STREAMS.values()],
-                         ids=[*SCANS, *SORTS, *COMBINATIONS, *LISTS_AND_STREAMS])
+                                    *LISTS_AND_STREAMS.values(), *STRING_SCANS.values()],
+                         ids=[*SCANS, *SORTS, *COMBINATIONS, *LISTS_AND_STREAMS, *STRING_SCANS])
 def test_scripts_get_the_replies_and_keyspace_redis_gives(server, script):
     assert_same(server, script)
 
@@ -238,3 +279,51 @@ def test_members_present_for_the_whole_walk_are_all_returned_despite_changes(ser
         found = set(_walk(execute, [b"SSCAN", b"s", b"COUNT", b"5"], churn))
         assert set(kept) <= found
     client.sock.close()
+
+
+RANDOM_ERRORS = [
+    "ZADD z 1 a", "HSET h f v", "ZRANDMEMBER missing", "ZRANDMEMBER missing 5", "ZRANDMEMBER missing x",
+    "ZRANDMEMBER missing 1 FOO", "ZRANDMEMBER z 0", "ZRANDMEMBER z x", "ZRANDMEMBER z 1 FOO",
+    "ZRANDMEMBER z 1 WITHSCORES x", "ZRANDMEMBER z -9223372036854775808",
+    "ZRANDMEMBER z 9223372036854775807 WITHSCORES",
+    "ZRANDMEMBER z -4611686018427387904 WITHSCORES", "ZRANDMEMBER h", "ZRANDMEMBER h 1", "HRANDFIELD missing",
+    "HRANDFIELD missing -3", "HRANDFIELD h 0", "HRANDFIELD h 1 WITHSCORES", "HRANDFIELD z",
+    "HRANDFIELD h -9223372036854775808", "HRANDFIELD h 4611686018427387904 WITHVALUES"]
+
+
+def test_random_member_commands_refuse_and_answer_empty_as_redis_does(server):
+    assert_same(server, RANDOM_ERRORS)
+
+
+@pytest.mark.parametrize("size", [5, 300])  # a listpack, and a hash table
+@pytest.mark.parametrize("command,fill", [(b"ZRANDMEMBER", b"ZADD"), (b"HRANDFIELD", b"HSET")])
+def test_random_members_have_the_shape_redis_gives(server, size, command, fill):
+    """Chance can't be compared: how many come back, whether they repeat, that they belong with their
+    scores / values; the whole collection (a count past its size) in Redis's order when compact."""
+    pairs = [(b"%d" % i, b"m%d" % i) if fill == b"ZADD" else (b"f%d" % i, b"%d" % i) for i in range(size)]
+    flag = b"WITHSCORES" if command == b"ZRANDMEMBER" else b"WITHVALUES"
+    client = RawClient(server.port)
+    client.call([b"FLUSHALL"])
+    engine = Engine(loading=False, target=target_for(SERVER))
+    fill_args = [fill, b"k", *[x for p in pairs for x in p]]
+    client.call(fill_args)
+    engine.execute(fill_args)
+    for count in (1, 3, -7, size, size + 10, -(size + 10)):
+        for options in ([], [flag]):
+            args = [command, b"k", b"%d" % count, *options]
+            theirs, ours = client.call(args), engine.execute(args)
+            assert _shape(ours, count, bool(options)) == _shape(theirs, count, bool(options)), args
+            if count >= size and size <= 128:
+                assert ours == theirs, args
+    single = engine.execute([command, b"k"])
+    assert isinstance(single, bytes) and isinstance(client.call([command, b"k"]), bytes)
+    client.sock.close()
+
+
+def _shape(reply: list, count: int, paired: bool) -> tuple:
+    """Length, distinctness, the pairing (each member with one score/value) and the member set."""
+    members = reply[::2] if paired else reply
+    pairing = len(dict(zip(reply[::2], reply[1::2], strict=True))) if paired else None
+    distinct = len(set(members)) == len(members)
+    return len(reply), distinct if count > 0 else None, pairing if count > 0 else None, \
+        sorted(set(members)) if count >= 100 else len(set(members)) <= len(members)

@@ -46,6 +46,8 @@ def normalized(reply):
         return reply.encode()
     if isinstance(reply, list):
         return [normalized(r) for r in reply]
+    if isinstance(reply, dict):  # a map (the engine's RESP3 form) as a RESP2 client reads it
+        return [normalized(x) for pair in reply.items() for x in pair]
     return reply
 
 
@@ -165,6 +167,15 @@ COMMANDS = st.one_of(
     _c(b"XADD", key, b"MINID", stream_id, b"LIMIT", b"5", stream_id, b"f", value),
     _c(b"XTRIM", key, st.sampled_from([b"MINID", b"MAXLEN"]), b"=", st.sampled_from([b"1", b"2-0"])),
     _c(b"XGROUP", b"CREATE", key, b"g2", b"0", b"ENTRIESREAD", st.sampled_from([b"1", b"-1", b"-2"]), b"MKSTREAM"),
+    st.tuples(_c(b"BITCOUNT", key), st.one_of(st.just([]), _c(small, small), _c(small, small, b"BIT"),
+                                               _c(small, small, b"BYTE"), _c(small))).map(lambda t: t[0] + t[1]),
+    st.tuples(_c(b"BITPOS", key, st.sampled_from([b"0", b"1", b"2"])),
+              st.one_of(st.just([]), _c(small), _c(small, small), _c(small, small, b"BIT"),
+                        _c(small, small, b"BYTE"))).map(lambda t: t[0] + t[1]),
+    st.tuples(_c(b"LCS", key, key), _opt([b"LEN"], [b"IDX", b"WITHMATCHLEN"], [b"IDX", b"MINMATCHLEN", b"2"],
+                                         [b"LEN", b"IDX"])).map(lambda t: t[0] + t[1]),
+    _c(st.sampled_from([b"ZRANDMEMBER", b"HRANDFIELD"]), key, st.sampled_from([b"0", b"x", b"9"]),
+       st.sampled_from([b"WITHSCORES", b"WITHVALUES"])),
     # the odd one out
     _c(st.sampled_from([b"FLUSHDB", b"FLUSHALL"])),
 )

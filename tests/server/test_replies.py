@@ -26,7 +26,9 @@ EXTRA = st.one_of(
                      [b"GET"], [b"SELECT", b"99"], [b"CLIENT", b"GETNAME"], [b"CLIENT", b"SETNAME", b"me"],
                      [b"HGETALL", b"a"], [b"SMEMBERS", b"a"], [b"ZRANGE", b"a", b"0", b"-1", b"WITHSCORES"],
                      [b"ZPOPMIN", b"a"], [b"LPUSH", b"a", b"x"], [b"SADD", b"b", b"1", b"2"],
-                     [b"ZADD", b"c", b"1.5", b"m"]]),
+                     [b"ZADD", b"c", b"1.5", b"m"], [b"ZRANDMEMBER", b"c", b"5", b"WITHSCORES"],
+                     [b"HRANDFIELD", b"a", b"5", b"WITHVALUES"], [b"ZUNION", b"2", b"c", b"c", b"WITHSCORES"],
+                     [b"HSCAN", b"a", b"0"], [b"ZSCAN", b"c", b"0"], [b"LCS", b"a", b"b", b"IDX"]]),
 )
 
 
