@@ -547,6 +547,8 @@ _KEY_POSITIONS = {b"del": (1, -1, 1), b"unlink": (1, -1, 1), b"mset": (1, -1, 2)
 
 
 def _written_keys(name: bytes, args: list[bytes]) -> list[bytes]:
+    if name == b"sort":  # only its STORE destination is written
+        return [args[i + 1] for i in range(2, len(args) - 1) if args[i].upper() == b"STORE"][-1:]
     if name in (b"zunionstore", b"zinterstore", b"zdiffstore", b"lmpop", b"zmpop", b"blmpop", b"bzmpop"):
         first = 2 if name.startswith(b"b") else 1
         try:

@@ -189,3 +189,23 @@ def test_sort_store_is_appended_as_redis_7_appends_it():
     with start_serve("--appendonly", "yes", "--appendfsync", "always", "--target", SERVER) as serving:
         ours = _sent_and_appended(serving.port, serving.dir / "appendonlydir", commands)
     assert ours == theirs
+
+
+def test_a_watched_key_is_touched_by_sort_only_as_its_store_destination(pair):
+    """WATCH src, SORT src from another client: EXEC runs; WATCH dst, SORT src STORE dst: EXEC aborts."""
+    outcomes = []
+    for port in (s.port for s in pair):
+        watcher, other = RawClient(port), RawClient(port)
+        other.call([b"FLUSHALL"])
+        other.call([b"RPUSH", b"src", b"2", b"1"])
+        results = []
+        for watched, sort in ((b"src", [b"SORT", b"src"]), (b"dst", [b"SORT", b"src", b"STORE", b"dst"])):
+            watcher.call([b"WATCH", watched])
+            other.call(sort)
+            watcher.call([b"MULTI"])
+            watcher.call([b"PING"])
+            results.append(watcher.call([b"EXEC"]))
+        outcomes.append(results)
+        watcher.sock.close()
+        other.sock.close()
+    assert outcomes[0] == outcomes[1] == [[b"PONG"], None]
