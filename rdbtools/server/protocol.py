@@ -199,7 +199,7 @@ def encode_into(reply, resp3: bool, out: list[bytes]) -> None:
     elif isinstance(reply, CommandError):
         out.append(b"-" + str(reply).encode("utf-8", "replace").replace(b"\r\n", b"  ") + b"\r\n")
     elif isinstance(reply, Double):
-        text = format_double(reply)
+        text = getattr(reply, "text", None) or format_double(reply)
         out.append(b",%s\r\n" % text if resp3 else b"$%d\r\n%s\r\n" % (len(text), text))
     elif isinstance(reply, Map):
         out.append(b"%%%d\r\n" % len(reply) if resp3 else b"*%d\r\n" % (2 * len(reply)))

@@ -28,17 +28,17 @@ def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object
     if name in _SETS:
         return SetReply(reply)
     if name in (b"zscore", b"zincrby") or (name == b"zadd" and isinstance(reply, bytes)):
-        return Double(float(reply))
+        return _double(reply)
     if name == b"zmscore":
-        return [None if s is None else Double(float(s)) for s in reply]
+        return [None if s is None else _double(s) for s in reply]
     if name in _WITHSCORES and any(a.upper() == b"WITHSCORES" for a in args):
         return _pairs(reply)
     if name in (b"zpopmin", b"zpopmax"):
-        return _pairs(reply) if len(args) > 2 else [x if i % 2 == 0 else Double(float(x)) for i, x in enumerate(reply)]
+        return _pairs(reply) if len(args) > 2 else [x if i % 2 == 0 else _double(x) for i, x in enumerate(reply)]
     if name in (b"bzpopmin", b"bzpopmax"):
-        return [reply[0], reply[1], Double(float(reply[2]))]
+        return [reply[0], reply[1], _double(reply[2])]
     if name in (b"zmpop", b"bzmpop"):
-        return [reply[0], [[m, Double(float(s))] for m, s in reply[1]]]
+        return [reply[0], [[m, _double(s)] for m, s in reply[1]]]
     if name in (b"xread", b"xreadgroup"):
         return Map((key, entries) for key, entries in reply)
     if name in _RANDOM_PAIRS and len(args) == 4 and isinstance(reply, list):  # WITHSCORES / WITHVALUES
@@ -53,7 +53,14 @@ RESHAPED |= {b"hgetall", b"zscore", b"zincrby", b"zadd", b"zmscore", b"zpopmin",
 
 
 def _pairs(flat: list) -> list:
-    return [[flat[i], Double(float(flat[i + 1]))] for i in range(0, len(flat), 2)]
+    return [[flat[i], _double(flat[i + 1])] for i in range(0, len(flat), 2)]
+
+
+def _double(text: bytes) -> Double:
+    """A score the engine printed as the target prints it (Redis 7.0: %.17g), kept as that text."""
+    double = Double(float(text))
+    double.text = text
+    return double
 
 
 def shape_of(name: bytes) -> Callable | None:
