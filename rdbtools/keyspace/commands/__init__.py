@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -117,18 +118,34 @@ _NONZERO = re.compile(rb"[+-]?(0[xX][0-9a-fA-F.]*[1-9a-fA-F]|[0-9.]*[1-9])")  # 
 
 
 def format_double(value: float) -> bytes:
-    """How Redis 7 replies with a double: the shortest text that reads back the same."""
-    if value == float("inf"):
-        return b"inf"
-    if value == float("-inf"):
-        return b"-inf"
-    if value.is_integer() and abs(value) < 1e17:
+    """How Redis 7.2+ replies with a double (d2string): an integer within +-2^62 as one, otherwise the
+    shortest digits that read back the same, laid out as fpconv_dtoa lays them out."""
+    if value != value:
+        return b"nan"
+    if value in _INFINITIES:
+        return b"inf" if value > 0 else b"-inf"
+    if value.is_integer() and abs(value) <= _HALF_LLONG:
         return b"%d" % value
-    text = repr(value)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{'-' if exponent.startswith('-') else '+'}{exponent.lstrip('+-').zfill(2)}"
-    return text.encode()
+    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    while len(digits) > 1 and digits[-1] == 0:
+        digits, exponent = digits[:-1], exponent + 1
+    return (b"-" if sign else b"") + _fpconv_layout("".join(map(str, digits)), exponent).encode()
+
+
+_HALF_LLONG = float(((1 << 63) - 1) // 2)  # as C compares it: 2^62
+
+
+def _fpconv_layout(digits: str, k: int) -> str:
+    """fpconv's emit_digits: ``digits`` x 10^k as a plain integer, a plain decimal, or d.ddde+x."""
+    count = len(digits)
+    exponent = abs(k + count - 1)
+    if k >= 0 and exponent < count + 7:
+        return digits + "0" * k
+    if k < 0 and (k > -7 or exponent < 4):
+        point = count + k
+        return f"0.{'0' * -point}{digits}" if point <= 0 else f"{digits[:point]}.{digits[point:]}"
+    mantissa = digits[0] + ("." + digits[1:] if count > 1 else "")
+    return f"{mantissa}e{'-' if k + count - 1 < 0 else '+'}{exponent}"
 
 
 def subcommand_error(args: list[bytes], target) -> CommandError:

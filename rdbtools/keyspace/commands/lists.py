@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from itertools import islice
 
-from rdbtools.keyspace.commands import INT64_MIN, OK, SYNTAX, CommandError, command, integer
+from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, OK, SYNTAX, CommandError, command, integer
 
 NO_SUCH_KEY = "ERR no such key"
 
@@ -266,7 +266,7 @@ def brpoplpush(e, args):
 def lpos(e, args):
     """LPOS key element [RANK r] [COUNT n] [MAXLEN m]: options checked before the key; a negative
     RANK searches from the tail (positions are still counted from the head)."""
-    rank, count, maxlen = _lpos_options(args)
+    rank, count, maxlen = _lpos_options(e, args)
     entry = _list(e, args[1])
     if entry is None:
         return None if count is None else []
@@ -289,7 +289,7 @@ def lpos(e, args):
     return found
 
 
-def _lpos_options(args) -> tuple[int, int | None, int]:
+def _lpos_options(e, args) -> tuple[int, int | None, int]:
     rank, count, maxlen, j = 1, None, 0, 3
     while j < len(args):
         option = args[j].upper()
@@ -297,6 +297,8 @@ def _lpos_options(args) -> tuple[int, int | None, int]:
             raise CommandError(SYNTAX)
         if option == b"RANK":
             rank = integer(args[j + 1])
+            if rank == INT64_MIN and (e.target.valkey_server or e.target.version >= (8, 0)):
+                raise CommandError(f"ERR value is out of range, value must between {-INT64_MAX} and {INT64_MAX}")
             if rank == 0:
                 raise CommandError("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
                                    "or use negative to start from the end of the list")

@@ -33,18 +33,30 @@ def _clamp(start: int, end: int, total: int) -> tuple[int, int]:
     return max(start, 0), min(max(end, 0), total - 1)
 
 
+def _checks_first(e) -> bool:
+    """Redis 8 and Valkey read BITCOUNT's / BITPOS's range before the key (7.0: a missing key is
+    answered whatever its range says)."""
+    return e.target.valkey_server or e.target.version >= (8, 0)
+
+
 @command("bitcount", -2, write=False)
 def bitcount(e, args):
-    """BITCOUNT key [start end [BYTE|BIT]]: a missing key is 0 whatever the range says."""
-    value = _value(e, args[1])
-    if value is None:
+    """BITCOUNT key [start [end [BYTE|BIT]]] (start alone: Valkey only)."""
+    first = _checks_first(e)
+    value = None if first else _value(e, args[1])
+    if value is None and not first:
         return 0
+    if (len(args) == 3 and not e.target.valkey_server) or len(args) > 5:
+        raise CommandError(SYNTAX)
+    start = integer(args[2]) if len(args) > 2 else 0
+    end = integer(args[3]) if len(args) > 3 else -1
+    bits = _unit(e, args[4]) if len(args) == 5 else False
+    if first:
+        value = _value(e, args[1])
+        if value is None:
+            return 0
     if len(args) == 2:
         return sum(value.translate(_ONES))
-    if len(args) not in (4, 5):
-        raise CommandError(SYNTAX)
-    start, end = integer(args[2]), integer(args[3])
-    bits = _unit(e, args[4]) if len(args) == 5 else False
     if start < 0 and end < 0 and start > end:
         return 0
     start, end = _clamp(start, end, len(value) * (8 if bits else 1))
@@ -66,18 +78,13 @@ def bitpos(e, args):
     bit = integer(args[2])
     if bit not in (0, 1):
         raise CommandError("ERR The bit argument must be 1 or 0.")
+    if _checks_first(e):
+        _bitpos_range(e, args, 0)  # refused before the key is looked up
     value = _value(e, args[1])
     if value is None:
         return -1 if bit else 0
-    if len(args) > 6:
-        raise CommandError(SYNTAX)
-    bits, end_given, start, end = False, len(args) >= 5, 0, len(value) - 1
-    if len(args) >= 4:
-        start = integer(args[3])
-        bits = _unit(e, args[5]) if len(args) == 6 else False
-        total = len(value) * (8 if bits else 1)
-        end = integer(args[4]) if end_given else total - 1
-        start, end = _clamp(start, end, total)
+    start, end, bits = _bitpos_range(e, args, len(value))
+    end_given = len(args) >= 5
     if start > end:
         return -1
     low, high = (start, end) if bits else (start * 8, end * 8 + 7)
@@ -85,6 +92,20 @@ def bitpos(e, args):
     if found is not None:
         return found
     return -1 if bit or end_given else (high // 8 + 1) * 8
+
+
+def _bitpos_range(e, args, size: int) -> tuple[int, int, bool]:
+    """BITPOS's start, end (both clamped, in the unit) and whether the unit is BIT."""
+    if len(args) > 6:
+        raise CommandError(SYNTAX)
+    if len(args) < 4:
+        return 0, size - 1, False
+    start = integer(args[3])
+    bits = _unit(e, args[5]) if len(args) == 6 else False
+    total = size * (8 if bits else 1)
+    end = integer(args[4]) if len(args) >= 5 else total - 1
+    start, end = _clamp(start, end, total)
+    return start, end, bits
 
 
 def _first_bit(value: bytes, bit: int, low: int, high: int) -> int | None:

@@ -21,11 +21,11 @@ _HASH_MASK = (1 << 62) - 1
 _COMPACT = frozenset(("listpack", "listpackex", "ziplist", "intset"))
 
 
-def scan_cursor(text: bytes) -> int:
-    """strtoul as Redis 7 reads a cursor: no leading space, nothing after the digits; "" is 0 and a
-    minus sign wraps around (unsigned long)."""
+def scan_cursor(text: bytes, strict: bool = False) -> int:
+    """strtoul as Redis 7.0 reads a cursor: no leading space, nothing after the digits; "" is 0 and a
+    minus sign wraps around (unsigned long). ``strict`` (Redis 8, Valkey): no "" and no minus."""
     match = _CURSOR.fullmatch(text)
-    if match is None or (match[1] and not match[2]):
+    if match is None or (match[1] and not match[2]) or (strict and (not match[2] or match[1] == b"-")):
         raise CommandError(INVALID_CURSOR)
     value = int(match[2] or b"0")
     if value >= _ULONG:
@@ -77,7 +77,7 @@ def _options(args: list[bytes], start: int, hashes: bool, novalues: bool) -> tup
 def scan(e, args: list[bytes], kind: str, stored_order: Callable[[object], list[bytes]],
          pair: Callable[[object, bytes, bool], bytes] | None) -> list:
     """cursor, then the members found (each followed by ``pair``'s value: a field's, a member's score)."""
-    cursor = scan_cursor(args[2])
+    cursor = scan_cursor(args[2], e.target.valkey_server or e.target.version >= (8, 0))
     entry = e.get(args[1], kind)
     if entry is None:
         return [b"0", []]

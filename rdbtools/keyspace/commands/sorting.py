@@ -5,6 +5,7 @@ fetched per element, LIMIT applied after sorting, and STORE writing the result a
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -89,18 +90,33 @@ def _elements(entry, sort: _Sort) -> list[bytes]:
     return list(entry.value)
 
 
-def _strtod(value: bytes) -> float | None:
-    """strtod of the whole text as SORT reads a weight: leading spaces skipped, "" is 0; None when
-    not a number (or NaN, or out of range)."""
+def _strtod(value: bytes, target) -> float | None:
+    """A weight as the target reads it; None when it is not a number. Redis 7.0 (and Valkey 8):
+    strtod of the whole text, leading spaces skipped, "" is 0, NaN and out of range refused. Redis
+    8: no spaces, no hexadecimal, "" is 0, out of range is infinity or 0. Valkey 9: no spaces, no
+    hexadecimal, no "", out of range refused."""
+    redis_8 = not target.valkey_server and target.version >= (8, 0)
+    valkey_9 = target.valkey_server and target.version >= (9, 0)
     if not value:
-        return 0.0
-    body = value.lstrip(_C_SPACES)
-    if not body:
+        return None if valkey_9 else 0.0
+    body = value if redis_8 or valkey_9 else value.lstrip(_C_SPACES)
+    if not body or ((redis_8 or valkey_9) and _HEX.match(body)):
         return None
     try:
         return floating(body)
     except CommandError:
+        return _out_of_range(body) if redis_8 else None
+
+
+_HEX = re.compile(rb"[+-]?0[xX]")
+_DECIMAL = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _out_of_range(body: bytes) -> float | None:
+    """A decimal number too large (infinity) or too small (zero) for a double; None otherwise."""
+    if _DECIMAL.fullmatch(body) is None:
         return None
+    return float(body)
 
 
 def _sorted(e, elements: list[bytes], sort: _Sort) -> list[bytes]:
@@ -113,7 +129,7 @@ def _sorted(e, elements: list[bytes], sort: _Sort) -> list[bytes]:
     if sort.alpha:
         keys = [(w,) for w in weights] if sort.by is None else [(0, b"") if w is None else (1, w) for w in weights]
     else:
-        numbers = [0.0 if w is None else _strtod(w) for w in weights]
+        numbers = [0.0 if w is None else _strtod(w, e.target) for w in weights]
         if any(n is None for n in numbers):
             raise CommandError(NOT_DOUBLE)
         keys = [(n, element) for n, element in zip(numbers, elements, strict=True)]
