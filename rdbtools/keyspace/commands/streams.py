@@ -274,6 +274,13 @@ def _group_options(args) -> tuple[bool, int | None]:
     return mkstream, entries_read
 
 
+def _clamped_read(e, stream: Stream, entries_read: int | None) -> int | None:
+    """Redis 8 holds a given ENTRIESREAD to the entries the stream ever had (7.0 and Valkey keep it)."""
+    if entries_read is None or e.target.valkey_server or e.target.version < (8, 0):
+        return entries_read
+    return min(entries_read, stream.entries_added or 0)
+
+
 @command("xgroup", -2, subcommands="create setid destroy createconsumer delconsumer")
 def xgroup(e, args):
     sub = args[1].upper()
@@ -288,7 +295,7 @@ def xgroup(e, args):
         if any(g.name == args[3] for g in stream.groups):
             raise CommandError("BUSYGROUP Consumer Group name already exists")
         last = stream.last_id if args[4] == b"$" else parse_id(args[4])
-        stream.groups.append(ConsumerGroup(args[3], last, entries_read))
+        stream.groups.append(ConsumerGroup(args[3], last, _clamped_read(e, stream, entries_read)))
         stream.groups.sort(key=lambda g: g.name)  # a radix tree: by name
         return OK
     if sub in (b"SETID", b"DESTROY", b"CREATECONSUMER", b"DELCONSUMER") and len(args) >= 4:
@@ -303,7 +310,7 @@ def xgroup(e, args):
         group = _group(stream, args[2], args[3], "XGROUP")
         if sub == b"SETID":
             group.last_delivered_id = stream.last_id if args[4] == b"$" else parse_id(args[4])
-            group.entries_read = entries_read
+            group.entries_read = _clamped_read(e, stream, entries_read)
             return OK
         if sub == b"CREATECONSUMER":
             if any(c.name == args[4] for c in group.consumers):
