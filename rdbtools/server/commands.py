@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Status, integer, subcommand_error
+from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import admin
 from rdbtools.server.clients import Client
@@ -331,7 +332,8 @@ def _keys(server, client: Client, args):
 def _scan(server, client: Client, args):
     """SCAN cursor [MATCH p] [COUNT n] [TYPE t]: the cursor indexes a snapshot of the key names taken
     when a scan starts at 0, so every key present throughout is returned."""
-    cursor = integer(args[1], "ERR invalid cursor")
+    target = server.config.target
+    cursor = scan_cursor(args[1], target.valkey_server or target.version >= (8, 0))
     pattern, count, kind, i = None, 10, None, 2
     while i < len(args):
         option = args[i].upper()

@@ -46,6 +46,8 @@ def _script(lines: list[str]) -> list[list[bytes]]:
 
 
 SAME_REPLIES = {
+    "scan_cursors_are_read_as_strtoul_reads_them": [
+        "SCAN ''", "SCAN -1", "SCAN +0", "SCAN x", "SCAN 18446744073709551616", "SCAN 007 COUNT 5"],
     "cluster_commands_are_refused_without_cluster_support": [
         "CLUSTER INFO", "CLUSTER", "CLUSTER HELP", "CLUSTER KEYSLOT foo", "READONLY", "READWRITE x", "ASKING"],
     "a_lone_master_has_no_replicas_to_wait_for": [
