@@ -418,6 +418,9 @@ def encoding_of(entry, target) -> str:
 
 def _config(server, args):
     sub = args[1].upper()
+    if server.config.target.version < (7, 0) and sub in (b"GET", b"SET") and len(args) != (3 if sub == b"GET" else 4):
+        raise CommandError(f"ERR Unknown subcommand or wrong number of arguments for "
+                           f"'{args[1].decode('utf-8', 'replace')}'. Try CONFIG HELP.")  # one parameter before 7.0
     if sub == b"GET" and len(args) >= 3:
         pairs = server.config.get([a.decode("utf-8", "replace") for a in args[2:]])
         return Map((name.encode(), value.encode()) for name, value in pairs)
@@ -444,6 +447,9 @@ def _config_set(server, args) -> None:
         raise CommandError(SYNTAX)
     config = server.config
     names = [a.decode("utf-8", "replace") for a in args[2::2]]
+    before_7 = config.target.version < (7, 0)
+    if before_7 and (not config.known(names[0]) or not config.mutable(names[0])):
+        raise CommandError(f"ERR Unsupported CONFIG parameter: {names[0]}")
     _config_set_names(config, names)
     saved = config.backup()
     for name, value in zip(names, args[3::2], strict=True):
@@ -451,8 +457,18 @@ def _config_set(server, args) -> None:
             config.apply(name, [value.decode("utf-8", "surrogateescape")], where="", startup=False)
         except ConfigError as error:
             config.restore(saved)
+            if before_7:
+                raise CommandError(_refused_before_7(name, value, error.message)) from None
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name.lower()}') - "
                                f"{error.message}") from None
+
+
+def _refused_before_7(name: str, value: bytes, message: str) -> str:
+    """Redis 6.2's text for a refused value (its enums say "argument", its event classes nothing more)."""
+    text = f"ERR Invalid argument '{value.decode('utf-8', 'replace')}' for CONFIG SET '{name}'"
+    if name.lower() == "notify-keyspace-events":
+        return text
+    return f"{text} - {message.replace('argument(s) must', 'argument must')}"
 
 
 def _config_set_names(config, names: list[str]) -> None:

@@ -211,3 +211,12 @@ def test_a_watched_key_is_touched_by_sort_only_as_its_store_destination(pair):
         watcher.sock.close()
         other.sock.close()
     assert outcomes[0] == outcomes[1] == [[b"PONG"], None]
+
+
+def test_config_get_and_set_take_one_parameter_in_redis_6_2_words():
+    script = _script(["CONFIG SET maxmemory x", "CONFIG SET nosuch 1", "CONFIG SET maxmemory 1 hz 5",
+                      "CONFIG SET databases 1", "CONFIG SET maxmemory-policy bad", "CONFIG SET appendfsync bad",
+                      "CONFIG SET hz x", "CONFIG SET a", "CONFIG GET maxmemory hz", "CONFIG SET maxmemory 5",
+                      "CONFIG GET maxmemory", "CONFIG SET notify-keyspace-events Q", "CONFIG SET maxmemory 0"])
+    with start_server("redis-6.2") as real, start_serve("--target", "redis-6.2") as served:
+        assert _replies(served.port, script) == _replies(real.port, script)
