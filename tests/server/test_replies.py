@@ -29,7 +29,8 @@ EXTRA = st.one_of(
                      [b"ZADD", b"c", b"1.5", b"m"], [b"ZRANDMEMBER", b"c", b"5", b"WITHSCORES"],
                      [b"HRANDFIELD", b"a", b"5", b"WITHVALUES"], [b"ZUNION", b"2", b"c", b"c", b"WITHSCORES"],
                      [b"HSCAN", b"a", b"0"], [b"ZSCAN", b"c", b"0"], [b"LCS", b"a", b"b", b"IDX"],
-                     [b"ZADD", b"c", b"0.1", b"n"], [b"ZSCORE", b"c", b"n"], [b"ZINCRBY", b"c", b"0.2", b"n"]]),
+                     [b"ZADD", b"c", b"0.1", b"n"], [b"ZSCORE", b"c", b"n"], [b"ZINCRBY", b"c", b"0.2", b"n"],
+                     [b"XINFO", b"GROUPS", b"a"]]),
 )
 
 

@@ -671,7 +671,7 @@ def xinfo(e, args):
             raise CommandError("ERR no such key")
         return [Map({b"name": g.name, b"consumers": len(g.consumers), b"pending": len(g.pending),
                      b"last-delivered-id": id_text(g.last_delivered_id), b"entries-read": g.entries_read,
-                     b"lag": None}) for g in stream.groups]
+                     b"lag": _lag(e, stream, g)}) for g in stream.groups]
     if sub == b"CONSUMERS" and len(args) == 4:
         group = _group(_stream(e, args[2]), args[2], args[3])
         now = e.now_ms()
@@ -679,6 +679,21 @@ def xinfo(e, args):
                      b"inactive": -1 if c.active_time in (None, -1) else max(0, now - c.active_time)})
                 for c in group.consumers]
     raise subcommand_error(args, e.target)
+
+
+def _lag(e, stream: Stream, group: ConsumerGroup) -> int | None:
+    """How many entries the group has yet to read, where that can be known (nil otherwise): from its
+    read counter when no deleted entry lies ahead of it (Redis 8: and its last id is not before the
+    first entry), else from where its last id sits."""
+    added = stream.entries_added or 0
+    if not added:
+        return 0
+    behind = (not e.target.valkey_server and e.target.version >= (8, 0) and bool(stream.entries)
+              and group.last_delivered_id < stream.entries[0].id)
+    if group.entries_read is not None and not behind and not _tombstone_at_or_after(stream, group.last_delivered_id):
+        return added - group.entries_read
+    read = _entries_read_at(stream, group.last_delivered_id)
+    return None if read is None else added - read
 
 
 def _stream_info(e, stream: Stream, full: bool, count: int):
@@ -698,7 +713,7 @@ def _stream_info(e, stream: Stream, full: bool, count: int):
     for g in stream.groups:
         groups.append(Map({
             b"name": g.name, b"last-delivered-id": id_text(g.last_delivered_id), b"entries-read": g.entries_read,
-            b"lag": None, b"pel-count": len(g.pending),
+            b"lag": _lag(e, stream, g), b"pel-count": len(g.pending),
             b"pending": [[id_text(p.id), p.consumer, p.delivery_time, p.delivery_count] for p in g.pending[:limit]],
             b"consumers": [Map({
                 b"name": c.name, b"seen-time": c.seen_time, b"active-time": c.active_time,
