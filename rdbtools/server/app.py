@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from rdbtools.keyspace.commands import CommandError
+from rdbtools.keyspace.commands import CommandError, Status
 from rdbtools.server.admin import record_slow
 from rdbtools.server.aof import AofPersistence, AofWriteError
 from rdbtools.server.config import ServerConfig
@@ -125,7 +125,7 @@ class Connection(asyncio.Protocol):
                     self.waiting = requests[index:]
                     break
                 reply = server.execute(client, request)
-                if not threshold:  # everything is logged: each command timed on its own
+                if not threshold and reply != _QUEUED:  # everything is logged: each command timed on its own
                     record_slow(server, client, request, server.clock() - client.last_interaction)
                 if reply is not NO_REPLY:
                     encode_into(reply, client.resp == 3, batch)
@@ -150,7 +150,8 @@ class Connection(asyncio.Protocol):
         if (ended - started) * 1_000_000 < threshold:
             return
         last = client.last_interaction
-        record_slow(server, client, requests[-1], ended - last)
+        if client.multi is None:  # a command queued in MULTI runs, and is timed, in EXEC
+            record_slow(server, client, requests[-1], ended - last)
         if len(requests) == 2:
             record_slow(server, client, requests[0], last - started)
 
@@ -158,6 +159,9 @@ class Connection(asyncio.Protocol):
         if self.client is not None:
             self.app.server.disconnect(self.client)
         self.transport = None
+
+
+_QUEUED = Status("QUEUED")
 
 
 def _describe(peer, local) -> tuple[str, bool]:

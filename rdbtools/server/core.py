@@ -347,9 +347,18 @@ class Server:
         not block there)."""
         self.in_transaction = True
         try:
-            return [self.call(client, args) for args in queued]
+            return [self._timed_call(client, args) for args in queued]
         finally:
             self.in_transaction = False
+
+    def _timed_call(self, client: Client, args: list[bytes]) -> object:
+        """A command of an EXEC, timed for the slow log on its own (EXEC itself is not logged)."""
+        from rdbtools.server.admin import record_slow
+
+        started = self.clock()
+        reply = self.call(client, args)
+        record_slow(self, client, args, self.clock() - started)
+        return reply
 
     # --- WATCH ---------------------------------------------------------------------------------
 

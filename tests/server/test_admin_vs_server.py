@@ -135,6 +135,14 @@ def test_the_slowlog_logs_what_took_longer_than_its_threshold(pair):
         assert abs(when - time.time()) < 10 and address.startswith(b"127.0.0.1:") and name == b""
 
 
+def test_commands_of_a_transaction_are_logged_as_they_run_not_exec(pair):
+    real, served = pair
+    script = _script(["SLOWLOG RESET", "CONFIG SET slowlog-log-slower-than 100000", "MULTI", "DEBUG SLEEP 0.2",
+                      "GET a", "EXEC", "CONFIG SET slowlog-log-slower-than 10000"])
+    theirs, ours = (_slow_entries(s.port, script) for s in (real, served))
+    assert [e[3] for e in ours] == [e[3] for e in theirs] == [[b"DEBUG", b"SLEEP", b"0.2"]]
+
+
 def test_a_zero_threshold_logs_every_command_trimmed_and_newest_first(pair):
     """Up to 32 arguments (the last telling how many more), each up to 128 bytes; EXEC's commands,
     not EXEC; the length held to slowlog-max-len; -1 logs nothing."""
