@@ -9,7 +9,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Map, integer
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Map, integer, subcommand_error
 from rdbtools.server.clients import Client
 from rdbtools.server.protocol import Double
 
@@ -20,45 +20,15 @@ MODULES_OFF = ("ERR MODULE command not allowed. If the enable-module-command opt
 
 #: each subcommand's arity (Redis's: n exactly n arguments, -n at least n), by (command, subcommand)
 SUBCOMMANDS: dict[bytes, dict[bytes, int]] = {
-    b"slowlog": {b"get": -2, b"len": 2, b"reset": 2, b"help": 2},
-    b"latency": {b"latest": 2, b"history": 3, b"reset": -2, b"graph": 3, b"doctor": 2, b"histogram": -2,
-                 b"help": 2},
-    b"memory": {b"usage": -3, b"stats": 2, b"doctor": 2, b"malloc-stats": 2, b"purge": 2, b"help": 2},
-    b"module": {b"list": 2, b"load": -3, b"loadex": -3, b"unload": 3, b"help": 2},
+    b"slowlog": {b"get": -2, b"len": 2, b"reset": 2},
+    b"latency": {b"latest": 2, b"history": 3, b"reset": -2, b"graph": 3, b"doctor": 2, b"histogram": -2},
+    b"memory": {b"usage": -3, b"stats": 2, b"doctor": 2, b"malloc-stats": 2, b"purge": 2},
+    b"module": {b"list": 2, b"load": -3, b"loadex": -3, b"unload": 3},
 }
-
-HELP: dict[bytes, list[str]] = {
-    b"slowlog": ["GET [<count>]", "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-                 "    Entries are made of:",
-                 "    id, timestamp, time in microseconds, arguments array, client IP and port,", "    client name",
-                 "LEN", "    Return the length of the slowlog.", "RESET", "    Reset the slowlog."],
-    b"latency": ["DOCTOR", "    Return a human readable latency analysis report.", "GRAPH <event>",
-                 "    Return an ASCII latency graph for the <event> class.", "HISTORY <event>",
-                 "    Return time-latency samples for the <event> class.", "LATEST",
-                 "    Return the latest latency samples for all events.", "RESET [<event> ...]",
-                 "    Reset latency data of one or more <event> classes.",
-                 "    (default: reset all data for all event classes)", "HISTOGRAM [COMMAND ...]",
-                 "    Return a cumulative distribution of latencies in the format of a histogram for the specified "
-                 "command names.", "    If no commands are specified then all histograms are replied."],
-    b"memory": ["DOCTOR", "    Return memory problems reports.", "MALLOC-STATS",
-                "    Return internal statistics report from the memory allocator.", "PURGE",
-                "    Attempt to purge dirty pages for reclamation by the allocator.", "STATS",
-                "    Return information about the memory usage of the server.", "USAGE <key> [SAMPLES <count>]",
-                "    Return memory in bytes used by <key> and its value. Nested values are",
-                "    sampled up to <count> times (default: 5, 0 means sample all)."],
-    b"module": ["LIST", "    Return a list of loaded modules.", "LOAD <path> [<arg> ...]",
-                "    Load a module library from <path>, passing to it any optional arguments.",
-                "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
-                "    Load a module library from <path>, while passing it module configurations and optional "
-                "arguments.", "UNLOAD <name>", "    Unload a module."],
-}
-
 
 def table(server) -> dict[bytes, tuple[Callable, int]]:
     """name -> (handler, Redis's arity), merged into serve's server commands."""
     s = server
-    if not hasattr(s, "slowlog"):
-        s.slowlog = SlowLog()
     return {
         b"cluster": (_no_cluster, -2), b"readonly": (_no_cluster, 1), b"readwrite": (_no_cluster, 1),
         b"asking": (_no_cluster, 1),
@@ -77,24 +47,22 @@ def _no_cluster(client: Client, args: list[bytes]):
 
 
 def _subcommand(server, client: Client, args: list[bytes], handler: Callable):
-    """Redis's subcommand dispatch: unknown names and wrong arities told as Redis tells them."""
+    """Unknown names and wrong arities told as Redis tells them (from 7.0 the command table's dispatch
+    tells them first, and answers HELP with the server's own text)."""
     name, sub = args[0].lower(), args[1].lower()
     arity = SUBCOMMANDS[name].get(sub)
-    if arity is None:
-        raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')[:128]}'. "
-                           f"Try {name.decode().upper()} HELP.")
-    if (arity > 0 and len(args) != arity) or len(args) < -arity:
+    target = server.config.target
+    if arity is None or (arity > 0 and len(args) != arity) or len(args) < -arity:
+        if target.version < (7, 0) and not target.valkey_server:  # 6.2's commands parse their own
+            raise subcommand_error(args, target)
+        if arity is None:
+            raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')[:128]}'. "
+                               f"Try {name.decode().upper()} HELP.")
         raise CommandError(f"ERR wrong number of arguments for '{name.decode()}|{sub.decode('utf-8', 'replace')}' "
                            f"command")
-    if sub == b"help":
-        return [f"{name.decode().upper()} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".encode(),
-                *(line.encode() for line in HELP[name]), b"HELP", b"    Prints this help."]
     return handler(server, client, args, sub)
 
 
-def _subcommand_syntax(args: list[bytes]) -> CommandError:
-    return CommandError(f"ERR unknown subcommand or wrong number of arguments for "
-                        f"'{args[1].decode('utf-8', 'replace')[:128]}'. Try {args[0].decode().upper()} HELP.")
 
 
 # --- replication, as a master with no replicas ------------------------------------------------------
@@ -177,18 +145,26 @@ def record_slow(server, client: Client, args: list[bytes], seconds: float) -> No
     micros = int(seconds * 1_000_000)
     if threshold < 0 or micros < threshold or not args or args[0].lower() in UNLOGGED:
         return
-    server.slowlog.add(client, args, micros, time.time(), server.config["slowlog-max-len"])
+    slow_log(server).add(client, args, micros, time.time(), server.config["slowlog-max-len"])
+
+
+def slow_log(server) -> SlowLog:
+    """The server's slow log, made when first needed."""
+    log = getattr(server, "slowlog", None)
+    if log is None:
+        log = server.slowlog = SlowLog()
+    return log
 
 
 def _slowlog(server, client: Client, args: list[bytes], sub: bytes):
-    log = server.slowlog
+    log = slow_log(server)
     if sub == b"len":
         return len(log.entries)
     if sub == b"reset":
         log.entries.clear()
         return OK
     if len(args) > 3:
-        raise _subcommand_syntax(args)
+        raise subcommand_error(args, server.config.target)
     count = 10
     if len(args) == 3:
         count = integer(args[2], "ERR count should be greater than or equal to -1")

@@ -419,8 +419,7 @@ def encoding_of(entry, target) -> str:
 def _config(server, args):
     sub = args[1].upper()
     if server.config.target.version < (7, 0) and sub in (b"GET", b"SET") and len(args) != (3 if sub == b"GET" else 4):
-        raise CommandError(f"ERR Unknown subcommand or wrong number of arguments for "
-                           f"'{args[1].decode('utf-8', 'replace')}'. Try CONFIG HELP.")  # one parameter before 7.0
+        raise subcommand_error(args, server.config.target)  # one parameter each before 7.0
     if sub == b"GET" and len(args) >= 3:
         pairs = server.config.get([a.decode("utf-8", "replace") for a in args[2:]])
         return Map((name.encode(), value.encode()) for name, value in pairs)

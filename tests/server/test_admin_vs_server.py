@@ -107,7 +107,8 @@ def test_config_get_of_several_names_and_patterns_answers_each_once(pair):
 @pytest.mark.parametrize("target", ["redis-6.2", "redis-8.2", "valkey-8.1", "valkey-9.1"])
 def test_each_target_lists_its_builtin_modules_and_its_own_texts(target):
     script = _script(["MODULE LIST", "ROLE", "CLUSTER INFO", "LATENCY DOCTOR", "CONFIG SET latency-monitor-threshold 5",
-                      "LATENCY DOCTOR", "MEMORY DOCTOR", "WAIT 0 0"])
+                      "LATENCY DOCTOR", "MEMORY DOCTOR", "WAIT 0 0", "SLOWLOG FOO", "SLOWLOG GET 1 2", "MEMORY HELP",
+                      "LATENCY LATEST x", "MODULE LIST x"])
     with start_server(target) as real, start_serve("--target", target) as served:
         assert _replies(served.port, script) == _replies(real.port, script)
 
