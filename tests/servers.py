@@ -117,7 +117,8 @@ class RealServer:
 
     def start(self, timeout: float = 90.0) -> None:
         """A start takes milliseconds; the long timeout is for a machine stalled by a loaded suite beside it."""
-        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                        start_new_session=True)  # its BGSAVE/rewrite children in its group
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -134,9 +135,20 @@ class RealServer:
         return self.rdb_path
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
+        """SIGKILL to the server's process group: a BGSAVE or AOF rewrite child outlives a kill of its
+        parent and would write on into a directory being removed."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the children are gone too
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)
 
     def log_tail(self, lines: int = 20) -> str:
         if not self.log_path.exists():

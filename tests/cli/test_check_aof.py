@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 
 import orjson
 from hiredis import pack_command
@@ -101,9 +102,11 @@ def test_multi_part_directory_from_redis_7_is_valid_and_a_cut_incr_is_fixed(tmp_
         for i in range(50):
             client.set(f"k{i}", i)
         client.bgrewriteaof()
-        for _ in range(200):
-            if not client.info("persistence")["aof_rewrite_in_progress"]:
-                break
+        deadline = time.monotonic() + 60
+        while client.info("persistence")["aof_rewrite_in_progress"] or client.info("persistence")[
+                "aof_rewrite_scheduled"]:
+            assert time.monotonic() < deadline, "the rewrite did not finish"
+            time.sleep(0.05)
         client.rpush("after", *range(20))
         server.stop()
         directory = tmp_path / "appendonlydir"
