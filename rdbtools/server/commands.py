@@ -86,10 +86,14 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"command|docs": (commands, -2),
         b"command|getkeys": (commands, -3),
         b"command|getkeysandflags": (commands, -3),
-        b"eval": (lambda c, a: _no_scripts(), -3),
-        b"evalsha": (lambda c, a: _no_scripts(), -3),
-        b"fcall": (lambda c, a: _no_scripts(), -3),
-        b"fcall_ro": (lambda c, a: _no_scripts(), -3),
+        b"eval": (lambda c, a: s.scripting.eval(c, a, by_sha=False, read_only=False), -3),
+        b"evalsha": (lambda c, a: s.scripting.eval(c, a, by_sha=True, read_only=False), -3),
+        b"eval_ro": (lambda c, a: s.scripting.eval(c, a, by_sha=False, read_only=True), -3),
+        b"evalsha_ro": (lambda c, a: s.scripting.eval(c, a, by_sha=True, read_only=True), -3),
+        b"script": (lambda c, a: s.scripting.script(c, a), -2),
+        b"fcall": (lambda c, a: s.scripting.fcall(c, a, read_only=False), -3),
+        b"fcall_ro": (lambda c, a: s.scripting.fcall(c, a, read_only=True), -3),
+        b"function": (lambda c, a: _function(s, c, a), -2),
         **admin.table(server),
     }
 
@@ -575,6 +579,31 @@ def _command(server, client: Client, args):
     return command(server, args)
 
 
-def _no_scripts():
-    raise CommandError("ERR scripting is not supported by rdbtool serve (functions are stored and persisted, "
-                       "not run)")
+def _function(server, client: Client, args):
+    """FUNCTION: STATS and KILL are the scripting engine's; a LOAD is compiled and run (its functions
+    registered) before the keyspace stores the library; the rest is the keyspace engine's."""
+
+    sub = args[1].upper()
+    if sub == b"STATS" and len(args) == 2:
+        return server.scripting.function_stats()
+    if sub == b"KILL" and len(args) == 2:
+        raise CommandError("NOTBUSY No scripts in execution right now.")
+    if sub == b"LOAD" and len(args) in (3, 4):
+        server.scripting.check_load(args[-1], len(args) == 4 and args[2].upper() == b"REPLACE")
+    if sub == b"LIST":
+        return server.scripting.function_list(args)
+    return server._run_engine(_engine_record(server, args), client, args)
+
+
+def _engine_record(server, args):
+    """The table's record of a FUNCTION subcommand, run by the keyspace engine (which stores, lists,
+    dumps and persists the libraries)."""
+    from dataclasses import replace
+
+    from rdbtools.keyspace.commands import REGISTRY
+
+    record = server.resolve(args)
+    cached = server.engine_records.get(record.name)
+    if cached is None:
+        cached = server.engine_records[record.name] = replace(record, handler=None, command=REGISTRY[b"function"])
+    return cached
