@@ -28,6 +28,7 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
     s = server
     client, config, pubsub = (lambda c, a: _client(s, c, a)), (lambda c, a: _config(s, a)), (lambda c, a: _pubsub(s, a))
     objects, commands = (lambda c, a: _object(s, c, a)), (lambda c, a: _command(s, c, a))
+    functions, scripts = (lambda c, a: _function(s, c, a)), (lambda c, a: s.scripting.script(c, a))
     return {
         b"ping": (lambda c, a: _ping(s, c, a), -1),
         b"echo": (lambda c, a: a[1], 2),
@@ -90,10 +91,18 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"evalsha": (lambda c, a: s.scripting.eval(c, a, by_sha=True, read_only=False), -3),
         b"eval_ro": (lambda c, a: s.scripting.eval(c, a, by_sha=False, read_only=True), -3),
         b"evalsha_ro": (lambda c, a: s.scripting.eval(c, a, by_sha=True, read_only=True), -3),
-        b"script": (lambda c, a: s.scripting.script(c, a), -2),
+        b"script": (scripts, -2),
         b"fcall": (lambda c, a: s.scripting.fcall(c, a, read_only=False), -3),
         b"fcall_ro": (lambda c, a: s.scripting.fcall(c, a, read_only=True), -3),
-        b"function": (lambda c, a: _function(s, c, a), -2),
+        b"function": (functions, -2),
+        b"function|load": (functions, -3),
+        b"function|delete": (functions, 3),
+        b"function|flush": (functions, -2),
+        b"function|list": (functions, -2),
+        b"function|dump": (functions, 2),
+        b"function|restore": (functions, -3),
+        b"function|stats": (functions, 2),
+        b"function|kill": (functions, 2),
         **admin.table(server),
     }
 

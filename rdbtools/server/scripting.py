@@ -359,7 +359,7 @@ class Scripting:
         flags = spec.flags
         if "noscript" in flags:
             return None, f"ERR This {'Valkey' if self._valkey_9 else 'Redis'} command is not allowed from script"
-        if "write" in flags or "may_replicate" in flags:
+        if "write" in flags or spec.name in _MAY_REPLICATE:
             if run.read_only:
                 return None, "ERR Write commands are not allowed from read-only scripts."
             run.dirty = run.dirty or "write" in flags
