@@ -99,6 +99,17 @@ class Target:
         return self.rdb_version >= 10
 
     @property
+    def select_before_multi(self) -> bool:
+        """Redis 7.0 appends the SELECT of a unit's first command before its MULTI; 6.2, 7.2+ and Valkey
+        after it (6.2's MULTI is in the caller's database, 7.2's in none)."""
+        return not self.valkey_server and (7, 0) <= self.version < (7, 2)
+
+    @property
+    def propagates_scripts(self) -> bool:
+        """Redis 6.2 appends SCRIPT LOAD and SCRIPT FLUSH (scripts were replicated); 7.0+ never does."""
+        return not self.valkey_server and self.version < (7, 0)
+
+    @property
     def batched_spop(self) -> bool:
         """Redis 7.2+ propagates SPOP with a count as SREMs of up to 1024 members, before one per member."""
         return self.rdb_version >= 11

@@ -11,6 +11,7 @@ import gc
 import ipaddress
 import logging
 import os
+import select
 import signal
 import socket
 import sys
@@ -66,6 +67,7 @@ class Connection(asyncio.Protocol):
             transport.close()
             return
         self.client = result
+        self.app.connections.add(self)
 
     def send(self, reply: object) -> None:
         data = encode(reply, self.client.resp == 3)
@@ -158,7 +160,22 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.client is not None:
             self.app.server.disconnect(self.client)
+        self.app.connections.discard(self)
         self.transport = None
+
+    def answer_busy(self, data: bytes) -> None:
+        """Requests read while a script keeps the loop busy: each answered at once (BUSY, or a kill)."""
+        try:
+            requests = self.parser.feed(data)
+        except ProtocolError as error:
+            requests = error.requests
+        scripting, out = self.app.server.scripting, []
+        for request in requests:
+            if self.client.closing:
+                break
+            encode_into(scripting.while_busy(self.client, request), self.client.resp == 3, out)
+        if out or self.client.closing:
+            self.write(b"".join(out), close=self.client.closing)
 
 
 _QUEUED = Status("QUEUED")
@@ -182,6 +199,31 @@ class App:
         self._stopping: asyncio.Event | None = None
         self.held: list[tuple[Connection, bytes, bool]] = []  # replies waiting for the AOF's fsync
         self._commit_scheduled = False
+        self.connections: set[Connection] = set()
+        self.server.busy_poll = self._busy_poll
+
+    def _busy_poll(self, caller) -> None:
+        """A script runs past busy-reply-threshold and the loop cannot turn: read what the other
+        connections sent and answer it now, as Redis's processEventsWhileBlocked does (the script's
+        own connection waits; new connections wait for the loop)."""
+        waiting = {}
+        for connection in self.connections:
+            transport = connection.transport
+            if connection.client is caller or transport is None or transport.is_closing():
+                continue
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                waiting[sock.fileno()] = connection
+        if not waiting:
+            return
+        readable, _, _ = select.select(list(waiting), [], [], 0)
+        for fd in readable:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                continue
+            if data:
+                waiting[fd].answer_busy(data)
 
     def deliver(self, connection: Connection, data: bytes, close: bool = False) -> None:
         """Send replies; with AOF on, what they acknowledge is appended first: the replies of a loop

@@ -28,6 +28,7 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
     s = server
     client, config, pubsub = (lambda c, a: _client(s, c, a)), (lambda c, a: _config(s, a)), (lambda c, a: _pubsub(s, a))
     objects, commands = (lambda c, a: _object(s, c, a)), (lambda c, a: _command(s, c, a))
+    functions, scripts = (lambda c, a: _function(s, c, a)), (lambda c, a: s.scripting.script(c, a))
     return {
         b"ping": (lambda c, a: _ping(s, c, a), -1),
         b"echo": (lambda c, a: a[1], 2),
@@ -86,10 +87,22 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"command|docs": (commands, -2),
         b"command|getkeys": (commands, -3),
         b"command|getkeysandflags": (commands, -3),
-        b"eval": (lambda c, a: _no_scripts(), -3),
-        b"evalsha": (lambda c, a: _no_scripts(), -3),
-        b"fcall": (lambda c, a: _no_scripts(), -3),
-        b"fcall_ro": (lambda c, a: _no_scripts(), -3),
+        b"eval": (lambda c, a: s.scripting.eval(c, a, by_sha=False, read_only=False), -3),
+        b"evalsha": (lambda c, a: s.scripting.eval(c, a, by_sha=True, read_only=False), -3),
+        b"eval_ro": (lambda c, a: s.scripting.eval(c, a, by_sha=False, read_only=True), -3),
+        b"evalsha_ro": (lambda c, a: s.scripting.eval(c, a, by_sha=True, read_only=True), -3),
+        b"script": (scripts, -2),
+        b"fcall": (lambda c, a: s.scripting.fcall(c, a, read_only=False), -3),
+        b"fcall_ro": (lambda c, a: s.scripting.fcall(c, a, read_only=True), -3),
+        b"function": (functions, -2),
+        b"function|load": (functions, -3),
+        b"function|delete": (functions, 3),
+        b"function|flush": (functions, -2),
+        b"function|list": (functions, -2),
+        b"function|dump": (functions, 2),
+        b"function|restore": (functions, -3),
+        b"function|stats": (functions, 2),
+        b"function|kill": (functions, 2),
         **admin.table(server),
     }
 
@@ -575,6 +588,31 @@ def _command(server, client: Client, args):
     return command(server, args)
 
 
-def _no_scripts():
-    raise CommandError("ERR scripting is not supported by rdbtool serve (functions are stored and persisted, "
-                       "not run)")
+def _function(server, client: Client, args):
+    """FUNCTION: STATS and KILL are the scripting engine's; a LOAD is compiled and run (its functions
+    registered) before the keyspace stores the library; the rest is the keyspace engine's."""
+
+    sub = args[1].upper()
+    if sub == b"STATS" and len(args) == 2:
+        return server.scripting.function_stats()
+    if sub == b"KILL" and len(args) == 2:
+        raise CommandError("NOTBUSY No scripts in execution right now.")
+    if sub == b"LOAD" and len(args) in (3, 4):
+        server.scripting.check_load(args[-1], len(args) == 4 and args[2].upper() == b"REPLACE")
+    if sub == b"LIST":
+        return server.scripting.function_list(args)
+    return server._run_engine(_engine_record(server, args), client, args)
+
+
+def _engine_record(server, args):
+    """The table's record of a FUNCTION subcommand, run by the keyspace engine (which stores, lists,
+    dumps and persists the libraries)."""
+    from dataclasses import replace
+
+    from rdbtools.keyspace.commands import REGISTRY
+
+    record = server.resolve(args)
+    cached = server.engine_records.get(record.name)
+    if cached is None:
+        cached = server.engine_records[record.name] = replace(record, handler=None, command=REGISTRY[b"function"])
+    return cached

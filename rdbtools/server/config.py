@@ -224,7 +224,7 @@ DIRECTIVES: dict[str, Directive] = {
     "notify-keyspace-events": Directive(_keyspace_events, "", used=False),
     "hz": Directive(_clamped(1, 500), 10, used=False),
     "tcp-keepalive": Directive(_integer(0, _INT_MAX), 300, used=False),
-    "busy-reply-threshold": Directive(_integer(0, _LLONG_MAX), 5000, used=False),
+    "busy-reply-threshold": Directive(_integer(0, _LLONG_MAX), 5000),  # ms; "lua-time-limit" is its old name
     # SLOWLOG and LATENCY read these
     "slowlog-log-slower-than": Directive(_integer(-1, _LLONG_MAX), 10000),
     "slowlog-max-len": Directive(_integer(0, _LLONG_MAX), 128),
@@ -292,6 +292,7 @@ class ServerConfig:
     def apply(self, name: str, args: list[str], *, where: str, startup: bool, path: Path | None = None) -> None:
         """Set a directive; ConfigError says what is wrong, and where."""
         directive = name.lower()
+        directive = "busy-reply-threshold" if directive == "lua-time-limit" else directive
         location = f"{where}: " if where else ""
         if directive in THRESHOLD_DIRECTIVES:
             try:

@@ -47,6 +47,8 @@ _BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin"
              b"blmpop": (1, NULL_ARRAY), b"bzmpop": (1, NULL_ARRAY)}
 
 
+#: commands whose propagation is a unit even when it is one command (Redis 6.2 wraps it in MULTI/EXEC)
+_UNITS = frozenset((b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"))
 Spec = command_table.CommandSpec
 _SPELLINGS_CACHED = 4096  # command names as clients spell them (bounded: a client may send any bytes)
 
@@ -104,6 +106,19 @@ class Server:
         self._misconf = _misconf_text(target)
         #: before 7.0, no sharded pub/sub: (P)SUBSCRIBE
         self._pubsub_only = PUBSUB_ONLY.replace("(P|S)", "(P)") if self._backticks else PUBSUB_ONLY
+        self._scripting = None
+        self.engine_records: dict[bytes, Spec] = {}  # FUNCTION's subcommands as the engine runs them
+        #: set by the edge: answer the other connections while a script runs past busy-reply-threshold
+        self.busy_poll: Callable[[Client], None] | None = None
+
+    @property
+    def scripting(self):
+        """The Lua engine, started by the first command that needs it (serve starts without Lua)."""
+        if self._scripting is None:
+            from rdbtools.server.scripting import Scripting
+
+            self._scripting = Scripting(self)
+        return self._scripting
 
     # --- clients ---------------------------------------------------------------------------------
 
@@ -172,18 +187,19 @@ class Server:
             finally:
                 self.collecting = False
                 unit = self.unit
-                if len(unit) == 1 and len(unit[0][1]) == 1 and name != b"exec":  # the common case: as is
+                if len(unit) == 1 and len(unit[0][1]) == 1 and name not in _UNITS:  # the common case: as is
                     db, commands = unit.pop()
                     self.aof.feed(db, commands)
                 elif unit:
-                    self._append_unit(name)
+                    self._append_unit(name, client.db)
         if self.blocked and self.persistence.dirty != dirty:
             self._wake_blocked()  # after the write's own propagation, as Redis serves them after the command
         return reply
 
-    def _append_unit(self, name: bytes) -> None:
+    def _append_unit(self, name: bytes, caller_db: int) -> None:
         """Several commands go in MULTI/EXEC (Redis 7.0+, but not for the commands that touch arbitrary
-        keys: SCAN, RANDOMKEY); Redis 6.2 wraps an EXEC's writes, even one, and SPOP's SREMs."""
+        keys: SCAN, RANDOMKEY); Redis 6.2 wraps an EXEC's writes, even one, a script's, even one, and
+        SPOP's SREMs."""
         unit, aof = self.unit, self.aof
         try:
             if aof is None:  # CONFIG SET appendonly no ran
@@ -192,9 +208,13 @@ class Server:
             if self.engine.target.wraps_propagation:
                 wrap = len(steps) > 1 and name not in (b"scan", b"randomkey")
             else:
-                wrap = name == b"exec" or (name == b"spop" and len(steps) > 1)
+                wrap = name in _UNITS or (name == b"spop" and len(steps) > 1)
             if wrap:
-                steps = [(steps[0][0], [b"MULTI"]), *steps, (steps[-1][0], [b"EXEC"])]
+                target = self.engine.target
+                multi_db = (steps[0][0] if target.select_before_multi else
+                            aof.selected_db if target.wraps_propagation else caller_db)
+                exec_db = steps[-1][0] if target.wraps_propagation else caller_db
+                steps = [(multi_db, [b"MULTI"]), *steps, (exec_db, [b"EXEC"])]
             for db, command in steps:
                 aof.feed(db, [command])
         finally:

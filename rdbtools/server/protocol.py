@@ -144,6 +144,26 @@ class Push(list):
 class Double(float):
     """A double reply: RESP3 ',' type, a bulk string in RESP2."""
 
+    text: bytes | None = None  # printed as the server prints it, when not the shortest form
+
+
+class BigNumber:
+    """A big number reply (a script's {big_number=...}): RESP3 '(' type, a bulk string in RESP2."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: bytes) -> None:
+        self.digits = digits
+
+
+class Verbatim:
+    """A verbatim string reply (a script's {verbatim_string=...}): RESP3 '=' type, a bulk string in RESP2."""
+
+    __slots__ = ("format", "text")
+
+    def __init__(self, text: bytes, form: bytes) -> None:
+        self.text, self.format = text, form
+
 
 class SetReply(list):
     """A set: RESP3 '~' type, an array in RESP2."""
@@ -214,5 +234,15 @@ def encode_into(reply, resp3: bool, out: list[bytes]) -> None:
     elif isinstance(reply, str):
         data = reply.encode()
         out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    elif isinstance(reply, BigNumber):
+        digits = reply.digits
+        out.append(b"(%s\r\n" % digits if resp3 else b"$%d\r\n%s\r\n" % (len(digits), digits))
+    elif isinstance(reply, Verbatim):
+        text = reply.text
+        if resp3:
+            form = (reply.format[:3] + b"   ")[:3]
+            out.append(b"=%d\r\n%s:%s\r\n" % (len(text) + 4, form, text))
+        else:
+            out.append(b"$%d\r\n%s\r\n" % (len(text), text))
     else:
         raise TypeError(f"no RESP form for {type(reply).__name__}")

@@ -1,0 +1,836 @@
+"""Lua scripting as Redis 7 runs it: EVAL, EVALSHA, their _RO forms, SCRIPT, FCALL/FCALL_RO of the stored
+FUNCTION libraries, FUNCTION STATS/KILL.
+
+Scripts run in Lua 5.1 (lupa's lua51 runtime) synchronously inside the command, so nothing else runs
+meanwhile, as in Redis. The environment (lua_env.lua) has Redis's globals, locked as Redis locks them,
+and its error handler; redis.call runs the command through the server's own dispatch with a client of
+the script's, so its effects reach the AOF inside the EVAL's propagation unit (Redis 7's effect
+replication: MULTI/EXEC around them when there are several).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import lupa.lua51 as lua51
+
+from rdbtools.formats.manifest import split_args
+from rdbtools.keyspace.commands import OK, CommandError, Map, Status, format_double, integer
+from rdbtools.server import lualibs
+from rdbtools.server.clients import Client
+from rdbtools.server.lualibs import LuaRaise
+from rdbtools.server.protocol import NULL_ARRAY, BigNumber, Double, SetReply, Verbatim
+
+log = logging.getLogger("rdbtool.serve")
+
+NOSCRIPT_ERROR = "NOSCRIPT No matching script. Please use EVAL."
+NOTBUSY = "NOTBUSY No scripts in execution right now."
+#: what Redis 7.0 still runs for other clients while a script is busy (its ALLOW_BUSY commands, but
+#: SHUTDOWN and REPLCONF)
+_ALLOWED_WHILE_BUSY = frozenset((b"auth", b"discard", b"hello", b"multi", b"quit", b"reset", b"unwatch", b"watch"))
+_BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+_BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+RO_WITH_WRITES = "ERR Can not execute a script with write flag using *_ro command."
+#: SCRIPT's subcommands and their arity (the command's name counted)
+_SCRIPT_ARITY = {b"LOAD": 3, b"EXISTS": -3, b"FLUSH": -2, b"KILL": 2, b"DEBUG": 3, b"HELP": 2}
+#: not writes, but refused in read-only scripts (Redis's MAY_REPLICATE)
+_MAY_REPLICATE = frozenset((b"publish", b"spublish", b"pfcount"))
+_FLAGS = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
+_LRAND48_MAX = 2**31 - 1
+_OK_BATCH = 256
+_INT64_MIN = -(2**63)
+
+
+@dataclass
+class Script:
+    body: bytes
+    function: object  # the compiled Lua function
+    flags: frozenset[bytes] | None  # the shebang's flags; None: no shebang (EVAL's compatibility mode)
+    name: str = ""  # its sha, as errors show it
+
+    @property
+    def no_writes(self) -> bool:
+        return self.flags is not None and b"no-writes" in self.flags
+
+
+@dataclass
+class Function:
+    name: bytes
+    library: bytes
+    callback: object
+    flags: frozenset[bytes]
+    description: bytes | None
+
+
+class Run:
+    """One script invocation (Redis's scriptRunCtx)."""
+
+    __slots__ = ("busy", "caller", "dirty", "eval", "killed", "name", "read_only", "repl", "resp", "started")
+
+    def __init__(self, name: str, read_only: bool, eval_mode: bool = True) -> None:
+        self.name = name  # the sha or function name its errors show
+        self.read_only = read_only
+        self.eval = eval_mode  # EVAL (SCRIPT KILL) or FCALL (FUNCTION KILL)
+        self.resp = 2  # the protocol redis.call's replies come in (redis.setresp)
+        self.repl = 3  # redis.set_repl: 1 AOF, 2 replicas
+        self.dirty = False  # it ran a write (it can no longer be killed)
+        self.killed = False
+        self.busy = False  # past busy-reply-threshold: other clients get BUSY
+        self.started = 0.0
+        self.caller: Client | None = None
+
+
+class Scripting:
+    def __init__(self, server) -> None:
+        self.server = server
+        self.scripts: dict[bytes, Script] = {}
+        self.functions: dict[bytes, Function] = {}
+        self._libraries_seen: dict[bytes, bytes] = {}
+        self.run: Run | None = None
+        self.client = Client(0, "", "", send=_ignore, close=_ignore)  # the connection scripts call through
+        self.client.authenticated = True
+        self.random = Lrand48()
+        self._start()
+
+    def _start(self) -> None:
+        """A fresh Lua state (start-up and SCRIPT FLUSH)."""
+        lua = lua51.LuaRuntime(encoding=None, unpack_returned_tuples=True, register_eval=False,
+                               register_builtins=False)
+        target = self.server.config.target
+        version = "7.2.4" if target.valkey_server else target.server_version  # Valkey answers as Redis 7.2.4
+        major, minor, patch = (int(p) for p in ([*version.split("."), "0", "0"])[:3])
+        py = lua.table_from({
+            b"call": self._call, b"pcall": self._pcall, b"tick": self._tick, b"unwrap": lualibs.unwrap,
+            b"sha1hex": _sha1hex, b"error_reply": _error_reply, b"log": self._log,
+            b"setresp": self._setresp, b"set_repl": self._set_repl, b"acl_check_cmd": self._acl_check_cmd,
+            b"random": self._random, b"randomseed": self._randomseed, b"version": version.encode(),
+            b"version_num": (major << 16) | (minor << 8) | patch, b"libraries": lualibs.install(lua),
+        })
+        self.lua = lua
+        self.helpers = lualibs.load_chunk(lua, _ENV_SOURCE)(py)
+        self._table = lua.table_from
+        helpers = self.helpers  # a Lua table: its functions fetched once (each access is a call into Lua)
+        self._rawget, self._run, self._call_function = helpers.rawget, helpers.run, helpers.call
+        self._compile, self._load, self._library = helpers.compile, helpers.load, helpers.library
+        self._make_ok_tables, self._ok_tables = helpers.ok_tables, []
+        before_72 = not target.valkey_server and target.version < (7, 2)
+        self._double_text = _printf_double if before_72 else format_double
+        self._log_level_error = ("ERR Invalid log level." if target.valkey_server or target.version >= (7, 4)
+                                 else "ERR Invalid debug level.")
+        self._say = _valkey_text if target.valkey_server else _same_text
+        self._valkey_9 = target.valkey_server and target.version >= (9, 0)  # errors name no script, "Valkey"
+        self._libraries_seen.clear()
+        self.functions.clear()
+
+    # --- EVAL, EVALSHA, SCRIPT -------------------------------------------------------------------
+
+    def eval(self, client: Client, args: list[bytes], *, by_sha: bool, read_only: bool) -> object:
+        if by_sha and len(args[1]) != 40:
+            raise CommandError(self._say(NOSCRIPT_ERROR))
+        count = _key_count(args)
+        if by_sha:
+            sha = args[1].lower()
+            script = self.scripts.get(sha)
+            if script is None:
+                raise CommandError(self._say(NOSCRIPT_ERROR))
+        else:
+            sha, script = self.create(args[1])
+        if script.flags is not None:
+            self._check_flags(script.flags, read_only)
+        return self._invoke(client, Run(script.name, read_only or script.no_writes), self._run, script.function,
+                            count, args)
+
+    def create(self, body: bytes) -> tuple[bytes, Script]:
+        """The script of a body, compiled and cached under its sha (EVAL and SCRIPT LOAD)."""
+        sha = hashlib.sha1(body).hexdigest().encode()
+        script = self.scripts.get(sha)
+        if script is not None:
+            return sha, script
+        flags, shebang = _shebang(body, self.server.config.target.valkey_server)
+        function, error = self._compile(body[shebang:], b"@user_script")
+        if function is None:
+            raise CommandError(f"ERR Error compiling script (new function): {_text(error)}")
+        script = self.scripts[sha] = Script(body, function, flags, sha.decode())
+        return sha, script
+
+    def script(self, client: Client, args: list[bytes]) -> object:
+        sub = args[1].upper()
+        arity = _SCRIPT_ARITY.get(sub)
+        if arity is None:
+            raise CommandError(f"ERR unknown subcommand '{_text(args[1])[:128]}'. Try SCRIPT HELP.")
+        if (arity > 0 and len(args) != arity) or len(args) < -arity:
+            raise CommandError(f"ERR wrong number of arguments for 'script|{_text(sub.lower())}' command")
+        if sub == b"LOAD":
+            sha = self.create(args[2])[0]
+            self._propagate_for_62(client, args)
+            return sha
+        if sub == b"EXISTS":
+            return [int(sha in self.scripts) for sha in args[2:]]
+        if sub == b"FLUSH" and len(args) <= 3:
+            if len(args) == 3 and args[2].upper() not in (b"SYNC", b"ASYNC"):
+                raise CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+            self.scripts.clear()
+            self._start()
+            self._propagate_for_62(client, args)
+            return OK
+        if sub == b"KILL":
+            raise CommandError(NOTBUSY)
+        raise CommandError(f"ERR unknown subcommand '{_text(args[1])[:128]}'. Try SCRIPT HELP.")
+
+    def _propagate_for_62(self, client: Client, args: list[bytes]) -> None:
+        if self.server.config.target.propagates_scripts:
+            self.server.propagate(client.db, [args])
+
+    # --- FCALL, FUNCTION STATS / KILL ------------------------------------------------------------
+
+    def fcall(self, client: Client, args: list[bytes], *, read_only: bool) -> object:
+        self._sync_libraries()
+        function = self.functions.get(args[1])
+        if function is None:
+            raise CommandError("ERR Function not found")
+        count = _key_count(args, "ERR Bad number of keys provided")
+        self._check_flags(function.flags, read_only)
+        run = Run(function.name.decode("utf-8", "replace"), read_only or b"no-writes" in function.flags, False)
+        return self._invoke(client, run, self._call_function, function.callback, count, args)
+
+    def function_stats(self) -> Map:
+        self._sync_libraries()
+        counts = Map({b"libraries_count": len(self._libraries_seen), b"functions_count": len(self.functions)})
+        return Map({b"running_script": None, b"engines": Map({b"LUA": counts})})
+
+    def load_library(self, source: bytes) -> dict[bytes, Function]:
+        """A library's functions, as FUNCTION LOAD registers them (its errors as Redis words them)."""
+        registered: dict[bytes, Function] = {}
+        name = _library_name(source)
+        register = _Registrar(self, name, registered)
+        env, loaded = self._library(register)
+        body = source[source.index(b"\n"):] if b"\n" in source else b""
+        chunk, error = self._compile(body, b"@user_function", env)
+        if chunk is None:
+            raise CommandError(f"ERR Error compiling function: {_text(error)}")
+        ok, result = self._load(chunk)
+        register.loading = False
+        loaded()
+        if not ok:
+            message = self._rawget(result, b"err") if _is_table(result) else result
+            raise CommandError(f"ERR Error registering functions: {_text(message)}")
+        if register.refused:
+            raise CommandError(register.refused)
+        if not registered:
+            raise CommandError("ERR No functions registered")
+        return registered
+
+    def check_load(self, source: bytes, replace: bool) -> None:
+        """FUNCTION LOAD's checks before the library is stored: its metadata, that it is new (or
+        REPLACE), that it compiles and registers functions no other library has."""
+        _, name = library_metadata(source)
+        stored = self.server.engine.keyspace.functions
+        if name in stored and not replace:
+            raise CommandError(f"ERR Library '{_text(name)}' already exists")
+        registered = self.load_library(source)
+        self._sync_libraries()
+        for function in registered:
+            other = self.functions.get(function)
+            if other is not None and other.library != name:
+                raise CommandError(f"ERR Function {_text(function)} already exists")
+
+    def function_list(self, args: list[bytes]) -> list:
+        """FUNCTION LIST [WITHCODE] [LIBRARYNAME pattern]: what each library registered, with its flags."""
+        from rdbtools.rdb.filters import glob_to_regex
+
+        options = [a.upper() for a in args[2:]]
+        pattern = glob_to_regex(args[2 + options.index(b"LIBRARYNAME") + 1]) if b"LIBRARYNAME" in options else None
+        self._sync_libraries()
+        replies = []
+        for name, source in sorted(self.server.engine.keyspace.functions.items()):
+            if pattern is not None and not pattern.fullmatch(name):
+                continue
+            functions = [Map({b"name": f.name, b"description": f.description,
+                              b"flags": SetReply([Status(flag.decode()) for flag in _FLAGS if flag in f.flags])})
+                         for f in self.functions.values() if f.library == name]
+            library = Map({b"library_name": name, b"engine": b"LUA", b"functions": functions})
+            if b"WITHCODE" in options:
+                library[b"library_code"] = source
+            replies.append(library)
+        return replies
+
+    def _sync_libraries(self) -> None:
+        """The functions of the libraries the keyspace stores now (FUNCTION LOAD/DELETE/RESTORE, a load)."""
+        stored = self.server.engine.keyspace.functions
+        if stored == self._libraries_seen:
+            return
+        self.functions.clear()
+        for source in stored.values():
+            try:
+                self.functions.update(self.load_library(source))
+            except CommandError as error:
+                log.warning("Library could not be loaded: %s", error)
+        self._libraries_seen = dict(stored)
+
+    # --- a run -----------------------------------------------------------------------------------
+
+    def _check_flags(self, flags: frozenset[bytes] | None, read_only: bool) -> None:
+        """What scriptPrepareForRun refuses for a script with flags (a shebang, or any function)."""
+        if flags is None or b"no-writes" in flags:
+            return
+        if read_only:
+            raise CommandError(RO_WITH_WRITES)
+
+    def _invoke(self, caller: Client, run: Run, runner, function, count: int, args: list[bytes]) -> object:
+        """Run a script or function with the command's keys (``count`` of them) and arguments."""
+        server, client = self.server, self.client
+        client.db, client.resp = caller.db, 2
+        was_in_transaction, server.in_transaction = server.in_transaction, True  # no command blocks
+        self.run = run
+        watched = server.config["busy-reply-threshold"] > 0
+        if watched:
+            run.started, run.caller = time.monotonic(), caller
+        try:
+            ok, value, kind = runner(function, count, watched, *args[3:])
+        finally:
+            self.run = None
+            server.in_transaction = was_in_transaction
+            if run.busy:
+                log.warning("Script returned from busy state")
+        if not ok:
+            return self._failure(value, run)
+        if kind is None:
+            return self._reply(value, run)
+        text = _text(value)
+        return Status(text.replace("\r", " ").replace("\n", " ")) if kind == b"ok" else CommandError(text)
+
+    def _failure(self, error, run: Run) -> CommandError:
+        if not _is_table(error):
+            return CommandError(f"ERR Error running script {run.name}, {_text(_bytes(error))[:100]}\n")
+        rawget = self._rawget
+        message = rawget(error, b"err")
+        text = _text(message if message.__class__ is bytes else _number_text(message))
+        source, line = rawget(error, b"source"), rawget(error, b"line")
+        if source is not None and line is not None:
+            place = "on" if self._valkey_9 else f"{run.name}, on"
+            text += f" script: {place} {_text(_bytes(source))}:{_text(_number_text(line))}."
+        return CommandError(text)
+
+    # --- redis.call ------------------------------------------------------------------------------
+
+    def _call(self, *arguments):
+        """redis.call: the reply as Lua sees it; an error raised as Redis raises it (a table)."""
+        value, error = self._dispatch(arguments)
+        if error is not None:
+            raise LuaRaise(self._say(error).encode(), table=True)
+        return value
+
+    def _pcall(self, *arguments):
+        """redis.pcall: the reply as Lua sees it, an error as a table with its err field."""
+        value, error = self._dispatch(arguments)
+        if error is not None:
+            return self._table({b"err": self._say(error).encode(), b"ignore_error_stats_update": True})
+        return value
+
+    def _dispatch(self, arguments: tuple) -> tuple[object, str | None]:
+        """(the reply as Lua sees it, None) or (None, the error's text)."""
+        run = self.run
+        if run is None:
+            return None, "ERR redis.call/pcall can only be called inside a script invocation"
+        if not arguments:
+            return None, "ERR Please specify at least one argument for this redis lib call"
+        args = []
+        for argument in arguments:
+            kind = argument.__class__
+            if kind is bytes:
+                args.append(argument)
+            elif kind is int or kind is float:
+                args.append(self._double_text(float(argument)))
+            else:
+                return None, "ERR Lua redis lib command arguments must be strings or integers"
+        server = self.server
+        spec = server.resolve(args)
+        if spec is None:
+            return None, "ERR Unknown Redis command called from script"
+        arity = spec.arity
+        if (arity > 0 and len(args) != arity) or len(args) < -arity:
+            return None, "ERR Wrong number of args calling Redis command from script"
+        flags = spec.flags
+        if "noscript" in flags:
+            return None, f"ERR This {'Valkey' if self._valkey_9 else 'Redis'} command is not allowed from script"
+        if "write" in flags or spec.name in _MAY_REPLICATE:
+            if run.read_only:
+                return None, "ERR Write commands are not allowed from read-only scripts."
+            run.dirty = run.dirty or "write" in flags
+        unit, mark = server.unit, len(server.unit)
+        reply = server._call(self.client, args, spec)
+        if not run.repl & 1:
+            del unit[mark:]
+        if isinstance(reply, CommandError):
+            return None, _error_table_text(str(reply))
+        return self._to_lua(reply, run.resp == 3), None
+
+    def _to_lua(self, reply, resp3: bool):
+        """A command's reply as Lua gets it (Redis's redisProtocolToLuaType, RESP2 or RESP3)."""
+        kind = reply.__class__
+        if kind is bytes or kind is int:
+            return reply
+        if reply is None or reply is NULL_ARRAY:
+            return None if resp3 else False
+        if isinstance(reply, Status):
+            if reply == "OK":  # the most common status: tables made in Lua, a batch at a time
+                tables = self._ok_tables
+                if not tables:
+                    tables.extend(self._make_ok_tables(_OK_BATCH))
+                return tables.pop()
+            return self._table({b"ok": reply.encode()})
+        if isinstance(reply, bool):
+            return reply if resp3 else int(reply)
+        if isinstance(reply, Double):
+            return self._table({b"double": float(reply)}) if resp3 else self._double_text(reply)
+        if isinstance(reply, Map):
+            if resp3:
+                return self._table({b"map": self._table({self._to_lua(k, resp3): self._to_lua(v, resp3)
+                                                         for k, v in reply.items()})})
+            return self._table([self._to_lua(x, resp3) for pair in reply.items() for x in pair])
+        if isinstance(reply, SetReply) and resp3:
+            return self._table({b"set": self._table({self._to_lua(m, resp3): True for m in reply})})
+        if isinstance(reply, list | tuple):
+            return self._table([self._to_lua(item, resp3) for item in reply])
+        if isinstance(reply, CommandError):
+            return self._table({b"err": _error_table_text(str(reply)).encode()})
+        if isinstance(reply, str):
+            return reply.encode()
+        if isinstance(reply, bytes | bytearray):
+            return bytes(reply)
+        return self._table({b"double": float(reply)}) if isinstance(reply, float) else reply
+
+    # --- a script's reply --------------------------------------------------------------------------
+
+    def _reply(self, value, run: Run) -> object:
+        """What a script returned as the command's reply (Redis's luaReplyToRedisReply)."""
+        kind = value.__class__
+        if kind is bytes:
+            return value
+        if kind is int:
+            return value if _INT64_MIN <= value < -_INT64_MIN else _INT64_MIN
+        if kind is bool:
+            return value if run.resp == 3 else (1 if value else None)
+        if kind is float:
+            return int(value) if math.isfinite(value) and _INT64_MIN <= value < -_INT64_MIN else _INT64_MIN
+        if value is None or not _is_table(value):
+            return None
+        return self._table_reply(value, run)
+
+    def _table_reply(self, table, run: Run) -> object:
+        rawget = self._rawget
+        err = rawget(table, b"err")
+        if err.__class__ is bytes:
+            return CommandError(_text(err))
+        ok = rawget(table, b"ok")
+        if ok.__class__ is bytes:
+            return Status(_text(ok).replace("\r", " ").replace("\n", " "))
+        double = rawget(table, b"double")
+        if double.__class__ in (int, float):
+            return self._make_double(float(double))
+        big = rawget(table, b"big_number")
+        if big.__class__ is bytes:
+            return BigNumber(big.replace(b"\r", b" ").replace(b"\n", b" "))
+        verbatim = rawget(table, b"verbatim_string")
+        if _is_table(verbatim):
+            form, text = rawget(verbatim, b"format"), rawget(verbatim, b"string")
+            if form.__class__ is bytes and text.__class__ is bytes:
+                return Verbatim(text, form)
+        mapping = rawget(table, b"map")
+        if _is_table(mapping):
+            return Map((self._reply(k, run), self._reply(v, run)) for k, v in mapping.items())
+        members = rawget(table, b"set")
+        if _is_table(members):
+            return SetReply([self._reply(k, run) for k in members])
+        items, index = [], 1
+        while (item := rawget(table, index)) is not None:
+            items.append(self._reply(item, run))
+            index += 1
+        return items
+
+    def _make_double(self, value: float) -> Double:
+        double = Double(value)
+        double.text = self._double_text(value)
+        return double
+
+    # --- a long script: BUSY, SCRIPT KILL, FUNCTION KILL ------------------------------------------
+
+    def _tick(self) -> bool:
+        """The busy hook (every 100000 Lua instructions): past busy-reply-threshold, the other clients
+        are answered (BUSY, or a kill) through the server's busy_poll; True once the script is killed."""
+        run = self.run
+        if run is None or run.killed:
+            return run is not None
+        elapsed_ms = (time.monotonic() - run.started) * 1000
+        if elapsed_ms >= self.server.config["busy-reply-threshold"]:
+            if not run.busy:
+                run.busy = True
+                log.warning("Slow script detected: still in execution after %d milliseconds. You can try killing "
+                            "the script using the %s command. Script name is: %s.", elapsed_ms,
+                            "SCRIPT KILL" if run.eval else "FUNCTION KILL", run.name)
+            if self.server.busy_poll is not None:
+                self.server.busy_poll(run.caller)
+        return run.killed
+
+    def while_busy(self, client: Client, args: list[bytes]) -> object:
+        """What another client gets while a script is past busy-reply-threshold: its kill, or BUSY."""
+        run = self.run
+        name = args[0].lower()
+        sub = args[1].upper() if len(args) == 2 else b""
+        if (name, sub) in ((b"script", b"KILL"), (b"function", b"KILL")):
+            return self.kill(name == b"script")
+        if name in _ALLOWED_WHILE_BUSY or ((name, sub) == (b"function", b"STATS") and run is not None and not run.eval):
+            return self.server.execute(client, args)
+        busy = _BUSY_EVAL if run is None or run.eval else _BUSY_FUNCTION
+        if client.multi is not None:  # refused inside MULTI: the transaction is aborted (EXEC ends it)
+            if name == b"exec":
+                client.multi, client.multi_failed, client.watched = None, False, {}
+                return CommandError(f"EXECABORT Transaction discarded because of: {busy}")
+            client.multi_failed = True
+        return CommandError(busy)
+
+    def kill(self, is_eval: bool) -> object:
+        run = self.run
+        if run is None or not run.busy:
+            return CommandError(NOTBUSY)
+        if run.dirty:
+            return CommandError("UNKILLABLE Sorry the script already executed write commands against the dataset. "
+                                "You can either wait the script termination or kill the server in a hard way "
+                                "using the SHUTDOWN NOSAVE command.")
+        if is_eval != run.eval:
+            return CommandError(_BUSY_FUNCTION if is_eval else _BUSY_EVAL)
+        run.killed = True
+        log.warning("Lua script killed by user with SCRIPT KILL.")
+        return OK
+
+    # --- the rest of the redis table -------------------------------------------------------------
+
+    def _setresp(self, *args) -> None:
+        if self.run is None:
+            raise _raise("ERR redis.setresp can only be called inside a script invocation")
+        if len(args) != 1:
+            raise _raise("ERR redis.setresp() requires one argument.")
+        resp = _lua_int(args[0])
+        if resp not in (2, 3):
+            raise _raise("ERR RESP version must be 2 or 3.")
+        self.run.resp = self.client.resp = resp
+
+    def _set_repl(self, *args) -> None:
+        if self.run is None:
+            raise _raise("ERR redis.set_repl can only be called inside a script invocation")
+        if len(args) != 1:
+            raise _raise("ERR redis.set_repl() requires two arguments.")
+        flags = _lua_int(args[0])
+        if flags & ~3:
+            raise _raise("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
+        self.run.repl = flags
+
+    def _acl_check_cmd(self, *args) -> bool:
+        if self.run is None:
+            raise _raise("ERR redis.acl_check_cmd can only be called inside a script invocation")
+        if not args:
+            raise _raise("ERR Please specify at least one argument for this redis lib call")
+        name = args[0] if args[0].__class__ is bytes else b"%.17g" % args[0]
+        if self.server.resolve([name]) is None:
+            raise _raise("ERR Invalid command passed to redis.acl_check_cmd()")
+        return True
+
+    def _log(self, *args) -> None:
+        if len(args) < 2:
+            raise _raise("ERR redis.log() requires two arguments or more.")
+        if args[0].__class__ not in (int, float):
+            raise _raise("ERR First argument must be a number (log level).")
+        level = _lua_int(args[0])
+        if not 0 <= level <= 3:
+            raise _raise(self._log_level_error)
+        parts = [a if a.__class__ is bytes else _number_text(a) for a in args[1:] if a.__class__ in (bytes, int, float)]
+        log.log(_LOG_LEVELS[level], "%s", _text(b" ".join(parts)))
+
+    def _random(self, *args):
+        if self.run is None:
+            raise LuaRaise(b"math.random can only be called inside a script invocation", table=False)
+        r = (self.random.next() % _LRAND48_MAX) / _LRAND48_MAX
+        if not args:
+            return r
+        low, high = (1, _lua_int(args[0])) if len(args) == 1 else (_lua_int(args[0]), _lua_int(args[1]))
+        return math.floor(r * (high - low + 1)) + low
+
+    def _randomseed(self, seed=0) -> None:
+        self.random.seed(_lua_int(seed))
+
+
+class _Registrar:
+    """redis.register_function while a library loads (positional or named arguments, with flags)."""
+
+    def __init__(self, scripting: Scripting, library: bytes, registered: dict[bytes, Function]) -> None:
+        self.scripting, self.library, self.registered, self.loading = scripting, library, registered, True
+        self.valkey = scripting.server.config.target.valkey_server
+        self.refused: str | None = None  # Valkey checks names once the library has loaded: its first refusal
+
+    def __call__(self, *args):
+        try:
+            self._register(*args)
+        except LuaRaise as error:
+            if self.valkey:
+                raise LuaRaise(_valkey_text(error.text.decode()).encode(), table=True) from None
+            raise
+
+    def _refuse_name(self, text: str) -> None:
+        if not self.valkey:
+            raise _raise("ERR " + text)
+        self.refused = self.refused or "ERR " + text
+
+    def _register(self, *args) -> None:
+        if not self.loading:
+            raise _raise("ERR redis.register_function can only be called on FUNCTION LOAD command")
+        if len(args) == 1:
+            if not _is_table(args[0]):
+                raise _raise("ERR calling redis.register_function with a single argument is only applicable to Lua "
+                             "table (representing named arguments).")
+            name, callback, flags, description = self._named(args[0])
+        elif len(args) == 2:
+            name, callback = args
+            if name.__class__ not in (bytes, int, float):
+                raise _raise("ERR first argument to redis.register_function must be a string")
+            if lua51.lua_type(callback) != "function":
+                raise _raise("ERR second argument to redis.register_function must be a function")
+            name, flags, description = _bytes(name), frozenset(), None
+        else:
+            raise _raise("ERR wrong number of arguments to redis.register_function")
+        if not _VALID_NAME.fullmatch(name):
+            self._refuse_name(_INVALID_NAME.replace("Library", "Function") if self.valkey else _INVALID_NAME)
+        if name in self.registered:
+            self._refuse_name("Function already exists in the library")
+        self.registered[name] = Function(name, self.library, callback, flags, description)
+
+    @staticmethod
+    def _named(table) -> tuple[bytes, object, frozenset[bytes], bytes | None]:
+        """register_function{function_name=, callback=, flags=, description=}, checked as Redis checks them."""
+        name = callback = description = None
+        flags: frozenset[bytes] = frozenset()
+        for key, value in table.items():
+            if key.__class__ is not bytes:
+                raise _raise("ERR named argument key given to redis.register_function is not a string")
+            if key.lower() == b"function_name":
+                if value.__class__ is not bytes:
+                    raise _raise("ERR function_name argument given to redis.register_function must be a string")
+                name = value
+            elif key.lower() == b"description":
+                if value.__class__ is not bytes:
+                    raise _raise("ERR description argument given to redis.register_function must be a string")
+                description = value
+            elif key.lower() == b"callback":
+                if lua51.lua_type(value) != "function":
+                    raise _raise("ERR callback argument given to redis.register_function must be a function")
+                callback = value
+            elif key.lower() == b"flags":
+                flags = _function_flags(value)
+            else:
+                raise _raise("ERR unknown argument given to redis.register_function")
+        if name is None:
+            raise _raise("ERR redis.register_function must get a function name argument")
+        if callback is None:
+            raise _raise("ERR redis.register_function must get a callback argument")
+        return name, callback, flags, description
+
+
+def _function_flags(value) -> frozenset[bytes]:
+    error = "ERR flags argument to redis.register_function must be a table representing function flags"
+    if not _is_table(value):
+        raise _raise(error)
+    flags = set()
+    for flag in value.values():
+        if flag.__class__ is not bytes:
+            raise _raise(error)
+        if flag.lower() not in _FLAGS:
+            raise _raise("ERR unknown flag given")
+        flags.add(flag.lower())
+    return frozenset(flags)
+
+
+_VALID_NAME = re.compile(rb"[A-Za-z0-9_]+")
+_INVALID_NAME = ("Library names can only contain letters, numbers, or underscores(_) and must be at least one "
+                 "character long")
+
+
+def library_metadata(source: bytes) -> tuple[bytes, bytes]:
+    """The engine and name of a library's shebang line, refused as Redis's functionExtractLibMetaData
+    and functionsCreateWithLibraryCtx refuse them."""
+    if not source.startswith(b"#!"):
+        raise CommandError("ERR Missing library metadata")
+    end = source.find(b"\n")
+    if end < 0:
+        raise CommandError("ERR Invalid library metadata")
+    try:
+        parts = [p.encode("latin-1") for p in split_args(source[:end].decode("latin-1"))]
+    except ValueError:
+        raise CommandError("ERR Invalid library metadata") from None
+    if not parts:
+        raise CommandError("ERR Invalid library metadata")
+    name = None
+    for part in parts[1:]:
+        if part.lower().startswith(b"name="):
+            if name is not None:
+                raise CommandError("ERR Invalid metadata value, name argument was given multiple times")
+            name = part[5:]
+        else:
+            raise CommandError(f"ERR Invalid metadata value given: {_text(part)}")
+    if name is None:
+        raise CommandError("ERR Library name was not given")
+    if not _VALID_NAME.fullmatch(name):
+        raise CommandError("ERR " + _INVALID_NAME)
+    engine = parts[0][2:]
+    if engine.upper() != b"LUA":
+        raise CommandError(f"ERR Engine '{_text(engine)}' not found")
+    return engine, name
+
+
+class Lrand48:
+    """The 48-bit generator Redis gives math.random (redisLrand48), seeded as the server starts it."""
+
+    def __init__(self) -> None:
+        self.state = 0x1234ABCD330E
+
+    def seed(self, value: int) -> None:
+        self.state = ((value & 0xFFFFFFFF) << 16) | 0x330E
+
+    def next(self) -> int:
+        self.state = (0x5DEECE66D * self.state + 0xB) & ((1 << 48) - 1)
+        return self.state >> 17
+
+
+_ENV_SOURCE = Path(__file__).with_name("lua_env.lua").read_bytes()
+
+
+def _ignore(*_: object) -> None:
+    return None
+
+
+def _key_count(args: list[bytes], not_integer: str | None = None) -> int:
+    """args[2], the number of keys among the arguments after it, as EVAL and FCALL check it."""
+    count = integer(args[2], not_integer) if not_integer else integer(args[2])
+    if count > len(args) - 3:
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    if count < 0:
+        raise CommandError("ERR Number of keys can't be negative")
+    return count
+
+
+def _shebang(body: bytes, valkey: bool = False) -> tuple[frozenset[bytes] | None, int]:
+    """The flags of a script's '#!lua flags=...' line and its length (Redis's evalExtractShebangFlags)."""
+    if not body.startswith(b"#!"):
+        return None, 0
+    end = body.find(b"\n")
+    if end < 0:
+        raise CommandError("ERR Invalid script shebang")
+    parts = body[:end].split()
+    if not parts:
+        raise CommandError("ERR Invalid engine in script shebang")
+    if parts[0] != b"#!lua":
+        if valkey:
+            raise CommandError(f"ERR Could not find scripting engine '{_text(parts[0][2:])}'")
+        raise CommandError(f"ERR Unexpected engine in script shebang: {_text(parts[0])}")
+    flags: set[bytes] = set()
+    for part in parts[1:]:
+        if not part.startswith(b"flags="):
+            raise CommandError(f"ERR Unknown lua shebang option: {_text(part)}")
+        for flag in part[6:].split(b","):
+            if flag not in _FLAGS:
+                raise CommandError(f"ERR Unexpected flag in script shebang: {_text(flag)}")
+            flags.add(flag)
+    return frozenset(flags), end
+
+
+def _library_name(source: bytes) -> bytes:
+    from rdbtools.keyspace.model import library_name
+
+    return library_name(source)
+
+
+_VALKEY_WORDS = (("Lua redis lib command arguments", "Command arguments"),
+                 ("Unknown Redis command called", "Unknown command called"),
+                 ("calling Redis command from script", "calling command from script"),
+                 ("for this redis lib call", "for this call"), ("redis.register_function", "server.register_function"),
+                 ("No matching script. Please use EVAL.", "No matching script."))
+
+
+def _valkey_text(text: str) -> str:
+    """An error as Valkey words it (it dropped "Redis" from its texts)."""
+    for redis_words, valkey_words in _VALKEY_WORDS:
+        text = text.replace(redis_words, valkey_words)
+    return text
+
+
+def _same_text(text: str) -> str:
+    return text
+
+
+def _error_table_text(text: str) -> str:
+    """An error reply as redis.call raises it (luaPushErrorBuff: the code, a space, the message)."""
+    code, space, message = text.partition(" ")
+    if not space:
+        code, message = "ERR", text
+    return f"{code} {message.strip(chr(13) + chr(10))}"
+
+
+def _raise(text: str) -> LuaRaise:
+    """An error as Redis's luaPushError + lua_error raise it: a table with its err field."""
+    return LuaRaise(text.encode(), table=True)
+
+
+def _sha1hex(*args) -> bytes:
+    if len(args) != 1:
+        raise _raise("ERR wrong number of arguments")
+    value = args[0]
+    data = value if value.__class__ is bytes else _number_text(value) if value.__class__ in (int, float) else b""
+    return hashlib.sha1(data).hexdigest().encode()
+
+
+def _error_reply(count, *args) -> bytes:
+    if count != 1 or args[0].__class__ is not bytes:
+        return b"ERR wrong number or type of arguments"
+    text = args[0] if args[0].startswith(b"-") else b"-" + args[0]
+    return _error_table_text(_text(text[1:])).encode()
+
+
+_LOG_LEVELS = (logging.DEBUG, logging.DEBUG, logging.INFO, logging.WARNING)
+
+
+def _lua_int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _number_text(value) -> bytes:
+    """A Lua number as Lua's tostring prints it ("%.14g")."""
+    if value.__class__ is bytes:
+        return value
+    return (b"%.14g" % value) if value.__class__ in (int, float) else b""
+
+
+def _printf_double(value: float) -> bytes:
+    """A double as Redis 7.0 prints it ("%.17g", inf spelled out)."""
+    if math.isinf(value):
+        return b"inf" if value > 0 else b"-inf"
+    return b"%.17g" % value
+
+
+def _is_table(value) -> bool:
+    return value is not None and value.__class__ not in (bytes, int, float, bool) and lua51.lua_type(value) == "table"
+
+
+def _bytes(value) -> bytes:
+    return value if value.__class__ is bytes else _number_text(value) if value.__class__ in (int, float) else (
+        str(value).encode())
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,456 @@
+"""Scripts answer as in Redis 7.0: the same EVAL, EVALSHA, SCRIPT, FCALL and FUNCTION commands sent to a
+real Redis 7.0 and to serve get byte-identical replies (conversions both ways in RESP2 and RESP3, error
+texts and positions, the Lua libraries Redis builds in, read-only refusals, flags); what scripts write
+reaches the AOF as Redis 7.0 appends it and loads back in Redis 7.0; redis-py's Lock and
+register_script work."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import hiredis
+import pytest
+import redis
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tests.server.serving import start_serve
+from tests.server.test_aof_propagation import _check_the_aof_rebuilds, _sent_and_appended
+from tests.servers import start_server
+
+SERVER = "redis-7.0"
+
+
+class RawReplies:
+    """Each reply's bytes exactly as the server sent them."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+
+    def call(self, args: list[bytes | str]) -> bytes:
+        """One request, its whole reply (nothing else is in flight)."""
+        self.sock.sendall(hiredis.pack_command(tuple(a if isinstance(a, bytes) else a.encode() for a in args)))
+        return self.read()
+
+    def read(self) -> bytes:
+        """The next reply, whole."""
+        reader, data = hiredis.Reader(), b""
+        while reader.gets() is False:
+            chunk = self.sock.recv(65536)
+            data += chunk
+            reader.feed(chunk)
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def pair():
+    with start_server(SERVER) as real, start_serve("--target", SERVER) as served:
+        yield real, served
+
+
+def _replies(port: int, commands: list[list], protocol: int) -> list[bytes]:
+    client = RawReplies(port)
+    try:
+        for reset in (["FLUSHALL"], ["SCRIPT", "FLUSH"], ["FUNCTION", "FLUSH"], ["HELLO", str(protocol)]):
+            client.call(reset)
+        return [client.call(args) for args in commands]
+    finally:
+        client.close()
+
+
+def assert_same_replies(pair, commands: list[list], protocol: int = 2) -> None:
+    real, served = pair
+    theirs = _replies(real.port, commands, protocol)
+    ours = _replies(served.port, commands, protocol)
+    for args, mine, redis_reply in zip(commands, ours, theirs, strict=True):
+        assert mine == redis_reply, f"{args!r}: serve {mine!r}, redis {redis_reply!r}"
+
+
+def _eval(script: str, *keys_then_args: str, keys: int = 0) -> list:
+    return ["EVAL", script, str(keys), *keys_then_args]
+
+
+# --- what a script returns, as the client gets it ------------------------------------------------------
+
+CONVERSIONS = {
+    "integers_and_floats_truncated": _eval("return {1, -2, 3.99, -3.99, 0.5, 1e15, 2^53}"),
+    "booleans_true_is_one_false_is_nil": _eval("return {true, false}"),
+    "nil_alone_is_a_null": _eval("return nil"),
+    "an_array_stops_at_its_first_nil": _eval("return {1, 2, nil, 4}"),
+    "strings_are_bulk_strings": _eval("return {'a', '', 'x\\0y'}"),
+    "nested_arrays": _eval("return {1, {2, {3, {4}}}, {}}"),
+    "status_table_is_a_status": _eval("return {ok='FINE'}"),
+    "status_with_newlines_is_flattened": _eval("return {ok='a\\r\\nb'}"),
+    "error_table_is_an_error": _eval("return {err='MYERR broken'}"),
+    "error_tables_nested_in_arrays": _eval("return {1, {err='E nested'}, redis.status_reply('S')}"),
+    "error_reply_adds_a_code": _eval("return redis.error_reply('no code')"),
+    "error_reply_keeps_a_dash_code": _eval("return redis.error_reply('-CODE msg')"),
+    "status_reply_helper": _eval("return redis.status_reply('PONG')"),
+    "helper_with_wrong_arguments": _eval("return redis.status_reply(1, 2)"),
+    "a_function_value_is_a_null": _eval("return function() end"),
+    "a_table_with_string_keys_only_is_empty": _eval("return {a=1, b=2}"),
+    "double_table": _eval("return {double=3.25}"),
+    "double_table_prints_17_digits": _eval("return {double=0.1}"),
+    "big_number_table": _eval("return {big_number='123456789012345678901234567890'}"),
+    "verbatim_table": _eval("return {verbatim_string={format='txt', string='hello'}}"),
+    "map_table": _eval("return {map={a=1}}"),
+    "set_table": _eval("return {set={a=true}}"),
+    "resp3_booleans": _eval("redis.setresp(3) return {true, false}"),
+    "keys_and_argv": _eval("return {KEYS[1], KEYS[2], ARGV[1], #KEYS, #ARGV}", "k1", "k2", "a1", keys=2),
+    "numbers_as_command_arguments_use_17_digits": ["EVAL", "redis.call('set', 'k', 0.1) "
+                                                   "redis.call('set', 'i', 7) return {redis.call('get', 'k'), "
+                                                   "redis.call('get', 'i')}", "0"],
+}
+
+#: what commands answer, as the script sees it (RESP2, then after redis.setresp(3))
+CALL_REPLIES = {
+    "status_reply_is_an_ok_table": [_eval("local r = redis.call('set', 'k', 'v') return {type(r), r.ok}")],
+    "null_bulk_is_false": [_eval("local r = redis.call('get', 'nokey') return {type(r), tostring(r)}")],
+    "integer_reply": [_eval("return redis.call('incr', 'n') + 1")],
+    "array_reply": [["RPUSH", "l", "a", "b"], _eval("return redis.call('lrange', 'l', 0, -1)")],
+    "hash_as_flat_array": [["HSET", "h", "f", "v"], _eval("return redis.call('hgetall', 'h')")],
+    "resp3_map": [["HSET", "h", "f", "v", "g", "w"],
+                  _eval("redis.setresp(3) local r = redis.call('hgetall', 'h') return {r.map.f, r.map.g}")],
+    "resp3_map_returned_as_is": [["HSET", "h", "f", "v"], _eval("redis.setresp(3) return redis.call('hgetall', 'h')")],
+    "resp3_set": [["SADD", "s", "a"], _eval("redis.setresp(3) local r = redis.call('smembers', 's') "
+                                            "return {type(r.set), r.set.a}")],
+    "resp3_null_is_nil": [_eval("redis.setresp(3) local r = redis.call('get', 'x') return type(r)")],
+    "resp3_double": [["ZADD", "z", "1.5", "m"], _eval("redis.setresp(3) local r = redis.call('zscore', 'z', 'm') "
+                                                      "return {type(r), tostring(r.double)}")],
+    "score_as_text_in_resp2": [["ZADD", "z", "2.5", "m"], _eval("return redis.call('zscore', 'z', 'm')")],
+    "exec_is_refused_but_select_runs": [_eval("redis.call('select', 1) redis.call('set', 'x', 'db1') "
+                                              "return redis.call('get', 'x')"), ["GET", "x"], ["SELECT", "1"],
+                                        ["GET", "x"]],
+}
+
+ERRORS = {
+    "nonexistent_global": _eval("return x"),
+    "assigning_a_global": _eval("x = 1"),
+    "modifying_a_library": _eval("string.x = 1"),
+    "unknown_command": _eval("return redis.call('nosuch')"),
+    "wrong_arity": _eval("return redis.call('get')"),
+    "pcall_returns_the_error_table": _eval("return redis.pcall('get')"),
+    "noscript_command": _eval("return redis.call('multi')"),
+    "noscript_blocking_command": _eval("return redis.call('blpop', 'x', 0)"),
+    "noscript_nested_eval": _eval("return redis.call('eval', 'return 1', 0)"),
+    "noscript_function_stats": _eval("return redis.call('function', 'stats')"),
+    "error_with_a_string": _eval("error('boom')"),
+    "error_with_a_table": _eval("error({err='MY thing'})"),
+    "runtime_error": _eval("local t = nil\nreturn t.x"),
+    "error_on_a_later_line": _eval("local a = 1\n\nreturn a + nil"),
+    "command_error_raised": [["SET", "s", "v"], _eval("return redis.call('lpush', 's', 'x')")],
+    "command_error_by_pcall": [["SET", "s", "v"], _eval("return redis.pcall('lpush', 's', 'x')")],
+    "lua_pcall_catches_the_error_text": _eval("return {pcall(function() redis.call('nosuch') end)}"),
+    "lua_pcall_of_redis_call": [["SET", "s", "v"], _eval("local ok, e = pcall(redis.call, 'lpush', 's', 'x') "
+                                                         "return {tostring(ok), e}")],
+    "arguments_must_be_strings_or_numbers": _eval("return redis.call('set', 'k', {})"),
+    "no_arguments": _eval("return redis.call()"),
+    "compile_error": _eval("return +"),
+    "negative_key_count": ["EVAL", "return 1", "-1"],
+    "too_many_keys": ["EVAL", "return 1", "2", "a"],
+    "key_count_not_a_number": ["EVAL", "return 1", "x"],
+    "evalsha_unknown": ["EVALSHA", "0" * 40, "0"],
+    "evalsha_short": ["EVALSHA", "abc", "0"],
+    "eval_arity": ["EVAL", "return 1"],
+    "log_level_invalid": _eval("redis.log(9, 'x')"),
+    "setresp_invalid": _eval("redis.setresp(4)"),
+    "set_repl_invalid": _eval("redis.set_repl(7)"),
+    "sha1hex_arity": _eval("return redis.sha1hex()"),
+    "error_in_a_nested_function": _eval("local function f()\n  error('deep')\nend\nf()"),
+}
+
+LIBRARIES = {
+    "cjson_encode": _eval("return cjson.encode({1, 2, 'x', {a=1}, true, 0.1, 1e20, -5})"),
+    "cjson_encode_object_order": _eval("return cjson.encode({a=1, b='x', c={1, 2}, d=true, e=0.5})"),
+    "cjson_escapes": _eval("return cjson.encode('a/b\"c\\\\d\\n\\1\\127')"),
+    "cjson_empty_table_is_object": _eval("return cjson.encode({})"),
+    "cjson_sparse_array_refused": _eval("return cjson.encode({[1]=1, [20]=3})"),
+    "cjson_function_refused": _eval("return cjson.encode(function() end)"),
+    "cjson_decode": _eval("local t = cjson.decode('{\"a\":[1,2,{\"b\":null}],\"c\":\"\\\\u00e9x\",\"d\":1.5}') "
+                          "return {t.a[2], t.c, tostring(t.d), type(t.a[3].b), cjson.encode(t)}"),
+    "cjson_decode_errors": _eval("return {pcall(cjson.decode, '[1,2')}"),
+    "cjson_decode_error_raised": _eval("return cjson.decode('{\"a\" 1}')"),
+    "cjson_decode_invalid_token": _eval("return cjson.decode('nope')"),
+    "cjson_decode_trailing": _eval("return cjson.decode('[1] x')"),
+    "cjson_decode_leading_zero": _eval("return cjson.decode('01')"),
+    "cmsgpack_pack": _eval("return cmsgpack.pack({1, 2, 3}, 'abc', {a=1}, -1, 300, 1.5, 0.1, true, -200, 70000)"),
+    "cmsgpack_round_trip": _eval("local a, b, c = cmsgpack.unpack(cmsgpack.pack({1, {2, 3}}, 'x', {k='v'})) "
+                                 "return {a[2][2], b, c.k}"),
+    "bit_operations": _eval("return {bit.band(0xff, 0x0f), bit.bor(1, 2, 4), bit.bxor(5, 3), bit.lshift(1, 31), "
+                            "bit.rshift(-1, 28), bit.arshift(-256, 4), bit.tohex(255), bit.tohex(-1, -4), "
+                            "bit.bnot(0), bit.tobit(2^32 + 5), bit.rol(1, 33), bit.ror(1, 1), bit.bswap(0x12345678)}"),
+    "bit_argument_error": _eval("return bit.band('x')"),
+    "struct_pack": _eval("return struct.pack('>I2i4', 258, -1)"),
+    "struct_round_trip": _eval("return {struct.unpack('<hBc3', struct.pack('<hBc3', -2, 255, 'abc'))}"),
+    "struct_zero_terminated": _eval("return struct.pack('s', 'hi')"),
+    "sha1hex": _eval("return {redis.sha1hex(''), redis.sha1hex('abc')}"),
+    "redis_version": _eval("return {redis.REDIS_VERSION, redis.REDIS_VERSION_NUM}"),
+    "tostring_of_a_float": _eval("return tostring(0.1)"),
+}
+
+SCRIPT_CACHE = {
+    "script_load_then_evalsha": [["SCRIPT", "LOAD", "return 'loaded'"],
+                                 ["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+                                 ["EVALSHA", "B534286061D4B9E4026607613B95C06C06015AE8", "0"]],
+    "eval_caches_its_script": [_eval("return 1"), ["SCRIPT", "EXISTS", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db",
+                                                  "ffffffffffffffffffffffffffffffffffffffff"]],
+    "script_flush_forgets": [["SCRIPT", "LOAD", "return 1"], ["SCRIPT", "FLUSH"],
+                             ["EVALSHA", "e0e1f9fabfc9d4800c877a703b823ac0578ff8db", "0"],
+                             ["SCRIPT", "FLUSH", "ASYNC"], ["SCRIPT", "FLUSH", "bogus"]],
+    "script_kill_with_nothing_running": [["SCRIPT", "KILL"], ["FUNCTION", "KILL"]],
+    "script_subcommand_errors": [["SCRIPT", "FOO"], ["SCRIPT", "LOAD"], ["SCRIPT", "EXISTS"]],
+    "script_load_compile_error": [["SCRIPT", "LOAD", "return +"]],
+    "eval_ro_refuses_writes": [["EVAL_RO", "return redis.call('set', 'x', 1)", "0"],
+                               ["EVAL_RO", "return redis.call('get', 'x')", "0"],
+                               ["EVAL_RO", "return redis.call('publish', 'c', 'm')", "0"]],
+    "shebang_no_writes": [_eval("#!lua flags=no-writes\nreturn redis.call('set', 'x', 1)"),
+                          _eval("#!lua flags=no-writes\nreturn redis.call('get', 'x')"),
+                          ["EVAL_RO", "#!lua\nreturn redis.call('get', 'x')", "0"],
+                          _eval("#!lua flags=no-writes,allow-oom\nreturn 1")],
+    "shebang_errors": [_eval("#!lua flags=bogus\nreturn 1"), _eval("#!python\nreturn 1"),
+                       _eval("#!lua foo=bar\nreturn 1"), _eval("#!lua"), _eval("#!lua\nreturn x")],
+    "scripts_in_a_transaction": [["MULTI"], _eval("return redis.call('incr', 'm')"), ["EXEC"]],
+}
+
+LIBRARY = ("#!lua name=lib1\n"
+           "redis.register_function('echo', function(keys, args) return {keys[1], args[1]} end)\n"
+           "redis.register_function{function_name='setter', callback=function(keys, args) "
+           "return redis.call('set', keys[1], args[1]) end}\n"
+           "redis.register_function{function_name='getter', callback=function(keys) "
+           "return redis.call('get', keys[1]) end, flags={'no-writes'}}\n"
+           "redis.register_function('broken', function() return x end)\n")
+FUNCTIONS = {
+    "fcall_of_registered_functions": [["FUNCTION", "LOAD", LIBRARY], ["FCALL", "echo", "1", "a", "b"],
+                                      ["FCALL", "setter", "1", "fk", "fv"], ["FCALL", "getter", "1", "fk"],
+                                      ["FCALL", "broken", "0"]],
+    "fcall_ro_follows_the_no_writes_flag": [["FUNCTION", "LOAD", LIBRARY], ["FCALL_RO", "setter", "1", "k", "v"],
+                                            ["FCALL_RO", "getter", "1", "k"]],
+    "fcall_errors": [["FUNCTION", "LOAD", LIBRARY], ["FCALL", "nosuch", "0"], ["FCALL", "echo", "x"],
+                     ["FCALL", "echo", "5", "a"], ["FCALL", "echo", "-1"]],
+    "function_stats_and_kill": [["FUNCTION", "LOAD", LIBRARY], ["FUNCTION", "STATS"], ["FUNCTION", "KILL"]],
+    "function_load_errors": [["FUNCTION", "LOAD", "#!lua name=lib2\nreturn 1"],
+                             ["FUNCTION", "LOAD", "#!lua name=lib3\nredis.register_function('g', function() end) +"],
+                             ["FUNCTION", "LOAD", "#!lua name=lib4\nredis.call('ping')"],
+                             ["FUNCTION", "LOAD", "#!lua name=lib5\nlocal s = string.rep('x', 2)"]],
+    "function_load_refusals": [
+        ["FUNCTION", "LOAD", LIBRARY], ["FUNCTION", "LOAD", "#!lua name=lib2\nredis.register_function('echo', "
+                                                           "function() return 2 end)"],
+        ["FUNCTION", "LOAD", "#!lua name=lib-3\nredis.register_function('x', function() end)"],
+        ["FUNCTION", "LOAD", "#!lua name=lib4\nredis.register_function('bad-name', function() end)"],
+        ["FUNCTION", "LOAD", "#!lua name=lib5\nredis.register_function('a', function() end)\n"
+                             "redis.register_function('a', function() end)"],
+        ["FUNCTION", "LOAD", "#!lua name=lib6\nredis.register_function{function_name='f', callback=function() end, "
+                             "flags={'bogus'}}"],
+        ["FUNCTION", "LOAD", "#!lua name=lib7\nredis.register_function{function_name='f', callback=function() end, "
+                             "what=1}"],
+        ["FUNCTION", "LOAD", "#!lua name=lib8\nredis.register_function('f')"],
+        ["FUNCTION", "LOAD", "#!lua name=lib9\nredis.register_function(1, 2)"],
+        ["FUNCTION", "LOAD", "#!lua name=lib10\nredis.register_function{callback=function() end}"],
+        ["FUNCTION", "LOAD", "#!lua name=lib1\nredis.register_function('z', function() end)"],
+        ["FUNCTION", "LOAD", "#!lua\nreturn 1"], ["FUNCTION", "LOAD", "#!js name=x\nreturn 1"],
+        ["FUNCTION", "LOAD", "no shebang"], ["FUNCTION", "LOAD", "#!lua name=a name=b\n"],
+        ["FUNCTION", "LOAD", "#!lua name=a foo=b\n"]],
+    "function_list_shows_flags_and_descriptions": [
+        ["FUNCTION", "LOAD", "#!lua name=only\nredis.register_function{function_name='getter', description='gets', "
+                             "callback=function() return 1 end, flags={'allow-oom', 'no-writes'}}"],
+        ["FUNCTION", "LIST"], ["FUNCTION", "LIST", "WITHCODE"], ["FUNCTION", "LIST", "LIBRARYNAME", "nomatch*"],
+        ["FUNCTION", "LOAD", "REPLACE", "#!lua name=only\nredis.register_function('other', function() end)"],
+        ["FUNCTION", "LIST"]],
+    "functions_gone_after_delete": [["FUNCTION", "LOAD", LIBRARY], ["FUNCTION", "DELETE", "lib1"],
+                                    ["FCALL", "echo", "0"]],
+}
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("name", sorted(CONVERSIONS))
+def test_script_return_values_convert_as_redis_converts_them(pair, name, protocol):
+    assert_same_replies(pair, [CONVERSIONS[name]], protocol)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("name", sorted(CALL_REPLIES))
+def test_command_replies_reach_the_script_as_redis_gives_them(pair, name, protocol):
+    assert_same_replies(pair, CALL_REPLIES[name], protocol)
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_script_errors_have_redis_texts_and_positions(pair, name):
+    commands = ERRORS[name]
+    assert_same_replies(pair, commands if isinstance(commands[0], list) else [commands])
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARIES))
+def test_the_built_in_lua_libraries_answer_as_redis_ones(pair, name):
+    assert_same_replies(pair, [LIBRARIES[name]])
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPT_CACHE))
+def test_script_cache_flags_and_read_only_runs_as_in_redis(pair, name):
+    assert_same_replies(pair, SCRIPT_CACHE[name])
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_fcall_runs_the_stored_libraries_as_redis_does(pair, name, protocol):
+    assert_same_replies(pair, FUNCTIONS[name], protocol)
+
+
+#: Valkey's Lua walks a table's keys in another order than Redis's (and lupa's) Lua 5.1
+_ORDER_OF_KEYS = ("cjson_encode_object_order",)
+
+
+@pytest.mark.parametrize("target", ["redis-8.2", "valkey-8.1", "valkey-9.1"])
+def test_scripts_answer_as_newer_targets_where_versions_differ(target):
+    """Every case above, against newer servers: numbers given to redis.call printed shortest (7.2+),
+    blocking commands run without blocking (7.2+), "Invalid log level." (7.4+, Valkey); Valkey's texts
+    without "Redis", REDIS_VERSION 7.2.4, its shebang engine error, function names checked after the
+    library ran; Valkey 9's error places without the script's name."""
+    named = {**{k: [c] for k, c in CONVERSIONS.items()}, **{k: c if isinstance(c[0], list) else [c]
+                                                             for k, c in ERRORS.items()},
+             **{k: [c] for k, c in LIBRARIES.items()}, **SCRIPT_CACHE, **FUNCTIONS, **CALL_REPLIES}
+    cases = [c for name, c in named.items() if not (target.startswith("valkey") and name in _ORDER_OF_KEYS)]
+    with start_server(target) as real, start_serve("--target", target) as served:
+        for commands in cases:
+            for protocol in (2, 3):
+                assert_same_replies((real, served), commands, protocol)
+
+
+def test_math_random_follows_redis_sequence():
+    """math.random is Redis's own generator, its state kept from script to script (fresh servers)."""
+    script = _eval("return {tostring(math.random()), math.random(10), math.random(3, 7)}")
+    with start_server(SERVER) as real, start_serve("--target", SERVER) as served:
+        assert [RawReplies(served.port).call(script) for _ in range(3)] == \
+            [RawReplies(real.port).call(script) for _ in range(3)]
+
+
+# --- random return values ---------------------------------------------------------------------------
+
+_scalar = st.one_of(
+    st.integers(-(2**53), 2**53).map(str), st.floats(-1e15, 1e15, allow_nan=False).map(repr),
+    st.sampled_from(["true", "false", "nil", "'s'", "''", "{ok='fine'}", "{err='E x'}", "{double=1.5}",
+                     "redis.status_reply('S')", "{big_number='12'}", "{map={a=1}}", "{set={b=true}}"]),
+)
+_lua_value = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=4).map(
+    lambda items: "{" + ", ".join(items) + "}"), max_leaves=12)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_lua_value, resp3_inside=st.booleans())
+@example(value="{1, nil, 3}", resp3_inside=False)
+@example(value="{{err='E x'}, {ok='fine'}, 2.5}", resp3_inside=True)
+def test_random_return_values_convert_as_in_redis(pair, protocol, value, resp3_inside):
+    script = ("redis.setresp(3) " if resp3_inside else "") + f"return {value}"
+    assert_same_replies(pair, [_eval(script)], protocol)
+
+
+# --- persistence ---------------------------------------------------------------------------------
+
+SCRIPTED_WRITES = [
+    ["SCRIPT", "LOAD", "return redis.call('set', KEYS[1], ARGV[1])"],
+    ["EVAL", "redis.call('set', KEYS[1], ARGV[1]) return redis.call('incr', KEYS[2])", "2", "a", "n", "v"],
+    ["EVAL", "return redis.call('set', KEYS[1], 'one')", "1", "single"],
+    ["EVAL", "redis.call('select', 3) redis.call('rpush', 'l', 'x', 'y') return redis.call('lpop', 'l')", "0"],
+    ["EVAL", "redis.set_repl(redis.REPL_NONE) redis.call('set', 'unlogged', '1') "
+             "redis.set_repl(redis.REPL_ALL) return redis.call('set', 'logged', '1')", "0"],
+    ["EVAL", "return redis.call('get', 'a')", "0"],
+    ["EVAL", "redis.call('hset', 'h', 'f', 'v') redis.call('expire', 'h', 100) return 1", "0"],
+    ["FUNCTION", "LOAD", LIBRARY],
+    ["FCALL", "setter", "1", "fk", "fv"],
+    ["MULTI"], ["EVAL", "redis.call('set', 't1', 1) return redis.call('set', 't2', 2)", "0"], ["SET", "t3", "3"],
+    ["EXEC"],
+]
+
+
+def test_script_effects_rebuild_the_keyspace_in_redis_7():
+    """The AOF serve writes for scripts (their effects, MULTI/EXEC around several) loads in Redis 7.0
+    with what serve held."""
+    rebuilt = [args for args in SCRIPTED_WRITES if "set_repl" not in " ".join(args)]  # REPL_NONE: held, not appended
+    _check_the_aof_rebuilds([[a.encode() for a in args] for args in rebuilt], SERVER)
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"])
+def test_serve_appends_for_scripts_what_its_target_appends(target):
+    """Byte for byte what each target appends for the same scripts: their effects, MULTI/EXEC around
+    several (Redis 6.2: around any); SCRIPT LOAD appends nothing."""
+    aof = "appendonly.aof" if target == "redis-6.2" else "appendonlydir"
+    commands = [args for args in SCRIPTED_WRITES if target != "redis-6.2" or args[0] not in ("FUNCTION", "FCALL")]
+    with start_server(target, extra=("--appendonly", "yes", "--appendfsync", "always")) as real:
+        theirs = _sent_and_appended(real.port, real.dir / aof, commands)
+    with start_serve("--appendonly", "yes", "--appendfsync", "always", "--target", target) as serving:
+        ours = _sent_and_appended(serving.port, serving.dir / aof, commands)
+    assert ours == theirs
+
+
+# --- client helpers --------------------------------------------------------------------------------
+
+def _client_helpers(client: redis.Redis) -> list:
+    """redis-py's Lock (acquire, extend, reacquire, release are Lua scripts) and register_script."""
+    results = []
+    lock = client.lock("resource", timeout=10)
+    results.append(lock.acquire(blocking=False))
+    results.append(client.lock("resource", timeout=10).acquire(blocking=False))
+    results.append(lock.extend(5))
+    results.append(client.pttl("resource") > 10_000)
+    results.append(lock.reacquire())
+    results.append(lock.owned())
+    lock.release()
+    results.append(client.exists("resource"))
+    with pytest.raises(redis.exceptions.LockError):
+        lock.release()
+    multiply = client.register_script("return tonumber(redis.call('get', KEYS[1]) or 1) * tonumber(ARGV[1])")
+    client.set("base", 6)
+    results.append(multiply(keys=["base"], args=[7]))
+    client.script_flush()
+    results.append(multiply(keys=["base"], args=[2]))  # NOSCRIPT: redis-py loads it again
+    return results
+
+
+def test_redis_py_lock_and_register_script_work_as_against_redis(pair):
+    real, served = pair
+    for server in (real, served):
+        server.client().flushall()
+    assert _client_helpers(served.client()) == _client_helpers(real.client())
+
+
+# --- a long script: BUSY, SCRIPT KILL, FUNCTION KILL --------------------------------------------------
+
+LOOP_LIBRARY = ("#!lua name=looping\n"
+                "redis.register_function{function_name='spin', callback=function() while true do end end, "
+                "flags={'no-writes'}}")
+
+
+def _busy_scenario(port: int) -> list[bytes]:
+    """A script past busy-reply-threshold (200 ms): another connection gets BUSY, kills it (a script
+    that wrote cannot be killed), a pcall cannot swallow the kill; then a function and FUNCTION KILL."""
+    runner, other = RawReplies(port), RawReplies(port)
+    seen = [runner.call(["PING"]), other.call(["PING"]), other.call(["FUNCTION", "LOAD", LOOP_LIBRARY])]
+
+    def running(args: list[str], then: list[list[str]]) -> None:
+        runner.sock.sendall(hiredis.pack_command(tuple(a.encode() for a in args)))
+        time.sleep(0.6)
+        seen.extend(other.call(command) for command in then)
+        seen.append(runner.read())
+
+    running(["EVAL", "local i = 0 while true do i = i + 1 end", "0"],
+            [["PING"], ["GET", "x"], ["MULTI"], ["SET", "x", "1"], ["EXEC"], ["AUTH", "nopass"],
+             ["WATCH", "x"], ["UNWATCH"], ["FUNCTION", "STATS"], ["FUNCTION", "KILL"], ["SCRIPT", "KILL"]])
+    seen.extend([other.call(["PING"]), other.call(["SCRIPT", "KILL"])])
+    running(["EVAL", "while true do pcall(function() while true do end end) end", "0"], [["SCRIPT", "KILL"]])
+    running(["EVAL", "redis.call('set', 'w', 1) local s = tonumber(redis.call('time')[1]) "
+                     "while tonumber(redis.call('time')[1]) < s + 2 do end return 'done'", "0"],
+            [["SCRIPT", "KILL"], ["GET", "w"]])
+    running(["FCALL", "spin", "0"], [["PING"], ["SCRIPT", "KILL"], ["FUNCTION", "KILL"]])
+    return seen
+
+
+def test_a_long_script_gets_busy_replies_and_kills_as_in_redis():
+    with start_server(SERVER, extra=("--busy-reply-threshold", "200")) as real:
+        theirs = _busy_scenario(real.port)
+    with start_serve("--target", SERVER, "--busy-reply-threshold", "200") as served:
+        ours = _busy_scenario(served.port)
+    assert ours == theirs
