@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from rdbtools.keyspace.commands import SYNTAX, CommandError, command, integer
+from rdbtools.keyspace.commands import CommandError, command, integer
 
 _ABSENT = object()
 
@@ -155,22 +155,14 @@ def srandmember(e, args):
 @command("sintercard", -3, write=False)
 def sintercard(e, args):
     """SINTERCARD numkeys key... [LIMIT n]: options are checked before the keys."""
-    from rdbtools.keyspace.commands.zsets import LIMIT_NEGATIVE, intersection_size
+    from rdbtools.keyspace.commands.zsets import intercard_limit, intersection_size
 
     numkeys = integer(args[1], NUMKEYS)
     if numkeys <= 0:
         raise CommandError(NUMKEYS)
     if numkeys > len(args) - 2:
         raise CommandError("ERR Number of keys can't be greater than number of args")
-    limit, i = 0, 2 + numkeys
-    while i < len(args):
-        if args[i].upper() == b"LIMIT" and i + 1 < len(args):
-            limit = integer(args[i + 1], LIMIT_NEGATIVE)
-            if limit < 0:
-                raise CommandError(LIMIT_NEGATIVE)
-            i += 2
-        else:
-            raise CommandError(SYNTAX)
+    limit = intercard_limit(args, 2 + numkeys)
     sources = sorted((_members(e, key) for key in args[2 : 2 + numkeys]), key=len)
     return intersection_size(sources, limit)
 

@@ -485,19 +485,23 @@ def zintercard(e, args):
     if len(keys) < numkeys:
         raise CommandError(SYNTAX)
     sources = sorted((_source_scores(e, key) for key in keys), key=len)
-    limit, i = 0, 2 + numkeys
-    while i < len(args):
-        if args[i].upper() == b"LIMIT" and i + 1 < len(args):
-            limit = integer(args[i + 1], LIMIT_NEGATIVE)
-            if limit < 0:
-                raise CommandError(LIMIT_NEGATIVE)
-            i += 2
-        else:
-            raise CommandError(SYNTAX)
-    return intersection_size(sources, limit)
+    return intersection_size(sources, intercard_limit(args, 2 + numkeys))
 
 
 LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
+
+
+def intercard_limit(args: list[bytes], at: int) -> int:
+    """SINTERCARD's and ZINTERCARD's options from ``at``: LIMIT n (0, the default, is no limit)."""
+    limit = 0
+    while at < len(args):
+        if args[at].upper() != b"LIMIT" or at + 1 >= len(args):
+            raise CommandError(SYNTAX)
+        limit = integer(args[at + 1], LIMIT_NEGATIVE)
+        if limit < 0:
+            raise CommandError(LIMIT_NEGATIVE)
+        at += 2
+    return limit
 
 
 def intersection_size(sources: list, limit: int) -> int:
