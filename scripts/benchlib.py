@@ -6,12 +6,18 @@ the same machine, back to back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import redis
+
+from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
@@ -98,3 +104,31 @@ def write_markdown(heading: str, body: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     path.parent.mkdir(exist_ok=True)
     path.write_text(text)
+
+
+@contextlib.contextmanager
+def running_server(command: list[str], directory: Path, settings: tuple[str, ...] = (),
+                   timeout: float = 600) -> Iterator[tuple[int, subprocess.Popen]]:
+    """A server (serve or a real one) started on a free port in ``directory`` with these directives, its
+    port and process once it answers PING; shut down after (SHUTDOWN NOSAVE, then by its pid)."""
+    port = free_port()
+    process = subprocess.Popen([*command, "--port", str(port), "--dir", str(directory), *settings],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port, socket_timeout=timeout)
+    deadline = time.time() + timeout
+    while True:
+        try:
+            client.ping()
+            break
+        except (redis.ConnectionError, redis.BusyLoadingError):
+            if time.time() > deadline or process.poll() is not None:
+                process.kill()
+                raise SystemExit(f"{command[0]} did not start") from None
+            time.sleep(0.05)
+    try:
+        yield port, process
+    finally:
+        with contextlib.suppress(redis.RedisError):
+            client.shutdown(nosave=True)  # the server itself, also when strace is the process started
+        process.terminate()
+        process.wait()

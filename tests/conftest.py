@@ -1,5 +1,5 @@
-"""Hypothesis profiles. On CI (CI set, or HYPOTHESIS_PROFILE=ci as ``bash .ci/run`` sets) every run draws the
-same examples, so a verdict is the code's, not the draw's; a failure prints the blob that replays it
+"""Hypothesis profiles. On CI (CI set, as ``bash .ci/run`` sets it) every run draws the same
+examples, so a verdict is the code's, not the draw's; a failure prints the blob that replays it
 (@reproduce_failure), and the sequence is then kept as an explicit @example. Locally each run draws new
 examples, so running the random tests again explores further. HYPOTHESIS_PROFILE=ci or dev picks one."""
 
