@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rdbtools.keyspace.commands import OK
+from rdbtools.keyspace.commands import NULL_ARRAY, OK
 from rdbtools.keyspace.commands.streams import claim_ids, id_text, parse_id
 from rdbtools.rdb.model import PendingEntry, StreamId
 
@@ -61,7 +61,8 @@ def effects(engine: Engine, name: bytes, args: list[bytes], reply: Any, before: 
     rewrite = _REWRITES.get(name)
     if rewrite is not None:
         return rewrite(engine, args, reply, before)
-    if (reply == 0 and name in _NOOP_IF_ZERO) or (reply is None and name in _NOOP_IF_NONE) or reply == []:
+    if (reply == 0 and name in _NOOP_IF_ZERO) or reply == [] or (
+            (reply is None or reply is NULL_ARRAY) and name in _NOOP_IF_NONE):
         return []
     return [args]
 

@@ -110,6 +110,12 @@ class Target:
         return not self.valkey_server and self.version < (7, 0)
 
     @property
+    def shortest_coordinates(self) -> bool:
+        """Redis 8.0+ prints GEOPOS and WITHCOORD coordinates as the shortest text of the double; earlier
+        Redis and Valkey with 17 decimals of the long double."""
+        return not self.valkey_server and self.version >= (8, 0)
+
+    @property
     def batched_spop(self) -> bool:
         """Redis 7.2+ propagates SPOP with a count as SREMs of up to 1024 members, before one per member."""
         return self.rdb_version >= 11

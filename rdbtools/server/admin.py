@@ -9,9 +9,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Map, integer, subcommand_error
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Double, Map, integer, subcommand_error
 from rdbtools.server.clients import Client
-from rdbtools.server.protocol import Double
 
 NO_CLUSTER = "ERR This instance has cluster support disabled"
 MODULES_OFF = ("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can "

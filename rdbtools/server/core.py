@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rdbtools.keyspace.commands import REGISTRY, Command, CommandError, Status
+from rdbtools.keyspace.commands import NULL_ARRAY, REGISTRY, Command, CommandError, Status
 from rdbtools.keyspace.engine import Engine, UnknownCommand
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
@@ -22,7 +22,7 @@ from rdbtools.server.clients import Client
 from rdbtools.server.commands import NO_REPLY
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import RdbPersistence
-from rdbtools.server.protocol import NULL_ARRAY, Push
+from rdbtools.server.protocol import Push
 from rdbtools.server.replies import shaped
 
 log = logging.getLogger("rdbtool.serve")
@@ -310,7 +310,8 @@ class Server:
             self.persistence.dirty += 1
             if self.versions:
                 self._touch_written(client.db, name, args)
-        if reply is None and not self.in_transaction and (name in _BLOCKING or _stream_block(name, args)):
+        if (reply is None or reply is NULL_ARRAY) and not self.in_transaction and (
+                name in _BLOCKING or _stream_block(name, args)):  # nothing to pop or read: wait for it
             return self._block(client, args)
         return reply if record.shape is None else record.shape(args, reply, client.resp == 3)
 
@@ -438,7 +439,7 @@ class Server:
                 reply = self._apply(spec, client.db, waiting.args)
             except CommandError:
                 continue  # the key now holds another type: it goes on waiting (as in Redis 7.0)
-            if reply is not None:
+            if reply is not None and reply is not NULL_ARRAY:
                 self.blocked.remove(client)
                 client.blocked = None
                 client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))

@@ -13,7 +13,7 @@ import hiredis
 
 from rdbtools.formats import accelerated
 from rdbtools.formats.manifest import split_args
-from rdbtools.keyspace.commands import CommandError, Map, Status, format_double
+from rdbtools.keyspace.commands import NULL_ARRAY, CommandError, Double, Map, Status, format_double
 
 MAX_MULTIBULK = 1024 * 1024
 MAX_INLINE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
@@ -141,12 +141,6 @@ class Push(list):
     """An out-of-band message (pub/sub): a push in RESP3, an array in RESP2."""
 
 
-class Double(float):
-    """A double reply: RESP3 ',' type, a bulk string in RESP2."""
-
-    text: bytes | None = None  # printed as the server prints it, when not the shortest form
-
-
 class BigNumber:
     """A big number reply (a script's {big_number=...}): RESP3 '(' type, a bulk string in RESP2."""
 
@@ -167,9 +161,6 @@ class Verbatim:
 
 class SetReply(list):
     """A set: RESP3 '~' type, an array in RESP2."""
-
-
-NULL_ARRAY = object()  # RESP2 *-1 (a blocking pop that timed out); null in RESP3
 
 
 def encode(reply: object, resp3: bool = False) -> bytes:

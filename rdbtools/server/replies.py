@@ -9,18 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from rdbtools.keyspace.commands import Map
-from rdbtools.server.protocol import NULL_ARRAY, Double, SetReply
+from rdbtools.keyspace.commands import NULL_ARRAY, Double, Map
+from rdbtools.server.protocol import SetReply
 
 _WITHSCORES = {b"zrange", b"zrangebyscore", b"zrevrange", b"zrevrangebyscore", b"zunion", b"zinter", b"zdiff"}
 _SETS = {b"smembers", b"sinter", b"sunion", b"sdiff"}
 
 
 def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object:
-    if name not in RESHAPED:
+    if name not in RESHAPED or reply is NULL_ARRAY:
         return reply
-    if reply is None and name in (b"xread", b"xreadgroup"):
-        return NULL_ARRAY
     if name == b"hgetall" and isinstance(reply, list):
         return Map(zip(reply[::2], reply[1::2], strict=True))
     if not resp3 or reply is None or isinstance(reply, Exception):
@@ -37,6 +35,8 @@ def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object
         return _pairs(reply) if len(args) > 2 else [x if i % 2 == 0 else _double(x) for i, x in enumerate(reply)]
     if name in (b"bzpopmin", b"bzpopmax"):
         return [reply[0], reply[1], _double(reply[2])]
+    if name in (b"zrank", b"zrevrank"):  # WITHSCORE
+        return [reply[0], _double(reply[1])] if isinstance(reply, list) else reply
     if name in (b"zmpop", b"bzmpop"):
         return [reply[0], [[m, _double(s)] for m, s in reply[1]]]
     if name in (b"xread", b"xreadgroup"):
@@ -49,7 +49,7 @@ def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object
 _RANDOM_PAIRS = {b"zrandmember", b"hrandfield"}
 RESHAPED = _WITHSCORES | _SETS | _RANDOM_PAIRS
 RESHAPED |= {b"hgetall", b"zscore", b"zincrby", b"zadd", b"zmscore", b"zpopmin", b"zpopmax", b"bzpopmin",
-             b"bzpopmax", b"zmpop", b"bzmpop", b"xread", b"xreadgroup"}
+             b"bzpopmax", b"zmpop", b"bzmpop", b"xread", b"xreadgroup", b"zrank", b"zrevrank"}
 
 
 def _pairs(flat: list) -> list:

@@ -21,11 +21,11 @@ from pathlib import Path
 import lupa.lua51 as lua51
 
 from rdbtools.formats.manifest import split_args
-from rdbtools.keyspace.commands import OK, CommandError, Map, Status, format_double, integer
+from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map, Status, format_double, integer
 from rdbtools.server import lualibs
 from rdbtools.server.clients import Client
 from rdbtools.server.lualibs import LuaRaise
-from rdbtools.server.protocol import NULL_ARRAY, BigNumber, Double, SetReply, Verbatim
+from rdbtools.server.protocol import BigNumber, SetReply, Verbatim
 
 log = logging.getLogger("rdbtool.serve")
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rdbtools.keyspace.commands import CommandError
+from rdbtools.keyspace.commands import NULL_ARRAY, CommandError, Double, format_double
 from rdbtools.keyspace.engine import Engine
 from rdbtools.rdb.targets import target_for
 from tests.compat.generator import read_back
@@ -40,6 +40,10 @@ class RawClient:
 
 def normalized(reply):
     """Replies of both sides in one form: errors as ("error", text), statuses as bytes."""
+    if reply is NULL_ARRAY:  # hiredis reads *-1 as None too
+        return None
+    if isinstance(reply, Double):  # a RESP2 client reads its text
+        return reply.text or format_double(reply)
     if isinstance(reply, hiredis.ReplyError | CommandError):
         return ("error", str(reply))
     if isinstance(reply, str):

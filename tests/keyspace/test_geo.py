@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.commands.zsets import distance_m, geohash_position
 from rdbtools.keyspace.engine import Engine
+from rdbtools.rdb.targets import target_for
 from tests.keyspace.test_engine_vs_server import RawClient, normalized
 from tests.servers import start_server
 
@@ -41,7 +42,7 @@ def test_geo_replies_match_redis(server, members):
     them). Members at exactly equal distances come back in Redis's cell-scanning order, which is not
     modelled: such datasets are left out."""
     assume(not _equal_distances(members))
-    client, engine = RawClient(server.port), Engine(loading=False)
+    client, engine = RawClient(server.port), Engine(loading=False, target=target_for("redis-7.0"))
     client.call([b"FLUSHALL"])
     add = [b"GEOADD", b"g"] + [x for lon, lat, m in members for x in (repr(lon).encode(), repr(lat).encode(), m)]
     for args in [add, *QUERIES]:

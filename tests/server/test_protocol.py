@@ -57,8 +57,8 @@ def test_bulk_length_above_proto_max_bulk_len_is_refused_before_buffering():
 
 
 def test_replies_in_resp2_and_resp3():
-    from rdbtools.keyspace.commands import Map, Status
-    from rdbtools.server.protocol import NULL_ARRAY, Double, SetReply
+    from rdbtools.keyspace.commands import NULL_ARRAY, Double, Map, Status
+    from rdbtools.server.protocol import SetReply
 
     assert encode(Status("OK")) == b"+OK\r\n" and encode(None) == b"$-1\r\n" and encode(None, True) == b"_\r\n"
     assert encode(NULL_ARRAY) == b"*-1\r\n" and encode(Double(1.5)) == b"$3\r\n1.5\r\n"

@@ -33,6 +33,30 @@ class Map(dict):
 OK = Status("OK")
 
 
+class Double(float):
+    """A double reply: RESP3's ',' type, a bulk string in RESP2 (coordinates, RESP3 scores)."""
+
+    text: bytes | None = None  # printed as the server prints it, when not the shortest form
+
+
+class _NullArray:
+    """The null array (RESP2 ``*-1``, RESP3 null), which Redis answers where a command's reply is an
+    array and there is none to give: a pop with COUNT from a missing list, [B]LMPOP/ZMPOP finding
+    nothing, XREAD with nothing new, a blocking pop inside MULTI, a missing GEOPOS member. Clients and
+    scripts tell it from a null bulk string only by its encoding, but those that read raw RESP do."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:  # nothing, as None is
+        return False
+
+    def __repr__(self) -> str:
+        return "NULL_ARRAY"
+
+
+NULL_ARRAY = _NullArray()
+
+
 class CommandError(Exception):
     """An error reply with Redis's text (replaying goes on after one, as Redis's AOF loading does)."""
 

@@ -234,7 +234,7 @@ def hsetex(e, args):
         raise CommandError("ERR Mandatory argument FIELDS is missing or not at the right position")
     count, pairs = integer(args[i + 1]), args[i + 2 :]
     if count <= 0 or len(pairs) != 2 * count:
-        raise CommandError("ERR wrong number of arguments for 'hsetex' command")
+        raise wrong_arity(args[0])
     entry = _hash(e, args[1])
     present = [] if entry is None else [pairs[j] in entry.value for j in range(0, len(pairs), 2)]
     if (condition == b"NX" and any(present)) or (condition == b"XX" and (entry is None or not all(present))):

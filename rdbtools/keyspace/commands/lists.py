@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections import deque
 from itertools import islice
 
-from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, OK, SYNTAX, CommandError, command, integer
+from rdbtools.keyspace.commands import (
+    INT64_MAX,
+    INT64_MIN,
+    NULL_ARRAY,
+    OK,
+    SYNTAX,
+    CommandError,
+    command,
+    integer,
+    wrong_arity,
+)
 
 NO_SUCH_KEY = "ERR no such key"
 
@@ -50,7 +60,7 @@ def lpushx(e, args):
 def _pop(e, key: bytes, left: bool, count: int | None):
     entry = _list(e, key)
     if entry is None:
-        return None
+        return None if count is None else NULL_ARRAY
     take = min(1 if count is None else count, len(entry.value))
     pop = entry.value.popleft if left else entry.value.pop
     items = [pop() for _ in range(take)]
@@ -70,14 +80,14 @@ def _count(args, at: int) -> int | None:
 @command("lpop", -2)
 def lpop(e, args):
     if len(args) > 3:
-        raise CommandError("ERR wrong number of arguments for 'lpop' command")
+        raise wrong_arity(args[0])
     return _pop(e, args[1], True, _count(args, 2))
 
 
 @command("rpop", -2)
 def rpop(e, args):
     if len(args) > 3:
-        raise CommandError("ERR wrong number of arguments for 'rpop' command")
+        raise wrong_arity(args[0])
     return _pop(e, args[1], False, _count(args, 2))
 
 
@@ -87,7 +97,7 @@ def _blocking_pop(e, args, left: bool):
         entry = _list(e, key)
         if entry is not None:
             return [key, _pop(e, key, left, None)]
-    return None
+    return NULL_ARRAY
 
 
 @command("blpop", -3)
@@ -118,7 +128,7 @@ def _mpop(e, args, first: int):
     for key in keys:
         if _list(e, key) is not None:
             return [key, _pop(e, key, rest[0] == b"LEFT", count)]
-    return None
+    return NULL_ARRAY
 
 
 @command("lmpop", -4)

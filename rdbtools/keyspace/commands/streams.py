@@ -6,7 +6,7 @@ AOF replays the same either way.
 
 from __future__ import annotations
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, command, integer, subcommand_error
+from rdbtools.keyspace.commands import NULL_ARRAY, OK, SYNTAX, CommandError, command, integer, subcommand_error
 from rdbtools.rdb.model import Consumer, ConsumerGroup, PendingEntry, Stream, StreamEntry, StreamId
 
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
@@ -219,11 +219,25 @@ def _bound(text: bytes, low: bool) -> StreamId:
 
 @command("xrange", -4, write=False)
 def xrange(e, args):
+    """XRANGE key start end [COUNT n]"""
+    return _range(e, args, _bound(args[2], True), _bound(args[3], False), False)
+
+
+def _range(e, args, low: StreamId, high: StreamId, reverse: bool):
+    """XRANGE / XREVRANGE after their bounds: COUNT options (the last wins, a negative one is 0), then
+    the key; a COUNT of 0 answers the null array, a missing key an empty one."""
+    count, options = None, args[4:]
+    for i in range(0, len(options), 2):
+        if options[i].upper() != b"COUNT" or i + 1 == len(options):
+            raise CommandError(SYNTAX)
+        count = max(integer(options[i + 1]), 0)
     stream = _stream(e, args[1])
-    low, high = _bound(args[2], True), _bound(args[3], False)
-    count = integer(args[5]) if len(args) == 6 and args[4].upper() == b"COUNT" else None
-    chosen = [] if stream is None else [x for x in stream.entries if low <= x.id <= high]
-    return [[id_text(x.id), [v for pair in x.fields for v in pair]] for x in chosen[:count]]
+    if stream is None:
+        return []
+    if count == 0:
+        return NULL_ARRAY
+    entries = reversed(stream.entries) if reverse else stream.entries
+    return [_entry_reply(x) for x in [x for x in entries if low <= x.id <= high][:count]]
 
 
 # --- consumer groups -----------------------------------------------------------------------------
@@ -503,11 +517,7 @@ def _claimed_replies(present: dict[StreamId, StreamEntry], claimed: list[StreamI
 @command("xrevrange", -4, write=False)
 def xrevrange(e, args):
     """XREVRANGE key end start [COUNT n]"""
-    stream = _stream(e, args[1])
-    low, high = _bound(args[3], True), _bound(args[2], False)
-    count = integer(args[5]) if len(args) == 6 and args[4].upper() == b"COUNT" else None
-    chosen = [] if stream is None else [x for x in reversed(stream.entries) if low <= x.id <= high]
-    return [_entry_reply(x) for x in chosen[:count]]
+    return _range(e, args, _bound(args[3], True), _bound(args[2], False), True)
 
 
 def _entry_reply(entry: StreamEntry) -> list:
@@ -553,7 +563,7 @@ def xread(e, args):
         chosen = [_entry_reply(x) for x in stream.entries if x.id > after][:count]
         if chosen:
             replies.append([key, chosen])
-    return replies or None
+    return replies or NULL_ARRAY
 
 
 @command("xreadgroup", -7)
@@ -573,7 +583,7 @@ def xreadgroup(e, args):
             entries = _read_history(e, stream, group, owner[1], after, count, now)
         if entries is not None:
             replies.append([key, entries])
-    return replies or None
+    return replies or NULL_ARRAY
 
 
 def _group_read(e, key: bytes, text: bytes, group_name: bytes) -> tuple[Stream, ConsumerGroup, StreamId | None]:
@@ -625,7 +635,7 @@ def _read_history(e, stream: Stream, group: ConsumerGroup, name: bytes, after: S
     for entry_id in history:
         pending = next(p for p in group.pending if p.id == entry_id)
         pending.delivery_time, pending.delivery_count = now, pending.delivery_count + 1
-    return [_entry_reply(present[i]) if i in present else [id_text(i), None] for i in history]
+    return [_entry_reply(present[i]) if i in present else [id_text(i), NULL_ARRAY] for i in history]
 
 
 @command("xpending", -3, write=False)
@@ -635,7 +645,7 @@ def xpending(e, args):
     group = _group(stream, args[1], args[2])
     if len(args) == 3:
         if not group.pending:
-            return [0, None, None, None]
+            return [0, None, None, NULL_ARRAY]
         owners: dict[bytes, int] = {}
         for pending in group.pending:
             owners[pending.consumer] = owners.get(pending.consumer, 0) + 1

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import math
 
-from rdbtools.keyspace.commands import SYNTAX, CommandError, command, floating, format_double, g17, integer
+from rdbtools.keyspace.commands import (
+    NULL_ARRAY,
+    SYNTAX,
+    CommandError,
+    Double,
+    command,
+    floating,
+    format_double,
+    g17,
+    integer,
+    long_double_text,
+    wrong_arity,
+)
 
 NOT_FLOAT = "ERR value is not a valid float"
 NAN = "ERR resulting score is not a number (NaN)"
@@ -332,7 +344,7 @@ def _blocking_pop(e, args, highest: bool):
         if _zset(e, key) is not None:
             member, score = _pop(e, key, highest, 1)[0]
             return [key, member, score_text(e.target, score)]
-    return None
+    return NULL_ARRAY
 
 
 @command("bzpopmin", -3)
@@ -362,7 +374,7 @@ def _mpop(e, args, first: int):
     for key in keys:
         if _zset(e, key) is not None:
             return [key, [[m, score_text(e.target, s)] for m, s in _pop(e, key, rest[0] == b"MAX", count)]]
-    return None
+    return NULL_ARRAY
 
 
 @command("zmpop", -4)
@@ -565,12 +577,20 @@ def zmscore(e, args):
 
 
 def _rank(e, args, reverse: bool):
+    """Z[REV]RANK key member [WITHSCORE] (WITHSCORE from Redis 7.2; the target's arity refuses it before):
+    with it, [rank, score] or the null array."""
+    if len(args) > 4:
+        raise wrong_arity(args[0])
+    with_score = len(args) == 4
+    if with_score and args[3].upper() != b"WITHSCORE":
+        raise CommandError(SYNTAX)
     entry = _zset(e, args[1])
     if entry is None or args[2] not in entry.value:
-        return None
+        return NULL_ARRAY if with_score else None
     order = [m for m, _ in _ordered(entry.value)]
     rank = order.index(args[2])
-    return len(order) - 1 - rank if reverse else rank
+    rank = len(order) - 1 - rank if reverse else rank
+    return [rank, score_text(e.target, entry.value[args[2]])] if with_score else rank
 
 
 @command("zrank", -3, write=False)
@@ -670,17 +690,19 @@ def _unit(e, text: bytes) -> float:
     return unit
 
 
-def _coordinate(value: float) -> bytes:
-    from rdbtools.keyspace.commands import long_double_text
-
-    return long_double_text(value)
+def _coordinate(e, value: float) -> Double:
+    """A double reply (a double in RESP3) printed as the target prints coordinates."""
+    coordinate = Double(value)
+    coordinate.text = format_double(value) if e.target.shortest_coordinates else long_double_text(value)
+    return coordinate
 
 
 @command("geopos", -2, write=False)
 def geopos(e, args):
     entry = _zset(e, args[1])
     scores = {} if entry is None else entry.value
-    return [None if m not in scores else [_coordinate(c) for c in geohash_position(scores[m])] for m in args[2:]]
+    return [NULL_ARRAY if m not in scores else [_coordinate(e, c) for c in geohash_position(scores[m])]
+            for m in args[2:]]
 
 
 @command("geodist", -4, write=False)
@@ -737,7 +759,7 @@ def _search(e, key: bytes, origin: tuple[float, float], shape: tuple, order: byt
     return found[:count]
 
 
-def _geo_reply(found, unit: float, with_coord: bool, with_dist: bool, with_hash: bool) -> list:
+def _geo_reply(e, found, unit: float, with_coord: bool, with_dist: bool, with_hash: bool) -> list:
     if not (with_coord or with_dist or with_hash):
         return [member for member, *_ in found]
     replies = []
@@ -748,7 +770,7 @@ def _geo_reply(found, unit: float, with_coord: bool, with_dist: bool, with_hash:
         if with_hash:
             item.append(int(score))
         if with_coord:
-            item.append([_coordinate(c) for c in position])
+            item.append([_coordinate(e, c) for c in position])
         replies.append(item)
     return replies
 
@@ -800,7 +822,7 @@ def _geo_query(e, args, first: int, origin=None, shape=None):
     found = _search(e, args[1], origin, shape, order, count, any_match)
     if store is not None:
         return _store(e, store, {m: (d / unit if store_dist else s) for m, d, s, _ in found})
-    return _geo_reply(found, unit, with_coord, with_dist, with_hash)
+    return _geo_reply(e, found, unit, with_coord, with_dist, with_hash)
 
 
 @command("geosearch", -7, write=False)
