@@ -388,7 +388,7 @@ class Scripting:
         if isinstance(reply, bool):
             return reply if resp3 else int(reply)
         if isinstance(reply, Double):
-            return self._table({b"double": float(reply)}) if resp3 else self._double_text(reply)
+            return self._table({b"double": float(reply)}) if resp3 else (reply.text or self._double_text(reply))
         if isinstance(reply, Map):
             if resp3:
                 return self._table({b"map": self._table({self._to_lua(k, resp3): self._to_lua(v, resp3)

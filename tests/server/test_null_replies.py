@@ -29,7 +29,7 @@ SEQUENCE = [
     [b"XREADGROUP", b"GROUP", b"g", b"c", b"STREAMS", b"s", b">"],
     [b"XDEL", b"s", b"1-1"], [b"XREADGROUP", b"GROUP", b"g", b"c", b"STREAMS", b"s", b"0"],
     [b"GEOADD", b"geo", b"13.361389", b"38.115556", b"m"], [b"GEOPOS", b"geo", b"m", b"nomember"],
-    [b"GEOPOS", b"nogeo", b"a"],
+    [b"GEOPOS", b"nogeo", b"a"], [b"EVAL", b"return redis.call('geopos', 'geo', 'm', 'nomember')", b"0"],
     [b"GEOSEARCH", b"geo", b"FROMLONLAT", b"13", b"38", b"BYRADIUS", b"100", b"km", b"WITHCOORD", b"WITHDIST"],
     [b"ZADD", b"z", b"1.5", b"m"], [b"ZRANK", b"z", b"m", b"WITHSCORE"], [b"ZREVRANK", b"z", b"nomember", b"WITHSCORE"],
     [b"ZRANK", b"nozset", b"m", b"WITHSCORE"], [b"ZRANK", b"z", b"m", b"WITHSCORES"], [b"ZRANK", b"z", b"nomember"],
