@@ -110,6 +110,12 @@ class Target:
         return not self.valkey_server and self.version < (7, 0)
 
     @property
+    def pushes_after_reply(self) -> bool:
+        """Redis 7.2+ and Valkey send the pushes a command makes for its own client (DEBUG PROTOCOL push,
+        its own invalidations) after the command's reply; earlier Redis before it."""
+        return self.valkey_server or self.version >= (7, 2)
+
+    @property
     def shortest_coordinates(self) -> bool:
         """Redis 8.0+ prints GEOPOS and WITHCOORD coordinates as the shortest text of the double; earlier
         Redis and Valkey with 17 decimals of the long double."""

@@ -131,6 +131,10 @@ class Connection(asyncio.Protocol):
                     record_slow(server, client, request, server.clock() - client.last_interaction)
                 if reply is not NO_REPLY:
                     encode_into(reply, client.resp == 3, batch)
+                if client.after_reply:
+                    for push in client.after_reply:
+                        encode_into(push, client.resp == 3, batch)
+                    client.after_reply.clear()
             if threshold > 0 and requests and client.blocked is None:
                 self._time_batch(requests, started, threshold)
             if client.blocked is None and self.broken is not None and not self.waiting:

@@ -30,6 +30,8 @@ class Client:
     closing: bool = False  # QUIT / protocol error: close once the replies are out
     scan_snapshots: dict[int, list[bytes]] = field(default_factory=dict)
     library: dict[str, bytes] = field(default_factory=dict)  # CLIENT SETINFO
+    #: pushes a command made for its own client, sent once its reply is out (Redis 7.2+, Valkey)
+    after_reply: list[object] = field(default_factory=list)
 
     @property
     def subscriptions(self) -> int:

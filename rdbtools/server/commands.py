@@ -8,13 +8,14 @@ import random
 import time
 from collections.abc import Callable
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Status, integer, subcommand_error
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Double, Status, integer, subcommand_error
 from rdbtools.keyspace.commands.scanning import scan_cursor
+from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import admin
+from rdbtools.server import admin, digest
 from rdbtools.server.clients import Client
 from rdbtools.server.config import ConfigError
-from rdbtools.server.protocol import Map, Push
+from rdbtools.server.protocol import Attributed, BigNumber, Map, Push, SetReply, Verbatim
 
 log = logging.getLogger("rdbtool.serve")
 NO_REPLY = object()  # the same object as core.NO_REPLY (core imports it from here)
@@ -573,6 +574,17 @@ def _debug(server, client: Client, args):
     if sub == b"LOADAOF" and len(args) == 2:
         server.load_aof()
         return OK
+    if sub == b"POPULATE" and 3 <= len(args) <= 5:
+        return _populate(server, client, args)
+    if sub == b"DIGEST" and len(args) == 2:
+        return Status(digest.dataset_digest(server.engine.keyspace.dbs, server.config.target).hex())
+    if sub == b"DIGEST-VALUE":
+        keys, target = server.engine.keyspace.db(client.db), server.config.target
+        return [Status((digest.value_digest(keys[k], target) if k in keys else digest.EMPTY).hex()) for k in args[2:]]
+    if sub == b"PROTOCOL" and len(args) == 3:
+        return _protocol_sample(server, client, args[2].lower())
+    if sub in (b"JMAP", b"CHANGE-REPL-ID") and len(args) == 2:
+        return OK
     if sub == b"OBJECT" and len(args) == 3:
         entry = server.engine.keyspace.db(client.db).get(args[2])
         if entry is None:
@@ -580,6 +592,62 @@ def _debug(server, client: Client, args):
         encoding = encoding_of(entry, server.config.target)
         return Status(f"Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:0 lru_seconds_idle:0")
     raise subcommand_error(args, server.config.target)
+
+
+def _populate(server, client: Client, args):
+    """DEBUG POPULATE count [prefix] [size]: keys prefix:0 ... holding value:N (cut or zero-padded to
+    size), existing keys left alone; not propagated, as Redis does not."""
+    count = _positive(args[2])
+    size = _positive(args[4]) if len(args) == 5 else 0
+    prefix = args[3] if len(args) >= 4 else b"key"
+    keys = server.engine.keyspace.db(client.db)
+    for j in range(count):
+        key = b"%s:%d" % (prefix, j)
+        if server.engine.lookup(key, client.db) is not None:
+            continue
+        value = b"value:%d" % j
+        keys[key] = Entry("string", value[:size].ljust(size, b"\0") if size else value)
+        if server.versions:
+            server.touch(client.db, key)
+    return OK
+
+
+def _positive(text: bytes) -> int:
+    value = integer(text)
+    if value < 0:
+        raise CommandError("ERR value is out of range, must be positive")
+    return value
+
+
+#: DEBUG PROTOCOL's samples of each reply type (Redis's own values)
+_SAMPLES: dict[bytes, Callable[[], object]] = {
+    b"string": lambda: b"Hello World", b"integer": lambda: 12345, b"double": lambda: Double(3.141),
+    b"bignum": lambda: BigNumber(b"1234567999999999999999999999999999999"), b"null": lambda: None,
+    b"array": lambda: [0, 1, 2], b"set": lambda: SetReply([0, 1, 2]),
+    b"map": lambda: Map({0: False, 1: True, 2: False}),
+    b"attrib": lambda: Attributed(Map({b"key-popularity": [b"key:123", 90]}),
+                                  b"Some real reply following the attribute"),
+    b"true": lambda: True, b"false": lambda: False,
+    b"verbatim": lambda: Verbatim(b"This is a verbatim\nstring", b"txt"),
+}
+
+
+def _protocol_sample(server, client: Client, name: bytes):
+    """DEBUG PROTOCOL type: a sample reply of each RESP type, for clients to test their parsers."""
+    if name == b"push":
+        if client.resp < 3:
+            raise CommandError("ERR RESP2 is not supported by this command")
+        push = Push([b"server-cpu-usage", 42])
+        if server.config.target.pushes_after_reply:
+            client.after_reply.append(push)
+        else:
+            client.send(push)
+        return b"Some real reply following the push reply"
+    sample = _SAMPLES.get(name)
+    if sample is None:
+        raise CommandError("ERR Wrong protocol type name. Please use one of the following: "
+                           "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")
+    return sample()
 
 
 def _command(server, client: Client, args):

@@ -389,7 +389,11 @@ class Server:
             self._touch_all(None if name != b"flushdb" else db)
             return
         for key in _written_keys(name, args):
-            self.versions[(db, key)] = self.versions.get((db, key), 0) + 1
+            self.touch(db, key)
+
+    def touch(self, db: int, key: bytes) -> None:
+        """A key changed: a WATCH on it fails its EXEC."""
+        self.versions[(db, key)] = self.versions.get((db, key), 0) + 1
 
     def _touch_all(self, db: int | None) -> None:
         for where in list(self.versions):

@@ -150,6 +150,15 @@ class BigNumber:
         self.digits = digits
 
 
+class Attributed:
+    """A reply preceded, in RESP3, by an attribute map ('|' type); RESP2 sends the reply alone."""
+
+    __slots__ = ("attributes", "reply")
+
+    def __init__(self, attributes: Map, reply: object) -> None:
+        self.attributes, self.reply = attributes, reply
+
+
 class Verbatim:
     """A verbatim string reply (a script's {verbatim_string=...}): RESP3 '=' type, a bulk string in RESP2."""
 
@@ -228,6 +237,13 @@ def encode_into(reply, resp3: bool, out: list[bytes]) -> None:
     elif isinstance(reply, BigNumber):
         digits = reply.digits
         out.append(b"(%s\r\n" % digits if resp3 else b"$%d\r\n%s\r\n" % (len(digits), digits))
+    elif isinstance(reply, Attributed):
+        if resp3:
+            out.append(b"|%d\r\n" % len(reply.attributes))
+            for name, value in reply.attributes.items():
+                encode_into(name, resp3, out)
+                encode_into(value, resp3, out)
+        encode_into(reply.reply, resp3, out)
     elif isinstance(reply, Verbatim):
         text = reply.text
         if resp3:

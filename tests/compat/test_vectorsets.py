@@ -407,7 +407,8 @@ REPLY_CASES = [
 
 def test_the_engine_replies_to_vector_set_writes_as_redis_does():
     from rdbtools.keyspace.engine import Engine
-    from tests.keyspace.test_engine_vs_server import RawClient, normalized
+    from tests.keyspace.test_engine_vs_server import normalized
+    from tests.resp_client import RawClient
 
     engine = Engine(loading=False, target=target_for(SERVER))
     encoded = [[a if isinstance(a, bytes) else str(a).encode() for a in case] for case in REPLY_CASES]

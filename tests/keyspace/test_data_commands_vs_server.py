@@ -16,7 +16,8 @@ from rdbtools.keyspace.engine import Engine
 from rdbtools.rdb.targets import target_for
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records
-from tests.keyspace.test_engine_vs_server import RawClient, normalized
+from tests.keyspace.test_engine_vs_server import normalized
+from tests.resp_client import RawClient
 from tests.servers import SERVERS, start_server
 
 SERVER = "redis-7.0"

@@ -13,7 +13,8 @@ from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.engine import Engine
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records
-from tests.keyspace.test_engine_vs_server import RawClient, _c, _opt, normalized
+from tests.keyspace.test_engine_vs_server import _c, _opt, normalized
+from tests.resp_client import RawClient
 from tests.servers import SERVERS, start_server
 
 SERVER = "redis-8.2"

@@ -3,7 +3,6 @@ same replies (errors included) and leave the same keyspace."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import hiredis
@@ -16,26 +15,13 @@ from rdbtools.keyspace.engine import Engine
 from rdbtools.rdb.targets import target_for
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records, without_delivery_times
+from tests.resp_client import RawClient
 from tests.servers import SERVERS, start_server
 
 SERVER = "redis-7.0"
 KEYS = [b"a", b"b", b"c"]
 VALUES = [b"1", b"2", b"10", b"-3", b"x", b"yy", b"", b"3.5", b"0", b"9223372036854775807"]
 FAR_MS = 4102444800000
-
-
-class RawClient:
-    """RESP over a socket, replies as hiredis parses them (errors as values, not exceptions)."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
-        self.reader = hiredis.Reader()
-
-    def call(self, args: list[bytes]):
-        self.sock.sendall(hiredis.pack_command(tuple(args)))
-        while (reply := self.reader.gets()) is False:
-            self.reader.feed(self.sock.recv(65536))
-        return reply
 
 
 def normalized(reply):

@@ -10,7 +10,8 @@ from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.commands.zsets import distance_m, geohash_position
 from rdbtools.keyspace.engine import Engine
 from rdbtools.rdb.targets import target_for
-from tests.keyspace.test_engine_vs_server import RawClient, normalized
+from tests.keyspace.test_engine_vs_server import normalized
+from tests.resp_client import RawClient
 from tests.servers import start_server
 
 places = st.lists(st.tuples(st.floats(-20, 20), st.floats(-20, 20),

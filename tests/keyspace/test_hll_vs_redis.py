@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.commands.hyperloglog import empty
 from rdbtools.keyspace.engine import Engine
-from tests.keyspace.test_engine_vs_server import RawClient, normalized
+from tests.keyspace.test_engine_vs_server import normalized
+from tests.resp_client import RawClient
 from tests.servers import start_server
 
 key = st.sampled_from([b"h1", b"h2", b"h3"])

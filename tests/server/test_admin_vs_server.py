@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.keyspace.test_engine_vs_server import RawClient
+from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.server.test_aof_propagation import _sent_and_appended
 from tests.servers import start_server

@@ -26,7 +26,8 @@ from rdbtools.server.core import Server
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records, without_delivery_times
 from tests.keyspace.test_engine_hash_ttls import COMMANDS as FIELD_TTL_COMMANDS
-from tests.keyspace.test_engine_vs_server import COMMANDS, RawClient, _c, key, member, value
+from tests.keyspace.test_engine_vs_server import COMMANDS, _c, key, member, value
+from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.server.test_stream_consumers import DELETED_CLAIMS
 from tests.servers import SERVERS, start_server

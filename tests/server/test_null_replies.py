@@ -5,11 +5,9 @@ are compared exactly, in RESP2 and RESP3."""
 
 from __future__ import annotations
 
-import socket
-
-import hiredis
 import pytest
 
+from tests.resp_client import RawReplies
 from tests.server.serving import start_serve
 from tests.servers import start_server
 
@@ -34,23 +32,6 @@ SEQUENCE = [
     [b"ZADD", b"z", b"1.5", b"m"], [b"ZRANK", b"z", b"m", b"WITHSCORE"], [b"ZREVRANK", b"z", b"nomember", b"WITHSCORE"],
     [b"ZRANK", b"nozset", b"m", b"WITHSCORE"], [b"ZRANK", b"z", b"m", b"WITHSCORES"], [b"ZRANK", b"z", b"nomember"],
 ]
-
-
-class RawReplies:
-    """A connection that gives each reply as the bytes the server sent for it."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-
-    def call(self, args: list[bytes]) -> bytes:
-        self.sock.sendall(hiredis.pack_command(tuple(args)))
-        reader, raw = hiredis.Reader(), b""
-        while reader.gets() is False:
-            chunk = self.sock.recv(65536)
-            assert chunk, "the server closed the connection"
-            raw += chunk
-            reader.feed(chunk)
-        return raw
 
 
 @pytest.fixture(scope="module", params=TARGETS)

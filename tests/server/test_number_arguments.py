@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.keyspace.test_engine_vs_server import RawClient
+from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.server.test_replies import _plain
 from tests.servers import start_server

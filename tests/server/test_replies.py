@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tests.compat.generator import read_back
 from tests.expected_shape import compare
-from tests.keyspace.test_engine_vs_server import COMMANDS, TIMING, RawClient
+from tests.keyspace.test_engine_vs_server import COMMANDS, TIMING
+from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.servers import start_server
 

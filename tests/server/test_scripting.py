@@ -6,7 +6,6 @@ register_script work."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import hiredis
@@ -15,35 +14,12 @@ import redis
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.resp_client import RawReplies
 from tests.server.serving import start_serve
 from tests.server.test_aof_propagation import _check_the_aof_rebuilds, _sent_and_appended
 from tests.servers import start_server
 
 SERVER = "redis-7.0"
-
-
-class RawReplies:
-    """Each reply's bytes exactly as the server sent them."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
-
-    def call(self, args: list[bytes | str]) -> bytes:
-        """One request, its whole reply (nothing else is in flight)."""
-        self.sock.sendall(hiredis.pack_command(tuple(a if isinstance(a, bytes) else a.encode() for a in args)))
-        return self.read()
-
-    def read(self) -> bytes:
-        """The next reply, whole."""
-        reader, data = hiredis.Reader(), b""
-        while reader.gets() is False:
-            chunk = self.sock.recv(65536)
-            data += chunk
-            reader.feed(chunk)
-        return data
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture(scope="module")

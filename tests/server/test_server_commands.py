@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tests.compat.generator import LIBRARY, populate
 from tests.keyspace.test_engine_hash_ttls import COMMANDS as FIELD_TTL_COMMANDS
-from tests.keyspace.test_engine_vs_server import RawClient
+from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.server.test_replies import _plain
 from tests.servers import SERVERS, start_server
