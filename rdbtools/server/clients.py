@@ -18,6 +18,8 @@ class Client:
     db: int = 0
     resp: int = 2
     authenticated: bool = False
+    user: object = None  # its ACL user (acl.User)
+    gated: bool = True  # its requests go through the AUTH / ACL check (acl.Acl.refresh says)
     created: float = field(default_factory=time.time)
     last_command: bytes = b"NULL"
     last_interaction: float = field(default_factory=time.time)
@@ -44,4 +46,5 @@ class Client:
                 f"idle={int(now - self.last_interaction)} flags={flags} db={self.db} sub={len(self.channels)} "
                 f"psub={len(self.patterns)} ssub=0 multi={-1 if self.multi is None else len(self.multi)} qbuf=0 "
                 f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
-                f"cmd={self.last_command.decode('utf-8', 'replace').lower()} user=default redir=-1 resp={self.resp}")
+                f"cmd={self.last_command.decode('utf-8', 'replace').lower()} "
+                f"user={self.user.name.decode('utf-8', 'replace')} redir=-1 resp={self.resp}")

@@ -35,6 +35,7 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"echo": (lambda c, a: a[1], 2),
         b"select": (lambda c, a: _select(s, c, a), 2),
         b"auth": (lambda c, a: _auth(s, c, a), -2),
+        b"acl": (lambda c, a: s.acl.command(c, a), -2),
         b"hello": (lambda c, a: _hello(s, c, a), -1),
         b"client": (client, -2),
         b"client|setname": (client, 3),
@@ -131,14 +132,11 @@ def _select(server, client: Client, args):
 def _auth(server, client: Client, args):
     if len(args) > 3:
         raise CommandError(SYNTAX)
-    password = server.config["requirepass"]
-    if not password:
+    if len(args) == 2 and server.acl.default.nopass:
         raise CommandError("ERR AUTH <password> called without any password configured for the default user. "
                            "Are you sure your configuration is correct?")
     user, given = (b"default", args[1]) if len(args) == 2 else (args[1], args[2])
-    if user != b"default" or given != password.encode():
-        raise CommandError("WRONGPASS invalid username-password pair or user is disabled.")
-    client.authenticated = True
+    server.acl.authenticate(client, user, given, args[0])
     return OK
 
 
@@ -155,14 +153,14 @@ def _hello(server, client: Client, args):
     while i < len(args):
         option = args[i].upper()
         if option == b"AUTH" and i + 2 < len(args):
-            _auth(server, client, [b"auth", args[i + 1], args[i + 2]])
+            server.acl.authenticate(client, args[i + 1], args[i + 2], args[0])
             i += 3
         elif option == b"SETNAME" and i + 1 < len(args):
             client.name = args[i + 1]
             i += 2
         else:
             raise CommandError(f"ERR Syntax error in HELLO option '{args[i].decode('utf-8', 'replace')}'")
-    if not client.authenticated:
+    if server.acl.auth_required(client):
         target = server.config.target
         proto = "<proto> " if target.valkey_server or target.version >= (7, 2) else ""  # 6.2 and 7.0: none
         raise CommandError(f"NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
@@ -213,6 +211,10 @@ def _client_kill(server, args):
             victims = [c for c in victims if c.address == value.decode()]
         elif option == b"LADDR":
             victims = [c for c in victims if c.local_address == value.decode()]
+        elif option == b"USER":
+            if value not in server.acl.users:
+                raise CommandError(f"ERR No such user '{value.decode('utf-8', 'replace')}'")
+            victims = [c for c in victims if c.user.name == value]
         else:
             raise CommandError(SYNTAX)
     for victim in victims:
@@ -229,7 +231,7 @@ def _reset(server, client: Client):
     client.multi, client.multi_failed, client.watched = None, False, {}
     server._unsubscribe_all(client)
     client.db, client.resp, client.name = 0, 2, b""
-    client.authenticated = not server.config["requirepass"]
+    server.acl.new_client(client)
     return Status("RESET")
 
 
@@ -439,6 +441,8 @@ def _config(server, args):
         return Map((name.encode(), value.encode()) for name, value in pairs)
     if sub == b"SET" and len(args) >= 4:
         _config_set(server, args)
+        if any(a.lower() == b"requirepass" for a in args[2::2]):
+            server.acl.set_default_password(server.config["requirepass"])
         server.engine.target = server.config.target
         server.set_appendonly(server.config["appendonly"])
         if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):

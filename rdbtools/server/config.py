@@ -190,6 +190,8 @@ DIRECTIVES: dict[str, Directive] = {
     "rdbchecksum": Directive(_bool, True),
     "stop-writes-on-bgsave-error": Directive(_bool, True),
     "requirepass": Directive(_text, ""),
+    "aclfile": Directive(_text, "", False),
+    "acllog-max-len": Directive(_integer(0, _LLONG_MAX), 128),
     "protected-mode": Directive(_bool, True),
     "maxclients": Directive(_integer(1, 1 << 31), 10000),
     "databases": Directive(_integer(1, 1 << 31), 16, False),
@@ -249,6 +251,7 @@ class ServerConfig:
         self.ignored: list[str] = []  # known to Redis, not acted on here (logged at start)
         self.config_file: Path | None = None
         self.saves_read = False  # a save line was read at start: the next ones add to it, not to the defaults
+        self.users: list[list[str]] = []  # `user name rule ...` lines, for the ACL (config order)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -294,6 +297,11 @@ class ServerConfig:
         directive = name.lower()
         directive = "busy-reply-threshold" if directive == "lua-time-limit" else directive
         location = f"{where}: " if where else ""
+        if directive == "user" and startup:
+            if not args:
+                raise ConfigError(f"{location}user: wrong number of arguments", path=str(path) if path else None)
+            self.users.append(args)
+            return
         if directive in THRESHOLD_DIRECTIVES:
             try:
                 NEWEST.with_config({directive: _one(args)})

@@ -17,6 +17,7 @@ from rdbtools.keyspace.engine import Engine, UnknownCommand
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import command_table, info
+from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
 from rdbtools.server.clients import Client
 from rdbtools.server.commands import NO_REPLY
@@ -80,6 +81,8 @@ class Server:
         # what an access finds expired and deletes goes to the AOF (when there is one), as Redis's DEL
         self.engine.on_expired = lambda db, args: self.propagate(db, [args])
         self.clients: dict[int, Client] = {}
+        self.acl = Acl(self)
+        self.acl.load_config_users(config.users)
         self.next_client_id = 1
         self.started = clock()
         self.run_id = os.urandom(20).hex()
@@ -127,11 +130,11 @@ class Server:
         if len(self.clients) >= self.config["maxclients"]:
             self.stats["rejected_connections"] += 1
             return CommandError("ERR max number of clients reached")
-        if self.config["protected-mode"] and not self.config["requirepass"] and not local:
+        if self.config["protected-mode"] and self.acl.default.nopass and not local:
             self.stats["rejected_connections"] += 1
             return CommandError(_PROTECTED)
         client = Client(self.next_client_id, address, local_address, send, close)
-        client.authenticated = not self.config["requirepass"]
+        self.acl.new_client(client)
         self.next_client_id += 1
         self.clients[client.id] = client
         self.stats["total_connections_received"] += 1
@@ -164,8 +167,10 @@ class Server:
         client.last_command = name
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
             return self._refused(client, CommandError(spec.arity_error), spec)
-        if not client.authenticated and not spec.no_auth:
-            return self._refused(client, CommandError(NOAUTH))
+        if client.gated:  # needs AUTH, or a user with limits (the default user has none)
+            refusal = self._gate(client, spec, args)
+            if refusal is not None:
+                return refusal
         if client.multi is not None:
             if spec.no_multi:
                 return self._refused(client, self._no_multi(spec))
@@ -195,6 +200,15 @@ class Server:
         if self.blocked and self.persistence.dirty != dirty:
             self._wake_blocked()  # after the write's own propagation, as Redis serves them after the command
         return reply
+
+    def _gate(self, client: Client, spec: Spec, args: list[bytes]) -> CommandError | None:
+        """NOAUTH, then (after the no-multi refusal) the ACL check, as Redis's processCommand orders them."""
+        if self.acl.auth_required(client):
+            return None if spec.no_auth else self._refused(client, CommandError(NOAUTH))
+        if client.multi is not None and spec.no_multi:
+            return None
+        error = self.acl.denial(client, spec, args, "toplevel" if client.multi is None else "multi")
+        return None if error is None else self._refused(client, error, spec)
 
     def _append_unit(self, name: bytes, caller_db: int) -> None:
         """Several commands go in MULTI/EXEC (Redis 7.0+, but not for the commands that touch arbitrary
@@ -268,7 +282,7 @@ class Server:
     def _refused(self, client: Client, error: CommandError, spec: Spec | None = None) -> CommandError:
         """A refused call (its transaction fails); Valkey 9 asks an unauthenticated client to AUTH
         before telling it what is wrong with the call."""
-        if not client.authenticated and self._auth_first and (spec is None or not spec.no_auth):
+        if self._auth_first and self.acl.auth_required(client) and (spec is None or not spec.no_auth):
             error = CommandError(NOAUTH)
         if client.multi is not None:
             client.multi_failed = True
@@ -277,7 +291,13 @@ class Server:
     def call(self, client: Client, args: list[bytes]) -> object:
         """Run a command now (from EXEC)."""
         spec = self.resolve(args)  # queued calls were checked: a subcommand is found
-        return _unknown(args, self._backticks) if spec is None else self._call(client, args, spec)
+        if spec is None:
+            return _unknown(args, self._backticks)
+        if client.gated:  # the rules may have changed since the command was queued
+            error = self.acl.exec_denial(client, spec, args)
+            if error is not None:
+                return error
+        return self._call(client, args, spec)
 
     def _call(self, client: Client, args: list[bytes], spec: Spec) -> object:
         self.stats["total_commands_processed"] += 1

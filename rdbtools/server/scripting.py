@@ -95,6 +95,8 @@ class Scripting:
         self.run: Run | None = None
         self.client = Client(0, "", "", send=_ignore, close=_ignore)  # the connection scripts call through
         self.client.authenticated = True
+        self.client.user = server.acl.default
+        self.caller = self.client
         self.random = Lrand48()
         self._start()
 
@@ -286,6 +288,7 @@ class Scripting:
         """Run a script or function with the command's keys (``count`` of them) and arguments."""
         server, client = self.server, self.client
         client.db, client.resp = caller.db, 2
+        client.user, client.gated, self.caller = caller.user, caller.gated, caller  # its calls are the caller's
         was_in_transaction, server.in_transaction = server.in_transaction, True  # no command blocks
         self.run = run
         watched = server.config["busy-reply-threshold"] > 0
@@ -363,6 +366,10 @@ class Scripting:
             if run.read_only:
                 return None, "ERR Write commands are not allowed from read-only scripts."
             run.dirty = run.dirty or "write" in flags
+        if self.client.gated:
+            denied = server.acl.script_denial(self.client, self.caller, spec, args)
+            if denied is not None:
+                return None, denied
         unit, mark = server.unit, len(server.unit)
         reply = server._call(self.client, args, spec)
         if not run.repl & 1:
