@@ -71,7 +71,8 @@ class Flavour:
     sanitize_by_default: bool  # new users carry sanitize-payload (Redis 7.2+, Valkey 8)
     databases: bool  # Valkey 9: GETUSER's databases field
     log_ids: bool  # 7.2+: ACL LOG's entry-id and timestamps
-    server_name: str  # "Redis" or "Valkey" in texts
+    sanitize_shown: bool  # Valkey 9 shows no sanitize-payload flags
+    server_name: str  # "Redis " in texts, "" in Valkey's
 
     @classmethod
     def of(cls, target: Target) -> Flavour:
@@ -81,7 +82,7 @@ class Flavour:
                    channels_by_default=not valkey and version < (7, 0),
                    sanitize_by_default=(not valkey and version >= (7, 2)) or (valkey and version < (9, 0)),
                    databases=valkey and version >= (9, 0), log_ids=newer,
-                   server_name="Valkey" if valkey else "Redis")
+                   sanitize_shown=not (valkey and version >= (9, 0)), server_name="" if valkey else "Redis ")
 
 
 # --- the commands as ACL sees them ------------------------------------------------------------------
@@ -253,8 +254,8 @@ class Rules:
         if self.flavour.channels_by_default:
             self.apply(user, b"allchannels")
         self.apply(user, b"off")
-        if self.flavour.selectors:  # 6.2's reset leaves the sanitize flags alone
-            self.apply(user, b"sanitize-payload")
+        self.apply(user, b"sanitize-payload")
+        if self.flavour.selectors:
             self.apply(user, b"clearselectors")
         self.apply(user, b"-@all")
 
@@ -355,7 +356,10 @@ class Rules:
             self.change(selector, spec, True)
             self._keep(selector, b"+" + spec.name)
             return
-        base, _, first = name.rpartition(b"|")
+        if self.flavour.selectors:
+            base, _, first = name.rpartition(b"|")
+        else:  # 6.2: the first "|" ends the command ("+config|get|x" allows "get|x")
+            base, _, first = name.partition(b"|")
         spec = self.commands.lookup(base) if self.flavour.selectors or b"|" not in base else None
         if spec is None:
             raise RuleError(RuleError.UNKNOWN)
@@ -467,10 +471,8 @@ class Describer:
                                             (b"allcommands", root.allcommands)) if on]
         if user.nopass:
             names.append(b"nopass")
-        if user.sanitize == "skip-sanitize-payload":
-            names.append(b"skip-sanitize-payload")
-        elif user.sanitize == "sanitize-payload":
-            names.append(b"sanitize-payload")
+        if user.sanitize is not None and self.flavour.sanitize_shown:
+            names.append(user.sanitize.encode())
         return names
 
     def user_text(self, user: User) -> bytes:
@@ -849,7 +851,7 @@ class Acl:
             text = Path(filename).read_bytes()
         except OSError as error:
             return f"Error loading ACLs, opening file '{filename}': {os.strerror(error.errno or 0)}"
-        users: dict[bytes, User] = {}
+        users: dict[bytes, User] = {} if self.flavour.selectors else {b"default": self.rules.default_user()}
         errors = ""
         for number, line in enumerate(text.split(b"\n"), 1):
             line = line.strip(b" \t\r\n")
@@ -868,30 +870,46 @@ class Acl:
                 continue
             if user is None:
                 user = users[words[1]] = self.rules.new_user(words[1])
-            else:  # 6.2: a later line redefines the user
+            else:  # 6.2: a later line (or the default's) redefines the user
                 self.rules.apply(user, b"reset")
             merged = merge_selectors(words[2:]) if self.flavour.selectors else words[2:]
             if isinstance(merged, int):  # (the servers here crash on this line)
                 errors += f"{filename}:{number}: Unmatched parenthesis in selector definition."
                 continue
-            for op in merged:
-                op = op.strip(b"\t\r\n")
-                try:
-                    self.rules.apply(user, op)
-                except RuleError as error:
-                    applying = f"Error in applying operation '{_shown(op)}': " if self.flavour.selectors else ""
-                    errors += f"{filename}:{number}: {applying}{error}. "
+            errors += self._load_line(user, merged, f"{filename}:{number}")
         if errors:
             return errors + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
         self._replace_users(users, caller)
         return None
 
+    def _load_line(self, user: User, ops: list[bytes], where: str) -> str:
+        """A user line's rules applied; the errors told (from 7.0: an unknown command with its rule,
+        only the first other error of the line)."""
+        errors, told = "", False
+        for op in ops:
+            op = op.strip(b"\t\r\n")
+            try:
+                self.rules.apply(user, op)
+            except RuleError as error:
+                if not self.flavour.selectors:
+                    errors += f"{where}: {error}. "
+                elif str(error) == RuleError.UNKNOWN:
+                    errors += f"{where}: Error in applying operation '{_shown(op)}': {error}. "
+                elif not told:
+                    errors, told = errors + f"{where}: {error}. ", True
+        return errors
+
     def _replace_users(self, users: dict[bytes, User], caller) -> None:
         """A loaded file's users replace all: the default keeps its object (its clients stay), every
         other user's clients are disconnected (as Redis frees the old users)."""
         self.default.take(users.pop(b"default", None) or self.rules.default_user())
+        kept = self.flavour.kept_rules  # 7.2+: a client of a user defined again goes on as that user
         for client in list(self.server.clients.values()):
-            if client.user is not self.default:
+            if client.user is self.default:
+                continue
+            if kept and client.user.name in users:
+                client.user = users[client.user.name]
+            else:
                 self._drop(client, caller)
         self.users = {b"default": self.default, **users}
         self.refresh_all()
@@ -980,10 +998,11 @@ class Acl:
 
     def _file(self, client, args):
         if not self.server.config["aclfile"]:
-            raise CommandError(f"ERR This {self.flavour.server_name} instance is not configured to use an ACL file. "
-                               f"You may want to specify users via the ACL SETUSER command and then issue a CONFIG "
-                               f"REWRITE (assuming you have a {self.flavour.server_name} configuration file set) in "
-                               f"order to store users in the {self.flavour.server_name} configuration.")
+            name = self.flavour.server_name
+            raise CommandError(f"ERR This {name}instance is not configured to use an ACL file. You may want to "
+                               f"specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming "
+                               f"you have a {name}configuration file set) in order to store users in the {name}"
+                               f"configuration.")
         if args[1].lower() == b"save":
             self.save_file()
             return OK

@@ -346,6 +346,8 @@ ACL LOG
 
 
 def test_scripts_calls_are_checked_against_the_callers_user(both):
+    if both.name == "redis-6.2":
+        pytest.skip("serve's scripting raises redis.call errors as 7.0+ does (a table), 6.2 raised strings")
     both.same(0, LIMITED)
     both.same(1, "AUTH u pw")
     for script in ("return redis.call('get','x1')", "return redis.pcall('get','x1')",
@@ -464,7 +466,7 @@ ACL LIST
             (tmp_path / where / "users.acl").write_text("user a on +nosuch\nnotuser b\nuser a off\n"
                                                         "user d %X~x #zz\nuser d\tx\n")
         theirs, ours = both.replies(0, _words("ACL LOAD"))
-        assert ours == ("error", theirs[1].replace(str(tmp_path / "real"), str(tmp_path / "serve")))
+        assert ours == ("error", theirs[1].replace(str(tmp_path / "real"), str(tmp_path / "serve"))), (ours, theirs)
         both.same(0, "ACL LIST")
 
 
