@@ -684,6 +684,10 @@ class Acl:
         what = "keys" if verdict == DENIED_KEY else "channels"
         return f"this user has no permissions to access one of the {what} used as arguments"
 
+    def allows(self, user: User, spec: Spec, args: list[bytes]) -> bool:
+        """redis.acl_check_cmd: whether the user may make the call (nothing logged)."""
+        return check(user, spec, args, self.old)[0] == ALLOWED
+
     def script_denial(self, client, caller, spec: Spec, args: list[bytes]) -> str | None:
         """The error text redis.call raises for a call the script's user may not make (logged as lua)."""
         verdict, position = check(client.user, spec, args, self.old)

@@ -544,9 +544,11 @@ class Scripting:
         if not args:
             raise _raise("ERR Please specify at least one argument for this redis lib call")
         name = args[0] if args[0].__class__ is bytes else b"%.17g" % args[0]
-        if self.server.resolve([name]) is None:
-            raise _raise("ERR Invalid command passed to redis.acl_check_cmd()")
-        return True
+        call = [name, *(a if a.__class__ is bytes else self._double_text(float(a)) for a in args[1:])]
+        spec = self.server.resolve(call)
+        if spec is None:
+            raise _raise(self._say("ERR Invalid command passed to redis.acl_check_cmd()"))
+        return not self.client.gated or self.server.acl.allows(self.client.user, spec, call)
 
     def _log(self, *args) -> None:
         if len(args) < 2:
@@ -764,7 +766,8 @@ _VALKEY_WORDS = (("Lua redis lib command arguments", "Command arguments"),
                  ("Unknown Redis command called", "Unknown command called"),
                  ("calling Redis command from script", "calling command from script"),
                  ("for this redis lib call", "for this call"), ("redis.register_function", "server.register_function"),
-                 ("No matching script. Please use EVAL.", "No matching script."))
+                 ("No matching script. Please use EVAL.", "No matching script."),
+                 ("redis.acl_check_cmd()", "server.acl_check_cmd()"))
 
 
 def _valkey_text(text: str) -> str:
