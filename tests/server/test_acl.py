@@ -234,7 +234,10 @@ ACL NOSUCH
 ACL CAT a b
 ACL GETUSER
 ACL SETUSER
+ACL HELP
 """)
+    for name in (b"a\x00b", b"has\tspace", b"has space", b""):
+        both.same(0, [b"ACL", b"SETUSER", name])
     for category in ("hash", "dangerous", "admin", "scripting", "pubsub"):
         theirs, ours = both.replies(0, _words(f"ACL CAT {category}"))
         assert sorted(ours) == sorted(theirs), category
@@ -284,6 +287,20 @@ ACL SETUSER default nopass
 """)
     both.same(0, [b"CONFIG", b"SET", b"requirepass", b""])
     both.same(0, "ACL GETUSER default")
+
+
+def test_a_disabled_default_user_asks_every_new_connection_to_authenticate(both):
+    both.run("""
+ACL SETUSER u on >pw ~* &* +@all
+ACL SETUSER default off
+@1 GET a
+@1 AUTH default anything
+@1 AUTH u pw
+@1 GET a
+PING
+ACL SETUSER default on
+@2 GET a
+""")
 
 
 # --- denials ----------------------------------------------------------------------------------------------
