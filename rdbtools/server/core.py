@@ -280,12 +280,16 @@ class Server:
         return spec
 
     def _refused(self, client: Client, error: CommandError, spec: Spec | None = None) -> CommandError:
-        """A refused call (its transaction fails); Valkey 9 asks an unauthenticated client to AUTH
-        before telling it what is wrong with the call."""
+        """A refused call (its transaction fails; a refused EXEC ends it, as Redis's execCommandAbort);
+        Valkey 9 asks an unauthenticated client to AUTH before telling it what is wrong with the call."""
         if self._auth_first and self.acl.auth_required(client) and (spec is None or not spec.no_auth):
             error = CommandError(NOAUTH)
         if client.multi is not None:
             client.multi_failed = True
+        if spec is not None and spec.name == b"exec":  # "ERR " is not part of the text Redis quotes
+            client.multi, client.multi_failed, client.watched = None, False, {}
+            text = str(error)
+            error = CommandError(f"EXECABORT Transaction discarded because of: {text.removeprefix('ERR ')}")
         return error
 
     def call(self, client: Client, args: list[bytes]) -> object:

@@ -358,6 +358,11 @@ def test_transactions_refuse_denied_commands_and_exec_checks_again(both):
 @1 SET k2 v
 ACL SETUSER u -get
 @1 EXEC
+ACL SETUSER u -exec
+@1 EXEC
+@1 MULTI
+@1 EXEC
+@1 EXEC x
 ACL LOG
 """)
 
@@ -562,5 +567,41 @@ def test_random_rules_describe_and_decide_as_the_server(dryrun_pair, rules):
         both.same(0, "ACL LIST")
         for call in CALLS:
             both.same(0, [b"ACL", b"DRYRUN", b"r", *(c.encode() for c in call)])
+    finally:
+        both.close()
+
+
+#: calls whose replies are one reply each (no SUBSCRIBE), run by a client of the random user
+ENFORCED = [call for call in CALLS if call[0] != "subscribe"] + [["multi"], ["get", "x"], ["hset", "a1", "f", "v"],
+                                                                 ["exec"]]
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def any_pair(request):
+    with start_server(request.param) as real, start_serve("--target", request.param) as served:
+        yield request.param, real.port, served.port
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rules=st.lists(rule, min_size=1, max_size=12))
+@example(rules=["+@all", "-@dangerous", "%R~a*"])
+@example(rules=["+select|0", "+get", "~*", "(+set ~a*)"])
+def test_random_rules_enforce_as_the_server(any_pair, rules):
+    """A client of a user with random rules makes the same calls on both: the same replies (NOPERM
+    texts included) and the same ACL LOG."""
+    both = Both(*any_pair)
+    try:
+        both.same(0, "ACL SETUSER r reset")
+        both.same(0, "ACL LOG RESET")
+        both.same(0, [b"ACL", b"SETUSER", b"r", *(r.encode() for r in rules), b"on", b">p"])
+        both.same(1, "AUTH r p")
+        for call in ENFORCED:
+            theirs, ours = both.replies(1, [c.encode() for c in call])
+            if call == ["client", "list"] and isinstance(ours, bytes):  # the users, not the connections
+                theirs, ours = (re.findall(rb" user=(\S+)", reply) for reply in (theirs, ours))
+            if call[0] == "keys" and isinstance(ours, list):
+                theirs, ours = sorted(theirs), sorted(ours)
+            assert ours == theirs, f"{call}: serve {ours!r}, server {theirs!r}"
+        both.same(0, "ACL LOG")
     finally:
         both.close()
