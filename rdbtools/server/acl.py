@@ -67,7 +67,7 @@ class Flavour:
     selectors: bool  # 7.0+: (...) selectors, %R~/%W~ key permissions, DRYRUN
     kept_rules: bool  # 7.2+ and Valkey: the command rules kept as given (else rebuilt by best fit)
     new_texts: bool  # 7.2+ and Valkey: "User x has no permissions ...", "No permissions to access a key"
-    channels_by_default: bool  # 6.2: acl-pubsub-default allchannels
+    channels_by_default: bool  # 6.2: acl-pubsub-default is allchannels (resetchannels from 7.0)
     sanitize_by_default: bool  # new users carry sanitize-payload (Redis 7.2+, Valkey 8)
     databases: bool  # Valkey 9: GETUSER's databases field
     log_ids: bool  # 7.2+: ACL LOG's entry-id and timestamps
@@ -184,18 +184,17 @@ def _has_spaces(text: bytes) -> bool:
 # --- rules ----------------------------------------------------------------------------------------------
 
 class Rules:
-    """ACLSetUser / ACLSetSelector for a target."""
+    """ACLSetUser / ACLSetSelector for a target (``all_channels``: what acl-pubsub-default says now)."""
 
-    def __init__(self, commands: Commands, flavour: Flavour) -> None:
-        self.commands, self.flavour = commands, flavour
+    def __init__(self, commands: Commands, flavour: Flavour, all_channels: Callable[[], bool]) -> None:
+        self.commands, self.flavour, self.all_channels = commands, flavour, all_channels
 
     def new_user(self, name: bytes) -> User:
-        """ACLCreateUser as ACL SETUSER and a user line find it (6.2: with allchannels)."""
+        """ACLCreateUser as ACL SETUSER and a user line find it (all channels with acl-pubsub-default)."""
         user = User(name)
         if self.flavour.sanitize_by_default:
             user.sanitize = "sanitize-payload"
-        if self.flavour.channels_by_default:
-            user.root.allchannels = True
+        user.root.allchannels = self.all_channels()
         return user
 
     def default_user(self) -> User:
@@ -251,7 +250,7 @@ class Rules:
     def _reset(self, user: User) -> None:
         for rule in (b"resetpass", b"resetkeys", b"resetchannels"):
             self.apply(user, rule)
-        if self.flavour.channels_by_default:
+        if self.all_channels():
             self.apply(user, b"allchannels")
         self.apply(user, b"off")
         self.apply(user, b"sanitize-payload")
@@ -610,7 +609,10 @@ class Acl:
         target = server.config.target
         self.flavour = Flavour.of(target)
         self.old = not self.flavour.selectors
-        self.rules = Rules(Commands(target), self.flavour)
+        config = server.config
+        if not config["acl-pubsub-default"]:
+            config.values["acl-pubsub-default"] = "allchannels" if self.flavour.channels_by_default else "resetchannels"
+        self.rules = Rules(Commands(target), self.flavour, lambda: config["acl-pubsub-default"] == "allchannels")
         self.describer = Describer(self.rules)
         self.default = self.rules.default_user()
         self.users: dict[bytes, User] = {b"default": self.default}
@@ -781,7 +783,8 @@ class Acl:
         if any(s.allchannels for s in new.selectors):
             return
         upcoming = [c for s in new.selectors for c in s.channels]
-        if all(c in upcoming for s in old.selectors for c in s.channels):
+        revoked_all = any(s.allchannels for s in old.selectors)
+        if not revoked_all and all(c in upcoming for s in old.selectors for c in s.channels):
             return
         for client in list(self.server.clients.values()):
             if client.user is not old or not client.subscriptions:

@@ -192,6 +192,7 @@ DIRECTIVES: dict[str, Directive] = {
     "requirepass": Directive(_text, ""),
     "aclfile": Directive(_text, "", False),
     "acllog-max-len": Directive(_integer(0, _LLONG_MAX), 128),
+    "acl-pubsub-default": Directive(_choice("allchannels", "resetchannels"), ""),  # "": the target's (acl.py)
     "protected-mode": Directive(_bool, True),
     "maxclients": Directive(_integer(1, 1 << 31), 10000),
     "databases": Directive(_integer(1, 1 << 31), 16, False),

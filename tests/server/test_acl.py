@@ -155,6 +155,8 @@ def _clean(name: str, *ports: int) -> None:
             if user != b"default":
                 conn.call([b"ACL", b"DELUSER", user])
         conn.call(_words("ACL LOG RESET"))
+        channels = b"allchannels" if name == "redis-6.2" else b"resetchannels"
+        conn.call([b"CONFIG", b"SET", b"acl-pubsub-default", channels])
         conn.call([b"FLUSHALL"])
         conn.sock.close()
 
@@ -399,6 +401,34 @@ ACL DELUSER v
 @4 AUTH u pw
 @4 ACL DELUSER u
 @4 PING
+""")
+
+
+def test_revoking_all_channels_disconnects_the_subscribers_it_no_longer_allows(both):
+    both.run("""
+ACL SETUSER ps on >p allchannels +@all ~*
+@1 AUTH ps p
+@1 PSUBSCRIBE foo
+@2 AUTH ps p
+@2 SUBSCRIBE bar
+ACL SETUSER ps resetchannels &bar
+@1 PING
+@2 PING
+""")
+
+
+def test_acl_pubsub_default_gives_new_users_their_channels(both):
+    both.run("""
+CONFIG GET acl-pubsub-default
+CONFIG SET acl-pubsub-default allchannels
+ACL SETUSER new1
+ACL GETUSER new1
+CONFIG SET acl-pubsub-default resetchannels
+ACL SETUSER new1 reset
+ACL GETUSER new1
+ACL SETUSER new2
+ACL GETUSER new2
+CONFIG SET acl-pubsub-default nope
 """)
 
 
