@@ -455,8 +455,6 @@ class Describer:
         words = [b"~*"] if selector.allkeys else [self.key_pattern(p, f) for p, f in selector.keys]
         if selector.allchannels:
             words.append(b"&*")
-        elif self.flavour.selectors:
-            words += [b"resetchannels", *(b"&" + c for c in selector.channels)]
         else:
             words += [b"resetchannels", *(b"&" + c for c in selector.channels)]
         words.append(self.command_rules(selector))

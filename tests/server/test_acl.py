@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from tests.server.serving import start_serve
 from tests.servers import SERVERS, RealServer, free_port, require_binary, start_server
 
-TARGETS = ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-9.1"]
+TARGETS = ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"]
 #: what the log holds that depends on the moment or the connection
 _VOLATILE = {b"age-seconds", b"client-info", b"timestamp-created", b"timestamp-last-updated"}
 
