@@ -99,6 +99,14 @@ class Commands:
         self.names = frozenset(spec.name for spec in self.every)
         self.in_category = {c: [s for s in self.every if c in s.acl_categories] for c in CATEGORIES}
 
+    def resolve(self, call: list[bytes]) -> Spec | None:
+        """lookupCommand: the record of a call (its subcommand's for a container; None for a container's
+        unknown subcommand)."""
+        spec = self.top.get(call[0].lower())
+        if spec is None or spec.subcommands is None or len(call) == 1:
+            return spec
+        return spec.subcommands.get(call[1].lower())
+
     def lookup(self, name: bytes) -> Spec | None:
         """ACLLookupCommand: "get", or "config|get" for a container's subcommand."""
         parts = name.lower().split(b"|")
@@ -672,7 +680,7 @@ class Acl:
 
     def message(self, verdict: int, user: User, spec: Spec) -> str:
         """The text of a denial (without NOPERM), per version."""
-        name = spec.name.decode("utf-8", "replace")
+        name = _shown(spec.reply_name)  # a module's command as it registered it (VADD)
         if self.old:
             if verdict == DENIED_CMD:
                 return f"this user has no permissions to run the '{name.split('|')[0]}' command or its subcommand"
@@ -720,7 +728,7 @@ class Acl:
                user: User | None = None) -> None:
         """addACLLogEntry: a similar recent entry (among the 10 newest) counts one more, else a new one."""
         if object is None:
-            object = spec.name if reason == DENIED_CMD else args[position]
+            object = spec.reply_name if reason == DENIED_CMD else args[position]
         if context is None:
             context = "multi" if client.multi is not None else "toplevel"
         now = int(self.server.clock() * 1000)
@@ -987,17 +995,17 @@ class Acl:
         if user is None:
             raise CommandError(f"ERR User '{_shown(args[2])}' not found")
         call = args[3:]
-        spec = self.server.resolve(call) or self.rules.commands.lookup(call[0].lower())
+        spec = self.rules.commands.resolve(call)
         if spec is None:
             raise CommandError(f"ERR Command '{_shown(call[0])}' not found")
         if (spec.arity > 0 and len(call) != spec.arity) or len(call) < -spec.arity:
-            raise CommandError(f"ERR wrong number of arguments for '{spec.name.decode()}' command")
+            raise CommandError(f"ERR wrong number of arguments for '{_shown(spec.reply_name)}' command")
         verdict, position = check(user, spec, call, self.old)
         if verdict == ALLOWED:
             return OK
         who = f"User {user.name.decode('utf-8', 'replace')}" if self.flavour.new_texts else "This user"
         if verdict == DENIED_CMD:
-            return f"{who} has no permissions to run the '{spec.name.decode()}' command".encode()
+            return f"{who} has no permissions to run the '{_shown(spec.reply_name)}' command".encode()
         kind = "key" if verdict == DENIED_KEY else "channel"
         return f"{who} has no permissions to access the '{_shown(call[position])}' {kind}".encode()
 

@@ -635,3 +635,35 @@ def test_random_rules_enforce_as_the_server(any_pair, rules):
         both.same(0, "ACL LOG")
     finally:
         both.close()
+
+
+_FILLERS = [b"w1", b"1", b"r1", b"x1", b"2", b"c1", b"r2", b"w2"]
+
+
+def _calls(both: Both) -> list[list[bytes]]:
+    """A call of every command and subcommand the server lists, filled to its arity with key-like and
+    number-like words (keys at different positions meet different patterns)."""
+    real = Raw(both.ports[0])
+    calls = []
+    for entry in real.call([b"COMMAND"]):
+        subs = entry[9] if len(entry) > 9 and entry[9] else [entry]
+        for sub in subs:
+            name, arity = sub[0], sub[1]
+            words = name.split(b"|")
+            count = max(abs(arity), len(words) + 1) if arity < 0 else arity
+            for shift in range(2):
+                calls.append(words + [_FILLERS[(i + shift) % len(_FILLERS)] for i in range(count - len(words))])
+    real.sock.close()
+    return calls
+
+
+@pytest.mark.parametrize("rules", ["+@all %R~r* %W~w* resetchannels &c*", "-@all +@read +@write ~r* ~w1 &*",
+                                   "+@all -@dangerous ~* resetchannels (+@all %W~x* &*)"])
+def test_dryrun_of_every_command_decides_as_the_server(both, rules):
+    """Each command's keys (from its key specs, or its own finder) and channels meet the patterns as
+    in the server."""
+    if not _selectors(both):
+        pytest.skip("no DRYRUN before 7.0")
+    both.same(0, f"ACL SETUSER d on {rules}")
+    for call in _calls(both):
+        both.same(0, [b"ACL", b"DRYRUN", b"d", *call])
