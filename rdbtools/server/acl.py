@@ -39,6 +39,9 @@ CATEGORIES = ("keyspace", "read", "write", "set", "sortedset", "list", "hash", "
 ALLOWED, DENIED_CMD, DENIED_KEY, DENIED_AUTH, DENIED_CHANNEL = 0, 1, 2, 3, 4
 READ, WRITE = 1, 2
 _REASONS = {DENIED_CMD: "command", DENIED_KEY: "key", DENIED_CHANNEL: "channel", DENIED_AUTH: "auth"}
+#: INFO stats' counters of refusals (Redis 7.2+ and Valkey; Valkey 9 adds tls_cert and db, never counted here)
+_COUNTERS = {DENIED_AUTH: "acl_access_denied_auth", DENIED_CMD: "acl_access_denied_cmd",
+             DENIED_KEY: "acl_access_denied_key", DENIED_CHANNEL: "acl_access_denied_channel"}
 #: the channels a pub/sub command names: (first argument, pattern?) -- Redis's getChannelsFromCommand
 _CHANNELS = {b"publish": (1, 1, False), b"spublish": (1, 1, False), b"subscribe": (1, -1, False),
              b"ssubscribe": (1, -1, False), b"psubscribe": (1, -1, True)}
@@ -624,6 +627,8 @@ class Acl:
         self.users: dict[bytes, User] = {b"default": self.default}
         self.log: list[LogEntry] = []
         self.next_entry_id = 0
+        #: INFO stats' refusal counts (Redis 7.2+, Valkey), which CONFIG RESETSTAT leaves alone
+        self.counters: dict[str, int] = dict.fromkeys(_counter_names(self.flavour), 0)
         password = server.config["requirepass"]
         if password:
             self.set_default_password(password)
@@ -727,6 +732,8 @@ class Acl:
                context: str | None = None, username: bytes | None = None, object: bytes | None = None,
                user: User | None = None) -> None:
         """addACLLogEntry: a similar recent entry (among the 10 newest) counts one more, else a new one."""
+        if self.counters:
+            self.counters[_COUNTERS[reason]] += 1
         if object is None:
             object = spec.reply_name if reason == DENIED_CMD else args[position]
         if context is None:
@@ -1033,6 +1040,12 @@ _SUBCOMMANDS: dict[bytes, tuple[Callable, Callable[[int], bool]]] = {
     b"deluser": (Acl._deluser, lambda n: n >= 3), b"dryrun": (Acl._dryrun, lambda n: n >= 4),
     b"load": (Acl._file, lambda n: n == 2), b"save": (Acl._file, lambda n: n == 2),
 }
+
+
+def _counter_names(flavour: Flavour) -> list[str]:
+    if not flavour.log_ids:
+        return []
+    return [*_COUNTERS.values(), *(("acl_access_denied_tls_cert", "acl_access_denied_db") if flavour.databases else ())]
 
 
 def merge_selectors(ops: list[bytes]) -> list[bytes] | int:

@@ -68,7 +68,7 @@ def _persistence(server) -> dict[str, object]:
 def _stats(server) -> dict[str, object]:
     return {**server.stats, "instantaneous_ops_per_sec": 0, "evicted_keys": 0, "pubsub_channels":
             sum(1 for subs in server.channels.values() if subs), "pubsub_patterns":
-            sum(1 for subs in server.patterns.values() if subs)}
+            sum(1 for subs in server.patterns.values() if subs), **server.acl.counters}
 
 
 def _replication(server) -> dict[str, object]:

@@ -343,7 +343,10 @@ ACL LOG 2
 ACL LOG -1
 ACL LOG RESET
 ACL LOG
+CONFIG RESETSTAT
 """)
+    theirs, ours = both.replies(0, _words("INFO stats"))  # counted since the start: RESETSTAT leaves them
+    assert re.findall(rb"acl_access_denied_\w+:\d+", ours) == re.findall(rb"acl_access_denied_\w+:\d+", theirs)
 
 
 def test_transactions_refuse_denied_commands_and_exec_checks_again(both):
