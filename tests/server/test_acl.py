@@ -248,6 +248,38 @@ ACL HELP
         assert len(ours) == len(theirs)
 
 
+def test_restricting_the_default_user_applies_at_once_to_its_connections(both):
+    both.run("""
+@1 GET a
+ACL SETUSER default -get resetkeys ~a*
+@1 GET a
+@1 GET b
+@1 SET b 1
+ACL SETUSER default +@all allkeys
+@1 GET b
+ACL LOG
+""")
+
+
+def test_replies_have_redis_shapes_in_resp3(both):
+    both.run("""
+HELLO 3
+ACL SETUSER r3 on >pw ~a* &c +get (+set ~b*)
+ACL GETUSER r3
+ACL GETUSER nobody
+ACL LIST
+ACL CAT
+@1 HELLO 3 AUTH r3 bad
+""")
+    theirs, ours = both.replies(0, _words("ACL LOG"))
+    assert [_shape(entry) for entry in ours] == [_shape(entry) for entry in theirs]
+
+
+def _shape(entry: dict) -> dict:
+    """A RESP3 log entry without its volatile values, the types of those kept."""
+    return {k: (type(v).__name__ if k in _VOLATILE else v) for k, v in entry.items()}
+
+
 # --- authentication -----------------------------------------------------------------------------------------
 
 def test_auth_and_hello_authenticate_users_as_redis_does(both):
