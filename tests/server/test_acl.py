@@ -418,6 +418,13 @@ def test_scripts_calls_are_checked_against_the_callers_user(both):
         both.same(1, [b"EVAL", script.encode(), b"0"])
     both.same(1, [b"EVAL", b"return redis.call('get','k1')", b"1", b"x1"])
     both.same(0, "ACL LOG")
+    library = b"#!lua name=lib\nredis.register_function('getter', function(keys) return redis.call('get', keys[1]) end)"
+    both.same(0, [b"FUNCTION", b"LOAD", b"REPLACE", library])
+    both.same(0, "ACL SETUSER u +fcall ~x*")
+    for key in (b"k1", b"x1", b"y1"):
+        both.same(1, [b"FCALL", b"getter", b"1", key])
+    both.same(0, "ACL LOG 2")
+    both.same(0, "FUNCTION FLUSH")
 
 
 def test_changing_or_deleting_a_user_disconnects_its_clients_as_redis_does(both):
@@ -552,6 +559,8 @@ ACL LOAD
 @1 PING
 ACL LIST
 """)
+        saved = [(tmp_path / where / "users.acl").read_text() for where in ("real", "serve")]
+        assert saved[1] == saved[0]
         for where in ("real", "serve"):
             (tmp_path / where / "users.acl").write_text("user a on +nosuch\nnotuser b\nuser a off\n"
                                                         "user d %X~x #zz\nuser d\tx\n")
