@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.server.serving import start_serve
-from tests.servers import SERVERS, RealServer, free_port, require_binary, start_server
+from tests.servers import SERVERS, RealServer, ServerRefused, free_port, require_binary, start_server
 
 TARGETS = ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"]
 #: what the log holds that depends on the moment or the connection
@@ -240,7 +240,7 @@ ACL HELP
 """)
     for name in (b"a\x00b", b"has\tspace", b"has space", b""):
         both.same(0, [b"ACL", b"SETUSER", name])
-    for category in ("hash", "dangerous", "admin", "scripting", "pubsub"):
+    for category in _CATEGORIES[1:]:
         theirs, ours = both.replies(0, _words(f"ACL CAT {category}"))
         assert sorted(ours) == sorted(theirs), category
     for bits in ("", " 1", " 5", " 4096"):
@@ -580,6 +580,23 @@ ACL LIST
 @1 SET b1 x
 ACL SAVE
 """)
+
+
+@pytest.mark.parametrize("lines", ["user alice on +nosuch", "user alice on\nuser alice off",
+                                   "user alice on\naclfile DIR/users.acl"])
+def test_a_configuration_with_bad_users_stops_the_start(lines, tmp_path):
+    """A `user` line with an unknown command, a user defined twice, users beside an aclfile: Redis 7.0
+    does not start, neither does serve."""
+    (tmp_path / "users.acl").write_text("user default on nopass ~* &* +@all\n")
+    config = tmp_path / "server.conf"
+    config.write_text(lines.replace("DIR", str(tmp_path)) + "\n")
+    real = RealServer(SERVERS["redis-7.0"], require_binary("redis-7.0"), tmp_path, free_port())
+    real.command = lambda: [str(real.binary), str(config), "--port", str(real.port), "--logfile", str(real.log_path)]
+    with pytest.raises(ServerRefused):
+        real.start()
+    with pytest.raises(RuntimeError, match="exited"), start_serve(str(config), "--target", "redis-7.0",
+                                                                  directory=tmp_path):
+        pass
 
 
 def test_acl_file_without_aclfile_configured_is_refused(both):
