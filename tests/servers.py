@@ -26,6 +26,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+#: how long a test waits for a process that should end (a hang guard, not a speed limit: a CI machine
+#: shared with other work can be many times slower than an idle one)
+PROCESS_TIMEOUT = 300.0
+
 
 @dataclass(frozen=True)
 class ServerSpec:

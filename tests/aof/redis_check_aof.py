@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.servers import PROCESS_TIMEOUT
+
 BINARY = "/usr/bin/redis-check-aof"
 _ERROR = re.compile(r"^0x\s*([0-9a-f]+): (.*)$", re.M)
 _ANALYZED = re.compile(r"AOF analyzed: filename=(.*), size=(\d+), ok_up_to=(\d+), ok_up_to_line=(\d+), diff=(\d+)")
@@ -38,7 +40,7 @@ def require_redis_check_aof() -> str:
 
 def run_real(path, *options: str) -> RealVerdict:
     result = subprocess.run([require_redis_check_aof(), *options, str(path)], capture_output=True, text=True,
-                            input="y\n", timeout=60, errors="replace")
+                            input="y\n", timeout=PROCESS_TIMEOUT, errors="replace")
     out = result.stdout
     error = _ERROR.search(out)
     analyzed = ([None, *_ANALYZED.finditer(out)])[-1]  # the last file checked (multi-part prints one a file)

@@ -25,7 +25,7 @@ from rdbtools.formats.primitives import encode_length, encode_string
 from rdbtools.formats.ziplist import encode_ziplist
 from rdbtools.rdb.reader import open_rdb
 from tests.rdbbuild import rdb_file, select_db, string_key
-from tests.servers import SERVERS, ServerRefused, start_server
+from tests.servers import PROCESS_TIMEOUT, SERVERS, ServerRefused, start_server
 
 SANITIZE = ("--sanitize-dump-payload", "yes")
 FAR_MS = 4102444800000  # 2100-01-01: field TTLs that have not passed
@@ -252,7 +252,7 @@ def per_server(cases: dict[str, Case]) -> list[tuple[str, str]]:
 def verify(path, engine: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, RDBTOOL_PURE_PYTHON="1" if engine == "python" else "")
     return subprocess.run([sys.executable, "-m", "rdbtools.cli", "verify", "--format", "json", str(path)],
-                          capture_output=True, timeout=60, env=env)
+                          capture_output=True, timeout=PROCESS_TIMEOUT, env=env)
 
 
 @pytest.mark.parametrize(("case", "server"), per_server(DAMAGED))
@@ -328,5 +328,5 @@ def test_what_no_redis_writes_but_every_server_loads_is_a_warning_strict_fails_o
     assert any("last id 1-0 is lower than its last entry 5-0" in w and "key 'k'" in w for w in report["warnings"])
     env = dict(os.environ, RDBTOOL_PURE_PYTHON="1" if engine == "python" else "")
     strict = subprocess.run([sys.executable, "-m", "rdbtools.cli", "verify", "--strict", str(path)],
-                            capture_output=True, timeout=60, env=env)
+                            capture_output=True, timeout=PROCESS_TIMEOUT, env=env)
     assert strict.returncode == 1

@@ -22,7 +22,7 @@ from hiredis import pack_command
 from rdbtools.aof.check import check_aof
 from rdbtools.aof.reader import MissingPartError, open_aof
 from rdbtools.formats.manifest import ManifestError
-from tests.servers import ServerRefused, start_server
+from tests.servers import PROCESS_TIMEOUT, ServerRefused, start_server
 
 MANIFEST_SERVERS = ("redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1")  # multi-part AOF: 7.0+
 BASE, INCR1, INCR2 = "appendonly.aof.1.base.aof", "appendonly.aof.1.incr.aof", "appendonly.aof.2.incr.aof"
@@ -190,6 +190,6 @@ def test_rdbtool_check_aof_exits_0_exactly_when_the_server_starts(tmp_path, name
     answer = server_answer("redis-8.2", CASES[name])
     directory = appendonly_dir(tmp_path, CASES[name])
     run = subprocess.run([sys.executable, "-m", "rdbtools.cli", "check-aof", str(directory)], capture_output=True,
-                         timeout=60)
+                         timeout=PROCESS_TIMEOUT)
     assert run.returncode == (0 if answer.starts else 1), run.stdout
     assert not answer.manifest_error or answer.reason.encode() in run.stdout

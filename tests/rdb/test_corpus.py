@@ -13,6 +13,7 @@ from rdbtools import open_rdb, verify_rdb
 from rdbtools.errors import UnsupportedError
 from tests.corpus import corpus_files, newer_rdb_files, rdb_files, rdb_ids
 from tests.expected_shape import compare, shape_records
+from tests.servers import PROCESS_TIMEOUT
 
 NOW_MS = int(time.time() * 1000)
 
@@ -56,7 +57,8 @@ def _refused_by_name(path) -> None:
         open_rdb(path)
     assert caught.value.offset == len(b"REDIS")  # the version digits
     assert verify_rdb(path).verdict == "unsupported"
-    dump = subprocess.run([sys.executable, "-m", "rdbtools.cli", "dump", str(path)], capture_output=True, timeout=60)
+    dump = subprocess.run([sys.executable, "-m", "rdbtools.cli", "dump", str(path)], capture_output=True,
+                          timeout=PROCESS_TIMEOUT)
     assert dump.returncode == 1 and dump.stdout == b""
     assert dump.stderr.decode().count("\n") == 1 and "Traceback" not in dump.stderr.decode()
 

@@ -31,7 +31,7 @@ from rdbtools.rdb.targets import TARGETS
 from tests.corpus import corpus_dir
 from tests.rdbbuild import rdb_file, s, select_db
 from tests.reference import reference_keys
-from tests.servers import start_server
+from tests.servers import PROCESS_TIMEOUT, start_server
 
 _ID = struct.Struct(">QQ")
 
@@ -419,7 +419,7 @@ def test_resp_recreates_arrays_nacks_and_idmp_with_the_commands_of_redis_8_8(tmp
     path = tmp_path / "v15.rdb"
     path.write_bytes(_v15_file())
     out = subprocess.run([sys.executable, "-m", "rdbtools.cli", "dump", str(path), "--format", "resp"],
-                         capture_output=True, timeout=60, check=True).stdout
+                         capture_output=True, timeout=PROCESS_TIMEOUT, check=True).stdout
     reader = hiredis.Reader()
     reader.feed(out)
     commands = []

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from tests.servers import free_port
+from tests.servers import PROCESS_TIMEOUT, free_port
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Serving:
     def stop(self, sig: int = signal.SIGTERM) -> int:
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        return self.process.wait(timeout=30)
+        return self.process.wait(timeout=PROCESS_TIMEOUT)
 
 
 def command(*arguments: str) -> list[str]:

@@ -24,7 +24,7 @@ from tests.aof.redis_check_aof import run_real
 from tests.compat.generator import populate, read_back
 from tests.expected_shape import compare, shape_records
 from tests.server.serving import start_serve
-from tests.servers import SERVERS, start_server
+from tests.servers import PROCESS_TIMEOUT, SERVERS, start_server
 
 AOF = ("--appendonly", "yes", "--appendfsync", "always")
 SLOW_CHILD = ("--rdb-key-save-delay", "1000")  # a rewrite of N keys takes N ms: time to act meanwhile
@@ -156,7 +156,7 @@ def test_a_rewrite_killed_leaves_complete_files(tmp_path, victim):
             held = _content(serving.port)
             client.shutdown(nosave=True)
         else:  # the orphaned child finishes its file, which nobody installs
-            serving.process.wait(timeout=10)
+            serving.process.wait(timeout=PROCESS_TIMEOUT)
             _wait(lambda: _gone(int(children[0])))
             held = None
     assert check_aof(tmp_path / "appendonlydir").valid

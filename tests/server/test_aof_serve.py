@@ -22,7 +22,7 @@ from tests.compat.generator import populate, read_back
 from tests.compat.test_aof_servers import aof_path, wait_for_rewrite
 from tests.expected_shape import compare
 from tests.server.serving import command, start_serve
-from tests.servers import SERVERS, start_server
+from tests.servers import PROCESS_TIMEOUT, SERVERS, start_server
 
 AOF = ("--appendonly", "yes")
 
@@ -42,7 +42,7 @@ def test_the_aof_serve_writes_loads_in_the_real_server_of_its_target(name):
         populate(serving.client(), spec)
         held = read_back(serving.port, spec)
         serving.client().shutdown(nosave=True)
-        assert serving.process.wait(timeout=10) == 0
+        assert serving.process.wait(timeout=PROCESS_TIMEOUT) == 0
         written = aof_path_of(serving.dir, spec)
         assert check_aof(written).valid
         if spec.rdb_version <= 10:  # Debian's 7.0 checker reads RDB <= 10 bases only
@@ -127,7 +127,8 @@ def test_a_truncated_tail_stops_the_start_when_aof_load_truncated_is_no(tmp_path
     incr = _write_and_stop(tmp_path, ("SET", "a", "1"))
     incr.write_bytes(incr.read_bytes() + b"*2\r\n$3\r\nDEL")
     result = subprocess.run(command("--port", "0", "--dir", str(tmp_path), *AOF, "--target", "redis-7.0",
-                                    "--aof-load-truncated", "no"), capture_output=True, text=True, timeout=60)
+                                    "--aof-load-truncated", "no"),
+                            capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "aof-load-truncated yes" in result.stderr and "appendonly.aof.1.incr.aof" in result.stderr
 
@@ -139,7 +140,7 @@ def test_corruption_before_the_tail_stops_the_start_with_a_located_error(tmp_pat
     assert data[second + 1 :].count(b"*3\r\n") == 1  # the SET of b follows
     incr.write_bytes(data[:second] + b"!" + data[second + 1 :])  # not RESP any more, and not at the tail
     result = subprocess.run(command("--port", "0", "--dir", str(tmp_path), *AOF, "--target", "redis-7.0"),
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "appendonly.aof.1.incr.aof" in result.stderr and "offset" in result.stderr
 
@@ -259,7 +260,7 @@ def test_kill_9_under_load_keeps_acknowledged_writes(tmp_path, policy, rewriting
             assert serving.client().info("persistence")["aof_rewrite_in_progress"]
         killed_at = time.monotonic()
         serving.process.send_signal(signal.SIGKILL)
-        serving.process.wait(timeout=10)
+        serving.process.wait(timeout=PROCESS_TIMEOUT)
         for writer in writers:
             writer.join(timeout=20)
     acknowledged = sum(w.acknowledged + 1 for w in writers)
@@ -340,7 +341,7 @@ def test_serve_works_on_uvloop_and_on_asyncio(tmp_path, pure):
         pipe = client.pipeline(transaction=True)
         assert pipe.incr("counter").set("k", "v", ex=100).execute() == [1, True]
         serving.process.send_signal(signal.SIGKILL)
-        serving.process.wait(timeout=10)
+        serving.process.wait(timeout=PROCESS_TIMEOUT)
     with start_serve(*AOF, directory=tmp_path, env={"RDBTOOL_PURE_PYTHON": pure}) as serving:
         client = serving.client()
         assert client.lrange("list", 0, -1) == [b"b"] and client.get("counter") == b"1" and client.ttl("k") > 90
@@ -353,6 +354,6 @@ def test_a_corrupt_base_stops_the_start_with_a_located_error(tmp_path):
     data[-3] ^= 0xFF  # inside the CRC64 trailer
     base.write_bytes(bytes(data))
     result = subprocess.run(command("--port", "0", "--dir", str(tmp_path), *AOF, "--target", "redis-7.0"),
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert "appendonly.aof.1.base.rdb" in result.stderr and "offset" in result.stderr, result.stderr

@@ -9,6 +9,7 @@ import pytest
 
 from rdbtools.server.config import ConfigError, ServerConfig
 from tests.server.serving import command, start_serve
+from tests.servers import PROCESS_TIMEOUT
 
 DEBIAN_CONF = Path("/etc/redis/redis.conf")
 
@@ -31,7 +32,7 @@ def test_unknown_directives_and_bad_values_are_located_errors(tmp_path):
         ServerConfig.load(conf)
     with pytest.raises(ConfigError, match="port: argument must be between 0 and 65535"):
         ServerConfig.load(None, ["--port", "99999"])
-    result = subprocess.run(command(str(conf)), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(command(str(conf)), capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert result.returncode == 1 and "unknown directive 'frobnicate'" in result.stderr
     assert "Traceback" not in result.stderr
 

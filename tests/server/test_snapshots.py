@@ -19,7 +19,7 @@ from rdbtools.rdb.writer import RdbWriter
 from tests.compat.generator import populate, read_back
 from tests.expected_shape import compare, shape_records
 from tests.server.serving import command, start_serve
-from tests.servers import SERVERS, start_server
+from tests.servers import PROCESS_TIMEOUT, SERVERS, start_server
 
 
 def _now() -> int:
@@ -98,18 +98,18 @@ def test_shutdown_nosave_leaves_no_dump_and_shutdown_saves():
         client.set("k", "v")
         with contextlib.suppress(redis.ConnectionError):
             client.shutdown(nosave=True)
-        assert serving.process.wait(timeout=10) == 0 and not serving.rdb_path.exists()
+        assert serving.process.wait(timeout=PROCESS_TIMEOUT) == 0 and not serving.rdb_path.exists()
     with start_serve() as serving:
         serving.client().set("k", "v")
         with contextlib.suppress(redis.ConnectionError):
             serving.client().shutdown(save=True)
-        assert serving.process.wait(timeout=10) == 0 and serving.rdb_path.exists()
+        assert serving.process.wait(timeout=PROCESS_TIMEOUT) == 0 and serving.rdb_path.exists()
 
 
 def test_a_corrupt_dump_stops_the_start_with_a_located_error(tmp_path):
     (tmp_path / "dump.rdb").write_bytes(b"REDIS0010\xfe\x00\x00\x03key")
     result = subprocess.run(command("--port", "0", "--dir", str(tmp_path)), capture_output=True, text=True,
-                            timeout=60)
+                            timeout=PROCESS_TIMEOUT)
     assert result.returncode == 1
     assert "dump.rdb" in result.stderr and "offset" in result.stderr and "Traceback" not in result.stderr
 
