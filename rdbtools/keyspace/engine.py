@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from rdbtools.errors import RdbtoolError
-from rdbtools.keyspace.commands import REGISTRY, WRONGTYPE, CommandError, wrong_arity
+from rdbtools.keyspace.commands import EXPIRED, GENERIC, NEW, REGISTRY, WRONGTYPE, CommandError, wrong_arity
 from rdbtools.keyspace.model import Entry, Keyspace
 from rdbtools.rdb.targets import NEWEST, Target
 
@@ -20,6 +20,13 @@ __all__ = ["CommandError", "Engine", "UnknownCommand"]
 
 
 _BY_NAME: dict[bytes, object] = {}
+#: a keyspace event: (class, event, key, database or None for the current one)
+Notify = Callable[..., None]
+
+
+def quiet(kind: int, event: bytes, key: bytes, db: int | None = None) -> None:
+    """The notify hook while no event class is on: the commands call it unconditionally, so it costs one
+    call of an empty function (no flag test in every command)."""
 
 
 class UnknownCommand(RdbtoolError):
@@ -42,6 +49,9 @@ class Engine:
         self.changes = 0
         #: told (db, command) when an access deletes what has expired (a server propagates it)
         self.on_expired: Callable[[int, list[bytes]], None] | None = None
+        #: told each keyspace event as the command emits it (Redis's notifyKeyspaceEvent); ``quiet`` when
+        #: notify-keyspace-events is empty. A command calls it after its change, in Redis's order.
+        self.notify: Notify = quiet
 
     def execute(self, args: list[bytes]) -> object:
         """Run one command; CommandError for an error reply, UnknownCommand when not supported."""
@@ -83,6 +93,7 @@ class Engine:
         del self.keyspace.dbs[db][key]
         if self.on_expired is not None:
             self.on_expired(db, [self.target.expiry_deletion, key])
+        self.notify(EXPIRED, b"expired", key, db)
 
     def get(self, key: bytes, kind: str) -> Entry | None:
         """The key's entry if it holds ``kind``; WRONGTYPE if it holds something else."""
@@ -99,14 +110,29 @@ class Engine:
         entry = self.get(key, kind)
         if entry is None:
             entry = self.keys[key] = Entry(kind, create())
+            self.notify(NEW, b"new", key)
         return entry
+
+    def add(self, key: bytes, entry: Entry, db: int | None = None) -> None:
+        """Store an entry under a key that holds none (Redis's dbAdd, which tells "new")."""
+        self.keyspace.db(self.db if db is None else db)[key] = entry
+        self.notify(NEW, b"new", key, db)
+
+    def put(self, key: bytes, entry: Entry) -> None:
+        """Store an entry whether or not the key holds one ("new" when it did not: Redis's setKey)."""
+        keys = self.keys
+        if self.notify is not quiet and key not in keys:
+            self.notify(NEW, b"new", key)
+        keys[key] = entry
 
     def delete(self, key: bytes) -> bool:
         return self.lookup(key) is not None and self.keys.pop(key, None) is not None
 
     def drop_if_empty(self, key: bytes, entry: Entry) -> None:
+        """Delete a collection its command emptied, telling "del" (after the command's own event)."""
         if not entry.value and self.keys.get(key) is entry:
             del self.keys[key]
+            self.notify(GENERIC, b"del", key)
 
     def absolute_ms(self, amount: int, unit_ms: int, absolute: bool) -> int:
         """An expiry argument as unix milliseconds."""

@@ -444,6 +444,7 @@ def _config(server, args):
         if any(a.lower() == b"requirepass" for a in args[2::2]):
             server.acl.set_default_password(server.config["requirepass"])
         server.engine.target = server.config.target
+        server.configure_events()
         server.set_appendonly(server.config["appendonly"])
         if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):
             server.aof.collect_history()  # turned off: the history files go now, as Redis deletes them

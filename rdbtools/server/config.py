@@ -140,22 +140,42 @@ def _clamped(low: int, high: int) -> Callable[[list[str]], int]:
     return lambda args: min(max(parse(args), low), high)
 
 
-_EVENT_CLASSES = "g$lshzxetdn"  # in the order CONFIG GET spells them, before K, E and m
-_ALL_EVENTS = frozenset("g$lshzxetd")  # what A stands for
+_EVENT_CLASSES = "g$lshzxetdnoc"  # in the order CONFIG GET spells them, before K, E and m
+#: Redis's NOTIFY_* flag of each class character (A: what it stands for, not n, m, o, c)
+EVENT_FLAGS = {char: 1 << bit for bit, char in enumerate("KEg$lshzxetm")} | {"d": 1 << 13, "n": 1 << 14,
+                                                                             "o": 1 << 15, "c": 1 << 16}
+EVENT_FLAGS["A"] = sum(EVENT_FLAGS[c] for c in "g$lshzxetd")
 
 
-def _keyspace_events(args: list[str]) -> str:
+class EventClasses(str):
+    """notify-keyspace-events as CONFIG GET shows it, with the flags it set (the text can lose some:
+    Redis spells A alone, without the n, o or c given with it)."""
+
+    flags: int = 0
+
+
+def _keyspace_events(args: list[str]) -> EventClasses:
     """notify-keyspace-events as Redis keeps it: the classes in its own order, A for all of A's."""
-    flags = set()
+    flags = 0
     for char in _one(args):
-        if char == "A":
-            flags |= _ALL_EVENTS
-        elif char in _EVENT_CLASSES or char in "KEm":
-            flags.add(char)
-        else:
+        if char not in EVENT_FLAGS:
             raise ValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-    text = "A" if flags >= _ALL_EVENTS else "".join(c for c in _EVENT_CLASSES if c in flags)
-    return text + "".join(c for c in "KEm" if c in flags)
+        flags |= EVENT_FLAGS[char]
+    all_ = EVENT_FLAGS["A"]
+    text = "A" if flags & all_ == all_ else "".join(c for c in _EVENT_CLASSES if flags & EVENT_FLAGS[c])
+    classes = EventClasses(text + "".join(c for c in "KEm" if flags & EVENT_FLAGS[c]))
+    classes.flags = flags
+    return classes
+
+
+def event_classes_of(target: Target) -> str:
+    """The class characters a server takes: n since 7.0, o and c (overwritten, type_changed) in Redis 8.2."""
+    known = "Ag$lshzxeKEtmd"
+    if target.valkey_server or target.version >= (7, 0):
+        known += "n"
+    if not target.valkey_server and target.version >= (8, 2):
+        known += "oc"
+    return known
 
 
 _LLONG_MAX = (1 << 63) - 1
@@ -216,7 +236,7 @@ DIRECTIVES: dict[str, Directive] = {
     "auto-aof-rewrite-min-size": Directive(memory, 64 * 1024**2),
     "rdb-key-save-delay": Directive(_integer(0, 1 << 31), 0),  # Redis's test knob (microseconds)
     "target": Directive(_target, NEWEST, False),  # rdbtool's own: which server's formats to write
-    # kept and reported as Redis keeps them (CONFIG GET/SET); serve does not evict or send notifications
+    # kept and reported as Redis keeps them (CONFIG GET/SET); serve does not evict
     "maxmemory": Directive(memory, 0, used=False),
     "maxmemory-policy": Directive(_choice("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                           "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"), "noeviction",
@@ -224,7 +244,7 @@ DIRECTIVES: dict[str, Directive] = {
     "maxmemory-samples": Directive(_integer(1, _INT_MAX), 5, used=False),
     "maxmemory-eviction-tenacity": Directive(_integer(0, 100), 10, used=False),
     "maxmemory-clients": Directive(_memory_or_percent, "0", used=False),
-    "notify-keyspace-events": Directive(_keyspace_events, "", used=False),
+    "notify-keyspace-events": Directive(_keyspace_events, EventClasses("")),
     "hz": Directive(_clamped(1, 500), 10, used=False),
     "tcp-keepalive": Directive(_integer(0, _INT_MAX), 300, used=False),
     "busy-reply-threshold": Directive(_integer(0, _LLONG_MAX), 5000),  # ms; "lua-time-limit" is its old name
@@ -322,6 +342,8 @@ class ServerConfig:
         if startup and not spec.used:
             self.ignored.append(directive)
         try:
+            if directive == "notify-keyspace-events" and set(_one(args)) - set(event_classes_of(self["target"])):
+                raise ValueError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
             self.values[directive] = self._save_points(args, startup) if directive == "save" else spec.parse(args)
         except ValueError as error:
             if not startup:  # CONFIG SET names the directive itself

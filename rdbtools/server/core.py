@@ -4,6 +4,7 @@ keyspace engine's. The asyncio edge (app.py) owns sockets, timers and the clock.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -12,8 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rdbtools.keyspace.commands import NULL_ARRAY, REGISTRY, Command, CommandError, Status
-from rdbtools.keyspace.engine import Engine, UnknownCommand
+from rdbtools.keyspace.commands import KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
+from rdbtools.keyspace.engine import Engine, UnknownCommand, quiet
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import command_table, info
@@ -80,6 +81,8 @@ class Server:
             self.aof = AofPersistence(config, clock, self._saving)
         # what an access finds expired and deletes goes to the AOF (when there is one), as Redis's DEL
         self.engine.on_expired = lambda db, args: self.propagate(db, [args])
+        self._events = 0  # notify-keyspace-events as Redis's flags
+        self.configure_events()
         self.clients: dict[int, Client] = {}
         self.acl = Acl(self)
         self.acl.load_config_users(config.users)
@@ -515,6 +518,27 @@ class Server:
                     self.engine.expire(db, key)
                     self.stats["expired_keys"] += 1
 
+    # --- keyspace notifications ----------------------------------------------------------------
+
+    def configure_events(self) -> None:
+        """Read notify-keyspace-events (at start and after CONFIG SET): the engine's hook stays ``quiet``
+        unless an event class and K or E are on, so commands pay nothing for it otherwise."""
+        self._events = flags = self.config["notify-keyspace-events"].flags
+        where = flags & (KEYSPACE | KEYEVENT)
+        self.engine.notify = self._notify if where and flags & ~where else quiet
+
+    def _notify(self, kind: int, event: bytes, key: bytes, db: int | None = None) -> None:
+        """Publish a keyspace event to __keyspace@<db>__:<key> and __keyevent@<db>__:<event> (as enabled)."""
+        flags = self._events
+        if not flags & kind:
+            return
+        if db is None:
+            db = self.engine.db
+        if flags & KEYSPACE:
+            self.publish(b"__keyspace@%d__:%s" % (db, key), event)
+        if flags & KEYEVENT:
+            self.publish(b"__keyevent@%d__:%s" % (db, event), key)
+
     # --- pub/sub helpers -----------------------------------------------------------------------
 
     def _unsubscribe_all(self, client: Client) -> None:
@@ -531,7 +555,7 @@ class Server:
             client.send(Push([b"message", channel, message]))
             receivers += 1
         for pattern, clients in list(self.patterns.items()):
-            if glob_to_regex(pattern).fullmatch(channel):
+            if _glob(pattern).fullmatch(channel):
                 for client in list(clients):
                     client.send(Push([b"pmessage", pattern, channel, message]))
                     receivers += 1
@@ -542,6 +566,12 @@ class Server:
 
     def info(self, sections: list[bytes]) -> bytes:
         return info.render(self, sections)
+
+
+@functools.lru_cache(maxsize=1024)
+def _glob(pattern: bytes):
+    """A pattern subscription's regex (compiled once: keyspace events publish on every write)."""
+    return glob_to_regex(pattern)
 
 
 _PROTECTED = ("DENIED Redis is running in protected mode because protected mode is enabled and no password is set "

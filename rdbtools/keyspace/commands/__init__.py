@@ -88,6 +88,13 @@ def alias(name: str, target: str) -> None:
     REGISTRY[name.encode()] = Command(name.encode(), spec.handler, spec.arity, spec.write, spec.subcommands)
 
 
+# --- keyspace notifications: the event classes of notify-keyspace-events (Redis's NOTIFY_* bits) ----------
+
+KEYSPACE, KEYEVENT, GENERIC, STRING, LIST, SET, HASH, ZSET, EXPIRED, EVICTED, STREAM, KEY_MISS = (
+    1 << n for n in range(12))
+MODULE, NEW = 1 << 13, 1 << 14
+
+
 # --- argument parsing, shared by every module ----------------------------------------------------
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from rdbtools.keyspace.commands import OK, WRONGTYPE, CommandError, command
+from rdbtools.keyspace.commands import OK, STRING, WRONGTYPE, CommandError, command
 from rdbtools.keyspace.model import Entry
 
 P, Q = 14, 50
@@ -271,11 +271,17 @@ def pfadd(e, args):
         updated |= changed
     if updated:
         _invalidate(hll)
-        if created:
-            e.keys[args[1]] = Entry("string", bytes(hll))
-        else:
-            entry.value = bytes(hll)
+        _write(e, args[1], entry, hll)
     return int(updated)
+
+
+def _write(e, key: bytes, entry, hll: bytearray) -> None:
+    """Store a changed HyperLogLog, telling "pfadd" (PFMERGE's event too), and "new" when created."""
+    if entry is None:
+        e.add(key, Entry("string", bytes(hll)))
+    else:
+        entry.value = bytes(hll)
+    e.notify(STRING, b"pfadd", key)
 
 
 @command("pfcount", -2)
@@ -327,8 +333,5 @@ def pfmerge(e, args):
             else:
                 hll, _ = sparse_set(hll, index, value)
     _invalidate(hll)
-    if entry is None:
-        e.keys[args[1]] = Entry("string", bytes(hll))
-    else:
-        entry.value = bytes(hll)
+    _write(e, args[1], entry, hll)
     return OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Status, command, integer
+from rdbtools.keyspace.commands import GENERIC, NEW, OK, SYNTAX, CommandError, Status, command, integer
 from rdbtools.keyspace.model import library_name
 
 NO_SUCH_KEY = "ERR no such key"
@@ -27,7 +27,15 @@ def _db_index(e, value: bytes) -> int:
 
 @command("del", -2)
 def delete(e, args):
-    return sum(e.delete(key) for key in args[1:])
+    return sum(_delete(e, key) for key in args[1:])
+
+
+def _delete(e, key: bytes) -> bool:
+    """Delete a key a command names, telling "del" when it existed."""
+    if e.delete(key):
+        e.notify(GENERIC, b"del", key)
+        return True
+    return False
 
 
 @command("unlink", -2)
@@ -71,9 +79,10 @@ def _expire(e, args, unit_ms: int, absolute: bool):
     if b"LT" in flags and current is not None and when >= current:
         return 0
     if when <= e.now_ms() and not e.loading:
-        e.delete(args[1])
+        _delete(e, args[1])
         return 1
     entry.expire_ms = when
+    e.notify(GENERIC, b"expire", args[1])
     return 1
 
 
@@ -103,6 +112,7 @@ def persist(e, args):
     if entry is None or entry.expire_ms is None:
         return 0
     entry.expire_ms = None
+    e.notify(GENERIC, b"persist", args[1])
     return 1
 
 
@@ -135,9 +145,15 @@ def rename(e, args):
         raise CommandError(NO_SUCH_KEY)
     if args[1] != args[2]:
         e.delete(args[2])
-        del e.keys[args[1]]
-        e.keys[args[2]] = entry
+        _rename(e, args[1], args[2], entry)
     return OK
+
+
+def _rename(e, source: bytes, destination: bytes, entry) -> None:
+    e.add(destination, entry)
+    del e.keys[source]
+    e.notify(GENERIC, b"rename_from", source)
+    e.notify(GENERIC, b"rename_to", destination)
 
 
 @command("renamenx", 3)
@@ -147,8 +163,8 @@ def renamenx(e, args):
         raise CommandError(NO_SUCH_KEY)
     if e.lookup(args[2]) is not None:
         return 0
-    del e.keys[args[1]]
-    e.keys[args[2]] = entry
+    if args[1] != args[2]:
+        _rename(e, args[1], args[2], entry)
     return 1
 
 
@@ -171,9 +187,12 @@ def copy_(e, args):
     entry = e.lookup(args[1])
     if entry is None:
         return 0
-    if e.lookup(args[2], target_db) is not None and not replace:
-        return 0
-    e.keyspace.db(target_db)[args[2]] = copy.deepcopy(entry)
+    if e.lookup(args[2], target_db) is not None:
+        if not replace:
+            return 0
+        del e.keyspace.dbs[target_db][args[2]]
+    e.add(args[2], copy.deepcopy(entry), target_db)
+    e.notify(GENERIC, b"copy_to", args[2], target_db)
     return 1
 
 
@@ -185,8 +204,10 @@ def move(e, args):
     entry = e.lookup(args[1])
     if entry is None or e.lookup(args[1], target_db) is not None:
         return 0
+    e.add(args[1], entry, target_db)
     del e.keys[args[1]]
-    e.keyspace.db(target_db)[args[1]] = entry
+    e.notify(GENERIC, b"move_from", args[1])
+    e.notify(GENERIC, b"move_to", args[1], target_db)
     return 1
 
 
@@ -302,10 +323,13 @@ def restore(e, args):
     except FormatError as error:
         raise CommandError(f"ERR {error.message}") from None
     expire_ms = None if ttl == 0 else ttl if absolute else e.now_ms() + ttl
-    e.delete(args[1])
     if expire_ms is not None and expire_ms <= e.now_ms() and not e.loading:
+        _delete(e, args[1])
         return OK
+    e.delete(args[1])
     e.keyspace.load(record, db=e.db, key=args[1], expire_ms=expire_ms)
+    e.notify(NEW, b"new", args[1])
+    e.notify(GENERIC, b"restore", args[1])
     return OK
 
 

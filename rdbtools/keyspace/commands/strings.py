@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from rdbtools.keyspace.commands import (
+    GENERIC,
     INT64_MAX,
     INT64_MIN,
+    NEW,
     OK,
+    STRING,
     SYNTAX,
     CommandError,
     add_long_doubles,
@@ -24,10 +27,26 @@ def _string(e, key: bytes) -> bytes | None:
     return None if entry is None else entry.value
 
 
-def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: bool = False) -> None:
+def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: bool = False,
+           event: bytes | None = b"set") -> None:
+    """Store a string whatever the key held, telling "new" (when it held nothing), the command's event
+    and "expire" (when given one), in Redis's order."""
     old = e.lookup(key)
     ttl = old.expire_ms if keep_ttl and old is not None else expire_ms
     e.keys[key] = Entry("string", value, ttl)
+    if old is None:
+        e.notify(NEW, b"new", key)
+    if event is not None:
+        e.notify(STRING, event, key)
+    if expire_ms is not None:
+        e.notify(GENERIC, b"expire", key)
+
+
+def _changed(e, key: bytes, entry: Entry, value: bytes, event: bytes | None) -> None:
+    """A string changed in place (APPEND, INCR ...), told as the command's event."""
+    entry.value = value
+    if event is not None:
+        e.notify(STRING, event, key)
 
 
 @command("get", 2, write=False)
@@ -73,6 +92,9 @@ def set_(e, args):
             entry.value, entry.expire_ms = args[2], None
         else:
             keys[args[1]] = Entry("string", args[2])
+            if entry is None:
+                e.notify(NEW, b"new", args[1])
+        e.notify(STRING, b"set", args[1])
         return OK
     condition, want_old, expire_ms, keep_ttl = _set_options(e, args, 3, b"set")
     old = _string(e, args[1]) if want_old else None
@@ -144,6 +166,7 @@ def getdel(e, args):
     old = _string(e, args[1])
     if old is not None:
         e.delete(args[1])
+        e.notify(GENERIC, b"del", args[1])
     return old
 
 
@@ -160,8 +183,18 @@ def getex(e, args):
     elif options and not persist:
         raise CommandError(SYNTAX)
     value = _string(e, args[1])
-    if value is not None and (persist or expire_ms is not None):
-        e.lookup(args[1]).expire_ms = expire_ms
+    if value is None:
+        return None
+    entry = e.lookup(args[1])
+    if expire_ms is not None and expire_ms <= e.now_ms() and not e.loading:
+        e.delete(args[1])
+        e.notify(GENERIC, b"del", args[1])
+    elif expire_ms is not None:
+        entry.expire_ms = expire_ms
+        e.notify(GENERIC, b"expire", args[1])
+    elif persist and entry.expire_ms is not None:
+        entry.expire_ms = None
+        e.notify(GENERIC, b"persist", args[1])
     return value
 
 
@@ -174,9 +207,9 @@ def strlen(e, args):
 def append(e, args):
     entry = e.get(args[1], "string")
     if entry is None:
-        _store(e, args[1], args[2])
+        _store(e, args[1], args[2], event=b"append")
         return len(args[2])
-    entry.value = entry.value + args[2]
+    _changed(e, args[1], entry, entry.value + args[2], b"append")
     return len(entry.value)
 
 
@@ -209,10 +242,7 @@ def setrange(e, args):
     if len(current) < offset + len(args[3]):
         current.extend(bytes(offset + len(args[3]) - len(current)))
     current[offset : offset + len(args[3])] = args[3]
-    if value is None:
-        _store(e, args[1], bytes(current))
-    else:
-        e.lookup(args[1]).value = bytes(current)
+    _replace(e, args[1], bytes(current), b"setrange")
     return len(current)
 
 
@@ -224,9 +254,9 @@ def _incr(e, key: bytes, delta: int) -> int:
     if not INT64_MIN <= current + delta <= INT64_MAX:
         raise CommandError("ERR increment or decrement would overflow")
     if entry is None:
-        _store(e, key, b"%d" % (current + delta))
+        _store(e, key, b"%d" % (current + delta), event=b"incrby")
     else:
-        entry.value = b"%d" % (current + delta)
+        _changed(e, key, entry, b"%d" % (current + delta), b"incrby")
     return current + delta
 
 
@@ -259,9 +289,9 @@ def incrbyfloat(e, args):
     current = long_double(b"0" if entry is None else entry.value)
     text = add_long_doubles(current, long_double(args[2]))
     if entry is None:
-        _store(e, args[1], text)
+        _store(e, args[1], text, event=b"incrbyfloat")
     else:
-        entry.value = text
+        _changed(e, args[1], entry, text, b"incrbyfloat")
     return text
 
 
@@ -274,12 +304,14 @@ def _bit_offset(value: bytes) -> int:
     return offset
 
 
-def _grown(e, key: bytes, size: int) -> bytearray:
+def _grown(e, key: bytes, size: int) -> tuple[bytearray, bool]:
+    """The string padded to ``size`` bytes, and whether it is new or grew (Redis's dirty: a write to it
+    is then told even when no bit changes)."""
     value = _string(e, key)
     current = bytearray(value or b"")
     if len(current) < size:
         current.extend(bytes(size - len(current)))
-    return current
+    return current, value is None or len(current) > len(value)
 
 
 @command("setbit", 4)
@@ -287,20 +319,21 @@ def setbit(e, args):
     offset = _bit_offset(args[2])
     if args[3] not in (b"0", b"1"):
         raise CommandError("ERR bit is not an integer or out of range")
-    current = _grown(e, args[1], offset // 8 + 1)
+    current, dirty = _grown(e, args[1], offset // 8 + 1)
     mask = 0x80 >> (offset % 8)
     old = 1 if current[offset // 8] & mask else 0
-    current[offset // 8] = current[offset // 8] | mask if args[3] == b"1" else current[offset // 8] & ~mask
-    _replace(e, args[1], bytes(current))
+    if dirty or old != int(args[3]):
+        current[offset // 8] = current[offset // 8] | mask if args[3] == b"1" else current[offset // 8] & ~mask
+        _replace(e, args[1], bytes(current), b"setbit")
     return old
 
 
-def _replace(e, key: bytes, value: bytes) -> None:
+def _replace(e, key: bytes, value: bytes, event: bytes | None) -> None:
     entry = e.lookup(key)
     if entry is None:
-        _store(e, key, value)
+        _store(e, key, value, event=event)
     else:
-        entry.value = value
+        _changed(e, key, entry, value, event)
 
 
 @command("getbit", 3, write=False)
@@ -328,7 +361,8 @@ def bitop(e, args):
             number = number & other if operation == b"AND" else number | other if operation == b"OR" else number ^ other
         result = number.to_bytes(size, "big") if size else b""
     if not result:
-        e.delete(args[2])
+        if e.delete(args[2]):
+            e.notify(GENERIC, b"del", args[2])
     else:
         _store(e, args[2], result)
     return len(result)
@@ -408,8 +442,8 @@ def _bitfield(e, args, read_only: bool):
                 for op, signed, bits, offset, value, pol in operations]
     writes = any(op != b"GET" for op, *_ in resolved)
     size = max([(offset + bits + 7) // 8 for op, _, bits, offset, *_ in resolved if op != b"GET"], default=0)
-    data = _grown(e, args[1], size) if writes else bytearray(_string(e, args[1]) or b"")
-    replies = []
+    data, dirty = _grown(e, args[1], size) if writes else (bytearray(_string(e, args[1]) or b""), False)
+    replies, changes = [], 0
     for op, signed, bits, offset, value, pol in resolved:
         old = _read_field(data, offset, bits, signed)
         if op == b"GET":
@@ -422,9 +456,10 @@ def _bitfield(e, args, read_only: bool):
             replies.append(None)
             continue
         _write_field(data, offset, bits, new)
+        changes += dirty or _read_field(data, offset, bits, signed) != old
         replies.append(old if op == b"SET" else new)
     if writes:
-        _replace(e, args[1], bytes(data))
+        _replace(e, args[1], bytes(data), b"setbit" if changes else None)
     return replies
 
 

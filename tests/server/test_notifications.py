@@ -1,0 +1,110 @@
+"""Keyspace notifications as Redis sends them: a subscriber on serve and one on the real server, the same
+commands sent to both, and the messages each subscriber receives (channel and payload, in order) compared
+exactly, command by command. The event names, their order and when none is sent are Redis's (t_*.c,
+db.c, expire.c): serve's commands emit them through the keyspace engine's notify hook."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tests.keyspace.test_engine_vs_server import COMMANDS, RawClient
+from tests.server.serving import start_serve
+from tests.servers import start_server
+
+SENTINEL = b"rdbtool-test-sentinel"
+
+
+class Listener:
+    """A connection subscribed to every keyspace and keyevent channel, and the client whose commands it
+    watches; after each command a PUBLISH to a sentinel channel marks where that command's events end."""
+
+    def __init__(self, port: int, flags: bytes, pattern: bytes = b"__key*__:*") -> None:
+        self.client, self.subscriber = RawClient(port), RawClient(port)
+        for args in ([b"FLUSHALL"], [b"SELECT", b"0"], [b"CONFIG", b"SET", b"notify-keyspace-events", flags]):
+            assert self.client.call(args) in (b"OK", "OK"), args
+        self.subscriber.call([b"PSUBSCRIBE", pattern])
+        self.subscriber.call([b"SUBSCRIBE", SENTINEL])
+
+    def run(self, args: list[bytes]) -> tuple[object, list[tuple[bytes, bytes]]]:
+        """A command's reply and the (channel, message) pairs it caused."""
+        reply = self.client.call(args)
+        return reply, self.events()
+
+    def events(self) -> list[tuple[bytes, bytes]]:
+        self.client.call([b"PUBLISH", SENTINEL, b"."])
+        received = []
+        while True:
+            message = self.next()
+            if message[0] == b"message" and message[1] == SENTINEL:
+                return received
+            received.append((message[2], message[3]))
+
+    def next(self):
+        reader = self.subscriber.reader
+        while (message := reader.gets()) is False:
+            reader.feed(self.subscriber.sock.recv(65536))
+        return message
+
+    def close(self) -> None:
+        self.client.sock.close()
+        self.subscriber.sock.close()
+
+
+def _plain(reply):
+    if isinstance(reply, Exception):
+        return ("error", str(reply))
+    if isinstance(reply, list):
+        return [_plain(r) for r in reply]
+    return reply
+
+
+def compare_events(pair, commands: list[list[bytes]], flags: bytes = b"KEA") -> None:
+    """Send the commands to both servers; each command's reply and events must be Redis's."""
+    real, served = pair
+    listeners = Listener(real.port, flags), Listener(served.port, flags)
+    try:
+        for number, args in enumerate(commands, 1):
+            (theirs, their_events), (ours, our_events) = (listener.run(args) for listener in listeners)
+            assert _plain(ours) == _plain(theirs), f"{args!r}: serve replied {ours!r}, redis {theirs!r}"
+            assert our_events == their_events, f"{args!r}, command {number} of {commands[max(0, number - 5):number]!r}"
+    finally:
+        for listener in listeners:
+            listener.close()
+
+
+def _lines(*lines: str) -> list[list[bytes]]:
+    return [line.encode().split() for line in lines]
+
+
+@pytest.fixture(scope="module")
+def pair():
+    with start_server("redis-7.0") as real, start_serve("--target", "redis-7.0") as served:
+        yield real, served
+
+
+def test_string_commands_tell_their_events_and_new_keys(pair):
+    compare_events(pair, _lines(
+        "SET a 1", "SET a 2", "SET a 3 EX 100", "SET a 4 KEEPTTL", "SET a 5 NX", "SET b 1 XX", "SET b 1 NX GET",
+        "SETNX a 1", "SETNX c 1", "SETEX d 100 x", "PSETEX d 100000 y", "MSET a 1 e 2", "MSETNX a 1 f 2",
+        "MSETNX f 1 g 2", "GETSET a 9", "GETSET h 1", "GETDEL h", "GETDEL h", "APPEND i x", "APPEND i y",
+        "SETRANGE i 5 z", "SETRANGE i 1 ''", "SETRANGE j 0 ''", "INCR k", "INCRBY k 5", "DECR k", "DECRBY k 2",
+        "INCRBYFLOAT k 1.5", "INCRBYFLOAT l 1", "SETBIT m 3 1", "SETBIT m 3 1", "BITFIELD n SET u8 0 255",
+        "BITFIELD n GET u8 0", "BITFIELD o OVERFLOW FAIL INCRBY u2 0 9", "BITFIELD n INCRBY u8 0 1",
+        "BITOP OR p a b", "BITOP AND p nothing", "BITOP AND p nothing", "GETEX a PERSIST", "GETEX d PERSIST",
+        "GETEX a EX 100", "GETEX a PX 0", "GETEX a EXAT 1", "GETEX a", "SET q 1 EX 100 GET", "SET q x KEEPTTL GET",
+        "PFADD r a b", "PFADD r a", "PFADD s", "PFMERGE t r", "PFCOUNT r", "SET u 1 PXAT 1", "GET nothing"),
+        flags=b"KEAn")
+
+
+def test_generic_commands_tell_their_events(pair):
+    compare_events(pair, _lines(
+        "SET a 1", "SET b 2", "DEL a b c", "UNLINK a", "SET a 1", "EXPIRE a 100", "EXPIRE a 100 NX", "PEXPIRE a -1",
+        "SET a 1", "EXPIREAT a 1", "SET a 1", "PEXPIREAT a 99999999999999", "PERSIST a", "PERSIST a",
+        "RENAME a b", "RENAME b b", "SET c 3", "RENAME b c", "RENAMENX c d", "SET e 1", "RENAMENX d e",
+        "RENAMENX d d", "MOVE d 1", "SET d 1", "MOVE d 1", "SELECT 1", "MOVE d 0", "COPY d x", "COPY d e DB 0",
+        "COPY d e DB 0 REPLACE", "SELECT 0", "COPY e f", "COPY e f REPLACE", "EXPIRE nothing 10", "RENAME no x",
+        "SWAPDB 0 1", "FLUSHDB", "FLUSHALL"), flags=b"KEAn")
