@@ -125,6 +125,19 @@ class Engine:
             self.notify(NEW, b"new", key)
         keys[key] = entry
 
+    def store(self, key: bytes, entry: Entry | None, kind: int, event: bytes) -> None:
+        """A STORE command's result replaces the key (Redis's setKey: "new" when it held nothing, then the
+        command's event), or, empty, deletes it ("del" when there was one)."""
+        existed = self.delete(key)
+        if entry is None:
+            if existed:
+                self.notify(GENERIC, b"del", key)
+            return
+        self.keys[key] = entry
+        if not existed:
+            self.notify(NEW, b"new", key)
+        self.notify(kind, event, key)
+
     def delete(self, key: bytes) -> bool:
         return self.lookup(key) is not None and self.keys.pop(key, None) is not None
 

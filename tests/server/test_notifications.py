@@ -108,3 +108,22 @@ def test_generic_commands_tell_their_events(pair):
         "RENAMENX d d", "MOVE d 1", "SET d 1", "MOVE d 1", "SELECT 1", "MOVE d 0", "COPY d x", "COPY d e DB 0",
         "COPY d e DB 0 REPLACE", "SELECT 0", "COPY e f", "COPY e f REPLACE", "EXPIRE nothing 10", "RENAME no x",
         "SWAPDB 0 1", "FLUSHDB", "FLUSHALL"), flags=b"KEAn")
+
+
+def test_list_commands_tell_their_events_then_del_when_emptied(pair):
+    compare_events(pair, _lines(
+        "RPUSH a 1 2 3", "LPUSH a 0", "LPUSHX b 1", "RPUSHX a 4", "LPOP a", "RPOP a 2", "LPOP a 0", "RPOP b",
+        "RPUSH a 1 2 3 4", "LSET a 0 x", "LINSERT a BEFORE x y", "LINSERT a AFTER nothing z", "LINSERT b BEFORE 1 2",
+        "LREM a 0 nothing", "LREM a 1 y", "LTRIM a 0 -1", "LTRIM a 1 2", "LTRIM a 5 6", "LTRIM a 0 1",
+        "RPUSH a 1 2", "LMOVE a b LEFT RIGHT", "LMOVE a b RIGHT LEFT", "LMOVE b b LEFT RIGHT", "RPOPLPUSH b c",
+        "RPOPLPUSH nothing c", "LMPOP 2 x c LEFT COUNT 5", "RPUSH a 1 2", "BLPOP a 0.01", "BRPOP a x 0.01",
+        "BLMOVE a c LEFT LEFT 0.01", "BRPOPLPUSH nothing a 0.01", "BLMPOP 0.01 1 c RIGHT COUNT 3", "RPUSH a 1 1 1",
+        "LREM a -2 1", "LREM a 0 1"), flags=b"KEAn")
+
+
+def test_set_commands_tell_their_events_only_when_something_changed(pair):
+    compare_events(pair, _lines(
+        "SADD a 1 2 3", "SADD a 1", "SREM a 9", "SREM a 1", "SMOVE a b 2", "SMOVE a b 9", "SADD b 3", "SMOVE a b 3",
+        "SMOVE b b 3", "SADD a 1", "SPOP a", "SADD a 1 2", "SPOP a 0", "SPOP a 10", "SPOP nothing",
+        "SADD a 1 2", "SADD c 2 3", "SINTERSTORE d a c", "SUNIONSTORE d a c", "SDIFFSTORE d a a", "SDIFFSTORE d a a",
+        "SDIFFSTORE e a c", "SINTERSTORE a nothing", "SUNIONSTORE f f"), flags=b"KEAn")

@@ -8,6 +8,7 @@ from itertools import islice
 from rdbtools.keyspace.commands import (
     INT64_MAX,
     INT64_MIN,
+    LIST,
     NULL_ARRAY,
     OK,
     SYNTAX,
@@ -34,6 +35,7 @@ def _push(e, args, left: bool, only_existing: bool):
         entry.value.extendleft(args[2:])  # each at the head in turn: the last argument ends first
     else:
         entry.value.extend(args[2:])
+    e.notify(LIST, b"lpush" if left else b"rpush", args[1])
     return len(entry.value)
 
 
@@ -64,8 +66,15 @@ def _pop(e, key: bytes, left: bool, count: int | None):
     take = min(1 if count is None else count, len(entry.value))
     pop = entry.value.popleft if left else entry.value.pop
     items = [pop() for _ in range(take)]
-    e.drop_if_empty(key, entry)
+    if items:
+        _removed(e, key, entry, b"lpop" if left else b"rpop")
     return (items[0] if items else None) if count is None else items
+
+
+def _removed(e, key: bytes, entry, event: bytes) -> None:
+    """Elements were taken out: the command's event, then "del" when the list is empty."""
+    e.notify(LIST, event, key)
+    e.drop_if_empty(key, entry)
 
 
 def _count(args, at: int) -> int | None:
@@ -180,6 +189,7 @@ def lset(e, args):
     if not -len(entry.value) <= index < len(entry.value):
         raise CommandError("ERR index out of range")
     entry.value[index] = args[3]
+    e.notify(LIST, b"lset", args[1])
     return OK
 
 
@@ -196,6 +206,7 @@ def linsert(e, args):
     except ValueError:
         return -1
     entry.value.insert(at if where == b"BEFORE" else at + 1, args[4])
+    e.notify(LIST, b"linsert", args[1])
     return len(entry.value)
 
 
@@ -207,7 +218,7 @@ def ltrim(e, args):
         return OK
     start, stop = _range(len(entry.value), start, stop)
     entry.value = deque(islice(entry.value, start, stop + 1)) if start <= stop else deque()
-    e.drop_if_empty(args[1], entry)
+    _removed(e, args[1], entry, b"ltrim")
     return OK
 
 
@@ -226,7 +237,8 @@ def lrem(e, args):
             removed += 1
     for i in sorted(doomed, reverse=True):
         del items[i]
-    e.drop_if_empty(args[1], entry)
+    if removed:
+        _removed(e, args[1], entry, b"lrem")
     return removed
 
 
@@ -246,9 +258,12 @@ def _move(e, source: bytes, destination: bytes, from_left: bool, to_left: bool):
         items = entry.value
         item = items.popleft() if from_left else items.pop()
         (items.appendleft if to_left else items.append)(item)
+        e.notify(LIST, b"lpush" if to_left else b"rpush", destination)
+        e.notify(LIST, b"lpop" if from_left else b"rpop", source)
         return item
-    item = _pop(e, source, from_left, None)
-    _push(e, [b"", destination, item], to_left, False)
+    item = (entry.value.popleft if from_left else entry.value.pop)()
+    _push(e, [b"", destination, item], to_left, False)  # Redis pushes, then tells the pop
+    _removed(e, source, entry, b"lpop" if from_left else b"rpop")
     return item
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 
-from rdbtools.keyspace.commands import CommandError, command, integer
+from rdbtools.keyspace.commands import SET, CommandError, command, integer
+from rdbtools.keyspace.model import Entry
 
 _ABSENT = object()
 
@@ -23,6 +24,8 @@ def sadd(e, args):
     entry = e.get_or_create(args[1], "set", dict)
     before = len(entry.value)
     entry.value.update(dict.fromkeys(args[2:]))
+    if len(entry.value) != before:
+        e.notify(SET, b"sadd", args[1])
     return len(entry.value) - before
 
 
@@ -32,8 +35,15 @@ def srem(e, args):
     if entry is None:
         return 0
     removed = sum(entry.value.pop(m, _ABSENT) is not _ABSENT for m in args[2:])
-    e.drop_if_empty(args[1], entry)
+    if removed:
+        _removed(e, args[1], entry, b"srem")
     return removed
+
+
+def _removed(e, key: bytes, entry, event: bytes) -> None:
+    """Members were taken out: the command's event, then "del" when the set is empty."""
+    e.notify(SET, event, key)
+    e.drop_if_empty(key, entry)
 
 
 @command("smove", 4)
@@ -47,8 +57,11 @@ def smove(e, args):
     if args[1] == args[2]:
         return 1
     del source.value[args[3]]
-    e.drop_if_empty(args[1], source)
-    e.get_or_create(args[2], "set", dict).value[args[3]] = None
+    _removed(e, args[1], source, b"srem")
+    members = e.get_or_create(args[2], "set", dict).value
+    if args[3] not in members:
+        members[args[3]] = None
+        e.notify(SET, b"sadd", args[2])
     return 1
 
 
@@ -65,7 +78,8 @@ def spop(e, args):
     chosen = random.sample(list(entry.value), min(1 if count is None else count, len(entry.value)))
     for member in chosen:
         del entry.value[member]
-    e.drop_if_empty(args[1], entry)
+    if chosen:
+        _removed(e, args[1], entry, b"spop")
     return chosen[0] if count is None else chosen
 
 
@@ -99,9 +113,7 @@ def _combine(e, keys: list[bytes], operation: str) -> dict:
 
 def _store(e, args, operation: str) -> int:
     result = _combine(e, args[2:], operation)
-    e.delete(args[1])
-    if result:
-        e.get_or_create(args[1], "set", dict).value.update(result)
+    e.store(args[1], Entry("set", result) if result else None, SET, b"s%sstore" % operation.encode())
     return len(result)
 
 
