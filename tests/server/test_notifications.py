@@ -127,3 +127,10 @@ def test_set_commands_tell_their_events_only_when_something_changed(pair):
         "SMOVE b b 3", "SADD a 1", "SPOP a", "SADD a 1 2", "SPOP a 0", "SPOP a 10", "SPOP nothing",
         "SADD a 1 2", "SADD c 2 3", "SINTERSTORE d a c", "SUNIONSTORE d a c", "SDIFFSTORE d a a", "SDIFFSTORE d a a",
         "SDIFFSTORE e a c", "SINTERSTORE a nothing", "SUNIONSTORE f f"), flags=b"KEAn")
+
+
+def test_hash_commands_tell_their_events(pair):
+    compare_events(pair, _lines(
+        "HSET a f 1", "HSET a f 1", "HSET a g 2 h 3", "HMSET a f 2", "HSETNX a f 1", "HSETNX a i 1", "HSETNX b f 1",
+        "HDEL a nothing", "HDEL a f g", "HINCRBY a n 5", "HINCRBY c n 1", "HINCRBYFLOAT a x 1.5", "HINCRBY a x 1",
+        "HDEL a h i n x", "HDEL a f", "HINCRBY b f 9223372036854775807", "HDEL b f"), flags=b"KEAn")

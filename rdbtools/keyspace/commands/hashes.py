@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rdbtools.keyspace.commands import (
+    HASH,
     INT64_MAX,
     INT64_MIN,
     OK,
@@ -30,8 +31,10 @@ def _expire_fields(e, key: bytes, entry) -> None:
     for field in expired:
         del entry.field_expires[field]
         entry.value.pop(field, None)
-    if expired and e.on_expired is not None:
-        e.on_expired(e.db, [b"HDEL", key, *expired])
+    if expired:
+        if e.on_expired is not None:
+            e.on_expired(e.db, [b"HDEL", key, *expired])
+        e.notify(HASH, b"hexpired", key)
     e.drop_if_empty(key, entry)
 
 
@@ -50,8 +53,11 @@ def hset(e, args):
         raise wrong_arity(args[0])
     entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
     if len(args) == 4:
-        return int(_set_field(entry, args[2], args[3]))
-    return sum(_set_field(entry, args[i], args[i + 1]) for i in range(2, len(args), 2))
+        added = int(_set_field(entry, args[2], args[3]))
+    else:
+        added = sum(_set_field(entry, args[i], args[i + 1]) for i in range(2, len(args), 2))
+    e.notify(HASH, b"hset", args[1])
+    return added
 
 
 @command("hmset", -4)
@@ -66,6 +72,7 @@ def hsetnx(e, args):
     if args[2] in entry.value:
         return 0
     entry.value[args[2]] = args[3]
+    e.notify(HASH, b"hset", args[1])
     return 1
 
 
@@ -74,14 +81,24 @@ def hdel(e, args):
     entry = _hash(e, args[1])
     if entry is None:
         return 0
-    removed = 0
-    for field in args[2:]:
-        if entry.value.pop(field, None) is not None:
-            removed += 1
-            if entry.field_expires:
-                entry.field_expires.pop(field, None)
-    e.drop_if_empty(args[1], entry)
+    removed = sum(_delete_field(entry, field) for field in args[2:])
+    _deleted(e, args[1], entry, removed)
     return removed
+
+
+def _delete_field(entry, field: bytes) -> bool:
+    if entry.value.pop(field, None) is None:
+        return False
+    if entry.field_expires:
+        entry.field_expires.pop(field, None)
+    return True
+
+
+def _deleted(e, key: bytes, entry, removed: int) -> None:
+    """Fields were deleted: "hdel" (once), then "del" when the hash is empty."""
+    if removed:
+        e.notify(HASH, b"hdel", key)
+        e.drop_if_empty(key, entry)
 
 
 @command("hget", 3, write=False)
@@ -112,6 +129,7 @@ def hincrby(e, args):
         e.drop_if_empty(args[1], entry)
         raise CommandError("ERR increment or decrement would overflow")
     entry.value[args[2]] = b"%d" % (current + delta)
+    e.notify(HASH, b"hincrby", args[1])
     return current + delta
 
 
@@ -125,6 +143,7 @@ def hincrbyfloat(e, args):
     except CommandError:
         e.drop_if_empty(args[1], entry)
         raise
+    e.notify(HASH, b"hincrbyfloat", args[1])
     return entry.value[args[2]]
 
 
@@ -258,10 +277,11 @@ def hgetdel(e, args):
     entry = _hash(e, args[1])
     if entry is None:
         return [None] * len(fields)
-    values = []
+    values, removed = [], 0
     for field in fields:
         values.append(entry.value.get(field))
-        hdel(e, [b"hdel", args[1], field])
+        removed += _delete_field(entry, field)
+    _deleted(e, args[1], entry, removed)
     return values
 
 
