@@ -134,3 +134,16 @@ def test_hash_commands_tell_their_events(pair):
         "HSET a f 1", "HSET a f 1", "HSET a g 2 h 3", "HMSET a f 2", "HSETNX a f 1", "HSETNX a i 1", "HSETNX b f 1",
         "HDEL a nothing", "HDEL a f g", "HINCRBY a n 5", "HINCRBY c n 1", "HINCRBYFLOAT a x 1.5", "HINCRBY a x 1",
         "HDEL a h i n x", "HDEL a f", "HINCRBY b f 9223372036854775807", "HDEL b f"), flags=b"KEAn")
+
+
+def test_sorted_set_commands_tell_their_events(pair):
+    compare_events(pair, _lines(
+        "ZADD a 1 m", "ZADD a 1 m", "ZADD a 2 m", "ZADD a XX 1 n", "ZADD a NX 5 m", "ZADD a GT 1 m", "ZADD a INCR 1 m",
+        "ZADD a INCR 0 m", "ZADD b XX 1 m", "ZADD a CH 1 m 2 n 3 o", "ZINCRBY a 0 m", "ZINCRBY a 1 m", "ZINCRBY c 1 m",
+        "ZREM a nothing", "ZREM a m", "ZREMRANGEBYSCORE a 10 20", "ZREMRANGEBYSCORE a 2 2", "ZREMRANGEBYRANK a 0 0",
+        "ZADD a 1 a 2 b 3 c", "ZREMRANGEBYLEX a [a [a", "ZPOPMIN a", "ZPOPMAX a 0", "ZPOPMAX a 5", "ZPOPMIN a",
+        "ZADD a 1 a 2 b", "ZADD b 3 c", "ZUNIONSTORE d 2 a b", "ZINTERSTORE d 2 a b", "ZINTERSTORE d 2 a b",
+        "ZDIFFSTORE e 2 a b", "ZRANGESTORE f a 0 0", "ZRANGESTORE f a 5 6", "ZMPOP 1 b MIN", "BZPOPMIN c a 0.01",
+        "BZPOPMAX a 0.01", "BZMPOP 0.01 1 e MAX COUNT 5", "GEOADD g 13.361389 38.115556 x", "GEOADD g XX 13.4 38.1 x",
+        "GEOADD g 13.361389 38.115556 y", "GEORADIUS g 13 38 100 km STORE h", "GEOSEARCHSTORE i g FROMMEMBER x BYRADIUS 100 km",
+        "GEORADIUSBYMEMBER g x 1 m STORE h", "GEOSEARCHSTORE i g FROMLONLAT 0 0 BYBOX 1 1 m STOREDIST"), flags=b"KEAn")

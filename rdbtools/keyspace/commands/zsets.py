@@ -7,6 +7,7 @@ import math
 from rdbtools.keyspace.commands import (
     NULL_ARRAY,
     SYNTAX,
+    ZSET,
     CommandError,
     Double,
     command,
@@ -17,6 +18,7 @@ from rdbtools.keyspace.commands import (
     long_double_text,
     wrong_arity,
 )
+from rdbtools.keyspace.model import Entry
 
 NOT_FLOAT = "ERR value is not a valid float"
 NAN = "ERR resulting score is not a number (NaN)"
@@ -71,6 +73,8 @@ def zadd(e, args):
                 continue
             changed += old != score
         result = values[member] = score
+    if added or changed:
+        e.notify(ZSET, b"zincr" if incr else b"zadd", args[1])
     e.drop_if_empty(args[1], entry)
     e.changes = added + changed
     if b"INCR" in flags:
@@ -85,6 +89,8 @@ def _zadd_one(e, key: bytes, score: float, member: bytes) -> int:
     old = values.get(member)
     values[member] = score
     e.changes = int(old != score)
+    if old != score:
+        e.notify(ZSET, b"zadd", key)
     return int(old is None)
 
 
@@ -115,7 +121,10 @@ def zincrby(e, args):
     if math.isnan(score):
         e.drop_if_empty(args[1], entry)
         raise CommandError(NAN)
+    old = entry.value.get(args[3])
     entry.value[args[3]] = score
+    if old != score:
+        e.notify(ZSET, b"zincr", args[1])
     return score_text(e.target, score)
 
 
@@ -125,8 +134,15 @@ def zrem(e, args):
     if entry is None:
         return 0
     removed = sum(entry.value.pop(m, None) is not None for m in args[2:])
-    e.drop_if_empty(args[1], entry)
+    if removed:
+        _removed(e, args[1], entry, b"zrem")
     return removed
+
+
+def _removed(e, key: bytes, entry, event: bytes) -> None:
+    """Members were taken out: the command's event, then "del" when the sorted set is empty."""
+    e.notify(ZSET, event, key)
+    e.drop_if_empty(key, entry)
 
 
 @command("zscore", 3, write=False)
@@ -271,13 +287,11 @@ def zrangestore(e, args):
     if withscores:
         raise CommandError(SYNTAX)
     select = _selector(by, args[3], args[4], rev, limit, e.target.strtod_score_ranges)
-    return _store(e, args[1], dict(select(_zset(e, args[2]))))
+    return _store(e, args[1], dict(select(_zset(e, args[2]))), b"zrangestore")
 
 
-def _store(e, key: bytes, scores: dict) -> int:
-    e.delete(key)
-    if scores:
-        e.get_or_create(key, "zset", dict).value.update(scores)
+def _store(e, key: bytes, scores: dict, event: bytes) -> int:
+    e.store(key, Entry("zset", scores) if scores else None, ZSET, event)
     return len(scores)
 
 
@@ -289,7 +303,8 @@ def _remove_range(e, args, by: str):
         return 0
     for member, _ in chosen:
         del entry.value[member]
-    e.drop_if_empty(args[1], entry)
+    if chosen:
+        _removed(e, args[1], entry, b"zremrangeby" + by.encode())
     return len(chosen)
 
 
@@ -316,7 +331,8 @@ def _pop(e, key: bytes, highest: bool, count: int) -> list:
     chosen = items[::-1][:count] if highest else items[:count]
     for member, _ in chosen:
         del entry.value[member]
-    e.drop_if_empty(key, entry)
+    if chosen:
+        _removed(e, key, entry, b"zpopmax" if highest else b"zpopmin")
     return chosen
 
 
@@ -453,17 +469,17 @@ def _no_nan(value: float) -> float:
 
 @command("zunionstore", -4)
 def zunionstore(e, args):
-    return _store(e, args[1], _combine(e, args, 2, "union")[0])
+    return _store(e, args[1], _combine(e, args, 2, "union")[0], b"zunionstore")
 
 
 @command("zinterstore", -4)
 def zinterstore(e, args):
-    return _store(e, args[1], _combine(e, args, 2, "inter")[0])
+    return _store(e, args[1], _combine(e, args, 2, "inter")[0], b"zinterstore")
 
 
 @command("zdiffstore", -4)
 def zdiffstore(e, args):
-    return _store(e, args[1], _combine(e, args, 2, "diff")[0])
+    return _store(e, args[1], _combine(e, args, 2, "diff")[0], b"zdiffstore")
 
 
 def _combined_reply(e, args, operation: str) -> list:
@@ -821,7 +837,8 @@ def _geo_query(e, args, first: int, origin=None, shape=None):
                            "GEOSEARCH")
     found = _search(e, args[1], origin, shape, order, count, any_match)
     if store is not None:
-        return _store(e, store, {m: (d / unit if store_dist else s) for m, d, s, _ in found})
+        event = b"georadiusstore" if args[0].lower().startswith(b"georadius") else b"geosearchstore"
+        return _store(e, store, {m: (d / unit if store_dist else s) for m, d, s, _ in found}, event)
     return _geo_reply(e, found, unit, with_coord, with_dist, with_hash)
 
 
