@@ -147,3 +147,15 @@ def test_sorted_set_commands_tell_their_events(pair):
         "BZPOPMAX a 0.01", "BZMPOP 0.01 1 e MAX COUNT 5", "GEOADD g 13.361389 38.115556 x", "GEOADD g XX 13.4 38.1 x",
         "GEOADD g 13.361389 38.115556 y", "GEORADIUS g 13 38 100 km STORE h", "GEOSEARCHSTORE i g FROMMEMBER x BYRADIUS 100 km",
         "GEORADIUSBYMEMBER g x 1 m STORE h", "GEOSEARCHSTORE i g FROMLONLAT 0 0 BYBOX 1 1 m STOREDIST"), flags=b"KEAn")
+
+
+def test_stream_commands_tell_their_events(pair):
+    compare_events(pair, _lines(
+        "XADD s 1-0 f v", "XADD s 2-0 f v", "XADD s MAXLEN = 1 3-0 f v", "XADD s MAXLEN = 5 4-0 f v",
+        "XADD n NOMKSTREAM 1-0 f v", "XTRIM s MAXLEN = 5", "XTRIM s MAXLEN = 1", "XDEL s 1-0", "XDEL s 4-0",
+        "XSETID s 9-0", "XADD s 10-0 f v", "XGROUP CREATE s g 0", "XGROUP CREATE t g $ MKSTREAM",
+        "XGROUP SETID s g 0", "XGROUP CREATECONSUMER s g c", "XGROUP CREATECONSUMER s g c",
+        "XREADGROUP GROUP g d STREAMS s >", "XREADGROUP GROUP g d STREAMS s >", "XREADGROUP GROUP g e STREAMS s 0",
+        "XCLAIM s g f 0 10-0", "XCLAIM s g c 0 99-0", "XAUTOCLAIM s g h 0 0-0", "XAUTOCLAIM s g c 0 0-0",
+        "XACK s g 10-0", "XGROUP DELCONSUMER s g c", "XGROUP DELCONSUMER s g zz", "XGROUP DESTROY s g",
+        "XGROUP DESTROY s g", "XDEL s 10-0"), flags=b"KEAn")

@@ -6,7 +6,7 @@ AOF replays the same either way.
 
 from __future__ import annotations
 
-from rdbtools.keyspace.commands import NULL_ARRAY, OK, SYNTAX, CommandError, command, integer, subcommand_error
+from rdbtools.keyspace.commands import NULL_ARRAY, OK, STREAM, SYNTAX, CommandError, command, integer, subcommand_error
 from rdbtools.rdb.model import Consumer, ConsumerGroup, PendingEntry, Stream, StreamEntry, StreamId
 
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
@@ -154,8 +154,9 @@ def xadd(e, args):
     stream.entries_added = (stream.entries_added or 0) + 1
     stream.length = len(stream.entries)
     stream.first_id = stream.entries[0].id
-    if trim is not None:
-        _trim(stream, *trim)
+    e.notify(STREAM, b"xadd", args[1])
+    if trim is not None and _trim(stream, *trim):
+        e.notify(STREAM, b"xtrim", args[1])
     return id_text(entry_id)
 
 
@@ -163,7 +164,10 @@ def xadd(e, args):
 def xtrim(e, args):
     trim, _, _ = _trim_options(e, args, 2, False)
     stream = _stream(e, args[1])
-    return 0 if stream is None else _trim(stream, *trim)
+    removed = 0 if stream is None else _trim(stream, *trim)
+    if removed:
+        e.notify(STREAM, b"xtrim", args[1])
+    return removed
 
 
 @command("xdel", -3)
@@ -177,6 +181,7 @@ def xdel(e, args):
         stream.entries = [entry for entry in stream.entries if entry.id not in ids]
         stream.max_deleted_id = max([stream.max_deleted_id or ZERO, *removed])
         _after_removal(stream)
+        e.notify(STREAM, b"xdel", args[1])
     return len(removed)
 
 
@@ -196,6 +201,7 @@ def xsetid(e, args):
         stream.entries_added = entries_added
     if max_deleted is not None:
         stream.max_deleted_id = max_deleted
+    e.notify(STREAM, b"xsetid", args[1])
     return OK
 
 
@@ -311,6 +317,7 @@ def xgroup(e, args):
         last = stream.last_id if args[4] == b"$" else parse_id(args[4])
         stream.groups.append(ConsumerGroup(args[3], last, _clamped_read(e, stream, entries_read)))
         stream.groups.sort(key=lambda g: g.name)  # a radix tree: by name
+        e.notify(STREAM, b"xgroup-create", args[2])
         return OK
     if sub in (b"SETID", b"DESTROY", b"CREATECONSUMER", b"DELCONSUMER") and len(args) >= 4:
         stream = _stream(e, args[2])
@@ -320,16 +327,19 @@ def xgroup(e, args):
         if sub == b"DESTROY":
             before = len(stream.groups)
             stream.groups = [g for g in stream.groups if g.name != args[3]]
+            if len(stream.groups) < before:
+                e.notify(STREAM, b"xgroup-destroy", args[2])
             return before - len(stream.groups)
         group = _group(stream, args[2], args[3], "XGROUP")
         if sub == b"SETID":
             group.last_delivered_id = stream.last_id if args[4] == b"$" else parse_id(args[4])
             group.entries_read = _clamped_read(e, stream, entries_read)
+            e.notify(STREAM, b"xgroup-setid", args[2])
             return OK
         if sub == b"CREATECONSUMER":
             if any(c.name == args[4] for c in group.consumers):
                 return 0
-            _add_consumer(group, Consumer(args[4], e.now_ms(), -1))
+            _add_consumer(e, args[2], group, args[4])
             return 1
         consumer = next((c for c in group.consumers if c.name == args[4]), None)
         if consumer is None:
@@ -337,6 +347,7 @@ def xgroup(e, args):
         group.consumers.remove(consumer)
         dropped = set(consumer.pending)
         group.pending = [p for p in group.pending if p.id not in dropped]
+        e.notify(STREAM, b"xgroup-delconsumer", args[2])
         return len(dropped)
     raise subcommand_error(args, e.target)
 
@@ -355,25 +366,28 @@ def xack(e, args):
     return len(acked)
 
 
-def _consumer(e, group: ConsumerGroup, name: bytes) -> Consumer:
+def _consumer(e, key: bytes, group: ConsumerGroup, name: bytes) -> Consumer:
     consumer = next((c for c in group.consumers if c.name == name), None)
     if consumer is None:
-        consumer = _add_consumer(group, Consumer(name, e.now_ms(), -1))
+        consumer = _add_consumer(e, key, group, name)
     return consumer
 
 
-def _named_consumer(e, group: ConsumerGroup, name: bytes) -> Consumer | None:
+def _named_consumer(e, key: bytes, group: ConsumerGroup, name: bytes) -> Consumer | None:
     """The consumer a claim or a group read of new entries names: created now, or None where the target
     creates it only with the first entry it gets (then ``_consumer``)."""
     existing = next((c for c in group.consumers if c.name == name), None)
     if existing is not None or e.target.consumers_on_demand:
         return existing
-    return _add_consumer(group, Consumer(name, e.now_ms(), -1))
+    return _add_consumer(e, key, group, name)
 
 
-def _add_consumer(group: ConsumerGroup, consumer: Consumer) -> Consumer:
+def _add_consumer(e, key: bytes, group: ConsumerGroup, name: bytes) -> Consumer:
+    """A new consumer of a group (Redis's streamCreateConsumer, which tells "xgroup-createconsumer")."""
+    consumer = Consumer(name, e.now_ms(), -1)
     group.consumers.append(consumer)
     group.consumers.sort(key=lambda c: c.name)  # a radix tree: by name
+    e.notify(STREAM, b"xgroup-createconsumer", key)
     return consumer
 
 
@@ -428,7 +442,7 @@ def xclaim(e, args):
             raise CommandError(f"ERR Unrecognized XCLAIM option '{args[i].decode('utf-8', 'replace')}'")
     if last_id is not None and last_id > group.last_delivered_id:
         group.last_delivered_id = last_id
-    consumer = _named_consumer(e, group, args[3])
+    consumer = _named_consumer(e, args[1], group, args[3])
     present = {x.id: x for x in stream.entries}
     claimed = []
     for entry_id in ids:
@@ -445,7 +459,7 @@ def xclaim(e, args):
         if min_idle and now - pending.delivery_time < min_idle:
             continue
         count = retry if retry is not None else pending.delivery_count + (0 if justid else 1)
-        consumer = consumer or _consumer(e, group, args[3])
+        consumer = consumer or _consumer(e, args[1], group, args[3])
         _take_over(group, consumer, pending, delivery_time, count)
         claimed.append(entry_id)
     if claimed:
@@ -468,7 +482,7 @@ def xautoclaim(e, args):
         else:
             raise CommandError(SYNTAX)
     present = {x.id: x for x in stream.entries}
-    consumer = _named_consumer(e, group, args[3])
+    consumer = _named_consumer(e, args[1], group, args[3])
     claimed, deleted, scanned, cursor = [], [], 0, ZERO
     for pending in [p for p in group.pending if p.id >= start]:
         if scanned == count:
@@ -481,7 +495,7 @@ def xautoclaim(e, args):
             continue
         if min_idle and now - pending.delivery_time < min_idle:
             continue
-        consumer = consumer or _consumer(e, group, args[3])
+        consumer = consumer or _consumer(e, args[1], group, args[3])
         _take_over(group, consumer, pending, now, pending.delivery_count + (0 if justid else 1))
         claimed.append(pending.id)
     if claimed:
@@ -578,9 +592,9 @@ def xreadgroup(e, args):
     replies = []
     for key, stream, group, after in reads:
         if after is None:
-            entries = _deliver_new(e, stream, group, owner[1], count, noack, now)
+            entries = _deliver_new(e, key, stream, group, owner[1], count, noack, now)
         else:
-            entries = _read_history(e, stream, group, owner[1], after, count, now)
+            entries = _read_history(e, key, stream, group, owner[1], after, count, now)
         if entries is not None:
             replies.append([key, entries])
     return replies or NULL_ARRAY
@@ -594,14 +608,14 @@ def _group_read(e, key: bytes, text: bytes, group_name: bytes) -> tuple[Stream, 
     return stream, group, None if text == b">" else parse_id(text)
 
 
-def _deliver_new(e, stream: Stream, group: ConsumerGroup, name: bytes, count: int | None, noack: bool,
+def _deliver_new(e, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, count: int | None, noack: bool,
                  now: int) -> list | None:
     """XREADGROUP ... >: the entries after the group's last id, into the consumer's PEL unless NOACK;
     None when there are none."""
-    consumer = _named_consumer(e, group, name)
+    consumer = _named_consumer(e, key, group, name)
     fresh = [x for x in stream.entries if x.id > group.last_delivered_id][:count]
     if fresh:
-        consumer = consumer or _consumer(e, group, name)
+        consumer = consumer or _consumer(e, key, group, name)
     if consumer is not None:
         consumer.seen_time = now
     for entry in fresh:
@@ -624,11 +638,11 @@ def _deliver_new(e, stream: Stream, group: ConsumerGroup, name: bytes, count: in
     return [_entry_reply(x) for x in fresh]
 
 
-def _read_history(e, stream: Stream, group: ConsumerGroup, name: bytes, after: StreamId, count: int | None,
+def _read_history(e, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, after: StreamId, count: int | None,
                   now: int) -> list:
     """XREADGROUP ... id: the consumer's pending entries after the id, delivered again (a deleted one
     as its id and nil); the read creates the consumer on every target."""
-    consumer = _consumer(e, group, name)
+    consumer = _consumer(e, key, group, name)
     consumer.seen_time = now
     present = {x.id: x for x in stream.entries}
     history = [i for i in consumer.pending if i > after][:count]
