@@ -335,14 +335,17 @@ def _live_keys(server, db: int) -> dict:
     keys = server.engine.keyspace.db(db)
     now = int(server.clock() * 1000)
     for key in [k for k, e in keys.items() if e.expire_ms is not None and e.expire_ms <= now]:
-        del keys[key]
+        server.engine.expire(db, key)  # propagated and told "expired", as Redis's expireIfNeeded
         server.stats["expired_keys"] += 1
     return keys
 
 
 def _keys(server, client: Client, args):
+    """KEYS leaves the expired keys it passes over where they are (Redis's keyIsExpired), unlike SCAN."""
     pattern = glob_to_regex(args[1])
-    return [k for k in _live_keys(server, client.db) if pattern.fullmatch(k)]
+    now = int(server.clock() * 1000)
+    return [k for k, e in server.engine.keyspace.db(client.db).items()
+            if (e.expire_ms is None or e.expire_ms > now) and pattern.fullmatch(k)]
 
 
 def _scan(server, client: Client, args):

@@ -16,14 +16,16 @@ from tests.server.serving import start_serve
 from tests.servers import start_server
 
 SENTINEL = b"rdbtool-test-sentinel"
+DEBUG = ("--enable-debug-command", "yes")
 
 
 class Listener:
     """A connection subscribed to every keyspace and keyevent channel, and the client whose commands it
-    watches; after each command a PUBLISH to a sentinel channel marks where that command's events end."""
+    watches; after each command a PUBLISH to a sentinel channel (from a third connection: the client may be
+    in MULTI) marks where that command's events end."""
 
     def __init__(self, port: int, flags: bytes, pattern: bytes = b"__key*__:*") -> None:
-        self.client, self.subscriber = RawClient(port), RawClient(port)
+        self.client, self.subscriber, self.marker = RawClient(port), RawClient(port), RawClient(port)
         for args in ([b"FLUSHALL"], [b"SELECT", b"0"], [b"CONFIG", b"SET", b"notify-keyspace-events", flags]):
             assert self.client.call(args) in (b"OK", "OK"), args
         self.subscriber.call([b"PSUBSCRIBE", pattern])
@@ -35,7 +37,7 @@ class Listener:
         return reply, self.events()
 
     def events(self) -> list[tuple[bytes, bytes]]:
-        self.client.call([b"PUBLISH", SENTINEL, b"."])
+        self.marker.call([b"PUBLISH", SENTINEL, b"."])
         received = []
         while True:
             message = self.next()
@@ -50,16 +52,21 @@ class Listener:
         return message
 
     def close(self) -> None:
-        self.client.sock.close()
-        self.subscriber.sock.close()
+        for connection in (self.client, self.subscriber, self.marker):
+            connection.sock.close()
 
 
-def _plain(reply):
+def _plain(reply, args: list[bytes] = ()):
+    """A reply as comparable values (errors by their text, the members of an unordered reply sorted)."""
     if isinstance(reply, Exception):
         return ("error", str(reply))
     if isinstance(reply, list):
-        return [_plain(r) for r in reply]
+        plain = [_plain(r) for r in reply]
+        return sorted(plain, key=repr) if args and args[0].upper() in _UNORDERED else plain
     return reply
+
+
+_UNORDERED = {b"SPOP", b"SMEMBERS", b"KEYS", b"SRANDMEMBER", b"SINTER", b"SUNION", b"SDIFF"}
 
 
 def compare_events(pair, commands: list[list[bytes]], flags: bytes = b"KEA") -> None:
@@ -69,7 +76,7 @@ def compare_events(pair, commands: list[list[bytes]], flags: bytes = b"KEA") -> 
     try:
         for number, args in enumerate(commands, 1):
             (theirs, their_events), (ours, our_events) = (listener.run(args) for listener in listeners)
-            assert _plain(ours) == _plain(theirs), f"{args!r}: serve replied {ours!r}, redis {theirs!r}"
+            assert _plain(ours, args) == _plain(theirs, args), f"{args!r}: serve replied {ours!r}, redis {theirs!r}"
             assert our_events == their_events, f"{args!r}, command {number} of {commands[max(0, number - 5):number]!r}"
     finally:
         for listener in listeners:
@@ -82,7 +89,7 @@ def _lines(*lines: str) -> list[list[bytes]]:
 
 @pytest.fixture(scope="module")
 def pair():
-    with start_server("redis-7.0") as real, start_serve("--target", "redis-7.0") as served:
+    with start_server("redis-7.0", extra=DEBUG) as real, start_serve("--target", "redis-7.0") as served:
         yield real, served
 
 
@@ -145,8 +152,8 @@ def test_sorted_set_commands_tell_their_events(pair):
         "ZADD a 1 a 2 b", "ZADD b 3 c", "ZUNIONSTORE d 2 a b", "ZINTERSTORE d 2 a b", "ZINTERSTORE d 2 a b",
         "ZDIFFSTORE e 2 a b", "ZRANGESTORE f a 0 0", "ZRANGESTORE f a 5 6", "ZMPOP 1 b MIN", "BZPOPMIN c a 0.01",
         "BZPOPMAX a 0.01", "BZMPOP 0.01 1 e MAX COUNT 5", "GEOADD g 13.361389 38.115556 x", "GEOADD g XX 13.4 38.1 x",
-        "GEOADD g 13.361389 38.115556 y", "GEORADIUS g 13 38 100 km STORE h", "GEOSEARCHSTORE i g FROMMEMBER x BYRADIUS 100 km",
-        "GEORADIUSBYMEMBER g x 1 m STORE h", "GEOSEARCHSTORE i g FROMLONLAT 0 0 BYBOX 1 1 m STOREDIST"), flags=b"KEAn")
+        "GEOADD g 13.361389 38.115556 y", "GEORADIUS g 13 38 100 km STORE h",
+        "GEOSEARCHSTORE i g FROMMEMBER x BYRADIUS 100 km", "GEORADIUSBYMEMBER g x 1 m STORE h", "GEOSEARCHSTORE i g FROMLONLAT 0 0 BYBOX 1 1 m STOREDIST"), flags=b"KEAn")
 
 
 def test_stream_commands_tell_their_events(pair):
@@ -159,3 +166,58 @@ def test_stream_commands_tell_their_events(pair):
         "XCLAIM s g f 0 10-0", "XCLAIM s g c 0 99-0", "XAUTOCLAIM s g h 0 0-0", "XAUTOCLAIM s g c 0 0-0",
         "XACK s g 10-0", "XGROUP DELCONSUMER s g c", "XGROUP DELCONSUMER s g zz", "XGROUP DESTROY s g",
         "XGROUP DESTROY s g", "XDEL s 10-0"), flags=b"KEAn")
+
+
+def test_sort_store_tells_sortstore_or_del(pair):
+    compare_events(pair, _lines(
+        "RPUSH a 3 1 2", "SORT a STORE b", "SORT a STORE b", "SORT nothing STORE b", "SORT nothing STORE b",
+        "SORT a LIMIT 0 0 STORE a", "SORT a"), flags=b"KEAn")
+
+
+def test_keys_found_expired_on_access_tell_expired_before_the_command_s_events(pair):
+    real, served = pair
+    for port in (real.port, served.port):
+        RawClient(port).call([b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"])
+    try:
+        compare_events(pair, [*_lines("SET a 1 PX 1", "SET b 1 PX 1", "RPUSH c 1", "PEXPIRE c 1", "SET d 1 PX 1",
+                                      "SET e 1 PX 1", "HSET f x 1", "PEXPIRE f 1"),
+                              [b"DEBUG", b"SLEEP", b"0.01"],
+                              *_lines("GET a", "SET b 2", "LPUSH c 1", "EXISTS d", "GET a", "TTL e", "HSET f y 1")],
+                       flags=b"KEAn")
+    finally:
+        for port in (real.port, served.port):
+            RawClient(port).call([b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"])
+
+
+def test_active_expiry_tells_expired(pair):
+    """The keys the server's own expiry cycle finds expired (in an order of its sampling: compared as a set)."""
+    received = []
+    for port in (port for port in (pair[0].port, pair[1].port)):
+        listener = Listener(port, b"Ex")
+        for key in (b"a", b"b", b"c"):
+            listener.client.call([b"SET", key, b"1", b"PX", b"1"])
+        deadline = time.monotonic() + 10
+        while listener.client.call([b"DBSIZE"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        received.append(sorted(listener.events()))
+        listener.close()
+    assert received[1] == received[0] == [(b"__keyevent@0__:expired", key) for key in (b"a", b"b", b"c")]
+
+
+def test_keys_and_scan_tell_the_expired_keys_they_find(pair):
+    real, served = pair
+    for port in (real.port, served.port):
+        RawClient(port).call([b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"])
+    try:
+        compare_events(pair, [*_lines("SET a 1 PX 1", "SET b 1"), [b"DEBUG", b"SLEEP", b"0.01"],
+                              *_lines("KEYS *", "DBSIZE", "SCAN 0", "DBSIZE")])
+    finally:
+        for port in (real.port, served.port):
+            RawClient(port).call([b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"])
+
+
+def test_transactions_and_scripts_tell_the_events_of_their_commands_in_order(pair):
+    compare_events(pair, [*_lines("MULTI", "SET a 1", "LPUSH b x", "DEL a", "EXEC"),
+                          [b"EVAL", b"redis.call('SET', KEYS[1], '1'); redis.call('EXPIRE', KEYS[1], 100); "
+                                    b"return redis.call('INCR', KEYS[1])", b"1", b"c"],
+                          [b"EVAL", b"return redis.pcall('LPUSH', KEYS[1], 'x')", b"1", b"c"]], flags=b"KEAn")

@@ -9,7 +9,7 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-from rdbtools.keyspace.commands import SYNTAX, WRONGTYPE, CommandError, command, floating, integer
+from rdbtools.keyspace.commands import LIST, SYNTAX, WRONGTYPE, CommandError, command, floating, integer
 
 NOT_DOUBLE = "ERR One or more scores can't be converted into double"
 _C_SPACES = b" \t\n\r\x0b\x0c"
@@ -174,9 +174,8 @@ def sort_generic(e, args: list[bytes], readonly: bool):
 def _store(e, key: bytes, output: list) -> int:
     """STORE: the result as a list (a missing GET value as ""), replacing the key and its TTL; an
     empty result deletes it. ``e.changes`` tells propagation whether anything changed."""
-    existed = e.delete(key)
-    if output:
-        e.keys[key] = _list_entry(output)
+    existed = e.lookup(key) is not None
+    e.store(key, _list_entry(output) if output else None, LIST, b"sortstore")
     e.changes = len(output) or int(existed)
     return len(output)
 
