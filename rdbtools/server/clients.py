@@ -28,6 +28,8 @@ class Client:
     watched: dict[tuple[int, bytes], int] = field(default_factory=dict)  # (db, key) -> version when watched
     channels: set[bytes] = field(default_factory=set)
     patterns: set[bytes] = field(default_factory=set)
+    shard_channels: set[bytes] = field(default_factory=set)  # SSUBSCRIBE's (Redis 7.0+)
+    subscribed: bool = False  # to any of the three: the subscribed context (one test per request)
     blocked: object | None = None  # the wait of a blocking command, while it waits
     closing: bool = False  # QUIT / protocol error: close once the replies are out
     scan_snapshots: dict[int, list[bytes]] = field(default_factory=dict)
@@ -37,14 +39,19 @@ class Client:
 
     @property
     def subscriptions(self) -> int:
+        """What (P)SUBSCRIBE replies count: channels and patterns (SSUBSCRIBE's count its own)."""
         return len(self.channels) + len(self.patterns)
 
+    def refresh_subscribed(self) -> None:
+        self.subscribed = bool(self.channels or self.patterns or self.shard_channels)
+
     def info_line(self, now: float) -> str:
-        flags = "x" if self.multi is not None else "b" if self.blocked else "P" if self.subscriptions else "N"
+        flags = "x" if self.multi is not None else "b" if self.blocked else "P" if self.subscribed else "N"
         return (f"id={self.id} addr={self.address} laddr={self.local_address} fd=8 "
                 f"name={self.name.decode('utf-8', 'replace')} age={int(now - self.created)} "
                 f"idle={int(now - self.last_interaction)} flags={flags} db={self.db} sub={len(self.channels)} "
-                f"psub={len(self.patterns)} ssub=0 multi={-1 if self.multi is None else len(self.multi)} qbuf=0 "
-                f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
+                f"psub={len(self.patterns)} ssub={len(self.shard_channels)} "
+                f"multi={-1 if self.multi is None else len(self.multi)} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 "
+                f"rbs=1024 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r "
                 f"cmd={self.last_command.decode('utf-8', 'replace').lower()} "
                 f"user={self.user.name.decode('utf-8', 'replace')} redir=-1 resp={self.resp}")

@@ -7,6 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Double, Status, integer, subcommand_error
 from rdbtools.keyspace.commands.scanning import scan_cursor
@@ -52,15 +53,20 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"discard": (lambda c, a: _discard(c), 1),
         b"watch": (lambda c, a: _watch(s, c, a), -2),
         b"unwatch": (lambda c, a: _unwatch(c), 1),
-        b"subscribe": (lambda c, a: _subscribe(s, c, a[1:], False), -2),
-        b"psubscribe": (lambda c, a: _subscribe(s, c, a[1:], True), -2),
-        b"unsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], False), -1),
-        b"punsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], True), -1),
+        b"subscribe": (lambda c, a: _subscribe(s, c, a[1:], _CHANNELS), -2),
+        b"psubscribe": (lambda c, a: _subscribe(s, c, a[1:], _PATTERNS), -2),
+        b"ssubscribe": (lambda c, a: _ssubscribe(s, c, a[1:]), -2),
+        b"unsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], _CHANNELS), -1),
+        b"punsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], _PATTERNS), -1),
+        b"sunsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], _SHARD), -1),
         b"publish": (lambda c, a: s.publish(a[1], a[2]), 3),
+        b"spublish": (lambda c, a: s.spublish(a[1], a[2]), 3),
         b"pubsub": (pubsub, -2),
         b"pubsub|channels": (pubsub, -2),
         b"pubsub|numsub": (pubsub, -2),
         b"pubsub|numpat": (pubsub, 2),
+        b"pubsub|shardchannels": (pubsub, -2),
+        b"pubsub|shardnumsub": (pubsub, -2),
         b"keys": (lambda c, a: _keys(s, c, a), 2),
         b"scan": (lambda c, a: _scan(s, c, a), -2),
         b"randomkey": (lambda c, a: _randomkey(s, c), 1),
@@ -116,7 +122,7 @@ def _ping(server, client: Client, args):
         error = server.disk_error()  # Redis refuses PING too
         if error is not None:
             raise error
-    if client.subscriptions and client.resp == 2:
+    if client.subscribed and client.resp == 2:
         return [b"pong", args[1] if len(args) == 2 else b""]
     return args[1] if len(args) == 2 else Status("PONG")
 
@@ -290,22 +296,48 @@ def _forget_watches(server) -> None:
 
 # --- pub/sub ---------------------------------------------------------------------------------------
 
-def _subscribe(server, client: Client, names: list[bytes], pattern: bool):
-    registry, mine = (server.patterns, client.patterns) if pattern else (server.channels, client.channels)
-    kind = b"psubscribe" if pattern else b"subscribe"
+@dataclass(frozen=True)
+class _Subscriptions:
+    """One kind of subscription: the attribute naming it on the server and on the client, and the word of
+    its replies (the unsubscribe word is "un" before it, after the s or p)."""
+
+    attribute: str
+    word: bytes
+    shard: bool = False
+
+    def count(self, client: Client) -> int:
+        """What a reply counts: SSUBSCRIBE's its shard channels, the others channels and patterns."""
+        return len(client.shard_channels) if self.shard else client.subscriptions
+
+
+_CHANNELS = _Subscriptions("channels", b"subscribe")
+_PATTERNS = _Subscriptions("patterns", b"psubscribe")
+_SHARD = _Subscriptions("shard_channels", b"ssubscribe", shard=True)
+
+
+def _subscribe(server, client: Client, names: list[bytes], kind: _Subscriptions):
+    registry, mine = getattr(server, kind.attribute), getattr(client, kind.attribute)
     for name in names:
         registry.setdefault(name, set()).add(client)
         mine.add(name)
-        client.send(Push([kind, name, client.subscriptions]))
+        client.subscribed = True
+        client.send(Push([kind.word, name, kind.count(client)]))
     return NO_REPLY
 
 
-def _unsubscribe(server, client: Client, names: list[bytes], pattern: bool):
-    registry, mine = (server.patterns, client.patterns) if pattern else (server.channels, client.channels)
-    kind = b"punsubscribe" if pattern else b"unsubscribe"
+def _ssubscribe(server, client: Client, names: list[bytes]):
+    """SSUBSCRIBE: refused inside EXEC, unlike SUBSCRIBE (Redis denies it to a client that cannot block)."""
+    if server.in_transaction:
+        raise CommandError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+    return _subscribe(server, client, names, _SHARD)
+
+
+def _unsubscribe(server, client: Client, names: list[bytes], kind: _Subscriptions):
+    registry, mine = getattr(server, kind.attribute), getattr(client, kind.attribute)
+    word = kind.word[:-9] + b"unsubscribe"
     targets = names or sorted(mine)
     if not targets:
-        client.send(Push([kind, None, client.subscriptions]))
+        client.send(Push([word, None, kind.count(client)]))
     for name in targets:
         mine.discard(name)
         subscribers = registry.get(name)
@@ -313,17 +345,23 @@ def _unsubscribe(server, client: Client, names: list[bytes], pattern: bool):
             subscribers.discard(client)
             if not subscribers:
                 del registry[name]
-        client.send(Push([kind, name, client.subscriptions]))
+        client.refresh_subscribed()
+        client.send(Push([word, name, kind.count(client)]))
     return NO_REPLY
 
 
 def _pubsub(server, args):
     sub = args[1].upper()
-    if sub == b"CHANNELS":
+    target = server.config.target
+    if sub.startswith(b"SHARD") and not target.valkey_server and target.version < (7, 0):
+        raise subcommand_error(args, target)  # sharded pub/sub came with 7.0
+    if sub in (b"CHANNELS", b"SHARDCHANNELS"):
+        registry = server.channels if sub == b"CHANNELS" else server.shard_channels
         pattern = glob_to_regex(args[2]) if len(args) > 2 else None
-        return [c for c, subs in server.channels.items() if subs and (pattern is None or pattern.fullmatch(c))]
-    if sub == b"NUMSUB":
-        return [x for c in args[2:] for x in (c, len(server.channels.get(c, ())))]
+        return [c for c, subs in registry.items() if subs and (pattern is None or pattern.fullmatch(c))]
+    if sub in (b"NUMSUB", b"SHARDNUMSUB"):
+        registry = server.channels if sub == b"NUMSUB" else server.shard_channels
+        return [x for c in args[2:] for x in (c, len(registry.get(c, ())))]
     if sub == b"NUMPAT" and len(args) == 2:
         return sum(1 for subs in server.patterns.values() if subs)
     raise subcommand_error(args, server.config.target)

@@ -92,6 +92,7 @@ class Server:
         self.versions: dict[tuple[int, bytes], int] = {}  # WATCH: bumped when a write names the key
         self.channels: dict[bytes, set[Client]] = {}
         self.patterns: dict[bytes, set[Client]] = {}
+        self.shard_channels: dict[bytes, set[Client]] = {}
         self.blocked: list[Client] = []
         self.active_expire = True
         self.stats = {"total_connections_received": 0, "total_commands_processed": 0, "rejected_connections": 0,
@@ -183,7 +184,7 @@ class Server:
                     return self._refused(client, error, spec)
                 client.multi.append(args)
                 return Status("QUEUED")
-        if client.resp == 2 and (client.channels or client.patterns) and name not in _SUBSCRIBED_ALLOWED:
+        if client.resp == 2 and client.subscribed and name not in _SUBSCRIBED_ALLOWED:
             return CommandError(self._pubsub_only.format(name.decode("utf-8", "replace")))
         dirty = self.persistence.dirty
         if self.aof is None:
@@ -503,7 +504,7 @@ class Server:
         timeout = self.config["timeout"]
         if timeout:
             for client in list(self.clients.values()):
-                if (now - client.last_interaction > timeout and not client.blocked and not client.subscriptions):
+                if (now - client.last_interaction > timeout and not client.blocked and not client.subscribed):
                     client.close()
 
     def _expire_cycle(self, samples: int = 20) -> None:
@@ -546,8 +547,12 @@ class Server:
             self.channels.get(channel, set()).discard(client)
         for pattern in client.patterns:
             self.patterns.get(pattern, set()).discard(client)
+        for channel in client.shard_channels:
+            self.shard_channels.get(channel, set()).discard(client)
         client.channels.clear()
         client.patterns.clear()
+        client.shard_channels.clear()
+        client.subscribed = False
 
     def publish(self, channel: bytes, message: bytes) -> int:
         receivers = 0
@@ -560,6 +565,13 @@ class Server:
                     client.send(Push([b"pmessage", pattern, channel, message]))
                     receivers += 1
         return receivers
+
+    def spublish(self, channel: bytes, message: bytes) -> int:
+        """SPUBLISH: to the shard channel's subscribers only (no pattern matches a shard channel)."""
+        receivers = list(self.shard_channels.get(channel, ()))
+        for client in receivers:
+            client.send(Push([b"smessage", channel, message]))
+        return len(receivers)
 
     def used_memory(self) -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -8,10 +8,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
 
-from tests.keyspace.test_engine_vs_server import COMMANDS, RawClient
+from tests.keyspace.test_engine_vs_server import RawClient
 from tests.server.serving import start_serve
 from tests.servers import start_server
 
@@ -153,7 +151,8 @@ def test_sorted_set_commands_tell_their_events(pair):
         "ZDIFFSTORE e 2 a b", "ZRANGESTORE f a 0 0", "ZRANGESTORE f a 5 6", "ZMPOP 1 b MIN", "BZPOPMIN c a 0.01",
         "BZPOPMAX a 0.01", "BZMPOP 0.01 1 e MAX COUNT 5", "GEOADD g 13.361389 38.115556 x", "GEOADD g XX 13.4 38.1 x",
         "GEOADD g 13.361389 38.115556 y", "GEORADIUS g 13 38 100 km STORE h",
-        "GEOSEARCHSTORE i g FROMMEMBER x BYRADIUS 100 km", "GEORADIUSBYMEMBER g x 1 m STORE h", "GEOSEARCHSTORE i g FROMLONLAT 0 0 BYBOX 1 1 m STOREDIST"), flags=b"KEAn")
+        "GEOSEARCHSTORE i g FROMMEMBER x BYRADIUS 100 km", "GEORADIUSBYMEMBER g x 1 m STORE h",
+        "GEOSEARCHSTORE i g FROMLONLAT 0 0 BYBOX 1 1 m STOREDIST"), flags=b"KEAn")
 
 
 def test_stream_commands_tell_their_events(pair):
