@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from rdbtools.errors import RdbtoolError
-from rdbtools.keyspace.commands import EXPIRED, GENERIC, NEW, REGISTRY, WRONGTYPE, CommandError, wrong_arity
+from rdbtools.keyspace.commands import EXPIRED, GENERIC, KEY_MISS, NEW, REGISTRY, WRONGTYPE, CommandError, wrong_arity
 from rdbtools.keyspace.model import Entry, Keyspace
 from rdbtools.rdb.targets import NEWEST, Target
 
@@ -52,6 +52,8 @@ class Engine:
         #: told each keyspace event as the command emits it (Redis's notifyKeyspaceEvent); ``quiet`` when
         #: notify-keyspace-events is empty. A command calls it after its change, in Redis's order.
         self.notify: Notify = quiet
+        #: a read-only command runs while notify-keyspace-events has m: a lookup that misses tells "keymiss"
+        self.reading = False
 
     def execute(self, args: list[bytes]) -> object:
         """Run one command; CommandError for an error reply, UnknownCommand when not supported."""
@@ -81,9 +83,13 @@ class Engine:
         keys = self.keyspace.dbs.get(db)
         entry = None if keys is None else keys.get(key)
         if self.loading or entry is None:
+            if self.reading and entry is None:
+                self.notify(KEY_MISS, b"keymiss", key, db)
             return entry
         if entry.expire_ms is not None and entry.expire_ms <= self.now_ms():
             self.expire(db, key)
+            if self.reading:
+                self.notify(KEY_MISS, b"keymiss", key, db)
             return None
         return entry
 

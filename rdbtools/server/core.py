@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rdbtools.keyspace.commands import KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
+from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
 from rdbtools.keyspace.engine import Engine, UnknownCommand, quiet
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
@@ -527,6 +527,20 @@ class Server:
         self._events = flags = self.config["notify-keyspace-events"].flags
         where = flags & (KEYSPACE | KEYEVENT)
         self.engine.notify = self._notify if where and flags & ~where else quiet
+        if where and flags & KEY_MISS:  # only then does a command say whether it reads
+            self._run_engine = self._run_telling_misses
+        else:
+            self.__dict__.pop("_run_engine", None)
+
+    def _run_telling_misses(self, record: Spec, client: Client, args: list[bytes]) -> object:
+        """_run_engine while m is on: the keys a read-only command misses are told "keymiss" (Redis's
+        lookupKeyRead)."""
+        engine = self.engine
+        engine.reading = not record.write
+        try:
+            return Server._run_engine(self, record, client, args)
+        finally:
+            engine.reading = False
 
     def _notify(self, kind: int, event: bytes, key: bytes, db: int | None = None) -> None:
         """Publish a keyspace event to __keyspace@<db>__:<key> and __keyevent@<db>__:<event> (as enabled)."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
-from tests.keyspace.test_engine_vs_server import RawClient
+from tests.keyspace.test_engine_vs_server import COMMANDS, RawClient
 from tests.server.serving import start_serve
 from tests.servers import start_server
 
@@ -220,3 +222,19 @@ def test_transactions_and_scripts_tell_the_events_of_their_commands_in_order(pai
                           [b"EVAL", b"redis.call('SET', KEYS[1], '1'); redis.call('EXPIRE', KEYS[1], 100); "
                                     b"return redis.call('INCR', KEYS[1])", b"1", b"c"],
                           [b"EVAL", b"return redis.pcall('LPUSH', KEYS[1], 'x')", b"1", b"c"]], flags=b"KEAn")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commands=st.lists(COMMANDS, min_size=1, max_size=20))
+# cases that once differed: a bit set to what it was tells nothing; a pop of 0 elements tells nothing
+@example(commands=[[b"SETBIT", b"a", b"3", b"1"], [b"SETBIT", b"a", b"3", b"1"], [b"SETBIT", b"a", b"40", b"0"]])
+@example(commands=[[b"RPUSH", b"a", b"1"], [b"LPOP", b"a", b"0"], [b"RPOP", b"a", b"5"]])
+def test_random_command_sequences_tell_the_events_redis_tells(pair, commands):
+    compare_events(pair, commands, flags=b"KEAn")
+
+
+@pytest.mark.parametrize("flags", [b"Em", b"KEAm"])
+def test_read_commands_tell_keymiss_for_the_keys_they_miss(pair, flags):
+    compare_events(pair, [*_lines("SET a 1", "GET a", "GET b", "MGET a b c", "EXISTS b", "TYPE b", "TTL b", "STRLEN b",
+                                  "LRANGE b 0 -1", "HGET b f", "SMEMBERS b", "ZSCORE b m", "XRANGE b - +", "DUMP b",
+                                  "SET c 1 PX 1"), [b"DEBUG", b"SLEEP", b"0.01"], *_lines("GET c")], flags=flags)
