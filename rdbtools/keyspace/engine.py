@@ -52,6 +52,7 @@ class Engine:
         #: told each keyspace event as the command emits it (Redis's notifyKeyspaceEvent); ``quiet`` when
         #: notify-keyspace-events is empty. A command calls it after its change, in Redis's order.
         self.notify: Notify = quiet
+        self.events = 0  # notify-keyspace-events as Redis's NOTIFY_* flags (a server's: it sets them)
         #: a read-only command runs while notify-keyspace-events has m: a lookup that misses tells "keymiss"
         self.reading = False
 
@@ -146,6 +147,13 @@ class Engine:
 
     def delete(self, key: bytes) -> bool:
         return self.lookup(key) is not None and self.keys.pop(key, None) is not None
+
+    def removed(self, kind: int, event: bytes, key: bytes, entry: Entry) -> None:
+        """A command took elements out of a collection: its event, then "del" when it is empty."""
+        self.notify(kind, event, key)
+        if not entry.value and self.keys.get(key) is entry:
+            del self.keys[key]
+            self.notify(GENERIC, b"del", key)
 
     def drop_if_empty(self, key: bytes, entry: Entry) -> None:
         """Delete a collection its command emptied, telling "del" (after the command's own event)."""

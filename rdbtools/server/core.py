@@ -81,7 +81,6 @@ class Server:
             self.aof = AofPersistence(config, clock, self._saving)
         # what an access finds expired and deletes goes to the AOF (when there is one), as Redis's DEL
         self.engine.on_expired = lambda db, args: self.propagate(db, [args])
-        self._events = 0  # notify-keyspace-events as Redis's flags
         self.configure_events()
         self.clients: dict[int, Client] = {}
         self.acl = Acl(self)
@@ -524,13 +523,16 @@ class Server:
     def configure_events(self) -> None:
         """Read notify-keyspace-events (at start and after CONFIG SET): the engine's hook stays ``quiet``
         unless an event class and K or E are on, so commands pay nothing for it otherwise."""
-        self._events = flags = self.config["notify-keyspace-events"].flags
+        engine = self.engine
+        told, flags = _telling_misses(engine.events), self.config["notify-keyspace-events"].flags
+        engine.events = flags
         where = flags & (KEYSPACE | KEYEVENT)
-        self.engine.notify = self._notify if where and flags & ~where else quiet
-        if where and flags & KEY_MISS:  # only then does a command say whether it reads
+        engine.notify = self._notify if where and flags & ~where else quiet
+        telling = _telling_misses(flags)  # only then does a command say whether it reads
+        if telling and not told:  # (not through __dict__: touching it slows every attribute access after)
             self._run_engine = self._run_telling_misses
-        else:
-            self.__dict__.pop("_run_engine", None)
+        elif told and not telling:
+            del self._run_engine
 
     def _run_telling_misses(self, record: Spec, client: Client, args: list[bytes]) -> object:
         """_run_engine while m is on: the keys a read-only command misses are told "keymiss" (Redis's
@@ -544,7 +546,7 @@ class Server:
 
     def _notify(self, kind: int, event: bytes, key: bytes, db: int | None = None) -> None:
         """Publish a keyspace event to __keyspace@<db>__:<key> and __keyevent@<db>__:<event> (as enabled)."""
-        flags = self._events
+        flags = self.engine.events
         if not flags & kind:
             return
         if db is None:
@@ -592,6 +594,10 @@ class Server:
 
     def info(self, sections: list[bytes]) -> bytes:
         return info.render(self, sections)
+
+
+def _telling_misses(flags: int) -> bool:
+    return bool(flags & KEY_MISS and flags & (KEYSPACE | KEYEVENT))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -97,8 +97,7 @@ def _delete_field(entry, field: bytes) -> bool:
 def _deleted(e, key: bytes, entry, removed: int) -> None:
     """Fields were deleted: "hdel" (once), then "del" when the hash is empty."""
     if removed:
-        e.notify(HASH, b"hdel", key)
-        e.drop_if_empty(key, entry)
+        e.removed(HASH, b"hdel", key, entry)
 
 
 @command("hget", 3, write=False)

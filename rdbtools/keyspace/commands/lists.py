@@ -67,14 +67,9 @@ def _pop(e, key: bytes, left: bool, count: int | None):
     pop = entry.value.popleft if left else entry.value.pop
     items = [pop() for _ in range(take)]
     if items:
-        _removed(e, key, entry, b"lpop" if left else b"rpop")
+        e.removed(LIST, b"lpop" if left else b"rpop", key, entry)
     return (items[0] if items else None) if count is None else items
 
-
-def _removed(e, key: bytes, entry, event: bytes) -> None:
-    """Elements were taken out: the command's event, then "del" when the list is empty."""
-    e.notify(LIST, event, key)
-    e.drop_if_empty(key, entry)
 
 
 def _count(args, at: int) -> int | None:
@@ -218,7 +213,7 @@ def ltrim(e, args):
         return OK
     start, stop = _range(len(entry.value), start, stop)
     entry.value = deque(islice(entry.value, start, stop + 1)) if start <= stop else deque()
-    _removed(e, args[1], entry, b"ltrim")
+    e.removed(LIST, b"ltrim", args[1], entry)
     return OK
 
 
@@ -238,7 +233,7 @@ def lrem(e, args):
     for i in sorted(doomed, reverse=True):
         del items[i]
     if removed:
-        _removed(e, args[1], entry, b"lrem")
+        e.removed(LIST, b"lrem", args[1], entry)
     return removed
 
 
@@ -263,7 +258,7 @@ def _move(e, source: bytes, destination: bytes, from_left: bool, to_left: bool):
         return item
     item = (entry.value.popleft if from_left else entry.value.pop)()
     _push(e, [b"", destination, item], to_left, False)  # Redis pushes, then tells the pop
-    _removed(e, source, entry, b"lpop" if from_left else b"rpop")
+    e.removed(LIST, b"lpop" if from_left else b"rpop", source, entry)
     return item
 
 

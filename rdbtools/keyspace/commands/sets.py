@@ -36,14 +36,9 @@ def srem(e, args):
         return 0
     removed = sum(entry.value.pop(m, _ABSENT) is not _ABSENT for m in args[2:])
     if removed:
-        _removed(e, args[1], entry, b"srem")
+        e.removed(SET, b"srem", args[1], entry)
     return removed
 
-
-def _removed(e, key: bytes, entry, event: bytes) -> None:
-    """Members were taken out: the command's event, then "del" when the set is empty."""
-    e.notify(SET, event, key)
-    e.drop_if_empty(key, entry)
 
 
 @command("smove", 4)
@@ -57,7 +52,7 @@ def smove(e, args):
     if args[1] == args[2]:
         return 1
     del source.value[args[3]]
-    _removed(e, args[1], source, b"srem")
+    e.removed(SET, b"srem", args[1], source)
     members = e.get_or_create(args[2], "set", dict).value
     if args[3] not in members:
         members[args[3]] = None
@@ -79,7 +74,7 @@ def spop(e, args):
     for member in chosen:
         del entry.value[member]
     if chosen:
-        _removed(e, args[1], entry, b"spop")
+        e.removed(SET, b"spop", args[1], entry)
     return chosen[0] if count is None else chosen
 
 

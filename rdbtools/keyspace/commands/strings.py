@@ -256,7 +256,8 @@ def _incr(e, key: bytes, delta: int) -> int:
     if entry is None:
         _store(e, key, b"%d" % (current + delta), event=b"incrby")
     else:
-        _changed(e, key, entry, b"%d" % (current + delta), b"incrby")
+        entry.value = b"%d" % (current + delta)  # (not through _changed: INCR is a hot path)
+        e.notify(STRING, b"incrby", key)
     return current + delta
 
 

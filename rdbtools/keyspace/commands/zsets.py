@@ -135,14 +135,9 @@ def zrem(e, args):
         return 0
     removed = sum(entry.value.pop(m, None) is not None for m in args[2:])
     if removed:
-        _removed(e, args[1], entry, b"zrem")
+        e.removed(ZSET, b"zrem", args[1], entry)
     return removed
 
-
-def _removed(e, key: bytes, entry, event: bytes) -> None:
-    """Members were taken out: the command's event, then "del" when the sorted set is empty."""
-    e.notify(ZSET, event, key)
-    e.drop_if_empty(key, entry)
 
 
 @command("zscore", 3, write=False)
@@ -304,7 +299,7 @@ def _remove_range(e, args, by: str):
     for member, _ in chosen:
         del entry.value[member]
     if chosen:
-        _removed(e, args[1], entry, b"zremrangeby" + by.encode())
+        e.removed(ZSET, b"zremrangeby" + by.encode(), args[1], entry)
     return len(chosen)
 
 
@@ -332,7 +327,7 @@ def _pop(e, key: bytes, highest: bool, count: int) -> list:
     for member, _ in chosen:
         del entry.value[member]
     if chosen:
-        _removed(e, key, entry, b"zpopmax" if highest else b"zpopmin")
+        e.removed(ZSET, b"zpopmax" if highest else b"zpopmin", key, entry)
     return chosen
 
 
