@@ -12,7 +12,18 @@ import time
 from collections.abc import Callable
 
 from rdbtools.errors import RdbtoolError
-from rdbtools.keyspace.commands import EXPIRED, GENERIC, KEY_MISS, NEW, REGISTRY, WRONGTYPE, CommandError, wrong_arity
+from rdbtools.keyspace.commands import (
+    EXPIRED,
+    GENERIC,
+    KEY_MISS,
+    NEW,
+    OVERWRITTEN,
+    REGISTRY,
+    TYPE_CHANGED,
+    WRONGTYPE,
+    CommandError,
+    wrong_arity,
+)
 from rdbtools.keyspace.model import Entry, Keyspace
 from rdbtools.rdb.targets import NEWEST, Target
 
@@ -135,15 +146,26 @@ class Engine:
     def store(self, key: bytes, entry: Entry | None, kind: int, event: bytes) -> None:
         """A STORE command's result replaces the key (Redis's setKey: "new" when it held nothing, then the
         command's event), or, empty, deletes it ("del" when there was one)."""
-        existed = self.delete(key)
+        old = self.lookup(key)
+        if old is not None:
+            del self.keys[key]
         if entry is None:
-            if existed:
+            if old is not None:
                 self.notify(GENERIC, b"del", key)
             return
         self.keys[key] = entry
-        if not existed:
+        if old is None:
             self.notify(NEW, b"new", key)
+        else:
+            self.overwritten(key, old.type, entry.type)
         self.notify(kind, event, key)
+
+    def overwritten(self, key: bytes, old: str, new: str, db: int | None = None) -> None:
+        """A key's value was replaced (Redis 8.2's o and c classes: "overwritten", "type_changed")."""
+        if self.events:
+            self.notify(OVERWRITTEN, b"overwritten", key, db)
+            if old != new:
+                self.notify(TYPE_CHANGED, b"type_changed", key, db)
 
     def delete(self, key: bytes) -> bool:
         return self.lookup(key) is not None and self.keys.pop(key, None) is not None

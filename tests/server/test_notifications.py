@@ -238,3 +238,35 @@ def test_read_commands_tell_keymiss_for_the_keys_they_miss(pair, flags):
     compare_events(pair, [*_lines("SET a 1", "GET a", "GET b", "MGET a b c", "EXISTS b", "TYPE b", "TTL b", "STRLEN b",
                                   "LRANGE b 0 -1", "HGET b f", "SMEMBERS b", "ZSCORE b m", "XRANGE b - +", "DUMP b",
                                   "SET c 1 PX 1"), [b"DEBUG", b"SLEEP", b"0.01"], *_lines("GET c")], flags=flags)
+
+
+@pytest.fixture(scope="module")
+def pair_82():
+    with start_server("redis-8.2", extra=DEBUG) as real, start_serve("--target", "redis-8.2") as served:
+        yield real, served
+
+
+def test_hash_field_expiry_tells_hexpire_hpersist_hdel_and_hexpired(pair_82):
+    real, served = pair_82
+    for port in (real.port, served.port):
+        RawClient(port).call([b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"])
+    try:
+        compare_events(pair_82, [*_lines(
+            "HSET h a 1 b 2 c 3 d 4", "HEXPIRE h 100 FIELDS 1 a", "HEXPIRE h 100 NX FIELDS 1 a",
+            "HPEXPIRE h 0 FIELDS 1 b", "HEXPIRE h 100 FIELDS 2 zz c", "HPERSIST h FIELDS 1 a", "HPERSIST h FIELDS 1 a",
+            "HGETDEL h FIELDS 2 d x", "HSETEX h PX 100000 FIELDS 1 e 1", "HSETEX h FIELDS 1 e 2",
+            "HSETEX h KEEPTTL FIELDS 1 e 3", "HGETEX h PX 100000 FIELDS 1 e", "HGETEX h PERSIST FIELDS 1 e",
+            "HGETEX h PERSIST FIELDS 1 e", "HGETEX h PX 0 FIELDS 1 e", "HPEXPIRE h 1 FIELDS 1 c"),
+            [b"DEBUG", b"SLEEP", b"0.01"], *_lines("HGET h c", "HGETALL h", "HEXPIRE h 0 FIELDS 1 a", "HLEN h")],
+            flags=b"KEAn")
+    finally:
+        for port in (real.port, served.port):
+            RawClient(port).call([b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"])
+
+
+def test_redis_8_2_tells_overwritten_and_type_changed(pair_82):
+    compare_events(pair_82, _lines(
+        "SET a 1", "SET a 2", "SET a 3 KEEPTTL", "INCR a", "APPEND a x", "GETSET a 1", "MSET a 1 b 2", "SADD s 1",
+        "SUNIONSTORE a s", "SUNIONSTORE a s", "RENAME s a", "SET b 1", "COPY a b REPLACE", "RPUSH l 1",
+        "SORT l STORE b", "ZADD z 1 m", "ZUNIONSTORE a 1 z", "ZRANGESTORE a z 0 -1", "SETEX a 100 v", "SET a 1 NX",
+        "SET c 1", "SET c 2 GET", "SET c 3 XX"), flags=b"KEAnoc")

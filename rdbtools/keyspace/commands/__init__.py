@@ -92,7 +92,7 @@ def alias(name: str, target: str) -> None:
 
 KEYSPACE, KEYEVENT, GENERIC, STRING, LIST, SET, HASH, ZSET, EXPIRED, EVICTED, STREAM, KEY_MISS = (
     1 << n for n in range(12))
-MODULE, NEW = 1 << 13, 1 << 14
+MODULE, NEW, OVERWRITTEN, TYPE_CHANGED = 1 << 13, 1 << 14, 1 << 15, 1 << 16  # o and c: Redis 8.2
 
 
 # --- argument parsing, shared by every module ----------------------------------------------------

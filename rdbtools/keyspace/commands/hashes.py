@@ -193,7 +193,8 @@ def _hexpire(e, args, unit_ms: int, absolute: bool):
             replies.append(1)
     if not ttls:
         entry.field_expires = None
-    e.drop_if_empty(args[1], entry)
+    if 1 in replies or 2 in replies:  # one event: "hdel" when a field went, else "hexpire" (then "del")
+        e.removed(HASH, b"hdel" if 2 in replies else b"hexpire", args[1], entry)
     return replies
 
 
@@ -226,6 +227,8 @@ def hpersist(e, args):
     ttls = entry.field_expires or {}
     replies = [-2 if f not in entry.value else 1 if ttls.pop(f, None) is not None else -1 for f in fields]
     entry.field_expires = ttls or None
+    if 1 in replies:
+        e.notify(HASH, b"hpersist", args[1])
     return replies
 
 
@@ -266,6 +269,9 @@ def hsetex(e, args):
         if expire_at is not None or kept is not None:
             ttls[pairs[j]] = expire_at if expire_at is not None else kept
     entry.field_expires = ttls or None
+    e.notify(HASH, b"hset", args[1])
+    if expire_at is not None:
+        e.notify(HASH, b"hexpire", args[1])
     return 1
 
 
@@ -300,18 +306,23 @@ def hgetex(e, args):
         return [None] * len(fields)
     values = [entry.value.get(f) for f in fields]
     ttls = entry.field_expires or {}
+    event = None
     for field in fields:
         if field not in entry.value:
             continue
         if persist:
-            ttls.pop(field, None)
+            if ttls.pop(field, None) is not None:
+                event = b"hpersist"
         elif expire_at is not None and expire_at <= e.now_ms() and not e.loading:
             del entry.value[field]
             ttls.pop(field, None)
+            event = b"hdel"
         elif expire_at is not None:
             ttls[field] = expire_at
+            event = b"hexpire"
     entry.field_expires = ttls or None
-    e.drop_if_empty(args[1], entry)
+    if event is not None:
+        e.removed(HASH, event, args[1], entry)
     return values
 
 

@@ -144,8 +144,11 @@ def rename(e, args):
     if entry is None:
         raise CommandError(NO_SUCH_KEY)
     if args[1] != args[2]:
+        old = e.lookup(args[2])
         e.delete(args[2])
         _rename(e, args[1], args[2], entry)
+        if old is not None:
+            e.overwritten(args[2], old.type, entry.type)
     return OK
 
 
@@ -187,12 +190,15 @@ def copy_(e, args):
     entry = e.lookup(args[1])
     if entry is None:
         return 0
-    if e.lookup(args[2], target_db) is not None:
+    old = e.lookup(args[2], target_db)
+    if old is not None:
         if not replace:
             return 0
         del e.keyspace.dbs[target_db][args[2]]
     e.add(args[2], copy.deepcopy(entry), target_db)
     e.notify(GENERIC, b"copy_to", args[2], target_db)
+    if old is not None:
+        e.overwritten(args[2], old.type, entry.type, target_db)
     return 1
 
 

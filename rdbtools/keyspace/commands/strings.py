@@ -36,6 +36,8 @@ def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: 
     e.keys[key] = Entry("string", value, ttl)
     if old is None:
         e.notify(NEW, b"new", key)
+    else:
+        e.overwritten(key, old.type, "string")
     if event is not None:
         e.notify(STRING, event, key)
     if expire_ms is not None:
@@ -94,6 +96,8 @@ def set_(e, args):
             keys[args[1]] = Entry("string", args[2])
             if entry is None:
                 e.notify(NEW, b"new", args[1])
+        if entry is not None and e.events:  # (the guard spares the hot path a call)
+            e.overwritten(args[1], entry.type, "string")
         e.notify(STRING, b"set", args[1])
         return OK
     condition, want_old, expire_ms, keep_ttl = _set_options(e, args, 3, b"set")
