@@ -270,3 +270,29 @@ def test_redis_8_2_tells_overwritten_and_type_changed(pair_82):
         "SUNIONSTORE a s", "SUNIONSTORE a s", "RENAME s a", "SET b 1", "COPY a b REPLACE", "RPUSH l 1",
         "SORT l STORE b", "ZADD z 1 m", "ZUNIONSTORE a 1 z", "ZRANGESTORE a z 0 -1", "SETEX a 100 v", "SET a 1 NX",
         "SET c 1", "SET c 2 GET", "SET c 3 XX"), flags=b"KEAnoc")
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-9.1"])
+def test_notify_keyspace_events_takes_and_spells_the_classes_as_the_target_does(target):
+    values = [b"KEA", b"AKEn", b"Ad", b"g$lshzxetd", b"Kg", b"Exoc", b"ocg", b"Ano", b"gn", b"Am", b"m", b"n",
+              b"Q", b"KEQ", b"", b"$lz", b"etdnocK", b"AAA"]
+    with start_server(target) as real, start_serve("--target", target) as served:
+        clients = RawClient(real.port), RawClient(served.port)
+        for value in values:
+            theirs, ours = (_plain([c.call([b"CONFIG", b"SET", b"notify-keyspace-events", value]),
+                                    c.call([b"CONFIG", b"GET", b"notify-keyspace-events"])]) for c in clients)
+            assert ours == theirs, f"{value!r}: serve {ours!r}, {target} {theirs!r}"
+
+
+def test_notify_keyspace_events_from_the_command_line_is_on_from_the_start():
+    with start_server("redis-7.0", extra=("--notify-keyspace-events", "KEA")) as real, \
+            start_serve("--target", "redis-7.0", "--notify-keyspace-events", "KEA") as served:
+        sessions = []
+        for port in (real.port, served.port):
+            subscriber, client = RawClient(port), RawClient(port)
+            subscriber.call([b"SUBSCRIBE", b"__keyevent@0__:set"])
+            client.call([b"SET", b"a", b"1"])
+            while (message := subscriber.reader.gets()) is False:
+                subscriber.reader.feed(subscriber.sock.recv(65536))
+            sessions.append((client.call([b"CONFIG", b"GET", b"notify-keyspace-events"]), message))
+        assert sessions[1] == sessions[0]
