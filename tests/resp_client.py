@@ -24,6 +24,10 @@ class RawClient:
 
     def call(self, args: list[bytes | str]):
         self.sock.sendall(_request(args))
+        return self.next()
+
+    def next(self):
+        """The next reply or push (a subscriber reads what comes without asking)."""
         while (reply := self.reader.gets()) is _INCOMPLETE:
             self.reader.feed(self.sock.recv(65536))
         return reply

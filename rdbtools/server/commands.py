@@ -305,6 +305,10 @@ class _Subscriptions:
     word: bytes
     shard: bool = False
 
+    def registry(self, server) -> dict[bytes, set[Client]] | None:
+        """The server's subscribers by name (shard channels have none: they are found on the clients)."""
+        return None if self.shard else getattr(server, self.attribute)
+
     def count(self, client: Client) -> int:
         """What a reply counts: SSUBSCRIBE's its shard channels, the others channels and patterns."""
         return len(client.shard_channels) if self.shard else client.subscriptions
@@ -316,9 +320,10 @@ _SHARD = _Subscriptions("shard_channels", b"ssubscribe", shard=True)
 
 
 def _subscribe(server, client: Client, names: list[bytes], kind: _Subscriptions):
-    registry, mine = getattr(server, kind.attribute), getattr(client, kind.attribute)
+    registry, mine = kind.registry(server), getattr(client, kind.attribute)
     for name in names:
-        registry.setdefault(name, set()).add(client)
+        if registry is not None:
+            registry.setdefault(name, set()).add(client)
         mine.add(name)
         client.subscribed = True
         client.send(Push([kind.word, name, kind.count(client)]))
@@ -333,14 +338,14 @@ def _ssubscribe(server, client: Client, names: list[bytes]):
 
 
 def _unsubscribe(server, client: Client, names: list[bytes], kind: _Subscriptions):
-    registry, mine = getattr(server, kind.attribute), getattr(client, kind.attribute)
+    registry, mine = kind.registry(server), getattr(client, kind.attribute)
     word = kind.word[:-9] + b"unsubscribe"
     targets = names or sorted(mine)
     if not targets:
         client.send(Push([word, None, kind.count(client)]))
     for name in targets:
         mine.discard(name)
-        subscribers = registry.get(name)
+        subscribers = None if registry is None else registry.get(name)
         if subscribers is not None:
             subscribers.discard(client)
             if not subscribers:

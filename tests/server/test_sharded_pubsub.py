@@ -15,6 +15,8 @@ import pytest
 from tests.server.serving import start_serve
 from tests.servers import start_server
 
+_PENDING = object()  # hiredis's "no whole reply yet" (its default, False, is a RESP3 reply)
+
 
 class Connections:
     """Named connections to one server: a line "a: SSUBSCRIBE x" goes out on connection a, then what every
@@ -28,7 +30,7 @@ class Connections:
         sock, reader = self._connection(name)
         sock.sendall(hiredis.pack_command(tuple(args)))
         first = reader.gets()
-        while first is False:  # every command here answers its sender something: wait for it
+        while first is _PENDING:  # every command here answers its sender something: wait for it
             reader.feed(sock.recv(65536))
             first = reader.gets()
         time.sleep(0.02)  # the pushes to the other connections were written by the same event-loop turn
@@ -39,7 +41,8 @@ class Connections:
 
     def _connection(self, name: str) -> tuple[socket.socket, hiredis.Reader]:
         if name not in self.open:
-            self.open[name] = (socket.create_connection(("127.0.0.1", self.port), timeout=10), hiredis.Reader())
+            self.open[name] = (socket.create_connection(("127.0.0.1", self.port), timeout=10),
+                               hiredis.Reader(notEnoughData=_PENDING))
         return self.open[name]
 
     @staticmethod
@@ -56,7 +59,7 @@ class Connections:
         finally:
             sock.setblocking(True)
         messages = []
-        while (message := reader.gets()) is not False:
+        while (message := reader.gets()) is not _PENDING:
             messages.append(message)
         return messages
 
