@@ -167,6 +167,15 @@ class Engine:
             if old != new:
                 self.notify(TYPE_CHANGED, b"type_changed", key, db)
 
+    def expire_now(self, key: bytes) -> None:
+        """A command gave a key an expiry already past (EXPIRE, GETEX): it goes now, told "del" by Redis and
+        "expired" by Valkey."""
+        if self.delete(key):
+            if self.target.past_expiry_told_expired:
+                self.notify(EXPIRED, b"expired", key)
+            else:
+                self.notify(GENERIC, b"del", key)
+
     def delete(self, key: bytes) -> bool:
         return self.lookup(key) is not None and self.keys.pop(key, None) is not None
 

@@ -171,6 +171,32 @@ class Target:
         major, minor = self.server_version.split(".")[:2]
         return int(major), int(minor)
 
+    # --- keyspace notifications (what serve tells subscribers for this target) ---
+
+    @property
+    def unchanged_bits_told(self) -> bool:
+        """Redis 6.2 tells "setbit" for every SETBIT and BITFIELD write (an overflow that FAILs too); 7.0+
+        and Valkey only when a bit changed or the string was created or grew."""
+        return not self.valkey_server and self.version < (7, 0)
+
+    @property
+    def absent_consumer_deletion_told(self) -> bool:
+        """Redis 6.2 tells "xgroup-delconsumer" for XGROUP DELCONSUMER of a consumer the group lacks; 7.0+
+        and Valkey only when there was one."""
+        return not self.valkey_server and self.version < (7, 0)
+
+    @property
+    def implicit_consumers_told(self) -> bool:
+        """Redis 7.0+ and Valkey tell "xgroup-createconsumer" for a consumer XREADGROUP or XCLAIM creates;
+        6.2 only for XGROUP CREATECONSUMER."""
+        return self.valkey_server or self.version >= (7, 0)
+
+    @property
+    def past_expiry_told_expired(self) -> bool:
+        """Valkey deletes a key given an expiry already past (EXPIRE, GETEX, SET PXAT) telling "expired",
+        and its SET then stores nothing; Redis tells "del" (and SET stores the key, to expire on access)."""
+        return self.valkey_server
+
     @property
     def expiry_deletion(self) -> bytes:
         """How an expired key's deletion is propagated: Valkey's lazyfree-lazy-expire is on by default."""

@@ -84,7 +84,7 @@ def _expire(e, args, unit_ms: int, absolute: bool):
     if b"LT" in flags and current is not None and when >= current:
         return 0
     if when <= e.now_ms() and not e.loading:
-        _delete(e, args[1])
+        e.expire_now(args[1])
         return 1
     entry.expire_ms = when
     e.notify(GENERIC, b"expire", args[1])

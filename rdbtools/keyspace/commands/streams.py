@@ -339,10 +339,12 @@ def xgroup(e, args):
         if sub == b"CREATECONSUMER":
             if any(c.name == args[4] for c in group.consumers):
                 return 0
-            _add_consumer(e, args[2], group, args[4])
+            _add_consumer(e, args[2], group, args[4], told=True)
             return 1
         consumer = next((c for c in group.consumers if c.name == args[4]), None)
         if consumer is None:
+            if e.target.absent_consumer_deletion_told:
+                e.notify(STREAM, b"xgroup-delconsumer", args[2])
             return 0
         group.consumers.remove(consumer)
         dropped = set(consumer.pending)
@@ -382,12 +384,14 @@ def _named_consumer(e, key: bytes, group: ConsumerGroup, name: bytes) -> Consume
     return _add_consumer(e, key, group, name)
 
 
-def _add_consumer(e, key: bytes, group: ConsumerGroup, name: bytes) -> Consumer:
-    """A new consumer of a group (Redis's streamCreateConsumer, which tells "xgroup-createconsumer")."""
+def _add_consumer(e, key: bytes, group: ConsumerGroup, name: bytes, told: bool = False) -> Consumer:
+    """A new consumer of a group (Redis's streamCreateConsumer, which tells "xgroup-createconsumer"; ``told``:
+    XGROUP CREATECONSUMER's, told by every target)."""
     consumer = Consumer(name, e.now_ms(), -1)
     group.consumers.append(consumer)
     group.consumers.sort(key=lambda c: c.name)  # a radix tree: by name
-    e.notify(STREAM, b"xgroup-createconsumer", key)
+    if told or e.target.implicit_consumers_told:
+        e.notify(STREAM, b"xgroup-createconsumer", key)
     return consumer
 
 

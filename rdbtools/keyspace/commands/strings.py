@@ -31,6 +31,9 @@ def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: 
            event: bytes | None = b"set") -> None:
     """Store a string whatever the key held, telling "new" (when it held nothing), the command's event
     and "expire" (when given one), in Redis's order."""
+    if expire_ms is not None and e.target.past_expiry_told_expired and expire_ms <= e.now_ms() and not e.loading:
+        e.expire_now(key)
+        return
     old = e.lookup(key)
     ttl = old.expire_ms if keep_ttl and old is not None else expire_ms
     e.keys[key] = Entry("string", value, ttl)
@@ -191,8 +194,7 @@ def getex(e, args):
         return None
     entry = e.lookup(args[1])
     if expire_ms is not None and expire_ms <= e.now_ms() and not e.loading:
-        e.delete(args[1])
-        e.notify(GENERIC, b"del", args[1])
+        e.expire_now(args[1])
     elif expire_ms is not None:
         entry.expire_ms = expire_ms
         e.notify(GENERIC, b"expire", args[1])
@@ -327,7 +329,7 @@ def setbit(e, args):
     current, dirty = _grown(e, args[1], offset // 8 + 1)
     mask = 0x80 >> (offset % 8)
     old = 1 if current[offset // 8] & mask else 0
-    if dirty or old != int(args[3]):
+    if dirty or old != int(args[3]) or e.target.unchanged_bits_told:
         current[offset // 8] = current[offset // 8] | mask if args[3] == b"1" else current[offset // 8] & ~mask
         _replace(e, args[1], bytes(current), b"setbit")
     return old
@@ -458,10 +460,11 @@ def _bitfield(e, args, read_only: bool):
             value &= (1 << 64) - 1  # Redis takes an unsigned field's new value as a uint64
         new = _overflow(old + value if op == b"INCRBY" else value, bits, signed, pol)
         if new is None:
+            changes += e.target.unchanged_bits_told
             replies.append(None)
             continue
         _write_field(data, offset, bits, new)
-        changes += dirty or _read_field(data, offset, bits, signed) != old
+        changes += dirty or _read_field(data, offset, bits, signed) != old or e.target.unchanged_bits_told
         replies.append(old if op == b"SET" else new)
     if writes:
         _replace(e, args[1], bytes(data), b"setbit" if changes else None)
