@@ -302,3 +302,8 @@ def test_notify_keyspace_events_from_the_command_line_is_on_from_the_start():
             client.call([b"SET", b"a", b"1"])
             sessions.append((client.call([b"CONFIG", b"GET", b"notify-keyspace-events"]), subscriber.next()))
         assert sessions[1] == sessions[0]
+
+
+def test_vector_sets_tell_only_new(pair_82):
+    compare_events(pair_82, _lines("VADD v VALUES 2 1 2 a", "VADD v VALUES 2 1 3 b", "VREM v a", "VSETATTR v b {}",
+                                   "VREM v b", "EXISTS v"), flags=b"KEAn")
