@@ -124,6 +124,14 @@ class Engine:
             raise CommandError(WRONGTYPE)
         return entry
 
+    def read(self, key: bytes, kind: str | None = None) -> Entry | None:
+        """A key a command reads (Redis's lookupKeyRead; WRONGTYPE unless it holds ``kind``): a miss tells
+        "keymiss", from a write command too (a read-only one's lookups tell it already)."""
+        entry = self.lookup(key) if kind is None else self.get(key, kind)
+        if entry is None and not self.reading:
+            self.notify(KEY_MISS, b"keymiss", key)
+        return entry
+
     def get_or_create(self, key: bytes, kind: str, create: Callable[[], object]) -> Entry:
         entry = self.get(key, kind)
         if entry is None:

@@ -249,8 +249,9 @@ def estimate(values: list[int]) -> int:
 
 # --- commands --------------------------------------------------------------------------------------
 
-def _hll(e, key: bytes) -> Entry | None:
-    entry = e.lookup(key)
+def _hll(e, key: bytes, read: bool = False) -> Entry | None:
+    """The HyperLogLog at a key (``read``: as PFMERGE reads its sources, a miss telling keymiss)."""
+    entry = e.read(key) if read else e.lookup(key)
     if entry is None:
         return None
     if entry.type != "string":
@@ -318,7 +319,7 @@ def pfmerge(e, args):
     """PFMERGE destkey [sourcekey ...]: the destination's registers count too; dense if any input is."""
     union, dense = [0] * REGISTERS, False
     for key in args[1:]:
-        entry = _hll(e, key)
+        entry = _hll(e, key, read=True)
         if entry is not None:
             dense |= entry.value[4] == 0
             union = [max(a, b) for a, b in zip(union, _registers(entry.value), strict=True)]

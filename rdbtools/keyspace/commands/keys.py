@@ -192,7 +192,7 @@ def copy_(e, args):
         i += 1
     if target_db == e.db and args[1] == args[2]:
         raise CommandError("ERR source and destination objects are the same")
-    entry = e.lookup(args[1])
+    entry = e.read(args[1])
     if entry is None:
         return 0
     old = e.lookup(args[2], target_db)

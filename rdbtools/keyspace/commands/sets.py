@@ -15,7 +15,7 @@ def _set(e, key: bytes):
 
 
 def _members(e, key: bytes) -> dict:
-    entry = _set(e, key)
+    entry = e.read(key, "set")  # (a STORE's sources too: read, a miss telling keymiss)
     return {} if entry is None else entry.value
 
 

@@ -69,7 +69,7 @@ def lookup_by_pattern(e, pattern: bytes, element: bytes) -> bytes | None:
     field_name = None
     if arrow >= 0 and arrow + 2 < len(pattern):
         field_name, pattern = pattern[arrow + 2 :], pattern[:arrow]
-    entry = e.lookup(pattern[:star] + element + pattern[star + 1 :])
+    entry = e.read(pattern[:star] + element + pattern[star + 1 :])  # a miss tells keymiss
     if entry is None:
         return None
     if field_name is not None:
@@ -149,7 +149,7 @@ def _window(length: int, sort: _Sort) -> tuple[int, int]:
 def sort_generic(e, args: list[bytes], readonly: bool):
     e.changes = 0
     sort = _parse(args, readonly)
-    entry = e.lookup(args[1])
+    entry = e.read(args[1])
     if entry is not None and entry.type not in ("list", "set", "zset"):
         raise CommandError(WRONGTYPE)
     if sort.dontsort and entry is not None and entry.type == "set" and sort.store is not None:

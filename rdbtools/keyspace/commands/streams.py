@@ -35,6 +35,12 @@ def _stream(e, key: bytes) -> Stream | None:
     return None if entry is None else entry.value
 
 
+def _read_stream(e, key: bytes) -> Stream | None:
+    """A stream XREADGROUP or a claim reads (a miss tells keymiss)."""
+    entry = e.read(key, "stream")
+    return None if entry is None else entry.value
+
+
 def _new_stream() -> Stream:
     return Stream(0, ZERO, [], [], first_id=ZERO, max_deleted_id=ZERO, entries_added=0)
 
@@ -357,7 +363,7 @@ def xgroup(e, args):
 @command("xack", -4)
 def xack(e, args):
     ids = [parse_id(text) for text in args[3:]]
-    stream = _stream(e, args[1])
+    stream = _read_stream(e, args[1])
     group = None if stream is None else next((g for g in stream.groups if g.name == args[2]), None)
     if group is None:
         return 0
@@ -420,7 +426,7 @@ def claim_ids(args: list[bytes]) -> list[StreamId]:
 @command("xclaim", -6)
 def xclaim(e, args):
     """XCLAIM key group consumer min-idle id... [IDLE ms] [TIME ms] [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]"""
-    stream = _stream(e, args[1])
+    stream = _read_stream(e, args[1])
     group = _group(stream, args[1], args[2])
     min_idle, now = integer(args[4]), e.now_ms()
     ids = claim_ids(args)
@@ -474,7 +480,7 @@ def xclaim(e, args):
 @command("xautoclaim", -6)
 def xautoclaim(e, args):
     """XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]"""
-    stream = _stream(e, args[1])
+    stream = _read_stream(e, args[1])
     group = _group(stream, args[1], args[2])
     min_idle, start, now = integer(args[4]), parse_id(args[5]), e.now_ms()
     count, justid, i = 100, False, 6
@@ -607,7 +613,7 @@ def xreadgroup(e, args):
 def _group_read(e, key: bytes, text: bytes, group_name: bytes) -> tuple[Stream, ConsumerGroup, StreamId | None]:
     """One stream of an XREADGROUP checked as Redis checks them all before anything changes: its type,
     its group, its id (None for '>')."""
-    stream = _stream(e, key)
+    stream = _read_stream(e, key)
     group = _group(stream, key, group_name, "XREADGROUP")
     return stream, group, None if text == b">" else parse_id(text)
 

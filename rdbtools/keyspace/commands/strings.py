@@ -27,6 +27,12 @@ def _string(e, key: bytes) -> bytes | None:
     return None if entry is None else entry.value
 
 
+def _read_string(e, key: bytes) -> bytes | None:
+    """A string a write command reads (GETDEL, SET ... GET, BITOP's sources): a miss tells keymiss."""
+    entry = e.read(key, "string")
+    return None if entry is None else entry.value
+
+
 def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: bool = False,
            event: bytes | None = b"set") -> None:
     """Store a string whatever the key held, telling "new" (when it held nothing), the command's event
@@ -104,7 +110,7 @@ def set_(e, args):
         e.notify(STRING, b"set", args[1])
         return OK
     condition, want_old, expire_ms, keep_ttl = _set_options(e, args, 3, b"set")
-    old = _string(e, args[1]) if want_old else None
+    old = _read_string(e, args[1]) if want_old else None
     exists = e.lookup(args[1]) is not None
     if (condition == b"NX" and exists) or (condition == b"XX" and not exists):
         return old if want_old else None
@@ -163,14 +169,14 @@ def msetnx(e, args):
 
 @command("getset", 3)
 def getset(e, args):
-    old = _string(e, args[1])
+    old = _read_string(e, args[1])
     _store(e, args[1], args[2])
     return old
 
 
 @command("getdel", 2)
 def getdel(e, args):
-    old = _string(e, args[1])
+    old = _read_string(e, args[1])
     if old is not None:
         e.delete(args[1])
         e.notify(GENERIC, b"del", args[1])
@@ -189,7 +195,7 @@ def getex(e, args):
         expire_ms = e.absolute_ms(amount, *_EXPIRY_UNITS[options[0]])
     elif options and not persist:
         raise CommandError(SYNTAX)
-    value = _string(e, args[1])
+    value = _read_string(e, args[1])
     if value is None:
         return None
     entry = e.lookup(args[1])
@@ -357,7 +363,7 @@ def bitop(e, args):
         raise CommandError(SYNTAX)
     if operation == b"NOT" and len(args) != 4:
         raise CommandError("ERR BITOP NOT must be called with a single source key.")
-    sources = [_string(e, key) or b"" for key in args[3:]]
+    sources = [_read_string(e, key) or b"" for key in args[3:]]
     size = max(len(s) for s in sources)
     if operation == b"NOT":
         result = bytes(~b & 0xFF for b in sources[0])
@@ -449,7 +455,7 @@ def _bitfield(e, args, read_only: bool):
                 for op, signed, bits, offset, value, pol in operations]
     writes = any(op != b"GET" for op, *_ in resolved)
     size = max([(offset + bits + 7) // 8 for op, _, bits, offset, *_ in resolved if op != b"GET"], default=0)
-    data, dirty = _grown(e, args[1], size) if writes else (bytearray(_string(e, args[1]) or b""), False)
+    data, dirty = _grown(e, args[1], size) if writes else (bytearray(_read_string(e, args[1]) or b""), False)
     replies, changes = [], 0
     for op, signed, bits, offset, value, pol in resolved:
         old = _read_field(data, offset, bits, signed)

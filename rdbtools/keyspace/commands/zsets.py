@@ -282,7 +282,7 @@ def zrangestore(e, args):
     if withscores:
         raise CommandError(SYNTAX)
     select = _selector(by, args[3], args[4], rev, limit, e.target.strtod_score_ranges)
-    return _store(e, args[1], dict(select(_zset(e, args[2]))), b"zrangestore")
+    return _store(e, args[1], dict(select(e.read(args[2], "zset"))), b"zrangestore")
 
 
 def _store(e, key: bytes, scores: dict, event: bytes) -> int:
@@ -399,8 +399,8 @@ def bzmpop(e, args):
 
 
 def _source_scores(e, key: bytes) -> dict:
-    """ZUNIONSTORE and friends take sets too (score 1)."""
-    entry = e.lookup(key)
+    """ZUNIONSTORE and friends take sets too (score 1); read, a miss telling keymiss."""
+    entry = e.read(key)
     if entry is None:
         return {}
     if entry.type == "set":
@@ -749,7 +749,7 @@ def geohash(e, args):
 def _search(e, key: bytes, origin: tuple[float, float], shape: tuple, order: bytes | None, count: int | None,
             any_match: bool) -> list[tuple[bytes, float, float, tuple[float, float]]]:
     """Members within a radius or a box: (member, distance in m, score, position)."""
-    entry = _zset(e, key)
+    entry = e.read(key, "zset")
     found = []
     for member, score in ([] if entry is None else _ordered(entry.value)):  # Redis scans cells in score order
         position = geohash_position(score)
