@@ -310,3 +310,24 @@ def test_notify_keyspace_events_from_the_command_line_is_on_from_the_start():
 def test_vector_sets_tell_only_new(pair_82):
     compare_events(pair_82, _lines("VADD v VALUES 2 1 2 a", "VADD v VALUES 2 1 3 b", "VREM v a", "VSETATTR v b {}",
                                    "VREM v b", "EXISTS v"), flags=b"KEAn")
+
+
+def test_restore_tells_restore_and_a_past_ttl_deletes(pair):
+    _compare_restores(pair, b"KEAn")
+
+
+def test_restore_replace_tells_overwritten_on_redis_8_2(pair_82):
+    _compare_restores(pair_82, b"KEAnoc")
+
+
+def _compare_restores(pair, flags: bytes) -> None:
+    real, _ = pair
+    source = RawClient(real.port)
+    source.call([b"RPUSH", b"dumped", b"x"])
+    payload = source.call([b"DUMP", b"dumped"])
+    source.call([b"DEL", b"dumped"])
+    compare_events(pair, [[b"RESTORE", b"a", b"0", payload], [b"RESTORE", b"a", b"0", payload],
+                          [b"RESTORE", b"a", b"100000", payload, b"REPLACE"], [b"SET", b"b", b"1"],
+                          [b"RESTORE", b"b", b"0", payload, b"REPLACE"],
+                          [b"RESTORE", b"b", b"1", payload, b"REPLACE", b"ABSTTL"],
+                          [b"RESTORE", b"c", b"1", payload, b"ABSTTL"], [b"EXISTS", b"b", b"c"]], flags=flags)

@@ -337,10 +337,13 @@ def restore(e, args):
     if expire_ms is not None and expire_ms <= e.now_ms() and not e.loading:
         _delete(e, args[1])
         return OK
+    old = e.lookup(args[1])
     e.delete(args[1])
     e.keyspace.load(record, db=e.db, key=args[1], expire_ms=expire_ms)
     e.notify(NEW, b"new", args[1])
     e.notify(GENERIC, b"restore", args[1])
+    if old is not None:
+        e.overwritten(args[1], old.type, e.keys[args[1]].type)
     return OK
 
 
