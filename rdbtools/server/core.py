@@ -513,9 +513,20 @@ class Server:
                 continue
             for key in random.sample(list(keys), min(samples, len(keys))) if len(keys) > samples else list(keys):
                 entry = keys.get(key)
-                if entry is not None and entry.expire_ms is not None and entry.expire_ms <= now_ms:
+                if entry is None:
+                    continue
+                if entry.expire_ms is not None and entry.expire_ms <= now_ms:
                     self.engine.expire(db, key)
                     self.stats["expired_keys"] += 1
+                elif entry.field_expires and min(entry.field_expires.values()) <= now_ms:
+                    self._expire_fields(db, key, entry)
+
+    def _expire_fields(self, db: int, key: bytes, entry) -> None:
+        """Redis 7.4+'s active expiry of hash fields (serve samples the hashes with the keys)."""
+        from rdbtools.keyspace.commands.hashes import expire_fields
+
+        self.engine.db = db
+        expire_fields(self.engine, key, entry)
 
     # --- keyspace notifications ----------------------------------------------------------------
 

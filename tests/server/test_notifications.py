@@ -331,3 +331,22 @@ def _compare_restores(pair, flags: bytes) -> None:
                           [b"RESTORE", b"b", b"0", payload, b"REPLACE"],
                           [b"RESTORE", b"b", b"1", payload, b"REPLACE", b"ABSTTL"],
                           [b"RESTORE", b"c", b"1", payload, b"ABSTTL"], [b"EXISTS", b"b", b"c"]], flags=flags)
+
+
+def test_active_expiry_of_hash_fields_tells_hexpired_then_del(pair_82):
+    """Redis 8.2's own expiry cycle deletes the fields whose TTL passed (compared as a set: its order is the
+    cycle's)."""
+    received = []
+    for server in pair_82:
+        listener = Listener(server.port, b"KEh")
+        for args in _lines("HSET h a 1 b 2", "HSET g a 1", "HPEXPIRE h 1 FIELDS 1 a", "HPEXPIRE g 1 FIELDS 1 a"):
+            listener.client.call(args)
+        listener.events()  # the commands' own events
+        deadline = time.monotonic() + 10
+        while listener.client.call([b"DBSIZE"]) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # h's field too, in the same or the next cycle
+        received.append(sorted(listener.events()))
+        listener.close()
+    assert received[1] == received[0]
+    assert (b"__keyevent@0__:hexpired", b"h") in received[0]

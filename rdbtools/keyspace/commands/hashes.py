@@ -20,12 +20,14 @@ from rdbtools.keyspace.commands import (
 def _hash(e, key: bytes):
     entry = e.get(key, "hash")
     if entry is not None and entry.field_expires and not e.loading:
-        _expire_fields(e, key, entry)
+        expire_fields(e, key, entry)
         return e.get(key, "hash")
     return entry
 
 
-def _expire_fields(e, key: bytes, entry) -> None:
+def expire_fields(e, key: bytes, entry) -> None:
+    """Delete a hash's fields whose TTL has passed (on access, or by a server's active expiry): HDEL for
+    the AOF, "hexpired" told, then "del" when the hash is empty."""
     now = e.now_ms()
     expired = [field for field, at in entry.field_expires.items() if at <= now]
     for field in expired:
