@@ -633,7 +633,7 @@ def _debug(server, client: Client, args):
         keys, target = server.engine.keyspace.db(client.db), server.config.target
         return [Status((digest.value_digest(keys[k], target) if k in keys else digest.EMPTY).hex()) for k in args[2:]]
     if sub == b"PROTOCOL" and len(args) == 3:
-        return _protocol_sample(server, client, args[2].lower())
+        return _protocol_sample(client, args[2].lower())
     if sub in (b"JMAP", b"CHANGE-REPL-ID") and len(args) == 2:
         return OK
     if sub == b"OBJECT" and len(args) == 3:
@@ -683,16 +683,12 @@ _SAMPLES: dict[bytes, Callable[[], object]] = {
 }
 
 
-def _protocol_sample(server, client: Client, name: bytes):
+def _protocol_sample(client: Client, name: bytes):
     """DEBUG PROTOCOL type: a sample reply of each RESP type, for clients to test their parsers."""
     if name == b"push":
         if client.resp < 3:
             raise CommandError("ERR RESP2 is not supported by this command")
-        push = Push([b"server-cpu-usage", 42])
-        if server.config.target.pushes_after_reply:
-            client.after_reply.append(push)
-        else:
-            client.send(push)
+        client.send(Push([b"server-cpu-usage", 42]))  # before the reply or after it, as the target sends it
         return b"Some real reply following the push reply"
     sample = _SAMPLES.get(name)
     if sample is None:
