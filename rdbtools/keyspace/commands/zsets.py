@@ -204,6 +204,35 @@ def _in_lex_range(member: bytes, low, high) -> bool:
     return above and below
 
 
+def _lex_walk(items: list[tuple[bytes, float]], low, high, rev: bool) -> list[tuple[bytes, float]]:
+    """A lex range as Redis walks it: in the set's own order, as if members were sorted by name (they
+    are when all scores are equal, the case lex ranges are for). Nothing unless the range is not empty,
+    the first member is at most the max and the last at least the min; then, forward, the members
+    below the min are skipped and those up to the max taken (backward: above the max skipped, down to
+    the min taken)."""
+    if not items or low[2] == 1 or high[2] == -1 or (
+            low[2] == high[2] == 0 and (low[0] > high[0] or (low[0] == high[0] and (low[1] or high[1])))):
+        return []
+    at_least_min = lambda member: _in_lex_range(member, low, (None, False, 1))  # noqa: E731
+    at_most_max = lambda member: _in_lex_range(member, (None, False, -1), high)  # noqa: E731
+    if not (at_most_max(items[0][0]) and at_least_min(items[-1][0])):
+        return []
+    reached, take = (at_most_max, at_least_min) if rev else (at_least_min, at_most_max)
+    walk = iter(reversed(items) if rev else items)
+    chosen = []
+    for pair in walk:
+        if reached(pair[0]):
+            if not take(pair[0]):
+                return []
+            chosen.append(pair)
+            break
+    for pair in walk:
+        if not take(pair[0]):
+            break
+        chosen.append(pair)
+    return chosen
+
+
 def _rank_slice(size: int, start: int, stop: int) -> slice:
     start = max(0, start + size if start < 0 else start)
     stop = min(size - 1, stop + size if stop < 0 else stop)
@@ -222,15 +251,16 @@ def _selector(by: str, low: bytes, high: bytes, rev: bool, limit: tuple[int, int
         test = lambda pair: _in_score_range(pair[1], *bounds)  # noqa: E731
     else:
         bounds = (lex_bound(high), lex_bound(low)) if rev else (lex_bound(low), lex_bound(high))
-        test = lambda pair: _in_lex_range(pair[0], *bounds)  # noqa: E731
+        test = None
 
     def select(entry) -> list[tuple[bytes, float]]:
         items = _ordered(entry.value) if entry is not None else []
-        if rev:
-            items.reverse()
-        if test is None:
-            return items[_rank_slice(len(items), start, stop)]
-        chosen = [pair for pair in items if test(pair)]
+        if by == "lex":
+            chosen = _lex_walk(items, *bounds, rev)
+        elif test is None:
+            return (items[::-1] if rev else items)[_rank_slice(len(items), start, stop)]
+        else:
+            chosen = [pair for pair in (reversed(items) if rev else items) if test(pair)]
         if limit is not None:
             offset, count = limit
             chosen = [] if offset < 0 else chosen[offset:] if count < 0 else chosen[offset : offset + count]
