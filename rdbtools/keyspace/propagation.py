@@ -64,6 +64,8 @@ def effects(engine: Engine, name: bytes, args: list[bytes], reply: Any, before: 
     if (reply == 0 and name in _NOOP_IF_ZERO) or reply == [] or (
             (reply is None or reply is NULL_ARRAY) and name in _NOOP_IF_NONE):
         return []
+    if name in (b"rename", b"renamenx") and args[1] == args[2]:  # a key renamed to itself: nothing changed
+        return []
     return [args]
 
 

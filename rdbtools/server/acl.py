@@ -28,6 +28,7 @@ from rdbtools.keyspace.commands import OK, CommandError, Map, integer, subcomman
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.rdb.targets import Target
 from rdbtools.server import command_table
+from rdbtools.server.clients import info_line
 from rdbtools.server.protocol import Double, SetReply
 
 Spec = command_table.CommandSpec
@@ -740,7 +741,7 @@ class Acl:
             context = "multi" if client.multi is not None else "toplevel"
         now = int(self.server.clock() * 1000)
         entry = LogEntry(reason, context, object, username or (user or client.user).name, now, now,
-                         client.info_line(self.server.clock()).encode(), self.next_entry_id)
+                         info_line(self.server, client).encode(), self.next_entry_id)
         for i, current in enumerate(self.log[:10]):
             if current.similar(entry):
                 current.count += 1

@@ -130,6 +130,8 @@ class Connection(asyncio.Protocol):
                     self.waiting = requests[index:]
                     break
                 reply = server.execute(client, request)
+                if client.reply_mode is not None:  # CLIENT REPLY OFF / SKIP
+                    reply = client.skip_reply(reply)
                 if not threshold and reply != _QUEUED:  # everything is logged: each command timed on its own
                     record_slow(server, client, request, server.clock() - client.last_interaction)
                 if reply is not NO_REPLY:
@@ -269,6 +271,7 @@ class App:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        self.server.tracking.schedule = loop.call_soon  # BCAST invalidations: once the turn's requests are run
         self._stopping = asyncio.Event()
         listeners = await self._listen(loop)
         for signum in (signal.SIGTERM, signal.SIGINT):

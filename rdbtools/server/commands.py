@@ -14,12 +14,11 @@ from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import admin, digest
-from rdbtools.server.clients import Client
+from rdbtools.server.clients import NO_REPLY, Client, client_command
 from rdbtools.server.config import ConfigError
 from rdbtools.server.protocol import Attributed, BigNumber, Map, Push, SetReply, Verbatim
 
 log = logging.getLogger("rdbtool.serve")
-NO_REPLY = object()  # the same object as core.NO_REPLY (core imports it from here)
 
 Handler = Callable[[Client, list[bytes]], object]
 
@@ -28,7 +27,8 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
     """name -> (handler, Redis's arity): the connection and server commands serve runs. A container's
     subcommands are lines of their own, "container|sub" (command_table.py says how commands are added)."""
     s = server
-    client, config, pubsub = (lambda c, a: _client(s, c, a)), (lambda c, a: _config(s, a)), (lambda c, a: _pubsub(s, a))
+    client, config, pubsub = (lambda c, a: client_command(s, c, a)), (lambda c, a: _config(s, a)), \
+        (lambda c, a: _pubsub(s, a))
     objects, commands = (lambda c, a: _object(s, c, a)), (lambda c, a: _command(s, c, a))
     functions, scripts = (lambda c, a: _function(s, c, a)), (lambda c, a: s.scripting.script(c, a))
     return {
@@ -46,6 +46,16 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"client|list": (client, -2),
         b"client|setinfo": (client, 4),
         b"client|kill": (client, -3),
+        b"client|reply": (client, 3),
+        b"client|no-evict": (client, 3),
+        b"client|no-touch": (client, 3),
+        b"client|unblock": (client, -3),
+        b"client|pause": (client, -3),
+        b"client|unpause": (client, 2),
+        b"client|tracking": (client, -3),
+        b"client|caching": (client, 3),
+        b"client|getredir": (client, 2),
+        b"client|trackinginfo": (client, 2),
         b"quit": (lambda c, a: _quit(c), -1),
         b"reset": (lambda c, a: _reset(s, c), 1),
         b"multi": (lambda c, a: _multi(c), 1),
@@ -177,57 +187,6 @@ def _hello(server, client: Client, args):
                 b"id": client.id, b"mode": b"standalone", b"role": b"master", b"modules": []})
 
 
-def _client(server, client: Client, args):
-    sub = args[1].upper()
-    if sub == b"SETNAME" and len(args) == 3:
-        if any(b <= 32 or b > 126 for b in args[2]):
-            raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
-        client.name = args[2]
-        return OK
-    if sub == b"GETNAME" and len(args) == 2:
-        return client.name or None
-    if sub == b"ID" and len(args) == 2:
-        return client.id
-    if sub == b"INFO" and len(args) == 2:
-        return (client.info_line(server.clock()) + "\n").encode()
-    if sub == b"LIST":
-        now = server.clock()
-        return "".join(c.info_line(now) + "\n" for c in server.clients.values()).encode()
-    if sub == b"SETINFO" and len(args) == 4:
-        client.library[args[2].decode("utf-8", "replace").lower()] = args[3]
-        return OK
-    if sub == b"KILL" and len(args) >= 3:
-        return _client_kill(server, args)
-    raise subcommand_error(args, server.config.target)
-
-
-def _client_kill(server, args):
-    if len(args) == 3:  # the old form: CLIENT KILL ip:port
-        victims = [c for c in server.clients.values() if c.address == args[2].decode()]
-        if not victims:
-            raise CommandError("ERR No such client")
-        victims[0].close()
-        return OK
-    victims = list(server.clients.values())
-    for i in range(2, len(args) - 1, 2):
-        option, value = args[i].upper(), args[i + 1]
-        if option == b"ID":
-            victims = [c for c in victims if c.id == integer(value)]
-        elif option == b"ADDR":
-            victims = [c for c in victims if c.address == value.decode()]
-        elif option == b"LADDR":
-            victims = [c for c in victims if c.local_address == value.decode()]
-        elif option == b"USER":
-            if value not in server.acl.users:
-                raise CommandError(f"ERR No such user '{value.decode('utf-8', 'replace')}'")
-            victims = [c for c in victims if c.user.name == value]
-        else:
-            raise CommandError(SYNTAX)
-    for victim in victims:
-        victim.close()
-    return len(victims)
-
-
 def _quit(client: Client):
     client.closing = True
     return OK
@@ -235,6 +194,8 @@ def _quit(client: Client):
 
 def _reset(server, client: Client):
     client.multi, client.multi_failed, client.watched = None, False, {}
+    server.tracking.disable(client)
+    client.reply_mode = None
     server._unsubscribe_all(client)
     client.db, client.resp, client.name = 0, 2, b""
     server.acl.new_client(client)
@@ -278,6 +239,7 @@ def _watch(server, client: Client, args):
     for key in args[1:]:
         where = (client.db, key)
         client.watched.setdefault(where, server.versions.setdefault(where, 0))
+    server.refresh()
     return OK
 
 
@@ -292,6 +254,7 @@ def _forget_watches(server) -> None:
     for where in list(server.versions):
         if where not in watched:
             del server.versions[where]
+    server.refresh()
 
 
 # --- pub/sub ---------------------------------------------------------------------------------------

@@ -248,6 +248,7 @@ DIRECTIVES: dict[str, Directive] = {
     "hz": Directive(_clamped(1, 500), 10, used=False),
     "tcp-keepalive": Directive(_integer(0, _INT_MAX), 300, used=False),
     "busy-reply-threshold": Directive(_integer(0, _LLONG_MAX), 5000),  # ms; "lua-time-limit" is its old name
+    "tracking-table-max-keys": Directive(_integer(0, _LLONG_MAX), 1_000_000),  # keys client tracking remembers
     # SLOWLOG and LATENCY read these
     "slowlog-log-slower-than": Directive(_integer(-1, _LLONG_MAX), 10000),
     "slowlog-max-len": Directive(_integer(0, _LLONG_MAX), 128),

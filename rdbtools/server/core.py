@@ -11,7 +11,7 @@ import random
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
 from rdbtools.keyspace.engine import Engine, UnknownCommand, quiet
@@ -20,12 +20,13 @@ from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import command_table, info
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
-from rdbtools.server.clients import Client
+from rdbtools.server.clients import Client, dirty_cas
 from rdbtools.server.commands import NO_REPLY
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import Push
 from rdbtools.server.replies import shaped
+from rdbtools.server.tracking import Tracking
 
 log = logging.getLogger("rdbtool.serve")
 
@@ -60,6 +61,15 @@ class Shutdown(Exception):
 
 
 @dataclass
+class Pause:
+    """CLIENT PAUSE: until when, everything or only writes, and the clients whose command waits for its end."""
+
+    until: float | None = None
+    everything: bool = False
+    postponed: list[Client] = field(default_factory=list)
+
+
+@dataclass
 class Blocked:
     args: list[bytes]
     deadline: float | None  # None: forever
@@ -80,11 +90,13 @@ class Server:
         if config["appendonly"]:
             self.aof = AofPersistence(config, clock, self._saving)
         # what an access finds expired and deletes goes to the AOF (when there is one), as Redis's DEL
-        self.engine.on_expired = lambda db, args: self.propagate(db, [args])
+        self.engine.on_expired = self._expired
         self.configure_events()
         self.clients: dict[int, Client] = {}
         self.acl = Acl(self)
         self.acl.load_config_users(config.users)
+        self.tracking = Tracking(self.clients, config.target)
+        self.tracking.on_change = self.refresh
         self.next_client_id = 1
         self.started = clock()
         self.run_id = os.urandom(20).hex()
@@ -92,6 +104,7 @@ class Server:
         self.channels: dict[bytes, set[Client]] = {}
         self.patterns: dict[bytes, set[Client]] = {}
         self.blocked: list[Client] = []
+        self.pause = Pause()  # CLIENT PAUSE
         self.active_expire = True
         self.stats = {"total_connections_received": 0, "total_commands_processed": 0, "rejected_connections": 0,
                       "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
@@ -99,22 +112,22 @@ class Server:
         #: the target's commands serve runs (what dispatch runs and COMMAND lists), by lower-case name
         self.catalog: dict[bytes, Spec] = _catalog(self)
         self._specs: dict[bytes, Spec] = {}
-        #: what runs without being a command of the table (QUIT before Redis 7.0)
-        self._unlisted: dict[bytes, Callable] = {}
+        unlisted: dict[bytes, Callable] = {}
         if b"quit" not in self.catalog:
             from rdbtools.server.commands import table
 
-            self._unlisted[b"quit"] = table(self)[b"quit"][0]
-        target = config.target
-        self._backticks = not target.valkey_server and target.version < (7, 0)  # the unknown command error
-        self._auth_first = target.valkey_server and target.version >= (9, 0)
-        self._misconf = _misconf_text(target)
-        #: before 7.0, no sharded pub/sub: (P)SUBSCRIBE
-        self._pubsub_only = PUBSUB_ONLY.replace("(P|S)", "(P)") if self._backticks else PUBSUB_ONLY
+            unlisted[b"quit"] = table(self)[b"quit"][0]
+        self.dialect = _dialect(config.target, unlisted)
         self._scripting = None
         self.engine_records: dict[bytes, Spec] = {}  # FUNCTION's subcommands as the engine runs them
         #: set by the edge: answer the other connections while a script runs past busy-reply-threshold
         self.busy_poll: Callable[[Client], None] | None = None
+        #: what refresh() keeps (few attributes: past 30, CPython 3.11 reads every attribute of the server
+        #: more slowly): engine commands need no bookkeeping (no AOF, WATCH, tracking); the entry of a
+        #: request (plain while no client tracks and none is paused)
+        self.direct = True
+        self.execute: Callable[[Client, list[bytes]], object] = self._execute
+        self.refresh()
 
     @property
     def scripting(self):
@@ -144,22 +157,28 @@ class Server:
 
     def disconnect(self, client: Client) -> None:
         self.clients.pop(client.id, None)
+        if client.tracking is not None:
+            self.tracking.disable(client)
+        if self.tracking.current is client:
+            self.tracking.current = None
         self._unsubscribe_all(client)
         if client in self.blocked:
             self.blocked.remove(client)
+        if client in self.pause.postponed:
+            self.pause.postponed.remove(client)
 
     # --- a request -----------------------------------------------------------------------------
 
-    def execute(self, client: Client, args: list[bytes]) -> object:
+    def _execute(self, client: Client, args: list[bytes]) -> object:
         """One request's reply (NO_REPLY: nothing to send now; the client blocked or got pushes)."""
         client.last_interaction = self.clock()
         spec = self._specs.get(args[0]) or self._lookup(args[0])
         if spec is None:
-            unlisted = self._unlisted.get(args[0].lower())
+            unlisted = self.dialect.unlisted.get(args[0].lower())
             if unlisted is not None:  # Redis 6.2's QUIT, answered before any check
                 return unlisted(client, args)
             client.last_command = b"NULL"
-            return self._refused(client, _unknown(args, self._backticks), None)
+            return self._refused(client, _unknown(args, self.dialect.backticks), None)
         if spec.subcommands is not None and len(args) > 1:
             spec = self._subcommand(spec, args)
             if spec.__class__ is CommandError:
@@ -180,10 +199,11 @@ class Server:
                 error = self.disk_error() if spec.write or name == b"ping" else None
                 if error is not None:  # refused when queued, as Redis checks before queueing
                     return self._refused(client, error, spec)
-                client.multi.append(args)
+                if self.dialect.queues_doomed or not (client.multi_failed or dirty_cas(self, client)):
+                    client.multi.append(args)  # from 7.0 a transaction that will fail queues nothing
                 return Status("QUEUED")
         if client.resp == 2 and client.subscribed and name not in _SUBSCRIBED_ALLOWED:
-            return CommandError(self._pubsub_only.format(name.decode("utf-8", "replace")))
+            return CommandError(self.dialect.pubsub_only.format(name.decode("utf-8", "replace")))
         dirty = self.persistence.dirty
         if self.aof is None:
             reply = self._call(client, args, spec)
@@ -211,6 +231,32 @@ class Server:
             return None
         error = self.acl.denial(client, spec, args, "toplevel" if client.multi is None else "multi")
         return None if error is None else self._refused(client, error, spec)
+
+    def _execute_hooked(self, client: Client, args: list[bytes]) -> object:
+        """``execute`` while a client tracks keys or clients are paused (``refresh`` puts it in place, so
+        that plain requests pay nothing for either): the request may wait for the pause to end; it is the
+        current client's (NOLOOP, CACHING); what it caused for its own client comes after its reply."""
+        tracking = self.tracking
+        if tracking.active:
+            if tracking.table:  # as Redis checks before each command
+                tracking.limit(self.config["tracking-table-max-keys"])
+            tracking.start(client)  # before last_command changes: CACHING lasts one command
+        if self.pause.until is not None and self._postpone(client, args):
+            return NO_REPLY
+        ran = self.stats["total_commands_processed"]
+        reply = self._execute(client, args)
+        if client.tracking is not None and self.stats["total_commands_processed"] != ran:
+            self.track_read(client, args)
+        if tracking.current is client:
+            return tracking.finish(client, reply, NO_REPLY)
+        return reply
+
+    def refresh(self) -> None:
+        """The paths requests take, after what they depend on changed (AOF, WATCH, tracking, pause): the
+        direct one while none is in use."""
+        tracking = self.tracking.active
+        self.direct = self.aof is None and not self.versions and not tracking
+        self.execute = self._execute_hooked if tracking or self.pause.until is not None else self._execute
 
     def _append_unit(self, name: bytes, caller_db: int) -> None:
         """Several commands go in MULTI/EXEC (Redis 7.0+, but not for the commands that touch arbitrary
@@ -252,7 +298,7 @@ class Server:
         """MISCONF while the last BGSAVE failed (with save points and stop-writes-on-bgsave-error) or the
         AOF cannot be written: Redis's writeCommandsDeniedByDiskError, which refuses writes and PING."""
         if not self.persistence.last_bgsave_ok and self.persistence.refuses_writes():
-            return CommandError(self._misconf)
+            return CommandError(self.dialect.misconf)
         if self.aof is not None and not self.aof.last_write_ok:
             return CommandError(MISCONF_AOF.format(self.aof.last_error))
         return None
@@ -284,7 +330,7 @@ class Server:
     def _refused(self, client: Client, error: CommandError, spec: Spec | None = None) -> CommandError:
         """A refused call (its transaction fails; a refused EXEC ends it, as Redis's execCommandAbort);
         Valkey 9 asks an unauthenticated client to AUTH before telling it what is wrong with the call."""
-        if self._auth_first and self.acl.auth_required(client) and (spec is None or not spec.no_auth):
+        if self.dialect.auth_first and self.acl.auth_required(client) and (spec is None or not spec.no_auth):
             error = CommandError(NOAUTH)
         if client.multi is not None:
             client.multi_failed = True
@@ -298,7 +344,7 @@ class Server:
         """Run a command now (from EXEC)."""
         spec = self.resolve(args)  # queued calls were checked: a subcommand is found
         if spec is None:
-            return _unknown(args, self._backticks)
+            return _unknown(args, self.dialect.backticks)
         if client.gated:  # the rules may have changed since the command was queued
             error = self.acl.exec_denial(client, spec, args)
             if error is not None:
@@ -314,6 +360,18 @@ class Server:
         except CommandError as error:
             return error
 
+    def track_read(self, client: Client, args: list[bytes], script_read: bool = False) -> None:
+        """A tracking client ran a command, or a script of its ran a read-only one (``script_read``: args
+        is the script's call): the keys of a read-only command, or of the script's call, are remembered,
+        error or not (a read-only script's call itself is not, as in Redis)."""
+        from rdbtools.server.introspection import command_keys
+
+        spec = self.resolve(args)
+        if spec is None or client.tracking is None or client.tracking.bcast or "pubsub" in spec.flags:
+            return
+        if script_read or ("readonly" in spec.flags and spec.name not in _SCRIPTS_READ_ONLY):
+            self.tracking.remember(client, command_keys(spec, args))
+
     def _run_engine(self, record: Spec, client: Client, args: list[bytes]) -> object:
         """MISCONF refuses what the table flags write (FUNCTION DELETE, not FUNCTION LIST); the engine's
         flag says what may change the keyspace (dirty, WATCH, propagation)."""
@@ -324,7 +382,7 @@ class Server:
             if error is not None:
                 return error
         try:
-            if self.aof is None:  # the hot path, without AOF
+            if self.direct:  # the hot path: no AOF, no WATCH, no tracking
                 self.engine.db = client.db
                 reply = spec.handler(self.engine, args)  # arity was checked by execute
             else:
@@ -334,24 +392,33 @@ class Server:
         name = spec.name
         if spec.write:
             self.persistence.dirty += 1
-            if self.versions:
-                self._touch_written(client.db, name, args)
         if (reply is None or reply is NULL_ARRAY) and not self.in_transaction and (
-                name in _BLOCKING or _stream_block(name, args)):  # nothing to pop or read: wait for it
+                name in _BLOCKING or _stream_block(name, args) is not None):  # nothing to pop or read: wait
             return self._block(client, args)
         return reply if record.shape is None else record.shape(args, reply, client.resp == 3)
 
     def _apply(self, spec: Command, db: int, args: list[bytes]) -> object:
-        """Run an engine command in a database; with AOF on, append what a write did."""
+        """Run an engine command in a database; what a write did is appended to the AOF (AOF on) and
+        signals the keys it modified (to WATCH and client tracking, when a client watches or tracks)."""
         engine = self.engine
         engine.db = db
-        if self.aof is None or not spec.write:
+        signalling = self.versions or self.tracking.active
+        if not spec.write or (self.aof is None and not signalling):
             return spec.handler(engine, args)
         before = capture(engine, spec.name, args) if spec.name in CAPTURED else None
+        present = [k for k in args[1:] if k in engine.keys] if signalling and spec.name in _DELETES else None
+        stored = _written_keys(spec.name, args)[:1] if spec.name in _STORES else None
+        was_there = stored is not None and bool(stored) and stored[0] in engine.keys
         reply = spec.handler(engine, args)
+        if reply == 0 and stored is not None and not was_there:
+            return reply  # nothing stored where nothing was: no change, nothing propagated (Redis's dirty stays)
         done = effects(engine, spec.name, args, reply, before)
         if done:
             self.propagate(db, done)
+            if present is not None:  # DEL/UNLINK a b: only the keys that were there were modified
+                self.signal_modified(db, [k for k in present if k not in engine.keys])
+            elif signalling:
+                self._signal_effects(db, done)
         return reply
 
     # --- AOF propagation -------------------------------------------------------------------------
@@ -372,6 +439,7 @@ class Server:
         elif not on and self.aof is not None:
             self.aof.close()
             self.aof = None
+        self.refresh()
 
     def load_aof(self) -> None:
         """DEBUG LOADAOF: what is buffered written, the keyspace emptied and loaded again from the AOF."""
@@ -405,17 +473,36 @@ class Server:
         started = self.clock()
         reply = self.call(client, args)
         record_slow(self, client, args, self.clock() - started)
+        if client.tracking is not None:
+            self.track_read(client, args)
         return reply
 
-    # --- WATCH ---------------------------------------------------------------------------------
+    # --- modified keys: WATCH and client tracking ----------------------------------------------------
 
-    def _touch_written(self, db: int, name: bytes, args: list[bytes]) -> None:
-        """Bump the WATCH versions of the keys a write command names (all of a db for FLUSH/SWAPDB)."""
-        if name in (b"flushdb", b"flushall", b"swapdb"):
-            self._touch_all(None if name != b"flushdb" else db)
-            return
-        for key in _written_keys(name, args):
-            self.touch(db, key)
+    def _signal_effects(self, db: int, done: list[list[bytes]]) -> None:
+        """The keys a write modified are those of what it propagates (nothing when it changed nothing):
+        Redis's signalModifiedKey; a flush or SWAPDB touches everything (signalFlushedDb)."""
+        from rdbtools.server.introspection import written_keys
+
+        for command in done:
+            name = command[0].lower()
+            if name in (b"flushdb", b"flushall", b"swapdb"):
+                self._touch_all(None if name != b"flushdb" else db)
+                if name != b"swapdb":  # SWAPDB tells tracking clients nothing (Redis 7.0)
+                    self.tracking.flush()
+                continue
+            spec = self.resolve(command)
+            keys = None if spec is None else written_keys(spec, command)
+            self.signal_modified(db, _written_keys(name, command) if keys is None else keys)
+
+    def signal_modified(self, db: int, keys: list[bytes]) -> None:
+        """Keys modified in a database: WATCHes fail, tracking clients are told."""
+        versions = self.versions
+        if versions:
+            for key in keys:
+                versions[(db, key)] = versions.get((db, key), 0) + 1
+        if self.tracking.active:
+            self.tracking.invalidate(keys, self.tracking.current)
 
     def touch(self, db: int, key: bytes) -> None:
         """A key changed: a WATCH on it fails its EXEC."""
@@ -426,7 +513,59 @@ class Server:
             if db is None or where[0] == db:
                 self.versions[where] += 1
 
+    def _expired(self, db: int, deletion: list[bytes]) -> None:
+        """A key found expired was deleted: its DEL goes to the AOF, and it counts as modified."""
+        self.propagate(db, [deletion])
+        if self.versions or self.tracking.active:
+            self.signal_modified(db, deletion[1:])
+
+    # --- CLIENT PAUSE ----------------------------------------------------------------------------
+
+    def pause_clients(self, seconds: float, everything: bool) -> None:
+        """A pause (another one extends it, and ALL wins over WRITE, as Redis's pauseClients)."""
+        pause, until = self.pause, self.clock() + seconds
+        if pause.until is not None:
+            until, everything = max(until, pause.until), everything or pause.everything
+        pause.until, pause.everything = until, everything
+        self.refresh()
+
+    def _postpone(self, client: Client, args: list[bytes]) -> bool:
+        """While paused, a command that passes the first checks (known, its arity, AUTH) waits, with the
+        requests behind it, until the pause ends; under WRITE only one that may write (or EXEC of a
+        transaction holding one)."""
+        until, everything = self.pause.until, self.pause.everything
+        if until <= self.clock():
+            self.unpause_clients()
+            return False
+        spec = self.resolve(args)
+        if spec is None or (spec.arity > 0 and len(args) != spec.arity) or len(args) < -spec.arity:
+            return False
+        if (not client.authenticated and not spec.no_auth) or (not everything and not _may_write(self, client, spec)):
+            return False
+        client.blocked = Blocked(args, None, None)
+        self.pause.postponed.append(client)
+        return True
+
+    def unpause_clients(self) -> None:
+        """The pause ends: the postponed commands run, oldest first."""
+        pause = self.pause
+        pause.until = None
+        self.refresh()
+        postponed, pause.postponed = pause.postponed, []
+        for client in postponed:
+            waiting, client.blocked = client.blocked, None
+            if client.id in self.clients:
+                reply = self.execute(client, waiting.args)
+                if reply is not NO_REPLY:
+                    client.send(reply)
+
     # --- blocking ------------------------------------------------------------------------------
+
+    def unblock(self, client: Client, error: CommandError | None) -> None:
+        """CLIENT UNBLOCK: the blocking command ends with its timeout reply, or the error given."""
+        self.blocked.remove(client)
+        waiting, client.blocked = client.blocked, None
+        client.send(waiting.timeout_reply if error is None else error)
 
     def _block(self, client: Client, args: list[bytes]) -> object:
         name = args[0].lower()
@@ -486,6 +625,7 @@ class Server:
     def cron(self) -> None:
         """What redis-server does on its timer: reap the child, save points, expire keys, timeouts."""
         now = self.clock()
+        self.tracking.current = None  # what expires now is no client's doing
         self.persistence.reap()
         aof = self.aof
         if aof is not None:
@@ -498,7 +638,11 @@ class Server:
                 aof.start_rewrite(self.engine)
         if self.active_expire:
             self._expire_cycle()
+        if self.tracking.table:
+            self.tracking.limit(self.config["tracking-table-max-keys"])
         self.expire_blocked(now)
+        if self.pause.until is not None and self.pause.until <= now:
+            self.unpause_clients()
         timeout = self.config["timeout"]
         if timeout:
             for client in list(self.clients.values()):
@@ -638,6 +782,25 @@ _PROTECTED = ("DENIED Redis is running in protected mode because protected mode 
               "of the above things in order for the server to start accepting connections from the outside.")
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """How the target words what differs between versions (one attribute: the server keeps few)."""
+
+    backticks: bool  # the unknown command error (before 7.0)
+    auth_first: bool  # Valkey 9 asks an unauthenticated client to AUTH before saying what is wrong
+    misconf: str
+    pubsub_only: str  # before 7.0, no sharded pub/sub: (P)SUBSCRIBE
+    queues_doomed: bool  # before 7.0, MULTI queues commands even once EXEC is sure to fail
+    unlisted: dict[bytes, Callable]  # what runs without being a command of the table (QUIT before Redis 7.0)
+
+
+def _dialect(target, unlisted: dict[bytes, Callable]) -> Dialect:
+    backticks = not target.valkey_server and target.version < (7, 0)
+    return Dialect(backticks, target.valkey_server and target.version >= (9, 0), _misconf_text(target),
+                   PUBSUB_ONLY.replace("(P|S)", "(P)") if backticks else PUBSUB_ONLY, queues_doomed=backticks,
+                   unlisted=unlisted)
+
+
 def _misconf_text(target) -> str:
     """The MISCONF text of the target: Valkey names itself; Redis 6.2 said it less briefly."""
     if target.valkey_server:
@@ -646,6 +809,19 @@ def _misconf_text(target) -> str:
         return MISCONF.replace("but it's currently unable to persist to disk",
                                "but it is currently not able to persist on disk")
     return MISCONF
+
+
+def _may_write(server: Server, client: Client, spec: Spec) -> bool:
+    """What CLIENT PAUSE WRITE holds back: a write or may-replicate command, or an EXEC whose
+    transaction holds one."""
+    if spec.write or "may_replicate" in spec.flags:
+        return True
+    if spec.name == b"exec" and client.multi:
+        for queued in client.multi:
+            record = server.resolve(queued)
+            if record is not None and (record.write or "may_replicate" in record.flags):
+                return True
+    return False
 
 
 def _stream_block(name: bytes, args: list[bytes]) -> int | None:
@@ -676,6 +852,12 @@ def _unknown(args: list[bytes], backticks: bool = False) -> CommandError:
                         f"with args beginning with: {shown}")
 
 
+_DELETES = frozenset((b"del", b"unlink"))
+#: commands that store a result in a destination (deleting it when the result is empty)
+_STORES = frozenset(b"sinterstore sunionstore sdiffstore zunionstore zinterstore zdiffstore zrangestore bitop sort "
+                    b"geosearchstore georadius georadiusbymember".split())
+#: read-only commands whose own keys are not tracked (only the scripts' reads, as the scripts' keys)
+_SCRIPTS_READ_ONLY = frozenset((b"eval_ro", b"evalsha_ro", b"fcall_ro"))
 #: write commands whose keys are not just args[1]: (first, last, step) as in Redis's key specs
 _KEY_POSITIONS = {b"del": (1, -1, 1), b"unlink": (1, -1, 1), b"mset": (1, -1, 2), b"msetnx": (1, -1, 2),
                   b"rename": (1, 2, 1), b"renamenx": (1, 2, 1), b"copy": (2, 2, 1), b"smove": (1, 2, 1),

@@ -47,7 +47,8 @@ def _clients(server) -> dict[str, object]:
     return {"connected_clients": len(server.clients), "cluster_connections": 0,
             "maxclients": server.config["maxclients"], "blocked_clients": len(server.blocked),
             "pubsub_clients": sum(1 for c in server.clients.values() if c.subscriptions),
-            "watching_clients": sum(1 for c in server.clients.values() if c.watched), "tracking_clients": 0}
+            "watching_clients": sum(1 for c in server.clients.values() if c.watched),
+            "tracking_clients": server.tracking.tracking_clients}
 
 
 def _memory(server) -> dict[str, object]:
@@ -68,7 +69,8 @@ def _persistence(server) -> dict[str, object]:
 def _stats(server) -> dict[str, object]:
     return {**server.stats, "instantaneous_ops_per_sec": 0, "evicted_keys": 0, "pubsub_channels":
             sum(1 for subs in server.channels.values() if subs), "pubsub_patterns":
-            sum(1 for subs in server.patterns.values() if subs), **server.acl.counters}
+            sum(1 for subs in server.patterns.values() if subs), **server.acl.counters,
+            **server.tracking.info()}
 
 
 def _replication(server) -> dict[str, object]:

@@ -353,3 +353,24 @@ def _getkeys_62(catalog: dict[bytes, CommandSpec], call: list[bytes]) -> list[by
     if not keys:
         raise CommandError("ERR Invalid arguments specified for command")
     return [call[pos] for pos in keys]
+
+
+def command_keys(spec: CommandSpec, call: list[bytes]) -> list[bytes]:
+    """The keys of a call as Redis's getKeysFromCommand finds them (what client tracking remembers and
+    invalidates): the command's own finder, else COMMAND INFO's first, last and step (none when the
+    call is too short for them)."""
+    finder = _FINDERS.get(spec.name)
+    if finder is not None:
+        return [call[pos] for pos, _ in finder(call) if pos < len(call)]
+    first, last, step = spec.info[3:6]
+    if first <= 0:
+        return []
+    last = len(call) + last if last < 0 else last
+    return [] if last >= len(call) else call[first : last + 1 : step]
+
+
+def written_keys(spec: CommandSpec, call: list[bytes]) -> list[bytes] | None:
+    """The keys a write call writes, by its key specs (those not read-only: COPY's destination, not its
+    source); None when the specs cannot say (Redis 6.2 has none)."""
+    found = _by_key_specs(spec, call) if spec.key_specs else None
+    return None if found is None else [call[pos] for pos, flags in found if "RO" not in flags]

@@ -172,6 +172,16 @@ class SetReply(list):
     """A set: RESP3 '~' type, an array in RESP2."""
 
 
+class Raw:
+    """Bytes sent as they are, whatever the protocol (a tracking flush's null is the tracking client's
+    protocol's, even when it reaches a redirection speaking the other)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
 def encode(reply: object, resp3: bool = False) -> bytes:
     out: list[bytes] = []
     encode_into(reply, resp3, out)
@@ -251,5 +261,7 @@ def encode_into(reply, resp3: bool, out: list[bytes]) -> None:
             out.append(b"=%d\r\n%s:%s\r\n" % (len(text) + 4, form, text))
         else:
             out.append(b"$%d\r\n%s\r\n" % (len(text), text))
+    elif isinstance(reply, Raw):
+        out.append(reply.data)
     else:
         raise TypeError(f"no RESP form for {type(reply).__name__}")

@@ -71,7 +71,7 @@ class Function:
 class Run:
     """One script invocation (Redis's scriptRunCtx)."""
 
-    __slots__ = ("busy", "caller", "dirty", "eval", "killed", "name", "read_only", "repl", "resp", "started")
+    __slots__ = ("busy", "call", "caller", "dirty", "eval", "killed", "name", "read_only", "repl", "resp", "started")
 
     def __init__(self, name: str, read_only: bool, eval_mode: bool = True) -> None:
         self.name = name  # the sha or function name its errors show
@@ -84,6 +84,8 @@ class Run:
         self.busy = False  # past busy-reply-threshold: other clients get BUSY
         self.started = 0.0
         self.caller: Client | None = None
+        #: the EVAL/FCALL call of a caller that tracks keys: its keys are remembered once the script reads
+        self.call: list[bytes] | None = None
 
 
 class Scripting:
@@ -294,6 +296,8 @@ class Scripting:
         watched = server.config["busy-reply-threshold"] > 0
         if watched:
             run.started, run.caller = time.monotonic(), caller
+        if caller.tracking is not None and not caller.tracking.bcast:
+            run.caller, run.call = caller, args
         try:
             ok, value, kind = runner(function, count, watched, *args[3:])
         finally:
@@ -372,6 +376,8 @@ class Scripting:
                 return None, denied
         unit, mark = server.unit, len(server.unit)
         reply = server._call(self.client, args, spec)
+        if run.call is not None and "readonly" in flags:  # Redis remembers the script's keys for its caller
+            server.track_read(run.caller, run.call, script_read=True)
         if not run.repl & 1:
             del unit[mark:]
         if isinstance(reply, CommandError):
