@@ -578,6 +578,9 @@ def _debug(server, client: Client, args):
     if sub == b"SET-ACTIVE-EXPIRE" and len(args) == 3:
         server.active_expire = args[2] == b"1"
         return OK
+    if sub == b"PAUSE-CRON" and len(args) == 3:  # the timer does nothing while paused (Redis's tests use it)
+        server.pause.cron = args[2] != b"0"
+        return OK
     if sub == b"RELOAD":
         if not server.persistence.save():
             raise CommandError("ERR Error trying to save the DB")

@@ -67,6 +67,7 @@ class Pause:
     until: float | None = None
     everything: bool = False
     postponed: list[Client] = field(default_factory=list)
+    cron: bool = False  # DEBUG PAUSE-CRON: the timer does nothing
 
 
 @dataclass
@@ -495,14 +496,15 @@ class Server:
             keys = None if spec is None else written_keys(spec, command)
             self.signal_modified(db, _written_keys(name, command) if keys is None else keys)
 
-    def signal_modified(self, db: int, keys: list[bytes]) -> None:
-        """Keys modified in a database: WATCHes fail, tracking clients are told."""
+    def signal_modified(self, db: int, keys: list[bytes], by_client: bool = True) -> None:
+        """Keys modified in a database (by the running client's command, or not: expiry): WATCHes fail,
+        tracking clients are told."""
         versions = self.versions
         if versions:
             for key in keys:
                 versions[(db, key)] = versions.get((db, key), 0) + 1
         if self.tracking.active:
-            self.tracking.invalidate(keys, self.tracking.current)
+            self.tracking.invalidate(keys, self.tracking.current if by_client else None)
 
     def touch(self, db: int, key: bytes) -> None:
         """A key changed: a WATCH on it fails its EXEC."""
@@ -517,7 +519,7 @@ class Server:
         """A key found expired was deleted: its DEL goes to the AOF, and it counts as modified."""
         self.propagate(db, [deletion])
         if self.versions or self.tracking.active:
-            self.signal_modified(db, deletion[1:])
+            self.signal_modified(db, deletion[1:], by_client=False)  # a BCAST NOLOOP client is told
 
     # --- CLIENT PAUSE ----------------------------------------------------------------------------
 
@@ -604,14 +606,15 @@ class Server:
             spec = REGISTRY.get(waiting.args[0].lower())
             if spec is None:  # WAIT: only its timeout ends it
                 continue
-            try:
-                reply = self._apply(spec, client.db, waiting.args)
-            except CommandError:
-                continue  # the key now holds another type: it goes on waiting (as in Redis 7.0)
-            if reply is not None and reply is not NULL_ARRAY:
-                self.blocked.remove(client)
-                client.blocked = None
-                client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))
+            with self.tracking.serving(client):  # its own invalidations follow its reply
+                try:
+                    reply = self._apply(spec, client.db, waiting.args)
+                except CommandError:
+                    continue  # the key now holds another type: it goes on waiting (as in Redis 7.0)
+                if reply is not None and reply is not NULL_ARRAY:
+                    self.blocked.remove(client)
+                    client.blocked = None
+                    client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))
 
     def expire_blocked(self, now: float) -> None:
         for client in list(self.blocked):
@@ -624,6 +627,8 @@ class Server:
 
     def cron(self) -> None:
         """What redis-server does on its timer: reap the child, save points, expire keys, timeouts."""
+        if self.pause.cron:
+            return
         now = self.clock()
         self.tracking.current = None  # what expires now is no client's doing
         self.persistence.reap()

@@ -17,8 +17,9 @@ Nothing here runs while no client tracks: the server only asks when the table ho
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -237,6 +238,21 @@ class Tracking:
                         self.send(client, mine)
                 else:
                     self.send(client, keys)
+
+    @contextlib.contextmanager
+    def serving(self, client: Client) -> Iterator[None]:
+        """A blocked client served in another's request runs as the current client for a while: what it
+        causes for itself is sent after its reply (pushed at once, not held for a later request)."""
+        if not self.active:
+            yield
+            return
+        outer, held = self.current, self.pending
+        self.current, self.pending, defer, self.defer_pushes = client, [], self.defer_pushes, False
+        try:
+            yield
+        finally:
+            self.finish(client, None, None)
+            self.current, self.pending, self.defer_pushes = outer, held, defer
 
     def finish(self, client: Client, reply: object, no_reply: object) -> object:
         """The request of the current client is done: what waited for its reply goes after it."""
