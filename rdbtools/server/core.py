@@ -819,14 +819,18 @@ def _misconf_text(target) -> str:
 def _may_write(server: Server, client: Client, spec: Spec) -> bool:
     """What CLIENT PAUSE WRITE holds back: a write or may-replicate command, or an EXEC whose
     transaction holds one."""
-    if spec.write or "may_replicate" in spec.flags:
+    if spec.write or spec.name in _MAY_REPLICATE:
         return True
     if spec.name == b"exec" and client.multi:
         for queued in client.multi:
             record = server.resolve(queued)
-            if record is not None and (record.write or "may_replicate" in record.flags):
+            if record is not None and (record.write or record.name in _MAY_REPLICATE):
                 return True
     return False
+
+
+#: Redis's MAY_REPLICATE commands (a flag COMMAND INFO does not show)
+_MAY_REPLICATE = frozenset((b"eval", b"evalsha", b"fcall", b"pfcount", b"publish", b"spublish"))
 
 
 def _stream_block(name: bytes, args: list[bytes]) -> int | None:

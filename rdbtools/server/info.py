@@ -45,7 +45,8 @@ def _server(server) -> dict[str, object]:
 
 def _clients(server) -> dict[str, object]:
     return {"connected_clients": len(server.clients), "cluster_connections": 0,
-            "maxclients": server.config["maxclients"], "blocked_clients": len(server.blocked),
+            "maxclients": server.config["maxclients"],
+            "blocked_clients": len(server.blocked) + len(server.pause.postponed),  # CLIENT PAUSE's too
             "pubsub_clients": sum(1 for c in server.clients.values() if c.subscriptions),
             "watching_clients": sum(1 for c in server.clients.values() if c.watched),
             "tracking_clients": server.tracking.tracking_clients}
