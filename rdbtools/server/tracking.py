@@ -9,9 +9,9 @@ FLUSHALL; not SWAPDB) sends every tracking client a null invalidation and emptie
 
 Invalidations meant for the client whose command caused them go out after that command's reply (after
 EXEC's, a script's): ``pending`` holds them until ``Server.execute`` has the reply. From Redis 7.2 (and
-in Valkey) every push to the client running a command waits for its reply (its ``after_reply``: a
-redirection that is the writer itself), except a flush's from Redis 8, whose reply comes once the flush
-is done.
+in Valkey) every push to the client running a command waits for its reply (``later``: a redirection
+that is the writer itself), except a flush's from Redis 8, whose reply comes once the flush is done
+(``first``).
 Nothing here runs while no client tracks: the server only asks when the table holds something.
 """
 
@@ -61,8 +61,10 @@ class Tracking:
 
     def __init__(self, clients: dict[int, Client], target) -> None:
         self.clients = clients  # the server's, by id
-        self.defer_pushes = target.pushes_after_reply  # pushes to the running client: its after_reply
+        self.defer_pushes = target.pushes_after_reply  # pushes to the running client: after its reply
         self.flush_before_reply = not target.valkey_server and target.version >= (8, 0)
+        self.first: list[Push] = []  # to the running client, before its reply (a flush's, Redis 8)
+        self.later: list[Push] = []  # to the running client, after its reply (7.2+)
         self.table: dict[bytes, dict[int, None]] = {}  # key -> ids of the clients that read it
         self.items = 0  # (key, client) pairs in the table: INFO's tracking_total_items
         self.prefixes: dict[bytes, Prefix] = {}
@@ -257,10 +259,15 @@ class Tracking:
     def finish(self, client: Client, reply: object, no_reply: object) -> object:
         """The request of the current client is done: what waited for its reply goes after it."""
         self.current = None
-        if not self.pending:
+        if not (self.pending or self.first or self.later):
             return reply
+        (first, self.first), (later, self.later) = (self.first, []), (self.later, [])
+        for push in first:
+            client.send(push)
         if reply is not no_reply:
             client.send(reply)
+        for push in later:
+            client.send(push)
         pending, self.pending = self.pending, []
         if client.id in self.clients:
             for key in pending:
@@ -287,8 +294,12 @@ class Tracking:
             self._push(receiver, Push([b"message", CHANNEL, payload]), now)
 
     def _push(self, receiver: Client, push: Push, now: bool) -> None:
-        if receiver is self.current and self.defer_pushes and not now:
-            receiver.after_reply.append(push)  # the edge sends them once the reply is out
+        if receiver is not self.current:
+            receiver.send(push)
+        elif now:
+            self.first.append(push)
+        elif self.defer_pushes:
+            self.later.append(push)
         else:
             receiver.send(push)
 
