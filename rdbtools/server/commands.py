@@ -9,7 +9,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Double, Status, integer, subcommand_error
+from rdbtools.keyspace.commands import (
+    NULL_ARRAY,
+    OK,
+    SYNTAX,
+    CommandError,
+    Double,
+    Status,
+    integer,
+    subcommand_error,
+)
 from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.filters import glob_to_regex
@@ -221,8 +230,8 @@ def _exec(server, client: Client):
     _forget_watches(server)
     if failed:
         raise CommandError("EXECABORT Transaction discarded because of previous errors.")
-    if touched:
-        return None
+    if touched:  # Redis answers the null array (*-1 in RESP2), not the null bulk string
+        return NULL_ARRAY
     return server.run_transaction(client, queued)
 
 

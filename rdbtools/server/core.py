@@ -600,21 +600,42 @@ class Server:
         return resolved
 
     def _wake_blocked(self) -> None:
-        """Serve blocked clients (oldest first) whose keys now hold data."""
-        for client in list(self.blocked):
-            waiting = client.blocked
-            spec = REGISTRY.get(waiting.args[0].lower())
-            if spec is None:  # WAIT: only its timeout ends it
-                continue
-            with self.tracking.serving(client):  # its own invalidations follow its reply
-                try:
-                    reply = self._apply(spec, client.db, waiting.args)
-                except CommandError:
-                    continue  # the key now holds another type: it goes on waiting (as in Redis 7.0)
-                if reply is not None and reply is not NULL_ARRAY:
-                    self.blocked.remove(client)
-                    client.blocked = None
-                    client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))
+        """Serve blocked clients (oldest first) whose keys now hold data, again while one is served: a
+        BLMOVE served pushes to its target, which serves that key's waiters in the same round (as Redis)."""
+        while self.blocked and any([self._serve_blocked(client) for client in list(self.blocked)]):
+            pass
+
+    def _serve_blocked(self, client: Client) -> bool:
+        """Whether this blocked client's command could now run (it then got its reply)."""
+        waiting = client.blocked
+        if waiting is None:  # served earlier in this round
+            return False
+        spec = REGISTRY.get(waiting.args[0].lower())
+        if spec is None:  # WAIT: only its timeout ends it
+            return False
+        with self.tracking.serving(client):  # its own invalidations follow its reply
+            try:
+                reply = self._apply(spec, client.db, waiting.args)  # signals what it modified (WATCH, tracking)
+            except CommandError as error:
+                if not self._pop_refused(client.db, waiting.args):
+                    return False  # the key now holds another type: it goes on waiting (as in Redis 7.0)
+                reply = error
+            if reply is None or reply is NULL_ARRAY:
+                return False
+            if spec.write and not isinstance(reply, CommandError):  # what it popped or moved
+                self.persistence.dirty += 1
+            self.blocked.remove(client)
+            client.blocked = None
+            client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))
+        return True
+
+    def _pop_refused(self, db: int, args: list[bytes]) -> bool:
+        """Whether a blocked BLMOVE/BRPOPLPUSH failed on its destination (its source is a list now): Redis
+        then answers the error and unblocks it, where a source of another type keeps it waiting."""
+        if args[0].lower() not in (b"blmove", b"brpoplpush"):
+            return False
+        entry = self.engine.keyspace.db(db).get(args[1])
+        return entry is not None and entry.type == "list"
 
     def expire_blocked(self, now: float) -> None:
         for client in list(self.blocked):
