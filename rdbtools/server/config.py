@@ -364,7 +364,7 @@ class ServerConfig:
     def get(self, patterns: list[str]) -> list[tuple[str, str]]:
         """CONFIG GET: each directive a name (any case, answered as asked) or a glob pattern names,
         once, with its value as text."""
-        values = {**{n: _format(v) for n, v in self.values.items()}, **self.thresholds}
+        values = {**{n: _format(v) for n, v in self.values.items()}, **self._threshold_values()}
         found: dict[str, tuple[str, str]] = {}
         for pattern in patterns:
             lowered = pattern.lower()
@@ -376,6 +376,17 @@ class ServerConfig:
                 if name not in found and fnmatch.fnmatchcase(name, lowered):
                     found[name] = (name, value)
         return list(found.values())
+
+    def _threshold_values(self) -> dict[str, str]:
+        """The encoding thresholds, set or default, under every name the target knows (an alias shows
+        the value set under the other name)."""
+        target = self.target
+        values = {}
+        for name, field in THRESHOLD_DIRECTIVES.items():
+            if _threshold_named(name, target):
+                value = getattr(target, field)
+                values[name] = str(_LIST_NODE_SIZES.get(value, value) if field == "list_max_listpack_bytes" else value)
+        return values
 
     def known(self, name: str) -> bool:
         """Whether CONFIG SET can set this directive at all."""
@@ -390,6 +401,21 @@ class ServerConfig:
 
     def restore(self, backup: tuple[dict, dict]) -> None:
         self.values, self.thresholds = dict(backup[0]), dict(backup[1])
+
+
+#: list-max-listpack-size as the target keeps it (node bytes), back to the directive's value
+_LIST_NODE_SIZES = {4096: -1, 8192: -2, 16384: -3, 32768: -4, 65536: -5}
+
+
+def _threshold_named(name: str, target: Target) -> bool:
+    """Whether the target's CONFIG GET lists this threshold: the listpack names (ziplist ones kept as
+    aliases) from 7.0, set-max-listpack-* from 7.2, list-max-ziplist-entries/value no more."""
+    listpacks = target.valkey_server or target.version >= (7, 0)
+    if name.startswith("set-max-listpack"):
+        return target.valkey_server or target.version >= (7, 2)
+    if "listpack" in name:
+        return listpacks
+    return name not in ("list-max-ziplist-entries", "list-max-ziplist-value")
 
 
 def _argument_directives(arguments: list[str]) -> Iterable[tuple[str, list[str]]]:
