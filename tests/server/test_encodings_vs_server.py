@@ -36,7 +36,8 @@ def test_config_get_lists_every_threshold_name_with_its_default(pair):
 
 def test_a_threshold_set_under_its_old_name_shows_under_both(pair):
     changes = [[b"CONFIG", b"SET", b"zset-max-ziplist-entries", b"7"],
-               [b"CONFIG", b"SET", b"hash-max-ziplist-value", b"9"], [b"CONFIG", b"SET", b"list-max-ziplist-size", b"-3"]]
+               [b"CONFIG", b"SET", b"hash-max-ziplist-value", b"9"],
+               [b"CONFIG", b"SET", b"list-max-ziplist-size", b"-3"]]
     try:
         _same(pair, changes)
         theirs, ours = ([_sorted_config(client, pattern) for pattern in THRESHOLDS] for client in pair)

@@ -269,25 +269,26 @@ def _selector(by: str, low: bytes, high: bytes, rev: bool, limit: tuple[int, int
     return select
 
 
-def _range_options(args, first: int):
-    """BYSCORE|BYLEX, REV, LIMIT offset count, WITHSCORES from args[first:]."""
-    by, rev, limit, withscores, i = "rank", False, None, False, first
+def _range_options(args, first: int, by: str | None = None, rev: bool | None = None, store: bool = False):
+    """BYSCORE|BYLEX, REV, LIMIT offset count, WITHSCORES from args[first:]. As Redis's
+    zrangeGenericCommand: what the command's name fixes (ZREVRANGE's REV, ZRANGEBYSCORE's BYSCORE) or
+    an earlier option set cannot be given (again), and a store takes no WITHSCORES: syntax errors."""
+    limit, withscores, i = None, False, first
     while i < len(args):
         option = args[i].upper()
-        if option == b"BYSCORE":
-            by = "score"
-        elif option == b"BYLEX":
-            by = "lex"
-        elif option == b"REV":
-            rev = True
-        elif option == b"WITHSCORES":
+        if option == b"WITHSCORES" and not store:
             withscores = True
         elif option == b"LIMIT" and i + 2 < len(args):
             limit = (integer(args[i + 1]), integer(args[i + 2]))
             i += 2
+        elif option == b"REV" and rev is None:
+            rev = True
+        elif option in (b"BYSCORE", b"BYLEX") and by is None:
+            by = "score" if option == b"BYSCORE" else "lex"
         else:
             raise CommandError(SYNTAX)
         i += 1
+    by, rev = by or "rank", bool(rev)
     if limit is not None and by == "rank":
         raise CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
     if withscores and by == "lex":
@@ -301,16 +302,12 @@ def _reply(pairs, withscores: bool, target) -> list:
 
 @command("zrange", -4, write=False)
 def zrange(e, args):
-    by, rev, limit, withscores = _range_options(args, 4)
-    select = _selector(by, args[2], args[3], rev, limit, e.target.strtod_score_ranges)
-    return _reply(select(_zset(e, args[1])), withscores, e.target)
+    return _legacy_range(e, args, None, None)
 
 
 @command("zrangestore", -5)
 def zrangestore(e, args):
-    by, rev, limit, withscores = _range_options(args, 5)
-    if withscores:
-        raise CommandError(SYNTAX)
+    by, rev, limit, _ = _range_options(args, 5, store=True)
     select = _selector(by, args[3], args[4], rev, limit, e.target.strtod_score_ranges)
     return _store(e, args[1], dict(select(e.read(args[2], "zset"))), b"zrangestore")
 
@@ -654,11 +651,11 @@ def zlexcount(e, args):
     return len(_selector("lex", args[2], args[3], False, None, e.target.strtod_score_ranges)(_zset(e, args[1])))
 
 
-def _legacy_range(e, args, by: str, rev: bool):
-    """ZRANGEBYSCORE / ZREVRANGE / ... : ZRANGE with BYSCORE/BYLEX/REV spelled as a name."""
-    return zrange(e, [b"zrange", args[1], args[2], args[3],
-                      *([b"BYSCORE"] if by == "score" else [b"BYLEX"] if by == "lex" else []),
-                      *([b"REV"] if rev else []), *args[4:]])
+def _legacy_range(e, args, by: str | None, rev: bool | None):
+    """ZRANGEBYSCORE / ZREVRANGE / ... : ZRANGE with BYSCORE/BYLEX/REV fixed by the name."""
+    by, rev, limit, withscores = _range_options(args, 4, by, rev)
+    select = _selector(by, args[2], args[3], rev, limit, e.target.strtod_score_ranges)
+    return _reply(select(_zset(e, args[1])), withscores, e.target)
 
 
 @command("zrangebyscore", -4, write=False)
