@@ -15,6 +15,10 @@ SCRIPTS = {
         "ZRANGE z 0 5 BYSCORE REV", "ZRANGE z 5 0 BYSCORE REV LIMIT 0 1 WITHSCORES",
         "ZRANGEBYSCORE z 0 5 WITHSCORES LIMIT 1 1", "ZREVRANGE z 0 -1 LIMIT 0 1", "ZRANGEBYLEX z - + WITHSCORES",
         "ZRANGESTORE d z 0 -1 WITHSCORES", "ZRANGESTORE d z 0 5 BYSCORE BYLEX", "ZRANGESTORE d z 0 -1 REV"],
+    "srandmember_reads_its_count_in_minus_to_plus_long_max_before_the_key": [
+        "SADD s a b", "SET str x", "SRANDMEMBER s -9223372036854775808", "SRANDMEMBER str -9223372036854775808",
+        "SRANDMEMBER str x", "SRANDMEMBER missing x", "SRANDMEMBER s 1 2", "SRANDMEMBER missing 5",
+        "SRANDMEMBER s 0", "SRANDMEMBER str 1"],
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from rdbtools.keyspace.commands import SET, CommandError, command, integer
+from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, SET, SYNTAX, CommandError, command, integer
 from rdbtools.keyspace.model import Entry
 
 _ABSENT = object()
@@ -150,10 +150,15 @@ def smismember(e, args):
 
 @command("srandmember", -2, write=False)
 def srandmember(e, args):
-    members = list(_members(e, args[1]))
     if len(args) == 2:
+        members = list(_members(e, args[1]))
         return random.choice(members) if members else None
-    count = integer(args[2])
+    if len(args) > 3:
+        raise CommandError(SYNTAX)
+    count = integer(args[2])  # read before the key is looked up, in -LONG_MAX..LONG_MAX
+    if count == INT64_MIN:
+        raise CommandError(f"ERR value is out of range, value must between {-INT64_MAX} and {INT64_MAX}")
+    members = list(_members(e, args[1]))
     if count >= 0:
         return random.sample(members, min(count, len(members)))
     return [random.choice(members) for _ in range(-count)] if members else []
