@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.keyspace.test_data_commands_vs_server import assert_same, server  # noqa: F401 (a fixture)
+from tests.keyspace.test_data_commands_vs_server import assert_same, run_both, server  # noqa: F401 (a fixture)
 
 SCRIPTS = {
     "a_range_option_the_command_name_fixes_or_an_earlier_option_set_is_a_syntax_error": [
@@ -25,3 +25,19 @@ SCRIPTS = {
 @pytest.mark.parametrize("script", SCRIPTS.values(), ids=SCRIPTS)
 def test_scripts_get_the_replies_and_keyspace_redis_gives(server, script):  # noqa: F811
     assert_same(server, script)
+
+
+#: scripts whose keyspace holds the server's own clock (a consumer's seen and active times): replies only
+REPLIES = {
+    "xgroup_setid_and_xautoclaim_take_minus_and_plus_where_xgroup_create_does_not": [
+        "XADD s 1-1 f v", "XADD s 2-1 f v", "XGROUP CREATE s g 0", "XGROUP CREATE s g2 -", "XGROUP CREATE s g3 +",
+        "XREADGROUP GROUP g c STREAMS s >", "XAUTOCLAIM s g c2 0 - COUNT 1", "XAUTOCLAIM s g c2 0 + JUSTID",
+        "XGROUP SETID s g -", "XINFO GROUPS s", "XGROUP SETID s g +", "XINFO GROUPS s", "XGROUP SETID s g (1"],
+}
+
+
+@pytest.mark.parametrize("script", REPLIES.values(), ids=REPLIES)
+def test_scripts_get_the_replies_redis_gives(server, script):  # noqa: F811
+    mismatches, _, client = run_both(server, script)
+    client.sock.close()
+    assert mismatches == []

@@ -217,11 +217,19 @@ def xlen(e, args):
     return 0 if stream is None else len(stream.entries)
 
 
-def _bound(text: bytes, low: bool) -> StreamId:
+def loose_id(text: bytes, missing_seq: int = 0) -> StreamId:
+    """An ID where Redis reads it with streamParseIDOrReply (XRANGE's bounds, XGROUP SETID, XAUTOCLAIM's
+    start): "-" and "+" are the smallest and the largest ID."""
     if text == b"-":
         return ZERO
     if text == b"+":
         return StreamId(UINT64_MAX, UINT64_MAX)
+    return parse_id(text, missing_seq)
+
+
+def _bound(text: bytes, low: bool) -> StreamId:
+    if text in (b"-", b"+"):
+        return loose_id(text)
     exclusive = text.startswith(b"(")
     stream_id = parse_id(text[1:] if exclusive else text, 0 if low else UINT64_MAX)
     if exclusive:
@@ -338,7 +346,7 @@ def xgroup(e, args):
             return before - len(stream.groups)
         group = _group(stream, args[2], args[3], "XGROUP")
         if sub == b"SETID":
-            group.last_delivered_id = stream.last_id if args[4] == b"$" else parse_id(args[4])
+            group.last_delivered_id = stream.last_id if args[4] == b"$" else loose_id(args[4])
             group.entries_read = _clamped_read(e, stream, entries_read)
             e.notify(STREAM, b"xgroup-setid", args[2])
             return OK
@@ -482,7 +490,7 @@ def xautoclaim(e, args):
     """XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]"""
     stream = _read_stream(e, args[1])
     group = _group(stream, args[1], args[2])
-    min_idle, start, now = integer(args[4]), parse_id(args[5]), e.now_ms()
+    min_idle, start, now = integer(args[4]), loose_id(args[5]), e.now_ms()
     count, justid, i = 100, False, 6
     while i < len(args):
         if args[i].upper() == b"COUNT" and i + 1 < len(args):
