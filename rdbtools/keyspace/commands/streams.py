@@ -6,7 +6,17 @@ AOF replays the same either way.
 
 from __future__ import annotations
 
-from rdbtools.keyspace.commands import NULL_ARRAY, OK, STREAM, SYNTAX, CommandError, command, integer, subcommand_error
+from rdbtools.keyspace.commands import (
+    INT64_MAX,
+    NULL_ARRAY,
+    OK,
+    STREAM,
+    SYNTAX,
+    CommandError,
+    command,
+    integer,
+    subcommand_error,
+)
 from rdbtools.rdb.model import Consumer, ConsumerGroup, PendingEntry, Stream, StreamEntry, StreamId
 
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
@@ -485,20 +495,26 @@ def xclaim(e, args):
     return _claimed_replies(present, claimed, justid)
 
 
+_AUTOCLAIM_COUNT = "ERR COUNT must be > 0"
+
+
 @command("xautoclaim", -6)
 def xautoclaim(e, args):
     """XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]"""
-    stream = _read_stream(e, args[1])
-    group = _group(stream, args[1], args[2])
-    min_idle, start, now = integer(args[4]), loose_id(args[5]), e.now_ms()
+    min_idle = max(0, integer(args[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM"))
+    start, now = loose_id(args[5]), e.now_ms()
     count, justid, i = 100, False, 6
-    while i < len(args):
+    while i < len(args):  # the arguments are checked before the key and group, as Redis 7.0 does
         if args[i].upper() == b"COUNT" and i + 1 < len(args):
-            count, i = integer(args[i + 1]), i + 2
+            count, i = integer(args[i + 1], _AUTOCLAIM_COUNT), i + 2
+            if not 1 <= count <= INT64_MAX // 16:  # LONG_MAX / max(sizeof(streamID), attempts factor 10)
+                raise CommandError(_AUTOCLAIM_COUNT)
         elif args[i].upper() == b"JUSTID":
             justid, i = True, i + 1
         else:
             raise CommandError(SYNTAX)
+    stream = _read_stream(e, args[1])
+    group = _group(stream, args[1], args[2])
     present = {x.id: x for x in stream.entries}
     consumer = _named_consumer(e, args[1], group, args[3])
     claimed, deleted, scanned, cursor = [], [], 0, ZERO
