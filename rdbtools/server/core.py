@@ -617,9 +617,9 @@ class Server:
             try:
                 reply = self._apply(spec, client.db, waiting.args)  # signals what it modified (WATCH, tracking)
             except CommandError as error:
-                if not self._pop_refused(client.db, waiting.args):
+                reply = self._refusal(client.db, waiting.args, error)
+                if reply is None:
                     return False  # the key now holds another type: it goes on waiting (as in Redis 7.0)
-                reply = error
             if reply is None or reply is NULL_ARRAY:
                 return False
             if spec.write and not isinstance(reply, CommandError):  # what it popped or moved
@@ -629,13 +629,26 @@ class Server:
             client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))
         return True
 
-    def _pop_refused(self, db: int, args: list[bytes]) -> bool:
-        """Whether a blocked BLMOVE/BRPOPLPUSH failed on its destination (its source is a list now): Redis
-        then answers the error and unblocks it, where a source of another type keeps it waiting."""
-        if args[0].lower() not in (b"blmove", b"brpoplpush"):
-            return False
-        entry = self.engine.keyspace.db(db).get(args[1])
-        return entry is not None and entry.type == "list"
+    def _refusal(self, db: int, args: list[bytes], error: CommandError) -> CommandError | None:
+        """The error that ends a blocked command's wait, or None to keep it waiting. Redis 7.0 answers
+        a BLMOVE/BRPOPLPUSH whose source is a list now the error of its destination, and an XREADGROUP
+        whose stream lost its group NOGROUP (UNBLOCKED when the stream is gone: 7.0.15 signals deleted
+        keys); a list source of another type keeps its pop waiting."""
+        name = args[0].lower()
+        if name in (b"blmove", b"brpoplpush"):
+            entry = self.engine.keyspace.db(db).get(args[1])
+            return error if entry is not None and entry.type == "list" else None
+        if name == b"xreadgroup" and str(error).startswith(("NOGROUP", "WRONGTYPE")):
+            if self._streams_exist(db, args):
+                return CommandError("NOGROUP the consumer group this client was blocked on no longer exists")
+            return CommandError("UNBLOCKED the stream key no longer exists")
+        return None
+
+    def _streams_exist(self, db: int, args: list[bytes]) -> bool:
+        """Whether an XREADGROUP's streams are all still streams."""
+        keys = args[[a.upper() for a in args].index(b"STREAMS") + 1:]
+        found = self.engine.keyspace.db(db)
+        return all(key in found and found[key].type == "stream" for key in keys[: len(keys) // 2])
 
     def expire_blocked(self, now: float) -> None:
         for client in list(self.blocked):

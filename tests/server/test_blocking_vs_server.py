@@ -41,6 +41,7 @@ def _play(port: int, steps: list[Step]) -> list[bytes]:
     """Every reply of the scenario, in the order the steps read them."""
     admin = RawClient(port)
     admin.call([b"FLUSHALL"])
+    _wait_blocked(admin, 0)  # the connections of the scenario before are gone
     connections: dict[int, RawReplies] = {}
     replies, blocked = [], 0
     for step in steps:
@@ -104,4 +105,29 @@ def test_a_push_that_serves_a_blocked_move_fails_a_watch_on_its_destination(port
         (1, [b"BRPOPLPUSH", b"source", b"target", b"0"], "blocks"),
         (2, [b"WATCH", b"target"]), (2, [b"MULTI"]), (2, [b"GET", b"somekey"]),
         (0, [b"LPUSH", b"source", b"element"]), (1,), (2, [b"EXEC"]),
+    ])
+
+
+def test_a_blocked_xreadgroup_whose_group_is_destroyed_gets_nogroup(ports):
+    _same_on_both(ports, [
+        (0, [b"XGROUP", b"CREATE", b"s", b"g", b"$", b"MKSTREAM"]),
+        (1, [b"XREADGROUP", b"GROUP", b"g", b"c", b"BLOCK", b"0", b"STREAMS", b"s", b">"], "blocks"),
+        (0, [b"XGROUP", b"DESTROY", b"s", b"g"]), (1,),
+    ])
+
+
+def test_a_stream_renamed_over_a_blocked_xreadgroups_stream_without_its_group_gets_nogroup(ports):
+    _same_on_both(ports, [
+        (0, [b"XGROUP", b"CREATE", b"s", b"g", b"$", b"MKSTREAM"]), (0, [b"XADD", b"other", b"1-1", b"f", b"v"]),
+        (1, [b"XREADGROUP", b"GROUP", b"g", b"c", b"BLOCK", b"0", b"STREAMS", b"s", b">"], "blocks"),
+        (0, [b"RENAME", b"other", b"s"]), (1,),
+    ])
+
+
+@pytest.mark.parametrize("removal", [[b"DEL", b"s"], [b"SET", b"s", b"string"]])
+def test_a_blocked_xreadgroup_whose_stream_is_gone_gets_unblocked(ports, removal):
+    _same_on_both(ports, [
+        (0, [b"XGROUP", b"CREATE", b"s", b"g", b"$", b"MKSTREAM"]),
+        (1, [b"XREADGROUP", b"GROUP", b"g", b"c", b"BLOCK", b"0", b"STREAMS", b"s", b">"], "blocks"),
+        (0, removal), (1,),
     ])
