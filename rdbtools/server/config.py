@@ -3,13 +3,18 @@
 Directives serve acts on are declared in ``DIRECTIVES`` with Redis's value syntax; the encoding
 thresholds (``hash-max-listpack-entries`` ...) go to the RDB target, so snapshots use them. Any other
 name Redis knows is accepted and reported as ignored; an unknown name is an error, as in Redis.
+Every other parameter the target's server lists in ``CONFIG GET *`` (``config_table.json``, written by
+scripts/config_table.py from the real servers) is kept with that server's default and checked as that
+server checks it (yes/no, integer bounds, memory, one of some words), so CONFIG GET/SET answer as it does.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,10 @@ from rdbtools.errors import RdbtoolError
 from rdbtools.formats.manifest import split_args
 from rdbtools.formats.numbers import canonical_int64, strtol
 from rdbtools.rdb.targets import NEWEST, THRESHOLD_DIRECTIVES, Target, target_for
+from rdbtools.server.command_table import _live
 from rdbtools.server.directives import KNOWN_DIRECTIVES
+
+CONFIG_TABLE = Path(__file__).with_name("config_table.json")
 
 
 class ConfigError(RdbtoolError):
@@ -57,6 +65,8 @@ _UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g"
 def memory(args: list[str]) -> int:
     """Redis's memtoull: a number with an optional unit (k, kb, m, mb, g, gb)."""
     text = _one(args).lower()
+    if not text:  # nothing to read is 0 to memtoull
+        return 0
     digits = text.rstrip("kmgb")
     if not (digits.isascii() and digits.isdigit()) or text[len(digits):] not in _UNITS:
         raise ValueError("argument must be a memory value")
@@ -256,6 +266,47 @@ DIRECTIVES: dict[str, Directive] = {
 }
 
 
+@cache
+def _config_data() -> dict:
+    return json.loads(CONFIG_TABLE.read_text())
+
+
+@dataclass(frozen=True)
+class ServerParameters:
+    """What one real server's CONFIG GET * lists: defaults, the kind of each value, aliases."""
+
+    defaults: dict[str, str]
+    kinds: dict[str, dict]
+    aliases: dict[str, str]  # alias -> the name it stands for
+
+    def group(self, name: str) -> tuple[str, ...]:
+        """The name and its aliases (the names one setting changes)."""
+        canonical = self.aliases.get(name, name)
+        return (canonical, *(a for a, c in self.aliases.items() if c == canonical))
+
+    def parse(self, name: str, args: list[str]) -> str:
+        """The value as the server keeps and answers it; ValueError with its reason when refused."""
+        kind = self.kinds.get(name, {"kind": "special"})
+        parse = _KIND_PARSERS.get(kind["kind"])
+        return " ".join(args) if parse is None else parse(kind, args)  # its own syntax: kept as given
+
+
+_KIND_PARSERS: dict[str, Callable[[dict, list[str]], str]] = {
+    "bool": lambda kind, args: _format(_bool(args)),
+    "int": lambda kind, args: str(_integer(kind["low"], kind["high"])(args)),
+    "memory": lambda kind, args: str(memory(args)),
+    "enum": lambda kind, args: _choice(*kind["options"])(args),
+}
+
+
+@cache
+def parameters_of(target: Target) -> ServerParameters:
+    """The parameters of the real server nearest the target (its family's)."""
+    data = _config_data()
+    server = next(s for s in _live(target) if s in data)
+    return ServerParameters(**data[server])
+
+
 def _format(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -274,9 +325,15 @@ class ServerConfig:
         self.config_file: Path | None = None
         self.saves_read = False  # a save line was read at start: the next ones add to it, not to the defaults
         self.users: list[list[str]] = []  # `user name rule ...` lines, for the ACL (config order)
+        self.kept: dict[str, str] = {}  # parameters serve does not act on, as set (by the name they stand for)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
+
+    @property
+    def parameters(self) -> ServerParameters:
+        """The target server's list of parameters (what CONFIG GET * names besides serve's own)."""
+        return parameters_of(self.values["target"])
 
     @property
     def target(self) -> Target:
@@ -330,10 +387,16 @@ class ServerConfig:
             except (RdbtoolError, ValueError) as error:
                 raise ConfigError(f"{location}{name}: {getattr(error, 'message', error)}",
                                   path=str(path) if path else None) from None
+            for alias in self.parameters.group(directive):  # one setting under one name, the last one given
+                self.thresholds.pop(alias, None)
             self.thresholds[directive] = args[0]
             return
+        directive = self._directive_name(directive)
         spec = DIRECTIVES.get(directive)
         if spec is None:
+            if directive in self.parameters.defaults:
+                self._keep(directive, args, startup, location, path)
+                return
             if directive in KNOWN_DIRECTIVES and startup:
                 self.ignored.append(directive)
                 return
@@ -351,6 +414,28 @@ class ServerConfig:
                 raise ConfigError(str(error)) from None
             raise ConfigError(f"{location}{name}: {error}", path=str(path) if path else None) from None
 
+    def _directive_name(self, name: str) -> str:
+        """The name serve keeps a parameter under: its own directive's among the aliases, else the one
+        the aliases stand for."""
+        if name in DIRECTIVES:
+            return name
+        group = self.parameters.group(name)
+        return next((n for n in group if n in DIRECTIVES), group[0])
+
+    def _keep(self, name: str, args: list[str], startup: bool, location: str, path: Path | None) -> None:
+        """A parameter serve does not act on: checked as the server checks it, kept for CONFIG GET."""
+        kind = self.parameters.kinds.get(name, {}).get("kind")
+        if kind == "immutable" and not startup:
+            raise ConfigError("can't set immutable config")
+        if startup:
+            self.ignored.append(name)
+        try:
+            self.kept[name] = self.parameters.parse(name, args)
+        except ValueError as error:
+            if not startup:
+                raise ConfigError(str(error)) from None
+            raise ConfigError(f"{location}{name}: {error}", path=str(path) if path else None) from None
+
     def _save_points(self, args: list[str], startup: bool) -> tuple[tuple[int, int], ...]:
         """At start the first save line (file, then command line) replaces the default points and later
         lines add theirs, `save ""` empties the list; CONFIG SET replaces it (as Redis's save_loaded)."""
@@ -364,7 +449,7 @@ class ServerConfig:
     def get(self, patterns: list[str]) -> list[tuple[str, str]]:
         """CONFIG GET: each directive a name (any case, answered as asked) or a glob pattern names,
         once, with its value as text."""
-        values = {**{n: _format(v) for n, v in self.values.items()}, **self._threshold_values()}
+        values = self._all_values()
         found: dict[str, tuple[str, str]] = {}
         for pattern in patterns:
             lowered = pattern.lower()
@@ -377,45 +462,34 @@ class ServerConfig:
                     found[name] = (name, value)
         return list(found.values())
 
-    def _threshold_values(self) -> dict[str, str]:
-        """The encoding thresholds, set or default, under every name the target knows (an alias shows
-        the value set under the other name)."""
-        target = self.target
-        values = {}
-        for name, field in THRESHOLD_DIRECTIVES.items():
-            if _threshold_named(name, target):
-                value = getattr(target, field)
-                values[name] = str(_LIST_NODE_SIZES.get(value, value) if field == "list_max_listpack_bytes" else value)
+    def _all_values(self) -> dict[str, str]:
+        """Every parameter's value as text: the server's defaults, then what serve keeps, each under
+        all its names."""
+        parameters = self.parameters
+        values = dict(parameters.defaults)
+        own = {**self.kept, **{n: _format(v) for n, v in self.values.items()}, **self.thresholds}
+        for name, value in own.items():
+            for alias in parameters.group(name) if name in parameters.defaults else (name,):
+                values[alias] = value
         return values
 
     def known(self, name: str) -> bool:
         """Whether CONFIG SET can set this directive at all."""
-        return name.lower() in DIRECTIVES or name.lower() in THRESHOLD_DIRECTIVES
+        lowered = name.lower()
+        return lowered in DIRECTIVES or lowered in THRESHOLD_DIRECTIVES or lowered in self.parameters.defaults
 
     def mutable(self, name: str) -> bool:
-        spec = DIRECTIVES.get(name.lower())
-        return spec is None or spec.mutable
+        lowered = name.lower()
+        spec = DIRECTIVES.get(self._directive_name(lowered))
+        if spec is not None:
+            return spec.mutable
+        return self.parameters.kinds.get(lowered, {}).get("kind") != "immutable"
 
-    def backup(self) -> tuple[dict, dict]:
-        return dict(self.values), dict(self.thresholds)
+    def backup(self) -> tuple[dict, dict, dict]:
+        return dict(self.values), dict(self.thresholds), dict(self.kept)
 
-    def restore(self, backup: tuple[dict, dict]) -> None:
-        self.values, self.thresholds = dict(backup[0]), dict(backup[1])
-
-
-#: list-max-listpack-size as the target keeps it (node bytes), back to the directive's value
-_LIST_NODE_SIZES = {4096: -1, 8192: -2, 16384: -3, 32768: -4, 65536: -5}
-
-
-def _threshold_named(name: str, target: Target) -> bool:
-    """Whether the target's CONFIG GET lists this threshold: the listpack names (ziplist ones kept as
-    aliases) from 7.0, set-max-listpack-* from 7.2, list-max-ziplist-entries/value no more."""
-    listpacks = target.valkey_server or target.version >= (7, 0)
-    if name.startswith("set-max-listpack"):
-        return target.valkey_server or target.version >= (7, 2)
-    if "listpack" in name:
-        return listpacks
-    return name not in ("list-max-ziplist-entries", "list-max-ziplist-value")
+    def restore(self, backup: tuple[dict, dict, dict]) -> None:
+        self.values, self.thresholds, self.kept = dict(backup[0]), dict(backup[1]), dict(backup[2])
 
 
 def _argument_directives(arguments: list[str]) -> Iterable[tuple[str, list[str]]]:
