@@ -53,7 +53,11 @@ def kind_of(client: redis.Redis, name: str, default: str) -> dict:
     if options:
         return {"kind": "enum", "options": options[1].strip().split(", ")}
     if "memory" in error:
-        return {"kind": "memory"}
+        bounds = _BOUNDS.search(_refusal(client, name, str((1 << 64) - 1)) or "")
+        if bounds is None:
+            client.config_set(name, default)
+            return {"kind": "memory"}
+        return {"kind": "memory", "low": int(bounds[1]), "high": int(bounds[2])}
     if "parsed into an integer" in error or "integer" in error:
         bounds = _BOUNDS.search(_refusal(client, name, str(-(1 << 63))) or "")
         if bounds is None:  # the whole 64-bit range: the probe was taken

@@ -85,6 +85,9 @@ class CommandSpec:
     write: bool = False  # the "write" flag: refused while persistence fails (MISCONF)
     shape: Callable | None = None  # (args, reply, resp3) -> the reply as sent, where RESP3 differs (replies.py)
     arity_error: str = ""  # dispatch's, naming the command as the server does ('config|get', 'VADD')
+    calls: int = 0  # INFO commandstats (CONFIG RESETSTAT zeroes them)
+    failed_calls: int = 0
+    rejected_calls: int = 0
 
     @property
     def reply_name(self) -> bytes:

@@ -25,6 +25,7 @@ from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import admin, digest
 from rdbtools.server.clients import NO_REPLY, Client, client_command
 from rdbtools.server.config import ConfigError
+from rdbtools.server.info import command_specs
 from rdbtools.server.protocol import Attributed, BigNumber, Map, Push, SetReply, Verbatim
 
 log = logging.getLogger("rdbtool.serve")
@@ -470,6 +471,9 @@ def _config(server, args):
     if sub == b"RESETSTAT" and len(args) == 2:
         for name in server.stats:
             server.stats[name] = 0
+        server.error_replies.clear()
+        for spec in command_specs(server):
+            spec.calls = spec.failed_calls = spec.rejected_calls = 0
         return OK
     if sub == b"REWRITE" and len(args) == 2:
         raise CommandError("ERR CONFIG REWRITE is not supported by rdbtool serve")

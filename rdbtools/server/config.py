@@ -294,9 +294,17 @@ class ServerParameters:
 _KIND_PARSERS: dict[str, Callable[[dict, list[str]], str]] = {
     "bool": lambda kind, args: _format(_bool(args)),
     "int": lambda kind, args: str(_integer(kind["low"], kind["high"])(args)),
-    "memory": lambda kind, args: str(memory(args)),
+    "memory": lambda kind, args: str(_bounded(memory(args), kind)),
     "enum": lambda kind, args: _choice(*kind["options"])(args),
 }
+
+
+def _bounded(value: int, kind: dict) -> int:
+    """A memory value within the parameter's bounds (memtoull saturates at 2**64 - 1 first)."""
+    value = min(value, (1 << 64) - 1)
+    if "low" in kind and not kind["low"] <= value <= kind["high"]:
+        raise ValueError(f"argument must be between {kind['low']} and {kind['high']} inclusive")
+    return value
 
 
 @cache
@@ -382,14 +390,7 @@ class ServerConfig:
             self.users.append(args)
             return
         if directive in THRESHOLD_DIRECTIVES:
-            try:
-                NEWEST.with_config({directive: _one(args)})
-            except (RdbtoolError, ValueError) as error:
-                raise ConfigError(f"{location}{name}: {getattr(error, 'message', error)}",
-                                  path=str(path) if path else None) from None
-            for alias in self.parameters.group(directive):  # one setting under one name, the last one given
-                self.thresholds.pop(alias, None)
-            self.thresholds[directive] = args[0]
+            self._threshold(directive, args, startup, f"{location}{name}", path)
             return
         directive = self._directive_name(directive)
         spec = DIRECTIVES.get(directive)
@@ -413,6 +414,22 @@ class ServerConfig:
             if not startup:  # CONFIG SET names the directive itself
                 raise ConfigError(str(error)) from None
             raise ConfigError(f"{location}{name}: {error}", path=str(path) if path else None) from None
+
+    def _threshold(self, directive: str, args: list[str], startup: bool, where: str, path: Path | None) -> None:
+        """An encoding threshold: checked as the server checks its kind of value (its own error texts),
+        then as the RDB target can take it."""
+        try:
+            value = self.parameters.parse(directive, args) if directive in self.parameters.kinds else _one(args)
+            NEWEST.with_config({directive: value})
+        except ValueError as error:
+            if not startup:  # CONFIG SET names the directive itself
+                raise ConfigError(str(error)) from None
+            raise ConfigError(f"{where}: {error}", path=str(path) if path else None) from None
+        except RdbtoolError as error:
+            raise ConfigError(f"{where}: {error.message}", path=str(path) if path else None) from None
+        for alias in self.parameters.group(directive):  # one setting under one name, the last one given
+            self.thresholds.pop(alias, None)
+        self.thresholds[directive] = value
 
     def _directive_name(self, name: str) -> str:
         """The name serve keeps a parameter under: its own directive's among the aliases, else the one

@@ -107,7 +107,8 @@ class Server:
         self.blocked: list[Client] = []
         self.pause = Pause()  # CLIENT PAUSE
         self.active_expire = True
-        self.stats = {"total_connections_received": 0, "total_commands_processed": 0, "rejected_connections": 0,
+        self.error_replies: dict[str, int] = {}  # INFO errorstats: by the error's first word
+        self.stats = {"total_connections_received": 0, "rejected_connections": 0,
                       "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
                       "total_net_output_bytes": 0}
         #: the target's commands serve runs (what dispatch runs and COMMAND lists), by lower-case name
@@ -333,6 +334,9 @@ class Server:
         Valkey 9 asks an unauthenticated client to AUTH before telling it what is wrong with the call."""
         if self.dialect.auth_first and self.acl.auth_required(client) and (spec is None or not spec.no_auth):
             error = CommandError(NOAUTH)
+        if spec is not None:
+            spec.rejected_calls += 1
+        self.count_error(error)
         if client.multi is not None:
             client.multi_failed = True
         if spec is not None and spec.name == b"exec":  # "ERR " is not part of the text Redis quotes
@@ -353,13 +357,19 @@ class Server:
         return self._call(client, args, spec)
 
     def _call(self, client: Client, args: list[bytes], spec: Spec) -> object:
-        self.stats["total_commands_processed"] += 1
         try:
-            if spec.command is not None:
-                return self._run_engine(spec, client, args)
-            return spec.handler(client, args)
+            reply = self._run_engine(spec, client, args) if spec.command is not None else spec.handler(client, args)
         except CommandError as error:
-            return error
+            spec.failed_calls += 1
+            self.count_error(error)
+            reply = error
+        spec.calls += 1  # once it ran, as Redis counts it (INFO's total_commands_processed is their sum)
+        return reply
+
+    def count_error(self, error: CommandError) -> None:
+        """An error reply, for INFO errorstats (by its first word, as Redis's afterErrorReply)."""
+        code = str(error).split(" ", 1)[0]
+        self.error_replies[code] = self.error_replies.get(code, 0) + 1
 
     def track_read(self, client: Client, args: list[bytes], script_read: bool = False) -> None:
         """A tracking client ran a command, or a script of its ran a read-only one (``script_read``: args

@@ -7,6 +7,7 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from importlib.metadata import version
 
 __version__ = version("rdbtool")
@@ -15,15 +16,22 @@ DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "repl
                     "errorstats", "cluster", "keyspace")
 
 
+#: "all" and "everything": the default ones with the per-command statistics, in Redis 7.0's order
+ALL_SECTIONS = (*DEFAULT_SECTIONS[:8], "commandstats", *DEFAULT_SECTIONS[8:])
+
+
 def render(server, sections: list[bytes]) -> bytes:
-    wanted = [s.decode("utf-8", "replace") for s in sections] or ["default"]
-    if any(s in ("all", "everything", "default") for s in wanted):
+    wanted = [s.decode("utf-8", "replace").lower() for s in sections] or ["default"]
+    if any(s in ("all", "everything") for s in wanted):
+        wanted = list(ALL_SECTIONS)
+    elif "default" in wanted:
         wanted = list(DEFAULT_SECTIONS)
     parts = []
     for name in wanted:
         fields = _SECTIONS.get(name)
         if fields is not None:
-            lines = [f"# {name.capitalize()}"] + [f"{k}:{v}" for k, v in fields(server).items()]
+            heading = "CPU" if name == "cpu" else name.capitalize()
+            lines = [f"# {heading}"] + [f"{k}:{v}" for k, v in fields(server).items()]
             parts.append("\r\n".join(lines) + "\r\n")
     return "\r\n".join(parts).encode()
 
@@ -68,10 +76,30 @@ def _persistence(server) -> dict[str, object]:
 
 
 def _stats(server) -> dict[str, object]:
-    return {**server.stats, "instantaneous_ops_per_sec": 0, "evicted_keys": 0, "pubsub_channels":
-            sum(1 for subs in server.channels.values() if subs), "pubsub_patterns":
-            sum(1 for subs in server.patterns.values() if subs), **server.acl.counters,
+    return {"total_commands_processed": sum(spec.calls for spec in command_specs(server)), **server.stats,
+            "total_error_replies": sum(server.error_replies.values()), "instantaneous_ops_per_sec": 0,
+            "evicted_keys": 0, "pubsub_channels": sum(1 for subs in server.channels.values() if subs),
+            "pubsub_patterns": sum(1 for subs in server.patterns.values() if subs), **server.acl.counters,
             **server.tracking.info()}
+
+
+def command_specs(server) -> Iterator:
+    """Every command and subcommand record of the server (their call counters)."""
+    for spec in server.catalog.values():
+        yield spec
+        if spec.subcommands:
+            yield from spec.subcommands.values()
+
+
+def _commandstats(server) -> dict[str, object]:
+    """Calls counted, not timed (serve times no command it does not log as slow): usec is 0."""
+    return {f"cmdstat_{spec.name.decode()}": f"calls={spec.calls},usec=0,usec_per_call=0.00,"
+            f"rejected_calls={spec.rejected_calls},failed_calls={spec.failed_calls}"
+            for spec in command_specs(server) if spec.calls or spec.rejected_calls or spec.failed_calls}
+
+
+def _errorstats(server) -> dict[str, object]:
+    return {f"errorstat_{code}": f"count={count}" for code, count in server.error_replies.items()}
 
 
 def _replication(server) -> dict[str, object]:
@@ -96,7 +124,8 @@ def _keyspace(server) -> dict[str, object]:
 
 _SECTIONS = {"server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence,
              "stats": _stats, "replication": _replication, "cpu": _cpu, "modules": lambda s: {},
-             "errorstats": lambda s: {}, "cluster": lambda s: {"cluster_enabled": 0}, "keyspace": _keyspace}
+             "commandstats": _commandstats, "errorstats": _errorstats, "cluster": lambda s: {"cluster_enabled": 0},
+             "keyspace": _keyspace}
 
 
 def _rss() -> int:

@@ -22,7 +22,9 @@ PER_START = {"port", "dir", "bind", "dbfilename", "logfile", "pidfile", "save", 
 PARAMETERS = parameters_of(target_for(SERVER))
 #: the parameters serve keeps without acting on them, of the kinds CONFIG SET checks
 KEPT = sorted(n for n, k in PARAMETERS.kinds.items() if k["kind"] in ("bool", "int", "memory", "enum")
-              and n not in DIRECTIVES and n not in PARAMETERS.aliases and not n.startswith("min-replicas"))
+              and n not in DIRECTIVES and n not in PARAMETERS.aliases and not n.startswith("min-replicas")
+              and n != "activedefrag"  # Debian's build (no jemalloc) takes "yes" and stays "no"
+              and n != "repl-backlog-size")  # raised to 16 kB when set: replication's, which serve has not
 WORDS = ["yes", "no", "YES", "0", "-1", "1", "2", "100", "2147483648", "1kb", "1mb", "3GB", "abc", "", "1.5", " 1",
          "-9223372036854775808", "9223372036854775807", "allkeys-lru", "local0", "relaxed", "auto", "notice"]
 
