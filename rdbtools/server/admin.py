@@ -123,13 +123,33 @@ class SlowLog:
         self.next_id = 0
 
     def add(self, client: Client, args: list[bytes], micros: int, now: float, max_len: int) -> None:
-        shown = [_trimmed(a) for a in args[:MAX_ARGS]]
+        shown = [_trimmed(a) for a in _redacted(args)[:MAX_ARGS]]
         if len(args) > MAX_ARGS:
             shown[-1] = b"... (%d more arguments)" % (len(args) - MAX_ARGS + 1)
         self.entries.appendleft([self.next_id, int(now), micros, shown, client.address.encode(), client.name])
         self.next_id += 1
         while len(self.entries) > max_len:
             self.entries.pop()
+
+
+#: CONFIG SET parameters whose values Redis 7.0 logs as "(redacted)"
+SENSITIVE_PARAMETERS = frozenset((b"masterauth", b"masteruser", b"requirepass"))
+REDACTED = b"(redacted)"
+
+
+def _redacted(args: list[bytes]) -> list[bytes]:
+    """The arguments as the slow log shows them: secrets replaced (ACL SETUSER's rules and name, the
+    values of CONFIG SET's sensitive parameters), as Redis's redactClientCommandArgument does."""
+    name = args[0].lower()
+    if name == b"acl" and len(args) > 2 and args[1].lower() == b"setuser":
+        return [*args[:2], *[REDACTED] * (len(args) - 2)]
+    if name == b"config" and len(args) > 3 and args[1].lower() == b"set":
+        shown = list(args)
+        for index in range(2, len(args) - 1, 2):
+            if args[index].lower() in SENSITIVE_PARAMETERS:
+                shown[index + 1] = REDACTED
+        return shown
+    return args
 
 
 def _trimmed(arg: bytes) -> bytes:

@@ -132,7 +132,7 @@ class Connection(asyncio.Protocol):
                 reply = server.execute(client, request)
                 if client.reply_mode is not None:  # CLIENT REPLY OFF / SKIP
                     reply = client.skip_reply(reply)
-                if not threshold and reply != _QUEUED:  # everything is logged: each command timed on its own
+                if not threshold and reply != _QUEUED and reply is not server.last_refusal:  # each timed alone
                     record_slow(server, client, request, server.clock() - client.last_interaction)
                 if reply is not NO_REPLY:
                     encode_into(reply, client.resp == 3, batch)
@@ -142,6 +142,9 @@ class Connection(asyncio.Protocol):
                     client.after_reply.clear()
             if threshold > 0 and requests and client.blocked is None:
                 self._time_batch(requests, started, threshold)
+            if self.app.config["slowlog-log-slower-than"] != threshold and requests:
+                # CONFIG SET changed it: Redis checks that command against the value it set
+                record_slow(server, client, requests[-1], server.clock() - client.last_interaction)
             if client.blocked is None and self.broken is not None and not self.waiting:
                 batch.append(encode(CommandError(str(self.broken))))
                 client.closing = True

@@ -108,6 +108,7 @@ class Server:
         self.pause = Pause()  # CLIENT PAUSE
         self.active_expire = True
         self.error_replies: dict[str, int] = {}  # INFO errorstats: by the error's first word
+        self.last_refusal: CommandError | None = None
         self.stats = {"total_connections_received": 0, "rejected_connections": 0,
                       "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
                       "total_net_output_bytes": 0}
@@ -343,6 +344,7 @@ class Server:
             client.multi, client.multi_failed, client.watched = None, False, {}
             text = str(error)
             error = CommandError(f"EXECABORT Transaction discarded because of: {text.removeprefix('ERR ')}")
+        self.last_refusal = error  # not run, so not for the slow log
         return error
 
     def call(self, client: Client, args: list[bytes]) -> object:

@@ -1,0 +1,25 @@
+"""What the slow log keeps of a command, against the real Redis 7.0: the CONFIG SET that lowers the
+threshold is itself checked against the new value, and secrets are logged as "(redacted)"."""
+
+from __future__ import annotations
+
+from tests.server.test_admin_vs_server import _script, _slow_entries, pair  # noqa: F401 (the fixture)
+
+
+def test_the_config_set_that_lowers_the_threshold_is_logged_by_it(pair):  # noqa: F811
+    real, served = pair
+    script = _script(["CONFIG SET slowlog-log-slower-than 10000", "SLOWLOG RESET", "PING",
+                      "CONFIG SET slowlog-log-slower-than 0", "PING", "CONFIG SET slowlog-log-slower-than 10000"])
+    theirs, ours = (_slow_entries(s.port, script) for s in (real, served))
+    assert [e[3] for e in ours] == [e[3] for e in theirs]
+    assert [e[0] - ours[-1][0] for e in ours] == [e[0] - theirs[-1][0] for e in theirs]
+
+
+def test_secrets_are_logged_redacted(pair):  # noqa: F811
+    real, served = pair
+    script = _script(["SLOWLOG RESET", "CONFIG SET slowlog-log-slower-than 0", "CONFIG SET masterauth ''",
+                      "CONFIG SET hz 10 requirepass ''", "CONFIG SET masteruser x", "ACL SETUSER bob on +get",
+                      "ACL SETUSER", "ACL DELUSER bob", "CONFIG GET masterauth",
+                      "CONFIG SET slowlog-log-slower-than 10000"])
+    theirs, ours = (_slow_entries(s.port, script) for s in (real, served))
+    assert [e[3] for e in ours] == [e[3] for e in theirs]
