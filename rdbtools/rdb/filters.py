@@ -12,32 +12,60 @@ from rdbtools.rdb.model import LOGICAL_TYPES, KeyRecord
 
 
 def glob_to_regex(pattern: bytes) -> re.Pattern[bytes]:
-    """Translate a Redis glob (KEYS/SCAN MATCH: * ? [abc] [^a-z] and \\ escapes) into a regex."""
-    out = bytearray()
+    """Translate a Redis glob (KEYS/SCAN MATCH: * ? [abc] [^a-z] and \\ escapes) into a regex.
+
+    Between two stars each run of fixed-width items matches at its earliest place, committed (an
+    atomic group): a glob never needs to try a later one, and ``a*a*a*...b`` stays linear instead of
+    backtracking exponentially."""
+    runs: list[bytearray] = [bytearray()]  # the pattern's items between its stars
     i, n = 0, len(pattern)
     while i < n:
         char = pattern[i : i + 1]
+        out = runs[-1]
         if char == b"*":
-            out += b".*"
+            runs.append(bytearray())
         elif char == b"?":
             out += b"."
         elif char == b"\\" and i + 1 < n:
             i += 1
             out += re.escape(pattern[i : i + 1])
         elif char == b"[":
-            end = pattern.find(b"]", i + 2 if pattern[i + 1 : i + 2] in (b"^", b"]") else i + 1)
-            if end < 0:
-                out += re.escape(char)
-            else:
-                body = pattern[i + 1 : end]
-                negate = body.startswith(b"^")
-                body = body[1:] if negate else body
-                out += b"[" + (b"^" if negate else b"") + body.replace(b"\\", b"\\\\") + b"]"
-                i = end
+            item, i = _char_class(pattern, i)
+            out += item
         else:
             out += re.escape(char)
         i += 1
-    return re.compile(bytes(out) + rb"\Z", re.DOTALL)
+    # Redis's stringmatchlen matches an empty name to no pattern but "" (KEYS and SCAN take "*" as all)
+    start = b"" if pattern in (b"", b"*") else b"(?=.)"
+    if len(runs) == 1:
+        return re.compile(start + bytes(runs[0]) + rb"\Z", re.DOTALL)
+    middle = b"".join(b"(?>.*?" + run + b")" for run in runs[1:-1] if run)
+    return re.compile(start + bytes(runs[0]) + middle + b".*" + bytes(runs[-1]) + rb"\Z", re.DOTALL)
+
+
+def _char_class(pattern: bytes, i: int) -> tuple[bytes, int]:
+    """Redis's ``[...]`` starting at pattern[i]: its regex and the index of its last byte. As in
+    stringmatchlen: the first ``]`` closes it (``[]`` is empty), ``\\`` escapes, ranges may be reversed,
+    and an unclosed class takes the rest of the pattern."""
+    j, n = i + 1, len(pattern)
+    negate = pattern[j : j + 1] == b"^"
+    j += negate
+    items = bytearray()
+    while j < n and pattern[j : j + 1] != b"]":
+        if pattern[j : j + 1] == b"\\" and j + 1 < n:
+            items += re.escape(pattern[j + 1 : j + 2])
+            j += 2
+        elif pattern[j + 1 : j + 2] == b"-" and j + 2 < n:
+            low, high = sorted((pattern[j], pattern[j + 2]))
+            items += re.escape(bytes([low])) + b"-" + re.escape(bytes([high]))
+            j += 3
+        else:
+            items += re.escape(pattern[j : j + 1])
+            j += 1
+    end = min(j, n - 1)
+    if not items:  # no character, or (negated) any
+        return (b"." if negate else b"(?!)"), end
+    return b"[" + (b"^" if negate else b"") + bytes(items) + b"]", end
 
 
 @dataclass
