@@ -246,9 +246,10 @@ class Server:
             tracking.start(client)  # before last_command changes: CACHING lasts one command
         if self.pause.until is not None and self._postpone(client, args):
             return NO_REPLY
-        ran = self.stats["total_commands_processed"]
+        spec = self.resolve(args) if client.tracking is not None else None
+        calls = None if spec is None else spec.calls
         reply = self._execute(client, args)
-        if client.tracking is not None and self.stats["total_commands_processed"] != ran:
+        if spec is not None and spec.calls != calls:  # it ran (not refused, not queued): its keys are read
             self.track_read(client, args)
         if tracking.current is client:
             return tracking.finish(client, reply, NO_REPLY)

@@ -84,7 +84,9 @@ def _timed(port: int, commands: list[tuple], until: bytes) -> tuple[bytes, float
         sock.sendall(pack(*commands))
         data = b""
         while not data.endswith(until):
-            data += sock.recv(65536)
+            chunk = sock.recv(65536)
+            assert chunk, f"the server closed the connection after {data!r}"
+            data += chunk
     return data, time.monotonic() - started
 
 
