@@ -12,6 +12,7 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
 from rdbtools.keyspace.engine import Engine, UnknownCommand, quiet
@@ -77,6 +78,15 @@ class Blocked:
     timeout_reply: object
 
 
+class Process(NamedTuple):
+    """When this server started and its run_id, kept as one attribute of Server: past 29 attributes
+    CPython 3.11 reads an instance's attributes the slow way, and every request pays for it
+    (tests/server/test_client_tracking.py checks the count)."""
+
+    started: float
+    run_id: str
+
+
 class Server:
     def __init__(self, config: ServerConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
@@ -99,8 +109,7 @@ class Server:
         self.tracking = Tracking(self.clients, config.target)
         self.tracking.on_change = self.refresh
         self.next_client_id = 1
-        self.started = clock()
-        self.run_id = os.urandom(20).hex()
+        self.process = Process(clock(), os.urandom(20).hex())  # one attribute: see the class's docstring
         self.versions: dict[tuple[int, bytes], int] = {}  # WATCH: bumped when a write names the key
         self.channels: dict[bytes, set[Client]] = {}
         self.patterns: dict[bytes, set[Client]] = {}
@@ -108,7 +117,6 @@ class Server:
         self.pause = Pause()  # CLIENT PAUSE
         self.active_expire = True
         self.error_replies: dict[str, int] = {}  # INFO errorstats: by the error's first word
-        self.last_refusal: CommandError | None = None
         self.stats = {"total_connections_received": 0, "rejected_connections": 0,
                       "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
                       "total_net_output_bytes": 0}
@@ -345,7 +353,7 @@ class Server:
             client.multi, client.multi_failed, client.watched = None, False, {}
             text = str(error)
             error = CommandError(f"EXECABORT Transaction discarded because of: {text.removeprefix('ERR ')}")
-        self.last_refusal = error  # not run, so not for the slow log
+        client.last_refusal = error  # not run, so not for the slow log
         return error
 
     def call(self, client: Client, args: list[bytes]) -> object:

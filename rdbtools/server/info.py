@@ -38,13 +38,13 @@ def render(server, sections: list[bytes]) -> bytes:
 
 def _server(server) -> dict[str, object]:
     now = server.clock()
-    uptime = int(now - server.started)
+    uptime = int(now - server.process.started)
     return {
         "redis_version": server.config.target.server_version, "rdbtool_version": __version__,
         "redis_git_sha1": "00000000", "redis_git_dirty": 0, "redis_build_id": "0", "redis_mode": "standalone",
         "os": f"{platform.system()} {platform.release()} {platform.machine()}", "arch_bits": 64,
         "multiplexing_api": "epoll", "process_id": os.getpid(), "process_supervised": "no",
-        "run_id": server.run_id, "tcp_port": server.config["port"], "server_time_usec": int(now * 1_000_000),
+        "run_id": server.process.run_id, "tcp_port": server.config["port"], "server_time_usec": int(now * 1_000_000),
         "uptime_in_seconds": uptime, "uptime_in_days": uptime // 86400, "hz": 10, "configured_hz": 10,
         "executable": sys.argv[0], "config_file": server.config.config_file or "",
         "python_version": platform.python_version(),
