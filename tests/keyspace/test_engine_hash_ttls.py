@@ -9,11 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.engine import Engine
 from tests.compat.generator import read_back
 from tests.expected_shape import compare, shape_records
-from tests.keyspace.test_engine_vs_server import _c, _opt, normalized
+from tests.keyspace.test_engine_vs_server import _c, _opt, both_replies
 from tests.resp_client import RawClient
 from tests.servers import SERVERS, start_server
 
@@ -54,11 +53,7 @@ def test_hash_field_ttl_commands_match_redis_8(server, commands):
     client.call([b"FLUSHALL"])
     engine = Engine(loading=False)
     for args in commands:
-        theirs = normalized(client.call(args))
-        try:
-            ours = normalized(engine.execute(args))
-        except CommandError as error:
-            ours = normalized(error)
+        ours, theirs = both_replies(client, engine, args)
         assert ours == theirs, f"{args!r}: engine {ours!r}, redis {theirs!r} (after {commands!r})"
     client.sock.close()
     assert compare(shape_records(engine.keyspace.records()), read_back(server.port, SERVERS[SERVER]),

@@ -41,6 +41,16 @@ def normalized(reply):
     return reply
 
 
+def both_replies(client: RawClient, engine: Engine, args: list[bytes]) -> tuple[object, object]:
+    """The engine's and the real server's replies to one command, normalized (errors as values)."""
+    theirs = normalized(client.call(args))
+    try:
+        ours = normalized(engine.execute(args))
+    except CommandError as error:
+        ours = normalized(error)
+    return ours, theirs
+
+
 key, value = st.sampled_from(KEYS), st.sampled_from(VALUES)
 small = st.integers(-3, 6).map(lambda n: b"%d" % n)
 member = st.sampled_from([b"m1", b"m2", b"m3", b"m4"])
@@ -189,11 +199,7 @@ def test_random_command_sequences_give_redis_replies_and_keyspace(server, comman
     client.call([b"FLUSHALL"])
     engine = Engine(loading=False, target=target_for(SERVER))
     for args in commands:
-        theirs = normalized(client.call(args))
-        try:
-            ours = normalized(engine.execute(args))
-        except CommandError as error:
-            ours = normalized(error)
+        ours, theirs = both_replies(client, engine, args)
         if args[0] not in TIMING:
             assert ours == theirs, f"{args!r}: engine {ours!r}, redis {theirs!r} (after {commands!r})"
     client.sock.close()

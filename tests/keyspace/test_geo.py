@@ -6,11 +6,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.commands.zsets import distance_m, geohash_position
 from rdbtools.keyspace.engine import Engine
 from rdbtools.rdb.targets import target_for
-from tests.keyspace.test_engine_vs_server import normalized
+from tests.keyspace.test_engine_vs_server import both_replies
 from tests.resp_client import RawClient
 from tests.servers import start_server
 
@@ -47,11 +46,7 @@ def test_geo_replies_match_redis(server, members):
     client.call([b"FLUSHALL"])
     add = [b"GEOADD", b"g"] + [x for lon, lat, m in members for x in (repr(lon).encode(), repr(lat).encode(), m)]
     for args in [add, *QUERIES]:
-        theirs = normalized(client.call(args))
-        try:
-            ours = normalized(engine.execute(args))
-        except CommandError as error:
-            ours = normalized(error)
+        ours, theirs = both_replies(client, engine, args)
         if args[0] == b"ZRANGE" and isinstance(ours, list):  # STOREDIST scores: compare as numbers
             ours, theirs = _numbers(ours), _numbers(theirs)
         assert ours == theirs, f"{args!r}: engine {ours!r}, redis {theirs!r}"

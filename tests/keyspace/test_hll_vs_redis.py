@@ -7,10 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.commands.hyperloglog import empty
 from rdbtools.keyspace.engine import Engine
-from tests.keyspace.test_engine_vs_server import normalized
+from tests.keyspace.test_engine_vs_server import both_replies
 from tests.resp_client import RawClient
 from tests.servers import start_server
 
@@ -36,11 +35,7 @@ def test_hll_replies_and_bytes_match_redis(server, sequence):
     client, engine = RawClient(server.port), Engine(loading=False)
     client.call([b"FLUSHALL"])
     for args in sequence:
-        theirs = normalized(client.call(args))
-        try:
-            ours = normalized(engine.execute(args))
-        except CommandError as error:
-            ours = normalized(error)
+        ours, theirs = both_replies(client, engine, args)
         assert ours == theirs, f"{args[:3]!r}...: engine {ours!r}, redis {theirs!r}"
         for name in (b"h1", b"h2", b"h3"):
             entry = engine.keyspace.db(0).get(name)

@@ -8,10 +8,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rdbtools.keyspace.commands import CommandError
 from rdbtools.keyspace.engine import Engine
 from rdbtools.rdb.targets import target_for
-from tests.keyspace.test_engine_vs_server import normalized
+from tests.keyspace.test_engine_vs_server import both_replies
 from tests.resp_client import RawClient
 from tests.servers import start_server
 
@@ -38,10 +37,6 @@ def test_lex_ranges_walk_the_set_as_redis_does(server, members, low, high):
                  [b"ZLEXCOUNT", b"z", low, high], [b"ZRANGE", b"z", high, low, b"BYLEX", b"REV", b"LIMIT", b"1", b"2"],
                  [b"ZRANGEBYLEX", b"z", low, high, b"LIMIT", b"1", b"-1"], [b"ZREMRANGEBYLEX", b"z", low, high],
                  [b"ZRANGE", b"z", b"0", b"-1"]]:
-        theirs = normalized(client.call(args))
-        try:
-            ours = normalized(engine.execute(args))
-        except CommandError as error:
-            ours = normalized(error)
+        ours, theirs = both_replies(client, engine, args)
         assert ours == theirs, f"{args!r}: engine {ours!r}, redis {theirs!r}"
     client.sock.close()
