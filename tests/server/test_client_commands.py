@@ -12,24 +12,9 @@ import time
 import hiredis
 import pytest
 
-from tests.server.serving import start_serve
 from tests.server.tracking_session import Session
-from tests.servers import start_server
 
 TARGETS = ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-9.1"]
-_PAIRS: dict[str, tuple] = {}
-
-
-@pytest.fixture(scope="module")
-def pairs():
-    with contextlib.ExitStack() as stack:
-        def get(target: str):
-            if target not in _PAIRS:
-                _PAIRS[target] = (stack.enter_context(start_server(target)),
-                                  stack.enter_context(start_serve("--target", target)))
-            return _PAIRS[target]
-        yield get
-        _PAIRS.clear()
 
 
 def both(pairs, target: str, protocols: list[int], steps: list) -> tuple[list, list]:

@@ -4,33 +4,13 @@ pushes, __redis__:invalidate messages to a RESP2 redirection, null invalidations
 
 from __future__ import annotations
 
-import contextlib
 import time
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.server.serving import start_serve
 from tests.server.tracking_session import Session, transcripts
-from tests.servers import start_server
-
-_PAIRS: dict[str, tuple] = {}
-
-
-@pytest.fixture(scope="module")
-def pairs():
-    """Real server and serve per target, started when a test first asks for the target."""
-    with contextlib.ExitStack() as stack:
-        def get(target: str):
-            if target not in _PAIRS:
-                debug = ("--enable-debug-command", "yes") if target != "redis-6.2" else ()
-                real = stack.enter_context(start_server(target, extra=debug))
-                served = stack.enter_context(start_serve("--target", target))
-                _PAIRS[target] = (real, served)
-            return _PAIRS[target]
-        yield get
-        _PAIRS.clear()
 
 
 def assert_same(pairs, protocols: list[int], steps: list, target: str = "redis-7.0") -> None:
