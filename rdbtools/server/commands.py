@@ -626,7 +626,7 @@ def _debug(server, client: Client, args):
 
 def _populate(server, client: Client, args):
     """DEBUG POPULATE count [prefix] [size]: keys prefix:0 ... holding value:N (cut or zero-padded to
-    size), existing keys left alone; not propagated, as Redis does not."""
+    size), existing keys left alone; not propagated, as Redis does not, but WATCH and tracking see them."""
     count = _positive(args[2])
     size = _positive(args[4]) if len(args) == 5 else 0
     prefix = args[3] if len(args) >= 4 else b"key"
@@ -637,8 +637,7 @@ def _populate(server, client: Client, args):
             continue
         value = b"value:%d" % j
         keys[key] = Entry("string", value[:size].ljust(size, b"\0") if size else value)
-        if server.versions:
-            server.touch(client.db, key)
+        server.signal_modified(client.db, [key])
     return OK
 
 

@@ -527,10 +527,6 @@ class Server:
         if self.tracking.active:
             self.tracking.invalidate(keys, self.tracking.current if by_client else None)
 
-    def touch(self, db: int, key: bytes) -> None:
-        """A key changed: a WATCH on it fails its EXEC."""
-        self.versions[(db, key)] = self.versions.get((db, key), 0) + 1
-
     def _touch_all(self, db: int | None) -> None:
         for where in list(self.versions):
             if db is None or where[0] == db:

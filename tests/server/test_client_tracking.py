@@ -83,6 +83,13 @@ def test_a_flush_tells_every_tracking_client_null(pairs, target):
         (1, "CLIENT", "TRACKING", "off"), (0, "SET", "a", "3")], target)
 
 
+@pytest.mark.parametrize("target", ["redis-7.0", "redis-8.2", "valkey-9.1"])
+def test_keys_debug_populate_creates_are_invalidated(pairs, target):
+    assert_same(pairs, [3, 3], [tracking(), (0, "GET", "key:0"), (0, "GET", "p:2"), (0, "GET", "p:5"),
+                                (1, "DEBUG", "POPULATE", "2"), (1, "DEBUG", "POPULATE", "3", "p"),
+                                (0, "GET", "key:1"), (0, "DEBUG", "POPULATE", "2")], target)
+
+
 def test_a_key_that_expires_is_invalidated(pairs):
     real, served = pairs("redis-7.0")
     received = []
