@@ -357,3 +357,25 @@ def test_newer_servers_answer_the_scripts_as_serve_does_for_them(name):
                 assert_same(running, script, name)
             except AssertionError as error:
                 raise AssertionError(f"{title}: {error}") from None
+
+
+@pytest.mark.parametrize("name", ["redis-6.2", "redis-7.0", "valkey-8.1"])
+def test_set_takes_nx_with_get_from_redis_7_0_and_reads_expiry_times_after_its_options(name):
+    with start_server(name) as running:
+        assert_same(running, ["SET a 1 NX GET", "SET a 1 GET NX", "SET b 1 NX GET", "SET a 2 XX GET",
+                              "SET a 3 GET GET", "SET a 4 NX NX", "SET c 5 GET NX EX 10", "SET a 6 GET",
+                              "SET a 7 EX 0 BAD", "SET a 8 EX x NX GET", "SET a 9 EX 0 NX GET",
+                              "SET a 1 PX 9223372036854775000", "SET a 1 EXAT 9223372036854776",
+                              "SET a 1 EX 9223372036854775", "SET a 1 PXAT 9223372036854775807", "TTL a",
+                              "GETEX a PX 9223372036854775000", "GETEX a EXAT 9223372036854776", "GETEX a EX 0",
+                              "GETEX a EXAT 9223372036854775", "TTL a", "GETEX a EX 5 BAD"], name)
+
+
+@pytest.mark.parametrize("name", ["redis-7.0", "redis-8.2", "valkey-9.1"])
+def test_expire_refuses_times_past_64_bit_milliseconds_before_looking_at_the_key(name):
+    with start_server(name) as running:
+        assert_same(running, ["SET a 1", "EXPIRE missing 9223372036854775807", "EXPIRE a 9223372036854775",
+                              "EXPIRE a 9223372036854776", "EXPIRE a -9223372036854776",
+                              "PEXPIRE a 9223372036854775000",
+                              "EXPIREAT a 9223372036854775", "PEXPIREAT a 9223372036854775807", "TTL a",
+                              "EXPIRE a -9223372036854775 NX", "EXISTS a"], name)

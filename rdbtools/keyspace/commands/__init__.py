@@ -103,6 +103,22 @@ SYNTAX = "ERR syntax error"
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 
+def expire_time_ms(e, amount: int, unit_ms: int, absolute: bool, command: bytes) -> int:
+    """An expiry argument as unix ms, refused as Redis refuses one whose ms time overflows 64 bits (its
+    seconds are bounded by LLONG_MAX/1000 in C's truncating division first)."""
+    if unit_ms == 1000 and not -(INT64_MAX // 1000) <= amount <= INT64_MAX // 1000:
+        raise invalid_expire_time(e, command)
+    when = e.absolute_ms(amount, unit_ms, absolute)
+    if when > INT64_MAX:
+        raise invalid_expire_time(e, command)
+    return when
+
+
+def invalid_expire_time(e, command: bytes) -> CommandError:
+    quoted = command if not e.target.valkey_server and e.target.version < (7, 0) else b"'%s' command" % command
+    return CommandError(f"ERR invalid expire time in {quoted.decode()}")
+
+
 def integer(value: bytes, error: str = NOT_INTEGER) -> int:
     """string2ll: the canonical decimal text of an int64 (no spaces, no '+', no leading zeros)."""
     number = canonical_int64(value)

@@ -5,7 +5,17 @@ from __future__ import annotations
 import copy
 import re
 
-from rdbtools.keyspace.commands import GENERIC, NEW, OK, SYNTAX, CommandError, Status, command, integer
+from rdbtools.keyspace.commands import (
+    GENERIC,
+    NEW,
+    OK,
+    SYNTAX,
+    CommandError,
+    Status,
+    command,
+    expire_time_ms,
+    integer,
+)
 from rdbtools.keyspace.model import library_name
 
 NO_SUCH_KEY = "ERR no such key"
@@ -71,11 +81,10 @@ def _expire(e, args, unit_ms: int, absolute: bool):
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if {b"GT", b"LT"} <= flags:
         raise CommandError("ERR GT and LT options at the same time are not compatible")
-    amount = integer(args[2])
+    when = expire_time_ms(e, integer(args[2]), unit_ms, absolute, args[0].lower())
     entry = e.lookup(args[1])
     if entry is None:
         return 0
-    when = e.absolute_ms(amount, unit_ms, absolute)
     current = entry.expire_ms
     if (b"NX" in flags and current is not None) or (b"XX" in flags and current is None):
         return 0

@@ -14,7 +14,9 @@ from rdbtools.keyspace.commands import (
     add_long_doubles,
     alias,
     command,
+    expire_time_ms,
     integer,
+    invalid_expire_time,
     long_double,
 )
 from rdbtools.keyspace.model import Entry
@@ -68,9 +70,10 @@ def get(e, args):
 _EXPIRY_UNITS = {b"EX": (1000, False), b"PX": (1, False), b"EXAT": (1000, True), b"PXAT": (1, True)}
 
 
-def _set_options(e, args, start: int, name: bytes):
-    """[NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL] -> (condition, get, expire_ms, keep_ttl)."""
-    condition, want_old, expire_ms, keep_ttl, expiry_given = None, False, None, False, False
+def _set_options(e, args, start: int):
+    """[NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL] -> (condition, get, expire_ms, keep_ttl): all parsed before
+    the expiry is read, as Redis does (a syntax error wins over a bad time)."""
+    condition, want_old, expiry, keep_ttl = None, False, None, False
     i = start
     while i < len(args):
         option = args[i].upper()
@@ -78,18 +81,25 @@ def _set_options(e, args, start: int, name: bytes):
             condition = option
         elif option == b"GET":
             want_old = True
-        elif option == b"KEEPTTL" and not expiry_given:
+        elif option == b"KEEPTTL" and expiry is None:
             keep_ttl = True
-        elif option in _EXPIRY_UNITS and not keep_ttl and not expiry_given and i + 1 < len(args):
-            amount = integer(args[i + 1])
-            if amount <= 0 or (not _EXPIRY_UNITS[option][1] and amount > INT64_MAX // 1000):
-                raise CommandError(f"ERR invalid expire time in '{name.decode().lower()}' command")
-            expire_ms, expiry_given = e.absolute_ms(amount, *_EXPIRY_UNITS[option]), True
+        elif option in _EXPIRY_UNITS and not keep_ttl and expiry is None and i + 1 < len(args):
+            expiry = (option, args[i + 1])
             i += 1
         else:
             raise CommandError(SYNTAX)
         i += 1
-    return condition, want_old, expire_ms, keep_ttl
+    if condition == b"NX" and want_old and not e.target.valkey_server and e.target.version < (7, 0):
+        raise CommandError(SYNTAX)  # (NX GET came with 7.0)
+    return condition, want_old, expiry and _expire_ms(e, *expiry, b"set"), keep_ttl
+
+
+def _expire_ms(e, unit: bytes, text: bytes, command: bytes) -> int:
+    """A SET/GETEX/SETEX time: positive, as an absolute time in ms."""
+    amount, (unit_ms, absolute) = integer(text), _EXPIRY_UNITS[unit]
+    if amount <= 0:
+        raise invalid_expire_time(e, command)
+    return expire_time_ms(e, amount, unit_ms, absolute, command)
 
 
 @command("set", -3)
@@ -109,7 +119,7 @@ def set_(e, args):
             e.overwritten(args[1], entry.type, "string")
         e.notify(STRING, b"set", args[1])
         return OK
-    condition, want_old, expire_ms, keep_ttl = _set_options(e, args, 3, b"set")
+    condition, want_old, expire_ms, keep_ttl = _set_options(e, args, 3)
     old = _read_string(e, args[1]) if want_old else None
     exists = e.lookup(args[1]) is not None
     if (condition == b"NX" and exists) or (condition == b"XX" and not exists):
@@ -126,22 +136,19 @@ def setnx(e, args):
     return 1
 
 
-def _setex(e, args, unit_ms: int):
-    amount = integer(args[2])
-    if amount <= 0:
-        raise CommandError(f"ERR invalid expire time in '{args[0].decode().lower()}' command")
-    _store(e, args[1], args[3], e.absolute_ms(amount, unit_ms, False))
+def _setex(e, args, unit: bytes):
+    _store(e, args[1], args[3], _expire_ms(e, unit, args[2], args[0].lower()))
     return OK
 
 
 @command("setex", 4)
 def setex(e, args):
-    return _setex(e, args, 1000)
+    return _setex(e, args, b"EX")
 
 
 @command("psetex", 4)
 def psetex(e, args):
-    return _setex(e, args, 1)
+    return _setex(e, args, b"PX")
 
 
 @command("mset", -3)
@@ -189,10 +196,7 @@ def getex(e, args):
     options = [a.upper() for a in args[2:]]
     persist, expire_ms = options == [b"PERSIST"], None
     if len(options) == 2 and options[0] in _EXPIRY_UNITS:
-        amount = integer(args[3])
-        if amount <= 0:
-            raise CommandError("ERR invalid expire time in 'getex' command")
-        expire_ms = e.absolute_ms(amount, *_EXPIRY_UNITS[options[0]])
+        expire_ms = _expire_ms(e, options[0], args[3], b"getex")
     elif options and not persist:
         raise CommandError(SYNTAX)
     value = _read_string(e, args[1])
