@@ -12,24 +12,9 @@ import time
 import hiredis
 import pytest
 
-from tests.server.tracking_session import Session
+from tests.server.tracking_session import Session, assert_same, assert_same_outcome
 
 TARGETS = ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-9.1"]
-
-
-def both(pairs, target: str, protocols: list[int], steps: list) -> tuple[list, list]:
-    real, served = pairs(target)
-    out = []
-    for port in (real.port, served.port):
-        with Session(port, protocols) as session:
-            out.append(session.run(steps))
-    return out[0], out[1]
-
-
-def assert_same(pairs, protocols: list[int], steps: list, target: str = "redis-7.0") -> None:
-    theirs, ours = both(pairs, target, protocols, steps)
-    for step, mine, redis_reply in zip(steps, ours, theirs, strict=True):
-        assert mine == redis_reply, f"{step!r}: serve {mine!r}, {target} {redis_reply!r}"
 
 
 def raw(port: int, payload: bytes, quiet: float = 0.3) -> bytes:
@@ -130,18 +115,15 @@ def test_pause_and_unblock_errors(pairs, target):
 
 @pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "valkey-9.1"])
 def test_unblock_ends_a_blocking_command_with_its_timeout_or_an_error(pairs, target):
-    real, served = pairs(target)
-    received = []
-    for port in (real.port, served.port):
-        with Session(port, [2, 3]) as session:
-            seen = []
-            for blocking, reason in ((["BLPOP", "nolist", "0"], "TIMEOUT"), (["BZPOPMIN", "z", "0"], "ERROR"),
-                                     (["XREAD", "BLOCK", "0", "STREAMS", "s", "$"], None)):
-                session.send_only(1, blocking)
-                time.sleep(0.1)
-                seen.append(session.step((0, "CLIENT", "UNBLOCK", "{id1}", *([reason] if reason else []))))
-            received.append(seen)
-    assert received[1] == received[0]
+    def script(session: Session) -> list:
+        seen = []
+        for blocking, reason in ((["BLPOP", "nolist", "0"], "TIMEOUT"), (["BZPOPMIN", "z", "0"], "ERROR"),
+                                 (["XREAD", "BLOCK", "0", "STREAMS", "s", "$"], None)):
+            session.send_only(1, blocking)
+            time.sleep(0.1)
+            seen.append(session.step((0, "CLIENT", "UNBLOCK", "{id1}", *([reason] if reason else []))))
+        return seen
+    assert_same_outcome(pairs, [2, 3], script, target)
 
 
 # --- CLIENT KILL ----------------------------------------------------------------------------------------------
@@ -203,36 +185,30 @@ def _listing(session: Session, index: int, ids: list[int]) -> list:
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_client_list_fields_and_flags_in_each_state(pairs, target):
-    real, served = pairs(target)
-    received = []
-    for port in (real.port, served.port):
-        with Session(port, [2, 2, 3, 3, 2, 2]) as session:
-            session.run([(0, "SUBSCRIBE", "ch"), (1, "MULTI"), (1, "SET", "x", "1"), (4, "CLIENT", "NO-EVICT", "on")])
-            session.run([(2, "CLIENT", "TRACKING", "on", "REDIRECT", "{id5}"),
-                         (3, "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "p"), (2, "GET", "a")])
-            session.conns[5].close()
-            session.closed.add(5)
-            time.sleep(0.1)
-            session.run([(4, "SET", "a", "1"), (4, "WATCH", "w"), (4, "SET", "w", "1"), (4, "MULTI"),
-                         (4, "CLIENT", "SETINFO", "lib-name", "mylib") if target not in ("redis-6.2", "redis-7.0")
-                         else (4, "PING")])
-            received.append(_listing(session, 3, [0, 1, 2, 3, 4]))
-            session.step((4, "DISCARD"))
-    assert received[1] == received[0]
+    def script(session: Session) -> list:
+        session.run([(0, "SUBSCRIBE", "ch"), (1, "MULTI"), (1, "SET", "x", "1"), (4, "CLIENT", "NO-EVICT", "on")])
+        session.run([(2, "CLIENT", "TRACKING", "on", "REDIRECT", "{id5}"),
+                     (3, "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "p"), (2, "GET", "a")])
+        session.conns[5].close()
+        session.closed.add(5)
+        time.sleep(0.1)
+        session.run([(4, "SET", "a", "1"), (4, "WATCH", "w"), (4, "SET", "w", "1"), (4, "MULTI"),
+                     (4, "CLIENT", "SETINFO", "lib-name", "mylib") if target not in ("redis-6.2", "redis-7.0")
+                     else (4, "PING")])
+        listing = _listing(session, 3, [0, 1, 2, 3, 4])
+        session.step((4, "DISCARD"))
+        return listing
+    assert_same_outcome(pairs, [2, 2, 3, 3, 2, 2], script, target)
 
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_client_info_and_help(pairs, target):
-    real, served = pairs(target)
-    received = []
-    for port in (real.port, served.port):
-        with Session(port, [2, 3]) as session:
-            info = [session.step((i, "CLIENT", "INFO"))[i] for i in (0, 1)]
-            fields = [_client_fields(re.sub(rb"^(=\d+\r\ntxt:|\$\d+\r\n)", b"", data).split(b"\n")[0]) for data in info]
-            kinds = [data[:1] for data in info]
-            received.append((fields, kinds, session.step((0, "CLIENT", "HELP"))[0],
-                             session.step((0, "CLIENT", "FOO"))[0]))
-    assert received[1] == received[0]
+    def script(session: Session) -> tuple:
+        info = [session.step((i, "CLIENT", "INFO"))[i] for i in (0, 1)]
+        fields = [_client_fields(re.sub(rb"^(=\d+\r\ntxt:|\$\d+\r\n)", b"", data).split(b"\n")[0]) for data in info]
+        return (fields, [data[:1] for data in info], session.step((0, "CLIENT", "HELP"))[0],
+                session.step((0, "CLIENT", "FOO"))[0])
+    assert_same_outcome(pairs, [2, 3], script, target)
 
 
 def test_valkey_9_filters_of_list_and_kill(pairs):

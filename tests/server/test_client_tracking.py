@@ -10,14 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.server.tracking_session import Session, transcripts
-
-
-def assert_same(pairs, protocols: list[int], steps: list, target: str = "redis-7.0") -> None:
-    real, served = pairs(target)
-    theirs, ours = transcripts(real.port, served.port, protocols, steps)
-    for step, mine, redis_reply in zip(steps, ours, theirs, strict=True):
-        assert mine == redis_reply, f"{step!r}: serve {mine!r}, {target} {redis_reply!r}"
+from tests.server.tracking_session import Session, assert_same, assert_same_outcome
 
 
 def tracking(*options: str, conn: int = 0) -> tuple:
@@ -91,20 +84,15 @@ def test_keys_debug_populate_creates_are_invalidated(pairs, target):
 
 
 def test_a_key_that_expires_is_invalidated(pairs):
-    real, served = pairs("redis-7.0")
-    received = []
-    for port in (real.port, served.port):
-        with Session(port, [3, 3]) as session:
-            seen = session.run([(1, "FLUSHALL"), (1, "DEBUG", "SET-ACTIVE-EXPIRE", "0"),
-                                (1, "SET", "a", "1", "PX", "300"), (1, "SET", "b", "1", "PX", "300"),
-                                tracking(), (0, "GET", "a"), (0, "GET", "b")])
-            time.sleep(0.5)  # expired, but only deleted when read: by the tracking client, then by another
-            seen += session.run([(0, "GET", "a"), (1, "GET", "b"), (1, "DEBUG", "SET-ACTIVE-EXPIRE", "1"),
-                                 (1, "SET", "c", "1", "PX", "300"), (0, "GET", "c")])
-            time.sleep(1.0)  # the active expiry's invalidation comes on its own
-            seen.append([session.barrier(0)])
-            received.append(seen)
-    assert received[1] == received[0]
+    def script(session: Session) -> list:
+        seen = session.run([(1, "DEBUG", "SET-ACTIVE-EXPIRE", "0"), (1, "SET", "a", "1", "PX", "300"),
+                            (1, "SET", "b", "1", "PX", "300"), tracking(), (0, "GET", "a"), (0, "GET", "b")])
+        time.sleep(0.5)  # expired, but only deleted when read: by the tracking client, then by another
+        seen += session.run([(0, "GET", "a"), (1, "GET", "b"), (1, "DEBUG", "SET-ACTIVE-EXPIRE", "1"),
+                             (1, "SET", "c", "1", "PX", "300"), (0, "GET", "c")])
+        time.sleep(1.0)  # the active expiry's invalidation comes on its own
+        return [*seen, [session.barrier(0)]]
+    assert_same_outcome(pairs, [3, 3], script)
 
 
 # --- OPTIN / OPTOUT ----------------------------------------------------------------------------------------
@@ -151,22 +139,17 @@ def test_invalidations_go_to_the_redirection_as_pushes_or_pubsub_messages(pairs,
 
 
 def test_a_redirection_that_went_away_is_told_to_a_resp3_client(pairs):
-    real, served = pairs("redis-7.0")
-    received = []
-    for port in (real.port, served.port):
-        with Session(port, [3, 2, 3]) as session:
-            session.step((0, "FLUSHALL"))
-            seen = session.run([tracking("REDIRECT", "{id1}"), tracking("REDIRECT", "{id1}", conn=2),
-                                (0, "GET", "a"), (2, "GET", "a")])
-            session.conns[1].close()
-            session.conns = [session.conns[0], session.conns[2]]  # steps now name 0 and 1 (was 2)
-            time.sleep(0.1)
-            seen += session.run([(1, "SET", "a", "1"), (0, "CLIENT", "TRACKINGINFO"), (0, "GET", "a"),
-                                 (1, "SET", "a", "2"), (0, "CLIENT", "GETREDIR")])
-            listing = session.step((0, "CLIENT", "LIST", "ID", "{id0}"))[0]
-            seen.append([_fields(listing, "flags", "redir")])
-            received.append(seen)
-    assert received[1] == received[0]
+    def script(session: Session) -> list:
+        seen = session.run([tracking("REDIRECT", "{id1}"), tracking("REDIRECT", "{id1}", conn=2),
+                            (0, "GET", "a"), (2, "GET", "a")])
+        session.conns[1].close()
+        session.conns = [session.conns[0], session.conns[2]]  # steps now name 0 and 1 (was 2)
+        time.sleep(0.1)
+        seen += session.run([(1, "SET", "a", "1"), (0, "CLIENT", "TRACKINGINFO"), (0, "GET", "a"),
+                             (1, "SET", "a", "2"), (0, "CLIENT", "GETREDIR")])
+        listing = session.step((0, "CLIENT", "LIST", "ID", "{id0}"))[0]
+        return [*seen, [_fields(listing, "flags", "redir")]]
+    assert_same_outcome(pairs, [3, 2, 3], script)
 
 
 def _fields(listing: bytes, *names: str) -> list[str]:
@@ -193,19 +176,14 @@ def test_tracking_and_caching_errors(pairs, target):
 # --- what the server reports ---------------------------------------------------------------------------------
 
 def test_client_list_flags_and_info_fields_of_tracking_clients(pairs):
-    real, served = pairs("redis-7.0")
-    received = []
-    for port in (real.port, served.port):
-        with Session(port, [3, 3, 2]) as session:
-            session.step((2, "FLUSHALL"))
-            session.run([tracking(), tracking("BCAST", "PREFIX", "a", "PREFIX", "b", conn=1),
-                         (0, "MGET", "k1", "k2", "k3"), (2, "SET", "k1", "v")])
-            listing = session.step((2, "CLIENT", "LIST"))[2]
-            info = session.step((2, "INFO"))[2]
-            lines = [_fields(line, "flags", "redir", "cmd") for line in listing.split(b"\n") if line]
-            stats = [line for line in info.decode().split("\r\n") if line.startswith("tracking")]
-            received.append((lines[-3:], stats))
-    assert received[1] == received[0]
+    def script(session: Session) -> tuple:
+        session.run([tracking(), tracking("BCAST", "PREFIX", "a", "PREFIX", "b", conn=1),
+                     (0, "MGET", "k1", "k2", "k3"), (2, "SET", "k1", "v")])
+        listing = session.step((2, "CLIENT", "LIST"))[2]
+        info = session.step((2, "INFO"))[2]
+        lines = [_fields(line, "flags", "redir", "cmd") for line in listing.split(b"\n") if line]
+        return lines[-3:], [line for line in info.decode().split("\r\n") if line.startswith("tracking")]
+    assert_same_outcome(pairs, [3, 3, 2], script)
 
 
 # --- random: a tracking client and a writer --------------------------------------------------------------
@@ -272,28 +250,21 @@ def test_a_script_that_reads_tracks_the_keys_of_its_call(pairs, target):
 
 def test_past_tracking_table_max_keys_the_excess_is_invalidated(pairs):
     """Which keys go is random: how many pushes each client gets, and INFO's count, are compared."""
-    real, served = pairs("redis-7.0")
-    received = []
-    for port in (real.port, served.port):
-        with Session(port, [3, 3]) as session:
-            session.run([(1, "FLUSHALL"), (1, "CONFIG", "SET", "tracking-table-max-keys", "2"), tracking(),
-                         (0, "MGET", "a", "b", "c", "d", "e")])
-            pushes = session.step((1, "PING"))[0].count(b"invalidate")
-            info = session.step((1, "INFO", "stats"))[1]
-            session.step((1, "CONFIG", "SET", "tracking-table-max-keys", "1000000"))
-            received.append((pushes, [line for line in info.split(b"\r\n") if line.startswith(b"tracking_total_keys")]))
-    assert received[1] == received[0]
+    def script(session: Session) -> tuple:
+        session.run([(1, "CONFIG", "SET", "tracking-table-max-keys", "2"), tracking(),
+                     (0, "MGET", "a", "b", "c", "d", "e")])
+        pushes = session.step((1, "PING"))[0].count(b"invalidate")
+        info = session.step((1, "INFO", "stats"))[1]
+        session.step((1, "CONFIG", "SET", "tracking-table-max-keys", "1000000"))
+        return pushes, [line for line in info.split(b"\r\n") if line.startswith(b"tracking_total_keys")]
+    assert_same_outcome(pairs, [3, 3], script)
 
 
 def test_scan_invalidates_the_tracked_keys_it_finds_expired_and_keys_leaves_them(pairs):
-    real, served = pairs("redis-7.0")
-    received = []
-    for port in (real.port, served.port):
-        with Session(port, [3, 3]) as session:
-            seen = session.run([(1, "FLUSHALL"), (1, "DEBUG", "SET-ACTIVE-EXPIRE", "0"),
-                                (1, "SET", "a", "1", "PX", "300"), tracking(), (0, "GET", "a")])
-            time.sleep(0.5)
-            seen += session.run([(1, "KEYS", "*"), (1, "DBSIZE"), (1, "SCAN", "0"), (1, "DBSIZE"),
-                                 (1, "DEBUG", "SET-ACTIVE-EXPIRE", "1")])
-            received.append(seen)
-    assert received[1] == received[0]
+    def script(session: Session) -> list:
+        seen = session.run([(1, "DEBUG", "SET-ACTIVE-EXPIRE", "0"), (1, "SET", "a", "1", "PX", "300"), tracking(),
+                            (0, "GET", "a")])
+        time.sleep(0.5)
+        return seen + session.run([(1, "KEYS", "*"), (1, "DBSIZE"), (1, "SCAN", "0"), (1, "DBSIZE"),
+                                   (1, "DEBUG", "SET-ACTIVE-EXPIRE", "1")])
+    assert_same_outcome(pairs, [3, 3], script)

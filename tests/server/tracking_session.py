@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
+from collections.abc import Callable
+from typing import TypeVar
 
 import hiredis
 
+T = TypeVar("T")
 Step = tuple  # (connection index, arg, ...): "{id0}" ("{addr0}", "{laddr0}") is connection 0's client id
 #              (address, local address) on that server
 
@@ -63,7 +66,8 @@ class Session:
                 received[i] = self._until_reply(i) if i == index else b""
             else:
                 received[i] = self.barrier(i)
-        return [self._normal(data) for data in received]
+        gives_id = [a.lower() for a in args[:2]] in ([b"client", b"id"], [b"client", b"getredir"])
+        return [self._normal(data, gives_id and i == index) for i, data in enumerate(received)]
 
     def send_only(self, index: int, args: list) -> None:
         """A request whose reply is not waited for (a paused or blocked client)."""
@@ -118,11 +122,12 @@ class Session:
         text = re.sub(rb"\{id(\d+)\}", lambda m: b"%d" % self.ids[int(m.group(1))], text)
         return re.sub(rb"\{(l?)addr(\d+)\}", lambda m: self.addresses[int(m.group(2))][bool(m.group(1))], text)
 
-    def _normal(self, data: bytes) -> bytes:
+    def _normal(self, data: bytes, gives_id: bool) -> bytes:
         """Client ids as <idN> (in the replies that give them: CLIENT ID/GETREDIR/TRACKINGINFO, and the
         broken-redirection push), so two servers' transcripts compare."""
+        where = rb"((?:redirect|tracking-redir-broken)\r\n%s)" % (rb"|^" if gives_id else b"")
         for n, cid in enumerate(self.ids):
-            data = re.sub(rb"((?:redirect|tracking-redir-broken)\r\n|^):%d\r\n" % cid, rb"\1:<id%d>\r\n" % n, data)
+            data = re.sub(where + rb":%d\r\n" % cid, rb"\1:<id%d>\r\n" % n, data)
             data = data.replace(b"redir=%d " % cid, b"redir=<id%d> " % n)
         return data
 
@@ -177,12 +182,25 @@ def _client_id(hello: bytes) -> int:
     return int(re.search(rb"\$2\r\nid\r\n:(\d+)\r\n", hello).group(1))
 
 
-def transcripts(real_port: int, serve_port: int, protocols: list[int], steps: list[Step]):
-    """The same steps on both servers (a FLUSHALL before, from a connection of its own)."""
-    out = []
-    for port in (real_port, serve_port):
-        with Session(port, [2]) as admin:
-            admin.step((0, "FLUSHALL"))
-        with Session(port, protocols) as session:
-            out.append(session.run(steps))
-    return out
+def on_both(pairs, target: str, protocols: list[int], script: Callable[[Session], T]) -> tuple[T, T]:
+    """A script of steps run on the target's real server and on serve (``pairs``, tests/server/conftest.py),
+    each in a fresh session after a FLUSHALL: (the real server's result, serve's)."""
+    results = []
+    for server in pairs(target):
+        with Session(server.port, protocols) as session:
+            session.step((0, "FLUSHALL"))
+            results.append(script(session))
+    return results[0], results[1]
+
+
+def assert_same_outcome(pairs, protocols: list[int], script: Callable[[Session], object],
+                        target: str = "redis-7.0") -> None:
+    theirs, ours = on_both(pairs, target, protocols, script)
+    assert ours == theirs, f"serve {ours!r}, {target} {theirs!r}"
+
+
+def assert_same(pairs, protocols: list[int], steps: list[Step], target: str = "redis-7.0") -> None:
+    """Every connection received the same at every step, on serve and on the real server."""
+    theirs, ours = on_both(pairs, target, protocols, lambda session: session.run(steps))
+    for step, mine, redis_reply in zip(steps, ours, theirs, strict=True):
+        assert mine == redis_reply, f"{step!r}: serve {mine!r}, {target} {redis_reply!r}"
