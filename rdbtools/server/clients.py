@@ -34,7 +34,8 @@ class Client:
     last_interaction: float = field(default_factory=time.time)
     multi: list[list[bytes]] | None = None  # queued commands inside MULTI
     multi_failed: bool = False  # a command was refused while queuing: EXEC aborts
-    watched: dict[tuple[int, bytes], int] = field(default_factory=dict)  # (db, key) -> version when watched
+    #: (db, key) -> (its version when watched, whether it was an expired key still stored then)
+    watched: dict[tuple[int, bytes], tuple[int, bool]] = field(default_factory=dict)
     channels: set[bytes] = field(default_factory=set)
     patterns: set[bytes] = field(default_factory=set)
     shard_channels: set[bytes] = field(default_factory=set)  # SSUBSCRIBE's (Redis 7.0+)
@@ -89,8 +90,31 @@ def flags(server, client: Client) -> str:
 
 
 def dirty_cas(server, client: Client) -> bool:
-    """A key the client watches was modified: its EXEC will fail (Redis's CLIENT_DIRTY_CAS)."""
-    return any(server.versions.get(where, 0) != version for where, version in client.watched.items())
+    """A key the client watches was modified: its EXEC will fail (Redis's CLIENT_DIRTY_CAS). A key watched
+    when it had expired (but was still stored) only counts once it holds a live value again: its deletion
+    is no change."""
+    for where, (version, expired_then) in client.watched.items():
+        if server.versions.get(where, 0) != version and (
+                not expired_then or stored_state(server, where) == "live"):
+            return True
+    return False
+
+
+def watched_key_expired(server, client: Client) -> bool:
+    """A key the client watches expired since WATCH (stored yet, found by nobody): EXEC fails, as Redis's
+    isWatchedKeyExpired."""
+    return any(not expired_then and stored_state(server, where) == "expired"
+               for where, (_, expired_then) in client.watched.items())
+
+
+def stored_state(server, where: tuple[int, bytes]) -> str:
+    """ "live", "expired" (still stored) or "absent", seen without deleting anything."""
+    keys = server.engine.keyspace.dbs.get(where[0])
+    entry = None if keys is None else keys.get(where[1])
+    if entry is None:
+        return "absent"
+    expired = entry.expire_ms is not None and entry.expire_ms <= server.engine.now_ms()
+    return "expired" if expired else "live"
 
 
 def info_line(server, client: Client) -> str:

@@ -23,7 +23,7 @@ from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import admin, digest
-from rdbtools.server.clients import NO_REPLY, Client, client_command
+from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError
 from rdbtools.server.info import command_specs
 from rdbtools.server.protocol import Attributed, BigNumber, Map, Push, SetReply, Verbatim
@@ -226,7 +226,7 @@ def _exec(server, client: Client):
         raise CommandError("ERR EXEC without MULTI")
     queued, failed = client.multi, client.multi_failed
     client.multi, client.multi_failed = None, False
-    touched = any(server.versions.get(where, 0) != version for where, version in client.watched.items())
+    touched = dirty_cas(server, client) or watched_key_expired(server, client)
     client.watched = {}
     _forget_watches(server)
     if failed:
@@ -246,9 +246,13 @@ def _discard(client: Client):
 def _watch(server, client: Client, args):
     if client.multi is not None:
         raise CommandError("ERR WATCH inside MULTI is not allowed")
+    target = server.config.target
+    notes_expired = target.valkey_server or target.version >= (7, 0)  # (6.2 treats such a key as any other)
     for key in args[1:]:
         where = (client.db, key)
-        client.watched.setdefault(where, server.versions.setdefault(where, 0))
+        if where not in client.watched:
+            expired = notes_expired and stored_state(server, where) == "expired"
+            client.watched[where] = (server.versions.setdefault(where, 0), expired)
     server.refresh()
     return OK
 

@@ -21,7 +21,7 @@ from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import command_table, info
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
-from rdbtools.server.clients import Client, dirty_cas
+from rdbtools.server.clients import Client, dirty_cas, stored_state
 from rdbtools.server.commands import NO_REPLY
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import RdbPersistence
@@ -429,6 +429,8 @@ class Server:
             return spec.handler(engine, args)
         before = capture(engine, spec.name, args) if spec.name in CAPTURED else None
         present = [k for k in args[1:] if k in engine.keys] if signalling and spec.name in _DELETES else None
+        flushed = {where for where in self.versions if stored_state(self, where) != "absent"} \
+            if self.versions and spec.name in _FLUSHES else None  # a flush touches the watched keys it takes away
         stored = _written_keys(spec.name, args)[:1] if spec.name in _STORES else None
         was_there = stored is not None and bool(stored) and stored[0] in engine.keys
         reply = spec.handler(engine, args)
@@ -440,7 +442,7 @@ class Server:
             if present is not None:  # DEL/UNLINK a b: only the keys that were there were modified
                 self.signal_modified(db, [k for k in present if k not in engine.keys])
             elif signalling:
-                self._signal_effects(db, done)
+                self._signal_effects(db, done, flushed)
         return reply
 
     # --- AOF propagation -------------------------------------------------------------------------
@@ -501,15 +503,16 @@ class Server:
 
     # --- modified keys: WATCH and client tracking ----------------------------------------------------
 
-    def _signal_effects(self, db: int, done: list[list[bytes]]) -> None:
+    def _signal_effects(self, db: int, done: list[list[bytes]], flushed: set[tuple[int, bytes]] | None) -> None:
         """The keys a write modified are those of what it propagates (nothing when it changed nothing):
         Redis's signalModifiedKey; a flush or SWAPDB touches everything (signalFlushedDb)."""
         from rdbtools.server.introspection import written_keys
 
         for command in done:
             name = command[0].lower()
-            if name in (b"flushdb", b"flushall", b"swapdb"):
-                self._touch_all(None if name != b"flushdb" else db)
+            if name in _FLUSHES:
+                self._touch_stored({db} if name == b"flushdb" else None if name == b"flushall" else
+                                   {int(command[1]), int(command[2])}, flushed or set())
                 if name != b"swapdb":  # SWAPDB tells tracking clients nothing (Redis 7.0)
                     self.tracking.flush()
                 continue
@@ -527,9 +530,11 @@ class Server:
         if self.tracking.active:
             self.tracking.invalidate(keys, self.tracking.current if by_client else None)
 
-    def _touch_all(self, db: int | None) -> None:
-        for where in list(self.versions):
-            if db is None or where[0] == db:
+    def _touch_stored(self, dbs: set[int] | None, before: set[tuple[int, bytes]]) -> None:
+        """After a flush or SWAPDB of ``dbs`` (None: all): the watched keys of those stored before or after
+        are modified (Redis's touchAllWatchedKeysInDb)."""
+        for where in self.versions:
+            if (dbs is None or where[0] in dbs) and (where in before or stored_state(self, where) != "absent"):
                 self.versions[where] += 1
 
     def _expired(self, db: int, deletion: list[bytes]) -> None:
@@ -913,6 +918,7 @@ def _unknown(args: list[bytes], backticks: bool = False) -> CommandError:
 
 
 _DELETES = frozenset((b"del", b"unlink"))
+_FLUSHES = frozenset((b"flushdb", b"flushall", b"swapdb"))
 #: commands that store a result in a destination (deleting it when the result is empty)
 _STORES = frozenset(b"sinterstore sunionstore sdiffstore zunionstore zinterstore zdiffstore zrangestore bitop sort "
                     b"geosearchstore georadius georadiusbymember".split())
