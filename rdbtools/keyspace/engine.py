@@ -66,6 +66,7 @@ class Engine:
         self.events = 0  # notify-keyspace-events as Redis's NOTIFY_* flags (a server's: it sets them)
         #: a read-only command runs while notify-keyspace-events has m: a lookup that misses tells "keymiss"
         self.reading = False
+        self.scripted = False  # a script's call runs (XREAD's BLOCK is refused there before Redis 7.4)
 
     def execute(self, args: list[bytes]) -> object:
         """Run one command; CommandError for an error reply, UnknownCommand when not supported."""

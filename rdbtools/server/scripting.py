@@ -299,9 +299,10 @@ class Scripting:
         if caller.tracking is not None and not caller.tracking.bcast:
             run.caller, run.call = caller, args
         try:
+            server.engine.scripted = True
             ok, value, kind = runner(function, count, watched, *args[3:])
         finally:
-            self.run = None
+            self.run, server.engine.scripted = None, False
             server.in_transaction = was_in_transaction
             if run.busy:
                 log.warning("Script returned from busy state")

@@ -137,6 +137,15 @@ ERRORS = {
     "set_repl_invalid": _eval("redis.set_repl(7)"),
     "sha1hex_arity": _eval("return redis.sha1hex()"),
     "error_in_a_nested_function": _eval("local function f()\n  error('deep')\nend\nf()"),
+    "stream_reads_with_block_refused_before_7_4": [
+        ["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"],
+        _eval("return redis.pcall('xread', 'BLOCK', 0, 'STREAMS', 's', '$')"),
+        _eval("return redis.pcall('XRead', 'BLOCK', 'x', 'STREAMS', 's', '$')"),
+        _eval("return redis.pcall('xread', 'COUNT', 'x', 'BLOCK', 1, 'STREAMS', 's', '$')"),
+        _eval("return redis.pcall('xreadgroup', 'GROUP', 'g', 'c', 'BLOCK', 0, 'STREAMS', 'nos', '>')"),
+        _eval("return redis.pcall('xreadgroup', 'GROUP', 'g', 'c', 'STREAMS', 's', '>')"),
+        ["XREAD", "BLOCK", "x", "STREAMS", "s", "$"], ["XREAD", "BLOCK", "-1", "STREAMS", "s", "$"],
+        ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "-5", "COUNT", "x", "STREAMS", "s", ">"]],
 }
 
 LIBRARIES = {

@@ -572,7 +572,7 @@ def _entry_reply(entry: StreamEntry) -> list:
     return [id_text(entry.id), [v for pair in entry.fields for v in pair]]
 
 
-def _read_options(args, group: bool):
+def _read_options(e, args, group: bool):
     """[GROUP g c] [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id..."""
     count, block, noack, i, owner = None, None, False, 1, None
     while i < len(args):
@@ -580,7 +580,12 @@ def _read_options(args, group: bool):
         if option == b"COUNT" and i + 1 < len(args):
             count, i = max(integer(args[i + 1]), 0) or None, i + 2
         elif option == b"BLOCK" and i + 1 < len(args):
-            block, i = integer(args[i + 1]), i + 2
+            if e.scripted and not e.target.valkey_server and e.target.version < (7, 4):
+                raise CommandError(f"ERR {args[0].decode('utf-8', 'replace')} command is not allowed with BLOCK "
+                                   "option from scripts")
+            block, i = integer(args[i + 1], "ERR timeout is not an integer or out of range"), i + 2
+            if block < 0:
+                raise CommandError("ERR timeout is negative")
         elif option == b"NOACK" and group:
             noack, i = True, i + 1
         elif option == b"GROUP" and group and i + 2 < len(args):
@@ -601,7 +606,7 @@ def _read_options(args, group: bool):
 @command("xread", -4, write=False)
 def xread(e, args):
     """XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: nil when nothing is newer (the server blocks)."""
-    count, _, _, _, pairs = _read_options(args, False)
+    count, _, _, _, pairs = _read_options(e, args, False)
     replies = []
     for key, text in pairs:
         stream = _stream(e, key)
@@ -618,7 +623,7 @@ def xread(e, args):
 def xreadgroup(e, args):
     """XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id...: '>' delivers new entries
     (into the PEL unless NOACK), an id reads back the consumer's own pending history."""
-    count, _, noack, owner, pairs = _read_options(args, True)
+    count, _, noack, owner, pairs = _read_options(e, args, True)
     if owner is None:
         raise CommandError("ERR Missing GROUP option for XREADGROUP")
     now = e.now_ms()
