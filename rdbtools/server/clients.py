@@ -52,6 +52,7 @@ class Client:
     reply_mode: str | None = None
     no_evict: bool = False
     no_touch: bool = False
+    monitoring: bool = False  # MONITOR: it is sent every command the server runs
 
     @property
     def subscriptions(self) -> int:
@@ -82,11 +83,20 @@ class Client:
 def flags(server, client: Client) -> str:
     """The flags of CLIENT LIST, in Redis's order (N: none)."""
     state = client.tracking
-    marks = [("P", client.subscribed), ("x", client.multi is not None), ("b", client.blocked is not None),
-             ("t", state is not None), ("R", state is not None and state.broken),
+    marks = [("O", client.monitoring), ("P", client.subscribed), ("x", client.multi is not None),
+             ("b", client.blocked is not None), ("t", state is not None), ("R", state is not None and state.broken),
              ("B", state is not None and state.bcast), ("d", dirty_cas(server, client)),
              ("U", client.address.startswith("/")), ("e", client.no_evict), ("T", client.no_touch)]
     return "".join(mark for mark, on in marks if on) or "N"
+
+
+@dataclass
+class Subscribers:
+    """Who is sent what others do: (P)SUBSCRIBE's clients by channel and pattern, MONITOR's clients."""
+
+    channels: dict[bytes, set[Client]] = field(default_factory=dict)
+    patterns: dict[bytes, set[Client]] = field(default_factory=dict)
+    monitors: list[Client] = field(default_factory=list)
 
 
 def dirty_cas(server, client: Client) -> bool:

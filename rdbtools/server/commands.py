@@ -22,7 +22,7 @@ from rdbtools.keyspace.commands import (
 from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import admin, digest
+from rdbtools.server import admin, digest, migrate
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError
 from rdbtools.server.info import command_specs
@@ -68,6 +68,8 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"client|trackinginfo": (client, 2),
         b"quit": (lambda c, a: _quit(c), -1),
         b"reset": (lambda c, a: _reset(s, c), 1),
+        b"monitor": (lambda c, a: _monitor(s, c), 1),
+        b"migrate": (lambda c, a: migrate.migrate(s, c, a), -6),
         b"multi": (lambda c, a: _multi(c), 1),
         b"exec": (lambda c, a: _exec(s, c), 1),
         b"discard": (lambda c, a: _discard(c), 1),
@@ -207,9 +209,23 @@ def _reset(server, client: Client):
     server.tracking.disable(client)
     client.reply_mode = None
     server._unsubscribe_all(client)
+    if client.monitoring:
+        server.stop_monitoring(client)
     client.db, client.resp, client.name = 0, 2, b""
     server.acl.new_client(client)
     return Status("RESET")
+
+
+def _monitor(server, client: Client):
+    """MONITOR: the client is sent each command run from now on (again: ignored, no reply)."""
+    if server.in_transaction:  # from EXEC: Redis's CLIENT_DENY_BLOCKING
+        raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
+    if client.monitoring:
+        return NO_REPLY
+    client.monitoring = True
+    server.subscribers.monitors.append(client)
+    server.refresh()
+    return OK
 
 
 # --- transactions --------------------------------------------------------------------------------
@@ -284,7 +300,7 @@ class _Subscriptions:
 
     def registry(self, server) -> dict[bytes, set[Client]] | None:
         """The server's subscribers by name (shard channels have none: they are found on the clients)."""
-        return None if self.shard else getattr(server, self.attribute)
+        return None if self.shard else getattr(server.subscribers, self.attribute)
 
     def count(self, client: Client) -> int:
         """What a reply counts: SSUBSCRIBE's its shard channels, the others channels and patterns."""
@@ -338,14 +354,14 @@ def _pubsub(server, args):
     if sub.startswith(b"SHARD") and not target.valkey_server and target.version < (7, 0):
         raise subcommand_error(args, target)  # sharded pub/sub came with 7.0
     if sub in (b"CHANNELS", b"SHARDCHANNELS"):
-        registry = server.channels if sub == b"CHANNELS" else server.shard_channels
+        registry = server.subscribers.channels if sub == b"CHANNELS" else server.shard_channels
         pattern = glob_to_regex(args[2]) if len(args) > 2 else None
         return [c for c, subs in registry.items() if subs and (pattern is None or pattern.fullmatch(c))]
     if sub in (b"NUMSUB", b"SHARDNUMSUB"):
-        registry = server.channels if sub == b"NUMSUB" else server.shard_channels
+        registry = server.subscribers.channels if sub == b"NUMSUB" else server.shard_channels
         return [x for c in args[2:] for x in (c, len(registry.get(c, ())))]
     if sub == b"NUMPAT" and len(args) == 2:
-        return sum(1 for subs in server.patterns.values() if subs)
+        return sum(1 for subs in server.subscribers.patterns.values() if subs)
     raise subcommand_error(args, server.config.target)
 
 

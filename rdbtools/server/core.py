@@ -18,10 +18,10 @@ from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY,
 from rdbtools.keyspace.engine import Engine, UnknownCommand, quiet
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import command_table, info
+from rdbtools.server import command_table, info, monitor
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
-from rdbtools.server.clients import Client, dirty_cas, stored_state
+from rdbtools.server.clients import Client, Subscribers, dirty_cas, stored_state
 from rdbtools.server.commands import NO_REPLY
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import RdbPersistence
@@ -111,8 +111,7 @@ class Server:
         self.next_client_id = 1
         self.process = Process(clock(), os.urandom(20).hex())  # one attribute: see the class's docstring
         self.versions: dict[tuple[int, bytes], int] = {}  # WATCH: bumped when a write names the key
-        self.channels: dict[bytes, set[Client]] = {}
-        self.patterns: dict[bytes, set[Client]] = {}
+        self.subscribers = Subscribers()  # (P)SUBSCRIBE's channels and patterns, MONITOR's clients
         self.blocked: list[Client] = []
         self.pause = Pause()  # CLIENT PAUSE
         self.active_expire = True
@@ -177,6 +176,13 @@ class Server:
             self.blocked.remove(client)
         if client in self.pause.postponed:
             self.pause.postponed.remove(client)
+        if client.monitoring:
+            self.stop_monitoring(client)
+
+    def stop_monitoring(self, client: Client) -> None:
+        client.monitoring = False
+        self.subscribers.monitors.remove(client)
+        self.refresh()
 
     # --- a request -----------------------------------------------------------------------------
 
@@ -244,9 +250,10 @@ class Server:
         return None if error is None else self._refused(client, error, spec)
 
     def _execute_hooked(self, client: Client, args: list[bytes]) -> object:
-        """``execute`` while a client tracks keys or clients are paused (``refresh`` puts it in place, so
-        that plain requests pay nothing for either): the request may wait for the pause to end; it is the
-        current client's (NOLOOP, CACHING); what it caused for its own client comes after its reply."""
+        """``execute`` while a client tracks keys, clients are paused or monitor (``refresh`` puts it in
+        place, so that plain requests pay nothing for these): the request may wait for the pause to end; it
+        is the current client's (NOLOOP, CACHING); what it caused for its own client comes after its reply;
+        once it ran, monitors see it."""
         tracking = self.tracking
         if tracking.active:
             if tracking.table:  # as Redis checks before each command
@@ -254,11 +261,14 @@ class Server:
             tracking.start(client)  # before last_command changes: CACHING lasts one command
         if self.pause.until is not None and self._postpone(client, args):
             return NO_REPLY
-        spec = self.resolve(args) if client.tracking is not None else None
+        monitors = self.subscribers.monitors
+        spec = self.resolve(args) if client.tracking is not None or monitors else None
         calls = None if spec is None else spec.calls
         reply = self._execute(client, args)
-        if spec is not None and spec.calls != calls:  # it ran (not refused, not queued): its keys are read
-            self.track_read(client, args)
+        if spec is not None and spec.calls != calls:  # it ran (not refused, not queued)
+            if client.tracking is not None:  # its keys are read
+                self.track_read(client, args)
+            self.tell_monitors(client, args, spec)
         if tracking.current is client:
             return tracking.finish(client, reply, NO_REPLY)
         return reply
@@ -268,7 +278,8 @@ class Server:
         direct one while none is in use."""
         tracking = self.tracking.active
         self.direct = self.aof is None and not self.versions and not tracking
-        self.execute = self._execute_hooked if tracking or self.pause.until is not None else self._execute
+        hooked = tracking or self.pause.until is not None or self.subscribers.monitors
+        self.execute = self._execute_hooked if hooked else self._execute
 
     def _append_unit(self, name: bytes, caller_db: int) -> None:
         """Several commands go in MULTI/EXEC (Redis 7.0+, but not for the commands that touch arbitrary
@@ -351,6 +362,7 @@ class Server:
             client.multi_failed = True
         if spec is not None and spec.name == b"exec":  # "ERR " is not part of the text Redis quotes
             client.multi, client.multi_failed, client.watched = None, False, {}
+            self.tell_monitors(client, [b"EXEC"])  # the transaction's end, as Redis's execCommandAbort
             text = str(error)
             error = CommandError(f"EXECABORT Transaction discarded because of: {text.removeprefix('ERR ')}")
         client.last_refusal = error  # not run, so not for the slow log
@@ -376,6 +388,16 @@ class Server:
             reply = error
         spec.calls += 1  # once it ran, as Redis counts it (INFO's total_commands_processed is their sum)
         return reply
+
+    def tell_monitors(self, client: Client, args: list[bytes], spec: Spec | None = None,
+                      source: str | None = None) -> None:
+        """A command ran: MONITOR's clients see it (not one the table keeps from them; ``spec`` None: shown,
+        as scripts show themselves before they run), from its client's address or ``source`` ("lua")."""
+        monitors = self.subscribers.monitors
+        if monitors and (spec is None or monitor.shown(spec)):
+            if source is None:
+                source = f"unix:{client.address}" if client.address.startswith("/") else client.address
+            monitor.feed(monitors, client.db, source, args)
 
     def count_error(self, error: CommandError) -> None:
         """An error reply, for INFO errorstats (by its first word, as Redis's afterErrorReply)."""
@@ -495,8 +517,12 @@ class Server:
         from rdbtools.server.admin import record_slow
 
         started = self.clock()
+        spec = self.resolve(args)
+        calls = None if spec is None else spec.calls
         reply = self.call(client, args)
         record_slow(self, client, args, self.clock() - started)
+        if spec is not None and spec.calls != calls:
+            self.tell_monitors(client, args, spec)
         if client.tracking is not None:
             self.track_read(client, args)
         return reply
@@ -775,9 +801,9 @@ class Server:
 
     def _unsubscribe_all(self, client: Client) -> None:
         for channel in client.channels:
-            self.channels.get(channel, set()).discard(client)
+            self.subscribers.channels.get(channel, set()).discard(client)
         for pattern in client.patterns:
-            self.patterns.get(pattern, set()).discard(client)
+            self.subscribers.patterns.get(pattern, set()).discard(client)
         client.channels.clear()
         client.patterns.clear()
         client.shard_channels.clear()
@@ -785,10 +811,10 @@ class Server:
 
     def publish(self, channel: bytes, message: bytes) -> int:
         receivers = 0
-        for client in list(self.channels.get(channel, ())):
+        for client in list(self.subscribers.channels.get(channel, ())):
             client.send(Push([b"message", channel, message]))
             receivers += 1
-        for pattern, clients in list(self.patterns.items()):
+        for pattern, clients in list(self.subscribers.patterns.items()):
             if _glob(pattern).fullmatch(channel):
                 for client in list(clients):
                     client.send(Push([b"pmessage", pattern, channel, message]))

@@ -78,8 +78,8 @@ def _persistence(server) -> dict[str, object]:
 def _stats(server) -> dict[str, object]:
     return {"total_commands_processed": sum(spec.calls for spec in command_specs(server)), **server.stats,
             "total_error_replies": sum(server.error_replies.values()), "instantaneous_ops_per_sec": 0,
-            "evicted_keys": 0, "pubsub_channels": sum(1 for subs in server.channels.values() if subs),
-            "pubsub_patterns": sum(1 for subs in server.patterns.values() if subs), **server.acl.counters,
+            "evicted_keys": 0, "pubsub_channels": sum(1 for subs in server.subscribers.channels.values() if subs),
+            "pubsub_patterns": sum(1 for subs in server.subscribers.patterns.values() if subs), **server.acl.counters,
             **server.tracking.info()}
 
 

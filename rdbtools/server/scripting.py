@@ -135,6 +135,7 @@ class Scripting:
     # --- EVAL, EVALSHA, SCRIPT -------------------------------------------------------------------
 
     def eval(self, client: Client, args: list[bytes], *, by_sha: bool, read_only: bool) -> object:
+        self.server.tell_monitors(client, args)  # before its calls, as Redis shows a script
         if by_sha and len(args[1]) != 40:
             raise CommandError(self._say(NOSCRIPT_ERROR))
         count = _key_count(args)
@@ -194,6 +195,7 @@ class Scripting:
     # --- FCALL, FUNCTION STATS / KILL ------------------------------------------------------------
 
     def fcall(self, client: Client, args: list[bytes], *, read_only: bool) -> object:
+        self.server.tell_monitors(client, args)  # before its calls, as Redis shows a function
         self._sync_libraries()
         function = self.functions.get(args[1])
         if function is None:
@@ -377,6 +379,7 @@ class Scripting:
                 return None, denied
         unit, mark = server.unit, len(server.unit)
         reply = server._call(self.client, args, spec)
+        server.tell_monitors(self.client, args, spec, "lua")
         if run.call is not None and "readonly" in flags:  # Redis remembers the script's keys for its caller
             server.track_read(run.caller, run.call, script_read=True)
         if not run.repl & 1:
