@@ -201,9 +201,12 @@ class Engine:
             del self.keys[key]
             self.notify(GENERIC, b"del", key)
 
-    def absolute_ms(self, amount: int, unit_ms: int, absolute: bool) -> int:
-        """An expiry argument as unix milliseconds."""
-        return amount * unit_ms if absolute else self.now_ms() + amount * unit_ms
+    def expiry(self, amount: int, unit_ms: int, absolute: bool) -> tuple[int, bool]:
+        """An expiry argument as unix milliseconds, and whether that is already past, both from one reading
+        of the clock (as Redis's command time snapshot): a relative time is past only when not positive."""
+        now = self.now_ms()
+        when = amount * unit_ms if absolute else now + amount * unit_ms
+        return when, when <= now
 
 
 def _load_commands() -> None:

@@ -103,15 +103,16 @@ SYNTAX = "ERR syntax error"
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 
-def expire_time_ms(e, amount: int, unit_ms: int, absolute: bool, command: bytes) -> int:
-    """An expiry argument as unix ms, refused as Redis refuses one whose ms time overflows 64 bits (its
-    seconds are bounded by LLONG_MAX/1000 in C's truncating division first)."""
+def expire_time_ms(e, amount: int, unit_ms: int, absolute: bool, command: bytes) -> tuple[int, bool]:
+    """An expiry argument as unix ms and whether it is past (Engine.expiry), refused as Redis refuses one
+    whose ms time overflows 64 bits (its seconds are bounded by LLONG_MAX/1000 in C's truncating division
+    first)."""
     if unit_ms == 1000 and not -(INT64_MAX // 1000) <= amount <= INT64_MAX // 1000:
         raise invalid_expire_time(e, command)
-    when = e.absolute_ms(amount, unit_ms, absolute)
+    when, past = e.expiry(amount, unit_ms, absolute)
     if when > INT64_MAX:
         raise invalid_expire_time(e, command)
-    return when
+    return when, past
 
 
 def invalid_expire_time(e, command: bytes) -> CommandError:

@@ -175,7 +175,7 @@ def _hexpire(e, args, unit_ms: int, absolute: bool):
         raise CommandError("ERR invalid expire time, must be >= 0")
     if entry is None:
         return [-2] * len(fields)
-    when = e.absolute_ms(amount, unit_ms, absolute)
+    when, past = e.expiry(amount, unit_ms, absolute)
     ttls = entry.field_expires = entry.field_expires or {}
     replies = []
     for field in fields:
@@ -186,7 +186,7 @@ def _hexpire(e, args, unit_ms: int, absolute: bool):
               or (condition == b"GT" and (current is None or when <= current))
               or (condition == b"LT" and current is not None and when >= current)):
             replies.append(0)
-        elif when <= e.now_ms() and not e.loading:
+        elif past and not e.loading:
             del entry.value[field]
             ttls.pop(field, None)
             replies.append(2)
@@ -248,7 +248,7 @@ def hsetex(e, args):
         elif option == b"KEEPTTL" and expire_at is None:
             keep_ttl = True
         elif option in _UNITS and expire_at is None and not keep_ttl and i + 1 < len(args):
-            expire_at = e.absolute_ms(integer(args[i + 1]), *_UNITS[option])
+            expire_at = e.expiry(integer(args[i + 1]), *_UNITS[option])[0]
             i += 1
         else:
             raise CommandError(SYNTAX)
@@ -301,7 +301,7 @@ def hgetex(e, args):
         persist, i = True, i + 1
     elif option in _UNITS:
         amount = integer(args[i + 1])
-        expire_at, i = e.absolute_ms(amount, *_UNITS[option]), i + 2
+        (expire_at, past), i = e.expiry(amount, *_UNITS[option]), i + 2
     fields = _fields(args, i)
     entry = _hash(e, args[1])
     if entry is None:
@@ -315,7 +315,7 @@ def hgetex(e, args):
         if persist:
             if ttls.pop(field, None) is not None:
                 event = b"hpersist"
-        elif expire_at is not None and expire_at <= e.now_ms() and not e.loading:
+        elif expire_at is not None and past and not e.loading:
             del entry.value[field]
             ttls.pop(field, None)
             event = b"hdel"

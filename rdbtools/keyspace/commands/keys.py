@@ -81,7 +81,7 @@ def _expire(e, args, unit_ms: int, absolute: bool):
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if {b"GT", b"LT"} <= flags:
         raise CommandError("ERR GT and LT options at the same time are not compatible")
-    when = expire_time_ms(e, integer(args[2]), unit_ms, absolute, args[0].lower())
+    when, past = expire_time_ms(e, integer(args[2]), unit_ms, absolute, args[0].lower())
     entry = e.lookup(args[1])
     if entry is None:
         return 0
@@ -92,7 +92,7 @@ def _expire(e, args, unit_ms: int, absolute: bool):
         return 0
     if b"LT" in flags and current is not None and when >= current:
         return 0
-    if when <= e.now_ms() and not e.loading:
+    if past and not e.loading:
         e.expire_now(args[1])
         return 1
     entry.expire_ms = when
@@ -342,8 +342,8 @@ def restore(e, args):
         record = load_payload(args[3], args[1])
     except FormatError as error:
         raise CommandError(f"ERR {error.message}") from None
-    expire_ms = None if ttl == 0 else ttl if absolute else e.now_ms() + ttl
-    if expire_ms is not None and expire_ms <= e.now_ms() and not e.loading:
+    expire_ms, past = (None, False) if ttl == 0 else e.expiry(ttl, 1, absolute)
+    if past and not e.loading:
         _delete(e, args[1])
         return OK
     old = e.lookup(args[1])

@@ -36,10 +36,10 @@ def _read_string(e, key: bytes) -> bytes | None:
 
 
 def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: bool = False,
-           event: bytes | None = b"set") -> None:
+           event: bytes | None = b"set", past: bool = False) -> None:
     """Store a string whatever the key held, telling "new" (when it held nothing), the command's event
     and "expire" (when given one), in Redis's order."""
-    if expire_ms is not None and e.target.past_expiry_told_expired and expire_ms <= e.now_ms() and not e.loading:
+    if past and e.target.past_expiry_told_expired and not e.loading:
         e.expire_now(key)
         return
     old = e.lookup(key)
@@ -91,11 +91,11 @@ def _set_options(e, args, start: int):
         i += 1
     if condition == b"NX" and want_old and not e.target.valkey_server and e.target.version < (7, 0):
         raise CommandError(SYNTAX)  # (NX GET came with 7.0)
-    return condition, want_old, expiry and _expire_ms(e, *expiry, b"set"), keep_ttl
+    return condition, want_old, _expire_ms(e, *expiry, b"set") if expiry else (None, False), keep_ttl
 
 
-def _expire_ms(e, unit: bytes, text: bytes, command: bytes) -> int:
-    """A SET/GETEX/SETEX time: positive, as an absolute time in ms."""
+def _expire_ms(e, unit: bytes, text: bytes, command: bytes) -> tuple[int, bool]:
+    """A SET/GETEX/SETEX time: positive, as an absolute time in ms, and whether that is past."""
     amount, (unit_ms, absolute) = integer(text), _EXPIRY_UNITS[unit]
     if amount <= 0:
         raise invalid_expire_time(e, command)
@@ -119,12 +119,12 @@ def set_(e, args):
             e.overwritten(args[1], entry.type, "string")
         e.notify(STRING, b"set", args[1])
         return OK
-    condition, want_old, expire_ms, keep_ttl = _set_options(e, args, 3)
+    condition, want_old, (expire_ms, past), keep_ttl = _set_options(e, args, 3)
     old = _read_string(e, args[1]) if want_old else None
     exists = e.lookup(args[1]) is not None
     if (condition == b"NX" and exists) or (condition == b"XX" and not exists):
         return old if want_old else None
-    _store(e, args[1], args[2], expire_ms, keep_ttl)
+    _store(e, args[1], args[2], expire_ms, keep_ttl, past=past)
     return old if want_old else OK
 
 
@@ -137,7 +137,7 @@ def setnx(e, args):
 
 
 def _setex(e, args, unit: bytes):
-    _store(e, args[1], args[3], _expire_ms(e, unit, args[2], args[0].lower()))
+    _store(e, args[1], args[3], _expire_ms(e, unit, args[2], args[0].lower())[0])  # (never past: positive)
     return OK
 
 
@@ -194,16 +194,16 @@ def getdel(e, args):
 def getex(e, args):
     """GETEX key [EX|PX|EXAT|PXAT n|PERSIST]"""
     options = [a.upper() for a in args[2:]]
-    persist, expire_ms = options == [b"PERSIST"], None
+    persist, expire_ms, past = options == [b"PERSIST"], None, False
     if len(options) == 2 and options[0] in _EXPIRY_UNITS:
-        expire_ms = _expire_ms(e, options[0], args[3], b"getex")
+        expire_ms, past = _expire_ms(e, options[0], args[3], b"getex")
     elif options and not persist:
         raise CommandError(SYNTAX)
     value = _read_string(e, args[1])
     if value is None:
         return None
     entry = e.lookup(args[1])
-    if expire_ms is not None and expire_ms <= e.now_ms() and not e.loading:
+    if past and not e.loading:
         e.expire_now(args[1])
     elif expire_ms is not None:
         entry.expire_ms = expire_ms
