@@ -10,7 +10,9 @@ from collections import deque
 from collections.abc import Callable
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Double, Map, integer, subcommand_error
+from rdbtools.server.attached import attached
 from rdbtools.server.clients import Client
+from rdbtools.server.redaction import redacted
 
 NO_CLUSTER = "ERR This instance has cluster support disabled"
 MODULES_OFF = ("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can "
@@ -111,8 +113,8 @@ def _builtin_modules(target) -> list[tuple[bytes, bytes]]:
 # --- SLOWLOG -------------------------------------------------------------------------------------
 
 MAX_ARGS, MAX_STRING = 32, 128
-#: commands Redis keeps out of the slow log (EXEC: its commands are the ones timed; AUTH, HELLO: secrets)
-UNLOGGED = frozenset((b"exec", b"auth", b"hello"))
+#: the table's flags of commands kept out of the slow log (EXEC: its commands are the ones timed)
+_UNLOGGED = frozenset(("skip_slowlog", "skip_commandlog"))
 
 
 class SlowLog:
@@ -123,33 +125,13 @@ class SlowLog:
         self.next_id = 0
 
     def add(self, client: Client, args: list[bytes], micros: int, now: float, max_len: int) -> None:
-        shown = [_trimmed(a) for a in _redacted(args)[:MAX_ARGS]]
+        shown = [_trimmed(a) for a in redacted(args)[:MAX_ARGS]]
         if len(args) > MAX_ARGS:
             shown[-1] = b"... (%d more arguments)" % (len(args) - MAX_ARGS + 1)
         self.entries.appendleft([self.next_id, int(now), micros, shown, client.address.encode(), client.name])
         self.next_id += 1
         while len(self.entries) > max_len:
             self.entries.pop()
-
-
-#: CONFIG SET parameters whose values Redis 7.0 logs as "(redacted)"
-SENSITIVE_PARAMETERS = frozenset((b"masterauth", b"masteruser", b"requirepass"))
-REDACTED = b"(redacted)"
-
-
-def _redacted(args: list[bytes]) -> list[bytes]:
-    """The arguments as the slow log shows them: secrets replaced (ACL SETUSER's rules and name, the
-    values of CONFIG SET's sensitive parameters), as Redis's redactClientCommandArgument does."""
-    name = args[0].lower()
-    if name == b"acl" and len(args) > 2 and args[1].lower() == b"setuser":
-        return [*args[:2], *[REDACTED] * (len(args) - 2)]
-    if name == b"config" and len(args) > 3 and args[1].lower() == b"set":
-        shown = list(args)
-        for index in range(2, len(args) - 1, 2):
-            if args[index].lower() in SENSITIVE_PARAMETERS:
-                shown[index + 1] = REDACTED
-        return shown
-    return args
 
 
 def _trimmed(arg: bytes) -> bytes:
@@ -162,17 +144,16 @@ def record_slow(server, client: Client, args: list[bytes], seconds: float) -> No
     """A command that took ``seconds``: into the slow log if that reaches slowlog-log-slower-than."""
     threshold = server.config["slowlog-log-slower-than"]
     micros = int(seconds * 1_000_000)
-    if threshold < 0 or micros < threshold or not args or args[0].lower() in UNLOGGED:
+    if threshold < 0 or micros < threshold or not args:
+        return
+    spec = server.resolve(args)
+    if spec is None or _UNLOGGED & spec.flags:
         return
     slow_log(server).add(client, args, micros, time.time(), server.config["slowlog-max-len"])
 
 
 def slow_log(server) -> SlowLog:
-    """The server's slow log, made when first needed."""
-    log = getattr(server, "slowlog", None)
-    if log is None:
-        log = server.slowlog = SlowLog()
-    return log
+    return attached(server, SlowLog)
 
 
 def _slowlog(server, client: Client, args: list[bytes], sub: bytes):

@@ -46,7 +46,8 @@ class Client:
     library: dict[str, bytes] = field(default_factory=dict)  # CLIENT SETINFO
     #: pushes a command made for its own client, sent once its reply is out (Redis 7.2+, Valkey)
     after_reply: list[object] = field(default_factory=list)
-    last_refusal: object = None  # the error its last request was refused with (not run: not in the slow log)
+    #: the error its last request was refused with (not run: not in the slow log); never a reply at first
+    last_refusal: object = field(default_factory=object)
     tracking: ClientTracking | None = None  # CLIENT TRACKING ON
     #: CLIENT REPLY: None (on), "off", "skip-next" (SKIP was just given), "skip" (this reply is not sent)
     reply_mode: str | None = None

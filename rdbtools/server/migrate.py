@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import socket
 import time
-import weakref
 from dataclasses import dataclass
 
 import hiredis
 
 from rdbtools.keyspace.commands import GENERIC, OK, SYNTAX, CommandError, Status, integer
 from rdbtools.rdb.payload import dump_payload
+from rdbtools.server.attached import attached
 
 IDLE_SECONDS = 10  # Redis's MIGRATE_SOCKET_CACHE_TTL
 CONNECT_ERROR = "IOERR error or timeout connecting to the client"
@@ -37,8 +37,8 @@ class _Connection:
     last_use: float = 0.0
 
 
-#: each server's connections by "host:port" (a server keeps few attributes: see core.Server)
-_CONNECTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+class _Connections(dict):
+    """A server's connections to MIGRATE targets, by (host, port)."""
 
 
 def parse(args: list[bytes]) -> Request:
@@ -142,7 +142,7 @@ def _delete(server, db: int, key: bytes) -> None:
 
 
 def _connect(server, address: tuple[str, str], timeout: float) -> _Connection:
-    cache = _CONNECTIONS.setdefault(server, {})
+    cache = attached(server, _Connections)
     now = time.monotonic()
     for name, cached in list(cache.items()):
         if now - cached.last_use > IDLE_SECONDS:
@@ -164,7 +164,7 @@ def _connect(server, address: tuple[str, str], timeout: float) -> _Connection:
 
 
 def _close(server, address: tuple[str, str]) -> None:
-    connection = _CONNECTIONS.get(server, {}).pop(address, None)
+    connection = attached(server, _Connections).pop(address, None)
     if connection is not None:
         connection.sock.close()
 

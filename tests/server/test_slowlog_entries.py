@@ -23,3 +23,14 @@ def test_secrets_are_logged_redacted(pair):  # noqa: F811
                       "CONFIG SET slowlog-log-slower-than 10000"])
     theirs, ours = (_slow_entries(s.port, script) for s in (real, served))
     assert [e[3] for e in ours] == [e[3] for e in theirs]
+
+
+def test_commands_that_answer_nil_are_logged_and_migrate_and_auth_are_redacted(pair):  # noqa: F811
+    real, served = pair
+    script = _script(["SLOWLOG RESET", "CONFIG SET slowlog-log-slower-than 0", "GETSET a 5", "GET missing",
+                      f"MIGRATE 127.0.0.1 {real.port} key 9 5000 AUTH user",
+                      f"MIGRATE 127.0.0.1 {real.port} key 9 5000 AUTH2 user password",
+                      f"MIGRATE 127.0.0.1 {real.port} '' 9 5000 AUTH pw KEYS auth x", "AUTH a b c",
+                      "CONFIG SET slowlog-log-slower-than 10000"])
+    theirs, ours = (_slow_entries(s.port, script) for s in (real, served))
+    assert [e[3] for e in ours] == [e[3] for e in theirs]
