@@ -99,7 +99,7 @@ def _commandstats(server) -> dict[str, object]:
 
 
 def _errorstats(server) -> dict[str, object]:
-    return {f"errorstat_{code}": f"count={count}" for code, count in server.error_replies.items()}
+    return {f"errorstat_{code}": f"count={count}" for code, count in sorted(server.error_replies.items())}
 
 
 def _replication(server) -> dict[str, object]:

@@ -135,7 +135,10 @@ local rawget = rawget
 local function finished(ok, value)
     if ok and type(value) == "table" then
         local err = rawget(value, "err")
-        if type(err) == "string" then return ok, err, "err" end
+        if type(err) == "string" then
+            -- a command's error (redis.call / pcall) was counted in errorstats when the command failed
+            return ok, err, rawget(value, "ignore_error_stats_update") and "counted" or "err"
+        end
         local status = rawget(value, "ok")
         if type(status) == "string" then return ok, status, "ok" end
     end

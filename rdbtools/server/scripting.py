@@ -300,6 +300,7 @@ class Scripting:
             run.started, run.caller = time.monotonic(), caller
         if caller.tracking is not None and not caller.tracking.bcast:
             run.caller, run.call = caller, args
+        errors_before = sum(server.error_replies.values())
         try:
             server.engine.scripted = True
             ok, value, kind = runner(function, count, watched, *args[3:])
@@ -309,11 +310,29 @@ class Scripting:
             if run.busy:
                 log.warning("Script returned from busy state")
         if not ok:
-            return self._failure(value, run)
-        if kind is None:
+            reply = self._failure(value, run)
+            counted = _is_table(value) and bool(self._rawget(value, b"ignore_error_stats_update"))
+        elif kind is None:
             return self._reply(value, run)
-        text = _text(value)
-        return Status(text.replace("\r", " ").replace("\n", " ")) if kind == b"ok" else CommandError(text)
+        else:
+            text = _text(value)
+            if kind == b"ok":
+                return Status(text.replace("\r", " ").replace("\n", " "))
+            reply, counted = CommandError(text), kind == b"counted"
+        self._account(reply, counted, errors_before, args)
+        return reply
+
+    def _account(self, error: CommandError, counted: bool, errors_before: int, args: list[bytes]) -> None:
+        """A script that answers an error: a failed call of EVAL/FCALL, as is one whose commands failed;
+        its error is counted in errorstats unless it is a command's error, counted when that failed (from
+        Redis 7.0: 6.2 counts it again)."""
+        server, target = self.server, self.server.config.target
+        if not counted or (not target.valkey_server and target.version < (7, 0)):
+            server.count_error(error)
+        if sum(server.error_replies.values()) > errors_before:
+            spec = server.resolve(args)
+            if spec is not None:
+                spec.failed_calls += 1
 
     def _failure(self, error, run: Run) -> CommandError:
         if not _is_table(error):

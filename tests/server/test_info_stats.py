@@ -53,7 +53,25 @@ SCRIPTS = {
         ["SET", "k", "v"], ["LPUSH", "k", "x"]],
     "a_script_call_counts_for_the_command_it_calls": [
         ["SET", "k", "v"], ["EVAL", "redis.pcall('INCR', KEYS[1]) return 1", "1", "k"], ["EVAL", "a"]],
+    "a_script_answering_an_error_fails_and_a_command_s_error_is_counted_once": [
+        ["EVAL", "return redis.error_reply('MY err')", "0"], ["EVAL", "return {err='X bad'}", "0"],
+        ["EVAL", "return redis.call('lpush', 's', 'x')", "0"], ["SET", "s", "v"],
+        ["EVAL", "return redis.pcall('lpush', 's', 'x')", "0"], ["EVAL", "return redis.call('lpush', 's', 'x')", "0"],
+        ["EVAL", "error('boom')", "0"], ["EVAL", "return 1", "0"], ["EVAL", "error({err='TBL x'})", "0"]],
 }
+
+
+def test_errorstats_are_listed_in_the_order_of_their_codes(pair):
+    script = [["SET", "s", "v"], ["LPUSH", "s", "x"], ["EVAL", "return redis.error_reply('ZED z')", "0"],
+              ["GET"], ["EVAL", "return redis.error_reply('ABC a')", "0"]]
+    orders = []
+    for port in pair:
+        client = RawClient(port)
+        client.call(["CONFIG", "RESETSTAT"])
+        for args in script:
+            client.call(args)
+        orders.append(client.call(["INFO", "errorstats"]))
+    assert orders[1] == orders[0]
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
