@@ -211,6 +211,7 @@ class Engine:
 
 def _load_commands() -> None:
     from rdbtools.keyspace.commands import (  # noqa: F401
+        geo,
         hashes,
         hyperloglog,
         keys,
