@@ -160,6 +160,9 @@ class Stream:
     entries_added: int | None = None  # v2+
     deleted_entries: int = 0  # tombstones kept in the node listpacks
     idmp: StreamIdmp | None = None  # v4+
+    #: serve's copy of where Redis's radix-tree nodes split the entries (keyspace/commands/streams.py's Node);
+    #: None where the history is unknown (then as appends with the current settings would build them)
+    nodes: list | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)

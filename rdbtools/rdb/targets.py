@@ -30,6 +30,8 @@ class Target:
     list_max_listpack_bytes: int = 8192  # list-max-listpack-size -2
     list_max_ziplist_entries: int = 512  # Redis <= 3.0 ziplist lists
     list_max_ziplist_value: int = 64
+    stream_node_max_entries: int = 100  # a stream's radix-tree node (listpack) holds at most this many entries
+    stream_node_max_bytes: int = 4096  # ... and grows to at most about this many bytes
 
     @property
     def valkey(self) -> bool:
@@ -268,6 +270,8 @@ THRESHOLD_DIRECTIVES = {
     "list-max-ziplist-size": "list_max_listpack_bytes",
     "list-max-ziplist-entries": "list_max_ziplist_entries",
     "list-max-ziplist-value": "list_max_ziplist_value",
+    "stream-node-max-entries": "stream_node_max_entries",
+    "stream-node-max-bytes": "stream_node_max_bytes",
 }
 _LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
 _BY_VERSION = {6: "redis-2.6", 7: "redis-3.2", 8: "redis-4.0", 9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2",

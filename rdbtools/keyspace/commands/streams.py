@@ -1,11 +1,17 @@
 """Stream commands: entries, trimming, consumer groups and their pending entries.
 
-Approximate trimming (``~``) trims exactly here; Redis propagates it as the exact trim it did, so an
-AOF replays the same either way.
+Redis keeps a stream's entries in a radix tree of listpacks ("nodes"); approximate trimming (``~``)
+removes only whole nodes, so what it leaves depends on where the nodes split. Serve keeps those splits
+(``Node``: the entries each holds, live and deleted, and its size in bytes), built as Redis builds them
+from the appends and the stream-node-max-entries / -bytes settings of each append's time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rdbtools.formats.listpack import backlen_width
+from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import (
     INT64_MAX,
     NULL_ARRAY,
@@ -22,6 +28,7 @@ from rdbtools.rdb.model import Consumer, ConsumerGroup, PendingEntry, Stream, St
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
 ZERO = StreamId(0, 0)
 UINT64_MAX = (1 << 64) - 1
+_LAST_ID = StreamId(UINT64_MAX, UINT64_MAX)
 
 
 def parse_id(text: bytes, missing_seq: int = 0) -> StreamId:
@@ -77,7 +84,7 @@ def _after_removal(stream: Stream) -> None:
 def _trim_options(e, args, i: int, xadd: bool):
     """XADD's options before the id / XTRIM's: MAXLEN|MINID [=|~] threshold, LIMIT count (in any
     order), NOMKSTREAM (XADD), checked as Redis's streamParseAddOrTrimArgsOrReply checks them.
-    Returns ((kind, threshold) or None, no_mkstream, the index where XADD's id is)."""
+    Returns ((kind, threshold, approximate, limit) or None, no_mkstream, the index where XADD's id is)."""
     trim, approx, limit, no_mkstream = None, False, None, False
     while i < len(args):
         option, more = args[i].upper(), len(args) - 1 - i
@@ -110,7 +117,20 @@ def _trim_options(e, args, i: int, xadd: bool):
         raise CommandError("ERR syntax error, XTRIM must be called with a trimming strategy")
     if limit is not None and not approx and not e.loading:  # a replay obeys what it is given
         raise CommandError("ERR syntax error, LIMIT cannot be used without the special ~ option")
+    if trim is not None:
+        trim = (*trim, approx, _work_limit(e, approx, limit))
     return trim, no_mkstream, i
+
+
+def _work_limit(e, approx: bool, given: int | None) -> int:
+    """How many entries a trim may remove (0: no bound): LIMIT, or for ``~`` without it 100 nodes'
+    worth, held within 10000 (for a setting of 0) and 1000000; no bound for an exact trim or a replay."""
+    if e.loading or not approx:
+        return 0
+    if given is not None:
+        return given
+    limit = 100 * e.target.stream_node_max_entries
+    return 10000 if limit <= 0 else min(limit, 1000000)
 
 
 def _threshold(kind: bytes, text: bytes):
@@ -122,26 +142,173 @@ def _threshold(kind: bytes, text: bytes):
     return threshold
 
 
-def _trim(stream: Stream, kind: bytes, threshold) -> int:
-    if kind == b"MAXLEN":
-        doomed = stream.entries[: max(0, len(stream.entries) - threshold)]
-    else:
-        doomed = [entry for entry in stream.entries if entry.id < threshold]
-    if doomed:
-        del stream.entries[: len(doomed)]
+def _trim(e, stream: Stream, trim: tuple) -> int:
+    """streamTrim: whole nodes from the head while the strategy allows (an approximate trim stops at the
+    first node it cannot remove whole, or before the node that would take it past its limit); an exact
+    one then marks the rest deleted within that node. The number of entries removed."""
+    kind, threshold, approx, limit = trim
+    nodes, removed = _nodes(e, stream), 0
+    while nodes:
+        node = nodes[0]
+        if kind == b"MAXLEN" and len(stream.entries) <= threshold:
+            break
+        if limit and removed + node.live > limit:
+            break
+        whole = len(stream.entries) - node.live >= threshold if kind == b"MAXLEN" else node.last_id < threshold
+        if not whole:
+            if not approx:
+                removed += _trim_within(stream, node, kind, threshold)
+            break
+        del nodes[0], stream.entries[:node.live]
+        removed += node.live
+    if removed:
         _after_removal(stream)  # unlike XDEL, trimming leaves max_deleted_id alone
-    return len(doomed)
+    return removed
 
 
-def _next_id(e, stream: Stream, text: bytes) -> StreamId:
+def _trim_within(stream: Stream, node: Node, kind: bytes, threshold) -> int:
+    """The head node's live entries marked deleted from its start while the strategy asks (the node stays,
+    even when none is left live)."""
+    if kind == b"MAXLEN":
+        doomed = min(node.live, max(0, len(stream.entries) - threshold))
+    else:
+        doomed = next((i for i, entry in enumerate(stream.entries[:node.live]) if entry.id >= threshold), node.live)
+    del stream.entries[:doomed]
+    node.live -= doomed
+    node.deleted += doomed
+    return doomed
+
+
+# --- the radix tree's nodes ------------------------------------------------------------------------
+
+_LISTPACK_MAX_SIZE = 1 << 30  # STREAM_LISTPACK_MAX_SIZE: the node size used when stream-node-max-bytes is 0
+_SAMEFIELDS_FLAG = 2
+_INT64_SIGN = 1 << 63
+
+
+@dataclass(slots=True)
+class Node:
+    """One of Redis's listpacks: its master entry's id and fields, its live and deleted (flagged) entries,
+    the id of its last entry (deleted or not) and its bytes besides the two counters (whose encodings
+    grow and shrink with them)."""
+
+    master_id: StreamId
+    fields: list[bytes]
+    base: int
+    live: int = 0
+    deleted: int = 0
+    last_id: StreamId = ZERO
+
+    @property
+    def size(self) -> int:
+        """lpBytes: what stream-node-max-bytes is held against."""
+        return self.base + _int_size(self.live) + _int_size(self.deleted)
+
+
+def _int_size(value: int) -> int:
+    """An integer entry's bytes in a listpack (its encoding and a one-byte backlen)."""
+    if 0 <= value <= 127:
+        return 2
+    if -4096 <= value <= 4095:
+        return 3
+    if -32768 <= value <= 32767:
+        return 4
+    if -8388608 <= value <= 8388607:
+        return 5
+    return 6 if -2147483648 <= value <= 2147483647 else 10
+
+
+def _value_size(value: bytes) -> int:
+    """A string entry's bytes (a string that reads as an int64 is stored as that integer)."""
+    number = canonical_int64(value) if 0 < len(value) <= 20 else None
+    if number is not None:
+        return _int_size(number)
+    size = len(value)
+    body = size + (1 if size < 64 else 2 if size < 4096 else 5)
+    return body + backlen_width(body)
+
+
+def _delta(value: int, base: int) -> int:
+    """An id part less the master's, as the int64 Redis stores (the uint64 difference, wrapped)."""
+    difference = (value - base) & UINT64_MAX
+    return difference - (1 << 64) if difference & _INT64_SIGN else difference
+
+
+def _nodes(e, stream: Stream) -> list[Node]:
+    """The stream's nodes; where its history is unknown (a loaded or restored stream) as appending its
+    entries now would build them."""
+    if stream.nodes is None:
+        stream.nodes = []
+        for entry in stream.entries:
+            _append_to_nodes(e, stream.nodes, entry)
+    return stream.nodes
+
+
+def _append_to_nodes(e, nodes: list[Node], entry: StreamEntry) -> None:
+    """streamAppendItem: into the tail node unless it is full (its bytes plus the entry's fields and
+    values reach stream-node-max-bytes, or its entries, deleted ones too, stream-node-max-entries); a
+    new node's master entry takes this entry's fields, and entries with the same fields store values only."""
+    target, pairs = e.target, entry.fields
+    tail = nodes[-1] if nodes else None
+    if tail is not None:
+        max_bytes = target.stream_node_max_bytes
+        max_bytes = _LISTPACK_MAX_SIZE if max_bytes == 0 or max_bytes > _LISTPACK_MAX_SIZE else max_bytes
+        max_entries = target.stream_node_max_entries
+        if tail.size + sum(len(f) + len(v) for f, v in pairs) >= max_bytes or (
+                max_entries and tail.live + tail.deleted >= max_entries):
+            tail = None
+    names = [f for f, _ in pairs]
+    if tail is None:  # header and end, the master entry's field count, fields and terminator
+        tail = Node(entry.id, names, 7 + _int_size(len(names)) + sum(map(_value_size, names)) + _int_size(0))
+        nodes.append(tail)
+    same = names == tail.fields
+    size = _int_size(_SAMEFIELDS_FLAG if same else 0) + _int_size(_delta(entry.id.ms, tail.master_id.ms)) + \
+        _int_size(_delta(entry.id.seq, tail.master_id.seq)) + sum(_value_size(v) for _, v in pairs)
+    if same:
+        size += _int_size(len(pairs) + 3)
+    else:
+        size += _int_size(len(pairs)) + sum(map(_value_size, names)) + _int_size(2 * len(pairs) + 4)
+    tail.base += size
+    tail.live += 1
+    tail.last_id = entry.id
+
+
+def _delete_from_nodes(e, stream: Stream, index: int) -> None:
+    """streamIteratorRemoveEntry for the live entry at ``index``: flagged deleted in its node, or the node
+    removed with its last live entry."""
+    nodes, start = _nodes(e, stream), 0
+    for at, node in enumerate(nodes):
+        if index < start + node.live:
+            if node.live == 1:
+                del nodes[at]
+            else:
+                node.live -= 1
+                node.deleted += 1
+            break
+        start += node.live
+    del stream.entries[index]
+
+
+def _next_id(e, stream: Stream, text: bytes) -> StreamId | None:
+    """streamNextID / "ms-*": the id XADD gives; None where "ms-*" names the last id's ms and its sequence
+    is spent (an id "*" would move on to the next ms)."""
     last = stream.last_id
     if text == b"*":
         now = e.now_ms()
-        return StreamId(now, 0) if now > last.ms else StreamId(last.ms, last.seq + 1)
+        return StreamId(now, 0) if now > last.ms else _successor(last)
     if text.endswith(b"-*"):
         ms = parse_id(text[:-2]).ms
-        return StreamId(ms, last.seq + 1 if ms == last.ms else 0)
+        if ms != last.ms:
+            return StreamId(ms, 0)
+        return None if last.seq == UINT64_MAX else StreamId(ms, last.seq + 1)
     return parse_id(text)
+
+
+def _successor(stream_id: StreamId) -> StreamId:
+    """streamIncrID (the largest id has none: Redis refuses XADD before asking)."""
+    if stream_id.seq == UINT64_MAX:
+        return StreamId(stream_id.ms + 1, 0)
+    return StreamId(stream_id.ms, stream_id.seq + 1)
 
 
 @command("xadd", -5)
@@ -160,18 +327,24 @@ def xadd(e, args):
     if stream is None and not mkstream:
         return None
     current = stream or _new_stream()
+    if current.last_id == _LAST_ID:
+        raise CommandError("ERR The stream has exhausted the last possible ID, unable to add more items")
     entry_id = explicit or _next_id(e, current, rest[0])
+    if entry_id is None:  # Redis's errno is left from before: its stale EDOM is not there to tell
+        raise CommandError("ERR Elements are too large to be stored")
     if entry_id <= current.last_id:
         raise CommandError("ERR The ID specified in XADD is equal or smaller than the target stream top item")
     if stream is None:
         stream = e.get_or_create(args[1], "stream", _new_stream).value
-    stream.entries.append(StreamEntry(entry_id, [(rest[j], rest[j + 1]) for j in range(1, len(rest), 2)]))
+    entry = StreamEntry(entry_id, [(rest[j], rest[j + 1]) for j in range(1, len(rest), 2)])
+    _append_to_nodes(e, _nodes(e, stream), entry)
+    stream.entries.append(entry)
     stream.last_id = entry_id
     stream.entries_added = (stream.entries_added or 0) + 1
     stream.length = len(stream.entries)
     stream.first_id = stream.entries[0].id
     e.notify(STREAM, b"xadd", args[1])
-    if trim is not None and _trim(stream, *trim):
+    if trim is not None and _trim(e, stream, trim):
         e.notify(STREAM, b"xtrim", args[1])
     return id_text(entry_id)
 
@@ -180,7 +353,7 @@ def xadd(e, args):
 def xtrim(e, args):
     trim, _, _ = _trim_options(e, args, 2, False)
     stream = _stream(e, args[1])
-    removed = 0 if stream is None else _trim(stream, *trim)
+    removed = 0 if stream is None else _trim(e, stream, trim)
     if removed:
         e.notify(STREAM, b"xtrim", args[1])
     return removed
@@ -193,8 +366,9 @@ def xdel(e, args):
     if stream is None:
         return 0
     removed = [entry.id for entry in stream.entries if entry.id in ids]
+    for index in sorted((i for i, entry in enumerate(stream.entries) if entry.id in ids), reverse=True):
+        _delete_from_nodes(e, stream, index)
     if removed:
-        stream.entries = [entry for entry in stream.entries if entry.id not in ids]
         stream.max_deleted_id = max([stream.max_deleted_id or ZERO, *removed])
         _after_removal(stream)
         e.notify(STREAM, b"xdel", args[1])
@@ -238,13 +412,18 @@ def loose_id(text: bytes, missing_seq: int = 0) -> StreamId:
 
 
 def _bound(text: bytes, low: bool) -> StreamId:
+    """streamParseIntervalIDOrReply: an inclusive bound, or after "(" the next (start) or previous (end)
+    id; an exclusive start at the largest id or end at 0-0 has none, and is refused."""
     if text in (b"-", b"+"):
         return loose_id(text)
     exclusive = text.startswith(b"(")
     stream_id = parse_id(text[1:] if exclusive else text, 0 if low else UINT64_MAX)
-    if exclusive:
-        return StreamId(*divmod(stream_id.ms * (UINT64_MAX + 1) + stream_id.seq + (1 if low else -1), UINT64_MAX + 1))
-    return stream_id
+    if not exclusive:
+        return stream_id
+    number = stream_id.ms * (UINT64_MAX + 1) + stream_id.seq + (1 if low else -1)
+    if not 0 <= number <= (1 << 128) - 1:
+        raise CommandError(f"ERR invalid {'start' if low else 'end'} ID for the interval")
+    return StreamId(*divmod(number, UINT64_MAX + 1))
 
 
 @command("xrange", -4, write=False)
@@ -693,7 +872,19 @@ def _read_history(e, key: bytes, stream: Stream, group: ConsumerGroup, name: byt
 
 @command("xpending", -3, write=False)
 def xpending(e, args):
-    """XPENDING key group [[IDLE ms] start end count [consumer]]"""
+    """XPENDING key group [[IDLE ms] start end count [consumer]]: the range's arguments read (count, then
+    start and end) before the key and group are looked up."""
+    if len(args) != 3 and not 6 <= len(args) <= 9:
+        raise CommandError(SYNTAX)
+    if len(args) > 3:
+        idle, rest = 0, args[3:]
+        if rest[0].upper() == b"IDLE":
+            idle = integer(rest[1])
+            if len(args) < 8:
+                raise CommandError(SYNTAX)
+            rest = rest[2:]
+        count = max(integer(rest[2]), 0)
+        low, high = _bound(rest[0], True), _bound(rest[1], False)
     stream = _stream(e, args[1])
     group = _group(stream, args[1], args[2])
     if len(args) == 3:
@@ -704,15 +895,9 @@ def xpending(e, args):
             owners[pending.consumer] = owners.get(pending.consumer, 0) + 1
         return [len(group.pending), id_text(group.pending[0].id), id_text(group.pending[-1].id),
                 [[name, b"%d" % n] for name, n in sorted(owners.items())]]
-    rest, idle = args[3:], 0
-    if rest[0].upper() == b"IDLE":
-        idle, rest = integer(rest[1]), rest[2:]
-    if len(rest) not in (3, 4):
-        raise CommandError(SYNTAX)
-    low, high, count = _bound(rest[0], True), _bound(rest[1], False), integer(rest[2])
     now = e.now_ms()
     chosen = [p for p in group.pending if low <= p.id <= high and (len(rest) == 3 or p.consumer == rest[3])
-              and now - p.delivery_time >= idle][: max(count, 0)]
+              and now - p.delivery_time >= idle][:count]
     return [[id_text(p.id), p.consumer, max(0, now - p.delivery_time), p.delivery_count] for p in chosen]
 
 
@@ -762,7 +947,7 @@ def _lag(e, stream: Stream, group: ConsumerGroup) -> int | None:
 def _stream_info(e, stream: Stream, full: bool, count: int):
     from rdbtools.keyspace.commands import Map
 
-    head = {b"length": len(stream.entries), b"radix-tree-keys": max(1, (len(stream.entries) + 99) // 100),
+    head = {b"length": len(stream.entries), b"radix-tree-keys": len(_nodes(e, stream)),
             b"radix-tree-nodes": 2, b"last-generated-id": id_text(stream.last_id),
             b"max-deleted-entry-id": id_text(stream.max_deleted_id or ZERO),
             b"entries-added": stream.entries_added or 0,
