@@ -182,7 +182,6 @@ def _trim_within(stream: Stream, node: Node, kind: bytes, threshold) -> int:
 # --- the radix tree's nodes ------------------------------------------------------------------------
 
 _LISTPACK_MAX_SIZE = 1 << 30  # STREAM_LISTPACK_MAX_SIZE: the node size used when stream-node-max-bytes is 0
-_SAMEFIELDS_FLAG = 2
 _INT64_SIGN = 1 << 63
 
 
@@ -220,17 +219,26 @@ def _int_size(value: int) -> int:
 
 def _value_size(value: bytes) -> int:
     """A string entry's bytes (a string that reads as an int64 is stored as that integer)."""
-    number = canonical_int64(value) if 0 < len(value) <= 20 else None
-    if number is not None:
-        return _int_size(number)
     size = len(value)
-    body = size + (1 if size < 64 else 2 if size < 4096 else 5)
+    if 0 < size <= 20 and value[0] in _INT_FIRST:
+        number = canonical_int64(value)
+        if number is not None:
+            return _int_size(number)
+    if size < 64:
+        return size + 2  # a one-byte header, a one-byte backlen
+    body = size + (2 if size < 4096 else 5)
     return body + backlen_width(body)
+
+
+_INT_FIRST = frozenset(b"-0123456789")
 
 
 def _delta(value: int, base: int) -> int:
     """An id part less the master's, as the int64 Redis stores (the uint64 difference, wrapped)."""
-    difference = (value - base) & UINT64_MAX
+    difference = value - base
+    if 0 <= difference < _INT64_SIGN:
+        return difference
+    difference &= UINT64_MAX
     return difference - (1 << 64) if difference & _INT64_SIGN else difference
 
 
@@ -254,20 +262,19 @@ def _append_to_nodes(e, nodes: list[Node], entry: StreamEntry) -> None:
         max_bytes = target.stream_node_max_bytes
         max_bytes = _LISTPACK_MAX_SIZE if max_bytes == 0 or max_bytes > _LISTPACK_MAX_SIZE else max_bytes
         max_entries = target.stream_node_max_entries
-        if tail.size + sum(len(f) + len(v) for f, v in pairs) >= max_bytes or (
+        if tail.size + sum([len(f) + len(v) for f, v in pairs]) >= max_bytes or (
                 max_entries and tail.live + tail.deleted >= max_entries):
             tail = None
     names = [f for f, _ in pairs]
     if tail is None:  # header and end, the master entry's field count, fields and terminator
         tail = Node(entry.id, names, 7 + _int_size(len(names)) + sum(map(_value_size, names)) + _int_size(0))
         nodes.append(tail)
-    same = names == tail.fields
-    size = _int_size(_SAMEFIELDS_FLAG if same else 0) + _int_size(_delta(entry.id.ms, tail.master_id.ms)) + \
-        _int_size(_delta(entry.id.seq, tail.master_id.seq)) + sum(_value_size(v) for _, v in pairs)
-    if same:
-        size += _int_size(len(pairs) + 3)
-    else:
-        size += _int_size(len(pairs)) + sum(map(_value_size, names)) + _int_size(2 * len(pairs) + 4)
+    size = _int_size(_delta(entry.id.ms, tail.master_id.ms)) + _int_size(_delta(entry.id.seq, tail.master_id.seq)) \
+        + sum([_value_size(v) for _, v in pairs])
+    if names == tail.fields:  # flags, the values, lp-count
+        size += 2 + _int_size(len(pairs) + 3)
+    else:  # flags, field count, fields and values, lp-count
+        size += 2 + _int_size(len(pairs)) + sum(map(_value_size, names)) + _int_size(2 * len(pairs) + 4)
     tail.base += size
     tail.live += 1
     tail.last_id = entry.id
