@@ -32,6 +32,7 @@ from rdbtools.formats.rdb import (
     ValkeyType,
     value_schema,
 )
+from rdbtools.formats.stream_nodes import build
 from rdbtools.formats.ziplist import encode_ziplist
 from rdbtools.rdb.model import (
     ConsumerGroup,
@@ -381,8 +382,6 @@ def _module(record: KeyRecord, target: Target, compress: bool):
                                                      opcodes=ModuleOpcodes.parse(value.payload)), target)
 
 
-_STREAM_NODE_MAX_ENTRIES = 100  # stream-node-max-entries
-_STREAM_NODE_MAX_BYTES = 4096  # stream-node-max-bytes
 _SAMEFIELDS = 2
 _UNKNOWN_ENTRIES_READ = (1 << 64) - 1  # -1: Redis works it out when the group is read
 
@@ -414,17 +413,18 @@ def _node_listpack(entries: list, master) -> bytes:
     return encode_listpack(values)
 
 
-def _stream_nodes(stream, compress: bool) -> ListContainer:
-    nodes, current, size = ListContainer(), [], 0
-    for entry in stream.entries:
-        entry_bytes = sum(len(f) + len(v) + 4 for f, v in entry.fields) + 12
-        if current and (len(current) >= _STREAM_NODE_MAX_ENTRIES or size + entry_bytes > _STREAM_NODE_MAX_BYTES):
-            nodes.append(current)
-            current, size = [], 0
-        current.append(entry)
-        size += entry_bytes
-    if current:
-        nodes.append(current)
+def _stream_nodes(stream, compress: bool, target: Target) -> ListContainer:
+    """The stream's entries split where Redis's radix-tree nodes split them: the nodes serve kept, or
+    those appending the entries under the target's stream-node-max-entries/-bytes would make."""
+    kept = stream.nodes if stream.nodes is not None else build(stream.entries, target.stream_node_max_entries,
+                                                               target.stream_node_max_bytes)
+    nodes, at = [], 0
+    for node in kept:
+        if node.live:
+            nodes.append(stream.entries[at:at + node.live])
+            at += node.live
+    if at < len(stream.entries):  # entries the nodes do not account for (none where serve kept them)
+        nodes.append(stream.entries[at:])
     return ListContainer(
         Container(master_id=struct.pack(">QQ", *node[0].id), listpack=compressed(_node_listpack(node, node[0].id),
                                                                                  compress))
@@ -458,7 +458,7 @@ def _stream(record: KeyRecord, target: Target, compress: bool):
         )
         for g in stream.groups)
     return _schema_value(type_byte, Container(
-        nodes=_stream_nodes(stream, compress),
+        nodes=_stream_nodes(stream, compress, target),
         length=stream.length,
         last_id=_id(stream.last_id),
         first_id=_id(first) if version >= 2 else None,

@@ -82,8 +82,9 @@ def _run(pair, commands: list[list[bytes]]) -> None:
         assert _nodes(pair[1][1]) == _nodes(pair[0][1]), args
 
 
-def _nodes(client: RawClient) -> int | None:
-    info = client.call([b"XINFO", b"STREAM", b"s"])
+def _nodes(client: RawClient, key: bytes = b"s") -> int | None:
+    """XINFO STREAM's radix-tree-keys (None without the stream)."""
+    info = client.call([b"XINFO", b"STREAM", key])
     return info[info.index(b"radix-tree-keys") + 1] if isinstance(info, list) else None
 
 
@@ -129,16 +130,15 @@ def test_xinfo_stream_counts_the_nodes_as_radix_tree_keys(pairs):
     """radix-tree-keys is how many nodes the stream has (radix-tree-nodes, the tree's inner nodes, is not
     modelled)."""
     real, served = pairs("redis-7.0")
-    replies = []
+    counts = []
     for port in (real.port, served.port):
         client = RawClient(port)
         for args in [[b"FLUSHALL"], [b"CONFIG", b"SET", b"stream-node-max-entries", b"4"], *_adds(10),
-                     [b"XDEL", b"s", b"5-1", b"6-1", b"7-1", b"8-1"], [b"CONFIG", b"SET", b"stream-node-max-entries",
-                                                                     b"100"]]:
+                     [b"XDEL", b"s", b"5-1", b"6-1", b"7-1", b"8-1"],
+                     [b"CONFIG", b"SET", b"stream-node-max-entries", b"100"]]:
             client.call(args)
-        info = client.call([b"XINFO", b"STREAM", b"s"])
-        replies.append(info[info.index(b"radix-tree-keys") + 1])
-    assert replies[1] == replies[0] == 2
+        counts.append(_nodes(client))
+    assert counts[1] == counts[0] == 2
 
 
 def _filled(key: bytes, value: bytes, count: int) -> list[list[bytes]]:
@@ -155,3 +155,21 @@ def test_a_node_ends_where_its_bytes_reach_stream_node_max_bytes(pair_70):
         commands += [*_filled(key, b"x" * length, 12000 // (length + 20)),
                      [b"XTRIM", key, b"MAXLEN", b"~", b"1"], [b"XLEN", key], [b"DEL", key]]
     _run(pair_70, commands)
+
+
+def test_a_dumped_stream_keeps_its_nodes_where_redis_has_them(pairs):
+    """serve's DUMP splits a stream where serve's nodes are: restored into the real server, the stream has the
+    node count the real server's own copy has, and an approximate trim leaves the same length."""
+    real, served = pairs("redis-7.0")
+    script = [[b"CONFIG", b"SET", b"stream-node-max-entries", b"7"], *_filled(b"s", b"v" * 90, 60),
+              [b"XDEL", b"s", b"3-1", b"4-1", b"50-1"], [b"CONFIG", b"SET", b"stream-node-max-entries", b"100"]]
+    real_client, served_client = RawClient(real.port), RawClient(served.port)
+    for client in (real_client, served_client):
+        client.call([b"FLUSHALL"])
+        for args in script:
+            client.call(args)
+    payload = served_client.call([b"DUMP", b"s"])
+    assert real_client.call([b"RESTORE", b"copy", b"0", payload]) == b"OK"
+    assert _nodes(real_client, b"copy") == _nodes(real_client, b"s") == 9
+    trims = [real_client.call([b"XTRIM", key, b"MAXLEN", b"~", b"30"]) for key in (b"s", b"copy")]
+    assert trims[0] == trims[1]

@@ -8,10 +8,7 @@ from the appends and the stream-node-max-entries / -bytes settings of each appen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from rdbtools.formats.listpack import backlen_width
-from rdbtools.formats.numbers import canonical_int64
+from rdbtools.formats.stream_nodes import Node, append, build
 from rdbtools.keyspace.commands import (
     INT64_MAX,
     NULL_ARRAY,
@@ -179,105 +176,16 @@ def _trim_within(stream: Stream, node: Node, kind: bytes, threshold) -> int:
     return doomed
 
 
-# --- the radix tree's nodes ------------------------------------------------------------------------
-
-_LISTPACK_MAX_SIZE = 1 << 30  # STREAM_LISTPACK_MAX_SIZE: the node size used when stream-node-max-bytes is 0
-_INT64_SIGN = 1 << 63
-
-
-@dataclass(slots=True)
-class Node:
-    """One of Redis's listpacks: its master entry's id and fields, its live and deleted (flagged) entries,
-    the id of its last entry (deleted or not) and its bytes besides the two counters (whose encodings
-    grow and shrink with them)."""
-
-    master_id: StreamId
-    fields: list[bytes]
-    base: int
-    live: int = 0
-    deleted: int = 0
-    last_id: StreamId = ZERO
-
-    @property
-    def size(self) -> int:
-        """lpBytes: what stream-node-max-bytes is held against."""
-        return self.base + _int_size(self.live) + _int_size(self.deleted)
-
-
-def _int_size(value: int) -> int:
-    """An integer entry's bytes in a listpack (its encoding and a one-byte backlen)."""
-    if 0 <= value <= 127:
-        return 2
-    if -4096 <= value <= 4095:
-        return 3
-    if -32768 <= value <= 32767:
-        return 4
-    if -8388608 <= value <= 8388607:
-        return 5
-    return 6 if -2147483648 <= value <= 2147483647 else 10
-
-
-def _value_size(value: bytes) -> int:
-    """A string entry's bytes (a string that reads as an int64 is stored as that integer)."""
-    size = len(value)
-    if 0 < size <= 20 and value[0] in _INT_FIRST:
-        number = canonical_int64(value)
-        if number is not None:
-            return _int_size(number)
-    if size < 64:
-        return size + 2  # a one-byte header, a one-byte backlen
-    body = size + (2 if size < 4096 else 5)
-    return body + backlen_width(body)
-
-
-_INT_FIRST = frozenset(b"-0123456789")
-
-
-def _delta(value: int, base: int) -> int:
-    """An id part less the master's, as the int64 Redis stores (the uint64 difference, wrapped)."""
-    difference = value - base
-    if 0 <= difference < _INT64_SIGN:
-        return difference
-    difference &= UINT64_MAX
-    return difference - (1 << 64) if difference & _INT64_SIGN else difference
-
-
 def _nodes(e, stream: Stream) -> list[Node]:
     """The stream's nodes; where its history is unknown (a loaded or restored stream) as appending its
     entries now would build them."""
     if stream.nodes is None:
-        stream.nodes = []
-        for entry in stream.entries:
-            _append_to_nodes(e, stream.nodes, entry)
+        stream.nodes = build(stream.entries, e.target.stream_node_max_entries, e.target.stream_node_max_bytes)
     return stream.nodes
 
 
 def _append_to_nodes(e, nodes: list[Node], entry: StreamEntry) -> None:
-    """streamAppendItem: into the tail node unless it is full (its bytes plus the entry's fields and
-    values reach stream-node-max-bytes, or its entries, deleted ones too, stream-node-max-entries); a
-    new node's master entry takes this entry's fields, and entries with the same fields store values only."""
-    target, pairs = e.target, entry.fields
-    tail = nodes[-1] if nodes else None
-    if tail is not None:
-        max_bytes = target.stream_node_max_bytes
-        max_bytes = _LISTPACK_MAX_SIZE if max_bytes == 0 or max_bytes > _LISTPACK_MAX_SIZE else max_bytes
-        max_entries = target.stream_node_max_entries
-        if tail.size + sum([len(f) + len(v) for f, v in pairs]) >= max_bytes or (
-                max_entries and tail.live + tail.deleted >= max_entries):
-            tail = None
-    names = [f for f, _ in pairs]
-    if tail is None:  # header and end, the master entry's field count, fields and terminator
-        tail = Node(entry.id, names, 7 + _int_size(len(names)) + sum(map(_value_size, names)) + _int_size(0))
-        nodes.append(tail)
-    size = _int_size(_delta(entry.id.ms, tail.master_id.ms)) + _int_size(_delta(entry.id.seq, tail.master_id.seq)) \
-        + sum([_value_size(v) for _, v in pairs])
-    if names == tail.fields:  # flags, the values, lp-count
-        size += 2 + _int_size(len(pairs) + 3)
-    else:  # flags, field count, fields and values, lp-count
-        size += 2 + _int_size(len(pairs)) + sum(map(_value_size, names)) + _int_size(2 * len(pairs) + 4)
-    tail.base += size
-    tail.live += 1
-    tail.last_id = entry.id
+    append(nodes, entry, e.target.stream_node_max_entries, e.target.stream_node_max_bytes)
 
 
 def _delete_from_nodes(e, stream: Stream, index: int) -> None:
