@@ -120,3 +120,18 @@ SCRIPTS = {
 @pytest.mark.parametrize("script", SCRIPTS.values(), ids=SCRIPTS)
 def test_geo_scripts_get_the_replies_and_keyspace_redis_gives(server, script):
     assert_same(server, script)
+
+
+@pytest.fixture(scope="module", params=["redis-6.2", "redis-8.2", "valkey-9.1"])
+def target_server(request):
+    with start_server(request.param) as running:
+        yield request.param, running
+
+
+def test_search_errors_are_in_each_targets_words(target_server):
+    """6.2 names WITHCOORDS; Valkey 9, which also searches polygons, names BYPOLYGON and the missing member."""
+    name, running = target_server
+    script = [NYC, "GEORADIUS nyc 13.36 38.11 50 km store p2 withdist", "GEORADIUSBYMEMBER nyc nope 5 km",
+              "GEOSEARCH nyc frommember nope byradius 1 km", "GeoSearch nyc fromlonlat 0 0 asc withcoord",
+              "GEOSEARCHSTORE d nyc frommember m bybox 1 1 km withhash", "GEOSEARCH src frommember a bybox 1 1 km"]
+    assert_same(running, script, name)

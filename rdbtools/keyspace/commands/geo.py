@@ -449,10 +449,18 @@ def _box_shape(e, origin: tuple[float, float], width: bytes, height: bytes, unit
     return Shape(origin, _unit(e, unit), width=sides[0], height=sides[1])
 
 
-def _member_origin(entry, member: bytes) -> tuple[float, float]:
+def _member_origin(e, entry, member: bytes) -> tuple[float, float]:
+    """A member's position, refused in the target's words when the key has no such member."""
     if member not in entry.value:
+        if _valkey_9(e):
+            raise CommandError(f"ERR member {member.decode(errors='replace')} does not exist")
         raise CommandError("ERR could not decode requested zset member")
     return geohash_position(entry.value[member])
+
+
+def _valkey_9(e) -> bool:
+    """Valkey 9 searches polygons too (BYPOLYGON, not served here), which shows in its error texts."""
+    return e.target.valkey_server and e.target.version >= (9, 0)
 
 
 def _read_option(e, args: list[bytes], i: int, request: _Request, entry) -> int:
@@ -478,7 +486,7 @@ def _read_option(e, args: list[bytes], i: int, request: _Request, entry) -> int:
         request.store_dist = True
     elif option == b"frommember" and left >= 1 and search and not request.from_lonlat:
         if entry is not None:  # without a source the search is empty, once its options are read
-            request.origin = _member_origin(entry, args[i + 1])
+            request.origin = _member_origin(e, entry, args[i + 1])
         request.from_member = True
         return i + 2
     elif option == b"fromlonlat" and left >= 2 and search and not request.from_member:
@@ -495,17 +503,21 @@ def _read_option(e, args: list[bytes], i: int, request: _Request, entry) -> int:
     return i + 1
 
 
-def _check(args: list[bytes], request: _Request) -> None:
+def _check(e, args: list[bytes], request: _Request) -> None:
     """The combinations Redis refuses once every option is read, in its order (the command's name as
     the client spelled it)."""
     flags, name = request.flags, args[0].decode(errors="replace")
     if request.store is not None and (request.with_dist or request.with_hash or request.with_coord):
+        if e.target.version < (7, 0):
+            raise CommandError("ERR STORE option in GEORADIUS is not compatible with WITHDIST, WITHHASH and "
+                               "WITHCOORDS options")
         what = "GEOSEARCHSTORE" if flags & _SEARCH_STORE else "STORE option in GEORADIUS"
         raise CommandError(f"ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
     if flags & _SEARCH and not (request.from_member or request.from_lonlat):
         raise CommandError(f"ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {name}")
     if flags & _SEARCH and not (request.by_radius or request.by_box):
-        raise CommandError(f"ERR exactly one of BYRADIUS and BYBOX can be specified for {name}")
+        shapes = "BYRADIUS, BYBOX and BYPOLYGON" if _valkey_9(e) else "BYRADIUS and BYBOX"
+        raise CommandError(f"ERR exactly one of {shapes} can be specified for {name}")
     if request.any and not request.count:
         raise CommandError("ERR the ANY argument requires COUNT argument")
 
@@ -521,14 +533,14 @@ def _georadius_generic(e, args: list[bytes], source: int, flags: int):
     elif flags & _BY_MEMBER:
         first = 5
         if entry is not None:  # without a source the radius is not even read
-            request.shape = _radius_shape(e, _member_origin(entry, args[2]), args[3], args[4])
+            request.shape = _radius_shape(e, _member_origin(e, entry, args[2]), args[3], args[4])
     else:
         first = 3 if flags & _SEARCH_STORE else 2
         request.store = args[1] if flags & _SEARCH_STORE else None
     i = first
     while i < len(args):
         i = _read_option(e, args, i, request, entry)
-    _check(args, request)
+    _check(e, args, request)
     if entry is None:
         return [] if request.store is None else _store(e, request.store, {}, b"")
     if flags & _SEARCH:
