@@ -43,6 +43,7 @@ from rdbtools.formats.rdb import (
     module_name,
     type_info,
 )
+from rdbtools.formats.stream_nodes import Node, int_size, value_size
 from rdbtools.formats.ziplist import decode_ziplist
 from rdbtools.formats.zipmap import decode_zipmap
 from rdbtools.rdb.model import (
@@ -790,6 +791,7 @@ class RdbReader:
         buf = self._buf
         node_count, pos = read_length(buf, pos)
         nodes: dict[bytes, list[StreamEntry]] = {}
+        shapes: dict[bytes, Node] = {}  # where the file splits the stream: serve keeps Redis's nodes
         deleted = 0
         for _ in range(node_count):
             key_at = pos
@@ -801,10 +803,12 @@ class RdbReader:
                 raise FormatError("stream node key stored twice (Redis: 'Listpack re-added with existing key')",
                                   offset=key_at)
             node_at = pos
-            values, pos = self._blob(pos, decode_listpack, "stream node listpack")
+            (values, size), pos = self._blob(pos, _listpack_and_size, "stream node listpack")
             nodes[node_key] = []
             try:
-                deleted += self._stream_node(StreamId(*_unpack_id(node_key)), values, nodes[node_key], node_at)
+                shapes[node_key] = self._stream_node(StreamId(*_unpack_id(node_key)), values, nodes[node_key],
+                                                     node_at, size)
+                deleted += shapes[node_key].deleted
             except (IndexError, TypeError, ValueError):
                 raise FormatError("stream node listpack is inconsistent", offset=node_at) from None
             except FormatError as error:
@@ -814,7 +818,8 @@ class RdbReader:
         length, pos = read_length(buf, pos)
         last_ms, pos = read_length(buf, pos)
         last_seq, pos = read_length(buf, pos)
-        stream = Stream(length, StreamId(last_ms, last_seq), entries, [], deleted_entries=deleted)
+        stream = Stream(length, StreamId(last_ms, last_seq), entries, [], deleted_entries=deleted,
+                        nodes=[shapes[key] for key in sorted(shapes)])
         if version >= 2:
             first_ms, pos = read_length(buf, pos)
             first_seq, pos = read_length(buf, pos)
@@ -862,15 +867,17 @@ class RdbReader:
         duplicates, pos = read_length(buf, pos)
         return StreamIdmp(duration, max_entries, producers, added, duplicates), pos
 
-    def _stream_node(self, master: StreamId, values: list, entries: list[StreamEntry], node_at: int) -> int:
-        """Decode one node listpack (§6.4); return how many tombstones it holds."""
+    def _stream_node(self, master: StreamId, values: list, entries: list[StreamEntry], node_at: int,
+                     size: int) -> Node:
+        """Decode one node listpack (§6.4) of ``size`` bytes; return its shape (live and deleted entries,
+        the last one's id, the bytes besides the two counters)."""
         count, deleted, field_count = values[0], values[1], values[2]
         master_fields = [as_bytes(v) for v in values[3 : 3 + field_count]]
         at = 3 + field_count
         if values[at] != 0:
             raise FormatError("stream node master entry is not terminated by 0")
         at += 1
-        live = dead = 0
+        live = dead = ms_delta = seq_delta = 0
         end = len(values)
         while at < end:
             flags, ms_delta, seq_delta = values[at], values[at + 1], values[at + 2]
@@ -898,7 +905,9 @@ class RdbReader:
         if self.deep and (live != count or dead != deleted):
             self._flag(f"stream node header says {count} live and {deleted} deleted entries, "
                        f"found {live} and {dead}", node_at)
-        return dead
+        counters = sum(int_size(v) if isinstance(v, int) else value_size(v) for v in (count, deleted))
+        return Node(master, master_fields, size - counters, live, dead, StreamId(master.ms + ms_delta,
+                                                                                 master.seq + seq_delta))
 
     def _check_stream(self, stream: Stream, pos: int) -> None:
         if stream.length != len(stream.entries):
@@ -1179,3 +1188,8 @@ class RdbFile:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _listpack_and_size(blob: bytes, deep: bool) -> tuple[list, int]:
+    """A stream node's listpack: its values, and its bytes (what stream-node-max-bytes holds it to)."""
+    return decode_listpack(blob, deep), len(blob)

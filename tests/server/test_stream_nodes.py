@@ -173,3 +173,21 @@ def test_a_dumped_stream_keeps_its_nodes_where_redis_has_them(pairs):
     assert _nodes(real_client, b"copy") == _nodes(real_client, b"s") == 9
     trims = [real_client.call([b"XTRIM", key, b"MAXLEN", b"~", b"30"]) for key in (b"s", b"copy")]
     assert trims[0] == trims[1]
+
+
+def test_a_restored_stream_keeps_the_nodes_of_the_payload(pairs):
+    """A stream RESTOREd from the real server's DUMP keeps the payload's nodes (deleted entries and all):
+    serve's approximate trims then remove what the real server's do, whatever serve's own settings."""
+    real, served = pairs("redis-7.0")
+    real_client, served_client = RawClient(real.port), RawClient(served.port)
+    real_client.call([b"FLUSHALL"])
+    for args in [[b"CONFIG", b"SET", b"stream-node-max-entries", b"6"], *_filled(b"s", b"v" * 40, 50),
+                 [b"XDEL", b"s", b"2-1", b"3-1", b"49-1"], [b"CONFIG", b"SET", b"stream-node-max-entries", b"100"]]:
+        real_client.call(args)
+    payload = real_client.call([b"DUMP", b"s"])
+    served_client.call([b"FLUSHALL"])
+    assert served_client.call([b"RESTORE", b"s", b"0", payload]) == b"OK"
+    for args in [[b"XADD", b"s", b"60-1", b"f", b"v"], [b"XTRIM", b"s", b"MAXLEN", b"~", b"40"],
+                 [b"XTRIM", b"s", b"MINID", b"~", b"20"], [b"XLEN", b"s"]]:
+        assert served_client.call(args) == real_client.call(args), args
+    assert _nodes(served_client) == _nodes(real_client)
