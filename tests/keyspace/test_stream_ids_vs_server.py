@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.keyspace.test_data_commands_vs_server import assert_same, run_both, server  # noqa: F401 (a fixture)
+from tests.servers import start_server
 
 MAX = "18446744073709551615"
 SCRIPTS = {
@@ -42,3 +43,10 @@ def test_stream_id_scripts_get_the_replies_redis_gives(server, script):  # noqa:
     mismatches, _, client = run_both(server, script)
     client.sock.close()
     assert mismatches == []
+
+
+def test_redis_6_2_takes_no_ms_star_id():
+    """XADD's "ms-*" came with Redis 7.0: 6.2 refuses it as an invalid id, also behind trimming options."""
+    with start_server("redis-6.2") as running:
+        assert_same(running, ["XADD s 5-* f v", "XADD s MAXLEN 1 5-* f v", "XADD s 5-1 f v", "XADD s 5-* f v",
+                              "XRANGE s - +"], "redis-6.2")

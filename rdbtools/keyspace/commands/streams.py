@@ -107,7 +107,7 @@ def _trim_options(e, args, i: int, xadd: bool):
         else:
             raise CommandError(SYNTAX)
     if xadd and i < len(args) and args[i] != b"*":  # the id is read before the options are judged
-        parse_id(args[i][:-2] if args[i].endswith(b"-*") else args[i])
+        parse_id(args[i][:-2] if _auto_sequence(e, args[i]) else args[i])
     if limit and trim is None:
         raise CommandError("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")
     if not xadd and trim is None:
@@ -204,6 +204,11 @@ def _delete_from_nodes(e, stream: Stream, index: int) -> None:
     del stream.entries[index]
 
 
+def _auto_sequence(e, text: bytes) -> bool:
+    """An XADD id "ms-*" (the sequence chosen by the server): from Redis 7.0; an invalid id before."""
+    return text.endswith(b"-*") and e.target.version >= (7, 0)
+
+
 def _next_id(e, stream: Stream, text: bytes) -> StreamId | None:
     """streamNextID / "ms-*": the id XADD gives; None where "ms-*" names the last id's ms and its sequence
     is spent (an id "*" would move on to the next ms)."""
@@ -235,7 +240,7 @@ def xadd(e, args):
         from rdbtools.keyspace.commands import wrong_arity
 
         raise wrong_arity(args[0])
-    explicit = None if rest[0] == b"*" or rest[0].endswith(b"-*") else parse_id(rest[0])
+    explicit = None if rest[0] == b"*" or _auto_sequence(e, rest[0]) else parse_id(rest[0])
     if explicit == ZERO:
         raise CommandError("ERR The ID specified in XADD must be greater than 0-0")
     stream = _stream(e, args[1])
