@@ -105,3 +105,25 @@ def build(entries: list[StreamEntry], max_entries: int, max_bytes: int) -> list[
     for entry in entries:
         append(nodes, entry, max_entries, max_bytes)
     return nodes
+
+
+def radix_tree_nodes(nodes: list[Node]) -> int:
+    """How many nodes Redis's radix tree holds for these listpacks (XINFO STREAM's radix-tree-nodes): keyed by
+    the master ids as 16 big-endian bytes, a shared run of bytes is one node, each branching point one, each
+    key's end one."""
+    keys = sorted(m.ms.to_bytes(8, "big") + m.seq.to_bytes(8, "big") for m in (n.master_id for n in nodes))
+    return _tree_nodes(keys, 0) if keys else 1
+
+
+def _tree_nodes(keys: list[bytes], depth: int) -> int:
+    first, last = keys[0], keys[-1]  # sorted: the common prefix of all is that of the first and the last
+    end = depth
+    while end < 16 and first[end] == last[end]:
+        end += 1
+    count = 1 if end > depth else 0  # the run of shared bytes
+    if end == 16:
+        return count + 1  # the key's end
+    groups: dict[int, list[bytes]] = {}
+    for key in keys:
+        groups.setdefault(key[end], []).append(key)
+    return count + 1 + sum(_tree_nodes(group, end + 1) for group in groups.values())

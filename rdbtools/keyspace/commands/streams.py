@@ -8,7 +8,7 @@ from the appends and the stream-node-max-entries / -bytes settings of each appen
 
 from __future__ import annotations
 
-from rdbtools.formats.stream_nodes import Node, append, build
+from rdbtools.formats.stream_nodes import Node, append, build, radix_tree_nodes
 from rdbtools.keyspace.commands import (
     INT64_MAX,
     NULL_ARRAY,
@@ -868,7 +868,7 @@ def _stream_info(e, stream: Stream, full: bool, count: int):
     from rdbtools.keyspace.commands import Map
 
     head = {b"length": len(stream.entries), b"radix-tree-keys": len(_nodes(e, stream)),
-            b"radix-tree-nodes": 2, b"last-generated-id": id_text(stream.last_id),
+            b"radix-tree-nodes": radix_tree_nodes(_nodes(e, stream)), b"last-generated-id": id_text(stream.last_id),
             b"max-deleted-entry-id": id_text(stream.max_deleted_id or ZERO),
             b"entries-added": stream.entries_added or 0,
             b"recorded-first-entry-id": id_text(stream.entries[0].id if stream.entries else ZERO)}
