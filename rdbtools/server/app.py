@@ -132,7 +132,8 @@ class Connection(asyncio.Protocol):
                 reply = server.execute(client, request)
                 if client.reply_mode is not None:  # CLIENT REPLY OFF / SKIP
                     reply = client.skip_reply(reply)
-                if not threshold and reply != _QUEUED and reply is not client.last_refusal:  # each timed alone
+                if (not threshold and reply != _QUEUED and reply is not client.last_refusal
+                        and client.blocked is None):  # each timed alone; a blocked one once served
                     record_slow(server, client, request, server.clock() - client.last_interaction)
                 if reply is not NO_REPLY:
                     encode_into(reply, client.resp == 3, batch)

@@ -661,6 +661,7 @@ class Server:
         spec = REGISTRY.get(waiting.args[0].lower())
         if spec is None:  # WAIT: only its timeout ends it
             return False
+        started = self.clock()
         with self.tracking.serving(client):  # its own invalidations follow its reply
             try:
                 reply = self._apply(spec, client.db, waiting.args)  # signals what it modified (WATCH, tracking)
@@ -675,6 +676,9 @@ class Server:
             self.blocked.remove(client)
             client.blocked = None
             client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))
+        from rdbtools.server.admin import record_slow
+
+        record_slow(self, client, waiting.args, self.clock() - started)  # logged once served, as Redis
         return True
 
     def _refusal(self, db: int, args: list[bytes], error: CommandError) -> CommandError | None:

@@ -3,6 +3,7 @@ threshold is itself checked against the new value, and secrets are logged as "(r
 
 from __future__ import annotations
 
+from tests.resp_client import RawClient
 from tests.server.test_admin_vs_server import _script, _slow_entries, pair  # noqa: F401 (the fixture)
 
 
@@ -34,3 +35,23 @@ def test_commands_that_answer_nil_are_logged_and_migrate_and_auth_are_redacted(p
                       "CONFIG SET slowlog-log-slower-than 10000"])
     theirs, ours = (_slow_entries(s.port, script) for s in (real, served))
     assert [e[3] for e in ours] == [e[3] for e in theirs]
+
+
+def test_a_blocked_command_is_logged_once_it_is_served(pair):  # noqa: F811
+    """BLPOP blocks, another client's EXEC pushes (after SLOWLOG RESET): BLPOP is logged then, as sent;
+    a blocked command that times out is never logged."""
+    logged = []
+    for server in pair:
+        blocked, other = RawClient(server.port), RawClient(server.port)
+        other.call([b"DEL", b"l"])
+        other.call([b"CONFIG", b"SET", b"slowlog-log-slower-than", b"0"])
+        blocked.sock.sendall(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nl\r\n$1\r\n0\r\n")
+        while b"blocked_clients:1" not in other.call([b"INFO", b"clients"]):
+            pass
+        for args in ([b"MULTI"], [b"LPUSH", b"l", b"foo"], [b"SLOWLOG", b"RESET"], [b"EXEC"]):
+            other.call(args)
+        assert blocked.next() == [b"l", b"foo"]
+        blocked.call([b"BLPOP", b"l", b"0.01"])
+        logged.append([entry[3] for entry in other.call([b"SLOWLOG", b"GET", b"-1"])])
+        other.call([b"CONFIG", b"SET", b"slowlog-log-slower-than", b"10000"])
+    assert logged[1] == logged[0]
