@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Double, Map, integer, subcommand_error
+from rdbtools.server import latency
 from rdbtools.server.attached import attached
 from rdbtools.server.clients import Client
 from rdbtools.server.redaction import redacted
@@ -140,16 +141,28 @@ def _trimmed(arg: bytes) -> bytes:
     return arg[:MAX_STRING] + b"... (%d more bytes)" % (len(arg) - MAX_STRING)
 
 
-def record_slow(server, client: Client, args: list[bytes], seconds: float) -> None:
-    """A command that took ``seconds``: into the slow log if that reaches slowlog-log-slower-than."""
-    threshold = server.config["slowlog-log-slower-than"]
-    micros = int(seconds * 1_000_000)
-    if threshold < 0 or micros < threshold or not args:
+def record_timing(server, client: Client, args: list[bytes], seconds: float) -> None:
+    """A command that took ``seconds``: a latency sample ("command", or "fast-command" for the table's fast
+    ones) if that reaches latency-monitor-threshold, into the slow log if it reaches slowlog-log-slower-than."""
+    if not args:
         return
+    micros = int(seconds * 1_000_000)
     spec = server.resolve(args)
-    if spec is None or _UNLOGGED & spec.flags:
+    if server.config["latency-monitor-threshold"] and spec is not None:
+        latency.sample(server, b"fast-command" if "fast" in spec.flags else b"command", micros // 1000)
+    threshold = server.config["slowlog-log-slower-than"]
+    if threshold < 0 or micros < threshold or spec is None or _UNLOGGED & spec.flags:
         return
     slow_log(server).add(client, args, micros, time.time(), server.config["slowlog-max-len"])
+
+
+def timing_threshold(config) -> int:
+    """Microseconds from which a command's time is of use (-1: never): the slow log's threshold or the
+    latency monitor's, whichever is lower."""
+    slowlog, latency_ms = config["slowlog-log-slower-than"], config["latency-monitor-threshold"]
+    if latency_ms <= 0:
+        return slowlog
+    return latency_ms * 1000 if slowlog < 0 else min(slowlog, latency_ms * 1000)
 
 
 def slow_log(server) -> SlowLog:
@@ -175,7 +188,7 @@ def _slowlog(server, client: Client, args: list[bytes], sub: bytes):
     return [list(entry) for entry in list(log.entries)[:count]]
 
 
-# --- LATENCY: no event is ever recorded ---------------------------------------------------------------
+# --- LATENCY: the events latency.py samples --------------------------------------------------------------
 
 LATENCY_DISABLED = ("I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You "
                     "may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we "
@@ -194,6 +207,8 @@ VALKEY_LATENCY_CALM = ("No latency spike was observed during the lifetime of thi
 
 def _latency_doctor(server) -> bytes:
     target, monitoring = server.config.target, server.config["latency-monitor-threshold"]
+    if latency.monitor(server):
+        return _latency_report(server)
     if target.valkey_server:
         return (VALKEY_LATENCY_CALM if monitoring else VALKEY_LATENCY_DISABLED).encode()
     if monitoring:
@@ -201,16 +216,42 @@ def _latency_doctor(server) -> bytes:
     return LATENCY_DISABLED.format(LATENCY_PAGE_8 if target.version >= (8, 0) else LATENCY_PAGE).encode()
 
 
+def _latency_report(server) -> bytes:
+    """The opening of Redis's report when it saw spikes, and each event's line (its advice is not given)."""
+    lines = [b"Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do "
+             b"you Dave?", b""]
+    for number, (name, series) in enumerate(latency.monitor(server).items(), 1):
+        values = [ms for _, ms in series.samples]
+        average = sum(values) // len(values)
+        deviation = sum(abs(v - average) for v in values) // len(values)
+        period = (series.samples[-1][0] - series.samples[0][0]) // len(values)
+        lines.append(b"%d. %s: %d latency spikes (average %dms, mean deviation %dms, period %d sec). Worst all "
+                     b"time event %dms." % (number, name, len(values), average, deviation, period, series.max))
+    return b"\n".join(lines) + b"\n"
+
+
 def _latency(server, client: Client, args: list[bytes], sub: bytes):
-    if sub in (b"latest", b"history"):
-        return []
+    if sub == b"latest":
+        return latency.latest(server)
+    if sub == b"history":
+        return latency.history(server, args[2])
     if sub == b"reset":
-        return 0
+        return latency.reset(server, args[2:])
     if sub == b"graph":
-        raise CommandError(f"ERR No samples available for event '{args[2].decode('utf-8', 'replace')}'")
+        return _latency_graph(server, args[2])
     if sub == b"doctor":
         return _latency_doctor(server)
     return Map()  # HISTOGRAM: serve keeps no per-command latency histograms
+
+
+def _latency_graph(server, event: bytes) -> bytes:
+    """Redis's header of the graph (the sparkline under it is not drawn)."""
+    series = latency.monitor(server).get(event)
+    if series is None:
+        raise CommandError(f"ERR No samples available for event '{event.decode('utf-8', 'replace')}'")
+    values = [ms for _, ms in series.samples]
+    return (b"%s - high %d ms, low %d ms (all time high %d ms)\n" % (event, max(values), min(values), series.max)
+            + b"-" * 80 + b"\n")
 
 
 # --- MEMORY: figures of the same order as Redis's -----------------------------------------------------

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from rdbtools.keyspace.commands import CommandError, Status
-from rdbtools.server.admin import record_slow
+from rdbtools.server.admin import record_timing, timing_threshold
 from rdbtools.server.aof import AofPersistence, AofWriteError
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import NO_REPLY, Server, Shutdown
@@ -120,7 +120,7 @@ class Connection(asyncio.Protocol):
         wait until it is served (as Redis does)."""
         client, server = self.client, self.app.server
         self.batch = batch = []
-        threshold = self.app.config["slowlog-log-slower-than"]
+        threshold = timing_threshold(self.app.config)
         started = server.clock()
         try:
             for index, request in enumerate(requests):
@@ -134,7 +134,7 @@ class Connection(asyncio.Protocol):
                     reply = client.skip_reply(reply)
                 if (not threshold and reply != _QUEUED and reply is not client.last_refusal
                         and client.blocked is None):  # each timed alone; a blocked one once served
-                    record_slow(server, client, request, server.clock() - client.last_interaction)
+                    record_timing(server, client, request, server.clock() - client.last_interaction)
                 if reply is not NO_REPLY:
                     encode_into(reply, client.resp == 3, batch)
                 if client.after_reply:
@@ -143,9 +143,9 @@ class Connection(asyncio.Protocol):
                     client.after_reply.clear()
             if threshold > 0 and requests and client.blocked is None:
                 self._time_batch(requests, started, threshold)
-            if self.app.config["slowlog-log-slower-than"] != threshold and requests:
+            if timing_threshold(self.app.config) != threshold and requests:
                 # CONFIG SET changed it: Redis checks that command against the value it set
-                record_slow(server, client, requests[-1], server.clock() - client.last_interaction)
+                record_timing(server, client, requests[-1], server.clock() - client.last_interaction)
             if client.blocked is None and self.broken is not None and not self.waiting:
                 batch.append(encode(CommandError(str(self.broken))))
                 client.closing = True
@@ -166,9 +166,9 @@ class Connection(asyncio.Protocol):
             return
         last = client.last_interaction
         if client.multi is None:  # a command queued in MULTI runs, and is timed, in EXEC
-            record_slow(server, client, requests[-1], ended - last)
+            record_timing(server, client, requests[-1], ended - last)
         if len(requests) == 2:
-            record_slow(server, client, requests[0], last - started)
+            record_timing(server, client, requests[0], last - started)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.client is not None:

@@ -18,7 +18,7 @@ from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY,
 from rdbtools.keyspace.engine import Engine, UnknownCommand, quiet
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import command_table, info, monitor
+from rdbtools.server import command_table, info, latency, monitor
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
 from rdbtools.server.clients import Client, Subscribers, dirty_cas, stored_state
@@ -514,13 +514,13 @@ class Server:
 
     def _timed_call(self, client: Client, args: list[bytes]) -> object:
         """A command of an EXEC, timed for the slow log on its own (EXEC itself is not logged)."""
-        from rdbtools.server.admin import record_slow
+        from rdbtools.server.admin import record_timing
 
         started = self.clock()
         spec = self.resolve(args)
         calls = None if spec is None else spec.calls
         reply = self.call(client, args)
-        record_slow(self, client, args, self.clock() - started)
+        record_timing(self, client, args, self.clock() - started)
         if spec is not None and spec.calls != calls:
             self.tell_monitors(client, args, spec)
         if client.tracking is not None:
@@ -676,9 +676,9 @@ class Server:
             self.blocked.remove(client)
             client.blocked = None
             client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))
-        from rdbtools.server.admin import record_slow
+        from rdbtools.server.admin import record_timing
 
-        record_slow(self, client, waiting.args, self.clock() - started)  # logged once served, as Redis
+        record_timing(self, client, waiting.args, self.clock() - started)  # logged once served, as Redis
         return True
 
     def _refusal(self, db: int, args: list[bytes], error: CommandError) -> CommandError | None:
@@ -728,7 +728,9 @@ class Server:
             elif aof is not None and self.persistence.child is None and (aof.rewrite_scheduled or aof.rewrite_due()):
                 aof.start_rewrite(self.engine)
         if self.active_expire:
+            cycle_started = self.clock()
             self._expire_cycle()
+            latency.sample(self, b"expire-cycle", int((self.clock() - cycle_started) * 1000))
         if self.tracking.table:
             self.tracking.limit(self.config["tracking-table-max-keys"])
         self.expire_blocked(now)
