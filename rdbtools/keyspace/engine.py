@@ -24,13 +24,16 @@ from rdbtools.keyspace.commands import (
     CommandError,
     wrong_arity,
 )
-from rdbtools.keyspace.model import Entry, Keyspace
+from rdbtools.keyspace.model import Entry, Keyspace, set_birth
 from rdbtools.rdb.targets import NEWEST, Target
 
 __all__ = ["CommandError", "Engine", "UnknownCommand"]
 
 
 _BY_NAME: dict[bytes, object] = {}
+#: why lookups leave keys untouched (Engine.untouched): a fork child is saving (touching would copy the
+#: child's pages on write), a NO-TOUCH client's command runs
+SAVING, NO_TOUCH = 1, 2
 #: a keyspace event: (class, event, key, database or None for the current one)
 Notify = Callable[..., None]
 
@@ -67,6 +70,16 @@ class Engine:
         #: a read-only command runs while notify-keyspace-events has m: a lookup that misses tells "keymiss"
         self.reading = False
         self.scripted = False  # a script's call runs (XREAD's BLOCK is refused there before Redis 7.4)
+        self.access = self.keyspace.access
+        #: what a lookup stores in the entry's lru (the LRU clock of the last tick), or None when it must
+        #: take the slow way (``touch``): an LFU policy, a fork child saving, a NO-TOUCH client's command
+        self.stamp: int | None = None
+        self.untouched = 0  # why lookups do not touch now: SAVING | NO_TOUCH
+        self.no_touch_clients = 0  # a server's clients in CLIENT NO-TOUCH mode (their requests set NO_TOUCH)
+        #: a waiting (blocked) command runs again now that its key is ready, served as Redis before 7.2 serves
+        #: it, from its waiting list: BLMOVE and XREAD make no checking lookup first (one access, not two)
+        self.waking = False
+        self.tick()
 
     def execute(self, args: list[bytes]) -> object:
         """Run one command; CommandError for an error reply, UnknownCommand when not supported."""
@@ -91,20 +104,67 @@ class Engine:
         return self.keyspace.db(self.db)
 
     def lookup(self, key: bytes, db: int | None = None) -> Entry | None:
-        """The live entry of a key: an expired one is deleted first, unless loading."""
+        """The live entry of a key: an expired one is deleted first, unless loading; the one found is
+        accessed now, also by a replay (Redis's lookupKey)."""
         db = self.db if db is None else db
         keys = self.keyspace.dbs.get(db)
         entry = None if keys is None else keys.get(key)
-        if self.loading or entry is None:
-            if self.reading and entry is None:
+        if entry is None:
+            if self.reading:
                 self.notify(KEY_MISS, b"keymiss", key, db)
-            return entry
-        if entry.expire_ms is not None and entry.expire_ms <= self.now_ms():
+            return None
+        if entry.expire_ms is not None and not self.loading and entry.expire_ms <= self.now_ms():
             self.expire(db, key)
             if self.reading:
                 self.notify(KEY_MISS, b"keymiss", key, db)
             return None
+        stamp = self.stamp
+        if stamp is None:
+            self.touch(entry)
+        else:
+            entry.lru = stamp
         return entry
+
+    def peek(self, key: bytes, db: int | None = None) -> Entry | None:
+        """``lookup`` without the access (Redis's LOOKUP_NOTOUCH: TYPE, EXISTS, TTL, OBJECT ...)."""
+        keys = self.keyspace.dbs.get(self.db if db is None else db)
+        found = None if keys is None else keys.get(key)
+        field = 0 if found is None else found.lru
+        entry = self.lookup(key, db)
+        if entry is not None:
+            entry.lru = field
+        return entry
+
+    # --- the access clock (keyspace/access.py) ------------------------------------------------------
+
+    def tick(self) -> None:
+        """Read the clock (a server's timer calls this as Redis's serverCron caches server.lruclock)."""
+        self.access.now = self.clock()
+        self.restamp()
+
+    def restamp(self) -> None:
+        """After the clock, the policy or what stops touching changed."""
+        access = self.access
+        self.stamp = None if access.lfu or self.untouched else access.clock()
+        set_birth(access.birth())
+
+    def leave_untouched(self, reason: int, on: bool) -> None:
+        """Start or end a reason for lookups not to touch keys (SAVING, NO_TOUCH)."""
+        untouched = self.untouched | reason if on else self.untouched & ~reason
+        if untouched != self.untouched:
+            self.untouched = untouched
+            self.restamp()
+
+    def touch(self, entry: Entry) -> None:
+        """The access the stamp does not make: under an LFU policy the counter may grow; nothing while
+        lookups do not touch."""
+        if not self.untouched and self.access.lfu:
+            entry.lru = self.access.accessed(entry.lru)
+
+    def renew(self, entry: Entry, old: Entry) -> None:
+        """``entry`` replaces ``old`` (found by a lookup) as a new value of the key: under an LFU policy it
+        keeps the old counter (Redis's dbOverwrite), else it is new (its lru is now)."""
+        entry.lru = old.lru if self.access.lfu else self.access.birth()
 
     def expire(self, db: int, key: bytes) -> None:
         """Delete a key found expired (on access, or by a server's active expiry) and tell on_expired
@@ -116,9 +176,15 @@ class Engine:
 
     def get(self, key: bytes, kind: str) -> Entry | None:
         """The key's entry if it holds ``kind``; WRONGTYPE if it holds something else."""
-        if self.loading:  # the hot path of a replay: no expiry to check
+        if self.loading:  # the hot path of a replay: no expiry to check, the access as lookup makes it
             keys = self.keyspace.dbs.get(self.db)
             entry = None if keys is None else keys.get(key)
+            if entry is not None:
+                stamp = self.stamp
+                if stamp is None:
+                    self.touch(entry)
+                else:
+                    entry.lru = stamp
         else:
             entry = self.lookup(key)
         if entry is not None and entry.type != kind:
@@ -166,6 +232,7 @@ class Engine:
         if old is None:
             self.notify(NEW, b"new", key)
         else:
+            self.renew(entry, old)
             self.overwritten(key, old.type, entry.type)
         self.notify(kind, event, key)
 

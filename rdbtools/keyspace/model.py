@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rdbtools.keyspace.access import Access
 from rdbtools.rdb.model import Function, KeyRecord, ModuleValue
 
 
@@ -21,12 +22,22 @@ class Entry:
     value: Any
     expire_ms: int | None = None
     field_expires: dict[bytes, int] | None = None
+    lru: int = 0  # the last access (keyspace/access.py); a new entry's is the clock of the last tick
+
+
+def set_birth(field: int) -> None:
+    """The ``lru`` new entries get (Redis's createObject reads the clock its timer cached): kept as the
+    default of Entry's __init__, so that creating an entry costs nothing more; set on each tick."""
+    defaults = Entry.__init__.__defaults__
+    if defaults[-1] != field:
+        Entry.__init__.__defaults__ = (*defaults[:-1], field)
 
 
 class Keyspace:
     def __init__(self) -> None:
         self.dbs: dict[int, dict[bytes, Entry]] = {}
         self.functions: dict[bytes, bytes] = {}  # library name -> source
+        self.access = Access()  # how keys' lru fields read (a server's policy and clock)
 
     def db(self, index: int) -> dict[bytes, Entry]:
         keys = self.dbs.get(index)
@@ -35,14 +46,14 @@ class Keyspace:
         return keys
 
     def load(self, record: KeyRecord | Function, *, db: int | None = None, key: bytes | None = None,
-             expire_ms: int | None = None) -> None:
+             expire_ms: int | None = None, idle: int | None = None, freq: int | None = None) -> None:
         """Take a record of an RDB (a snapshot, a preamble, a base file); RESTORE gives it the
-        database, name and expiry of the command instead of its own."""
+        database, name, expiry and IDLETIME / FREQ of the command instead of its own."""
         if isinstance(record, Function):
             self.functions[library_name(record.library_source)] = record.library_source
             return
         if key is not None:
-            record = replace(record, db=db, key=key, expire_ms=expire_ms)
+            record = replace(record, db=db, key=key, expire_ms=expire_ms, idle=idle, freq=freq)
         value = record.value
         if record.type == "set":
             value = dict.fromkeys(value)
@@ -51,7 +62,9 @@ class Keyspace:
         elif record.type == "list":
             value = deque(value)  # pushes and pops at both ends
         ttls = dict(record.field_expires) if record.field_expires else None
-        self.db(record.db)[record.key] = Entry(record.type, value, record.expire_ms, ttls)
+        entry = self.db(record.db)[record.key] = Entry(record.type, value, record.expire_ms, ttls)
+        if record.idle is not None or record.freq is not None:
+            entry.lru = self.access.restored(entry.lru, record.freq, record.idle)
 
     def records(self) -> Iterator[KeyRecord | Function]:
         """Functions, then every key, database by database, as the writer takes them."""
@@ -59,7 +72,7 @@ class Keyspace:
             yield Function(source)
         for db in sorted(self.dbs):
             for key, entry in self.dbs[db].items():
-                yield self.record(db, key, entry)
+                yield self.record(db, key, entry, *self.access.saved(entry.lru))
 
     def sizes(self) -> dict[int, tuple[int, int]]:
         """Keys and keys with a TTL per non-empty database (what RESIZEDB tells)."""
@@ -67,7 +80,7 @@ class Keyspace:
                 for db, keys in sorted(self.dbs.items()) if keys}
 
     @staticmethod
-    def record(db: int, key: bytes, entry: Entry) -> KeyRecord:
+    def record(db: int, key: bytes, entry: Entry, idle: int | None = None, freq: int | None = None) -> KeyRecord:
         value = entry.value
         if entry.type in ("set", "list"):
             value = list(value)
@@ -75,7 +88,7 @@ class Keyspace:
             value = list(value.items())
         elif entry.type == "module" and not isinstance(value, ModuleValue):
             value = value.module_value()  # a vector set commands changed, written anew
-        return KeyRecord(db, key, entry.type, "", 0, value, entry.expire_ms, None, None, entry.field_expires or None)
+        return KeyRecord(db, key, entry.type, "", 0, value, entry.expire_ms, idle, freq, entry.field_expires or None)
 
 
 def library_name(source: bytes) -> bytes:

@@ -90,6 +90,12 @@ class Target:
     # --- how the server propagates writes to its AOF (what serve appends for this target) ---
 
     @property
+    def embedded_keys(self) -> bool:
+        """Redis 8 and Valkey 8 keep a key's name in its value object: a key renamed or moved is a new
+        object (its LRU clock / LFU counter start anew), and no value is a shared integer."""
+        return self.version >= (8, 0)
+
+    @property
     def valkey_server(self) -> bool:
         """Valkey's behaviour, whatever the file's magic (Valkey 8 still writes REDIS)."""
         return self.name.startswith("valkey")

@@ -130,6 +130,11 @@ class RdbWriter:
         prefix = b""
         if record.expire_ms is not None:
             prefix = bytes((Opcode.EXPIRETIME_MS,)) + struct.pack("<q", record.expire_ms)
+        if self.target.rdb_version >= 9:  # RDB 9 (Redis 5) added the LRU / LFU opcodes, after the expiry
+            if record.idle is not None:
+                prefix += bytes((Opcode.IDLE,)) + encode_length(record.idle)
+            if record.freq is not None:
+                prefix += bytes((Opcode.FREQ, record.freq))
         if record.key_meta:  # right before the type byte (RDB 13+; unwritable() stops older targets)
             prefix += _key_meta(record.key_meta)
         self._emit(prefix + encode_key(record, self.target, self.compress))

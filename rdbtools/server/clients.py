@@ -252,7 +252,7 @@ def _reply(server, client: Client, args: list[bytes]) -> object:
 
 
 def _on_off(attribute: str) -> Callable:
-    """CLIENT NO-EVICT / NO-TOUCH ON|OFF: a flag CLIENT LIST shows (serve evicts nothing, keeps no LRU)."""
+    """CLIENT NO-EVICT / NO-TOUCH ON|OFF: a flag CLIENT LIST shows (serve evicts nothing)."""
     def run(server, client: Client, args: list[bytes]) -> object:
         value = args[2].lower()
         if value not in (b"on", b"off"):
@@ -260,6 +260,18 @@ def _on_off(attribute: str) -> Callable:
         setattr(client, attribute, value == b"on")
         return OK
     return run
+
+
+_set_no_touch = _on_off("no_touch")
+
+
+def _no_touch(server, client: Client, args: list[bytes]) -> object:
+    """CLIENT NO-TOUCH ON|OFF: while on, the client's commands but TOUCH leave the keys' access alone."""
+    was = client.no_touch
+    reply = _set_no_touch(server, client, args)
+    if client.no_touch != was:
+        server.no_touch_changed(client.no_touch)
+    return reply
 
 
 def _kill(server, client: Client, args: list[bytes]) -> object:
@@ -522,7 +534,7 @@ _SUBCOMMANDS: dict[bytes, Callable] = {
     b"setinfo": _setinfo,
     b"reply": _reply,
     b"no-evict": _on_off("no_evict"),
-    b"no-touch": _on_off("no_touch"),
+    b"no-touch": lambda s, c, a: _no_touch(s, c, a),
     b"kill": _kill,
     b"unblock": _unblock,
     b"pause": _pause,

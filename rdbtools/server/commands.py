@@ -212,6 +212,9 @@ def _reset(server, client: Client):
     if client.monitoring:
         server.stop_monitoring(client)
     client.db, client.resp, client.name = 0, 2, b""
+    if client.no_touch:
+        client.no_touch = False
+        server.no_touch_changed(False)
     server.acl.new_client(client)
     return Status("RESET")
 
@@ -424,17 +427,46 @@ def _randomkey(server, client: Client):
 def _object(server, client: Client, args):
     sub = args[1].upper()
     if sub in (b"ENCODING", b"FREQ", b"IDLETIME", b"REFCOUNT") and len(args) == 3:
-        entry = server.engine.keyspace.db(client.db).get(args[2])
+        entry = server.engine.peek(args[2], client.db)  # OBJECT is no access (Redis's LOOKUP_NOTOUCH)
         if entry is None:
             return None
         if sub == b"ENCODING":
             return encoding_of(entry, server.config.target).encode()
+        access = server.engine.access
         if sub == b"FREQ":
-            raise CommandError("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
-                               "note that when switching between policies at runtime LRU and LFU data will take "
-                               "some time to adjust.")
-        return 0 if sub == b"IDLETIME" else 1
+            if not access.lfu:
+                raise CommandError(f"ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
+                                   f"{_POLICY_SWITCH}")
+            return access.frequency(entry.lru)
+        if sub == b"IDLETIME":
+            if access.lfu:
+                raise CommandError(f"ERR An LFU maxmemory policy is selected, idle time not tracked. {_POLICY_SWITCH}")
+            return access.idle_ms(entry.lru) // 1000
+        return _refcount(server, entry)
     raise subcommand_error(args, server.config.target)
+
+
+SHARED_INTEGERS = 10000  # Redis's OBJ_SHARED_INTEGERS: strings 0..9999 are shared objects
+SHARED_REFCOUNT = 2147483647  # what OBJECT REFCOUNT says of a shared object (OBJ_SHARED_REFCOUNT)
+
+
+def _refcount(server, entry) -> int:
+    """OBJECT REFCOUNT: Redis before 8.0 stores a string holding 0..9999 as one shared object, unless a
+    maxmemory with an LRU or LFU policy needs each key's own access field. Serve decides by the value and
+    the policy now; Redis by those when the value was stored, and not for values APPEND or SETRANGE built."""
+    from rdbtools.formats.numbers import canonical_int64
+
+    if entry.type != "string" or len(entry.value) > 4 or server.config.target.embedded_keys:
+        return 1
+    number = canonical_int64(entry.value)
+    if number is None or not 0 <= number < SHARED_INTEGERS:
+        return 1
+    access = server.engine.access
+    return 1 if server.config["maxmemory"] and (access.lru or access.lfu) else SHARED_REFCOUNT
+
+
+_POLICY_SWITCH = ("Please note that when switching between policies at runtime LRU and LFU data will take some time "
+                  "to adjust.")
 
 
 def encoding_of(entry, target) -> str:
@@ -484,6 +516,7 @@ def _config(server, args):
             server.acl.set_default_password(server.config["requirepass"])
         server.engine.target = server.config.target
         server.configure_events()
+        server.configure_access()
         server.set_appendonly(server.config["appendonly"])
         if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):
             server.aof.collect_history()  # turned off: the history files go now, as Redis deletes them
@@ -569,6 +602,7 @@ def _bgsave(server, args):
         raise CommandError("ERR Another child process is active (AOF?): can't BGSAVE right now. "
                            "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
     server.persistence.bgsave()
+    server.children_changed()
     return Status("Background saving started")
 
 
@@ -582,6 +616,7 @@ def _bgrewriteaof(server):
         aof.rewrite_scheduled = True
         return Status("Background append only file rewriting scheduled")
     aof.start_rewrite(server.engine)
+    server.children_changed()
     return Status("Background append only file rewriting started")
 
 
@@ -640,7 +675,9 @@ def _debug(server, client: Client, args):
         if entry is None:
             raise CommandError("ERR no such key")
         encoding = encoding_of(entry, server.config.target)
-        return Status(f"Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:0 lru_seconds_idle:0")
+        idle = server.engine.access.idle_ms(entry.lru) // 1000  # (read as an LRU clock under LFU too)
+        return Status(f"Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:{entry.lru} "
+                      f"lru_seconds_idle:{idle}")
     raise subcommand_error(args, server.config.target)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
-from rdbtools.keyspace.engine import Engine, UnknownCommand, quiet
+from rdbtools.keyspace.engine import NO_TOUCH, SAVING, Engine, UnknownCommand, quiet
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import command_table, info, latency, monitor
@@ -103,6 +103,7 @@ class Server:
         # what an access finds expired and deletes goes to the AOF (when there is one), as Redis's DEL
         self.engine.on_expired = self._expired
         self.configure_events()
+        self.configure_access()
         self.clients: dict[int, Client] = {}
         self.acl = Acl(self)
         self.acl.load_config_users(config.users)
@@ -178,6 +179,13 @@ class Server:
             self.pause.postponed.remove(client)
         if client.monitoring:
             self.stop_monitoring(client)
+        if client.no_touch:
+            self.no_touch_changed(False)
+
+    def no_touch_changed(self, on: bool) -> None:
+        """A client entered or left CLIENT NO-TOUCH mode: while any is in it, requests take the hooked path."""
+        self.engine.no_touch_clients += 1 if on else -1
+        self.refresh()
 
     def stop_monitoring(self, client: Client) -> None:
         client.monitoring = False
@@ -250,10 +258,10 @@ class Server:
         return None if error is None else self._refused(client, error, spec)
 
     def _execute_hooked(self, client: Client, args: list[bytes]) -> object:
-        """``execute`` while a client tracks keys, clients are paused or monitor (``refresh`` puts it in
-        place, so that plain requests pay nothing for these): the request may wait for the pause to end; it
-        is the current client's (NOLOOP, CACHING); what it caused for its own client comes after its reply;
-        once it ran, monitors see it."""
+        """``execute`` while a client tracks keys, clients are paused, monitor or one is in NO-TOUCH mode
+        (``refresh`` puts it in place, so that plain requests pay nothing for these): the request may wait for
+        the pause to end; it is the current client's (NOLOOP, CACHING); what it caused for its own client comes
+        after its reply; once it ran, monitors see it."""
         tracking = self.tracking
         if tracking.active:
             if tracking.table:  # as Redis checks before each command
@@ -264,7 +272,7 @@ class Server:
         monitors = self.subscribers.monitors
         spec = self.resolve(args) if client.tracking is not None or monitors else None
         calls = None if spec is None else spec.calls
-        reply = self._execute(client, args)
+        reply = self._execute_untouching(client, args) if client.no_touch else self._execute(client, args)
         if spec is not None and spec.calls != calls:  # it ran (not refused, not queued)
             if client.tracking is not None:  # its keys are read
                 self.track_read(client, args)
@@ -273,12 +281,22 @@ class Server:
             return tracking.finish(client, reply, NO_REPLY)
         return reply
 
+    def _execute_untouching(self, client: Client, args: list[bytes]) -> object:
+        """A NO-TOUCH client's request: its lookups leave keys' access alone (TOUCH lifts this itself)."""
+        engine = self.engine
+        engine.leave_untouched(NO_TOUCH, True)
+        try:
+            return self._execute(client, args)
+        finally:
+            engine.leave_untouched(NO_TOUCH, False)
+
     def refresh(self) -> None:
         """The paths requests take, after what they depend on changed (AOF, WATCH, tracking, pause): the
         direct one while none is in use."""
         tracking = self.tracking.active
         self.direct = self.aof is None and not self.versions and not tracking
-        hooked = tracking or self.pause.until is not None or self.subscribers.monitors
+        hooked = (tracking or self.pause.until is not None or self.subscribers.monitors
+                  or self.engine.no_touch_clients)
         self.execute = self._execute_hooked if hooked else self._execute
 
     def _append_unit(self, name: bytes, caller_db: int) -> None:
@@ -434,11 +452,11 @@ class Server:
         except UnknownCommand as error:
             return CommandError(f"ERR {error.message}")
         name = spec.name
-        if spec.write:
-            self.persistence.dirty += 1
         if (reply is None or reply is NULL_ARRAY) and not self.in_transaction and (
                 name in _BLOCKING or _stream_block(name, args) is not None):  # nothing to pop or read: wait
-            return self._block(client, args)
+            return self._block(client, args)  # (no change: not dirty, and no reason to wake the waiting)
+        if spec.write:
+            self.persistence.dirty += 1
         return reply if record.shape is None else record.shape(args, reply, client.resp == 3)
 
     def _apply(self, spec: Command, db: int, args: list[bytes]) -> object:
@@ -502,6 +520,20 @@ class Server:
 
     def child_active(self) -> bool:
         return self.persistence.child is not None or (self.aof is not None and self.aof.child is not None)
+
+    def children_changed(self) -> None:
+        """A fork child started or ended: while one writes, lookups do not touch keys (Redis spares its pages
+        the copy on write)."""
+        self.engine.leave_untouched(SAVING, self.child_active())
+
+    def configure_access(self) -> None:
+        """maxmemory-policy and lfu-log-factor / lfu-decay-time, as the keys' access fields read them (at start
+        and after CONFIG SET; keyspace/access.py)."""
+        access, config = self.engine.access, self.config
+        policy = config["maxmemory-policy"]
+        access.lfu, access.lru = policy.endswith("-lfu"), policy.endswith("-lru")
+        access.log_factor, access.decay_time = config["lfu-log-factor"], config["lfu-decay-time"]
+        self.engine.restamp()
 
     def run_transaction(self, client: Client, queued: list[list[bytes]]) -> list[object]:
         """EXEC: the queued commands (their effects are EXEC's propagation unit; a blocking one does
@@ -663,13 +695,20 @@ class Server:
             return False
         started = self.clock()
         with self.tracking.serving(client):  # its own invalidations follow its reply
+            engine = self.engine
+            engine.waking = engine.target.version < (7, 2)  # (from 7.2 Redis runs the command again)
+            fields = self._access_fields(client.db, waiting.args)
             try:
                 reply = self._apply(spec, client.db, waiting.args)  # signals what it modified (WATCH, tracking)
             except CommandError as error:
                 reply = self._refusal(client.db, waiting.args, error)
-                if reply is None:
-                    return False  # the key now holds another type: it goes on waiting (as in Redis 7.0)
+                if reply is None:  # the key now holds another type: it goes on waiting (as in Redis 7.0)
+                    self._restore_access(client.db, fields)
+                    return False
+            finally:
+                engine.waking = False
             if reply is None or reply is NULL_ARRAY:
+                self._restore_access(client.db, fields)
                 return False
             if spec.write and not isinstance(reply, CommandError):  # what it popped or moved
                 self.persistence.dirty += 1
@@ -680,6 +719,20 @@ class Server:
 
         record_timing(self, client, waiting.args, self.clock() - started)  # logged once served, as Redis
         return True
+
+    def _access_fields(self, db: int, args: list[bytes]) -> dict:
+        """The access fields of a waiting command's keys: serve tries the waiting commands after every write,
+        Redis only those whose keys were made ready, so a try that serves nothing must leave them as they were."""
+        from rdbtools.server.introspection import command_keys
+
+        spec, keys = self.resolve(args), self.engine.keyspace.db(db)
+        return {} if spec is None else {key: keys[key].lru for key in command_keys(spec, args) if key in keys}
+
+    def _restore_access(self, db: int, fields: dict) -> None:
+        keys = self.engine.keyspace.db(db)
+        for key, lru in fields.items():
+            if key in keys:
+                keys[key].lru = lru
 
     def _refusal(self, db: int, args: list[bytes], error: CommandError) -> CommandError | None:
         """The error that ends a blocked command's wait, or None to keep it waiting. Redis 7.0 answers
@@ -727,6 +780,8 @@ class Server:
                 self.persistence.bgsave()
             elif aof is not None and self.persistence.child is None and (aof.rewrite_scheduled or aof.rewrite_due()):
                 aof.start_rewrite(self.engine)
+        self.engine.tick()  # the access clock new entries and lookups read, as Redis's server.lruclock
+        self.children_changed()
         if self.active_expire:
             cycle_started = self.clock()
             self._expire_cycle()

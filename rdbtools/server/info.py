@@ -46,8 +46,8 @@ def _server(server) -> dict[str, object]:
         "multiplexing_api": "epoll", "process_id": os.getpid(), "process_supervised": "no",
         "run_id": server.process.run_id, "tcp_port": server.config["port"], "server_time_usec": int(now * 1_000_000),
         "uptime_in_seconds": uptime, "uptime_in_days": uptime // 86400, "hz": 10, "configured_hz": 10,
-        "executable": sys.argv[0], "config_file": server.config.config_file or "",
-        "python_version": platform.python_version(),
+        "lru_clock": server.engine.access.clock(), "executable": sys.argv[0],
+        "config_file": server.config.config_file or "", "python_version": platform.python_version(),
     }
 
 
@@ -65,7 +65,8 @@ def _memory(server) -> dict[str, object]:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"used_memory": rss, "used_memory_human": _human(rss), "used_memory_rss": rss,
             "used_memory_rss_human": _human(rss), "used_memory_peak": peak, "used_memory_peak_human": _human(peak),
-            "maxmemory": 0, "maxmemory_human": "0B", "maxmemory_policy": "noeviction", "mem_allocator": "pymalloc"}
+            "maxmemory": server.config["maxmemory"], "maxmemory_human": _human(server.config["maxmemory"]),
+            "maxmemory_policy": server.config["maxmemory-policy"], "mem_allocator": "pymalloc"}
 
 
 def _persistence(server) -> dict[str, object]:

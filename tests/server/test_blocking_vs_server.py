@@ -131,3 +131,24 @@ def test_a_blocked_xreadgroup_whose_stream_is_gone_gets_unblocked(ports, removal
         (1, [b"XREADGROUP", b"GROUP", b"g", b"c", b"BLOCK", b"0", b"STREAMS", b"s", b">"], "blocks"),
         (0, removal), (1,),
     ])
+
+
+def _changes(client: RawClient) -> bytes:
+    info = client.call([b"INFO", b"persistence"])
+    return next(line for line in info.split(b"\r\n") if line.startswith(b"rdb_changes_since_last_save:"))
+
+
+def test_a_command_that_waits_changes_nothing(ports):
+    """A BLPOP or XREADGROUP that waits (and times out) changed nothing: rdb_changes_since_last_save stays."""
+    counts = []  # (the replies, whether the count stayed) on each server
+    for port in ports:
+        client = RawClient(port)
+        client.call([b"FLUSHALL"])
+        client.call([b"XADD", b"s", b"1-1", b"f", b"v"])
+        client.call([b"XGROUP", b"CREATE", b"s", b"g", b"$"])
+        before = _changes(client)
+        replies = [client.call(call) for call in ([b"BLPOP", b"nolist", b"0.01"],
+                                                    [b"XREADGROUP", b"GROUP", b"g", b"c", b"BLOCK", b"10", b"STREAMS",
+                                                     b"s", b">"])]
+        counts.append((replies, _changes(client) == before))
+    assert counts[1] == counts[0] == ([None, None], True)

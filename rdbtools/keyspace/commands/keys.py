@@ -16,6 +16,7 @@ from rdbtools.keyspace.commands import (
     expire_time_ms,
     integer,
 )
+from rdbtools.keyspace.engine import NO_TOUCH
 from rdbtools.keyspace.model import library_name
 
 NO_SUCH_KEY = "ERR no such key"
@@ -60,12 +61,23 @@ def unlink(e, args):
 
 @command("exists", -2, write=False)
 def exists(e, args):
-    return sum(e.lookup(key) is not None for key in args[1:])
+    return sum(e.peek(key) is not None for key in args[1:])
+
+
+@command("touch", -2, write=False)
+def touch(e, args):
+    """The keys that exist, each accessed (its LRU clock or LFU counter updated), also by a NO-TOUCH client."""
+    no_touch = e.untouched & NO_TOUCH
+    e.leave_untouched(NO_TOUCH, False)
+    try:
+        return sum(e.lookup(key) is not None for key in args[1:])
+    finally:
+        e.leave_untouched(NO_TOUCH, bool(no_touch))
 
 
 @command("type", 2, write=False)
 def type_(e, args):
-    entry = e.lookup(args[1])
+    entry = e.peek(args[1])
     return Status("none" if entry is None else entry.type)
 
 
@@ -131,7 +143,7 @@ def persist(e, args):
 
 
 def _ttl(e, key: bytes, unit_ms: int) -> int:
-    entry = e.lookup(key)
+    entry = e.peek(key)
     if entry is None:
         return -2
     if entry.expire_ms is None:
@@ -167,10 +179,18 @@ def rename(e, args):
 
 
 def _rename(e, source: bytes, destination: bytes, entry) -> None:
+    _new_name(e, entry)
     e.add(destination, entry)
     del e.keys[source]
     e.notify(GENERIC, b"rename_from", source)
     e.notify(GENERIC, b"rename_to", destination)
+
+
+def _new_name(e, entry) -> None:
+    """A key renamed or moved keeps its value object, and so its access, but where the object holds the key's
+    name (Redis 8, Valkey 8) a new one is made."""
+    if e.target.embedded_keys:
+        entry.lru = e.access.birth()
 
 
 @command("renamenx", 3)
@@ -178,10 +198,9 @@ def renamenx(e, args):
     entry = e.lookup(args[1])
     if entry is None:
         raise CommandError(NO_SUCH_KEY)
-    if e.lookup(args[2]) is not None:
+    if args[1] == args[2] or e.lookup(args[2]) is not None:
         return 0
-    if args[1] != args[2]:
-        _rename(e, args[1], args[2], entry)
+    _rename(e, args[1], args[2], entry)
     return 1
 
 
@@ -209,7 +228,9 @@ def copy_(e, args):
         if not replace:
             return 0
         del e.keyspace.dbs[target_db][args[2]]
-    e.add(args[2], copy.deepcopy(entry), target_db)
+    clone = copy.deepcopy(entry)
+    clone.lru = e.access.birth()  # a new value (Redis duplicates the object)
+    e.add(args[2], clone, target_db)
     e.notify(GENERIC, b"copy_to", args[2], target_db)
     if old is not None:
         e.overwritten(args[2], old.type, entry.type, target_db)
@@ -224,6 +245,7 @@ def move(e, args):
     entry = e.lookup(args[1])
     if entry is None or e.lookup(args[1], target_db) is not None:
         return 0
+    _new_name(e, entry)
     e.add(args[1], entry, target_db)
     del e.keys[args[1]]
     e.notify(GENERIC, b"move_from", args[1])
@@ -317,6 +339,7 @@ def restore(e, args):
     from rdbtools.rdb.payload import load_payload
 
     replace = absolute = False
+    access: dict[bytes, int] = {}  # IDLETIME or FREQ (given both, the second is a syntax error)
     i = 4
     while i < len(args):
         option = args[i].upper()
@@ -324,8 +347,8 @@ def restore(e, args):
             replace = True
         elif option == b"ABSTTL":
             absolute = True
-        elif option in (b"IDLETIME", b"FREQ") and i + 1 < len(args):
-            amount = integer(args[i + 1])
+        elif option in (b"IDLETIME", b"FREQ") and i + 1 < len(args) and access.keys() <= {option}:
+            amount = access[option] = integer(args[i + 1])
             if amount < 0 or (option == b"FREQ" and amount > 255):
                 raise CommandError("ERR Invalid IDLETIME value, must be >= 0" if option == b"IDLETIME"
                                    else "ERR Invalid FREQ value, must be >= 0 and <= 255")
@@ -348,7 +371,8 @@ def restore(e, args):
         return OK
     old = e.lookup(args[1])
     e.delete(args[1])
-    e.keyspace.load(record, db=e.db, key=args[1], expire_ms=expire_ms)
+    e.keyspace.load(record, db=e.db, key=args[1], expire_ms=expire_ms, idle=access.get(b"IDLETIME"),
+                    freq=access.get(b"FREQ"))
     e.notify(NEW, b"new", args[1])
     e.notify(GENERIC, b"restore", args[1])
     if old is not None:
@@ -357,7 +381,7 @@ def restore(e, args):
 
 
 def _expiretime(e, key: bytes, unit_ms: int) -> int:
-    entry = e.lookup(key)
+    entry = e.peek(key)
     if entry is None:
         return -2
     return -1 if entry.expire_ms is None else entry.expire_ms // unit_ms

@@ -25,8 +25,9 @@ def _list(e, key: bytes):
     return e.get(key, "list")
 
 
-def _push(e, args, left: bool, only_existing: bool):
-    entry = _list(e, args[1])
+def _push(e, args, left: bool, only_existing: bool, entry=None):
+    """``entry``: the key's, when the caller looked it up (that was the access)."""
+    entry = entry or _list(e, args[1])
     if entry is None:
         if only_existing:
             return 0
@@ -59,8 +60,9 @@ def lpushx(e, args):
     return _push(e, args, True, True)
 
 
-def _pop(e, key: bytes, left: bool, count: int | None):
-    entry = _list(e, key)
+def _pop(e, key: bytes, left: bool, count: int | None, entry=None):
+    """``entry``: the key's, when the caller looked it up (that was the access)."""
+    entry = entry or _list(e, key)
     if entry is None:
         return None if count is None else NULL_ARRAY
     take = min(1 if count is None else count, len(entry.value))
@@ -100,7 +102,7 @@ def _blocking_pop(e, args, left: bool):
     for key in args[1:-1]:
         entry = _list(e, key)
         if entry is not None:
-            return [key, _pop(e, key, left, None)]
+            return [key, _pop(e, key, left, None, entry)]
     return NULL_ARRAY
 
 
@@ -130,8 +132,9 @@ def _mpop(e, args, first: int):
     elif len(rest) != 1:
         raise CommandError(SYNTAX)
     for key in keys:
-        if _list(e, key) is not None:
-            return [key, _pop(e, key, rest[0] == b"LEFT", count)]
+        entry = _list(e, key)
+        if entry is not None:
+            return [key, _pop(e, key, rest[0] == b"LEFT", count, entry)]
     return NULL_ARRAY
 
 
@@ -248,7 +251,7 @@ def _move(e, source: bytes, destination: bytes, from_left: bool, to_left: bool):
     entry = _list(e, source)
     if entry is None:
         return None
-    _list(e, destination)  # WRONGTYPE before anything moves
+    target = _list(e, destination)  # WRONGTYPE before anything moves
     if source == destination:  # a rotation: the key never empties, so it keeps its TTL (as in Redis)
         items = entry.value
         item = items.popleft() if from_left else items.pop()
@@ -257,7 +260,7 @@ def _move(e, source: bytes, destination: bytes, from_left: bool, to_left: bool):
         e.notify(LIST, b"lpop" if from_left else b"rpop", source)
         return item
     item = (entry.value.popleft if from_left else entry.value.pop)()
-    _push(e, [b"", destination, item], to_left, False)  # Redis pushes, then tells the pop
+    _push(e, [b"", destination, item], to_left, False, target)  # Redis pushes, then tells the pop
     e.removed(LIST, b"lpop" if from_left else b"rpop", source, entry)
     return item
 
@@ -269,6 +272,8 @@ def lmove(e, args):
 
 @command("blmove", 6)
 def blmove(e, args):
+    if not e.waking:  # the blocking forms look the source up before the move does (two accesses in Redis)
+        _list(e, args[1])
     return _move(e, args[1], args[2], _side(args[3]), _side(args[4]))
 
 
@@ -279,6 +284,8 @@ def rpoplpush(e, args):
 
 @command("brpoplpush", 4)
 def brpoplpush(e, args):
+    if not e.waking:  # (as BLMOVE)
+        _list(e, args[1])
     return _move(e, args[1], args[2], False, True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, SET, SYNTAX, CommandError, command, integer
+from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, SET, SYNTAX, WRONGTYPE, CommandError, command, integer
 from rdbtools.keyspace.model import Entry
 
 _ABSENT = object()
@@ -43,19 +43,23 @@ def srem(e, args):
 
 @command("smove", 4)
 def smove(e, args):
-    source = _set(e, args[1])
+    """Both keys are looked up (accessed) first, as Redis does, then checked."""
+    source, destination = e.lookup(args[1]), e.lookup(args[2])
     if source is None:
         return 0
-    _set(e, args[2])  # WRONGTYPE before anything moves
+    if source.type != "set" or (destination is not None and destination.type != "set"):
+        raise CommandError(WRONGTYPE)  # before anything moves
     if args[3] not in source.value:
         return 0
     if args[1] == args[2]:
         return 1
     del source.value[args[3]]
     e.removed(SET, b"srem", args[1], source)
-    members = e.get_or_create(args[2], "set", dict).value
-    if args[3] not in members:
-        members[args[3]] = None
+    if destination is None:
+        destination = Entry("set", {})
+        e.add(args[2], destination)
+    if args[3] not in destination.value:
+        destination.value[args[3]] = None
         e.notify(SET, b"sadd", args[2])
     return 1
 

@@ -174,7 +174,7 @@ def sort_generic(e, args: list[bytes], readonly: bool):
 def _store(e, key: bytes, output: list) -> int:
     """STORE: the result as a list (a missing GET value as ""), replacing the key and its TTL; an
     empty result deletes it. ``e.changes`` tells propagation whether anything changed."""
-    existed = e.lookup(key) is not None
+    existed = e.peek(key) is not None  # (the store's own lookup is the access)
     e.store(key, _list_entry(output) if output else None, LIST, b"sortstore")
     e.changes = len(output) or int(existed)
     return len(output)

@@ -706,6 +706,8 @@ def _read_options(e, args, group: bool):
 def xread(e, args):
     """XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: nil when nothing is newer (the server blocks)."""
     count, _, _, _, pairs = _read_options(e, args, False)
+    for key, _ in pairs if not e.waking else ():  # Redis checks every stream (an access) before serving any
+        _stream(e, key)
     replies = []
     for key, text in pairs:
         stream = _stream(e, key)
@@ -729,6 +731,8 @@ def xreadgroup(e, args):
     reads = [(key, *_group_read(e, key, text, owner[0])) for key, text in pairs]  # all checked first
     replies = []
     for key, stream, group, after in reads:
+        if not e.waking:
+            e.lookup(key)  # Redis looks each stream up again to serve it (a second access)
         if after is None:
             entries = _deliver_new(e, key, stream, group, owner[1], count, noack, now)
         else:

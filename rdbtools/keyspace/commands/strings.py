@@ -36,18 +36,20 @@ def _read_string(e, key: bytes) -> bytes | None:
 
 
 def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: bool = False,
-           event: bytes | None = b"set", past: bool = False) -> None:
+           event: bytes | None = b"set", past: bool = False, looked: bool = False) -> None:
     """Store a string whatever the key held, telling "new" (when it held nothing), the command's event
-    and "expire" (when given one), in Redis's order."""
+    and "expire" (when given one), in Redis's order; ``looked``: the command's lookup of the key was its
+    access (this one is not)."""
     if past and e.target.past_expiry_told_expired and not e.loading:
         e.expire_now(key)
         return
-    old = e.lookup(key)
+    old = e.peek(key) if looked else e.lookup(key)
     ttl = old.expire_ms if keep_ttl and old is not None else expire_ms
-    e.keys[key] = Entry("string", value, ttl)
+    e.keys[key] = entry = Entry("string", value, ttl)
     if old is None:
         e.notify(NEW, b"new", key)
     else:
+        e.renew(entry, old)
         e.overwritten(key, old.type, "string")
     if event is not None:
         e.notify(STRING, event, key)
@@ -107,14 +109,15 @@ def set_(e, args):
     if len(args) == 3:  # the plain form (every SET of an AOF rewrite): replaces whatever was there
         keys = e.keys
         entry = keys.get(args[1])
-        if entry is not None and entry.expire_ms is not None:
-            entry = e.lookup(args[1])  # an expired key is deleted first (and that propagated, as Redis does)
-        if entry is not None and entry.type == "string":  # overwritten in place: no entry to build
-            entry.value, entry.expire_ms = args[2], None
+        if entry is not None:
+            stamp = e.stamp  # (the access engine.lookup makes, inline on this hot path)
+            if entry.expire_ms is None and stamp is not None and entry.type == "string":
+                entry.value, entry.lru = args[2], stamp  # overwritten in place: no entry to build
+            else:
+                entry = _set_over(e, keys, args)
         else:
             keys[args[1]] = Entry("string", args[2])
-            if entry is None:
-                e.notify(NEW, b"new", args[1])
+            e.notify(NEW, b"new", args[1])
         if entry is not None and e.events:  # (the guard spares the hot path a call)
             e.overwritten(args[1], entry.type, "string")
         e.notify(STRING, b"set", args[1])
@@ -124,8 +127,24 @@ def set_(e, args):
     exists = e.lookup(args[1]) is not None
     if (condition == b"NX" and exists) or (condition == b"XX" and not exists):
         return old if want_old else None
-    _store(e, args[1], args[2], expire_ms, keep_ttl, past=past)
+    _store(e, args[1], args[2], expire_ms, keep_ttl, past=past, looked=True)
     return old if want_old else OK
+
+
+def _set_over(e, keys: dict, args: list[bytes]) -> Entry | None:
+    """A plain SET over a key with a TTL or another type, or while lookups take the slow way: the entry the
+    key held (None when it had expired)."""
+    entry = e.lookup(args[1])  # an expired key is deleted first (and that propagated, as Redis does)
+    if entry is not None and entry.type == "string":
+        e.renew(entry, entry)
+        entry.value, entry.expire_ms = args[2], None
+        return entry
+    keys[args[1]] = new = Entry("string", args[2])
+    if entry is None:
+        e.notify(NEW, b"new", args[1])
+    else:
+        e.renew(new, entry)
+    return entry
 
 
 @command("setnx", 3)
@@ -202,7 +221,7 @@ def getex(e, args):
     value = _read_string(e, args[1])
     if value is None:
         return None
-    entry = e.lookup(args[1])
+    entry = e.peek(args[1])
     if past and not e.loading:
         e.expire_now(args[1])
     elif expire_ms is not None:
@@ -346,7 +365,8 @@ def setbit(e, args):
 
 
 def _replace(e, key: bytes, value: bytes, event: bytes | None) -> None:
-    entry = e.lookup(key)
+    """A string the command read (that lookup was the access) gets a new value."""
+    entry = e.peek(key)
     if entry is None:
         _store(e, key, value, event=event)
     else:

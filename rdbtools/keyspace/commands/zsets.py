@@ -343,8 +343,9 @@ def zremrangebylex(e, args):
     return _remove_range(e, args, "lex")
 
 
-def _pop(e, key: bytes, highest: bool, count: int) -> list:
-    entry = _zset(e, key)
+def _pop(e, key: bytes, highest: bool, count: int, entry=None) -> list:
+    """``entry``: the key's, when the caller looked it up (that was the access)."""
+    entry = entry or _zset(e, key)
     if entry is None:
         return []
     items = _ordered(entry.value)
@@ -377,7 +378,7 @@ def zpopmax(e, args):
 
 def _blocking_pop(e, args, highest: bool):
     for key in args[1:-1]:
-        if _zset(e, key) is not None:
+        if _zset(e, key) is not None:  # (the pop looks it up again: Redis's blocking pops access it twice)
             member, score = _pop(e, key, highest, 1)[0]
             return [key, member, score_text(e.target, score)]
     return NULL_ARRAY
@@ -408,8 +409,10 @@ def _mpop(e, args, first: int):
     elif len(rest) != 1:
         raise CommandError(SYNTAX)
     for key in keys:
-        if _zset(e, key) is not None:
-            return [key, [[m, score_text(e.target, s)] for m, s in _pop(e, key, rest[0] == b"MAX", count)]]
+        entry = _zset(e, key)
+        if entry is not None:  # BZMPOP's pop looks the key up again (two accesses in Redis), ZMPOP's does not
+            entry = None if first == 2 else entry
+            return [key, [[m, score_text(e.target, s)] for m, s in _pop(e, key, rest[0] == b"MAX", count, entry)]]
     return NULL_ARRAY
 
 
