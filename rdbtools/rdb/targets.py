@@ -32,6 +32,7 @@ class Target:
     list_max_ziplist_value: int = 64
     stream_node_max_entries: int = 100  # a stream's radix-tree node (listpack) holds at most this many entries
     stream_node_max_bytes: int = 4096  # ... and grows to at most about this many bytes
+    hll_sparse_max_bytes: int = 3000  # a HyperLogLog string is sparse up to this size, then dense
 
     @property
     def valkey(self) -> bool:
@@ -278,6 +279,7 @@ THRESHOLD_DIRECTIVES = {
     "list-max-ziplist-value": "list_max_ziplist_value",
     "stream-node-max-entries": "stream_node_max_entries",
     "stream-node-max-bytes": "stream_node_max_bytes",
+    "hll-sparse-max-bytes": "hll_sparse_max_bytes",
 }
 _LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
 _BY_VERSION = {6: "redis-2.6", 7: "redis-3.2", 8: "redis-4.0", 9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2",

@@ -1,24 +1,30 @@
-"""HyperLogLog as Redis stores it (a string): PFADD, PFCOUNT, PFMERGE with the same bytes.
+"""HyperLogLog as Redis stores it (a string): PFADD, PFCOUNT, PFMERGE with the same bytes, PFDEBUG, PFSELFTEST.
 
 Layout: "HYLL", an encoding byte (0 dense, 1 sparse), 3 unused bytes, the cached cardinality (u64le,
 bit 63 set when stale), then the registers: dense, 16384 six-bit registers packed from the low bits;
 sparse, opcodes ZERO 00xxxxxx (1-64 zero registers), XZERO 01xxxxxx yyyyyyyy (1-16384), VAL 1vvvvvxx
 (1-4 registers of value 1-32). The sparse updates follow Redis's splitting and local merging step by
-step, since different update orders leave different (valid) opcode sequences.
+step, since different update orders leave different (valid) opcode sequences; a sparse HLL grows up to
+hll-sparse-max-bytes (the target's threshold), then turns dense.
+
+Whole-HLL work (counting, merging, conversions) runs on the registers as one byte each, unpacked and
+packed with bytes.translate and compared as big integers: no Python loop over 16384 registers, which
+PFCOUNT of several keys would otherwise pay on every call. A sparse HLL whose runs do not cover
+exactly 16384 registers is corrupted (INVALIDOBJ) wherever it is read.
 """
 
 from __future__ import annotations
 
 import math
+import random
 
-from rdbtools.keyspace.commands import OK, STRING, WRONGTYPE, CommandError, command
+from rdbtools.keyspace.commands import OK, STRING, WRONGTYPE, CommandError, Status, command
 from rdbtools.keyspace.model import Entry
 
 P, Q = 14, 50
 REGISTERS = 1 << P
 HEADER = 16
 DENSE_SIZE = HEADER + (REGISTERS * 6 + 7) // 8
-SPARSE_MAX_BYTES = 3000  # hll-sparse-max-bytes
 VAL_MAX_VALUE, VAL_MAX_LEN, ZERO_MAX_LEN, XZERO_MAX_LEN = 32, 4, 64, 16384
 ALPHA_INF = 0.721347520444481703680
 NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."
@@ -68,6 +74,57 @@ def is_hll(value: bytes) -> bool:
             and (value[4] != 0 or len(value) == DENSE_SIZE))
 
 
+# --- registers, one byte each ----------------------------------------------------------------------
+
+def _table(function) -> bytes:
+    return bytes(function(b) & 0xFF for b in range(256))
+
+
+# three packed bytes hold four registers: r0 = b0 & 63, r1 = b0 >> 6 | (b1 & 15) << 2, r2 = b1 >> 4 |
+# (b2 & 3) << 4, r3 = b2 >> 2; each piece is a translation of one byte column, joined by OR
+_UNPACK = tuple(_table(f) for f in (lambda b: b & 63, lambda b: b >> 6, lambda b: (b & 15) << 2, lambda b: b >> 4,
+                                    lambda b: (b & 3) << 4, lambda b: b >> 2))
+_PACK = tuple(_table(f) for f in (lambda r: (r & 3) << 6, lambda r: r >> 2, lambda r: (r & 15) << 4,
+                                  lambda r: r >> 4, lambda r: r << 2))
+_HIGH_BITS = int.from_bytes(b"\x80" * REGISTERS, "little")
+_ALL_BITS = (1 << (8 * REGISTERS)) - 1
+
+
+def _or(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "little") | int.from_bytes(b, "little")).to_bytes(len(a), "little")
+
+
+def unpack(hll: bytes | bytearray) -> bytes:
+    """A dense HLL's registers, a byte each."""
+    data = bytes(hll[HEADER:DENSE_SIZE])
+    b0, b1, b2 = data[0::3], data[1::3], data[2::3]
+    low6, top2, low4, top4, low2, top6 = _UNPACK
+    registers = bytearray(REGISTERS)
+    registers[0::4] = b0.translate(low6)
+    registers[1::4] = _or(b0.translate(top2), b1.translate(low4))
+    registers[2::4] = _or(b1.translate(top4), b2.translate(low2))
+    registers[3::4] = b2.translate(top6)
+    return bytes(registers)
+
+
+def pack(registers: bytes) -> bytes:
+    """The dense register bytes of registers given a byte each (each below 64)."""
+    r0, r1, r2, r3 = (registers[i::4] for i in range(4))
+    up6, down2, up4, down4, up2 = _PACK
+    data = bytearray(DENSE_SIZE - HEADER)
+    data[0::3] = _or(r0, r1.translate(up6))
+    data[1::3] = _or(r1.translate(down2), r2.translate(up4))
+    data[2::3] = _or(r2.translate(down4), r3.translate(up2))
+    return bytes(data)
+
+
+def maximum(a: bytes, b: bytes) -> bytes:
+    """Register by register, the larger (values below 128): (a | 0x80) - b keeps its high bit where a >= b."""
+    x, y = int.from_bytes(a, "little"), int.from_bytes(b, "little")
+    keep = ((((x | _HIGH_BITS) - y) & _HIGH_BITS) >> 7) * 0xFF
+    return ((x & keep) | (y & (_ALL_BITS ^ keep))).to_bytes(REGISTERS, "little")
+
+
 # --- dense -----------------------------------------------------------------------------------------
 
 def dense_get(registers: bytearray, index: int, base: int = HEADER) -> int:
@@ -93,12 +150,14 @@ def _dense_update(hll: bytearray, index: int, count: int) -> bool:
 # --- sparse ----------------------------------------------------------------------------------------
 
 def _opcode(hll: bytearray, p: int) -> tuple[str, int, int, int]:
-    """(kind, span, value, size) of the opcode at p."""
+    """(kind, span, value, size) of the opcode at p (an XZERO cut by the end reads a 0, as Redis reads
+    the string's terminating NUL)."""
     byte = hll[p]
     if byte & 0xC0 == 0:
         return "zero", (byte & 0x3F) + 1, 0, 1
     if byte & 0xC0 == 0x40:
-        return "xzero", (((byte & 0x3F) << 8) | hll[p + 1]) + 1, 0, 2
+        low = hll[p + 1] if p + 1 < len(hll) else 0
+        return "xzero", (((byte & 0x3F) << 8) | low) + 1, 0, 2
     return "val", (byte & 0x3) + 1, ((byte >> 2) & 0x1F) + 1, 1
 
 
@@ -112,32 +171,39 @@ def _zeros(length: int) -> bytes:
     return bytes((length - 1,))
 
 
-def registers_of(hll: bytes) -> list[int] | None:
-    """Every register's value (None when a sparse HLL does not cover exactly 16384 registers)."""
-    if hll[4] == 0:
-        return [dense_get(bytearray(hll), i) for i in range(REGISTERS)]
-    values: list[int] = []
-    p, data = HEADER, bytearray(hll)
-    while p < len(hll):
+def _sparse_registers(hll: bytes | bytearray) -> bytes | None:
+    """A sparse HLL's registers, None unless its runs cover exactly 16384 (Redis 7.0.15 as Debian ships
+    it, with the CVE-2025-32023 fix: a run passing the end is corruption wherever it is read)."""
+    parts: list[bytes] = []
+    total = 0
+    data = bytearray(hll)
+    p = HEADER
+    while p < len(data):
         _, span, value, size = _opcode(data, p)
-        values.extend([value] * span)
         p += size
-    return values if len(values) == REGISTERS else None
+        total += span
+        if total > REGISTERS:
+            return None
+        parts.append(bytes((value,)) * span)
+    return b"".join(parts) if total == REGISTERS else None
 
 
-def to_dense(hll: bytearray) -> bytearray:
-    values = registers_of(hll)
+def registers(hll: bytes | bytearray) -> bytes:
+    """Every register, a byte each; INVALIDOBJ for a corrupted sparse HLL."""
+    values = unpack(hll) if hll[4] == 0 else _sparse_registers(hll)
     if values is None:
         raise CommandError(CORRUPT)
-    dense = bytearray(hll[:HEADER]) + bytearray(DENSE_SIZE - HEADER)
+    return values
+
+
+def to_dense(hll: bytes | bytearray) -> bytearray:
+    """Redis's hllSparseToDense: the header kept (the cached cardinality too), the registers packed."""
+    dense = bytearray(hll[:HEADER]) + pack(registers(hll))
     dense[4] = 0
-    for index, value in enumerate(values):
-        if value:
-            dense_set(dense, index, value)
     return dense
 
 
-def sparse_set(hll: bytearray, index: int, count: int) -> tuple[bytearray, bool]:
+def sparse_set(hll: bytearray, index: int, count: int, max_bytes: int) -> tuple[bytearray, bool]:
     """Redis's hllSparseSet: (the HLL, possibly promoted to dense, and whether a register grew)."""
     if count > VAL_MAX_VALUE:
         return _promote(hll, index, count)
@@ -165,9 +231,11 @@ def sparse_set(hll: bytearray, index: int, count: int) -> tuple[bytearray, bool]
     else:
         sequence = (_zeros(index - first) if index != first else b"") + bytes((_val(count, 1),)) + (
             _zeros(last - index) if index != last else b"")
-    if len(sequence) > size and len(hll) + len(sequence) - size > SPARSE_MAX_BYTES:
+    length = len(hll) + len(sequence) - size  # as Redis counts it, also for an XZERO cut by the end
+    if len(sequence) > size and length > max_bytes:
         return _promote(hll, index, count)
     hll[p : p + size] = sequence
+    del hll[length:]
     return _merge(hll, prev), True
 
 
@@ -198,11 +266,11 @@ def _promote(hll: bytearray, index: int, count: int) -> tuple[bytearray, bool]:
     return dense, True
 
 
-def add(hll: bytearray, element: bytes) -> tuple[bytearray, bool]:
+def add(hll: bytearray, element: bytes, max_bytes: int) -> tuple[bytearray, bool]:
     index, count = pattern(element)
     if hll[4] == 0:
         return hll, _dense_update(hll, index, count)
-    return sparse_set(hll, index, count)
+    return sparse_set(hll, index, count, max_bytes)
 
 
 # --- counting --------------------------------------------------------------------------------------
@@ -233,11 +301,9 @@ def _tau(x: float) -> float:
             return z / 3
 
 
-def estimate(values: list[int]) -> int:
-    """hllCount: Ertl's improved estimator over the register histogram."""
-    histogram = [0] * 64
-    for value in values:
-        histogram[value] += 1
+def estimate(values: bytes) -> int:
+    """hllCount: Ertl's improved estimator over the register histogram (registers a byte each)."""
+    histogram = [values.count(v) for v in range(Q + 2)]
     m = float(REGISTERS)
     z = m * _tau((m - histogram[Q + 1]) / m)
     for j in range(Q, 0, -1):
@@ -254,11 +320,16 @@ def _hll(e, key: bytes, read: bool = False) -> Entry | None:
     entry = e.read(key) if read else e.lookup(key)
     if entry is None:
         return None
+    _check(entry)
+    return entry
+
+
+def _check(entry: Entry) -> None:
+    """Redis's isHLLObjectOrReply."""
     if entry.type != "string":
         raise CommandError(WRONGTYPE)
     if not is_hll(entry.value):
         raise CommandError(NOT_HLL)
-    return entry
 
 
 @command("pfadd", -2)
@@ -267,9 +338,14 @@ def pfadd(e, args):
     created = entry is None
     hll = empty() if created else bytearray(entry.value)
     updated = created
-    for element in args[2:]:
-        hll, changed = add(hll, element)
-        updated |= changed
+    max_bytes = e.target.hll_sparse_max_bytes
+    try:
+        for element in args[2:]:
+            hll, changed = add(hll, element, max_bytes)
+            updated |= changed
+    except CommandError:
+        entry.value = bytes(hll)  # a corrupted HLL keeps the registers set before the error, as in Redis
+        raise
     if updated:
         _invalidate(hll)
         _write(e, args[1], entry, hll)
@@ -289,11 +365,11 @@ def _write(e, key: bytes, entry, hll: bytearray) -> None:
 def pfcount(e, args):
     """One key: the cached cardinality, recomputed and stored when stale; several: their union."""
     if len(args) > 2:
-        union = [0] * REGISTERS
+        union = bytes(REGISTERS)
         for key in args[1:]:
             entry = _hll(e, key)
             if entry is not None:
-                union = [max(a, b) for a, b in zip(union, _registers(entry.value), strict=True)]
+                union = maximum(union, registers(entry.value))
         return estimate(union)
     entry = _hll(e, args[1])
     if entry is None:
@@ -301,38 +377,169 @@ def pfcount(e, args):
     hll = bytearray(entry.value)
     if not hll[15] & 0x80:
         return int.from_bytes(hll[8:16], "little")
-    card = estimate(_registers(entry.value))
+    card = estimate(registers(hll))
     hll[8:16] = card.to_bytes(8, "little")
     entry.value = bytes(hll)
     return card
 
 
-def _registers(value: bytes) -> list[int]:
-    values = registers_of(value)
-    if values is None:
-        raise CommandError(CORRUPT)
-    return values
-
-
 @command("pfmerge", -2)
 def pfmerge(e, args):
     """PFMERGE destkey [sourcekey ...]: the destination's registers count too; dense if any input is."""
-    union, dense = [0] * REGISTERS, False
+    union, dense = bytes(REGISTERS), False
     for key in args[1:]:
         entry = _hll(e, key, read=True)
         if entry is not None:
             dense |= entry.value[4] == 0
-            union = [max(a, b) for a, b in zip(union, _registers(entry.value), strict=True)]
+            union = maximum(union, registers(entry.value))
     entry = e.lookup(args[1])
     hll = empty() if entry is None else bytearray(entry.value)
-    if dense and hll[4] == 1:
-        hll = to_dense(hll)
-    for index, value in enumerate(union):
-        if value:
-            if hll[4] == 0:
-                _dense_update(hll, index, value)
-            else:
-                hll, _ = sparse_set(hll, index, value)
+    if dense:
+        hll = bytearray(hll[:HEADER]) + pack(union)  # the destination's own registers are in the union
+        hll[4] = 0
+    else:
+        max_bytes = e.target.hll_sparse_max_bytes
+        for index, value in enumerate(union):
+            if value:
+                if hll[4] == 0:
+                    _dense_update(hll, index, value)
+                else:
+                    hll, _ = sparse_set(hll, index, value, max_bytes)
     _invalidate(hll)
     _write(e, args[1], entry, hll)
     return OK
+
+
+# --- testing and debugging -------------------------------------------------------------------------
+
+@command("pfdebug", 3)
+def pfdebug(e, args):
+    """PFDEBUG GETREG|DECODE|ENCODING|TODENSE key, and SIMD ON|OFF where the target has it (no key)."""
+    name = args[1].lower()
+    if name == b"simd" and _has_simd(e.target):
+        return _simd(e, args[2])
+    entry = e.lookup(args[2])
+    if entry is None:
+        raise CommandError("ERR The specified key does not exist")
+    _check(entry)
+    action = _DEBUG.get(name)
+    if action is None:
+        raise CommandError(f"ERR Unknown PFDEBUG subcommand '{args[1].decode('utf-8', 'replace')}'")
+    if len(args) != 3:  # Redis 6.2's arity lets more arguments reach the subcommand
+        raise CommandError(f"ERR Wrong number of arguments for the '{args[1].decode('utf-8', 'replace')}' subcommand")
+    return action(entry)
+
+
+def _has_simd(target) -> bool:
+    """PFDEBUG SIMD: Redis 8.0 and Valkey 8.1 count dense HLLs with AVX2 where the CPU has it."""
+    return target.version >= ((8, 1) if target.valkey_server else (8, 0))
+
+
+_SIMD_STATE = {"enabled": True}
+
+
+def _simd(e, switch: bytes):
+    """Turn the SIMD path on or off (serve has none: a reply only). A word other than ON or OFF gets the
+    error and then, as Redis sends it too, the state: two replies to one command."""
+    word = switch.lower()
+    if word in (b"on", b"off"):
+        _SIMD_STATE["enabled"] = word == b"on"
+        return Status("enabled" if _SIMD_STATE["enabled"] else "disabled")
+    from rdbtools.server.protocol import Raw  # the engine needs the server only here
+
+    state = b"enabled" if _SIMD_STATE["enabled"] else b"disabled"
+    return Raw(b"-ERR Argument must be ON or OFF\r\n+" + state + b"\r\n")
+
+
+def _getreg(entry: Entry) -> list[int]:
+    """The registers; a sparse HLL is turned dense first (and stays so)."""
+    if entry.value[4] == 1:
+        entry.value = bytes(to_dense(entry.value))
+    return list(unpack(entry.value))
+
+
+def _decode(entry: Entry) -> bytes:
+    """The sparse opcodes as text: z:<len> (ZERO), Z:<len> (XZERO), v:<value>,<len> (VAL)."""
+    hll = bytearray(entry.value)
+    if hll[4] != 1:
+        raise CommandError("ERR HLL encoding is not sparse")
+    words, p = [], HEADER
+    while p < len(hll):
+        kind, span, value, size = _opcode(hll, p)
+        words.append(b"v:%d,%d" % (value, span) if kind == "val" else b"%s:%d" % (b"z" if size == 1 else b"Z", span))
+        p += size
+    return b" ".join(words)
+
+
+def _todense(entry: Entry) -> int:
+    if entry.value[4] == 0:
+        return 0
+    entry.value = bytes(to_dense(entry.value))
+    return 1
+
+
+_DEBUG = {b"getreg": _getreg, b"decode": _decode, b"encoding": lambda entry: Status(("dense", "sparse")[
+    entry.value[4]]), b"todense": _todense}
+
+
+@command("pfselftest", 1, write=False)
+def pfselftest(e, args):
+    """Redis's self test, run on serve's own code: register access, then dense and sparse HLLs fed the
+    same elements agreeing and estimating within bounds (to 10^5 elements where Redis goes to 10^7)."""
+    failure = self_test(e.target.hll_sparse_max_bytes)
+    if failure is not None:
+        raise CommandError(failure)
+    return OK
+
+
+SELF_TEST_CYCLES = 3  # Redis: 1000 rounds of the register test
+SELF_TEST_ELEMENTS = 100_000
+
+
+def self_test(max_bytes: int, rng: random.Random | None = None) -> str | None:
+    """The first failure's TESTFAILED text, None when all pass."""
+    rng = rng or random.Random()
+    return _test_registers(rng) or _test_estimates(rng, max_bytes)
+
+
+def _test_registers(rng: random.Random) -> str | None:
+    """Registers set to random values read back the same, one by one and unpacked at once; packing
+    gives the same bytes."""
+    dense = bytearray(DENSE_SIZE)
+    for _ in range(SELF_TEST_CYCLES):
+        values = bytes(rng.getrandbits(6) for _ in range(REGISTERS))
+        for index, value in enumerate(values):
+            dense_set(dense, index, value)
+        for index, value in enumerate(values):
+            got = dense_get(dense, index)
+            if got != value:
+                return f"TESTFAILED Register {index} should be {value} but is {got}"
+        if unpack(dense) != values or pack(values) != dense[HEADER:]:
+            return "TESTFAILED packed and unpacked registers disagree"
+    return None
+
+
+def _test_estimates(rng: random.Random, max_bytes: int) -> str | None:
+    """Distinct elements into a dense and a sparse HLL: at 1, 10, 100 ... elements both must agree,
+    the sparse one still sparse while small, and the error within six standard errors (1 at 10)."""
+    dense, sparse = bytearray(b"HYLL") + bytearray(DENSE_SIZE - 4), empty()
+    seed = rng.getrandbits(64)
+    relative = 1.04 / math.sqrt(REGISTERS)
+    checkpoint = 1
+    for j in range(1, SELF_TEST_ELEMENTS + 1):
+        element = (j ^ seed).to_bytes(8, "little")
+        index, run = pattern(element)
+        _dense_update(dense, index, run)
+        sparse, _ = add(sparse, element, max_bytes)
+        if j != checkpoint:
+            continue
+        if j < max_bytes / 2 and sparse[4] != 1:
+            return "TESTFAILED sparse encoding not used"
+        card = estimate(unpack(dense))
+        if card != estimate(registers(sparse)):
+            return "TESTFAILED dense/sparse disagree"
+        error = abs(checkpoint - card)
+        if error > (1 if j == 10 else math.ceil(relative * 6 * checkpoint)):
+            return f"TESTFAILED Too big error. card:{checkpoint} abserr:{error}"
+        checkpoint *= 10
+    return None
