@@ -29,7 +29,16 @@ from rdbtools.errors import RdbtoolError
 from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_manifest, parse_manifest
 from rdbtools.keyspace.engine import Engine
 from rdbtools.server.config import ServerConfig
-from rdbtools.server.persistence import Child, fork_child, kill_child, reap_finished, slowed, write_rdb
+from rdbtools.server.persistence import (
+    Child,
+    RewriteStats,
+    fork_child,
+    kill_child,
+    reap_finished,
+    rewrite_info,
+    slowed,
+    write_rdb,
+)
 from rdbtools.server.protocol import encode_bulks
 
 log = logging.getLogger("rdbtool.serve")
@@ -48,8 +57,11 @@ class AofWriteError(RdbtoolError):
 
 class AofPersistence:
     def __init__(self, config: ServerConfig, clock: Callable[[], float] = time.time,
-                 saving: Callable[[], bool] = lambda: False) -> None:
+                 saving: Callable[[], bool] = lambda: False, stats: RewriteStats | None = None, *,
+                 appending: bool = True) -> None:
         self.config = config
+        self.appending = appending  # False: appendonly no, a BGREWRITEAOF writes the new base and nothing after
+        self.stats = stats or RewriteStats()  # the server's (shared with its other AofPersistence objects)
         self.clock = clock
         self.saving = saving  # whether a BGSAVE child is writing (no-appendfsync-on-rewrite)
         self.buffer = bytearray()
@@ -68,14 +80,16 @@ class AofPersistence:
         self._fsync_thread: threading.Thread | None = None
         # rewriting (BGREWRITEAOF): the child, and what the parent keeps meanwhile
         self.child: Child | None = None
-        self.rewrite_scheduled = False
         self.rewrite_buffer: bytearray | None = None  # single file: the writes since the fork
         self.waiting = False  # turned on at run time: the files are complete once the first rewrite is
-        self.rewrites = 0
-        self.failures_in_a_row = 0
-        self.last_rewrite_ok = True
-        self.last_rewrite_seconds = -1
-        self.last_cow_size = 0
+
+    @property
+    def rewrite_scheduled(self) -> bool:
+        return self.stats.scheduled
+
+    @rewrite_scheduled.setter
+    def rewrite_scheduled(self, value: bool) -> None:
+        self.stats.scheduled = value
 
     # --- layout ----------------------------------------------------------------------------------
 
@@ -383,13 +397,17 @@ class AofPersistence:
         else:  # turning AOF on: what the buffer holds is in the snapshot the child writes
             self.buffer.clear()
         if self.multi_part:
-            self._open_new_incr()
-        else:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if self.appending:
+                self._open_new_incr()
+            elif self.manifest is None:
+                self.manifest = self.read_manifest()
+        elif self.appending:
             self.rewrite_buffer = bytearray()
         self.selected_db = -1  # the new file starts with a SELECT
         self.child = fork_child(lambda pid: self._write_base(self._temp_rewrite(pid), engine))
         self.rewrite_scheduled = False
-        self.rewrites += 1  # counted when started, as Redis counts them
+        self.stats.rewrites += 1  # counted when started, as Redis counts them
         log.info("Background append only file rewriting started by pid %d", self.child.pid)
         return self.child.pid
 
@@ -433,7 +451,7 @@ class AofPersistence:
         if finished is None:
             return None
         child, ok, status, cow = finished
-        self.last_rewrite_seconds = int(time.time() - child.started)
+        self.stats.last_seconds = int(time.time() - child.started)
         temp = self._temp_rewrite(child.pid)
         if ok:
             try:
@@ -449,10 +467,10 @@ class AofPersistence:
             log.warning("Background AOF rewrite %s", f"terminated by signal {os.WTERMSIG(status)}"
                         if os.WIFSIGNALED(status) else "failed")
         else:
-            self.last_cow_size = cow
+            self.stats.last_cow_size = cow
             log.info("Background AOF rewrite finished successfully")
-        self.last_rewrite_ok = ok
-        self.failures_in_a_row = 0 if ok else self.failures_in_a_row + 1
+        self.stats.last_ok = ok
+        self.stats.failures_in_a_row = 0 if ok else self.stats.failures_in_a_row + 1
         return ok
 
     def _install(self, temp: Path) -> None:
@@ -470,22 +488,25 @@ class AofPersistence:
             os.rename(self._temp_incr, self.directory / incrs[-1].name)
             self.waiting = False
         fsync_directory(str(self.directory))
-        replaced = [*incrs[:-1], *([manifest.base] if manifest.base else [])]
+        current = incrs[-1:] if self.appending else []  # with appendonly no every incr file is history
+        replaced = [*incrs[:len(incrs) - len(current)], *([manifest.base] if manifest.base else [])]
         history = [replace(e, type=FileType.HISTORY) for e in replaced] + manifest.history
-        self._persist_manifest(Manifest((base, *history, incrs[-1])))  # the switch: one rename
+        self._persist_manifest(Manifest((base, *history, *current)))  # the switch: one rename
         self.collect_history()
         self.size = self.base_size = self._current_size()
 
     def _install_single(self, temp: Path) -> None:
         """The single file: the writes made meanwhile appended to the new one, which replaces it."""
-        with open(temp, "ab") as out:
-            out.write(self.rewrite_buffer)
-            out.flush()
-            os.fsync(out.fileno())
+        if self.rewrite_buffer:
+            with open(temp, "ab") as out:
+                out.write(self.rewrite_buffer)
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(temp, self.single_path)
         fsync_directory(self.config["dir"])
-        os.close(self.fd)
-        self._open_file(self.single_path)
+        if self.fd is not None:
+            os.close(self.fd)
+            self._open_file(self.single_path)
         self.rewrite_buffer, self.waiting = None, False
         self.buffer.clear()  # already in the new file
         self.size = self.base_size = self._current_size()
@@ -509,14 +530,8 @@ class AofPersistence:
             self.child, self.rewrite_buffer = None, None
 
     def info(self) -> dict[str, object]:
-        now = time.time()
-        return {"aof_enabled": 1, "aof_rewrite_in_progress": int(self.child is not None),
-                "aof_rewrite_scheduled": int(self.rewrite_scheduled),
-                "aof_last_rewrite_time_sec": self.last_rewrite_seconds,
-                "aof_current_rewrite_time_sec": int(now - self.child.started) if self.child else -1,
-                "aof_last_bgrewrite_status": "ok" if self.last_rewrite_ok else "err", "aof_rewrites": self.rewrites,
-                "aof_rewrites_consecutive_failures": self.failures_in_a_row,
-                "aof_last_write_status": "ok" if self.last_write_ok else "err", "aof_last_cow_size": self.last_cow_size,
+        return {"aof_enabled": 1, **rewrite_info(self.stats, self.child, self.config),
+                "aof_last_write_status": "ok" if self.last_write_ok else "err",
                 "aof_current_size": self.size, "aof_base_size": self.base_size, "aof_pending_rewrite": 0,
                 "aof_buffer_length": len(self.buffer), "aof_pending_bio_fsync": int(self._fsync_running()),
                 "aof_delayed_fsync": self.delayed_fsyncs}

@@ -607,15 +607,21 @@ def _bgsave(server, args):
 
 
 def _bgrewriteaof(server):
-    aof = server.aof
-    if aof is None:
-        raise CommandError("ERR rdbtool serve rewrites the AOF only with appendonly yes")
-    if aof.child is not None:
+    """BGREWRITEAOF, with appendonly yes or no (Redis 7 writes a new base either way); scheduled while
+    another child runs, or (7.0+) inside MULTI/EXEC."""
+    aof, persistence = server.aof, server.persistence
+    if (aof.child if aof is not None else persistence.aof_rewrite) is not None:
         raise CommandError("ERR Background append only file rewriting already in progress")
-    if server.persistence.child is not None:
-        aof.rewrite_scheduled = True
+    target = server.config.target
+    if server.child_active() or (server.in_transaction and (target.version >= (7, 0) or target.valkey_server)):
+        persistence.rewrite_stats.scheduled = True
+        if target.version >= (7, 0) or target.valkey_server:
+            persistence.rewrite_stats.failures_in_a_row = 0  # asked for: it may run at once
         return Status("Background append only file rewriting scheduled")
-    aof.start_rewrite(server.engine)
+    if aof is None:
+        persistence.rewrite_off(server.engine)
+    else:
+        aof.start_rewrite(server.engine)
     server.children_changed()
     return Status("Background append only file rewriting started")
 

@@ -99,7 +99,7 @@ class Server:
         self.collecting = False
         self.in_transaction = False  # running an EXEC's commands
         if config["appendonly"]:
-            self.aof = AofPersistence(config, clock, self._saving)
+            self.aof = AofPersistence(config, clock, self._saving, self.persistence.rewrite_stats)
         # what an access finds expired and deletes goes to the AOF (when there is one), as Redis's DEL
         self.engine.on_expired = self._expired
         self.configure_events()
@@ -498,7 +498,8 @@ class Server:
         """CONFIG SET appendonly: turned on, a rewrite starts writing the files (Redis's startAppendOnly);
         turned off, appending stops with everything written."""
         if on and self.aof is None:
-            self.aof = AofPersistence(self.config, self.clock, self._saving)
+            self.persistence.kill_aof_rewrite()  # its base would miss what the new AOF starts from
+            self.aof = AofPersistence(self.config, self.clock, self._saving, self.persistence.rewrite_stats)
             self.aof.enable()
         elif not on and self.aof is not None:
             self.aof.close()
@@ -507,7 +508,7 @@ class Server:
 
     def load_aof(self) -> None:
         """DEBUG LOADAOF: what is buffered written, the keyspace emptied and loaded again from the AOF."""
-        aof = self.aof or AofPersistence(self.config, self.clock, self._saving)
+        aof = self.aof or AofPersistence(self.config, self.clock, self._saving, self.persistence.rewrite_stats)
         aof.flush()
         self.engine.keyspace.dbs.clear()
         self.engine.keyspace.functions.clear()
@@ -519,7 +520,8 @@ class Server:
         return self.persistence.child is not None
 
     def child_active(self) -> bool:
-        return self.persistence.child is not None or (self.aof is not None and self.aof.child is not None)
+        return (self.persistence.child is not None or self.persistence.rewriting()
+                or (self.aof is not None and self.aof.child is not None))
 
     def children_changed(self) -> None:
         """A fork child started or ended: while one writes, lookups do not touch keys (Redis spares its pages
@@ -780,6 +782,8 @@ class Server:
                 self.persistence.bgsave()
             elif aof is not None and self.persistence.child is None and (aof.rewrite_scheduled or aof.rewrite_due()):
                 aof.start_rewrite(self.engine)
+            elif aof is None and self.persistence.rewrite_stats.scheduled and not self.child_active():
+                self.persistence.rewrite_off(self.engine)
         self.engine.tick()  # the access clock new entries and lookups read, as Redis's server.lruclock
         self.children_changed()
         if self.active_expire:

@@ -27,6 +27,19 @@ RETRY_DELAY = 5  # seconds before a failed BGSAVE is retried by a save point (CO
 
 
 @dataclass
+class RewriteStats:
+    """The AOF rewrites' record, the server's whether AOF is on or off: INFO persistence shows it either
+    way, and Redis 7 rewrites on BGREWRITEAOF with appendonly no too."""
+
+    rewrites: int = 0  # started
+    failures_in_a_row: int = 0
+    last_ok: bool = True
+    last_seconds: int = -1
+    last_cow_size: int = 0
+    scheduled: bool = False  # to start once no other child runs
+
+
+@dataclass
 class Child:
     pid: int
     started: float
@@ -46,6 +59,8 @@ class RdbPersistence:
         self.last_cow_size = 0
         self.child: Child | None = None
         self.scheduled = False
+        self.rewrite_stats = RewriteStats()
+        self.aof_rewrite = None  # the AofPersistence of a BGREWRITEAOF run with appendonly no (aof.py)
 
     @property
     def path(self) -> Path:
@@ -104,8 +119,27 @@ class RdbPersistence:
         log.info("Background saving started by pid %d", self.child.pid)
         return self.child.pid
 
+    def rewrite_off(self, engine) -> None:
+        """BGREWRITEAOF with appendonly no: Redis 7 writes a new base file and a manifest naming only it
+        (the old files become history), Redis 6 a new appendonly.aof; nothing is appended after."""
+        from rdbtools.server.aof import AofPersistence
+
+        self.aof_rewrite = AofPersistence(self.config, stats=self.rewrite_stats, appending=False)
+        self.aof_rewrite.start_rewrite(engine)
+
+    def kill_aof_rewrite(self) -> None:
+        if self.aof_rewrite is not None:
+            self.aof_rewrite.kill_rewrite()
+            self.aof_rewrite = None
+
+    def rewriting(self) -> bool:
+        """An AOF rewrite run with appendonly no is in progress (a child: no BGSAVE meanwhile)."""
+        return self.aof_rewrite is not None and self.aof_rewrite.child is not None
+
     def reap(self) -> bool | None:
         """The child's outcome once it has exited (True ok, False failed), else None."""
+        if self.aof_rewrite is not None and self.aof_rewrite.reap() is not None:
+            self.aof_rewrite = None
         finished = reap_finished(self)
         if finished is None:
             return None
@@ -126,6 +160,8 @@ class RdbPersistence:
         return ok
 
     def kill_child(self) -> None:
+        """At shutdown: the BGSAVE child, and a rewrite run with appendonly no, killed."""
+        self.kill_aof_rewrite()
         if self.child is not None:
             kill_child(self.child)
             with contextlib.suppress(OSError):
@@ -135,7 +171,7 @@ class RdbPersistence:
     def save_point_due(self, now: float) -> bool:
         """A `save <seconds> <changes>` point is reached: more than <seconds> whole seconds since the last
         save, as serverCron counts them (a failed BGSAVE is retried once more than 5 s have passed)."""
-        if self.child is not None:
+        if self.child is not None or self.rewriting():
             return False
         if self.scheduled:
             return True
@@ -151,6 +187,8 @@ class RdbPersistence:
 
     def info(self) -> dict[str, object]:
         now = time.time()
+        child = self.aof_rewrite.child if self.aof_rewrite is not None else None
+        rewrite = rewrite_info(self.rewrite_stats, child, self.config)
         return {
             "loading": 0, "async_loading": 0, "current_cow_peak": 0, "current_cow_size": 0,
             "rdb_changes_since_last_save": self.dirty,
@@ -160,10 +198,21 @@ class RdbPersistence:
             "rdb_last_bgsave_time_sec": self.last_bgsave_seconds,
             "rdb_current_bgsave_time_sec": int(now - self.child.started) if self.child else -1,
             "rdb_saves": 0, "rdb_last_cow_size": self.last_cow_size,
-            "aof_enabled": 0, "aof_rewrite_in_progress": 0, "aof_rewrite_scheduled": 0,
-            "aof_last_rewrite_time_sec": -1, "aof_current_rewrite_time_sec": -1, "aof_last_bgrewrite_status": "ok",
-            "aof_last_write_status": "ok", "aof_last_cow_size": 0,
+            "aof_enabled": 0, **rewrite,
         }
+
+
+def rewrite_info(stats: RewriteStats, child: Child | None, config: ServerConfig) -> dict[str, object]:
+    """INFO persistence's AOF rewrite fields, in Redis's order (aof_enabled before them); the counts
+    since Redis 7.0."""
+    target = config.target
+    counts = {"aof_rewrites": stats.rewrites, "aof_rewrites_consecutive_failures": stats.failures_in_a_row} if (
+        target.version >= (7, 0) or target.valkey_server) else {}
+    return {"aof_rewrite_in_progress": int(child is not None), "aof_rewrite_scheduled": int(stats.scheduled),
+            "aof_last_rewrite_time_sec": stats.last_seconds,
+            "aof_current_rewrite_time_sec": int(time.time() - child.started) if child else -1,
+            "aof_last_bgrewrite_status": "ok" if stats.last_ok else "err", **counts, "aof_last_write_status": "ok",
+            "aof_last_cow_size": stats.last_cow_size}
 
 
 def write_rdb(out, keyspace: Keyspace, config: ServerConfig, aux: dict[bytes, bytes] | None = None) -> None:
