@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import math
 import random
+import re
+from bisect import bisect_right
+from itertools import accumulate
 
 from rdbtools.keyspace.commands import OK, STRING, WRONGTYPE, CommandError, Status, command
 from rdbtools.keyspace.model import Entry
@@ -171,21 +174,64 @@ def _zeros(length: int) -> bytes:
     return bytes((length - 1,))
 
 
+#: registers a one-byte opcode covers (ZERO 1-64, VAL 1-4), 0 for an XZERO's first byte; a VAL's value
+_SPANS = bytes(((b & 0x3F) + 1) if b < 0x40 else 0 if b < 0x80 else (b & 3) + 1 for b in range(256))
+_VALUES = bytes(((b >> 2) & 0x1F) + 1 if b >= 0x80 else 0 for b in range(256))
+_EXPANSIONS = [bytes((_VALUES[b],)) * _SPANS[b] for b in range(256)]  # the registers of a one-byte opcode
+_XZERO = re.compile(rb"[\x40-\x7f]")  # an XZERO's first byte (found from an opcode's offset)
+
+
+def _xzero_span(hll: bytes | bytearray, p: int) -> int:
+    low = hll[p + 1] if p + 1 < len(hll) else 0  # cut by the end: Redis reads the terminating NUL
+    return (((hll[p] & 0x3F) << 8) | low) + 1
+
+
 def _sparse_registers(hll: bytes | bytearray) -> bytes | None:
     """A sparse HLL's registers, None unless its runs cover exactly 16384 (Redis 7.0.15 as Debian ships
-    it, with the CVE-2025-32023 fix: a run passing the end is corruption wherever it is read)."""
+    it, with the CVE-2025-32023 fix: a run passing the end is corruption wherever it is read). The
+    one-byte opcodes between two XZEROs are expanded together (a table lookup each, in C)."""
     parts: list[bytes] = []
-    total = 0
-    data = bytearray(hll)
-    p = HEADER
-    while p < len(data):
-        _, span, value, size = _opcode(data, p)
-        p += size
+    total, p, end = 0, HEADER, len(hll)
+    while p < end:
+        found = _XZERO.search(hll, p)
+        stop = end if found is None else found.start()
+        run = bytes(hll[p:stop])
+        total += sum(run.translate(_SPANS))
+        if total > REGISTERS:
+            return None
+        parts.append(b"".join(map(_EXPANSIONS.__getitem__, run)))
+        if found is None:
+            break
+        span = _xzero_span(hll, stop)
         total += span
         if total > REGISTERS:
             return None
-        parts.append(bytes((value,)) * span)
+        parts.append(bytes(span))
+        p = stop + 2
     return b"".join(parts) if total == REGISTERS else None
+
+
+def _locate(hll: bytearray, index: int) -> tuple[int, int, int | None]:
+    """Redis's first step of hllSparseSet: the opcode covering the register (its offset, the first
+    register it covers) and the offset of the opcode before it (None: none); INVALIDOBJ past the end.
+    Between two XZEROs the one-byte opcodes' spans are summed in C and the opcode found by bisection."""
+    p, first, prev, end = HEADER, 0, None, len(hll)
+    while p < end:
+        found = _XZERO.search(hll, p)
+        stop = end if found is None else found.start()
+        if stop > p:
+            sums = list(accumulate(hll[p:stop].translate(_SPANS)))
+            if index < first + sums[-1]:
+                k = bisect_right(sums, index - first)
+                return p + k, first + (sums[k - 1] if k else 0), p + k - 1 if k else prev
+            first, prev = first + sums[-1], stop - 1
+        if found is None:
+            break
+        span = _xzero_span(hll, stop)
+        if index < first + span:
+            return stop, first, prev
+        prev, p, first = stop, stop + 2, first + span
+    raise CommandError(CORRUPT)
 
 
 def registers(hll: bytes | bytearray) -> bytes:
@@ -207,14 +253,8 @@ def sparse_set(hll: bytearray, index: int, count: int, max_bytes: int) -> tuple[
     """Redis's hllSparseSet: (the HLL, possibly promoted to dense, and whether a register grew)."""
     if count > VAL_MAX_VALUE:
         return _promote(hll, index, count)
-    p, first, prev, span = HEADER, 0, None, 0
-    while p < len(hll):
-        kind, span, value, size = _opcode(hll, p)
-        if index <= first + span - 1:
-            break
-        prev, p, first = p, p + size, first + span
-    else:
-        raise CommandError(CORRUPT)
+    p, first, prev = _locate(hll, index)
+    kind, span, value, size = _opcode(hll, p)
     if kind == "val":
         if value >= count:
             return hll, False
@@ -303,7 +343,12 @@ def _tau(x: float) -> float:
 
 def estimate(values: bytes) -> int:
     """hllCount: Ertl's improved estimator over the register histogram (registers a byte each)."""
-    histogram = [values.count(v) for v in range(Q + 2)]
+    histogram, seen = [0] * (Q + 2), 0
+    for value in range(Q + 2):  # the small values hold all registers but a few: stop once all are seen
+        if seen == REGISTERS:
+            break
+        histogram[value] = values.count(value)
+        seen += histogram[value]
     m = float(REGISTERS)
     z = m * _tau((m - histogram[Q + 1]) / m)
     for j in range(Q, 0, -1):
