@@ -205,14 +205,10 @@ def _geoadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     return [[b"zadd", args[1], *options, *[x for pair in pairs for x in pair]]] if pairs else []
 
 
-def _zadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
-    """ZADD that left every score as it was changed nothing (Redis propagates nothing)."""
-    return [args] if engine.changes else []
-
-
-def _sort(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
-    """SORT propagates itself, as it was sent, when its STORE changed the destination (a plain SORT
-    changes nothing)."""
+def _if_changed(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """The command as sent, when it told ``engine.changes`` it changed something (Redis's dirty counter):
+    a ZADD that left every score as it was, a SORT whose STORE changed nothing (a plain SORT never
+    does), a PFCOUNT that kept its cached cardinality, a PFDEBUG that converted nothing: nothing."""
     return [args] if engine.changes else []
 
 
@@ -428,13 +424,14 @@ def _field_write(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effec
 
 _REWRITES: dict[bytes, Rewrite] = {
     b"set": _set, b"setex": _setex, b"psetex": _setex, b"getex": _getex, b"getdel": _getdel,
-    b"incrbyfloat": _incrbyfloat, b"getset": _getset, b"zadd": _zadd, b"restore": _restore, b"function": _function,
+    b"incrbyfloat": _incrbyfloat, b"getset": _getset, b"restore": _restore, b"function": _function,
+    b"zadd": _if_changed, b"sort": _if_changed, b"pfcount": _if_changed, b"pfdebug": _if_changed,
     b"expire": _expire, b"pexpire": _expire, b"expireat": _expire, b"pexpireat": _expire,
     b"blpop": _popped_as(b"LPOP"), b"brpop": _popped_as(b"RPOP"),
     b"bzpopmin": _popped_as(b"ZPOPMIN"), b"bzpopmax": _popped_as(b"ZPOPMAX"),
     b"lmpop": _mpop, b"blmpop": _mpop, b"zmpop": _mpop, b"bzmpop": _mpop,
     b"blmove": _blmove, b"brpoplpush": _blmove, b"spop": _spop, b"geoadd": _geoadd,
-    b"hincrbyfloat": _hincrbyfloat, b"sort": _sort, b"xadd": _xadd, b"xtrim": _xtrim, b"xreadgroup": _xreadgroup,
+    b"hincrbyfloat": _hincrbyfloat, b"xadd": _xadd, b"xtrim": _xtrim, b"xreadgroup": _xreadgroup,
     b"xclaim": _xclaim, b"xautoclaim": _xclaim,
     b"hexpire": _field_expire, b"hpexpire": _field_expire, b"hexpireat": _field_expire,
     b"hpexpireat": _field_expire, b"hpersist": _hpersist,

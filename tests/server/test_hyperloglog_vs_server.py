@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from rdbtools.keyspace.commands import hyperloglog
 from tests.resp_client import RawReplies
+from tests.server.serving import start_serve
+from tests.servers import start_server
 
 TARGETS = ["redis-7.0", "redis-8.2", "valkey-9.1"]
 KEYS = (b"h", b"h2", b"dest")
@@ -123,3 +125,21 @@ def test_pfselftest_checks_serve_s_own_register_code(monkeypatch):
     assert hyperloglog.self_test(3000, random.Random(7)) is None
     monkeypatch.setattr(hyperloglog, "dense_get", lambda registers, index, base=16: 0)
     assert hyperloglog.self_test(3000, random.Random(7)).startswith("TESTFAILED Register ")
+
+
+def test_what_hll_commands_append_to_the_aof_is_the_server_s():
+    """PFDEBUG is appended only when it turned a sparse HLL dense (GETREG, TODENSE), PFCOUNT when it
+    stored a new cached cardinality: the incr files are equal."""
+    aof = ("--appendonly", "yes", "--appendfsync", "always")
+    sequence = [[b"PFADD", b"h", b"a", b"b"], [b"PFDEBUG", b"ENCODING", b"h"], [b"PFDEBUG", b"DECODE", b"h"],
+                [b"PFDEBUG", b"GETREG", b"h"], [b"PFDEBUG", b"GETREG", b"h"], [b"PFADD", b"h2", b"x"],
+                [b"PFDEBUG", b"TODENSE", b"h2"], [b"PFDEBUG", b"TODENSE", b"h2"], [b"PFCOUNT", b"h2"],
+                [b"PFCOUNT", b"h2"], [b"PFCOUNT", b"h", b"h2"], [b"PFMERGE", b"h3", b"h", b"h2"], [b"PFSELFTEST"]]
+    with start_server("redis-7.0", extra=aof) as real, start_serve("--target", "redis-7.0", *aof) as served:
+        for port in (real.port, served.port):
+            client = RawReplies(port)
+            for args in sequence:
+                client.call(args)
+            client.close()
+        incr = "appendonlydir/appendonly.aof.1.incr.aof"
+        assert (served.dir / incr).read_bytes() == (real.dir / incr).read_bytes()

@@ -408,7 +408,9 @@ def _write(e, key: bytes, entry, hll: bytearray) -> None:
 
 @command("pfcount", -2)
 def pfcount(e, args):
-    """One key: the cached cardinality, recomputed and stored when stale; several: their union."""
+    """One key: the cached cardinality, recomputed and stored when stale (a change: propagated, as
+    Redis does); several: their union."""
+    e.changes = 0
     if len(args) > 2:
         union = bytes(REGISTERS)
         for key in args[1:]:
@@ -425,6 +427,7 @@ def pfcount(e, args):
     card = estimate(registers(hll))
     hll[8:16] = card.to_bytes(8, "little")
     entry.value = bytes(hll)
+    e.changes = 1
     return card
 
 
@@ -461,18 +464,22 @@ def pfmerge(e, args):
 def pfdebug(e, args):
     """PFDEBUG GETREG|DECODE|ENCODING|TODENSE key, and SIMD ON|OFF where the target has it (no key)."""
     name = args[1].lower()
+    e.changes = 0  # only a conversion to dense is propagated (Redis's dirty)
     if name == b"simd" and _has_simd(e.target):
         return _simd(e, args[2])
     entry = e.lookup(args[2])
     if entry is None:
         raise CommandError("ERR The specified key does not exist")
     _check(entry)
+    encoding = entry.value[4]
     action = _DEBUG.get(name)
     if action is None:
         raise CommandError(f"ERR Unknown PFDEBUG subcommand '{args[1].decode('utf-8', 'replace')}'")
     if len(args) != 3:  # Redis 6.2's arity lets more arguments reach the subcommand
         raise CommandError(f"ERR Wrong number of arguments for the '{args[1].decode('utf-8', 'replace')}' subcommand")
-    return action(entry)
+    reply = action(entry)
+    e.changes = int(entry.value[4] != encoding)
+    return reply
 
 
 def _has_simd(target) -> bool:
