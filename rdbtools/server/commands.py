@@ -612,10 +612,10 @@ def _bgrewriteaof(server):
     aof, persistence = server.aof, server.persistence
     if (aof.child if aof is not None else persistence.aof_rewrite) is not None:
         raise CommandError("ERR Background append only file rewriting already in progress")
-    target = server.config.target
-    if server.child_active() or (server.in_transaction and (target.version >= (7, 0) or target.valkey_server)):
+    since_7 = server.config.target.version >= (7, 0)
+    if server.child_active() or (server.in_transaction and since_7):
         persistence.rewrite_stats.scheduled = True
-        if target.version >= (7, 0) or target.valkey_server:
+        if since_7:
             persistence.rewrite_stats.failures_in_a_row = 0  # asked for: it may run at once
         return Status("Background append only file rewriting scheduled")
     if aof is None:

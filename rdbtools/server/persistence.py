@@ -205,9 +205,8 @@ class RdbPersistence:
 def rewrite_info(stats: RewriteStats, child: Child | None, config: ServerConfig) -> dict[str, object]:
     """INFO persistence's AOF rewrite fields, in Redis's order (aof_enabled before them); the counts
     since Redis 7.0."""
-    target = config.target
     counts = {"aof_rewrites": stats.rewrites, "aof_rewrites_consecutive_failures": stats.failures_in_a_row} if (
-        target.version >= (7, 0) or target.valkey_server) else {}
+        config.target.version >= (7, 0)) else {}
     return {"aof_rewrite_in_progress": int(child is not None), "aof_rewrite_scheduled": int(stats.scheduled),
             "aof_last_rewrite_time_sec": stats.last_seconds,
             "aof_current_rewrite_time_sec": int(time.time() - child.started) if child else -1,

@@ -487,7 +487,7 @@ def _has_simd(target) -> bool:
     return target.version >= ((8, 1) if target.valkey_server else (8, 0))
 
 
-_SIMD_STATE = {"enabled": True}
+_SIMD_STATE = {"enabled": True}  # the process's, as Redis keeps one per server (on by default)
 
 
 def _simd(e, switch: bytes):
