@@ -20,7 +20,7 @@ from rdbtools.keyspace.commands import (
     subcommand_error,
 )
 from rdbtools.keyspace.commands.scanning import scan_cursor
-from rdbtools.keyspace.model import Entry
+from rdbtools.keyspace.model import RAW_STRING, Entry
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import admin, digest, migrate
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
@@ -475,6 +475,8 @@ def encoding_of(entry, target) -> str:
 
     value = entry.value
     if entry.type == "string":
+        if entry.type is RAW_STRING:
+            return "raw"
         if canonical_int64(value) is not None:
             return "int"
         return "embstr" if len(value) <= 44 else "raw"

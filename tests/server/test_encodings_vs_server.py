@@ -46,3 +46,16 @@ def test_a_threshold_set_under_its_old_name_shows_under_both(pair):
         _same(pair, [[b"CONFIG", b"SET", b"zset-max-ziplist-entries", b"128"],
                      [b"CONFIG", b"SET", b"hash-max-ziplist-value", b"64"],
                      [b"CONFIG", b"SET", b"list-max-ziplist-size", b"-2"]])
+
+
+def test_strings_built_in_place_are_raw_until_replaced(pair):
+    """APPEND to a key, SETRANGE, SETBIT, BITFIELD and BITOP leave a raw string whatever its length; SET,
+    INCR and INCRBYFLOAT make a new one; COPY keeps the encoding."""
+    script = ["FLUSHALL", "SET a 1", "BITOP NOT a a", "SET b x", "APPEND b y", "APPEND new 12", "SETRANGE c 0 12",
+              "SETBIT d 1 1", "BITFIELD f SET u8 0 1", "COPY b b2", "SET e 1.5", "APPEND e 0", "SETRANGE g 0 ''",
+              "SET h 12", "APPEND h 3"]
+    encodings = [f"OBJECT ENCODING {key}" for key in ("a", "b", "new", "c", "d", "f", "b2", "e", "g", "h")]
+    after = ["INCR c", "INCRBYFLOAT e 1", "SET d 5", "SET b xyz", "SETRANGE h 0 ''", "BITFIELD f GET u8 0"]
+    commands = [[b"" if w == "''" else w.encode() for w in line.split()] for line in
+                [*script, *encodings, *after, *encodings]]
+    _same(pair, commands)

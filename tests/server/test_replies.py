@@ -60,6 +60,7 @@ def _sorted_if_unordered(args: list[bytes], reply):
                    [b"XCLAIM", b"a", b"g1", b"c1", b"0", b"1-0", b"JUSTID"]])
 @example(commands=[[b"ZINCRBY", b"a", b"0x10", b"m1"]])  # Valkey 9 reads no hexadecimal double
 @example(commands=[[b"SADD", b"a", b"m1", b"1"], [b"SORT", b"a", b"BY", b"nosort"]])  # a set's hash order
+@example(commands=[[b"SET", b"a", b"1"], [b"BITOP", b"NOT", b"a", b"a"], [b"OBJECT", b"ENCODING", b"a"]])  # raw
 def test_random_sequences_get_the_replies_redis_gives(pair, protocol, commands):
     real, served = pair
     clients = [RawClient(real.port), RawClient(served.port)]

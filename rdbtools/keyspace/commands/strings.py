@@ -19,8 +19,9 @@ from rdbtools.keyspace.commands import (
     invalid_expire_time,
     long_double,
 )
-from rdbtools.keyspace.model import Entry
+from rdbtools.keyspace.model import RAW_STRING, Entry
 
+_PLAIN = "string"  # the type of a string that is not raw (the literal every module shares, interned)
 MAX_STRING = 512 * 1024 * 1024  # proto-max-bulk-len: SETRANGE/SETBIT refuse to grow past it
 
 
@@ -36,16 +37,16 @@ def _read_string(e, key: bytes) -> bytes | None:
 
 
 def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: bool = False,
-           event: bytes | None = b"set", past: bool = False, looked: bool = False) -> None:
+           event: bytes | None = b"set", past: bool = False, looked: bool = False, raw: bool = False) -> None:
     """Store a string whatever the key held, telling "new" (when it held nothing), the command's event
     and "expire" (when given one), in Redis's order; ``looked``: the command's lookup of the key was its
-    access (this one is not)."""
+    access (this one is not); ``raw``: built in place (model.RAW_STRING)."""
     if past and e.target.past_expiry_told_expired and not e.loading:
         e.expire_now(key)
         return
     old = e.peek(key) if looked else e.lookup(key)
     ttl = old.expire_ms if keep_ttl and old is not None else expire_ms
-    e.keys[key] = entry = Entry("string", value, ttl)
+    e.keys[key] = entry = Entry(RAW_STRING if raw else "string", value, ttl)
     if old is None:
         e.notify(NEW, b"new", key)
     else:
@@ -57,9 +58,10 @@ def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: 
         e.notify(GENERIC, b"expire", key)
 
 
-def _changed(e, key: bytes, entry: Entry, value: bytes, event: bytes | None) -> None:
-    """A string changed in place (APPEND, INCR ...), told as the command's event."""
-    entry.value = value
+def _changed(e, key: bytes, entry: Entry, value: bytes, event: bytes | None, raw: bool = False) -> None:
+    """A string changed in place (APPEND, SETRANGE ...: raw) or replaced by a new one (INCRBYFLOAT), told
+    as the command's event."""
+    entry.value, entry.type = value, RAW_STRING if raw else "string"
     if event is not None:
         e.notify(STRING, event, key)
 
@@ -111,7 +113,7 @@ def set_(e, args):
         entry = keys.get(args[1])
         if entry is not None:
             stamp = e.stamp  # (the access engine.lookup makes, inline on this hot path)
-            if entry.expire_ms is None and stamp is not None and entry.type == "string":
+            if entry.expire_ms is None and stamp is not None and entry.type is _PLAIN:  # (not RAW_STRING)
                 entry.value, entry.lru = args[2], stamp  # overwritten in place: no entry to build
             else:
                 entry = _set_over(e, keys, args)
@@ -137,7 +139,7 @@ def _set_over(e, keys: dict, args: list[bytes]) -> Entry | None:
     entry = e.lookup(args[1])  # an expired key is deleted first (and that propagated, as Redis does)
     if entry is not None and entry.type == "string":
         e.renew(entry, entry)
-        entry.value, entry.expire_ms = args[2], None
+        entry.value, entry.expire_ms, entry.type = args[2], None, "string"  # (no longer raw)
         return entry
     keys[args[1]] = new = Entry("string", args[2])
     if entry is None:
@@ -244,7 +246,7 @@ def append(e, args):
     if entry is None:
         _store(e, args[1], args[2], event=b"append")
         return len(args[2])
-    _changed(e, args[1], entry, entry.value + args[2], b"append")
+    _changed(e, args[1], entry, entry.value + args[2], b"append", raw=True)
     return len(entry.value)
 
 
@@ -291,7 +293,7 @@ def _incr(e, key: bytes, delta: int) -> int:
     if entry is None:
         _store(e, key, b"%d" % (current + delta), event=b"incrby")
     else:
-        entry.value = b"%d" % (current + delta)  # (not through _changed: INCR is a hot path)
+        entry.value, entry.type = b"%d" % (current + delta), "string"  # (not through _changed: a hot path)
         e.notify(STRING, b"incrby", key)
     return current + delta
 
@@ -365,12 +367,12 @@ def setbit(e, args):
 
 
 def _replace(e, key: bytes, value: bytes, event: bytes | None) -> None:
-    """A string the command read (that lookup was the access) gets a new value."""
+    """A string the command read (that lookup was the access) is built in place: raw."""
     entry = e.peek(key)
     if entry is None:
-        _store(e, key, value, event=event)
+        _store(e, key, value, event=event, raw=True)
     else:
-        _changed(e, key, entry, value, event)
+        _changed(e, key, entry, value, event, raw=True)
 
 
 @command("getbit", 3, write=False)
@@ -401,7 +403,7 @@ def bitop(e, args):
         if e.delete(args[2]):
             e.notify(GENERIC, b"del", args[2])
     else:
-        _store(e, args[2], result)
+        _store(e, args[2], result, raw=True)
     return len(result)
 
 
