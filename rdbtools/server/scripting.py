@@ -15,7 +15,7 @@ import logging
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lupa.lua51 as lua51
@@ -24,6 +24,7 @@ from rdbtools.formats.manifest import split_args
 from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map, Status, format_double, integer
 from rdbtools.server import lualibs
 from rdbtools.server.clients import Client
+from rdbtools.server.command_table import CommandSpec as Spec
 from rdbtools.server.lualibs import LuaRaise
 from rdbtools.server.protocol import BigNumber, SetReply, Verbatim
 
@@ -43,8 +44,11 @@ _SCRIPT_ARITY = {b"LOAD": 3, b"EXISTS": -3, b"FLUSH": -2, b"KILL": 2, b"DEBUG": 
 _MAY_REPLICATE = frozenset((b"publish", b"spublish", b"pfcount"))
 _FLAGS = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
 _LRAND48_MAX = 2**31 - 1
-_OK_BATCH = 256
 _INT64_MIN = -(2**63)
+_OK_BATCH = 256
+#: key counts as clients send them, read without string2ll (anything else goes through it)
+_SMALL_COUNTS = {b"%d" % n: n for n in range(16)}
+_SPELLINGS_CACHED = 4096  # verdicts of redis.call's names as scripts spell them (bounded)
 
 
 @dataclass
@@ -53,10 +57,14 @@ class Script:
     function: object  # the compiled Lua function
     flags: frozenset[bytes] | None  # the shebang's flags; None: no shebang (EVAL's compatibility mode)
     name: str = ""  # its sha, as errors show it
+    #: what its flags decide, worked out once rather than on every run: it promises no writes; a *_RO
+    #: command refuses it (flags that allow writes)
+    no_writes: bool = field(init=False)
+    refuses_ro: bool = field(init=False)
 
-    @property
-    def no_writes(self) -> bool:
-        return self.flags is not None and b"no-writes" in self.flags
+    def __post_init__(self) -> None:
+        self.no_writes = self.flags is not None and b"no-writes" in self.flags
+        self.refuses_ro = self.flags is not None and not self.no_writes
 
 
 @dataclass
@@ -69,23 +77,24 @@ class Function:
 
 
 class Run:
-    """One script invocation (Redis's scriptRunCtx)."""
+    """One script invocation (Redis's scriptRunCtx). What most runs never change is a class default, so
+    that starting one writes two attributes."""
 
-    __slots__ = ("busy", "call", "caller", "dirty", "eval", "killed", "name", "read_only", "repl", "resp", "started")
+    eval = True  # EVAL (SCRIPT KILL) or FCALL (FUNCTION KILL)
+    resp = 2  # the protocol redis.call's replies come in (redis.setresp)
+    repl = 3  # redis.set_repl: 1 AOF, 2 replicas
+    dirty = False  # it ran a write (it can no longer be killed)
+    killed = False
+    busy = False  # past busy-reply-threshold: other clients get BUSY
+    started = 0.0
+    failed = False  # one of its commands failed (its error counted in errorstats)
+    caller: Client | None = None
+    #: the EVAL/FCALL call of a caller that tracks keys: its keys are remembered once the script reads
+    call: list[bytes] | None = None
 
-    def __init__(self, name: str, read_only: bool, eval_mode: bool = True) -> None:
+    def __init__(self, name: str, read_only: bool) -> None:
         self.name = name  # the sha or function name its errors show
         self.read_only = read_only
-        self.eval = eval_mode  # EVAL (SCRIPT KILL) or FCALL (FUNCTION KILL)
-        self.resp = 2  # the protocol redis.call's replies come in (redis.setresp)
-        self.repl = 3  # redis.set_repl: 1 AOF, 2 replicas
-        self.dirty = False  # it ran a write (it can no longer be killed)
-        self.killed = False
-        self.busy = False  # past busy-reply-threshold: other clients get BUSY
-        self.started = 0.0
-        self.caller: Client | None = None
-        #: the EVAL/FCALL call of a caller that tracks keys: its keys are remembered once the script reads
-        self.call: list[bytes] | None = None
 
 
 class Scripting:
@@ -100,6 +109,9 @@ class Scripting:
         self.client.user = server.acl.default
         self.caller = self.client
         self.random = Lrand48()
+        #: what redis.call's checks decide for a command, by its name as scripts spell it: (its record, the
+        #: refusal of a command scripts may not call, whether it writes or may replicate, whether it writes)
+        self._verdicts: dict[bytes, tuple[Spec, str | None, bool, bool]] = {}
         self._start()
 
     def _start(self) -> None:
@@ -135,19 +147,21 @@ class Scripting:
     # --- EVAL, EVALSHA, SCRIPT -------------------------------------------------------------------
 
     def eval(self, client: Client, args: list[bytes], *, by_sha: bool, read_only: bool) -> object:
-        self.server.tell_monitors(client, args)  # before its calls, as Redis shows a script
+        if self.server.subscribers.monitors:
+            self.server.tell_monitors(client, args)  # before its calls, as Redis shows a script
         if by_sha and len(args[1]) != 40:
             raise CommandError(self._say(NOSCRIPT_ERROR))
-        count = _key_count(args)
+        count = _SMALL_COUNTS.get(args[2])
+        if count is None or count > len(args) - 3:
+            count = _key_count(args)
         if by_sha:
-            sha = args[1].lower()
-            script = self.scripts.get(sha)
+            script = self.scripts.get(args[1]) or self.scripts.get(args[1].lower())
             if script is None:
                 raise CommandError(self._say(NOSCRIPT_ERROR))
         else:
-            sha, script = self.create(args[1])
-        if script.flags is not None:
-            self._check_flags(script.flags, read_only)
+            script = self.create(args[1])[1]
+        if read_only and script.refuses_ro:
+            raise CommandError(RO_WITH_WRITES)
         return self._invoke(client, Run(script.name, read_only or script.no_writes), self._run, script.function,
                             count, args)
 
@@ -202,7 +216,8 @@ class Scripting:
             raise CommandError("ERR Function not found")
         count = _key_count(args, "ERR Bad number of keys provided")
         self._check_flags(function.flags, read_only)
-        run = Run(function.name.decode("utf-8", "replace"), read_only or b"no-writes" in function.flags, False)
+        run = Run(function.name.decode("utf-8", "replace"), read_only or b"no-writes" in function.flags)
+        run.eval = False
         return self._invoke(client, run, self._call_function, function.callback, count, args)
 
     def function_stats(self) -> Map:
@@ -290,23 +305,21 @@ class Scripting:
 
     def _invoke(self, caller: Client, run: Run, runner, function, count: int, args: list[bytes]) -> object:
         """Run a script or function with the command's keys (``count`` of them) and arguments."""
-        server, client = self.server, self.client
-        client.db, client.resp = caller.db, 2
-        client.user, client.gated, self.caller = caller.user, caller.gated, caller  # its calls are the caller's
+        server, client, engine = self.server, self.client, self.server.engine
+        client.db, client.user, client.gated = caller.db, caller.user, caller.gated  # its calls are the caller's
         was_in_transaction, server.in_transaction = server.in_transaction, True  # no command blocks
-        self.run = run
-        watched = server.config["busy-reply-threshold"] > 0
+        self.run, self.caller, engine.scripted = run, caller, True
+        watched = server.config.values["busy-reply-threshold"] > 0
         if watched:
             run.started, run.caller = time.monotonic(), caller
         if caller.tracking is not None and not caller.tracking.bcast:
             run.caller, run.call = caller, args
-        errors_before = sum(server.error_replies.values())
         try:
-            server.engine.scripted = True
             ok, value, kind = runner(function, count, watched, *args[3:])
         finally:
-            self.run, server.engine.scripted = None, False
-            server.in_transaction = was_in_transaction
+            self.run, engine.scripted, server.in_transaction = None, False, was_in_transaction
+            if run.resp != 2:  # redis.setresp changed it: the next run starts in RESP2
+                client.resp = 2
             if run.busy:
                 log.warning("Script returned from busy state")
         if not ok:
@@ -314,22 +327,25 @@ class Scripting:
             counted = _is_table(value) and bool(self._rawget(value, b"ignore_error_stats_update"))
         elif kind is None:
             return self._reply(value, run)
+        elif value == b"OK" and kind == b"ok":  # the common status, as redis.call('set', ...) returns it
+            return OK
         else:
             text = _text(value)
             if kind == b"ok":
                 return Status(text.replace("\r", " ").replace("\n", " "))
             reply, counted = CommandError(text), kind == b"counted"
-        self._account(reply, counted, errors_before, args)
+        self._account(reply, counted, run.failed, args)
         return reply
 
-    def _account(self, error: CommandError, counted: bool, errors_before: int, args: list[bytes]) -> None:
-        """A script that answers an error: a failed call of EVAL/FCALL, as is one whose commands failed;
-        its error is counted in errorstats unless it is a command's error, counted when that failed (from
-        Redis 7.0: 6.2 counts it again)."""
+    def _account(self, error: CommandError, counted: bool, failed: bool, args: list[bytes]) -> None:
+        """A script that answers an error: a failed call of EVAL/FCALL, as is one whose commands failed
+        (``failed``); its error is counted in errorstats unless it is a command's error, counted when that
+        failed (from Redis 7.0: 6.2 counts it again)."""
         server, target = self.server, self.server.config.target
         if not counted or (not target.valkey_server and target.version < (7, 0)):
             server.count_error(error)
-        if sum(server.error_replies.values()) > errors_before:
+            failed = True
+        if failed:
             spec = server.resolve(args)
             if spec is not None:
                 spec.failed_calls += 1
@@ -350,25 +366,77 @@ class Scripting:
 
     def _call(self, *arguments):
         """redis.call: the reply as Lua sees it; an error raised as Redis raises it (a table)."""
-        value, error = self._dispatch(arguments)
-        if error is not None:
-            raise LuaRaise(self._say(error).encode(), table=True)
+        value = self._dispatch(arguments)
+        if value.__class__ is str:
+            raise LuaRaise(self._say(value).encode(), table=True)
         return value
 
     def _pcall(self, *arguments):
         """redis.pcall: the reply as Lua sees it, an error as a table with its err field."""
-        value, error = self._dispatch(arguments)
-        if error is not None:
-            return self._table({b"err": self._say(error).encode(), b"ignore_error_stats_update": True})
+        value = self._dispatch(arguments)
+        if value.__class__ is str:
+            return self._table({b"err": self._say(value).encode(), b"ignore_error_stats_update": True})
         return value
 
-    def _dispatch(self, arguments: tuple) -> tuple[object, str | None]:
-        """(the reply as Lua sees it, None) or (None, the error's text)."""
+    def _dispatch(self, arguments: tuple) -> object:
+        """The reply as Lua sees it, or the error's text (a str: no reply reaches Lua as one)."""
         run = self.run
         if run is None:
-            return None, "ERR redis.call/pcall can only be called inside a script invocation"
+            return "ERR redis.call/pcall can only be called inside a script invocation"
         if not arguments:
-            return None, "ERR Please specify at least one argument for this redis lib call"
+            return "ERR Please specify at least one argument for this redis lib call"
+        args = [*arguments]
+        for argument in arguments:
+            if argument.__class__ is not bytes:
+                args = self._arguments(arguments)
+                if args is None:
+                    return "ERR Lua redis lib command arguments must be strings or integers"
+                break
+        verdict = self._verdicts.get(args[0]) or self._verdict(args)
+        if verdict is None:
+            return "ERR Unknown Redis command called from script"
+        spec, refusal, writes, write = verdict
+        arity = spec.arity
+        if (arity > 0 and len(args) != arity) or len(args) < -arity:
+            return "ERR Wrong number of args calling Redis command from script"
+        if refusal is not None:
+            return refusal
+        if writes:
+            if run.read_only:
+                return "ERR Write commands are not allowed from read-only scripts."
+            if write:
+                run.dirty = True
+        server, client = self.server, self.client
+        if client.gated:
+            denied = server.acl.script_denial(client, self.caller, spec, args)
+            if denied is not None:
+                return denied
+        unit = server.unit
+        mark, failures = len(unit), spec.failed_calls
+        reply = server._call(client, args, spec)
+        if server.subscribers.monitors:
+            server.tell_monitors(client, args, spec, "lua")
+        if run.call is not None and "readonly" in spec.flags:  # Redis remembers the script's keys for its caller
+            server.track_read(run.caller, run.call, script_read=True)
+        if not run.repl & 1:
+            del unit[mark:]
+        if reply is OK:
+            return self._ok_table()
+        if isinstance(reply, CommandError):
+            if spec.failed_calls != failures:  # counted in errorstats: the script's EVAL fails if it answers an error
+                run.failed = True
+            return _error_table_text(str(reply))
+        return self._to_lua(reply, run.resp == 3)
+
+    def _ok_table(self):
+        """A fresh {ok="OK"}, the most common status (tables made in Lua a batch at a time: none is shared)."""
+        tables = self._ok_tables
+        if not tables:
+            tables.extend(self._make_ok_tables(_OK_BATCH))
+        return tables.pop()
+
+    def _arguments(self, arguments: tuple) -> list[bytes] | None:
+        """redis.call's arguments as the command gets them (a number as its text), None if one is neither."""
         args = []
         for argument in arguments:
             kind = argument.__class__
@@ -377,35 +445,22 @@ class Scripting:
             elif kind is int or kind is float:
                 args.append(self._double_text(float(argument)))
             else:
-                return None, "ERR Lua redis lib command arguments must be strings or integers"
-        server = self.server
-        spec = server.resolve(args)
+                return None
+        return args
+
+    def _verdict(self, args: list[bytes]) -> tuple[Spec, str | None, bool, bool] | None:
+        """What redis.call checks of a command's flags, worked out from its record once per spelling of
+        its name (a container's, whose subcommand decides, every time)."""
+        spec = self.server.resolve(args)
         if spec is None:
-            return None, "ERR Unknown Redis command called from script"
-        arity = spec.arity
-        if (arity > 0 and len(args) != arity) or len(args) < -arity:
-            return None, "ERR Wrong number of args calling Redis command from script"
+            return None
         flags = spec.flags
-        if "noscript" in flags:
-            return None, f"ERR This {'Valkey' if self._valkey_9 else 'Redis'} command is not allowed from script"
-        if "write" in flags or spec.name in _MAY_REPLICATE:
-            if run.read_only:
-                return None, "ERR Write commands are not allowed from read-only scripts."
-            run.dirty = run.dirty or "write" in flags
-        if self.client.gated:
-            denied = server.acl.script_denial(self.client, self.caller, spec, args)
-            if denied is not None:
-                return None, denied
-        unit, mark = server.unit, len(server.unit)
-        reply = server._call(self.client, args, spec)
-        server.tell_monitors(self.client, args, spec, "lua")
-        if run.call is not None and "readonly" in flags:  # Redis remembers the script's keys for its caller
-            server.track_read(run.caller, run.call, script_read=True)
-        if not run.repl & 1:
-            del unit[mark:]
-        if isinstance(reply, CommandError):
-            return None, _error_table_text(str(reply))
-        return self._to_lua(reply, run.resp == 3), None
+        refusal = (f"ERR This {'Valkey' if self._valkey_9 else 'Redis'} command is not allowed from script"
+                   if "noscript" in flags else None)
+        verdict = (spec, refusal, "write" in flags or spec.name in _MAY_REPLICATE, "write" in flags)
+        if spec.subcommands is None and b"|" not in spec.name and len(self._verdicts) < _SPELLINGS_CACHED:
+            self._verdicts[args[0]] = verdict
+        return verdict
 
     def _to_lua(self, reply, resp3: bool):
         """A command's reply as Lua gets it (Redis's redisProtocolToLuaType, RESP2 or RESP3)."""
@@ -415,12 +470,7 @@ class Scripting:
         if reply is None or reply is NULL_ARRAY:
             return None if resp3 else False
         if isinstance(reply, Status):
-            if reply == "OK":  # the most common status: tables made in Lua, a batch at a time
-                tables = self._ok_tables
-                if not tables:
-                    tables.extend(self._make_ok_tables(_OK_BATCH))
-                return tables.pop()
-            return self._table({b"ok": reply.encode()})
+            return self._ok_table() if reply == "OK" else self._table({b"ok": reply.encode()})
         if isinstance(reply, bool):
             return reply if resp3 else int(reply)
         if isinstance(reply, Double):
