@@ -199,6 +199,16 @@ SCRIPT_CACHE = {
     "shebang_errors": [_eval("#!lua flags=bogus\nreturn 1"), _eval("#!python\nreturn 1"),
                        _eval("#!lua foo=bar\nreturn 1"), _eval("#!lua"), _eval("#!lua\nreturn x")],
     "scripts_in_a_transaction": [["MULTI"], _eval("return redis.call('incr', 'm')"), ["EXEC"]],
+    # serve remembers what its checks decide per spelling of a name: every call is still checked alike
+    "redis_call_checks_every_call_whatever_the_spelling": [
+        ["EVAL_RO", "return {redis.pcall('get', 'x'), redis.pcall('SET', 'x', 1), redis.pcall('set', 'x', 1), "
+                    "redis.pcall('SeT', 'x', 1), redis.pcall('GET', 'x'), redis.pcall('publish', 'c', 'm')}", "0"],
+        _eval("return {redis.pcall('set', 'x', 1), redis.pcall('get'), redis.pcall('GET', 'x', 'y'), "
+              "redis.pcall('set', 'x'), redis.pcall('get', 'x')}"),
+        _eval("return {redis.pcall('config', 'help')[1], redis.pcall('config', 'get', 'maxmemory'), "
+              "redis.pcall('CONFIG', 'HELP')[1], redis.pcall('config', 'nosuch')}"),
+        ["EVAL_RO", "return {redis.pcall('xgroup', 'help')[1], redis.pcall('xgroup', 'create', 's', 'g', '$', "
+                    "'MKSTREAM'), redis.pcall('XGROUP', 'HELP')[1]}", "0"]],
 }
 
 LIBRARY = ("#!lua name=lib1\n"
