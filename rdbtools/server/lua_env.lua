@@ -155,7 +155,8 @@ local function split(count, ...)
 end
 -- the busy check: every 100000 instructions the Python side looks at the time (and, past
 -- busy-reply-threshold, answers the other clients); once the script is killed, every line fails, so
--- that no pcall can swallow it
+-- that no pcall can swallow it. The hook stays set between runs (setting it per run cost more than
+-- the check): outside a run, or with no threshold, the check answers at once
 local sethook, tick = debug.sethook, py.tick
 local function busy_hook()
     if tick() then
@@ -165,22 +166,17 @@ local function busy_hook()
         end
     end
 end
-local function unhooked(...)
-    sethook()
-    return ...
+function helpers.arm()
+    sethook(busy_hook, "", 100000)
 end
-function helpers.run(f, count, watched, ...)
+helpers.arm()
+function helpers.run(f, count, ...)
     eval_globals.KEYS, eval_globals.ARGV = split(count, ...)
-    if not watched then return finished(xpcall(f, handler)) end
-    sethook(busy_hook, "", 100000)
-    return unhooked(finished(xpcall(f, handler)))
+    return finished(xpcall(f, handler))
 end
-function helpers.call(f, count, watched, ...)
+function helpers.call(f, count, ...)
     local keys, argv = split(count, ...)
-    local run = function() return f(keys, argv) end
-    if not watched then return finished(xpcall(run, handler)) end
-    sethook(busy_hook, "", 100000)
-    return unhooked(finished(xpcall(run, handler)))
+    return finished(xpcall(function() return f(keys, argv) end, handler))
 end
 function helpers.load(f)
     local ok, value = rawpcall(f)

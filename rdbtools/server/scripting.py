@@ -134,6 +134,7 @@ class Scripting:
         helpers = self.helpers  # a Lua table: its functions fetched once (each access is a call into Lua)
         self._rawget, self._run, self._call_function = helpers.rawget, helpers.run, helpers.call
         self._compile, self._load, self._library = helpers.compile, helpers.load, helpers.library
+        self._arm = helpers.arm
         self._make_ok_tables, self._ok_tables = helpers.ok_tables, []
         before_72 = not target.valkey_server and target.version < (7, 2)
         self._double_text = _printf_double if before_72 else format_double
@@ -309,19 +310,20 @@ class Scripting:
         client.db, client.user, client.gated = caller.db, caller.user, caller.gated  # its calls are the caller's
         was_in_transaction, server.in_transaction = server.in_transaction, True  # no command blocks
         self.run, self.caller, engine.scripted = run, caller, True
-        watched = server.config.values["busy-reply-threshold"] > 0
-        if watched:
-            run.started, run.caller = time.monotonic(), caller
+        if server.config.values["busy-reply-threshold"] > 0:  # the busy hook counts from here
+            run.started = time.monotonic()
         if caller.tracking is not None and not caller.tracking.bcast:
             run.caller, run.call = caller, args
         try:
-            ok, value, kind = runner(function, count, watched, *args[3:])
+            ok, value, kind = runner(function, count, *args[3:])
         finally:
             self.run, engine.scripted, server.in_transaction = None, False, was_in_transaction
             if run.resp != 2:  # redis.setresp changed it: the next run starts in RESP2
                 client.resp = 2
             if run.busy:
                 log.warning("Script returned from busy state")
+                if run.killed:  # its hook fails every line: the next run is checked every 100000 instructions
+                    self._arm()
         if not ok:
             reply = self._failure(value, run)
             counted = _is_table(value) and bool(self._rawget(value, b"ignore_error_stats_update"))
@@ -394,7 +396,7 @@ class Scripting:
                 break
         verdict = self._verdicts.get(args[0]) or self._verdict(args)
         if verdict is None:
-            return "ERR Unknown Redis command called from script"
+            return self._unknown(args)
         spec, refusal, writes, write = verdict
         arity = spec.arity
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
@@ -447,6 +449,15 @@ class Scripting:
             else:
                 return None
         return args
+
+    def _unknown(self, args: list[bytes]) -> str:
+        """redis.call's error for a command the target does not have; Valkey 9, whose scripts call as a
+        module does, answers an unknown subcommand of a container with the server's own error."""
+        server = self.server
+        container = server._lookup(args[0]) if self._valkey_9 and len(args) > 1 else None
+        if container is not None and container.subcommands is not None:
+            return str(server._subcommand(container, args))
+        return "ERR Unknown Redis command called from script"
 
     def _verdict(self, args: list[bytes]) -> tuple[Spec, str | None, bool, bool] | None:
         """What redis.call checks of a command's flags, worked out from its record once per spelling of
@@ -553,15 +564,16 @@ class Scripting:
         run = self.run
         if run is None or run.killed:
             return run is not None
+        threshold = self.server.config.values["busy-reply-threshold"]
         elapsed_ms = (time.monotonic() - run.started) * 1000
-        if elapsed_ms >= self.server.config["busy-reply-threshold"]:
+        if threshold > 0 and elapsed_ms >= threshold:
             if not run.busy:
                 run.busy = True
                 log.warning("Slow script detected: still in execution after %d milliseconds. You can try killing "
                             "the script using the %s command. Script name is: %s.", elapsed_ms,
                             "SCRIPT KILL" if run.eval else "FUNCTION KILL", run.name)
             if self.server.busy_poll is not None:
-                self.server.busy_poll(run.caller)
+                self.server.busy_poll(self.caller)
         return run.killed
 
     def while_busy(self, client: Client, args: list[bytes]) -> object:
