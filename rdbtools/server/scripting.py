@@ -368,51 +368,35 @@ class Scripting:
 
     def _call(self, *arguments):
         """redis.call: the reply as Lua sees it; an error raised as Redis raises it (a table)."""
-        value = self._dispatch(arguments)
-        if value.__class__ is str:
-            raise LuaRaise(self._say(value).encode(), table=True)
-        return value
-
-    def _pcall(self, *arguments):
-        """redis.pcall: the reply as Lua sees it, an error as a table with its err field."""
-        value = self._dispatch(arguments)
-        if value.__class__ is str:
-            return self._table({b"err": self._say(value).encode(), b"ignore_error_stats_update": True})
-        return value
-
-    def _dispatch(self, arguments: tuple) -> object:
-        """The reply as Lua sees it, or the error's text (a str: no reply reaches Lua as one)."""
         run = self.run
         if run is None:
-            return "ERR redis.call/pcall can only be called inside a script invocation"
+            raise self._refusal("ERR redis.call/pcall can only be called inside a script invocation")
         if not arguments:
-            return "ERR Please specify at least one argument for this redis lib call"
+            raise self._refusal("ERR Please specify at least one argument for this redis lib call")
         args = [*arguments]
         for argument in arguments:
             if argument.__class__ is not bytes:
                 args = self._arguments(arguments)
-                if args is None:
-                    return "ERR Lua redis lib command arguments must be strings or integers"
                 break
         verdict = self._verdicts.get(args[0]) or self._verdict(args)
         if verdict is None:
-            return self._unknown(args)
+            raise self._refusal(self._unknown(args))
         spec, refusal, writes, write = verdict
         arity = spec.arity
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
-            return "ERR Wrong number of args calling Redis command from script"
+            raise self._refusal("ERR Wrong number of args calling Redis command from script")
         if refusal is not None:
-            return refusal
+            raise self._refusal(refusal)
         if writes:
             if run.read_only:
-                return "ERR Write commands are not allowed from read-only scripts."
+                raise self._refusal("ERR Write commands are not allowed from read-only scripts.")
             if write:
                 run.dirty = True
         server, client = self.server, self.client
         if client.gated:
             denied = server.acl.script_denial(client, self.caller, spec, args)
             if denied is not None:
-                return denied
+                raise self._refusal(denied)
         unit = server.unit
         mark, failures = len(unit), spec.failed_calls
         reply = server._call(client, args, spec)
@@ -423,12 +407,24 @@ class Scripting:
         if not run.repl & 1:
             del unit[mark:]
         if reply is OK:
-            return self._ok_table()
+            tables = self._ok_tables
+            return tables.pop() if tables else self._ok_table()
         if isinstance(reply, CommandError):
             if spec.failed_calls != failures:  # counted in errorstats: the script's EVAL fails if it answers an error
                 run.failed = True
-            return _error_table_text(str(reply))
+            raise self._refusal(_error_table_text(str(reply)))
         return self._to_lua(reply, run.resp == 3)
+
+    def _pcall(self, *arguments):
+        """redis.pcall: as redis.call, but an error comes back as a table with its err field."""
+        try:
+            return self._call(*arguments)
+        except LuaRaise as error:
+            return self._table({b"err": error.text, b"ignore_error_stats_update": True})
+
+    def _refusal(self, text: str) -> LuaRaise:
+        """An error of redis.call (a table with its err field, as Redis raises it)."""
+        return LuaRaise(self._say(text).encode(), table=True)
 
     def _ok_table(self):
         """A fresh {ok="OK"}, the most common status (tables made in Lua a batch at a time: none is shared)."""
@@ -437,8 +433,8 @@ class Scripting:
             tables.extend(self._make_ok_tables(_OK_BATCH))
         return tables.pop()
 
-    def _arguments(self, arguments: tuple) -> list[bytes] | None:
-        """redis.call's arguments as the command gets them (a number as its text), None if one is neither."""
+    def _arguments(self, arguments: tuple) -> list[bytes]:
+        """redis.call's arguments as the command gets them (a number as its text); refused if one is neither."""
         args = []
         for argument in arguments:
             kind = argument.__class__
@@ -447,7 +443,7 @@ class Scripting:
             elif kind is int or kind is float:
                 args.append(self._double_text(float(argument)))
             else:
-                return None
+                raise self._refusal("ERR Lua redis lib command arguments must be strings or integers")
         return args
 
     def _unknown(self, args: list[bytes]) -> str:
