@@ -78,6 +78,12 @@ def table(runs: list[Run], size_mb: float) -> list[str]:
     return lines
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
 
