@@ -33,6 +33,9 @@ REPLIES = {
         "XADD s 1-1 f v", "XADD s 2-1 f v", "XGROUP CREATE s g 0", "XGROUP CREATE s g2 -", "XGROUP CREATE s g3 +",
         "XREADGROUP GROUP g c STREAMS s >", "XAUTOCLAIM s g c2 0 - COUNT 1", "XAUTOCLAIM s g c2 0 + JUSTID",
         "XGROUP SETID s g -", "XINFO GROUPS s", "XGROUP SETID s g +", "XINFO GROUPS s", "XGROUP SETID s g (1"],
+    "xinfo_consumers_of_a_missing_key_or_group": [
+        "XINFO CONSUMERS nokey g", "XADD s 1-1 f v", "XINFO CONSUMERS s g", "SET str v", "XINFO CONSUMERS str g",
+        "XINFO GROUPS nokey"],
     "xautoclaim_checks_its_arguments_before_the_key_and_group": [
         "XAUTOCLAIM nokey g c 10 0-0 COUNT 0", "XAUTOCLAIM nokey g c 10 0-0 COUNT x", "XAUTOCLAIM nokey g c x 0-0",
         "XAUTOCLAIM nokey g c 10 0-0 BAD", "XAUTOCLAIM nokey g c -1 0-0", "XAUTOCLAIM nokey g c 10 zz",

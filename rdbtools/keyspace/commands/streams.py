@@ -845,7 +845,10 @@ def xinfo(e, args):
                      b"last-delivered-id": id_text(g.last_delivered_id), b"entries-read": g.entries_read,
                      b"lag": _lag(e, stream, g)}) for g in stream.groups]
     if sub == b"CONSUMERS" and len(args) == 4:
-        group = _group(_stream(e, args[2]), args[2], args[3])
+        stream = _stream(e, args[2])
+        if stream is None:
+            raise CommandError("ERR no such key")
+        group = _group(stream, args[2], args[3], "XGROUP")  # (XGROUP's wording)
         now = e.now_ms()
         return [Map({b"name": c.name, b"pending": len(c.pending), b"idle": max(0, now - c.seen_time),
                      b"inactive": -1 if c.active_time in (None, -1) else max(0, now - c.active_time)})
