@@ -80,6 +80,7 @@ class Engine:
         #: it, from its waiting list: BLMOVE and XREAD make no checking lookup first (one access, not two)
         self.waking = False
         self.tick()
+        self.memory = None  # a server's used_memory and maxmemory state (server/memory.py)
 
     def execute(self, args: list[bytes]) -> object:
         """Run one command; CommandError for an error reply, UnknownCommand when not supported."""

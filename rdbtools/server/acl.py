@@ -643,8 +643,10 @@ class Acl:
         return (not default.nopass or not default.enabled) and not client.authenticated
 
     def refresh(self, client) -> None:
-        """The client's gate, after its user, its authentication or the default user changed."""
-        client.gated = self.auth_required(client) or not client.user.unrestricted
+        """The client's gate, after its user, its authentication, the default user or maxmemory changed
+        (while a limit is set every request is checked, eviction.py)."""
+        limited = bool(self.server.engine.memory.limit)
+        client.gated = self.auth_required(client) or not client.user.unrestricted or limited
 
     def refresh_all(self) -> None:
         for client in self.server.clients.values():

@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Callable
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Double, Map, integer, subcommand_error
-from rdbtools.server import latency
+from rdbtools.server import latency, memory
 from rdbtools.server.attached import attached
 from rdbtools.server.clients import Client
 from rdbtools.server.redaction import redacted
@@ -278,80 +278,39 @@ def _memory(server, client: Client, args: list[bytes], sub: bytes):
 
 
 def _memory_usage(server, client: Client, args: list[bytes]):
-    """MEMORY USAGE key [SAMPLES n]: an estimate in Redis's manner (allocations rounded up to jemalloc's
-    size classes: the key, its value, the dictionary entry)."""
-    i = 3
+    """MEMORY USAGE key [SAMPLES n]: the estimate of Redis's objectComputeSize (server/memory.py); SAMPLES 0
+    averages every element."""
+    samples, i = memory.SAMPLES, 3
     while i < len(args):
         if args[i].upper() == b"SAMPLES" and i + 1 < len(args):
-            integer(args[i + 1])
+            samples = integer(args[i + 1])
+            if samples < 0:
+                raise CommandError(SYNTAX)
+            samples = samples or 2**63
             i += 2
         else:
             raise CommandError(SYNTAX)
     entry = server.engine.keyspace.db(client.db).get(args[2])
     if entry is None or (entry.expire_ms is not None and entry.expire_ms <= server.clock() * 1000):
         return None
-    return _allocation(len(args[2]) + 4) + _value_size(entry, server.config.target) + 24
+    return memory.key_usage(args[2], entry, server.config.target, samples)
 
 
 def _dataset_below(server, limit: int) -> bool:
-    """Whether the keys, as Redis would hold them, take less than ``limit`` bytes (counting stops there)."""
-    total = 0
-    for keys in server.engine.keyspace.dbs.values():
-        for key, entry in keys.items():
-            total += _allocation(len(key) + 4) + _value_size(entry, server.config.target) + 24
-            if total >= limit:
-                return False
-    return True
-
-
-def _allocation(size: int) -> int:
-    """jemalloc's size class for an allocation."""
-    if size <= 8:
-        return 8
-    if size <= 128:
-        return (size + 15) // 16 * 16
-    step = 1 << (size.bit_length() - 3)
-    return (size + step - 1) // step * step
-
-
-def _value_size(entry, target) -> int:
-    """The value's object and allocations: a compact encoding one listpack (or intset), a list a
-    quicklist node, a hash table an entry per element."""
-    from rdbtools.server.commands import encoding_of
-
-    value, kind = entry.value, entry.type
-    if kind == "string":
-        return _allocation(16 + len(value) + 4)
-    if kind == "list":
-        return 16 + 40 + 32 + _allocation(_listpack_bytes(value))
-    if kind == "stream":  # nodes of up to 100 entries in listpacks allocated 4 KB at a time
-        entries = getattr(value, "entries", None) or []
-        nodes = max((len(entries) + 99) // 100, sum(len(f) + len(v) + 4 for e in entries for f, v in e.fields) // 4096)
-        return 128 + max(nodes, 1) * 4608 + 256 * len(value.groups)
-    if kind not in ("set", "hash", "zset"):
-        return 16 + 64
-    encoding = encoding_of(entry, target)
-    if encoding == "intset":
-        return 16 + _allocation(8 + 8 * len(value))
-    items = [x for pair in value.items() for x in pair] if kind != "set" else list(value)
-    if encoding in ("listpack", "listpackex", "ziplist"):
-        return 16 + _allocation(_listpack_bytes(x if isinstance(x, bytes) else b"%.17g" % x for x in items))
-    per_element = sum(_allocation(len(x) + 4) if isinstance(x, bytes) else 8 for x in items)
-    return 16 + 64 + 8 * len(value) + 24 * len(value) + per_element
-
-
-def _listpack_bytes(elements) -> int:
-    return 7 + sum(len(e) + 2 for e in elements)
+    """Whether the keys, as Redis would hold them, take less than ``limit`` bytes."""
+    return server.engine.memory.dataset(server.engine.keyspace) < limit
 
 
 def _memory_stats(server) -> Map:
-    used = server.used_memory()
+    """MEMORY STATS from the memory model (what INFO memory reads)."""
+    model = server.engine.memory
+    used = model.used(server.engine.keyspace)
+    at_start, startup = model.startup
     keys = sum(len(k) for k in server.engine.keyspace.dbs.values())
-    startup = min(used, 900_000)
-    dataset = max(used - startup, 0)
+    dataset = used - at_start
     stats = Map({
-        b"peak.allocated": used, b"total.allocated": used, b"startup.allocated": startup,
-        b"replication.backlog": 0, b"clients.slaves": 0, b"clients.normal": 20_496 * len(server.clients),
+        b"peak.allocated": model.peak, b"total.allocated": used, b"startup.allocated": startup,
+        b"replication.backlog": 0, b"clients.slaves": 0, b"clients.normal": 0,
         b"cluster.links": 0, b"aof.buffer": 0, b"lua.caches": 0, b"functions.caches": 200,
     })
     for db, found in sorted(server.engine.keyspace.dbs.items()):  # each database's tables, as Redis tells them
@@ -360,10 +319,10 @@ def _memory_stats(server) -> Map:
             stats[b"db.%d" % db] = Map({b"overhead.hashtable.main": 24 * len(found) + 32,
                                         b"overhead.hashtable.expires": 24 * expires + 32 * bool(expires)})
     stats.update({
-        b"overhead.total": startup, b"keys.count": keys, b"keys.bytes-per-key": dataset // keys if keys else 0,
-        b"dataset.bytes": dataset, b"dataset.percentage": Double(100.0 * dataset / used if used else 0.0),
-        b"peak.percentage": Double(100.0), b"allocator.allocated": used, b"allocator.active": used,
-        b"allocator.resident": used, b"allocator-fragmentation.ratio": Double(1.0),
+        b"overhead.total": at_start, b"keys.count": keys, b"keys.bytes-per-key": dataset // keys if keys else 0,
+        b"dataset.bytes": dataset, b"dataset.percentage": Double(100.0 * dataset / max(used - startup, 1)),
+        b"peak.percentage": Double(100.0 * used / model.peak), b"allocator.allocated": used,
+        b"allocator.active": used, b"allocator.resident": used, b"allocator-fragmentation.ratio": Double(1.0),
         b"allocator-fragmentation.bytes": 0, b"allocator-rss.ratio": Double(1.0), b"allocator-rss.bytes": 0,
         b"rss-overhead.ratio": Double(1.0), b"rss-overhead.bytes": 0, b"fragmentation": Double(1.0),
         b"fragmentation.bytes": 0,

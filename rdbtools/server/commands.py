@@ -22,7 +22,7 @@ from rdbtools.keyspace.commands import (
 from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.keyspace.model import RAW_STRING, Entry
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import admin, digest, migrate
+from rdbtools.server import admin, digest, eviction, migrate
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError
 from rdbtools.server.info import command_specs
@@ -520,6 +520,7 @@ def _config(server, args):
         server.configure_events()
         server.configure_access()
         server.set_appendonly(server.config["appendonly"])
+        eviction.configure(server, evict=any(a.lower() == b"maxmemory" for a in args[2::2]))
         if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):
             server.aof.collect_history()  # turned off: the history files go now, as Redis deletes them
         return OK

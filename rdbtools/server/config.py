@@ -246,14 +246,15 @@ DIRECTIVES: dict[str, Directive] = {
     "auto-aof-rewrite-min-size": Directive(memory, 64 * 1024**2),
     "rdb-key-save-delay": Directive(_integer(0, 1 << 31), 0),  # Redis's test knob (microseconds)
     "target": Directive(_target, NEWEST, False),  # rdbtool's own: which server's formats to write
-    # kept and reported as Redis keeps them (CONFIG GET/SET); serve does not evict
-    "maxmemory": Directive(memory, 0, used=False),
-    # (the policy says what keys' access fields keep: LRU clock or LFU counter, keyspace/access.py)
+    # maxmemory and its policy: serve evicts as Redis does (server/eviction.py); the policy also says what
+    # keys' access fields keep: LRU clock or LFU counter (keyspace/access.py)
+    "maxmemory": Directive(memory, 0),
     "maxmemory-policy": Directive(_choice("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
                                           "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"), "noeviction"),
     "lfu-log-factor": Directive(_integer(0, _INT_MAX), 10),
     "lfu-decay-time": Directive(_integer(0, _INT_MAX), 1),
-    "maxmemory-samples": Directive(_integer(1, _INT_MAX), 5, used=False),
+    "maxmemory-samples": Directive(_integer(1, _INT_MAX), 5),
+    # kept for CONFIG: serve evicts what is needed at once, with no time limit
     "maxmemory-eviction-tenacity": Directive(_integer(0, 100), 10, used=False),
     "maxmemory-clients": Directive(_memory_or_percent, "0", used=False),
     "notify-keyspace-events": Directive(_keyspace_events, EventClasses("")),

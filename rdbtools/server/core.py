@@ -8,7 +8,6 @@ import functools
 import logging
 import os
 import random
-import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,12 +17,13 @@ from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY,
 from rdbtools.keyspace.engine import NO_TOUCH, SAVING, Engine, UnknownCommand, quiet
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import command_table, info, latency, monitor
+from rdbtools.server import command_table, eviction, info, latency, monitor
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
 from rdbtools.server.clients import Client, Subscribers, dirty_cas, stored_state
 from rdbtools.server.commands import NO_REPLY
 from rdbtools.server.config import ServerConfig
+from rdbtools.server.memory import Memory
 from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import Push
 from rdbtools.server.replies import shaped
@@ -92,6 +92,7 @@ class Server:
         self.config = config
         self.clock = clock
         self.engine = Engine(clock=clock, loading=False, databases=config["databases"], target=config.target)
+        self.engine.memory = Memory(config.target)  # used_memory and maxmemory (on the engine: see Process)
         self.persistence = RdbPersistence(config, self.engine.keyspace)
         self.aof: AofPersistence | None = None
         #: what the command being run propagates, appended as one unit once it is done (Redis's also_propagate)
@@ -117,8 +118,8 @@ class Server:
         self.pause = Pause()  # CLIENT PAUSE
         self.active_expire = True
         self.error_replies: dict[str, int] = {}  # INFO errorstats: by the error's first word
-        self.stats = {"total_connections_received": 0, "rejected_connections": 0,
-                      "expired_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
+        self.stats = {"total_connections_received": 0, "rejected_connections": 0, "expired_keys": 0,
+                      "evicted_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
                       "total_net_output_bytes": 0}
         #: the target's commands serve runs (what dispatch runs and COMMAND lists), by lower-case name
         self.catalog: dict[bytes, Spec] = _catalog(self)
@@ -139,6 +140,7 @@ class Server:
         self.direct = True
         self.execute: Callable[[Client, list[bytes]], object] = self._execute
         self.refresh()
+        eviction.configure(self, evict=False)
 
     @property
     def scripting(self):
@@ -249,13 +251,21 @@ class Server:
         return reply
 
     def _gate(self, client: Client, spec: Spec, args: list[bytes]) -> CommandError | None:
-        """NOAUTH, then (after the no-multi refusal) the ACL check, as Redis's processCommand orders them."""
+        """NOAUTH, then (after the no-multi refusal) the ACL check, then maxmemory, as Redis's processCommand
+        orders them."""
         if self.acl.auth_required(client):
             return None if spec.no_auth else self._refused(client, CommandError(NOAUTH))
         if client.multi is not None and spec.no_multi:
             return None
-        error = self.acl.denial(client, spec, args, "toplevel" if client.multi is None else "multi")
-        return None if error is None else self._refused(client, error, spec)
+        if not client.user.unrestricted:
+            error = self.acl.denial(client, spec, args, "toplevel" if client.multi is None else "multi")
+            if error is not None:
+                return self._refused(client, error, spec)
+        if self.engine.memory.limit:  # then maxmemory (every client is gated while there is a limit)
+            error = eviction.admit(self, client, spec, args)
+            if error is not None:
+                return self._refused(client, error, spec)
+        return None
 
     def _execute_hooked(self, client: Client, args: list[bytes]) -> object:
         """``execute`` while a client tracks keys, clients are paused, monitor or one is in NO-TOUCH mode
@@ -294,7 +304,7 @@ class Server:
         """The paths requests take, after what they depend on changed (AOF, WATCH, tracking, pause): the
         direct one while none is in use."""
         tracking = self.tracking.active
-        self.direct = self.aof is None and not self.versions and not tracking
+        self.direct = self.aof is None and not self.versions and not tracking and not self.engine.memory.limit
         hooked = (tracking or self.pause.until is not None or self.subscribers.monitors
                   or self.engine.no_touch_clients)
         self.execute = self._execute_hooked if hooked else self._execute
@@ -465,7 +475,8 @@ class Server:
         engine = self.engine
         engine.db = db
         signalling = self.versions or self.tracking.active
-        if not spec.write or (self.aof is None and not signalling):
+        memory = engine.memory
+        if not spec.write or (self.aof is None and not signalling and not memory.limit):
             return spec.handler(engine, args)
         before = capture(engine, spec.name, args) if spec.name in CAPTURED else None
         present = [k for k in args[1:] if k in engine.keys] if signalling and spec.name in _DELETES else None
@@ -483,6 +494,8 @@ class Server:
                 self.signal_modified(db, [k for k in present if k not in engine.keys])
             elif signalling:
                 self._signal_effects(db, done, flushed)
+            if memory.limit:
+                memory.changed(self, db, done)
         return reply
 
     # --- AOF propagation -------------------------------------------------------------------------
@@ -602,6 +615,8 @@ class Server:
         self.propagate(db, [deletion])
         if self.versions or self.tracking.active:
             self.signal_modified(db, deletion[1:], by_client=False)  # a BCAST NOLOOP client is told
+        if self.engine.memory.limit:
+            self.engine.memory.update(self.engine.keyspace, db, deletion[1])
 
     # --- CLIENT PAUSE ----------------------------------------------------------------------------
 
@@ -903,9 +918,6 @@ class Server:
         for client in receivers:
             client.send(Push([b"smessage", channel, message]))
         return len(receivers)
-
-    def used_memory(self) -> int:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     def info(self, sections: list[bytes]) -> bytes:
         return info.render(self, sections)

@@ -61,12 +61,20 @@ def _clients(server) -> dict[str, object]:
 
 
 def _memory(server) -> dict[str, object]:
-    rss = _rss()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"used_memory": rss, "used_memory_human": _human(rss), "used_memory_rss": rss,
-            "used_memory_rss_human": _human(rss), "used_memory_peak": peak, "used_memory_peak_human": _human(peak),
-            "maxmemory": server.config["maxmemory"], "maxmemory_human": _human(server.config["maxmemory"]),
-            "maxmemory_policy": server.config["maxmemory-policy"], "mem_allocator": "pymalloc"}
+    """Redis's figures from serve's memory model (server/memory.py); RSS is the process's own."""
+    memory, rss = server.engine.memory, _rss()
+    used = memory.used(server.engine.keyspace)
+    at_start, startup = memory.startup
+    dataset = used - at_start
+    limit = server.config["maxmemory"]
+    return {"used_memory": used, "used_memory_human": _human(used), "used_memory_rss": rss,
+            "used_memory_rss_human": _human(rss), "used_memory_peak": memory.peak,
+            "used_memory_peak_human": _human(memory.peak), "used_memory_peak_perc": f"{100 * used / memory.peak:.2f}%",
+            "used_memory_overhead": at_start, "used_memory_startup": startup, "used_memory_dataset": dataset,
+            "used_memory_dataset_perc": f"{100 * dataset / max(used - startup, 1):.2f}%",
+            "maxmemory": limit, "maxmemory_human": _human(limit), "maxmemory_policy": server.config["maxmemory-policy"],
+            "mem_not_counted_for_evict": 0, "mem_clients_slaves": 0, "mem_clients_normal": 0, "mem_aof_buffer": 0,
+            "mem_allocator": "pymalloc"}
 
 
 def _persistence(server) -> dict[str, object]:
@@ -79,7 +87,7 @@ def _persistence(server) -> dict[str, object]:
 def _stats(server) -> dict[str, object]:
     return {"total_commands_processed": sum(spec.calls for spec in command_specs(server)), **server.stats,
             "total_error_replies": sum(server.error_replies.values()), "instantaneous_ops_per_sec": 0,
-            "evicted_keys": 0, "pubsub_channels": sum(1 for subs in server.subscribers.channels.values() if subs),
+            "pubsub_channels": sum(1 for subs in server.subscribers.channels.values() if subs),
             "pubsub_patterns": sum(1 for subs in server.subscribers.patterns.values() if subs), **server.acl.counters,
             **server.tracking.info()}
 

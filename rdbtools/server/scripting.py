@@ -25,6 +25,7 @@ from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map
 from rdbtools.server import lualibs
 from rdbtools.server.clients import Client
 from rdbtools.server.command_table import CommandSpec as Spec
+from rdbtools.server.eviction import OOM, SCRIPT_OOM
 from rdbtools.server.lualibs import LuaRaise
 from rdbtools.server.protocol import BigNumber, SetReply, Verbatim
 
@@ -84,6 +85,7 @@ class Run:
     resp = 2  # the protocol redis.call's replies come in (redis.setresp)
     repl = 3  # redis.set_repl: 1 AOF, 2 replicas
     dirty = False  # it ran a write (it can no longer be killed)
+    allow_oom = False  # its flags say allow-oom: its calls may use memory past maxmemory
     killed = False
     busy = False  # past busy-reply-threshold: other clients get BUSY
     started = 0.0
@@ -163,8 +165,10 @@ class Scripting:
             script = self.create(args[1])[1]
         if read_only and script.refuses_ro:
             raise CommandError(RO_WITH_WRITES)
-        return self._invoke(client, Run(script.name, read_only or script.no_writes), self._run, script.function,
-                            count, args)
+        run = Run(script.name, read_only or script.no_writes)
+        if script.flags is not None:
+            run.allow_oom = self._check_oom(script.flags)
+        return self._invoke(client, run, self._run, script.function, count, args)
 
     def create(self, body: bytes) -> tuple[bytes, Script]:
         """The script of a body, compiled and cached under its sha (EVAL and SCRIPT LOAD)."""
@@ -219,6 +223,7 @@ class Scripting:
         self._check_flags(function.flags, read_only)
         run = Run(function.name.decode("utf-8", "replace"), read_only or b"no-writes" in function.flags)
         run.eval = False
+        run.allow_oom = self._check_oom(function.flags)
         return self._invoke(client, run, self._call_function, function.callback, count, args)
 
     def function_stats(self) -> Map:
@@ -304,6 +309,33 @@ class Scripting:
         if read_only:
             raise CommandError(RO_WITH_WRITES)
 
+    def _check_oom(self, flags: frozenset[bytes]) -> bool:
+        """scriptPrepareForRun's OOM refusal of a script with flags that may write and lacks allow-oom, when
+        the command started out of memory; whether it has allow-oom."""
+        allowed = b"allow-oom" in flags
+        memory = self.server.engine.memory
+        if memory.limit and memory.out_of_memory and not allowed and b"no-writes" not in flags:
+            raise CommandError(SCRIPT_OOM)
+        return allowed
+
+    def denies_oom(self, name: bytes, args: list[bytes]) -> bool:
+        """Whether EVAL/FCALL and their forms may use memory (the OOM check before them): a script with
+        flags (a shebang, a function) may unless they say allow-oom or no-writes; one without, as EVAL
+        itself, may not (its calls are checked one by one)."""
+        if name.startswith(b"fcall"):
+            self._sync_libraries()
+            function = self.functions.get(args[1])
+            flags = None if function is None else function.flags
+        else:
+            by_sha = name.startswith(b"evalsha")
+            script = (self.scripts.get(args[1]) or self.scripts.get(args[1].lower()) if by_sha else
+                      self.scripts.get(hashlib.sha1(args[1]).hexdigest().encode()))
+            try:
+                flags = script.flags if script is not None else None if by_sha else _shebang(args[1])[0]
+            except CommandError:
+                return False
+        return flags is not None and not flags & {b"allow-oom", b"no-writes"}
+
     def _invoke(self, caller: Client, run: Run, runner, function, count: int, args: list[bytes]) -> object:
         """Run a script or function with the command's keys (``count`` of them) and arguments."""
         server, client, engine = self.server, self.client, self.server.engine
@@ -382,6 +414,7 @@ class Scripting:
         if verdict is None:
             raise self._refusal(self._unknown(args))
         spec, refusal, writes, write = verdict
+        dirty = run.dirty  # before this call (Redis marks a run dirty once a write passed its checks)
         arity = spec.arity
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
             raise self._refusal("ERR Wrong number of args calling Redis command from script")
@@ -393,10 +426,13 @@ class Scripting:
             if write:
                 run.dirty = True
         server, client = self.server, self.client
-        if client.gated:
+        if client.gated:  # (every client is while maxmemory is set)
             denied = server.acl.script_denial(client, self.caller, spec, args)
             if denied is not None:
                 raise self._refusal(denied)
+            memory = server.engine.memory
+            if memory.limit and memory.out_of_memory and not (run.allow_oom or dirty) and "denyoom" in spec.flags:
+                raise self._refusal(OOM)  # the first write of a script started out of memory (scriptVerifyOOM)
         unit = server.unit
         mark, failures = len(unit), spec.failed_calls
         reply = server._call(client, args, spec)

@@ -1,0 +1,163 @@
+"""maxmemory: Redis's check before each command (processCommand) and its eviction (performEvictions).
+
+While maxmemory is set, every client is gated (``Client.gated``: the path that already checks AUTH and
+ACL), so a plain request of a server without a limit pays nothing for this. Before each command the
+keys are evicted by the policy until used_memory is back under maxmemory; when that cannot be done, a
+command that may use memory (the table's ``denyoom``, a script whose flags do not allow OOM, an EXEC
+holding one) and any command queued in MULTI get Redis's OOM error.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+
+from rdbtools.keyspace.commands import EVICTED, CommandError
+
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+#: what a script with a shebang (or a function) that may write but has no allow-oom flag gets
+SCRIPT_OOM = "OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"
+#: what MULTI still takes when memory is short (Redis 7.0's processCommand)
+_NOT_REFUSED_IN_MULTI = frozenset((b"exec", b"discard", b"quit", b"reset"))
+_SCRIPTS = frozenset((b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"))
+POOL_SIZE = 16  # Redis's EVPOOL_SIZE
+
+
+def configure(server, *, evict: bool) -> None:
+    """maxmemory and its parameters after start or CONFIG SET; ``evict``: maxmemory itself was set, and
+    Redis evicts at once down to the new limit (updateMaxmemory)."""
+    memory, config = server.engine.memory, server.config
+    was = memory.limit
+    memory.limit, memory.policy = config["maxmemory"], config["maxmemory-policy"]
+    memory.samples = config["maxmemory-samples"]
+    memory.unlink = dict(config.get(["lazyfree-lazy-eviction"])).get("lazyfree-lazy-eviction") == "yes"
+    if bool(memory.limit) != bool(was):
+        memory.resync(server.engine.keyspace)
+        server.acl.refresh_all()  # every request checks memory while there is a limit
+        server.refresh()  # writes take the path that tells the model what they changed
+    if memory.limit and evict:
+        perform(server)
+
+
+def admit(server, client, spec, args: list[bytes]) -> CommandError | None:
+    """Redis's maxmemory check before a command: evict what the policy allows; the OOM error for a
+    command that would use memory when that was not enough."""
+    memory = server.engine.memory
+    out = memory.out_of_memory = not perform(server)
+    if not out:
+        return None
+    if client.multi is not None and spec.name not in _NOT_REFUSED_IN_MULTI:
+        return CommandError(OOM)  # queueing takes memory too
+    return CommandError(OOM) if denies_oom(server, client, spec, args) else None
+
+
+def denies_oom(server, client, spec, args: list[bytes]) -> bool:
+    """Whether a call may use memory: the command's flag, a script's flags, an EXEC's queued calls."""
+    name = spec.name
+    if name in _SCRIPTS:
+        return server.scripting.denies_oom(name, args)
+    if name == b"exec":
+        for queued in client.multi or ():
+            record = server.resolve(queued)
+            if record is not None and denies_oom(server, client, record, queued):
+                return True
+        return False
+    return "denyoom" in spec.flags
+
+
+def perform(server) -> bool:
+    """Redis's performEvictions: False when used_memory stays over maxmemory with nothing left to evict
+    (EVICT_FAIL); nothing is evicted while clients are paused."""
+    engine = server.engine
+    memory, keyspace = engine.memory, engine.keyspace
+    if not memory.in_step(keyspace):  # keys loaded or added outside the writes (DEBUG RELOAD, POPULATE)
+        memory.resync(keyspace)
+    used = memory.used(keyspace)
+    if used <= memory.limit or server.pause.until is not None:
+        return True
+    if memory.policy == "noeviction":
+        return False
+    goal = memory.total - (used - memory.limit)
+    while memory.total > goal:
+        picked = _pick(server, memory, keyspace)
+        if picked is None:
+            return False
+        evict(server, *picked)
+    return True
+
+
+def evict(server, db: int, key: bytes) -> None:
+    """One key evicted: deleted, counted, its WATCHes and trackers told, the `evicted` event, its DEL
+    (UNLINK with lazyfree-lazy-eviction) in the AOF on its own, before the command that caused it."""
+    engine = server.engine
+    memory = engine.memory
+    del engine.keyspace.dbs[db][key]
+    memory.update(engine.keyspace, db, key)
+    server.stats["evicted_keys"] += 1
+    server.signal_modified(db, [key], by_client=False)
+    engine.notify(EVICTED, b"evicted", key, db)
+    if server.aof is not None:
+        server.aof.feed(db, [[b"UNLINK" if memory.unlink else b"DEL", key]])
+
+
+def _pick(server, memory, keyspace) -> tuple[int, bytes] | None:
+    """The next key to evict (database, key), None when the policy leaves none."""
+    allkeys = memory.policy.startswith("allkeys")
+    if memory.policy.endswith("random"):
+        databases = server.config["databases"]
+        for _ in range(databases):  # a database after the other, as Redis's next_db
+            memory.next_db = db = (memory.next_db + 1) % databases
+            candidates = keyspace.dbs.get(db) if allkeys else memory.volatile.get(db)
+            if candidates:
+                return db, _sample(memory, candidates, 1)[0]
+        return None
+    while True:
+        found = 0
+        for db in sorted(keyspace.dbs):
+            keys = keyspace.dbs[db]
+            candidates = keys if allkeys else memory.volatile.get(db, {})
+            if candidates:
+                _populate(server, memory, db, keys, candidates)
+                found += len(candidates)
+        if not found:
+            return None
+        while memory.pool:
+            _, db, key = memory.pool.pop()
+            keys = keyspace.dbs.get(db)
+            if keys is not None and key in (keys if allkeys else memory.volatile.get(db, ())):
+                return db, key  # else a ghost: the key went since it was sampled
+
+
+def _populate(server, memory, db: int, keys: dict, candidates: dict) -> None:
+    """Redis's evictionPoolPopulate: maxmemory-samples keys scored, kept in the pool (best last) if
+    better than its worst or while it has room."""
+    pool = memory.pool
+    for key in _sample(memory, candidates, memory.samples):
+        score = _score(server, memory, keys[key])
+        if len(pool) >= POOL_SIZE and score <= pool[0][0]:
+            continue
+        at = 0
+        while at < len(pool) and pool[at][0] < score:
+            at += 1
+        pool.insert(at, (score, db, key))
+        if len(pool) > POOL_SIZE:
+            del pool[0]
+
+
+def _score(server, memory, entry) -> float:
+    """How good a candidate a key is (higher: evicted first): its idle time (LRU), 255 less its access
+    frequency (LFU), how soon it expires (volatile-ttl). A key whose access is unknown scores at random."""
+    if memory.policy == "volatile-ttl":
+        return -entry.expire_ms
+    access, field = getattr(server.engine.keyspace, "access", None), getattr(entry, "lru", None)
+    if access is None or field is None:
+        return memory.rng.random()
+    return access.idle_ms(field) if memory.policy.endswith("lru") else 255 - access.frequency(field)
+
+
+def _sample(memory, candidates: dict, count: int) -> list[bytes]:
+    """``count`` keys from a random place (as Redis's dictGetSomeKeys takes neighbouring buckets)."""
+    if len(candidates) <= count:
+        return list(candidates)
+    start = memory.rng.randrange(len(candidates))
+    found = list(islice(candidates, start, start + count))
+    return found + list(islice(candidates, 0, count - len(found)))

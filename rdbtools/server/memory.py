@@ -1,0 +1,295 @@
+"""serve's memory, as the target server accounts for it: a start-up figure plus each key's MEMORY USAGE.
+
+Redis's used_memory is what its allocator holds; serve's Python objects say nothing about that, so
+serve keeps a model with Redis's figures: the server right after start (``STARTUP``: measured on the
+real servers) plus the dataset, each key as MEMORY USAGE estimates it (jemalloc's size classes of the
+key's sds, its dict entry, the value's object and allocations, Redis 7.0's layouts) and an expires
+entry per key with a TTL. Client buffers are left out (an idle client of Redis 7.0 counts 0 in
+mem_clients_normal).
+
+With maxmemory 0 nothing is kept: the dataset is summed when INFO or MEMORY STATS asks. With maxmemory
+set, each key's figure is kept and the total follows the writes (the keys of what a write propagates,
+the keys expiry deletes), so that the check before a command is O(1); eviction is in eviction.py.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Iterator
+from itertools import islice
+
+from rdbtools.formats.numbers import canonical_int64
+
+#: used_memory right after start, and used_memory_startup, of each server (INFO memory, measured)
+STARTUP: dict[tuple[str, tuple[int, int]], tuple[int, int]] = {
+    ("redis", (6, 2)): (938_056, 887_600),
+    ("redis", (7, 0)): (964_200, 876_320),
+    ("redis", (8, 2)): (766_672, 653_928),
+    ("valkey", (9, 1)): (1_090_608, 998_616),
+}
+DICT_ENTRY = 24  # sizeof(dictEntry): a key's slot in the keyspace, and in the expires dict for a TTL
+ROBJ = 16  # sizeof(robj)
+DICT = 56  # sizeof(dict) (Redis 7.0)
+QUICKLIST, QUICKLIST_NODE = 40, 40  # sizeof(quicklist), sizeof(quicklistNode) (as objectComputeSize counts)
+SKIPLIST_HEAD = 16 + 32 + 640  # zset struct, zskiplist, the header node of 32 levels
+SKIPLIST_NODE = 51  # a node of 1.33 levels on average (24 bytes + 16 per level, in jemalloc's classes)
+SAMPLES = 5  # Redis's OBJ_COMPUTE_SIZE_DEF_SAMPLES: MEMORY USAGE averages this many elements of a big value
+
+
+def startup(target) -> tuple[int, int]:
+    """(used_memory at start, used_memory_startup) of the target, or of the nearest older server measured."""
+    family = "valkey" if target.valkey_server else "redis"
+    known = sorted(v for f, v in STARTUP if f == family and v <= target.version) or [min(v for f, v in STARTUP
+                                                                                         if f == family)]
+    return STARTUP[(family, known[-1])]
+
+
+# --- one key: MEMORY USAGE ----------------------------------------------------------------------------
+
+def allocation(size: int) -> int:
+    """jemalloc's size class for an allocation."""
+    if size <= 8:
+        return 8
+    if size <= 128:
+        return (size + 15) // 16 * 16
+    step = 1 << (size.bit_length() - 3)
+    return (size + step - 1) // step * step
+
+
+def sds(length: int) -> int:
+    """An sds string's allocation: sdshdr5 below 32 bytes, then 8, 16, 32-bit headers."""
+    header = 1 if length < 32 else 3 if length < 256 else 5 if length < 65536 else 9
+    return allocation(header + length + 1)
+
+
+def key_usage(key: bytes, entry, target, samples: int = SAMPLES) -> int:
+    """MEMORY USAGE: the key's sds, its dict entry, the value."""
+    return sds(len(key)) + DICT_ENTRY + value_usage(entry, target, samples)
+
+
+def value_usage(entry, target, samples: int = SAMPLES) -> int:
+    """The value's object and allocations, as Redis's objectComputeSize estimates them (a big value from
+    ``samples`` of its elements)."""
+    from rdbtools.server.commands import encoding_of
+
+    value, kind = entry.value, entry.type
+    if kind == "string":
+        return _string(value)
+    if kind == "list":
+        return ROBJ + QUICKLIST + _quicklist_nodes(value, target, samples)
+    if kind == "stream":
+        return _stream(value)
+    if kind not in ("set", "hash", "zset"):
+        return ROBJ + 64
+    encoding = encoding_of(entry, target)
+    if encoding == "intset":
+        return ROBJ + allocation(8 + _intset_width(value) * len(value))
+    if encoding in ("listpack", "listpackex", "ziplist"):
+        items = value if kind == "set" else _pairs(value, kind)
+        return ROBJ + allocation(listpack_bytes(items))
+    return ROBJ + _hashtable(value, kind, samples)
+
+
+def _string(value: bytes) -> int:
+    if len(value) <= 20 and canonical_int64(value) is not None:
+        return ROBJ  # OBJ_ENCODING_INT: the number in the object's pointer
+    if len(value) <= 44:
+        return allocation(ROBJ + 3 + len(value) + 1)  # embstr: object and sdshdr8 in one allocation
+    return ROBJ + sds(len(value))
+
+
+def _pairs(value, kind: str) -> Iterator[bytes]:
+    for field, other in value.items():
+        yield field
+        yield other if kind == "hash" else _score_text(other)
+
+
+def _score_text(score: float) -> bytes:
+    """A zset score as a listpack holds it: an integer when it is one, else Redis's %.17g text."""
+    if score == int(score) and abs(score) < 2**63:
+        return b"%d" % int(score)
+    return b"%.17g" % score
+
+
+def _intset_width(value) -> int:
+    numbers = [int(m) for m in value]
+    low, high = min(numbers, default=0), max(numbers, default=0)
+    if low >= -(2**15) and high < 2**15:
+        return 2
+    return 4 if low >= -(2**31) and high < 2**31 else 8
+
+
+def listpack_entry(element: bytes) -> int:
+    """One listpack entry: its encoding (an integer's, or a string's length header), data and back-length."""
+    number = canonical_int64(element) if len(element) <= 20 else None
+    if number is not None:
+        size = (1 if 0 <= number < 128 else 2 if -4096 <= number < 4096 else 3 if -(2**15) <= number < 2**15
+                else 4 if -(2**23) <= number < 2**23 else 5 if -(2**31) <= number < 2**31 else 9)
+    else:
+        size = len(element) + (1 if len(element) < 64 else 2 if len(element) < 4096 else 5)
+    return size + (1 if size < 128 else 2 if size < 16384 else 3)
+
+
+def listpack_bytes(elements: Iterable[bytes]) -> int:
+    return 7 + sum(listpack_entry(e) for e in elements)
+
+
+def _quicklist_nodes(value, target, samples: int) -> int:
+    """The nodes of a quicklist (listpacks of up to list-max-listpack-size bytes): the first ``samples``
+    packed as Redis packs them, their mean times the number of nodes that many elements make."""
+    limit = target.list_max_listpack_bytes
+    nodes, packed, used = [], 0, 7
+    for element in value:
+        entry = listpack_entry(element)
+        if packed and used + entry > limit:
+            nodes.append((packed, used))
+            if len(nodes) == samples:
+                break
+            packed, used = 0, 7
+        packed, used = packed + 1, used + entry
+    else:
+        if packed:
+            nodes.append((packed, used))
+    if not nodes:
+        return 0
+    size = sum(QUICKLIST_NODE + allocation(used) for _, used in nodes)
+    elements = sum(count for count, _ in nodes)
+    if elements >= len(value):
+        return size
+    count = -(-len(value) * len(nodes) // elements)  # the nodes all elements make, at the sampled density
+    return size * count // len(nodes)
+
+
+def _hashtable(value, kind: str, samples: int) -> int:
+    """A dict: its struct and bucket array, and the mean of the first ``samples`` elements times their count."""
+    slots = 4
+    while slots < len(value):
+        slots *= 2
+    first = list(islice(value.items() if kind != "set" else ((m, None) for m in value), 0, samples))
+    if not first:
+        return DICT + 8 * slots
+    if kind == "set":
+        each = sum(DICT_ENTRY + sds(len(m)) for m, _ in first)
+    elif kind == "hash":
+        each = sum(DICT_ENTRY + sds(len(f)) + sds(len(v)) for f, v in first)
+    else:
+        each = sum(DICT_ENTRY + sds(len(m)) + SKIPLIST_NODE for m, _ in first)
+    base = DICT + 8 * slots + (SKIPLIST_HEAD if kind == "zset" else 0)
+    return base + each * len(value) // len(first)
+
+
+def _stream(value) -> int:
+    """A stream: its radix tree of listpack nodes of up to 100 entries, allocated 4 KB at a time."""
+    entries = getattr(value, "entries", None) or []
+    nodes = max((len(entries) + 99) // 100, sum(len(f) + len(v) + 4 for e in entries for f, v in e.fields) // 4096)
+    return 128 + max(nodes, 1) * 4608 + 256 * len(value.groups)
+
+
+# --- the dataset --------------------------------------------------------------------------------------
+
+def in_dataset(key: bytes, entry, target) -> int:
+    """What a key adds to used_memory: its MEMORY USAGE, and its expires entry when it has a TTL."""
+    return key_usage(key, entry, target) + (DICT_ENTRY if entry.expire_ms is not None else 0)
+
+
+class Memory:
+    """maxmemory's state: the limit and policy (from the configuration), and while a limit is set each
+    key's figure, the total, the keys with a TTL (what volatile-* policies sample) and Redis's pool of
+    eviction candidates."""
+
+    def __init__(self, target) -> None:
+        self.target = target
+        self.startup = startup(target)
+        self.limit = 0  # maxmemory; 0: nothing kept
+        self.policy = "noeviction"
+        self.samples = 5
+        self.unlink = False  # lazyfree-lazy-eviction: an eviction propagates as UNLINK
+        self.sizes: dict[int, dict[bytes, int]] = {}
+        self.volatile: dict[int, dict[bytes, None]] = {}
+        self.count = 0  # the keys the sizes hold (a key added or removed behind the writes' back resyncs)
+        self.total = 0
+        self.peak = 0
+        self.pool: list[tuple[float, int, bytes]] = []  # candidates, best last (Redis's EvictionPoolLRU)
+        self.next_db = 0
+        self.rng = random.Random()  # sampling (tests may seed it)
+        self.out_of_memory = False  # at the start of the command being run (Redis's pre_command_oom_state)
+
+    def dataset(self, keyspace) -> int:
+        """The keys' part of used_memory: kept while a limit is set, else summed now."""
+        if self.limit:
+            return self.total
+        return sum(in_dataset(key, entry, self.target) for keys in keyspace.dbs.values()
+                   for key, entry in keys.items())
+
+    def used(self, keyspace) -> int:
+        used = self.startup[0] + self.dataset(keyspace)
+        self.peak = max(self.peak, used)
+        return used
+
+    def resync(self, keyspace) -> None:
+        """Every key's figure again (a limit was set, or keys came or went outside the writes)."""
+        self.sizes, self.volatile, self.total, self.count = {}, {}, 0, 0
+        self.pool.clear()
+        if not self.limit:
+            return
+        for db, keys in keyspace.dbs.items():
+            for key in keys:
+                self.update(keyspace, db, key)
+
+    def update(self, keyspace, db: int, key: bytes) -> None:
+        """One key changed (or went): its figure again."""
+        sizes = self.sizes.get(db)
+        if sizes is None:
+            sizes = self.sizes[db] = {}
+            self.volatile[db] = {}
+        old = sizes.pop(key, None)
+        if old is not None:
+            self.total -= old
+            self.count -= 1
+        keys = keyspace.dbs.get(db)
+        entry = None if keys is None else keys.get(key)
+        if entry is None:
+            self.volatile[db].pop(key, None)
+            return
+        size = sizes[key] = in_dataset(key, entry, self.target)
+        self.total += size
+        self.count += 1
+        if entry.expire_ms is None:
+            self.volatile[db].pop(key, None)
+        else:
+            self.volatile[db][key] = None
+
+    def in_step(self, keyspace) -> bool:
+        """Whether the kept figures still hold the keyspace's keys (a count per database: O(databases))."""
+        return self.count == sum(len(keys) for keys in keyspace.dbs.values())
+
+    def changed(self, server, db: int, done: list[list[bytes]]) -> None:
+        """A write propagated ``done``: the keys those commands name (in their databases) again; a flush
+        or SWAPDB, everything."""
+        keyspace = server.engine.keyspace
+        for command in done:
+            touched = _touched(server, db, command)
+            if touched is None:
+                self.resync(keyspace)
+                return
+            for where, key in touched:
+                self.update(keyspace, where, key)
+
+
+def _touched(server, db: int, command: list[bytes]) -> list[tuple[int, bytes]] | None:
+    """The (database, key) pairs a propagated command changes; None for all (FLUSHALL, FLUSHDB, SWAPDB)."""
+    from rdbtools.server.core import _written_keys
+    from rdbtools.server.introspection import written_keys
+
+    name = command[0].lower()
+    if name in (b"flushall", b"flushdb", b"swapdb"):
+        return None
+    if name == b"move":
+        return [(db, command[1]), (int(command[2]), command[1])]
+    if name == b"copy":
+        upper = [a.upper() for a in command]
+        target = int(command[upper.index(b"DB") + 1]) if b"DB" in upper[3:] else db
+        return [(target, command[2])]
+    spec = server.resolve(command)
+    keys = None if spec is None else written_keys(spec, command)
+    return [(db, key) for key in (_written_keys(name, command) if keys is None else keys)]
