@@ -4,7 +4,7 @@ While maxmemory is set, every client is gated (``Client.gated``: the path that a
 ACL), so a plain request of a server without a limit pays nothing for this. Before each command the
 keys are evicted by the policy until used_memory is back under maxmemory; when that cannot be done, a
 command that may use memory (the table's ``denyoom``, a script whose flags do not allow OOM, an EXEC
-holding one) and any command queued in MULTI get Redis's OOM error.
+holding one) and, before Redis 7.4, any command queued in MULTI get Redis's OOM error.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def configure(server, *, evict: bool) -> None:
     memory.limit, memory.policy = config["maxmemory"], config["maxmemory-policy"]
     memory.samples = config["maxmemory-samples"]
     memory.unlink = dict(config.get(["lazyfree-lazy-eviction"])).get("lazyfree-lazy-eviction") == "yes"
+    target = config.target
+    memory.refuses_queueing = not target.valkey_server and target.version < (7, 4)
     if bool(memory.limit) != bool(was):
         memory.resync(server.engine.keyspace)
         server.acl.refresh_all()  # every request checks memory while there is a limit
@@ -45,8 +47,9 @@ def admit(server, client, spec, args: list[bytes]) -> CommandError | None:
     out = memory.out_of_memory = not perform(server)
     if not out:
         return None
-    if client.multi is not None and spec.name not in _NOT_REFUSED_IN_MULTI:
-        return CommandError(OOM)  # queueing takes memory too
+    if memory.refuses_queueing and client.multi is not None and spec.name not in _NOT_REFUSED_IN_MULTI:
+        return CommandError(OOM)  # queueing takes memory too (up to Redis 7.2; Redis 7.4 and Valkey limit
+        # a transaction by client-query-buffer-limit instead)
     return CommandError(OOM) if denies_oom(server, client, spec, args) else None
 
 

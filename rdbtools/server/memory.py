@@ -204,6 +204,7 @@ class Memory:
         self.policy = "noeviction"
         self.samples = 5
         self.unlink = False  # lazyfree-lazy-eviction: an eviction propagates as UNLINK
+        self.refuses_queueing = True  # OOM refuses whatever MULTI would queue (before Redis 7.4, not Valkey)
         self.sizes: dict[int, dict[bytes, int]] = {}
         self.volatile: dict[int, dict[bytes, None]] = {}
         self.count = 0  # the keys the sizes hold (a key added or removed behind the writes' back resyncs)
