@@ -6,9 +6,10 @@ arguments allowed of otherwise denied commands ("+select|0"), key patterns (read
 and channel patterns. Categories and subcommands come from the command table (the target's COMMAND
 INFO), keys from the records' key specs, as Redis finds them (COMMAND GETKEYS's code).
 
-The hot path: a client carries ``gated``, false while it needs no AUTH and its user may run
-everything on every key and channel (the default user, out of the box); only a gated client's
-requests go through ``Acl.check``.
+The hot path: a client carries ``gated``, false while it needs no AUTH, its user may run
+everything on every key and channel (the default user, out of the box) and no maxmemory is set; only
+a gated client's requests go through ``Acl.check`` (unless its user is unrestricted) and the maxmemory
+check (server/eviction.py).
 
 Describing a user's commands differs by version: Redis 6.2/7.0 rebuild the rules from the bitmap
 (categories by best fit, then single commands in the order of the server's command dict, which is

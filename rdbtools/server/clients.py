@@ -28,7 +28,7 @@ class Client:
     resp: int = 2
     authenticated: bool = False
     user: object = None  # its ACL user (acl.User)
-    gated: bool = True  # its requests go through the AUTH / ACL check (acl.Acl.refresh says)
+    gated: bool = True  # its requests go through the AUTH / ACL / maxmemory checks (acl.Acl.refresh says)
     created: float = field(default_factory=time.time)
     last_command: bytes = b"NULL"
     last_interaction: float = field(default_factory=time.time)

@@ -116,10 +116,14 @@ def test_scripts_under_oom_flags_decide_shebang_refused_allow_oom_runs_plain_eva
     allowed = "#!lua flags=allow-oom\nreturn redis.call('set', KEYS[1], 'v')"
     plain = "redis.call('get', KEYS[1]); return redis.call('set', KEYS[1], 'v')"
     no_writes = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])"
+    write = "function(keys) return redis.call('set', keys[1], 'v') end"
+    library = (f"#!lua name=lib\nredis.register_function('w', {write})\n"
+               f"redis.register_function{{function_name='o', callback={write}, flags={{'allow-oom'}}}}")
     _same(targets, [
-        ["SCRIPT", "FLUSH"], ["CONFIG", "SET", "maxmemory", "1"],
+        ["SCRIPT", "FLUSH"], ["FUNCTION", "FLUSH"], ["FUNCTION", "LOAD", library], ["CONFIG", "SET", "maxmemory", "1"],
         ["EVAL", shebang, "1", "a"], ["EVAL", allowed, "1", "b"], ["EVAL", plain, "1", "c"],
-        ["EVAL", no_writes, "1", "b"], ["EXISTS", "a", "b", "c"],
+        ["EVAL", no_writes, "1", "b"], ["FCALL", "w", "1", "d"], ["FCALL", "o", "1", "e"],
+        ["EXISTS", "a", "b", "c", "d", "e"],
     ])
 
 
