@@ -13,6 +13,7 @@ from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Double, Map, in
 from rdbtools.server import latency, memory
 from rdbtools.server.attached import attached
 from rdbtools.server.clients import Client
+from rdbtools.server.memory import table_size
 from rdbtools.server.redaction import redacted
 
 NO_CLUSTER = "ERR This instance has cluster support disabled"
@@ -307,7 +308,8 @@ def _memory_stats(server) -> Map:
     used = model.used(server.engine.keyspace)
     at_start, startup = model.startup
     keys = sum(len(k) for k in server.engine.keyspace.dbs.values())
-    dataset = used - at_start
+    overhead = at_start + model.buckets(server.engine.keyspace)
+    dataset = used - overhead
     stats = Map({
         b"peak.allocated": model.peak, b"total.allocated": used, b"startup.allocated": startup,
         b"replication.backlog": 0, b"clients.slaves": 0, b"clients.normal": 0,
@@ -316,10 +318,10 @@ def _memory_stats(server) -> Map:
     for db, found in sorted(server.engine.keyspace.dbs.items()):  # each database's tables, as Redis tells them
         if found:
             expires = sum(e.expire_ms is not None for e in found.values())
-            stats[b"db.%d" % db] = Map({b"overhead.hashtable.main": 24 * len(found) + 32,
+            stats[b"db.%d" % db] = Map({b"overhead.hashtable.main": 24 * len(found) + 8 * table_size(len(found)),
                                         b"overhead.hashtable.expires": 24 * expires + 32 * bool(expires)})
     stats.update({
-        b"overhead.total": at_start, b"keys.count": keys, b"keys.bytes-per-key": dataset // keys if keys else 0,
+        b"overhead.total": overhead, b"keys.count": keys, b"keys.bytes-per-key": dataset // keys if keys else 0,
         b"dataset.bytes": dataset, b"dataset.percentage": Double(100.0 * dataset / max(used - startup, 1)),
         b"peak.percentage": Double(100.0 * used / model.peak), b"allocator.allocated": used,
         b"allocator.active": used, b"allocator.resident": used, b"allocator-fragmentation.ratio": Double(1.0),

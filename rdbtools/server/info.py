@@ -65,12 +65,13 @@ def _memory(server) -> dict[str, object]:
     memory, rss = server.engine.memory, _rss()
     used = memory.used(server.engine.keyspace)
     at_start, startup = memory.startup
-    dataset = used - at_start
+    overhead = at_start + memory.buckets(server.engine.keyspace)
+    dataset = used - overhead
     limit = server.config["maxmemory"]
     return {"used_memory": used, "used_memory_human": _human(used), "used_memory_rss": rss,
             "used_memory_rss_human": _human(rss), "used_memory_peak": memory.peak,
             "used_memory_peak_human": _human(memory.peak), "used_memory_peak_perc": f"{100 * used / memory.peak:.2f}%",
-            "used_memory_overhead": at_start, "used_memory_startup": startup, "used_memory_dataset": dataset,
+            "used_memory_overhead": overhead, "used_memory_startup": startup, "used_memory_dataset": dataset,
             "used_memory_dataset_perc": f"{100 * dataset / max(used - startup, 1):.2f}%",
             "maxmemory": limit, "maxmemory_human": _human(limit), "maxmemory_policy": server.config["maxmemory-policy"],
             "mem_not_counted_for_evict": 0, "mem_clients_slaves": 0, "mem_clients_normal": 0, "mem_aof_buffer": 0,

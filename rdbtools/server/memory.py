@@ -192,6 +192,33 @@ def in_dataset(key: bytes, entry, target) -> int:
     return key_usage(key, entry, target) + (DICT_ENTRY if entry.expire_ms is not None else 0)
 
 
+_MAX_LOAD = 1.618  # Redis's HASHTABLE_MAX_LOAD_FACTOR: past it a table grows whatever the memory
+
+
+def table_size(count: int) -> int:
+    """A dict's buckets for ``count`` keys: a power of two, at least 4, 0 when empty (Redis's _dictNextExp)."""
+    return 0 if not count else max(4, 1 << (count - 1).bit_length())
+
+
+EXACT_UP_TO = 50_000  # keys per database summed one by one when no limit keeps the figures
+_SAMPLED = 10_000  # else about this many, evenly spaced
+
+
+def _summed(keys: dict, target) -> int:
+    """A database's keys in used_memory: all of them, or a sample's mean times their number."""
+    if len(keys) <= EXACT_UP_TO:
+        return sum(in_dataset(key, entry, target) for key, entry in keys.items())
+    sample = list(islice(keys.items(), 0, None, _prime_from(len(keys) // _SAMPLED)))
+    return sum(in_dataset(key, entry, target) for key, entry in sample) * len(keys) // len(sample)
+
+
+def _prime_from(number: int) -> int:
+    """The first prime from ``number``: a sampling step no periodic pattern of the keys lines up with."""
+    while any(number % d == 0 for d in range(2, int(number**0.5) + 1)):
+        number += 1
+    return number
+
+
 class Memory:
     """maxmemory's state: the limit and policy (from the configuration), and while a limit is set each
     key's figure, the total, the keys with a TTL (what volatile-* policies sample) and Redis's pool of
@@ -207,6 +234,7 @@ class Memory:
         self.refuses_queueing = True  # OOM refuses whatever MULTI would queue (before Redis 7.4, not Valkey)
         self.sizes: dict[int, dict[bytes, int]] = {}
         self.volatile: dict[int, dict[bytes, None]] = {}
+        self.tables: dict[int, int] = {}  # each database's table size (buckets), kept while a limit is set
         self.count = 0  # the keys the sizes hold (a key added or removed behind the writes' back resyncs)
         self.total = 0
         self.peak = 0
@@ -216,26 +244,27 @@ class Memory:
         self.out_of_memory = False  # at the start of the command being run (Redis's pre_command_oom_state)
 
     def dataset(self, keyspace) -> int:
-        """The keys' part of used_memory: kept while a limit is set, else summed now."""
+        """The keys' part of used_memory: kept while a limit is set, else summed now (INFO stays cheap on a
+        big keyspace: past EXACT_UP_TO keys per database, a sample of evenly spaced keys stands for the rest)."""
         if self.limit:
             return self.total
-        return sum(in_dataset(key, entry, self.target) for keys in keyspace.dbs.values()
-                   for key, entry in keys.items())
+        return sum(_summed(keys, self.target) for keys in keyspace.dbs.values())
 
     def used(self, keyspace) -> int:
-        used = self.startup[0] + self.dataset(keyspace)
+        used = self.startup[0] + self.buckets(keyspace) + self.dataset(keyspace)
         self.peak = max(self.peak, used)
         return used
 
     def resync(self, keyspace) -> None:
         """Every key's figure again (a limit was set, or keys came or went outside the writes)."""
-        self.sizes, self.volatile, self.total, self.count = {}, {}, 0, 0
+        self.sizes, self.volatile, self.tables, self.total, self.count = {}, {}, {}, 0, 0
         self.pool.clear()
         if not self.limit:
             return
         for db, keys in keyspace.dbs.items():
             for key in keys:
                 self.update(keyspace, db, key)
+            self.tables[db] = table_size(len(keys))
 
     def update(self, keyspace, db: int, key: bytes) -> None:
         """One key changed (or went): its figure again."""
@@ -251,14 +280,38 @@ class Memory:
         entry = None if keys is None else keys.get(key)
         if entry is None:
             self.volatile[db].pop(key, None)
+            self._resize(db, len(sizes))
             return
         size = sizes[key] = in_dataset(key, entry, self.target)
         self.total += size
         self.count += 1
+        if old is None:
+            self._resize(db, len(sizes))
         if entry.expire_ms is None:
             self.volatile[db].pop(key, None)
         else:
             self.volatile[db][key] = None
+
+    def _resize(self, db: int, count: int) -> None:
+        """A database's table after a key came or went: it doubles when full, unless the new table would
+        take used memory past maxmemory while the load is still under 1.618 (Redis's dictExpandAllowed),
+        and halves below 10% full (the cron's resize)."""
+        size = self.tables.get(db, 0)
+        wanted = table_size(count)
+        if wanted > size:
+            over = self.startup[0] + self.total + self.buckets(None) + 8 * wanted > self.limit
+            if size and count / size <= _MAX_LOAD and over:
+                return
+        elif not (size > 4 and count * 10 < size):
+            return
+        self.tables[db] = wanted
+
+    def buckets(self, keyspace) -> int:
+        """The keyspace tables' bucket arrays (8 bytes a bucket): kept while a limit is set, else each
+        database's as its key count makes it."""
+        if self.limit:
+            return 8 * sum(self.tables.values())
+        return 8 * sum(table_size(len(keys)) for keys in keyspace.dbs.values())
 
     def in_step(self, keyspace) -> bool:
         """Whether the kept figures still hold the keyspace's keys (a count per database: O(databases))."""

@@ -271,3 +271,19 @@ def test_random_small_values_have_the_servers_memory_usage(pair, kind, elements)
     encoding = _same(pair, [*steps, ["OBJECT", "ENCODING", "k"]])[-1]
     if encoding != b"hashtable":  # a set of strings: a hash table, which Redis samples mid-rehash
         _same(pair, [*steps, ["MEMORY", "USAGE", "k"]])
+
+
+@pytest.mark.parametrize("count", [20_000, 60_000])  # summed key by key, and estimated from a sample
+def test_used_memory_grows_with_the_keys_as_the_servers(pair, count):
+    """Without a limit used_memory is computed when asked: key by key up to 50,000 keys per database, from
+    evenly spaced keys past that; either stays near the real figure (which also counts the dict's buckets)."""
+    grown = []
+    for port in pair:
+        client = RawClient(port)
+        client.call(["FLUSHALL"])
+        before = int(_info(client, "memory")["used_memory"])
+        for start in range(0, count, 1000):
+            client.call(["MSET", *[x for i in range(start, start + 1000) for x in (f"key:{i}", f"value:{i}")]])
+        grown.append(int(_info(client, "memory")["used_memory"]) - before)
+        client.call(["FLUSHALL"])
+    assert abs(grown[1] - grown[0]) <= grown[0] * 0.15, grown
