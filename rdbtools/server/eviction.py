@@ -111,7 +111,10 @@ def _pick(server, memory, keyspace) -> tuple[int, bytes] | None:
             memory.next_db = db = (memory.next_db + 1) % databases
             candidates = keyspace.dbs.get(db) if allkeys else memory.volatile.get(db)
             if candidates:
-                return db, _sample(memory, candidates, 1)[0]
+                key = _sample(memory, candidates, 1)[0]
+                if key in keyspace.dbs.get(db, ()):
+                    return db, key
+                memory.update(keyspace, db, key)  # gone behind the model's back: forgotten
         return None
     while True:
         found = 0
@@ -135,7 +138,10 @@ def _populate(server, memory, db: int, keys: dict, candidates: dict) -> None:
     better than its worst or while it has room."""
     pool = memory.pool
     for key in _sample(memory, candidates, memory.samples):
-        score = _score(server, memory, keys[key])
+        entry = keys.get(key)
+        if entry is None:  # gone behind the model's back: the next check resyncs
+            continue
+        score = _score(server, memory, entry)
         if len(pool) >= POOL_SIZE and score <= pool[0][0]:
             continue
         at = 0

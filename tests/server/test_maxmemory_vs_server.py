@@ -181,8 +181,8 @@ def test_filling_past_the_limit_keeps_used_memory_under_it_and_volatile_policies
         assert gone == [] if policy.startswith("volatile") else gone != []
 
 
-@pytest.mark.parametrize("target", ["redis-7.0", "valkey-9.1"])
-def test_evictions_are_in_the_aof_as_dels_or_unlinks_by_lazyfree_lazy_eviction(tmp_path: Path, target: str):
+@pytest.mark.parametrize(("target", "lazy"), [("redis-7.0", "no"), ("redis-7.0", "yes"), ("valkey-9.1", "yes")])
+def test_evictions_are_in_the_aof_as_dels_or_unlinks_by_lazyfree_lazy_eviction(tmp_path: Path, target: str, lazy: str):
     """Each eviction on its own, before the command that caused it: DEL, UNLINK where lazyfree-lazy-eviction
     is on (Valkey's default)."""
     contents = []
@@ -196,6 +196,7 @@ def test_evictions_are_in_the_aof_as_dels_or_unlinks_by_lazyfree_lazy_eviction(t
         with server as running:
             client = RawClient(running.port)
             client.call(["CONFIG", "SET", "maxmemory-policy", "allkeys-random"])
+            client.call(["CONFIG", "SET", "lazyfree-lazy-eviction", lazy])
             client.call(["SET", "foo", "bar"])
             client.call(["CONFIG", "SET", "maxmemory", "1"])
             client.call(["CONFIG", "SET", "maxmemory", "0"])
@@ -203,7 +204,7 @@ def test_evictions_are_in_the_aof_as_dels_or_unlinks_by_lazyfree_lazy_eviction(t
             increments = sorted((running.dir / "appendonlydir").glob("*.incr.aof"))
             contents.append(increments[-1].read_bytes())
     assert contents[1] == contents[0]
-    assert (b"$6\r\nUNLINK\r\n" if target.startswith("valkey") else b"$3\r\nDEL\r\n") + b"$3\r\nfoo\r\n" in contents[0]
+    assert (b"$6\r\nUNLINK\r\n" if lazy == "yes" else b"$3\r\nDEL\r\n") + b"$3\r\nfoo\r\n" in contents[0]
 
 
 @pytest.mark.parametrize("value", ["1", "-5", "123456789012", "x", "v" * 40, "v" * 44, "v" * 45, "v" * 100,
