@@ -26,13 +26,14 @@ def configure(server, *, evict: bool) -> None:
     """maxmemory and its parameters after start or CONFIG SET; ``evict``: maxmemory itself was set, and
     Redis evicts at once down to the new limit (updateMaxmemory)."""
     memory, config = server.engine.memory, server.config
-    was = memory.limit
+    was, target = memory.limit, config.target
     memory.limit, memory.policy = config["maxmemory"], config["maxmemory-policy"]
     memory.samples = config["maxmemory-samples"]
     memory.unlink = dict(config.get(["lazyfree-lazy-eviction"])).get("lazyfree-lazy-eviction") == "yes"
-    target = config.target
     memory.refuses_queueing = not target.valkey_server and target.version < (7, 4)
-    if bool(memory.limit) != bool(was):
+    retargeted = memory.target != target  # encoding thresholds changed: the keys' figures with them
+    memory.target = target
+    if bool(memory.limit) != bool(was) or (retargeted and memory.limit):
         memory.resync(server.engine.keyspace)
         server.acl.refresh_all()  # every request checks memory while there is a limit
         server.refresh()  # writes take the path that tells the model what they changed

@@ -288,3 +288,11 @@ def test_used_memory_grows_with_the_keys_as_the_servers(pair, count):
         grown.append(int(_info(client, "memory")["used_memory"]) - before)
         client.call(["FLUSHALL"])
     assert abs(grown[1] - grown[0]) <= grown[0] * 0.15, grown
+
+
+def test_memory_usage_takes_samples_zero_for_all_and_refuses_what_redis_refuses(pair):
+    _same(pair, [
+        ["RPUSH", "l", *["x" * 100] * 1000], ["MEMORY", "USAGE", "l", "SAMPLES", "0"],
+        ["MEMORY", "USAGE", "l", "SAMPLES", "2"], ["MEMORY", "USAGE", "l", "SAMPLES", "-1"],
+        ["MEMORY", "USAGE", "l", "SAMPLES", "x"], ["MEMORY", "USAGE", "l", "FOO"], ["MEMORY", "USAGE", "nokey"],
+    ])
