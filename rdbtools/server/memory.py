@@ -70,8 +70,6 @@ def key_usage(key: bytes, entry, target, samples: int = SAMPLES) -> int:
 def value_usage(entry, target, samples: int = SAMPLES) -> int:
     """The value's object and allocations, as Redis's objectComputeSize estimates them (a big value from
     ``samples`` of its elements)."""
-    from rdbtools.server.commands import encoding_of
-
     value, kind = entry.value, entry.type
     if kind == "string":
         return _string(value)
@@ -81,6 +79,8 @@ def value_usage(entry, target, samples: int = SAMPLES) -> int:
         return _stream(value)
     if kind not in ("set", "hash", "zset"):
         return ROBJ + 64
+    from rdbtools.server.commands import encoding_of
+
     encoding = encoding_of(entry, target)
     if encoding == "intset":
         return ROBJ + allocation(8 + _intset_width(value) * len(value))
@@ -315,7 +315,7 @@ class Memory:
 
     def in_step(self, keyspace) -> bool:
         """Whether the kept figures still hold the keyspace's keys (a count per database: O(databases))."""
-        return self.count == sum(len(keys) for keys in keyspace.dbs.values())
+        return self.count == sum(map(len, keyspace.dbs.values()))
 
     def changed(self, server, db: int, done: list[list[bytes]]) -> None:
         """A write propagated ``done``: the keys those commands name (in their databases) again; a flush
@@ -336,6 +336,8 @@ def _touched(server, db: int, command: list[bytes]) -> list[tuple[int, bytes]] |
     from rdbtools.server.introspection import written_keys
 
     name = command[0].lower()
+    if _SINGLE_KEY.get(name):
+        return [(db, command[1])]
     if name in (b"flushall", b"flushdb", b"swapdb"):
         return None
     if name == b"move":
@@ -346,4 +348,17 @@ def _touched(server, db: int, command: list[bytes]) -> list[tuple[int, bytes]] |
         return [(target, command[2])]
     spec = server.resolve(command)
     keys = None if spec is None else written_keys(spec, command)
+    if name not in _SINGLE_KEY and spec is not None and spec.name == name:  # (not a container's subcommand)
+        _SINGLE_KEY[name] = _writes_its_first_argument(spec)
     return [(db, key) for key in (_written_keys(name, command) if keys is None else keys)]
+
+
+#: by propagated command: whether the key it writes is always its first argument (SET, HSET, DEL of one key
+#: is not: DEL takes several), found once from its key specs
+_SINGLE_KEY: dict[bytes, bool] = {}
+
+
+def _writes_its_first_argument(spec) -> bool:
+    specs = spec.key_specs
+    return (len(specs) == 1 and specs[0].begin == "index" and specs[0].index == 1 and specs[0].find == "range"
+            and specs[0].lastkey == 0)
