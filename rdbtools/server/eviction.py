@@ -155,19 +155,20 @@ def _populate(server, memory, db: int, keys: dict, candidates: dict) -> None:
 
 def _score(server, memory, entry) -> float:
     """How good a candidate a key is (higher: evicted first): its idle time (LRU), 255 less its access
-    frequency (LFU), how soon it expires (volatile-ttl). A key whose access is unknown scores at random."""
+    frequency (LFU), from the key's access field (keyspace/access.py); how soon it expires (volatile-ttl)."""
     if memory.policy == "volatile-ttl":
         return -entry.expire_ms
-    access, field = getattr(server.engine.keyspace, "access", None), getattr(entry, "lru", None)
-    if access is None or field is None:
-        return memory.rng.random()
-    return access.idle_ms(field) if memory.policy.endswith("lru") else 255 - access.frequency(field)
+    access = server.engine.access
+    return access.idle_ms(entry.lru) if memory.policy.endswith("lru") else 255 - access.frequency(entry.lru)
 
 
 def _sample(memory, candidates: dict, count: int) -> list[bytes]:
-    """``count`` keys from a random place (as Redis's dictGetSomeKeys takes neighbouring buckets)."""
+    """``count`` keys at random places, in one walk of the dict (Redis's dictGetSomeKeys takes them from
+    random buckets; neighbours in a Python dict are keys written one after the other, so not as random)."""
     if len(candidates) <= count:
         return list(candidates)
-    start = memory.rng.randrange(len(candidates))
-    found = list(islice(candidates, start, start + count))
-    return found + list(islice(candidates, 0, count - len(found)))
+    keys, found, at = iter(candidates), [], 0
+    for place in sorted(memory.rng.sample(range(len(candidates)), count)):
+        found.append(next(islice(keys, place - at, None)))
+        at = place + 1
+    return found
