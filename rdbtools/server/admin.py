@@ -145,16 +145,16 @@ def _trimmed(arg: bytes) -> bytes:
 def record_timing(server, client: Client, args: list[bytes], seconds: float) -> None:
     """A command that took ``seconds``: a latency sample ("command", or "fast-command" for the table's fast
     ones) if that reaches latency-monitor-threshold, into the slow log if it reaches slowlog-log-slower-than."""
-    if not args:
+    micros, config = int(seconds * 1_000_000), server.config
+    latency_ms, slowlog = config["latency-monitor-threshold"], config["slowlog-log-slower-than"]
+    sampled, logged = 0 < latency_ms <= micros // 1000, 0 <= slowlog <= micros
+    spec = server.resolve(args) if args and (sampled or logged) else None  # (a quick command costs no lookup)
+    if spec is None:
         return
-    micros = int(seconds * 1_000_000)
-    spec = server.resolve(args)
-    if server.config["latency-monitor-threshold"] and spec is not None:
+    if sampled:
         latency.sample(server, b"fast-command" if "fast" in spec.flags else b"command", micros // 1000)
-    threshold = server.config["slowlog-log-slower-than"]
-    if threshold < 0 or micros < threshold or spec is None or _UNLOGGED & spec.flags:
-        return
-    slow_log(server).add(client, args, micros, time.time(), server.config["slowlog-max-len"])
+    if logged and not _UNLOGGED & spec.flags:
+        slow_log(server).add(client, args, micros, time.time(), config["slowlog-max-len"])
 
 
 def timing_threshold(config) -> int:

@@ -564,7 +564,7 @@ class Server:
         from rdbtools.server.admin import record_timing
 
         started = self.clock()
-        spec = self.resolve(args)
+        spec = self.resolve(args) if self.subscribers.monitors else None
         calls = None if spec is None else spec.calls
         reply = self.call(client, args)
         record_timing(self, client, args, self.clock() - started)

@@ -16,8 +16,11 @@ _ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\
 _REPR = [_ESCAPES.get(c, chr(c) if 32 <= c < 127 else f"\\x{c:02x}") for c in range(256)]
 
 
+_HIDDEN = frozenset(("admin", "skip_monitor"))
+
+
 def shown(spec) -> bool:
-    return not ({"admin", "skip_monitor"} & spec.flags)
+    return not _HIDDEN & spec.flags
 
 
 def feed(monitors: list, db: int, source: str, args: list[bytes]) -> None:
