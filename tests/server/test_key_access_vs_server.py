@@ -126,7 +126,8 @@ def _frequencies(pair) -> list:
 
 #: what a key holds before a command of COMMANDS runs (commands separated by ';', {x} for the key)
 HOLDINGS = {"nothing": "", "string": "SET {x} v", "list": "RPUSH {x} a b", "set": "SADD {x} m n",
-            "zset": "ZADD {x} 1 m 2 n", "hash": "HSET {x} f v n 1", "stream": "XADD {x} 1-1 f v",
+            "zset": "ZADD {x} 1 m 2 n", "hash": "HSET {x} f v n 1",
+            "hash with a field TTL": "HSET {x} f v n 1;HEXPIRE {x} 100 FIELDS 1 f", "stream": "XADD {x} 1-1 f v",
             "stream with a group": "XADD {x} 1-1 f v;XGROUP CREATE {x} g 0"}
 
 
@@ -159,6 +160,8 @@ def test_each_command_accesses_its_keys_as_often_as_redis(pair):
           ("RENAME {k} {o}", b"b", b"c")])
 @example([("SADD {k} m", b"c", b"c"), ("SMOVE {k} {o} m", b"a", b"c"), ("SMOVE {k} {o} m", b"c", b"b"),
           ("LPUSH {k} x", b"a", b"a"), ("SORT {k} BY {o} STORE {o}", b"a", b"c")])
+@example([("HMSET {k} f v", b"a", b"a"), ("HEXPIRE {k} 100 FIELDS 1 f", b"a", b"a"),
+          ("HEXPIRE {k} 100 FIELDS 1 f", b"a", b"a")])  # a hash with field TTLs was accessed twice a lookup
 def test_commands_access_keys_as_often_as_redis_counts(pair, steps):
     same(pair, "FLUSHALL", LFU_COUNTING)
     for template, key, other in steps:

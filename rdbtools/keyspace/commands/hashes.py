@@ -18,10 +18,12 @@ from rdbtools.keyspace.commands import (
 
 
 def _hash(e, key: bytes):
+    """The hash at ``key`` with its passed fields gone; looked up once (a second lookup would count a second
+    access under an LFU policy)."""
     entry = e.get(key, "hash")
     if entry is not None and entry.field_expires and not e.loading:
         expire_fields(e, key, entry)
-        return e.get(key, "hash")
+        return entry if e.keys.get(key) is entry else None  # None when its last field went
     return entry
 
 
