@@ -14,6 +14,7 @@ from rdbtools.server import latency, memory
 from rdbtools.server.attached import attached
 from rdbtools.server.clients import Client
 from rdbtools.server.memory import table_size
+from rdbtools.server.protocol import Verbatim
 from rdbtools.server.redaction import redacted
 
 NO_CLUSTER = "ERR This instance has cluster support disabled"
@@ -206,29 +207,17 @@ VALKEY_LATENCY_CALM = ("No latency spike was observed during the lifetime of thi
                        "slightest bit.\n")
 
 
-def _latency_doctor(server) -> bytes:
+def _latency_doctor(server) -> Verbatim:
     target, monitoring = server.config.target, server.config["latency-monitor-threshold"]
     if latency.monitor(server):
-        return _latency_report(server)
-    if target.valkey_server:
-        return (VALKEY_LATENCY_CALM if monitoring else VALKEY_LATENCY_DISABLED).encode()
-    if monitoring:
-        return LATENCY_CALM.encode()
-    return LATENCY_DISABLED.format(LATENCY_PAGE_8 if target.version >= (8, 0) else LATENCY_PAGE).encode()
-
-
-def _latency_report(server) -> bytes:
-    """The opening of Redis's report when it saw spikes, and each event's line (its advice is not given)."""
-    lines = [b"Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do "
-             b"you Dave?", b""]
-    for number, (name, series) in enumerate(latency.monitor(server).items(), 1):
-        values = [ms for _, ms in series.samples]
-        average = sum(values) // len(values)
-        deviation = sum(abs(v - average) for v in values) // len(values)
-        period = (series.samples[-1][0] - series.samples[0][0]) // len(values)
-        lines.append(b"%d. %s: %d latency spikes (average %dms, mean deviation %dms, period %d sec). Worst all "
-                     b"time event %dms." % (number, name, len(values), average, deviation, period, series.max))
-    return b"\n".join(lines) + b"\n"
+        text = latency.doctor_report(latency.monitor(server), server.config, target, int(time.time()))
+    elif target.valkey_server:
+        text = VALKEY_LATENCY_CALM if monitoring else VALKEY_LATENCY_DISABLED
+    elif monitoring:
+        text = LATENCY_CALM
+    else:
+        text = LATENCY_DISABLED.format(LATENCY_PAGE_8 if target.version >= (8, 0) else LATENCY_PAGE)
+    return Verbatim(text.encode(), b"txt")
 
 
 def _latency(server, client: Client, args: list[bytes], sub: bytes):
@@ -245,14 +234,11 @@ def _latency(server, client: Client, args: list[bytes], sub: bytes):
     return Map()  # HISTOGRAM: serve keeps no per-command latency histograms
 
 
-def _latency_graph(server, event: bytes) -> bytes:
-    """Redis's header of the graph (the sparkline under it is not drawn)."""
+def _latency_graph(server, event: bytes) -> Verbatim:
     series = latency.monitor(server).get(event)
     if series is None:
         raise CommandError(f"ERR No samples available for event '{event.decode('utf-8', 'replace')}'")
-    values = [ms for _, ms in series.samples]
-    return (b"%s - high %d ms, low %d ms (all time high %d ms)\n" % (event, max(values), min(values), series.max)
-            + b"-" * 80 + b"\n")
+    return Verbatim(latency.graph(event, series, int(time.time())), b"txt")
 
 
 # --- MEMORY: figures of the same order as Redis's -----------------------------------------------------

@@ -1,0 +1,90 @@
+"""LATENCY GRAPH's chart and LATENCY DOCTOR's report against the real servers: the same slow commands
+(DEBUG SLEEP over latency-monitor-threshold, as Redis's own suite forces them) on both, the texts compared
+with only the measured milliseconds and the seconds that passed made equal."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.resp_client import RawClient, RawReplies
+
+TARGETS = ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"]
+
+
+def _numbers_hidden(text: bytes) -> bytes:
+    return re.sub(rb"\d+(\.\d+)?", b"N", text)
+
+
+def _graph(port: int, sleeps: list[float]) -> list[bytes]:
+    """The graph of one spike a second, its chart rows kept and its numbers hidden elsewhere."""
+    client = RawClient(port)
+    client.call(["CONFIG", "SET", "latency-monitor-threshold", "50"])
+    client.call(["LATENCY", "RESET"])
+    for i, seconds in enumerate(sleeps):
+        if i:
+            time.sleep(1.05)  # each spike a second of its own
+        client.call(["DEBUG", "SLEEP", str(seconds)])
+    lines = client.call(["LATENCY", "GRAPH", "command"]).split(b"\n")
+    client.call(["LATENCY", "RESET"])
+    client.call(["CONFIG", "SET", "latency-monitor-threshold", "0"])
+    return [_numbers_hidden(lines[0]), lines[1], *lines[2:6], *map(_numbers_hidden, lines[6:])]
+
+
+def test_latency_graph_draws_the_spikes_as_redis(pairs):
+    """The lowest spike a '_' at the bottom, the highest a '#' column, one between at its level; the labels
+    (seconds ago) written downwards under a blank row."""
+    real, served = pairs("redis-7.0")
+    sleeps = [0.1, 0.5, 0.25]
+    expected = _graph(real.port, sleeps)
+    assert _graph(served.port, sleeps) == expected
+    assert expected[2:6] == [b" # ", b" | ", b" |o", b"_||"]
+
+
+def _doctor(port: int, settings: list[tuple[str, str]]) -> list[bytes]:
+    """DOCTOR after one slow command, under each of the slow log's settings; the spike's figures hidden."""
+    client = RawClient(port)
+    client.call(["CONFIG", "SET", "latency-monitor-threshold", "100"])
+    client.call(["LATENCY", "RESET"])
+    client.call(["DEBUG", "SLEEP", "0.12"])
+    reports = []
+    for name, value in settings:
+        client.call(["CONFIG", "SET", name, value])
+        reports.append(_numbers_hidden(client.call(["LATENCY", "DOCTOR"])))
+    client.call(["LATENCY", "RESET"])
+    client.call(["CONFIG", "SET", "latency-monitor-threshold", "0"])
+    client.call(["CONFIG", "SET", "slowlog-log-slower-than", "10000"])
+    client.call(["CONFIG", "SET", "slowlog-max-len", "128"])
+    return reports
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_latency_doctor_advises_on_slow_commands_and_the_slow_log_as_the_target(pairs, target):
+    """A slow command: look at the slow log and at large objects; enable the slow log when it is off
+    (slowlog-max-len 0 counts as off from Redis 7.4 and in Valkey), or lower its threshold when it is
+    above the monitor's."""
+    real, served = pairs(target)
+    settings = [("slowlog-log-slower-than", "-1"), ("slowlog-log-slower-than", "1000000"),
+                ("slowlog-log-slower-than", "0"), ("slowlog-max-len", "0")]
+    assert _doctor(served.port, settings) == _doctor(real.port, settings)
+
+
+def _verbatim_headers(port: int) -> list[bytes]:
+    """The first bytes of GRAPH's and DOCTOR's RESP3 replies: a verbatim string of format txt."""
+    client = RawReplies(port)
+    client.call(["HELLO", "3"])
+    client.call(["CONFIG", "SET", "latency-monitor-threshold", "100"])
+    client.call(["DEBUG", "SLEEP", "0.11"])
+    found = [re.sub(rb"\d+", b"N", client.call(["LATENCY", sub, *event]))[:9]
+             for sub, *event in (["GRAPH", "command"], ["DOCTOR"])]
+    client.call(["LATENCY", "RESET"])
+    client.call(["CONFIG", "SET", "latency-monitor-threshold", "0"])
+    client.close()
+    return found
+
+
+def test_latency_graph_and_doctor_are_verbatim_text_in_resp3(pairs):
+    real, served = pairs("redis-7.0")
+    assert _verbatim_headers(served.port) == _verbatim_headers(real.port) == [b"=N\r\ntxt:c", b"=N\r\ntxt:D"]
