@@ -800,6 +800,7 @@ class Server:
             elif aof is None and self.persistence.rewrite_stats.scheduled and not self.child_active():
                 self.persistence.rewrite_off(self.engine)
         self.engine.tick()  # the access clock new entries and lookups read, as Redis's server.lruclock
+        eviction.resume(self)  # what the time limit left (where no event loop took it)
         self.children_changed()
         if self.active_expire:
             cycle_started = self.clock()

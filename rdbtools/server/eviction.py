@@ -9,6 +9,7 @@ holding one) and, before Redis 7.4, any command queued in MULTI get Redis's OOM 
 
 from __future__ import annotations
 
+import time
 from itertools import islice
 
 from rdbtools.keyspace.commands import EVICTED, CommandError
@@ -20,15 +21,33 @@ SCRIPT_OOM = "OOM allow-oom flag is not set on the script, can not run it when u
 _NOT_REFUSED_IN_MULTI = frozenset((b"exec", b"discard", b"quit", b"reset"))
 _SCRIPTS = frozenset((b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"))
 POOL_SIZE = 16  # Redis's EVPOOL_SIZE
+BATCH = 16  # Redis looks at the clock after every 16 keys evicted
+
+
+#: how many times Redis's time serve takes to evict a key (Python's dicts and objects against C's): the
+#: time limit is scaled by it, so that a limit lets serve evict about as many keys a turn as Redis
+SLOWER = 20
+
+
+def time_limit(tenacity: int) -> float:
+    """Redis's evictionTimeLimitUs, in seconds of serve's: how long one eviction may run before it leaves the
+    rest to the event loop (maxmemory-eviction-tenacity 0..10: 50 us a step; then 15% more a step; 100: no
+    limit). Tenacity 0 is exact: a batch of 16 keys a turn."""
+    if tenacity <= 10:
+        return SLOWER * 50 * tenacity / 1e6
+    if tenacity < 100:
+        return SLOWER * int(500.0 * 1.15 ** (tenacity - 10)) / 1e6
+    return float("inf")
 
 
 def configure(server, *, evict: bool) -> None:
     """maxmemory and its parameters after start or CONFIG SET; ``evict``: maxmemory itself was set, and
-    Redis evicts at once down to the new limit (updateMaxmemory)."""
+    Redis evicts down to the new limit (updateMaxmemory)."""
     memory, config = server.engine.memory, server.config
     was, target = memory.limit, config.target
     memory.limit, memory.policy = config["maxmemory"], config["maxmemory-policy"]
     memory.samples = config["maxmemory-samples"]
+    memory.time_limit = time_limit(config["maxmemory-eviction-tenacity"])
     memory.unlink = dict(config.get(["lazyfree-lazy-eviction"])).get("lazyfree-lazy-eviction") == "yes"
     memory.refuses_queueing = not target.valkey_server and target.version < (7, 4)
     retargeted = memory.target != target  # encoding thresholds changed: the keys' figures with them
@@ -37,8 +56,11 @@ def configure(server, *, evict: bool) -> None:
         memory.resync(server.engine.keyspace)
         server.acl.refresh_all()  # every request checks memory while there is a limit
         server.refresh()  # writes take the path that tells the model what they changed
-    if memory.limit and evict:
-        perform(server)
+    if memory.limit and evict:  # Redis 6.2 evicts at once; 7.0+ leaves it to the event loop's next turn
+        if target.version < (7, 0) and not target.valkey_server:
+            perform(server)
+        else:
+            _evict_later(server)
 
 
 def admit(server, client, spec, args: list[bytes]) -> CommandError | None:
@@ -80,13 +102,37 @@ def perform(server) -> bool:
         return True
     if memory.policy == "noeviction":
         return False
-    goal = memory.total - (used - memory.limit)
+    goal, freed, started = memory.total - (used - memory.limit), 0, time.perf_counter()
     while memory.total > goal:
         picked = _pick(server, memory, keyspace)
         if picked is None:
             return False
         evict(server, *picked)
+        freed += 1
+        if freed % BATCH == 0 and time.perf_counter() - started > memory.time_limit:
+            _evict_later(server)
+            break
     return True
+
+
+def _evict_later(server) -> None:
+    """The time limit came first: the event loop evicts on at its next turn (Redis's evictionTimeProc), a
+    batch at a time, until memory is under the limit; commands meanwhile run (and evict a batch) as if it were."""
+    memory = server.engine.memory
+    if memory.evicting:
+        return
+    memory.evicting = True
+    schedule = server.tracking.schedule  # the event loop's call_soon (None without a loop: the cron resumes)
+    if schedule is not None:
+        schedule(lambda: resume(server))
+
+
+def resume(server) -> None:
+    memory = server.engine.memory
+    if memory.evicting:
+        memory.evicting = False
+        if memory.limit:
+            perform(server)
 
 
 def evict(server, db: int, key: bytes) -> None:

@@ -230,6 +230,8 @@ class Memory:
         self.limit = 0  # maxmemory; 0: nothing kept
         self.policy = "noeviction"
         self.samples = 5
+        self.time_limit = 0.0005  # seconds one eviction may take (maxmemory-eviction-tenacity, eviction.py)
+        self.evicting = False  # eviction goes on at the event loop's next turn
         self.unlink = False  # lazyfree-lazy-eviction: an eviction propagates as UNLINK
         self.refuses_queueing = True  # OOM refuses whatever MULTI would queue (before Redis 7.4, not Valkey)
         self.sizes: dict[int, dict[bytes, int]] = {}
