@@ -646,7 +646,8 @@ class Acl:
     def refresh(self, client) -> None:
         """The client's gate, after its user, its authentication, the default user or maxmemory changed
         (while a limit is set every request is checked, eviction.py)."""
-        limited = bool(self.server.engine.memory.limit)
+        memory = self.server.engine.memory
+        limited = bool(memory.limit or memory.clients_limit)
         client.gated = self.auth_required(client) or not client.user.unrestricted or limited
 
     def refresh_all(self) -> None:

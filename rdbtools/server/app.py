@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from rdbtools.keyspace.commands import CommandError, Status
+from rdbtools.server import client_eviction
 from rdbtools.server.admin import record_timing, timing_threshold
 from rdbtools.server.aof import AofPersistence, AofWriteError
 from rdbtools.server.config import ServerConfig
@@ -102,9 +103,13 @@ class Connection(asyncio.Protocol):
             requests = self.parser.feed(data)
         except ProtocolError as error:
             requests, self.broken = error.requests, error
-        if self.parser.pending > self.app.config["client-query-buffer-limit"]:
-            log.warning("Closing client that reached max query buffer length: %s", client.address)
-            client.closing = True
+        pending = self.parser.pending
+        if pending:  # a request in part: the query buffer's limit, and the clients' memory's
+            if pending > self.app.config["client-query-buffer-limit"]:
+                log.warning("Closing client that reached max query buffer length: %s", client.address)
+                client.closing = True
+            elif self.app.server.engine.memory.clients_limit:
+                client_eviction.evict(self.app.server, self.app.server.clock())
         if client.blocked is not None or self.waiting:
             self.waiting += requests
         else:
@@ -194,6 +199,14 @@ class Connection(asyncio.Protocol):
 _QUEUED = Status("QUEUED")
 
 
+def _buffered(client) -> int:
+    """What a client's connection holds: the request it is sending, the replies it has not read."""
+    connection = getattr(client.close, "__self__", None)
+    if not isinstance(connection, Connection) or connection.transport is None:
+        return 0
+    return connection.parser.pending + connection.transport.get_write_buffer_size()
+
+
 def _describe(peer, local) -> tuple[str, bool]:
     if isinstance(peer, tuple):
         host, port = peer[0], peer[1]
@@ -214,6 +227,7 @@ class App:
         self._commit_scheduled = False
         self.connections: set[Connection] = set()
         self.server.busy_poll = self._busy_poll
+        self.server.engine.memory.client_buffers = _buffered
 
     def _busy_poll(self, caller) -> None:
         """A script runs past busy-reply-threshold and the loop cannot turn: read what the other

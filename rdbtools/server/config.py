@@ -137,6 +137,8 @@ def _memory_or_percent(args: list[str]) -> str:
         percent = canonical_int64(text[:-1].encode("utf-8", "surrogateescape"))
         if percent is None or percent < 0:
             raise ValueError("argument must be a memory or percent value")
+        if percent > 100:
+            raise ValueError("percentage argument must be less or equal to 100")
         return f"{percent}%"
     try:
         return str(memory(args))

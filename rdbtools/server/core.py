@@ -17,7 +17,7 @@ from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY,
 from rdbtools.keyspace.engine import NO_TOUCH, SAVING, Engine, UnknownCommand, quiet
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import command_table, eviction, info, latency, monitor
+from rdbtools.server import client_eviction, command_table, eviction, info, latency, monitor
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
 from rdbtools.server.clients import Client, Subscribers, dirty_cas, stored_state
@@ -119,8 +119,8 @@ class Server:
         self.active_expire = True
         self.error_replies: dict[str, int] = {}  # INFO errorstats: by the error's first word
         self.stats = {"total_connections_received": 0, "rejected_connections": 0, "expired_keys": 0,
-                      "evicted_keys": 0, "keyspace_hits": 0, "keyspace_misses": 0, "total_net_input_bytes": 0,
-                      "total_net_output_bytes": 0}
+                      "evicted_keys": 0, "evicted_clients": 0, "keyspace_hits": 0, "keyspace_misses": 0,
+                      "total_net_input_bytes": 0, "total_net_output_bytes": 0}
         #: the target's commands serve runs (what dispatch runs and COMMAND lists), by lower-case name
         self.catalog: dict[bytes, Spec] = _catalog(self)
         self._specs: dict[bytes, Spec] = {}
@@ -261,6 +261,8 @@ class Server:
             error = self.acl.denial(client, spec, args, "toplevel" if client.multi is None else "multi")
             if error is not None:
                 return self._refused(client, error, spec)
+        if self.engine.memory.clients_limit and client_eviction.evict(self, self.clock()) and client.closing:
+            return NO_REPLY  # the client itself was evicted: its command is not run
         if self.engine.memory.limit:  # then maxmemory (every client is gated while there is a limit)
             error = eviction.admit(self, client, spec, args)
             if error is not None:
@@ -801,6 +803,8 @@ class Server:
                 self.persistence.rewrite_off(self.engine)
         self.engine.tick()  # the access clock new entries and lookups read, as Redis's server.lruclock
         eviction.resume(self)  # what the time limit left (where no event loop took it)
+        if self.engine.memory.clients_limit:
+            client_eviction.evict(self, now)
         self.children_changed()
         if self.active_expire:
             cycle_started = self.clock()

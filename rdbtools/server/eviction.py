@@ -13,6 +13,7 @@ import time
 from itertools import islice
 
 from rdbtools.keyspace.commands import EVICTED, CommandError
+from rdbtools.server import client_eviction
 
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
 #: what a script with a shebang (or a function) that may write but has no allow-oom flag gets
@@ -52,10 +53,13 @@ def configure(server, *, evict: bool) -> None:
     memory.refuses_queueing = not target.valkey_server and target.version < (7, 4)
     retargeted = memory.target != target  # encoding thresholds changed: the keys' figures with them
     memory.target = target
+    clients_were, memory.clients_limit = memory.clients_limit, client_eviction.limit(config)
     if bool(memory.limit) != bool(was) or (retargeted and memory.limit):
         memory.resync(server.engine.keyspace)
         server.acl.refresh_all()  # every request checks memory while there is a limit
         server.refresh()  # writes take the path that tells the model what they changed
+    elif bool(memory.clients_limit) != bool(clients_were):
+        server.acl.refresh_all()  # every request checks the clients' memory while there is a limit
     if memory.limit and evict:  # Redis 6.2 evicts at once; 7.0+ leaves it to the event loop's next turn
         if target.version < (7, 0) and not target.valkey_server:
             perform(server)

@@ -332,6 +332,9 @@ class Memory:
         self.samples = 5
         self.time_limit = 0.0005  # seconds one eviction may take (maxmemory-eviction-tenacity, eviction.py)
         self.evicting = False  # eviction goes on at the event loop's next turn
+        self.clients_limit = 0  # maxmemory-clients in bytes (client_eviction.py); 0: none
+        #: the bytes a client has sent and not had run plus the replies it has not read (the app knows)
+        self.client_buffers: Callable[[object], int] = lambda client: 0
         self.unlink = False  # lazyfree-lazy-eviction: an eviction propagates as UNLINK
         self.refuses_queueing = True  # OOM refuses whatever MULTI would queue (before Redis 7.4, not Valkey)
         self.sizes: dict[int, dict[bytes, int]] = {}

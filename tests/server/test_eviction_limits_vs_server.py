@@ -4,6 +4,8 @@ the order of the event loop's turns is what is compared."""
 
 from __future__ import annotations
 
+import time
+
 import hiredis
 import pytest
 
@@ -57,3 +59,88 @@ def test_tenacity_takes_0_to_100(pairs):
         found.append([str(client.call(["CONFIG", "SET", "maxmemory-eviction-tenacity", value]))
                       for value in ("-1", "101", "100", "0", "10")])
     assert found[0] == found[1] == [CONFIG_ERROR, CONFIG_ERROR, "b'OK'", "b'OK'", "b'OK'"]
+
+
+# --- maxmemory-clients -------------------------------------------------------------------------------
+
+CLIENTS_ERROR = "ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - "
+
+
+@pytest.mark.parametrize("target", ["redis-7.0", "valkey-9.1"])
+def test_maxmemory_clients_takes_a_memory_value_or_a_percentage_up_to_100(pairs, target):
+    real, served = pairs(target)
+    found = []
+    for port in (real.port, served.port):
+        client = RawClient(port)
+        replies = [client.call(["CONFIG", "SET", "maxmemory-clients", value]) for value in
+                   ("10%", "101%", "-1", "abc", "1mb", "0%", "0")]
+        found.append([str(r) if isinstance(r, hiredis.ReplyError) else r for r in replies])
+        client.call(["CONFIG", "SET", "maxmemory-clients", "0"])
+    assert found[0] == found[1]
+    assert found[0][1] == CLIENTS_ERROR + "percentage argument must be less or equal to 100"
+
+
+def _open(port: int) -> RawClient:
+    client = RawClient(port)
+    client.sock.settimeout(30)
+    return client
+
+
+def _alive(client: RawClient) -> bool:
+    """Whether the server still talks to the client (an evicted one is closed)."""
+    try:
+        client.sock.sendall(b"PING\r\n")
+        return client.sock.recv(64).endswith(b"+PONG\r\n")
+    except OSError:
+        return False
+
+
+def _sending(port: int, size: int, no_evict: bool = False) -> RawClient:
+    """A new client sending all but the end of a SET of a ``size``-byte value (its query buffer)."""
+    client = _open(port)
+    if no_evict:
+        client.call(["CLIENT", "NO-EVICT", "on"])
+    client.sock.sendall(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n" % size + b"x" * size)
+    time.sleep(0.5)  # read, weighed, and the new client's reply buffer shrunk by the cron
+    return client
+
+
+def _big_requests(port: int, setting: list[str]) -> list:
+    """A client sending a 70 KB value, a second one, then a no-evict one sending 150 KB: INFO's count of
+    evicted clients after each, and which are still served."""
+    admin = _open(port)
+    admin.call(["CLIENT", "NO-EVICT", "on"])
+    admin.call(["CONFIG", "RESETSTAT"])
+    admin.call(["CONFIG", "SET", *setting])
+    time.sleep(0.5)
+
+    def evicted() -> bytes:
+        return admin.call(["INFO", "stats"]).split(b"evicted_clients:")[1].split(b"\r\n")[0]
+
+    try:
+        first = _sending(port, 70_000)
+        found = [evicted()]
+        second = _sending(port, 70_000)
+        found.append(evicted())
+        kept = _sending(port, 150_000, no_evict=True)
+        found.append(evicted())
+        kept.sock.sendall(b"\r\n")
+        found.append([kept.next(), _alive(first), _alive(second), _alive(kept)])
+    finally:
+        admin.call(["CONFIG", "SET", "maxmemory-clients", "0"])
+        admin.call(["CONFIG", "SET", "maxmemory", "0"])
+    return found
+
+
+@pytest.mark.parametrize("target", ["redis-7.0", "redis-8.2", "valkey-9.1"])
+@pytest.mark.parametrize("setting", [["maxmemory-clients", "1"],
+                                     ["maxmemory", "1500000", "maxmemory-clients", "10%"]])
+def test_clients_over_maxmemory_clients_are_evicted_biggest_and_oldest_first_but_not_no_evict_ones(
+        pairs, target, setting):
+    """The limit (at least 128 KB; a percentage of maxmemory) reached by a second big request: the first
+    client goes (the biggest, then the oldest); then by a no-evict client's: the second goes, the no-evict one
+    stays (over the limit alone) and is served."""
+    real, served = pairs(target)
+    expected = _big_requests(real.port, setting)
+    assert _big_requests(served.port, setting) == expected
+    assert expected == [b"0", b"1", b"2", [b"OK", False, False, True]]
