@@ -258,7 +258,7 @@ DIRECTIVES: dict[str, Directive] = {
     "maxmemory-samples": Directive(_integer(1, _INT_MAX), 5),
     # kept for CONFIG: serve evicts what is needed at once, with no time limit
     "maxmemory-eviction-tenacity": Directive(_integer(0, 100), 10),
-    "maxmemory-clients": Directive(_memory_or_percent, "0", used=False),
+    "maxmemory-clients": Directive(_memory_or_percent, "0"),
     "notify-keyspace-events": Directive(_keyspace_events, EventClasses("")),
     "hz": Directive(_clamped(1, 500), 10, used=False),
     "tcp-keepalive": Directive(_integer(0, _INT_MAX), 300, used=False),
