@@ -832,7 +832,7 @@ class Server:
                 if entry is None:
                     continue
                 if entry.expire_ms is not None and entry.expire_ms <= now_ms:
-                    self.engine.expire(db, key)
+                    latency.timed(self, b"expire-del", self.engine.expire, db, key)
                     self.stats["expired_keys"] += 1
                 elif entry.field_expires and min(entry.field_expires.values()) <= now_ms:
                     self._expire_fields(db, key, entry)

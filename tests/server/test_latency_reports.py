@@ -10,6 +10,7 @@ import time
 import pytest
 
 from tests.resp_client import RawClient, RawReplies
+from tests.servers import PROCESS_TIMEOUT
 
 TARGETS = ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"]
 
@@ -88,3 +89,35 @@ def _verbatim_headers(port: int) -> list[bytes]:
 def test_latency_graph_and_doctor_are_verbatim_text_in_resp3(pairs):
     real, served = pairs("redis-7.0")
     assert _verbatim_headers(served.port) == _verbatim_headers(real.port) == [b"=N\r\ntxt:c", b"=N\r\ntxt:D"]
+
+
+def _advice_after_expiring_a_big_set(port: int) -> list:
+    """The events and DOCTOR's advice once the active expiry deleted a set of 200,000 members (a slow
+    expire cycle), under hz 10 then hz 100."""
+    client = RawClient(port)
+    client.call(["FLUSHALL"])
+    client.call(["LATENCY", "RESET"])
+    for start in range(0, 200_000, 10_000):
+        client.call(["SADD", "big", *map(str, range(start, start + 10_000))])
+    client.call(["CONFIG", "SET", "latency-monitor-threshold", "1"])
+    client.call(["PEXPIRE", "big", "1"])
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while client.call(["DBSIZE"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    found = [b"expire-cycle" in [event[0] for event in client.call(["LATENCY", "LATEST"])]]
+    for hz in ("10", "100"):
+        client.call(["CONFIG", "SET", "hz", hz])
+        found.append(_numbers_hidden(client.call(["LATENCY", "DOCTOR"]).split(b"\n\n")[-1]))
+    client.call(["CONFIG", "SET", "latency-monitor-threshold", "0"])
+    client.call(["LATENCY", "RESET"])
+    return found
+
+
+def test_latency_doctor_advises_hz_and_large_objects_after_a_slow_expire_cycle(pairs):
+    """The advice for the expire-cycle event: a higher hz (only while it is under 100) and smaller objects
+    (Redis also times each expired key's deletion, expire-del, which gives no advice: the real server's
+    deletion of the set takes milliseconds, serve's less)."""
+    real, served = pairs("redis-7.0")
+    expected = _advice_after_expiring_a_big_set(real.port)
+    assert _advice_after_expiring_a_big_set(served.port) == expected
+    assert expected[0] and b"'hz'" in expected[1] and b"'hz'" not in expected[2]
