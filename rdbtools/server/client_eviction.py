@@ -4,8 +4,8 @@ evicted_clients. A client with CLIENT NO-EVICT on still counts in the total but 
 
 serve's clients are Python objects; what counts is the target's figure (CLIENT LIST tot-mem, measured on
 the real servers): a new client holds a 16 KB reply buffer until the cron's first pass over it shrinks it
-(within 1/hz s); Redis 7.0 also keeps a client's query buffer until it has been idle 2 s (later servers
-share one). On top of that come what it has sent and serve has not run yet, the replies it has not read,
+(within 1/hz s); Redis 7.0 also keeps a client's query buffer until it has been idle over 2 whole seconds
+(later servers share one). On top of that come what it has sent and serve has not run yet, the replies it has not read,
 its queued MULTI and its subscriptions. Clients are
 taken by size (Redis's buckets of powers of two from 32 KB), then oldest first.
 
@@ -25,7 +25,7 @@ REPLY_BUFFER = 15_360  # a new client's 16 KB reply buffer, until the cron shrin
 #: an idle normal client's figure (its 1 KB reply buffer included), and the query buffer a client that ran a
 #: command keeps for 2 s (Redis 7.0: 20 KB; later servers share one, a client gets its own for a big argument)
 FIGURES: dict[tuple[str, tuple[int, int]], tuple[int, int]] = {
-    ("redis", (7, 0)): (1_800, 20_474),
+    ("redis", (7, 0)): (1_800, 20_472),
     ("redis", (8, 2)): (1_920, 0),
     ("valkey", (8, 1)): (1_578, 0),
     ("valkey", (9, 1)): (1_616, 0),
@@ -54,11 +54,19 @@ def usage(client, now: float, base: tuple[int, int], buffered: Callable[[object]
     argument's query buffer is as big as the argument (serve counts what has come of it)."""
     idle, query = base
     size = idle + (REPLY_BUFFER if now - client.created < cron else 0)
-    query = query if client.last_command != b"NULL" and now - client.last_interaction < 2 else 0
+    kept = int(now) - int(client.last_interaction) <= 2  # Redis's idle time in whole seconds "> 2" frees it
+    query = query if client.last_command != b"NULL" and kept else 0
     size += max(query, buffered(client))
     if client.multi:
         size += sum(len(arg) + 8 for args in client.multi for arg in args)
     return size + PER_SUBSCRIPTION * (len(client.channels) + len(client.patterns) + len(client.shard_channels))
+
+
+def client_usage(server, client) -> int:
+    """CLIENT LIST's tot-mem: the client's memory by the same figures."""
+    memory = server.engine.memory
+    return usage(client, server.clock(), figures(server.config.target), memory.client_buffers,
+                 1 / server.config["hz"])
 
 
 def evict(server, now: float) -> bool:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, integer, subcommand_error
+from rdbtools.server.client_eviction import client_usage
 from rdbtools.server.protocol import Map, SetReply, Verbatim
 from rdbtools.server.tracking import ClientTracking
 
@@ -129,8 +130,8 @@ def stored_state(server, where: tuple[int, bytes]) -> str:
 
 
 def info_line(server, client: Client) -> str:
-    """One line of CLIENT LIST: the target's fields in its order (memory and buffer figures are
-    serve's own, not redis-server's)."""
+    """One line of CLIENT LIST: the target's fields in its order (tot-mem by the target's figures for a
+    client, client_eviction.py; the buffers' own fields are serve's)."""
     target, now = server.config.target, server.clock()
     redis = not target.valkey_server
     fields = [("id", client.id), ("addr", client.address), ("laddr", client.local_address), ("fd", 8),
@@ -147,7 +148,7 @@ def info_line(server, client: Client) -> str:
     fields += [("qbuf", 0), ("qbuf-free", 0), ("argv-mem", 0)]
     if not redis or target.version >= (7, 0):
         fields += [("multi-mem", 0), ("rbs", 1024), ("rbp", 0)]
-    fields += [("obl", 0), ("oll", 0), ("omem", 0), ("tot-mem", 0), ("events", "r"),
+    fields += [("obl", 0), ("oll", 0), ("omem", 0), ("tot-mem", client_usage(server, client)), ("events", "r"),
                ("cmd", client.last_command.decode("utf-8", "replace").lower()),
                ("user", client.user.name.decode("utf-8", "replace")),
                ("redir", client.tracking.redirect if client.tracking is not None else -1)]

@@ -144,3 +144,23 @@ def test_clients_over_maxmemory_clients_are_evicted_biggest_and_oldest_first_but
     expected = _big_requests(real.port, setting)
     assert _big_requests(served.port, setting) == expected
     assert expected == [b"0", b"1", b"2", [b"OK", False, False, True]]
+
+
+def _tot_mem(port: int, client_id: int) -> int:
+    listing = RawClient(port).call(["CLIENT", "LIST", "ID", str(client_id)])
+    return int(listing.split(b"tot-mem=")[1].split()[0])
+
+
+@pytest.mark.parametrize("target", ["redis-7.0", "redis-8.2", "valkey-9.1"])
+def test_client_list_tot_mem_of_an_idle_client_is_the_targets_figure(pairs, target):
+    """What client eviction weighs: a client that ran a command, once the cron shrank its reply buffer,
+    and after over 2 s of idleness (Redis 7.0 then frees its query buffer)."""
+    real, served = pairs(target)
+    clients = [RawClient(port) for port in (real.port, served.port)]
+    ids = [client.call(["CLIENT", "ID"]) for client in clients]
+    found = []
+    for wait in (0.5, 3.2):  # then idle over 2 s in whole seconds
+        time.sleep(wait)
+        found.append([_tot_mem(port, client_id) for port, client_id in zip((real.port, served.port), ids,
+                                                                            strict=True)])
+    assert [theirs for theirs, _ in found] == [ours for _, ours in found]
