@@ -134,7 +134,7 @@ def _big_requests(port: int, setting: list[str]) -> list:
 
 @pytest.mark.parametrize("target", ["redis-7.0", "redis-8.2", "valkey-9.1"])
 @pytest.mark.parametrize("setting", [["maxmemory-clients", "1"],
-                                     ["maxmemory", "1500000", "maxmemory-clients", "10%"]])
+                                     ["maxmemory", "5000000", "maxmemory-clients", "3%"]])
 def test_clients_over_maxmemory_clients_are_evicted_biggest_and_oldest_first_but_not_no_evict_ones(
         pairs, target, setting):
     """The limit (at least 128 KB; a percentage of maxmemory) reached by a second big request: the first
