@@ -21,6 +21,7 @@ from collections.abc import Callable
 MINIMUM = 128 * 1024  # Redis's floor for the limit: a smaller one would leave no client able to talk
 FIRST_BUCKET = 15  # Redis's CLIENT_MEM_USAGE_BUCKET_MIN_LOG: clients under 32 KB share the first bucket
 PER_SUBSCRIPTION = 56  # a channel's or pattern's entry in the client's own dict / list
+RUNNING_QUERY_BUFFER = 20_480  # Redis 7.4+: the query buffer the running client holds of its own
 REPLY_BUFFER = 15_360  # a new client's 16 KB reply buffer, until the cron shrinks it to 1 KB
 #: an idle normal client's figure (its 1 KB reply buffer included), and the query buffer a client that ran a
 #: command keeps for 2 s (Redis 7.0: 20 KB; later servers share one, a client gets its own for a big argument)
@@ -62,11 +63,15 @@ def usage(client, now: float, base: tuple[int, int], buffered: Callable[[object]
     return size + PER_SUBSCRIPTION * (len(client.channels) + len(client.patterns) + len(client.shard_channels))
 
 
-def client_usage(server, client) -> int:
-    """CLIENT LIST's tot-mem: the client's memory by the same figures."""
-    memory = server.engine.memory
-    return usage(client, server.clock(), figures(server.config.target), memory.client_buffers,
-                 1 / server.config["hz"])
+def client_usage(server, client, running: list[bytes] | None = None) -> int:
+    """CLIENT LIST's tot-mem: the client's memory by the same figures, with the arguments of the command it
+    is running (Redis 7.4+ also lends it a query buffer of its own meanwhile)."""
+    memory, target = server.engine.memory, server.config.target
+    size = usage(client, server.clock(), figures(target), memory.client_buffers, 1 / server.config["hz"])
+    if running is None:
+        return size
+    lent = RUNNING_QUERY_BUFFER if not target.valkey_server and target.version >= (7, 4) else 0
+    return size + sum(len(arg) + 8 for arg in running) + lent
 
 
 def evict(server, now: float) -> bool:

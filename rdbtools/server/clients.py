@@ -129,9 +129,9 @@ def stored_state(server, where: tuple[int, bytes]) -> str:
     return "expired" if expired else "live"
 
 
-def info_line(server, client: Client) -> str:
+def info_line(server, client: Client, running: list[bytes] | None = None) -> str:
     """One line of CLIENT LIST: the target's fields in its order (tot-mem by the target's figures for a
-    client, client_eviction.py; the buffers' own fields are serve's)."""
+    client, client_eviction.py, with the command it is ``running``; the buffers' own fields are serve's)."""
     target, now = server.config.target, server.clock()
     redis = not target.valkey_server
     fields = [("id", client.id), ("addr", client.address), ("laddr", client.local_address), ("fd", 8),
@@ -148,7 +148,7 @@ def info_line(server, client: Client) -> str:
     fields += [("qbuf", 0), ("qbuf-free", 0), ("argv-mem", 0)]
     if not redis or target.version >= (7, 0):
         fields += [("multi-mem", 0), ("rbs", 1024), ("rbp", 0)]
-    fields += [("obl", 0), ("oll", 0), ("omem", 0), ("tot-mem", client_usage(server, client)), ("events", "r"),
+    fields += [("obl", 0), ("oll", 0), ("omem", 0), ("tot-mem", client_usage(server, client, running)), ("events", "r"),
                ("cmd", client.last_command.decode("utf-8", "replace").lower()),
                ("user", client.user.name.decode("utf-8", "replace")),
                ("redir", client.tracking.redirect if client.tracking is not None else -1)]
@@ -167,24 +167,27 @@ def _text(value: bytes | None) -> str:
     return "" if value is None else value.decode("utf-8", "replace")
 
 
-def _listing(server, clients) -> Verbatim:
-    return Verbatim("".join(info_line(server, c) + "\n" for c in clients).encode(), b"txt")
+def _listing(server, clients, caller: Client, args: list[bytes]) -> Verbatim:
+    """The lines of ``clients`` (the caller's counts the command it is running)."""
+    return Verbatim("".join(info_line(server, c, args if c is caller else None) + "\n" for c in clients).encode(),
+                    b"txt")
 
 
 def _list(server, client: Client, args: list[bytes]) -> Verbatim:
     """CLIENT LIST [TYPE type | ID id ...] (Valkey 9: any filter of CLIENT KILL's)."""
     if _valkey_9(server) and len(args) > 3:
         tests, skipme = _valkey_filters(server, args, skipme=False)
-        return _listing(server, [c for c in server.clients.values() if _matches(c, client, tests, skipme)])
+        return _listing(server, [c for c in server.clients.values() if _matches(c, client, tests, skipme)],
+                        client, args)
     if len(args) == 4 and args[2].lower() == b"type":
         kind = _type(server, args[3])
-        return _listing(server, [c for c in server.clients.values() if c.kind == kind])
+        return _listing(server, [c for c in server.clients.values() if c.kind == kind], client, args)
     if len(args) > 3 and args[2].lower() == b"id":
         ids = [integer(a, "ERR Invalid client ID") for a in args[3:]]
-        return _listing(server, [server.clients[i] for i in ids if i in server.clients])
+        return _listing(server, [server.clients[i] for i in ids if i in server.clients], client, args)
     if len(args) != 2:
         raise CommandError(SYNTAX)
-    return _listing(server, server.clients.values())
+    return _listing(server, server.clients.values(), client, args)
 
 
 def _valkey_9(server) -> bool:
@@ -528,7 +531,7 @@ def _at_least(n: int) -> Callable[[int], bool]:
 
 _SUBCOMMANDS: dict[bytes, Callable] = {
     b"id": lambda s, c, a: c.id,
-    b"info": lambda s, c, a: Verbatim((info_line(s, c) + "\n").encode(), b"txt"),
+    b"info": lambda s, c, a: Verbatim((info_line(s, c, a) + "\n").encode(), b"txt"),
     b"list": _list,
     b"setname": _setname,
     b"getname": lambda s, c, a: c.name or None,
