@@ -57,6 +57,7 @@ class Engine:
         self.loading = loading
         self.databases = databases
         self.target = target  # the server whose formats DUMP writes
+        self.max_string = 512 * 1024 * 1024  # proto-max-bulk-len: how far SETRANGE, APPEND, SETBIT may grow a string
         self.db = 0
         #: what the last ZADD added or re-scored (Redis's dirty count: a ZADD that changed nothing
         #: is not appended to an AOF)

@@ -517,6 +517,7 @@ def _config(server, args):
         if any(a.lower() == b"requirepass" for a in args[2::2]):
             server.acl.set_default_password(server.config["requirepass"])
         server.engine.target = server.config.target
+        server.engine.max_string = server.config["proto-max-bulk-len"]
         server.configure_events()
         server.configure_access()
         server.set_appendonly(server.config["appendonly"])

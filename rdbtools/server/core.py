@@ -92,6 +92,7 @@ class Server:
         self.config = config
         self.clock = clock
         self.engine = Engine(clock=clock, loading=False, databases=config["databases"], target=config.target)
+        self.engine.max_string = config["proto-max-bulk-len"]
         self.engine.memory = Memory(config.target)  # used_memory and maxmemory (on the engine: see Process)
         self.persistence = RdbPersistence(config, self.engine.keyspace)
         self.aof: AofPersistence | None = None

@@ -4,6 +4,7 @@ ranges."""
 
 from __future__ import annotations
 
+import re
 from array import array
 
 from rdbtools.keyspace.commands import SYNTAX, CommandError, Map, command, integer
@@ -109,17 +110,24 @@ def _bitpos_range(e, args, size: int) -> tuple[int, int, bool]:
 
 
 def _first_bit(value: bytes, bit: int, low: int, high: int) -> int | None:
-    """The first position in [low, high] holding ``bit``, whole bytes skipped at a time."""
-    skip = 0x00 if bit else 0xFF
+    """The first position in [low, high] holding ``bit``: the whole bytes between scanned in C (a search for
+    the first byte that is not all the other bit), so a string of half a gigabyte takes a moment."""
     position = low
+    while position <= high and position & 7:
+        if _bit(value, position) == bit:
+            return position
+        position += 1
+    if position <= high:
+        found = _OTHER_BYTE[bit].search(value, position >> 3, (high + 1) >> 3)
+        position = found.start() * 8 if found else (high + 1) >> 3 << 3
     while position <= high:
-        if position & 7 == 0 and position + 7 <= high and value[position >> 3] == skip:
-            position += 8
-            continue
         if _bit(value, position) == bit:
             return position
         position += 1
     return None
+
+
+_OTHER_BYTE = {1: re.compile(rb"[^\x00]"), 0: re.compile(rb"[^\xff]")}
 
 
 # --- LCS -------------------------------------------------------------------------------------------

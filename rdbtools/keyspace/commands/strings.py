@@ -22,7 +22,8 @@ from rdbtools.keyspace.commands import (
 from rdbtools.keyspace.model import RAW_STRING, Entry
 
 _PLAIN = "string"  # the type of a string that is not raw (the literal every module shares, interned)
-MAX_STRING = 512 * 1024 * 1024  # proto-max-bulk-len: SETRANGE/SETBIT refuse to grow past it
+_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+_BAD_OFFSET = "ERR bit offset is not an integer or out of range"
 
 
 def _string(e, key: bytes) -> bytes | None:
@@ -246,6 +247,7 @@ def append(e, args):
     if entry is None:
         _store(e, args[1], args[2], event=b"append")
         return len(args[2])
+    _check_length(e, len(entry.value) + len(args[2]))
     _changed(e, args[1], entry, entry.value + args[2], b"append", raw=True)
     return len(entry.value)
 
@@ -273,8 +275,7 @@ def setrange(e, args):
     value = _string(e, args[1])
     if not args[3]:
         return len(value or b"")
-    if offset + len(args[3]) > MAX_STRING:
-        raise CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    _check_length(e, offset + len(args[3]))
     current = bytearray(value or b"")
     if len(current) < offset + len(args[3]):
         current.extend(bytes(offset + len(args[3]) - len(current)))
@@ -335,10 +336,20 @@ def incrbyfloat(e, args):
 
 # --- bits ----------------------------------------------------------------------------------------
 
-def _bit_offset(value: bytes) -> int:
-    offset = integer(value, "ERR bit offset is not an integer or out of range")
-    if not 0 <= offset < MAX_STRING * 8:
-        raise CommandError("ERR bit offset is not an integer or out of range")
+def _check_length(e, size: int) -> None:
+    """Redis's checkStringLength: a string grows to proto-max-bulk-len at most (a replayed AOF's to any size)."""
+    if size > e.max_string and not e.loading:
+        raise CommandError(_TOO_LONG)
+
+
+def _bit_offset(e, value: bytes) -> int:
+    return _checked_offset(e, integer(value, _BAD_OFFSET))
+
+
+def _checked_offset(e, offset: int) -> int:
+    """Redis's getBitOffsetFromArgument: a bit within proto-max-bulk-len bytes (any, replaying an AOF)."""
+    if offset < 0 or (offset >> 3 >= e.max_string and not e.loading):
+        raise CommandError(_BAD_OFFSET)
     return offset
 
 
@@ -354,7 +365,7 @@ def _grown(e, key: bytes, size: int) -> tuple[bytearray, bool]:
 
 @command("setbit", 4)
 def setbit(e, args):
-    offset = _bit_offset(args[2])
+    offset = _bit_offset(e, args[2])
     if args[3] not in (b"0", b"1"):
         raise CommandError("ERR bit is not an integer or out of range")
     current, dirty = _grown(e, args[1], offset // 8 + 1)
@@ -377,7 +388,7 @@ def _replace(e, key: bytes, value: bytes, event: bytes | None) -> None:
 
 @command("getbit", 3, write=False)
 def getbit(e, args):
-    offset = _bit_offset(args[2])
+    offset = _bit_offset(e, args[2])
     value = _string(e, args[1]) or b""
     return 1 if offset // 8 < len(value) and value[offset // 8] & (0x80 >> (offset % 8)) else 0
 
@@ -417,13 +428,10 @@ def _field_type(text: bytes) -> tuple[bool, int]:
     return signed, bits
 
 
-def _field_offset(text: bytes, bits: int) -> int:
+def _field_offset(e, text: bytes, bits: int) -> int:
     multiply = text.startswith(b"#")
-    offset = integer(text[1:] if multiply else text, "ERR bit offset is not an integer or out of range")
-    offset *= bits if multiply else 1
-    if not 0 <= offset < MAX_STRING * 8:
-        raise CommandError("ERR bit offset is not an integer or out of range")
-    return offset
+    offset = integer(text[1:] if multiply else text, _BAD_OFFSET)
+    return _checked_offset(e, offset * bits if multiply else offset)
 
 
 def _read_field(data: bytearray, offset: int, bits: int, signed: bool) -> int:
@@ -477,7 +485,7 @@ def _bitfield(e, args, read_only: bool):
         else:
             raise CommandError(SYNTAX if not read_only or op in (b"GET",) else
                                "ERR BITFIELD_RO only supports the GET subcommand")
-    resolved = [(op, signed, bits, _field_offset(offset, bits), value, pol)
+    resolved = [(op, signed, bits, _field_offset(e, offset, bits), value, pol)
                 for op, signed, bits, offset, value, pol in operations]
     writes = any(op != b"GET" for op, *_ in resolved)
     size = max([(offset + bits + 7) // 8 for op, _, bits, offset, *_ in resolved if op != b"GET"], default=0)
