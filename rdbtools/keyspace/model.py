@@ -13,22 +13,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rdbtools.keyspace.access import Access
-from rdbtools.rdb.model import Function, KeyRecord, ModuleValue
+from rdbtools.rdb.model import Function, KeyRecord, Marked, ModuleValue
 
-
-class _RawString(str):
-    """The type of a string Redis keeps "raw" whatever its length, as the commands that build it in place
-    leave it (APPEND to a key, SETRANGE, SETBIT, BITFIELD, BITOP): equal to "string" everywhere, told apart
-    only by OBJECT ENCODING; one object (copies are itself), so no entry pays a field for it."""
-
-    def __copy__(self) -> _RawString:
-        return self
-
-    def __deepcopy__(self, memo: dict) -> _RawString:
-        return self
-
-
-RAW_STRING = _RawString("string")
+#: a string Redis keeps "raw" whatever its length, as the commands that build it in place leave it (APPEND
+#: to a key, SETRANGE, SETBIT, BITFIELD, BITOP)
+RAW_STRING = Marked("string")
 
 
 @dataclass(slots=True)

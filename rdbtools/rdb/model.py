@@ -211,6 +211,26 @@ class HashTemplate:
 LOGICAL_TYPES = ("string", "list", "set", "zset", "hash", "stream", "module", "array")
 
 
+class Marked(str):
+    """A value's type that also tells an encoding Redis keeps whatever the value becomes: equal to the
+    plain type name everywhere, told apart only by identity (``is``); one object per mark (copies are
+    itself), so no entry pays a field for it. The writer and OBJECT ENCODING read it."""
+
+    def __copy__(self) -> Marked:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Marked:
+        return self
+
+
+#: Redis converts sets, hashes and zsets only upwards (intset -> listpack -> hash table, listpack -> hash
+#: table or skiplist): once converted, removing what made it convert does not bring the compact form back
+HASHTABLE_SET = Marked("set")
+LISTPACK_SET = Marked("set")  # Redis 7.2+: left intset for a listpack (a hash table later still)
+HASHTABLE_HASH = Marked("hash")
+SKIPLIST_ZSET = Marked("zset")
+
+
 @dataclass(slots=True)
 class KeyRecord:
     """One key with its value and metadata, exactly as the file stores it."""

@@ -35,6 +35,10 @@ from rdbtools.formats.rdb import (
 from rdbtools.formats.stream_nodes import build
 from rdbtools.formats.ziplist import encode_ziplist
 from rdbtools.rdb.model import (
+    HASHTABLE_HASH,
+    HASHTABLE_SET,
+    LISTPACK_SET,
+    SKIPLIST_ZSET,
     ConsumerGroup,
     Function,
     KeyMetaClass,
@@ -295,7 +299,9 @@ def _quicklist_nodes(items: list[bytes], target: Target) -> list[tuple[bool, lis
 
 def _set(record: KeyRecord, target: Target, compress: bool):
     members = record.value
-    if len(members) <= target.set_max_intset_entries:
+    if record.type is HASHTABLE_SET:  # (a hash table however small it became: saved as one)
+        return RdbType.SET, _strings(members, compress)
+    if record.type is not LISTPACK_SET and len(members) <= target.set_max_intset_entries:
         numbers = [canonical_int64(m) for m in members]
         if None not in numbers:
             return _blob(RdbType.SET_INTSET, encode_intset(numbers), compress)
@@ -316,7 +322,8 @@ def _score_entry(score: float, target: Target) -> int | bytes:
 def _zset(record: KeyRecord, target: Target, compress: bool):
     pairs = sorted(record.value, key=lambda pair: (pair[1], pair[0]))  # by score, then member
     members = [m for m, _ in pairs]
-    if _small(members, target.zset_max_listpack_entries, target.zset_max_listpack_value):
+    if record.type is not SKIPLIST_ZSET and _small(members, target.zset_max_listpack_entries,
+                                                   target.zset_max_listpack_value):
         flat = [x for m, s in pairs for x in (m, _score_entry(s, target))]
         if target.listpacks:
             return _blob(RdbType.ZSET_LISTPACK, encode_listpack(flat), compress)
@@ -340,7 +347,7 @@ def _hash(record: KeyRecord, target: Target, compress: bool):
     if record.field_expires:
         return _hash_with_ttls(record, target, compress)
     fields = list(record.value.items())
-    if _small_hash(fields, target):
+    if record.type is not HASHTABLE_HASH and _small_hash(fields, target):
         flat = [x for pair in fields for x in pair]
         if target.listpacks:
             return _blob(RdbType.HASH_LISTPACK, encode_listpack(flat), compress)
@@ -363,7 +370,7 @@ def _hash_with_ttls(record: KeyRecord, target: Target, compress: bool):
             Container(field=compressed(f, compress), value=compressed(v, compress),
                       expire_at=ttls.get(f, -1)) for f, v in fields), target)
     min_expire = min(ttls.values())
-    if _small_hash(fields, target):
+    if record.type is not HASHTABLE_HASH and _small_hash(fields, target):
         # Redis orders a listpack-ex hash: fields with a TTL first (soonest first), then the others
         ordered = sorted(fields, key=lambda pair: (pair[0] not in ttls, ttls.get(pair[0], 0)))
         flat = [x for f, v in ordered for x in (f, v, ttls.get(f, 0))]

@@ -22,6 +22,7 @@ from rdbtools.keyspace.commands import (
 from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.keyspace.model import RAW_STRING, Entry
 from rdbtools.rdb.filters import glob_to_regex
+from rdbtools.rdb.model import HASHTABLE_HASH, HASHTABLE_SET, LISTPACK_SET, SKIPLIST_ZSET
 from rdbtools.server import admin, digest, eviction, migrate
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError
@@ -484,17 +485,20 @@ def encoding_of(entry, target) -> str:
         small = len(value) <= 128 and sum(len(v) + 2 for v in value) <= target.list_max_listpack_bytes
         return "listpack" if target.rdb_version >= 11 and small else "quicklist"
     if entry.type == "set":
-        if len(value) <= target.set_max_intset_entries and all(canonical_int64(m) is not None for m in value):
+        if entry.type is HASHTABLE_SET:
+            return "hashtable"
+        if entry.type is not LISTPACK_SET and len(value) <= target.set_max_intset_entries and all(
+                canonical_int64(m) is not None for m in value):
             return "intset"
         small = len(value) <= target.set_max_listpack_entries and all(
             len(m) <= target.set_max_listpack_value for m in value)
         return "listpack" if target.set_listpacks and small else "hashtable"
     if entry.type == "zset":
-        small = len(value) <= target.zset_max_listpack_entries and all(
+        small = entry.type is not SKIPLIST_ZSET and len(value) <= target.zset_max_listpack_entries and all(
             len(m) <= target.zset_max_listpack_value for m in value)
         return ("listpack" if target.listpacks else "ziplist") if small else "skiplist"
     if entry.type == "hash":
-        small = len(value) <= target.hash_max_listpack_entries and all(
+        small = entry.type is not HASHTABLE_HASH and len(value) <= target.hash_max_listpack_entries and all(
             len(f) <= target.hash_max_listpack_value and len(v) <= target.hash_max_listpack_value
             for f, v in value.items())
         if not small:

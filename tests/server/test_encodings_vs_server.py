@@ -9,7 +9,7 @@ from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.servers import start_server
 
-TARGETS = ["redis-7.0", "redis-6.2", "valkey-9.1"]
+TARGETS = ["redis-7.0", "redis-6.2", "redis-8.2", "valkey-9.1"]
 THRESHOLDS = [b"*-max-*-entries", b"*-max-*-value", b"list-max-*-size", b"set-max-intset-entries"]
 
 
@@ -21,6 +21,8 @@ def pair(request):
 
 def _same(pair, commands: list[list[bytes]]) -> None:
     theirs, ours = ([client.call(args) for args in commands] for client in pair)
+    assert [(args[:3], reply) for args, reply in zip(commands, ours, strict=True) if len(b"".join(args)) < 200] == [
+        (args[:3], reply) for args, reply in zip(commands, theirs, strict=True) if len(b"".join(args)) < 200]
     assert ours == theirs
 
 
@@ -59,3 +61,29 @@ def test_strings_built_in_place_are_raw_until_replaced(pair):
     commands = [[b"" if w == "''" else w.encode() for w in line.split()] for line in
                 [*script, *encodings, *after, *encodings]]
     _same(pair, commands)
+
+
+def test_sets_hashes_and_zsets_keep_the_encoding_they_were_converted_to(pair):
+    """Redis converts a set (intset -> listpack from 7.2 -> hashtable), a hash (listpack -> hashtable) and a
+    zset (listpack -> skiplist) only on the way up: removing the members that made it convert leaves the
+    encoding, and DUMP (and SAVE) store the value in it (a hashtable set of integers as a plain set)."""
+    long = "x" * 70
+    script = ["FLUSHALL", "SADD s1 1 2 3", "SADD s2 1 2 3 a", "SREM s2 a", "SADD s3 a 1", "SREM s3 a",
+              "SADD s4 1 " + long, "SREM s4 " + long, "SADD s5 " + " ".join(map(str, range(130))) + " a",
+              "SREM s5 a " + " ".join(map(str, range(100))), "SADD s6 1", "SMOVE s2 s6 2",
+              "SADD s7 1", "SADD s8 b", "SMOVE s8 s7 b", "SREM s7 b",
+              "HSET h1 a 1", f"HSET h2 a 1 b {long}", "HDEL h2 b", f"HSET h3 {long} 1", f"HSET h3 {long} 2",
+              "HDEL h3 " + long, f"HSETNX h4 a {long}", "HSET h5 a 1", f"HSETNX h5 a {long}", f"HSET h6 a {long}",
+              "HSET h6 a 1", "HINCRBY h7 " + long + " 1", "HDEL h7 " + long, "HSET h7 a 1",
+              "ZADD z1 1 a", f"ZADD z2 1 a 2 {long}", f"ZREM z2 {long}", f"ZINCRBY z3 1 {long}", f"ZREM z3 {long}",
+              "ZADD z3 1 a", f"ZADD z4 XX 1 {long}", "ZADD z4 1 a", f"ZADD z4 XX 1 {long}",
+              "ZADD z5 " + " ".join(f"{i} m{i}" for i in range(130)), "ZREMRANGEBYRANK z5 0 100",
+              "HSET h8 " + " ".join(f"f{i} v" for i in range(520)), "HDEL h8 " + " ".join(f"f{i}" for i in range(500))]
+    keys = [*(f"s{i}" for i in range(1, 9)), *(f"h{i}" for i in range(1, 9)), *(f"z{i}" for i in range(1, 6))]
+    _same(pair, [[w.encode() for w in line.split()] for line in script]
+          + [[b"OBJECT", b"ENCODING", k.encode()] for k in keys]
+          + [[b"EVAL", _DUMP_TYPE, b"1", k.encode()] for k in keys])
+
+
+#: the type byte a key's DUMP payload starts with: how SAVE stores the value
+_DUMP_TYPE = b"local d = redis.call('DUMP', KEYS[1]) return d and string.byte(d)"

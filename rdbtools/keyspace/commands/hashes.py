@@ -15,6 +15,7 @@ from rdbtools.keyspace.commands import (
     long_double,
     wrong_arity,
 )
+from rdbtools.rdb.model import HASHTABLE_HASH
 
 
 def _hash(e, key: bytes):
@@ -51,6 +52,14 @@ def _set_field(entry, field: bytes, value: bytes) -> bool:
     return new
 
 
+def converted(target, entry, written: list[bytes]) -> None:
+    """Fields and values were written: a hash past the listpack's limits is a hash table for good (Redis
+    never converts one back), marked HASHTABLE_HASH (model.py)."""
+    if entry.type is not HASHTABLE_HASH and (len(entry.value) > target.hash_max_listpack_entries or any(
+            len(x) > target.hash_max_listpack_value for x in written)):
+        entry.type = HASHTABLE_HASH
+
+
 @command("hset", -4)
 def hset(e, args):
     if len(args) % 2:
@@ -60,6 +69,8 @@ def hset(e, args):
         added = int(_set_field(entry, args[2], args[3]))
     else:
         added = sum(_set_field(entry, args[i], args[i + 1]) for i in range(2, len(args), 2))
+    if entry.type is not HASHTABLE_HASH:
+        converted(e.target, entry, args[2:])
     e.notify(HASH, b"hset", args[1])
     return added
 
@@ -73,9 +84,12 @@ def hmset(e, args):
 @command("hsetnx", 4)
 def hsetnx(e, args):
     entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
+    if e.target.version < (7, 0):
+        converted(e.target, entry, args[2:])  # (6.2 converts by the arguments, even when the field exists)
     if args[2] in entry.value:
         return 0
     entry.value[args[2]] = args[3]
+    converted(e.target, entry, args[2:])
     e.notify(HASH, b"hset", args[1])
     return 1
 
@@ -132,6 +146,7 @@ def hincrby(e, args):
         e.drop_if_empty(args[1], entry)
         raise CommandError("ERR increment or decrement would overflow")
     entry.value[args[2]] = b"%d" % (current + delta)
+    converted(e.target, entry, args[2:3])
     e.notify(HASH, b"hincrby", args[1])
     return current + delta
 
@@ -146,6 +161,7 @@ def hincrbyfloat(e, args):
     except CommandError:
         e.drop_if_empty(args[1], entry)
         raise
+    converted(e.target, entry, [args[2], entry.value[args[2]]])
     e.notify(HASH, b"hincrbyfloat", args[1])
     return entry.value[args[2]]
 
@@ -273,6 +289,7 @@ def hsetex(e, args):
         if expire_at is not None or kept is not None:
             ttls[pairs[j]] = expire_at if expire_at is not None else kept
     entry.field_expires = ttls or None
+    converted(e.target, entry, pairs)
     e.notify(HASH, b"hset", args[1])
     if expire_at is not None:
         e.notify(HASH, b"hexpire", args[1])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 
+from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, SET, SYNTAX, WRONGTYPE, CommandError, command, integer
 from rdbtools.keyspace.model import Entry
+from rdbtools.rdb.model import HASHTABLE_SET, LISTPACK_SET
 
 _ABSENT = object()
 
@@ -24,9 +26,30 @@ def sadd(e, args):
     entry = e.get_or_create(args[1], "set", dict)
     before = len(entry.value)
     entry.value.update(dict.fromkeys(args[2:]))
+    if entry.type is not HASHTABLE_SET:
+        converted(e.target, entry, args[2:])
     if len(entry.value) != before:
         e.notify(SET, b"sadd", args[1])
     return len(entry.value) - before
+
+
+def converted(target, entry, members: list[bytes]) -> None:
+    """``members`` were added: mark the set with the encoding Redis converted it to on the way up (model.py's
+    HASHTABLE_SET, LISTPACK_SET), which it keeps when members go. Before 7.2 any text makes an intset a hash
+    table; from 7.2 a listpack while the set stays within the listpack's limits, and SADD converts by its
+    argument count first (setTypeMaybeConvert). A set not marked is encoded by what it holds."""
+    if entry.type is HASHTABLE_SET:
+        return
+    size, limit, ints = len(entry.value), target.set_max_listpack_entries, target.set_max_intset_entries
+    if entry.type is LISTPACK_SET:
+        if size > limit or len(members) > limit or any(len(m) > target.set_max_listpack_value for m in members):
+            entry.type = HASHTABLE_SET
+    elif any(canonical_int64(m) is None for m in members):
+        small = target.set_listpacks and size <= limit and len(members) <= ints and all(
+            len(m) <= target.set_max_listpack_value for m in members)
+        entry.type = LISTPACK_SET if small else HASHTABLE_SET
+    elif size > ints or (target.set_listpacks and len(members) > ints):
+        entry.type = HASHTABLE_SET
 
 
 @command("srem", -3)
@@ -60,6 +83,7 @@ def smove(e, args):
         e.add(args[2], destination)
     if args[3] not in destination.value:
         destination.value[args[3]] = None
+        converted(e.target, destination, args[3:])
         e.notify(SET, b"sadd", args[2])
     return 1
 

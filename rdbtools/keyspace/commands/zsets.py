@@ -17,6 +17,7 @@ from rdbtools.keyspace.commands import (
     wrong_arity,
 )
 from rdbtools.keyspace.model import Entry
+from rdbtools.rdb.model import SKIPLIST_ZSET
 
 NOT_FLOAT = "ERR value is not a valid float"
 NAN = "ERR resulting score is not a number (NaN)"
@@ -73,6 +74,10 @@ def zadd(e, args):
         result = values[member] = score
     if added or changed:
         e.notify(ZSET, b"zincr" if incr else b"zadd", args[1])
+    if entry.type is not SKIPLIST_ZSET:
+        # (Valkey converts by the arguments' lengths, as Redis 7.2 by their count, before adding; Redis by
+        # the members it adds)
+        converted(e.target, entry, rest[1::2] if e.target.valkey_server else [m for m in rest[1::2] if m in values])
     e.drop_if_empty(args[1], entry)
     e.changes = added + changed
     if b"INCR" in flags:
@@ -83,13 +88,24 @@ def zadd(e, args):
 def _zadd_one(e, key: bytes, score: float, member: bytes) -> int:
     """ZADD key score member, what the general loop does for it in fewer steps (ZADD is the slowest
     write of bench_serve)."""
-    values = (_zset(e, key) or e.get_or_create(key, "zset", dict)).value
+    entry = _zset(e, key) or e.get_or_create(key, "zset", dict)
+    values = entry.value
     old = values.get(member)
     values[member] = score
+    if entry.type is not SKIPLIST_ZSET:
+        converted(e.target, entry, (member,))
     e.changes = int(old != score)
     if old != score:
         e.notify(ZSET, b"zadd", key)
     return int(old is None)
+
+
+def converted(target, entry, members) -> None:
+    """Members were added: a zset past the listpack's limits is a skiplist for good (Redis never converts
+    one back on removal), marked SKIPLIST_ZSET (model.py)."""
+    if len(entry.value) > target.zset_max_listpack_entries or any(
+            len(m) > target.zset_max_listpack_value for m in members):
+        entry.type = SKIPLIST_ZSET
 
 
 def _zadd_flags(args: list[bytes]) -> tuple[set[bytes], list[bytes]]:
@@ -121,6 +137,7 @@ def zincrby(e, args):
         raise CommandError(NAN)
     old = entry.value.get(args[3])
     entry.value[args[3]] = score
+    converted(e.target, entry, args[3:])
     if old != score:
         e.notify(ZSET, b"zincr", args[1])
     return score_text(e.target, score)
