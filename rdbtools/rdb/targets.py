@@ -28,6 +28,7 @@ class Target:
     zset_max_listpack_entries: int = 128
     zset_max_listpack_value: int = 64
     list_max_listpack_bytes: int = 8192  # list-max-listpack-size -2
+    list_max_listpack_count: int = 0  # a positive list-max-listpack-size: entries per node (bytes then 8192)
     list_max_ziplist_entries: int = 512  # Redis <= 3.0 ziplist lists
     list_max_ziplist_value: int = 64
     stream_node_max_entries: int = 100  # a stream's radix-tree node (listpack) holds at most this many entries
@@ -229,14 +230,26 @@ class Target:
                 raise UnsupportedError(f"{name} takes an integer, not {text!r}") from None
             field = THRESHOLD_DIRECTIVES[directive]
             if field == "list_max_listpack_bytes":
-                if value not in _LIST_NODE_BYTES:
-                    raise UnsupportedError(f"{name} takes a node size from -1 to -5 here (entry counts are not "
-                                           f"supported), not {text!r}")
-                value = _LIST_NODE_BYTES[value]
-            elif value < 0:
+                changes.update(self._list_node_limits(value))
+                continue
+            if value < 0:
                 raise UnsupportedError(f"{name} cannot be negative")
             changes[field] = value
         return replace(self, **changes)
+
+    def _list_node_limits(self, fill: int) -> dict[str, int]:
+        """list-max-listpack-size as a quicklist takes it (quicklistSetFill): -1 to -5 a node size in bytes
+        (below -5 the largest, 64 KB); 0 and up entries a node (at least one), within SIZE_SAFETY_LIMIT's
+        8 KB (which also keeps a node far below the 32767 entries a fill may name)."""
+        if fill >= 0:
+            return {"list_max_listpack_bytes": _SIZE_SAFETY_LIMIT, "list_max_listpack_count": max(fill, 1)}
+        return {"list_max_listpack_bytes": _LIST_NODE_BYTES[max(fill, -5)], "list_max_listpack_count": 0}
+
+    @property
+    def list_conversions(self) -> bool:
+        """Redis 7.2+ and Valkey keep a small list as one listpack (OBJECT ENCODING listpack), a quicklist
+        once it outgrows list-max-listpack-size."""
+        return self.rdb_version >= 11
 
     @property
     def signature(self) -> bytes:
@@ -282,6 +295,7 @@ THRESHOLD_DIRECTIVES = {
     "hll-sparse-max-bytes": "hll_sparse_max_bytes",
 }
 _LIST_NODE_BYTES = {-1: 4096, -2: 8192, -3: 16384, -4: 32768, -5: 65536}
+_SIZE_SAFETY_LIMIT = 8192  # the bytes a node holds at most when list-max-listpack-size counts entries
 _BY_VERSION = {6: "redis-2.6", 7: "redis-3.2", 8: "redis-4.0", 9: "redis-6.2", 10: "redis-7.0", 11: "redis-7.2",
                12: "redis-8.2", 13: "redis-8.6", 14: "redis-8.8", 15: "redis-8.10", 80: "valkey-9.1"}
 

@@ -271,30 +271,49 @@ _PACKED_NODE = encode_length(QuicklistContainer.PACKED)
 
 
 def _quicklist_nodes(items: list[bytes], target: Target) -> list[tuple[bool, list[bytes]]]:
-    """Split a list into nodes as Redis fills them: up to the node size, large elements alone."""
+    """Split a list into nodes as Redis fills them pushing to the tail (_quicklistNodeAllowInsert): an
+    element joins the tail node while the node's bytes, the element's length and 8 stay within the node
+    size (and, for an entry count, the node holds fewer entries); large elements alone (7.4+). A list
+    within one node is what 7.2+ keeps as a listpack (``one_listpack``)."""
+    limit, count = target.list_max_listpack_bytes, target.list_max_listpack_count or len(items)
     # an entry takes at most its length + 7 bytes (5 of header, 2 of backlen below 16 KB): a list
     # within the node size by that bound is one node, without sizing each entry
-    if 7 + sum(map(len, items)) + 7 * len(items) + _LISTPACK_OVERHEAD <= target.list_max_listpack_bytes:
+    if len(items) <= count and 7 + sum(map(len, items)) + 7 * len(items) + _LISTPACK_OVERHEAD <= limit:
         return [(False, items)] if items else []
     nodes: list[tuple[bool, list[bytes]]] = []
     current: list[bytes] = []
     size = 7  # an empty listpack: header and terminator
     for item in items:
-        if target.plain_nodes_for_large_elements and len(item) > target.list_max_listpack_bytes:
+        if target.plain_nodes_for_large_elements and len(item) > limit:
             if current:
                 nodes.append((False, current))
                 current, size = [], 7
             nodes.append((True, [item]))
             continue
-        needed = entry_size(item)
-        if current and size + needed + _LISTPACK_OVERHEAD > target.list_max_listpack_bytes:
+        # (7.2+ first holds the list as one listpack, which becomes the first node once a push would take it
+        # past the node size: that node is filled without the estimate's overhead)
+        overhead = 0 if target.list_conversions and not nodes else _LISTPACK_OVERHEAD
+        if current and (size + len(item) + overhead > limit or len(current) >= count):
             nodes.append((False, current))
             current, size = [], 7
         current.append(item)
-        size += needed
+        size += entry_size(item)
     if current:
         nodes.append((False, current))
     return nodes
+
+
+def one_listpack(items, target: Target) -> bool:
+    """Whether Redis 7.2+ keeps a list pushed to the tail as one listpack (OBJECT ENCODING listpack): each
+    push keeps the listpack's bytes plus the element's length within the node size (listTypeTryConversion),
+    and its entries within a positive list-max-listpack-size."""
+    count = target.list_max_listpack_count
+    if count and len(items) > count:
+        return False
+    if not items:
+        return True
+    last = items[-1]
+    return 7 + sum(map(entry_size, items)) - entry_size(last) + len(last) <= target.list_max_listpack_bytes
 
 
 def _set(record: KeyRecord, target: Target, compress: bool):

@@ -23,6 +23,7 @@ from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.keyspace.model import RAW_STRING, Entry
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.rdb.model import HASHTABLE_HASH, HASHTABLE_SET, LISTPACK_SET, SKIPLIST_ZSET
+from rdbtools.rdb.writer import one_listpack
 from rdbtools.server import admin, digest, eviction, migrate
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError
@@ -482,8 +483,7 @@ def encoding_of(entry, target) -> str:
             return "int"
         return "embstr" if len(value) <= 44 else "raw"
     if entry.type == "list":
-        small = len(value) <= 128 and sum(len(v) + 2 for v in value) <= target.list_max_listpack_bytes
-        return "listpack" if target.rdb_version >= 11 and small else "quicklist"
+        return "listpack" if target.list_conversions and one_listpack(value, target) else "quicklist"
     if entry.type == "set":
         if entry.type is HASHTABLE_SET:
             return "hashtable"

@@ -207,14 +207,14 @@ def listpack_bytes(elements: Iterable[bytes]) -> int:
 
 
 def _quicklist_nodes(value, target, samples: int, alloc: Allocator = allocation) -> int:
-    """The nodes of a quicklist (listpacks of up to list-max-listpack-size bytes): the first ``samples``
-    packed as Redis packs them, their mean times the number of nodes that many elements make (Redis 8: their
-    mean per element times the elements)."""
-    limit = target.list_max_listpack_bytes
+    """The nodes of a quicklist (listpacks of up to list-max-listpack-size bytes or entries): the first
+    ``samples`` packed as Redis packs them, their mean times the number of nodes that many elements make (Redis
+    8: their mean per element times the elements)."""
+    limit, most = target.list_max_listpack_bytes, target.list_max_listpack_count or len(value)
     nodes, packed, used = [], 0, 7
     for element in value:
         entry = listpack_entry(element)
-        if packed and used + entry > limit:
+        if packed and (used + entry > limit or packed >= most):
             nodes.append((packed, used))
             if len(nodes) == samples:
                 break
