@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import OK, CommandError, Map, integer, subcommand_error
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.rdb.targets import Target
@@ -38,12 +39,16 @@ Spec = command_table.CommandSpec
 CATEGORIES = ("keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog",
               "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection",
               "transaction", "scripting")
-ALLOWED, DENIED_CMD, DENIED_KEY, DENIED_AUTH, DENIED_CHANNEL = 0, 1, 2, 3, 4
+ALLOWED, DENIED_CMD, DENIED_KEY, DENIED_AUTH, DENIED_CHANNEL, DENIED_DB = 0, 1, 2, 3, 4, 5
 READ, WRITE = 1, 2
-_REASONS = {DENIED_CMD: "command", DENIED_KEY: "key", DENIED_CHANNEL: "channel", DENIED_AUTH: "auth"}
-#: INFO stats' counters of refusals (Redis 7.2+ and Valkey; Valkey 9 adds tls_cert and db, never counted here)
+_REASONS = {DENIED_CMD: "command", DENIED_KEY: "key", DENIED_CHANNEL: "channel", DENIED_AUTH: "auth",
+            DENIED_DB: "database"}
+#: which denial a user's selectors all refusing a call is told as (the highest): Valkey 9.1's database one first
+_RANK = {DENIED_DB: 0, DENIED_CMD: 1, DENIED_KEY: 2, DENIED_AUTH: 3, DENIED_CHANNEL: 4}
+#: INFO stats' counters of refusals (Redis 7.2+ and Valkey; Valkey 9 adds tls_cert, never counted here, and db)
 _COUNTERS = {DENIED_AUTH: "acl_access_denied_auth", DENIED_CMD: "acl_access_denied_cmd",
-             DENIED_KEY: "acl_access_denied_key", DENIED_CHANNEL: "acl_access_denied_channel"}
+             DENIED_KEY: "acl_access_denied_key", DENIED_CHANNEL: "acl_access_denied_channel",
+             DENIED_DB: "acl_access_denied_db"}
 #: the channels a pub/sub command names: (first argument, pattern?) -- Redis's getChannelsFromCommand
 _CHANNELS = {b"publish": (1, 1, False), b"spublish": (1, 1, False), b"subscribe": (1, -1, False),
              b"ssubscribe": (1, -1, False), b"psubscribe": (1, -1, True)}
@@ -62,6 +67,7 @@ class RuleError(Exception):
                           "not have any effect. Try 'resetchannels' to start with an empty list of channels")
     NO_SUCH_PASSWORD = "The password you are trying to remove from the user does not exist"
     BAD_HASH = "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
+    DB_RANGE = "The provided database ID is out of range"
     FIRST_ARG_OF_SUB = "Allowing first-arg of a subcommand is not supported"
 
 
@@ -74,7 +80,7 @@ class Flavour:
     new_texts: bool  # 7.2+ and Valkey: "User x has no permissions ...", "No permissions to access a key"
     channels_by_default: bool  # 6.2: acl-pubsub-default is allchannels (resetchannels from 7.0)
     sanitize_by_default: bool  # new users carry sanitize-payload (Redis 7.2+, Valkey 8)
-    databases: bool  # Valkey 9: GETUSER's databases field
+    databases: bool  # Valkey 9.1: db= rules (the databases a selector may use), GETUSER's databases field
     log_ids: bool  # 7.2+: ACL LOG's entry-id and timestamps
     sanitize_shown: bool  # Valkey 9 shows no sanitize-payload flags
     server_name: str  # "Redis " in texts, "" in Valkey's
@@ -145,11 +151,12 @@ class Selector:
     allkeys: bool = False
     channels: list[bytes] = field(default_factory=list)
     allchannels: bool = False
+    dbs: frozenset[int] | None = None  # Valkey 9.1's db=: the databases it may use (None: alldbs)
 
     def copy(self) -> Selector:
         return Selector(set(self.allowed), self.future, self.allcommands,
                         {k: list(v) for k, v in self.firstargs.items()}, list(self.rules),
-                        [list(k) for k in self.keys], self.allkeys, list(self.channels), self.allchannels)
+                        [list(k) for k in self.keys], self.allkeys, list(self.channels), self.allchannels, self.dbs)
 
 
 @dataclass(eq=False)
@@ -167,9 +174,9 @@ class User:
 
     @property
     def unrestricted(self) -> bool:
-        """May run every command on every key and channel: its clients skip the check."""
+        """May run every command on every key and channel in every database: its clients skip the check."""
         root = self.root
-        return root.allcommands and root.allkeys and root.allchannels
+        return root.allcommands and root.allkeys and root.allchannels and root.dbs is None
 
     def copy(self, name: bytes | None = None) -> User:
         return User(self.name if name is None else name, self.enabled, self.nopass, self.sanitize,
@@ -183,6 +190,22 @@ class User:
 
 def hash_password(password: bytes) -> bytes:
     return hashlib.sha256(password).hexdigest().encode()
+
+
+def _database_ids(text: bytes) -> frozenset[int]:
+    """db=0,2,...: ids as strtol reads them (spaces and a sign before the digits taken), each within an int;
+    an empty one or trailing text is a syntax error."""
+    from rdbtools.formats.numbers import strtol
+
+    ids = set()
+    for part in text.split(b","):
+        number, end = strtol(part)
+        if not part or end != len(part):
+            raise RuleError(RuleError.SYNTAX)
+        if not 0 <= number <= 2**31 - 1:
+            raise RuleError(RuleError.DB_RANGE)
+        ids.add(number)
+    return frozenset(ids)
 
 
 def _valid_hash(text: bytes) -> bool:
@@ -269,6 +292,8 @@ class Rules:
         self.apply(user, b"sanitize-payload")
         if self.flavour.selectors:
             self.apply(user, b"clearselectors")
+        if self.flavour.databases:
+            self.apply(user, b"alldbs")
         self.apply(user, b"-@all")
 
     def selector(self, op: bytes) -> Selector:
@@ -303,6 +328,10 @@ class Rules:
             self._add_key_pattern(selector, op)
         elif op[:1] == b"&":
             self._add_channel(selector, op[1:])
+        elif self.flavour.databases and lowered in (b"alldbs", b"resetdbs"):
+            selector.dbs = None if lowered == b"alldbs" else frozenset()
+        elif self.flavour.databases and lowered.startswith(b"db="):
+            selector.dbs = _database_ids(op[3:])
         elif op[:1] == b"+" and op[1:2] != b"@":
             self._allow(selector, op[1:])
         elif op[:1] == b"-" and op[1:2] != b"@":
@@ -470,6 +499,8 @@ class Describer:
             words.append(b"&*")
         else:
             words += [b"resetchannels", *(b"&" + c for c in selector.channels)]
+        if selector.dbs is not None:
+            words.append(self.databases(selector) or b"resetdbs")
         words.append(self.command_rules(selector))
         return b" ".join(words)
 
@@ -508,8 +539,15 @@ class Describer:
         channels = b"&*" if selector.allchannels else b" ".join(b"&" + c for c in selector.channels)
         fields = {b"commands": self.command_rules(selector), b"keys": keys, b"channels": channels}
         if self.flavour.databases:
-            fields[b"databases"] = b"alldbs"
+            fields[b"databases"] = self.databases(selector)
         return fields
+
+    @staticmethod
+    def databases(selector: Selector) -> bytes:
+        """GETUSER's databases: "alldbs", "db=0,2" in order, or nothing."""
+        if selector.dbs is None:
+            return b"alldbs"
+        return b"db=" + b",".join(b"%d" % db for db in sorted(selector.dbs)) if selector.dbs else b""
 
 
 # --- the check --------------------------------------------------------------------------------------------
@@ -550,7 +588,61 @@ def _has_keys(spec: Spec) -> bool:
             or bool(spec.info[3]))
 
 
-def _check_selector(selector: Selector, spec: Spec, args: list[bytes], keys: Callable[[], list]) -> tuple[int, int]:
+#: the commands naming databases (Valkey 9.1 checks those against db=): the positions of the ids
+_DB_ARGUMENTS: dict[bytes, Callable[[list[bytes]], list[int]]] = {
+    b"select": lambda args: [1], b"swapdb": lambda args: [1, 2], b"move": lambda args: [2],
+    b"copy": lambda args: [i + 1 for i in range(3, len(args) - 1) if args[i].lower() == b"db"],
+}
+#: ... and those that use no current database besides (the others with keys, or read, write or @keyspace do)
+_OTHER_DB_ONLY = frozenset({b"select", b"swapdb"})
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a call runs, for Valkey 9.1's db= rules: its database (a transaction's: the last SELECT queued)
+    and how many the server has."""
+
+    db: int = 0
+    databases: int = 16
+
+
+_ANYWHERE = Place()
+
+
+def _check_databases(selector: Selector, spec: Spec, args: list[bytes], place: Place) -> tuple[int, int]:
+    """ACL_DENIED_DB and the argument to tell (0: the command) when the selector's db= lacks a database the call
+    uses: the ids it names (in range; the first refused), then the current one, or every one for FLUSHALL."""
+    allowed = selector.dbs
+    for pos in _DB_ARGUMENTS.get(spec.name, _no_arguments)(args):
+        db = canonical_int64(args[pos]) if pos < len(args) else None
+        if db is not None and 0 <= db < place.databases and db not in allowed:
+            return DENIED_DB, pos
+    if spec.name == b"flushall":
+        return (ALLOWED, 0) if allowed.issuperset(range(place.databases)) else (DENIED_DB, 0)
+    if spec.name not in _OTHER_DB_ONLY and place.db not in allowed and _uses_database(spec):
+        return DENIED_DB, 0
+    return ALLOWED, 0
+
+
+def _no_arguments(args: list[bytes]) -> list[int]:
+    return []
+
+
+def _uses_database(spec: Spec) -> bool:
+    """Whether a call of the command uses the current database (as Valkey 9.1 tells by what it refuses): it
+    has keys, reads or writes, or is of @keyspace (OBJECT HELP, DBSIZE); PING, INFO, SCRIPT LOAD do not."""
+    from rdbtools.server import introspection
+
+    return (spec.name in introspection._FINDERS or (spec.key_specs and "not_key" not in spec.key_specs[0].flags)
+            or bool(spec.flags & {"write", "readonly"}) or "keyspace" in spec.acl_categories)
+
+
+def _check_selector(selector: Selector, spec: Spec, args: list[bytes], keys: Callable[[], list],
+                    place: Place) -> tuple[int, int]:
+    if selector.dbs is not None:
+        verdict = _check_databases(selector, spec, args, place)
+        if verdict[0] != ALLOWED:
+            return verdict
     if not selector.allcommands and not spec.no_auth and spec.name not in selector.allowed:
         firsts = selector.firstargs.get(spec.name)
         if len(args) < 2 or not firsts:
@@ -572,8 +664,8 @@ def _check_selector(selector: Selector, spec: Spec, args: list[bytes], keys: Cal
     return ALLOWED, 0
 
 
-def check(user: User, spec: Spec, args: list[bytes], old: bool) -> tuple[int, int]:
-    """ACLCheckAllUserCommandPerm: (ALLOWED or why not, the position of the key or channel denied)."""
+def check(user: User, spec: Spec, args: list[bytes], old: bool, place: Place = Place()) -> tuple[int, int]:
+    """ACLCheckAllUserCommandPerm: (ALLOWED or why not, the position of the key, channel or database denied)."""
     found: list = []
 
     def keys() -> list:
@@ -581,12 +673,12 @@ def check(user: User, spec: Spec, args: list[bytes], old: bool) -> tuple[int, in
             found.append(_keys(spec, args, old))
         return found[0]
 
-    verdict, position = DENIED_CMD, 0
+    verdict, position = DENIED_DB, 0
     for selector in user.selectors:
-        result, pos = _check_selector(selector, spec, args, keys)
+        result, pos = _check_selector(selector, spec, args, keys, place)
         if result == ALLOWED:
             return ALLOWED, 0
-        if result > verdict or (result == verdict and pos > position):
+        if _RANK[result] > _RANK[verdict] or (result == verdict and pos > position):
             verdict, position = result, pos
     return verdict, position
 
@@ -682,7 +774,7 @@ class Acl:
 
     def denial(self, client, spec: Spec, args: list[bytes], context: str) -> CommandError | None:
         """The NOPERM error of a call the client's user may not make (logged), None when allowed."""
-        verdict, position = check(client.user, spec, args, self.old)
+        verdict, position = check(client.user, spec, args, self.old, self.place(client))
         if verdict == ALLOWED:
             return None
         self.record(client, verdict, position, spec=spec, args=args, context=context)
@@ -697,18 +789,32 @@ class Acl:
         elif verdict == DENIED_CMD:
             who = f"User {user.name.decode('utf-8', 'replace')}" if self.flavour.new_texts else "this user"
             return f"{who} has no permissions to run the '{name}' command"
+        if verdict == DENIED_DB:
+            return "No permissions to access database"
         if self.flavour.new_texts:
             return "No permissions to access a key" if verdict == DENIED_KEY else "No permissions to access a channel"
         what = "keys" if verdict == DENIED_KEY else "channels"
         return f"this user has no permissions to access one of the {what} used as arguments"
 
-    def allows(self, user: User, spec: Spec, args: list[bytes]) -> bool:
-        """redis.acl_check_cmd: whether the user may make the call (nothing logged)."""
-        return check(user, spec, args, self.old)[0] == ALLOWED
+    def allows(self, client, spec: Spec, args: list[bytes]) -> bool:
+        """redis.acl_check_cmd: whether the (script's) client's user may make the call (nothing logged)."""
+        return check(client.user, spec, args, self.old, self.place(client))[0] == ALLOWED
+
+    def place(self, client) -> Place:
+        """The database a client's call uses (in a transaction: the last SELECT queued, as Valkey's
+        transaction_db_id), for db= rules; nothing to find when the server has none of them."""
+        if not self.flavour.databases:
+            return _ANYWHERE
+        db = client.db
+        for queued in reversed(client.multi or ()):
+            if queued[0].lower() == b"select" and len(queued) == 2 and canonical_int64(queued[1]) is not None:
+                db = int(queued[1])
+                break
+        return Place(db, self.server.config["databases"])
 
     def script_denial(self, client, caller, spec: Spec, args: list[bytes]) -> str | None:
         """The error text redis.call raises for a call the script's user may not make (logged as lua)."""
-        verdict, position = check(client.user, spec, args, self.old)
+        verdict, position = check(client.user, spec, args, self.old, self.place(client))
         if verdict == ALLOWED:
             return None
         self.record(caller, verdict, position, spec=spec, args=args, context="lua", user=client.user)
@@ -721,13 +827,14 @@ class Acl:
 
     def exec_denial(self, client, spec: Spec, args: list[bytes]) -> CommandError | None:
         """A queued command the user may no longer run when EXEC comes."""
-        verdict, position = check(client.user, spec, args, self.old)
+        verdict, position = check(client.user, spec, args, self.old, self.place(client))
         if verdict == ALLOWED:
             return None
         self.record(client, verdict, position, spec=spec, args=args, context="multi")
         reason = {DENIED_CMD: "no permission to execute the command or subcommand",
                   DENIED_KEY: "no permission to touch the specified keys",
-                  DENIED_CHANNEL: "no permission to access one of the channels used as arguments"}[verdict]
+                  DENIED_CHANNEL: "no permission to access one of the channels used as arguments",
+                  DENIED_DB: "no permission"}[verdict]
         return CommandError("NOPERM ACLs rules changed between the moment the transaction was accumulated and the "
                             f"EXEC call. This command is no longer allowed for the following reason: {reason}")
 
@@ -740,7 +847,8 @@ class Acl:
         if self.counters:
             self.counters[_COUNTERS[reason]] += 1
         if object is None:
-            object = spec.reply_name if reason == DENIED_CMD else args[position]
+            named = reason == DENIED_CMD or (reason == DENIED_DB and not position)  # (a database the call uses)
+            object = spec.reply_name if named else args[position]
         if context is None:
             context = "multi" if client.multi is not None else "toplevel"
         now = int(self.server.clock() * 1000)
@@ -1012,12 +1120,14 @@ class Acl:
             raise CommandError(f"ERR Command '{_shown(call[0])}' not found")
         if (spec.arity > 0 and len(call) != spec.arity) or len(call) < -spec.arity:
             raise CommandError(f"ERR wrong number of arguments for '{_shown(spec.reply_name)}' command")
-        verdict, position = check(user, spec, call, self.old)
+        verdict, position = check(user, spec, call, self.old, self.place(client))
         if verdict == ALLOWED:
             return OK
         who = f"User {user.name.decode('utf-8', 'replace')}" if self.flavour.new_texts else "This user"
         if verdict == DENIED_CMD:
             return f"{who} has no permissions to run the '{_shown(spec.reply_name)}' command".encode()
+        if verdict == DENIED_DB:
+            return f"{who} has no permissions to access database {_shown(call[position])}".encode()
         kind = "key" if verdict == DENIED_KEY else "channel"
         return f"{who} has no permissions to access the '{_shown(call[position])}' {kind}".encode()
 
@@ -1050,7 +1160,8 @@ _SUBCOMMANDS: dict[bytes, tuple[Callable, Callable[[int], bool]]] = {
 def _counter_names(flavour: Flavour) -> list[str]:
     if not flavour.log_ids:
         return []
-    return [*_COUNTERS.values(), *(("acl_access_denied_tls_cert", "acl_access_denied_db") if flavour.databases else ())]
+    names = [_COUNTERS[reason] for reason in (DENIED_AUTH, DENIED_CMD, DENIED_KEY, DENIED_CHANNEL)]
+    return [*names, *(("acl_access_denied_tls_cert", _COUNTERS[DENIED_DB]) if flavour.databases else ())]
 
 
 def merge_selectors(ops: list[bytes]) -> list[bytes] | int:

@@ -671,7 +671,7 @@ class Scripting:
         spec = self.server.resolve(call)
         if spec is None:
             raise _raise(self._say("ERR Invalid command passed to redis.acl_check_cmd()"))
-        return not self.client.gated or self.server.acl.allows(self.client.user, spec, call)
+        return not self.client.gated or self.server.acl.allows(self.client, spec, call)
 
     def _log(self, *args) -> None:
         if len(args) < 2:

@@ -29,8 +29,8 @@ def select(e, args):
     return OK
 
 
-def _db_index(e, value: bytes) -> int:
-    index = integer(value, "ERR invalid DB index")
+def _db_index(e, value: bytes, error: str = "ERR value is not an integer or out of range") -> int:
+    index = integer(value, error)
     if not 0 <= index < e.databases:
         raise CommandError(DB_RANGE)
     return index
@@ -255,8 +255,8 @@ def move(e, args):
 
 @command("swapdb", 3)
 def swapdb(e, args):
-    first = _db_index(e, args[1])
-    second = _db_index(e, args[2])
+    first = _db_index(e, args[1], "ERR invalid first DB index")
+    second = _db_index(e, args[2], "ERR invalid second DB index")
     dbs = e.keyspace.dbs
     dbs[first], dbs[second] = dbs.get(second, {}), dbs.get(first, {})
     return OK
