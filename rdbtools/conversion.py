@@ -227,7 +227,7 @@ def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False, unt
         if batch[0].__class__ is AofSnapshotRecord:
             for item in batch:
                 if isinstance(item.record, KeyRecord | Function):
-                    engine.keyspace.load(item.record)
+                    engine.keyspace.load(item.record, target=engine.target)
         elif not replay.feed(batch, file):
             break
         elif progress is not None:

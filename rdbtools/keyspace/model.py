@@ -13,11 +13,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rdbtools.keyspace.access import Access
+from rdbtools.keyspace.encodings import loaded_type
 from rdbtools.rdb.model import Function, KeyRecord, Marked, ModuleValue
+from rdbtools.rdb.targets import Target
 
 #: a string Redis keeps "raw" whatever its length, as the commands that build it in place leave it (APPEND
 #: to a key, SETRANGE, SETBIT, BITFIELD, BITOP)
 RAW_STRING = Marked("string")
+_CONVERTIBLE = frozenset({"set", "hash", "zset"})
 
 
 @dataclass(slots=True)
@@ -50,9 +53,11 @@ class Keyspace:
         return keys
 
     def load(self, record: KeyRecord | Function, *, db: int | None = None, key: bytes | None = None,
-             expire_ms: int | None = None, idle: int | None = None, freq: int | None = None) -> None:
+             expire_ms: int | None = None, idle: int | None = None, freq: int | None = None,
+             target: Target | None = None) -> None:
         """Take a record of an RDB (a snapshot, a preamble, a base file); RESTORE gives it the
-        database, name, expiry and IDLETIME / FREQ of the command instead of its own."""
+        database, name, expiry and IDLETIME / FREQ of the command instead of its own. With the server's
+        ``target``, a set, hash or zset loaded past its compact form is marked so (encodings.loaded_type)."""
         if isinstance(record, Function):
             self.functions[library_name(record.library_source)] = record.library_source
             return
@@ -66,7 +71,10 @@ class Keyspace:
         elif record.type == "list":
             value = deque(value)  # pushes and pops at both ends
         ttls = dict(record.field_expires) if record.field_expires else None
-        entry = self.db(record.db)[record.key] = Entry(record.type, value, record.expire_ms, ttls)
+        kind = record.type
+        if target is not None and kind in _CONVERTIBLE:
+            kind = loaded_type(kind, record.encoding, value, target)
+        entry = self.db(record.db)[record.key] = Entry(kind, value, record.expire_ms, ttls)
         if record.idle is not None or record.freq is not None:
             entry.lru = self.access.restored(entry.lru, record.freq, record.idle)
 

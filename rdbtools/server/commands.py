@@ -20,9 +20,9 @@ from rdbtools.keyspace.commands import (
     subcommand_error,
 )
 from rdbtools.keyspace.commands.scanning import scan_cursor
+from rdbtools.keyspace.encodings import set_encoding, small_hash, small_zset
 from rdbtools.keyspace.model import RAW_STRING, Entry
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.rdb.model import HASHTABLE_HASH, HASHTABLE_SET, LISTPACK_SET, SKIPLIST_ZSET
 from rdbtools.rdb.writer import one_listpack
 from rdbtools.server import admin, digest, eviction, migrate
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
@@ -485,22 +485,11 @@ def encoding_of(entry, target) -> str:
     if entry.type == "list":
         return "listpack" if target.list_conversions and one_listpack(value, target) else "quicklist"
     if entry.type == "set":
-        if entry.type is HASHTABLE_SET:
-            return "hashtable"
-        if entry.type is not LISTPACK_SET and len(value) <= target.set_max_intset_entries and all(
-                canonical_int64(m) is not None for m in value):
-            return "intset"
-        small = len(value) <= target.set_max_listpack_entries and all(
-            len(m) <= target.set_max_listpack_value for m in value)
-        return "listpack" if target.set_listpacks and small else "hashtable"
+        return set_encoding(entry.type, value, target)
     if entry.type == "zset":
-        small = entry.type is not SKIPLIST_ZSET and len(value) <= target.zset_max_listpack_entries and all(
-            len(m) <= target.zset_max_listpack_value for m in value)
-        return ("listpack" if target.listpacks else "ziplist") if small else "skiplist"
+        return ("listpack" if target.listpacks else "ziplist") if small_zset(entry.type, value, target) else "skiplist"
     if entry.type == "hash":
-        small = entry.type is not HASHTABLE_HASH and len(value) <= target.hash_max_listpack_entries and all(
-            len(f) <= target.hash_max_listpack_value and len(v) <= target.hash_max_listpack_value
-            for f, v in value.items())
+        small = small_hash(entry.type, value, target)
         if not small:
             return "hashtable"
         return ("listpackex" if entry.field_expires else "listpack") if target.listpacks else "ziplist"

@@ -73,12 +73,13 @@ class RdbPersistence:
         if not self.path.exists():
             return 0, 0
         keys = expired = 0
+        target = self.config.target
         with open_rdb(self.path) as rdb:
             for record in rdb:
                 if isinstance(record, KeyRecord) and record.expire_ms is not None and record.expire_ms <= now_ms:
                     expired += 1
                 elif isinstance(record, KeyRecord | Function):
-                    self.keyspace.load(record)
+                    self.keyspace.load(record, target=target)
                     keys += isinstance(record, KeyRecord)
         return keys, expired
 

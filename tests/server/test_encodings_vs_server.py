@@ -87,3 +87,24 @@ def test_sets_hashes_and_zsets_keep_the_encoding_they_were_converted_to(pair):
 
 #: the type byte a key's DUMP payload starts with: how SAVE stores the value
 _DUMP_TYPE = b"local d = redis.call('DUMP', KEYS[1]) return d and string.byte(d)"
+
+
+def test_restored_values_keep_the_encoding_they_were_loaded_in(pair):
+    """RESTORE (and loading a snapshot) encodes a set, hash or zset by what it holds, but a set stored as a
+    listpack stays one (7.2+); converted ones stay converted when the members that made them go, and STORE
+    commands build their result by what it holds. Both sides restore the real server's payloads."""
+    long = b"x" * 70
+    ints, texts = [b"%d" % i for i in range(600)], [b"m%d" % i for i in range(200)]
+    _same(pair, [[b"FLUSHALL"], [b"SADD", b"s", b"1", b"2", b"a"], [b"SREM", b"s", b"a"], [b"SADD", b"n", b"1", b"2"],
+                 [b"SADD", b"u", b"a", b"b", long], [b"SADD", b"v", b"a", b"1"], [b"SADD", b"big", *texts],
+                 [b"SADD", b"ints", *ints], [b"HSET", b"h", b"a", long, b"b", b"1"],
+                 [b"ZADD", b"z", b"1", long, b"2", b"b"]])
+    keys = [b"s", b"u", b"v", b"h", b"z", b"big", b"ints", b"n"]
+    restores = [[b"RESTORE", k + b"2", b"0", pair[0].call([b"DUMP", k])] for k in keys]
+    removals = [[b"SREM", b"u2", long], [b"SREM", b"v2", b"a"], [b"HDEL", b"h2", b"a"], [b"ZREM", b"z2", long],
+                [b"SREM", b"big2", *texts[:150]], [b"SREM", b"ints2", *ints[:300]], [b"SINTERSTORE", b"i2", b"v", b"n"],
+                [b"SUNIONSTORE", b"un2", b"n", b"s"], [b"SDIFFSTORE", b"d2", b"v", b"u"],
+                [b"ZUNIONSTORE", b"zu2", b"1", b"z"], [b"ZREM", b"zu2", long]]
+    stored = [k + b"2" for k in keys] + [b"i2", b"un2", b"d2", b"zu2"]
+    _same(pair, restores + removals + [[b"OBJECT", b"ENCODING", k] for k in stored]
+          + [[b"EVAL", _DUMP_TYPE, b"1", k] for k in stored])

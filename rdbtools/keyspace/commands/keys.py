@@ -372,7 +372,7 @@ def restore(e, args):
     old = e.lookup(args[1])
     e.delete(args[1])
     e.keyspace.load(record, db=e.db, key=args[1], expire_ms=expire_ms, idle=access.get(b"IDLETIME"),
-                    freq=access.get(b"FREQ"))
+                    freq=access.get(b"FREQ"), target=e.target)
     e.notify(NEW, b"new", args[1])
     e.notify(GENERIC, b"restore", args[1])
     if old is not None:

@@ -6,6 +6,7 @@ import random
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, SET, SYNTAX, WRONGTYPE, CommandError, command, integer
+from rdbtools.keyspace.encodings import loaded_type
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.model import HASHTABLE_SET, LISTPACK_SET
 
@@ -136,7 +137,8 @@ def _combine(e, keys: list[bytes], operation: str) -> dict:
 
 def _store(e, args, operation: str) -> int:
     result = _combine(e, args[2:], operation)
-    e.store(args[1], Entry("set", result) if result else None, SET, b"s%sstore" % operation.encode())
+    entry = Entry(loaded_type("set", "", result, e.target), result) if result else None  # (built by adds)
+    e.store(args[1], entry, SET, b"s%sstore" % operation.encode())
     return len(result)
 
 

@@ -16,6 +16,7 @@ from rdbtools.keyspace.commands import (
     integer,
     wrong_arity,
 )
+from rdbtools.keyspace.encodings import loaded_type
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.model import SKIPLIST_ZSET
 
@@ -328,7 +329,8 @@ def zrangestore(e, args):
 
 
 def _store(e, key: bytes, scores: dict, event: bytes) -> int:
-    e.store(key, Entry("zset", scores) if scores else None, ZSET, event)
+    entry = Entry(loaded_type("zset", "", scores, e.target), scores) if scores else None  # (a skiplist when big)
+    e.store(key, entry, ZSET, event)
     return len(scores)
 
 

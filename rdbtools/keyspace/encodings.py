@@ -1,0 +1,48 @@
+"""The encodings a server keeps a set, hash or zset in (OBJECT ENCODING, and what DUMP and SAVE write): the
+compact form (intset, listpack) while the value is within the target's thresholds, the full one after. Redis
+converts only upwards, so a value marked as converted (rdb/model.py's Marked types) stays converted."""
+
+from __future__ import annotations
+
+from rdbtools.formats.numbers import canonical_int64
+from rdbtools.rdb.model import HASHTABLE_HASH, HASHTABLE_SET, LISTPACK_SET, SKIPLIST_ZSET
+from rdbtools.rdb.targets import Target
+
+
+def set_encoding(kind: str, members, target: Target) -> str:
+    """intset, listpack (Redis 7.2+, Valkey) or hashtable."""
+    if kind is HASHTABLE_SET:
+        return "hashtable"
+    if kind is not LISTPACK_SET and len(members) <= target.set_max_intset_entries and all(
+            canonical_int64(m) is not None for m in members):
+        return "intset"
+    small = len(members) <= target.set_max_listpack_entries and all(
+        len(m) <= target.set_max_listpack_value for m in members)
+    return "listpack" if target.set_listpacks and small else "hashtable"
+
+
+def small_zset(kind: str, scores: dict, target: Target) -> bool:
+    """Whether a zset is a listpack (ziplist before 7.0) rather than a skiplist."""
+    return kind is not SKIPLIST_ZSET and len(scores) <= target.zset_max_listpack_entries and all(
+        len(m) <= target.zset_max_listpack_value for m in scores)
+
+
+def small_hash(kind: str, fields: dict, target: Target) -> bool:
+    """Whether a hash is a listpack (ziplist before 7.0) rather than a hash table."""
+    limit = target.hash_max_listpack_value
+    return kind is not HASHTABLE_HASH and len(fields) <= target.hash_max_listpack_entries and all(
+        len(f) <= limit and len(v) <= limit for f, v in fields.items())
+
+
+def loaded_type(kind: str, stored_as: str, value, target: Target) -> str:
+    """The type a value loaded from an RDB file or a RESTORE payload gets: Redis loads it in the encoding
+    its size and members ask for (a set stored as a listpack stays one, integers or not) and converts only
+    upwards from there, so the full forms are marked."""
+    if kind == "set":
+        encoding = set_encoding(LISTPACK_SET if stored_as == "set-listpack" else kind, value, target)
+        return {"hashtable": HASHTABLE_SET, "listpack": LISTPACK_SET}.get(encoding, kind)
+    if kind == "hash" and not small_hash(kind, value, target):
+        return HASHTABLE_HASH
+    if kind == "zset" and not small_zset(kind, value, target):
+        return SKIPLIST_ZSET
+    return kind
