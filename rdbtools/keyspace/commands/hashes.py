@@ -55,8 +55,8 @@ def _set_field(entry, field: bytes, value: bytes) -> bool:
 def converted(target, entry, written: list[bytes]) -> None:
     """Fields and values were written: a hash past the listpack's limits is a hash table for good (Redis
     never converts one back), marked HASHTABLE_HASH (model.py)."""
-    if entry.type is not HASHTABLE_HASH and (len(entry.value) > target.hash_max_listpack_entries or any(
-            len(x) > target.hash_max_listpack_value for x in written)):
+    if entry.type is not HASHTABLE_HASH and (len(entry.value) > target.hash_max_listpack_entries or (
+            written and max(map(len, written)) > target.hash_max_listpack_value)):
         entry.type = HASHTABLE_HASH
 
 
@@ -67,9 +67,12 @@ def hset(e, args):
     entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
     if len(args) == 4:
         added = int(_set_field(entry, args[2], args[3]))
+        if entry.type is not HASHTABLE_HASH:  # (converted() inline: one field is the common case)
+            limit = e.target.hash_max_listpack_value
+            if len(args[2]) > limit or len(args[3]) > limit or len(entry.value) > e.target.hash_max_listpack_entries:
+                entry.type = HASHTABLE_HASH
     else:
         added = sum(_set_field(entry, args[i], args[i + 1]) for i in range(2, len(args), 2))
-    if entry.type is not HASHTABLE_HASH:
         converted(e.target, entry, args[2:])
     e.notify(HASH, b"hset", args[1])
     return added

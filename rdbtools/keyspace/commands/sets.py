@@ -27,8 +27,12 @@ def sadd(e, args):
     entry = e.get_or_create(args[1], "set", dict)
     before = len(entry.value)
     entry.value.update(dict.fromkeys(args[2:]))
-    if entry.type is not HASHTABLE_SET:
-        converted(e.target, entry, args[2:])
+    kind = entry.type
+    if kind is not HASHTABLE_SET:  # (one small unsigned integer added to an intset, the common case, inline)
+        m = args[2]
+        if (kind is LISTPACK_SET or len(args) > 3 or not m.isdigit() or len(m) > 18 or (m[0] == 48 and len(m) > 1)
+                or len(entry.value) > e.target.set_max_intset_entries):
+            converted(e.target, entry, args[2:])
     if len(entry.value) != before:
         e.notify(SET, b"sadd", args[1])
     return len(entry.value) - before
@@ -45,12 +49,20 @@ def converted(target, entry, members: list[bytes]) -> None:
     if entry.type is LISTPACK_SET:
         if size > limit or len(members) > limit or any(len(m) > target.set_max_listpack_value for m in members):
             entry.type = HASHTABLE_SET
-    elif any(canonical_int64(m) is None for m in members):
+    elif not _integers(members):
         small = target.set_listpacks and size <= limit and len(members) <= ints and all(
             len(m) <= target.set_max_listpack_value for m in members)
         entry.type = LISTPACK_SET if small else HASHTABLE_SET
     elif size > ints or (target.set_listpacks and len(members) > ints):
         entry.type = HASHTABLE_SET
+
+
+def _integers(members: list[bytes]) -> bool:
+    """Whether every member is an integer an intset takes (most are short unsigned digits, checked in C)."""
+    for m in members:
+        if not (m.isdigit() and len(m) < 19 and (m[0] != 48 or len(m) == 1)) and canonical_int64(m) is None:
+            return False
+    return True
 
 
 @command("srem", -3)

@@ -93,8 +93,9 @@ def _zadd_one(e, key: bytes, score: float, member: bytes) -> int:
     values = entry.value
     old = values.get(member)
     values[member] = score
-    if entry.type is not SKIPLIST_ZSET:
-        converted(e.target, entry, (member,))
+    if entry.type is not SKIPLIST_ZSET and (len(values) > e.target.zset_max_listpack_entries
+                                            or len(member) > e.target.zset_max_listpack_value):
+        entry.type = SKIPLIST_ZSET  # (converted() inline: the one-member ZADD is the hot path)
     e.changes = int(old != score)
     if old != score:
         e.notify(ZSET, b"zadd", key)
