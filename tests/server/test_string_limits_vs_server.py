@@ -53,3 +53,27 @@ def test_a_lower_limit_refuses_what_is_already_longer(pair):
                      "SETRANGE s 0 y", "SETBIT s 0 1", f"SETBIT s {8 * MB} 1", "GETBIT s 1", "STRLEN s"])
     finally:
         _same(pair, ["FLUSHALL", f"CONFIG SET proto-max-bulk-len {512 * MB}"])
+
+
+def _aof(*commands: list[bytes]) -> bytes:
+    return b"".join(b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in c) for c in commands)
+
+
+def test_a_replayed_aof_grows_strings_past_the_limit(tmp_path):
+    """Loading an AOF obeys what it holds (Redis's mustObeyClient): proto-max-bulk-len limits clients only."""
+    aof = _aof([b"SELECT", b"0"], [b"SETRANGE", b"s", b"%d" % (2 * MB), b"x"], [b"APPEND", b"s", b"y"],
+               [b"SETBIT", b"b", b"%d" % (24 * MB), b"1"], [b"BITFIELD", b"f", b"SET", b"u8", b"%d" % (16 * MB), b"1"])
+    settings = ("--appendonly", "yes", "--proto-max-bulk-len", str(MB))
+    checks = [["STRLEN", "s"], ["STRLEN", "b"], ["STRLEN", "f"], ["GETBIT", "b", str(24 * MB)],
+              ["SETRANGE", "s", str(2 * MB), "z"]]
+
+    def prepare(directory) -> None:
+        (directory / "appendonly.aof").write_bytes(aof)
+
+    with start_server("redis-7.0", extra=settings, prepare=prepare) as real:
+        theirs = [normalized(RawClient(real.port).call(c)) for c in checks]
+    prepare(tmp_path)
+    with start_serve(*settings, "--target", "redis-7.0", directory=tmp_path) as served:
+        ours = [normalized(RawClient(served.port).call(c)) for c in checks]
+    assert theirs[:3] == [2 * MB + 2, 3 * MB + 1, 2 * MB + 1]  # (a client's GETBIT there is refused)
+    assert ours == theirs
