@@ -257,7 +257,7 @@ def _list(record: KeyRecord, target: Target, compress: bool):
         if _small(items, target.list_max_ziplist_entries, target.list_max_ziplist_value):
             return _blob(RdbType.LIST_ZIPLIST, encode_ziplist(items), compress)
         return RdbType.LIST, _strings(items, compress)
-    nodes = _quicklist_nodes(items, target)
+    nodes = quicklist_nodes(items, target)
     if not target.listpacks:
         return RdbType.LIST_QUICKLIST, _strings([encode_ziplist(n) for _, n in nodes], compress)
     return RdbType.LIST_QUICKLIST_2, encode_length(len(nodes)) + b"".join([
@@ -270,7 +270,7 @@ _PLAIN_NODE = encode_length(QuicklistContainer.PLAIN)
 _PACKED_NODE = encode_length(QuicklistContainer.PACKED)
 
 
-def _quicklist_nodes(items: list[bytes], target: Target) -> list[tuple[bool, list[bytes]]]:
+def quicklist_nodes(items: list[bytes], target: Target) -> list[tuple[bool, list[bytes]]]:
     """Split a list into nodes as Redis fills them pushing to the tail (_quicklistNodeAllowInsert): an
     element joins the tail node while the node's bytes, the element's length and 8 stay within the node
     size (and, for an entry count, the node holds fewer entries); large elements alone (7.4+). A list

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rdbtools.formats.listpack import entry_size
+from rdbtools.formats.ziplist import encode_ziplist
 from rdbtools.keyspace.commands import (
     NULL_ARRAY,
     OK,
@@ -23,7 +25,7 @@ from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.keyspace.encodings import set_encoding, small_hash, small_zset
 from rdbtools.keyspace.model import RAW_STRING, Entry
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.rdb.writer import one_listpack
+from rdbtools.rdb.writer import encode_value, one_listpack, quicklist_nodes
 from rdbtools.server import admin, digest, eviction, migrate
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError
@@ -677,11 +679,30 @@ def _debug(server, client: Client, args):
         entry = server.engine.keyspace.db(client.db).get(args[2])
         if entry is None:
             raise CommandError("ERR no such key")
-        encoding = encoding_of(entry, server.config.target)
+        target = server.config.target
+        encoding = encoding_of(entry, target)
         idle = server.engine.access.idle_ms(entry.lru) // 1000  # (read as an LRU clock under LFU too)
-        return Status(f"Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:{entry.lru} "
-                      f"lru_seconds_idle:{idle}")
+        saved = len(encode_value(server.engine.keyspace.record(client.db, args[2], entry), target)[1])
+        extra = _quicklist_fields(server, entry.value, target) if encoding == "quicklist" else ""
+        return Status(f"Value at:0x0 refcount:1 encoding:{encoding} serializedlength:{saved} lru:{entry.lru} "
+                      f"lru_seconds_idle:{idle}{extra}")
     raise subcommand_error(args, server.config.target)
+
+
+def _quicklist_fields(server, items, target) -> str:
+    """DEBUG OBJECT's quicklist fields: its nodes (as SAVE splits them), their mean entries, the fill
+    (list-max-listpack-size as the quicklist clamps it), compression, the nodes' bytes."""
+    settings = dict(server.config.get(["list-max-ziplist-size", "list-compress-depth"]))  # (6.2 has this name)
+    nodes = quicklist_nodes(list(items), target)
+    size = sum(len(node[0]) if plain else _node_bytes(node, target) for plain, node in nodes)
+    fill = min(max(int(settings["list-max-ziplist-size"]), -5), 32767)
+    packs = "listpack" if target.listpacks else "ziplist"
+    return (f" ql_nodes:{len(nodes)} ql_avg_node:{len(items) / len(nodes):.2f} ql_{packs}_max:{fill} "
+            f"ql_compressed:{int(settings['list-compress-depth'] != '0')} ql_uncompressed_size:{size}")
+
+
+def _node_bytes(node: list[bytes], target) -> int:
+    return 7 + sum(map(entry_size, node)) if target.listpacks else len(encode_ziplist(node))
 
 
 def _populate(server, client: Client, args):

@@ -1,6 +1,6 @@
 """Lists as the real server keeps them: OBJECT ENCODING (7.0: quicklist always; 7.2+: a listpack until it
-outgrows list-max-listpack-size) and the quicklist nodes DUMP and SAVE store, for node sizes in bytes
-(negative settings) and in entries (positive ones, which serve takes as the server does)."""
+outgrows list-max-listpack-size) and the quicklist nodes DUMP and SAVE store (and DEBUG OBJECT counts), for
+node sizes in bytes (negative settings) and in entries (positive ones, which serve takes as the server does)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,29 @@ import pytest
 from tests.keyspace.test_engine_vs_server import normalized
 from tests.resp_client import RawClient
 from tests.server.serving import start_serve
-from tests.servers import start_server
+from tests.servers import SERVERS, start_server
 
 SIZES = ["-2", "-1", "-5", "1", "5", "100", "0", "-6", "1000"]
 
 
 @pytest.fixture(scope="module", params=["redis-7.0", "redis-8.2", "valkey-9.1", "redis-6.2"])
 def pair(request):
-    with start_server(request.param) as real, start_serve("--target", request.param) as served:
+    debug = ("--enable-debug-command", "yes") if SERVERS[request.param].functions else ()  # (7.0+ asks for it)
+    with start_server(request.param, extra=debug) as real, start_serve("--target", request.param, *debug) as served:
         yield RawClient(real.port), RawClient(served.port)
+
+
+#: DEBUG OBJECT's fields that tell how a value is stored (not where, nor its access times)
+_STORED = ("encoding", "serializedlength", "ql_nodes", "ql_avg_node", "ql_listpack_max", "ql_ziplist_max",
+           "ql_compressed", "ql_uncompressed_size")
+
+
+def _stored(reply) -> object:
+    """DEBUG OBJECT's storage fields (an error as it is)."""
+    if not isinstance(reply, bytes):
+        return reply
+    fields = dict(word.split(b":", 1) for word in reply.split(b" ") if b":" in word)
+    return {name: fields.get(name.encode()) for name in _STORED}
 
 
 def _replies(client: RawClient, commands: list[list[bytes]]) -> list:
@@ -40,7 +54,10 @@ def test_pushed_lists_have_the_servers_encoding_and_nodes(pair, size):
     commands += [[b"DUMP", b"l%d" % n] for n in lengths]
     try:
         theirs, ours = (_replies(client, commands) for client in pair)
-        assert ours[-2 * len(lengths):] == theirs[-2 * len(lengths):]
+        for args, mine, real in zip(commands, ours, theirs, strict=True):  # (one at a time: a short report)
+            assert mine == real, args[:2]
+        objects = [[b"DEBUG", b"OBJECT", b"l%d" % n] for n in lengths]
+        theirs, ours = ([_stored(client.call(args)) for args in objects] for client in pair)
         assert ours == theirs
     finally:
         for client in pair:
