@@ -239,3 +239,36 @@ ACL SETUSER z db=0,1
         both.same(1, [b"EVAL", script.encode(), b"0"])
     both.same(0, "ACL LOG")
     _counters(both)
+
+
+def test_db_rules_go_through_the_acl_file_and_user_lines(tmp_path):
+    """ACL SAVE writes the rules as ACL LIST does, ACL LOAD and `user` lines read them back."""
+    from tests.server.test_acl import _pair_with
+
+    config = "user default on nopass ~* &* +@all\nuser cfg on nopass ~* +@all db=2,1 (+get ~x db=3)\n"
+    with _pair_with(VALKEY, tmp_path, config) as both:
+        both.run("""
+ACL LIST
+ACL SETUSER added on >x +@all ~* db=0 (resetdbs +get)
+@1 AUTH cfg x
+@1 GET k
+@1 SELECT 2
+@1 GET k
+ACL LIST
+""")
+    acl = "user default on nopass ~* &* +@all\nuser f on nopass ~* &* db=4 +@all (~* resetdbs -@all +get)\n"
+    (tmp_path / "acl").mkdir()
+    with _pair_with(VALKEY, tmp_path / "acl", "aclfile DIR/users.acl\n") as both:
+        for where in ("real", "serve"):
+            (tmp_path / "acl" / where / "users.acl").write_text(acl)
+        both.run("""
+ACL LOAD
+ACL LIST
+ACL GETUSER f
+ACL SETUSER f db=5,6
+ACL SAVE
+ACL LOAD
+ACL LIST
+""")
+        saved = [(tmp_path / "acl" / where / "users.acl").read_text() for where in ("real", "serve")]
+        assert saved[1] == saved[0]
