@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from rdbtools.rdb.model import KeyRecord
+from rdbtools.rdb.reader import open_rdb
 from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.servers import start_server
@@ -108,3 +110,23 @@ def test_restored_values_keep_the_encoding_they_were_loaded_in(pair):
     stored = [k + b"2" for k in keys] + [b"i2", b"un2", b"d2", b"zu2"]
     _same(pair, restores + removals + [[b"OBJECT", b"ENCODING", k] for k in stored]
           + [[b"EVAL", _DUMP_TYPE, b"1", k] for k in stored])
+
+
+@pytest.mark.parametrize("name", ["redis-7.0", "redis-8.2"])
+def test_save_stores_values_in_the_encoding_they_were_converted_to(name):
+    """SAVE writes a converted set, hash or zset in its full form whatever it holds now (the RDB type of
+    each key, read back by our reader, is the real server's)."""
+    long = b"x" * 70
+    script = [[b"SADD", b"s", b"1", b"2", b"a"], [b"SREM", b"s", b"a"], [b"SADD", b"t", b"1", long],
+              [b"SREM", b"t", long], [b"HSET", b"h", b"a", long, b"b", b"1"], [b"HDEL", b"h", b"a"],
+              [b"ZADD", b"z", b"1", long, b"2", b"b"], [b"ZREM", b"z", long], [b"SADD", b"n", b"1"],
+              [b"HSET", b"m", b"a", b"1"], [b"ZADD", b"y", b"1", b"a"], [b"RPUSH", b"l", b"a"], [b"SAVE"]]
+    with start_server(name) as real, start_serve("--target", name) as served:
+        for port in (real.port, served.port):
+            client = RawClient(port)
+            for args in script:
+                client.call(args)
+        theirs, ours = ({r.key: (r.type, r.encoding) for r in open_rdb(path) if isinstance(r, KeyRecord)}
+                        for path in (real.rdb_path, served.rdb_path))
+    assert theirs[b"h"] == ("hash", "hash-hashtable") and theirs[b"z"] == ("zset", "zset-v2")
+    assert ours == theirs
