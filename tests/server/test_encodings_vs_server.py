@@ -130,3 +130,18 @@ def test_save_stores_values_in_the_encoding_they_were_converted_to(name):
                         for path in (real.rdb_path, served.rdb_path))
     assert theirs[b"h"] == ("hash", "hash-hashtable") and theirs[b"z"] == ("zset", "zset-v2")
     assert ours == theirs
+
+
+def test_spop_of_most_members_leaves_a_new_set(pair):
+    """SPOP with a count leaving fewer than a fifth of it builds a new set of the rest: before 7.2 encoded by
+    what it holds, from 7.2 a hash table's rest starts as a listpack; popping fewer keeps the set's encoding."""
+    ints, texts = [b"%d" % i for i in range(600)], [b"m%d" % i for i in range(300)]
+    script = [[b"FLUSHALL"], [b"SADD", b"d", *ints], [b"SPOP", b"d", b"550"], [b"SADD", b"c", *texts],
+              [b"SPOP", b"c", b"290"], [b"SADD", b"a", *texts], [b"SPOP", b"a", b"100"], [b"SADD", b"g", *texts[:20]],
+              [b"SPOP", b"g", b"18"], [b"SADD", b"h", *ints[:100]], [b"SPOP", b"h", b"90"], [b"SADD", b"e", *ints],
+              [b"SPOP", b"e", b"490"], [b"SPOP", b"e", b"1"]]
+    keys = [b"d", b"c", b"a", b"g", b"h", b"e"]
+    for client in pair:  # (which members go is random: their replies differ)
+        for args in script:
+            client.call(args)
+    _same(pair, [[b"SCARD", k] for k in keys] + [[b"OBJECT", b"ENCODING", k] for k in keys])

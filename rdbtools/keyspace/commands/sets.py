@@ -111,12 +111,30 @@ def spop(e, args):
         raise CommandError("ERR value is out of range, must be positive")
     if entry is None:
         return None if count is None else []
-    chosen = random.sample(list(entry.value), min(1 if count is None else count, len(entry.value)))
+    size = len(entry.value)
+    chosen = random.sample(list(entry.value), min(1 if count is None else count, size))
     for member in chosen:
         del entry.value[member]
+    if count is not None and count < size and (size - count) * _SPOP_MOVE_STRATEGY_MUL <= count:
+        entry.type = _rebuilt(entry, e.target)
     if chosen:
         e.removed(SET, b"spop", args[1], entry)
     return chosen[0] if count is None else chosen
+
+
+#: SPOP with a count leaving fewer than a fifth of that many members builds a new set of what remains
+_SPOP_MOVE_STRATEGY_MUL = 5
+
+
+def _rebuilt(entry, target) -> str:
+    """The type of the new set SPOP builds of the members it leaves: before 7.2 one encoded by what it holds;
+    from 7.2 a hash table's remainder starts as a listpack (an intset or a listpack stays what it was)."""
+    if not target.set_listpacks:
+        return "set"
+    if entry.type is HASHTABLE_SET and len(entry.value) <= target.set_max_listpack_entries and all(
+            len(m) <= target.set_max_listpack_value for m in entry.value):
+        return LISTPACK_SET
+    return entry.type
 
 
 @command("scard", 2, write=False)
