@@ -246,6 +246,13 @@ class Target:
         return {"list_max_listpack_bytes": _LIST_NODE_BYTES[max(fill, -5)], "list_max_listpack_count": 0}
 
     @property
+    def size_hints(self) -> bool:
+        """Redis 7.2+ and Valkey convert a set, hash or zset by how many members a command names, before
+        adding them (duplicates counted): SADD, HSET and ZADD with more than a listpack holds make a hash table
+        or skiplist whatever they add."""
+        return self.rdb_version >= 11
+
+    @property
     def list_conversions(self) -> bool:
         """Redis 7.2+ and Valkey keep a small list as one listpack (OBJECT ENCODING listpack), a quicklist
         once it outgrows list-max-listpack-size."""

@@ -145,3 +145,16 @@ def test_spop_of_most_members_leaves_a_new_set(pair):
         for args in script:
             client.call(args)
     _same(pair, [[b"SCARD", k] for k in keys] + [[b"OBJECT", b"ENCODING", k] for k in keys])
+
+
+def test_from_7_2_a_command_naming_many_members_converts_first(pair):
+    """Redis 7.2+ and Valkey convert by how many members SADD, HSET or ZADD names, duplicates counted (a new
+    set of text begins as a listpack only within its entries); before, by what the value holds after."""
+    script = [[b"FLUSHALL"], [b"SADD", b"s1", *[b"m"] * 200], [b"SADD", b"s2", b"1", *[b"a"] * 200],
+              [b"SADD", b"s3", b"a"], [b"SADD", b"s3", *[b"b"] * 200], [b"SADD", b"s4", b"1"],
+              [b"SADD", b"s4", *[b"2"] * 600], [b"HSET", b"h1", *[b"f", b"v"] * 600], [b"HSET", b"h2", b"a", b"1"],
+              [b"HSET", b"h2", *[b"f", b"v"] * 600], [b"ZADD", b"z1", *[b"1", b"m"] * 200],
+              [b"ZADD", b"z2", b"1", b"a"], [b"ZADD", b"z2", *[b"1", b"m"] * 200],
+              [b"ZADD", b"z3", b"XX", *[b"1", b"m"] * 200]]
+    keys = [b"s1", b"s2", b"s3", b"s4", b"h1", b"h2", b"z1", b"z2"]
+    _same(pair, script + [[b"OBJECT", b"ENCODING", k] for k in keys] + [[b"EXISTS", b"z3"]])

@@ -55,8 +55,10 @@ def _set_field(entry, field: bytes, value: bytes) -> bool:
 def converted(target, entry, written: list[bytes]) -> None:
     """Fields and values were written: a hash past the listpack's limits is a hash table for good (Redis
     never converts one back), marked HASHTABLE_HASH (model.py)."""
-    if entry.type is not HASHTABLE_HASH and (len(entry.value) > target.hash_max_listpack_entries or (
-            written and max(map(len, written)) > target.hash_max_listpack_value)):
+    entries = target.hash_max_listpack_entries
+    if entry.type is not HASHTABLE_HASH and (len(entry.value) > entries or (
+            written and max(map(len, written)) > target.hash_max_listpack_value) or (
+            target.size_hints and len(written) // 2 > entries)):  # (7.2+: pairs counted, duplicates too)
         entry.type = HASHTABLE_HASH
 
 

@@ -32,17 +32,18 @@ def sadd(e, args):
         m = args[2]
         if (kind is LISTPACK_SET or len(args) > 3 or not m.isdigit() or len(m) > 18 or (m[0] == 48 and len(m) > 1)
                 or len(entry.value) > e.target.set_max_intset_entries):
-            converted(e.target, entry, args[2:])
+            converted(e.target, entry, args[2:], not before)
     if len(entry.value) != before:
         e.notify(SET, b"sadd", args[1])
     return len(entry.value) - before
 
 
-def converted(target, entry, members: list[bytes]) -> None:
+def converted(target, entry, members: list[bytes], created: bool = False) -> None:
     """``members`` were added: mark the set with the encoding Redis converted it to on the way up (model.py's
     HASHTABLE_SET, LISTPACK_SET), which it keeps when members go. Before 7.2 any text makes an intset a hash
     table; from 7.2 a listpack while the set stays within the listpack's limits, and SADD converts by its
-    argument count first (setTypeMaybeConvert). A set not marked is encoded by what it holds."""
+    argument count first (setTypeMaybeConvert; one SADD creates begins as a listpack only when the count is
+    within it, setTypeCreate). A set not marked is encoded by what it holds."""
     if entry.type is HASHTABLE_SET:
         return
     size, limit, ints = len(entry.value), target.set_max_listpack_entries, target.set_max_intset_entries
@@ -50,10 +51,11 @@ def converted(target, entry, members: list[bytes]) -> None:
         if size > limit or len(members) > limit or any(len(m) > target.set_max_listpack_value for m in members):
             entry.type = HASHTABLE_SET
     elif not _integers(members):
-        small = target.set_listpacks and size <= limit and len(members) <= ints and all(
+        hint = limit if created and canonical_int64(members[0]) is None else ints
+        small = target.size_hints and size <= limit and len(members) <= hint and all(
             len(m) <= target.set_max_listpack_value for m in members)
         entry.type = LISTPACK_SET if small else HASHTABLE_SET
-    elif size > ints or (target.set_listpacks and len(members) > ints):
+    elif size > ints or (target.size_hints and len(members) > ints):
         entry.type = HASHTABLE_SET
 
 

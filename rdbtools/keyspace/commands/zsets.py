@@ -79,6 +79,8 @@ def zadd(e, args):
         # (Valkey converts by the arguments' lengths, as Redis 7.2 by their count, before adding; Redis by
         # the members it adds)
         converted(e.target, entry, rest[1::2] if e.target.valkey_server else [m for m in rest[1::2] if m in values])
+        if e.target.size_hints and len(pairs) > e.target.zset_max_listpack_entries:
+            entry.type = SKIPLIST_ZSET  # (7.2+ converts by the pairs given, duplicates too, zsetTypeMaybeConvert)
     e.drop_if_empty(args[1], entry)
     e.changes = added + changed
     if b"INCR" in flags:
