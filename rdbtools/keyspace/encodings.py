@@ -45,4 +45,6 @@ def loaded_type(kind: str, stored_as: str, value, target: Target) -> str:
         return HASHTABLE_HASH
     if kind == "zset" and not small_zset(kind, value, target):
         return SKIPLIST_ZSET
+    if kind == "list":
+        return target.new_list
     return kind

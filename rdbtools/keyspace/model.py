@@ -20,7 +20,7 @@ from rdbtools.rdb.targets import Target
 #: a string Redis keeps "raw" whatever its length, as the commands that build it in place leave it (APPEND
 #: to a key, SETRANGE, SETBIT, BITFIELD, BITOP)
 RAW_STRING = Marked("string")
-_CONVERTIBLE = frozenset({"set", "hash", "zset"})
+_CONVERTIBLE = frozenset({"set", "hash", "zset", "list"})
 
 
 @dataclass(slots=True)

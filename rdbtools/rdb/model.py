@@ -8,6 +8,7 @@ the decimal text Redis would return for them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, NamedTuple
 
 
@@ -229,6 +230,15 @@ HASHTABLE_SET = Marked("set")
 LISTPACK_SET = Marked("set")  # Redis 7.2+: left intset for a listpack (a hash table later still)
 HASHTABLE_HASH = Marked("hash")
 SKIPLIST_ZSET = Marked("zset")
+
+
+@cache
+def list_with_fill(fill: int) -> Marked:
+    """A list made (a quicklist, before 7.2) while list-max-listpack-size was ``fill``: Redis fixes a quicklist's
+    node size when it creates it, so its nodes keep that size after a CONFIG SET. One object per size."""
+    mark = Marked("list")
+    mark.fill = fill
+    return mark
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, replace
 
 from rdbtools.errors import UnsupportedError
+from rdbtools.rdb.model import list_with_fill
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Target:
     zset_max_listpack_value: int = 64
     list_max_listpack_bytes: int = 8192  # list-max-listpack-size -2
     list_max_listpack_count: int = 0  # a positive list-max-listpack-size: entries per node (bytes then 8192)
+    list_max_listpack_size: int = -2  # the setting itself (which gives the two above)
     list_max_ziplist_entries: int = 512  # Redis <= 3.0 ziplist lists
     list_max_ziplist_value: int = 64
     stream_node_max_entries: int = 100  # a stream's radix-tree node (listpack) holds at most this many entries
@@ -242,8 +244,21 @@ class Target:
         (below -5 the largest, 64 KB); 0 and up entries a node (at least one), within SIZE_SAFETY_LIMIT's
         8 KB (which also keeps a node far below the 32767 entries a fill may name)."""
         if fill >= 0:
-            return {"list_max_listpack_bytes": _SIZE_SAFETY_LIMIT, "list_max_listpack_count": max(fill, 1)}
-        return {"list_max_listpack_bytes": _LIST_NODE_BYTES[max(fill, -5)], "list_max_listpack_count": 0}
+            return {"list_max_listpack_bytes": _SIZE_SAFETY_LIMIT, "list_max_listpack_count": max(fill, 1),
+                    "list_max_listpack_size": fill}
+        return {"list_max_listpack_bytes": _LIST_NODE_BYTES[max(fill, -5)], "list_max_listpack_count": 0,
+                "list_max_listpack_size": fill}
+
+    def with_list_fill(self, fill: int) -> Target:
+        """The target with another list-max-listpack-size (a list made under it splits by it)."""
+        return replace(self, **self._list_node_limits(fill))
+
+    @property
+    def new_list(self) -> str:
+        """The type a list made now gets: before 7.2, marked with list-max-listpack-size (its quicklist keeps
+        it); from 7.2 a list is a listpack first, a quicklist of the size set then. (A list not marked, as a
+        file's record, splits by the target's size.)"""
+        return "list" if self.list_conversions else list_with_fill(self.list_max_listpack_size)
 
     @property
     def size_hints(self) -> bool:

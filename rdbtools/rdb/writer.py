@@ -253,6 +253,9 @@ def _small(items: list[bytes], max_entries: int, max_value: int) -> bool:
 
 def _list(record: KeyRecord, target: Target, compress: bool):
     items = record.value
+    fill = getattr(record.type, "fill", None)  # (a list made under another list-max-listpack-size)
+    if fill is not None:
+        target = target.with_list_fill(fill)
     if not target.quicklists:
         if _small(items, target.list_max_ziplist_entries, target.list_max_ziplist_value):
             return _blob(RdbType.LIST_ZIPLIST, encode_ziplist(items), compress)

@@ -683,22 +683,24 @@ def _debug(server, client: Client, args):
         encoding = encoding_of(entry, target)
         idle = server.engine.access.idle_ms(entry.lru) // 1000  # (read as an LRU clock under LFU too)
         saved = len(encode_value(server.engine.keyspace.record(client.db, args[2], entry), target)[1])
-        extra = _quicklist_fields(server, entry.value, target) if encoding == "quicklist" else ""
+        extra = _quicklist_fields(server, entry.type, entry.value, target) if encoding == "quicklist" else ""
         return Status(f"Value at:0x0 refcount:1 encoding:{encoding} serializedlength:{saved} lru:{entry.lru} "
                       f"lru_seconds_idle:{idle}{extra}")
     raise subcommand_error(args, server.config.target)
 
 
-def _quicklist_fields(server, items, target) -> str:
+def _quicklist_fields(server, kind: str, items, target) -> str:
     """DEBUG OBJECT's quicklist fields: its nodes (as SAVE splits them), their mean entries, the fill
     (list-max-listpack-size as the quicklist clamps it), compression, the nodes' bytes."""
-    settings = dict(server.config.get(["list-max-ziplist-size", "list-compress-depth"]))  # (6.2 has this name)
+    fill = getattr(kind, "fill", target.list_max_listpack_size)  # (the list's own, made under another)
+    target = target.with_list_fill(fill)
     nodes = quicklist_nodes(list(items), target)
     size = sum(len(node[0]) if plain else _node_bytes(node, target) for plain, node in nodes)
-    fill = min(max(int(settings["list-max-ziplist-size"]), -5), 32767)
+    depth = dict(server.config.get(["list-compress-depth"]))["list-compress-depth"]
+    fill = min(max(fill, -5), 32767)  # (as quicklistSetFill keeps it)
     packs = "listpack" if target.listpacks else "ziplist"
     return (f" ql_nodes:{len(nodes)} ql_avg_node:{len(items) / len(nodes):.2f} ql_{packs}_max:{fill} "
-            f"ql_compressed:{int(settings['list-compress-depth'] != '0')} ql_uncompressed_size:{size}")
+            f"ql_compressed:{int(depth != '0')} ql_uncompressed_size:{size}")
 
 
 def _node_bytes(node: list[bytes], target) -> int:

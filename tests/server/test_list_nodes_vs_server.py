@@ -62,3 +62,34 @@ def test_pushed_lists_have_the_servers_encoding_and_nodes(pair, size):
     finally:
         for client in pair:
             client.call([b"CONFIG", b"SET", b"list-max-ziplist-size", b"-2"])
+
+
+@pytest.fixture(scope="module", params=["redis-7.0", "redis-6.2"])
+def quicklists(request):
+    """The servers whose every list is a quicklist (before 7.2)."""
+    debug = ("--enable-debug-command", "yes") if SERVERS[request.param].functions else ()
+    with start_server(request.param, extra=debug) as real, start_serve("--target", request.param, *debug) as served:
+        yield RawClient(real.port), RawClient(served.port)
+
+
+def test_a_quicklist_keeps_the_node_size_it_was_made_with(quicklists):
+    """Redis sets a quicklist's node size when it makes it: lists made before a CONFIG SET of
+    list-max-listpack-size go on filling nodes of the old size (and DUMP, SAVE and DEBUG OBJECT show it); SORT
+    ... STORE makes one of the default size whatever the setting."""
+    commands = [[b"FLUSHALL"], *([b"RPUSH", b"old", b"x%d" % i] for i in range(300)),
+                [b"CONFIG", b"SET", b"list-max-ziplist-size", b"5"],
+                *([b"RPUSH", key, b"y%d" % i] for i in range(20) for key in (b"old", b"new")),
+                [b"SORT", b"new", b"ALPHA", b"STORE", b"sorted"], [b"CONFIG", b"SET", b"list-max-ziplist-size", b"-1"],
+                [b"RPUSH", b"sorted", b"z"]]
+    try:
+        for client in quicklists:
+            for args in commands:
+                client.call(args)
+        keys = [b"old", b"new", b"sorted"]
+        theirs, ours = ([[client.call([b"DUMP", k]) for k in keys],
+                         [_stored(client.call([b"DEBUG", b"OBJECT", k])) for k in keys]] for client in quicklists)
+        assert ours[1] == theirs[1]
+        assert ours[0] == theirs[0]
+    finally:
+        for client in quicklists:
+            client.call([b"CONFIG", b"SET", b"list-max-ziplist-size", b"-2"])

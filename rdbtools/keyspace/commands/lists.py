@@ -31,7 +31,7 @@ def _push(e, args, left: bool, only_existing: bool, entry=None):
     if entry is None:
         if only_existing:
             return 0
-        entry = e.get_or_create(args[1], "list", deque)
+        entry = e.get_or_create(args[1], e.target.new_list, deque)
     if left:
         entry.value.extendleft(args[2:])  # each at the head in turn: the last argument ends first
     else:

@@ -175,15 +175,19 @@ def _store(e, key: bytes, output: list) -> int:
     """STORE: the result as a list (a missing GET value as ""), replacing the key and its TTL; an
     empty result deletes it. ``e.changes`` tells propagation whether anything changed."""
     existed = e.peek(key) is not None  # (the store's own lookup is the access)
-    e.store(key, _list_entry(output) if output else None, LIST, b"sortstore")
+    e.store(key, _list_entry(output, e.target) if output else None, LIST, b"sortstore")
     e.changes = len(output) or int(existed)
     return len(output)
 
 
-def _list_entry(output: list):
+def _list_entry(output: list, target):
+    """The stored list: before 7.2 a quicklist of the default node size whatever list-max-listpack-size says
+    (SORT makes it with quicklistCreate's defaults)."""
     from rdbtools.keyspace.model import Entry
+    from rdbtools.rdb.model import list_with_fill
 
-    return Entry("list", deque(b"" if v is None else v for v in output))
+    kind = "list" if target.list_conversions else list_with_fill(-2)
+    return Entry(kind, deque(b"" if v is None else v for v in output))
 
 
 @command("sort", -2)
