@@ -57,6 +57,14 @@ Spec = command_table.CommandSpec
 _SPELLINGS_CACHED = 4096  # command names as clients spell them (bounded: a client may send any bytes)
 
 
+def defect_error(name: bytes, error: Exception) -> CommandError:
+    """What a client hears when a command met a bug of serve's (no Redis reply exists for that): an error
+    naming the command and the exception, instead of a connection left without a reply."""
+    return CommandError(f"ERR serve failed running '{name.decode('utf-8', 'replace')}': "
+                        f"{type(error).__name__}: {error} (a bug of rdbtool; the server log has the traceback)"
+                        .replace("\r", " ").replace("\n", " "))
+
+
 class Shutdown(Exception):
     """SHUTDOWN was asked for (and its save, if any, succeeded)."""
 
@@ -417,6 +425,13 @@ class Server:
             spec.failed_calls += 1
             self.count_error(error)
             reply = error
+        except Shutdown:
+            raise
+        except Exception as error:  # a defect of serve's: the client gets an error, the log the traceback
+            log.exception("serve failed running %r", args[0])
+            reply = defect_error(args[0], error)
+            spec.failed_calls += 1
+            self.count_error(reply)
         spec.calls += 1  # once it ran, as Redis counts it (INFO's total_commands_processed is their sum)
         return reply
 
