@@ -32,11 +32,11 @@ globals.math.randomseed = py.randomseed
 
 -- what the Python side raised (a LuaRaise) as Redis's C code would have raised it: an error table, or a
 -- string with the caller's position
-local unwrap = py.unwrap
+local unwrap, redis62 = py.unwrap, py.redis62
 local function converted(err)
     if type(err) == "userdata" then
         local kind, text = unwrap(err)
-        if kind == "table" then
+        if kind == "table" and not redis62 then
             return {err = text, ignore_error_stats_update = true}
         elseif kind == "string" then
             return text
@@ -80,15 +80,20 @@ redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 
 redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
 redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = py.version, py.version_num
 
--- the error handler: where the error happened (the first frame that is the user's), and the error as
--- a table with Redis's text
-local function handler(err)
-    err = converted(err)
-    local level, info = 2, nil
+-- the first frame that is the user's, from the error handler's caller up
+local function user_frame()
+    local level, info = 3, nil
     repeat
         info = getinfo(level, "nSl")
         level = level + 1
     until not info or (info.what ~= "C" and info.source ~= "=rdbtool")
+    return info
+end
+
+-- the error handler: where the error happened, and the error as a table with Redis's text
+local function handler(err)
+    err = converted(err)
+    local info = user_frame()
     if type(err) ~= "table" then
         err = {err = "ERR " .. tostring(err)}
     end
@@ -97,6 +102,35 @@ local function handler(err)
         err.line = info.currentline
     end
     return err
+end
+local killed = {err = "ERR Script killed by user with SCRIPT KILL..."}
+
+-- Redis 6.2 (scripting.c): errors are strings (its pcall is Lua's own: an error table is caught as the
+-- table), its error handler puts their place before them, its helpers place theirs as luaPushError
+-- does, and its redis table lacks what 7.0 added (its globals have a few more builtins)
+if redis62 then
+    globals.pcall = function(f, ...)
+        local count, results = packed(rawpcall(f, ...))
+        if not results[1] then results[2] = converted(results[2]) end
+        return unpack(results, 1, count)
+    end
+    -- __redis__err__handler: a value that is no string nor number fails in its concatenation
+    handler = function(err)
+        err = converted(err)
+        local info = user_frame()
+        if not info then return err end
+        local kind = type(err)
+        if kind ~= "string" and kind ~= "number" then
+            return "@err_handler_def:9: err_handler_def:9: attempt to concatenate local 'err' (a " .. kind .. " value)"
+        end
+        return info.source .. ":" .. info.currentline .. ": " .. err
+    end
+    killed = "Script killed by user with SCRIPT KILL..."
+    redis.error_reply, redis.status_reply = py.error_reply62, py.status_reply62
+    redis.replicate_commands = py.replicate_commands
+    redis.acl_check_cmd, redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = nil, nil, nil
+    for _, name in ipairs({"print", "getfenv", "setfenv", "newproxy"}) do globals[name] = _G[name] end
+    globals.__redis__err__handler = handler
 end
 
 local function nonexistent(_, name)
@@ -162,7 +196,7 @@ local function busy_hook()
     if tick() then
         sethook(busy_hook, "l")
         if getinfo(2, "S").source ~= "=rdbtool" then  -- not in the error handler or our own frames
-            error({err = "ERR Script killed by user with SCRIPT KILL..."})
+            error(killed, 0)
         end
     end
 end
@@ -198,6 +232,12 @@ function helpers.library(register)
     return proxy, function() meta.__index = own end
 end
 helpers.rawget = rawget
+-- luaPushError's place, asked by a Python function Lua called: its caller's (level 1 is this function,
+-- 2 the Python function)
+function helpers.place()
+    local info = getinfo(3, "Sl")
+    return info and (info.source .. ": " .. info.currentline .. ": ") or ""
+end
 -- fresh {ok='OK'} tables made here in a batch (each handed to one redis.call reply: none is shared)
 function helpers.ok_tables(count)
     local tables = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import random
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from rdbtools.server.command_table import CommandSpec as Spec
 from rdbtools.server.eviction import OOM, SCRIPT_OOM
 from rdbtools.server.lualibs import LuaRaise
 from rdbtools.server.protocol import BigNumber, SetReply, Verbatim
+from rdbtools.server.script_dialect import script_dialect
+from rdbtools.server.script_dialect import valkey_text as _valkey_text
 
 log = logging.getLogger("rdbtool.serve")
 
@@ -39,8 +42,6 @@ _ALLOWED_WHILE_BUSY = frozenset((b"auth", b"discard", b"hello", b"multi", b"quit
 _BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
 _BUSY_FUNCTION = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 RO_WITH_WRITES = "ERR Can not execute a script with write flag using *_ro command."
-#: SCRIPT's subcommands and their arity (the command's name counted)
-_SCRIPT_ARITY = {b"LOAD": 3, b"EXISTS": -3, b"FLUSH": -2, b"KILL": 2, b"DEBUG": 3, b"HELP": 2}
 #: not writes, but refused in read-only scripts (Redis's MAY_REPLICATE)
 _MAY_REPLICATE = frozenset((b"publish", b"spublish", b"pfcount"))
 _FLAGS = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
@@ -121,11 +122,14 @@ class Scripting:
         lua = lua51.LuaRuntime(encoding=None, unpack_returned_tuples=True, register_eval=False,
                                register_builtins=False)
         target = self.server.config.target
+        dialect = self._dialect = script_dialect(target)
         version = "7.2.4" if target.valkey_server else target.server_version  # Valkey answers as Redis 7.2.4
         major, minor, patch = (int(p) for p in ([*version.split("."), "0", "0"])[:3])
         py = lua.table_from({
             b"call": self._call, b"pcall": self._pcall, b"tick": self._tick, b"unwrap": lualibs.unwrap,
-            b"sha1hex": _sha1hex, b"error_reply": _error_reply, b"log": self._log,
+            b"sha1hex": self._sha1hex, b"error_reply": _error_reply, b"log": self._log, b"redis62": dialect.redis62,
+            b"replicate_commands": self._replicate_commands, b"error_reply62": self._single_field(b"err"),
+            b"status_reply62": self._single_field(b"ok"),
             b"setresp": self._setresp, b"set_repl": self._set_repl, b"acl_check_cmd": self._acl_check_cmd,
             b"random": self._random, b"randomseed": self._randomseed, b"version": version.encode(),
             b"version_num": (major << 16) | (minor << 8) | patch, b"libraries": lualibs.install(lua),
@@ -136,14 +140,13 @@ class Scripting:
         helpers = self.helpers  # a Lua table: its functions fetched once (each access is a call into Lua)
         self._rawget, self._run, self._call_function = helpers.rawget, helpers.run, helpers.call
         self._compile, self._load, self._library = helpers.compile, helpers.load, helpers.library
-        self._arm = helpers.arm
+        self._arm, self._place = helpers.arm, helpers.place
         self._make_ok_tables, self._ok_tables = helpers.ok_tables, []
         before_72 = not target.valkey_server and target.version < (7, 2)
         self._double_text = _printf_double if before_72 else format_double
         self._log_level_error = ("ERR Invalid log level." if target.valkey_server or target.version >= (7, 4)
                                  else "ERR Invalid debug level.")
-        self._say = _valkey_text if target.valkey_server else _same_text
-        self._valkey_9 = target.valkey_server and target.version >= (9, 0)  # errors name no script, "Valkey"
+        self._say, self._valkey_9 = dialect.say, dialect.valkey_9
         self._libraries_seen.clear()
         self.functions.clear()
 
@@ -163,6 +166,8 @@ class Scripting:
                 raise CommandError(self._say(NOSCRIPT_ERROR))
         else:
             script = self.create(args[1])[1]
+        if self._dialect.reseeds:  # 6.2: the same math.random sequence in every run
+            self.random.seed(0)
         if read_only and script.refuses_ro:
             raise CommandError(RO_WITH_WRITES)
         run = Run(script.name, read_only or script.no_writes)
@@ -176,20 +181,22 @@ class Scripting:
         script = self.scripts.get(sha)
         if script is not None:
             return sha, script
-        flags, shebang = _shebang(body, self.server.config.target.valkey_server)
+        flags, shebang = self._shebang(body)
         function, error = self._compile(body[shebang:], b"@user_script")
         if function is None:
             raise CommandError(f"ERR Error compiling script (new function): {_text(error)}")
         script = self.scripts[sha] = Script(body, function, flags, sha.decode())
         return sha, script
 
+    def _shebang(self, body: bytes) -> tuple[frozenset[bytes] | None, int]:
+        """A script's flags and the length of its shebang line (none before 7.0: it is Lua)."""
+        if not self._dialect.shebang:
+            return None, 0
+        return _shebang(body, self.server.config.target.valkey_server)
+
     def script(self, client: Client, args: list[bytes]) -> object:
+        self._dialect.check_script(args)
         sub = args[1].upper()
-        arity = _SCRIPT_ARITY.get(sub)
-        if arity is None:
-            raise CommandError(f"ERR unknown subcommand '{_text(args[1])[:128]}'. Try SCRIPT HELP.")
-        if (arity > 0 and len(args) != arity) or len(args) < -arity:
-            raise CommandError(f"ERR wrong number of arguments for 'script|{_text(sub.lower())}' command")
         if sub == b"LOAD":
             sha = self.create(args[2])[0]
             self._propagate_for_62(client, args)
@@ -331,7 +338,7 @@ class Scripting:
             script = (self.scripts.get(args[1]) or self.scripts.get(args[1].lower()) if by_sha else
                       self.scripts.get(hashlib.sha1(args[1]).hexdigest().encode()))
             try:
-                flags = script.flags if script is not None else None if by_sha else _shebang(args[1])[0]
+                flags = script.flags if script is not None else None if by_sha else self._shebang(args[1])[0]
             except CommandError:
                 return False
         return flags is not None and not flags & {b"allow-oom", b"no-writes"}
@@ -386,15 +393,13 @@ class Scripting:
 
     def _failure(self, error, run: Run) -> CommandError:
         if not _is_table(error):
-            return CommandError(f"ERR Error running script {run.name}, {_text(_bytes(error))[:100]}\n")
+            return self._dialect.failure_text(_text(_bytes(error)), run.name)
         rawget = self._rawget
         message = rawget(error, b"err")
         text = _text(message if message.__class__ is bytes else _number_text(message))
         source, line = rawget(error, b"source"), rawget(error, b"line")
-        if source is not None and line is not None:
-            place = "on" if self._valkey_9 else f"{run.name}, on"
-            text += f" script: {place} {_text(_bytes(source))}:{_text(_number_text(line))}."
-        return CommandError(text)
+        return self._dialect.failure(text, run.name, None if source is None else _text(_bytes(source)),
+                                     None if line is None else _text(_number_text(line)))
 
     # --- redis.call ------------------------------------------------------------------------------
 
@@ -448,7 +453,7 @@ class Scripting:
         if isinstance(reply, CommandError):
             if spec.failed_calls != failures:  # counted in errorstats: the script's EVAL fails if it answers an error
                 run.failed = True
-            raise self._refusal(_error_table_text(str(reply)))
+            raise self._dialect.command_error(_error_table_text(str(reply)))
         return self._to_lua(reply, run.resp == 3)
 
     def _pcall(self, *arguments):
@@ -460,7 +465,7 @@ class Scripting:
 
     def _refusal(self, text: str) -> LuaRaise:
         """An error of redis.call (a table with its err field, as Redis raises it)."""
-        return LuaRaise(self._say(text).encode(), table=True)
+        return self._dialect.refusal(text, self._place)
 
     def _ok_table(self):
         """A fresh {ok="OK"}, the most common status (tables made in Lua a batch at a time: none is shared)."""
@@ -564,10 +569,10 @@ class Scripting:
         if double.__class__ in (int, float):
             return self._make_double(float(double))
         big = rawget(table, b"big_number")
-        if big.__class__ is bytes:
+        if big.__class__ is bytes and self._dialect.resp3_types:
             return BigNumber(big.replace(b"\r", b" ").replace(b"\n", b" "))
         verbatim = rawget(table, b"verbatim_string")
-        if _is_table(verbatim):
+        if _is_table(verbatim) and self._dialect.resp3_types:
             form, text = rawget(verbatim, b"format"), rawget(verbatim, b"string")
             if form.__class__ is bytes and text.__class__ is bytes:
                 return Verbatim(text, form)
@@ -645,20 +650,21 @@ class Scripting:
         if self.run is None:
             raise _raise("ERR redis.setresp can only be called inside a script invocation")
         if len(args) != 1:
-            raise _raise("ERR redis.setresp() requires one argument.")
+            raise self._dialect.error("ERR redis.setresp() requires one argument.")
         resp = _lua_int(args[0])
         if resp not in (2, 3):
-            raise _raise("ERR RESP version must be 2 or 3.")
+            raise self._dialect.error("ERR RESP version must be 2 or 3.")
         self.run.resp = self.client.resp = resp
 
     def _set_repl(self, *args) -> None:
         if self.run is None:
             raise _raise("ERR redis.set_repl can only be called inside a script invocation")
         if len(args) != 1:
-            raise _raise("ERR redis.set_repl() requires two arguments.")
+            raise self._dialect.error("ERR redis.set_repl() requires two arguments.")
         flags = _lua_int(args[0])
         if flags & ~3:
-            raise _raise("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.")
+            raise self._dialect.error("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or "
+                                      "REPL_NONE.")
         self.run.repl = flags
 
     def _acl_check_cmd(self, *args) -> bool:
@@ -675,14 +681,38 @@ class Scripting:
 
     def _log(self, *args) -> None:
         if len(args) < 2:
-            raise _raise("ERR redis.log() requires two arguments or more.")
+            raise self._dialect.error("ERR redis.log() requires two arguments or more.")
         if args[0].__class__ not in (int, float):
-            raise _raise("ERR First argument must be a number (log level).")
+            raise self._dialect.error("ERR First argument must be a number (log level).")
         level = _lua_int(args[0])
         if not 0 <= level <= 3:
-            raise _raise(self._log_level_error)
+            raise self._dialect.error(self._log_level_error)
         parts = [a if a.__class__ is bytes else _number_text(a) for a in args[1:] if a.__class__ in (bytes, int, float)]
         log.log(_LOG_LEVELS[level], "%s", _text(b" ".join(parts)))
+
+    def _sha1hex(self, *args) -> bytes:
+        if len(args) != 1:
+            raise self._dialect.error("ERR wrong number of arguments")
+        value = args[0]
+        data = value if value.__class__ is bytes else _number_text(value) if value.__class__ in (int, float) else b""
+        return hashlib.sha1(data).hexdigest().encode()
+
+    def _single_field(self, field: bytes):
+        """Redis 6.2's redis.error_reply / status_reply: {<field>=<its one string>} as given, else an error
+        table placed at its caller's line (a C function in Redis: a tail call keeps the caller's frame)."""
+        def helper(*args):
+            if len(args) != 1 or args[0].__class__ is not bytes:
+                return self._table({b"err": self._place() + b"wrong number or type of arguments"})
+            return self._table({field: args[0]})
+        return helper
+
+    def _replicate_commands(self) -> bool:
+        """redis.replicate_commands in 6.2: effects replication, refused (false) once the script wrote; the
+        generator reseeded, as it may then differ between runs."""
+        if self.run is not None and self.run.dirty:
+            return False
+        self.random.seed(random.getrandbits(31))
+        return True
 
     def _random(self, *args):
         if self.run is None:
@@ -885,24 +915,6 @@ def _library_name(source: bytes) -> bytes:
     return library_name(source)
 
 
-_VALKEY_WORDS = (("Lua redis lib command arguments", "Command arguments"),
-                 ("Unknown Redis command called", "Unknown command called"),
-                 ("calling Redis command from script", "calling command from script"),
-                 ("for this redis lib call", "for this call"), ("redis.register_function", "server.register_function"),
-                 ("No matching script. Please use EVAL.", "No matching script."),
-                 ("redis.acl_check_cmd()", "server.acl_check_cmd()"))
-
-
-def _valkey_text(text: str) -> str:
-    """An error as Valkey words it (it dropped "Redis" from its texts)."""
-    for redis_words, valkey_words in _VALKEY_WORDS:
-        text = text.replace(redis_words, valkey_words)
-    return text
-
-
-def _same_text(text: str) -> str:
-    return text
-
 
 def _error_table_text(text: str) -> str:
     """An error reply as redis.call raises it (luaPushErrorBuff: the code, a space, the message)."""
@@ -916,13 +928,6 @@ def _raise(text: str) -> LuaRaise:
     """An error as Redis's luaPushError + lua_error raise it: a table with its err field."""
     return LuaRaise(text.encode(), table=True)
 
-
-def _sha1hex(*args) -> bytes:
-    if len(args) != 1:
-        raise _raise("ERR wrong number of arguments")
-    value = args[0]
-    data = value if value.__class__ is bytes else _number_text(value) if value.__class__ in (int, float) else b""
-    return hashlib.sha1(data).hexdigest().encode()
 
 
 def _error_reply(count, *args) -> bytes:
