@@ -446,8 +446,11 @@ class Server:
             monitor.feed(monitors, client.db, source, args)
 
     def count_error(self, error: CommandError) -> None:
-        """An error reply, for INFO errorstats (by its first word, as Redis's afterErrorReply)."""
-        code = str(error).split(" ", 1)[0]
+        """An error reply, for INFO errorstats (by its first word, as Redis's afterErrorReply: a word
+        that does not end within the reply's first 32 bytes, its '-' counted, is counted as ERR)."""
+        text = str(error)
+        space = text.find(" ", 0, 31)
+        code = text[:space] if space >= 0 else "ERR"
         self.error_replies[code] = self.error_replies.get(code, 0) + 1
 
     def track_read(self, client: Client, args: list[bytes], script_read: bool = False) -> None:
@@ -1037,8 +1040,8 @@ def _unknown(args: list[bytes], backticks: bool = False) -> CommandError:
             break
         shown += f"{quote}{arg.decode('utf-8', 'replace')[:room]}{quote}{gap}"
     name = args[0].decode("utf-8", "replace")
-    return CommandError(f"ERR unknown command {quote}{name if backticks else name[:128]}{quote}, "
-                        f"with args beginning with: {shown}")
+    text = f"ERR unknown command {quote}{name if backticks else name[:128]}{quote}, with args beginning with: {shown}"
+    return CommandError(text.replace("\r", " ").replace("\n", " "))  # addReplyErrorFormat's mapping
 
 
 _DELETES = frozenset((b"del", b"unlink"))

@@ -112,7 +112,12 @@ def _commandstats(server) -> dict[str, object]:
 
 
 def _errorstats(server) -> dict[str, object]:
-    return {f"errorstat_{code}": f"count={count}" for code, count in sorted(server.error_replies.items())}
+    return {f"errorstat_{_safe(code)}": f"count={count}" for code, count in sorted(server.error_replies.items())}
+
+
+def _safe(name: str) -> str:
+    """A name as INFO shows it (getSafeInfoString: ':' and newlines would break its lines)."""
+    return name.replace(":", "_").replace("\r", "_").replace("\n", "_")
 
 
 def _replication(server) -> dict[str, object]:

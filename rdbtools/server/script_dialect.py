@@ -54,6 +54,14 @@ def same_text(text: str) -> str:
     return text
 
 
+def flattened(text: str) -> str:
+    """An error's text as a reply gives it (addReplyErrorFormat: trailing newlines trimmed, the others
+    spaces)."""
+    if "\r" not in text and "\n" not in text:
+        return text
+    return text.rstrip("\r\n").replace("\r", " ").replace("\n", " ")
+
+
 class ScriptDialect:
     """Redis 7.0 and later, and Valkey."""
 
@@ -83,7 +91,7 @@ class ScriptDialect:
         if source is not None and line is not None:
             place = "on" if self.valkey_9 else f"{name}, on"
             text += f" script: {place} {source}:{line}."
-        return CommandError(text)
+        return CommandError(flattened(text))
 
     def failure_text(self, text: str, name: str) -> CommandError:
         """What EVAL answers for a raised value that is no error table."""
@@ -122,8 +130,7 @@ class Redis62Dialect(ScriptDialect):
 
     def failure_text(self, text: str, name: str) -> CommandError:
         """evalGenericCommand's reply (through addReplyErrorFormat: newlines become spaces)."""
-        text = f"ERR Error running script (call to f_{name}): {text}".rstrip("\r\n")
-        return CommandError(text.replace("\r", " ").replace("\n", " "))
+        return CommandError(flattened(f"ERR Error running script (call to f_{name}): {text}"))
 
     def check_script(self, args: list[bytes]) -> None:
         """scriptCommand's checks: a subcommand with the wrong arguments is an unknown one; FLUSH with

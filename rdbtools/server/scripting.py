@@ -29,6 +29,7 @@ from rdbtools.server.command_table import CommandSpec as Spec
 from rdbtools.server.eviction import OOM, SCRIPT_OOM
 from rdbtools.server.lualibs import LuaRaise
 from rdbtools.server.protocol import BigNumber, SetReply, Verbatim
+from rdbtools.server.script_dialect import flattened as _flattened
 from rdbtools.server.script_dialect import script_dialect
 from rdbtools.server.script_dialect import valkey_text as _valkey_text
 
@@ -374,7 +375,7 @@ class Scripting:
             text = _text(value)
             if kind == b"ok":
                 return Status(text.replace("\r", " ").replace("\n", " "))
-            reply, counted = CommandError(text), kind == b"counted"
+            reply, counted = CommandError(_flattened(text)), kind == b"counted"
         self._account(reply, counted, run.failed, args)
         return reply
 
@@ -561,7 +562,7 @@ class Scripting:
         rawget = self._rawget
         err = rawget(table, b"err")
         if err.__class__ is bytes:
-            return CommandError(_text(err))
+            return CommandError(_flattened(_text(err)))
         ok = rawget(table, b"ok")
         if ok.__class__ is bytes:
             return Status(_text(ok).replace("\r", " ").replace("\n", " "))

@@ -58,6 +58,10 @@ SCRIPTS = {
         ["EVAL", "return redis.call('lpush', 's', 'x')", "0"], ["SET", "s", "v"],
         ["EVAL", "return redis.pcall('lpush', 's', 'x')", "0"], ["EVAL", "return redis.call('lpush', 's', 'x')", "0"],
         ["EVAL", "error('boom')", "0"], ["EVAL", "return 1", "0"], ["EVAL", "error({err='TBL x'})", "0"]],
+    "an_error_word_not_ending_in_32_bytes_is_err_and_a_colon_is_shown_as_an_underscore": [
+        ["EVAL", "return {err='" + "W" * 31 + " x'}", "0"], ["EVAL", "return {err='" + "V" * 30 + " x'}", "0"],
+        ["EVAL", "return {err='nospace'}", "0"], ["EVAL", "return {err='a:b c'}", "0"]],
+    "an_unknown_command_with_newlines_in_its_arguments": [["NOSUCH", "a\nb", "c\r\nd"]],
 }
 
 

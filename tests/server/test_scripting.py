@@ -61,6 +61,8 @@ CONVERSIONS = {
     "nested_arrays": _eval("return {1, {2, {3, {4}}}, {}}"),
     "status_table_is_a_status": _eval("return {ok='FINE'}"),
     "status_with_newlines_is_flattened": _eval("return {ok='a\\r\\nb'}"),
+    "errors_with_newlines_are_flattened": _eval("return {1, {err='a\\nb\\r\\n'}, redis.error_reply('c\\nd')}"),
+    "a_raised_error_with_newlines_is_flattened": _eval("error('a\\nb')"),
     "error_table_is_an_error": _eval("return {err='MYERR broken'}"),
     "error_tables_nested_in_arrays": _eval("return {1, {err='E nested'}, redis.status_reply('S')}"),
     "error_reply_adds_a_code": _eval("return redis.error_reply('no code')"),
@@ -296,6 +298,8 @@ def test_fcall_runs_the_stored_libraries_as_redis_does(pair, name, protocol):
 
 #: Valkey's Lua walks a table's keys in another order than Redis's (and lupa's) Lua 5.1
 _ORDER_OF_KEYS = ("cjson_encode_object_order",)
+#: Redis 8.2 answers a raised error's newline as it is, which breaks the protocol (serve makes it a space)
+_RAW_NEWLINES = ("a_raised_error_with_newlines_is_flattened",)
 
 
 @pytest.mark.parametrize("target", ["redis-8.2", "valkey-8.1", "valkey-9.1"])
@@ -307,7 +311,8 @@ def test_scripts_answer_as_newer_targets_where_versions_differ(target):
     named = {**{k: [c] for k, c in CONVERSIONS.items()}, **{k: c if isinstance(c[0], list) else [c]
                                                              for k, c in ERRORS.items()},
              **{k: [c] for k, c in LIBRARIES.items()}, **SCRIPT_CACHE, **FUNCTIONS, **CALL_REPLIES}
-    cases = [c for name, c in named.items() if not (target.startswith("valkey") and name in _ORDER_OF_KEYS)]
+    cases = [c for name, c in named.items() if not (target.startswith("valkey") and name in _ORDER_OF_KEYS)
+             and not (target == "redis-8.2" and name in _RAW_NEWLINES)]
     with start_server(target) as real, start_serve("--target", target) as served:
         for commands in cases:
             for protocol in (2, 3):
