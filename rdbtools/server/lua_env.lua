@@ -61,6 +61,12 @@ globals.pcall = function(f, ...)
     return unpack(results, 1, count)
 end
 
+-- xpcall: its handler gets the error as Redis raises it (not what the Python side raised)
+local rawxpcall = xpcall
+globals.xpcall = function(f, handle)
+    return rawxpcall(f, function(err) return handle(converted(err)) end)
+end
+
 local redis = {}
 redis.call, redis.pcall, redis.sha1hex = py.call, py.pcall, py.sha1hex
 redis.log, redis.setresp, redis.set_repl, redis.acl_check_cmd = py.log, py.setresp, py.set_repl, py.acl_check_cmd

@@ -683,9 +683,10 @@ class Scripting:
     def _log(self, *args) -> None:
         if len(args) < 2:
             raise self._dialect.error("ERR redis.log() requires two arguments or more.")
-        if args[0].__class__ not in (int, float):
+        number = _lua_number(args[0])
+        if number is None:
             raise self._dialect.error("ERR First argument must be a number (log level).")
-        level = _lua_int(args[0])
+        level = int(number) if math.isfinite(number) else -1
         if not 0 <= level <= 3:
             raise self._dialect.error(self._log_level_error)
         parts = [a if a.__class__ is bytes else _number_text(a) for a in args[1:] if a.__class__ in (bytes, int, float)]
@@ -939,6 +940,23 @@ def _error_reply(count, *args) -> bytes:
 
 
 _LOG_LEVELS = (logging.DEBUG, logging.DEBUG, logging.INFO, logging.WARNING)
+
+
+def _lua_number(value) -> float | None:
+    """lua_isnumber / lua_tonumber: a number, or a string Lua reads as one (decimal or hex, spaces around)."""
+    if value.__class__ in (int, float):
+        return value
+    if value.__class__ is not bytes or b"_" in value:
+        return None
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return float(int(text, 16)) if text[:2].lower() == b"0x" else None
+    except ValueError:
+        return None
 
 
 def _lua_int(value) -> int:

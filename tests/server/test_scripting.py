@@ -150,6 +150,17 @@ ERRORS = {
         ["XREADGROUP", "GROUP", "g", "c", "BLOCK", "-5", "COUNT", "x", "STREAMS", "s", ">"]],
 }
 
+#: errors a script catches itself, and helpers' checks of their arguments
+CAUGHT = {
+    "xpcall_handler_gets_the_error_as_raised": [
+        _eval("return {xpcall(function() redis.call('nosuch') end, function(e) return type(e) end)}"),
+        _eval("return {xpcall(function() redis.call('nosuch') end, function(e) return e end)}"),
+        _eval("return {xpcall(function() error('x') end, function(e) return e end)}"),
+        _eval("return {xpcall(function() return 1, 2 end, tostring)}")],
+    "log_level_may_be_a_numeric_string": [
+        _eval(f"return {{pcall(redis.log, {level}, 'x')}}") for level in ("'3'", "' 0x3 '", "'3.9'", "'3x'", "'9'")],
+}
+
 LIBRARIES = {
     "cjson_encode": _eval("return cjson.encode({1, 2, 'x', {a=1}, true, 0.1, 1e20, -5})"),
     "cjson_encode_object_order": _eval("return cjson.encode({a=1, b='x', c={1, 2}, d=true, e=0.5})"),
@@ -280,6 +291,11 @@ def test_script_errors_have_redis_texts_and_positions(pair, name):
     assert_same_replies(pair, commands if isinstance(commands[0], list) else [commands])
 
 
+@pytest.mark.parametrize("name", sorted(CAUGHT))
+def test_errors_caught_in_scripts_and_helper_checks_as_in_redis(pair, name):
+    assert_same_replies(pair, CAUGHT[name])
+
+
 @pytest.mark.parametrize("name", sorted(LIBRARIES))
 def test_the_built_in_lua_libraries_answer_as_redis_ones(pair, name):
     assert_same_replies(pair, [LIBRARIES[name]])
@@ -310,7 +326,7 @@ def test_scripts_answer_as_newer_targets_where_versions_differ(target):
     library ran; Valkey 9's error places without the script's name."""
     named = {**{k: [c] for k, c in CONVERSIONS.items()}, **{k: c if isinstance(c[0], list) else [c]
                                                              for k, c in ERRORS.items()},
-             **{k: [c] for k, c in LIBRARIES.items()}, **SCRIPT_CACHE, **FUNCTIONS, **CALL_REPLIES}
+             **{k: [c] for k, c in LIBRARIES.items()}, **SCRIPT_CACHE, **FUNCTIONS, **CALL_REPLIES, **CAUGHT}
     cases = [c for name, c in named.items() if not (target.startswith("valkey") and name in _ORDER_OF_KEYS)
              and not (target == "redis-8.2" and name in _RAW_NEWLINES)]
     with start_server(target) as real, start_serve("--target", target) as served:

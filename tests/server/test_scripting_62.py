@@ -21,6 +21,7 @@ from tests.server.serving import start_serve
 from tests.server.test_info_stats import _counters
 from tests.server.test_scripting import (
     CALL_REPLIES,
+    CAUGHT,
     CONVERSIONS,
     ERRORS,
     FUNCTIONS,
@@ -48,7 +49,8 @@ def _sessions(table: dict[str, list]) -> dict[str, list[list]]:
 #: 7.0's cases other than its errors (FUNCTION and FCALL, EVAL_RO and shebangs: unknown to 6.2 or Lua to it)
 _OTHERS = {f"{table}.{name}": commands for table, cases in (
     ("conversions", CONVERSIONS), ("call_replies", CALL_REPLIES), ("libraries", LIBRARIES),
-    ("script_cache", SCRIPT_CACHE), ("functions", FUNCTIONS)) for name, commands in _sessions(cases).items()}
+    ("script_cache", SCRIPT_CACHE), ("functions", FUNCTIONS), ("caught", CAUGHT))
+    for name, commands in _sessions(cases).items()}
 
 #: what 6.2 does its own way
 REDIS_62 = {
