@@ -673,6 +673,8 @@ def _debug(server, client: Client, args):
         return [Status((digest.value_digest(keys[k], target) if k in keys else digest.EMPTY).hex()) for k in args[2:]]
     if sub == b"PROTOCOL" and len(args) == 3:
         return _protocol_sample(client, args[2].lower())
+    if sub == b"LUA-ALWAYS-REPLICATE-COMMANDS" and len(args) == 3 and server.scripting.replicate_always(args[2]):
+        return OK
     if sub in (b"JMAP", b"CHANGE-REPL-ID") and len(args) == 2:
         return OK
     if sub == b"OBJECT" and len(args) == 3:

@@ -95,6 +95,10 @@ class Run:
     caller: Client | None = None
     #: the EVAL/FCALL call of a caller that tracks keys: its keys are remembered once the script reads
     call: list[bytes] | None = None
+    #: Redis 6.2 with DEBUG lua-always-replicate-commands 0: the script is replicated whole, not its effects
+    #: (until redis.replicate_commands()); a random command makes later writes refused
+    effects = True
+    random_dirty = False
 
     def __init__(self, name: str, read_only: bool) -> None:
         self.name = name  # the sha or function name its errors show
@@ -108,6 +112,10 @@ class Scripting:
         self.functions: dict[bytes, Function] = {}
         self._libraries_seen: dict[bytes, bytes] = {}
         self.run: Run | None = None
+        #: Redis 6.2's DEBUG lua-always-replicate-commands (0: scripts replicated whole); the scripts it then
+        #: propagated as EVAL (its replication script cache, forgotten with the scripts)
+        self.always_replicate = True
+        self._replicated: set[bytes] = set()
         self.client = Client(0, "", "", send=_ignore, close=_ignore)  # the connection scripts call through
         self.client.authenticated = True
         self.client.user = server.acl.default
@@ -174,7 +182,38 @@ class Scripting:
         run = Run(script.name, read_only or script.no_writes)
         if script.flags is not None:
             run.allow_oom = self._check_oom(script.flags)
+        if not self.always_replicate:
+            return self._whole_script(client, run, script, count, args)
         return self._invoke(client, run, self._run, script.function, count, args)
+
+    def replicate_always(self, value: bytes) -> bool:
+        """DEBUG lua-always-replicate-commands <n> (Redis 6.2 only): 0 replicates scripts whole; whether
+        the target has it."""
+        if not self._dialect.redis62:
+            return False
+        digits = re.match(rb"\s*[-+]?\d*", value).group().strip()  # atoi: the leading number, else 0
+        self.always_replicate = digits not in (b"", b"-", b"+") and int(digits) != 0
+        return True
+
+    def _whole_script(self, client: Client, run: Run, script: Script, count: int, args: list[bytes]) -> object:
+        """Redis 6.2's replication of whole scripts: not the effects but the EVAL, when it changed the
+        dataset; an EVALSHA the first time as the EVAL of its body (SCRIPT LOAD if it changed nothing)."""
+        server = self.server
+        run.effects, run.repl = False, 0
+        dirty = server.persistence.dirty
+        reply = self._invoke(client, run, self._run, script.function, count, args)
+        changed = server.persistence.dirty != dirty
+        if run.effects or server.aof is None:  # (redis.replicate_commands() switched to its effects)
+            return reply
+        sha = script.name.encode()
+        if args[0].lower() == b"evalsha" and sha not in self._replicated:
+            self._replicated.add(sha)
+            server.aof.feed(client.db, [[b"EVAL", script.body, *args[2:]] if changed else
+                                        [b"SCRIPT", b"LOAD", script.body]])
+        elif changed:
+            self._replicated.add(sha)
+            server.aof.feed(client.db, [args])
+        return reply
 
     def create(self, body: bytes) -> tuple[bytes, Script]:
         """The script of a body, compiled and cached under its sha (EVAL and SCRIPT LOAD)."""
@@ -208,6 +247,7 @@ class Scripting:
             if len(args) == 3 and args[2].upper() not in (b"SYNC", b"ASYNC"):
                 raise CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
             self.scripts.clear()
+            self._replicated.clear()
             self._start()
             self._propagate_for_62(client, args)
             return OK
@@ -426,6 +466,8 @@ class Scripting:
             raise self._refusal("ERR Wrong number of args calling Redis command from script")
         if refusal is not None:
             raise self._refusal(refusal)
+        if not run.effects:
+            self._check_whole_script(run, spec)
         if writes:
             if run.read_only:
                 raise self._refusal("ERR Write commands are not allowed from read-only scripts.")
@@ -451,11 +493,22 @@ class Scripting:
         if reply is OK:
             tables = self._ok_tables
             return tables.pop() if tables else self._ok_table()
+        if not run.effects and "sort_for_script" in spec.flags and reply.__class__ is list:
+            reply = sorted(reply)  # (luaSortArray: the same order on replicas; a RESP3 set stays a set)
         if isinstance(reply, CommandError):
             if spec.failed_calls != failures:  # counted in errorstats: the script's EVAL fails if it answers an error
                 run.failed = True
             raise self._dialect.command_error(_error_table_text(str(reply)))
         return self._to_lua(reply, run.resp == 3)
+
+    def _check_whole_script(self, run: Run, spec: Spec) -> None:
+        """A write after a random command cannot be replicated as part of the whole script (6.2)."""
+        if "write" in spec.flags and run.random_dirty:
+            raise self._refusal("ERR Write commands not allowed after non deterministic commands. Call "
+                                "redis.replicate_commands() at the start of your script in order to switch to "
+                                "single commands replication mode.")
+        if "random" in spec.flags:
+            run.random_dirty = True
 
     def _pcall(self, *arguments):
         """redis.pcall: as redis.call, but an error comes back as a table with its err field."""
@@ -660,6 +713,9 @@ class Scripting:
     def _set_repl(self, *args) -> None:
         if self.run is None:
             raise _raise("ERR redis.set_repl can only be called inside a script invocation")
+        if not self.run.effects:
+            raise self._dialect.error("ERR You can set the replication behavior only after turning on single "
+                                      "commands replication with redis.replicate_commands().")
         if len(args) != 1:
             raise self._dialect.error("ERR redis.set_repl() requires two arguments.")
         flags = _lua_int(args[0])
@@ -713,6 +769,8 @@ class Scripting:
         generator reseeded, as it may then differ between runs."""
         if self.run is not None and self.run.dirty:
             return False
+        if self.run is not None:
+            self.run.effects, self.run.repl = True, 3
         self.random.seed(random.getrandbits(31))
         return True
 

@@ -100,6 +100,10 @@ CALL_REPLIES = {
     "resp3_double": [["ZADD", "z", "1.5", "m"], _eval("redis.setresp(3) local r = redis.call('zscore', 'z', 'm') "
                                                       "return {type(r), tostring(r.double)}")],
     "score_as_text_in_resp2": [["ZADD", "z", "2.5", "m"], _eval("return redis.call('zscore', 'z', 'm')")],
+    "sort_of_a_set_without_sorting_is_alpha_in_scripts": [
+        ["SADD", "s", *"zqacbxyd", "aa"], ["RPUSH", "l", "b", "a", "c"],
+        _eval("return {redis.call('sort', 's', 'by', 'nosort'), redis.call('sort', 's', 'by', 'w_*', 'desc', 'limit', "
+              "'0', '3'), redis.call('sort', 'l', 'by', 'nosort')}")],
     "exec_is_refused_but_select_runs": [_eval("redis.call('select', 1) redis.call('set', 'x', 'db1') "
                                               "return redis.call('get', 'x')"), ["GET", "x"], ["SELECT", "1"],
                                         ["GET", "x"]],

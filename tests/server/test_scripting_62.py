@@ -9,6 +9,7 @@ wrote."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import hiredis
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from tests.resp_client import RawReplies
 from tests.server.serving import start_serve
+from tests.server.test_aof_propagation import _sent_and_appended
 from tests.server.test_info_stats import _counters
 from tests.server.test_scripting import (
     CALL_REPLIES,
@@ -78,6 +80,18 @@ REDIS_62 = {
                             "type(redis.REDIS_VERSION_NUM), type(redis.breakpoint)}"),
     "math_random_starts_afresh_in_every_eval": [_eval("return {tostring(math.random()), math.random(10)}")] * 3,
     "unknown_commands_with_newlines_in_their_arguments": [["EVAL_RO", "a\nb", "0"], ["NOSUCH", "a\r\nb"]],
+    "whole_script_replication_mode_refuses_writes_after_random_commands_and_sorts": [
+        ["DEBUG", "lua-always-replicate-commands", "0"],
+        _eval("redis.pcall('randomkey'); return redis.pcall('set', 'x', 'ciao')"),
+        _eval("redis.call('randomkey') return redis.call('set', 'q', 1)"),
+        ["SADD", "myset", *"zqacbxyd", "aa", "aaa", "azz"],
+        _eval("return redis.call('smembers', KEYS[1])", "myset", keys=1),
+        _eval("return redis.call('keys', '*')"), _eval("redis.set_repl(0)"),
+        _eval("redis.call('time') return redis.replicate_commands()"),
+        _eval("redis.call('set', 'a', 1) return redis.replicate_commands()"),
+        _eval("return {redis.replicate_commands(), redis.call('randomkey') ~= nil, redis.call('set', 'q', 1)}"),
+        ["DEBUG", "lua-always-replicate-commands", "x"], _eval("redis.call('time') return redis.call('set', 'q', 1)"),
+        ["DEBUG", "lua-always-replicate-commands", "1"], _eval("redis.call('time') return redis.call('set', 'q', 1)")],
     "a_shebang_is_lua_to_6_2": [_eval("#!lua flags=no-writes\nreturn 1"), ["SCRIPT", "LOAD", "#!lua\nreturn 1"]],
     "script_syntax_errors": [["SCRIPT", "HELP", "x"], ["SCRIPT", "KILL", "x"], ["SCRIPT", "FLUSH", "a", "b"],
                              ["SCRIPT", "FLUSH", "a"], ["SCRIPT", "DEBUG"], ["SCRIPT", "EXISTS"],
@@ -161,3 +175,31 @@ def test_a_killed_script_answers_as_in_redis_6_2():
 def test_random_return_values_convert_as_in_redis_6_2(pair, protocol, value, resp3_inside):
     script = ("redis.setresp(3) " if resp3_inside else "") + f"return {value}"
     assert_same_replies(pair, [_eval(script)], protocol)
+
+
+#: scripts replicated whole (DEBUG lua-always-replicate-commands 0): an EVAL as sent when it wrote, an
+#: EVALSHA the first time as its EVAL (SCRIPT LOAD when it wrote nothing), then as sent; effects again
+#: once redis.replicate_commands() switched to them
+WHOLE_SCRIPTS = [
+    ["DEBUG", "lua-always-replicate-commands", "0"],
+    ["EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "a", "1"],
+    ["EVAL", "return redis.call('get', KEYS[1])", "1", "a"],
+    ["SCRIPT", "LOAD", "return redis.call('incr', KEYS[1])"],
+    ["SCRIPT", "LOAD", "return redis.call('get', KEYS[1])"],
+    ["EVALSHA", "SHA_GET", "1", "a"], ["EVALSHA", "SHA_INCR", "1", "n"], ["EVALSHA", "SHA_INCR", "1", "n"],
+    ["EVAL", "redis.replicate_commands() redis.call('set', 'b', 2) return redis.call('incr', 'n')", "0"],
+    ["DEBUG", "lua-always-replicate-commands", "1"],
+    ["EVAL", "return redis.call('set', KEYS[1], ARGV[1])", "1", "c", "3"],
+]
+
+
+def test_whole_scripts_are_appended_as_redis_6_2_appends_them():
+    incr, get = (hashlib.sha1(body.encode()).hexdigest() for body in
+                 ("return redis.call('incr', KEYS[1])", "return redis.call('get', KEYS[1])"))
+    commands = [[{"SHA_INCR": incr, "SHA_GET": get}.get(a, a) for a in args] for args in WHOLE_SCRIPTS]
+    extra = ("--appendonly", "yes", "--appendfsync", "always")
+    with start_server(SERVER, extra=extra) as real:
+        theirs = _sent_and_appended(real.port, real.dir / "appendonly.aof", commands)
+    with start_serve(*extra, "--target", SERVER) as serving:
+        ours = _sent_and_appended(serving.port, serving.dir / "appendonly.aof", commands)
+    assert ours == theirs

@@ -152,8 +152,8 @@ def sort_generic(e, args: list[bytes], readonly: bool):
     entry = e.read(args[1])
     if entry is not None and entry.type not in ("list", "set", "zset"):
         raise CommandError(WRONGTYPE)
-    if sort.dontsort and entry is not None and entry.type == "set" and sort.store is not None:
-        sort.dontsort, sort.alpha, sort.by = False, True, None  # a set's own order is no order to store
+    if sort.dontsort and entry is not None and entry.type == "set" and (sort.store is not None or e.scripted):
+        sort.dontsort, sort.alpha, sort.by = False, True, None  # a set's own order is no order to store or script
     elements = _elements(entry, sort)
     if sort.dontsort:
         if sort.desc and entry is not None and entry.type != "set":
