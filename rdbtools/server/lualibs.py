@@ -23,8 +23,13 @@ return function()
     local info = getinfo(3, "Sl")
     if info and info.currentline > 0 then return info.short_src .. ":" .. info.currentline .. ": " end
     return ""
+end, function()
+    local info = getinfo(2, "n")
+    return info and info.name or "?"
 end
 """
+#: luaL_argerror's words: the function named as its caller named it ("?" when called by pcall)
+_ARGUMENT_ERROR = re.compile(r"bad argument #(\d+) to '[^']*'")
 
 
 class LuaRaise(Exception):
@@ -47,12 +52,15 @@ class LibError(Exception):
     """A library's error (luaL_error's text, without the position Lua adds)."""
 
 
-def _guarded(function: Callable, where) -> Callable:
+def _guarded(function: Callable, where, callee) -> Callable:
     def call(*args):
         try:
             return function(*args)
         except LibError as error:
-            raise LuaRaise(where() + str(error).encode(), table=False) from None
+            text = str(error)
+            if text.startswith("bad argument #"):
+                text = _ARGUMENT_ERROR.sub(lambda m: f"bad argument #{m.group(1)} to '{_text(callee())}'", text, 1)
+            raise LuaRaise(where() + text.encode(), table=False) from None
     return call
 
 
@@ -60,14 +68,14 @@ def install(lua) -> object:
     """The four libraries as a Lua table {cjson=..., bit=..., struct=..., cmsgpack=...}."""
     null = lua.eval("newproxy(false)")
     is_null = lua.eval("function(null) return function(v) return rawequal(v, null) end end")(null)
-    json, msgpack, where = _Json(lua, null, is_null), _Msgpack(lua, is_null), load_chunk(lua, _WHERE)()
+    json, msgpack, (where, callee) = _Json(lua, null, is_null), _Msgpack(lua, is_null), load_chunk(lua, _WHERE)()
     libraries = {
         b"bit": {name.encode(): f for name, f in _BIT.items()},
-        b"cjson": {b"encode": json.encode, b"decode": json.decode},
+        b"cjson": {b"encode": json.encode, b"decode": json.decode, **json.settings()},
         b"struct": {b"pack": _struct_pack, b"unpack": _struct_unpack, b"size": _struct_size},
         b"cmsgpack": {b"pack": msgpack.pack, b"unpack": msgpack.unpack},
     }
-    tables = {name: lua.table_from({fname: _guarded(f, where) for fname, f in functions.items()})
+    tables = {name: lua.table_from({fname: _guarded(f, where, callee) for fname, f in functions.items()})
               for name, functions in libraries.items()}
     tables[b"cjson"][b"null"] = null
     return lua.table_from(tables)
@@ -159,9 +167,46 @@ _ESCAPED = re.compile(rb'[\x00-\x1f"/\\\x7f]')
 _MAX_DEPTH = 1000
 
 
+_INT_MAX = 2**31 - 1
+
+
 class _Json:
     def __init__(self, lua, null, is_null) -> None:
         self.lua, self.null, self.is_null = lua, null, is_null
+        #: lua-cjson's configuration (its cjson.encode_max_depth() and the like), per Lua state
+        self.encode_max_depth = self.decode_max_depth = _MAX_DEPTH
+        self.precision, self.keep_buffer = 14, 1
+        self.sparse_convert, self.sparse_ratio, self.sparse_safe = 0, 2, 10
+        self.encode_invalid, self.decode_invalid = 0, 1
+
+    def settings(self) -> dict[bytes, Callable]:
+        """cjson's configuration functions: each sets what it is given and returns what is set."""
+        def integer(name: str, attribute: str, low: int, high: int) -> Callable:
+            def option(*args):
+                _arguments(name, args, 1)
+                return (_integer_option(self, attribute, args[0] if args else None, name, low, high),)
+            return option
+
+        def enum(name: str, attribute: str, options: tuple[bytes, ...] = (b"off", b"on")) -> Callable:
+            def option(*args):
+                _arguments(name, args, 1)
+                return (_enum_option(self, attribute, args[0] if args else None, name, options),)
+            return option
+
+        def sparse(*args):
+            _arguments("encode_sparse_array", args, 3)
+            args = (*args, None, None, None)
+            return (_enum_option(self, "sparse_convert", args[0], "encode_sparse_array", (b"off", b"on")),
+                    _integer_option(self, "sparse_ratio", args[1], "encode_sparse_array", 0, _INT_MAX, 2),
+                    _integer_option(self, "sparse_safe", args[2], "encode_sparse_array", 0, _INT_MAX, 3))
+
+        return {b"encode_max_depth": integer("encode_max_depth", "encode_max_depth", 1, _INT_MAX),
+                b"decode_max_depth": integer("decode_max_depth", "decode_max_depth", 1, _INT_MAX),
+                b"encode_number_precision": integer("encode_number_precision", "precision", 1, 14),
+                b"encode_keep_buffer": enum("encode_keep_buffer", "keep_buffer"),
+                b"encode_invalid_numbers": enum("encode_invalid_numbers", "encode_invalid", (b"off", b"on", b"null")),
+                b"decode_invalid_numbers": enum("decode_invalid_numbers", "decode_invalid"),
+                b"encode_sparse_array": sparse}
 
     # encode
     def encode(self, *args):
@@ -178,7 +223,7 @@ class _Json:
         elif kind is bool:
             out.append(b"true" if value else b"false")
         elif kind in (int, float):
-            out.append(_json_number(value))
+            out.append(self._number(value))
         elif value is None or self.is_null(value):
             out.append(b"null")
         elif lua51.lua_type(value) == "table":
@@ -186,11 +231,21 @@ class _Json:
         else:
             raise LibError(f"Cannot serialise {_type_name(value)}: type not supported")
 
+    def _number(self, value) -> bytes:
+        """json_append_number: NaN and Inf refused, written or null as encode_invalid_numbers says."""
+        if value.__class__ is float and not math.isfinite(value):
+            if self.encode_invalid == 0:
+                raise LibError("Cannot serialise number: must not be NaN or Inf")
+            if self.encode_invalid == 2:
+                return b"null"
+            return b"nan" if math.isnan(value) else b"%g" % value
+        return _number_text(value) if self.precision == 14 else b"%.*g" % (self.precision, value)
+
     def _table(self, table, out: list[bytes], depth: int) -> None:
-        if depth > _MAX_DEPTH:
+        if depth > self.encode_max_depth:
             raise LibError(f"Cannot serialise, excessive nesting ({depth})")
         items = list(table.items())
-        length = _array_length(items)
+        length = _array_length(items, self)
         if length > 0:
             values = dict(items)
             out.append(b"[")
@@ -207,7 +262,7 @@ class _Json:
             if key.__class__ is bytes:
                 out.append(_json_string(key))
             elif key.__class__ in (int, float):
-                out.append(b'"' + _json_number(key) + b'"')
+                out.append(b'"' + self._number(key) + b'"')
             else:
                 raise LibError("Cannot serialise table: table key must be a number or string")
             out.append(b":")
@@ -227,26 +282,71 @@ class _Json:
         return (value,)
 
 
-def _array_length(items: list) -> int:
-    """lua-cjson's array test: all keys positive integers and not too sparse; -1 for an object."""
+def _array_length(items: list, json: _Json) -> int:
+    """lua-cjson's array test: all keys positive integers and not too sparse (as encode_sparse_array
+    says); -1 for an object."""
     highest = 0
     for key, _ in items:
         if key.__class__ is bool or key.__class__ not in (int, float) or key < 1 or key != math.floor(key):
             return -1
         highest = max(highest, int(key))
-    if highest > len(items) * 2 and highest > 10:
-        raise LibError("Cannot serialise table: excessively sparse array")
+    if json.sparse_ratio > 0 and highest > len(items) * json.sparse_ratio and highest > json.sparse_safe:
+        if not json.sparse_convert:
+            raise LibError("Cannot serialise table: excessively sparse array")
+        return -1
     return highest
+
+
+def _arguments(name: str, args: tuple, most: int) -> None:
+    """json_arg_init: no more arguments than the option takes."""
+    if len(args) > most:
+        raise LibError(f"bad argument #{most + 1} to '{name}' (found too many arguments)")
+
+
+def _integer_option(json: _Json, attribute: str, value, name: str, low: int, high: int, position: int = 1) -> int:
+    """json_integer_option: a number in range sets the option (nil keeps it); the option's value."""
+    if value is not None:
+        if value.__class__ not in (int, float):
+            number = _lua_tonumber(value)
+            if number is None:
+                raise LibError(f"bad argument #{position} to '{name}' (number expected, got {_type_name(value)})")
+            value = number
+        value = round(value)
+        if not low <= value <= high:
+            raise LibError(f"bad argument #1 to '{name}' (expected integer between {low} and {high})")
+        setattr(json, attribute, value)
+    return getattr(json, attribute)
+
+
+def _enum_option(json: _Json, attribute: str, value, name: str, options: tuple[bytes, ...]):
+    """json_enum_option: a boolean or one of the options' names sets it (nil keeps it); returned as a
+    boolean while it is off or on, else as its name."""
+    if value is not None:
+        if value.__class__ is bool:
+            setattr(json, attribute, int(value))
+        elif value.__class__ is bytes and value in options:
+            setattr(json, attribute, options.index(value))
+        else:
+            shown = _text(value) if value.__class__ is bytes else _text(_number_text(value)) if (
+                value.__class__ in (int, float)) else None
+            if shown is None:
+                raise LibError(f"bad argument #1 to '{name}' (string expected, got {_type_name(value)})")
+            raise LibError(f"bad argument #1 to '{name}' (invalid option '{shown}')")
+    setting = getattr(json, attribute)
+    return bool(setting) if setting in (0, 1) else options[setting]
+
+
+def _lua_tonumber(value) -> float | None:
+    if value.__class__ is not bytes:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
 
 
 def _json_string(value: bytes) -> bytes:
     return b'"' + _ESCAPED.sub(lambda m: _ESCAPES[m.group()[0]], value) + b'"'
-
-
-def _json_number(value) -> bytes:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise LibError("Cannot serialise number: must not be NaN or Inf")
-    return _number_text(value)
 
 
 _STRUCTURE = {ord("{"): "T_OBJ_BEGIN", ord("}"): "T_OBJ_END", ord("["): "T_ARR_BEGIN", ord("]"): "T_ARR_END",
@@ -343,7 +443,7 @@ class _JsonParser:
 
     def _descend(self) -> None:
         self.depth += 1
-        if self.depth > _MAX_DEPTH:
+        if self.depth > self.json.decode_max_depth:
             raise LibError(f"Found too many nested data structures ({self.depth}) at character {self.pos}")
 
     def _object(self):
@@ -441,10 +541,11 @@ def _struct_items(fmt: bytes):
         elif option in _STRUCT_SIZES or option == "x":
             yield option, _STRUCT_SIZES.get(option, 1), little
         else:
-            raise LibError(f"invalid format option '{option}'")
+            raise LibError(f"bad argument #1 to '?' (invalid format option '{option}')")  # (named as called)
 
 
 def _struct_pack(fmt=None, *values):
+    fmt = _number_text(fmt) if fmt.__class__ in (int, float) else fmt  # (luaL_checklstring takes a number)
     if fmt.__class__ is not bytes:
         raise LibError(f"bad argument #1 to 'pack' (string expected, got {_type_name(fmt)})")
     out, index = bytearray(), 0
@@ -475,6 +576,8 @@ def _struct_pack(fmt=None, *values):
 
 
 def _struct_unpack(fmt=None, data=None, start=1):
+    fmt = _number_text(fmt) if fmt.__class__ in (int, float) else fmt
+    data = _number_text(data) if data.__class__ in (int, float) else data
     if fmt.__class__ is not bytes:
         raise LibError(f"bad argument #1 to 'unpack' (string expected, got {_type_name(fmt)})")
     if data.__class__ is not bytes:
@@ -511,7 +614,7 @@ def _struct_size(fmt=None):
     total = 0
     for option, size, _ in _struct_items(fmt if fmt.__class__ is bytes else b""):
         if option == "s" or (option == "c" and size == 0):
-            raise LibError("bad argument #1 to 'size' (options 'c0' - 's' have undefined sizes)")
+            raise LibError(f"bad argument #1 to 'size' (option '{'s' if option == 's' else 'c0'}' has no fixed size)")
         total += size
     return (total,)
 
@@ -697,3 +800,7 @@ def _type_name(value) -> str:
     if value.__class__ is bytes:
         return "string"
     return lua51.lua_type(value) or "userdata"
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if value.__class__ is bytes else str(value)

@@ -192,6 +192,24 @@ LIBRARIES = {
     "sha1hex": _eval("return {redis.sha1hex(''), redis.sha1hex('abc')}"),
     "redis_version": _eval("return {redis.REDIS_VERSION, redis.REDIS_VERSION_NUM}"),
     "tostring_of_a_float": _eval("return tostring(0.1)"),
+    "cjson_configuration": [
+        _eval("return {cjson.encode_keep_buffer(), cjson.encode_keep_buffer(false), cjson.encode_keep_buffer('on'), "
+              "cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision(), "
+              "cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers(), cjson.encode_sparse_array()}"),
+        _eval("cjson.encode_max_depth(1) return {pcall(cjson.encode, {a={1}})}"),
+        _eval("cjson.decode_max_depth(1) return {pcall(cjson.decode, '{\"a\":[1]}')}"),
+        _eval("cjson.encode_number_precision(3) return cjson.encode({0.123456, 1/3})"),
+        _eval("cjson.encode_invalid_numbers(true) return cjson.encode({1/0, -1/0})"),
+        _eval("cjson.encode_invalid_numbers('null') return {cjson.encode({1/0}), cjson.encode_invalid_numbers()}"),
+        _eval("return {cjson.encode_sparse_array(true, 3, 5), cjson.encode({[1]=1, [20]=3})}"),
+        _eval("return {pcall(cjson.encode_max_depth, 0)}"), _eval("return {pcall(cjson.encode_max_depth, 1, 2)}"),
+        _eval("return {pcall(cjson.encode_keep_buffer, 'x')}"), _eval("return {pcall(cjson.encode_max_depth, 'x')}"),
+        _eval("return {pcall(cjson.encode_keep_buffer, 5)}"), _eval("return cjson.encode_max_depth(0)")],
+    "library_argument_errors_name_the_function_as_it_was_called": [
+        _eval("return {pcall(bit.band, 'x')}"), _eval("return bit.band('x')"), _eval("local b = bit.bor return b('x')"),
+        _eval("return {pcall(struct.pack, 5)}"), _eval("return struct.size('s')"),
+        _eval("return {pcall(struct.size, 'c0')}"), _eval("return {pcall(struct.unpack, 'y', 'a')}"),
+        _eval("return {pcall(cmsgpack.unpack)}"), _eval("local t = {f=bit.tohex} return t.f('x')")],
 }
 
 SCRIPT_CACHE = {
@@ -302,7 +320,8 @@ def test_errors_caught_in_scripts_and_helper_checks_as_in_redis(pair, name):
 
 @pytest.mark.parametrize("name", sorted(LIBRARIES))
 def test_the_built_in_lua_libraries_answer_as_redis_ones(pair, name):
-    assert_same_replies(pair, [LIBRARIES[name]])
+    commands = LIBRARIES[name]
+    assert_same_replies(pair, commands if isinstance(commands[0], list) else [commands])
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPT_CACHE))
@@ -314,6 +333,11 @@ def test_script_cache_flags_and_read_only_runs_as_in_redis(pair, name):
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_fcall_runs_the_stored_libraries_as_redis_does(pair, name, protocol):
     assert_same_replies(pair, FUNCTIONS[name], protocol)
+
+
+def _as_sessions(cases: dict[str, list]) -> dict[str, list[list]]:
+    """Cases that are one command or a list of them, each as a list of commands."""
+    return {name: c if isinstance(c[0], list) else [c] for name, c in cases.items()}
 
 
 #: Valkey's Lua walks a table's keys in another order than Redis's (and lupa's) Lua 5.1
@@ -328,9 +352,8 @@ def test_scripts_answer_as_newer_targets_where_versions_differ(target):
     blocking commands run without blocking (7.2+), "Invalid log level." (7.4+, Valkey); Valkey's texts
     without "Redis", REDIS_VERSION 7.2.4, its shebang engine error, function names checked after the
     library ran; Valkey 9's error places without the script's name."""
-    named = {**{k: [c] for k, c in CONVERSIONS.items()}, **{k: c if isinstance(c[0], list) else [c]
-                                                             for k, c in ERRORS.items()},
-             **{k: [c] for k, c in LIBRARIES.items()}, **SCRIPT_CACHE, **FUNCTIONS, **CALL_REPLIES, **CAUGHT}
+    named = {**{k: [c] for k, c in CONVERSIONS.items()}, **_as_sessions(ERRORS), **_as_sessions(LIBRARIES),
+             **SCRIPT_CACHE, **FUNCTIONS, **CALL_REPLIES, **CAUGHT}
     cases = [c for name, c in named.items() if not (target.startswith("valkey") and name in _ORDER_OF_KEYS)
              and not (target == "redis-8.2" and name in _RAW_NEWLINES)]
     with start_server(target) as real, start_serve("--target", target) as served:
