@@ -75,7 +75,7 @@ def _memory(server) -> dict[str, object]:
             "used_memory_dataset_perc": f"{100 * dataset / max(used - startup, 1):.2f}%",
             "maxmemory": limit, "maxmemory_human": _human(limit), "maxmemory_policy": server.config["maxmemory-policy"],
             "mem_not_counted_for_evict": 0, "mem_clients_slaves": 0, "mem_clients_normal": 0, "mem_aof_buffer": 0,
-            "mem_allocator": "pymalloc"}
+            "mem_allocator": "pymalloc", "number_of_cached_scripts": len(server.scripting.scripts)}
 
 
 def _persistence(server) -> dict[str, object]:

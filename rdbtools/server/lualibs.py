@@ -73,7 +73,8 @@ def install(lua) -> object:
         b"bit": {name.encode(): f for name, f in _BIT.items()},
         b"cjson": {b"encode": json.encode, b"decode": json.decode, **json.settings()},
         b"struct": {b"pack": _struct_pack, b"unpack": _struct_unpack, b"size": _struct_size},
-        b"cmsgpack": {b"pack": msgpack.pack, b"unpack": msgpack.unpack},
+        b"cmsgpack": {b"pack": msgpack.pack, b"unpack": msgpack.unpack, b"unpack_one": msgpack.unpack_one,
+                      b"unpack_limit": msgpack.unpack_limit},
     }
     tables = {name: lua.table_from({fname: _guarded(f, where, callee) for fname, f in functions.items()})
               for name, functions in libraries.items()}
@@ -664,14 +665,31 @@ class _Msgpack:
             out.append(0xC0)
 
     def unpack(self, *args):
-        data = args[0] if args and args[0].__class__ is bytes else b""
-        if not args or args[0].__class__ is not bytes:
-            raise LibError("bad argument #1 to 'unpack' (string expected, got no value)")
-        results, pos = [], 0
-        while pos < len(data):
+        return self._unpack_full(args, 0, 0)
+
+    def unpack_one(self, *args):
+        """unpack_one(data [, offset]): the offset after the first value (-1 at the end), and the value."""
+        return self._unpack_full(args, 1, _optional_integer(args, 1, 0))
+
+    def unpack_limit(self, *args):
+        """unpack_limit(data, limit [, offset]): as unpack_one, for up to limit values."""
+        return self._unpack_full(args, _optional_integer(args, 1, None), _optional_integer(args, 2, 0))
+
+    def _unpack_full(self, args: tuple, limit: int, offset: int) -> tuple:
+        """mp_unpack_full: every value (no limit nor offset), or the next offset and up to limit values."""
+        if not args or args[0].__class__ not in (bytes, int, float):
+            raise LibError(f"bad argument #1 to '?' (string expected, got {_type_name(args[0] if args else _NONE)})")
+        data = args[0] if args[0].__class__ is bytes else _number_text(args[0])
+        if offset < 0 or limit < 0:
+            raise LibError(f"Invalid request to unpack with offset of {offset} and limit of {len(data)}.")
+        if offset > len(data):
+            raise LibError(f"Start offset {offset} greater than input length {len(data)}.")
+        whole = not limit and not offset
+        results, pos = [], offset
+        while pos < len(data) and (whole or len(results) < limit):
             value, pos = self._unpack(data, pos)
             results.append(value)
-        return tuple(results)
+        return tuple(results) if whole else (-1 if pos >= len(data) else pos, *results)
 
     def _unpack(self, data: bytes, pos: int):
         try:
@@ -791,6 +809,8 @@ def _number_text(value) -> bytes:
 
 
 def _type_name(value) -> str:
+    if value is _NONE:
+        return "no value"
     if value is None:
         return "nil"
     if value.__class__ is bool:
@@ -800,6 +820,21 @@ def _type_name(value) -> str:
     if value.__class__ is bytes:
         return "string"
     return lua51.lua_type(value) or "userdata"
+
+
+_NONE = object()  # an argument not given (luaL_typename's "no value")
+
+
+def _optional_integer(args: tuple, index: int, default: int | None) -> int:
+    """luaL_optinteger / luaL_checkinteger (default None) of the argument at index (0-based)."""
+    value = args[index] if index < len(args) else None
+    if value is None and default is not None:
+        return default
+    number = value if value.__class__ in (int, float) else _lua_tonumber(value)
+    if number is None or value.__class__ is bool:
+        got = _type_name(value if index < len(args) else _NONE)
+        raise LibError(f"bad argument #{index + 1} to '?' (number expected, got {got})")
+    return round(number)
 
 
 def _text(value) -> str:

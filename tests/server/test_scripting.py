@@ -205,6 +205,16 @@ LIBRARIES = {
         _eval("return {pcall(cjson.encode_max_depth, 0)}"), _eval("return {pcall(cjson.encode_max_depth, 1, 2)}"),
         _eval("return {pcall(cjson.encode_keep_buffer, 'x')}"), _eval("return {pcall(cjson.encode_max_depth, 'x')}"),
         _eval("return {pcall(cjson.encode_keep_buffer, 5)}"), _eval("return cjson.encode_max_depth(0)")],
+    "cmsgpack_unpack_one_and_unpack_limit": [
+        _eval("local e = cmsgpack.pack({1,2}, 'abc', 5) local o, v = cmsgpack.unpack_one(e, 0) "
+              "local o2, v2 = cmsgpack.unpack_one(e, o) local o3, a, b = cmsgpack.unpack_limit(e, 2, o) "
+              "return {o, v[2], o2, v2, o3, a, b}"),
+        _eval("return {cmsgpack.unpack_one(cmsgpack.pack(1))}"),
+        _eval("return {pcall(cmsgpack.unpack_one, 'abc', -1)}"),
+        _eval("return {pcall(cmsgpack.unpack_one, 'abc', 10)}"), _eval("return {pcall(cmsgpack.unpack_limit, 'abc')}"),
+        _eval("return {pcall(cmsgpack.unpack_limit, 'abc', 'x')}"),
+        _eval("return {pcall(cmsgpack.unpack_one)}"), _eval("return cmsgpack.unpack_one('abc', -1)"),
+        _eval("return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), 0)}"), _eval("return {cmsgpack.unpack_one('')}")],
     "library_argument_errors_name_the_function_as_it_was_called": [
         _eval("return {pcall(bit.band, 'x')}"), _eval("return bit.band('x')"), _eval("local b = bit.bor return b('x')"),
         _eval("return {pcall(struct.pack, 5)}"), _eval("return struct.size('s')"),
@@ -497,3 +507,20 @@ def test_a_long_script_gets_busy_replies_and_kills_as_in_redis():
     with start_serve("--target", SERVER, "--busy-reply-threshold", "200") as served:
         ours = _busy_scenario(served.port)
     assert ours == theirs
+
+
+def cached_scripts(port: int) -> list[bytes]:
+    """INFO memory's number_of_cached_scripts as scripts are loaded, run and flushed."""
+    client, seen = RawReplies(port), []
+    for args in (["SCRIPT", "FLUSH"], ["SCRIPT", "LOAD", "return 1"], ["SCRIPT", "LOAD", "return 2"],
+                 ["EVAL", "return 3", "0"], ["EVAL", "return 3", "0"], ["SCRIPT", "FLUSH", "ASYNC"]):
+        client.call(args)
+        info = client.call(["INFO", "memory"])
+        seen.append(next(line for line in info.split(b"\r\n") if line.startswith(b"number_of_cached_scripts:")))
+    client.close()
+    return seen
+
+
+def test_info_memory_counts_the_cached_scripts(pair):
+    real, served = pair
+    assert cached_scripts(served.port) == cached_scripts(real.port)

@@ -32,6 +32,7 @@ from tests.server.test_scripting import (
     _eval,
     _lua_value,
     assert_same_replies,
+    cached_scripts,
 )
 from tests.servers import start_server
 
@@ -203,3 +204,8 @@ def test_whole_scripts_are_appended_as_redis_6_2_appends_them():
     with start_serve(*extra, "--target", SERVER) as serving:
         ours = _sent_and_appended(serving.port, serving.dir / "appendonly.aof", commands)
     assert ours == theirs
+
+
+def test_info_memory_counts_the_cached_scripts_as_redis_6_2(pair):
+    real, served = pair
+    assert cached_scripts(served.port) == cached_scripts(real.port)
