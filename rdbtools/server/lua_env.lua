@@ -12,8 +12,13 @@ end
 
 -- a library table as scripts see it: reads go through, writes fail (Redis locks every table reachable
 -- from the globals)
+-- (what getmetatable shows of each: none, or for _G a locked copy of Redis's metatable; see below)
+local NONE = {}
+local shown = setmetatable({}, {__mode = "k"})
 local function readonly(t)
-    return setmetatable({}, {__index = t, __newindex = readonly_error, __metatable = false})
+    local proxy = setmetatable({}, {__index = t, __newindex = readonly_error, __metatable = false})
+    shown[proxy] = NONE
+    return proxy
 end
 
 local globals = {}
@@ -152,8 +157,27 @@ local function environment(extra)
     for k, v in pairs(extra or {}) do api[k] = v end
     own.redis = readonly(api)
     local proxy = setmetatable({}, {__index = own, __newindex = readonly_error, __metatable = false})
+    shown[proxy] = readonly({__index = nonexistent})
     own._G = proxy
     return own, proxy
+end
+
+-- a locked table's metatable as Redis's readonly tables show it (the globals' has its __index, the
+-- others none), and setmetatable refused on them
+local getmetatable = getmetatable
+globals.getmetatable = function(...)
+    local meta = shown[(...)]
+    if meta == nil then
+        meta = getmetatable(...)
+        return meta
+    end
+    if meta ~= NONE then return meta end
+    return nil
+end
+globals.setmetatable = function(...)
+    if shown[(...)] ~= nil then error("Attempt to modify a readonly table", 0) end
+    local t = setmetatable(...)
+    return t
 end
 for _, name in ipairs({"string", "table", "math", "coroutine"}) do globals[name] = readonly(globals[name]) end
 for name, library in pairs(py.libraries) do globals[name] = readonly(library) end

@@ -161,6 +161,14 @@ CAUGHT = {
         _eval("return {xpcall(function() redis.call('nosuch') end, function(e) return e end)}"),
         _eval("return {xpcall(function() error('x') end, function(e) return e end)}"),
         _eval("return {xpcall(function() return 1, 2 end, tostring)}")],
+    "locked_tables_refuse_setmetatable_and_show_redis_metatables": [
+        _eval("setmetatable(_G, {})"), _eval("local g = getmetatable(_G) g.__index = {}"),
+        _eval("return {type(getmetatable(_G)), type(getmetatable(redis)), type(getmetatable(string)), "
+              "type(getmetatable(cjson))}"),
+        _eval("local t = setmetatable({}, {__index=function() return 5 end}) return {t.x, type(getmetatable(t))}"),
+        _eval("setmetatable(redis, {})"), _eval("return {pcall(setmetatable, string, {})}"),
+        _eval("redis = function() return 1 end"), _eval("_G = {}"), _eval("redis.call = function() return 1 end"),
+        _eval("bit.lshift = function() return 1 end"), _eval("cjson.encode = function() return 1 end")],
     "log_level_may_be_a_numeric_string": [
         _eval(f"return {{pcall(redis.log, {level}, 'x')}}") for level in ("'3'", "' 0x3 '", "'3.9'", "'3x'", "'9'")],
 }
