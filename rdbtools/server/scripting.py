@@ -51,7 +51,10 @@ _INT64_MIN = -(2**63)
 _OK_BATCH = 256
 #: key counts as clients send them, read without string2ll (anything else goes through it)
 _SMALL_COUNTS = {b"%d" % n: n for n in range(16)}
-_SPELLINGS_CACHED = 4096  # verdicts of redis.call's names as scripts spell them (bounded)
+_SPELLINGS_CACHED = 4096
+#: how deep a script's reply may nest before it is cut with Redis's "reached lua stack limit" (Redis cuts
+#: at its Lua stack's 8000 slots, about 7995 arrays deep; serve sooner, within Python's recursion limit)
+_REPLY_DEPTH = 200  # verdicts of redis.call's names as scripts spell them (bounded)
 
 
 @dataclass
@@ -596,7 +599,7 @@ class Scripting:
 
     # --- a script's reply --------------------------------------------------------------------------
 
-    def _reply(self, value, run: Run) -> object:
+    def _reply(self, value, run: Run, depth: int = 0) -> object:
         """What a script returned as the command's reply (Redis's luaReplyToRedisReply)."""
         kind = value.__class__
         if kind is bytes:
@@ -609,9 +612,11 @@ class Scripting:
             return int(value) if math.isfinite(value) and _INT64_MIN <= value < -_INT64_MIN else _INT64_MIN
         if value is None or not _is_table(value):
             return None
-        return self._table_reply(value, run)
+        if depth >= _REPLY_DEPTH:  # a table holding itself: Redis runs out of Lua stack (much deeper)
+            return CommandError("ERR reached lua stack limit")
+        return self._table_reply(value, run, depth + 1)
 
-    def _table_reply(self, table, run: Run) -> object:
+    def _table_reply(self, table, run: Run, depth: int) -> object:
         rawget = self._rawget
         err = rawget(table, b"err")
         if err.__class__ is bytes:
@@ -632,13 +637,13 @@ class Scripting:
                 return Verbatim(text, form)
         mapping = rawget(table, b"map")
         if _is_table(mapping):
-            return Map((self._reply(k, run), self._reply(v, run)) for k, v in mapping.items())
+            return Map((self._reply(k, run, depth), self._reply(v, run, depth)) for k, v in mapping.items())
         members = rawget(table, b"set")
         if _is_table(members):
-            return SetReply([self._reply(k, run) for k in members])
+            return SetReply([self._reply(k, run, depth) for k in members])
         items, index = [], 1
         while (item := rawget(table, index)) is not None:
-            items.append(self._reply(item, run))
+            items.append(self._reply(item, run, depth))
             index += 1
         return items
 

@@ -6,6 +6,7 @@ register_script work."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 import hiredis
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from tests.resp_client import RawReplies
 from tests.server.serving import start_serve
 from tests.server.test_aof_propagation import _check_the_aof_rebuilds, _sent_and_appended
-from tests.servers import start_server
+from tests.servers import PROCESS_TIMEOUT, start_server
 
 SERVER = "redis-7.0"
 
@@ -532,3 +533,23 @@ def cached_scripts(port: int) -> list[bytes]:
 def test_info_memory_counts_the_cached_scripts(pair):
     real, served = pair
     assert cached_scripts(served.port) == cached_scripts(real.port)
+
+
+def _recursive_reply(port: int) -> tuple:
+    """What a script returning a table that holds itself answers: arrays of one, nested until Redis's
+    "reached lua stack limit" (serve stops sooner), then the connection answers on."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=PROCESS_TIMEOUT)
+    sock.sendall(hiredis.pack_command((b"EVAL", b"local a = {}; local b = {a}; a[1] = b; return a", b"0")))
+    data = b""
+    while not data.endswith(b"limit\r\n"):
+        data += sock.recv(65536)
+    lines = data.split(b"\r\n")[:-1]
+    sock.sendall(hiredis.pack_command((b"PING",)))
+    pong = sock.recv(100)
+    sock.close()
+    return set(lines[:-1]), lines[-1], pong
+
+
+def test_a_table_holding_itself_is_cut_by_the_stack_limit_and_the_connection_lives(pair):
+    real, served = pair
+    assert _recursive_reply(served.port) == _recursive_reply(real.port)
