@@ -97,6 +97,11 @@ class ScriptDialect:
         """What EVAL answers for a raised value that is no error table."""
         return CommandError(f"ERR Error running script {name}, {text[:100]}\n")
 
+    @staticmethod
+    def shuts_down_busy(args: list[bytes]) -> bool:
+        """Whether a SHUTDOWN sent while a script is busy stops the script and the server (NOSAVE)."""
+        return any(arg.upper() == b"NOSAVE" for arg in args[1:])
+
     def check_script(self, args: list[bytes]) -> None:
         """SCRIPT's subcommand and arity, refused as Redis 7.0 refuses them."""
         sub = args[1].upper()
@@ -131,6 +136,11 @@ class Redis62Dialect(ScriptDialect):
     def failure_text(self, text: str, name: str) -> CommandError:
         """evalGenericCommand's reply (through addReplyErrorFormat: newlines become spaces)."""
         return CommandError(flattened(f"ERR Error running script (call to f_{name}): {text}"))
+
+    @staticmethod
+    def shuts_down_busy(args: list[bytes]) -> bool:
+        """processCommand's exception while a script is busy: SHUTDOWN with one argument starting with n."""
+        return len(args) == 2 and args[1][:1].lower() == b"n"
 
     def check_script(self, args: list[bytes]) -> None:
         """scriptCommand's checks: a subcommand with the wrong arguments is an unknown one; FLUSH with

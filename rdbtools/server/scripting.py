@@ -28,7 +28,7 @@ from rdbtools.server.clients import Client
 from rdbtools.server.command_table import CommandSpec as Spec
 from rdbtools.server.eviction import OOM, SCRIPT_OOM
 from rdbtools.server.lualibs import LuaRaise
-from rdbtools.server.protocol import BigNumber, SetReply, Verbatim
+from rdbtools.server.protocol import BigNumber, Raw, SetReply, Verbatim
 from rdbtools.server.script_dialect import flattened as _flattened
 from rdbtools.server.script_dialect import script_dialect
 from rdbtools.server.script_dialect import valkey_text as _valkey_text
@@ -119,6 +119,7 @@ class Scripting:
         #: propagated as EVAL (its replication script cache, forgotten with the scripts)
         self.always_replicate = True
         self._replicated: set[bytes] = set()
+        self._shutdown: tuple[Client, list[bytes]] | None = None  # a SHUTDOWN NOSAVE that killed a busy script
         self.client = Client(0, "", "", send=_ignore, close=_ignore)  # the connection scripts call through
         self.client.authenticated = True
         self.client.user = server.acl.default
@@ -407,6 +408,9 @@ class Scripting:
                 log.warning("Script returned from busy state")
                 if run.killed:  # its hook fails every line: the next run is checked every 100000 instructions
                     self._arm()
+            if self._shutdown is not None:  # the script was stopped for it: the server now shuts down
+                (shutting, command), self._shutdown = self._shutdown, None
+                server.execute(shutting, command)
         if not ok:
             reply = self._failure(value, run)
             counted = _is_table(value) and bool(self._rawget(value, b"ignore_error_stats_update"))
@@ -679,6 +683,9 @@ class Scripting:
         sub = args[1].upper() if len(args) == 2 else b""
         if (name, sub) in ((b"script", b"KILL"), (b"function", b"KILL")):
             return self.kill(name == b"script")
+        if name == b"shutdown" and self._dialect.shuts_down_busy(args) and run is not None:
+            run.killed, self._shutdown = True, (client, args)  # Redis exits at once: no reply
+            return Raw(b"")
         if name in _ALLOWED_WHILE_BUSY or ((name, sub) == (b"function", b"STATS") and run is not None and not run.eval):
             return self.server.execute(client, args)
         busy = _BUSY_EVAL if run is None or run.eval else _BUSY_FUNCTION

@@ -34,7 +34,7 @@ from tests.server.test_scripting import (
     assert_same_replies,
     cached_scripts,
 )
-from tests.servers import start_server
+from tests.servers import PROCESS_TIMEOUT, start_server
 
 SERVER = "redis-6.2"
 
@@ -209,3 +209,27 @@ def test_whole_scripts_are_appended_as_redis_6_2_appends_them():
 def test_info_memory_counts_the_cached_scripts_as_redis_6_2(pair):
     real, served = pair
     assert cached_scripts(served.port) == cached_scripts(real.port)
+
+
+def _shutdown_while_busy(port: int) -> list[bytes]:
+    """A script past lua-time-limit: other clients get BUSY, SHUTDOWN without NOSAVE too; SHUTDOWN
+    NOSAVE stops the server (both connections closed, no reply)."""
+    runner, other = RawReplies(port), RawReplies(port)
+    seen = [other.call(["CONFIG", "SET", "lua-time-limit", "100"])]
+    runner.sock.sendall(hiredis.pack_command((b"EVAL", b"while true do end", b"0")))
+    time.sleep(0.6)
+    seen += [other.call(["PING"]), other.call(["SHUTDOWN"]), other.call(["SHUTDOWN", "SAVE"])]
+    other.sock.sendall(hiredis.pack_command((b"SHUTDOWN", b"NOSAVE")))
+    for connection in (other, runner):
+        connection.sock.settimeout(PROCESS_TIMEOUT)
+        seen.append(connection.sock.recv(100))
+    return seen
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0"])
+def test_shutdown_nosave_stops_a_busy_script_and_the_server(target):
+    with start_server(target) as real:
+        theirs = _shutdown_while_busy(real.port)
+    with start_serve("--target", target) as served:
+        ours = _shutdown_while_busy(served.port)
+    assert ours == theirs
