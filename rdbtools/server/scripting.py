@@ -115,9 +115,8 @@ class Scripting:
         self.functions: dict[bytes, Function] = {}
         self._libraries_seen: dict[bytes, bytes] = {}
         self.run: Run | None = None
-        #: Redis 6.2's DEBUG lua-always-replicate-commands (0: scripts replicated whole); the scripts it then
-        #: propagated as EVAL (its replication script cache, forgotten with the scripts)
-        self.always_replicate = True
+        #: the scripts Redis 6.2 propagated as EVAL when it replicated them whole (its replication script
+        #: cache, forgotten with the scripts)
         self._replicated: set[bytes] = set()
         self._shutdown: tuple[Client, list[bytes]] | None = None  # a SHUTDOWN NOSAVE that killed a busy script
         self.client = Client(0, "", "", send=_ignore, close=_ignore)  # the connection scripts call through
@@ -186,17 +185,18 @@ class Scripting:
         run = Run(script.name, read_only or script.no_writes)
         if script.flags is not None:
             run.allow_oom = self._check_oom(script.flags)
-        if not self.always_replicate:
+        if self._dialect.redis62 and self.server.config.kept.get("lua-replicate-commands") == "no":
             return self._whole_script(client, run, script, count, args)
         return self._invoke(client, run, self._run, script.function, count, args)
 
     def replicate_always(self, value: bytes) -> bool:
-        """DEBUG lua-always-replicate-commands <n> (Redis 6.2 only): 0 replicates scripts whole; whether
-        the target has it."""
+        """DEBUG lua-always-replicate-commands <n> (Redis 6.2 only): lua-replicate-commands, no (scripts
+        replicated whole) for 0; whether the target has it."""
         if not self._dialect.redis62:
             return False
         digits = re.match(rb"\s*[-+]?\d*", value).group().strip()  # atoi: the leading number, else 0
-        self.always_replicate = digits not in (b"", b"-", b"+") and int(digits) != 0
+        always = digits not in (b"", b"-", b"+") and int(digits) != 0
+        self.server.config.kept["lua-replicate-commands"] = "yes" if always else "no"
         return True
 
     def _whole_script(self, client: Client, run: Run, script: Script, count: int, args: list[bytes]) -> object:

@@ -93,6 +93,13 @@ REDIS_62 = {
         _eval("return {redis.replicate_commands(), redis.call('randomkey') ~= nil, redis.call('set', 'q', 1)}"),
         ["DEBUG", "lua-always-replicate-commands", "x"], _eval("redis.call('time') return redis.call('set', 'q', 1)"),
         ["DEBUG", "lua-always-replicate-commands", "1"], _eval("redis.call('time') return redis.call('set', 'q', 1)")],
+    "lua_replicate_commands_is_what_debug_sets": [
+        ["CONFIG", "GET", "lua-replicate-commands"], ["CONFIG", "SET", "lua-replicate-commands", "no"],
+        ["CONFIG", "GET", "lua-replicate-commands"], _eval("redis.call('time') return redis.call('set', 'q', 1)"),
+        ["DEBUG", "lua-always-replicate-commands", "1"], ["CONFIG", "GET", "lua-replicate-commands"],
+        ["DEBUG", "lua-always-replicate-commands", "0"], ["CONFIG", "GET", "lua-replicate-commands"],
+        ["CONFIG", "SET", "lua-replicate-commands", "yes"],
+        _eval("redis.call('time') return redis.call('set', 'q', 1)")],
     "a_shebang_is_lua_to_6_2": [_eval("#!lua flags=no-writes\nreturn 1"), ["SCRIPT", "LOAD", "#!lua\nreturn 1"]],
     "script_syntax_errors": [["SCRIPT", "HELP", "x"], ["SCRIPT", "KILL", "x"], ["SCRIPT", "FLUSH", "a", "b"],
                              ["SCRIPT", "FLUSH", "a"], ["SCRIPT", "DEBUG"], ["SCRIPT", "EXISTS"],
