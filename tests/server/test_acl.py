@@ -405,8 +405,6 @@ ACL LOG
 
 
 def test_scripts_calls_are_checked_against_the_callers_user(both):
-    if both.name == "redis-6.2":
-        pytest.skip("serve's scripting raises redis.call errors as 7.0+ does (a table), 6.2 raised strings")
     both.same(0, LIMITED)
     both.same(1, "AUTH u pw")
     for script in ("return redis.call('get','x1')", "return redis.pcall('get','x1')",
