@@ -179,6 +179,23 @@ globals.setmetatable = function(...)
     local t = setmetatable(...)
     return t
 end
+-- the functions written in Python are userdata to Lua: type() names them functions, as Redis's C ones
+local python_functions = setmetatable({}, {__mode = "k"})
+local function mark(t)
+    for k, v in pairs(t) do
+        if type(v) == "userdata" and k ~= "null" then python_functions[v] = true end  -- (cjson.null is one)
+    end
+end
+mark(redis)
+mark(globals.math)
+for _, library in pairs(py.libraries) do mark(library) end
+local rawtype = type
+globals.type = function(...)
+    if select("#", ...) == 0 then error("bad argument #1 to 'type' (value expected)", 2) end
+    local kind = rawtype((...))
+    if kind == "userdata" and python_functions[(...)] then return "function" end
+    return kind
+end
 for _, name in ipairs({"string", "table", "math", "coroutine"}) do globals[name] = readonly(globals[name]) end
 for name, library in pairs(py.libraries) do globals[name] = readonly(library) end
 setmetatable(globals, {__index = nonexistent})
@@ -251,6 +268,7 @@ end
 -- a library's globals: while it loads, only a redis table to register functions with (and log); then,
 -- for its functions when they run, the globals of a script (Redis swaps the __index of one table)
 function helpers.library(register)
+    python_functions[register] = true
     local own = environment()
     local api = setmetatable({register_function = register, log = redis.log, LOG_DEBUG = 0, LOG_VERBOSE = 1,
         LOG_NOTICE = 2, LOG_WARNING = 3, REDIS_VERSION = redis.REDIS_VERSION,

@@ -170,6 +170,11 @@ CAUGHT = {
         _eval("setmetatable(redis, {})"), _eval("return {pcall(setmetatable, string, {})}"),
         _eval("redis = function() return 1 end"), _eval("_G = {}"), _eval("redis.call = function() return 1 end"),
         _eval("bit.lshift = function() return 1 end"), _eval("cjson.encode = function() return 1 end")],
+    "the_redis_and_library_functions_are_functions": [
+        _eval("return {type(redis.call), type(redis.log), type(math.random), type(cjson.encode), type(bit.band), "
+              "type(struct.pack), type(cmsgpack.pack), type(redis.setresp), type(redis.sha1hex), type(1), type(nil), "
+              "type(''), type({}), type(cjson.null), type(type)}"),
+        _eval("local t = type return t(redis.pcall)")],
     "log_level_may_be_a_numeric_string": [
         _eval(f"return {{pcall(redis.log, {level}, 'x')}}") for level in ("'3'", "' 0x3 '", "'3.9'", "'3x'", "'9'")],
 }
