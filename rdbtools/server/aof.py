@@ -423,6 +423,18 @@ class AofPersistence:
         else:
             self._open_file(self.single_path)
 
+    def refuses_shutdown(self, force: bool) -> bool:
+        """Redis's prepareForShutdown: while the first rewrite after turning AOF on runs, the data is on disk
+        nowhere yet, so only a forced shutdown goes on (it then kills the child, as for any rewrite)."""
+        if not self.waiting or self.child is None:
+            return False
+        if force:
+            log.warning("Writing initial AOF. Exit anyway.")
+            return False
+        log.warning("Writing initial AOF, can't exit.")
+        log.warning("Errors trying to shut down the server. Check the logs for more information.")
+        return True
+
     @property
     def _temp_incr(self) -> Path:
         """Where writes go while AOF is being turned on, until the first base is written."""

@@ -311,8 +311,7 @@ class App:
     def _signalled(self, signum: int) -> None:
         name = "SIGTERM" if signum == signal.SIGTERM else "SIGINT"
         log.warning("Received %s scheduling shutdown...", name)
-        if self.server.aof is not None and self.server.aof.waiting:
-            log.warning("Writing initial AOF, can't exit.")
+        if self.server.aof is not None and self.server.aof.refuses_shutdown(False):
             return
         self.server.persistence.kill_child()
         if self.config["save"]:

@@ -632,8 +632,7 @@ def _shutdown(server, args):
     if not options <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"} or {b"SAVE", b"NOSAVE"} <= options:
         raise CommandError(SYNTAX)
     save = b"SAVE" in options or (b"NOSAVE" not in options and bool(server.config["save"]))
-    if server.aof is not None and server.aof.waiting:
-        log.warning("Writing initial AOF, can't exit.")  # the data is on disk only once it is written
+    if server.aof is not None and server.aof.refuses_shutdown(b"FORCE" in options):
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     server.persistence.kill_child()
     if server.aof is not None:

@@ -535,6 +535,9 @@ class Server:
             self.persistence.kill_aof_rewrite()  # its base would miss what the new AOF starts from
             self.aof = AofPersistence(self.config, self.clock, self._saving, self.persistence.rewrite_stats)
             self.aof.enable()
+            if self.persistence.child is None:  # Redis forks the rewrite at once, unless a BGSAVE runs
+                self.aof.start_rewrite(self.engine)
+                self.children_changed()
         elif not on and self.aof is not None:
             self.aof.close()
             self.aof = None
