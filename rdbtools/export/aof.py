@@ -6,12 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
-from hiredis import pack_command
-
 from rdbtools.aof.reader import AofCommand, AofFile, AofSnapshotRecord
 from rdbtools.export.dump import DumpStats, write_json_stream
 from rdbtools.export.records import bytes_to_json, record_to_json
-from rdbtools.export.resp import RespWriter
+from rdbtools.export.resp import RespWriter, pack_command
 from rdbtools.rdb.filters import KeyFilter
 from rdbtools.rdb.model import KeyRecord
 
@@ -34,8 +32,8 @@ def command_to_json(command: AofCommand) -> dict[str, Any]:
 def _selected(aof: AofFile, key_filter: KeyFilter) -> Iterable[AofCommand | AofSnapshotRecord]:
     """Filters apply to the keys of snapshots; commands are kept as they are."""
     for item in aof:
-        snapshot_key = isinstance(item, AofSnapshotRecord) and isinstance(item.record, KeyRecord)
-        if not snapshot_key or key_filter.matches(item.record):
+        if not (isinstance(item, AofSnapshotRecord) and isinstance(item.record, KeyRecord)) \
+                or key_filter.matches(item.record):
             yield item
 
 

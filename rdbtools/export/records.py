@@ -14,7 +14,7 @@ from binascii import b2a_base64
 from collections.abc import Callable, Iterable
 from math import isfinite
 from operator import itemgetter
-from typing import Any
+from typing import Any, overload
 
 from rdbtools.formats import accelerated
 from rdbtools.formats.rdb import ArrayTag, key_meta_spec
@@ -121,7 +121,7 @@ def _idmp_to_json(idmp: StreamIdmp) -> dict[str, Any]:
             "iids_added": idmp.iids_added, "iids_duplicates": idmp.iids_duplicates}
 
 
-_ARRAY_TAG_NAMES = {tag: tag.name.lower() for tag in ArrayTag}
+_ARRAY_TAG_NAMES: dict[int, str] = {tag: tag.name.lower() for tag in ArrayTag}  # by the tag byte an element holds
 _ARRAY_TAGS = {name: tag for tag, name in _ARRAY_TAG_NAMES.items()}
 
 
@@ -211,7 +211,7 @@ def record_to_json(record: Record) -> dict[str, Any] | None:
     if isinstance(record, Aux):
         return {"kind": "aux", "name": bytes_to_json(record.name), "value": bytes_to_json(record.value)}
     if isinstance(record, Function):
-        data = {"kind": "function", "code": bytes_to_json(record.library_source)}
+        data: dict[str, Any] = {"kind": "function", "code": bytes_to_json(record.library_source)}
         if record.pre_ga:
             data["pre_ga"] = {"name": bytes_to_json(record.name or b""),
                               "engine": bytes_to_json(record.engine or b""),
@@ -231,7 +231,12 @@ def record_to_json(record: Record) -> dict[str, Any] | None:
 # --- reading the schema back (JSONL -> records), for convert -----------------------------------
 
 
+@overload
+def _id_from_json(text: str) -> StreamId: ...
+@overload
+def _id_from_json(text: None) -> None: ...
 def _id_from_json(text: str | None) -> StreamId | None:
+    """An id as ``ms-seq`` text; null where the field is optional (a stream's first id, say)."""
     if text is None:
         return None
     ms, _, seq = text.partition("-")
@@ -265,7 +270,7 @@ def stream_from_json(data: dict[str, Any]) -> Stream:
 
 
 def array_from_json(data: dict[str, Any]) -> SparseArray:
-    elements = []
+    elements: list[tuple[int, int, bytes | int | float]] = []
     for index, storage, value in data["elements"]:
         tag = _ARRAY_TAGS[storage]
         elements.append((index, tag, bytes_from_json(value) if tag in (ArrayTag.SDS, ArrayTag.SMALLSTR)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import anycrc
-from hiredis import pack_command
+import hiredis
 
 from rdbtools.formats.primitives import encode_length
 from rdbtools.formats.rdb import ArrayTag
@@ -43,6 +43,9 @@ _STREAM_COUNTERS_RDB_VERSION = 10  # stream v2 (Redis 7.0): entries added, max d
 _GHOST_FIELDS = [(b"x", b"y")]  # the field of an entry added only to be removed again
 #: what Redis 8.6-8.10 added that an older target's commands cannot recreate (key metadata has no command at all)
 _NEWER_KINDS = frozenset({"arrays", "stream-idmp", "stream-nacks"})
+
+#: one command as RESP: hiredis's stub types the argument as a 1-tuple, where it takes any number of arguments
+pack_command: Callable[[tuple[bytes | str | int | float, ...]], bytes] = hiredis.pack_command  # type: ignore[assignment]
 
 
 def format_score(score: float) -> bytes:
@@ -79,14 +82,14 @@ def _stream_creation(key: bytes, stream: Stream, ghosts: list[StreamId], counter
         yield (b"XADD", key, str(entry_id), *(x for pair in fields for x in pair))
     if not added:
         yield (b"XADD", key, b"MAXLEN", b"0", b"0-1", *_GHOST_FIELDS[0])
-    setid = [b"XSETID", key, str(stream.last_id)]
+    setid: list[bytes | str | int] = [b"XSETID", key, str(stream.last_id)]
     if counters and stream.entries_added is not None:
         setid += [b"ENTRIESADDED", stream.entries_added, b"MAXDELETEDID", str(stream.max_deleted_id)]
     yield tuple(setid)
 
 
 def _group_commands(key: bytes, group: ConsumerGroup, counters: bool) -> Iterator[tuple]:
-    create = [b"XGROUP", b"CREATE", key, group.name, str(group.last_delivered_id)]
+    create: list[bytes | str | int] = [b"XGROUP", b"CREATE", key, group.name, str(group.last_delivered_id)]
     if counters and group.entries_read is not None:
         create += [b"ENTRIESREAD", group.entries_read]
     yield tuple(create)
@@ -139,11 +142,9 @@ def _stream_commands(key: bytes, stream: Stream, counters: bool) -> Iterator[tup
 
 def _array_text(tag: int, value: bytes | int | float) -> bytes:
     """The value as a client sets it: numbers in the text the server stores them from."""
-    if tag == ArrayTag.INT:
-        return b"%d" % value
-    if tag == ArrayTag.FLOAT:
-        return repr(value).encode()
-    return value
+    if isinstance(value, bytes):  # (a string tag's)
+        return value
+    return b"%d" % value if tag == ArrayTag.INT else repr(value).encode()
 
 
 def _array_commands(key: bytes, array: SparseArray) -> Iterator[tuple]:
@@ -203,14 +204,15 @@ class RespWriter:
     def write(self, record: Record) -> None:
         write = self.out.write
         if isinstance(record, KeyRecord):
-            if self.target is not None and (record := self._fit(record)) is None:
+            key = record if self.target is None else self._fit(record, self.target)
+            if key is None:
                 return
-            if record.db != self.db:
-                write(pack_command((b"SELECT", record.db)))
-                self.db = record.db
-            for command in key_commands(record, self.counters):
+            if key.db != self.db:
+                write(pack_command((b"SELECT", key.db)))
+                self.db = key.db
+            for command in key_commands(key, self.counters):
                 write(pack_command(command))
-            if record.key_meta:  # a module's per-key metadata travels only inside an RDB or a DUMP
+            if key.key_meta:  # a module's per-key metadata travels only inside an RDB or a DUMP
                 self.skipped["key metadata"] = self.skipped.get("key metadata", 0) + 1
         elif isinstance(record, Function):
             write(pack_command((b"FUNCTION", b"LOAD", b"REPLACE", record.library_source)))
@@ -218,10 +220,10 @@ class RespWriter:
             # module aux data has no command form: it can only travel inside an RDB
             self.skipped["module aux"] = self.skipped.get("module aux", 0) + 1
 
-    def _fit(self, record: KeyRecord) -> KeyRecord | None:
+    def _fit(self, record: KeyRecord, target: Target) -> KeyRecord | None:
         """Leave out what Redis 8.6-8.10 added when the target has no command for it (counted, never
         silently): arrays whole, a stream's IDMP or NACK parts."""
-        while (kind := unwritable(record, self.target)) in _NEWER_KINDS:
+        while (kind := unwritable(record, target)) is not None and kind in _NEWER_KINDS:
             self.skipped[kind] = self.skipped.get(kind, 0) + 1
             if kind not in PARTIAL_DROPS:
                 return None

@@ -21,6 +21,7 @@ Grammar::
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from enum import IntEnum
 
 from construct import (
@@ -86,36 +87,42 @@ def encode_backlen(size: int) -> bytes:
     return bytes([groups[0]] + [g | 0x80 for g in groups[1:]])
 
 
-def _choose_encoding(value: int | bytes) -> Encoding:
-    """lpAppend's choice: the smallest integer encoding, else the shortest string length form."""
-    if isinstance(value, int):
+def _encode_int(value: int, encoding: Encoding | None = None) -> bytes:
+    """An integer entry's tag and data: lpAppend's smallest encoding unless ``encoding`` names one."""
+    if encoding is None:
         if 0 <= value <= 127:
-            return Encoding.UINT7
+            return bytes((value,))
         if -4096 <= value <= 4095:
-            return Encoding.INT13
-        encoding = next((e for e, (_, low, high) in _FIXED_INTS.items() if low <= value <= high), None)
-        if encoding is None:
-            raise OverflowError(f"{value} does not fit a 64-bit integer entry")
-        return encoding
-    if len(value) < 64:
-        return Encoding.STR6
-    return Encoding.STR12 if len(value) < 4096 else Encoding.STR32
-
-
-def _encode_body(encoding: Encoding, value: int | bytes) -> bytes:
+            encoding = Encoding.INT13
+        else:
+            encoding = next((e for e, (_, low, high) in _FIXED_INTS.items() if low <= value <= high), None)
+            if encoding is None:
+                raise OverflowError(f"{value} does not fit a 64-bit integer entry")
     if encoding is Encoding.UINT7:
         return bytes((value,))
     if encoding is Encoding.INT13:
         raw = value & 0x1FFF
         return bytes((0xC0 | raw >> 8, raw & 0xFF))
-    if encoding in _FIXED_INTS:
-        width = _FIXED_INTS[encoding][0]
-        return bytes((encoding,)) + value.to_bytes(width, "little", signed=True)
+    return bytes((encoding,)) + value.to_bytes(_FIXED_INTS[encoding][0], "little", signed=True)
+
+
+def _encode_str(value: bytes, encoding: Encoding | None = None) -> bytes:
+    """A string entry's tag, length and data: the shortest length form unless ``encoding`` names one."""
+    size = len(value)
+    if encoding is None:
+        encoding = Encoding.STR6 if size < 64 else Encoding.STR12 if size < 4096 else Encoding.STR32
     if encoding is Encoding.STR6:
-        return bytes((0x80 | len(value),)) + value
+        return bytes((0x80 | size,)) + value
     if encoding is Encoding.STR12:
-        return bytes((0xE0 | len(value) >> 8, len(value) & 0xFF)) + value
-    return b"\xf0" + struct.pack("<I", len(value)) + value
+        return bytes((0xE0 | size >> 8, size & 0xFF)) + value
+    return b"\xf0" + struct.pack("<I", size) + value
+
+
+def _encode_body(value: int | bytes, encoding: Encoding | None = None) -> bytes:
+    """An entry without its backlen; split by the value's type, which fixes the encodings it can take."""
+    if isinstance(value, int):
+        return _encode_int(value, encoding)
+    return _encode_str(value, encoding)
 
 
 class EntryConstruct(Construct):
@@ -155,7 +162,7 @@ class EntryConstruct(Construct):
     def _build(self, obj, stream, context, path):
         value = _entry_value(obj["value"] if isinstance(obj, dict) else obj)
         encoding = obj.get("encoding") if isinstance(obj, dict) else None
-        body = _encode_body(Encoding(encoding) if encoding is not None else _choose_encoding(value), value)
+        body = _encode_body(value, Encoding(encoding) if encoding is not None else None)
         backlen = obj.get("backlen") if isinstance(obj, dict) else None
         data = body + (backlen if backlen is not None else encode_backlen(len(body)))
         stream_write(stream, data, len(data), path)
@@ -186,11 +193,11 @@ def _entry_value(value: int | bytes) -> int | bytes:
 def entry_size(value: int | bytes) -> int:
     """The bytes an entry takes as encode_listpack writes it (how full a quicklist node is)."""
     value = _entry_value(value)
-    body = len(_encode_body(_choose_encoding(value), value))
+    body = len(_encode_body(value))
     return body + backlen_width(body)
 
 
-def schema_encode_listpack(values: list[int | bytes]) -> bytes:
+def schema_encode_listpack(values: Sequence[int | bytes]) -> bytes:
     """Build a listpack through the schema, header fields computed: the reference for the fast paths."""
     entries = ListContainer(Container(value=v) for v in values)
     body = sum(len(Entry.build(entry)) for entry in entries)
@@ -201,11 +208,11 @@ def schema_encode_listpack(values: list[int | bytes]) -> bytes:
 def entry_bytes(value: int | bytes) -> bytes:
     """One entry with the encoding lpAppend chooses and its backlen."""
     value = _entry_value(value)
-    body = _encode_body(_choose_encoding(value), value)
+    body = _encode_body(value)
     return body + encode_backlen(len(body))
 
 
-def python_encode_listpack(values: list[int | bytes]) -> bytes:
+def python_encode_listpack(values: Sequence[int | bytes]) -> bytes:
     """The same bytes as ``schema_encode_listpack``, joined directly (the writer's hot path)."""
     body = b"".join(map(entry_bytes, values))
     return struct.pack("<IH", HEADER_SIZE + len(body) + 1, min(len(values), UNKNOWN_COUNT)) + body + b"\xff"

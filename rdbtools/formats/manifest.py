@@ -94,7 +94,8 @@ _WORD_END = " \t\n\r"  # what ends an unquoted word (a vertical tab or a form fe
 def split_args(line: str) -> list[str]:
     """Split a line as sdssplitargs does (redis-cli, inline commands, config files, the manifest);
     ValueError on unbalanced quotes. Spaces are C's, not Unicode's: ``\\xa0`` is part of a word."""
-    args, i, n = [], 0, len(line)
+    args: list[str] = []
+    i, n = 0, len(line)
     while True:
         while i < n and line[i] in _C_SPACE:
             i += 1

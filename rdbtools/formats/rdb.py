@@ -448,7 +448,7 @@ HashTemplate = Struct(
     "registered" / Computed(_register_template),
 )
 
-VALUES = {
+VALUES: dict[int, Construct] = {  # by type byte
     RdbType.STRING: RdbString,
     RdbType.LIST: Counted(RdbString),
     RdbType.SET: Counted(RdbString),
@@ -498,14 +498,14 @@ def value_schema(type_byte: int, valkey: bool = False) -> Construct:
     return HASH_22[valkey] if type_byte == 22 else VALUES[type_byte]
 
 
+#: the value schemas by type byte, and by (22, valkey) for the byte the two kinds of file disagree on
+_KEY_VALUES: dict[int | tuple[int, bool], Construct] = dict(VALUES.items())  # (items: a dict's keys are invariant)
+_KEY_VALUES.update({(22, False): HASH_22[False], (22, True): HASH_22[True]})
+
 KeyEntry = Struct(
     "type" / Byte,
     "key" / RdbString,
-    "value" / Switch(
-        lambda c: (c.type, _is_valkey(c)) if c.type == 22 else c.type,
-        {**VALUES, (22, False): HASH_22[False], (22, True): HASH_22[True]},
-        default=Error,
-    ),
+    "value" / Switch(lambda c: (c.type, _is_valkey(c)) if c.type == 22 else c.type, _KEY_VALUES, default=Error),
 )
 
 ModuleAux = Struct(
@@ -523,7 +523,7 @@ FunctionPreGa = Struct(
     "code" / RdbString,
 )
 
-OPCODE_BODIES = {
+OPCODE_BODIES: dict[int, Construct] = {  # by opcode byte
     Opcode.EOF: Struct(),
     Opcode.SELECTDB: Struct("db" / Length),
     Opcode.EXPIRETIME: Struct("seconds" / Int32sl),
@@ -546,11 +546,15 @@ KeyMeta = Struct("classes" / Counted(Struct(
     "opcodes" / ModuleOpcodes,  # as a MODULE_2 value's, ending with EOF
 )))
 
+#: the opcode bodies, and by (opcode, valkey) for the bytes the two kinds of file disagree on
+_OPCODE_RECORDS: dict[int | tuple[int, bool], Construct] = dict(OPCODE_BODIES.items())
+_OPCODE_RECORDS.update({(Opcode.SLOT_IMPORT, True): SlotImport, (Opcode.KEY_META, False): KeyMeta,
+                        Opcode.HASH_TEMPLATE: HashTemplate})
+
 OpcodeRecord = Struct(
     "opcode" / Byte,
     "body" / Switch(lambda c: (c.opcode, _is_valkey(c)) if c.opcode == Opcode.SLOT_IMPORT else c.opcode,
-                    {**OPCODE_BODIES, (Opcode.SLOT_IMPORT, True): SlotImport, (Opcode.KEY_META, False): KeyMeta,
-                     Opcode.HASH_TEMPLATE: HashTemplate}, default=Error),
+                    _OPCODE_RECORDS, default=Error),
 )
 
 #: one record: an opcode (0xF2..0xFF) or a key entry (anything else is a type byte)

@@ -20,6 +20,7 @@ an empty ziplist's tail only has to stay inside the blob.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from enum import IntEnum
 
 from construct import (
@@ -67,30 +68,36 @@ _FIXED_INTS = {
 _INT_ORDER = (Encoding.INT8, Encoding.INT16, Encoding.INT24, Encoding.INT32, Encoding.INT64)
 
 
-def _choose_encoding(value: int | bytes) -> Encoding:
-    """zipTryEncoding: immediates 0..12, then the smallest integer; strings by length."""
-    if isinstance(value, int):
+def _encode_int(value: int, encoding: Encoding | None = None) -> bytes:
+    """zipTryEncoding's integer forms: immediates 0..12, then the smallest integer, unless ``encoding`` names one."""
+    if encoding is None:
         if 0 <= value <= 12:
-            return Encoding.IMMEDIATE
+            return bytes((0xF1 + value,))
         encoding = next((e for e in _INT_ORDER if _FIXED_INTS[e][1] <= value <= _FIXED_INTS[e][2]), None)
         if encoding is None:
             raise OverflowError(f"{value} does not fit a 64-bit integer entry")
-        return encoding
-    if len(value) < 64:
-        return Encoding.STR6
-    return Encoding.STR14 if len(value) < 16384 else Encoding.STR32
-
-
-def _encode_body(encoding: Encoding, value: int | bytes) -> bytes:
     if encoding is Encoding.IMMEDIATE:
         return bytes((0xF1 + value,))
-    if encoding in _FIXED_INTS:
-        return bytes((encoding,)) + value.to_bytes(_FIXED_INTS[encoding][0], "little", signed=True)
+    return bytes((encoding,)) + value.to_bytes(_FIXED_INTS[encoding][0], "little", signed=True)
+
+
+def _encode_str(value: bytes, encoding: Encoding | None = None) -> bytes:
+    """A string entry's tag, length and data: the shortest length form unless ``encoding`` names one."""
+    size = len(value)
+    if encoding is None:
+        encoding = Encoding.STR6 if size < 64 else Encoding.STR14 if size < 16384 else Encoding.STR32
     if encoding is Encoding.STR6:
-        return bytes((len(value),)) + value
+        return bytes((size,)) + value
     if encoding is Encoding.STR14:
-        return bytes((0x40 | len(value) >> 8, len(value) & 0xFF)) + value
-    return b"\x80" + struct.pack(">I", len(value)) + value
+        return bytes((0x40 | size >> 8, size & 0xFF)) + value
+    return b"\x80" + struct.pack(">I", size) + value
+
+
+def _encode_body(value: int | bytes, encoding: Encoding | None = None) -> bytes:
+    """An entry without its prevlen; split by the value's type, which fixes the encodings it can take."""
+    if isinstance(value, int):
+        return _encode_int(value, encoding)
+    return _encode_str(value, encoding)
 
 
 def encode_prevlen(size: int, wide: bool = False) -> bytes:
@@ -128,7 +135,7 @@ class EntryConstruct(Construct):
     def _build(self, obj, stream, context, path):
         value = _entry_value(obj["value"])
         encoding = obj.get("encoding")
-        body = _encode_body(Encoding(encoding) if encoding is not None else _choose_encoding(value), value)
+        body = _encode_body(value, Encoding(encoding) if encoding is not None else None)
         data = encode_prevlen(obj.get("prevlen", 0), obj.get("prevlen_wide", False)) + body
         stream_write(stream, data, len(data), path)
         return obj
@@ -156,7 +163,7 @@ def _entry_value(value: int | bytes) -> int | bytes:
     return value
 
 
-def schema_encode_ziplist(values: list[int | bytes]) -> bytes:
+def schema_encode_ziplist(values: Sequence[int | bytes]) -> bytes:
     """Build a ziplist through the schema, prevlens and header computed: the reference for the fast path."""
     entries, prev_size, offset, tail = [], 0, HEADER_SIZE, HEADER_SIZE
     for value in values:
@@ -168,12 +175,12 @@ def schema_encode_ziplist(values: list[int | bytes]) -> bytes:
                                    entries=entries))
 
 
-def encode_ziplist(values: list[int | bytes]) -> bytes:
+def encode_ziplist(values: Sequence[int | bytes]) -> bytes:
     """The same bytes as ``schema_encode_ziplist``, joined directly (the writer's hot path)."""
     parts, prev_size, offset, tail = [], 0, HEADER_SIZE, HEADER_SIZE
     for value in values:
         value = _entry_value(value)
-        entry = encode_prevlen(prev_size) + _encode_body(_choose_encoding(value), value)
+        entry = encode_prevlen(prev_size) + _encode_body(value)
         parts.append(entry)
         tail, prev_size, offset = offset, len(entry), offset + len(entry)
     header = struct.pack("<IIH", offset + 1, tail, min(len(values), UNKNOWN_COUNT))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rdbtools.rdb.model import LOGICAL_TYPES, KeyRecord
 
@@ -77,7 +77,7 @@ class KeyFilter:
     key_regex: str | None = None
     types: frozenset[str] | None = None
     expired: bool | None = None  # True: only expired keys, False: only live ones
-    now_ms: int | None = None
+    now_ms: int = field(default_factory=lambda: int(time.time() * 1000))  # what --expired compares with
 
     def __post_init__(self) -> None:
         if self.types is not None:
@@ -89,8 +89,6 @@ class KeyFilter:
             self._regex = re.compile(self.key_regex.encode("utf-8")) if self.key_regex is not None else None
         except re.error as error:
             raise ValueError(f"invalid --key-regex {self.key_regex!r}: {error}") from None
-        if self.now_ms is None:
-            self.now_ms = int(time.time() * 1000)
 
     @property
     def is_trivial(self) -> bool:

@@ -70,7 +70,7 @@ from rdbtools.rdb.model import (
     StreamId,
     StreamIdmp,
 )
-from rdbtools.rdb.source import MappedSource
+from rdbtools.rdb.source import MappedSource, Source
 
 _CRC64 = anycrc.Model("CRC64-REDIS")
 _CRC_STEP = 16 << 20  # checksum and release the mapping in steps of this many bytes
@@ -90,7 +90,7 @@ _VALKEY_HFE_MAX = (1 << 63) - 1  # Valkey 9 loads any time that is not negative
 
 def as_bytes(value: int | bytes) -> bytes:
     """A listpack/ziplist entry as the bytes Redis returns for it."""
-    return value if value.__class__ is bytes else b"%d" % value
+    return value if value.__class__ is bytes else b"%d" % value  # type: ignore[str-format]  # (an int: no bytes subclass)
 
 
 def as_score(value: int | bytes) -> float:
@@ -130,7 +130,7 @@ class RdbReader:
 
     def __init__(
         self,
-        source: MappedSource,
+        source: Source,
         *,
         start: int = 0,
         deep: bool = False,
@@ -267,10 +267,10 @@ class RdbReader:
                 self._finish(pos)
                 return
             else:
-                record, pos = self._opcode_record(op, pos)
-                if record.__class__ is SelectDb:
-                    db = record.db
-                yield None, [record]
+                opcode_record, pos = self._opcode_record(op, pos)
+                if opcode_record.__class__ is SelectDb:
+                    db = opcode_record.db
+                yield None, [opcode_record]
             if pos >= next_crc_step:
                 self._advance_crc(pos)
                 next_crc_step = pos + _CRC_STEP
@@ -417,7 +417,7 @@ class RdbReader:
             raise FormatError(f"hash template {template_id} has zero fields", offset=start)
         if template_id in self._templates:
             raise FormatError(f"duplicate hash template id {template_id}", offset=start)
-        fields = []
+        fields: list[bytes] = []
         for _ in range(count):
             name_at = pos
             name, pos = read_string(buf, pos)
@@ -453,7 +453,7 @@ class RdbReader:
 
     def _value_decoders(self) -> dict[int, tuple[Callable[[int], tuple[Any, dict | None, int]], str, str]]:
         """Type byte -> (decoder, logical type, encoding name), looked up once per key."""
-        decoders = {
+        decoders: dict[int, Callable[[int], Any]] = {  # by type byte (an RdbType, or a ValkeyType in Valkey files)
             RdbType.STRING: self._string,
             RdbType.LIST: self._plain_list,
             RdbType.SET: self._plain_set,

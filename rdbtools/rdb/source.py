@@ -13,12 +13,24 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from rdbtools.errors import InputError
 
 _PAGE = mmap.PAGESIZE
 _RELEASE_STEP = 32 << 20  # drop consumed pages in 32 MiB steps
+
+
+class Source(Protocol):
+    """What a reader reads from: a file mapped (MappedSource) or bytes in memory (BytesSource)."""
+
+    name: str
+    size: int
+    view: memoryview
+
+    def release_before(self, offset: int) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class MappedSource:

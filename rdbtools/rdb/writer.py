@@ -326,7 +326,7 @@ def _set(record: KeyRecord, target: Target, compress: bool):
     if record.type is not LISTPACK_SET and len(members) <= target.set_max_intset_entries:
         numbers = [canonical_int64(m) for m in members]
         if None not in numbers:
-            return _blob(RdbType.SET_INTSET, encode_intset(numbers), compress)
+            return _blob(RdbType.SET_INTSET, encode_intset(numbers), compress)  # type: ignore[arg-type]  # no None
     if target.set_listpacks and _small(members, target.set_max_listpack_entries, target.set_max_listpack_value):
         return _blob(RdbType.SET_LISTPACK, encode_listpack(members), compress)
     return RdbType.SET, _strings(members, compress)
@@ -526,8 +526,9 @@ def _array(record: KeyRecord, target: Target, compress: bool):
     return _schema_value(RdbType.ARRAY, Container(
         count=len(array.elements), has_insert_index=int(array.insert_index is not None),
         insert_index=array.insert_index,
-        elements=ListContainer(Container(index=index, tag=tag, value=compressed(v, compress) if tag in _STRING_TAGS
-                                         else v) for index, tag, v in array.elements)), target)
+        elements=ListContainer(Container(index=index, tag=tag, value=compressed(v, compress)  # type: ignore[arg-type]
+                                         if tag in _STRING_TAGS else v)  # (a string tag's value is bytes)
+                               for index, tag, v in array.elements)), target)
 
 
 _STRING_TAGS = frozenset({ArrayTag.SDS, ArrayTag.SMALLSTR})
