@@ -124,7 +124,7 @@ def _jsonl_records(path: str | os.PathLike[str]) -> tuple[Header, Iterator[Recor
                     raise FormatError(f"not a record of rdbtool's JSONL schema: {error}", offset=offset,
                                       path=os.fspath(path)) from None
                 offset += len(line)
-                if record is not None:
+                if record is not None and not isinstance(record, Header):  # (a header is the first line's)
                     yield record
 
     return header, records()
@@ -230,8 +230,8 @@ def replay_aof(source, report: ConvertReport, *, skip_unknown: bool = False, unt
                     engine.keyspace.load(item.record, target=engine.target)
         elif not replay.feed(batch, file):
             break
-        elif progress is not None:
-            progress("replaying", before[file] + batch[-1].offset, sum(sizes))
+        elif progress is not None:  # (a RESP part's batch)
+            progress("replaying", before[file] + batch[-1].offset, sum(sizes))  # type: ignore[union-attr]
     if progress is not None:
         progress("replaying", sum(sizes), sum(sizes))
     # by default an AOF becomes an RDB of its base's version, or of the newest Redis
@@ -285,7 +285,7 @@ class _Replay:
         else:  # a stray EXEC: Redis answers it with an error
             self.failed(CommandError("ERR EXEC without MULTI"), args, offset, file)
 
-    def failed(self, error: Exception, args: list[bytes], offset: int, file: str) -> None:
+    def failed(self, error: CommandError | UnknownCommand, args: list[bytes], offset: int, file: str) -> None:
         if isinstance(error, CommandError):
             self.report.skipped["commands answered with an error (as Redis logs them)"] += 1
         elif not self.skip_unknown:
@@ -307,6 +307,7 @@ def _convert_to_aof_dir(source, destination, options: dict[str, Any]) -> Convert
     work = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
     try:
         inner = convert(source, work / base, to="rdb", aux={b"aof-base": b"1"}, **options)
+        assert inner.target is not None  # (an RDB's conversion names its target)
         if TARGETS_BY_NAME[inner.target].rdb_version < 10:
             raise TargetError(f"{inner.target} has no multi-part AOF (Redis 7.0+ does)")
         (work / incr).write_bytes(b"")
@@ -326,7 +327,7 @@ def _convert_to_aof_dir(source, destination, options: dict[str, Any]) -> Convert
 
 def _recount(source, key_filter: KeyFilter) -> Iterator[Record]:
     if os.fspath(source) == "-":  # standard input cannot be read twice
-        return iter(())
+        return
     with RdbFile(source, keep_values=False) as rdb:
         yield from key_filter.apply(rdb)
 
@@ -346,7 +347,7 @@ def size_hints(records: Iterable[Record], target: Target, drop: frozenset[str]) 
 FROM_SOURCE: Any = object()
 
 
-def _write(header: Header, records: Iterator[Record], destination, fmt: str, options: RdbOptions,
+def _write(header: Header, records: Iterable[Record], destination, fmt: str, options: RdbOptions,
            report: ConvertReport, *, recount: Callable[[], Iterable[Record]], progress: Progress | None,
            hints: dict[int, tuple[int, int]] | None = None) -> None:
     """Write the records. RESIZEDB gives each database's counts before its keys: from ``hints``, from
@@ -381,7 +382,10 @@ def _write(header: Header, records: Iterator[Record], destination, fmt: str, opt
             if record is None:
                 continue
             if not blocked:  # once something is blocked, only look for the rest of it
-                (writer.write_key if isinstance(record, KeyRecord) else writer.write_function)(record)
+                if isinstance(record, KeyRecord):
+                    writer.write_key(record)
+                else:
+                    writer.write_function(record)
         if blocked:
             listed = "; ".join(f"{what} ({kind})" for what, kind in blocked[:10])
             more = f" and {len(blocked) - 10} more" if len(blocked) > 10 else ""

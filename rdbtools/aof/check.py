@@ -191,9 +191,10 @@ class _Walker:
                 break
             first = buf[p]
             if first == 0x23:  # '#': an annotation, not counted as a line
-                p = self._annotation(buf, p, result, last_file, to_timestamp)
-                if p is None:
+                after = self._annotation(buf, p, result, last_file, to_timestamp)
+                if after is None:
                     return
+                p = after
                 continue
             if first != 0x2A:  # '*'
                 result.format_error = True

@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from rdbtools.errors import InputError, RdbtoolError
 from rdbtools.formats.manifest import FileType, Manifest, parse_manifest
@@ -117,7 +118,7 @@ class AofFile:
             if batch and batch[0].__class__ is AofSnapshotRecord:
                 yield from batch
                 continue
-            for record in batch:
+            for record in cast("list[RespRecord]", batch):  # (a RESP part: mypy cannot narrow a list by its first item)
                 if record.args is None:
                     self.timestamp = record.timestamp if record.timestamp is not None else self.timestamp
                     continue
@@ -137,7 +138,7 @@ class AofFile:
                     self.snapshot_header = reader.header
                     for _, records in reader.iter_batches():
                         yield part.name, [AofSnapshotRecord(part.name, record) for record in records]
-                    start = reader.end_offset
+                    start = reader.end_offset or 0  # (set once the records are read)
                 try:
                     for batch in iter_record_batches(buf, start):
                         yield part.name, batch

@@ -50,17 +50,17 @@ def check_aof_command(
 
 
 def _act(report: AofCheck, fix: bool, yes: bool, dry_run: bool, console: Console) -> int:
-    target = next((f for f in report.files if f.truncate_at is not None), None)
-    if target is not None:
+    cut = next(((f, f.truncate_at) for f in report.files if f.truncate_at is not None), None)
+    if cut is not None:
         # like redis-check-aof, cutting to a timestamp does not ask (the backup is kept all the same)
-        return _truncate(target, target.truncate_at, True, dry_run, console,
+        return _truncate(*cut, True, dry_run, console,
                          f"cut at the first annotation after {report.to_timestamp}")
     if report.valid:
         return EXIT_OK
     problem = report.problem
     if not fix or problem is None or problem.rdb_error or problem.timestamp_error:
         return EXIT_BAD_FILE
-    if problem is not report.files[-1] or len(report.files) < len(report.layout.parts):
+    if problem is not report.files[-1] or (report.layout is not None and len(report.files) < len(report.layout.parts)):
         console.print(f"[red]cannot fix[/red]: {problem.name} is not the last file; Redis only cuts the last one")
         return EXIT_BAD_FILE
     return _truncate(problem, problem.ok_up_to, yes, dry_run, console, "cut the broken tail")

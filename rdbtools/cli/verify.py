@@ -42,6 +42,7 @@ def verify(
     console = Console(stderr=False, highlight=False)
     reports: list[VerifyReport | AofCheck] = []
     for path in files:
+        report: VerifyReport | AofCheck
         if path != "-" and looks_like_aof(path):
             report = check_aof(path)  # everything check-aof checks, the RDB preamble or base deeply
             if fmt == "human":
