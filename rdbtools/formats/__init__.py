@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TypeAlias
+
+#: what a decoder reads: a file's mapping (memoryview) or a blob already read (bytes)
+Blob: TypeAlias = bytes | memoryview
 
 
 def accelerated(name: str) -> Callable | None:

@@ -15,6 +15,7 @@ import struct
 from construct import Array, Container, Int16sl, Int32sl, Int32ul, Int64sl, Struct, Switch, this
 
 from rdbtools.errors import FormatError, TruncatedError
+from rdbtools.formats import Blob
 
 _WIDTH_TYPES = {2: Int16sl, 4: Int32sl, 8: Int64sl}
 _FORMATS = {2: "h", 4: "i", 8: "q"}
@@ -46,7 +47,7 @@ def encode_intset(values: list[int]) -> bytes:
     return struct.pack(f"<II{len(elements)}{_FORMATS[width]}", width, len(elements), *elements)
 
 
-def decode_intset(buf, deep: bool = False) -> list[int]:
+def decode_intset(buf: Blob, deep: bool = False) -> list[int]:
     size = len(buf)
     if size < 8:
         raise TruncatedError(f"intset of {size} bytes is shorter than its header", offset=0)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import Any, BinaryIO, NoReturn
 
 from construct import (
     Const,
@@ -39,7 +40,7 @@ from construct import (
 )
 
 from rdbtools.errors import FormatError, TruncatedError
-from rdbtools.formats import accelerated
+from rdbtools.formats import Blob, accelerated
 from rdbtools.formats.numbers import canonical_int64
 
 END = 0xFF
@@ -129,7 +130,7 @@ class EntryConstruct(Construct):
     """One listpack entry: Container(encoding, value, backlen). Without ``encoding`` (building from a
     value) it chooses as Redis does; a string value that is a canonical integer becomes an integer."""
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         first = stream_read(stream, 1, path)[0]
         if first == END:
             raise FormatError("listpack end marker")  # stops GreedyRange at the terminator
@@ -159,7 +160,7 @@ class EntryConstruct(Construct):
         backlen = stream_read(stream, backlen_width(len(body)), path)
         return Container(encoding=encoding, value=value, backlen=backlen)
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         value = _entry_value(obj["value"] if isinstance(obj, dict) else obj)
         encoding = obj.get("encoding") if isinstance(obj, dict) else None
         body = _encode_body(value, Encoding(encoding) if encoding is not None else None)
@@ -168,7 +169,7 @@ class EntryConstruct(Construct):
         stream_write(stream, data, len(data), path)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("a listpack entry has a variable size")
 
 
@@ -223,7 +224,7 @@ encode_listpack = accelerated("encode_listpack") or python_encode_listpack
 
 # --- fast path -------------------------------------------------------------------------------
 
-def python_decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
+def python_decode_listpack(buf: Blob, deep: bool = False) -> list[int | bytes]:
     """Entries of a listpack blob as ints and bytes, with the checks Redis always does on load;
     ``deep`` adds the entry-level checks of its sanitizer (backlen values and widths).
 
@@ -286,7 +287,7 @@ def python_decode_listpack(buf, deep: bool = False) -> list[int | bytes]:
 _INT_BODY = {0xF1: 3, 0xF2: 4, 0xF3: 5, 0xF4: 9}
 
 
-def _check_backlen(buf, entry_end: int, body: int, index: int) -> None:
+def _check_backlen(buf: Blob, entry_end: int, body: int, index: int) -> None:
     """Redis's lpValidateNext: the back-length read backwards from the entry's last byte, 7 bits a byte
     until a byte with bit 7 clear (at most 5 bytes), must equal the entry's size. Only the value is
     checked: the bytes it spans may reach into the entry's data, as Redis reads them."""

@@ -26,12 +26,13 @@ import re
 import struct
 from enum import IntEnum
 from functools import partial
+from typing import Any, BinaryIO, NoReturn
 
 import lzf
 from construct import Construct, SizeofError, stream_read, stream_write
 
 from rdbtools.errors import FormatError, TruncatedError
-from rdbtools.formats import accelerated
+from rdbtools.formats import Blob, accelerated
 from rdbtools.formats.numbers import canonical_int64
 
 # --- lengths ---------------------------------------------------------------------------------
@@ -90,7 +91,7 @@ def encode_length(value: int, form: LengthForm | None = None) -> bytes:
 class LengthConstruct(Construct):
     """`len` (§3.1). Parses to ``int`` (``RdbLength`` when the form was not minimal)."""
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         first = stream_read(stream, 1, path)[0]
         kind = first & 0xC0
         if kind == 0x00:
@@ -110,12 +111,12 @@ class LengthConstruct(Construct):
             return RdbLength(value, form)
         return value
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         data = encode_length(obj, getattr(obj, "form", None))
         stream_write(stream, data, len(data), path)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("a length has a variable size")
 
 
@@ -253,7 +254,7 @@ def decompress_lzf(packed: bytes, ulen: int) -> bytes:
 class StringConstruct(Construct):
     """`str` (§3.2). Parses to ``bytes`` (``RdbBytes`` whenever the stored form must be kept)."""
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         first = stream_read(stream, 1, path)[0]
         if first & 0xC0 != 0xC0:
             stream.seek(-1, 1)
@@ -275,12 +276,12 @@ class StringConstruct(Construct):
             return RdbBytes(decompress_lzf(packed, ulen), StringEncoding.LZF, compressed=packed)
         raise FormatError(f"unknown RDB string encoding 0x{first:02x}")
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         data = encode_string(obj)
         stream_write(stream, data, len(data), path)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("a string has a variable size")
 
 
@@ -356,20 +357,20 @@ def blob_score(text: bytes) -> float:
 class AsciiDoubleConstruct(Construct):
     """`dbl-txt`: a u8 length then the text; three length values stand for NaN and infinities."""
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         size = stream_read(stream, 1, path)[0]
         if size in _ASCII_SPECIALS:
             return AsciiScore(_ASCII_SPECIALS[size], None)
         text = stream_read(stream, size, path)
         return AsciiScore(parse_ascii_double(text), text)
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         text = getattr(obj, "text", None)
         data = bytes((len(text),)) + text if text is not None else format_ascii_double(obj)
         stream_write(stream, data, len(data), path)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("an ASCII double has a variable size")
 
 
@@ -384,7 +385,7 @@ _unpack_i16 = struct.Struct("<h").unpack_from
 _unpack_i32 = struct.Struct("<i").unpack_from
 
 
-def read_length(buf, pos: int) -> tuple[int, int]:
+def read_length(buf: Blob, pos: int) -> tuple[int, int]:
     """Fast `len`: no RdbLength wrapper, the reader never needs the form."""
     try:
         first = buf[pos]
@@ -408,7 +409,7 @@ def read_length(buf, pos: int) -> tuple[int, int]:
     raise FormatError(f"expected a length, found byte 0x{first:02x}", offset=pos)
 
 
-def read_string(buf, pos: int) -> tuple[bytes, int]:
+def read_string(buf: Blob, pos: int) -> tuple[bytes, int]:
     """Fast `str`: plain ``bytes`` out, integers as their decimal text."""
     try:
         first = buf[pos]
@@ -442,7 +443,7 @@ def read_string(buf, pos: int) -> tuple[bytes, int]:
     return bytes(buf[start:end]), end
 
 
-def read_lzf(buf, pos: int) -> tuple[bytes, int]:
+def read_lzf(buf: Blob, pos: int) -> tuple[bytes, int]:
     clen, at = read_length(buf, pos + 1)
     ulen, at = read_length(buf, at)
     end = at + clen

@@ -22,6 +22,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import Any, BinaryIO, NoReturn
 
 from construct import (
     Const,
@@ -37,7 +38,7 @@ from construct import (
 )
 
 from rdbtools.errors import FormatError, TruncatedError
-from rdbtools.formats import accelerated
+from rdbtools.formats import Blob, accelerated
 from rdbtools.formats.numbers import canonical_int64
 
 END = 0xFF
@@ -107,7 +108,7 @@ def encode_prevlen(size: int, wide: bool = False) -> bytes:
 class EntryConstruct(Construct):
     """One entry: Container(prevlen, prevlen_wide, encoding, value)."""
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         first = stream_read(stream, 1, path)[0]
         if first == END:
             raise FormatError("ziplist end marker")  # stops GreedyRange at the terminator
@@ -132,7 +133,7 @@ class EntryConstruct(Construct):
             raise FormatError(f"invalid ziplist entry encoding 0x{tag:02x}")
         return Container(prevlen=prevlen, prevlen_wide=wide, encoding=encoding, value=value)
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         value = _entry_value(obj["value"])
         encoding = obj.get("encoding")
         body = _encode_body(value, Encoding(encoding) if encoding is not None else None)
@@ -140,7 +141,7 @@ class EntryConstruct(Construct):
         stream_write(stream, data, len(data), path)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("a ziplist entry has a variable size")
 
 
@@ -193,7 +194,7 @@ def encode_ziplist(values: Sequence[int | bytes]) -> bytes:
 _INT_DATA = {0xFE: 1, 0xC0: 2, 0xF0: 3, 0xD0: 4, 0xE0: 8}
 
 
-def python_decode_ziplist(buf, deep: bool = False) -> list[int | bytes]:
+def python_decode_ziplist(buf: Blob, deep: bool = False) -> list[int | bytes]:
     """Entries of a ziplist blob as ints and bytes, fully validated (as Redis does on every load).
 
     Each entry's extent is checked against the blob before its data is read, so an error always

@@ -17,6 +17,7 @@ entries end at the first 0xFF and what follows it up to the last byte is never r
 from __future__ import annotations
 
 import struct
+from typing import Any, BinaryIO, NoReturn
 
 from construct import (
     Bytes,
@@ -33,6 +34,7 @@ from construct import (
 )
 
 from rdbtools.errors import FormatError, TruncatedError
+from rdbtools.formats import Blob
 
 END = 0xFF
 BIG_LENGTH = 0xFE
@@ -42,7 +44,7 @@ UNKNOWN_COUNT = 254
 class LengthConstruct(Construct):
     """A zipmap length: one byte below 254, else 0xFE and a u32le (kept as read)."""
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         first = stream_read(stream, 1, path)[0]
         if first == END:
             raise FormatError("zipmap end marker")  # stops GreedyRange at the terminator
@@ -50,13 +52,13 @@ class LengthConstruct(Construct):
             return Container(value=struct.unpack("<I", stream_read(stream, 4, path))[0], wide=True)
         return Container(value=first, wide=False)
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         value, wide = (obj["value"], obj.get("wide", False)) if isinstance(obj, dict) else (obj, False)
         data = bytes((value,)) if value < BIG_LENGTH and not wide else b"\xfe" + struct.pack("<I", value)
         stream_write(stream, data, len(data), path)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("a zipmap length has a variable size")
 
 
@@ -84,7 +86,7 @@ def encode_zipmap(pairs: list[tuple[bytes, bytes]]) -> bytes:
     return ZIPMAP.build(Container(zmlen=min(len(pairs), UNKNOWN_COUNT), entries=entries))
 
 
-def _read_length(buf, pos: int) -> tuple[int, int]:
+def _read_length(buf: Blob, pos: int) -> tuple[int, int]:
     first = buf[pos]
     if first < BIG_LENGTH:
         return first, pos + 1
@@ -93,7 +95,7 @@ def _read_length(buf, pos: int) -> tuple[int, int]:
     raise FormatError("zipmap ends inside an entry", offset=pos)
 
 
-def decode_zipmap(buf, deep: bool = False) -> list[tuple[bytes, bytes]]:
+def decode_zipmap(buf: Blob, deep: bool = False) -> list[tuple[bytes, bytes]]:
     size = len(buf)
     if size < 2:
         raise TruncatedError("zipmap shorter than its header and terminator", offset=0)
