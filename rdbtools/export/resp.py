@@ -44,7 +44,7 @@ _GHOST_FIELDS = [(b"x", b"y")]  # the field of an entry added only to be removed
 #: what Redis 8.6-8.10 added that an older target's commands cannot recreate (key metadata has no command at all)
 _NEWER_KINDS = frozenset({"arrays", "stream-idmp", "stream-nacks"})
 
-#: one command as RESP: hiredis's stub types the argument as a 1-tuple, where it takes any number of arguments
+#: one command as RESP: hiredis's stub types the argument as a 1-tuple (hiredis-py PR #195), it takes any number
 pack_command: Callable[[tuple[bytes | str | int | float, ...]], bytes] = hiredis.pack_command  # type: ignore[assignment]
 
 
