@@ -217,6 +217,8 @@ class Marked(str):
     plain type name everywhere, told apart only by identity (``is``); one object per mark (copies are
     itself), so no entry pays a field for it. The writer and OBJECT ENCODING read it."""
 
+    fill: int  # list_with_fill's marks only (read with getattr): the list-max-listpack-size the list was made under
+
     def __copy__(self) -> Marked:
         return self
 

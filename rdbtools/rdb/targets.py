@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from typing import Any
 
 from rdbtools.errors import UnsupportedError
 from rdbtools.rdb.model import list_with_fill
@@ -216,12 +215,13 @@ class Target:
         return b"UNLINK" if self.valkey_server else b"DEL"
 
     def with_thresholds(self, **thresholds: int) -> Target:
-        return replace(self, **thresholds)  # type: ignore[arg-type]  # field names chosen at run time: replace checks
+        # (field names chosen at run time: replace checks them, mypy cannot)
+        return replace(self, **thresholds)  # type: ignore[arg-type]
 
     def with_config(self, directives: dict[str, str]) -> Target:
         """The target with redis.conf encoding thresholds (``hash-max-listpack-entries 1024``, the
         older ``*-ziplist-*`` names too) in place of the server's defaults."""
-        changes: dict[str, Any] = {}  # (ints, under field names known at run time: replace checks them, mypy cannot)
+        changes: dict[str, int] = {}
         for name, text in directives.items():
             directive = name.lower()
             if directive not in THRESHOLD_DIRECTIVES:
@@ -238,7 +238,7 @@ class Target:
             if value < 0:
                 raise UnsupportedError(f"{name} cannot be negative")
             changes[field] = value
-        return replace(self, **changes)
+        return self.with_thresholds(**changes)
 
     def _list_node_limits(self, fill: int) -> dict[str, int]:
         """list-max-listpack-size as a quicklist takes it (quicklistSetFill): -1 to -5 a node size in bytes
@@ -252,7 +252,7 @@ class Target:
 
     def with_list_fill(self, fill: int) -> Target:
         """The target with another list-max-listpack-size (a list made under it splits by it)."""
-        return replace(self, **self._list_node_limits(fill))
+        return self.with_thresholds(**self._list_node_limits(fill))
 
     @property
     def new_list(self) -> str:
