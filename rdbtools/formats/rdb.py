@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 from io import BytesIO
+from typing import Any, BinaryIO, NoReturn
 
 from construct import (
     Array,
@@ -35,6 +36,7 @@ from construct import (
     Const,
     Construct,
     ConstructError,
+    Container,
     Error,
     Float32l,
     Float64l,
@@ -255,7 +257,7 @@ def key_meta_spec(name: str, version: int, flags: int) -> int:
 # --- schemas ---------------------------------------------------------------------------------
 
 
-def _is_valkey(ctx) -> bool:
+def _is_valkey(ctx: Container) -> bool:
     """Whether the file being read is a Valkey (>= 80) one: from the header, or passed in."""
     root = ctx._root
     return bool(root.get("valkey")) if "valkey" in root else bool(ctx._params.get("valkey", False))
@@ -294,7 +296,7 @@ PendingEntry = Struct(
 )
 
 
-def Consumer(version):
+def Consumer(version: int) -> Construct:
     return Struct(
         "name" / RdbString,
         "seen_time" / Int64sl,
@@ -303,7 +305,7 @@ def Consumer(version):
     )
 
 
-def ConsumerGroup(version):
+def ConsumerGroup(version: int) -> Construct:
     return Struct(
         "name" / RdbString,
         "last_delivered_id" / StreamIdLengths,
@@ -314,7 +316,7 @@ def ConsumerGroup(version):
     )
 
 
-def StreamIdmp():
+def StreamIdmp() -> Construct:
     """v4+ (8.6): idempotent producers, after the groups (docs/formats.md §13.2)."""
     return Struct(
         "duration" / Length,  # seconds an iid is remembered: 1..86400
@@ -328,7 +330,7 @@ def StreamIdmp():
     )
 
 
-def Stream(version):
+def Stream(version: int) -> Construct:
     return Struct(
         "nodes" / Counted(Struct(
             "master_id" / RdbString,  # 16 bytes: the node's master entry id, big-endian
@@ -347,25 +349,25 @@ def Stream(version):
 class Counted(Construct):
     """``len`` count, then that many items; the count keeps its stored form when it was not minimal."""
 
-    def __init__(self, subcon) -> None:
+    def __init__(self, subcon: Construct) -> None:
         super().__init__()
         self.subcon = subcon
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         count = Length._parse(stream, context, path)
         items = ListContainer(self.subcon._parsereport(stream, context, path) for _ in range(count))
         if getattr(count, "form", None) is not None:
             items.count_form = count.form
         return items
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         form = getattr(obj, "count_form", None)
         Length._build(RdbLength(len(obj), form) if form is not None else len(obj), stream, context, path)
         for item in obj:
             self.subcon._build(item, stream, context, path)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("a counted array has a variable size")
 
 
@@ -376,10 +378,10 @@ class Refuse(Construct):
         super().__init__()
         self.reason = reason
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         raise UnsupportedError(self.reason)
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         raise UnsupportedError(self.reason)
 
 
@@ -412,7 +414,7 @@ TemplateFieldNames = Struct(
 )
 
 
-def _templates(ctx) -> dict[int, int]:
+def _templates(ctx: Container) -> dict[int, int]:
     """Template id -> field count of the HASH_TEMPLATE records read so far, as the loader keeps them.
 
     A whole file keeps them in its root context; a record parsed alone gets them as ``templates=``.
@@ -423,11 +425,11 @@ def _templates(ctx) -> dict[int, int]:
     return ctx._params.get("templates", {})
 
 
-def _register_template(ctx) -> None:
+def _register_template(ctx: Container) -> None:
     _templates(ctx)[ctx.id] = len(ctx.fields)
 
 
-def _template_field_count(ctx) -> int:
+def _template_field_count(ctx: Container) -> int:
     """Type 32 stores no count: the referenced template's field count says how many values follow."""
     templates = _templates(ctx)
     if ctx.template_id not in templates:
@@ -435,7 +437,7 @@ def _template_field_count(ctx) -> int:
     return templates[ctx.template_id]
 
 
-def _inline_field_count(ctx) -> int:
+def _inline_field_count(ctx: Container) -> int:
     """Type 31: as many values as the inline field names (a listpack's entries, or a counted list)."""
     names = ctx.fields.names
     return len(decode_listpack(names)) if ctx.fields.fields_format == TemplateFields.LISTPACK else len(names)
@@ -607,5 +609,5 @@ def parse_records(data: bytes) -> Iterator[tuple[int, int, object]]:
             return
 
 
-def build_record(record, *, valkey: bool = False, templates: dict[int, int] | None = None) -> bytes:
+def build_record(record: Container, *, valkey: bool = False, templates: dict[int, int] | None = None) -> bytes:
     return Record.build(record, valkey=valkey, templates={} if templates is None else templates)

@@ -21,7 +21,7 @@ bytes after an argument are skipped unchecked. redis-check-aof is stricter (aof/
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, BinaryIO, NamedTuple, NoReturn
 
 from construct import (
     Array,
@@ -39,7 +39,7 @@ from construct import (
 )
 
 from rdbtools.errors import FormatError, TruncatedError
-from rdbtools.formats import accelerated
+from rdbtools.formats import Blob, accelerated
 from rdbtools.formats.numbers import INT64_MAX, INT64_MIN, strtol
 
 CRLF = b"\r\n"
@@ -50,7 +50,7 @@ MAX_LINE = 1024  # Redis reads annotation lines into a buffer of this size
 class DecimalLine(Construct):
     """Digits (as Redis's strtol reads them) up to CRLF; keeps the exact text so building is exact."""
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         text = bytearray()
         while True:
             char = stream_read(stream, 1, path)
@@ -65,29 +65,29 @@ class DecimalLine(Construct):
             raise FormatError(f"not a number: {bytes(text)!r}")
         return bytes(text)
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         data = (obj if isinstance(obj, bytes) else b"%d" % obj) + CRLF
         stream_write(stream, data, len(data), path)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("a number line has a variable size")
 
 
 class TextLine(Construct):
     """An annotation's text, up to CRLF."""
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         text = bytearray()
         while not text.endswith(CRLF):
             text += stream_read(stream, 1, path)
         return bytes(text[:-2])
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         stream_write(stream, obj + CRLF, len(obj) + 2, path)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("a text line has a variable size")
 
 
@@ -135,7 +135,7 @@ class RespRecord(NamedTuple):
         return value if stop == len(self.annotation) and INT64_MIN < value < INT64_MAX else None
 
 
-def _line(buf, pos: int, end: int) -> tuple[bytes, bool]:
+def _line(buf: Blob, pos: int, end: int) -> tuple[bytes, bool]:
     """What the loader's fgets reads at pos: up to and with a '\\n', at most MAX_LINE - 1 bytes; and whether
     it stopped at the end of the stream."""
     stop = min(end, pos + MAX_LINE - 1)
@@ -157,7 +157,7 @@ def _annotation(text: bytes) -> bytes:
     return text[1:-2] if text.endswith(CRLF) else text[1:]
 
 
-def iter_records(buf, start: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[RespRecord]:
+def iter_records(buf: Blob, start: int = 0, end: int | None = None, first_line: int = 1) -> Iterator[RespRecord]:
     """Records from ``start``; FormatError / TruncatedError at the offset of the record that fails.
 
     Bulk lengths are checked against the bytes left before anything is read or allocated. Runs of
@@ -167,7 +167,7 @@ def iter_records(buf, start: int = 0, end: int | None = None, first_line: int = 
         yield from batch
 
 
-def iter_record_batches(buf, start: int = 0, end: int | None = None,
+def iter_record_batches(buf: Blob, start: int = 0, end: int | None = None,
                         first_line: int = 1) -> Iterator[list[RespRecord]]:
     """The records of ``iter_records`` in lists, as the compiled scanner makes them (for hot loops)."""
     end = len(buf) if end is None else end
@@ -197,7 +197,7 @@ def _first_misread_annotation(batch: list[RespRecord]) -> int | None:
     return None
 
 
-def read_record(buf, pos: int, end: int, line: int) -> tuple[RespRecord, int, int]:
+def read_record(buf: Blob, pos: int, end: int, line: int) -> tuple[RespRecord, int, int]:
     """The record at ``pos``, read as the loader reads it: (record, position after it, line after it).
     A TruncatedError's offset is the start of the record cut short (where the loader truncates)."""
     record_start, record_line = pos, line
@@ -214,7 +214,7 @@ def read_record(buf, pos: int, end: int, line: int) -> tuple[RespRecord, int, in
     return RespRecord(record_start, record_line, args), pos, line
 
 
-def _command(buf, pos: int, end: int, line: int, text: bytes, at_end: bool) -> tuple[list[bytes], int, int]:
+def _command(buf: Blob, pos: int, end: int, line: int, text: bytes, at_end: bool) -> tuple[list[bytes], int, int]:
     """A command whose '*' line is ``text``: (args, position after it, line after it)."""
     if text[0] != 0x2A:  # '*'
         raise FormatError(f"expected '*' starting a command, found {text[:1]!r}", offset=pos)

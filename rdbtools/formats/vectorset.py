@@ -23,9 +23,11 @@ from __future__ import annotations
 import math
 import struct
 from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from io import BytesIO
+from typing import Any, BinaryIO, NoReturn
 
 from construct import (
     Array,
@@ -78,7 +80,7 @@ class Item(Construct):
         self.opcode = opcode
         self.what = what
 
-    def _parse(self, stream, context, path):
+    def _parse(self, stream: BinaryIO, context: Any, path: str) -> Any:
         at = stream.tell()
         opcode = Length._parse(stream, context, path)
         if opcode != self.opcode:
@@ -91,7 +93,7 @@ class Item(Construct):
             return bytes(RdbString._parse(stream, context, path))
         return None
 
-    def _build(self, obj, stream, context, path):
+    def _build(self, obj: Any, stream: BinaryIO, context: Any, path: str) -> Any:
         data = encode_length(self.opcode)
         if self.opcode == ModuleOpcode.UINT:
             data += encode_length(obj)
@@ -100,7 +102,7 @@ class Item(Construct):
         stream.write(data)
         return obj
 
-    def _sizeof(self, context, path):
+    def _sizeof(self, context: Any, path: str) -> NoReturn:
         raise SizeofError("a module item has a variable size")
 
 
@@ -205,7 +207,7 @@ def _config(config: int) -> tuple[Quantization, int]:
     return Quantization(kind), (config >> 8) & 0xFFFF or DEFAULT_M
 
 
-def _projection(stored, dim: int) -> Projection | None:
+def _projection(stored: Container | None, dim: int) -> Projection | None:
     if stored is None:
         return None
     size = 4 * stored.input_dim * dim
@@ -217,7 +219,7 @@ def _projection(stored, dim: int) -> Projection | None:
                                                                                        stored.input_dim)])
 
 
-def _params(node) -> _Params:
+def _params(node: Container) -> _Params:
     """A node's parameters (hnsw.c hnsw_serialize_node), refused as hnsw_insert_serialized refuses them."""
     params, at = node.params, node.offset
     if len(params) < 2:
@@ -288,7 +290,7 @@ def _check_links(node_id: int, layer_no: int, links: list[int], levels: dict[int
                               offset=at)
 
 
-def _element(node, params: _Params, dim: int, quantization: Quantization) -> VectorSetElement:
+def _element(node: Container, params: _Params, dim: int, quantization: Quantization) -> VectorSetElement:
     size = vector_bytes(dim, quantization)
     if len(node.vector) != size:
         raise FormatError(f"vector set element {node.element!r}: vector of {len(node.vector)} bytes, "
@@ -327,7 +329,7 @@ def dequantize(stored: bytes, dim: int, quantization: Quantization, l2: float, s
 # --- what VADD stores, and the value written back ---------------------------------------------------
 
 
-def _f32(values) -> list[float]:
+def _f32(values: Iterable[float]) -> list[float]:
     """Each value rounded to float32, as C stores the result of one float operation."""
     return array("f", values).tolist()
 
