@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeAlias
 
 import anycrc
 
@@ -84,6 +84,10 @@ _unpack_id = struct.Struct(">QQ").unpack_from
 
 _STREAM_DELETED = 1  # stream entry flag: a tombstone kept in the node
 _STREAM_SAMEFIELDS = 2  # stream entry flag: fields equal the node's master fields
+#: what a value decoder returns: the value, its fields' expire times (a hash with field TTLs), the position after it
+Decoded: TypeAlias = tuple[Any, dict[bytes, int] | None, int]
+#: one field of a hash with field TTLs: name, value, expire time (None: none), the position after it
+_Field: TypeAlias = tuple[bytes, bytes, int | None, int]
 _HFE_MAX = (1 << 48) - 1  # hash field expire times are at most 48 bits (Redis EB_EXPIRE_TIME_MAX)
 _VALKEY_HFE_MAX = (1 << 63) - 1  # Valkey 9 loads any time that is not negative
 
@@ -275,7 +279,8 @@ class RdbReader:
                 self._advance_crc(pos)
                 next_crc_step = pos + _CRC_STEP
 
-    def _per_key_opcode(self, op: int, pos: int, expire_ms, idle, freq):
+    def _per_key_opcode(self, op: int, pos: int, expire_ms: int | None, idle: int | None,
+                        freq: int | None) -> tuple[int | None, int | None, int | None, int]:
         """EXPIRETIME_MS, EXPIRETIME, IDLE or FREQ: metadata for the key entry that follows."""
         buf = self._buf
         if op == Opcode.EXPIRETIME_MS:
@@ -451,7 +456,7 @@ class RdbReader:
 
     # --- values -------------------------------------------------------------------------------
 
-    def _value_decoders(self) -> dict[int, tuple[Callable[[int], tuple[Any, dict | None, int]], str, str]]:
+    def _value_decoders(self) -> dict[int, tuple[Callable[[int], Decoded], str, str]]:
         """Type byte -> (decoder, logical type, encoding name), looked up once per key."""
         decoders: dict[int, Callable[[int], Any]] = {  # by type byte (an RdbType, or a ValkeyType in Valkey files)
             RdbType.STRING: self._string,
@@ -515,7 +520,7 @@ class RdbReader:
             self._flag(f"empty {what}: Redis skips such keys on load ('rdbLoadObject skipping empty key'), "
                        "redis-check-rdb rejects them", pos)
 
-    def _string(self, pos: int):
+    def _string(self, pos: int) -> Decoded:
         value, pos = read_string(self._buf, pos)
         return value, None, pos
 
@@ -529,18 +534,18 @@ class RdbReader:
             items.append(item)
         return items, pos
 
-    def _plain_list(self, pos: int):
+    def _plain_list(self, pos: int) -> Decoded:
         items, pos = self._counted(pos, "collection", lambda at: read_string(self._buf, at))
         return items, None, pos
 
-    def _plain_set(self, pos: int):
+    def _plain_set(self, pos: int) -> Decoded:
         """Redis refuses a set that repeats a member ('Duplicate set members detected')."""
         members, _, pos = self._plain_list(pos)
         if self.deep:
             self._unique(len(set(members)), len(members), "set members", pos)
         return members, None, pos
 
-    def _zset_ascii(self, pos: int):
+    def _zset_ascii(self, pos: int) -> Decoded:
         items, pos = self._counted(pos, "sorted set", self._member_and_ascii_score)
         self._distinct_members(items, pos)
         return items, None, pos
@@ -570,7 +575,7 @@ class RdbReader:
             raise FormatError("zset score is NaN", offset=pos)
         return score
 
-    def _zset_binary(self, pos: int):
+    def _zset_binary(self, pos: int) -> Decoded:
         items, pos = self._counted(pos, "sorted set", self._member_and_binary_score)
         self._distinct_members(items, pos)
         return items, None, pos
@@ -580,7 +585,7 @@ class RdbReader:
         self._need(pos, 8, "a score")
         return (member, self._score(_unpack_f64(self._buf, pos)[0], pos)), pos + 8
 
-    def _hash(self, pos: int):
+    def _hash(self, pos: int) -> Decoded:
         pairs, pos = self._counted(pos, "hash", self._field_and_value)
         fields = dict(pairs)
         self._unique(len(fields), len(pairs), "hash fields", pos)
@@ -595,14 +600,14 @@ class RdbReader:
         if distinct != total and self.deep:
             self._flag(f"duplicate {what}: {total} stored, {distinct} distinct", pos)
 
-    def _module_pre_ga(self, pos: int):
+    def _module_pre_ga(self, pos: int) -> Decoded:
         module_id, _ = read_length(self._buf, pos)
         name, _ = module_name(module_id)
         raise UnsupportedError(
             f"pre-release module value (RDB type 6) of module '{name}' cannot be read without the "
             "module; Redis 7.2+ refuses it too", offset=pos)
 
-    def _module(self, pos: int):
+    def _module(self, pos: int) -> Decoded:
         module_id, pos = read_length(self._buf, pos)
         start = pos
         pos = self._skip_module_opcodes(pos)
@@ -610,22 +615,22 @@ class RdbReader:
         payload = bytes(self._buf[start:pos])
         return ModuleValue(module_id, name, encver, payload, _decode_module(name, encver, payload, start)), None, pos
 
-    def _hash_zipmap(self, pos: int):
+    def _hash_zipmap(self, pos: int) -> Decoded:
         pairs, pos = self._blob(pos, decode_zipmap, "zipmap")
         fields = dict(pairs)
         self._unique(len(fields), len(pairs), "hash fields", pos)
         return fields, None, pos
 
-    def _list_ziplist(self, pos: int):
+    def _list_ziplist(self, pos: int) -> Decoded:
         entries, pos = self._blob(pos, decode_ziplist, "ziplist")
         self._nonempty(len(entries), "list", pos)
         return [as_bytes(e) for e in entries], None, pos
 
-    def _set_intset(self, pos: int):
+    def _set_intset(self, pos: int) -> Decoded:
         members, pos = self._blob(pos, decode_intset, "intset")
         return [b"%d" % m for m in members], None, pos
 
-    def _pairs(self, pos: int, decode: Callable, what: str, kind: str):
+    def _pairs(self, pos: int, decode: Callable, what: str, kind: str) -> tuple[list[int | bytes], int]:
         entries, pos = self._blob(pos, decode, what)
         if len(entries) % 2:
             raise FormatError(f"{what} of a {kind} holds an odd number of entries ({len(entries)})",
@@ -633,39 +638,39 @@ class RdbReader:
         self._nonempty(len(entries), kind, pos)
         return entries, pos
 
-    def _zset_ziplist(self, pos: int):
+    def _zset_ziplist(self, pos: int) -> Decoded:
         return self._zset_pairs(pos, decode_ziplist, "ziplist")
 
-    def _zset_listpack(self, pos: int):
+    def _zset_listpack(self, pos: int) -> Decoded:
         return self._zset_pairs(pos, decode_listpack, "listpack")
 
-    def _zset_pairs(self, pos: int, decode: Callable, what: str):
+    def _zset_pairs(self, pos: int, decode: Callable, what: str) -> Decoded:
         entries, pos = self._pairs(pos, decode, what, "sorted set")
         items = [(as_bytes(entries[i]), self._score(as_score(entries[i + 1]), pos))
                  for i in range(0, len(entries), 2)]
         self._distinct_members(items, pos)
         return items, None, pos
 
-    def _hash_ziplist(self, pos: int):
+    def _hash_ziplist(self, pos: int) -> Decoded:
         return self._hash_pairs(pos, decode_ziplist, "ziplist")
 
-    def _hash_listpack(self, pos: int):
+    def _hash_listpack(self, pos: int) -> Decoded:
         return self._hash_pairs(pos, decode_listpack, "listpack")
 
-    def _hash_pairs(self, pos: int, decode: Callable, what: str):
+    def _hash_pairs(self, pos: int, decode: Callable, what: str) -> Decoded:
         entries, pos = self._pairs(pos, decode, what, "hash")
         fields = {as_bytes(entries[i]): as_bytes(entries[i + 1]) for i in range(0, len(entries), 2)}
         self._unique(len(fields), len(entries) // 2, "hash fields", pos)
         return fields, None, pos
 
-    def _set_listpack(self, pos: int):
+    def _set_listpack(self, pos: int) -> Decoded:
         entries, pos = self._blob(pos, decode_listpack, "listpack")
         self._nonempty(len(entries), "set", pos)
         members = [as_bytes(e) for e in entries]
         self._unique(len(set(members)), len(members), "set members", pos)
         return members, None, pos
 
-    def _quicklist(self, pos: int):
+    def _quicklist(self, pos: int) -> Decoded:
         count, pos = read_length(self._buf, pos)
         self._nonempty(count, "list", pos)
         items: list[bytes] = []
@@ -675,7 +680,7 @@ class RdbReader:
         self._nonempty(len(items), "list", pos)
         return items, None, pos
 
-    def _quicklist_2(self, pos: int):
+    def _quicklist_2(self, pos: int) -> Decoded:
         buf = self._buf
         count, pos = read_length(buf, pos)
         self._nonempty(count, "list", pos)
@@ -699,7 +704,8 @@ class RdbReader:
 
     # --- hashes with field expiration (Redis 7.4+, Valkey 9+) ---------------------------------
 
-    def _hash_with_ttls(self, pos: int, count: int, read_field: Callable, max_expire: int = _HFE_MAX):
+    def _hash_with_ttls(self, pos: int, count: int, read_field: Callable[[int], _Field],
+                        max_expire: int = _HFE_MAX) -> Decoded:
         fields: dict[bytes, bytes] = {}
         expires: dict[bytes, int] = {}
         for _ in range(count):
@@ -713,14 +719,14 @@ class RdbReader:
         self._unique(len(fields), count, "hash fields", pos)
         return fields, expires, pos
 
-    def _hash_metadata(self, pos: int):
+    def _hash_metadata(self, pos: int) -> Decoded:
         self._need(pos, 8, "a hash's minimum field expire time")
         min_expire = _unpack_u64(self._buf, pos)[0]
         if min_expire > _HFE_MAX + 1:  # 2^48 stands for 'none'; Redis refuses anything above on every load
             raise FormatError(f"hash minimum field expire time {min_expire} out of range", offset=pos)
         count, pos = read_length(self._buf, pos + 8)
 
-        def read_field(at: int):
+        def read_field(at: int) -> _Field:
             ttl, at = read_length(self._buf, at)
             name, at = read_string(self._buf, at)
             value, at = read_string(self._buf, at)
@@ -728,10 +734,10 @@ class RdbReader:
 
         return self._hash_with_ttls(pos, count, read_field)
 
-    def _hash_metadata_pre_ga(self, pos: int):
+    def _hash_metadata_pre_ga(self, pos: int) -> Decoded:
         count, pos = read_length(self._buf, pos)
 
-        def read_field(at: int):
+        def read_field(at: int) -> _Field:
             expire_at, at = read_length(self._buf, at)
             name, at = read_string(self._buf, at)
             value, at = read_string(self._buf, at)
@@ -739,10 +745,10 @@ class RdbReader:
 
         return self._hash_with_ttls(pos, count, read_field)
 
-    def _valkey_hash_2(self, pos: int):
+    def _valkey_hash_2(self, pos: int) -> Decoded:
         count, pos = read_length(self._buf, pos)
 
-        def read_field(at: int):
+        def read_field(at: int) -> _Field:
             name, at = read_string(self._buf, at)
             value, at = read_string(self._buf, at)
             self._need(at, 8, "a field expire time")
@@ -751,18 +757,18 @@ class RdbReader:
 
         return self._hash_with_ttls(pos, count, read_field, _VALKEY_HFE_MAX)
 
-    def _hash_listpack_ex(self, pos: int):
+    def _hash_listpack_ex(self, pos: int) -> Decoded:
         self._need(pos, 8, "a hash's minimum field expire time")
         return self._hash_listpack_ex_pre_ga(pos + 8)
 
-    def _hash_listpack_ex_pre_ga(self, pos: int):
+    def _hash_listpack_ex_pre_ga(self, pos: int) -> Decoded:
         entries, end = self._blob(pos, decode_listpack, "listpack")
         if len(entries) % 3:
             raise FormatError(f"listpack of a hash with field TTLs holds {len(entries)} entries, "
                               "not a multiple of 3", offset=pos)
         triples = iter(range(0, len(entries), 3))
 
-        def read_field(at: int):
+        def read_field(at: int) -> _Field:
             i = next(triples)
             expire_at = entries[i + 2]
             if expire_at.__class__ is not int:
@@ -787,7 +793,7 @@ class RdbReader:
 
     # --- streams ------------------------------------------------------------------------------
 
-    def _stream(self, pos: int, version: int):
+    def _stream(self, pos: int, version: int) -> Decoded:
         buf = self._buf
         node_count, pos = read_length(buf, pos)
         nodes: dict[bytes, list[StreamEntry]] = {}
@@ -973,7 +979,7 @@ class RdbReader:
 
     # --- RDB 14 arrays and RDB 15 template hashes (docs/formats.md §13) -------------------------
 
-    def _array(self, pos: int):
+    def _array(self, pos: int) -> Decoded:
         buf, at = self._buf, pos
         count, pos = read_length(buf, pos)
         if count == 0:
@@ -1032,7 +1038,7 @@ class RdbReader:
             raise FormatError("hash template has zero fields", offset=at)
         return fields, pos
 
-    def _template_values_listpack(self, fields: list[bytes] | None, pos: int):
+    def _template_values_listpack(self, fields: list[bytes] | None, pos: int) -> Decoded:
         """A values listpack: the template id, then one value per field (types 29 and 30)."""
         at = pos
         entries, pos = self._blob(pos, decode_listpack, "template values listpack")
@@ -1046,23 +1052,24 @@ class RdbReader:
                               f"template's {len(fields)} fields plus its id", offset=at)
         return self._template_hash(fields, map(as_bytes, entries[1:]), template_id, pos)
 
-    def _template_hash(self, fields: list[bytes], values, template_id: int | None, pos: int):
+    def _template_hash(self, fields: list[bytes], values: Iterable[bytes], template_id: int | None,
+                       pos: int) -> Decoded:
         return (dict(zip(fields, values, strict=True)), template_id), None, pos
 
-    def _hash_template_listpack(self, pos: int):
+    def _hash_template_listpack(self, pos: int) -> Decoded:
         fields, pos = self._inline_template_fields(pos)
         (value, _), _, pos = self._template_values_listpack(fields, pos)
         return (value, None), None, pos  # self-contained: the id it names is not a reference
 
-    def _hash_template_listpack_ref(self, pos: int):
+    def _hash_template_listpack_ref(self, pos: int) -> Decoded:
         return self._template_values_listpack(None, pos)
 
-    def _hash_template_array(self, pos: int):
+    def _hash_template_array(self, pos: int) -> Decoded:
         fields, pos = self._inline_template_fields(pos)
         values, pos = self._strings(len(fields), pos)
         return self._template_hash(fields, values, None, pos)
 
-    def _hash_template_array_ref(self, pos: int):
+    def _hash_template_array_ref(self, pos: int) -> Decoded:
         at = pos
         template_id, pos = read_length(self._buf, pos)
         fields = self._template_fields(template_id, at)
@@ -1076,7 +1083,8 @@ class RdbReader:
             values.append(value)
         return values, pos
 
-    def _stream_consumer(self, pos: int, version: int, by_id: dict, group: bytes):
+    def _stream_consumer(self, pos: int, version: int, by_id: dict[StreamId, PendingEntry],
+                         group: bytes) -> tuple[Consumer, int]:
         buf = self._buf
         name, pos = read_string(buf, pos)
         self._need(pos, 8, "a consumer's seen time")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import BinaryIO
+from typing import BinaryIO, TypeAlias
 
 import anycrc
 import lzf
@@ -45,6 +46,8 @@ from rdbtools.rdb.model import (
     KeyRecord,
     ModuleValue,
     SparseArray,
+    Stream,
+    StreamEntry,
     StreamId,
     StreamIdmp,
 )
@@ -52,6 +55,9 @@ from rdbtools.rdb.targets import Target
 
 _CRC64 = anycrc.Model("CRC64-REDIS")
 _FLUSH_BYTES = 256 * 1024
+#: a value as an RDB stores it: its type byte, then its bytes
+Encoded: TypeAlias = tuple[int, bytes]
+
 _LISTPACK_OVERHEAD = 8  # Redis's SIZE_ESTIMATE_OVERHEAD when deciding whether a node takes one more entry
 _MAX_INT_SCORE = 1 << 62
 
@@ -75,7 +81,7 @@ def compressed(data: bytes, compress: bool) -> bytes:
     return data
 
 
-def _strings(items, compress: bool) -> bytes:
+def _strings(items: Sequence[bytes], compress: bool) -> bytes:
     """A counted run of strings (linked lists, hashtable sets)."""
     return encode_length(len(items)) + b"".join([stored_string(i, compress) for i in items])
 
@@ -180,7 +186,7 @@ def unwritable(record: KeyRecord | Function, target: Target) -> str | None:
     return None
 
 
-def _stream_part_unwritable(stream, target: Target) -> str | None:
+def _stream_part_unwritable(stream: Stream, target: Target) -> str | None:
     """IDMP producers and counters (RDB 13) and NACK zones (RDB 14) are lost in older stream types;
     IDMP settings alone at their defaults with nothing recorded are no loss."""
     idmp = stream.idmp
@@ -234,7 +240,7 @@ def encode_value(record: KeyRecord, target: Target, compress: bool = True) -> tu
     return _VALUE_ENCODERS[record.type](record, target, compress)
 
 
-def _schema_value(type_byte: int, value, target: Target) -> tuple[int, bytes]:
+def _schema_value(type_byte: int, value: Container, target: Target) -> Encoded:
     """The rare value layouts (streams, modules, TTL hashes, text scores) built by the schema itself."""
     return type_byte, value_schema(type_byte, target.valkey).build(value)
 
@@ -243,7 +249,7 @@ def _blob(type_byte: int, blob: bytes, compress: bool) -> tuple[int, bytes]:
     return type_byte, stored_string(blob, compress)
 
 
-def _string(record: KeyRecord, target: Target, compress: bool):
+def _string(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     return RdbType.STRING, stored_string(record.value, compress)
 
 
@@ -251,7 +257,7 @@ def _small(items: list[bytes], max_entries: int, max_value: int) -> bool:
     return len(items) <= max_entries and (not items or max(map(len, items)) <= max_value)
 
 
-def _list(record: KeyRecord, target: Target, compress: bool):
+def _list(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     items = record.value
     fill = getattr(record.type, "fill", None)  # (a list made under another list-max-listpack-size)
     if fill is not None:
@@ -306,7 +312,7 @@ def quicklist_nodes(items: list[bytes], target: Target) -> list[tuple[bool, list
     return nodes
 
 
-def one_listpack(items, target: Target) -> bool:
+def one_listpack(items: list[bytes], target: Target) -> bool:
     """Whether Redis 7.2+ keeps a list pushed to the tail as one listpack (OBJECT ENCODING listpack): each
     push keeps the listpack's bytes plus the element's length within the node size (listTypeTryConversion),
     and its entries within a positive list-max-listpack-size."""
@@ -319,7 +325,7 @@ def one_listpack(items, target: Target) -> bool:
     return 7 + sum(map(entry_size, items)) - entry_size(last) + len(last) <= target.list_max_listpack_bytes
 
 
-def _set(record: KeyRecord, target: Target, compress: bool):
+def _set(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     members = record.value
     if record.type is HASHTABLE_SET:  # (a hash table however small it became: saved as one)
         return RdbType.SET, _strings(members, compress)
@@ -341,7 +347,7 @@ def _score_entry(score: float, target: Target) -> int | bytes:
     return repr(score).encode() if target.shortest_scores else b"%.17g" % score
 
 
-def _zset(record: KeyRecord, target: Target, compress: bool):
+def _zset(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     pairs = sorted(record.value, key=lambda pair: (pair[1], pair[0]))  # by score, then member
     members = [m for m, _ in pairs]
     if record.type is not SKIPLIST_ZSET and _small(members, target.zset_max_listpack_entries,
@@ -365,7 +371,7 @@ def _small_hash(fields: list[tuple[bytes, bytes]], target: Target) -> bool:
                   target.hash_max_listpack_value)
 
 
-def _hash(record: KeyRecord, target: Target, compress: bool):
+def _hash(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     if record.field_expires:
         return _hash_with_ttls(record, target, compress)
     fields = list(record.value.items())
@@ -378,7 +384,7 @@ def _hash(record: KeyRecord, target: Target, compress: bool):
         stored_string(f, compress) + stored_string(v, compress) for f, v in fields])
 
 
-def _hash_with_ttls(record: KeyRecord, target: Target, compress: bool):
+def _hash_with_ttls(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     if not target.field_ttls:
         raise TargetError(f"hash field TTLs need Redis 7.4+ or Valkey 9+; {target.name} cannot hold them",
                           key=record.key)
@@ -406,7 +412,7 @@ _INT64 = struct.Struct("<Q")
 _MAX_FIELD_TTL = (1 << 48) - 1  # EB_EXPIRE_TIME_MAX
 
 
-def _module(record: KeyRecord, target: Target, compress: bool):
+def _module(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     """Module values travel as stored: their opcode stream, parsed and rebuilt by the schema."""
     value: ModuleValue = record.value
     if not target.binary_scores:  # module values arrived with RDB 8
@@ -432,7 +438,7 @@ _STREAM_TYPES = {9: (RdbType.STREAM_LISTPACKS, 1), 10: (RdbType.STREAM_LISTPACKS
                  13: (RdbType.STREAM_LISTPACKS_4, 4), 14: (RdbType.STREAM_LISTPACKS_5, 5)}
 
 
-def _node_listpack(entries: list, master) -> bytes:
+def _node_listpack(entries: list[StreamEntry], master: StreamId) -> bytes:
     """A node (formats.md §6.4): the master entry, then each entry as deltas from the node's id."""
     master_fields = [f for f, _ in entries[0].fields]
     values: list = [len(entries), 0, len(master_fields), *master_fields, 0]
@@ -447,7 +453,7 @@ def _node_listpack(entries: list, master) -> bytes:
     return encode_listpack(values)
 
 
-def _stream_nodes(stream, compress: bool, target: Target) -> ListContainer:
+def _stream_nodes(stream: Stream, compress: bool, target: Target) -> ListContainer:
     """The stream's entries split where Redis's radix-tree nodes split them: the nodes serve kept, or
     those appending the entries under the target's stream-node-max-entries/-bytes would make."""
     kept = stream.nodes if stream.nodes is not None else build(stream.entries, target.stream_node_max_entries,
@@ -465,11 +471,11 @@ def _stream_nodes(stream, compress: bool, target: Target) -> ListContainer:
         for node in nodes)
 
 
-def _id(stream_id) -> Container:
+def _id(stream_id: StreamId) -> Container:
     return Container(ms=stream_id.ms, seq=stream_id.seq)
 
 
-def _stream(record: KeyRecord, target: Target, compress: bool):
+def _stream(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     try:
         type_byte, version = _stream_version(target)
     except TargetError as error:
@@ -521,7 +527,7 @@ def _idmp(idmp: StreamIdmp | None, compress: bool) -> Container:
                          for p in idmp.producers))
 
 
-def _array(record: KeyRecord, target: Target, compress: bool):
+def _array(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     array: SparseArray = record.value
     return _schema_value(RdbType.ARRAY, Container(
         count=len(array.elements), has_insert_index=int(array.insert_index is not None),
