@@ -12,13 +12,14 @@ caller (rdbtools.aof.repair) with a backup.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from rdbtools.aof.reader import RDB_MAGICS, AofLayout, MissingPartError, find_layout
 from rdbtools.errors import RdbtoolError
-from rdbtools.formats import accelerated
+from rdbtools.formats import Blob, accelerated
 from rdbtools.formats.numbers import strtol
 from rdbtools.formats.resp import iter_records
 from rdbtools.rdb.reader import RdbReader
@@ -28,6 +29,7 @@ LONG_MAX = (1 << 63) - 1
 _SCAN_STEP = 16 << 20  # bytes the compiled scan walks before the mapped pages behind are released
 LINE_BUFFER = 128  # redis-check-aof reads numbers with fgets into a 128-byte buffer
 ANNOTATION_BUFFER = 1024
+Span: TypeAlias = tuple[int, int]  # (start, end) of a record in the file
 _MULTI_ERRORS = ("Unexpected MULTI", "Unexpected EXEC", "Reached EOF before reading EXEC")
 
 
@@ -172,13 +174,14 @@ class _Walker:
 
     # --- the walk ----------------------------------------------------------------------------
 
-    def _walk(self, buf, start: int, result: FileCheck, last_file: bool, to_timestamp: int | None,
-              release_before) -> None:
+    def _walk(self, buf: Blob, start: int, result: FileCheck, last_file: bool, to_timestamp: int | None,
+              release_before: Callable[[int], None]) -> None:
         size, p, pos, multi = len(buf), start, start, 0
         self.eof, self.error = False, None
         # the compiled scan takes runs of clean records; every other record is walked here
         fast = accelerated("aof_scan") if to_timestamp is None else None
-        last_span = kept_span = None  # (start, end) of the last command read / the last one before `pos`
+        last_span: Span | None = None  # (start, end) of the last command read
+        kept_span: Span | None = None  # (start, end) of the last one before `pos`
         while True:
             if fast is not None and p < size:
                 p, multi, last_span, kept_span, pos = self._fast(fast, buf, p, multi, result, last_span,
@@ -214,7 +217,8 @@ class _Walker:
         result.error, result.error_offset = self.error, (self.epos if self.error else None)
         result.last_command = _command_at(buf, kept_span)
 
-    def _fast(self, fast, buf, p: int, multi: int, result: FileCheck, last_span, kept_span, pos: int):
+    def _fast(self, fast: Callable, buf: Blob, p: int, multi: int, result: FileCheck, last_span: Span | None,
+              kept_span: Span | None, pos: int) -> tuple[int, int, Span | None, Span | None, int]:
         """Run the compiled scan from p and fold what it saw into the walk's state."""
         (p, multi, lines, commands, last_start, last_end, epos, first_ts, last_ts, kept_start, kept_end,
          ok_pos) = fast(buf, p, p + _SCAN_STEP, multi)
@@ -235,7 +239,8 @@ class _Walker:
     def _fail(self, message: str) -> None:
         self.error = message
 
-    def _annotation(self, buf, p: int, result: FileCheck, last_file: bool, to_timestamp: int | None) -> int | None:
+    def _annotation(self, buf: Blob, p: int, result: FileCheck, last_file: bool,
+                    to_timestamp: int | None) -> int | None:
         self.epos = p
         chunk = bytes(buf[p : p + ANNOTATION_BUFFER - 1])
         newline = chunk.find(b"\n")
@@ -262,7 +267,7 @@ class _Walker:
                     return None
         return p + len(text)
 
-    def _record(self, buf, p: int, multi: int) -> tuple[int, int, list[bytes] | None]:
+    def _record(self, buf: Blob, p: int, multi: int) -> tuple[int, int, list[bytes] | None]:
         """processRESP: the argument count, then the arguments; (position, MULTI depth, args or None)."""
         p, argc = self._number(buf, p, ord("*"), self.argc_buffer)
         if argc is None:
@@ -302,7 +307,7 @@ class _Walker:
                         return p, multi, None
         return p, multi, args
 
-    def _number(self, buf, p: int, prefix: int, line_buffer: bytearray) -> tuple[int, int | None]:
+    def _number(self, buf: Blob, p: int, prefix: int, line_buffer: bytearray) -> tuple[int, int | None]:
         """readLong: fgets into the buffer, check the prefix, strtol, then the CRLF in the buffer."""
         self.epos = p
         if p >= len(buf):
@@ -327,7 +332,7 @@ class _Walker:
         return p, value
 
 
-def _command_at(buf, span: tuple[int, int] | None) -> list[bytes] | None:
+def _command_at(buf: Blob, span: Span | None) -> list[bytes] | None:
     """The arguments of the command stored at span (for the --fix preview)."""
     if span is None:
         return None
