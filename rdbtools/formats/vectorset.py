@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import struct
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from io import BytesIO
@@ -334,7 +334,7 @@ def _f32(values: Iterable[float]) -> list[float]:
     return array("f", values).tolist()
 
 
-def store(vector: list[float], quantization: Quantization) -> tuple[bytes, float, float]:
+def store(vector: Sequence[float], quantization: Quantization) -> tuple[bytes, float, float]:
     """The stored form of a float32 vector VADD inserts: (bytes, l2, range) (hnsw.c hnsw_node_new).
 
     The norm is summed four squares at a time as hnsw_normalize_vector does, in float32; a zero
@@ -364,7 +364,7 @@ def store(vector: list[float], quantization: Quantization) -> tuple[bytes, float
     return stored, l2, largest
 
 
-def _int8(vector: list[float]) -> tuple[bytes, float]:
+def _int8(vector: Sequence[float]) -> tuple[bytes, float]:
     """hnsw.c quantize_to_q8: scaled so that the largest absolute component is 127, roundf'ed."""
     largest = max(abs(x) for x in vector)
     if largest == 0:
@@ -381,7 +381,7 @@ def projection_matrix(input_dim: int, dim: int) -> Projection:
                                   for i in range(dim)])
 
 
-def project(vector: list[float], projection: Projection) -> list[float]:
+def project(vector: Sequence[float], projection: Projection) -> list[float]:
     """vset.c applyProjection: each row's dot product with the vector, summed in float32."""
     result = []
     for row in projection.matrix:

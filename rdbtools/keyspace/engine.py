@@ -21,6 +21,7 @@ from rdbtools.keyspace.commands import (
     REGISTRY,
     TYPE_CHANGED,
     WRONGTYPE,
+    Command,
     CommandError,
     wrong_arity,
 )
@@ -30,7 +31,7 @@ from rdbtools.rdb.targets import NEWEST, Target
 __all__ = ["CommandError", "Engine", "UnknownCommand"]
 
 
-_BY_NAME: dict[bytes, object] = {}
+_BY_NAME: dict[bytes, Command] = {}
 #: why lookups leave keys untouched (Engine.untouched): a fork child is saving (touching would copy the
 #: child's pages on write), a NO-TOUCH client's command runs
 SAVING, NO_TOUCH = 1, 2

@@ -35,7 +35,8 @@ class Entry:
 def set_birth(field: int) -> None:
     """The ``lru`` new entries get (Redis's createObject reads the clock its timer cached): kept as the
     default of Entry's __init__, so that creating an entry costs nothing more; set on each tick."""
-    defaults = Entry.__init__.__defaults__
+    # a dataclass's __init__ with defaults has them, which typeshed's Optional cannot say
+    defaults: tuple[Any, ...] = Entry.__init__.__defaults__  # type: ignore[assignment]
     if defaults[-1] != field:
         Entry.__init__.__defaults__ = (*defaults[:-1], field)
 
@@ -52,7 +53,7 @@ class Keyspace:
             keys = self.dbs[index] = {}
         return keys
 
-    def load(self, record: KeyRecord | Function, *, db: int | None = None, key: bytes | None = None,
+    def load(self, record: KeyRecord | Function, *, db: int = 0, key: bytes | None = None,
              expire_ms: int | None = None, idle: int | None = None, freq: int | None = None,
              target: Target | None = None) -> None:
         """Take a record of an RDB (a snapshot, a preamble, a base file); RESTORE gives it the

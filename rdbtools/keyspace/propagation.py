@@ -273,7 +273,7 @@ def _xtrim(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
 
 def _consumer_names(engine: Engine, name: bytes, args: list[bytes]) -> set[tuple[bytes, bytes, bytes]]:
     """(key, group, consumer) of every consumer of the groups the command names."""
-    known = set()
+    known: set[tuple[bytes, bytes, bytes]] = set()
     for key, group in _groups_named(engine, name, args):
         known.update((key, group.name, c.name) for c in group.consumers)
     return known

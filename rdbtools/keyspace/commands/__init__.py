@@ -174,7 +174,8 @@ def format_double(value: float) -> bytes:
         return b"inf" if value > 0 else b"-inf"
     if value.is_integer() and abs(value) <= _HALF_LLONG:
         return b"%d" % value
-    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    exponent: int  # a finite value's (typeshed's type also has the 'n', 'N', 'F' of NaN and infinities)
+    sign, digits, exponent = Decimal(repr(value)).as_tuple()  # type: ignore[assignment]
     while len(digits) > 1 and digits[-1] == 0:
         digits, exponent = digits[:-1], exponent + 1
     return (b"-" if sign else b"") + _fpconv_layout("".join(map(str, digits)), exponent).encode()

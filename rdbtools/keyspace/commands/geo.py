@@ -146,9 +146,9 @@ class Shape:
     def bounds(self) -> tuple[float, float, float, float]:
         """geohashBoundingBox: (min longitude, min latitude, max longitude, max latitude)."""
         longitude, latitude = self.origin
-        circle = self.radius is not None
-        height = self.conversion * (self.radius if circle else self.height / 2)
-        width = self.conversion * (self.radius if circle else self.width / 2)
+        radius = self.radius
+        height = self.conversion * (radius if radius is not None else self.height / 2)
+        width = self.conversion * (radius if radius is not None else self.width / 2)
         lat_delta = (height / EARTH_RADIUS_M) / _D_R
         top = (width / EARTH_RADIUS_M / _cos((latitude + lat_delta) * _D_R)) / _D_R
         bottom = (width / EARTH_RADIUS_M / _cos((latitude - lat_delta) * _D_R)) / _D_R
@@ -393,7 +393,7 @@ def geodist(e, args):
 def geohash(e, args):
     """The standard 11-character geohash (latitude -90..90), as Redis recomputes it for GEOHASH."""
     entry = _zset(e, args[1])
-    replies = []
+    replies: list[bytes | None] = []
     for member in args[2:]:
         if entry is None or member not in entry.value:
             replies.append(None)
@@ -544,19 +544,19 @@ def _georadius_generic(e, args: list[bytes], source: int, flags: int):
     if entry is None:
         return [] if request.store is None else _store(e, request.store, {}, b"")
     if flags & _SEARCH:
-        request.shape.origin = request.origin
+        request.shape.origin = request.origin  # type: ignore[union-attr]  # _check required BYRADIUS or BYBOX
     return _answer(e, entry, request)
 
 
 def _answer(e, entry, request: _Request):
     """The search's points, sorted when asked (COUNT without ANY sorts ascending), as a reply or stored."""
     limit = request.count if request.any else 0
-    points = collect(entry.value, request.shape, limit)
+    points = collect(entry.value, request.shape, limit)  # type: ignore[arg-type]  # a source: a shape
     order = request.order or (b"asc" if request.count and not request.any else None)
     if order is not None:
         _sort(points, request.count, order == b"desc")
     points = points[:request.count] if request.count else points
-    conversion = request.shape.conversion
+    conversion = request.shape.conversion  # type: ignore[union-attr]  # a source: a shape
     if request.store is not None:
         scores = {p.member: (p.meters / conversion if request.store_dist else p.score) for p in points}
         event = b"geosearchstore" if request.flags & _SEARCH else b"georadiusstore"

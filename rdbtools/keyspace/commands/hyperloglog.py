@@ -381,15 +381,15 @@ def _check(entry: Entry) -> None:
 def pfadd(e, args):
     entry = _hll(e, args[1])
     created = entry is None
-    hll = empty() if created else bytearray(entry.value)
+    hll = empty() if entry is None else bytearray(entry.value)
     updated = created
     max_bytes = e.target.hll_sparse_max_bytes
     try:
         for element in args[2:]:
             hll, changed = add(hll, element, max_bytes)
             updated |= changed
-    except CommandError:
-        entry.value = bytes(hll)  # a corrupted HLL keeps the registers set before the error, as in Redis
+    except CommandError:  # a corrupted HLL keeps the registers set before the error, as in Redis
+        entry.value = bytes(hll)  # type: ignore[union-attr]  # only an existing HLL can be corrupted
         raise
     if updated:
         _invalidate(hll)

@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable
 
 from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, SYNTAX, CommandError, command, integer
+from rdbtools.keyspace.model import Entry
 
 
 def _count(args: list[bytes], flag: bytes) -> tuple[int | None, bool]:
@@ -25,7 +26,7 @@ def _count(args: list[bytes], flag: bytes) -> tuple[int | None, bool]:
     return count, len(args) == 4
 
 
-def random_elements(args: list[bytes], lookup: Callable[[], object], flag: bytes, ordered: Callable[[dict], list],
+def random_elements(args: list[bytes], lookup: Callable[[], Entry | None], flag: bytes, ordered: Callable[[dict], list],
                     paired: Callable[[dict, bytes], bytes]):
     count, with_pairs = _count(args, flag)
     entry = lookup()

@@ -44,8 +44,8 @@ def _checks_first(e) -> bool:
 def bitcount(e, args):
     """BITCOUNT key [start [end [BYTE|BIT]]] (start alone: Valkey only)."""
     first = _checks_first(e)
-    value = None if first else _value(e, args[1])
-    if value is None and not first:
+    value = b"" if first else _value(e, args[1])  # read below when the range is checked first
+    if value is None:
         return 0
     if (len(args) == 3 and not e.target.valkey_server) or len(args) > 5:
         raise CommandError(SYNTAX)

@@ -74,8 +74,8 @@ def _options(args: list[bytes], start: int, hashes: bool, novalues: bool) -> tup
     return count, pattern, only_keys
 
 
-def scan(e, args: list[bytes], kind: str, stored_order: Callable[[object], list[bytes]],
-         pair: Callable[[object, bytes, bool], bytes] | None) -> list:
+def scan(e, args: list[bytes], kind: str, stored_order: Callable[[dict], list[bytes]],
+         pair: Callable[[dict, bytes, bool], bytes] | None) -> list:
     """cursor, then the members found (each followed by ``pair``'s value: a field's, a member's score)."""
     cursor = scan_cursor(args[2], e.target.valkey_server or e.target.version >= (8, 0))
     entry = e.get(args[1], kind)
@@ -115,7 +115,7 @@ def stored_set_order(members) -> list[bytes]:
 
     numbers = [canonical_int64(m) for m in members]
     if all(n is not None for n in numbers):
-        return [b"%d" % n for n in sorted(numbers)]
+        return [b"%d" % n for n in sorted(numbers)]  # type: ignore[type-var, str-format]  # no None among them
     return list(members)
 
 

@@ -126,6 +126,7 @@ def _sorted(e, elements: list[bytes], sort: _Sort) -> list[bytes]:
         weights: list = list(elements)
     else:
         weights = [lookup_by_pattern(e, sort.by, element) for element in elements]
+    keys: list[tuple]  # (weight,), (has a weight, weight) or (number, element): compared among their kind
     if sort.alpha:
         keys = [(w,) for w in weights] if sort.by is None else [(0, b"") if w is None else (1, w) for w in weights]
     else:
@@ -162,6 +163,7 @@ def sort_generic(e, args: list[bytes], readonly: bool):
         elements = _sorted(e, elements, sort)
     start, end = _window(len(elements), sort)
     chosen = elements[start : end + 1] if end >= start else []
+    output: list[bytes | None] | list[bytes]  # GET's values (None: missing) or the elements
     if sort.gets:
         output = [lookup_by_pattern(e, pattern, element) for element in chosen for pattern in sort.gets]
     else:

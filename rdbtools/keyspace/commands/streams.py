@@ -82,18 +82,18 @@ def _trim_options(e, args, i: int, xadd: bool):
     """XADD's options before the id / XTRIM's: MAXLEN|MINID [=|~] threshold, LIMIT count (in any
     order), NOMKSTREAM (XADD), checked as Redis's streamParseAddOrTrimArgsOrReply checks them.
     Returns ((kind, threshold, approximate, limit) or None, no_mkstream, the index where XADD's id is)."""
-    trim, approx, limit, no_mkstream = None, False, None, False
+    strategy, approx, limit, no_mkstream = None, False, None, False
     while i < len(args):
         option, more = args[i].upper(), len(args) - 1 - i
         if xadd and args[i] == b"*":
             break
         if option in (b"MAXLEN", b"MINID") and more:
-            if trim is not None:
+            if strategy is not None:
                 raise CommandError("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")
             approx = more >= 2 and args[i + 1] == b"~"
             if more >= 2 and args[i + 1] in (b"~", b"="):
                 i += 1
-            trim = (option, _threshold(option, args[i + 1]))
+            strategy = (option, _threshold(option, args[i + 1]))
             i += 2
         elif option == b"LIMIT" and more:
             limit = integer(args[i + 1])
@@ -108,14 +108,13 @@ def _trim_options(e, args, i: int, xadd: bool):
             raise CommandError(SYNTAX)
     if xadd and i < len(args) and args[i] != b"*":  # the id is read before the options are judged
         parse_id(args[i][:-2] if _auto_sequence(e, args[i]) else args[i])
-    if limit and trim is None:
+    if limit and strategy is None:
         raise CommandError("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")
-    if not xadd and trim is None:
+    if not xadd and strategy is None:
         raise CommandError("ERR syntax error, XTRIM must be called with a trimming strategy")
     if limit is not None and not approx and not e.loading:  # a replay obeys what it is given
         raise CommandError("ERR syntax error, LIMIT cannot be used without the special ~ option")
-    if trim is not None:
-        trim = (*trim, approx, _work_limit(e, approx, limit))
+    trim = None if strategy is None else (*strategy, approx, _work_limit(e, approx, limit))
     return trim, no_mkstream, i
 
 
@@ -374,7 +373,8 @@ def _range(e, args, low: StreamId, high: StreamId, reverse: bool):
 def _tombstone_at_or_after(stream: Stream, start: StreamId) -> bool:
     """Redis's streamRangeHasTombstones(start, end of stream): an entry deleted within the range."""
     deleted = stream.max_deleted_id or ZERO
-    if not stream.entries or deleted == ZERO or stream.first_id > deleted:
+    # a stream with a deleted id has its first id (both RDB v2+ fields, kept together)
+    if not stream.entries or deleted == ZERO or stream.first_id > deleted:  # type: ignore[operator]
         return False
     return start <= deleted
 
@@ -390,8 +390,9 @@ def _entries_read_at(stream: Stream, entry_id: StreamId) -> int | None:
     if entry_id > stream.last_id:
         return None
     deleted = stream.max_deleted_id or ZERO
-    if deleted == ZERO or deleted < stream.first_id:  # no gap ahead of the first entry
-        if entry_id < stream.first_id:
+    # no gap ahead of the first entry (entries added, an RDB v2+ field as the first id is: it is known)
+    if deleted == ZERO or deleted < stream.first_id:  # type: ignore[operator]
+        if entry_id < stream.first_id:  # type: ignore[operator]
             return added - len(stream.entries)
         if entry_id == stream.first_id:
             return added - len(stream.entries) + 1
@@ -570,7 +571,7 @@ def xclaim(e, args):
     if last_id is not None and last_id > group.last_delivered_id:
         group.last_delivered_id = last_id
     consumer = _named_consumer(e, args[1], group, args[3])
-    present = {x.id: x for x in stream.entries}
+    present = {x.id: x for x in stream.entries}  # type: ignore[union-attr]  # NOGROUP if no stream
     claimed = []
     for entry_id in ids:
         pending = next((p for p in group.pending if p.id == entry_id), None)
@@ -590,7 +591,7 @@ def xclaim(e, args):
         _take_over(group, consumer, pending, delivery_time, count)
         claimed.append(entry_id)
     if claimed:
-        consumer.active_time = now
+        consumer.active_time = now  # type: ignore[union-attr]  # a claim made the consumer
     return _claimed_replies(present, claimed, justid)
 
 
@@ -614,7 +615,7 @@ def xautoclaim(e, args):
             raise CommandError(SYNTAX)
     stream = _read_stream(e, args[1])
     group = _group(stream, args[1], args[2])
-    present = {x.id: x for x in stream.entries}
+    present = {x.id: x for x in stream.entries}  # type: ignore[union-attr]  # NOGROUP if no stream
     consumer = _named_consumer(e, args[1], group, args[3])
     claimed, deleted, scanned, cursor = [], [], 0, ZERO
     for pending in [p for p in group.pending if p.id >= start]:
@@ -632,7 +633,7 @@ def xautoclaim(e, args):
         _take_over(group, consumer, pending, now, pending.delivery_count + (0 if justid else 1))
         claimed.append(pending.id)
     if claimed:
-        consumer.active_time = now
+        consumer.active_time = now  # type: ignore[union-attr]  # a claim made the consumer
     replies = _claimed_replies(present, claimed, justid)
     return [id_text(cursor), replies, deleted] if e.target.claims_drop_deleted else [id_text(cursor), replies]
 
@@ -747,7 +748,7 @@ def _group_read(e, key: bytes, text: bytes, group_name: bytes) -> tuple[Stream, 
     its group, its id (None for '>')."""
     stream = _read_stream(e, key)
     group = _group(stream, key, group_name, "XREADGROUP")
-    return stream, group, None if text == b">" else parse_id(text)
+    return stream, group, None if text == b">" else parse_id(text)  # type: ignore[return-value]  # NOGROUP if no stream
 
 
 def _deliver_new(e, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, count: int | None, noack: bool,
@@ -773,10 +774,10 @@ def _deliver_new(e, key: bytes, stream: Stream, group: ConsumerGroup, name: byte
             pending = PendingEntry(entry.id, name, now, 1)
             group.pending.append(pending)
             group.pending.sort(key=lambda p: p.id)
-            _assign(group, consumer, pending)
+            _assign(group, consumer, pending)  # type: ignore[arg-type]  # fresh entries made the consumer
     if not fresh:
         return None
-    consumer.active_time = now
+    consumer.active_time = now  # type: ignore[union-attr]  # fresh entries made the consumer
     return [_entry_reply(x) for x in fresh]
 
 
@@ -814,7 +815,7 @@ def xpending(e, args):
     if len(args) == 3:
         if not group.pending:
             return [0, None, None, NULL_ARRAY]
-        owners: dict[bytes, int] = {}
+        owners: dict[bytes | None, int] = {}
         for pending in group.pending:
             owners[pending.consumer] = owners.get(pending.consumer, 0) + 1
         return [len(group.pending), id_text(group.pending[0].id), id_text(group.pending[-1].id),

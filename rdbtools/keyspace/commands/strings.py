@@ -468,11 +468,13 @@ def _overflow(value: int, bits: int, signed: bool, policy: bytes) -> int | None:
 
 
 def _bitfield(e, args, read_only: bool):
-    operations, i, policy = [], 2, b"WRAP"
+    # (op, signed, bits, offset text, value (0 for a GET: unused), overflow policy)
+    operations: list[tuple[bytes, bool, int, bytes, int, bytes]] = []
+    i, policy = 2, b"WRAP"
     while i < len(args):
         op = args[i].upper()
         if op == b"GET" and i + 2 < len(args):
-            operations.append((op, *_field_type(args[i + 1]), args[i + 2], None, policy))
+            operations.append((op, *_field_type(args[i + 1]), args[i + 2], 0, policy))
             i += 3
         elif op in (b"SET", b"INCRBY") and i + 3 < len(args) and not read_only:
             operations.append((op, *_field_type(args[i + 1]), args[i + 2], integer(args[i + 3]), policy))
@@ -490,7 +492,8 @@ def _bitfield(e, args, read_only: bool):
     writes = any(op != b"GET" for op, *_ in resolved)
     size = max([(offset + bits + 7) // 8 for op, _, bits, offset, *_ in resolved if op != b"GET"], default=0)
     data, dirty = _grown(e, args[1], size) if writes else (bytearray(_read_string(e, args[1]) or b""), False)
-    replies, changes = [], 0
+    replies: list[int | None] = []
+    changes = 0
     for op, signed, bits, offset, value, pol in resolved:
         old = _read_field(data, offset, bits, signed)
         if op == b"GET":

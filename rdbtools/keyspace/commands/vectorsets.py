@@ -10,6 +10,7 @@ Redis 8.2's (vset.c).
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from rdbtools.formats.vectorset import (
@@ -61,7 +62,7 @@ def vector_set(e, key: bytes) -> EditedVectorSet | None:
     return entry.value
 
 
-def _parse_vector(args: list[bytes], at: int) -> tuple[list[float], int | None, int]:
+def _parse_vector(args: list[bytes], at: int) -> tuple[Sequence[float], int | None, int]:
     """[REDUCE dim] FP32 blob | VALUES n v1 .. vn, from args[at]: (float32 vector, reduce, next index)."""
     reduce = None
     if len(args) > at + 2 and args[at].lower() == b"reduce":
@@ -127,7 +128,7 @@ def vadd(e, args):
     stored, l2, scale = store(vector, quantization)
     element = edited.elements.pop(name, None)  # an update moves it to the head, as a re-insert does
     added = element is None
-    if added:
+    if element is None:
         element = VectorSetElement(name, [], None, 0, [0])
     element.stored, element.l2, element.range = stored, l2, scale
     element.vector = dequantize(stored, settings.dim, quantization, l2, scale)

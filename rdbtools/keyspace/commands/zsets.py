@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from rdbtools.keyspace.commands import (
     NULL_ARRAY,
@@ -269,13 +270,13 @@ def _selector(by: str, low: bytes, high: bytes, rev: bool, limit: tuple[int, int
             score_bound(low, strtod), score_bound(high, strtod))
         test = lambda pair: _in_score_range(pair[1], *bounds)  # noqa: E731
     else:
-        bounds = (lex_bound(high), lex_bound(low)) if rev else (lex_bound(low), lex_bound(high))
+        lex_bounds = (lex_bound(high), lex_bound(low)) if rev else (lex_bound(low), lex_bound(high))
         test = None
 
     def select(entry) -> list[tuple[bytes, float]]:
         items = _ordered(entry.value) if entry is not None else []
         if by == "lex":
-            chosen = _lex_walk(items, *bounds, rev)
+            chosen = _lex_walk(items, *lex_bounds, rev)
         elif test is None:
             return (items[::-1] if rev else items)[_rank_slice(len(items), start, stop)]
         else:
@@ -462,7 +463,7 @@ def _source_scores(e, key: bytes) -> dict:
     return entry.value
 
 
-_AGGREGATE = {b"SUM": lambda a, b: a + b, b"MIN": min, b"MAX": max}
+_AGGREGATE: dict[bytes, Callable[[float, float], float]] = {b"SUM": lambda a, b: a + b, b"MIN": min, b"MAX": max}
 
 
 def _combine(e, args, first: int, operation: str, replying: bool = False) -> tuple[dict, bool]:
