@@ -4,12 +4,15 @@ converts only upwards, so a value marked as converted (rdb/model.py's Marked typ
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any
+
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.rdb.model import HASHTABLE_HASH, HASHTABLE_SET, LISTPACK_SET, SKIPLIST_ZSET
 from rdbtools.rdb.targets import Target
 
 
-def set_encoding(kind: str, members, target: Target) -> str:
+def set_encoding(kind: str, members: Collection[bytes], target: Target) -> str:
     """intset, listpack (Redis 7.2+, Valkey) or hashtable."""
     if kind is HASHTABLE_SET:
         return "hashtable"
@@ -34,7 +37,7 @@ def small_hash(kind: str, fields: dict, target: Target) -> bool:
         len(f) <= limit and len(v) <= limit for f, v in fields.items())
 
 
-def loaded_type(kind: str, stored_as: str, value, target: Target) -> str:
+def loaded_type(kind: str, stored_as: str, value: Any, target: Target) -> str:
     """The type a value loaded from an RDB file or a RESTORE payload gets: Redis loads it in the encoding
     its size and members ask for (a set stored as a listpack stays one, integers or not) and converts only
     upwards from there, so the full forms are marked."""

@@ -18,6 +18,7 @@ from rdbtools.formats.numbers import canonical_int64
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
+    from rdbtools.rdb.targets import Target
 
 Handler = Callable[["Engine", list[bytes]], Any]
 
@@ -103,7 +104,7 @@ SYNTAX = "ERR syntax error"
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 
-def expire_time_ms(e, amount: int, unit_ms: int, absolute: bool, command: bytes) -> tuple[int, bool]:
+def expire_time_ms(e: Engine, amount: int, unit_ms: int, absolute: bool, command: bytes) -> tuple[int, bool]:
     """An expiry argument as unix ms and whether it is past (Engine.expiry), refused as Redis refuses one
     whose ms time overflows 64 bits (its seconds are bounded by LLONG_MAX/1000 in C's truncating division
     first)."""
@@ -115,7 +116,7 @@ def expire_time_ms(e, amount: int, unit_ms: int, absolute: bool, command: bytes)
     return when, past
 
 
-def invalid_expire_time(e, command: bytes) -> CommandError:
+def invalid_expire_time(e: Engine, command: bytes) -> CommandError:
     quoted = command if not e.target.valkey_server and e.target.version < (7, 0) else b"'%s' command" % command
     return CommandError(f"ERR invalid expire time in {quoted.decode()}")
 
@@ -197,7 +198,7 @@ def _fpconv_layout(digits: str, k: int) -> str:
     return f"{mantissa}e{'-' if k + count - 1 < 0 else '+'}{exponent}"
 
 
-def subcommand_error(args: list[bytes], target) -> CommandError:
+def subcommand_error(args: list[bytes], target: Target) -> CommandError:
     """Redis's reply to a subcommand a command does not know or with the wrong arguments (its
     addReplySubcommandSyntaxError; capitalised before 7.0, when dispatch began to catch most)."""
     old = not target.valkey_server and target.version < (7, 0)
