@@ -1,7 +1,7 @@
 """Server commands a client may call on any standalone Redis: CLUSTER (and READONLY, READWRITE,
-ASKING) refused as a server without cluster support refuses them, ROLE and WAIT of a lone master,
-REPLICAOF NO ONE, MODULE LIST of no modules, SLOWLOG fed by real timings, LATENCY with no events,
-MEMORY USAGE / STATS / DOCTOR with plausible figures. Texts are Redis 7's."""
+ASKING) refused as a server without cluster support refuses them, REPLICAOF NO ONE, MODULE LIST of no
+modules, SLOWLOG fed by real timings, LATENCY with no events, MEMORY USAGE / STATS / DOCTOR with
+plausible figures. Texts are Redis 7's."""
 
 from __future__ import annotations
 
@@ -37,8 +37,6 @@ def table(server) -> dict[bytes, tuple[Callable, int]]:
     return {
         b"cluster": (_no_cluster, -2), b"readonly": (_no_cluster, 1), b"readwrite": (_no_cluster, 1),
         b"asking": (_no_cluster, 1),
-        b"role": (lambda c, a: [b"master", 0, []], 1),
-        b"wait": (lambda c, a: _wait(s, c, a), 3),
         b"replicaof": (lambda c, a: _replicaof(a), 3), b"slaveof": (lambda c, a: _replicaof(a), 3),
         b"module": (lambda c, a: _subcommand(s, c, a, _module), -2),
         b"slowlog": (lambda c, a: _subcommand(s, c, a, _slowlog), -2),
@@ -70,24 +68,7 @@ def _subcommand(server, client: Client, args: list[bytes], handler: Callable):
 
 
 
-# --- replication, as a master with no replicas ------------------------------------------------------
-
-def _wait(server, client: Client, args: list[bytes]):
-    """WAIT numreplicas timeout: no replica ever acknowledges; asking for none (or inside MULTI)
-    answers 0 at once, asking for some blocks until the timeout (0: for ever), then answers 0."""
-    from rdbtools.server.commands import NO_REPLY
-    from rdbtools.server.core import Blocked
-
-    wanted = integer(args[1])
-    timeout = integer(args[2], "ERR timeout is not an integer or out of range")
-    if timeout < 0:
-        raise CommandError("ERR timeout is negative")
-    if wanted <= 0 or server.in_transaction:
-        return 0
-    client.blocked = Blocked(args, None if timeout == 0 else server.clock() + timeout / 1000, 0)
-    server.blocked.append(client)
-    return NO_REPLY
-
+# --- replication: serve replicates from nobody (as a master: replication.py) ------------------------
 
 def _replicaof(args: list[bytes]):
     if args[1].lower() == b"no" and args[2].lower() == b"one":

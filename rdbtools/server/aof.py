@@ -39,7 +39,7 @@ from rdbtools.server.persistence import (
     slowed,
     write_rdb,
 )
-from rdbtools.server.protocol import encode_bulks
+from rdbtools.server.replication import append_commands
 
 log = logging.getLogger("rdbtool.serve")
 POSTPONE_LIMIT = 2.0  # seconds a write may wait for a slow background fsync (everysec)
@@ -302,11 +302,7 @@ class AofPersistence:
             if now > self.last_timestamp:
                 buffer += b"#TS:%d\r\n" % now
                 self.last_timestamp = now
-        if db != self.selected_db:
-            buffer += encode_bulks([b"SELECT", b"%d" % db])
-            self.selected_db = db
-        for args in commands:
-            buffer += encode_bulks(args)  # the compiled RESP array encoder: effects are lists of bytes
+        self.selected_db = append_commands(buffer, self.selected_db, db, commands)
         self.offset += len(commands)
         if self.rewrite_buffer is not None:
             self.rewrite_buffer += memoryview(buffer)[start:]

@@ -6,12 +6,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, integer, subcommand_error
 from rdbtools.server.client_eviction import client_usage
 from rdbtools.server.protocol import Map, SetReply, Verbatim
 from rdbtools.server.tracking import ClientTracking
+
+if TYPE_CHECKING:
+    from rdbtools.server.replication import Replication
 
 NO_REPLY = object()  # nothing to send now (commands.NO_REPLY is this object)
 _TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica", b"pubsub": "pubsub", b"master": "master"}
@@ -55,6 +59,8 @@ class Client:
     no_evict: bool = False
     no_touch: bool = False
     monitoring: bool = False  # MONITOR: it is sent every command the server runs
+    replica: bool = False  # SYNC / PSYNC made it a replica (replication.py): sent the stream, no replies
+    woff: int = 0  # the replication offset after its last write that propagated (what its WAIT waits for)
 
     @property
     def subscriptions(self) -> int:
@@ -66,8 +72,8 @@ class Client:
 
     @property
     def kind(self) -> str:
-        """CLIENT LIST / KILL TYPE: serve's clients are normal or pub/sub."""
-        return "pubsub" if self.subscribed else "normal"
+        """CLIENT LIST / KILL TYPE: serve's clients are replicas, pub/sub or normal."""
+        return "replica" if self.replica else "pubsub" if self.subscribed else "normal"
 
     def skip_reply(self, reply: object) -> object:
         """The reply as CLIENT REPLY OFF / SKIP lets it out (the edge asks only while one is in force)."""
@@ -85,7 +91,7 @@ class Client:
 def flags(server, client: Client) -> str:
     """The flags of CLIENT LIST, in Redis's order (N: none)."""
     state = client.tracking
-    marks = [("O", client.monitoring), ("P", client.subscribed), ("x", client.multi is not None),
+    marks = [("O", client.monitoring), ("S", client.replica), ("P", client.subscribed), ("x", client.multi is not None),
              ("b", client.blocked is not None), ("t", state is not None), ("R", state is not None and state.broken),
              ("B", state is not None and state.bcast), ("d", dirty_cas(server, client)),
              ("U", client.address.startswith("/")), ("e", client.no_evict), ("T", client.no_touch)]
@@ -94,11 +100,19 @@ def flags(server, client: Client) -> str:
 
 @dataclass
 class Subscribers:
-    """Who is sent what others do: (P)SUBSCRIBE's clients by channel and pattern, MONITOR's clients."""
+    """Who is sent what others do: (P)SUBSCRIBE's clients by channel and pattern, MONITOR's clients, the
+    replicas (their stream)."""
 
     channels: dict[bytes, set[Client]] = field(default_factory=dict)
     patterns: dict[bytes, set[Client]] = field(default_factory=dict)
     monitors: list[Client] = field(default_factory=list)
+    replication: Replication = field(default_factory=lambda: _replication())
+
+
+def _replication() -> Replication:
+    from rdbtools.server.replication import Replication
+
+    return Replication()
 
 
 def dirty_cas(server, client: Client) -> bool:

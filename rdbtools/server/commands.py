@@ -26,7 +26,7 @@ from rdbtools.keyspace.encodings import set_encoding, small_hash, small_zset
 from rdbtools.keyspace.model import RAW_STRING, Entry
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.rdb.writer import encode_value, one_listpack, quicklist_nodes
-from rdbtools.server import admin, digest, eviction, migrate
+from rdbtools.server import admin, digest, eviction, migrate, replication
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError
 from rdbtools.server.info import command_specs
@@ -85,8 +85,8 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"unsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], _CHANNELS), -1),
         b"punsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], _PATTERNS), -1),
         b"sunsubscribe": (lambda c, a: _unsubscribe(s, c, a[1:], _SHARD), -1),
-        b"publish": (lambda c, a: s.publish(a[1], a[2]), 3),
-        b"spublish": (lambda c, a: s.spublish(a[1], a[2]), 3),
+        b"publish": (lambda c, a: replication.published(s, c, a, s.publish(a[1], a[2])), 3),
+        b"spublish": (lambda c, a: replication.published(s, c, a, s.spublish(a[1], a[2])), 3),
         b"pubsub": (pubsub, -2),
         b"pubsub|channels": (pubsub, -2),
         b"pubsub|numsub": (pubsub, -2),
@@ -138,6 +138,7 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
         b"function|stats": (functions, 2),
         b"function|kill": (functions, 2),
         **admin.table(server),
+        **replication.table(server),
     }
 
 

@@ -26,6 +26,7 @@ from rdbtools.server.config import ServerConfig
 from rdbtools.server.memory import Memory
 from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import Push
+from rdbtools.server.replication import ReplicaOnly
 from rdbtools.server.replies import shaped
 from rdbtools.server.tracking import Tracking
 
@@ -192,6 +193,7 @@ class Server:
             self.stop_monitoring(client)
         if client.no_touch:
             self.no_touch_changed(False)
+        self.subscribers.replication.detach(self, client)
 
     def no_touch_changed(self, on: bool) -> None:
         """A client entered or left CLIENT NO-TOUCH mode: while any is in it, requests take the hooked path."""
@@ -241,7 +243,7 @@ class Server:
         if client.resp == 2 and client.subscribed and name not in _SUBSCRIBED_ALLOWED:
             return CommandError(self.dialect.pubsub_only.format(name.decode("utf-8", "replace")))
         dirty = self.persistence.dirty
-        if self.aof is None:
+        if self.direct:
             reply = self._call(client, args, spec)
         else:  # what the command propagates (its effects, the expiries it caused) goes out as one unit
             self.collecting = True
@@ -249,12 +251,8 @@ class Server:
                 reply = self._call(client, args, spec)
             finally:
                 self.collecting = False
-                unit = self.unit
-                if len(unit) == 1 and len(unit[0][1]) == 1 and name not in _UNITS:  # the common case: as is
-                    db, commands = unit.pop()
-                    self.aof.feed(db, commands)
-                elif unit:
-                    self._append_unit(name, client.db)
+                if self.unit:
+                    self._propagate_unit(name, client)
         if self.blocked and self.persistence.dirty != dirty:
             self._wake_blocked()  # after the write's own propagation, as Redis serves them after the command
         return reply
@@ -315,34 +313,64 @@ class Server:
         """The paths requests take, after what they depend on changed (AOF, WATCH, tracking, pause): the
         direct one while none is in use."""
         tracking = self.tracking.active
-        self.direct = self.aof is None and not self.versions and not tracking and not self.engine.memory.limit
+        self.direct = (self.aof is None and not self.versions and not tracking and not self.engine.memory.limit
+                       and not self.subscribers.replication.replicas)
         hooked = (tracking or self.pause.until is not None or self.subscribers.monitors
                   or self.engine.no_touch_clients)
         self.execute = self._execute_hooked if hooked else self._execute
 
+    def _propagate_unit(self, name: bytes, client: Client) -> None:
+        """What a command propagated, to the AOF and the replicas: as is when it is one command, else as a
+        unit; the client's WAIT offset moves when the replication stream did (Redis's c->woff)."""
+        unit, replication = self.unit, self.subscribers.replication
+        offset = replication.offset
+        if len(unit) == 1 and len(unit[0][1]) == 1 and name not in _UNITS:  # the common case: as is
+            db, commands = unit.pop()
+            self._feed(db, commands)
+        else:
+            self._append_unit(name, client.db)
+        if replication.offset != offset:
+            client.woff = replication.offset
+
+    def _feed(self, db: int, commands: list[list[bytes]]) -> None:
+        """Effects to the AOF (when on; not PUBLISH's) and to the replicas (when attached)."""
+        if self.aof is not None and commands.__class__ is not ReplicaOnly:
+            self.aof.feed(db, commands)
+        replication = self.subscribers.replication
+        if replication.replicas:
+            replication.feed(db, commands)
+
     def _append_unit(self, name: bytes, caller_db: int) -> None:
         """Several commands go in MULTI/EXEC (Redis 7.0+, but not for the commands that touch arbitrary
         keys: SCAN, RANDOMKEY); Redis 6.2 wraps an EXEC's writes, even one, a script's, even one, and
-        SPOP's SREMs."""
-        unit, aof = self.unit, self.aof
+        SPOP's SREMs. The AOF and the replicas each get the unit with their own SELECTs (the AOF without
+        what only replicas are sent, PUBLISH, though its MULTI/EXEC counts it, as Redis's does)."""
+        unit, aof, replication = self.unit, self.aof, self.subscribers.replication
         try:
-            if aof is None:  # CONFIG SET appendonly no ran
-                return
-            steps = [(db, command) for db, commands in unit for command in commands]
+            steps = [(db, command, commands.__class__ is ReplicaOnly) for db, commands in unit for command in commands]
             if self.engine.target.wraps_propagation:
                 wrap = len(steps) > 1 and name not in (b"scan", b"randomkey")
             else:
                 wrap = name in _UNITS or (name == b"spop" and len(steps) > 1)
-            if wrap:
-                target = self.engine.target
-                multi_db = (steps[0][0] if target.select_before_multi else
-                            aof.selected_db if target.wraps_propagation else caller_db)
-                exec_db = steps[-1][0] if target.wraps_propagation else caller_db
-                steps = [(multi_db, [b"MULTI"]), *steps, (exec_db, [b"EXEC"])]
-            for db, command in steps:
-                aof.feed(db, [command])
+            if aof is not None:  # (None: CONFIG SET appendonly no ran)
+                self._feed_steps(aof, [step for step in steps if not step[2]], steps, wrap, caller_db)
+            if replication.replicas:
+                self._feed_steps(replication, steps, steps, wrap, caller_db)
         finally:
             unit.clear()
+
+    def _feed_steps(self, sink, steps: list, unit: list, wrap: bool, caller_db: int) -> None:
+        """A unit's commands into one sink (the AOF or the replication stream), in MULTI/EXEC when wrapped:
+        Redis 7.0.15+ selects the first command's database before MULTI and EXEC stays in the last's, 7.0
+        before leaves MULTI in the sink's, 6.2 puts both in the caller's."""
+        if wrap:
+            target = self.engine.target
+            multi_db = (unit[0][0] if target.select_before_multi else
+                        sink.selected_db if target.wraps_propagation else caller_db)
+            exec_db = unit[-1][0] if target.wraps_propagation else caller_db
+            steps = [(multi_db, [b"MULTI"], False), *steps, (exec_db, [b"EXEC"], False)]
+        for db, command, _ in steps:
+            sink.feed(db, [command])
 
     def _lookup(self, spelled: bytes) -> Spec | None:
         """A command as a client spells it, cached by that spelling."""
@@ -497,7 +525,7 @@ class Server:
         engine.db = db
         signalling = self.versions or self.tracking.active
         memory = engine.memory
-        if not spec.write or (self.aof is None and not signalling and not memory.limit):
+        if not spec.write or self.direct:  # (direct: no AOF, no replica, no signalling, no maxmemory)
             return spec.handler(engine, args)
         before = capture(engine, spec.name, args) if spec.name in CAPTURED else None
         present = [k for k in args[1:] if k in engine.keys] if signalling and spec.name in _DELETES else None
@@ -522,11 +550,12 @@ class Server:
     # --- AOF propagation -------------------------------------------------------------------------
 
     def propagate(self, db: int, commands: list[list[bytes]]) -> None:
-        """Effects for the AOF (held until the command that caused them is done); nothing when AOF is off."""
+        """Effects for the AOF and the replicas (held until the command that caused them is done); nothing
+        while there is neither."""
         if self.collecting:
             self.unit.append((db, commands))
-        elif self.aof is not None:
-            self.aof.feed(db, commands)
+        else:
+            self._feed(db, commands)
 
     def set_appendonly(self, on: bool) -> None:
         """CONFIG SET appendonly: turned on, a rewrite starts writing the files (Redis's startAppendOnly);
@@ -835,12 +864,14 @@ class Server:
         if self.tracking.table:
             self.tracking.limit(self.config["tracking-table-max-keys"])
         self.expire_blocked(now)
+        self.subscribers.replication.cron(self)
         if self.pause.until is not None and self.pause.until <= now:
             self.unpause_clients()
         timeout = self.config["timeout"]
         if timeout:
             for client in list(self.clients.values()):
-                if (now - client.last_interaction > timeout and not client.blocked and not client.subscribed):
+                if (now - client.last_interaction > timeout and not client.blocked and not client.subscribed
+                        and not client.replica):
                     client.close()
 
     def _expire_cycle(self, samples: int = 20) -> None:

@@ -121,7 +121,9 @@ def _safe(name: str) -> str:
 
 
 def _replication(server) -> dict[str, object]:
-    return {"role": "master", "connected_slaves": 0, "master_repl_offset": 0}
+    from rdbtools.server.replication import info_fields
+
+    return info_fields(server)
 
 
 def _cpu(server) -> dict[str, object]:

@@ -1,0 +1,296 @@
+"""serve as a replication master, as Redis 7.0's replication.c is one: SYNC / PSYNC give a replica the
+keyspace as an RDB (serve's own writer, the target's version), then the stream of what every write
+propagates, the AOF's effects (core.Server._feed) encoded as RESP with a SELECT where the database
+changes; REPLCONF as the handshake and the replica's ACKs use it; PING into the stream every
+repl-ping-replica-period seconds; WAIT counts the replicas that acknowledged a client's last write;
+INFO replication and ROLE describe them.
+
+Serve always sends the RDB at once, as ``$<length>\\r\\n<bytes>`` (a disk-based sync), even to a replica
+that could take the diskless form; a PSYNC is always answered +FULLRESYNC (no partial resync). While no
+replica is attached nothing here runs on a request (core.Server.refresh keeps the direct path); unlike
+Redis, whose backlog outlives its last replica for repl-backlog-ttl, the offset stops counting then.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+
+from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, integer
+from rdbtools.server.clients import NO_REPLY, Client
+from rdbtools.server.protocol import Raw, encode_bulks
+
+BACKLOG_SIZE = 1024 * 1024  # repl-backlog-size's default, what INFO reports
+_NO_REPLID = "0" * 40
+_GETACK = [b"REPLCONF", b"GETACK", b"*"]
+
+
+class ReplicaOnly(list):
+    """Commands for the replicas, not the AOF (PUBLISH: Redis propagates it to replicas only)."""
+
+
+@dataclass(eq=False)
+class Replica:
+    """What a connection told in its handshake, and what it acknowledged once a replica."""
+
+    client: Client
+    port: int = 0  # REPLCONF listening-port
+    address: str | None = None  # REPLCONF ip-address (else the connection's)
+    capabilities: set[bytes] = field(default_factory=set)
+    ack_offset: int = 0
+    ack_time: float = 0.0
+    online: bool = False
+
+    @property
+    def ip(self) -> str:
+        return self.address if self.address is not None else self.client.address.rsplit(":", 1)[0].strip("[]")
+
+
+@dataclass
+class Waiting:
+    """A client blocked in WAIT: the offset of its last write, how many replicas it asked for."""
+
+    offset: int
+    wanted: int
+
+
+class Replication:
+    """The master side: the attached replicas, the stream's selected database and offset."""
+
+    def __init__(self) -> None:
+        self.replicas: list[Replica] = []  # attached (SYNC / PSYNC ran), in attach order
+        self.links: dict[Client, Replica] = {}  # every connection that sent REPLCONF or SYNC
+        self.selected_db = -1  # the stream's: -1 after a full sync, as Redis's slaveseldb
+        self.offset = 0  # master_repl_offset: bytes of stream fed since the backlog was made
+        self.replid = os.urandom(20).hex()
+        self.backlog_start: int | None = None  # the offset of the backlog's first byte, once made
+        self.waiting: dict[Client, Waiting] = {}
+        self.last_second = -1  # the cron's (PING every repl-ping-replica-period seconds)
+
+    # --- the stream --------------------------------------------------------------------------------
+
+    def feed(self, db: int, commands: list[list[bytes]]) -> None:
+        """Commands into every replica's stream (a SELECT first when the database changed; db -1: as is)."""
+        buffer = bytearray()
+        self.selected_db = append_commands(buffer, self.selected_db, db, commands)
+        self.offset += len(buffer)
+        data = Raw(bytes(buffer))
+        for replica in self.replicas:
+            replica.client.send(data)
+
+    def cron(self, server) -> None:
+        """Once a second (Redis's replicationCron): a PING into the stream every repl-ping-replica-period
+        seconds, counted from the server's start."""
+        second = int(server.clock() - server.process.started)
+        if second == self.last_second:
+            return
+        self.last_second = second
+        if self.replicas and second % _ping_period(server) == 0:
+            self.feed(-1, [[b"PING"]])
+
+    # --- attaching and leaving -----------------------------------------------------------------------
+
+    def link(self, client: Client) -> Replica:
+        found = self.links.get(client)
+        if found is None:
+            found = self.links[client] = Replica(client)
+        return found
+
+    def attach(self, server, client: Client, psync: bool) -> None:
+        """A full resynchronisation: +FULLRESYNC (PSYNC), the RDB, then the stream from the next write."""
+        replica = self.link(client)
+        self.replicas.append(replica)
+        client.replica = True
+        client.reply_mode = "off"  # a replica is sent the stream, never a reply
+        if self.backlog_start is None:  # the first replica: a new history (Redis changes its replid)
+            self.replid = os.urandom(20).hex()
+            self.backlog_start = self.offset + 1
+        if psync:
+            client.send(Raw(b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset)))
+        client.send(Raw(self._snapshot(server)))
+        self.selected_db = -1  # the next command says its database
+        replica.online, replica.ack_time = True, server.clock()
+        server.refresh()
+
+    def _snapshot(self, server) -> bytes:
+        """The keyspace as the RDB a replica loads, with Redis's replication aux fields."""
+        from rdbtools.server.persistence import write_rdb
+
+        out = io.BytesIO()
+        aux = {b"repl-stream-db": b"0", b"repl-id": self.replid.encode(), b"repl-offset": b"%d" % self.offset}
+        write_rdb(out, server.engine.keyspace, server.config, aux=aux)
+        data = out.getvalue()
+        return b"$%d\r\n" % len(data) + data
+
+    def detach(self, server, client: Client) -> None:
+        """A connection closed: a replica leaves (and the WAITs it could have satisfied are counted again)."""
+        replica = self.links.pop(client, None)
+        self.waiting.pop(client, None)
+        if replica is not None and replica in self.replicas:
+            self.replicas.remove(replica)
+            self.acks_changed(server)
+            server.refresh()
+
+    # --- acknowledgements and WAIT --------------------------------------------------------------------
+
+    def acked(self, offset: int) -> int:
+        """Replicas online that acknowledged ``offset`` (Redis's replicationCountAcksByOffset)."""
+        return sum(1 for r in self.replicas if r.online and r.ack_offset >= offset)
+
+    def acks_changed(self, server) -> None:
+        """Each WAIT done now answers; the others' timeout reply is the count as it is now."""
+        for client, waiting in list(self.waiting.items()):
+            count = self.acked(waiting.offset)
+            blocked = client.blocked
+            if blocked is None or blocked.args[0].lower() != b"wait":  # unblocked by CLIENT UNBLOCK
+                del self.waiting[client]
+            elif count >= waiting.wanted:
+                del self.waiting[client]
+                server.blocked.remove(client)
+                client.blocked = None
+                client.send(count)
+            else:
+                blocked.timeout_reply = count
+
+
+def append_commands(buffer: bytearray, selected_db: int, db: int, commands: list[list[bytes]]) -> int:
+    """RESP commands appended as Redis feeds its AOF and its replicas: a SELECT first when ``db`` is not
+    the one selected (-1: whatever is). Returns the database selected after."""
+    if db != selected_db and db >= 0:
+        buffer += encode_bulks([b"SELECT", b"%d" % db])
+        selected_db = db
+    for args in commands:
+        buffer += encode_bulks(args)  # the compiled RESP array encoder: effects are lists of bytes
+    return selected_db
+
+
+def _ping_period(server) -> int:
+    return int(dict(server.config.get(["repl-ping-replica-period"])).get("repl-ping-replica-period", "10"))
+
+
+# --- commands ---------------------------------------------------------------------------------------------
+
+def table(server) -> dict[bytes, tuple]:
+    """SYNC, PSYNC, REPLCONF, ROLE and WAIT (merged into serve's server commands)."""
+    s = server
+    return {b"sync": (lambda c, a: _sync(s, c, a), 1), b"psync": (lambda c, a: _sync(s, c, a), -3),
+            b"replconf": (lambda c, a: _replconf(s, c, a), -1), b"role": (lambda c, a: _role(s), 1),
+            b"wait": (lambda c, a: _wait(s, c, a), 3)}
+
+
+def replication_of(server) -> Replication:
+    return server.subscribers.replication
+
+
+def published(server, client: Client, args: list[bytes], receivers: int) -> int:
+    """(S)PUBLISH's reply; with replicas attached it is propagated to them (only: not to the AOF)."""
+    if server.subscribers.replication.replicas:
+        server.propagate(client.db, ReplicaOnly([args]))
+    return receivers
+
+
+def _sync(server, client: Client, args: list[bytes]) -> object:
+    """SYNC / PSYNC replid offset: a full resynchronisation (PSYNC's offset must be an integer)."""
+    if client.replica:
+        return NO_REPLY  # SYNC again: ignored
+    psync = args[0].lower() == b"psync"
+    if psync:
+        if len(args) > 3 and args[3].lower() == b"failover":
+            raise CommandError("ERR PSYNC FAILOVER can't be sent to a master.")
+        integer(args[2])
+    replication_of(server).attach(server, client, psync)
+    return NO_REPLY
+
+
+def _replconf(server, client: Client, args: list[bytes]) -> object:
+    """REPLCONF option value ...: the handshake's options answer OK; ACK and GETACK answer nothing."""
+    if len(args) % 2 == 0:
+        raise CommandError(SYNTAX)
+    replication = replication_of(server)
+    for option, value in zip(args[1::2], args[2::2], strict=True):
+        option = option.lower()
+        if option == b"listening-port":
+            replication.link(client).port = integer(value)
+        elif option == b"ip-address":
+            if len(value) >= 46:  # NET_HOST_STR_LEN
+                raise CommandError(f"ERR REPLCONF ip-address provided by replica instance is too long: "
+                                   f"{len(value)} bytes")
+            replication.link(client).address = value.decode("utf-8", "replace")
+        elif option == b"capa":
+            replication.link(client).capabilities.add(value.lower())
+        elif option == b"ack":
+            return _ack(server, client, value)
+        elif option == b"getack":
+            return NO_REPLY  # a master has nobody to acknowledge to
+        elif option == b"rdb-only":
+            if integer(value) not in (0, 1):
+                raise CommandError("ERR value is out of range, value must between 0 and 1")
+        elif option == b"rdb-filter-only":
+            for name in value.split():
+                if name.lower() != b"functions":
+                    raise CommandError(f"ERR Unsupported rdb-filter-only option: {name.decode('utf-8', 'replace')}")
+        else:
+            raise CommandError(f"ERR Unrecognized REPLCONF option: {option.decode('utf-8', 'replace')}")
+    return OK
+
+
+def _ack(server, client: Client, value: bytes) -> object:
+    """REPLCONF ACK offset from a replica: what it has processed (never answered)."""
+    replication = replication_of(server)
+    replica = replication.links.get(client)
+    if replica is None or not client.replica:
+        return NO_REPLY
+    try:
+        offset = integer(value)
+    except CommandError:
+        return NO_REPLY
+    replica.ack_offset = max(replica.ack_offset, offset)
+    replica.ack_time = server.clock()
+    replication.acks_changed(server)
+    return NO_REPLY
+
+
+def _role(server) -> list:
+    """ROLE of a master: its offset and each online replica's address, port and acknowledged offset."""
+    replication = replication_of(server)
+    return [b"master", replication.offset,
+            [[r.ip.encode(), b"%d" % r.port, b"%d" % r.ack_offset] for r in replication.replicas if r.online]]
+
+
+def _wait(server, client: Client, args: list[bytes]) -> object:
+    """WAIT numreplicas timeout: the replicas that acknowledged the client's last write; when fewer than
+    asked (outside MULTI), it blocks until enough do or the timeout (0: for ever), asking them for an ACK."""
+    from rdbtools.server.core import Blocked
+
+    wanted = integer(args[1])
+    timeout = integer(args[2], "ERR timeout is not an integer or out of range")
+    if timeout < 0:
+        raise CommandError("ERR timeout is negative")
+    replication = replication_of(server)
+    count = replication.acked(client.woff)
+    if count >= wanted or server.in_transaction or client.multi is not None:
+        return count
+    client.blocked = Blocked(args, None if timeout == 0 else server.clock() + timeout / 1000, count)
+    server.blocked.append(client)
+    replication.waiting[client] = Waiting(client.woff, wanted)
+    if replication.replicas:
+        replication.feed(replication.selected_db, [_GETACK])
+    return NO_REPLY
+
+
+def info_fields(server) -> dict[str, object]:
+    """INFO replication of a master (Redis 6.2 / 7.0's fields)."""
+    replication = replication_of(server)
+    fields: dict[str, object] = {"role": "master", "connected_slaves": len(replication.replicas)}
+    now = server.clock()
+    for index, r in enumerate(replication.replicas):
+        fields[f"slave{index}"] = (f"ip={r.ip},port={r.port},state={'online' if r.online else 'wait_bgsave'},"
+                                   f"offset={r.ack_offset},lag={int(now) - int(r.ack_time)}")
+    start = replication.backlog_start
+    fields.update({"master_failover_state": "no-failover", "master_replid": replication.replid,
+                   "master_replid2": _NO_REPLID, "master_repl_offset": replication.offset,
+                   "second_repl_offset": -1, "repl_backlog_active": int(start is not None),
+                   "repl_backlog_size": BACKLOG_SIZE, "repl_backlog_first_byte_offset": start or 0,
+                   "repl_backlog_histlen": 0 if start is None else min(replication.offset - start + 1, BACKLOG_SIZE)})
+    return fields

@@ -1,0 +1,143 @@
+"""serve as a replication master, against the real servers: a real redis-server replicating from serve
+ends up with serve's data, and the stream a raw SYNC client reads from serve, INFO replication, ROLE and
+WAIT are the real master's for the same commands."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+
+import pytest
+import redis
+
+from tests.server.serving import start_serve
+from tests.servers import PROCESS_TIMEOUT, start_server
+
+TARGETS = ["redis-6.2", "redis-7.0"]
+
+
+# --- a raw replication link --------------------------------------------------------------------------------
+
+class Stream:
+    """A connection that sent SYNC (or PSYNC): the RDB read past, then the commands of the stream."""
+
+    def __init__(self, port: int, handshake: list[bytes] = (b"SYNC",)) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=PROCESS_TIMEOUT)
+        self.file = self.sock.makefile("rb")
+        for line in handshake:
+            self.sock.sendall(line + b"\r\n")
+        self.preamble: list[bytes] = []  # +FULLRESYNC ..., +OK of REPLCONF
+        while True:
+            line = self.file.readline()
+            if line.startswith(b"$"):
+                break
+            if line.strip():  # empty lines: Redis's keepalives while the RDB is being made
+                self.preamble.append(line.rstrip(b"\r\n"))
+        self.rdb = self.file.read(int(line[1:]))
+
+    def command(self) -> list[bytes]:
+        """The next command of the stream (a RESP array of bulk strings)."""
+        header = self.file.readline()
+        assert header.startswith(b"*"), header
+        args = []
+        for _ in range(int(header[1:])):
+            length = int(self.file.readline()[1:])
+            args.append(self.file.read(length + 2)[:-2])
+        return args
+
+    def until(self, last: list[bytes]) -> list[list[bytes]]:
+        """The commands up to and including ``last``."""
+        commands = []
+        while not commands or commands[-1] != last:
+            commands.append(self.command())
+        return commands
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+_END = [b"SET", b"end-of-test", b"1"]
+
+
+def _normalized(commands: list[list[bytes]]) -> list[list[bytes]]:
+    """Times of the moment (absolute expiries of relative ones) as a placeholder: the two servers run
+    the commands a few milliseconds apart."""
+    now = time.time()
+    def one(arg: bytes) -> bytes:
+        if re.fullmatch(rb"\d{10,13}", arg):
+            value = int(arg)
+            if abs(value / 1000 - now) < 86400 * 400 or abs(value - now) < 86400 * 400:
+                return b"<time>"
+        return arg
+    return [[one(arg) for arg in command] for command in commands]
+
+
+def _streams_of(real, served, commands: list[list], target: str) -> tuple[list, list]:
+    """The same commands to both masters, each with a SYNC client attached first: both streams."""
+    streams = []
+    for port in (real.port, served.port):
+        client = redis.Redis(port=port, socket_timeout=PROCESS_TIMEOUT)
+        client.flushall()
+        client.config_set("repl-ping-replica-period", 3600)
+        stream = Stream(port)
+        try:
+            for command in commands:
+                try:
+                    client.execute_command(*command)
+                except redis.ResponseError:
+                    pass
+            client.execute_command(*_END)
+            streams.append(_normalized(stream.until(_END)))
+        finally:
+            stream.close()
+            client.close()
+    return streams[0], streams[1]
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def masters(request):
+    with start_server(request.param) as real, start_serve("--target", request.param) as served:
+        yield request.param, real, served
+
+
+SEQUENCES = {
+    "getdel propagates as del": [["SET", "foo", "bar"], ["GETDEL", "foo"], ["GETEX", "foo"]],
+    "relative expiries become absolute": [
+        ["SET", "a", "1", "EX", "200"], ["SETEX", "a", "100", "x"], ["PSETEX", "a", "100000", "x"],
+        ["EXPIRE", "a", "100"], ["PEXPIRE", "a", "100000"], ["GETEX", "a", "EX", "200"],
+        ["GETEX", "a", "PERSIST"], ["EXPIREAT", "a", "1"], ["SET", "b", "1"], ["EXPIRE", "b", "-5"]],
+    "multi exec is wrapped": [["MULTI"], ["SET", "a", "1"], ["INCR", "a"], ["EXEC"],
+                              ["MULTI"], ["SET", "b", "1"], ["EXEC"], ["MULTI"], ["GET", "a"], ["EXEC"]],
+    "select follows the databases": [["SELECT", "3"], ["SET", "a", "1"], ["SELECT", "0"], ["SET", "a", "1"],
+                                     ["SELECT", "3"], ["MULTI"], ["SET", "c", "1"], ["SELECT", "5"], ["SET", "d", "1"],
+                                     ["EXEC"], ["SELECT", "0"], ["MOVE", "a", "4"], ["SWAPDB", "0", "4"]],
+    "scripts propagate their effects": [["EVAL", "redis.call('set', KEYS[1], 'x'); redis.call('incr', 'n')",
+                                         "1", "k"], ["EVAL", "return redis.call('get', 'k')", "0"]],
+    "flushes and no-ops": [["DEL", "none"], ["SET", "a", "1"], ["FLUSHDB"], ["FLUSHALL"], ["SADD", "s", "a"],
+                           ["SADD", "s", "a"], ["SREM", "s", "zz"]],
+    "publish goes to replicas": [["PUBLISH", "ch", "hello"], ["MULTI"], ["PUBLISH", "ch", "a"], ["SET", "x", "1"],
+                                 ["EXEC"]],
+    "data types and streams": [
+        ["HSET", "h", "f", "1", "g", "2"], ["HINCRBYFLOAT", "h", "f", "1.5"], ["RPUSH", "l", "a", "b", "c"],
+        ["LPOP", "l"], ["LMOVE", "l", "m", "LEFT", "RIGHT"], ["ZADD", "z", "1", "a", "2", "b"], ["ZPOPMIN", "z"],
+        ["INCRBYFLOAT", "f", "2.5"], ["XADD", "st", "1-1", "f", "v"], ["XGROUP", "CREATE", "st", "g", "0"],
+        ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "st", ">"], ["XACK", "st", "g", "1-1"],
+        ["XTRIM", "st", "MAXLEN", "0"], ["PFADD", "hll", "a", "b"]],
+}
+
+
+@pytest.mark.parametrize("sequence", list(SEQUENCES))
+def test_the_stream_a_sync_client_reads_is_the_real_masters(masters, sequence):
+    target, real, served = masters
+    expected, got = _streams_of(real, served, SEQUENCES[sequence], target)
+    assert got == expected
+
+
+def test_the_sync_reply_is_an_rdb_of_the_targets_version(masters):
+    target, _, served = masters
+    stream = Stream(served.port)
+    try:
+        assert stream.rdb.startswith(b"REDIS00%02d" % (9 if target == "redis-6.2" else 10))
+    finally:
+        stream.close()
