@@ -26,7 +26,7 @@ from rdbtools.server.config import ServerConfig
 from rdbtools.server.memory import Memory
 from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import Push
-from rdbtools.server.replication import ReplicaOnly
+from rdbtools.server.replication import RELATIVE_BEFORE_7, AofOnly, ReplicaOnly, relative_form
 from rdbtools.server.replies import shaped
 from rdbtools.server.tracking import Tracking
 
@@ -337,7 +337,7 @@ class Server:
         if self.aof is not None and commands.__class__ is not ReplicaOnly:
             self.aof.feed(db, commands)
         replication = self.subscribers.replication
-        if replication.replicas:
+        if replication.replicas and commands.__class__ is not AofOnly:
             replication.feed(db, commands)
 
     def _append_unit(self, name: bytes, caller_db: int) -> None:
@@ -347,28 +347,31 @@ class Server:
         what only replicas are sent, PUBLISH, though its MULTI/EXEC counts it, as Redis's does)."""
         unit, aof, replication = self.unit, self.aof, self.subscribers.replication
         try:
-            steps = [(db, command, commands.__class__ is ReplicaOnly) for db, commands in unit for command in commands]
+            steps = [(db, command, commands.__class__) for db, commands in unit for command in commands]
             if self.engine.target.wraps_propagation:
                 wrap = len(steps) > 1 and name not in (b"scan", b"randomkey")
             else:
                 wrap = name in _UNITS or (name == b"spop" and len(steps) > 1)
             if aof is not None:  # (None: CONFIG SET appendonly no ran)
-                self._feed_steps(aof, [step for step in steps if not step[2]], steps, wrap, caller_db)
+                aof_steps = [step for step in steps if step[2] is not ReplicaOnly]
+                self._feed_steps(aof, name, aof_steps, steps, wrap, caller_db)
             if replication.replicas:
-                self._feed_steps(replication, steps, steps, wrap, caller_db)
+                replica_steps = [step for step in steps if step[2] is not AofOnly]
+                self._feed_steps(replication, name, replica_steps, steps, wrap, caller_db)
         finally:
             unit.clear()
 
-    def _feed_steps(self, sink, steps: list, unit: list, wrap: bool, caller_db: int) -> None:
+    def _feed_steps(self, sink, name: bytes, steps: list, unit: list, wrap: bool, caller_db: int) -> None:
         """A unit's commands into one sink (the AOF or the replication stream), in MULTI/EXEC when wrapped:
         Redis 7.0.15+ selects the first command's database before MULTI and EXEC stays in the last's, 7.0
-        before leaves MULTI in the sink's, 6.2 puts both in the caller's."""
+        before leaves MULTI in the sink's; 6.2 puts EXEC in the caller's, and MULTI in the database of an
+        EXEC's first write (a script's: the caller's)."""
         if wrap:
             target = self.engine.target
-            multi_db = (unit[0][0] if target.select_before_multi else
-                        sink.selected_db if target.wraps_propagation else caller_db)
+            multi_db = (unit[0][0] if target.select_before_multi else sink.selected_db if target.wraps_propagation
+                        else unit[0][0] if name == b"exec" else caller_db)
             exec_db = unit[-1][0] if target.wraps_propagation else caller_db
-            steps = [(multi_db, [b"MULTI"], False), *steps, (exec_db, [b"EXEC"], False)]
+            steps = [(multi_db, [b"MULTI"], list), *steps, (exec_db, [b"EXEC"], list)]
         for db, command, _ in steps:
             sink.feed(db, [command])
 
@@ -538,7 +541,10 @@ class Server:
             return reply  # nothing stored where nothing was: no change, nothing propagated (Redis's dirty stays)
         done = effects(engine, spec.name, args, reply, before)
         if done:
-            self.propagate(db, done)
+            if spec.name in RELATIVE_BEFORE_7 and not engine.target.wraps_propagation:
+                self._propagate_as_62(db, spec.name, args, done)
+            else:
+                self.propagate(db, done)
             if present is not None:  # DEL/UNLINK a b: only the keys that were there were modified
                 self.signal_modified(db, [k for k in present if k not in engine.keys])
             elif signalling:
@@ -556,6 +562,14 @@ class Server:
             self.unit.append((db, commands))
         else:
             self._feed(db, commands)
+
+    def _propagate_as_62(self, db: int, name: bytes, args: list[bytes], done: list[list[bytes]]) -> None:
+        """Redis 6.2 sends its replicas relative expiries (SET ... PX, EXPIRE), its AOF absolute ones."""
+        if not self.subscribers.replication.replicas:
+            self.propagate(db, done)
+            return
+        self.propagate(db, AofOnly(done))
+        self.propagate(db, ReplicaOnly(relative_form(name, args, done)))
 
     def set_appendonly(self, on: bool) -> None:
         """CONFIG SET appendonly: turned on, a rewrite starts writing the files (Redis's startAppendOnly);

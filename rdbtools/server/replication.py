@@ -14,6 +14,7 @@ Redis, whose backlog outlives its last replica for repl-backlog-ttl, the offset 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 from dataclasses import dataclass, field
 
@@ -28,6 +29,44 @@ _GETACK = [b"REPLCONF", b"GETACK", b"*"]
 
 class ReplicaOnly(list):
     """Commands for the replicas, not the AOF (PUBLISH: Redis propagates it to replicas only)."""
+
+
+class AofOnly(list):
+    """Commands for the AOF, not the replicas (Redis 6.2 sends its replicas relative expiries)."""
+
+
+#: what Redis 6.2 sends its replicas in a relative form (the AOF gets the absolute one)
+RELATIVE_BEFORE_7 = frozenset((b"set", b"setex", b"psetex", b"expire", b"pexpire", b"getex"))
+
+
+def relative_form(name: bytes, args: list[bytes], done: list[list[bytes]]) -> list[list[bytes]]:
+    """Redis 6.2's replica form of a write whose effects (Redis 7's form, absolute) are ``done``: SET ...
+    EX/PX and SETEX/PSETEX as ``SET key value PX ms``, EXPIRE/PEXPIRE as sent, GETEX EX/PX as PEXPIRE
+    (EXAT/PXAT, deletions and PERSIST as Redis 7 propagates them)."""
+    first = done[0]
+    if name in (b"setex", b"psetex"):
+        ms = int(args[2]) * (1000 if name == b"setex" else 1)
+        return [[b"SET", args[1], args[3], b"PX", b"%d" % ms]]
+    if name in (b"expire", b"pexpire"):
+        return [args] if first[0].upper() == b"PEXPIREAT" else done
+    relative = _relative_option(name, args)
+    if relative is None:
+        return done
+    if name == b"set" and len(first) == 5 and first[3] == b"PXAT":
+        return [[b"SET", args[1], args[2], b"PX", relative]]
+    if name == b"getex" and first[0].upper() == b"PEXPIREAT":
+        return [[b"PEXPIRE", args[1], relative]]
+    return done
+
+
+def _relative_option(name: bytes, args: list[bytes]) -> bytes | None:
+    """The milliseconds of a SET's or GETEX's EX or PX option, None without one."""
+    options = args[3:] if name == b"set" else args[2:]
+    for option, value in itertools.pairwise(options):
+        upper = option.upper()
+        if upper in (b"EX", b"PX"):
+            return b"%d" % (int(value) * (1000 if upper == b"EX" else 1))
+    return None
 
 
 @dataclass(eq=False)

@@ -4,6 +4,7 @@ WAIT are the real master's for the same commands."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
@@ -83,10 +84,8 @@ def _streams_of(real, served, commands: list[list], target: str) -> tuple[list, 
         stream = Stream(port)
         try:
             for command in commands:
-                try:
+                with contextlib.suppress(redis.ResponseError):
                     client.execute_command(*command)
-                except redis.ResponseError:
-                    pass
             client.execute_command(*_END)
             streams.append(_normalized(stream.until(_END)))
         finally:
