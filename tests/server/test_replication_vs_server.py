@@ -140,3 +140,79 @@ def test_the_sync_reply_is_an_rdb_of_the_targets_version(masters):
         assert stream.rdb.startswith(b"REDIS00%02d" % (9 if target == "redis-6.2" else 10))
     finally:
         stream.close()
+
+
+# --- a real replica of serve ---------------------------------------------------------------------------------
+
+def _write_mix(client: redis.Redis, tag: str) -> None:
+    """Writes of every kind, in several databases: strings, hashes, lists, sets, sorted sets, streams with
+    groups, expiries, a transaction, a script, a flush."""
+    client.set(f"s{tag}", "v")
+    client.set(f"n{tag}", 10, ex=1000)
+    client.incrbyfloat(f"f{tag}", 1.5)
+    client.hset(f"h{tag}", mapping={"a": "1", "b": "2"})
+    client.rpush(f"l{tag}", *range(200))
+    client.lpop(f"l{tag}")
+    client.sadd(f"set{tag}", *range(50))
+    client.spop(f"set{tag}")
+    client.zadd(f"z{tag}", {"a": 1, "b": 2.5})
+    client.pexpire(f"z{tag}", 900000)
+    client.xadd(f"x{tag}", {"f": "v"}, id="1-1")
+    client.xadd(f"x{tag}", {"g": "w"})
+    client.xgroup_create(f"x{tag}", "g", id="0")
+    client.xreadgroup("g", "c", {f"x{tag}": ">"})
+    with client.pipeline(transaction=True) as pipe:
+        pipe.incr(f"t{tag}")
+        pipe.execute_command("SELECT", 3)
+        pipe.set(f"in3{tag}", "x")
+        pipe.execute()
+    client.eval("redis.call('set', KEYS[1], 'lua'); return redis.call('incr', KEYS[2])", 2, f"e{tag}", f"c{tag}")
+    other = redis.Redis(port=client.connection_pool.connection_kwargs["port"], db=5, socket_timeout=PROCESS_TIMEOUT)
+    other.set(f"gone{tag}", "1")
+    other.flushdb()
+    other.set(f"kept{tag}", "1")
+    other.setex(f"short{tag}", 1000, "x")
+    other.close()
+
+
+def _wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _data(port: int) -> dict[int, dict[bytes, tuple]]:
+    """Every database's keys: each key's type, value digest and absolute expiry."""
+    found = {}
+    for db in range(16):
+        client = redis.Redis(port=port, db=db, socket_timeout=PROCESS_TIMEOUT)
+        keys = client.keys("*")
+        if keys:
+            found[db] = {key: (client.type(key), client.execute_command("DEBUG", "DIGEST-VALUE", key),
+                               client.execute_command("PEXPIRETIME", key) if _has_pexpiretime(client) else
+                               client.pttl(key) // 10000) for key in keys}
+        client.close()
+    return found
+
+
+def _has_pexpiretime(client: redis.Redis) -> bool:
+    return int(client.info("server")["redis_version"].split(".")[0]) >= 7
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_real_replica_of_serve_holds_its_data(target):
+    with start_serve("--target", target) as served:
+        master = served.client()
+        _write_mix(master, "before")
+        debug = ("--enable-debug-command", "yes") if target != "redis-6.2" else ()
+        with start_server(target, extra=("--replicaof", "127.0.0.1", str(served.port), *debug)) as replica:
+            copy = replica.client()
+            _wait_for(lambda: copy.info("replication")["master_link_status"] == "up", "the replica syncs")
+            _write_mix(master, "after")
+            offset = master.info("replication")["master_repl_offset"]
+            _wait_for(lambda: copy.info("replication")["slave_repl_offset"] == offset, "the replica catches up")
+            assert _data(replica.port) == _data(served.port)
+            assert copy.execute_command("DEBUG", "DIGEST") == master.execute_command("DEBUG", "DIGEST")
+            master.set("acknowledged", "1")
+            assert master.execute_command("WAIT", 1, int(PROCESS_TIMEOUT * 1000)) == 1
