@@ -119,14 +119,14 @@ class Replication:
             replica.client.send(data)
 
     def cron(self, server) -> None:
-        """Once a second (Redis's replicationCron): a PING into the stream every repl-ping-replica-period
-        seconds, counted from the server's start."""
-        second = int(server.clock() - server.process.started)
-        if second == self.last_second:
+        """Once a second (Redis's replicationCron, first run a second after the start): a PING into the
+        stream every repl-ping-replica-period runs, counted from the first."""
+        loops = int(server.clock() - server.process.started) - 1
+        if loops == self.last_second:
             return
-        self.last_second = second
-        if self.replicas and second % _ping_period(server) == 0:
-            self.feed(-1, [[b"PING"]])
+        self.last_second = loops
+        if self.replicas and loops >= 0 and loops % _ping_period(server) == 0:
+            self.feed(-1, [[b"ping"]])  # (Redis's shared object: lower case)
 
     # --- attaching and leaving -----------------------------------------------------------------------
 

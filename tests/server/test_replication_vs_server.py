@@ -26,9 +26,11 @@ class Stream:
     def __init__(self, port: int, handshake: list[bytes] = (b"SYNC",)) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=PROCESS_TIMEOUT)
         self.file = self.sock.makefile("rb")
-        for line in handshake:
+        self.preamble: list[bytes] = []  # +OK of REPLCONF, +FULLRESYNC ...
+        for line in handshake[:-1]:  # one at a time: Redis refuses a SYNC sent with replies still pending
             self.sock.sendall(line + b"\r\n")
-        self.preamble: list[bytes] = []  # +FULLRESYNC ..., +OK of REPLCONF
+            self.preamble.append(self.file.readline().rstrip(b"\r\n"))
+        self.sock.sendall(handshake[-1] + b"\r\n")
         while True:
             line = self.file.readline()
             if line.startswith(b"$"):
@@ -74,6 +76,11 @@ def _normalized(commands: list[list[bytes]]) -> list[list[bytes]]:
     return [[one(arg) for arg in command] for command in commands]
 
 
+def _past_the_first_ping(client: redis.Redis) -> None:
+    """Redis's replication cron first runs a second after the start, and PINGs its replicas then."""
+    _wait_for(lambda: client.info("server")["uptime_in_seconds"] >= 2, "past the first PING")
+
+
 def _streams_of(real, served, commands: list[list], target: str) -> tuple[list, list]:
     """The same commands to both masters, each with a SYNC client attached first: both streams."""
     streams = []
@@ -81,6 +88,7 @@ def _streams_of(real, served, commands: list[list], target: str) -> tuple[list, 
         client = redis.Redis(port=port, socket_timeout=PROCESS_TIMEOUT)
         client.flushall()
         client.config_set("repl-ping-replica-period", 3600)
+        _past_the_first_ping(client)
         stream = Stream(port)
         try:
             for command in commands:
@@ -131,6 +139,20 @@ def test_the_stream_a_sync_client_reads_is_the_real_masters(masters, sequence):
     target, real, served = masters
     expected, got = _streams_of(real, served, SEQUENCES[sequence], target)
     assert got == expected
+
+
+def test_the_stream_pings_every_repl_ping_replica_period_seconds(masters):
+    _, real, served = masters
+    heard = []
+    for port in (real.port, served.port):
+        client = redis.Redis(port=port, socket_timeout=PROCESS_TIMEOUT)
+        client.config_set("repl-ping-replica-period", 1)
+        stream = Stream(port)
+        heard.append([stream.command(), stream.command()])
+        client.config_set("repl-ping-replica-period", 10)
+        stream.close()
+        client.close()
+    assert heard[1] == heard[0] == [[b"ping"], [b"ping"]]
 
 
 def test_the_sync_reply_is_an_rdb_of_the_targets_version(masters):
@@ -216,3 +238,55 @@ def test_a_real_replica_of_serve_holds_its_data(target):
             assert copy.execute_command("DEBUG", "DIGEST") == master.execute_command("DEBUG", "DIGEST")
             master.set("acknowledged", "1")
             assert master.execute_command("WAIT", 1, int(PROCESS_TIMEOUT * 1000)) == 1
+
+
+# --- what a master with a replica reports ---------------------------------------------------------------
+
+def _replication_info(client: redis.Redis) -> dict:
+    """INFO replication with what depends on the process (its replication id, the replica's lag) masked."""
+    info = client.info("replication")
+    info["master_replid"] = len(info["master_replid"])
+    if "slave0" in info:
+        info["slave0"] = {**info["slave0"], "lag": type(info["slave0"]["lag"])}
+    return info
+
+
+def _answers_with_a_replica(port: int) -> dict:
+    """INFO replication, ROLE, WAIT, CLIENT LIST / KILL TYPE replica, and the stream, of a fresh master
+    with one raw replica that acknowledges by hand (PSYNC after REPLCONF listening-port, without the EOF
+    capability: the RDB comes as a bulk)."""
+    client = redis.Redis(port=port, socket_timeout=PROCESS_TIMEOUT)
+    client.config_set("repl-ping-replica-period", 3600)
+    _past_the_first_ping(client)
+    answers: dict = {"alone": _replication_info(client), "alone role": client.execute_command("ROLE")}
+    stream = Stream(port, [b"REPLCONF listening-port 7777", b"REPLCONF capa psync2", b"PSYNC ? -1"])
+    answers["preamble"] = [line.split(b" ")[0] for line in stream.preamble]
+    answers["wait before writing"] = client.execute_command("WAIT", 1, 0)
+    client.set("a", "1")
+    answers["wait unacknowledged"] = client.execute_command("WAIT", 1, 50)
+    waiting = socket.create_connection(("127.0.0.1", port), timeout=PROCESS_TIMEOUT)
+    waiting.sendall(b"SET b 2\r\nWAIT 1 0\r\n")
+    answers["set"] = waiting.recv(5)
+    commands = stream.until([b"REPLCONF", b"GETACK", b"*"])
+    answers["stream"] = commands
+    offset = client.info("replication")["master_repl_offset"]
+    stream.sock.sendall(b"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n$%d\r\n%d\r\n" % (len(str(offset)), offset))
+    answers["wait acknowledged"] = waiting.recv(100)
+    answers["info"] = _replication_info(client)
+    answers["role"] = client.execute_command("ROLE")
+    listed = client.execute_command("CLIENT", "LIST", "TYPE", "replica")
+    listed = listed.decode() if isinstance(listed, bytes) else listed
+    answers["listed"] = [dict(f.split("=", 1) for f in line.split(" "))["flags"] for line in listed.splitlines()]
+    answers["killed"] = client.execute_command("CLIENT", "KILL", "TYPE", "replica")
+    _wait_for(lambda: client.info("replication")["connected_slaves"] == 0, "the replica is gone")
+    answers["after"] = _replication_info(client)
+    waiting.close()
+    stream.close()
+    client.close()
+    return answers
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_info_role_wait_and_client_list_with_a_replica_are_the_real_masters(target):
+    with start_server(target) as real, start_serve("--target", target) as served:
+        assert _answers_with_a_replica(served.port) == _answers_with_a_replica(real.port)
