@@ -736,10 +736,10 @@ class Acl:
         return (not default.nopass or not default.enabled) and not client.authenticated
 
     def refresh(self, client) -> None:
-        """The client's gate, after its user, its authentication, the default user or maxmemory changed
-        (while a limit is set every request is checked, eviction.py)."""
+        """The client's gate, after its user, its authentication, the default user, maxmemory or
+        min-replicas-to-write changed (while one is set every request is checked: eviction.py, replication.py)."""
         memory = self.server.engine.memory
-        limited = bool(memory.limit or memory.clients_limit)
+        limited = bool(memory.limit or memory.clients_limit or self.server.subscribers.replication.min_replicas)
         client.gated = self.auth_required(client) or not client.user.unrestricted or limited
 
     def refresh_all(self) -> None:

@@ -518,6 +518,7 @@ def _config(server, args):
         server.configure_access()
         server.set_appendonly(server.config["appendonly"])
         eviction.configure(server, evict=any(a.lower() == b"maxmemory" for a in args[2::2]))
+        server.subscribers.replication.configure(server)
         if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):
             server.aof.collect_history()  # turned off: the history files go now, as Redis deletes them
         return OK

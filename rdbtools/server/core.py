@@ -151,6 +151,7 @@ class Server:
         self.execute: Callable[[Client, list[bytes]], object] = self._execute
         self.refresh()
         eviction.configure(self, evict=False)
+        self.subscribers.replication.configure(self)
 
     @property
     def scripting(self):
@@ -272,6 +273,11 @@ class Server:
             return NO_REPLY  # the client itself was evicted: its command is not run
         if self.engine.memory.limit:  # then maxmemory (every client is gated while there is a limit)
             error = eviction.admit(self, client, spec, args)
+            if error is not None:
+                return self._refused(client, error, spec)
+        replication = self.subscribers.replication
+        if replication.min_replicas:  # then min-replicas-to-write (gated too while it is set)
+            error = replication.refusal(self, client, spec)
             if error is not None:
                 return self._refused(client, error, spec)
         return None

@@ -22,6 +22,7 @@ from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, integer
 from rdbtools.server.clients import NO_REPLY, Client
 from rdbtools.server.protocol import Raw, encode_bulks
 
+NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 BACKLOG_SIZE = 1024 * 1024  # repl-backlog-size's default, what INFO reports
 _NO_REPLID = "0" * 40
 _GETACK = [b"REPLCONF", b"GETACK", b"*"]
@@ -106,6 +107,8 @@ class Replication:
         self.backlog_start: int | None = None  # the offset of the backlog's first byte, once made
         self.waiting: dict[Client, Waiting] = {}
         self.last_second = -1  # the cron's (PING every repl-ping-replica-period seconds)
+        self.min_replicas = 0  # min-replicas-to-write, while min-replicas-max-lag is on too (0: no check)
+        self.max_lag = 10
 
     # --- the stream --------------------------------------------------------------------------------
 
@@ -127,6 +130,29 @@ class Replication:
         self.last_second = loops
         if self.replicas and loops >= 0 and loops % _ping_period(server) == 0:
             self.feed(-1, [[b"ping"]])  # (Redis's shared object: lower case)
+
+    # --- min-replicas-to-write ----------------------------------------------------------------------------
+
+    def configure(self, server) -> None:
+        """min-replicas-to-write / -max-lag (at start and after CONFIG SET): while both are set, every client
+        is gated (acl.Acl.refresh), so that writes are checked and plain requests pay nothing otherwise."""
+        values = dict(server.config.get(["min-replicas-to-write", "min-replicas-max-lag"]))
+        self.max_lag = int(values.get("min-replicas-max-lag", "10"))
+        wanted = int(values.get("min-replicas-to-write", "0")) if self.max_lag else 0
+        if bool(wanted) != bool(self.min_replicas):
+            self.min_replicas = wanted
+            server.acl.refresh_all()
+        self.min_replicas = wanted
+
+    def refusal(self, server, client: Client, spec) -> CommandError | None:
+        """NOREPLICAS for a write (or an EXEC holding one) while fewer replicas than min-replicas-to-write
+        acknowledged within min-replicas-max-lag seconds (Redis's checkGoodReplicasStatus)."""
+        if not (spec.write or (spec.name == b"exec" and client.multi and any(
+                getattr(server.resolve(queued), "write", False) for queued in client.multi))):
+            return None
+        now = int(server.clock())
+        good = sum(1 for r in self.replicas if r.online and now - int(r.ack_time) <= self.max_lag)
+        return None if good >= self.min_replicas else CommandError(NOREPLICAS)
 
     # --- attaching and leaving -----------------------------------------------------------------------
 

@@ -290,3 +290,41 @@ def _answers_with_a_replica(port: int) -> dict:
 def test_info_role_wait_and_client_list_with_a_replica_are_the_real_masters(target):
     with start_server(target) as real, start_serve("--target", target) as served:
         assert _answers_with_a_replica(served.port) == _answers_with_a_replica(real.port)
+
+
+def _min_replicas_answers(port: int) -> list:
+    """Writes under min-replicas-to-write 1: refused without a replica (a transaction holding one too),
+    accepted once one is attached; reads always."""
+    client = redis.Redis(port=port, socket_timeout=PROCESS_TIMEOUT)
+    other = redis.Redis(port=port, socket_timeout=PROCESS_TIMEOUT)
+    answers = []
+
+    def run(*command):
+        try:
+            answers.append(client.execute_command(*command))
+        except redis.ResponseError as error:
+            answers.append(str(error))
+
+    run("SET", "x", "1")
+    client.config_set("min-replicas-to-write", 1)
+    for command in (["SET", "x", "2"], ["GET", "x"], ["MULTI"], ["INCR", "x"], ["EXEC"], ["MULTI"], ["GET", "x"],
+                    ["EXEC"]):
+        run(*command)
+    client.config_set("min-replicas-to-write", 0)
+    run("MULTI")
+    run("INCR", "x")
+    other.config_set("min-replicas-to-write", 1)
+    run("EXEC")
+    stream = Stream(port)
+    run("SET", "x", "3")
+    client.config_set("min-replicas-to-write", 0)
+    stream.close()
+    client.close()
+    other.close()
+    return answers
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_min_replicas_to_write_refuses_writes_as_the_real_master(target):
+    with start_server(target) as real, start_serve("--target", target) as served:
+        assert _min_replicas_answers(served.port) == _min_replicas_answers(real.port)
