@@ -28,7 +28,7 @@ Rewrite = Callable[["Engine", list[bytes], Any, Any], Effects]
 #: replies that mean "nothing changed" for these commands (Redis's dirty counter stays put)
 _NOOP_IF_ZERO = frozenset(b"del unlink expire pexpire expireat pexpireat persist hdel srem sadd zrem zremrangebyscore "
                           b"zremrangebyrank zremrangebylex lrem setnx msetnx hsetnx renamenx move copy smove xdel xack "
-                          b"xtrim pfadd lpushx rpushx".split())
+                          b"xtrim pfadd lpushx rpushx linsert".split())
 _NOOP_IF_NONE = frozenset(b"lpop rpop zpopmin zpopmax lmove rpoplpush getdel xadd".split())
 _FUNCTION_WRITES = frozenset((b"LOAD", b"DELETE", b"FLUSH", b"RESTORE"))
 
@@ -61,7 +61,7 @@ def effects(engine: Engine, name: bytes, args: list[bytes], reply: Any, before: 
     rewrite = _REWRITES.get(name)
     if rewrite is not None:
         return rewrite(engine, args, reply, before)
-    if (reply == 0 and name in _NOOP_IF_ZERO) or reply == [] or (
+    if (reply == 0 and name in _NOOP_IF_ZERO) or reply == [] or (reply == -1 and name == b"linsert") or (
             (reply is None or reply is NULL_ARRAY) and name in _NOOP_IF_NONE):
         return []
     if name in (b"rename", b"renamenx") and args[1] == args[2]:  # a key renamed to itself: nothing changed
@@ -121,8 +121,8 @@ def _getex(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     if reply is None or len(args) == 2:
         return []
     option = args[2].upper()
-    if option == b"PERSIST":
-        return [[b"PERSIST", args[1]]]
+    if option == b"PERSIST":  # only when it removed an expiry
+        return [[b"PERSIST", args[1]]] if engine.changes else []
     at = _expire_of(engine, args[1])
     return [[DEL, args[1]]] if at is None else [[PEXPIREAT, args[1], b"%d" % at]]
 
@@ -208,8 +208,24 @@ def _geoadd(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
 def _if_changed(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     """The command as sent, when it told ``engine.changes`` it changed something (Redis's dirty counter):
     a ZADD that left every score as it was, a SORT whose STORE changed nothing (a plain SORT never
-    does), a PFCOUNT that kept its cached cardinality, a PFDEBUG that converted nothing: nothing."""
+    does), a PFCOUNT that kept its cached cardinality, a PFDEBUG that converted nothing, an LTRIM that
+    removed nothing: nothing."""
     return [args] if engine.changes else []
+
+
+def _bitfield(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """BITFIELD as sent when one of its SETs or INCRBYs was done (one OVERFLOW FAIL refused answers nil):
+    only GETs, or only refused writes, change nothing (Redis counts the changes)."""
+    kinds, i = [], 2
+    while i < len(args):
+        kind = args[i].upper()
+        if kind == b"OVERFLOW":
+            i += 2
+            continue
+        kinds.append(kind)
+        i += 3 if kind == b"GET" else 4
+    done = any(kind != b"GET" and value is not None for kind, value in zip(kinds, reply, strict=False))
+    return [args] if done else []
 
 
 def _hincrbyfloat(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
@@ -425,7 +441,8 @@ def _field_write(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effec
 _REWRITES: dict[bytes, Rewrite] = {
     b"set": _set, b"setex": _setex, b"psetex": _setex, b"getex": _getex, b"getdel": _getdel,
     b"incrbyfloat": _incrbyfloat, b"getset": _getset, b"restore": _restore, b"function": _function,
-    b"zadd": _if_changed, b"sort": _if_changed, b"pfcount": _if_changed, b"pfdebug": _if_changed,
+    b"bitfield": _bitfield, b"zadd": _if_changed, b"sort": _if_changed, b"pfcount": _if_changed,
+    b"pfdebug": _if_changed, b"ltrim": _if_changed,
     b"expire": _expire, b"pexpire": _expire, b"expireat": _expire, b"pexpireat": _expire,
     b"blpop": _popped_as(b"LPOP"), b"brpop": _popped_as(b"RPOP"),
     b"bzpopmin": _popped_as(b"ZPOPMIN"), b"bzpopmax": _popped_as(b"ZPOPMAX"),

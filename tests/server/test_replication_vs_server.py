@@ -11,7 +11,11 @@ import time
 
 import pytest
 import redis
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from tests.keyspace.test_engine_vs_server import COMMANDS
+from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.servers import PROCESS_TIMEOUT, start_server
 
@@ -328,3 +332,45 @@ def _min_replicas_answers(port: int) -> list:
 def test_min_replicas_to_write_refuses_writes_as_the_real_master(target):
     with start_server(target) as real, start_serve("--target", target) as served:
         assert _min_replicas_answers(served.port) == _min_replicas_answers(real.port)
+
+
+# --- random sequences ---------------------------------------------------------------------------------------
+
+TRANSACTIONS = st.sampled_from([[b"MULTI"], [b"EXEC"], [b"SELECT", b"0"], [b"SELECT", b"2"]])
+
+
+@pytest.fixture(scope="module")
+def masters_70():
+    with start_server("redis-7.0") as real, start_serve("--target", "redis-7.0") as served:
+        yield real, served
+
+
+def _raw_stream(port: int, commands: list[list[bytes]]) -> list[list[bytes]]:
+    """The stream a SYNC client reads while ``commands`` run (sent raw, replies read and dropped)."""
+    client = RawClient(port)
+    client.call([b"FLUSHALL"])
+    client.call([b"CONFIG", b"SET", b"repl-ping-replica-period", b"3600"])
+    stream = Stream(port)
+    try:
+        for args in commands:
+            client.call(args)
+        client.call([b"DISCARD"])
+        client.call(_END)
+        return _normalized(stream.until(_END))
+    finally:
+        stream.close()
+        client.sock.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commands=st.lists(st.one_of(COMMANDS, TRANSACTIONS), min_size=1, max_size=20))
+@example(commands=[[b"BITFIELD", b"a", b"GET", b"u8", b"0"]])  # only GETs: nothing propagated
+@example(commands=[[b"BITFIELD", b"a", b"OVERFLOW", b"FAIL", b"INCRBY", b"u2", b"0", b"9"]])
+@example(commands=[[b"LTRIM", b"a", b"0", b"0"], [b"RPUSH", b"a", b"1"], [b"LTRIM", b"a", b"0", b"0"]])  # nothing gone
+@example(commands=[[b"SET", b"a", b"1"], [b"GETEX", b"a", b"PERSIST"]])  # no expiry to remove
+@example(commands=[[b"LINSERT", b"a", b"BEFORE", b"1", b"1"], [b"RPUSH", b"a", b"2"],
+                   [b"LINSERT", b"a", b"BEFORE", b"1", b"1"]])  # no list, no pivot: nothing inserted
+def test_random_writes_stream_as_the_real_masters(masters_70, commands):
+    real, served = masters_70
+    _past_the_first_ping(redis.Redis(port=real.port, socket_timeout=PROCESS_TIMEOUT))
+    assert _raw_stream(served.port, commands) == _raw_stream(real.port, commands), commands

@@ -212,10 +212,13 @@ def linsert(e, args):
 def ltrim(e, args):
     entry = _list(e, args[1])
     start, stop = integer(args[2]), integer(args[3])
+    e.changes = 0  # what it removed: propagated only then (Redis's dirty)
     if entry is None:
         return OK
-    start, stop = _range(len(entry.value), start, stop)
+    length = len(entry.value)
+    start, stop = _range(length, start, stop)
     entry.value = deque(islice(entry.value, start, stop + 1)) if start <= stop else deque()
+    e.changes = length - len(entry.value)
     e.removed(LIST, b"ltrim", args[1], entry)
     return OK
 

@@ -222,6 +222,7 @@ def getex(e, args):
     elif options and not persist:
         raise CommandError(SYNTAX)
     value = _read_string(e, args[1])
+    e.changes = 0  # PERSIST: whether it removed an expiry (propagated only then)
     if value is None:
         return None
     entry = e.peek(args[1])
@@ -232,6 +233,7 @@ def getex(e, args):
         e.notify(GENERIC, b"expire", args[1])
     elif persist and entry.expire_ms is not None:
         entry.expire_ms = None
+        e.changes = 1
         e.notify(GENERIC, b"persist", args[1])
     return value
 
