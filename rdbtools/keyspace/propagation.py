@@ -111,8 +111,8 @@ def _expire(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     if reply != 1:
         return []
     at = _expire_of(engine, args[1])
-    if at is None:
-        return [[DEL, args[1]]]
+    if at is None:  # (Valkey: UNLINK, lazyfree-lazy-expire)
+        return [[engine.target.expiry_deletion, args[1]]]
     head = args[0] if args[0].lower() == b"pexpireat" else PEXPIREAT
     return [[head, args[1], b"%d" % at, *args[3:]]]
 
@@ -124,7 +124,7 @@ def _getex(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
     if option == b"PERSIST":  # only when it removed an expiry
         return [[b"PERSIST", args[1]]] if engine.changes else []
     at = _expire_of(engine, args[1])
-    return [[DEL, args[1]]] if at is None else [[PEXPIREAT, args[1], b"%d" % at]]
+    return [[engine.target.expiry_deletion, args[1]]] if at is None else [[PEXPIREAT, args[1], b"%d" % at]]
 
 
 def _getdel(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
@@ -229,6 +229,10 @@ def _bitfield(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
 
 
 def _hincrbyfloat(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """The field's new value: HSET (Redis 8: HSETEX KEEPTTL, which keeps a field TTL)."""
+    target = engine.target
+    if not target.valkey_server and target.version >= (8, 0):
+        return [[b"HSETEX", args[1], b"KEEPTTL", b"FIELDS", b"1", args[2], reply]]
     return [[b"HSET", args[1], args[2], reply]]
 
 

@@ -332,14 +332,15 @@ class Server:
         offset = replication.offset
         if len(unit) == 1 and len(unit[0][1]) == 1 and name not in _UNITS:  # the common case: as is
             db, commands = unit.pop()
-            self._feed(db, commands)
+            self.feed(db, commands)
         else:
             self._append_unit(name, client.db)
         if replication.offset != offset:
             client.woff = replication.offset
 
-    def _feed(self, db: int, commands: list[list[bytes]]) -> None:
-        """Effects to the AOF (when on; not PUBLISH's) and to the replicas (when attached)."""
+    def feed(self, db: int, commands: list[list[bytes]]) -> None:
+        """Effects to the AOF (when on; not PUBLISH's) and to the replicas (when attached) now, not held in
+        a command's unit (an eviction's DEL goes before the command that caused it)."""
         if self.aof is not None and commands.__class__ is not ReplicaOnly:
             self.aof.feed(db, commands)
         replication = self.subscribers.replication
@@ -567,7 +568,7 @@ class Server:
         if self.collecting:
             self.unit.append((db, commands))
         else:
-            self._feed(db, commands)
+            self.feed(db, commands)
 
     def _propagate_as_62(self, db: int, name: bytes, args: list[bytes], done: list[list[bytes]]) -> None:
         """Redis 6.2 sends its replicas relative expiries (SET ... PX, EXPIRE), its AOF absolute ones."""

@@ -141,7 +141,8 @@ def resume(server) -> None:
 
 def evict(server, db: int, key: bytes) -> None:
     """One key evicted: deleted, counted, its WATCHes and trackers told, the `evicted` event, its DEL
-    (UNLINK with lazyfree-lazy-eviction) in the AOF on its own, before the command that caused it."""
+    (UNLINK with lazyfree-lazy-eviction) in the AOF and to the replicas on its own, before the command that
+    caused it."""
     engine = server.engine
     memory = engine.memory
     del engine.keyspace.dbs[db][key]
@@ -149,8 +150,7 @@ def evict(server, db: int, key: bytes) -> None:
     server.stats["evicted_keys"] += 1
     server.signal_modified(db, [key], by_client=False)
     engine.notify(EVICTED, b"evicted", key, db)
-    if server.aof is not None:
-        server.aof.feed(db, [[b"UNLINK" if memory.unlink else b"DEL", key]])
+    server.feed(db, [[b"UNLINK" if memory.unlink else b"DEL", key]])
 
 
 def _pick(server, memory, keyspace) -> tuple[int, bytes] | None:

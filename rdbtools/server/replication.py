@@ -23,7 +23,7 @@ from rdbtools.server.clients import NO_REPLY, Client
 from rdbtools.server.protocol import Raw, encode_bulks
 
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
-BACKLOG_SIZE = 1024 * 1024  # repl-backlog-size's default, what INFO reports
+BACKLOG_SIZE = 1024 * 1024  # repl-backlog-size's default (Redis's), what INFO reports
 _NO_REPLID = "0" * 40
 _GETACK = [b"REPLCONF", b"GETACK", b"*"]
 
@@ -107,6 +107,7 @@ class Replication:
         self.backlog_start: int | None = None  # the offset of the backlog's first byte, once made
         self.waiting: dict[Client, Waiting] = {}
         self.last_second = -1  # the cron's (PING every repl-ping-replica-period seconds)
+        self.cron_epoch: float | None = None  # when its count of seconds started (None: a second after the start)
         self.min_replicas = 0  # min-replicas-to-write, while min-replicas-max-lag is on too (0: no check)
         self.max_lag = 10
 
@@ -122,9 +123,11 @@ class Replication:
             replica.client.send(data)
 
     def cron(self, server) -> None:
-        """Once a second (Redis's replicationCron, first run a second after the start): a PING into the
-        stream every repl-ping-replica-period runs, counted from the first."""
-        loops = int(server.clock() - server.process.started) - 1
+        """Once a second (Redis's replicationCron, first run a second after the start; Valkey 9 counts its
+        runs from the first replica): a PING into the stream every repl-ping-replica-period runs, counted
+        from the first."""
+        epoch = self.cron_epoch if self.cron_epoch is not None else server.process.started + 1
+        loops = int(server.clock() - epoch)
         if loops == self.last_second:
             return
         self.last_second = loops
@@ -171,6 +174,9 @@ class Replication:
         if self.backlog_start is None:  # the first replica: a new history (Redis changes its replid)
             self.replid = os.urandom(20).hex()
             self.backlog_start = self.offset + 1
+            target = server.config.target
+            if target.valkey_server and target.version >= (9, 0):
+                self.cron_epoch = server.clock()
         if psync:
             client.send(Raw(b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset)))
         client.send(Raw(self._snapshot(server)))
@@ -345,17 +351,20 @@ def _wait(server, client: Client, args: list[bytes]) -> object:
 
 
 def info_fields(server) -> dict[str, object]:
-    """INFO replication of a master (Redis 6.2 / 7.0's fields)."""
-    replication = replication_of(server)
+    """INFO replication of a master (Redis 6.2 to 8.2's fields; Valkey adds each replica's type and
+    replicas_waiting_psync, and its backlog is 10 MB by default)."""
+    replication, valkey = replication_of(server), server.config.target.valkey_server
     fields: dict[str, object] = {"role": "master", "connected_slaves": len(replication.replicas)}
-    now = server.clock()
+    now, kind = server.clock(), ",type=replica" if valkey else ""
     for index, r in enumerate(replication.replicas):
         fields[f"slave{index}"] = (f"ip={r.ip},port={r.port},state={'online' if r.online else 'wait_bgsave'},"
-                                   f"offset={r.ack_offset},lag={int(now) - int(r.ack_time)}")
-    start = replication.backlog_start
+                                   f"offset={r.ack_offset},lag={int(now) - int(r.ack_time)}{kind}")
+    if valkey:
+        fields["replicas_waiting_psync"] = 0
+    start, size = replication.backlog_start, BACKLOG_SIZE * (10 if valkey else 1)
     fields.update({"master_failover_state": "no-failover", "master_replid": replication.replid,
                    "master_replid2": _NO_REPLID, "master_repl_offset": replication.offset,
                    "second_repl_offset": -1, "repl_backlog_active": int(start is not None),
-                   "repl_backlog_size": BACKLOG_SIZE, "repl_backlog_first_byte_offset": start or 0,
-                   "repl_backlog_histlen": 0 if start is None else min(replication.offset - start + 1, BACKLOG_SIZE)})
+                   "repl_backlog_size": size, "repl_backlog_first_byte_offset": start or 0,
+                   "repl_backlog_histlen": 0 if start is None else min(replication.offset - start + 1, size)})
     return fields
