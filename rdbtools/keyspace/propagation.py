@@ -209,7 +209,7 @@ def _if_changed(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effect
     """The command as sent, when it told ``engine.changes`` it changed something (Redis's dirty counter):
     a ZADD that left every score as it was, a SORT whose STORE changed nothing (a plain SORT never
     does), a PFCOUNT that kept its cached cardinality, a PFDEBUG that converted nothing, an LTRIM that
-    removed nothing: nothing."""
+    removed nothing, a ZINCRBY that left the score (inf + 1), a SETBIT that left the bit: nothing."""
     return [args] if engine.changes else []
 
 
@@ -445,8 +445,8 @@ def _field_write(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effec
 _REWRITES: dict[bytes, Rewrite] = {
     b"set": _set, b"setex": _setex, b"psetex": _setex, b"getex": _getex, b"getdel": _getdel,
     b"incrbyfloat": _incrbyfloat, b"getset": _getset, b"restore": _restore, b"function": _function,
-    b"bitfield": _bitfield, b"zadd": _if_changed, b"sort": _if_changed, b"pfcount": _if_changed,
-    b"pfdebug": _if_changed, b"ltrim": _if_changed,
+    b"bitfield": _bitfield, b"zadd": _if_changed, b"zincrby": _if_changed, b"sort": _if_changed,
+    b"pfcount": _if_changed, b"pfdebug": _if_changed, b"ltrim": _if_changed, b"setbit": _if_changed,
     b"expire": _expire, b"pexpire": _expire, b"expireat": _expire, b"pexpireat": _expire,
     b"blpop": _popped_as(b"LPOP"), b"brpop": _popped_as(b"RPOP"),
     b"bzpopmin": _popped_as(b"ZPOPMIN"), b"bzpopmax": _popped_as(b"ZPOPMAX"),

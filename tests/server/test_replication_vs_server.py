@@ -386,6 +386,8 @@ def _raw_stream(port: int, commands: list[list[bytes]]) -> list[list[bytes]]:
 @example(commands=[[b"SET", b"a", b"1"], [b"GETEX", b"a", b"PERSIST"]])  # no expiry to remove
 @example(commands=[[b"LINSERT", b"a", b"BEFORE", b"1", b"1"], [b"RPUSH", b"a", b"2"],
                    [b"LINSERT", b"a", b"BEFORE", b"1", b"1"]])  # no list, no pivot: nothing inserted
+@example(commands=[[b"ZINCRBY", b"a", b"inf", b"m1"], [b"ZINCRBY", b"a", b"1", b"m1"]])  # inf + 1: unchanged
+@example(commands=[[b"SET", b"a", b"1"], [b"SETBIT", b"a", b"0", b"0"]])  # the bit as it was
 def test_random_writes_stream_as_the_real_masters(masters_70, commands):
     real, served = masters_70
     _past_the_first_ping(redis.Redis(port=real.port, socket_timeout=PROCESS_TIMEOUT))

@@ -373,9 +373,11 @@ def setbit(e, args):
     current, dirty = _grown(e, args[1], offset // 8 + 1)
     mask = 0x80 >> (offset % 8)
     old = 1 if current[offset // 8] & mask else 0
+    e.changes = 0  # a bit set to what it was, in a string that did not grow: no change, not propagated
     if dirty or old != int(args[3]) or e.target.unchanged_bits_told:
         current[offset // 8] = current[offset // 8] | mask if args[3] == b"1" else current[offset // 8] & ~mask
         _replace(e, args[1], bytes(current), b"setbit")
+        e.changes = 1
     return old
 
 

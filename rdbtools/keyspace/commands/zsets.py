@@ -143,6 +143,7 @@ def zincrby(e, args):
     old = entry.value.get(args[3])
     entry.value[args[3]] = score
     converted(e.target, entry, args[3:])
+    e.changes = int(old != score)  # an unchanged score (inf + 1) is no change: not propagated
     if old != score:
         e.notify(ZSET, b"zincr", args[1])
     return score_text(e.target, score)
