@@ -176,7 +176,7 @@ class Replication:
             self.backlog_start = self.offset + 1
             target = server.config.target
             if target.valkey_server and target.version >= (9, 0):
-                self.cron_epoch = server.clock()
+                self.cron_epoch, self.last_second = server.clock(), -1
         if psync:
             client.send(Raw(b"+FULLRESYNC %s %d\r\n" % (self.replid.encode(), self.offset)))
         client.send(Raw(self._snapshot(server)))
