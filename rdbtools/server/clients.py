@@ -54,7 +54,8 @@ class Client:
     #: the error its last request was refused with (not run: not in the slow log); never a reply at first
     last_refusal: object = field(default_factory=object)
     tracking: ClientTracking | None = None  # CLIENT TRACKING ON
-    #: CLIENT REPLY: None (on), "off", "skip-next" (SKIP was just given), "skip" (this reply is not sent)
+    #: CLIENT REPLY: None (on), "off", "skip-next" (SKIP was just given), "skip" (this reply is not sent);
+    #: "replica": a replica of Redis 7.0+, closed when a command of its has a reply
     reply_mode: str | None = None
     no_evict: bool = False
     no_touch: bool = False
@@ -76,8 +77,12 @@ class Client:
         return "replica" if self.replica else "pubsub" if self.subscribed else "normal"
 
     def skip_reply(self, reply: object) -> object:
-        """The reply as CLIENT REPLY OFF / SKIP lets it out (the edge asks only while one is in force)."""
+        """The reply as CLIENT REPLY OFF / SKIP lets it out (the edge asks only while one is in force); a
+        replica's command that has a reply ends its link ("replica": Redis 7.0+ drops a rogue replica)."""
         mode = self.reply_mode
+        if mode == "replica":
+            self.closing = self.closing or reply is not NO_REPLY
+            return NO_REPLY
         if mode == "skip-next":
             self.reply_mode = "skip"
             return reply

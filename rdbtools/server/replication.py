@@ -1,6 +1,6 @@
 """serve as a replication master, as Redis 7.0's replication.c is one: SYNC / PSYNC give a replica the
 keyspace as an RDB (serve's own writer, the target's version), then the stream of what every write
-propagates, the AOF's effects (core.Server._feed) encoded as RESP with a SELECT where the database
+propagates, the AOF's effects (core.Server.feed) encoded as RESP with a SELECT where the database
 changes; REPLCONF as the handshake and the replica's ACKs use it; PING into the stream every
 repl-ping-replica-period seconds; WAIT counts the replicas that acknowledged a client's last write;
 INFO replication and ROLE describe them.
@@ -170,11 +170,12 @@ class Replication:
         replica = self.link(client)
         self.replicas.append(replica)
         client.replica = True
-        client.reply_mode = "off"  # a replica is sent the stream, never a reply
+        target = server.config.target
+        if target.valkey_server or target.version >= (7, 0):  # (6.2 sends a replica's replies in its stream)
+            client.reply_mode = "replica"
         if self.backlog_start is None:  # the first replica: a new history (Redis changes its replid)
             self.replid = os.urandom(20).hex()
             self.backlog_start = self.offset + 1
-            target = server.config.target
             if target.valkey_server and target.version >= (9, 0):
                 self.cron_epoch, self.last_second = server.clock(), -1
         if psync:

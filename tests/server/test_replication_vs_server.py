@@ -394,3 +394,30 @@ def test_random_writes_stream_as_the_real_masters(masters_70, commands):
     real, served = masters_70
     _past_the_first_ping(redis.Redis(port=real.port, socket_timeout=PROCESS_TIMEOUT))
     assert _raw_stream(served.port, commands) == _raw_stream(real.port, commands), commands
+
+
+def _after_a_stray_command(port: int) -> tuple[bytes, bool]:
+    """What a SYNC client that sends PING reads next, and whether the master closed its link."""
+    client = redis.Redis(port=port, socket_timeout=PROCESS_TIMEOUT)
+    client.config_set("repl-ping-replica-period", 3600)
+    _past_the_first_ping(client)
+    stream = Stream(port)
+    stream.sock.sendall(b"PING\r\n")
+    stream.sock.settimeout(2)
+    received = b""
+    try:
+        while chunk := stream.sock.recv(4096):
+            received += chunk
+        closed = True
+    except TimeoutError:
+        closed = False
+    stream.close()
+    client.close()
+    return received, closed
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0"])  # (the later servers do as 7.0)
+def test_a_replica_whose_command_has_a_reply_is_dropped_from_7_0(target):
+    """Redis 7.0 closes a replica whose command made a reply; 6.2 sends the reply into its stream."""
+    with start_server(target) as real, start_serve("--target", target) as served:
+        assert _after_a_stray_command(served.port) == _after_a_stray_command(real.port)
