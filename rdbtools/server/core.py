@@ -26,7 +26,7 @@ from rdbtools.server.config import ServerConfig
 from rdbtools.server.memory import Memory
 from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import Push
-from rdbtools.server.replication import RELATIVE_BEFORE_7, AofOnly, ReplicaOnly, relative_form
+from rdbtools.server.replication import RELATIVE_BEFORE_7, AofOnly, ReplicaForm, ReplicaOnly, relative_form
 from rdbtools.server.replies import shaped
 from rdbtools.server.tracking import Tracking
 
@@ -339,12 +339,13 @@ class Server:
             client.woff = replication.offset
 
     def feed(self, db: int, commands: list[list[bytes]]) -> None:
-        """Effects to the AOF (when on; not PUBLISH's) and to the replicas (when attached) now, not held in
-        a command's unit (an eviction's DEL goes before the command that caused it)."""
-        if self.aof is not None and commands.__class__ is not ReplicaOnly:
+        """Effects to the AOF (when on; not what is for replicas only) and to the replicas (when attached)
+        now, not held in a command's unit (an eviction's DEL goes before the command that caused it)."""
+        kind = commands.__class__
+        if self.aof is not None and kind is not ReplicaOnly and kind is not ReplicaForm:
             self.aof.feed(db, commands)
         replication = self.subscribers.replication
-        if replication.replicas and commands.__class__ is not AofOnly:
+        if replication.replicas and kind is not AofOnly:
             replication.feed(db, commands)
 
     def _append_unit(self, name: bytes, caller_db: int) -> None:
@@ -360,7 +361,7 @@ class Server:
             else:
                 wrap = name in _UNITS or (name == b"spop" and len(steps) > 1)
             if aof is not None:  # (None: CONFIG SET appendonly no ran)
-                aof_steps = [step for step in steps if step[2] is not ReplicaOnly]
+                aof_steps = [step for step in steps if step[2] is not ReplicaOnly and step[2] is not ReplicaForm]
                 self._feed_steps(aof, name, aof_steps, steps, wrap, caller_db)
             if replication.replicas:
                 replica_steps = [step for step in steps if step[2] is not AofOnly]
@@ -372,9 +373,14 @@ class Server:
         """A unit's commands into one sink (the AOF or the replication stream), in MULTI/EXEC when wrapped:
         Redis 7.0.15+ selects the first command's database before MULTI and EXEC stays in the last's, 7.0
         before leaves MULTI in the sink's; 6.2 puts EXEC in the caller's, and MULTI in the database of an
-        EXEC's first write (a script's: the caller's)."""
+        EXEC's first write; a script's MULTI in the caller's, once it writes: what only replicas get (PUBLISH)
+        before its first write goes before it, and without a write there is no MULTI/EXEC."""
+        target = self.engine.target
+        if wrap and not target.wraps_propagation and name != b"exec":
+            first = next((i for i, step in enumerate(steps) if step[2] is not ReplicaOnly), len(steps))
+            self._feed_steps(sink, name, steps[:first], unit, False, caller_db)
+            steps, wrap = steps[first:], first < len(steps)
         if wrap:
-            target = self.engine.target
             multi_db = (unit[0][0] if target.select_before_multi else sink.selected_db if target.wraps_propagation
                         else unit[0][0] if name == b"exec" else caller_db)
             exec_db = unit[-1][0] if target.wraps_propagation else caller_db
@@ -576,7 +582,7 @@ class Server:
             self.propagate(db, done)
             return
         self.propagate(db, AofOnly(done))
-        self.propagate(db, ReplicaOnly(relative_form(name, args, done)))
+        self.propagate(db, ReplicaForm(relative_form(name, args, done)))
 
     def set_appendonly(self, on: bool) -> None:
         """CONFIG SET appendonly: turned on, a rewrite starts writing the files (Redis's startAppendOnly);

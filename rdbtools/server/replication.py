@@ -36,6 +36,10 @@ class AofOnly(list):
     """Commands for the AOF, not the replicas (Redis 6.2 sends its replicas relative expiries)."""
 
 
+class ReplicaForm(list):
+    """The replicas' form of commands whose AOF form went as AofOnly (6.2's relative expiries)."""
+
+
 #: what Redis 6.2 sends its replicas in a relative form (the AOF gets the absolute one)
 RELATIVE_BEFORE_7 = frozenset((b"set", b"setex", b"psetex", b"expire", b"pexpire", b"getex"))
 

@@ -143,7 +143,8 @@ SEQUENCES = {
     "flushes and no-ops": [["DEL", "none"], ["SET", "a", "1"], ["FLUSHDB"], ["FLUSHALL"], ["SADD", "s", "a"],
                            ["SADD", "s", "a"], ["SREM", "s", "zz"]],
     "publish goes to replicas": [["PUBLISH", "ch", "hello"], ["MULTI"], ["PUBLISH", "ch", "a"], ["SET", "x", "1"],
-                                 ["EXEC"]],
+                                 ["EXEC"], ["EVAL", "redis.call('publish', 'ch', 'b'); redis.call('set', 'k', 'v')", "0"],
+                                 ["EVAL", "return redis.call('publish', 'ch', 'c')", "0"]],
     "data types and streams": [
         ["HSET", "h", "f", "1", "g", "2"], ["HINCRBYFLOAT", "h", "f", "1.5"], ["RPUSH", "l", "a", "b", "c"],
         ["LPOP", "l"], ["LMOVE", "l", "m", "LEFT", "RIGHT"], ["ZADD", "z", "1", "a", "2", "b"], ["ZPOPMIN", "z"],
