@@ -209,23 +209,14 @@ def _if_changed(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effect
     """The command as sent, when it told ``engine.changes`` it changed something (Redis's dirty counter):
     a ZADD that left every score as it was, a SORT whose STORE changed nothing (a plain SORT never
     does), a PFCOUNT that kept its cached cardinality, a PFDEBUG that converted nothing, an LTRIM that
-    removed nothing, a ZINCRBY that left the score (inf + 1), a SETBIT that left the bit: nothing."""
+    removed nothing, a ZINCRBY that left the score (inf + 1), a SETBIT or BITFIELD that left the bits (in a
+    string that did not grow; a BITFIELD of only GETs): nothing."""
     return [args] if engine.changes else []
 
 
-def _bitfield(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
-    """BITFIELD as sent when one of its SETs or INCRBYs was done (one OVERFLOW FAIL refused answers nil):
-    only GETs, or only refused writes, change nothing (Redis counts the changes)."""
-    kinds, i = [], 2
-    while i < len(args):
-        kind = args[i].upper()
-        if kind == b"OVERFLOW":
-            i += 2
-            continue
-        kinds.append(kind)
-        i += 3 if kind == b"GET" else 4
-    done = any(kind != b"GET" and value is not None for kind, value in zip(kinds, reply, strict=False))
-    return [args] if done else []
+def _setrange(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
+    """SETRANGE of an empty value changes nothing (Redis answers the length and returns)."""
+    return [args] if args[3] else []
 
 
 def _hincrbyfloat(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effects:
@@ -445,8 +436,9 @@ def _field_write(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effec
 _REWRITES: dict[bytes, Rewrite] = {
     b"set": _set, b"setex": _setex, b"psetex": _setex, b"getex": _getex, b"getdel": _getdel,
     b"incrbyfloat": _incrbyfloat, b"getset": _getset, b"restore": _restore, b"function": _function,
-    b"bitfield": _bitfield, b"zadd": _if_changed, b"zincrby": _if_changed, b"sort": _if_changed,
-    b"pfcount": _if_changed, b"pfdebug": _if_changed, b"ltrim": _if_changed, b"setbit": _if_changed,
+    b"setrange": _setrange, b"bitfield": _if_changed, b"zadd": _if_changed, b"zincrby": _if_changed,
+    b"sort": _if_changed, b"pfcount": _if_changed, b"pfdebug": _if_changed, b"ltrim": _if_changed,
+    b"setbit": _if_changed,
     b"expire": _expire, b"pexpire": _expire, b"expireat": _expire, b"pexpireat": _expire,
     b"blpop": _popped_as(b"LPOP"), b"brpop": _popped_as(b"RPOP"),
     b"bzpopmin": _popped_as(b"ZPOPMIN"), b"bzpopmax": _popped_as(b"ZPOPMAX"),

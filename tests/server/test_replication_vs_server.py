@@ -142,9 +142,10 @@ SEQUENCES = {
                                          "1", "k"], ["EVAL", "return redis.call('get', 'k')", "0"]],
     "flushes and no-ops": [["DEL", "none"], ["SET", "a", "1"], ["FLUSHDB"], ["FLUSHALL"], ["SADD", "s", "a"],
                            ["SADD", "s", "a"], ["SREM", "s", "zz"]],
-    "publish goes to replicas": [["PUBLISH", "ch", "hello"], ["MULTI"], ["PUBLISH", "ch", "a"], ["SET", "x", "1"],
-                                 ["EXEC"], ["EVAL", "redis.call('publish', 'ch', 'b'); redis.call('set', 'k', 'v')", "0"],
-                                 ["EVAL", "return redis.call('publish', 'ch', 'c')", "0"]],
+    "publish goes to replicas": [
+        ["PUBLISH", "ch", "hello"], ["MULTI"], ["PUBLISH", "ch", "a"], ["SET", "x", "1"], ["EXEC"],
+        ["EVAL", "redis.call('publish', 'ch', 'b'); redis.call('set', 'k', 'v')", "0"],
+        ["EVAL", "return redis.call('publish', 'ch', 'c')", "0"]],
     "data types and streams": [
         ["HSET", "h", "f", "1", "g", "2"], ["HINCRBYFLOAT", "h", "f", "1.5"], ["RPUSH", "l", "a", "b", "c"],
         ["LPOP", "l"], ["LMOVE", "l", "m", "LEFT", "RIGHT"], ["ZADD", "z", "1", "a", "2", "b"], ["ZPOPMIN", "z"],
@@ -385,6 +386,8 @@ def _raw_stream(port: int, commands: list[list[bytes]]) -> list[list[bytes]]:
 @given(commands=st.lists(st.one_of(COMMANDS, TRANSACTIONS), min_size=1, max_size=20))
 @example(commands=[[b"BITFIELD", b"a", b"GET", b"u8", b"0"]])  # only GETs: nothing propagated
 @example(commands=[[b"BITFIELD", b"a", b"OVERFLOW", b"FAIL", b"INCRBY", b"u2", b"0", b"9"]])
+@example(commands=[[b"BITFIELD", b"a", b"SET", b"i8", b"0", b"0"], [b"BITFIELD", b"a", b"SET", b"i8", b"0", b"0"]])
+@example(commands=[[b"SETRANGE", b"a", b"0", b""], [b"SET", b"a", b"x"], [b"SETRANGE", b"a", b"0", b""]])
 @example(commands=[[b"LTRIM", b"a", b"0", b"0"], [b"RPUSH", b"a", b"1"], [b"LTRIM", b"a", b"0", b"0"]])  # nothing gone
 @example(commands=[[b"SET", b"a", b"1"], [b"GETEX", b"a", b"PERSIST"]])  # no expiry to remove
 @example(commands=[[b"LINSERT", b"a", b"BEFORE", b"1", b"1"], [b"RPUSH", b"a", b"2"],

@@ -515,6 +515,7 @@ def _bitfield(e, args, read_only: bool):
         replies.append(old if op == b"SET" else new)
     if writes:
         _replace(e, args[1], bytes(data), b"setbit" if changes else None)
+    e.changes = changes  # propagated only when a field changed (or the string was made or grew)
     return replies
 
 
