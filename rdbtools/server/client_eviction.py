@@ -76,11 +76,12 @@ def client_usage(server, client, running: list[bytes] | None = None) -> int:
 
 def evict(server, now: float) -> bool:
     """Disconnect the biggest evictable clients while all clients' memory reaches the limit; whether any
-    was. Monitors are not counted (Redis files them with replicas)."""
+    was. Replicas and monitors are not counted (Redis evicts only normal and pub/sub clients, and files
+    monitors with replicas)."""
     memory = server.engine.memory
     base, buffered, cron = figures(server.config.target), memory.client_buffers, 1 / server.config["hz"]
     sizes = {c: usage(c, now, base, buffered, cron) for c in server.clients.values()
-             if not (c.monitoring or c.closing)}
+             if not (c.monitoring or c.replica or c.closing)}
     total = sum(sizes.values())
     if total < memory.clients_limit:
         return False
