@@ -39,8 +39,9 @@ class RedisFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(record.created))
         role = "C" if os.getpid() != _MAIN_PID else "M"
-        return f"{os.getpid()}:{role} {stamp}.{int(record.msecs):03d} {_MARKS.get(record.levelno, '*')} " \
+        line = f"{os.getpid()}:{role} {stamp}.{int(record.msecs):03d} {_MARKS.get(record.levelno, '*')} " \
                f"{record.getMessage()}"
+        return f"{line}\n{self.formatException(record.exc_info)}" if record.exc_info else line
 
 
 _MAIN_PID = os.getpid()

@@ -178,7 +178,7 @@ def _pairs(value, kind: str) -> Iterator[bytes]:
 
 def _score_text(score: float) -> bytes:
     """A zset score as a listpack holds it: an integer when it is one, else Redis's %.17g text."""
-    if score == int(score) and abs(score) < 2**63:
+    if score.is_integer() and abs(score) < 2**63:  # (not int(score): a score may be inf)
         return b"%d" % int(score)
     return b"%.17g" % score
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 
 from rdbtools.keyspace.commands import CommandError
+from rdbtools.server.app import RedisFormatter
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import Server
 
@@ -45,3 +47,14 @@ def test_a_bug_counts_as_a_failed_call_of_its_command(tmp_path, monkeypatch):
     _break(monkeypatch, spec)
     server.execute(client, [b"GET", b"k"])
     assert (spec.calls, spec.failed_calls) == (1, 1)
+
+
+def test_the_log_line_of_a_bug_carries_its_traceback():
+    try:
+        _broken()
+    except KeyError:
+        record = logging.LogRecord("rdbtool.serve", logging.ERROR, __file__, 1, "serve failed running %r",
+                                   (b"get",), sys.exc_info())
+    line = RedisFormatter().format(record)
+    assert line.split("\n")[0].endswith("# serve failed running b'get'")
+    assert "Traceback (most recent call last)" in line and "KeyError: 'field'" in line

@@ -61,8 +61,9 @@ def _collections(port: int) -> dict[str, int]:
     client.call(["ZADD", "zset", *[x for i in range(10) for x in (str(i), f"m{i}")]])
     client.call(["ZADD", "bigzset", *[x for i in range(200) for x in (str(i), f"m{i}")]])
     client.call(["SADD", "bigset", *[f"a{i}" for i in range(200)]])
+    client.call(["ZADD", "infinities", "inf", "a", "-inf", "b", "1.5", "c", "3", "d"])  # "inf" as text
     figures = {key: client.call(["MEMORY", "USAGE", key]) for key in
-               ("list", "biglist", "longlist", "intset", "wideintset", "smallset", "hash", "zset")}
+               ("list", "biglist", "longlist", "intset", "wideintset", "smallset", "hash", "zset", "infinities")}
     for key in _HASH_TABLES:  # every element (five vary too much: a skiplist node's levels are random)
         figures[key] = client.call(["MEMORY", "USAGE", key, "SAMPLES", "0"])
     return figures
