@@ -1409,7 +1409,8 @@ static PyObject *encode_plain_string(PyObject *self, PyObject *args) {
         return PyBytes_FromStringAndSize((const char *)out, width + 1);
     }
     if (compress && size > 20) {
-        PyObject *packed = PyObject_CallFunction(lzf_compress, "On", value, size - 4);
+        /* (python-lzf gives lzf_compress one byte more than it is told; Redis gives it size - 4) */
+        PyObject *packed = PyObject_CallFunction(lzf_compress, "On", value, size - 5);
         if (packed == NULL) return NULL;
         if (packed != Py_None) {
             unsigned char *at = buffer_grow(&b, 1);

@@ -145,6 +145,12 @@ _INT_STRUCTS = {
 LZF_MAX_RATIO = 89
 
 
+def lzf_as_redis(data: bytes) -> bytes | None:
+    """LZF of ``data`` when Redis stores it so (rdbSaveLzfStringObject: it must save 4 bytes): Redis gives
+    lzf_compress a buffer of len - 4 bytes; python-lzf gives it one more byte than the max_len it is told."""
+    return lzf.compress(data, len(data) - 5)
+
+
 class RdbBytes(bytes):
     """String bytes that remember how the file stored them, so that building is exact.
 
@@ -199,7 +205,7 @@ def encode_string(value: bytes, *, compress: bool = False) -> bytes:
         if number is not None:
             return _encode_as(value, _smallest_int_encoding(number))
         if compress and len(value) > 20:
-            packed = lzf.compress(bytes(value), len(value) - 4)
+            packed = lzf_as_redis(bytes(value))
             if packed is not None:
                 return _lzf_bytes(packed, len(value))
     return encode_length(len(value), getattr(value, "length_form", None)) + bytes(value)
@@ -213,7 +219,7 @@ def python_encode_plain(value: bytes, compress: bool) -> bytes:
         if number is not None:
             return _encode_as(value, _smallest_int_encoding(number))
     elif compress and size > 20:
-        packed = lzf.compress(value, size - 4)
+        packed = lzf_as_redis(value)
         if packed is not None:
             return _lzf_bytes(packed, size)
     return (bytes((size,)) if size < 64 else encode_length(size)) + value

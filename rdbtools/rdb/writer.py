@@ -16,14 +16,20 @@ from dataclasses import replace
 from typing import BinaryIO, TypeAlias
 
 import anycrc
-import lzf
 from construct import Container, ListContainer
 
 from rdbtools.errors import TargetError
 from rdbtools.formats.intset import encode_intset
 from rdbtools.formats.listpack import encode_listpack, entry_size
 from rdbtools.formats.numbers import canonical_int64
-from rdbtools.formats.primitives import RdbBytes, StringEncoding, encode_length, encode_plain, encode_string
+from rdbtools.formats.primitives import (
+    RdbBytes,
+    StringEncoding,
+    encode_length,
+    encode_plain,
+    encode_string,
+    lzf_as_redis,
+)
 from rdbtools.formats.rdb import (
     ArrayTag,
     ModuleOpcodes,
@@ -75,7 +81,7 @@ def stored_string(value: bytes, compress: bool = True) -> bytes:
 def compressed(data: bytes, compress: bool) -> bytes:
     """The same choice as ``stored_string``, as a value the schema builds (for schema-built layouts)."""
     if compress and len(data) > 20 and canonical_int64(data) is None:
-        packed = lzf.compress(data, len(data) - 4)
+        packed = lzf_as_redis(data)
         if packed is not None:
             return RdbBytes(data, StringEncoding.LZF, compressed=packed)
     return data
