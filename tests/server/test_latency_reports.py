@@ -91,6 +91,11 @@ def test_latency_graph_and_doctor_are_verbatim_text_in_resp3(pairs):
     assert _verbatim_headers(served.port) == _verbatim_headers(real.port) == [b"=N\r\ntxt:c", b"=N\r\ntxt:D"]
 
 
+#: the advice a slow command gives (the slow log's): on a loaded machine either server may time a command at
+#: the 1 ms threshold while the test waits, so it is left out of the comparison
+_COMMAND_ADVICE = re.compile(rb"Slow Log|slowlog|commands")
+
+
 def _advice_after_expiring_a_big_set(port: int) -> list:
     """The events and DOCTOR's advice once the active expiry deleted a set of 200,000 members (a slow
     expire cycle), under hz 10 then hz 100."""
@@ -107,7 +112,8 @@ def _advice_after_expiring_a_big_set(port: int) -> list:
     found = [b"expire-cycle" in [event[0] for event in client.call(["LATENCY", "LATEST"])]]
     for hz in ("10", "100"):
         client.call(["CONFIG", "SET", "hz", hz])
-        found.append(_numbers_hidden(client.call(["LATENCY", "DOCTOR"]).split(b"\n\n")[-1]))
+        advice = _numbers_hidden(client.call(["LATENCY", "DOCTOR"]).split(b"\n\n")[-1]).splitlines()
+        found.append([line for line in advice if not _COMMAND_ADVICE.search(line)])
     client.call(["CONFIG", "SET", "latency-monitor-threshold", "0"])
     client.call(["LATENCY", "RESET"])
     return found
@@ -120,4 +126,5 @@ def test_latency_doctor_advises_hz_and_large_objects_after_a_slow_expire_cycle(p
     real, served = pairs("redis-7.0")
     expected = _advice_after_expiring_a_big_set(real.port)
     assert _advice_after_expiring_a_big_set(served.port) == expected
-    assert expected[0] and b"'hz'" in expected[1] and b"'hz'" not in expected[2]
+    assert expected[0] and any(b"'hz'" in line for line in expected[1])
+    assert not any(b"'hz'" in line for line in expected[2]) and any(b"large objects" in line for line in expected[2])
