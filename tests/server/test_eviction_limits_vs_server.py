@@ -45,10 +45,11 @@ def test_tenacity_zero_evicts_sixteen_keys_a_command_and_a_new_limit_evicts_at_o
     assert expected[1:] == ([168, 152] if target == "redis-6.2" else [184, 168])
 
 
-@pytest.mark.parametrize("tenacity", ["10", "100"])
-def test_the_default_tenacity_and_no_limit_evict_a_few_hundred_keys_at_once(pairs, tenacity):
+def test_the_highest_tenacity_evicts_a_few_hundred_keys_at_once(pairs):
+    """(The default, 10, gives eviction 500 us on Redis: a few hundred keys too, unless a loaded machine
+    takes the CPU from the server meanwhile, so only tenacity 100, which has no time limit, is compared.)"""
     real, served = pairs("redis-7.0")
-    assert _drained(served.port, tenacity, 300) == _drained(real.port, tenacity, 300) == [b"OK", 0, 0]
+    assert _drained(served.port, "100", 300) == _drained(real.port, "100", 300) == [b"OK", 0, 0]
 
 
 def test_tenacity_takes_0_to_100(pairs):
