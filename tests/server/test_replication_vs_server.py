@@ -8,6 +8,7 @@ import contextlib
 import re
 import socket
 import time
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -310,10 +311,15 @@ def _answers_with_a_replica(port: int, target: str) -> dict:
     return answers
 
 
+def _same_answers(target: str, answers: Callable[[int], object]) -> None:
+    """What ``answers`` gets from serve equals what it gets from the real master of the target."""
+    with start_server(target) as real, start_serve("--target", target) as served:
+        assert answers(served.port) == answers(real.port)
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_info_role_wait_and_client_list_with_a_replica_are_the_real_masters(target):
-    with start_server(target) as real, start_serve("--target", target) as served:
-        assert _answers_with_a_replica(served.port, target) == _answers_with_a_replica(real.port, target)
+    _same_answers(target, lambda port: _answers_with_a_replica(port, target))
 
 
 def _min_replicas_answers(port: int) -> list:
@@ -350,8 +356,7 @@ def _min_replicas_answers(port: int) -> list:
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_min_replicas_to_write_refuses_writes_as_the_real_master(target):
-    with start_server(target) as real, start_serve("--target", target) as served:
-        assert _min_replicas_answers(served.port) == _min_replicas_answers(real.port)
+    _same_answers(target, _min_replicas_answers)
 
 
 # --- random sequences ---------------------------------------------------------------------------------------
@@ -423,5 +428,4 @@ def _after_a_stray_command(port: int) -> tuple[bytes, bool]:
 @pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0"])  # (the later servers do as 7.0)
 def test_a_replica_whose_command_has_a_reply_is_dropped_from_7_0(target):
     """Redis 7.0 closes a replica whose command made a reply; 6.2 sends the reply into its stream."""
-    with start_server(target) as real, start_serve("--target", target) as served:
-        assert _after_a_stray_command(served.port) == _after_a_stray_command(real.port)
+    _same_answers(target, _after_a_stray_command)
