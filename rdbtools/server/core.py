@@ -26,7 +26,7 @@ from rdbtools.server.config import ServerConfig
 from rdbtools.server.memory import Memory
 from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import Push
-from rdbtools.server.replication import RELATIVE_BEFORE_7, AofOnly, ReplicaForm, ReplicaOnly, relative_form
+from rdbtools.server.replication import NOT_FOR_AOF, RELATIVE_BEFORE_7, AofOnly, ReplicaForm, ReplicaOnly, relative_form
 from rdbtools.server.replies import shaped
 from rdbtools.server.tracking import Tracking
 
@@ -342,7 +342,7 @@ class Server:
         """Effects to the AOF (when on; not what is for replicas only) and to the replicas (when attached)
         now, not held in a command's unit (an eviction's DEL goes before the command that caused it)."""
         kind = commands.__class__
-        if self.aof is not None and kind is not ReplicaOnly and kind is not ReplicaForm:
+        if self.aof is not None and kind not in NOT_FOR_AOF:
             self.aof.feed(db, commands)
         replication = self.subscribers.replication
         if replication.replicas and kind is not AofOnly:
@@ -361,7 +361,7 @@ class Server:
             else:
                 wrap = name in _UNITS or (name == b"spop" and len(steps) > 1)
             if aof is not None:  # (None: CONFIG SET appendonly no ran)
-                aof_steps = [step for step in steps if step[2] is not ReplicaOnly and step[2] is not ReplicaForm]
+                aof_steps = [step for step in steps if step[2] not in NOT_FOR_AOF]
                 self._feed_steps(aof, name, aof_steps, steps, wrap, caller_db)
             if replication.replicas:
                 replica_steps = [step for step in steps if step[2] is not AofOnly]

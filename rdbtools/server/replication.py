@@ -40,6 +40,10 @@ class ReplicaForm(list):
     """The replicas' form of commands whose AOF form went as AofOnly (6.2's relative expiries)."""
 
 
+#: the kinds of commands the AOF does not get (one test for Server.feed and for a unit's steps)
+NOT_FOR_AOF = frozenset((ReplicaOnly, ReplicaForm))
+
+
 #: what Redis 6.2 sends its replicas in a relative form (the AOF gets the absolute one)
 RELATIVE_BEFORE_7 = frozenset((b"set", b"setex", b"psetex", b"expire", b"pexpire", b"getex"))
 
