@@ -109,7 +109,11 @@ def source_kind(source: str | os.PathLike[str]) -> str:
 def _jsonl_records(path: str | os.PathLike[str]) -> tuple[Header, Iterator[Record]]:
     handle = open(path, "rb")  # noqa: SIM115 - closed when the iterator ends
     first = handle.readline()
-    header = record_from_json(orjson.loads(first)) if first.strip() else None
+    try:
+        header = _jsonl_record(first, 0, path) if first.strip() else None
+    except FormatError:
+        handle.close()
+        raise
     if not isinstance(header, Header):
         handle.close()
         raise FormatError("a JSONL dump starts with its header line (kind: header)", offset=0, path=os.fspath(path))
@@ -118,16 +122,20 @@ def _jsonl_records(path: str | os.PathLike[str]) -> tuple[Header, Iterator[Recor
         offset = len(first)
         with handle:
             for line in handle:
-                try:
-                    record = record_from_json(orjson.loads(line))
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-                    raise FormatError(f"not a record of rdbtool's JSONL schema: {error}", offset=offset,
-                                      path=os.fspath(path)) from None
+                record = _jsonl_record(line, offset, path)
                 offset += len(line)
                 if record is not None and not isinstance(record, Header):  # (a header is the first line's)
                     yield record
 
     return header, records()
+
+
+def _jsonl_record(line: bytes, offset: int, path: str | os.PathLike[str]) -> Record | Header | None:
+    try:
+        return record_from_json(orjson.loads(line))
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise FormatError(f"not a record of rdbtool's JSONL schema: {error}", offset=offset,
+                          path=os.fspath(path)) from None
 
 
 def convert(

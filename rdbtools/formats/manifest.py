@@ -253,7 +253,7 @@ def format_manifest(manifest: Manifest) -> bytes:
         line = b"file %s seq %d type %s" % (_quote(entry.name), entry.seq, entry.type.value.encode())
         if entry.start_offset is not None:
             line += b" startoffset %d" % entry.start_offset
-            if entry.end_offset is not None:
-                line += b" endoffset %d" % entry.end_offset
+        if entry.end_offset is not None:  # (kept on its own too: what was read is what is written back)
+            line += b" endoffset %d" % entry.end_offset
         lines.append(line + b"\n")
     return b"".join(lines)
