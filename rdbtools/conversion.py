@@ -133,7 +133,7 @@ def _jsonl_records(path: str | os.PathLike[str]) -> tuple[Header, Iterator[Recor
 def _jsonl_record(line: bytes, offset: int, path: str | os.PathLike[str]) -> Record | Header | None:
     try:
         return record_from_json(orjson.loads(line))
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+    except (LookupError, TypeError, ValueError, AttributeError) as error:  # (JSON of another shape than a record's)
         raise FormatError(f"not a record of rdbtool's JSONL schema: {error}", offset=offset,
                           path=os.fspath(path)) from None
 

@@ -255,5 +255,8 @@ def format_manifest(manifest: Manifest) -> bytes:
             line += b" startoffset %d" % entry.start_offset
         if entry.end_offset is not None:  # (kept on its own too: what was read is what is written back)
             line += b" endoffset %d" % entry.end_offset
+        if len(line) >= MAX_LINE:  # quoting lengthens a name: the server would refuse the line
+            raise ManifestError(f"{TOO_LONG} (the entry of {entry.name!r}, quoted, takes {len(line) + 1} bytes)",
+                                offset=sum(map(len, lines)))
         lines.append(line + b"\n")
     return b"".join(lines)

@@ -126,9 +126,9 @@ def run_manifest(data: bytes) -> str:
     file: one of comments alone is valid, but writing it out gives an empty file, which is not)."""
     try:
         manifest = parse_manifest(data)
+        written = format_manifest(manifest)  # (refused when a name, quoted, makes a line the server refuses)
     except RdbtoolError as error:
         return refused(error)
-    written = format_manifest(manifest)
     if manifest.entries and parse_manifest(written) != manifest:
         raise AssertionError(f"manifest does not survive a round trip: {written!r}")
     return outcome(written)
