@@ -248,7 +248,7 @@ def _quote(name: str) -> bytes:
 
 def format_manifest(manifest: Manifest) -> bytes:
     """The manifest text in Redis's order: base, history (as given), then incr files."""
-    lines = []
+    lines: list[bytes] = []
     for entry in manifest.entries:
         line = b"file %s seq %d type %s" % (_quote(entry.name), entry.seq, entry.type.value.encode())
         if entry.start_offset is not None:
