@@ -94,6 +94,12 @@ class InputError(RdbtoolError):
     """The input cannot be opened or read at all (missing file, not a regular file)."""
 
 
+class ServeStartError(RdbtoolError):
+    """A test's ``rdbtool serve`` exited, or never answered, instead of starting (rdbtools.testing)."""
+
+    hint = "its log, quoted above, says why"
+
+
 def format_key(key: bytes) -> str:
     """Show a binary-safe key in one line: printable ASCII as is, other bytes escaped."""
     text = repr(key)[2:-1]

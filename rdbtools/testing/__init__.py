@@ -3,3 +3,22 @@
 Real persistence is what sets these apart from an emulator: what a test's application leaves on disk is an
 RDB or AOF file that a real Redis loads, and its failures (a full disk, a failing fsync) behave as Redis's do.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> its module, imported on first use: the pytest plugin imports this package in every test
+#: run that has rdbtool installed, and must not load the server (or redis-py) for suites that do not use it
+_EXPORTS = {
+    "RdbtoolServer": "rdbtools.testing.served",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
