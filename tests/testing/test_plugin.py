@@ -1,0 +1,218 @@
+"""The pytest plugin, run by pytest itself (pytester): its fixtures, their scopes and options, restarts and
+kills that keep or lose what a real Redis would, and xdist workers with servers of their own."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from rdbtools.testing.served import RdbtoolServer, serve_arguments
+from tests.servers import PROCESS_TIMEOUT, start_server
+
+pytest_plugins = ["pytester"]
+
+PLUGIN = "rdbtools.testing.plugin"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_inline(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(source)
+    return pytester.runpytest("-p", PLUGIN, "-p", "no:cacheprovider", *args)
+
+
+def test_the_entry_point_registers_the_plugin_module_under_its_own_name():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["entry-points"]["pytest11"] == {PLUGIN: PLUGIN}
+
+
+def test_a_suite_without_the_fixtures_starts_no_server_and_imports_neither_redis_nor_the_server(pytester):
+    pytester.makepyfile("""
+        import sys
+
+        def test_nothing_heavy_is_imported():
+            heavy = [name for name in sys.modules if name == "redis" or name.startswith(("rdbtools.server",
+                                                                                         "rdbtools.testing.served"))]
+            assert heavy == []
+    """)
+    result = pytester.runpytest_subprocess("-p", PLUGIN, "-p", "no:cacheprovider", timeout=PROCESS_TIMEOUT)
+    result.assert_outcomes(passed=1)
+    assert not list(Path(pytester.path).rglob("serve.log"))
+
+
+def test_the_fixtures_give_a_running_server_its_client_and_its_addresses(pytester):
+    result = run_inline(pytester, """
+        import os
+
+        def test_served(rdbtool_server, rdbtool_client):
+            rdbtool_client.set("k", "v")
+            over_socket = rdbtool_server.client(unix_socket_path=rdbtool_server.unixsocket)
+            assert over_socket.get("k") == b"v"
+            assert (rdbtool_server.host, rdbtool_server.port) == ("127.0.0.1", rdbtool_client.connection_pool
+                                                                  .connection_kwargs["port"])
+            assert rdbtool_server.dir.is_dir() and rdbtool_server.files() == []
+            assert rdbtool_server.client().config_get("dir")["dir"] == str(rdbtool_server.dir)
+    """)
+    result.assert_outcomes(passed=1)
+
+
+SCOPE_PROBE = """
+    seen = []
+
+    def test_first(rdbtool_server, rdbtool_client):
+        rdbtool_client.set("left", "behind")
+        seen.append((rdbtool_server.port, rdbtool_server.dir))
+
+    def test_second(rdbtool_server, rdbtool_client):
+        seen.append((rdbtool_server.port, rdbtool_server.dir))
+        assert rdbtool_client.dbsize() == 0
+        assert (seen[0] == seen[1]) is {shared}
+"""
+
+
+def test_the_session_server_is_shared_and_the_client_flushes_it_between_tests(pytester):
+    run_inline(pytester, SCOPE_PROBE.format(shared=True)).assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("where", ["command line", "ini file"])
+def test_scope_function_gives_each_test_a_server_of_its_own(pytester, where):
+    if where == "ini file":
+        pytester.makeini("[pytest]\nrdbtool_scope = function\n")
+    args = ("--rdbtool-scope", "function") if where == "command line" else ()
+    run_inline(pytester, SCOPE_PROBE.format(shared=False), *args).assert_outcomes(passed=2)
+
+
+def test_an_unknown_scope_is_a_usage_error(pytester):
+    result = run_inline(pytester, "def test_served(rdbtool_server): pass", "--rdbtool-scope", "module")
+    result.stdout.fnmatch_lines(["*rdbtool_scope must be one of function, session, not 'module'*"])
+    assert result.ret != 0
+
+
+def test_a_client_revives_the_session_server_a_test_killed(pytester):
+    result = run_inline(pytester, """
+        def test_crash(rdbtool_server, rdbtool_client):
+            rdbtool_server.kill()
+            assert not rdbtool_server.running
+
+        def test_after(rdbtool_client):
+            assert rdbtool_client.ping()
+    """)
+    result.assert_outcomes(passed=2)
+
+
+def test_the_factory_starts_servers_with_their_own_configuration(pytester):
+    result = run_inline(pytester, """
+        import redis
+        import pytest
+
+        def test_configured(rdbtool_server_factory):
+            server = rdbtool_server_factory("--maxmemory", "1mb", target="redis-6.2", appendonly=True,
+                                            appendfsync="always", save="60 1", requirepass="secret")
+            client = server.client()
+            settings = client.config_get("*")
+            assert [settings[name] for name in ("maxmemory", "appendonly", "appendfsync", "save", "requirepass")] \\
+                == ["1048576", "yes", "always", "60 1", "secret"]
+            assert client.info("server")["redis_version"].startswith("6.2.")
+            with pytest.raises(redis.AuthenticationError):
+                server.client(password=None).ping()
+
+        def test_defaults(rdbtool_server_factory):
+            first, second = rdbtool_server_factory(), rdbtool_server_factory()
+            assert first.port != second.port and first.dir != second.dir
+            assert first.client().config_get("save")["save"] == ""
+            assert first.client().info("server")["redis_version"].startswith("7.0.")
+    """, "--rdbtool-target", "redis-7.0")
+    result.assert_outcomes(passed=2)
+
+
+def test_the_ini_target_and_serve_arguments_reach_every_server(pytester):
+    pytester.makeini("[pytest]\nrdbtool_target = redis-8.2\nrdbtool_serve_args = --maxmemory 2mb --databases 4\n")
+    result = run_inline(pytester, """
+        def test_defaults(rdbtool_client, rdbtool_server_factory):
+            for client in (rdbtool_client, rdbtool_server_factory("--databases", "8").client()):
+                assert client.info("server")["redis_version"].startswith("8.2.")
+                assert client.config_get("maxmemory")["maxmemory"] == "2097152"
+            assert rdbtool_client.config_get("databases")["databases"] == "4"
+            assert client.config_get("databases")["databases"] == "8"
+    """)
+    result.assert_outcomes(passed=1)
+
+
+def test_a_restart_reloads_what_the_server_left_in_its_directory(pytester):
+    result = run_inline(pytester, """
+        import pytest
+
+        @pytest.mark.parametrize("options, files", [
+            ({"save": "3600 1"}, ["dump.rdb"]),
+            ({"appendonly": True}, ["appendonlydir/appendonly.aof.1.base.rdb",
+                                    "appendonlydir/appendonly.aof.1.incr.aof",
+                                    "appendonlydir/appendonly.aof.manifest"]),
+        ])
+        def test_restart(rdbtool_server_factory, options, files):
+            server = rdbtool_server_factory(**options)
+            client = server.client()
+            client.set("kept", "yes")
+            server.restart()
+            assert client.get("kept") == b"yes"
+            assert server.files() == files
+    """)
+    result.assert_outcomes(passed=2)
+
+
+def test_xdist_workers_each_run_their_own_servers(pytester):
+    pytest.importorskip("xdist")
+    pytester.makepyfile("""
+        import os
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_isolated(rdbtool_server, rdbtool_client, rdbtool_server_factory, n):
+            worker = os.environ["PYTEST_XDIST_WORKER"]
+            assert worker in str(rdbtool_server.dir)
+            assert rdbtool_client.dbsize() == 0
+            rdbtool_client.set(worker, n)
+            assert rdbtool_client.keys() == [worker.encode()]
+            assert rdbtool_server_factory().client().ping()
+    """)
+    result = pytester.runpytest_subprocess("-p", PLUGIN, "-p", "xdist", "-n", "2", "-p", "no:cacheprovider",
+                                           timeout=PROCESS_TIMEOUT)
+    result.assert_outcomes(passed=6)
+
+
+# -- what a kill -9 leaves, against a real Redis 7.0 killed the same way ------------------------------------
+
+#: scenario -> (persistence settings, what the test sends before the kill)
+CRASHES = {
+    "aof fsync always keeps every acknowledged write": (("--appendonly", "yes", "--appendfsync", "always"),
+                                                        [("SET", "a", "1"), ("INCR", "a")]),
+    # fsync no, not everysec: under everysec Redis 7.0 postpones the write (up to 2 s) while a background fsync
+    # runs, replying all the same, so what a kill leaves there depends on timing (flushAppendOnlyFile)
+    "aof fsync no keeps what was written before the reply": (("--appendonly", "yes", "--appendfsync", "no"),
+                                                             [("SET", "a", "1"), ("RPUSH", "l", "x")]),
+    "an rdb snapshot keeps only what it saved": ((), [("SET", "a", "1"), ("SAVE",), ("SET", "b", "2")]),
+    "no persistence keeps nothing": ((), [("SET", "a", "1")]),
+}
+
+
+def _survivors(server, crash, start, commands) -> dict[bytes, bytes]:
+    """Send the commands, kill -9 the server, start it on the same dir: the keys and their DUMPs left."""
+    client = server.client()
+    for command in commands:
+        client.execute_command(*command)
+    crash()
+    start()
+    client = server.client()
+    return {key: client.dump(key) for key in sorted(client.keys())}
+
+
+@pytest.mark.compat
+@pytest.mark.parametrize("scenario", sorted(CRASHES))
+def test_a_kill_keeps_what_redis_keeps_after_kill_9(tmp_path, scenario):
+    settings, commands = CRASHES[scenario]
+    with RdbtoolServer(tmp_path, serve_arguments(target="redis-7.0", args=settings)) as served:
+        ours = _survivors(served, served.kill, served.start, commands)
+    with start_server("redis-7.0", extra=settings) as real:
+        theirs = _survivors(real, real.stop, real.start, commands)
+    assert ours == theirs
+    assert bool(ours) is (scenario != "no persistence keeps nothing")
