@@ -1,5 +1,12 @@
-"""The ``rdbtool`` command: a thin typer layer over the library. Errors become one-line messages here."""
+"""The ``rdbtool`` command: a thin typer layer over the library. Errors become one-line messages here.
 
-from rdbtools.cli.app import app, main
+Importing the package loads nothing else: ``python -m rdbtools.cli.serving`` starts serve without typer."""
 
-__all__ = ["app", "main"]
+from __future__ import annotations
+
+
+def main() -> None:
+    """rdbtool's entry point (the typer application in rdbtools.cli.app)."""
+    from rdbtools.cli.app import main as run
+
+    run()

@@ -1,21 +1,16 @@
-"""The typer application and the one place where exceptions become messages and exit codes."""
+"""The typer application; its commands report errors through rdbtools.cli.reporting (re-exported here)."""
 
 from __future__ import annotations
 
 import gc
 import importlib
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
 
 import typer
 
-from rdbtools.errors import InputError, RdbtoolError
+from rdbtools.cli.reporting import EXIT_BAD_FILE, EXIT_OK, EXIT_USAGE, fail, reports_errors
 
-EXIT_OK = 0
-EXIT_BAD_FILE = 1  # corrupt or unsupported input
-EXIT_USAGE = 2  # usage error or unreadable file
+__all__ = ["EXIT_BAD_FILE", "EXIT_OK", "EXIT_USAGE", "app", "fail", "main", "reports_errors"]
 
 app = typer.Typer(
     name="rdbtool",
@@ -24,31 +19,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def fail(message: str, code: int) -> None:
-    typer.echo(f"rdbtool: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn our exceptions into one located line on stderr and the documented exit code."""
-
-    @wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except InputError as error:
-            fail(str(error), EXIT_USAGE)
-        except RdbtoolError as error:
-            fail(str(error), EXIT_BAD_FILE)
-        except BrokenPipeError:
-            sys.stderr.close()  # the reader of our output went away (| head): not an error
-            raise typer.Exit(EXIT_OK) from None
-        except KeyboardInterrupt:
-            fail("interrupted", 130)
-
-    return run
 
 
 #: command name -> the module that registers it

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import typer
 
-from rdbtools.cli.app import EXIT_BAD_FILE, app, fail, reports_errors
+from rdbtools.cli.app import app
+from rdbtools.cli.serving import run
 
 
 @app.command("serve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-@reports_errors
 def serve_command(
     arguments: Annotated[list[str] | None, typer.Argument(
         help="[CONFIG_FILE] [--directive value ...]: redis-server's configuration, e.g. "
@@ -19,13 +19,4 @@ def serve_command(
 ) -> None:
     """A Redis-compatible server that persists real RDB snapshots and AOF files (for tests and demos).
     Exit status: 0 after SHUTDOWN or SIGTERM, 1 when it cannot start (bad configuration, corrupt dump or AOF)."""
-    from rdbtools.server.app import serve
-    from rdbtools.server.config import ServerConfig
-
-    arguments = list(arguments or [])
-    config_file = arguments.pop(0) if arguments and not arguments[0].startswith("--") else None
-    config = ServerConfig.load(config_file, arguments)
-    try:
-        serve(config)
-    except OSError as error:
-        fail(str(error.strerror or error), EXIT_BAD_FILE)
+    run(list(arguments or []))

@@ -83,7 +83,7 @@ class RdbtoolServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "rdbtools.cli", "serve", "--port", str(self.port), "--bind", self.host,
+        return [sys.executable, "-m", "rdbtools.cli.serving", "--port", str(self.port), "--bind", self.host,
                 "--unixsocket", self.unixsocket, "--dir", str(self.dir), *self.arguments]
 
     def start(self) -> None:
