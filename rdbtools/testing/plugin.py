@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
     from rdbtools.testing.served import RdbtoolServer
 
-SCOPES = ("function", "session")
+Scope = Literal["function", "session"]
+SCOPES: tuple[Scope, ...] = ("function", "session")
 #: option name -> (help, ini default)
 _OPTIONS = {
     "target": ("the server whose behaviour and file formats serve follows, e.g. redis-7.0 (serve's default "
@@ -48,7 +49,7 @@ def _setting(config: pytest.Config, name: str) -> str:
     return value if value is not None else config.getini(f"rdbtool_{name}")
 
 
-def _server_scope(fixture_name: str, config: pytest.Config) -> str:
+def _server_scope(fixture_name: str, config: pytest.Config) -> Scope:
     scope = _setting(config, "scope")
     if scope not in SCOPES:
         raise pytest.UsageError(f"rdbtool_scope must be one of {', '.join(SCOPES)}, not {scope!r}")
