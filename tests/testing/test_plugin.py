@@ -3,10 +3,12 @@ kills that keep or lose what a real Redis would, and xdist workers with servers 
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from pathlib import Path
 
 import pytest
+import redis
 
 from rdbtools.testing.served import RdbtoolServer, serve_arguments
 from tests.servers import PROCESS_TIMEOUT, start_server
@@ -216,3 +218,16 @@ def test_a_kill_keeps_what_redis_keeps_after_kill_9(tmp_path, scenario):
         theirs = _survivors(real, real.stop, real.start, commands)
     assert ours == theirs
     assert bool(ours) is (scenario != "no persistence keeps nothing")
+
+
+def test_the_failpoint_methods_send_the_debug_failpoint_commands(tmp_path):
+    """The handle only passes the agreed syntax on (the server's part answers it); the slow log, logging every
+    command, shows what was sent (MONITOR does not show DEBUG, an admin command)."""
+    arguments = serve_arguments(requirepass="secret", args=["--slowlog-log-slower-than", "0"])
+    with RdbtoolServer(tmp_path, arguments, password="secret") as served:
+        for call in (lambda: served.failpoint("fsync", "delay", 200), served.clear_failpoints):
+            with contextlib.suppress(redis.ResponseError):  # a server without failpoints refuses them
+                call()
+        logged = [entry["command"] for entry in reversed(served.client().slowlog_get(100))]
+    assert [command for command in logged if command.startswith(b"DEBUG")] == [
+        b"DEBUG FAILPOINT SET fsync delay 200", b"DEBUG FAILPOINT CLEAR"]
