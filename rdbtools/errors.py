@@ -94,8 +94,9 @@ class InputError(RdbtoolError):
     """The input cannot be opened or read at all (missing file, not a regular file)."""
 
 
-class ServeStartError(RdbtoolError):
-    """A test's ``rdbtool serve`` exited, or never answered, instead of starting (rdbtools.testing)."""
+class ServeProcessError(RdbtoolError):
+    """A test's ``rdbtool serve`` (rdbtools.testing) exited or never answered instead of starting, or refused to
+    shut down as Redis does (a rewrite that holds the only copy of the data, a final save that failed)."""
 
     hint = "its log, quoted above, says why"
 

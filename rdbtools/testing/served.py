@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rdbtools.errors import ServeStartError
+from rdbtools.errors import ServeProcessError
 
 if TYPE_CHECKING:
     import redis
@@ -32,6 +32,8 @@ _SUN_PATH_MAX = 107
 #: serve's log line when its port is taken (by another test run's server between our probe and its bind)
 _PORT_TAKEN = "Could not create server TCP listening socket"
 _PORT_ATTEMPTS = 5
+#: what serve logs (as Redis does) when a SIGTERM cannot shut it down, lower-case
+_REFUSED = "errors trying to shut down the server"
 
 
 def free_port() -> int:
@@ -98,7 +100,7 @@ class RdbtoolServer:
             try:
                 self._launch()
                 return
-            except ServeStartError as error:
+            except ServeProcessError as error:
                 if _PORT_TAKEN not in error.message or attempt == attempts - 1:
                     raise
 
@@ -110,11 +112,11 @@ class RdbtoolServer:
         deadline = time.monotonic() + PROCESS_TIMEOUT
         while not self._answers():
             if self.process.poll() is not None:
-                raise ServeStartError(f"rdbtool serve exited with status {self.process.returncode}:\n"
+                raise ServeProcessError(f"rdbtool serve exited with status {self.process.returncode}:\n"
                                       f"{self._log_tail()}")
             if time.monotonic() > deadline:
                 self.kill()
-                raise ServeStartError(f"rdbtool serve did not answer within {PROCESS_TIMEOUT:.0f} s:\n"
+                raise ServeProcessError(f"rdbtool serve did not answer within {PROCESS_TIMEOUT:.0f} s:\n"
                                       f"{self._log_tail()}")
             time.sleep(0.005)
 
@@ -133,15 +135,23 @@ class RdbtoolServer:
         return "\n".join(self.log.splitlines()[-lines:])
 
     def stop(self) -> None:
-        """A shutdown as SIGTERM makes one: the final snapshot when save points are set, then exit."""
+        """A shutdown as SIGTERM makes one: the final snapshot when save points are set, then exit. A server
+        that refuses (as Redis does while its first AOF rewrite holds the only copy of the data, or when the
+        final save fails) keeps running, and this raises with what it logged."""
         if not self.running:
             return
         assert self.process is not None
+        logged = len(self.log)
         self.process.terminate()
-        try:
-            self.process.wait(timeout=PROCESS_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        while self.process.poll() is None:
+            said = self.log[logged:]
+            if _REFUSED in said.lower():
+                raise ServeProcessError(f"rdbtool serve refused to shut down:\n{said.strip()}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise ServeProcessError(f"rdbtool serve did not exit within {PROCESS_TIMEOUT:.0f} s of SIGTERM")
+            time.sleep(0.005)
 
     def kill(self) -> None:
         """kill -9 of the process group: what the server had not written is lost, as in a crash, and a

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from rdbtools.errors import ServeProcessError
 from rdbtools.testing.served import RdbtoolServer, serve_arguments
 from tests.servers import PROCESS_TIMEOUT, start_server
 
@@ -231,3 +232,15 @@ def test_the_failpoint_methods_send_the_debug_failpoint_commands(tmp_path):
         logged = [entry["command"] for entry in reversed(served.client().slowlog_get(100))]
     assert [command for command in logged if command.startswith(b"DEBUG")] == [
         b"DEBUG FAILPOINT SET fsync delay 200", b"DEBUG FAILPOINT CLEAR"]
+
+
+def test_stop_raises_when_the_server_refuses_to_shut_down_and_leaves_it_running(tmp_path):
+    """SIGTERM while the first AOF rewrite holds the only copy of the data: serve, as Redis, refuses to exit."""
+    with RdbtoolServer(tmp_path, serve_arguments()) as served:
+        client = served.client()
+        client.mset({f"key:{n}": n for n in range(5)})
+        client.config_set("rdb-key-save-delay", 1_000_000)  # the rewrite child takes a second a key
+        client.config_set("appendonly", "yes")
+        with pytest.raises(ServeProcessError, match=r"(?s)refused to shut down.*Writing initial AOF, can.t exit"):
+            served.stop()
+        assert served.running and client.dbsize() == 5
