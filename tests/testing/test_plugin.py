@@ -4,6 +4,7 @@ kills that keep or lose what a real Redis would, and xdist workers with servers 
 from __future__ import annotations
 
 import contextlib
+import os
 import tomllib
 from pathlib import Path
 
@@ -25,9 +26,21 @@ def run_inline(pytester: pytest.Pytester, source: str, *args: str) -> pytest.Run
     return pytester.runpytest("-p", PLUGIN, "-p", "no:cacheprovider", *args)
 
 
-def test_the_entry_point_registers_the_plugin_module_under_its_own_name():
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    assert project["entry-points"]["pytest11"] == {PLUGIN: PLUGIN}
+def test_the_entry_point_loads_the_plugin_and_naming_it_with_p_as_well_is_harmless(pytester, monkeypatch):
+    """pyproject's pytest11 entry point, installed as a distribution's metadata on the path: pytest loads the plugin
+    by itself, and ``-p rdbtools.testing.plugin`` beside it does not register it twice."""
+    entry_points = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]["pytest11"]
+    metadata = pytester.path / "site" / "rdbtool_probe-0.dist-info"
+    metadata.mkdir(parents=True)
+    (metadata / "METADATA").write_text("Metadata-Version: 2.1\nName: rdbtool-probe\nVersion: 0\n")
+    (metadata / "entry_points.txt").write_text(
+        "[pytest11]\n" + "".join(f"{name} = {value}\n" for name, value in entry_points.items()))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(metadata.parent), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    pytester.makepyfile("def test_served(rdbtool_client):\n    assert rdbtool_client.ping()\n")
+    for args in ([], ["-p", PLUGIN]):
+        result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider", timeout=PROCESS_TIMEOUT)
+        result.assert_outcomes(passed=1)
 
 
 def test_a_suite_without_the_fixtures_starts_no_server_and_imports_neither_redis_nor_the_server(pytester):
