@@ -56,15 +56,15 @@ def _server_scope(fixture_name: str, config: pytest.Config) -> Scope:
     return scope
 
 
-def _new_server(config: pytest.Config, factory: pytest.TempPathFactory, *args: str,
-                target: str | None = None, **options: Any) -> RdbtoolServer:
-    """A started server in a fresh dir of this worker's temp dirs; the configured target and serve
-    arguments first, this server's own after (a directive given twice: the later one counts)."""
+def _new_server(config: pytest.Config, factory: pytest.TempPathFactory, *args: str, **options: Any) -> RdbtoolServer:
+    """A started server in a fresh dir of this worker's temp dirs: the run's target and serve arguments are
+    defaults that this server's own options and arguments override."""
     from rdbtools.testing.served import RdbtoolServer, serve_arguments
 
-    arguments = serve_arguments(target=target or _setting(config, "target") or None,
-                                args=[*shlex.split(_setting(config, "serve_args")), *args], **options)
-    server = RdbtoolServer(factory.mktemp("rdbtool"), arguments, password=options.get("requirepass"))
+    target = _setting(config, "target")
+    defaults = [*(["--target", target] if target else []), *shlex.split(_setting(config, "serve_args"))]
+    arguments = serve_arguments(defaults=defaults, args=args, **options)
+    server = RdbtoolServer(factory.mktemp("rdbtool"), arguments)
     try:
         server.start()
     except BaseException:
@@ -96,7 +96,8 @@ def rdbtool_client(rdbtool_server: RdbtoolServer) -> Iterator[redis.Redis]:
 def rdbtool_server_factory(pytestconfig: pytest.Config,
                            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RdbtoolServer]]:
     """``rdbtool_server_factory(*serve_args, target=, appendonly=, appendfsync=, save=, requirepass=)``: a
-    started server with its own configuration and directory; every one is killed after the test."""
+    started server with its own configuration and directory (what it is not given: the run's defaults); every
+    one is killed after the test."""
     servers: list[RdbtoolServer] = []
 
     def start(*args: str, **options: Any) -> RdbtoolServer:

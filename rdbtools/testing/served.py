@@ -43,27 +43,40 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def serve_arguments(*, target: str | None = None, appendonly: bool = False, appendfsync: str | None = None,
-                    save: str = "", requirepass: str | None = None, args: Iterable[str] = ()) -> list[str]:
-    """serve's directives for these options; ``save`` "" (the default) takes no snapshot unless the test asks."""
-    arguments = ["--save", save, "--appendonly", "yes" if appendonly else "no"]
-    for name, value in (("target", target), ("appendfsync", appendfsync), ("requirepass", requirepass)):
+def serve_arguments(*, target: str | None = None, appendonly: bool | None = None, appendfsync: str | None = None,
+                    save: str | None = None, requirepass: str | None = None, defaults: Iterable[str] = (),
+                    args: Iterable[str] = ()) -> list[str]:
+    """serve's directives, the later winning: no snapshots and no AOF unless asked, then ``defaults`` (a test
+    run's, e.g. its ini file's), then the options given, then ``args``. Save lines add up at start (as in
+    Redis), so a ``save`` given empties the list first."""
+    given = {"target": target, "appendonly": None if appendonly is None else "yes" if appendonly else "no",
+             "appendfsync": appendfsync, "save": save, "requirepass": requirepass}
+    arguments = ["--save", "", "--appendonly", "no", *defaults]
+    for name, value in given.items():
+        if name == "save" and value:
+            arguments += ["--save", ""]
         if value is not None:
             arguments += [f"--{name}", value]
     return [*arguments, *args]
+
+
+def _last_value(arguments: list[str], directive: str) -> str | None:
+    """The value a directive ends up with on serve's command line (the last one given counts)."""
+    values = [arguments[i + 1] for i, word in enumerate(arguments[:-1]) if word.lower() == f"--{directive}"]
+    return values[-1] if values else None
 
 
 class RdbtoolServer:
     """``rdbtool serve`` for a test: start, stop (SIGTERM: the final save of a real shutdown), kill (-9, the
     whole process group, a BGSAVE child too), restart, clients, the files it left and its failpoints."""
 
-    def __init__(self, root: Path, arguments: Iterable[str] = (), *, password: str | None = None) -> None:
+    def __init__(self, root: Path, arguments: Iterable[str] = ()) -> None:
         self.root = root
         self.dir = root / "data"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_path = root / "serve.log"
         self.arguments = list(arguments)
-        self.password = password
+        self.password = _last_value(self.arguments, "requirepass") or None
         self.host = "127.0.0.1"
         self.port = 0
         self.unixsocket = self._socket_path()
@@ -85,8 +98,10 @@ class RdbtoolServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "rdbtools.cli.serving", "--port", str(self.port), "--bind", self.host,
-                "--unixsocket", self.unixsocket, "--dir", str(self.dir), *self.arguments]
+        """serve's command line; where it listens and keeps its files come last, so that they win over the same
+        directives among the test's arguments (a directive given twice: the later one counts)."""
+        return [sys.executable, "-m", "rdbtools.cli.serving", *self.arguments, "--port", str(self.port),
+                "--bind", self.host, "--unixsocket", self.unixsocket, "--dir", str(self.dir)]
 
     def start(self) -> None:
         """Start on a free port, or on the port it had (a restart: clients made before reconnect). A first
@@ -131,6 +146,11 @@ class RdbtoolServer:
         except OSError:
             return False
 
+    def _log_since(self, offset: int) -> str:
+        with open(self.log_path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode(errors="replace")
+
     def _log_tail(self, lines: int = 20) -> str:
         return "\n".join(self.log.splitlines()[-lines:])
 
@@ -141,11 +161,11 @@ class RdbtoolServer:
         if not self.running:
             return
         assert self.process is not None
-        logged = len(self.log)
+        logged = self.log_path.stat().st_size
         self.process.terminate()
         deadline = time.monotonic() + PROCESS_TIMEOUT
         while self.process.poll() is None:
-            said = self.log[logged:]
+            said = self._log_since(logged)
             if _REFUSED in said.lower():
                 raise ServeProcessError(f"rdbtool serve refused to shut down:\n{said.strip()}")
             if time.monotonic() > deadline:

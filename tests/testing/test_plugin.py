@@ -142,17 +142,24 @@ def test_the_factory_starts_servers_with_their_own_configuration(pytester):
     result.assert_outcomes(passed=2)
 
 
-def test_the_ini_target_and_serve_arguments_reach_every_server(pytester):
-    pytester.makeini("[pytest]\nrdbtool_target = redis-8.2\nrdbtool_serve_args = --maxmemory 2mb --databases 4\n")
+def test_the_ini_defaults_reach_every_server_and_a_servers_own_options_override_them(pytester):
+    pytester.makeini("[pytest]\nrdbtool_target = redis-8.2\n"
+                     "rdbtool_serve_args = --maxmemory 2mb --save '900 1' --requirepass from-ini\n")
     result = run_inline(pytester, """
         def test_defaults(rdbtool_client, rdbtool_server_factory):
-            for client in (rdbtool_client, rdbtool_server_factory("--databases", "8").client()):
+            for client in (rdbtool_client, rdbtool_server_factory().client()):
                 assert client.info("server")["redis_version"].startswith("8.2.")
-                assert client.config_get("maxmemory")["maxmemory"] == "2097152"
-            assert rdbtool_client.config_get("databases")["databases"] == "4"
-            assert client.config_get("databases")["databases"] == "8"
+                assert [client.config_get(name)[name] for name in ("maxmemory", "save", "requirepass")] \\
+                    == ["2097152", "900 1", "from-ini"]
+
+        def test_overrides(rdbtool_server_factory):
+            server = rdbtool_server_factory("--maxmemory", "3mb", target="redis-7.0", save="60 1", requirepass="own")
+            client = server.client()
+            assert client.info("server")["redis_version"].startswith("7.0.")
+            assert [client.config_get(name)[name] for name in ("maxmemory", "save", "requirepass")] \\
+                == ["3145728", "60 1", "own"]
     """)
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)
 
 
 def test_a_restart_reloads_what_the_server_left_in_its_directory(pytester):
@@ -238,7 +245,7 @@ def test_the_failpoint_methods_send_the_debug_failpoint_commands(tmp_path):
     """The handle only passes the agreed syntax on (the server's part answers it); the slow log, logging every
     command, shows what was sent (MONITOR does not show DEBUG, an admin command)."""
     arguments = serve_arguments(requirepass="secret", args=["--slowlog-log-slower-than", "0"])
-    with RdbtoolServer(tmp_path, arguments, password="secret") as served:
+    with RdbtoolServer(tmp_path, arguments) as served:
         for call in (lambda: served.failpoint("fsync", "delay", 200), served.clear_failpoints):
             with contextlib.suppress(redis.ResponseError):  # a server without failpoints refuses them
                 call()
