@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import tomllib
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 import redis
 
 from rdbtools.errors import ServeProcessError
-from rdbtools.testing.served import RdbtoolServer, serve_arguments
+from rdbtools.testing import served as served_module
+from rdbtools.testing.served import RdbtoolServer, free_port, serve_arguments
 from tests.servers import PROCESS_TIMEOUT, start_server
 
 pytest_plugins = ["pytester"]
@@ -264,3 +266,23 @@ def test_stop_raises_when_the_server_refuses_to_shut_down_and_leaves_it_running(
         with pytest.raises(ServeProcessError, match=r"(?s)refused to shut down.*Writing initial AOF, can.t exit"):
             served.stop()
         assert served.running and client.dbsize() == 5
+
+
+def test_a_first_start_whose_port_was_taken_meanwhile_tries_another(tmp_path, monkeypatch):
+    """Another process (an xdist worker's server) may bind the probed port before serve does."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1]])
+        monkeypatch.setattr(served_module, "free_port", lambda: next(ports, None) or free_port())
+        with RdbtoolServer(tmp_path, serve_arguments()) as served:
+            assert served.port != taken.getsockname()[1] and served.client().ping()
+            assert "Could not create server TCP listening socket" in served.log
+
+
+def test_a_directory_too_deep_for_a_unix_socket_path_gets_its_socket_elsewhere(tmp_path):
+    deep = tmp_path / ("d" * 100)
+    with RdbtoolServer(deep, serve_arguments()) as served:
+        assert not served.unixsocket.startswith(str(deep))
+        assert served.client(unix_socket_path=served.unixsocket).ping()
+    assert not os.path.exists(os.path.dirname(served.unixsocket))
