@@ -45,7 +45,9 @@ def test_the_entry_point_loads_the_plugin_and_naming_it_with_p_as_well_is_harmle
         result.assert_outcomes(passed=1)
 
 
-def test_a_suite_without_the_fixtures_starts_no_server_and_imports_neither_redis_nor_the_server(pytester):
+def test_a_suite_without_the_fixtures_starts_no_server_and_imports_neither_redis_nor_the_server(pytester,
+                                                                                                 monkeypatch):
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # only this plugin: others may import redis-py
     pytester.makepyfile("""
         import sys
 
