@@ -207,42 +207,51 @@ def test_xdist_workers_each_run_their_own_servers(pytester):
     result.assert_outcomes(passed=4)
 
 
-# -- what a kill -9 leaves, against a real Redis 7.0 killed the same way ------------------------------------
+# -- what a kill -9 or a shutdown leaves, against a real Redis 7.0 ended the same way -----------------------
 
-#: scenario -> (persistence settings, what the test sends before the kill)
-CRASHES = {
-    "aof fsync always keeps every acknowledged write": (("--appendonly", "yes", "--appendfsync", "always"),
-                                                        [("SET", "a", "1"), ("INCR", "a")]),
+#: scenario -> (how the server ends, its persistence settings, what the test sends before)
+ENDINGS = {
+    "a kill after aof fsync always keeps every acknowledged write": (
+        "kill", ("--appendonly", "yes", "--appendfsync", "always"), [("SET", "a", "1"), ("INCR", "a")]),
     # fsync no, not everysec: under everysec Redis 7.0 postpones the write (up to 2 s) while a background fsync
     # runs, replying all the same, so what a kill leaves there depends on timing (flushAppendOnlyFile)
-    "aof fsync no keeps what was written before the reply": (("--appendonly", "yes", "--appendfsync", "no"),
-                                                             [("SET", "a", "1"), ("RPUSH", "l", "x")]),
-    "an rdb snapshot keeps only what it saved": ((), [("SET", "a", "1"), ("SAVE",), ("SET", "b", "2")]),
-    "no persistence keeps nothing": ((), [("SET", "a", "1")]),
+    "a kill after aof fsync no keeps what was written before the reply": (
+        "kill", ("--appendonly", "yes", "--appendfsync", "no"), [("SET", "a", "1"), ("RPUSH", "l", "x")]),
+    "a kill keeps only what the rdb snapshot saved": ("kill", (), [("SET", "a", "1"), ("SAVE",), ("SET", "b", "2")]),
+    "a kill without persistence keeps nothing": ("kill", (), [("SET", "a", "1")]),
+    "a shutdown with save points saves a final snapshot": ("shutdown", ("--save", "3600 1"),
+                                                           [("SET", "a", "1"), ("RPUSH", "l", "x")]),
+    "a shutdown with aof keeps what it appended": ("shutdown", ("--appendonly", "yes"), [("SET", "a", "1")]),
+    "a shutdown without persistence keeps nothing": ("shutdown", (), [("SET", "a", "1")]),
 }
 
 
-def _survivors(server, crash, start, commands) -> dict[bytes, bytes]:
-    """Send the commands, kill -9 the server, start it on the same dir: the keys and their DUMPs left."""
+def _survivors(server, end, start, commands) -> dict[bytes, bytes]:
+    """Send the commands, end the server, start it on the same dir: the keys and their DUMPs left."""
     client = server.client()
     for command in commands:
         client.execute_command(*command)
-    crash()
+    end()
     start()
     client = server.client()
     return {key: client.dump(key) for key in sorted(client.keys())}
 
 
+def _terminate(real) -> None:
+    real.process.terminate()
+    real.process.wait(timeout=PROCESS_TIMEOUT)
+
+
 @pytest.mark.compat
-@pytest.mark.parametrize("scenario", sorted(CRASHES))
-def test_a_kill_keeps_what_redis_keeps_after_kill_9(tmp_path, scenario):
-    settings, commands = CRASHES[scenario]
+@pytest.mark.parametrize("scenario", sorted(ENDINGS))
+def test_the_server_keeps_what_redis_keeps_when_killed_or_shut_down(tmp_path, scenario):
+    how, settings, commands = ENDINGS[scenario]
     with RdbtoolServer(tmp_path, serve_arguments(target="redis-7.0", args=settings)) as served:
-        ours = _survivors(served, served.kill, served.start, commands)
+        ours = _survivors(served, served.kill if how == "kill" else served.stop, served.start, commands)
     with start_server("redis-7.0", extra=settings) as real:
-        theirs = _survivors(real, real.stop, real.start, commands)
+        theirs = _survivors(real, real.stop if how == "kill" else lambda: _terminate(real), real.start, commands)
     assert ours == theirs
-    assert bool(ours) is (scenario != "no persistence keeps nothing")
+    assert bool(ours) is ("keeps nothing" not in scenario)
 
 
 def test_the_failpoint_methods_send_the_debug_failpoint_commands(tmp_path):
