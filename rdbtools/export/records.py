@@ -12,6 +12,7 @@ import base64
 import math
 from binascii import b2a_base64
 from collections.abc import Callable, Iterable
+from itertools import pairwise
 from math import isfinite
 from operator import itemgetter
 from typing import Any, overload
@@ -251,6 +252,8 @@ def stream_from_json(data: dict[str, Any]) -> Stream:
     b = bytes_from_json
     entries = [StreamEntry(_id_from_json(entry_id), [(b(flat[i]), b(flat[i + 1])) for i in range(0, len(flat), 2)])
                for entry_id, flat in data["entries"]]
+    if any(earlier.id >= later.id for earlier, later in pairwise(entries)):
+        raise ValueError("a stream's entry ids must increase")  # as XADD keeps them (RDB nodes hold deltas)
     groups = []
     for g in data["groups"]:
         pending = [PendingEntry(_id_from_json(i), None if c is None else b(c), t, n) for i, c, t, n in g["pending"]]

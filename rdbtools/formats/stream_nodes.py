@@ -65,13 +65,18 @@ def value_size(value: bytes) -> int:
 _INT_FIRST = frozenset(b"-0123456789")
 
 
-def _delta(value: int, base: int) -> int:
+def id_delta(value: int, base: int) -> int:
     """An id part less the master's, as the int64 Redis stores (the uint64 difference, wrapped)."""
     difference = value - base
     if 0 <= difference < _INT64_SIGN:
         return difference
     difference &= _UINT64_MAX
     return difference - (1 << 64) if difference & _INT64_SIGN else difference
+
+
+def id_part(base: int, delta: int) -> int:
+    """The master's id part plus a stored delta, in uint64 arithmetic as Redis adds them (id_delta's inverse)."""
+    return (base + delta) & _UINT64_MAX
 
 
 def append(nodes: list[Node], entry: StreamEntry, max_entries: int, max_bytes: int) -> None:
@@ -88,7 +93,7 @@ def append(nodes: list[Node], entry: StreamEntry, max_entries: int, max_bytes: i
     if tail is None:  # header and end, the master entry's field count, fields and terminator
         tail = Node(entry.id, names, 7 + int_size(len(names)) + sum(map(value_size, names)) + int_size(0))
         nodes.append(tail)
-    size = int_size(_delta(entry.id.ms, tail.master_id.ms)) + int_size(_delta(entry.id.seq, tail.master_id.seq)) \
+    size = int_size(id_delta(entry.id.ms, tail.master_id.ms)) + int_size(id_delta(entry.id.seq, tail.master_id.seq)) \
         + sum([value_size(v) for _, v in pairs])
     if names == tail.fields:  # flags, the values, lp-count
         size += 2 + int_size(len(pairs) + 3)

@@ -43,7 +43,7 @@ from rdbtools.formats.rdb import (
     module_name,
     type_info,
 )
-from rdbtools.formats.stream_nodes import Node, int_size, value_size
+from rdbtools.formats.stream_nodes import Node, id_part, int_size, value_size
 from rdbtools.formats.ziplist import decode_ziplist
 from rdbtools.formats.zipmap import decode_zipmap
 from rdbtools.rdb.model import (
@@ -907,13 +907,14 @@ class RdbReader:
                 dead += 1
             else:
                 live += 1
-                entries.append(StreamEntry(StreamId(master.ms + ms_delta, master.seq + seq_delta), fields))
+                entries.append(StreamEntry(StreamId(id_part(master.ms, ms_delta), id_part(master.seq, seq_delta)),
+                                           fields))
         if self.deep and (live != count or dead != deleted):
             self._flag(f"stream node header says {count} live and {deleted} deleted entries, "
                        f"found {live} and {dead}", node_at)
         counters = sum(int_size(v) if isinstance(v, int) else value_size(v) for v in (count, deleted))
-        return Node(master, master_fields, size - counters, live, dead, StreamId(master.ms + ms_delta,
-                                                                                 master.seq + seq_delta))
+        return Node(master, master_fields, size - counters, live, dead,
+                    StreamId(id_part(master.ms, ms_delta), id_part(master.seq, seq_delta)))
 
     def _check_stream(self, stream: Stream, pos: int) -> None:
         if stream.length != len(stream.entries):

@@ -39,7 +39,7 @@ from rdbtools.formats.rdb import (
     ValkeyType,
     value_schema,
 )
-from rdbtools.formats.stream_nodes import build
+from rdbtools.formats.stream_nodes import build, id_delta
 from rdbtools.formats.ziplist import encode_ziplist
 from rdbtools.rdb.model import (
     HASHTABLE_HASH,
@@ -449,7 +449,7 @@ def _node_listpack(entries: list[StreamEntry], master: StreamId) -> bytes:
     master_fields = [f for f, _ in entries[0].fields]
     values: list = [len(entries), 0, len(master_fields), *master_fields, 0]
     for entry in entries:
-        ms_delta, seq_delta = entry.id.ms - master.ms, entry.id.seq - master.seq
+        ms_delta, seq_delta = id_delta(entry.id.ms, master.ms), id_delta(entry.id.seq, master.seq)
         names = [f for f, _ in entry.fields]
         if names == master_fields:
             values += [_SAMEFIELDS, ms_delta, seq_delta, *(v for _, v in entry.fields), len(names) + 3]
