@@ -9,14 +9,16 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 from rdbtools.errors import InputError
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def atomic_output(path: str | os.PathLike[str], check: Callable[[str], None] | None = None) -> Iterator[BinaryIO]:
+    """Write to a temp file beside ``path``, fsync, rename over it; ``check`` may refuse the written temp file
+    (by raising) before anything is replaced."""
     target = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(target))
     try:
@@ -28,6 +30,8 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
             yield out
             out.flush()
             os.fsync(out.fileno())
+        if check is not None:
+            check(temp)
         os.replace(temp, target)
         fsync_directory(directory)
     except BaseException:

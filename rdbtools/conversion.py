@@ -42,6 +42,7 @@ from rdbtools.rdb.model import (
 from rdbtools.rdb.reader import RdbFile, open_rdb
 from rdbtools.rdb.targets import NEWEST, Target, target_for_version
 from rdbtools.rdb.targets import TARGETS as TARGETS_BY_NAME
+from rdbtools.rdb.verify import verify_rdb
 from rdbtools.rdb.writer import DROPPABLE, PARTIAL_DROPS, RdbWriter, unwritable, without_part
 
 OUTPUT_FORMATS = ("rdb", "jsonl", "resp", "aof-dir")
@@ -186,7 +187,8 @@ def convert(
     elif kind == "jsonl":
         header, records = _jsonl_records(source)
         _write(header, key_filter.apply(records), destination, fmt, options, report,
-               recount=lambda: key_filter.apply(_jsonl_records(source)[1]), progress=progress)
+               recount=lambda: key_filter.apply(_jsonl_records(source)[1]), progress=progress,
+               check=_loads_as_written if fmt == "rdb" else None)
     else:
         with open_rdb(source) as rdb:
             _write(rdb.header, key_filter.apply(rdb), destination, fmt, options, report,
@@ -357,10 +359,11 @@ FROM_SOURCE: Any = object()
 
 def _write(header: Header, records: Iterable[Record], destination, fmt: str, options: RdbOptions,
            report: ConvertReport, *, recount: Callable[[], Iterable[Record]], progress: Progress | None,
-           hints: dict[int, tuple[int, int]] | None = None) -> None:
+           hints: dict[int, tuple[int, int]] | None = None, check: Callable[[str], None] | None = None) -> None:
     """Write the records. RESIZEDB gives each database's counts before its keys: from ``hints``, from
-    the source's own RESIZEDB records (FROM_SOURCE), else by reading the source twice (``recount()``)."""
-    with atomic_output(destination) as out:
+    the source's own RESIZEDB records (FROM_SOURCE), else by reading the source twice (``recount()``).
+    ``check`` may refuse the written file before it replaces the destination."""
+    with atomic_output(destination, check) as out:
         if fmt != "rdb":
             stats = write_records(header, _counted(records, report), out, fmt, options.target)
             report.skipped.update(stats.skipped)
@@ -401,6 +404,15 @@ def _write(header: Header, records: Iterable[Record], destination, fmt: str, opt
             raise TargetError(f"{target.name} cannot hold {len(blocked)} item(s): {listed}{more}; "
                               f"--drop {' --drop '.join(kinds)} would remove them", path=os.fspath(destination))
         writer.close()
+
+
+def _loads_as_written(path: str) -> None:
+    """JSONL is text a user may have edited, not values a server held: the RDB written from it must pass the
+    deep reader's checks (what Redis checks on load: a PEL's owners, duplicates, ...), else nothing is written."""
+    problems = verify_rdb(path).problems
+    if problems:
+        raise FormatError(f"the JSONL holds a value Redis would not load: {problems[0].message}",
+                          key=problems[0].key)
 
 
 def _adapt(record, kind: str, drop: frozenset[str], blocked: list, report: ConvertReport):

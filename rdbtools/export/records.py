@@ -260,12 +260,8 @@ def stream_from_json(data: dict[str, Any]) -> Stream:
         consumers = [Consumer(b(c["name"]), c["seen_time"], c["active_time"], [_id_from_json(i) for i in c["pending"]])
                      for c in g["consumers"]]
         nacked = g.get("nacked")
-        group = ConsumerGroup(b(g["name"]), _id_from_json(g["last_delivered_id"]), g["entries_read"], pending,
-                              consumers, None if nacked is None else list(map(_id_from_json, nacked)))
-        problem = group.ownership_error()
-        if problem:
-            raise ValueError(problem)
-        groups.append(group)
+        groups.append(ConsumerGroup(b(g["name"]), _id_from_json(g["last_delivered_id"]), g["entries_read"],
+                                    pending, consumers, None if nacked is None else list(map(_id_from_json, nacked))))
     idmp = data.get("idmp")
     if idmp is not None:
         producers = [IdmpProducer(b(p["pid"]), [(b(iid), _id_from_json(i)) for iid, i in p["entries"]])

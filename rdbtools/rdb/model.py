@@ -124,22 +124,6 @@ class ConsumerGroup:
     consumers: list[Consumer] = field(default_factory=list)
     nacked: list[StreamId] | None = None  # stream v5+: PEL ids released by XNACK (no owner)
 
-    def ownership_error(self) -> str | None:
-        """What Redis refuses to load: a consumer owning an id outside the group's PEL, or a released (NACK)
-        id outside it or owned. The reader checks as it decodes; values built otherwise (JSONL) ask here."""
-        pel = {entry.id for entry in self.pending}
-        owned = set()
-        for consumer in self.consumers:
-            for entry_id in consumer.pending:
-                if entry_id not in pel:
-                    return (f"consumer {consumer.name!r} of group {self.name!r} owns {entry_id}, "
-                            "which is not in the group's PEL")
-                owned.add(entry_id)
-        for entry_id in self.nacked or ():
-            if entry_id not in pel or entry_id in owned:
-                return f"NACK zone id {entry_id} of group {self.name!r} is not an unowned id of the group's PEL"
-        return None
-
 
 @dataclass(slots=True)
 class StreamEntry:

@@ -215,3 +215,23 @@ def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path):
         drawn += chunk
     assert process.wait(timeout=60) == 0
     assert b"writing" in drawn
+
+
+def test_a_jsonl_value_redis_would_not_load_writes_nothing_and_names_its_key(tmp_path):
+    """A consumer owning an id outside its group's PEL: written as is, the RDB would load in no server."""
+    stream = {"length": 1, "last_id": "1-0", "first_id": "1-0", "max_deleted_id": "0-0", "entries_added": 1,
+              "entries": [["1-0", ["f", "v"]]],
+              "groups": [{"name": "g", "last_delivered_id": "1-0", "entries_read": 1, "pending": [],
+                          "consumers": [{"name": "c", "seen_time": 1, "active_time": 1, "pending": ["1-0"]}]}]}
+    source = tmp_path / "edited.jsonl"
+    source.write_bytes(orjson.dumps({"kind": "header", "magic": "REDIS", "version": 10}) + b"\n" + orjson.dumps(
+        {"kind": "key", "db": 0, "key": "s", "type": "stream", "expire_ms": None, "value": stream}) + b"\n")
+    destination = tmp_path / "kept.rdb"
+    destination.write_bytes(b"what was there before")
+    result = run("convert", str(source), str(destination))
+    error = result.stderr.decode()
+    assert result.returncode == 1
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert "key 's'" in error and "not in the group's PEL" in error
+    assert destination.read_bytes() == b"what was there before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.jsonl", "kept.rdb"]  # no temp file left
