@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from typing import TypeAlias
@@ -10,15 +11,16 @@ from typing import TypeAlias
 Blob: TypeAlias = bytes | memoryview
 
 
-def accelerated(name: str) -> Callable | None:
-    """The compiled twin of a fast path, when ``_speedups.c`` was built and not switched off.
+def accelerated(name: str, module: str = "rdbtools.formats._speedups") -> Callable | None:
+    """The compiled twin of a fast path, when its extension (``_speedups.c`` unless told) was built and
+    not switched off.
 
     RDBTOOL_PURE_PYTHON=1 forces the pure-Python paths (to compare them, or to rule the extension out).
     """
     if os.environ.get("RDBTOOL_PURE_PYTHON"):
         return None
     try:
-        from rdbtools.formats import _speedups
+        compiled = importlib.import_module(module)
     except ImportError:
         return None
-    return getattr(_speedups, name)
+    return getattr(compiled, name)

@@ -73,7 +73,16 @@ globals.xpcall = function(f, handle)
 end
 
 local redis = {}
-redis.call, redis.pcall, redis.sha1hex = py.call, py.pcall, py.sha1hex
+-- redis.call and redis.pcall: C functions of the accelerator when it is built (_luacall.c, fetched as
+-- Lua fetches C functions), else the Python ones; bind_run later hands the accelerator what a run needs
+local bind_run
+if py.accelerator then
+    local bind = assert(package.loadlib(py.accelerator, "rdbtool_lua_bind"))
+    redis.call, redis.pcall, bind_run = bind(py.converted)
+else
+    redis.call, redis.pcall = py.call, py.pcall
+end
+redis.sha1hex = py.sha1hex
 redis.log, redis.setresp, redis.set_repl, redis.acl_check_cmd = py.log, py.setresp, py.set_repl, py.acl_check_cmd
 redis.error_reply = function(...)
     return {err = py.error_reply(select("#", ...), ...)}
@@ -293,4 +302,12 @@ function helpers.ok_tables(count)
     return unpack(tables, 1, count)
 end
 helpers.type = type
+-- with the accelerator, a script's function is run by its number in `kept` (Binding.run), which
+-- does what helpers.run does
+local kept = {}
+function helpers.keep(f)
+    kept[#kept + 1] = f
+    return #kept
+end
+if bind_run then bind_run(handler, eval_globals, kept, py.take) end
 return helpers

@@ -11,6 +11,7 @@ replication: MULTI/EXEC around them when there are several).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import math
 import random
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import lupa.lua51 as lua51
 
+from rdbtools.formats import accelerated
 from rdbtools.formats.manifest import split_args
 from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map, Status, format_double, integer
 from rdbtools.server import lualibs
@@ -60,7 +62,7 @@ _REPLY_DEPTH = 200  # verdicts of redis.call's names as scripts spell them (boun
 @dataclass
 class Script:
     body: bytes
-    function: object  # the compiled Lua function
+    function: object  # the compiled Lua function (with the accelerator, its number in lua_env.lua's `kept`)
     flags: frozenset[bytes] | None  # the shebang's flags; None: no shebang (EVAL's compatibility mode)
     name: str = ""  # its sha, as errors show it
     #: what its flags decide, worked out once rather than on every run: it promises no writes; a *_RO
@@ -127,6 +129,8 @@ class Scripting:
         #: what redis.call's checks decide for a command, by its name as scripts spell it: (its record, the
         #: refusal of a command scripts may not call, whether it writes or may replicate, whether it writes)
         self._verdicts: dict[bytes, tuple[Spec, str | None, bool, bool]] = {}
+        #: the compiled redis.call, redis.pcall and runs (_luacall.c), when built and not switched off
+        self._binding_type = accelerated("Binding", "rdbtools.server._luacall")
         self._start()
 
     def _start(self) -> None:
@@ -146,11 +150,15 @@ class Scripting:
             b"random": self._random, b"randomseed": self._randomseed, b"version": version.encode(),
             b"version_num": (major << 16) | (minor << 8) | patch, b"libraries": lualibs.install(lua),
         })
+        binding = self._bind_accelerator(py)
         self.lua = lua
         self.helpers = lualibs.load_chunk(lua, _ENV_SOURCE)(py)
         self._table = lua.table_from
         helpers = self.helpers  # a Lua table: its functions fetched once (each access is a call into Lua)
-        self._rawget, self._run, self._call_function = helpers.rawget, helpers.run, helpers.call
+        self._rawget, self._call_function = helpers.rawget, helpers.call
+        # a script's run: by its number through the accelerator, else through lupa
+        self._run, self._keep = (helpers.run, _same) if binding is None else (binding.run, helpers.keep)
+        self._binding = binding  # (kept while its Lua state lives: the state's C functions point to it)
         self._compile, self._load, self._library = helpers.compile, helpers.load, helpers.library
         self._arm, self._place = helpers.arm, helpers.place
         self._make_ok_tables, self._ok_tables = helpers.ok_tables, []
@@ -161,6 +169,20 @@ class Scripting:
         self._say, self._valkey_9 = dialect.say, dialect.valkey_9
         self._libraries_seen.clear()
         self.functions.clear()
+
+    def _bind_accelerator(self, py) -> object | None:
+        """The accelerator's binding to the Lua state about to be built (None without it); what it leaves
+        to Python comes back through ``py``."""
+        binding_type = self._binding_type
+        if binding_type is None:
+            return None
+        self._converted: list = []  # a reply _convert made Lua's, until the accelerator takes it
+        self._taken: list = []  # a Lua value lupa made Python's for the accelerator
+        binding = binding_type(lua51.__file__, self._execute, self._execute_any, self._convert, self._resp3,
+                               self._taken, LuaRaise, Status, SetReply, NULL_ARRAY)
+        py[b"accelerator"] = importlib.import_module(binding_type.__module__).__file__.encode()
+        py[b"converted"], py[b"take"] = self._converted.pop, self._taken.append
+        return binding
 
     # --- EVAL, EVALSHA, SCRIPT -------------------------------------------------------------------
 
@@ -229,7 +251,7 @@ class Scripting:
         function, error = self._compile(body[shebang:], b"@user_script")
         if function is None:
             raise CommandError(f"ERR Error compiling script (new function): {_text(error)}")
-        script = self.scripts[sha] = Script(body, function, flags, sha.decode())
+        script = self.scripts[sha] = Script(body, self._keep(function), flags, sha.decode())
         return sha, script
 
     def _shebang(self, body: bytes) -> tuple[frozenset[bytes] | None, int]:
@@ -453,16 +475,24 @@ class Scripting:
 
     def _call(self, *arguments):
         """redis.call: the reply as Lua sees it; an error raised as Redis raises it (a table)."""
+        return self._to_lua(self._execute_any([*arguments]), self.run.resp == 3)
+
+    def _execute_any(self, args: list) -> object:
+        """redis.call's arguments as lupa gives them: numbers as their text, other values refused."""
+        if self.run is not None and args:  # (its first checks come first)
+            for argument in args:
+                if argument.__class__ is not bytes:
+                    return self._execute(self._arguments(args))
+        return self._execute(args)
+
+    def _execute(self, args: list[bytes]) -> object:
+        """What redis.call does: its checks and the command; the reply, not yet Lua's (the accelerator
+        converts it itself)."""
         run = self.run
         if run is None:
             raise self._refusal("ERR redis.call/pcall can only be called inside a script invocation")
-        if not arguments:
+        if not args:
             raise self._refusal("ERR Please specify at least one argument for this redis lib call")
-        args = [*arguments]
-        for argument in arguments:
-            if argument.__class__ is not bytes:
-                args = self._arguments(arguments)
-                break
         verdict = self._verdicts.get(args[0]) or self._verdict(args)
         if verdict is None:
             raise self._refusal(self._unknown(args))
@@ -498,15 +528,21 @@ class Scripting:
         if not run.repl & 1:
             del unit[mark:]
         if reply is OK:
-            tables = self._ok_tables
-            return tables.pop() if tables else self._ok_table()
+            return reply
         if not run.effects and "sort_for_script" in spec.flags and reply.__class__ is list:
             reply = sorted(reply)  # (luaSortArray: the same order on replicas; a RESP3 set stays a set)
         if isinstance(reply, CommandError):
             if spec.failed_calls != failures:  # counted in errorstats: the script's EVAL fails if it answers an error
                 run.failed = True
             raise self._dialect.command_error(_error_table_text(str(reply)))
-        return self._to_lua(reply, run.resp == 3)
+        return reply
+
+    def _convert(self, reply) -> None:
+        """A reply the accelerator leaves to Python, made Lua's for it to fetch (``converted``)."""
+        self._converted.append(self._to_lua(reply, self.run.resp == 3))
+
+    def _resp3(self) -> bool:
+        return self.run.resp == 3
 
     def _check_whole_script(self, run: Run, spec: Spec) -> None:
         """A write after a random command cannot be replicated as part of the whole script (6.2)."""
@@ -535,7 +571,7 @@ class Scripting:
             tables.extend(self._make_ok_tables(_OK_BATCH))
         return tables.pop()
 
-    def _arguments(self, arguments: tuple) -> list[bytes]:
+    def _arguments(self, arguments: list) -> list[bytes]:
         """redis.call's arguments as the command gets them (a number as its text); refused if one is neither."""
         args = []
         for argument in arguments:
@@ -944,6 +980,10 @@ _ENV_SOURCE = Path(__file__).with_name("lua_env.lua").read_bytes()
 
 def _ignore(*_: object) -> None:
     return None
+
+
+def _same(value: object) -> object:
+    return value
 
 
 def _key_count(args: list[bytes], not_integer: str | None = None) -> int:

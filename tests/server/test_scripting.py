@@ -83,6 +83,8 @@ CONVERSIONS = {
     "numbers_as_command_arguments_use_17_digits": ["EVAL", "redis.call('set', 'k', 0.1) "
                                                    "redis.call('set', 'i', 7) return {redis.call('get', 'k'), "
                                                    "redis.call('get', 'i')}", "0"],
+    "minus_zero_as_command_argument_keeps_its_sign": _eval("local x = 0 return {redis.call('echo', -0), "
+                                                           "redis.call('echo', -x), redis.call('echo', 0)}"),
 }
 
 #: what commands answer, as the script sees it (RESP2, then after redis.setresp(3))
@@ -162,6 +164,10 @@ CAUGHT = {
         _eval("return {xpcall(function() redis.call('nosuch') end, function(e) return e end)}"),
         _eval("return {xpcall(function() error('x') end, function(e) return e end)}"),
         _eval("return {xpcall(function() return 1, 2 end, tostring)}")],
+    "a_coroutine_gets_the_error_of_redis_call_as_raised": [
+        _eval("local co = coroutine.create(function() return redis.call('nosuch') end) "
+              "local ok, e = coroutine.resume(co) return {tostring(ok), type(e), type(e) == 'table' and e.err or e}"),
+        _eval("return coroutine.wrap(function() return redis.call('nosuch') end)()")],
     "locked_tables_refuse_setmetatable_and_show_redis_metatables": [
         _eval("setmetatable(_G, {})"), _eval("local g = getmetatable(_G) g.__index = {}"),
         _eval("return {type(getmetatable(_G)), type(getmetatable(redis)), type(getmetatable(string)), "

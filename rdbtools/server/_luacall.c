@@ -1,0 +1,545 @@
+/* Optional accelerator for scripting: redis.call / redis.pcall as C functions of the Lua state, and
+ * the start of a script's run called from Python without lupa's conversions in between.
+ *
+ * Through lupa, every crossing between Python and Lua converts its values one at a time and takes
+ * the runtime's lock; a one-call script crosses four times. Here a call's arguments become one
+ * Python list of bytes, the Python dispatch (Scripting._execute) runs once, and the reply becomes Lua
+ * values in C. Whatever this file does not convert itself (RESP3 maps, doubles, tables a script
+ * returns...) it hands to the pure-Python twins in scripting.py through two lupa functions, so that
+ * both paths give the same values; tests/server/test_scripting_accelerator.py proves it.
+ *
+ * lupa links Lua 5.1 into its lua51 module and exports its C API: the functions are looked up there
+ * (dlopen of the module already loaded, dlsym), so this module needs no Lua headers nor library.
+ * lua_env.lua fetches rdbtool_lua_bind with package.loadlib (the way a Lua state gets C functions).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef struct lua_State lua_State;
+typedef int (*lua_CFunction)(lua_State *);
+
+/* Lua 5.1's ABI (lua.h): pseudo-indices and type tags */
+#define REGISTRY (-10000)
+#define UPVALUE(i) (-10002 - (i))
+#define T_NIL 0
+#define T_BOOLEAN 1
+#define T_NUMBER 3
+#define T_STRING 4
+#define T_TABLE 5
+/* how deep a command's reply is converted here; deeper ones are left to the Python twin */
+#define DEPTH 64
+
+static struct {
+    int (*gettop)(lua_State *);
+    void (*settop)(lua_State *, int);
+    int (*type)(lua_State *, int);
+    const char *(*tolstring)(lua_State *, int, size_t *);
+    double (*tonumber)(lua_State *, int);
+    int (*toboolean)(lua_State *, int);
+    void *(*touserdata)(lua_State *, int);
+    void (*pushnil)(lua_State *);
+    void (*pushnumber)(lua_State *, double);
+    void (*pushlstring)(lua_State *, const char *, size_t);
+    void (*pushboolean)(lua_State *, int);
+    void (*pushvalue)(lua_State *, int);
+    void (*pushlightuserdata)(lua_State *, void *);
+    void (*pushcclosure)(lua_State *, lua_CFunction, int);
+    void (*createtable)(lua_State *, int, int);
+    void (*setfield)(lua_State *, int, const char *);
+    void (*rawget)(lua_State *, int);
+    void (*rawgeti)(lua_State *, int, int);
+    void (*rawseti)(lua_State *, int, int);
+    int (*checkstack)(lua_State *, int);
+    int (*error)(lua_State *);
+    int (*pcall)(lua_State *, int, int, int);
+    int (*ref)(lua_State *, int);
+} lua;
+
+static int resolve_lua(const char *path) {
+    if (lua.ref != NULL) return 0;
+    void *module = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
+    if (module == NULL) {
+        PyErr_Format(PyExc_ImportError, "lupa's Lua module is not loaded: %s", dlerror());
+        return -1;
+    }
+    static const char *const names[] = {
+        "lua_gettop", "lua_settop", "lua_type", "lua_tolstring", "lua_tonumber", "lua_toboolean",
+        "lua_touserdata", "lua_pushnil", "lua_pushnumber", "lua_pushlstring", "lua_pushboolean",
+        "lua_pushvalue", "lua_pushlightuserdata", "lua_pushcclosure", "lua_createtable", "lua_setfield",
+        "lua_rawget", "lua_rawgeti", "lua_rawseti", "lua_checkstack", "lua_error", "lua_pcall", "luaL_ref"};
+    void *found[sizeof names / sizeof *names];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        found[i] = dlsym(module, names[i]);
+        if (found[i] == NULL) {
+            PyErr_Format(PyExc_ImportError, "lupa's Lua module lacks %s", names[i]);
+            return -1;
+        }
+    }
+    memcpy(&lua, found, sizeof lua); /* (the struct lists the same pointers in the same order) */
+    return 0;
+}
+
+/* What one Lua state's accelerated functions use: the Python side they call, the Lua values they
+ * reach (registry references), and the state itself (known once lua_env.lua binds it). */
+typedef struct {
+    PyObject_HEAD
+    lua_State *L;
+    PyObject *execute;  /* Scripting._execute(args): a call's reply, or LuaRaise */
+    PyObject *execute_any; /* Scripting._execute_any(args): the same when some are not strings */
+    PyObject *convert;  /* Scripting._convert(reply): the pure-Python conversion, kept for `converted` */
+    PyObject *resp3;    /* Scripting._resp3(): whether the run's calls get RESP3 replies */
+    PyObject *taken;    /* the list `take` appends a Lua value to, converted by lupa */
+    PyObject *lua_raise, *status, *set_reply, *null_array;
+    int converted, take, handler, globals, kept; /* registry references */
+} Binding;
+
+static Binding *binding_to_attach; /* made by Python, attached by lua_env.lua's rdbtool_lua_bind */
+
+/* --- redis.call and redis.pcall ------------------------------------------------------------------ */
+
+/* A Lua argument as Scripting._execute_any gets it: bytes, a number (float), or None (refused);
+ * *strings stays true while every argument is a string. */
+static PyObject *argument(lua_State *L, int index, int *strings) {
+    int type = lua.type(L, index);
+    if (type == T_STRING) {
+        size_t size;
+        const char *text = lua.tolstring(L, index, &size);
+        return PyBytes_FromStringAndSize(text, (Py_ssize_t)size);
+    }
+    *strings = 0;
+    if (type == T_NUMBER) return PyFloat_FromDouble(lua.tonumber(L, index));
+    Py_RETURN_NONE;
+}
+
+static int push_reply(Binding *b, lua_State *L, PyObject *reply, int *resp3, int depth);
+
+/* converting(reply): in a frame of its own, as lupa's calls into Lua from Python empty the frame they
+ * are made in (lua_settop(L, 0)): Scripting._convert makes the reply Lua's, `converted` pushes it. */
+static int converting(lua_State *L) {
+    Binding *b = (Binding *)lua.touserdata(L, UPVALUE(1));
+    PyObject *done = PyObject_CallOneArg(b->convert, (PyObject *)lua.touserdata(L, 1));
+    if (done == NULL) return 0; /* (the Python error stays set for push_converted) */
+    Py_DECREF(done);
+    lua.rawgeti(L, REGISTRY, b->converted);
+    if (lua.pcall(L, 0, 1, 0) != 0) return lua.error(L);
+    return 1;
+}
+
+/* A reply this file does not convert, made Lua's by the pure-Python twin. */
+static int push_converted(Binding *b, lua_State *L, PyObject *reply) {
+    lua.pushlightuserdata(L, b);
+    lua.pushcclosure(L, converting, 1);
+    lua.pushlightuserdata(L, reply);
+    int failed = lua.pcall(L, 1, 1, 0);
+    if (PyErr_Occurred()) return -1;
+    if (failed) {
+        const char *text = lua.tolstring(L, -1, NULL);
+        PyErr_Format(PyExc_RuntimeError, "a reply could not reach Lua: %s", text ? text : "?");
+        return -1;
+    }
+    return 0;
+}
+
+static int is_resp3(Binding *b, int *resp3) {
+    if (*resp3 < 0) {
+        PyObject *answer = PyObject_CallNoArgs(b->resp3);
+        if (answer == NULL) return -1;
+        *resp3 = PyObject_IsTrue(answer);
+        Py_DECREF(answer);
+    }
+    return *resp3;
+}
+
+static int push_array(Binding *b, lua_State *L, PyObject *items, int *resp3, int depth) {
+    Py_ssize_t size = PySequence_Fast_GET_SIZE(items);
+    PyObject **item = PySequence_Fast_ITEMS(items);
+    lua.createtable(L, size > INT_MAX ? INT_MAX : (int)size, 0);
+    for (Py_ssize_t i = 0; i < size; i++) {
+        if (push_reply(b, L, item[i], resp3, depth + 1) < 0) return -1;
+        lua.rawseti(L, -2, (int)(i + 1));
+    }
+    return 0;
+}
+
+/* A command's reply as Lua gets it: the twin of Scripting._to_lua for the common kinds. */
+static int push_reply(Binding *b, lua_State *L, PyObject *reply, int *resp3, int depth) {
+    PyTypeObject *type = Py_TYPE(reply);
+    if (!lua.checkstack(L, 4) || depth > DEPTH) return push_converted(b, L, reply);
+    if (type == &PyBytes_Type) {
+        lua.pushlstring(L, PyBytes_AS_STRING(reply), (size_t)PyBytes_GET_SIZE(reply));
+        return 0;
+    }
+    if (type == &PyLong_Type) {
+        int overflow;
+        long long value = PyLong_AsLongLongAndOverflow(reply, &overflow);
+        if (overflow) return push_converted(b, L, reply);
+        lua.pushnumber(L, (double)value); /* (lua_pushinteger in Lua 5.1) */
+        return 0;
+    }
+    if (type == (PyTypeObject *)b->status) {
+        Py_ssize_t size;
+        const char *text = PyUnicode_AsUTF8AndSize(reply, &size);
+        if (text == NULL) return -1;
+        lua.createtable(L, 0, 1);
+        lua.pushlstring(L, text, (size_t)size);
+        lua.setfield(L, -2, "ok");
+        return 0;
+    }
+    if (reply == Py_None || reply == b->null_array || type == &PyBool_Type) {
+        int modern = is_resp3(b, resp3);
+        if (modern < 0) return -1;
+        if (reply == Py_True || reply == Py_False) {
+            if (modern) lua.pushboolean(L, reply == Py_True);
+            else lua.pushnumber(L, reply == Py_True);
+        } else if (modern) {
+            lua.pushnil(L);
+        } else {
+            lua.pushboolean(L, 0);
+        }
+        return 0;
+    }
+    if (PyTuple_Check(reply) || (PyList_Check(reply) && type != (PyTypeObject *)b->set_reply)) {
+        return push_array(b, L, reply, resp3, depth);
+    }
+    return push_converted(b, L, reply);
+}
+
+/* redis.pcall's error value, or what redis.call raises, for a LuaRaise (as lua_env.lua's `converted`
+ * makes of it: a table with its err field, or a string). */
+static void push_raised(lua_State *L, PyObject *error, int protected) {
+    PyObject *text = PyObject_GetAttrString(error, "text");
+    PyObject *table = PyObject_GetAttrString(error, "table");
+    const char *data = "";
+    Py_ssize_t size = 0;
+    if (text != NULL && PyBytes_Check(text)) {
+        data = PyBytes_AS_STRING(text);
+        size = PyBytes_GET_SIZE(text);
+    }
+    if (protected || (table != NULL && PyObject_IsTrue(table) == 1)) {
+        lua.createtable(L, 0, 2);
+        lua.pushlstring(L, data, (size_t)size);
+        lua.setfield(L, -2, "err");
+        lua.pushboolean(L, 1);
+        lua.setfield(L, -2, "ignore_error_stats_update");
+    } else {
+        lua.pushlstring(L, data, (size_t)size);
+    }
+    Py_XDECREF(text);
+    Py_XDECREF(table);
+    PyErr_Clear();
+}
+
+/* The Python error of a call, pushed for Lua: 1 when it is redis.pcall's value, -1 when it is raised. */
+static int push_python_error(Binding *b, lua_State *L, int protected) {
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    int result = -1;
+    if (value != NULL && PyObject_TypeCheck(value, (PyTypeObject *)b->lua_raise)) {
+        push_raised(L, value, protected);
+        result = protected ? 1 : -1;
+    } else { /* a defect of ours: its text, as lupa's error would show it */
+        PyObject *text = value != NULL ? PyObject_Str(value) : NULL;
+        const char *data = text != NULL ? PyUnicode_AsUTF8(text) : NULL;
+        lua.pushlstring(L, data ? data : "error during Python call", strlen(data ? data : "error during Python call"));
+        Py_XDECREF(text);
+        PyErr_Clear();
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+    return result;
+}
+
+/* The call with the GIL held: the count of values pushed, or -1 with the error to raise on top. The
+ * frame is emptied once the arguments are Python's (the Python side may call into Lua through lupa,
+ * which empties it). */
+static int call_python(Binding *b, lua_State *L, int protected) {
+    int count = lua.gettop(L), strings = 1;
+    PyObject *args = PyList_New(count);
+    if (args == NULL) {
+        lua.settop(L, 0);
+        return push_python_error(b, L, protected);
+    }
+    for (int i = 0; i < count; i++) {
+        PyObject *item = argument(L, i + 1, &strings);
+        if (item == NULL) {
+            Py_DECREF(args);
+            lua.settop(L, 0);
+            return push_python_error(b, L, protected);
+        }
+        PyList_SET_ITEM(args, i, item);
+    }
+    lua.settop(L, 0);
+    PyObject *reply = PyObject_CallOneArg(strings ? b->execute : b->execute_any, args);
+    Py_DECREF(args);
+    if (reply == NULL) return push_python_error(b, L, protected);
+    int resp3 = -1;
+    int pushed = push_reply(b, L, reply, &resp3, 0);
+    Py_DECREF(reply);
+    if (pushed < 0) {
+        lua.settop(L, 0);
+        return push_python_error(b, L, protected);
+    }
+    return 1;
+}
+
+/* lupa runs Lua without the GIL: it is taken for the Python side, and let go before lua_error jumps. */
+static int redis_call(lua_State *L, int protected) {
+    Binding *b = (Binding *)lua.touserdata(L, UPVALUE(1));
+    PyGILState_STATE gil = PyGILState_Ensure();
+    int pushed = call_python(b, L, protected);
+    PyGILState_Release(gil);
+    return pushed < 0 ? lua.error(L) : pushed;
+}
+
+static int lua_redis_call(lua_State *L) { return redis_call(L, 0); }
+static int lua_redis_pcall(lua_State *L) { return redis_call(L, 1); }
+
+/* --- a run ---------------------------------------------------------------------------------------- */
+
+static int lua_bind_run(lua_State *L);
+
+/* rdbtool_lua_bind(converted): the Binding Python just made, attached to this state; returns
+ * redis.call, redis.pcall and the function that binds the run's part (bind_run). */
+__attribute__((visibility("default"))) int rdbtool_lua_bind(lua_State *L) {
+    Binding *b = binding_to_attach;
+    if (b == NULL || b->L != NULL) {
+        lua.pushlstring(L, "rdbtool: no accelerator to bind", 31);
+        return lua.error(L);
+    }
+    binding_to_attach = NULL;
+    b->L = L;
+    lua.settop(L, 1);
+    b->converted = lua.ref(L, REGISTRY);
+    lua.pushlightuserdata(L, b);
+    lua.pushcclosure(L, lua_redis_call, 1);
+    lua.pushlightuserdata(L, b);
+    lua.pushcclosure(L, lua_redis_pcall, 1);
+    lua.pushlightuserdata(L, b);
+    lua.pushcclosure(L, lua_bind_run, 1);
+    return 3;
+}
+
+/* bind_run(handler, eval_globals, kept, take): what Binding.run needs of the Lua side. */
+static int lua_bind_run(lua_State *L) {
+    Binding *b = (Binding *)lua.touserdata(L, UPVALUE(1));
+    lua.settop(L, 4);
+    b->take = lua.ref(L, REGISTRY); /* (luaL_ref pops the top: the arguments last to first) */
+    b->kept = lua.ref(L, REGISTRY);
+    b->globals = lua.ref(L, REGISTRY);
+    b->handler = lua.ref(L, REGISTRY);
+    return 0;
+}
+
+/* The Lua value at index as lupa gives it to Python (numbers with an integral value as int; tables,
+ * functions and userdata through `take`, lupa's own conversion). */
+static PyObject *python_value(Binding *b, lua_State *L, int index) {
+    switch (lua.type(L, index)) {
+    case T_NIL:
+        Py_RETURN_NONE;
+    case T_BOOLEAN:
+        return PyBool_FromLong(lua.toboolean(L, index));
+    case T_NUMBER: {
+        double number = lua.tonumber(L, index);
+        if (number >= -9223372036854775808.0 && number < 9223372036854775808.0 && (double)(long long)number == number)
+            return PyLong_FromLongLong((long long)number);
+        return PyFloat_FromDouble(number);
+    }
+    case T_STRING: {
+        size_t size;
+        const char *text = lua.tolstring(L, index, &size);
+        return PyBytes_FromStringAndSize(text, (Py_ssize_t)size);
+    }
+    default: {
+        lua.rawgeti(L, REGISTRY, b->take);
+        lua.pushvalue(L, index);
+        if (lua.pcall(L, 1, 0, 0) != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "a Lua value could not reach Python");
+            return NULL;
+        }
+        Py_ssize_t size = PyList_GET_SIZE(b->taken);
+        if (size == 0) {
+            PyErr_SetString(PyExc_RuntimeError, "a Lua value did not reach Python");
+            return NULL;
+        }
+        PyObject *value = PyList_GET_ITEM(b->taken, size - 1);
+        Py_INCREF(value);
+        if (PyList_SetSlice(b->taken, size - 1, size, NULL) < 0) {
+            Py_DECREF(value);
+            return NULL;
+        }
+        return value;
+    }
+    }
+}
+
+/* The string in table[key], or NULL (a rawget, as lua_env.lua's `finished` reads it). */
+static const char *string_field(lua_State *L, int table, const char *key, size_t *size) {
+    lua.pushlstring(L, key, strlen(key));
+    lua.rawget(L, table);
+    const char *text = lua.type(L, -1) == T_STRING ? lua.tolstring(L, -1, size) : NULL;
+    return text;
+}
+
+/* (ok, value, kind) as helpers.run answers: a status or error table told apart here. */
+static PyObject *outcome(Binding *b, lua_State *L, int ok) {
+    int result = lua.gettop(L);
+    if (ok && lua.type(L, result) == T_TABLE) {
+        size_t size;
+        const char *text = string_field(L, result, "err", &size);
+        if (text != NULL) {
+            lua.pushlstring(L, "ignore_error_stats_update", 25);
+            lua.rawget(L, result);
+            const char *kind = lua.toboolean(L, -1) ? "counted" : "err";
+            return Py_BuildValue("Oy#y", Py_True, text, (Py_ssize_t)size, kind);
+        }
+        text = string_field(L, result, "ok", &size);
+        if (text != NULL) return Py_BuildValue("Oy#y", Py_True, text, (Py_ssize_t)size, "ok");
+    }
+    PyObject *value = python_value(b, L, result);
+    if (value == NULL) return NULL;
+    PyObject *answer = PyTuple_Pack(3, ok ? Py_True : Py_False, value, Py_None);
+    Py_DECREF(value);
+    return answer;
+}
+
+static int push_strings(lua_State *L, PyObject *const *items, Py_ssize_t count) {
+    lua.createtable(L, count > INT_MAX ? INT_MAX : (int)count, 0);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (!PyBytes_Check(items[i])) {
+            PyErr_SetString(PyExc_TypeError, "a script's arguments are bytes");
+            return -1;
+        }
+        lua.pushlstring(L, PyBytes_AS_STRING(items[i]), (size_t)PyBytes_GET_SIZE(items[i]));
+        lua.rawseti(L, -2, (int)(i + 1));
+    }
+    return 0;
+}
+
+/* Binding.run(number, count, *arguments): the twin of helpers.run for the script kept under number. */
+static PyObject *Binding_run(Binding *b, PyObject *const *args, Py_ssize_t nargs) {
+    lua_State *L = b->L;
+    if (nargs < 2 || L == NULL || b->kept == 0) {
+        PyErr_SetString(PyExc_TypeError, "run(number, count, *arguments) of a bound state");
+        return NULL;
+    }
+    long number = PyLong_AsLong(args[0]);
+    Py_ssize_t count = PyLong_AsSsize_t(args[1]);
+    if (PyErr_Occurred()) return NULL;
+    Py_ssize_t total = nargs - 2;
+    if (count < 0 || count > total || !lua.checkstack(L, 10)) {
+        PyErr_SetString(PyExc_ValueError, "a key count beyond the arguments");
+        return NULL;
+    }
+    int top = lua.gettop(L);
+    lua.rawgeti(L, REGISTRY, b->handler);
+    lua.rawgeti(L, REGISTRY, b->globals);
+    PyObject *answer = NULL;
+    if (push_strings(L, args + 2, count) < 0) goto done;
+    lua.setfield(L, top + 2, "KEYS");
+    if (push_strings(L, args + 2 + count, total - count) < 0) goto done;
+    lua.setfield(L, top + 2, "ARGV");
+    lua.settop(L, top + 1);
+    lua.rawgeti(L, REGISTRY, b->kept);
+    lua.rawgeti(L, top + 2, (int)number);
+    /* (the GIL is kept: the script's calls need it, and Python code they run lets other threads in) */
+    answer = outcome(b, L, lua.pcall(L, 0, 1, top + 1) == 0);
+done:
+    lua.settop(L, top);
+    return answer;
+}
+
+/* Binding(lua_module_path, execute, execute_any, convert, resp3, taken, LuaRaise, Status, SetReply,
+ * NULL_ARRAY) */
+static PyObject *Binding_new(PyTypeObject *type, PyObject *args, PyObject *Py_UNUSED(kwargs)) {
+    const char *path;
+    PyObject *execute, *execute_any, *convert, *resp3, *taken, *lua_raise, *status, *set_reply, *null_array;
+    if (!PyArg_ParseTuple(args, "sOOOOO!O!O!O!O:Binding", &path, &execute, &execute_any, &convert, &resp3,
+                          &PyList_Type, &taken, &PyType_Type, &lua_raise, &PyType_Type, &status, &PyType_Type,
+                          &set_reply, &null_array))
+        return NULL;
+    if (resolve_lua(path) < 0) return NULL;
+    Binding *b = (Binding *)type->tp_alloc(type, 0);
+    if (b == NULL) return NULL;
+    PyObject **slots[] = {&b->execute, &b->execute_any, &b->convert, &b->resp3, &b->taken, &b->lua_raise, &b->status, &b->set_reply,
+                          &b->null_array};
+    PyObject *values[] = {execute, execute_any, convert, resp3, taken, lua_raise, status, set_reply, null_array};
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        Py_INCREF(values[i]);
+        *slots[i] = values[i];
+    }
+    binding_to_attach = b; /* (borrowed: Python keeps it while its Lua state lives) */
+    return (PyObject *)b;
+}
+
+static int Binding_traverse(Binding *b, visitproc visit, void *arg) {
+    Py_VISIT(b->execute);
+    Py_VISIT(b->execute_any);
+    Py_VISIT(b->convert);
+    Py_VISIT(b->resp3);
+    Py_VISIT(b->taken);
+    Py_VISIT(b->lua_raise);
+    Py_VISIT(b->status);
+    Py_VISIT(b->set_reply);
+    Py_VISIT(b->null_array);
+    return 0;
+}
+
+static int Binding_clear(Binding *b) {
+    Py_CLEAR(b->execute);
+    Py_CLEAR(b->execute_any);
+    Py_CLEAR(b->convert);
+    Py_CLEAR(b->resp3);
+    Py_CLEAR(b->taken);
+    Py_CLEAR(b->lua_raise);
+    Py_CLEAR(b->status);
+    Py_CLEAR(b->set_reply);
+    Py_CLEAR(b->null_array);
+    return 0;
+}
+
+static void Binding_dealloc(Binding *b) {
+    if (binding_to_attach == b) binding_to_attach = NULL;
+    PyObject_GC_UnTrack(b);
+    Binding_clear(b);
+    Py_TYPE(b)->tp_free((PyObject *)b);
+}
+
+static PyMethodDef Binding_methods[] = {
+    {"run", (PyCFunction)(void (*)(void))Binding_run, METH_FASTCALL,
+     "run(number, count, *arguments): (ok, value, kind) of the script kept under number"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject BindingType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "rdbtools.server._luacall.Binding",
+    .tp_basicsize = sizeof(Binding),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "One Lua state's accelerated redis.call, redis.pcall and runs.",
+    .tp_new = Binding_new,
+    .tp_dealloc = (destructor)Binding_dealloc,
+    .tp_traverse = (traverseproc)Binding_traverse,
+    .tp_clear = (inquiry)Binding_clear,
+    .tp_methods = Binding_methods,
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rdbtools.server._luacall",
+                                    "redis.call and script runs in C (see _luacall.c)", -1, NULL};
+
+PyMODINIT_FUNC PyInit__luacall(void) {
+    if (PyType_Ready(&BindingType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&BindingType);
+    if (PyModule_AddObject(m, "Binding", (PyObject *)&BindingType) < 0) {
+        Py_DECREF(&BindingType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,188 @@
+"""The compiled redis.call, redis.pcall and runs (rdbtools/server/_luacall.c) and the pure-Python ones
+are twins: a server built with each (RDBTOOL_PURE_PYTHON=1 for the second) hands scripts the same Lua
+values for every kind of reply, RESP2 and RESP3, raises the same errors, passes the same arguments to
+the command, and answers the same for whatever a script returns or raises. (That they answer as Redis
+does is tests/server/test_scripting.py's and test_scripting_62.py's: serve runs them with the
+accelerator when it is built.) Two things only the accelerator does as Redis does, lupa standing in
+the way of the pure path, are left out here: a -0 argument (lupa hands Python the integer 0) and an
+error of redis.call seen by coroutine.resume or coroutine.wrap (lupa raises it as a userdata)."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from rdbtools.formats import accelerated
+from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map, Status
+from rdbtools.server.config import ServerConfig
+from rdbtools.server.core import Server
+from rdbtools.server.protocol import SetReply, encode
+from tests.server.test_scripting import _lua_value
+
+if accelerated("Binding", "rdbtools.server._luacall") is None:
+    if os.environ.get("CI"):
+        pytest.fail("the _luacall extension was not built", pytrace=False)
+    pytest.skip("the _luacall extension is not built here", allow_module_level=True)
+
+#: 6.2 raises redis.call's errors as strings, 7.0 as tables; 7.2 prints numbers another way
+TARGETS = ["redis-6.2", "redis-7.0", "redis-7.2"]
+
+#: a Lua value as text that tells every kind, key and number apart (tables with sorted keys)
+DUMP = """
+local function dump(v)
+    local kind = type(v)
+    if kind == 'table' then
+        local keys = {}
+        for k in pairs(v) do keys[#keys + 1] = k end
+        table.sort(keys, function(a, b) return type(a) .. tostring(a) < type(b) .. tostring(b) end)
+        local parts = {}
+        for _, k in ipairs(keys) do parts[#parts + 1] = dump(k) .. '=' .. dump(v[k]) end
+        return '{' .. table.concat(parts, ',') .. '}'
+    elseif kind == 'string' then
+        return string.format('%q', v)
+    elseif kind == 'number' then
+        return string.format('%.17g', v)
+    end
+    return kind .. ':' .. tostring(v)
+end
+"""
+
+
+class Twin:
+    """An in-process server whose command ECHO answers what the test sets, and records what it got."""
+
+    def __init__(self, target: str, pure: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+        with monkeypatch.context() as env:
+            if pure:
+                env.setenv("RDBTOOL_PURE_PYTHON", "1")
+            else:
+                env.delenv("RDBTOOL_PURE_PYTHON", raising=False)
+            self.server = Server(ServerConfig.load(None, ["--dir", tempfile.gettempdir(), "--save", "",
+                                                          "--appendonly", "no", "--target", target]))
+            self.server.scripting  # noqa: B018 (made on first use: now, with the environment set)
+        assert (self.server.scripting._binding is None) == pure
+        self.client = self.server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None,
+                                          local=True)
+        self.reply: object = None
+        self.received: list[list[bytes]] = []
+        real_call = self.server._call
+
+        def call(client, args, spec):
+            if spec.name != b"echo":
+                return real_call(client, args, spec)
+            self.received.append(args)
+            return self.reply
+
+        self.server._call = call
+
+    def eval(self, script: str) -> object:
+        return _comparable(self.server.execute(self.client, [b"EVAL", script.encode(), b"0"]))
+
+
+def _comparable(reply: object) -> tuple[bytes, bytes]:
+    """A reply as the client gets it, in RESP2 and in RESP3."""
+    return encode(reply, False), encode(reply, True)
+
+
+@pytest.fixture(scope="module", params=TARGETS)
+def twins(request):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        yield Twin(request.param, False, monkeypatch), Twin(request.param, True, monkeypatch)
+
+
+def _both(twins, script: str) -> tuple[object, object]:
+    accelerated_twin, pure_twin = twins
+    return accelerated_twin.eval(script), pure_twin.eval(script)
+
+
+# --- a command's reply as the script gets it --------------------------------------------------------
+
+_texts = st.text(st.characters(codec="utf-8"), max_size=8)
+_leaf = st.one_of(
+    st.binary(max_size=8), st.integers(-(2**63), 2**63 - 1), st.none(),  # (commands answer 64-bit integers)
+    st.just(NULL_ARRAY), st.just(OK), _texts.map(Status), st.booleans(),
+    st.floats(allow_nan=False).map(Double), _texts.map(lambda t: CommandError("ERR " + t)), _texts,
+    st.binary(max_size=4).map(bytearray), st.floats(allow_nan=False),
+)
+_reply = st.recursive(_leaf, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(st.binary(max_size=4), inner, max_size=3).map(Map),
+    st.lists(st.binary(max_size=4), max_size=3).map(SetReply),
+), max_leaves=10)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(reply=_reply, resp3=st.booleans(), protected=st.booleans())
+@example(reply=[b"a", None, 7, [OK, Status("S")]], resp3=False, protected=False)
+@example(reply=Map({b"k": Double(1.5), b"s": SetReply([b"m"])}), resp3=True, protected=True)
+@example(reply=[True, False, NULL_ARRAY], resp3=True, protected=False)
+@example(reply=[-(2**63), 2**63 - 1, 2**53 + 1], resp3=False, protected=False)
+@example(reply=[Map({b"e": CommandError("ERR x"), b"o": "OK"}), [], [OK, OK, bytearray(b"")]], resp3=False,
+         protected=False)  # (the Python conversion calls into Lua: the C side's values must survive it)
+def test_every_reply_reaches_the_script_as_the_same_lua_value(twins, reply, resp3, protected):
+    for twin in twins:
+        twin.reply = reply
+    call = "redis.pcall" if protected else "redis.call"
+    script = (DUMP + ("redis.setresp(3) " if resp3 else "")
+              + f"local ok, value = pcall({call}, 'echo', 'x') return (ok and 'ok ' or 'raised ') .. dump(value)")
+    accelerated_answer, pure_answer = _both(twins, script)
+    assert accelerated_answer == pure_answer
+
+
+# --- the arguments as the command gets them -----------------------------------------------------------
+
+_argument = st.one_of(
+    st.sampled_from(["'a'", "''", "'x\\0y'", "KEYS", "true", "false", "nil", "{}", "{1}", "redis.call",
+                     "1/0", "-1/0", "0/0", "2^53", "2^63", "-2^63", "1e300", "0.1", "1/3", "-7",
+                     "tostring(12)", "cjson.null"]),
+    st.integers(-(2**64), 2**64).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).filter(lambda x: math.copysign(1, x) > 0 or x).map(repr),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(arguments=st.lists(_argument, max_size=4), protected=st.booleans())
+@example(arguments=["0.1", "1/0", "-1/0", "0/0"], protected=False)
+@example(arguments=["'a'", "{}"], protected=True)
+@example(arguments=[], protected=False)
+def test_arguments_reach_the_command_alike_or_are_refused_alike(twins, arguments, protected):
+    for twin in twins:
+        twin.reply, twin.received = b"done", []
+    call = "redis.pcall" if protected else "redis.call"
+    listed = ", ".join(["'echo'", *arguments])
+    script = DUMP + f"local ok, value = pcall({call}, {listed}) return (ok and 'ok ' or 'raised ') .. dump(value)"
+    accelerated_answer, pure_answer = _both(twins, script)
+    assert accelerated_answer == pure_answer
+    assert twins[0].received == twins[1].received
+
+
+def test_calls_without_a_command_or_inside_a_coroutine_answer_alike(twins):
+    for twin in twins:
+        twin.reply = b"done"
+    for script in ["return redis.call()", "return redis.pcall()",
+                   "return coroutine.wrap(function() return redis.call('echo', 'x') end)()"]:
+        accelerated_answer, pure_answer = _both(twins, script)
+        assert accelerated_answer == pure_answer
+
+
+# --- what a script returns or raises, as the client gets it -------------------------------------------
+
+_ending = st.sampled_from(["return {value}", "error({value})", "return redis.error_reply('E ' .. type({value}))",
+                           "redis.setresp(3) return {value}", "return redis.call('echo', 'x'), {value}"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_lua_value, ending=_ending)
+@example(value="{ok='fine'}", ending="return {value}")
+@example(value="{err='E x'}", ending="error({value})")
+@example(value="{1, {double=1.5}, 'x', {2^63}}", ending="redis.setresp(3) return {value}")
+def test_what_a_script_returns_or_raises_is_answered_alike(twins, value, ending):
+    for twin in twins:
+        twin.reply = OK
+    accelerated_answer, pure_answer = _both(twins, ending.format(value=value))
+    assert accelerated_answer == pure_answer
