@@ -421,17 +421,19 @@ static int push_strings(lua_State *L, PyObject *const *items, Py_ssize_t count) 
     return 0;
 }
 
-/* Binding.run(number, count, *arguments): the twin of helpers.run for the script kept under number. */
+/* Binding.run(number, count, command): the twin of helpers.run for the script kept under number, its
+ * keys and arguments those of the command (EVAL or EVALSHA, the script, the key count, then them). */
 static PyObject *Binding_run(Binding *b, PyObject *const *args, Py_ssize_t nargs) {
     lua_State *L = b->L;
-    if (nargs < 2 || L == NULL || b->kept == 0) {
-        PyErr_SetString(PyExc_TypeError, "run(number, count, *arguments) of a bound state");
+    if (nargs != 3 || L == NULL || b->kept == 0 || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "run(number, count, command) of a bound state");
         return NULL;
     }
     long number = PyLong_AsLong(args[0]);
     Py_ssize_t count = PyLong_AsSsize_t(args[1]);
     if (PyErr_Occurred()) return NULL;
-    Py_ssize_t total = nargs - 2;
+    Py_ssize_t total = PyList_GET_SIZE(args[2]) - 3;
+    PyObject *const *items = PySequence_Fast_ITEMS(args[2]) + 3;
     if (count < 0 || count > total || !lua.checkstack(L, 10)) {
         PyErr_SetString(PyExc_ValueError, "a key count beyond the arguments");
         return NULL;
@@ -440,9 +442,9 @@ static PyObject *Binding_run(Binding *b, PyObject *const *args, Py_ssize_t nargs
     lua.rawgeti(L, REGISTRY, b->handler);
     lua.rawgeti(L, REGISTRY, b->globals);
     PyObject *answer = NULL;
-    if (push_strings(L, args + 2, count) < 0) goto done;
+    if (push_strings(L, items, count) < 0) goto done;
     lua.setfield(L, top + 2, "KEYS");
-    if (push_strings(L, args + 2 + count, total - count) < 0) goto done;
+    if (push_strings(L, items + count, total - count) < 0) goto done;
     lua.setfield(L, top + 2, "ARGV");
     lua.settop(L, top + 1);
     lua.rawgeti(L, REGISTRY, b->kept);
@@ -512,7 +514,7 @@ static void Binding_dealloc(Binding *b) {
 
 static PyMethodDef Binding_methods[] = {
     {"run", (PyCFunction)(void (*)(void))Binding_run, METH_FASTCALL,
-     "run(number, count, *arguments): (ok, value, kind) of the script kept under number"},
+     "run(number, count, command): (ok, value, kind) of the script kept under number"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -155,9 +155,10 @@ class Scripting:
         self.helpers = lualibs.load_chunk(lua, _ENV_SOURCE)(py)
         self._table = lua.table_from
         helpers = self.helpers  # a Lua table: its functions fetched once (each access is a call into Lua)
-        self._rawget, self._call_function = helpers.rawget, helpers.call
+        self._rawget, self._call_function = helpers.rawget, _through_lupa(helpers.call)
         # a script's run: by its number through the accelerator, else through lupa
-        self._run, self._keep = (helpers.run, _same) if binding is None else (binding.run, helpers.keep)
+        self._run, self._keep = ((_through_lupa(helpers.run), _same) if binding is None else
+                                 (binding.run, helpers.keep))
         self._binding = binding  # (kept while its Lua state lives: the state's C functions point to it)
         self._compile, self._load, self._library = helpers.compile, helpers.load, helpers.library
         self._arm, self._place = helpers.arm, helpers.place
@@ -421,7 +422,7 @@ class Scripting:
         if caller.tracking is not None and not caller.tracking.bcast:
             run.caller, run.call = caller, args
         try:
-            ok, value, kind = runner(function, count, *args[3:])
+            ok, value, kind = runner(function, count, args)
         finally:
             self.run, engine.scripted, server.in_transaction = None, False, was_in_transaction
             if run.resp != 2:  # redis.setresp changed it: the next run starts in RESP2
@@ -984,6 +985,13 @@ def _ignore(*_: object) -> None:
 
 def _same(value: object) -> object:
     return value
+
+
+def _through_lupa(helper):
+    """A run's helper of lua_env.lua as _invoke calls runners: (function, count, the command's arguments)."""
+    def run(function, count: int, args: list[bytes]):
+        return helper(function, count, *args[3:])
+    return run
 
 
 def _key_count(args: list[bytes], not_integer: str | None = None) -> int:
