@@ -386,6 +386,17 @@ static const char *string_field(lua_State *L, int table, const char *key, size_t
     return text;
 }
 
+/* the kinds of a run's outcome that helpers.run tells apart (made once) */
+static PyObject *kind_ok, *kind_err, *kind_counted;
+
+/* (ok, value, kind), the value's reference taken over. */
+static PyObject *answer(int ok, PyObject *value, PyObject *kind) {
+    if (value == NULL) return NULL;
+    PyObject *packed = PyTuple_Pack(3, ok ? Py_True : Py_False, value, kind);
+    Py_DECREF(value);
+    return packed;
+}
+
 /* (ok, value, kind) as helpers.run answers: a status or error table told apart here. */
 static PyObject *outcome(Binding *b, lua_State *L, int ok) {
     int result = lua.gettop(L);
@@ -393,19 +404,15 @@ static PyObject *outcome(Binding *b, lua_State *L, int ok) {
         size_t size;
         const char *text = string_field(L, result, "err", &size);
         if (text != NULL) {
+            PyObject *value = PyBytes_FromStringAndSize(text, (Py_ssize_t)size);
             lua.pushlstring(L, "ignore_error_stats_update", 25);
             lua.rawget(L, result);
-            const char *kind = lua.toboolean(L, -1) ? "counted" : "err";
-            return Py_BuildValue("Oy#y", Py_True, text, (Py_ssize_t)size, kind);
+            return answer(1, value, lua.toboolean(L, -1) ? kind_counted : kind_err);
         }
         text = string_field(L, result, "ok", &size);
-        if (text != NULL) return Py_BuildValue("Oy#y", Py_True, text, (Py_ssize_t)size, "ok");
+        if (text != NULL) return answer(1, PyBytes_FromStringAndSize(text, (Py_ssize_t)size), kind_ok);
     }
-    PyObject *value = python_value(b, L, result);
-    if (value == NULL) return NULL;
-    PyObject *answer = PyTuple_Pack(3, ok ? Py_True : Py_False, value, Py_None);
-    Py_DECREF(value);
-    return answer;
+    return answer(ok, python_value(b, L, result), Py_None);
 }
 
 static int push_strings(lua_State *L, PyObject *const *items, Py_ssize_t count) {
@@ -535,6 +542,10 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rdbtools.server._lua
 
 PyMODINIT_FUNC PyInit__luacall(void) {
     if (PyType_Ready(&BindingType) < 0) return NULL;
+    kind_ok = PyBytes_FromString("ok");
+    kind_err = PyBytes_FromString("err");
+    kind_counted = PyBytes_FromString("counted");
+    if (kind_ok == NULL || kind_err == NULL || kind_counted == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&BindingType);

@@ -80,8 +80,9 @@ class Twin:
 
         self.server._call = call
 
-    def eval(self, script: str) -> object:
-        return _comparable(self.server.execute(self.client, [b"EVAL", script.encode(), b"0"]))
+    def eval(self, script: str, keys: tuple[bytes, ...] = (), argv: tuple[bytes, ...] = ()) -> object:
+        command = [b"EVAL", script.encode(), b"%d" % len(keys), *keys, *argv]
+        return _comparable(self.server.execute(self.client, command))
 
 
 def _comparable(reply: object) -> tuple[bytes, bytes]:
@@ -95,9 +96,9 @@ def twins(request):
         yield Twin(request.param, False, monkeypatch), Twin(request.param, True, monkeypatch)
 
 
-def _both(twins, script: str) -> tuple[object, object]:
+def _both(twins, script: str, keys: tuple[bytes, ...] = (), argv: tuple[bytes, ...] = ()) -> tuple[object, object]:
     accelerated_twin, pure_twin = twins
-    return accelerated_twin.eval(script), pure_twin.eval(script)
+    return accelerated_twin.eval(script, keys, argv), pure_twin.eval(script, keys, argv)
 
 
 # --- a command's reply as the script gets it --------------------------------------------------------
@@ -173,16 +174,19 @@ def test_calls_without_a_command_or_inside_a_coroutine_answer_alike(twins):
 # --- what a script returns or raises, as the client gets it -------------------------------------------
 
 _ending = st.sampled_from(["return {value}", "error({value})", "return redis.error_reply('E ' .. type({value}))",
-                           "redis.setresp(3) return {value}", "return redis.call('echo', 'x'), {value}"])
+                           "redis.setresp(3) return {value}", "return redis.call('echo', 'x'), {value}",
+                           "return {KEYS, ARGV, #KEYS, #ARGV, {value}}"])
+_strings = st.lists(st.binary(max_size=6), max_size=4).map(tuple)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=_lua_value, ending=_ending)
-@example(value="{ok='fine'}", ending="return {value}")
-@example(value="{err='E x'}", ending="error({value})")
-@example(value="{1, {double=1.5}, 'x', {2^63}}", ending="redis.setresp(3) return {value}")
-def test_what_a_script_returns_or_raises_is_answered_alike(twins, value, ending):
+@given(value=_lua_value, ending=_ending, keys=_strings, argv=_strings)
+@example(value="{ok='fine'}", ending="return {value}", keys=(), argv=())
+@example(value="{err='E x'}", ending="error({value})", keys=(), argv=())
+@example(value="{1, {double=1.5}, 'x', {2^63}}", ending="redis.setresp(3) return {value}", keys=(), argv=())
+@example(value="1", ending="return {KEYS, ARGV, #KEYS, #ARGV, {value}}", keys=(b"k", b""), argv=(b"a\0",))
+def test_what_a_script_returns_or_raises_is_answered_alike(twins, value, ending, keys, argv):
     for twin in twins:
         twin.reply = OK
-    accelerated_answer, pure_answer = _both(twins, ending.format(value=value))
+    accelerated_answer, pure_answer = _both(twins, ending.replace("{value}", value), keys, argv)
     assert accelerated_answer == pure_answer
