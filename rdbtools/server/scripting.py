@@ -475,8 +475,12 @@ class Scripting:
     # --- redis.call ------------------------------------------------------------------------------
 
     def _call(self, *arguments):
-        """redis.call: the reply as Lua sees it; an error raised as Redis raises it (a table)."""
-        return self._to_lua(self._execute_any([*arguments]), self.run.resp == 3)
+        """redis.call through lupa: the reply as Lua sees it; an error raised as Redis raises it (a table)."""
+        reply = self._execute_any([*arguments])
+        if reply is OK:  # the common status, its table straight from the batch
+            tables = self._ok_tables
+            return tables.pop() if tables else self._ok_table()
+        return self._to_lua(reply, self.run.resp == 3)
 
     def _execute_any(self, args: list) -> object:
         """redis.call's arguments as lupa gives them: numbers as their text, other values refused."""
@@ -988,7 +992,8 @@ def _same(value: object) -> object:
 
 
 def _through_lupa(helper):
-    """A run's helper of lua_env.lua as _invoke calls runners: (function, count, the command's arguments)."""
+    """A run's helper of lua_env.lua as _invoke calls runners: (function, count, the command's arguments)
+    (the accelerator's run reads them from the command itself: a slice and a tuple less per run)."""
     def run(function, count: int, args: list[bytes]):
         return helper(function, count, *args[3:])
     return run
