@@ -326,7 +326,7 @@ class _Walker:
             return p, None
         value, end = strtol(line_buffer, 1)
         if line_buffer[end : end + 2] != b"\r\n":
-            self._fail(f"Expected \\r\\n, got: {_hex(line_buffer[end])}{_hex(line_buffer[end + 1])}")
+            self._fail(f"Expected \\r\\n, got: {_hex(_byte(line_buffer, end))}{_hex(_byte(line_buffer, end + 1))}")
             return p, None
         self.line += 1
         return p, value
@@ -340,6 +340,12 @@ def _command_at(buf: Blob, span: Span | None) -> list[bytes] | None:
         return next(iter_records(buf, span[0], span[1])).args
     except RdbtoolError:  # "*0" and "*-1" pass the checker but hold no command to show
         return None
+
+
+def _byte(buffer: bytearray, at: int) -> int:
+    """A byte of the line buffer as redis-check-aof prints it; past its end (a number filling all 127 bytes)
+    the C code reads whatever the stack holds there, which no file decides: 0 here."""
+    return buffer[at] if at < len(buffer) else 0
 
 
 def _hex(byte: int) -> str:
