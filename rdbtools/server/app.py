@@ -81,7 +81,7 @@ class Connection(asyncio.Protocol):
         elif self.transport is not None and not self.transport.is_closing():
             self.app.deliver(self, data)
             if (self.waiting or self.broken) and self.client.blocked is None:  # served: go on with the rest
-                asyncio.get_running_loop().call_soon(self._resume)
+                self.app.soon(self._resume)
 
     def write(self, data: bytes, close: bool = False) -> None:
         """Replies out (once the AOF holds what they acknowledge)."""
@@ -230,6 +230,11 @@ class App:
         self.server.busy_poll = self._busy_poll
         self.server.engine.memory.client_buffers = _buffered
 
+    def soon(self, callback, *args) -> None:
+        """Run a callback once the requests being run are done (the event loop's call_soon, which run() puts
+        in this method's place; an in-process server runs them at the end of its turn)."""
+        asyncio.get_running_loop().call_soon(callback, *args)
+
     def _busy_poll(self, caller) -> None:
         """A script runs past busy-reply-threshold and the loop cannot turn: read what the other
         connections sent and answer it now, as Redis's processEventsWhileBlocked does (the script's
@@ -262,7 +267,7 @@ class App:
             self.held.append((connection, data, close))
             if not self._commit_scheduled:
                 self._commit_scheduled = True
-                asyncio.get_running_loop().call_soon(self.commit)
+                self.soon(self.commit)
             return
         connection.write(data, close)
 
@@ -282,7 +287,11 @@ class App:
             log.warning("%s", error.message)
             if aof.config["appendfsync"] == "always":  # nothing acknowledged may be lost: Redis exits too
                 log.warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
-                os._exit(1)
+                self.exit_at_once()
+
+    def exit_at_once(self) -> None:
+        """Stop without a save or a goodbye, as redis-server exits on an error it cannot recover from."""
+        os._exit(1)
 
     def stop(self) -> None:
         if self._stopping is not None:
@@ -290,6 +299,7 @@ class App:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        self.soon = loop.call_soon
         self.server.tracking.schedule = loop.call_soon  # BCAST invalidations: once the turn's requests are run
         self._stopping = asyncio.Event()
         listeners = await self._listen(loop)
@@ -301,6 +311,28 @@ class App:
         cron.cancel()
         for listener in listeners:
             listener.close()
+        self.close()
+
+    def load(self) -> None:
+        """The data at start: the AOF when appendonly is on (then opened for appending), else the dump."""
+        started = time.time()
+        aof = self.server.aof
+        if aof is not None:
+            existed = aof.exists() or aof.single_path.exists()
+            aof.load(self.server.engine)
+            if existed:
+                log.info("DB loaded from append only file: %.3f seconds", time.time() - started)
+            aof.open(self.server.engine)
+            aof.collect_history()
+        else:
+            AofPersistence(self.config).collect_history()  # Redis reads the manifest and deletes history files anyway
+            keys, expired = self.server.persistence.load(int(started * 1000))
+            if self.server.persistence.path.exists():
+                log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", keys, expired)
+                log.info("DB loaded from disk: %.3f seconds", time.time() - started)
+
+    def close(self) -> None:
+        """The end of serving: every client closed, the child killed, the AOF written out and closed."""
         for client in list(self.server.clients.values()):
             client.close()
         self.server.persistence.kill_child()
@@ -386,21 +418,7 @@ def serve(config: ServerConfig) -> None:
     log.info("Running mode=standalone, port=%d.", config["port"])
     app = App(config)
     log.info("Server initialized")
-    started = time.time()
-    aof = app.server.aof
-    if aof is not None:
-        existed = aof.exists() or aof.single_path.exists()
-        aof.load(app.server.engine)
-        if existed:
-            log.info("DB loaded from append only file: %.3f seconds", time.time() - started)
-        aof.open(app.server.engine)
-        aof.collect_history()
-    else:
-        AofPersistence(config).collect_history()  # Redis reads the manifest and deletes history files anyway
-        keys, expired = app.server.persistence.load(int(started * 1000))
-        if app.server.persistence.path.exists():
-            log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", keys, expired)
-            log.info("DB loaded from disk: %.3f seconds", time.time() - started)
+    app.load()
     pidfile = Path(config["pidfile"]) if config["pidfile"] else None
     if pidfile is not None:
         pidfile.write_text(f"{os.getpid()}\n")

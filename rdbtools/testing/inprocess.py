@@ -1,0 +1,356 @@
+"""An in-process Redis for tests: serve's server (the same core, the same edge as ``rdbtool serve``) without
+sockets, and redis-py clients, sync and asyncio, whose connections hand their bytes to it directly.
+
+The requests are redis-py's own bytes and the replies serve's own bytes, read by redis-py's own parser: what a
+client sees is what it would see through a socket to ``rdbtool serve`` (pipelines, transactions, pub/sub,
+blocking commands, RESP3), only without the kernel in between.
+
+Threads: the server is not thread-safe, so each turn (a connection's requests, the timer) runs under one lock,
+in the thread that sent them; nothing waits while holding it: a blocking command returns from its turn and its
+client waits for its reply on its own inbox, which another client's turn fills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+import redis.asyncio
+from redis._parsers import _AsyncHiredisParser, _HiredisParser
+
+from rdbtools.server.app import CRON_SECONDS, App, Connection
+from rdbtools.server.config import ServerConfig
+
+LOOPBACK = "127.0.0.1"
+
+
+class InProcessApp(App):
+    """serve's edge without an event loop: a turn runs a callback under the lock, then what the requests
+    scheduled to run soon (the group commit of the AOF, a resumed connection, BCAST invalidations)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        super().__init__(config)
+        self.lock = threading.Lock()
+        self.scheduled: list[tuple[Callable, tuple]] = []
+        self.stopped = False
+        self.server.tracking.schedule = self.soon
+
+    def soon(self, callback, *args) -> None:
+        self.scheduled.append((callback, args))
+
+    def turn(self, callback: Callable, *args) -> None:
+        with self.lock:
+            callback(*args)
+            scheduled = self.scheduled
+            while scheduled:
+                pending = scheduled[:]
+                scheduled.clear()
+                for function, arguments in pending:
+                    function(*arguments)
+
+    def stop(self) -> None:
+        """SHUTDOWN: what serve does once its loop stops, and no connection after."""
+        if not self.stopped:
+            self.stopped = True
+            self.soon(self.close)
+
+    def exit_at_once(self) -> None:
+        """An error redis-server exits on: the test process goes on, the server does not (no save)."""
+        self.stopped = True
+        for client in list(self.server.clients.values()):
+            client.close()
+
+    def open(self, inbox: SyncInbox | AsyncInbox) -> Connection:
+        """A new connection whose replies go to ``inbox`` (refused once the server stopped, as a socket is)."""
+        with self.lock:
+            if self.stopped:
+                raise ConnectionRefusedError("the in-process server was shut down")
+        connection = Connection(self)
+        self.turn(connection.connection_made, Transport(self, connection, inbox))
+        return connection
+
+
+class Transport:
+    """What serve's Connection writes its replies to: the client's inbox instead of a socket."""
+
+    _ports = itertools.count(1)
+
+    def __init__(self, app: InProcessApp, connection: Connection, inbox: SyncInbox | AsyncInbox) -> None:
+        self.app, self.connection, self.inbox = app, connection, inbox
+        self.closing = False
+        self.peer = (LOOPBACK, next(self._ports))  # a loopback client (protected mode lets it in)
+
+    def write(self, data: bytes) -> None:
+        self.inbox.put(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        """The server closes the connection: the client reads what was written, then the end."""
+        if not self.closing:
+            self.closing = True
+            self.inbox.close()
+            self.app.soon(self.connection.connection_lost, None)
+
+    def hang_up(self) -> None:
+        """The client closes the connection (in a turn): the server forgets it, its subscriptions end."""
+        if not self.closing:
+            self.closing = True
+            self.inbox.close()
+            self.connection.connection_lost(None)
+
+    def get_extra_info(self, name: str, default=None):
+        return {"peername": self.peer, "sockname": (LOOPBACK, self.app.config["port"])}.get(name, default)
+
+    def get_write_buffer_size(self) -> int:
+        """The replies the client has not read (client eviction and memory counts read this)."""
+        return self.inbox.unread()
+
+
+class SyncInbox:
+    """The replies of a sync client's connection: written by any thread's turn, read by the client's thread."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed = False
+        self.waiting = False
+        self.ready = threading.Condition(threading.Lock())
+
+    def put(self, data: bytes) -> None:
+        self.data += data
+        if self.waiting:  # (set before the reader's last look, under the condition's lock: no wake-up is lost)
+            with self.ready:
+                self.ready.notify()
+
+    def close(self) -> None:
+        self.closed = True
+        with self.ready:
+            self.ready.notify()
+
+    def unread(self) -> int:
+        return len(self.data)
+
+    def wait(self, timeout: float | None) -> bool:
+        """Whether there is something to read (or the end) within ``timeout`` seconds (None: until there is)."""
+        if self.data or self.closed:
+            return True
+        with self.ready:
+            self.waiting = True
+            try:
+                return self.ready.wait_for(lambda: self.data or self.closed, timeout)
+            finally:
+                self.waiting = False
+
+    def read_into(self, buffer, timeout: float | None) -> int:
+        """Like a socket's recv_into: what is there (0 at the end), TimeoutError when nothing came in time."""
+        if not self.wait(timeout):
+            raise TimeoutError("timed out")
+        data = self.data
+        size = min(len(data), len(buffer))
+        buffer[:size] = data[:size]
+        del data[:size]  # (a concurrent put only appends: the bytes taken are still the first ones)
+        return size
+
+
+class AsyncInbox:
+    """The replies of an asyncio client's connection: a StreamReader of its event loop, fed from any thread."""
+
+    def __init__(self) -> None:
+        self.reader = asyncio.StreamReader()
+        self.loop = asyncio.get_running_loop()
+        self.thread = threading.get_ident()
+
+    def _call(self, method: Callable, *args) -> None:
+        if threading.get_ident() == self.thread:
+            method(*args)
+        else:
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nobody will read
+                self.loop.call_soon_threadsafe(method, *args)
+
+    def put(self, data: bytes) -> None:
+        self._call(self.reader.feed_data, data)
+
+    def close(self) -> None:
+        self._call(self.reader.feed_eof)
+
+    def unread(self) -> int:
+        return len(self.reader._buffer)  # (as redis-py's own connection reads it)
+
+
+class Socket:
+    """The client end of a sync connection, as redis-py's connection and hiredis parser use a socket."""
+
+    def __init__(self, app: InProcessApp, timeout: float | None) -> None:
+        self.app = app
+        self.inbox = SyncInbox()
+        self.timeout = timeout
+        self.connection = app.open(self.inbox)
+
+    def sendall(self, data: bytes) -> None:
+        transport = self.connection.transport
+        if transport is not None and not transport.closing:  # (else the client reads the end)
+            self.app.turn(self.connection.data_received, data)
+
+    def recv_into(self, buffer) -> int:
+        return self.inbox.read_into(buffer, self.timeout)
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    def gettimeout(self) -> float | None:
+        return self.timeout
+
+    def shutdown(self, how: int) -> None:
+        """Nothing to do: close() ends the connection."""
+
+    def close(self) -> None:
+        transport = self.connection.transport
+        if transport is not None:
+            self.app.turn(transport.hang_up)
+
+    def getpeername(self) -> tuple[str, int]:
+        return self.connection.transport.get_extra_info("sockname") if self.connection.transport else (LOOPBACK, 0)
+
+    def getsockname(self) -> tuple[str, int]:
+        return self.connection.transport.peer if self.connection.transport else (LOOPBACK, 0)
+
+
+class InProcessConnection(redis.connection.AbstractConnection):
+    """redis-py's sync connection to an in-process server (hiredis parses the replies, as it does a socket's)."""
+
+    def __init__(self, *, inprocess: InProcessRedis, **kwargs) -> None:
+        self.inprocess = inprocess
+        super().__init__(parser_class=_HiredisParser, **kwargs)
+
+    def repr_pieces(self) -> list[tuple[str, object]]:
+        return [("inprocess", self.inprocess.dir), ("db", self.db)]
+
+    def _connect(self) -> Socket:
+        return Socket(self.inprocess.app, self.socket_timeout)
+
+    def _host_error(self) -> str:
+        return f"in-process server {self.inprocess.dir}"
+
+    def can_read(self, timeout: float = 0) -> bool:
+        """A socket is polled; the inbox is waited on (after what the parser holds already)."""
+        if not self._sock:
+            self.connect()
+        reader = self._parser._reader
+        return (reader is not None and reader.has_data()) or self._sock.inbox.wait(timeout)
+
+
+class Writer:
+    """The client end of an asyncio connection, as redis-py's asyncio connection uses a StreamWriter."""
+
+    def __init__(self, app: InProcessApp, inbox: AsyncInbox) -> None:
+        self.app = app
+        self.connection = app.open(inbox)
+        self.transport = self.connection.transport
+
+    def writelines(self, chunks) -> None:
+        if not self.transport.closing:  # (else the client reads the end)
+            self.app.turn(self.connection.data_received, b"".join(chunks))
+
+    async def drain(self) -> None:
+        """Nothing is buffered: the requests ran in writelines."""
+
+    def close(self) -> None:
+        self.app.turn(self.transport.hang_up)
+
+    async def wait_closed(self) -> None:
+        """Closed at once by close()."""
+
+    def get_extra_info(self, name: str, default=None):
+        return self.transport.get_extra_info(name, default)
+
+
+class AsyncInProcessConnection(redis.asyncio.connection.AbstractConnection):
+    """redis-py's asyncio connection to an in-process server: its reader is fed by the server's turns, so a
+    blocking command waits there without blocking the event loop."""
+
+    def __init__(self, *, inprocess: InProcessRedis, **kwargs) -> None:
+        self.inprocess = inprocess
+        super().__init__(parser_class=_AsyncHiredisParser, **kwargs)
+
+    def repr_pieces(self) -> list[tuple[str, object]]:
+        return [("inprocess", self.inprocess.dir), ("db", self.db)]
+
+    async def _connect(self) -> None:
+        inbox = AsyncInbox()
+        self._writer = Writer(self.inprocess.app, inbox)
+        self._reader = inbox.reader
+
+    def _host_error(self) -> str:
+        return f"in-process server {self.inprocess.dir}"
+
+
+class InProcessRedis:
+    """A Redis server in this process: ``client()`` and ``async_client()`` hand out redis-py clients of it
+    (several see the same data). ``dir``: where it loads from and saves to (RDB, AOF: files a real Redis
+    loads); None: a temporary directory, removed by ``close()``. ``save``: save points as redis.conf writes
+    them ("" none, the default); ``config``: any other directive, by its redis.conf name
+    (``InProcessRedis(config={"requirepass": "secret"})``)."""
+
+    def __init__(self, dir: str | Path | None = None, *, target: str = "redis-7.0", appendonly: bool = False,
+                 save: str = "", config: dict[str, object] | None = None) -> None:
+        self._temporary = tempfile.TemporaryDirectory(prefix="rdbtool-inprocess-") if dir is None else None
+        self.dir = Path(self._temporary.name if self._temporary is not None else dir)
+        arguments = ["--port", "0", "--dir", str(self.dir), "--target", target, "--save", save,
+                     "--appendonly", "yes" if appendonly else "no"]
+        for name, value in (config or {}).items():
+            arguments += [f"--{name}", *str(value).split()]
+        self.app = InProcessApp(ServerConfig.load(arguments=arguments))
+        self.app.load()
+        self._stopping = threading.Event()
+        self._timer = threading.Thread(target=self._cron, name="rdbtool-inprocess-cron", daemon=True)
+        self._timer.start()
+
+    def _cron(self) -> None:
+        """redis-server's timer (hz 10): timeouts of blocking commands, active expiry, save points, children."""
+        while not self._stopping.wait(CRON_SECONDS) and not self.app.stopped:
+            self.app.turn(self.app.server.cron)
+
+    def client(self, **options) -> redis.Redis:
+        """A sync redis-py client (``options``: redis-py's connection options: db, password, protocol,
+        decode_responses, socket_timeout ...)."""
+        pool = redis.ConnectionPool(connection_class=InProcessConnection, inprocess=self, **options)
+        return redis.Redis(connection_pool=pool)
+
+    def async_client(self, **options) -> redis.asyncio.Redis:
+        """An asyncio redis-py client (``options`` as for ``client``)."""
+        pool = redis.asyncio.ConnectionPool(connection_class=AsyncInProcessConnection, inprocess=self, **options)
+        return redis.asyncio.Redis(connection_pool=pool)
+
+    def failpoint(self, point: str, action: str, *args: object) -> None:
+        """Make a persistence step fail or slow down (DEBUG FAILPOINT SET; docs in the README)."""
+        self._admin("DEBUG", "FAILPOINT", "SET", point, action, *args)
+
+    def clear_failpoints(self) -> None:
+        self._admin("DEBUG", "FAILPOINT", "CLEAR")
+
+    def _admin(self, *command: object) -> None:
+        with contextlib.closing(self.client()) as admin:
+            admin.execute_command(*command)
+
+    def close(self) -> None:
+        """Stop as SHUTDOWN NOSAVE would (clients disconnected, the AOF written out); the temporary dir removed."""
+        self._stopping.set()
+        self._timer.join()
+        if not self.app.stopped:
+            self.app.stopped = True
+            self.app.turn(self.app.close)
+        if self._temporary is not None:
+            self._temporary.cleanup()
+
+    def __enter__(self) -> InProcessRedis:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
