@@ -12,6 +12,7 @@ from typing import Any
 #: public name -> its module, imported on first use: the pytest plugin imports this package in every test
 #: run that has rdbtool installed, and must not load the server (or redis-py) for suites that do not use it
 _EXPORTS = {
+    "InProcessRedis": "rdbtools.testing.inprocess",
     "RdbtoolServer": "rdbtools.testing.served",
 }
 

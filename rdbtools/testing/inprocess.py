@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import tempfile
 import threading
 from collections.abc import Callable
@@ -141,6 +142,8 @@ class SyncInbox:
         """Whether there is something to read (or the end) within ``timeout`` seconds (None: until there is)."""
         if self.data or self.closed:
             return True
+        if timeout == 0:
+            return False
         with self.ready:
             self.waiting = True
             try:
@@ -242,8 +245,12 @@ class InProcessConnection(redis.connection.AbstractConnection):
         """A socket is polled; the inbox is waited on (after what the parser holds already)."""
         if not self._sock:
             self.connect()
-        reader = self._parser._reader
-        return (reader is not None and reader.has_data()) or self._sock.inbox.wait(timeout)
+        return self.holds_reply() or (timeout != 0 and self._sock.inbox.wait(timeout))
+
+    def holds_reply(self) -> bool:
+        """Whether there is a reply (or the end) to read, in the parser or the inbox."""
+        parser, inbox = self._parser._reader, self._sock.inbox
+        return (parser is not None and parser.has_data()) or bool(inbox.data) or inbox.closed
 
 
 class Writer:
@@ -273,7 +280,8 @@ class Writer:
 
 class AsyncInProcessConnection(redis.asyncio.connection.AbstractConnection):
     """redis-py's asyncio connection to an in-process server: its reader is fed by the server's turns, so a
-    blocking command waits there without blocking the event loop."""
+    blocking command waits there without blocking the event loop. Writing runs the requests at once, and a
+    reply already there is read at once: neither takes the timer that guards a socket's write or read."""
 
     def __init__(self, *, inprocess: InProcessRedis, **kwargs) -> None:
         self.inprocess = inprocess
@@ -289,6 +297,114 @@ class AsyncInProcessConnection(redis.asyncio.connection.AbstractConnection):
 
     def _host_error(self) -> str:
         return f"in-process server {self.inprocess.dir}"
+
+    async def send_packed_command(self, command, check_health: bool = True) -> None:
+        if not self.is_connected:
+            await self.connect()
+        if check_health:
+            await self.check_health()
+        if isinstance(command, str):
+            command = command.encode()
+        self._writer.writelines([command] if isinstance(command, bytes) else command)
+
+    async def read_response(self, disable_decoding: bool = False, timeout: float | None = None, **options):
+        if timeout is None and self.holds_reply():  # no wait: no timer (math.inf: none)
+            timeout = math.inf
+        return await super().read_response(disable_decoding, timeout, **options)
+
+    def holds_reply(self) -> bool:
+        """Whether a reply is there to read (the server writes whole replies: one begun is all there)."""
+        reader, parser = self._reader, self._parser._reader
+        return (parser is not None and parser.has_data()) or (reader is not None and bool(reader._buffer))
+
+
+class InProcessPool(redis.ConnectionPool):
+    """redis-py's pool less what sockets need (a check for a fork, metrics per connection taken and given back): a
+    fork copies the in-process server with its connections, and they go on talking to that copy. A connection is
+    checked as redis-py does (connected, no unread reply left) only when it is not plainly so."""
+
+    def get_connection(self, *args, **options) -> InProcessConnection:
+        with self._lock:
+            try:
+                connection = self._available_connections.pop()
+            except IndexError:
+                connection = self.make_connection()
+            self._in_use_connections.add(connection)
+        if connection._sock is None or connection.holds_reply():
+            try:
+                self.ensure_connection(connection)
+            except BaseException:
+                self.release(connection)
+                raise
+        return connection
+
+    def release(self, connection: InProcessConnection) -> None:
+        with self._lock:
+            if connection in self._in_use_connections:
+                self._in_use_connections.remove(connection)
+                self._available_connections.append(connection)
+
+
+class InProcessClient(redis.Redis):
+    """redis-py's Redis whose commands are sent and read directly on their first attempt: redis-py wraps each
+    in its retry policy and its client-side metrics, which cost more than the in-process server's own work. An
+    attempt that fails on its connection (the server closed it: CLIENT KILL, QUIT, SHUTDOWN) is disconnected and
+    the command goes through redis-py's own path, which reconnects and retries as the client's policy says."""
+
+    def execute_command(self, *args, **options):
+        if self.connection is not None:  # single_connection_client: redis-py's own locking
+            return super().execute_command(*args, **options)
+        pool = self.connection_pool
+        connection = pool.get_connection()
+        try:
+            return self._send_command_parse_response(connection, args[0], *args, **options)
+        except (redis.ConnectionError, redis.TimeoutError):
+            connection.disconnect()
+        finally:
+            pool.release(connection)
+        return super().execute_command(*args, **options)
+
+
+class AsyncInProcessPool(redis.asyncio.ConnectionPool):
+    """redis-py's asyncio pool less its metrics and its lock (taking and giving back a connection does not
+    await here); a connection is checked as redis-py does when it is not plainly connected and idle."""
+
+    async def get_connection(self, *args, **options) -> AsyncInProcessConnection:
+        try:
+            connection = self._available_connections.pop()
+        except IndexError:
+            connection = self.make_connection()
+        self._in_use_connections.add(connection)
+        if not connection.is_connected or connection.holds_reply() or connection._reader.at_eof():
+            try:
+                await self.ensure_connection(connection)
+            except BaseException:
+                await self.release(connection)
+                raise
+        return connection
+
+    async def release(self, connection: AsyncInProcessConnection) -> None:
+        if connection in self._in_use_connections:
+            self._in_use_connections.remove(connection)
+            self._available_connections.append(connection)
+
+
+class AsyncInProcessClient(redis.asyncio.Redis):
+    """redis.asyncio.Redis whose commands are sent and read directly on their first attempt (as
+    InProcessClient's, for the same reasons)."""
+
+    async def execute_command(self, *args, **options):
+        if self.single_connection_client:
+            return await super().execute_command(*args, **options)
+        pool = self.connection_pool
+        connection = await pool.get_connection()
+        try:
+            return await self._send_command_parse_response(connection, args[0], *args, **options)
+        except (redis.ConnectionError, redis.TimeoutError):
+            await connection.disconnect()
+        finally:
+            await pool.release(connection)
+        return await super().execute_command(*args, **options)
 
 
 class InProcessRedis:
@@ -320,13 +436,13 @@ class InProcessRedis:
     def client(self, **options) -> redis.Redis:
         """A sync redis-py client (``options``: redis-py's connection options: db, password, protocol,
         decode_responses, socket_timeout ...)."""
-        pool = redis.ConnectionPool(connection_class=InProcessConnection, inprocess=self, **options)
-        return redis.Redis(connection_pool=pool)
+        pool = InProcessPool(connection_class=InProcessConnection, inprocess=self, **options)
+        return InProcessClient(connection_pool=pool)
 
     def async_client(self, **options) -> redis.asyncio.Redis:
         """An asyncio redis-py client (``options`` as for ``client``)."""
-        pool = redis.asyncio.ConnectionPool(connection_class=AsyncInProcessConnection, inprocess=self, **options)
-        return redis.asyncio.Redis(connection_pool=pool)
+        pool = AsyncInProcessPool(connection_class=AsyncInProcessConnection, inprocess=self, **options)
+        return AsyncInProcessClient(connection_pool=pool)
 
     def failpoint(self, point: str, action: str, *args: object) -> None:
         """Make a persistence step fail or slow down (DEBUG FAILPOINT SET; docs in the README)."""
