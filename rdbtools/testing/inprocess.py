@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import itertools
 import math
 import tempfile
@@ -39,6 +40,7 @@ class InProcessApp(App):
         super().__init__(config)
         self.lock = threading.Lock()
         self.scheduled: list[tuple[Callable, tuple]] = []
+        self.turning: int | None = None  # the thread running a turn
         self.stopped = False
         self.server.tracking.schedule = self.soon
 
@@ -47,13 +49,25 @@ class InProcessApp(App):
 
     def turn(self, callback: Callable, *args) -> None:
         with self.lock:
-            callback(*args)
-            scheduled = self.scheduled
-            while scheduled:
-                pending = scheduled[:]
-                scheduled.clear()
-                for function, arguments in pending:
-                    function(*arguments)
+            self.turning = threading.get_ident()
+            try:
+                callback(*args)
+                scheduled = self.scheduled
+                while scheduled:
+                    pending = scheduled[:]
+                    scheduled.clear()
+                    for function, arguments in pending:
+                        function(*arguments)
+            finally:
+                self.turning = None
+
+    def hang_up(self, transport: Transport) -> None:
+        """A client closes its connection. redis-py closes a connection it drops in its finalizer, which the
+        garbage collector may run in the middle of a turn: that hang-up is then done at the end of the turn."""
+        if self.turning == threading.get_ident():
+            self.soon(transport.hang_up)
+        else:
+            self.turn(transport.hang_up)
 
     def stop(self) -> None:
         """SHUTDOWN: what serve does once its loop stops, and no connection after."""
@@ -216,7 +230,7 @@ class Socket:
     def close(self) -> None:
         transport = self.connection.transport
         if transport is not None:
-            self.app.turn(transport.hang_up)
+            self.app.hang_up(transport)
 
     def getpeername(self) -> tuple[str, int]:
         return self.connection.transport.get_extra_info("sockname") if self.connection.transport else (LOOPBACK, 0)
@@ -269,7 +283,7 @@ class Writer:
         """Nothing is buffered: the requests ran in writelines."""
 
     def close(self) -> None:
-        self.app.turn(self.transport.hang_up)
+        self.app.hang_up(self.transport)
 
     async def wait_closed(self) -> None:
         """Closed at once by close()."""
@@ -407,6 +421,14 @@ class AsyncInProcessClient(redis.asyncio.Redis):
         return await super().execute_command(*args, **options)
 
 
+def _split(options: dict[str, object], connection: type, pool: type) -> tuple[dict[str, object], dict[str, object]]:
+    """redis-py's client options as Redis(...) takes them: those of a connection or a pool for the pool (Redis
+    builds its pool from them), the client's own (single_connection_client) for the client."""
+    pooled = set(inspect.signature(connection.__init__).parameters) | set(inspect.signature(pool.__init__).parameters)
+    return ({name: value for name, value in options.items() if name in pooled},
+            {name: value for name, value in options.items() if name not in pooled})
+
+
 class InProcessRedis:
     """A Redis server in this process: ``client()`` and ``async_client()`` hand out redis-py clients of it
     (several see the same data). ``dir``: where it loads from and saves to (RDB, AOF: files a real Redis
@@ -414,12 +436,14 @@ class InProcessRedis:
     them ("" none, the default); ``config``: any other directive, by its redis.conf name
     (``InProcessRedis(config={"requirepass": "secret"})``)."""
 
-    def __init__(self, dir: str | Path | None = None, *, target: str = "redis-7.0", appendonly: bool = False,
+    def __init__(self, dir: str | Path | None = None, *, target: str | None = None, appendonly: bool = False,
                  save: str = "", config: dict[str, object] | None = None) -> None:
         self._temporary = tempfile.TemporaryDirectory(prefix="rdbtool-inprocess-") if dir is None else None
         self.dir = Path(self._temporary.name if self._temporary is not None else dir)
-        arguments = ["--port", "0", "--dir", str(self.dir), "--target", target, "--save", save,
+        arguments = ["--port", "0", "--dir", str(self.dir), "--save", save,
                      "--appendonly", "yes" if appendonly else "no"]
+        if target is not None:
+            arguments += ["--target", target]
         for name, value in (config or {}).items():
             arguments += [f"--{name}", *str(value).split()]
         self.app = InProcessApp(ServerConfig.load(arguments=arguments))
@@ -436,13 +460,15 @@ class InProcessRedis:
     def client(self, **options) -> redis.Redis:
         """A sync redis-py client (``options``: redis-py's connection options: db, password, protocol,
         decode_responses, socket_timeout ...)."""
-        pool = InProcessPool(connection_class=InProcessConnection, inprocess=self, **options)
-        return InProcessClient(connection_pool=pool)
+        pooled, own = _split(options, redis.connection.AbstractConnection, redis.ConnectionPool)
+        pool = InProcessPool(connection_class=InProcessConnection, inprocess=self, **pooled)
+        return InProcessClient(connection_pool=pool, **own)
 
     def async_client(self, **options) -> redis.asyncio.Redis:
         """An asyncio redis-py client (``options`` as for ``client``)."""
-        pool = AsyncInProcessPool(connection_class=AsyncInProcessConnection, inprocess=self, **options)
-        return AsyncInProcessClient(connection_pool=pool)
+        pooled, own = _split(options, redis.asyncio.connection.AbstractConnection, redis.asyncio.ConnectionPool)
+        pool = AsyncInProcessPool(connection_class=AsyncInProcessConnection, inprocess=self, **pooled)
+        return AsyncInProcessClient(connection_pool=pool, **own)
 
     def failpoint(self, point: str, action: str, *args: object) -> None:
         """Make a persistence step fail or slow down (DEBUG FAILPOINT SET; docs in the README)."""
