@@ -30,6 +30,7 @@ from rdbtools.server.app import CRON_SECONDS, App, Connection
 from rdbtools.server.config import ServerConfig
 
 LOOPBACK = "127.0.0.1"
+KNOCK_SECONDS = 0.01  # how often a request waiting for a busy server looks whether a script answered it
 
 
 class InProcessApp(App):
@@ -41,6 +42,8 @@ class InProcessApp(App):
         self.lock = threading.Lock()
         self.scheduled: list[tuple[Callable, tuple]] = []
         self.turning: int | None = None  # the thread running a turn
+        #: requests sent while another thread's turn runs: [connection, data], data None once answered
+        self.knocking: list[list] = []
         self.stopped = False
         self.server.tracking.schedule = self.soon
 
@@ -49,17 +52,48 @@ class InProcessApp(App):
 
     def turn(self, callback: Callable, *args) -> None:
         with self.lock:
-            self.turning = threading.get_ident()
-            try:
-                callback(*args)
-                scheduled = self.scheduled
-                while scheduled:
-                    pending = scheduled[:]
-                    scheduled.clear()
-                    for function, arguments in pending:
-                        function(*arguments)
-            finally:
-                self.turning = None
+            self._run_turn(callback, args)
+
+    def _run_turn(self, callback: Callable, args: tuple) -> None:
+        self.turning = threading.get_ident()
+        try:
+            callback(*args)
+            scheduled = self.scheduled
+            while scheduled:
+                pending = scheduled[:]
+                scheduled.clear()
+                for function, arguments in pending:
+                    function(*arguments)
+        finally:
+            self.turning = None
+
+    def request(self, connection: Connection, data: bytes) -> None:
+        """A connection's requests, run in a turn. While another thread's turn holds the server, they wait
+        where a script past busy-reply-threshold answers them (BUSY, SCRIPT KILL: _busy_poll), as redis-server
+        answers the other connections while a script runs."""
+        if not self.lock.acquire(blocking=False):
+            knock = [connection, data]
+            self.knocking.append(knock)
+            while not self.lock.acquire(timeout=KNOCK_SECONDS):
+                if knock[1] is None:
+                    return
+            if knock[1] is None:
+                self.lock.release()
+                return
+            self.knocking.remove(knock)
+        try:
+            self._run_turn(connection.data_received, (data,))
+        finally:
+            self.lock.release()
+
+    def _busy_poll(self, caller) -> None:
+        """A script runs on past busy-reply-threshold: the requests waiting for the server are answered now."""
+        for knock in list(self.knocking):
+            connection, data = knock
+            if data is not None and connection.client is not caller:
+                knock[1] = None
+                self.knocking.remove(knock)
+                connection.answer_busy(data)
 
     def hang_up(self, transport: Transport) -> None:
         """A client closes its connection. redis-py closes a connection it drops in its finalizer, which the
@@ -213,7 +247,7 @@ class Socket:
     def sendall(self, data: bytes) -> None:
         transport = self.connection.transport
         if transport is not None and not transport.closing:  # (else the client reads the end)
-            self.app.turn(self.connection.data_received, data)
+            self.app.request(self.connection, data)
 
     def recv_into(self, buffer) -> int:
         return self.inbox.read_into(buffer, self.timeout)
@@ -277,7 +311,7 @@ class Writer:
 
     def writelines(self, chunks) -> None:
         if not self.transport.closing:  # (else the client reads the end)
-            self.app.turn(self.connection.data_received, b"".join(chunks))
+            self.app.request(self.connection, b"".join(chunks))
 
     async def drain(self) -> None:
         """Nothing is buffered: the requests ran in writelines."""

@@ -342,3 +342,25 @@ def test_data_survives_a_restart_on_the_same_dir(tmp_path):
         written = _filled(server)
     with InProcessRedis(tmp_path, target=TARGET, appendonly=True) as again:
         assert (_digest(again.client()), again.client().dbsize()) == written
+
+
+def _busy_script(factory: Callable[..., redis.Redis]) -> list[object]:
+    """A script past busy-reply-threshold in one thread: another client gets BUSY, then kills it."""
+    runner, other = factory(), factory()
+    other.ping()  # connected before: a connection made while the script runs waits for its end, as in serve
+    ran: list[object] = []
+    script = threading.Thread(target=lambda: ran.append(outcome(
+        lambda: runner.eval("local i = 0 while true do i = i + 1 end", 0))))
+    script.start()
+    time.sleep(0.6)
+    seen = [outcome(other.ping), outcome(lambda: other.get("x")), outcome(other.script_kill)]
+    script.join(PROCESS_TIMEOUT)
+    return [*seen, *ran, outcome(other.ping)]
+
+
+def test_a_long_script_gets_busy_replies_and_a_kill_as_through_a_socket():
+    with InProcessRedis(target=TARGET, config={"busy-reply-threshold": 200}) as server, start_serve(
+            "--target", TARGET, "--busy-reply-threshold", "200") as served:
+        ours, theirs = (_busy_script(factory) for factory in (server.client, served.client))
+    assert ours == theirs
+    assert ours[0][1].startswith("BUSY") and ours[2] is True and ours[-1] is True
