@@ -512,7 +512,8 @@ class InProcessRedis:
         self._admin("DEBUG", "FAILPOINT", "CLEAR")
 
     def _admin(self, *command: object) -> None:
-        with contextlib.closing(self.client()) as admin:
+        """A command of this API's own, on a connection of its own (authenticated as the default user)."""
+        with contextlib.closing(self.client(password=self.app.config["requirepass"] or None)) as admin:
             admin.execute_command(*command)
 
     def close(self) -> None:

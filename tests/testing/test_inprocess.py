@@ -364,3 +364,15 @@ def test_a_long_script_gets_busy_replies_and_a_kill_as_through_a_socket():
         ours, theirs = (_busy_script(factory) for factory in (server.client, served.client))
     assert ours == theirs
     assert ours[0][1].startswith("BUSY") and ours[2] is True and ours[-1] is True
+
+
+def test_failpoint_methods_send_what_serve_gets_as_debug_failpoint():
+    """The failpoints' API passes the DEBUG FAILPOINT command through (its replies are serve's); with a
+    password set too."""
+    calls = [("SET", "fsync", "delay", "10"), ("CLEAR",)]
+    with InProcessRedis(target=TARGET, config={"requirepass": "secret"}) as server, start_serve(
+            "--target", TARGET, "--requirepass", "secret") as served:
+        ours = [outcome(lambda: server.failpoint("fsync", "delay", 10)), outcome(server.clear_failpoints)]
+        client = served.client(password="secret")
+        theirs = [outcome(lambda c=call: client.execute_command("DEBUG", "FAILPOINT", *c)) for call in calls]
+    assert ours == [None if reply == b"OK" else reply for reply in theirs]
