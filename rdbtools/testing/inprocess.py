@@ -117,9 +117,8 @@ class InProcessApp(App):
 
     def open(self, inbox: SyncInbox | AsyncInbox) -> Connection:
         """A new connection whose replies go to ``inbox`` (refused once the server stopped, as a socket is)."""
-        with self.lock:
-            if self.stopped:
-                raise ConnectionRefusedError("the in-process server was shut down")
+        if self.stopped:
+            raise ConnectionRefusedError("the in-process server was shut down")
         connection = Connection(self)
         self.turn(connection.connection_made, Transport(self, connection, inbox))
         return connection

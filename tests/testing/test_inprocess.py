@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import shutil
 import threading
 import time
@@ -376,3 +377,20 @@ def test_failpoint_methods_send_what_serve_gets_as_debug_failpoint():
         client = served.client(password="secret")
         theirs = [outcome(lambda c=call: client.execute_command("DEBUG", "FAILPOINT", *c)) for call in calls]
     assert ours == [None if reply == b"OK" else reply for reply in theirs]
+
+
+def test_a_client_dropped_inside_a_turn_is_disconnected_after_it(inprocess):
+    """redis-py closes the connections of a client it frees (its finalizer), which the garbage collector may
+    run while the server is busy with a request of this thread: the hang-up waits for the request's end."""
+    dropped = [inprocess.client() for _ in range(3)]
+    ids = {client.client_id() for client in dropped}
+
+    def free() -> None:
+        dropped.clear()
+        gc.collect()  # (redis-py's clients hold reference cycles: the collector frees them)
+
+    freeing = threading.Thread(target=inprocess.app.turn, args=(free,))
+    freeing.start()
+    freeing.join(PROCESS_TIMEOUT)
+    assert not freeing.is_alive()
+    assert not ids & {int(entry["id"]) for entry in inprocess.client().client_list()}
