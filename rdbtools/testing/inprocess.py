@@ -7,7 +7,9 @@ blocking commands, RESP3), only without the kernel in between.
 
 Threads: the server is not thread-safe, so each turn (a connection's requests, the timer) runs under one lock,
 in the thread that sent them; nothing waits while holding it: a blocking command returns from its turn and its
-client waits for its reply on its own inbox, which another client's turn fills.
+client waits for its reply on its own inbox, which another client's turn fills. A server thread that the
+clients hand their requests to was the other way: measured on the benchmark's machine, a handoff and back
+costs 4.7 us of CPU (10 us wall) a request, a lock 0.16 us, where the whole of a sync GET costs about 14 us.
 """
 
 from __future__ import annotations
