@@ -196,7 +196,7 @@ class SyncInbox:
         with self.ready:
             self.waiting = True
             try:
-                return self.ready.wait_for(lambda: self.data or self.closed, timeout)
+                return bool(self.ready.wait_for(lambda: self.data or self.closed, timeout))
             finally:
                 self.waiting = False
 
@@ -268,9 +268,11 @@ class Socket:
             self.app.hang_up(transport)
 
     def getpeername(self) -> tuple[str, int]:
+        """The server's end (redis-py's logs name it), as the client's connection shows it in CLIENT LIST."""
         return self.connection.transport.get_extra_info("sockname") if self.connection.transport else (LOOPBACK, 0)
 
     def getsockname(self) -> tuple[str, int]:
+        """The client's end: its address in CLIENT LIST."""
         return self.connection.transport.peer if self.connection.transport else (LOOPBACK, 0)
 
 
