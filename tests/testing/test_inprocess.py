@@ -351,10 +351,12 @@ def _busy_script(factory: Callable[..., redis.Redis]) -> list[object]:
     other.ping()  # connected before: a connection made while the script runs waits for its end, as in serve
     ran: list[object] = []
     script = threading.Thread(target=lambda: ran.append(outcome(
-        lambda: runner.eval("local i = 0 while true do i = i + 1 end", 0))))
+        lambda: runner.eval("local i = 0 while true do i = i + 1 end", 0))), daemon=True)
     script.start()
-    time.sleep(0.6)
-    seen = [outcome(other.ping), outcome(lambda: other.get("x")), outcome(other.script_kill)]
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while (busy := outcome(other.ping)) is True and time.monotonic() < deadline:  # until the script is past 200 ms
+        time.sleep(0.05)
+    seen = [busy, outcome(lambda: other.get("x")), outcome(other.script_kill)]
     script.join(PROCESS_TIMEOUT)
     return [*seen, *ran, outcome(other.ping)]
 
