@@ -10,7 +10,7 @@ import gc
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -56,6 +56,14 @@ def outcome(call: Callable[[], object]) -> object:
         return type(error).__name__, str(error)
 
 
+async def async_outcome(call: Awaitable[object]) -> object:
+    """``outcome`` of an asyncio call."""
+    try:
+        return await call
+    except redis.RedisError as error:
+        return type(error).__name__, str(error)
+
+
 @pytest.mark.parametrize("protocol", [2, 3])
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(commands=st.lists(COMMANDS, min_size=1, max_size=15))
@@ -69,6 +77,26 @@ def test_random_sequences_get_the_results_serve_gives(pair, protocol, commands):
         theirs, ours = (_sorted_if_unordered(args, outcome(lambda c=c, a=args: c.execute_command(*a))) for c in clients)
         if args[0].upper() not in TIMING:
             assert ours == theirs, f"{args!r}: in-process {ours!r}, serve {theirs!r} (after {commands!r})"
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(commands=st.lists(COMMANDS, min_size=1, max_size=15))
+@example(commands=[[b"RPUSH", b"a", b"1"], [b"BLPOP", b"a", b"0"], [b"HGETALL", b"a"]])
+def test_random_sequences_through_asyncio_get_the_results_serve_gives(pair, inprocess, protocol, commands):
+    async def run() -> list[object]:
+        client = inprocess.async_client(protocol=protocol)
+        await client.flushall()
+        results = [await async_outcome(client.execute_command(*args)) for args in commands]
+        await client.aclose()
+        return results
+
+    served = pair[0](protocol=protocol)
+    served.flushall()
+    theirs = [outcome(lambda a=args: served.execute_command(*a)) for args in commands]
+    for args, ours, reply in zip(commands, asyncio.run(run()), theirs, strict=True):
+        if args[0].upper() not in TIMING:
+            assert _sorted_if_unordered(args, ours) == _sorted_if_unordered(args, reply), f"{args!r} in {commands!r}"
 
 
 def _pipelined(client: redis.Redis, transaction: bool) -> list[object]:
@@ -267,13 +295,9 @@ async def _async_session(client: redis.asyncio.Redis) -> list[object]:
     results.append(await client.publish("c", "m"))
     results.append(await pubsub.get_message(timeout=PROCESS_TIMEOUT))
     await pubsub.aclose()
-    results.append(outcome_error(await asyncio.gather(client.execute_command("NOPE"), return_exceptions=True)))
+    results.append(await async_outcome(client.execute_command("NOPE")))
     await client.aclose()
     return results
-
-
-def outcome_error(gathered: list[object]) -> object:
-    return [(type(r).__name__, str(r)) if isinstance(r, Exception) else r for r in gathered]
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
