@@ -13,7 +13,6 @@ import importlib.util
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,6 +24,8 @@ import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from rdbtools.testing.served import PORT_TAKEN, free_port
 
 #: how long a test waits for a process that should end (a hang guard, not a speed limit: a CI machine
 #: shared with other work can be many times slower than an idle one)
@@ -80,10 +81,16 @@ def require_binary(name: str) -> Path:
     return binary
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+PORT_ATTEMPTS = 5  # starts on a new port when another process took the probed one before the server bound it
+
+
+def answered_by(client: redis.Redis, process: subprocess.Popen) -> bool:
+    """Whether the server that answered is this process: between our probe of a free port and the server's bind,
+    another test run's server may take the port and answer in its place (seen with two suites on one machine)."""
+    try:
+        return int(client.info("server")["process_id"]) == process.pid
+    except redis.ResponseError:  # INFO refused (a password, an ACL): the PING's answer has to do
+        return True
 
 
 @dataclass
@@ -121,6 +128,16 @@ class RealServer:
 
     def start(self, timeout: float = 90.0) -> None:
         """A start takes milliseconds; the long timeout is for a machine stalled by a loaded suite beside it."""
+        for attempt in range(PORT_ATTEMPTS):
+            if attempt:
+                self.port = free_port()
+            try:
+                return self._launch(timeout)
+            except ServerRefused as refused:
+                if PORT_TAKEN not in refused.log or attempt == PORT_ATTEMPTS - 1:
+                    raise
+
+    def _launch(self, timeout: float) -> None:
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                         start_new_session=True)  # its BGSAVE/rewrite children in its group
         deadline = time.monotonic() + timeout
@@ -128,7 +145,8 @@ class RealServer:
             if self.process.poll() is not None:
                 raise ServerRefused(self.process.returncode, self.log_tail())
             with contextlib.suppress(redis.ConnectionError, redis.BusyLoadingError):
-                if self._probe().ping():
+                probe = self._probe()
+                if probe.ping() and answered_by(probe, self.process):
                     return
             time.sleep(0.05)
         self.stop()

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 PROCESS_TIMEOUT = 300.0
 #: the longest unix socket path the kernel takes (sun_path is 108 bytes with its terminating NUL)
 _SUN_PATH_MAX = 107
-#: serve's log line when its port is taken (by another test run's server between our probe and its bind)
-_PORT_TAKEN = "Could not create server TCP listening socket"
+#: the log line of serve (as of Redis) when its port is taken (by another test run's server between our probe
+#: and its bind)
+PORT_TAKEN = "Could not create server TCP listening socket"
 _PORT_ATTEMPTS = 5
 #: what serve logs (as Redis does) when a SIGTERM cannot shut it down, lower-case
 _REFUSED = "errors trying to shut down the server"
@@ -116,7 +117,7 @@ class RdbtoolServer:
                 self._launch()
                 return
             except ServeProcessError as error:
-                if _PORT_TAKEN not in error.message or attempt == attempts - 1:
+                if PORT_TAKEN not in error.message or attempt == attempts - 1:
                     raise
 
     def _launch(self) -> None:

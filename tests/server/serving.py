@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from tests.servers import PROCESS_TIMEOUT, free_port
+from tests.servers import PORT_ATTEMPTS, PORT_TAKEN, PROCESS_TIMEOUT, answered_by, free_port
 
 
 @dataclass
@@ -54,17 +54,22 @@ def start_serve(*arguments: str, directory: Path | None = None, save: str = "",
     with contextlib.ExitStack() as stack:
         if directory is None:
             directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rdbtool-serve-")))
-        port = free_port()
-        log_path = directory / "serve.log"
         config_file = [arguments[0]] if arguments and not arguments[0].startswith("--") else []
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(command(*config_file, "--port", str(port), "--dir", str(directory),
-                                               "--save", save, *arguments[len(config_file):]),
-                                       stdout=log, stderr=subprocess.STDOUT,
-                                       env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
-        serving = Serving(process, port, directory, log_path)
+        for attempt in range(PORT_ATTEMPTS):
+            port = free_port()
+            with open(directory / "serve.log", "wb") as log:
+                process = subprocess.Popen(command(*config_file, "--port", str(port), "--dir", str(directory),
+                                                   "--save", save, *arguments[len(config_file):]),
+                                           stdout=log, stderr=subprocess.STDOUT,
+                                           env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+            serving = Serving(process, port, directory, directory / "serve.log")
+            try:
+                _wait_ready(serving)
+                break
+            except RuntimeError:
+                if PORT_TAKEN not in serving.log or attempt == PORT_ATTEMPTS - 1:
+                    raise
         try:
-            _wait_ready(serving)
             yield serving
         finally:  # SIGTERM first: serve kills its BGSAVE child, which would write on into the directory
             if process.poll() is None:
@@ -87,10 +92,12 @@ def _wait_ready(serving: Serving) -> None:
         if serving.process.poll() is not None:
             raise RuntimeError(f"rdbtool serve exited with {serving.process.returncode}:\n{serving.log}")
         try:
-            serving.client().ping()
-            return
+            client = serving.client()
+            if client.ping() and answered_by(client, serving.process):
+                return
         except (redis.AuthenticationError, redis.ResponseError):
             return  # it answers (asking for a password, or refusing this address)
         except redis.ConnectionError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     raise RuntimeError(f"rdbtool serve did not answer within {START_TIMEOUT:.0f} s:\n{serving.log}")
