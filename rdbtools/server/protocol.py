@@ -71,9 +71,27 @@ class RequestParser:
     def _flush(self, buffer: bytearray, start: int, end: int, requests: list[list[bytes]]) -> None:
         if end > start:
             self._reader.feed(buffer, start, end - start)
-            while (request := self._reader.gets()) is not False:
-                if request:  # *0 and *-1 are empty requests, skipped as Redis does
-                    requests.append(request)
+            before = len(requests)
+            try:
+                while (request := self._reader.gets()) is not False:
+                    if request:  # *0 and *-1 are empty requests, skipped as Redis does
+                        requests.append(request)
+            except hiredis.ProtocolError:  # a count below -1: skipped by Redis as well, refused by hiredis
+                self._reader = hiredis.Reader()
+                del requests[before:]
+                self._flush_each(buffer, start, end, requests)
+
+    def _flush_each(self, buffer: bytearray, start: int, end: int, requests: list[list[bytes]]) -> None:
+        """A run of complete requests (requests_end checked them) parsed one by one, those with a count below 1
+        skipped (the rare path: a well-formed client never sends a negative count but *-1)."""
+        while start < end:
+            count, _ = _header(buffer, start, MAX_MULTIBULK, MAX_INLINE, bulk=False)
+            after = _request_end(buffer, start, self.max_bulk, MAX_MULTIBULK, MAX_INLINE)
+            assert count is not None and after is not None  # (the run holds complete requests only)
+            if count > 0:
+                self._reader.feed(buffer, start, after - start)
+                requests.append(self._reader.gets())
+            start = after
 
 
 def python_requests_end(buffer: bytearray, pos: int, max_bulk: int, max_multibulk: int,

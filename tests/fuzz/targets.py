@@ -11,9 +11,12 @@ Seeds come from the shared corpus (read in place), the shipped fixtures, and fil
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import json
 import os
+import random
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +35,9 @@ from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_
 from rdbtools.rdb.model import KeyRecord
 from rdbtools.rdb.payload import dump_payload, load_payload
 from rdbtools.rdb.targets import target_for_version
+from rdbtools.server.config import ServerConfig  # (imported here, not when first used: the fuzzer instruments
+from rdbtools.server.protocol import ProtocolError, RequestParser  # what is imported with this module)
+from rdbtools.testing.inprocess import InProcessApp
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_SEED = 64 << 10  # bytes: what a seed (and an input the time bound applies to) may hold
@@ -45,6 +51,7 @@ class Target:
     purpose: str
     run: Callable[[bytes], str]
     seeds: Callable[[], Iterator[bytes]]
+    words: Callable[[], Iterator[bytes]] | None = None  # a libFuzzer dictionary: tokens worth inserting
 
 
 def outcome(*parts: object) -> str:
@@ -150,6 +157,69 @@ def run_jsonl(data: bytes) -> str:
         return outcome([record_to_json(record) for record in rdb if isinstance(record, KeyRecord)])
 
 
+#: what a fuzzed connection may not run: commands that change the server rather than the data (the config,
+#: persistence, shutdown, other clients), scripts (a script may loop forever by design), and the random
+#: samplers, whose negative count asks for that many replies (as in Redis: memory no input size bounds)
+_FUZZ_USER = ("ACL", "SETUSER", "default", "on", "nopass", "~*", "&*", "+@all", "-@admin", "-@dangerous",
+              "-@scripting", "-srandmember", "-hrandfield", "-zrandmember", "-client")
+_DEFECT = b"(a bug of rdbtool"  # serve's reply when a command met one of its own bugs (core.defect_error)
+
+
+class _Collected:
+    """A connection's replies, kept in memory (what the in-process client's inboxes do for its sockets)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def put(self, data: bytes) -> None:
+        self.data += data
+
+    def close(self) -> None:
+        pass
+
+    def unread(self) -> int:
+        return len(self.data)
+
+
+@functools.cache
+def _served():
+    """One in-process server for the whole run (a start per input would cost more than the input), with an admin
+    connection that empties it between inputs and a default user limited to the data commands."""
+    app = InProcessApp(ServerConfig.load(arguments=["--port", "0", "--dir", str(SCRATCH.dir), "--save", "",
+                                                    "--proto-max-bulk-len", "1mb"]))
+    admin = _Collected()
+    connection = app.open(admin)
+    app.turn(connection.data_received, pack_command(("ACL", "SETUSER", "admin", "on", "nopass", "~*", "&*", "+@all"))
+             + pack_command(("AUTH", "admin", "x")) + pack_command(_FUZZ_USER))
+    return app, connection, admin
+
+
+def run_serve(data: bytes) -> str:
+    """serve's request path: the bytes of one connection (RESP2/RESP3 via HELLO, inline), split in two reads at
+    a point the first byte picks, through the parser's limits and the dispatch of the sans-IO core. The outcome
+    both paths must share is what the parser made of the bytes (the replies hold times and counters); a reply
+    that reports a bug of serve's is a finding."""
+    app, admin_connection, _ = _served()
+    split = data[0] % (len(data) + 1) if data else 0
+    random.seed(0)
+    replies = _Collected()
+    connection = app.open(replies)
+    for chunk in (data[:split], data[split:]):
+        app.turn(connection.data_received, chunk)
+    if connection.transport is not None:  # (not closed by the server: a protocol error, QUIT, a limit)
+        app.turn(connection.transport.hang_up)
+    app.turn(admin_connection.data_received, pack_command(("FLUSHALL",)))
+    if _DEFECT in replies.data:
+        start = replies.data.rfind(b"-", 0, replies.data.index(_DEFECT))
+        raise AssertionError(bytes(replies.data[start : replies.data.index(_DEFECT)]).decode(errors="replace"))
+    parser = RequestParser(1 << 20)
+    try:
+        requests = [parser.feed(chunk) for chunk in (data[:split], data[split:])]
+    except ProtocolError as error:
+        return outcome("protocol error", str(error), error.requests)
+    return outcome(requests)
+
+
 # --- seeds ---------------------------------------------------------------------------------------------
 
 def corpus_files(*suffixes: str) -> Iterator[Path]:
@@ -234,6 +304,26 @@ def jsonl_seeds() -> Iterator[bytes]:
             yield out.getvalue()
 
 
+def command_words() -> Iterator[bytes]:
+    """Every command and subcommand name of the table (as RESP bulks and inline words), and RESP's markers."""
+    table = json.loads((REPO / "rdbtools" / "server" / "command_table.json").read_text())["commands"]
+    for word in sorted({part for name in table for part in name.encode().split(b"|")}):
+        yield b"$%d\r\n%s\r\n" % (len(word), word)
+        yield word + b" "
+    yield from (b"*1\r\n", b"*2\r\n", b"*3\r\n", b"*4\r\n", b"\r\n", b"$-1\r\n", b"HELLO 3\r\n")
+
+
+def serve_seeds() -> Iterator[bytes]:
+    commands = [("SET", "k", "v"), ("INCR", "n"), ("RPUSH", "l", "a", "b"), ("HSET", "h", "f", "v"),
+                ("ZADD", "z", "1", "m"), ("SADD", "s", "1", "2"), ("XADD", "x", "*", "f", "v"), ("GET", "k"),
+                ("LRANGE", "l", "0", "-1"), ("MULTI",), ("EXEC",), ("SUBSCRIBE", "c"), ("SETEX", "t", "10", "v")]
+    resp = b"".join(pack_command(c) for c in commands)
+    yield resp
+    yield b"\x00" + pack_command(("HELLO", "3")) + resp  # RESP3 (a first byte of 0: one read)
+    yield b"SET k v\r\nGET k\r\nPING\r\n"  # inline
+    yield b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\nv"  # a request in part
+
+
 TARGETS = {t.name: t for t in (
     Target("rdb-verify", "the RDB reader in deep mode, as `rdbtool verify` runs it", run_verify, rdb_seeds),
     Target("rdb-dump", "the RDB reader feeding dump's JSONL and RESP", run_dump, rdb_seeds),
@@ -241,4 +331,6 @@ TARGETS = {t.name: t for t in (
     Target("aof", "check-aof and the AOF reader, single files with or without an RDB preamble", run_aof, aof_seeds),
     Target("manifest", "the multi-part AOF manifest parser", run_manifest, manifest_seeds),
     Target("jsonl", "JSONL input to convert, written as RDB", run_jsonl, jsonl_seeds),
+    Target("serve", "serve's request path: parser, limits and dispatch through the sans-IO core", run_serve,
+           serve_seeds, command_words),
 )}

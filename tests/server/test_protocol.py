@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from rdbtools.server.protocol import ProtocolError, RequestParser, encode
 from tests.server.serving import start_serve
+from tests.servers import start_server
 
 requests = st.lists(st.lists(st.binary(max_size=40), min_size=1, max_size=6), min_size=1, max_size=10)
 
@@ -143,3 +144,15 @@ def test_thousands_of_idle_connections_do_not_stop_the_server(serving):
     finally:
         for sock in idle:
             sock.close()
+
+
+NEGATIVE_COUNTS = b"*-2\r\n*1\r\n$4\r\nPING\r\n*-5\r\n*0\r\n*-1\r\n*1\r\n$4\r\nECHO\r\n"  # ECHO: arity error after
+
+
+def test_a_count_below_minus_one_is_an_empty_request_as_in_redis(serving):
+    """Redis skips any count <= 0 (hiredis refuses those below -1: serve met its exception; found by fuzzing)."""
+    with start_server("redis-7.0") as real:
+        theirs = _exchange(real.port, NEGATIVE_COUNTS)
+    assert _exchange(serving.port, NEGATIVE_COUNTS) == theirs
+    assert theirs[0] == b"+PONG\r\n-ERR wrong number of arguments for 'echo' command\r\n"
+    assert RequestParser().feed(NEGATIVE_COUNTS) == [[b"PING"], [b"ECHO"]]
