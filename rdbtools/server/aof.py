@@ -13,6 +13,7 @@ an fsync is slow (Redis's rule); ``no`` lets the OS flush.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import threading
@@ -43,6 +44,7 @@ from rdbtools.server.replication import append_commands
 
 log = logging.getLogger("rdbtool.serve")
 POSTPONE_LIMIT = 2.0  # seconds a write may wait for a slow background fsync (everysec)
+WRITE_ERROR_LOG_SECONDS = 30  # a failing AOF write is logged once in this many seconds (AOF_WRITE_LOG_ERROR_RATE)
 
 
 class AofLoadError(RdbtoolError):
@@ -72,8 +74,12 @@ class AofPersistence:
         self.manifest: Manifest | None = None
         self.size = 0  # of the file(s) being appended to, in bytes
         self.base_size = 0  # the size after the last rewrite or load (auto-aof-rewrite's base)
-        self.last_write_ok = True
-        self.last_error = ""
+        self.last_write_ok = True  # no write error and no background fsync error (what MISCONF and INFO tell)
+        self.last_error = ""  # the failing call's strerror (MISCONF's text)
+        self.write_errno = 0  # of the last write when it failed; 0 once a write succeeded
+        self.fsync_errno = 0  # of the last background fsync when it failed (set by its thread)
+        self.error_logged = 0.0  # when a write error was last logged (at most one line each 30 s)
+        self.unsynced = False  # written since the last fsync (everysec fsyncs only then, as Redis)
         self.last_fsync = time.monotonic()
         self.postponed_since = 0.0
         self.delayed_fsyncs = 0
@@ -260,12 +266,18 @@ class AofPersistence:
         kind = "rdb" if self.config["aof-use-rdb-preamble"] else "aof"
         return ManifestEntry(f"{self.name}.{seq}.base.{kind}", seq, FileType.BASE)
 
-    def _write_base(self, path: Path, engine: Engine) -> None:
-        """The keyspace as a base file, fsync'd (at an empty start, and in a rewrite's child)."""
+    def _write_base(self, path: Path, engine: Engine, in_child: bool = False) -> None:
+        """The keyspace as a base file, fsync'd (at an empty start, and in a rewrite's child, which the
+        ``rewrite-child`` failpoint may kill at a step)."""
+        failpoints = self.config.failpoints
         with open(path, "wb", buffering=1 << 20) as out:
+            if in_child and failpoints.active:
+                failpoints.reached("rewrite-child", "start")
             write_base(out, engine, self.config)
             out.flush()
-            os.fsync(out.fileno())
+            if in_child and failpoints.active:
+                failpoints.reached("rewrite-child", "fsync")
+            failpoints.fsync(out.fileno())
 
     def _open_file(self, path: Path) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -308,7 +320,9 @@ class AofPersistence:
             self.rewrite_buffer += memoryview(buffer)[start:]
 
     def flush(self) -> None:
-        """Write the buffer (before any reply to what it holds goes out); fsync as the policy says."""
+        """Write the buffer (before any reply to what it holds goes out); fsync as the policy says. A write
+        that fails keeps the buffer for the next try (each turn and each second); with appendfsync always a
+        write or fsync that fails raises AofWriteError: Redis exits then, nothing acknowledged may be lost."""
         if not self.buffer or self.fd is None:
             return
         policy = self.config["appendfsync"]
@@ -319,13 +333,22 @@ class AofPersistence:
             if now - self.postponed_since < POSTPONE_LIMIT:
                 return  # retried from the timer; the replies are not held (as Redis)
             self.delayed_fsyncs += 1
-            log.warning("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer "
-                        "without waiting for fsync to complete, this may slow down Redis.")
+            log.info("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer "
+                     "without waiting for fsync to complete, this may slow down Redis.")
         self.postponed_since = 0.0
-        self._write_all()
+        if not self._write_all():
+            if policy == "always":
+                raise AofWriteError("Can't recover from AOF write error when the AOF fsync policy is 'always'. "
+                                    "Exiting...")
+            return
         if policy == "always" and self._may_fsync():
-            os.fdatasync(self.fd)
+            try:
+                self.config.failpoints.fsync(self.fd, os.fdatasync)
+            except OSError as error:
+                raise AofWriteError(f"Can't persist AOF for fsync error when the AOF fsync policy is 'always': "
+                                    f"{error.strerror}. Exiting...") from None
             self.last_fsync = time.monotonic()
+            self.unsynced = False
         elif policy == "everysec":
             self._maybe_background_fsync()
 
@@ -333,41 +356,102 @@ class AofPersistence:
         """no-appendfsync-on-rewrite yes: no fsync while a child writes (Redis's trade of safety for latency)."""
         return not (self.config["no-appendfsync-on-rewrite"] and (self.child is not None or self.saving()))
 
-    def _write_all(self) -> None:
+    def _write_all(self) -> bool:
+        """The buffer written, retried on short writes (Redis's aofWrite). When that fails, what was partly
+        written is cut off again (Redis's ftruncate: the file keeps whole commands) and the buffer is kept."""
         data = memoryview(self.buffer)
+        written = 0
+        write = self.config.failpoints.writer("aof-write")
         try:
             while data:
-                written = os.write(self.fd, data)
-                data = data[written:]
+                count = write(self.fd, data)
+                written += count
+                data = data[count:]
         except OSError as error:
-            self.last_write_ok, self.last_error = False, error.strerror or str(error)
-            kept = bytes(data)
             data.release()
-            self.buffer = bytearray(kept)
-            raise AofWriteError(f"Error writing to the AOF file: {error.strerror}") from None
+            self._write_failed(error, written)
+            return False
         data.release()
-        self.size += len(self.buffer)
+        self.size += written
         self.buffer.clear()
-        self.last_write_ok = True
+        self.unsynced = True
+        if self.write_errno:
+            log.warning("AOF write error looks solved, Redis can write again.")
+            self.write_errno = 0
+            self._settle()
+        return True
+
+    def _write_failed(self, error: OSError, written: int) -> None:
+        """Redis's handling of a failed AOF write: one log line each 30 s at most, a partial write cut off
+        (or, when that fails too, kept and dropped from the buffer), MISCONF until a write succeeds."""
+        now = time.time()
+        logging_now = int(now) - int(self.error_logged) > WRITE_ERROR_LOG_SECONDS
+        if logging_now:
+            self.error_logged = now
+        code = error.errno or errno.EIO
+        if not written:
+            if logging_now:
+                log.warning("Error writing to the AOF file: %s", os.strerror(code))
+        else:
+            if logging_now:
+                log.warning("Short write while writing to the AOF file: (nwritten=%d, expected=%d)", written,
+                            len(self.buffer))
+            code = errno.ENOSPC  # what Redis records for a short write
+            try:
+                os.ftruncate(self.fd, os.fstat(self.fd).st_size - written)
+            except OSError as cut:
+                if logging_now:
+                    log.warning("Could not remove short write from the append-only file.  Redis may refuse to load "
+                                "the AOF the next time it starts.  ftruncate: %s", cut.strerror)
+                self.size += written
+                del self.buffer[:written]
+        self.write_errno = code
+        self._settle()
+
+    def _settle(self) -> None:
+        """MISCONF's state from the write's and the background fsync's: refused while either failed, with the
+        write's error first (Redis's writeCommandsDeniedByDiskError)."""
+        code = self.write_errno or self.fsync_errno
+        self.last_write_ok = not code
+        self.last_error = os.strerror(code) if code else ""
 
     def _write_now(self) -> None:
         """The buffer written whatever everysec postponed (a failure stays in last_write_ok)."""
         self.postponed_since = 0.0
-        with contextlib.suppress(AofWriteError):
-            self._write_all()
+        self._write_all()
 
     def _fsync_running(self) -> bool:
         return self._fsync_thread is not None and self._fsync_thread.is_alive()
 
     def _maybe_background_fsync(self) -> None:
-        if time.monotonic() - self.last_fsync >= 1 and not self._fsync_running() and self._may_fsync():
+        """everysec: an fsync in a thread, once a second at most and only of something written since the
+        last one (a failed fsync is thus not retried until more is written, as in Redis)."""
+        if (self.unsynced and time.monotonic() - self.last_fsync >= 1 and not self._fsync_running()
+                and self._may_fsync()):
             self.last_fsync = time.monotonic()
-            self._fsync_thread = threading.Thread(target=_fsync_quietly, args=(self.fd,), daemon=True)
+            self.unsynced = False
+            self._fsync_thread = threading.Thread(target=self._background_fsync, args=(self.fd,), daemon=True)
             self._fsync_thread.start()
 
+    def _background_fsync(self, fd: int) -> None:
+        """Redis's bio fsync job: a failure refuses writes (logged once) until an fsync succeeds; an fd
+        closed meanwhile is no failure."""
+        try:
+            self.config.failpoints.fsync(fd)
+        except OSError as error:
+            if error.errno in (errno.EBADF, errno.EINVAL):
+                return
+            if not self.fsync_errno:
+                log.warning("Fail to fsync the AOF file: %s", error.strerror)
+            self.fsync_errno = error.errno
+        else:
+            self.fsync_errno = 0
+
     def cron(self) -> None:
-        """The timer: retry a postponed write, and the once-a-second fsync of everysec."""
+        """The timer: retry a postponed or failed write, note a background fsync's outcome, and the
+        once-a-second fsync of everysec."""
         self.flush()
+        self._settle()
         if self.config["appendfsync"] == "everysec" and self.fd is not None:
             self._maybe_background_fsync()
 
@@ -379,15 +463,19 @@ class AofPersistence:
         if self._fsync_thread is not None:
             self._fsync_thread.join()
         self._write_now()
-        os.fsync(self.fd)
+        try:
+            self.config.failpoints.fsync(self.fd)
+        except OSError as error:
+            log.warning("Fail to fsync the AOF file: %s", error.strerror)
         os.close(self.fd)
         self.fd = None
 
     # --- rewriting ----------------------------------------------------------------------------------
 
-    def start_rewrite(self, engine: Engine) -> int:
+    def start_rewrite(self, engine: Engine) -> bool:
         """BGREWRITEAOF: writes from now on go to a new incr file (multi-part) or are also kept in
-        memory (single file); a forked child writes the snapshot as the new base. Returns its pid."""
+        memory (single file); a forked child writes the snapshot as the new base. False when the fork
+        failed (the new incr file stays, the rewrite stays scheduled, as Redis 7.0 leaves them)."""
         if self.fd is not None:
             self._write_now()
         else:  # turning AOF on: what the buffer holds is in the snapshot the child writes
@@ -401,11 +489,18 @@ class AofPersistence:
         elif self.appending:
             self.rewrite_buffer = bytearray()
         self.selected_db = -1  # the new file starts with a SELECT
-        self.child = fork_child(lambda pid: self._write_base(self._temp_rewrite(pid), engine))
+        self.stats.rewrites += 1  # counted when started, as Redis counts them (a failed fork too)
+        try:
+            self.child = fork_child(lambda pid: self._write_base(self._temp_rewrite(pid), engine, in_child=True), 0,
+                                    self.config.failpoints)
+        except OSError as error:
+            self.rewrite_buffer = None
+            self.stats.last_ok = False
+            log.warning("Can't rewrite append only file in background: fork: %s", error.strerror)
+            return False
         self.rewrite_scheduled = False
-        self.stats.rewrites += 1  # counted when started, as Redis counts them
         log.info("Background append only file rewriting started by pid %d", self.child.pid)
-        return self.child.pid
+        return True
 
     def enable(self) -> None:
         """CONFIG SET appendonly yes (Redis's startAppendOnly): a rewrite (started by the timer as
@@ -472,8 +567,8 @@ class AofPersistence:
             self.rewrite_scheduled = self.waiting  # turning AOF on needs a base: try again
             with contextlib.suppress(OSError):
                 temp.unlink()
-            log.warning("Background AOF rewrite %s", f"terminated by signal {os.WTERMSIG(status)}"
-                        if os.WIFSIGNALED(status) else "failed")
+            log.warning("Background AOF rewrite terminated %s", f"by signal {os.WTERMSIG(status)}"
+                        if os.WIFSIGNALED(status) else "with error")
         else:
             self.stats.last_cow_size = cow
             log.info("Background AOF rewrite finished successfully")
@@ -563,8 +658,3 @@ def _commands_in(path: Path) -> int:
     if not path.exists() or not path.stat().st_size:
         return 0
     return sum(1 for command in open_aof(path).commands() if command.args[0].lower() != b"select")
-
-
-def _fsync_quietly(fd: int) -> None:
-    with contextlib.suppress(OSError):
-        os.fsync(fd)

@@ -280,14 +280,11 @@ class App:
             connection.write(data, close)
 
     def _flush_aof(self) -> None:
-        aof = self.server.aof
         try:
-            aof.flush()
-        except AofWriteError as error:
+            self.server.aof.flush()
+        except AofWriteError as error:  # appendfsync always: nothing acknowledged may be lost, Redis exits too
             log.warning("%s", error.message)
-            if aof.config["appendfsync"] == "always":  # nothing acknowledged may be lost: Redis exits too
-                log.warning("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...")
-                self.exit_at_once()
+            self.exit_at_once()
 
     def exit_at_once(self) -> None:
         """Stop without a save or a goodbye, as redis-server exits on an error it cannot recover from."""

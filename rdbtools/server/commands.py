@@ -29,6 +29,7 @@ from rdbtools.rdb.writer import encode_value, one_listpack, quicklist_nodes
 from rdbtools.server import admin, digest, eviction, migrate, replication
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError
+from rdbtools.server.failpoints import FailpointError, debug_failpoint
 from rdbtools.server.info import command_specs
 from rdbtools.server.protocol import Attributed, BigNumber, Map, Push, SetReply, Verbatim
 
@@ -602,7 +603,8 @@ def _bgsave(server, args):
             return Status("Background saving scheduled")
         raise CommandError("ERR Another child process is active (AOF?): can't BGSAVE right now. "
                            "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
-    server.persistence.bgsave()
+    if not server.persistence.bgsave():
+        raise CommandError("ERR")  # the fork failed (Redis's shared.err; the log says why)
     server.children_changed()
     return Status("Background saving started")
 
@@ -619,10 +621,9 @@ def _bgrewriteaof(server):
         if since_7:
             persistence.rewrite_stats.failures_in_a_row = 0  # asked for: it may run at once
         return Status("Background append only file rewriting scheduled")
-    if aof is None:
-        persistence.rewrite_off(server.engine)
-    else:
-        aof.start_rewrite(server.engine)
+    if not (persistence.rewrite_off(server.engine) if aof is None else aof.start_rewrite(server.engine)):
+        raise CommandError("ERR Can't execute an AOF background rewriting. Please check the server logs for more "
+                           "information.")
     server.children_changed()
     return Status("Background append only file rewriting started")
 
@@ -662,6 +663,12 @@ def _debug(server, client: Client, args):
         server.engine.keyspace.functions.clear()
         server.persistence.load(int(server.clock() * 1000))
         return OK
+    if sub == b"FAILPOINT":
+        try:
+            listing = debug_failpoint(server.config.failpoints, args)
+        except FailpointError as error:
+            raise CommandError(f"ERR {error}") from None
+        return OK if listing is None else listing
     if sub == b"LOADAOF" and len(args) == 2:
         server.load_aof()
         return OK

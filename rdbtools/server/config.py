@@ -24,6 +24,7 @@ from rdbtools.formats.numbers import canonical_int64, strtol
 from rdbtools.rdb.targets import NEWEST, THRESHOLD_DIRECTIVES, Target, target_for
 from rdbtools.server.command_table import _live
 from rdbtools.server.directives import KNOWN_DIRECTIVES
+from rdbtools.server.failpoints import Failpoints
 
 CONFIG_TABLE = Path(__file__).with_name("config_table.json")
 
@@ -339,6 +340,7 @@ class ServerConfig:
         self.saves_read = False  # a save line was read at start: the next ones add to it, not to the defaults
         self.users: list[list[str]] = []  # `user name rule ...` lines, for the ACL (config order)
         self.kept: dict[str, str] = {}  # parameters serve does not act on, as set (by the name they stand for)
+        self.failpoints = Failpoints()  # DEBUG FAILPOINT's faults: here, where every persistence object looks
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]

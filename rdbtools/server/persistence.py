@@ -21,6 +21,7 @@ from rdbtools.rdb.model import Function, KeyRecord
 from rdbtools.rdb.reader import open_rdb
 from rdbtools.rdb.writer import RdbWriter
 from rdbtools.server.config import ServerConfig
+from rdbtools.server.failpoints import Failpoints
 
 log = logging.getLogger("rdbtool.serve")
 RETRY_DELAY = 5  # seconds before a failed BGSAVE is retried by a save point (CONFIG_BGSAVE_RETRY_DELAY)
@@ -85,48 +86,84 @@ class RdbPersistence:
 
     # --- saving ---------------------------------------------------------------------------------
 
-    def write_snapshot(self, pid: int) -> None:
-        """temp-<pid>.rdb, fsync'd, renamed over the dump, the directory fsync'd: all or nothing."""
+    def write_snapshot(self, pid: int, in_child: bool = False) -> None:
+        """temp-<pid>.rdb, fsync'd, renamed over the dump, the directory fsync'd: all or nothing. A failure
+        is logged as Redis's rdbSave logs it (the step that failed named), then raised."""
         directory = Path(self.config["dir"])
         temp = directory / f"temp-{pid}.rdb"
+        failpoints = self.config.failpoints
+        reached = failpoints.reached if in_child and failpoints.active else _nowhere
         try:
-            with open(temp, "wb", buffering=1 << 20) as out:
+            out = failpoints.open(temp, "rdb-write")
+        except OSError as error:
+            log.warning("Failed opening the temp RDB file %s (in server root dir %s) for saving: %s", temp.name,
+                        directory.resolve(), error.strerror)
+            raise
+        step = "rdbSaveRio"
+        try:
+            with out:
+                reached("bgsave-child", "start")
                 write_rdb(out, self.keyspace, self.config)
+                step = "fflush"
                 out.flush()
-                os.fsync(out.fileno())
+                reached("bgsave-child", "fsync")
+                step = "fsync"
+                failpoints.fsync(out.fileno())
+            reached("bgsave-child", "rename")
+            step = "rename"
             os.replace(temp, self.path)
+            step = "fsyncFileDir"
             fsync_directory(str(directory))
+            log.info("DB saved on disk")
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            if step == "rename":
+                log.warning("Error moving temp DB file %s on the final destination %s (in server root dir %s): %s",
+                            temp.name, self.path.name, directory.resolve(), error.strerror)
+            else:
+                log.warning("Write error saving DB on disk(%s): %s", step, error.strerror)
+            raise
         except BaseException:
             with contextlib.suppress(OSError):
                 temp.unlink()
             raise
 
     def save(self) -> bool:
-        """SAVE: in this process, blocking; the dump replaced only when complete."""
+        """SAVE: in this process, blocking; the dump replaced only when complete (a failure is logged)."""
         try:
             self.write_snapshot(os.getpid())
-        except OSError as error:
-            log.warning("Failed saving the DB: %s", error.strerror or error)
+        except OSError:
             return False
-        log.info("DB saved on disk")
         self.dirty, self.lastsave, self.last_bgsave_ok = 0, int(time.time()), True
         return True
 
-    def bgsave(self) -> int:
-        """BGSAVE: fork; the child writes the snapshot and exits. Returns the child's pid."""
-        self.child = fork_child(self.write_snapshot, self.dirty)
-        self.last_bgsave_try = self.child.started
+    def bgsave(self) -> bool:
+        """BGSAVE: fork; the child writes the snapshot and exits. False when the fork failed: the status is
+        then "err" (MISCONF with save points), as Redis's rdbSaveBackground leaves it."""
+        self.last_bgsave_try = time.time()
+        try:
+            self.child = fork_child(lambda pid: self.write_snapshot(pid, in_child=True), self.dirty,
+                                    self.config.failpoints)
+        except OSError as error:
+            self.last_bgsave_ok = False
+            log.warning("Can't save in background: fork: %s", error.strerror)
+            return False
         self.scheduled = False
         log.info("Background saving started by pid %d", self.child.pid)
-        return self.child.pid
+        return True
 
-    def rewrite_off(self, engine) -> None:
+    def rewrite_off(self, engine) -> bool:
         """BGREWRITEAOF with appendonly no: Redis 7 writes a new base file and a manifest naming only it
-        (the old files become history), Redis 6 a new appendonly.aof; nothing is appended after."""
+        (the old files become history), Redis 6 a new appendonly.aof; nothing is appended after. False
+        when the fork failed."""
         from rdbtools.server.aof import AofPersistence
 
         self.aof_rewrite = AofPersistence(self.config, stats=self.rewrite_stats, appending=False)
-        self.aof_rewrite.start_rewrite(engine)
+        if self.aof_rewrite.start_rewrite(engine):
+            return True
+        self.aof_rewrite = None
+        return False
 
     def kill_aof_rewrite(self) -> None:
         if self.aof_rewrite is not None:
@@ -233,9 +270,11 @@ def slowed(records: Iterator, config: ServerConfig) -> Iterator:
     return (time.sleep(delay) or record for record in records)
 
 
-def fork_child(work: Callable[[int], None], dirty: int = 0) -> Child:
+def fork_child(work: Callable[[int], None], dirty: int, failpoints: Failpoints) -> Child:
     """Fork a child that runs ``work(its pid)`` on the parent's memory as it was (copy-on-write),
-    reports what it copied on write through a pipe, and exits 0 (1 if ``work`` failed)."""
+    reports what it copied on write through a pipe, and exits 0 (1 if ``work`` failed). A refused
+    fork (or the ``fork`` failpoint) raises OSError."""
+    failpoints.fail("fork")
     read_fd, write_fd = os.pipe()
     started = time.time()
     pid = os.fork()
@@ -267,6 +306,10 @@ def reap_finished(owner) -> tuple[Child, bool, int, int] | None:
         report = os.read(child.report_fd, 64)
     os.close(child.report_fd)
     return child, os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status, int(report or 0)
+
+
+def _nowhere(child: str, step: str) -> None:
+    """A child's step when no failpoint can stop it there (SAVE in the server itself, or none set)."""
 
 
 def kill_child(child: Child) -> None:

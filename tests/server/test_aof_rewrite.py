@@ -246,16 +246,14 @@ def test_the_manifest_names_start_offsets_as_redis_8_does():
                               "file appendonly.aof.2.incr.aof seq 2 type i startoffset 6\n")
 
 
-def test_everysec_postpones_a_write_behind_a_slow_fsync_for_at_most_2_seconds(tmp_path, monkeypatch):
-    import rdbtools.server.aof as aof_module
-
+def test_everysec_postpones_a_write_behind_a_slow_fsync_for_at_most_2_seconds(tmp_path):
     config = ServerConfig.load(None, ["--dir", str(tmp_path), "--save", "", "--appendonly", "yes",
                                       "--appendfsync", "everysec", "--target", "redis-7.0"])
     server = Server(config)
     aof = server.aof
     aof.open(server.engine)
     release = time.monotonic() + 4.0  # the fsync outlasts the 2-second rule by a margin a busy CI keeps
-    monkeypatch.setattr(aof_module, "_fsync_quietly", lambda fd: time.sleep(max(0.0, release - time.monotonic())))
+    config.failpoints.set("fsync", "delay", "4000")
     aof.last_fsync -= 2  # a second has passed: the next write starts the background fsync
     incr = tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof"
     aof.feed(0, [[b"SET", b"a", b"1"]])
