@@ -1,0 +1,496 @@
+"""Persistence faults on demand: serve with a failpoint set behaves as the real Redis 7.0 does when its disk
+really fails the same way. The real failures: a full tmpfs (mounted here: the tests need root, as CI runs),
+``kill -9`` of a child slowed by rdb-key-save-delay, a fork refused by RLIMIT_NPROC. Each scenario runs
+against the real server and against serve with the failpoint (and, for a full disk, serve on the full
+tmpfs too); replies, INFO fields, the warnings logged and the files left must be the same.
+
+What no real server can be made to do here (an fsync that fails or is slow) is checked against Redis
+7.0's source, as each test's docstring says."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hiredis
+import pytest
+
+from rdbtools.keyspace.commands import Status
+from rdbtools.server.clients import Client
+from rdbtools.server.config import ServerConfig
+from rdbtools.server.core import Server
+from tests.resp_client import RawClient
+from tests.server.serving import start_serve
+from tests.servers import PROCESS_TIMEOUT, SERVERS, RealServer, free_port, require_binary, start_server
+
+TARGET = "redis-7.0"
+KEYS = [f"key:{i}" for i in range(400)]  # an RDB of more than a 4 KiB block: a write fails, not the fflush
+MISCONF_AOF_ENOSPC = "-MISCONF Errors writing to the AOF file: No space left on device"
+#: a line of the log as Redis writes it: pid, role (M parent, C child), time, level mark, message
+NUMBER = re.compile(r"\d{3,}")  # a pid in a log line
+LOG_LINE = re.compile(r"^\d+:(?P<role>[MCSX]) \d\d \w{3} \d{4} [\d:.]+ (?P<mark>.) (?P<message>.*)$")
+
+
+@dataclass
+class Subject:
+    """A server under test and how its disk is made to fail and repaired."""
+
+    client: RawClient
+    dir: Path
+    log: Callable[[], str]
+    break_disk: Callable[[], object]
+    repair_disk: Callable[[], object]
+    process: subprocess.Popen
+    started_child: Callable[[], object] = field(default=lambda: None)  # a child is running (to kill it)
+
+    def call(self, *args: str | bytes) -> object:
+        """A reply, an error as its text (hiredis returns errors as values)."""
+        reply = self.client.call(list(args))
+        return f"-{reply}" if isinstance(reply, hiredis.ReplyError) else reply
+
+    def info(self) -> dict[str, str]:
+        text = self.client.call(["INFO", "persistence"]).decode()
+        return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+    def wait_info(self, name: str, value: str) -> None:
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        while self.info()[name] != value:
+            assert time.monotonic() < deadline, f"{name} never became {value}"
+            time.sleep(0.02)
+
+    def files(self) -> list[str]:
+        """The persistence files in its dir (not its log, not the filler)."""
+        return sorted(str(p.relative_to(self.dir)) for p in self.dir.rglob("*")
+                      if p.name not in ("filler", "serve.log", "server.log"))
+
+
+def warnings(log: str) -> list[str]:
+    """The warning lines of a log, as role and message (pids replaced): what a failure writes."""
+    lines = (LOG_LINE.match(line) for line in log.splitlines())
+    return [f"{m['role']} {NUMBER.sub('<n>', m['message'])}" for m in lines if m and m["mark"] == "#"]
+
+
+@contextlib.contextmanager
+def small_disk(size: str = "1m") -> Iterator[Path]:
+    """A tmpfs of its own, to fill: mounting needs root (CI runs as root; elsewhere these tests fail)."""
+    directory = tempfile.mkdtemp(prefix="rdbtool-failing-disk-")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", directory],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        os.rmdir(directory)
+        pytest.fail(f"a full disk needs a tmpfs of its own, and mount refused: {mounted.stderr.strip()}")
+    try:
+        yield Path(directory)
+    finally:
+        subprocess.run(["umount", directory], check=True)
+        os.rmdir(directory)
+
+
+def fill(path: Path) -> None:
+    """A file that takes all the space left (a disk full from now on)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for chunk in (1 << 16, 1 << 12, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fd, b"\0" * chunk)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def redis_on_a_full_disk(*options: str) -> Iterator[Subject]:
+    with small_disk() as disk, start_server(TARGET, extra=("--dir", str(disk), *options)) as real:
+        filler = disk / "filler"
+        yield Subject(RawClient(real.port), disk, real.log_path.read_text, lambda: fill(filler), filler.unlink,
+                      real.process)
+
+
+@contextlib.contextmanager
+def serve_on_a_full_disk(*options: str) -> Iterator[Subject]:
+    with small_disk() as disk, start_serve("--target", TARGET, "--dir", str(disk), *options) as serving:
+        filler = disk / "filler"
+        yield Subject(RawClient(serving.port), disk, lambda: serving.log, lambda: fill(filler), filler.unlink,
+                      serving.process)
+
+
+@contextlib.contextmanager
+def serve_with_failpoint(failpoint: str, *options: str) -> Iterator[Subject]:
+    """serve whose disk "fails" by DEBUG FAILPOINT SET <failpoint>, "repaired" by DEBUG FAILPOINT CLEAR."""
+    with start_serve("--target", TARGET, *options) as serving:
+        client = RawClient(serving.port)
+
+        def debug(*args: str) -> None:
+            assert client.call(["DEBUG", "FAILPOINT", *args]) == b"OK"
+        yield Subject(client, serving.dir, lambda: serving.log, lambda: debug("SET", *failpoint.split()),
+                      lambda: debug("CLEAR"), serving.process)
+
+
+# --- RDB: a disk full under BGSAVE and SAVE ---------------------------------------------------------------
+
+
+def bgsave_on_a_full_disk(subject: Subject) -> dict[str, object]:
+    """A dump saved, the disk fails, BGSAVE and SAVE fail; the disk is repaired and BGSAVE recovers."""
+    subject.call("MSET", *[x for key in KEYS for x in (key, key)])
+    assert subject.call("SAVE") == b"OK"
+    dump = (subject.dir / "dump.rdb").read_bytes()
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"bgsave": subject.call("BGSAVE")}
+    subject.wait_info("rdb_bgsave_in_progress", "0")
+    seen |= {"status": subject.info()["rdb_last_bgsave_status"], "set": subject.call("SET", "new", "1"),
+             "get": subject.call("GET", "key:1"), "ping": subject.call("PING"), "save": subject.call("SAVE"),
+             "dump kept": (subject.dir / "dump.rdb").read_bytes() == dump, "files": subject.files()}
+    subject.repair_disk()
+    seen["bgsave after"] = subject.call("BGSAVE")
+    subject.wait_info("rdb_bgsave_in_progress", "0")
+    seen |= {"status after": subject.info()["rdb_last_bgsave_status"], "set after": subject.call("SET", "new", "1"),
+             "warnings": warnings(subject.log()[start:])}
+    return seen
+
+
+def test_a_full_disk_fails_bgsave_refuses_writes_with_misconf_until_a_bgsave_succeeds():
+    with redis_on_a_full_disk("--save", "3600 1") as real:
+        theirs = bgsave_on_a_full_disk(real)
+    with serve_on_a_full_disk("--save", "3600 1") as served:
+        on_disk = bgsave_on_a_full_disk(served)
+    with serve_with_failpoint("rdb-write error ENOSPC", "--save", "3600 1") as served:
+        ours = bgsave_on_a_full_disk(served)
+    assert theirs["status"] == "err" and theirs["set"].startswith("-MISCONF") and theirs["status after"] == "ok"
+    assert "C Write error saving DB on disk(rdbSaveRio): No space left on device" in theirs["warnings"]
+    assert on_disk == theirs
+    assert ours == theirs
+
+
+# --- AOF: a disk full under the appends ------------------------------------------------------------------
+
+INCR = Path("appendonlydir") / "appendonly.aof.1.incr.aof"
+
+
+def aof_writes_on_a_full_disk(subject: Subject) -> dict[str, object]:
+    """The disk fills while a write is appended (what fits in the file's last block is written, then cut off
+    again); writes are refused until a retry succeeds once the disk has room, the buffered write kept."""
+    assert subject.call("SET", "k0", "v0") == b"OK"
+    incr = subject.dir / INCR
+    before = incr.read_bytes()
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"acknowledged": subject.call("SET", "big", "x" * 9000)}
+    info = subject.info()
+    seen |= {"status": info["aof_last_write_status"], "buffered": info["aof_buffer_length"],
+             "set": subject.call("SET", "a", "1"), "get": subject.call("GET", "k0"), "ping": subject.call("PING"),
+             "incr kept": incr.read_bytes() == before}
+    time.sleep(1.1)  # a second: the retry Redis makes each second fails again, and logs nothing more
+    subject.repair_disk()
+    subject.wait_info("aof_last_write_status", "ok")
+    seen |= {"set after": subject.call("SET", "a", "2"), "appended": incr.read_bytes()[len(before):],
+             "warnings": warnings(subject.log()[start:])}
+    return seen
+
+
+def test_a_full_disk_fails_aof_writes_refuses_writes_and_a_retry_recovers_once_there_is_room():
+    with redis_on_a_full_disk("--appendonly", "yes") as real:
+        theirs = aof_writes_on_a_full_disk(real)
+    with serve_on_a_full_disk("--appendonly", "yes") as served:
+        on_disk = aof_writes_on_a_full_disk(served)
+    with serve_with_failpoint("aof-write error ENOSPC", "--appendonly", "yes") as served:
+        ours = aof_writes_on_a_full_disk(served)
+    assert theirs["set"] == theirs["ping"] == MISCONF_AOF_ENOSPC and theirs["incr kept"]
+    assert theirs["warnings"] == ["M Short write while writing to the AOF file: (nwritten=<n>, expected=<n>)",
+                                  "M AOF write error looks solved, Redis can write again."]
+    assert on_disk == theirs
+    assert ours == theirs
+
+
+def always_on_a_full_disk(subject: Subject) -> dict[str, object]:
+    """appendfsync always: a write that cannot be appended was maybe seen by clients already, so Redis exits."""
+    assert subject.call("SET", "k0", "v0") == b"OK"
+    incr = subject.dir / INCR
+    before = incr.read_bytes()
+    start = len(subject.log())
+    subject.break_disk()
+    subject.client.sock.sendall(hiredis.pack_command(("SET", "big", "x" * 9000)))
+    return {"reply": _until_closed(subject.client), "exit": subject.process.wait(timeout=PROCESS_TIMEOUT),
+            "incr kept": incr.read_bytes() == before, "warnings": warnings(subject.log()[start:])}
+
+
+def _until_closed(client: RawClient) -> bytes:
+    data = b""
+    while chunk := client.sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_with_appendfsync_always_a_failed_aof_write_stops_the_server():
+    with redis_on_a_full_disk("--appendonly", "yes", "--appendfsync", "always") as real:
+        theirs = always_on_a_full_disk(real)
+    with serve_with_failpoint("aof-write error ENOSPC", "--appendonly", "yes", "--appendfsync", "always") as served:
+        ours = always_on_a_full_disk(served)
+    assert theirs["reply"] == b"" and theirs["exit"] == 1
+    assert ours == theirs
+
+
+# --- children killed at a step ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def redis_with_a_child_to_kill(started: str, *options: str) -> Iterator[Subject]:
+    """Redis whose child, slowed to a second per key by rdb-key-save-delay, is killed with kill -9."""
+    with start_server(TARGET, extra=options) as real:
+        client = RawClient(real.port)
+
+        def kill_child() -> None:
+            deadline = time.monotonic() + PROCESS_TIMEOUT
+            while (found := re.findall(started + r" by pid (\d+)", real.log_path.read_text())) == []:
+                assert time.monotonic() < deadline, f"no '{started}' in the log"
+                time.sleep(0.02)
+            os.kill(int(found[-1]), signal.SIGKILL)
+        yield Subject(client, real.dir, real.log_path.read_text,
+                      lambda: client.call(["CONFIG", "SET", "rdb-key-save-delay", "1000000"]),
+                      lambda: client.call(["CONFIG", "SET", "rdb-key-save-delay", "0"]), real.process, kill_child)
+
+
+def bgsave_child_killed(subject: Subject) -> dict[str, object]:
+    """A BGSAVE child killed: the temp file removed, the dump kept, the status err (MISCONF with save
+    points) until a BGSAVE succeeds."""
+    subject.call("MSET", "a", "1", "b", "2", "c", "3")
+    assert subject.call("SAVE") == b"OK"
+    dump = (subject.dir / "dump.rdb").read_bytes()
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"bgsave": subject.call("BGSAVE")}
+    subject.started_child()
+    subject.wait_info("rdb_bgsave_in_progress", "0")
+    seen |= {"status": subject.info()["rdb_last_bgsave_status"], "set": subject.call("SET", "d", "4"),
+             "dump kept": (subject.dir / "dump.rdb").read_bytes() == dump, "files": subject.files()}
+    subject.repair_disk()
+    seen["bgsave after"] = subject.call("BGSAVE")
+    subject.wait_info("rdb_bgsave_in_progress", "0")
+    seen |= {"status after": subject.info()["rdb_last_bgsave_status"], "set after": subject.call("SET", "d", "4"),
+             "warnings": warnings(subject.log()[start:])}
+    return seen
+
+
+def test_a_bgsave_child_killed_leaves_the_dump_and_refuses_writes_until_a_bgsave_succeeds():
+    with redis_with_a_child_to_kill("Background saving started", "--save", "3600 1") as real:
+        theirs = bgsave_child_killed(real)
+    with serve_with_failpoint("bgsave-child kill start", "--save", "3600 1") as served:
+        ours = bgsave_child_killed(served)
+    assert theirs["warnings"] == ["M Background saving terminated by signal 9"] and theirs["files"] == ["dump.rdb"]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("step", ["fsync", "rename"])
+def test_a_bgsave_child_killed_at_a_later_step_is_reported_alike(step):
+    """Killed once its file is written (before the fsync, or before the rename) the child is reported as at
+    its start (Redis's parent knows only the signal): checked against serve killed at its start."""
+    with serve_with_failpoint("bgsave-child kill start", "--save", "3600 1") as served:
+        at_start = bgsave_child_killed(served)
+    with serve_with_failpoint(f"bgsave-child kill {step}", "--save", "3600 1") as served:
+        assert bgsave_child_killed(served) == at_start
+
+
+def rewrite_child_killed(subject: Subject) -> dict[str, object]:
+    """A rewrite child killed: the temp file removed, the status err and a failure counted; writes go on
+    (no MISCONF for a rewrite); the new incr file opened at the start stays in the manifest."""
+    subject.call("SET", "a", "1")
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"rewrite": subject.call("BGREWRITEAOF")}
+    subject.started_child()
+    subject.wait_info("aof_rewrite_in_progress", "0")
+    info = subject.info()
+    manifest = subject.dir / "appendonlydir" / "appendonly.aof.manifest"
+    seen |= {"status": info["aof_last_bgrewrite_status"], "failures": info["aof_rewrites_consecutive_failures"],
+             "set": subject.call("SET", "b", "2"), "files": subject.files(), "manifest": manifest.read_text()}
+    subject.repair_disk()
+    seen["rewrite after"] = subject.call("BGREWRITEAOF")
+    subject.wait_info("aof_rewrite_in_progress", "0")
+    info = subject.info()
+    seen |= {"status after": info["aof_last_bgrewrite_status"], "rewrites": info["aof_rewrites"],
+             "manifest after": manifest.read_text(), "warnings": warnings(subject.log()[start:])}
+    return seen
+
+
+def test_a_rewrite_child_killed_is_counted_as_a_failure_and_the_next_rewrite_recovers():
+    with redis_with_a_child_to_kill("Background append only file rewriting started", "--appendonly", "yes") as real:
+        theirs = rewrite_child_killed(real)
+    with serve_with_failpoint("rewrite-child kill start", "--appendonly", "yes") as served:
+        ours = rewrite_child_killed(served)
+    assert theirs["status"] == "err" and theirs["failures"] == "1" and theirs["status after"] == "ok"
+    assert ours == theirs
+
+
+# --- fork refused ----------------------------------------------------------------------------------------
+
+#: the threads Redis 7.0 runs (its main thread, three bio threads, jemalloc's background thread): RLIMIT_NPROC
+#: set to exactly these (plus what its user runs already) lets it start and refuses its forks
+REDIS_THREADS = 5
+
+
+@contextlib.contextmanager
+def redis_that_cannot_fork(*options: str) -> Iterator[Subject]:
+    """Redis run as nobody with RLIMIT_NPROC at its own threads: every fork fails with EAGAIN."""
+    nobody = pwd.getpwnam("nobody")
+    limit = _threads_of(nobody.pw_uid) + REDIS_THREADS
+
+    class Unforking(RealServer):
+        def command(self) -> list[str]:
+            return ["prlimit", f"--nproc={limit}:{limit}", "setpriv", f"--reuid={nobody.pw_uid}",
+                    f"--regid={nobody.pw_gid}", "--clear-groups", *super().command()]
+
+    with tempfile.TemporaryDirectory(prefix="rdbtool-unforking-") as directory:
+        os.chown(directory, nobody.pw_uid, nobody.pw_gid)
+        real = Unforking(SERVERS[TARGET], require_binary(TARGET), Path(directory), free_port(), extra=options)
+        try:
+            real.start()
+            yield Subject(RawClient(real.port), real.dir, real.log_path.read_text, lambda: None, lambda: None,
+                          real.process)
+        finally:
+            real.stop()
+
+
+def _threads_of(uid: int) -> int:
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+    return count
+
+
+def forks_refused(subject: Subject) -> dict[str, object]:
+    """BGSAVE and BGREWRITEAOF when fork fails: their errors, the statuses, MISCONF from the BGSAVE's."""
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"bgsave": subject.call("BGSAVE"), "rewrite": subject.call("BGREWRITEAOF")}
+    info = subject.info()
+    seen |= {name: info[name] for name in ("rdb_last_bgsave_status", "rdb_bgsave_in_progress",
+                                           "aof_last_bgrewrite_status", "aof_rewrites",
+                                           "aof_rewrites_consecutive_failures", "aof_rewrite_in_progress")}
+    seen |= {"set": subject.call("SET", "a", "1"), "files": subject.files(),
+             "warnings": warnings(subject.log()[start:])}
+    return seen
+
+
+def test_a_refused_fork_fails_bgsave_and_bgrewriteaof_as_redis_reports_it():
+    with redis_that_cannot_fork("--save", "3600 1") as real:
+        theirs = forks_refused(real)
+    with serve_with_failpoint("fork error EAGAIN", "--save", "3600 1") as served:
+        ours = forks_refused(served)
+    assert theirs["bgsave"] == "-ERR" and theirs["warnings"] == [
+        "M Can't save in background: fork: Resource temporarily unavailable",
+        "M Can't rewrite append only file in background: fork: Resource temporarily unavailable"]
+    assert ours == theirs
+
+
+# --- fsync: failing or slow (no real disk here can be made to do either) -------------------------------
+
+
+def in_process(tmp_path: Path, policy: str) -> tuple[Server, Client]:
+    """A server core with AOF on, driven without sockets (the edge's group commit is ``aof.flush()``)."""
+    config = ServerConfig.load(None, ["--dir", str(tmp_path), "--save", "", "--appendonly", "yes",
+                                      "--appendfsync", policy, "--target", TARGET])
+    server = Server(config)
+    server.aof.open(server.engine)
+    return server, server.connect("a:1", "b:2", lambda reply: None, lambda: None, local=True)
+
+
+def fsync_in_background(server: Server) -> None:
+    """A second has passed: the next flush hands the fsync to its thread; wait for it, then the timer."""
+    server.aof.last_fsync -= 2
+    server.aof.flush()
+    server.cron()
+    if server.aof._fsync_thread is not None:
+        server.aof._fsync_thread.join()
+    server.cron()
+
+
+def test_a_failing_everysec_fsync_refuses_writes_until_a_later_fsync_succeeds(tmp_path, caplog):
+    """Redis 7.0's bio fsync job (bio.c) records a failure, logs it once, and writeCommandsDeniedByDiskError
+    (server.c) then refuses writes and PING with its errno, INFO saying aof_last_write_status:err. Only an
+    fsync that succeeds clears it, and flushAppendOnlyFile (aof.c) fsyncs only what was written since the
+    last fsync: clearing the fault alone does not recover, the next thing written (as an expired key's DEL
+    is, refused clients or not) does."""
+    server, client = in_process(tmp_path, "everysec")
+    server.config.failpoints.set("fsync", "error", "EIO")
+    server.execute(client, [b"SET", b"a", b"1"])
+    fsync_in_background(server)
+    refused = "MISCONF Errors writing to the AOF file: Input/output error"
+    assert server.aof.info()["aof_last_write_status"] == "err"
+    assert str(server.execute(client, [b"SET", b"b", b"2"])) == str(server.execute(client, [b"PING"])) == refused
+    assert server.execute(client, [b"GET", b"a"]) == b"1"
+    server.config.failpoints.clear()
+    fsync_in_background(server)
+    assert server.aof.info()["aof_last_write_status"] == "err"  # nothing new written: no fsync tried
+    server.aof.feed(0, [[b"DEL", b"expired"]])
+    fsync_in_background(server)
+    assert server.aof.info()["aof_last_write_status"] == "ok"
+    assert server.execute(client, [b"SET", b"b", b"2"]) == Status("OK")
+    failures = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Fail to fsync")]
+    assert failures == ["Fail to fsync the AOF file: Input/output error"]
+
+
+def test_with_appendfsync_always_a_failed_fsync_stops_the_server():
+    """aof.c's flushAppendOnlyFile: with appendfsync always an fsync that fails is logged and Redis exits 1
+    (what it acknowledged must be on disk); the command was written, its reply never sent."""
+    with serve_with_failpoint("fsync error EIO", "--appendonly", "yes", "--appendfsync", "always") as served:
+        seen = always_on_a_full_disk(served)
+    assert seen == {"reply": b"", "exit": 1, "incr kept": False, "warnings": [
+        "M Can't persist AOF for fsync error when the AOF fsync policy is 'always': Input/output error. Exiting..."]}
+
+
+def test_a_slow_fsync_delays_every_write_with_appendfsync_always(tmp_path):
+    """With appendfsync always the fsync runs before the replies go out (aof.c's flushAppendOnlyFile), so
+    its latency is every write's."""
+    server, client = in_process(tmp_path, "always")
+    server.config.failpoints.set("fsync", "delay", "300")
+    server.execute(client, [b"SET", b"a", b"1"])
+    started = time.monotonic()
+    server.aof.flush()
+    assert time.monotonic() - started >= 0.3
+    assert b"$1\r\na" in (tmp_path / INCR).read_bytes()
+
+
+# --- the command -----------------------------------------------------------------------------------------
+
+
+def test_debug_failpoint_sets_lists_and_clears_failpoints(tmp_path):
+    server, client = in_process(tmp_path, "everysec")
+
+    def debug(*args: str) -> object:
+        reply = server.execute(client, [b"DEBUG", b"FAILPOINT", *(a.encode() for a in args)])
+        return str(reply) if isinstance(reply, Exception) else reply
+    assert debug("SET", "aof-write", "error", "enospc") == debug("SET", "fsync", "delay", "50") == Status("OK")
+    assert debug("SET", "fork", "error") == debug("SET", "rewrite-child", "kill", "fsync") == Status("OK")
+    assert debug("LIST") == [b"aof-write error ENOSPC", b"fsync delay 50", b"fork error ENOMEM",
+                             b"rewrite-child kill fsync"]
+    assert debug("CLEAR", "fsync") == Status("OK") and len(debug("LIST")) == 3
+    assert debug("CLEAR") == Status("OK") and debug("LIST") == []
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["SET", "disk", "error", "EIO"], "ERR unknown failpoint 'disk'"),
+    (["SET", "fsync", "kill", "start"], "ERR failpoint 'fsync' has no action 'kill'"),
+    (["SET", "rdb-write", "error", "EPERM"], "ERR unknown errno 'EPERM'"),
+    (["SET", "fsync", "delay", "soon"], "ERR failpoint 'fsync delay' takes milliseconds, not 'soon'"),
+    (["SET", "bgsave-child", "kill", "midway"], "ERR 'bgsave-child' has no step 'midway'"),
+    (["SET", "aof-write", "error"], "ERR failpoint 'aof-write error' takes one argument (errno)"),
+    (["CLEAR", "disk"], "ERR unknown failpoint 'disk'"),
+    (["LIST", "all"], "ERR DEBUG FAILPOINT SET <point> <action> [<arg>] | CLEAR [<point>] | LIST"),
+])
+def test_debug_failpoint_refuses_what_it_does_not_know_so_no_test_runs_without_its_fault(tmp_path, args, error):
+    server, client = in_process(tmp_path, "everysec")
+    reply = server.execute(client, [b"DEBUG", b"FAILPOINT", *(a.encode() for a in args)])
+    assert isinstance(reply, Exception) and str(reply).startswith(error)
+    assert server.config.failpoints.listing() == []
