@@ -122,7 +122,7 @@ class RdbPersistence:
                 log.warning("Error moving temp DB file %s on the final destination %s (in server root dir %s): %s",
                             temp.name, self.path.name, directory.resolve(), error.strerror)
             else:
-                log.warning("Write error saving DB on disk(%s): %s", step, error.strerror)
+                log.warning(write_error_line(self.config, step, error.strerror))
             raise
         except BaseException:
             with contextlib.suppress(OSError):
@@ -238,6 +238,16 @@ class RdbPersistence:
             "rdb_saves": 0, "rdb_last_cow_size": self.last_cow_size,
             "aof_enabled": 0, **rewrite,
         }
+
+
+def write_error_line(config: ServerConfig, step: str, reason: str) -> str:
+    """rdbSave's log line for a failed write, as the target words it (the step it failed at since 7.0)."""
+    version = config.target.version
+    if version < (7, 0):
+        return f"Write error saving DB on disk: {reason}"
+    if version < (7, 2):
+        return f"Write error saving DB on disk({step}): {reason}"
+    return f"Write error while saving DB to the disk({step}): {reason}"
 
 
 def rewrite_info(stats: RewriteStats, child: Child | None, config: ServerConfig) -> dict[str, object]:
