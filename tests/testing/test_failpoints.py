@@ -108,8 +108,8 @@ def fill(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def redis_on_a_full_disk(*options: str) -> Iterator[Subject]:
-    with small_disk() as disk, start_server(TARGET, extra=("--dir", str(disk), *options)) as real:
+def redis_on_a_full_disk(*options: str, target: str = TARGET) -> Iterator[Subject]:
+    with small_disk() as disk, start_server(target, extra=("--dir", str(disk), *options)) as real:
         filler = disk / "filler"
         yield Subject(RawClient(real.port), disk, real.log_path.read_text, lambda: fill(filler), filler.unlink,
                       real.process)
@@ -124,9 +124,9 @@ def serve_on_a_full_disk(*options: str) -> Iterator[Subject]:
 
 
 @contextlib.contextmanager
-def serve_with_failpoint(failpoint: str, *options: str) -> Iterator[Subject]:
+def serve_with_failpoint(failpoint: str, *options: str, target: str = TARGET) -> Iterator[Subject]:
     """serve whose disk "fails" by DEBUG FAILPOINT SET <failpoint>, "repaired" by DEBUG FAILPOINT CLEAR."""
-    with start_serve("--target", TARGET, *options) as serving:
+    with start_serve("--target", target, *options) as serving:
         client = RawClient(serving.port)
 
         def debug(*args: str) -> None:
@@ -159,15 +159,25 @@ def bgsave_on_a_full_disk(subject: Subject) -> dict[str, object]:
 
 
 def test_a_full_disk_fails_bgsave_refuses_writes_with_misconf_until_a_bgsave_succeeds():
-    with redis_on_a_full_disk("--save", "3600 1") as real:
+    with redis_on_a_full_disk("--save", "3600", "1") as real:
         theirs = bgsave_on_a_full_disk(real)
-    with serve_on_a_full_disk("--save", "3600 1") as served:
+    with serve_on_a_full_disk("--save", "3600", "1") as served:
         on_disk = bgsave_on_a_full_disk(served)
-    with serve_with_failpoint("rdb-write error ENOSPC", "--save", "3600 1") as served:
+    with serve_with_failpoint("rdb-write error ENOSPC", "--save", "3600", "1") as served:
         ours = bgsave_on_a_full_disk(served)
     assert theirs["status"] == "err" and theirs["set"].startswith("-MISCONF") and theirs["status after"] == "ok"
     assert "C Write error saving DB on disk(rdbSaveRio): No space left on device" in theirs["warnings"]
     assert on_disk == theirs
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-8.2", "valkey-9.1"])
+def test_a_failed_bgsave_is_logged_and_refused_as_each_target_words_it(target):
+    with redis_on_a_full_disk("--save", "3600", "1", target=target) as real:
+        theirs = bgsave_on_a_full_disk(real)
+    with serve_with_failpoint("rdb-write error ENOSPC", "--save", "3600", "1", target=target) as served:
+        ours = bgsave_on_a_full_disk(served)
+    assert theirs["status"] == "err" and theirs["status after"] == "ok"
     assert ours == theirs
 
 
@@ -281,9 +291,9 @@ def bgsave_child_killed(subject: Subject) -> dict[str, object]:
 
 
 def test_a_bgsave_child_killed_leaves_the_dump_and_refuses_writes_until_a_bgsave_succeeds():
-    with redis_with_a_child_to_kill("Background saving started", "--save", "3600 1") as real:
+    with redis_with_a_child_to_kill("Background saving started", "--save", "3600", "1") as real:
         theirs = bgsave_child_killed(real)
-    with serve_with_failpoint("bgsave-child kill start", "--save", "3600 1") as served:
+    with serve_with_failpoint("bgsave-child kill start", "--save", "3600", "1") as served:
         ours = bgsave_child_killed(served)
     assert theirs["warnings"] == ["M Background saving terminated by signal 9"] and theirs["files"] == ["dump.rdb"]
     assert ours == theirs
@@ -293,9 +303,9 @@ def test_a_bgsave_child_killed_leaves_the_dump_and_refuses_writes_until_a_bgsave
 def test_a_bgsave_child_killed_at_a_later_step_is_reported_alike(step):
     """Killed once its file is written (before the fsync, or before the rename) the child is reported as at
     its start (Redis's parent knows only the signal): checked against serve killed at its start."""
-    with serve_with_failpoint("bgsave-child kill start", "--save", "3600 1") as served:
+    with serve_with_failpoint("bgsave-child kill start", "--save", "3600", "1") as served:
         at_start = bgsave_child_killed(served)
-    with serve_with_failpoint(f"bgsave-child kill {step}", "--save", "3600 1") as served:
+    with serve_with_failpoint(f"bgsave-child kill {step}", "--save", "3600", "1") as served:
         assert bgsave_child_killed(served) == at_start
 
 
@@ -384,9 +394,9 @@ def forks_refused(subject: Subject) -> dict[str, object]:
 
 
 def test_a_refused_fork_fails_bgsave_and_bgrewriteaof_as_redis_reports_it():
-    with redis_that_cannot_fork("--save", "3600 1") as real:
+    with redis_that_cannot_fork("--save", "3600", "1") as real:
         theirs = forks_refused(real)
-    with serve_with_failpoint("fork error EAGAIN", "--save", "3600 1") as served:
+    with serve_with_failpoint("fork error EAGAIN", "--save", "3600", "1") as served:
         ours = forks_refused(served)
     assert theirs["bgsave"] == "-ERR" and theirs["warnings"] == [
         "M Can't save in background: fork: Resource temporarily unavailable",
