@@ -510,14 +510,20 @@ def _config(server, args):
         pairs = server.config.get([a.decode("utf-8", "replace") for a in args[2:]])
         return Map((name.encode(), value.encode()) for name, value in pairs)
     if sub == b"SET" and len(args) >= 4:
+        before = server.config.backup()
         _config_set(server, args)
+        if not server.set_appendonly(server.config["appendonly"]):  # turning AOF on could not fork
+            server.config.restore(before)
+            log.warning("Failed applying new configuration. Possibly related to new appendonly setting. Restoring "
+                        "previous settings.")
+            raise CommandError("ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn "
+                               "on AOF. Check server logs.")
         if any(a.lower() == b"requirepass" for a in args[2::2]):
             server.acl.set_default_password(server.config["requirepass"])
         server.engine.target = server.config.target
         server.engine.max_string = server.config["proto-max-bulk-len"]
         server.configure_events()
         server.configure_access()
-        server.set_appendonly(server.config["appendonly"])
         eviction.configure(server, evict=any(a.lower() == b"maxmemory" for a in args[2::2]))
         server.subscribers.replication.configure(server)
         if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):

@@ -584,20 +584,27 @@ class Server:
         self.propagate(db, AofOnly(done))
         self.propagate(db, ReplicaForm(relative_form(name, args, done)))
 
-    def set_appendonly(self, on: bool) -> None:
+    def set_appendonly(self, on: bool) -> bool:
         """CONFIG SET appendonly: turned on, a rewrite starts writing the files (Redis's startAppendOnly);
-        turned off, appending stops with everything written."""
+        turned off, appending stops with everything written. False when the rewrite could not fork: AOF
+        stays off (its temporary incr file left behind, as Redis leaves it)."""
         if on and self.aof is None:
             self.persistence.kill_aof_rewrite()  # its base would miss what the new AOF starts from
             self.aof = AofPersistence(self.config, self.clock, self._saving, self.persistence.rewrite_stats)
             self.aof.enable()
             if self.persistence.child is None:  # Redis forks the rewrite at once, unless a BGSAVE runs
-                self.aof.start_rewrite(self.engine)
+                if not self.aof.start_rewrite(self.engine):
+                    self.aof.close()
+                    self.aof = None
+                    log.warning("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. "
+                                "Check the above logs for more info about the error.")
+                    return False
                 self.children_changed()
         elif not on and self.aof is not None:
             self.aof.close()
             self.aof = None
         self.refresh()
+        return True
 
     def load_aof(self) -> None:
         """DEBUG LOADAOF: what is buffered written, the keyspace emptied and loaded again from the AOF."""

@@ -404,6 +404,36 @@ def test_a_refused_fork_fails_bgsave_and_bgrewriteaof_as_redis_reports_it():
     assert ours == theirs
 
 
+def aof_turned_on_without_fork(subject: Subject) -> dict[str, object]:
+    """CONFIG SET appendonly yes cannot fork its rewrite: refused, AOF stays off, the temporary incr file left;
+    a rewrite scheduled (BGREWRITEAOF in a transaction) is then tried again at every timer tick."""
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"config set": subject.call("CONFIG", "SET", "appendonly", "yes"),
+                               "aof_enabled": subject.info()["aof_enabled"], "files": subject.files()}
+    subject.call("MULTI")
+    subject.call("BGREWRITEAOF")
+    seen["exec"] = subject.call("EXEC")
+    retry = "M Can't rewrite append only file in background: fork: Resource temporarily unavailable"
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while warnings(subject.log()[start:]).count(retry) < 4:  # the refusal, then three retries
+        assert time.monotonic() < deadline, "the scheduled rewrite was not retried"
+        time.sleep(0.05)
+    info = subject.info()
+    seen |= {name: info[name] for name in ("aof_rewrite_scheduled", "aof_last_bgrewrite_status", "aof_enabled")}
+    seen["warnings"] = warnings(subject.log()[start:])[:4]
+    return seen
+
+
+def test_turning_aof_on_without_fork_is_refused_and_a_scheduled_rewrite_is_retried_each_tick():
+    with redis_that_cannot_fork() as real:
+        theirs = aof_turned_on_without_fork(real)
+    with serve_with_failpoint("fork error EAGAIN") as served:
+        ours = aof_turned_on_without_fork(served)
+    assert theirs["config set"].startswith("-ERR CONFIG SET failed") and theirs["aof_enabled"] == "0"
+    assert ours == theirs
+
+
 # --- fsync: failing or slow (no real disk here can be made to do either) -------------------------------
 
 
