@@ -284,13 +284,38 @@ class AofPersistence:
         self.last_fsync = time.monotonic()
 
     def _persist_manifest(self, manifest: Manifest) -> None:
-        """temp-<name>.manifest, fsync'd, renamed over the manifest, the directory fsync'd."""
+        """temp-<name>.manifest, fsync'd, renamed over the manifest, the directory fsync'd. A failure is
+        logged as Redis's writeAofManifestFile logs it, then raised (the temporary file left, as Redis does)."""
         temp = self.directory / f"temp-{self.manifest_path.name}"
-        with open(temp, "wb") as out:
-            out.write(format_manifest(manifest))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, self.manifest_path)
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o644)
+        except OSError as error:
+            log.warning("Can't open the AOF manifest file %s: %s", temp.name, error.strerror)
+            raise
+        failpoints = self.config.failpoints
+        try:
+            data = memoryview(format_manifest(manifest))
+            write = failpoints.writer("aof-write")
+            while data:
+                try:
+                    data = data[write(fd, data):]
+                except OSError as error:
+                    log.warning("Error trying to write the temporary AOF manifest file %s: %s", temp.name,
+                                error.strerror)
+                    raise
+            try:
+                failpoints.fsync(fd)
+            except OSError as error:
+                log.warning("Fail to fsync the temp AOF file %s: %s.", temp.name, error.strerror)
+                raise
+        finally:
+            os.close(fd)
+        try:
+            os.replace(temp, self.manifest_path)
+        except OSError as error:
+            log.warning("Error trying to rename the temporary AOF manifest file %s into %s: %s", temp.name,
+                        self.manifest_path.name, error.strerror)
+            raise
         fsync_directory(str(self.directory))
         self.manifest = manifest
 
@@ -483,7 +508,11 @@ class AofPersistence:
         if self.multi_part:
             self.directory.mkdir(parents=True, exist_ok=True)
             if self.appending:
-                self._open_new_incr()
+                try:
+                    self._open_new_incr()
+                except OSError:
+                    self.stats.last_ok = False
+                    return False
             elif self.manifest is None:
                 self.manifest = self.read_manifest()
         elif self.appending:
@@ -536,17 +565,28 @@ class AofPersistence:
 
     def _open_new_incr(self) -> None:
         """Redis's openNewIncrAofForAppend: the next incr file, in the manifest at once (a temporary
-        one while turning AOF on at run time, named in the manifest only when the rewrite is done)."""
-        if self.waiting:
-            path = self._temp_incr
-        else:
-            entry = self._incr_entry(max((e.seq for e in self.manifest.incrs), default=0) + 1)
-            self._persist_manifest(Manifest((*self.manifest.entries, entry)))
-            path = self.directory / entry.name
+        one while turning AOF on at run time, named in the manifest only when the rewrite is done).
+        The file is created first: when the manifest cannot be written it stays, unnamed, and appends
+        go on to the current file (raises OSError)."""
+        entry = None if self.waiting else self._incr_entry(max((e.seq for e in self.manifest.incrs), default=0) + 1)
+        path = self._temp_incr if entry is None else self.directory / entry.name
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT | os.O_APPEND, 0o644)
+        except OSError as error:
+            log.warning("Can't open the append-only file %s: %s", path.name, error.strerror)
+            raise
+        if entry is not None:
+            try:
+                self._persist_manifest(Manifest((*self.manifest.entries, entry)))
+            except OSError:
+                os.close(fd)
+                raise
         if self.fd is not None:
-            os.fsync(self.fd)
+            with contextlib.suppress(OSError):  # (Redis hands it to a background fsync-and-close)
+                self.config.failpoints.fsync(self.fd)
             os.close(self.fd)
-        self._open_file(path)
+        self.fd = fd
+        self.last_fsync = time.monotonic()
 
     def reap(self) -> bool | None:
         """The rewrite child's outcome once it has exited (True: the new base is in place), else None."""

@@ -221,6 +221,39 @@ def test_a_full_disk_fails_aof_writes_refuses_writes_and_a_retry_recovers_once_t
     assert ours == theirs
 
 
+def rewrite_on_a_full_disk(subject: Subject) -> dict[str, object]:
+    """BGREWRITEAOF on a full disk: the new incr file is created, the manifest naming it cannot be written,
+    so the rewrite does not start (the temporary manifest left behind); appends go on to the current file."""
+    subject.call("SET", "a", "x" * 5000)
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"rewrite": subject.call("BGREWRITEAOF")}
+    info = subject.info()
+    seen |= {name: info[name] for name in ("aof_last_bgrewrite_status", "aof_rewrites", "aof_rewrite_in_progress",
+                                           "aof_rewrites_consecutive_failures", "aof_last_write_status")}
+    seen |= {"files": subject.files(), "set": subject.call("SET", "b", "1"),
+             "manifest": (subject.dir / "appendonlydir" / "appendonly.aof.manifest").read_text(),
+             "warnings": warnings(subject.log()[start:])}
+    subject.repair_disk()
+    seen["rewrite after"] = subject.call("BGREWRITEAOF")
+    subject.wait_info("aof_rewrite_in_progress", "0")
+    seen |= {"status after": subject.info()["aof_last_bgrewrite_status"], "files after": subject.files()}
+    return seen
+
+
+def test_a_rewrite_that_cannot_write_the_manifest_does_not_start_and_appends_go_on():
+    with redis_on_a_full_disk("--appendonly", "yes") as real:
+        theirs = rewrite_on_a_full_disk(real)
+    with serve_on_a_full_disk("--appendonly", "yes") as served:
+        on_disk = rewrite_on_a_full_disk(served)
+    with serve_with_failpoint("aof-write error ENOSPC", "--appendonly", "yes") as served:
+        ours = rewrite_on_a_full_disk(served)
+    assert theirs["rewrite"].startswith("-ERR Can't execute") and theirs["warnings"] == [
+        "M Error trying to write the temporary AOF manifest file temp-appendonly.aof.manifest: No space left on device"]
+    assert on_disk == theirs
+    assert ours == theirs
+
+
 def always_on_a_full_disk(subject: Subject) -> dict[str, object]:
     """appendfsync always: a write that cannot be appended was maybe seen by clients already, so Redis exits."""
     assert subject.call("SET", "k0", "v0") == b"OK"
