@@ -5,6 +5,7 @@ on at run time do what Redis does."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -246,7 +247,7 @@ def test_the_manifest_names_start_offsets_as_redis_8_does():
                               "file appendonly.aof.2.incr.aof seq 2 type i startoffset 6\n")
 
 
-def test_everysec_postpones_a_write_behind_a_slow_fsync_for_at_most_2_seconds(tmp_path):
+def test_everysec_postpones_a_write_behind_a_slow_fsync_for_at_most_2_seconds(tmp_path, caplog):
     config = ServerConfig.load(None, ["--dir", str(tmp_path), "--save", "", "--appendonly", "yes",
                                       "--appendfsync", "everysec", "--target", "redis-7.0"])
     server = Server(config)
@@ -254,6 +255,7 @@ def test_everysec_postpones_a_write_behind_a_slow_fsync_for_at_most_2_seconds(tm
     aof.open(server.engine)
     release = time.monotonic() + 4.0  # the fsync outlasts the 2-second rule by a margin a busy CI keeps
     config.failpoints.set("fsync", "delay", "4000")
+    caplog.set_level(logging.INFO, logger="rdbtool.serve")
     aof.last_fsync -= 2  # a second has passed: the next write starts the background fsync
     incr = tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof"
     aof.feed(0, [[b"SET", b"a", b"1"]])
@@ -265,6 +267,9 @@ def test_everysec_postpones_a_write_behind_a_slow_fsync_for_at_most_2_seconds(tm
     _wait(lambda: (aof.cron(), b"$1\r\nb" in incr.read_bytes())[1], seconds=5)
     assert aof.info()["aof_delayed_fsync"] == 1  # written after 2 s without waiting any longer
     assert time.monotonic() < release  # ... while the fsync was still running
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if "taking too long" in r.getMessage()] == [
+        ("INFO", "Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer without waiting "
+                 "for fsync to complete, this may slow down Redis.")]  # a notice in Redis's log, not a warning
 
 
 @pytest.mark.parametrize("setting", ["yes", "no"])

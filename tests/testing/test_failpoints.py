@@ -373,6 +373,14 @@ def test_a_rewrite_child_killed_is_counted_as_a_failure_and_the_next_rewrite_rec
     assert ours == theirs
 
 
+def test_a_rewrite_child_killed_before_its_fsync_is_reported_as_at_its_start():
+    """Redis's parent knows only the signal: checked against serve killed at the start (compared above)."""
+    with serve_with_failpoint("rewrite-child kill start", "--appendonly", "yes") as served:
+        at_start = rewrite_child_killed(served)
+    with serve_with_failpoint("rewrite-child kill fsync", "--appendonly", "yes") as served:
+        assert rewrite_child_killed(served) == at_start
+
+
 # --- fork refused ----------------------------------------------------------------------------------------
 
 #: the threads Redis 7.0 runs (its main thread, three bio threads, jemalloc's background thread): RLIMIT_NPROC
