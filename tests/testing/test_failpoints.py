@@ -186,10 +186,10 @@ def test_a_failed_bgsave_is_logged_and_refused_as_each_target_words_it(target):
 INCR = Path("appendonlydir") / "appendonly.aof.1.incr.aof"
 
 
-def aof_writes_on_a_full_disk(subject: Subject) -> dict[str, object]:
+def aof_writes_on_a_full_disk(subject: Subject, first: bytes = b"v0") -> dict[str, object]:
     """The disk fills while a write is appended (what fits in the file's last block is written, then cut off
     again); writes are refused until a retry succeeds once the disk has room, the buffered write kept."""
-    assert subject.call("SET", "k0", "v0") == b"OK"
+    assert subject.call("SET", "k0", first) == b"OK"
     incr = subject.dir / INCR
     before = incr.read_bytes()
     start = len(subject.log())
@@ -207,18 +207,54 @@ def aof_writes_on_a_full_disk(subject: Subject) -> dict[str, object]:
     return seen
 
 
-def test_a_full_disk_fails_aof_writes_refuses_writes_and_a_retry_recovers_once_there_is_room():
+def block_filling_value() -> bytes:
+    """A value whose SET (after the SELECT) ends the incr file exactly at a 4 KiB block: a full disk then
+    refuses the next write outright instead of taking part of it."""
+    for size in range(4096):
+        if len(b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$2\r\nk0\r\n$%d\r\n\r\n" % size) + size == 4096:
+            return b"v" * size
+    raise AssertionError("no value fills the block")
+
+
+@pytest.mark.parametrize(("first", "failure"), [
+    (b"v0", "M Short write while writing to the AOF file: (nwritten=<n>, expected=<n>)"),
+    (block_filling_value(), "M Error writing to the AOF file: No space left on device"),
+], ids=["short write", "no room at all"])
+def test_a_full_disk_fails_aof_writes_refuses_writes_and_a_retry_recovers_once_there_is_room(first, failure):
     with redis_on_a_full_disk("--appendonly", "yes") as real:
-        theirs = aof_writes_on_a_full_disk(real)
+        theirs = aof_writes_on_a_full_disk(real, first)
     with serve_on_a_full_disk("--appendonly", "yes") as served:
-        on_disk = aof_writes_on_a_full_disk(served)
+        on_disk = aof_writes_on_a_full_disk(served, first)
     with serve_with_failpoint("aof-write error ENOSPC", "--appendonly", "yes") as served:
-        ours = aof_writes_on_a_full_disk(served)
+        ours = aof_writes_on_a_full_disk(served, first)
     assert theirs["set"] == theirs["ping"] == MISCONF_AOF_ENOSPC and theirs["incr kept"]
-    assert theirs["warnings"] == ["M Short write while writing to the AOF file: (nwritten=<n>, expected=<n>)",
-                                  "M AOF write error looks solved, Redis can write again."]
+    assert theirs["warnings"] == [failure, "M AOF write error looks solved, Redis can write again."]
     assert on_disk == theirs
     assert ours == theirs
+
+
+@pytest.mark.parametrize(("point", "scenario"), [
+    ("rdb-write", bgsave_on_a_full_disk),
+    ("aof-write", lambda subject: aof_writes_on_a_full_disk(subject, block_filling_value())),
+], ids=["bgsave", "aof"])
+def test_an_io_error_fails_as_a_full_disk_with_nothing_written_does_with_its_own_reason(point, scenario):
+    """EIO cannot be made on a real disk here; Redis treats every errno of a failed write alike (rdbSave and
+    flushAppendOnlyFile log strerror and go on as for ENOSPC), so EIO must read as the full disk (compared
+    with Redis above) with its reason."""
+    options = ("--save", "3600", "1", "--appendonly", "yes")
+    with serve_with_failpoint(f"{point} error ENOSPC", *options) as served:
+        full = scenario(served)
+    with serve_with_failpoint(f"{point} error EIO", *options) as served:
+        failing = scenario(served)
+    assert failing == _reason_replaced(full, "No space left on device", "Input/output error")
+
+
+def _reason_replaced(seen: object, reason: str, other: str) -> object:
+    if isinstance(seen, dict):
+        return {name: _reason_replaced(value, reason, other) for name, value in seen.items()}
+    if isinstance(seen, list):
+        return [_reason_replaced(value, reason, other) for value in seen]
+    return seen.replace(reason, other) if isinstance(seen, str) else seen
 
 
 def rewrite_on_a_full_disk(subject: Subject) -> dict[str, object]:
