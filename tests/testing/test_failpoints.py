@@ -171,6 +171,32 @@ def test_a_full_disk_fails_bgsave_refuses_writes_with_misconf_until_a_bgsave_suc
     assert ours == theirs
 
 
+def save_point_on_a_full_disk(subject: Subject) -> dict[str, object]:
+    """A save point's BGSAVE fails; once the disk has room the save point tries again by itself (5 s after
+    the failed try, Redis's CONFIG_BGSAVE_RETRY_DELAY) and writes are accepted again."""
+    start = len(subject.log())
+    subject.break_disk()
+    subject.call("SET", "a", "1")  # a change: the save point "1 1" is due after a second
+    subject.wait_info("rdb_last_bgsave_status", "err")
+    failed = time.monotonic()
+    seen: dict[str, object] = {"set": subject.call("SET", "b", "2")}
+    subject.repair_disk()
+    subject.wait_info("rdb_last_bgsave_status", "ok")
+    seen |= {"retried after 5 s": time.monotonic() - failed > 4, "set after": subject.call("SET", "b", "2"),
+             "changes": subject.info()["rdb_changes_since_last_save"], "files": subject.files(),
+             "first warnings": warnings(subject.log()[start:])[:2]}
+    return seen
+
+
+def test_a_save_point_retries_a_failed_bgsave_by_itself_once_the_disk_has_room():
+    with redis_on_a_full_disk("--save", "1", "1") as real:
+        theirs = save_point_on_a_full_disk(real)
+    with serve_with_failpoint("rdb-write error ENOSPC", "--save", "1", "1") as served:
+        ours = save_point_on_a_full_disk(served)
+    assert theirs["set"].startswith("-MISCONF") and theirs["retried after 5 s"] and theirs["set after"] == b"OK"
+    assert ours == theirs
+
+
 @pytest.mark.parametrize("target", ["redis-6.2", "redis-8.2", "valkey-9.1"])
 def test_a_failed_bgsave_is_logged_and_refused_as_each_target_words_it(target):
     with redis_on_a_full_disk("--save", "3600", "1", target=target) as real:
