@@ -275,6 +275,17 @@ def test_an_io_error_fails_as_a_full_disk_with_nothing_written_does_with_its_own
     assert failing == _reason_replaced(full, "No space left on device", "Input/output error")
 
 
+def test_a_failing_fsync_fails_a_snapshot_at_its_fsync_step():
+    """rdbSave (rdb.c) fsyncs the temporary file before the rename and logs the step that failed: the
+    snapshot fails as one that cannot be written does (compared with Redis above), at the fsync."""
+    with serve_with_failpoint("rdb-write error ENOSPC", "--save", "3600", "1") as served:
+        unwritable = bgsave_on_a_full_disk(served)
+    with serve_with_failpoint("fsync error EIO", "--save", "3600", "1") as served:
+        unsynced = bgsave_on_a_full_disk(served)
+    assert unsynced == _reason_replaced(unwritable, "(rdbSaveRio): No space left on device",
+                                        "(fsync): Input/output error")
+
+
 def _reason_replaced(seen: object, reason: str, other: str) -> object:
     if isinstance(seen, dict):
         return {name: _reason_replaced(value, reason, other) for name, value in seen.items()}
