@@ -673,7 +673,7 @@ def _debug(server, client: Client, args):
         try:
             listing = debug_failpoint(server.config.failpoints, args)
         except FailpointError as error:
-            raise CommandError(f"ERR {error}") from None
+            raise CommandError(f"ERR {error.message}") from None
         return OK if listing is None else listing
     if sub == b"LOADAOF" and len(args) == 2:
         server.load_aof()

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from rdbtools.errors import RdbtoolError
+
 #: the errors a disk or fork may fail with, by the name a test gives them
 ERRNOS = {"ENOSPC": errno.ENOSPC, "EIO": errno.EIO, "EDQUOT": errno.EDQUOT, "EROFS": errno.EROFS,
           "ENOMEM": errno.ENOMEM, "EAGAIN": errno.EAGAIN}
@@ -39,7 +41,7 @@ POINTS: dict[str, dict[str, str]] = {
 FORK_ERRNO = "ENOMEM"
 
 
-class FailpointError(Exception):
+class FailpointError(RdbtoolError):
     """A DEBUG FAILPOINT request that names no point, action or argument serve knows (the reply's text)."""
 
 
