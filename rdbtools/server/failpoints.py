@@ -91,7 +91,7 @@ class Failpoints:
         """The point's error, raised as the system call it stands for would raise it."""
         failpoint = self.active.get(point)
         if failpoint is not None and failpoint.action == "error":
-            raise OSError(failpoint.errno, os.strerror(failpoint.errno))
+            raise system_error(failpoint.errno)
 
     def writer(self, point: str) -> Callable[[int, bytes | memoryview], int]:
         """``os.write``, or a write to a disk failing as the point says."""
@@ -115,7 +115,7 @@ class Failpoints:
             if failpoint.action == "delay":
                 time.sleep(int(failpoint.argument) / 1000)
             else:
-                raise OSError(failpoint.errno, os.strerror(failpoint.errno))
+                raise system_error(failpoint.errno)
         sync(fd)
 
     def reached(self, child: str, step: str) -> None:
@@ -136,6 +136,11 @@ class _FailingFile(io.FileIO):
         return self.failpoints.writer(self.point)(self.fileno(), data)
 
 
+def system_error(code: int) -> OSError:
+    """The OSError a system call failing with ``code`` raises."""
+    return OSError(code, os.strerror(code))
+
+
 def _failing_write(code: int, fd: int, data: bytes | memoryview) -> int:
     """A write to a failing disk: a full one (ENOSPC) still takes what fits in the file's last block, as a
     real one does (the write is then short), and fails the next; another error writes nothing."""
@@ -144,7 +149,7 @@ def _failing_write(code: int, fd: int, data: bytes | memoryview) -> int:
         room = -stat.st_size % stat.st_blksize
         if room:
             return os.write(fd, data[:room])
-    raise OSError(code, os.strerror(code))
+    raise system_error(code)
 
 
 def _argument(point: str, kind: str, given: str) -> str:
