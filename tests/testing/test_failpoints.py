@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import re
 import signal
 import subprocess
@@ -360,7 +359,8 @@ def test_with_appendfsync_always_a_failed_aof_write_stops_the_server():
 
 @contextlib.contextmanager
 def redis_with_a_child_to_kill(started: str, *options: str) -> Iterator[Subject]:
-    """Redis whose child, slowed to a second per key by rdb-key-save-delay, is killed with kill -9."""
+    """Redis whose child, slowed to a minute per key by rdb-key-save-delay (so a stalled machine still finds
+    it writing), is killed with kill -9."""
     with start_server(TARGET, extra=options) as real:
         client = RawClient(real.port)
 
@@ -371,7 +371,7 @@ def redis_with_a_child_to_kill(started: str, *options: str) -> Iterator[Subject]
                 time.sleep(0.02)
             os.kill(int(found[-1]), signal.SIGKILL)
         yield Subject(client, real.dir, real.log_path.read_text,
-                      lambda: client.call(["CONFIG", "SET", "rdb-key-save-delay", "1000000"]),
+                      lambda: client.call(["CONFIG", "SET", "rdb-key-save-delay", "60000000"]),
                       lambda: client.call(["CONFIG", "SET", "rdb-key-save-delay", "0"]), real.process, kill_child)
 
 
@@ -457,23 +457,24 @@ def test_a_rewrite_child_killed_before_its_fsync_is_reported_as_at_its_start():
 # --- fork refused ----------------------------------------------------------------------------------------
 
 #: the threads Redis 7.0 runs (its main thread, three bio threads, jemalloc's background thread): RLIMIT_NPROC
-#: set to exactly these (plus what its user runs already) lets it start and refuses its forks
+#: set to exactly these lets it start and refuses its forks
 REDIS_THREADS = 5
+#: a user of its own for that Redis (RLIMIT_NPROC counts every process of the user; no other runs as this one)
+UNFORKING_UID = 54_321
 
 
 @contextlib.contextmanager
 def redis_that_cannot_fork(*options: str) -> Iterator[Subject]:
-    """Redis run as nobody with RLIMIT_NPROC at its own threads: every fork fails with EAGAIN."""
-    nobody = pwd.getpwnam("nobody")
-    limit = _threads_of(nobody.pw_uid) + REDIS_THREADS
+    """Redis run as a user of its own with RLIMIT_NPROC at its own threads: every fork fails with EAGAIN."""
+    assert _threads_of(UNFORKING_UID) == 0, f"uid {UNFORKING_UID} runs processes already"
 
     class Unforking(RealServer):
         def command(self) -> list[str]:
-            return ["prlimit", f"--nproc={limit}:{limit}", "setpriv", f"--reuid={nobody.pw_uid}",
-                    f"--regid={nobody.pw_gid}", "--clear-groups", *super().command()]
+            return ["prlimit", f"--nproc={REDIS_THREADS}:{REDIS_THREADS}", "setpriv", f"--reuid={UNFORKING_UID}",
+                    f"--regid={UNFORKING_UID}", "--clear-groups", *super().command()]
 
     with tempfile.TemporaryDirectory(prefix="rdbtool-unforking-") as directory:
-        os.chown(directory, nobody.pw_uid, nobody.pw_gid)
+        os.chown(directory, UNFORKING_UID, UNFORKING_UID)
         real = Unforking(SERVERS[TARGET], require_binary(TARGET), Path(directory), free_port(), extra=options)
         try:
             real.start()
