@@ -401,10 +401,21 @@ class AofPersistence:
         self.buffer.clear()
         self.unsynced = True
         if self.write_errno:
-            log.warning("AOF write error looks solved, Redis can write again.")
+            self._log_solved()
             self.write_errno = 0
             self._settle()
         return True
+
+    def _log_solved(self) -> None:
+        """The write error's end, as the target words it: a warning until Redis 7.2, a notice since (Valkey
+        names no server)."""
+        target = self.config.target
+        if target.valkey_server:
+            log.info("AOF write error looks solved. The server can write again.")
+        elif target.version >= (7, 2):
+            log.info("AOF write error looks solved, Redis can write again.")
+        else:
+            log.warning("AOF write error looks solved, Redis can write again.")
 
     def _write_failed(self, error: OSError, written: int) -> None:
         """Redis's handling of a failed AOF write: one log line each 30 s at most, a partial write cut off

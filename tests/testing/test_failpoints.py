@@ -72,10 +72,12 @@ class Subject:
                       if p.name not in ("filler", "serve.log", "server.log"))
 
 
-def warnings(log: str) -> list[str]:
-    """The warning lines of a log, as role and message (pids replaced): what a failure writes."""
+def warnings(log: str, notices: tuple[str, ...] = ()) -> list[str]:
+    """The warning lines of a log (and the notices that start with one of ``notices``), as role, mark and
+    message (pids replaced): what a failure writes."""
     lines = (LOG_LINE.match(line) for line in log.splitlines())
-    return [f"{m['role']} {NUMBER.sub('<n>', m['message'])}" for m in lines if m and m["mark"] == "#"]
+    return [f"{m['role']} {m['mark']} {NUMBER.sub('<n>', m['message'])}" for m in lines
+            if m and (m["mark"] == "#" or m["message"].startswith(notices))]
 
 
 @contextlib.contextmanager
@@ -165,7 +167,7 @@ def test_a_full_disk_fails_bgsave_refuses_writes_with_misconf_until_a_bgsave_suc
     with serve_with_failpoint("rdb-write error ENOSPC", "--save", "3600", "1") as served:
         ours = bgsave_on_a_full_disk(served)
     assert theirs["status"] == "err" and theirs["set"].startswith("-MISCONF") and theirs["status after"] == "ok"
-    assert "C Write error saving DB on disk(rdbSaveRio): No space left on device" in theirs["warnings"]
+    assert "C # Write error saving DB on disk(rdbSaveRio): No space left on device" in theirs["warnings"]
     assert on_disk == theirs
     assert ours == theirs
 
@@ -211,11 +213,12 @@ def test_a_failed_bgsave_is_logged_and_refused_as_each_target_words_it(target):
 INCR = Path("appendonlydir") / "appendonly.aof.1.incr.aof"
 
 
-def aof_writes_on_a_full_disk(subject: Subject, first: bytes = b"v0") -> dict[str, object]:
+def aof_writes_on_a_full_disk(subject: Subject, first: bytes = b"v0", appended: Path = INCR) -> dict[str, object]:
     """The disk fills while a write is appended (what fits in the file's last block is written, then cut off
     again); writes are refused until a retry succeeds once the disk has room, the buffered write kept."""
     assert subject.call("SET", "k0", first) == b"OK"
-    incr = subject.dir / INCR
+    subject.wait_info("aof_pending_bio_fsync", "0")  # no fsync under way: the next write is not postponed
+    incr = subject.dir / appended
     before = incr.read_bytes()
     start = len(subject.log())
     subject.break_disk()
@@ -228,8 +231,19 @@ def aof_writes_on_a_full_disk(subject: Subject, first: bytes = b"v0") -> dict[st
     subject.repair_disk()
     subject.wait_info("aof_last_write_status", "ok")
     seen |= {"set after": subject.call("SET", "a", "2"), "appended": incr.read_bytes()[len(before):],
-             "warnings": warnings(subject.log()[start:])}
+             "warnings": warnings(subject.log()[start:], ("AOF write error looks solved",))}
     return seen
+
+
+@pytest.mark.parametrize(("target", "appended"), [("redis-6.2", Path("appendonly.aof")), ("redis-8.2", INCR),
+                                                  ("valkey-9.1", INCR)])
+def test_a_failed_aof_write_is_handled_as_each_target_handles_it(target, appended):
+    with redis_on_a_full_disk("--appendonly", "yes", target=target) as real:
+        theirs = aof_writes_on_a_full_disk(real, appended=appended)
+    with serve_with_failpoint("aof-write error ENOSPC", "--appendonly", "yes", target=target) as served:
+        ours = aof_writes_on_a_full_disk(served, appended=appended)
+    assert theirs["status"] == "err" and theirs["incr kept"]
+    assert ours == theirs
 
 
 def block_filling_value() -> bytes:
@@ -242,8 +256,8 @@ def block_filling_value() -> bytes:
 
 
 @pytest.mark.parametrize(("first", "failure"), [
-    (b"v0", "M Short write while writing to the AOF file: (nwritten=<n>, expected=<n>)"),
-    (block_filling_value(), "M Error writing to the AOF file: No space left on device"),
+    (b"v0", "M # Short write while writing to the AOF file: (nwritten=<n>, expected=<n>)"),
+    (block_filling_value(), "M # Error writing to the AOF file: No space left on device"),
 ], ids=["short write", "no room at all"])
 def test_a_full_disk_fails_aof_writes_refuses_writes_and_a_retry_recovers_once_there_is_room(first, failure):
     with redis_on_a_full_disk("--appendonly", "yes") as real:
@@ -253,7 +267,7 @@ def test_a_full_disk_fails_aof_writes_refuses_writes_and_a_retry_recovers_once_t
     with serve_with_failpoint("aof-write error ENOSPC", "--appendonly", "yes") as served:
         ours = aof_writes_on_a_full_disk(served, first)
     assert theirs["set"] == theirs["ping"] == MISCONF_AOF_ENOSPC and theirs["incr kept"]
-    assert theirs["warnings"] == [failure, "M AOF write error looks solved, Redis can write again."]
+    assert theirs["warnings"] == [failure, "M # AOF write error looks solved, Redis can write again."]
     assert on_disk == theirs
     assert ours == theirs
 
@@ -321,7 +335,8 @@ def test_a_rewrite_that_cannot_write_the_manifest_does_not_start_and_appends_go_
     with serve_with_failpoint("aof-write error ENOSPC", "--appendonly", "yes") as served:
         ours = rewrite_on_a_full_disk(served)
     assert theirs["rewrite"].startswith("-ERR Can't execute") and theirs["warnings"] == [
-        "M Error trying to write the temporary AOF manifest file temp-appendonly.aof.manifest: No space left on device"]
+        "M # Error trying to write the temporary AOF manifest file temp-appendonly.aof.manifest: No space left on "
+        "device"]
     assert on_disk == theirs
     assert ours == theirs
 
@@ -401,7 +416,7 @@ def test_a_bgsave_child_killed_leaves_the_dump_and_refuses_writes_until_a_bgsave
         theirs = bgsave_child_killed(real)
     with serve_with_failpoint("bgsave-child kill start", "--save", "3600", "1") as served:
         ours = bgsave_child_killed(served)
-    assert theirs["warnings"] == ["M Background saving terminated by signal 9"] and theirs["files"] == ["dump.rdb"]
+    assert theirs["warnings"] == ["M # Background saving terminated by signal 9"] and theirs["files"] == ["dump.rdb"]
     assert ours == theirs
 
 
@@ -514,8 +529,8 @@ def test_a_refused_fork_fails_bgsave_and_bgrewriteaof_as_redis_reports_it():
     with serve_with_failpoint("fork error EAGAIN", "--save", "3600", "1") as served:
         ours = forks_refused(served)
     assert theirs["bgsave"] == "-ERR" and theirs["warnings"] == [
-        "M Can't save in background: fork: Resource temporarily unavailable",
-        "M Can't rewrite append only file in background: fork: Resource temporarily unavailable"]
+        "M # Can't save in background: fork: Resource temporarily unavailable",
+        "M # Can't rewrite append only file in background: fork: Resource temporarily unavailable"]
     assert ours == theirs
 
 
@@ -529,7 +544,7 @@ def aof_turned_on_without_fork(subject: Subject) -> dict[str, object]:
     subject.call("MULTI")
     subject.call("BGREWRITEAOF")
     seen["exec"] = subject.call("EXEC")
-    retry = "M Can't rewrite append only file in background: fork: Resource temporarily unavailable"
+    retry = "M # Can't rewrite append only file in background: fork: Resource temporarily unavailable"
     deadline = time.monotonic() + PROCESS_TIMEOUT
     while warnings(subject.log()[start:]).count(retry) < 4:  # the refusal, then three retries
         assert time.monotonic() < deadline, "the scheduled rewrite was not retried"
@@ -602,7 +617,7 @@ def test_with_appendfsync_always_a_failed_fsync_stops_the_server():
     with serve_with_failpoint("fsync error EIO", "--appendonly", "yes", "--appendfsync", "always") as served:
         seen = always_on_a_full_disk(served)
     assert seen == {"reply": b"", "exit": 1, "incr kept": False, "warnings": [
-        "M Can't persist AOF for fsync error when the AOF fsync policy is 'always': Input/output error. Exiting..."]}
+        "M # Can't persist AOF for fsync error when the AOF fsync policy is 'always': Input/output error. Exiting..."]}
 
 
 def test_a_slow_fsync_delays_every_write_with_appendfsync_always(tmp_path):
