@@ -685,7 +685,7 @@ class AofPersistence:
 
     def info(self) -> dict[str, object]:
         return {"aof_enabled": 1, **rewrite_info(self.stats, self.child, self.config),
-                "aof_last_write_status": "ok" if self.last_write_ok else "err",
+                "aof_last_write_status": "err" if self.write_errno or self.fsync_errno else "ok",
                 "aof_current_size": self.size, "aof_base_size": self.base_size, "aof_pending_rewrite": 0,
                 "aof_buffer_length": len(self.buffer), "aof_pending_bio_fsync": int(self._fsync_running()),
                 "aof_delayed_fsync": self.delayed_fsyncs}
