@@ -60,12 +60,13 @@ class AofWriteError(RdbtoolError):
 class AofPersistence:
     def __init__(self, config: ServerConfig, clock: Callable[[], float] = time.time,
                  saving: Callable[[], bool] = lambda: False, stats: RewriteStats | None = None, *,
-                 appending: bool = True) -> None:
+                 appending: bool = True, sample: Callable[[bytes, int], None] = lambda event, ms: None) -> None:
         self.config = config
         self.appending = appending  # False: appendonly no, a BGREWRITEAOF writes the new base and nothing after
         self.stats = stats or RewriteStats()  # the server's (shared with its other AofPersistence objects)
         self.clock = clock
         self.saving = saving  # whether a BGSAVE child is writing (no-appendfsync-on-rewrite)
+        self.sample = sample  # a latency monitor's sample: event, milliseconds (sampled while it is on)
         self.buffer = bytearray()
         self.selected_db = -1  # the database the last appended command ran in
         self.offset = 0  # Redis 8's replication offset without replicas: one per command appended (not SELECT)
@@ -361,21 +362,37 @@ class AofPersistence:
             log.info("Asynchronous AOF fsync is taking too long (disk is busy?). Writing the AOF buffer "
                      "without waiting for fsync to complete, this may slow down Redis.")
         self.postponed_since = 0.0
-        if not self._write_all():
+        monitored = self.config["latency-monitor-threshold"]
+        started = time.perf_counter() if monitored else 0.0
+        written = self._write_all()
+        if monitored:
+            self._sample_write(started)
+        if not written:
             if policy == "always":
                 raise AofWriteError("Can't recover from AOF write error when the AOF fsync policy is 'always'. "
                                     "Exiting...")
             return
         if policy == "always" and self._may_fsync():
+            started = time.perf_counter() if monitored else 0.0
             try:
                 self.config.failpoints.fsync(self.fd, os.fdatasync)
             except OSError as error:
                 raise AofWriteError(f"Can't persist AOF for fsync error when the AOF fsync policy is 'always': "
                                     f"{error.strerror}. Exiting...") from None
+            if monitored:
+                self.sample(b"aof-fsync-always", _ms_since(started))
             self.last_fsync = time.monotonic()
             self.unsynced = False
         elif policy == "everysec":
             self._maybe_background_fsync()
+
+    def _sample_write(self, started: float) -> None:
+        """Redis's latency samples of an AOF write: by what ran beside it, and every one as aof-write."""
+        ms = _ms_since(started)
+        beside = (b"aof-write-pending-fsync" if self._fsync_running()
+                  else b"aof-write-active-child" if self.child is not None or self.saving() else b"aof-write-alone")
+        self.sample(beside, ms)
+        self.sample(b"aof-write", ms)
 
     def _may_fsync(self) -> bool:
         """no-appendfsync-on-rewrite yes: no fsync while a child writes (Redis's trade of safety for latency)."""
@@ -702,6 +719,10 @@ def write_base(out, engine: Engine, config: ServerConfig) -> None:
     writer = RespWriter(out, config.target)
     for record in slowed(engine.keyspace.records(), config):
         writer.write(record)
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
 
 
 def _commands_in(path: Path) -> int:

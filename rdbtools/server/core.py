@@ -110,7 +110,7 @@ class Server:
         self.collecting = False
         self.in_transaction = False  # running an EXEC's commands
         if config["appendonly"]:
-            self.aof = AofPersistence(config, clock, self._saving, self.persistence.rewrite_stats)
+            self.aof = self._new_aof()
         # what an access finds expired and deletes goes to the AOF (when there is one), as Redis's DEL
         self.engine.on_expired = self._expired
         self.configure_events()
@@ -584,13 +584,18 @@ class Server:
         self.propagate(db, AofOnly(done))
         self.propagate(db, ReplicaForm(relative_form(name, args, done)))
 
+    def _new_aof(self) -> AofPersistence:
+        """The AOF of this server: its clock, its children, its rewrite record and its latency monitor."""
+        return AofPersistence(self.config, self.clock, self._saving, self.persistence.rewrite_stats,
+                              sample=functools.partial(latency.sample, self))
+
     def set_appendonly(self, on: bool) -> bool:
         """CONFIG SET appendonly: turned on, a rewrite starts writing the files (Redis's startAppendOnly);
         turned off, appending stops with everything written. False when the rewrite could not fork: AOF
         stays off (its temporary incr file left behind, as Redis leaves it)."""
         if on and self.aof is None:
             self.persistence.kill_aof_rewrite()  # its base would miss what the new AOF starts from
-            self.aof = AofPersistence(self.config, self.clock, self._saving, self.persistence.rewrite_stats)
+            self.aof = self._new_aof()
             self.aof.enable()
             if self.persistence.child is None:  # Redis forks the rewrite at once, unless a BGSAVE runs
                 if not self.aof.start_rewrite(self.engine):
@@ -608,7 +613,7 @@ class Server:
 
     def load_aof(self) -> None:
         """DEBUG LOADAOF: what is buffered written, the keyspace emptied and loaded again from the AOF."""
-        aof = self.aof or AofPersistence(self.config, self.clock, self._saving, self.persistence.rewrite_stats)
+        aof = self.aof or self._new_aof()
         aof.flush()
         self.engine.keyspace.dbs.clear()
         self.engine.keyspace.functions.clear()

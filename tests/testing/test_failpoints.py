@@ -632,6 +632,18 @@ def test_a_slow_fsync_delays_every_write_with_appendfsync_always(tmp_path):
     assert b"$1\r\na" in (tmp_path / INCR).read_bytes()
 
 
+def test_a_slow_always_fsync_is_the_latency_monitors_aof_fsync_always_event(tmp_path):
+    """flushAppendOnlyFile (aof.c) samples the fsync of appendfsync always as aof-fsync-always, and the write
+    itself as aof-write and aof-write-alone (nothing beside it) when they reach latency-monitor-threshold."""
+    server, client = in_process(tmp_path, "always")
+    server.config.apply("latency-monitor-threshold", ["100"], where="", startup=False)
+    server.config.failpoints.set("fsync", "delay", "150")
+    server.execute(client, [b"SET", b"a", b"1"])
+    server.aof.flush()
+    latest = {event: worst for event, _, _, worst in server.execute(client, [b"LATENCY", b"LATEST"])}
+    assert list(latest) == [b"aof-fsync-always"] and latest[b"aof-fsync-always"] >= 150  # the write was fast
+
+
 # --- the command -----------------------------------------------------------------------------------------
 
 
