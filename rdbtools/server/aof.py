@@ -33,6 +33,7 @@ from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import (
     Child,
     RewriteStats,
+    excused,
     fork_child,
     kill_child,
     reap_finished,
@@ -640,8 +641,9 @@ class AofPersistence:
         else:
             self.stats.last_cow_size = cow
             log.info("Background AOF rewrite finished successfully")
-        self.stats.last_ok = ok
-        self.stats.failures_in_a_row = 0 if ok else self.stats.failures_in_a_row + 1
+        if not excused(status):
+            self.stats.last_ok = ok
+            self.stats.failures_in_a_row = 0 if ok else self.stats.failures_in_a_row + 1
         return ok
 
     def _install(self, temp: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -183,7 +184,8 @@ class RdbPersistence:
             return None
         child, ok, status, report = finished
         self.last_bgsave_seconds = int(time.time() - child.started)
-        self.last_bgsave_ok = ok
+        if not excused(status):
+            self.last_bgsave_ok = ok
         with contextlib.suppress(OSError):
             (Path(self.config["dir"]) / f"temp-{child.pid}.rdb").unlink()
         if ok:
@@ -299,6 +301,11 @@ def fork_child(work: Callable[[int], None], dirty: int, failpoints: Failpoints) 
             os._exit(status)
     os.close(write_fd)
     return Child(pid, started, dirty, read_fd)
+
+
+def excused(status: int) -> bool:
+    """A child ended by SIGUSR1: Redis's way to stop one on purpose, which leaves the last status as it was."""
+    return os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGUSR1
 
 
 def reap_finished(owner) -> tuple[Child, bool, int, int] | None:

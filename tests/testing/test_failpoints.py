@@ -373,21 +373,27 @@ def test_with_appendfsync_always_a_failed_aof_write_stops_the_server():
 
 
 @contextlib.contextmanager
-def redis_with_a_child_to_kill(started: str, *options: str) -> Iterator[Subject]:
-    """Redis whose child, slowed to a minute per key by rdb-key-save-delay (so a stalled machine still finds
-    it writing), is killed with kill -9."""
-    with start_server(TARGET, extra=options) as real:
-        client = RawClient(real.port)
+def redis_with_a_child_to_kill(started: str, *options: str, serve: bool = False,
+                               sig: int = signal.SIGKILL) -> Iterator[Subject]:
+    """Redis (or serve) whose child, slowed to a minute per key by rdb-key-save-delay (so a stalled machine
+    still finds it writing), is sent ``sig`` (kill -9 by default)."""
+    with start_serve("--target", TARGET, *options) if serve else start_server(TARGET, extra=options) as running:
+        client = RawClient(running.port)
+        log = (lambda: running.log) if serve else running.log_path.read_text
+
+        killed: list[str] = []
 
         def kill_child() -> None:
+            """The child the log names last, once it names one not killed yet."""
             deadline = time.monotonic() + PROCESS_TIMEOUT
-            while (found := re.findall(started + r" by pid (\d+)", real.log_path.read_text())) == []:
-                assert time.monotonic() < deadline, f"no '{started}' in the log"
+            while (found := re.findall(started + r" by pid (\d+)", log())[len(killed):]) == []:
+                assert time.monotonic() < deadline, f"no new '{started}' in the log"
                 time.sleep(0.02)
-            os.kill(int(found[-1]), signal.SIGKILL)
-        yield Subject(client, real.dir, real.log_path.read_text,
+            killed.append(found[-1])
+            os.kill(int(found[-1]), sig)
+        yield Subject(client, running.dir, log,
                       lambda: client.call(["CONFIG", "SET", "rdb-key-save-delay", "60000000"]),
-                      lambda: client.call(["CONFIG", "SET", "rdb-key-save-delay", "0"]), real.process, kill_child)
+                      lambda: client.call(["CONFIG", "SET", "rdb-key-save-delay", "0"]), running.process, kill_child)
 
 
 def bgsave_child_killed(subject: Subject) -> dict[str, object]:
@@ -428,6 +434,35 @@ def test_a_bgsave_child_killed_at_a_later_step_is_reported_alike(step):
         at_start = bgsave_child_killed(served)
     with serve_with_failpoint(f"bgsave-child kill {step}", "--save", "3600", "1") as served:
         assert bgsave_child_killed(served) == at_start
+
+
+def child_stopped_on_purpose(subject: Subject) -> dict[str, object]:
+    """A child sent SIGUSR1 (Redis's own way to stop one) is logged as ended by that signal, but neither
+    status turns to err, nothing is counted as failed, writes go on."""
+    subject.call("SET", "a", "1")
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {}
+    for command, running in (("BGSAVE", "rdb_bgsave_in_progress"), ("BGREWRITEAOF", "aof_rewrite_in_progress")):
+        seen[command] = subject.call(command)
+        subject.started_child()
+        subject.wait_info(running, "0")
+    info = subject.info()
+    seen |= {name: info[name] for name in ("rdb_last_bgsave_status", "aof_last_bgrewrite_status",
+                                           "aof_rewrites_consecutive_failures")}
+    seen |= {"set": subject.call("SET", "b", "2"), "warnings": warnings(subject.log()[start:])}
+    return seen
+
+
+def test_a_child_stopped_with_sigusr1_is_no_failure():
+    options = ("--save", "3600", "1", "--appendonly", "yes")
+    with redis_with_a_child_to_kill("started", *options, sig=signal.SIGUSR1) as real:
+        theirs = child_stopped_on_purpose(real)
+    with redis_with_a_child_to_kill("started", *options, sig=signal.SIGUSR1, serve=True) as served:
+        ours = child_stopped_on_purpose(served)
+    assert theirs["rdb_last_bgsave_status"] == "ok" and theirs["warnings"] == [
+        "M # Background saving terminated by signal 10", "M # Background AOF rewrite terminated by signal 10"]
+    assert ours == theirs
 
 
 def rewrite_child_killed(subject: Subject) -> dict[str, object]:
