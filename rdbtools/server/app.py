@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rdbtools.keyspace.commands import CommandError, Status
@@ -274,15 +275,17 @@ class App:
     def commit(self) -> None:
         """The group commit: the turn's AOF writes made (and fsync'd), then the replies that waited."""
         self._commit_scheduled = False
-        self._flush_aof()
+        self.exiting_on_aof_errors(self.server.aof.flush)
         held, self.held = self.held, []
         for connection, data, close in held:
             connection.write(data, close)
 
-    def _flush_aof(self) -> None:
+    def exiting_on_aof_errors(self, action: Callable[[], object]) -> None:
+        """``action()``; an AOF write or fsync that fails under appendfsync always ends the server, as Redis
+        exits then: nothing acknowledged may be lost."""
         try:
-            self.server.aof.flush()
-        except AofWriteError as error:  # appendfsync always: nothing acknowledged may be lost, Redis exits too
+            action()
+        except AofWriteError as error:
             log.warning("%s", error.message)
             self.exit_at_once()
 
@@ -353,7 +356,7 @@ class App:
     async def _cron(self) -> None:
         while True:
             await asyncio.sleep(CRON_SECONDS)
-            self.server.cron()
+            self.exiting_on_aof_errors(self.server.cron)  # (its retry of a failed write, under appendfsync always)
 
     async def _listen(self, loop) -> list[asyncio.AbstractServer]:
         listeners = []

@@ -369,6 +369,30 @@ def test_with_appendfsync_always_a_failed_aof_write_stops_the_server():
     assert ours == theirs
 
 
+def always_after_a_failed_write(subject: Subject) -> dict[str, object]:
+    """A write failed under everysec (the buffer kept); switched to appendfsync always, the next try fails
+    under always, and the server exits before it answers."""
+    assert subject.call("SET", "k0", "v0") == b"OK"
+    subject.wait_info("aof_pending_bio_fsync", "0")  # no fsync under way: the next write is not postponed
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"acknowledged": subject.call("SET", "big", "x" * 9000),
+                               "status": subject.info()["aof_last_write_status"]}
+    subject.client.sock.sendall(hiredis.pack_command(("CONFIG", "SET", "appendfsync", "always")))
+    seen |= {"reply": _until_closed(subject.client), "exit": subject.process.wait(timeout=PROCESS_TIMEOUT),
+             "warnings": warnings(subject.log()[start:])}
+    return seen
+
+
+def test_switching_to_appendfsync_always_while_writes_fail_stops_the_server():
+    with redis_on_a_full_disk("--appendonly", "yes") as real:
+        theirs = always_after_a_failed_write(real)
+    with serve_with_failpoint("aof-write error ENOSPC", "--appendonly", "yes") as served:
+        ours = always_after_a_failed_write(served)
+    assert theirs["exit"] == 1
+    assert ours == theirs
+
+
 # --- children killed at a step ---------------------------------------------------------------------------
 
 
