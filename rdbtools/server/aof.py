@@ -622,22 +622,18 @@ class AofPersistence:
         finished = reap_finished(self)
         if finished is None:
             return None
-        child, ok, status, cow = finished
+        child, exited_ok, status, cow = finished
         self.stats.last_seconds = int(time.time() - child.started)
         temp = self._temp_rewrite(child.pid)
-        if ok:
-            try:
-                self._install(temp)
-            except OSError as error:
-                log.warning("Error trying to install the rewritten AOF: %s", error.strerror)
-                ok = False
+        ok = exited_ok and self._installed(temp)
         if not ok:
             self.rewrite_buffer = None
             self.rewrite_scheduled = self.waiting  # turning AOF on needs a base: try again
             with contextlib.suppress(OSError):
                 temp.unlink()
-            log.warning("Background AOF rewrite terminated %s", f"by signal {os.WTERMSIG(status)}"
-                        if os.WIFSIGNALED(status) else "with error")
+            if not exited_ok:
+                log.warning("Background AOF rewrite terminated %s", f"by signal {os.WTERMSIG(status)}"
+                            if os.WIFSIGNALED(status) else "with error")
         else:
             self.stats.last_cow_size = cow
             log.info("Background AOF rewrite finished successfully")
@@ -646,36 +642,72 @@ class AofPersistence:
             self.stats.failures_in_a_row = 0 if ok else self.stats.failures_in_a_row + 1
         return ok
 
+    def _installed(self, temp: Path) -> bool:
+        """The child's base put in place; False when a rename or the manifest failed (logged with Redis's
+        lines, what was renamed taken away again: the previous files stay the AOF)."""
+        log.info("Background AOF rewrite terminated with success")
+        try:
+            (self._install if self.multi_part else self._install_single)(temp)
+        except OSError:
+            return False
+        return True
+
     def _install(self, temp: Path) -> None:
         """The new base in place (Redis's backgroundRewriteDoneHandler): the incr files before the one
         being written, then the old base, then older history become history (offsets kept), in that order."""
-        if not self.multi_part:
-            self._install_single(temp)
-            return
         manifest = self.manifest or Manifest(())
         base = self._base_entry(manifest.base.seq + 1 if manifest.base is not None else 1)
-        os.rename(temp, self.directory / base.name)
+        renamed = [self._rename(temp, self.directory / base.name, "base")]
         incrs = manifest.incrs
         if self.waiting:  # the temporary incr file becomes the next incr file
             incrs.append(self._incr_entry(max((e.seq for e in incrs), default=0) + 1))
-            os.rename(self._temp_incr, self.directory / incrs[-1].name)
-            self.waiting = False
+            try:
+                renamed.append(self._rename(self._temp_incr, self.directory / incrs[-1].name, "incr"))
+            except OSError:
+                renamed[0].unlink()
+                raise
         fsync_directory(str(self.directory))
         current = incrs[-1:] if self.appending else []  # with appendonly no every incr file is history
         replaced = [*incrs[:len(incrs) - len(current)], *([manifest.base] if manifest.base else [])]
         history = [replace(e, type=FileType.HISTORY) for e in replaced] + manifest.history
-        self._persist_manifest(Manifest((base, *history, *current)))  # the switch: one rename
+        try:
+            self._persist_manifest(Manifest((base, *history, *current)))  # the switch: one rename
+        except OSError:
+            for path in renamed:  # (Redis deletes the renamed incr file too, and what it held)
+                path.unlink()
+            raise
+        self.waiting = False
         self.collect_history()
         self.size = self.base_size = self._current_size()
+
+    def _rename(self, source: Path, destination: Path, kind: str) -> Path:
+        """A rewrite's temporary file renamed into the AOF directory (the failure logged as Redis logs it)."""
+        try:
+            os.rename(source, destination)
+        except OSError as error:
+            shown = source.name if kind == "base" else f"{self.config['appenddirname']}/{source.name}"
+            log.warning("Error trying to rename the temporary AOF %s file %s into %s/%s: %s", kind, shown,
+                        self.config["appenddirname"], destination.name, error.strerror)
+            raise
+        return destination
 
     def _install_single(self, temp: Path) -> None:
         """The single file: the writes made meanwhile appended to the new one, which replaces it."""
         if self.rewrite_buffer:
-            with open(temp, "ab") as out:
-                out.write(self.rewrite_buffer)
-                out.flush()
-                os.fsync(out.fileno())
-        os.replace(temp, self.single_path)
+            try:
+                with open(temp, "ab") as out:
+                    out.write(self.rewrite_buffer)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError as error:
+                log.warning("Error trying to flush the parent diff to the rewritten AOF: %s", error.strerror)
+                raise
+        try:
+            os.replace(temp, self.single_path)
+        except OSError as error:
+            log.warning("Error trying to rename the temporary AOF file %s into %s: %s", temp.name, self.name,
+                        error.strerror)
+            raise
         fsync_directory(self.config["dir"])
         if self.fd is not None:
             os.close(self.fd)

@@ -341,6 +341,35 @@ def test_a_rewrite_that_cannot_write_the_manifest_does_not_start_and_appends_go_
     assert ours == theirs
 
 
+def rewrite_done_on_a_full_disk(subject: Subject) -> dict[str, object]:
+    """One page left: the manifest naming the new incr file is written (its old page freed), the child's
+    small base takes that page, and the manifest naming the new base cannot be written: the new base is
+    taken away again, the rewrite counted as failed, the previous files stay the AOF."""
+    subject.call("SET", "a", "x" * 9000)
+    spare = subject.dir / "spare"
+    spare.write_bytes(b"s" * 4096)
+    start = len(subject.log())
+    subject.break_disk()
+    spare.unlink()
+    seen: dict[str, object] = {"rewrite": subject.call("BGREWRITEAOF")}
+    subject.wait_info("aof_rewrite_in_progress", "0")
+    info = subject.info()
+    seen |= {name: info[name] for name in ("aof_last_bgrewrite_status", "aof_rewrites_consecutive_failures",
+                                           "aof_last_write_status")}
+    seen |= {"files": subject.files(), "warnings": warnings(subject.log()[start:]),
+             "manifest": (subject.dir / "appendonlydir" / "appendonly.aof.manifest").read_text()}
+    return seen
+
+
+def test_a_rewrite_whose_new_manifest_cannot_be_written_keeps_the_previous_files():
+    with redis_on_a_full_disk("--appendonly", "yes") as real:
+        theirs = rewrite_done_on_a_full_disk(real)
+    with serve_on_a_full_disk("--appendonly", "yes") as served:
+        ours = rewrite_done_on_a_full_disk(served)
+    assert theirs["aof_rewrites_consecutive_failures"] == "1" and "appendonly.aof.2.base.rdb" not in str(theirs)
+    assert ours == theirs
+
+
 def always_on_a_full_disk(subject: Subject) -> dict[str, object]:
     """appendfsync always: a write that cannot be appended was maybe seen by clients already, so Redis exits."""
     assert subject.call("SET", "k0", "v0") == b"OK"
