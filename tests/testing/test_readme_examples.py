@@ -33,7 +33,8 @@ EXAMPLES = examples()
 
 
 def test_the_section_has_the_examples_of_its_subsections():
-    assert {"pytest fixtures", "Crash tests", "In-process client"} <= {heading for heading, _ in EXAMPLES}
+    assert {"pytest fixtures", "Crash tests", "In-process client", "Persistence failures"} <= {
+        heading for heading, _ in EXAMPLES}
 
 
 @pytest.mark.parametrize("heading, block", EXAMPLES,
