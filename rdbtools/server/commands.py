@@ -641,13 +641,21 @@ def _shutdown(server, args):
     if not options <= {b"NOSAVE", b"SAVE", b"NOW", b"FORCE", b"ABORT"} or {b"SAVE", b"NOSAVE"} <= options:
         raise CommandError(SYNTAX)
     save = b"SAVE" in options or (b"NOSAVE" not in options and bool(server.config["save"]))
+    log.warning("User requested shutdown...")
     if server.aof is not None and server.aof.refuses_shutdown(b"FORCE" in options):
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     server.persistence.kill_child()
     if server.aof is not None:
         server.aof.kill_rewrite()
-    if save and not server.persistence.save() and b"FORCE" not in options:
-        raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+    if save:
+        log.info("Saving the final RDB snapshot before exiting.")
+        if not server.persistence.save():
+            if b"FORCE" not in options:  # Redis's finishShutdown: the server keeps running
+                log.warning("Error trying to save the DB, can't exit.")
+                log.warning("Errors trying to shut down the server. Check the logs for more information.")
+                raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
+            log.warning("Error trying to save the DB. Exit anyway.")
+    log.warning("Redis is now ready to exit, bye bye...")
     raise Shutdown()
 
 

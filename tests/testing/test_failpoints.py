@@ -198,6 +198,28 @@ def test_a_save_point_retries_a_failed_bgsave_by_itself_once_the_disk_has_room()
     assert ours == theirs
 
 
+def shutdown_on_a_full_disk(subject: Subject) -> dict[str, object]:
+    """SHUTDOWN's final snapshot cannot be written: the server refuses to exit and goes on (FORCE exits)."""
+    subject.call("MSET", *[x for key in KEYS for x in (key, key)])
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"shutdown": subject.call("SHUTDOWN"), "ping": subject.call("PING"),
+                               "status": subject.info()["rdb_last_bgsave_status"], "files": subject.files()}
+    subject.client.sock.sendall(hiredis.pack_command(("SHUTDOWN", "FORCE")))
+    seen |= {"forced": _until_closed(subject.client), "exit": subject.process.wait(timeout=PROCESS_TIMEOUT),
+             "warnings": warnings(subject.log()[start:])}
+    return seen
+
+
+def test_a_shutdown_whose_snapshot_fails_is_refused_unless_forced():
+    with redis_on_a_full_disk("--save", "3600", "1") as real:
+        theirs = shutdown_on_a_full_disk(real)
+    with serve_with_failpoint("rdb-write error ENOSPC", "--save", "3600", "1") as served:
+        ours = shutdown_on_a_full_disk(served)
+    assert theirs["shutdown"] == "-ERR Errors trying to SHUTDOWN. Check logs." and theirs["exit"] == 0
+    assert ours == theirs
+
+
 @pytest.mark.parametrize("target", ["redis-6.2", "redis-8.2", "valkey-9.1"])
 def test_a_failed_bgsave_is_logged_and_refused_as_each_target_words_it(target):
     with redis_on_a_full_disk("--save", "3600", "1", target=target) as real:
