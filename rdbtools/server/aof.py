@@ -33,6 +33,7 @@ from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import (
     Child,
     RewriteStats,
+    child_goes_on,
     excused,
     fork_child,
     kill_child,
@@ -272,13 +273,12 @@ class AofPersistence:
         """The keyspace as a base file, fsync'd (at an empty start, and in a rewrite's child, which the
         ``rewrite-child`` failpoint may kill at a step)."""
         failpoints = self.config.failpoints
+        reached = failpoints.reached if in_child and failpoints.active else child_goes_on
         with open(path, "wb", buffering=1 << 20) as out:
-            if in_child and failpoints.active:
-                failpoints.reached("rewrite-child", "start")
+            reached("rewrite-child", "start")
             write_base(out, engine, self.config)
             out.flush()
-            if in_child and failpoints.active:
-                failpoints.reached("rewrite-child", "fsync")
+            reached("rewrite-child", "fsync")
             failpoints.fsync(out.fileno())
 
     def _open_file(self, path: Path) -> None:

@@ -93,7 +93,7 @@ class RdbPersistence:
         directory = Path(self.config["dir"])
         temp = directory / f"temp-{pid}.rdb"
         failpoints = self.config.failpoints
-        reached = failpoints.reached if in_child and failpoints.active else _nowhere
+        reached = failpoints.reached if in_child and failpoints.active else child_goes_on
         try:
             out = failpoints.open(temp, "rdb-write")
         except OSError as error:
@@ -325,7 +325,7 @@ def reap_finished(owner) -> tuple[Child, bool, int, int] | None:
     return child, os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status, int(report or 0)
 
 
-def _nowhere(child: str, step: str) -> None:
+def child_goes_on(child: str, step: str) -> None:
     """A child's step when no failpoint can stop it there (SAVE in the server itself, or none set)."""
 
 
