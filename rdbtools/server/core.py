@@ -241,6 +241,11 @@ class Server:
                 if self.dialect.queues_doomed or not (client.multi_failed or dirty_cas(self, client)):
                     client.multi.append(args)  # from 7.0 a transaction that will fail queues nothing
                 return Status("QUEUED")
+            if name == b"exec" and (not self.persistence.last_bgsave_ok
+                                    or (self.aof is not None and not self.aof.last_write_ok)):
+                error = self._exec_disk_error(client)
+                if error is not None:
+                    return self._refused(client, error, spec)
         if client.resp == 2 and client.subscribed and name not in _SUBSCRIBED_ALLOWED:
             return CommandError(self.dialect.pubsub_only.format(name.decode("utf-8", "replace")))
         dirty = self.persistence.dirty
@@ -407,6 +412,13 @@ class Server:
             return CommandError(self.dialect.misconf)
         if self.aof is not None and not self.aof.last_write_ok:
             return CommandError(MISCONF_AOF.format(self.aof.last_error))
+        return None
+
+    def _exec_disk_error(self, client: Client) -> CommandError | None:
+        """MISCONF for an EXEC whose transaction holds a write: Redis counts such an EXEC a write, and refuses
+        it whole (EXECABORT) even when its writes were queued before the disk failed."""
+        if any(getattr(self.resolve(queued), "write", False) for queued in client.multi or ()):
+            return self.disk_error()
         return None
 
     def _no_multi(self, spec: Spec) -> CommandError:

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import hiredis
@@ -196,6 +196,29 @@ def test_a_save_point_retries_a_failed_bgsave_by_itself_once_the_disk_has_room()
     with serve_with_failpoint("rdb-write error ENOSPC", "--save", "1", "1") as served:
         ours = save_point_on_a_full_disk(served)
     assert theirs["set"].startswith("-MISCONF") and theirs["retried later"] and theirs["set after"] == b"OK"
+    assert ours == theirs
+
+
+def transaction_across_a_failed_bgsave(subject: Subject) -> dict[str, object]:
+    """Writes queued while the disk still looked fine: the BGSAVE that fails meanwhile makes the EXEC a refused
+    write, the whole transaction discarded (EXECABORT), while a transaction of reads still runs."""
+    observer = replace(subject, client=RawClient(subject.client.sock.getpeername()[1]))
+    subject.break_disk()
+    seen: dict[str, object] = {"queued": [subject.call("MULTI"), subject.call("SET", "a", "1"),
+                                          subject.call("GET", "a")]}
+    seen["bgsave"] = observer.call("BGSAVE")
+    observer.wait_info("rdb_bgsave_in_progress", "0")
+    seen |= {"exec": subject.call("EXEC"), "exec again": subject.call("EXEC"), "get": subject.call("GET", "a"),
+             "reads": [subject.call("MULTI"), subject.call("GET", "a"), subject.call("EXEC")]}
+    return seen
+
+
+def test_a_transaction_holding_writes_is_discarded_when_the_disk_failed_since_they_were_queued():
+    with redis_on_a_full_disk("--save", "3600", "1") as real:
+        theirs = transaction_across_a_failed_bgsave(real)
+    with serve_with_failpoint("rdb-write error ENOSPC", "--save", "3600", "1") as served:
+        ours = transaction_across_a_failed_bgsave(served)
+    assert theirs["exec"].startswith("-EXECABORT Transaction discarded because of: MISCONF")
     assert ours == theirs
 
 
