@@ -492,7 +492,7 @@ class InProcessRedis:
     def _cron(self) -> None:
         """redis-server's timer (hz 10): timeouts of blocking commands, active expiry, save points, children."""
         while not self._stopping.wait(CRON_SECONDS) and not self.app.stopped:
-            self.app.turn(self.app.server.cron)
+            self.app.turn(self.app.exiting_on_aof_errors, self.app.server.cron)
 
     def client(self, **options) -> redis.Redis:
         """A sync redis-py client (``options``: redis-py's connection options: db, password, protocol,
