@@ -24,3 +24,22 @@ def pairs():
                 started[target] = (real, served)
             return started[target]
         yield get
+
+
+#: differential cases that only the scripting accelerator answers as Redis: lupa hands Python a Lua -0 as the
+#: integer 0, and an error raised from Python reaches a coroutine as a userdata (docs/compatibility.md)
+NEEDS_THE_SCRIPTING_ACCELERATOR = ("minus_zero_as_command_argument_keeps_its_sign",
+                                   "a_coroutine_gets_the_error_of_redis_call_as_raised")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Without the accelerator (RDBTOOL_PURE_PYTHON=1, or no C compiler at install) those cases are expected to
+    differ, strictly: the day the pure path answers as Redis, they fail until this list is emptied."""
+    from rdbtools.formats import accelerated
+
+    if accelerated("Binding", "rdbtools.server._luacall") is not None:
+        return
+    for item in items:
+        if any(name in item.nodeid for name in NEEDS_THE_SCRIPTING_ACCELERATOR):
+            item.add_marker(pytest.mark.xfail(strict=True, reason="the pure scripting path differs from Redis "
+                                              "here (docs/compatibility.md)"))
