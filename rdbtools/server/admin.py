@@ -5,7 +5,6 @@ plausible figures. Texts are Redis 7's."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -255,7 +254,6 @@ def _memory_usage(server, client: Client, args: list[bytes]):
             samples = integer(args[i + 1])
             if samples < 0:
                 raise CommandError(SYNTAX)
-            samples = samples or sys.maxsize  # (islice takes no more)
             i += 2
         else:
             raise CommandError(SYNTAX)
