@@ -1,0 +1,165 @@
+"""The memory estimate against the real servers: a corpus of every type, encoding and size class, loaded into a
+server from the RDB file the server wrote (the report's case: what a file takes once loaded), MEMORY USAGE key
+SAMPLES 0 of every key and INFO's dataset, beside keyspace/memory.py's figures for the same keys read from that
+file. Shared by tests/report/test_estimate_vs_servers.py and scripts/bench_memory."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdbtools.keyspace.memory import key_usage, overhead
+from rdbtools.keyspace.model import Keyspace
+from rdbtools.rdb.model import KeyRecord
+from rdbtools.rdb.reader import open_rdb
+from rdbtools.rdb.targets import target_for
+from tests.servers import SERVERS, start_server
+
+Command = list[str]
+
+#: string lengths across sds headers, embstr's limit and jemalloc's classes
+STRING_LENGTHS = (1, 8, 20, 31, 32, 44, 45, 60, 100, 200, 255, 256, 500, 1000, 4000, 10_000, 70_000)
+
+
+#: the commands that create the corpus's keys (the key is their first argument)
+_CREATORS = frozenset({"SET", "RPUSH", "SADD", "HSET", "ZADD", "XADD"})
+
+
+def corpus(server: str, scale: int = 1, seed: int = 17) -> list[Command]:
+    """Commands building keys of every type, encoding and size class the server has (about 100 keys at
+    scale 1; ``scale`` copies of each kind), a third of them with a TTL."""
+    rng = random.Random(seed)
+    commands = [c for copy in range(scale) for c in _kinds(rng, SERVERS[server].field_ttls, f":{copy}")]
+    keys = dict.fromkeys(c[1] for c in commands if c[0] in _CREATORS)
+    return commands + [["EXPIRE", key, str(100_000 + i)] for i, key in enumerate(keys) if rng.random() < 0.33]
+
+
+def _text(rng: random.Random, length: int) -> str:
+    return "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(length))
+
+
+def _kinds(rng: random.Random, field_ttls: bool, suffix: str) -> Iterator[Command]:
+    """Each kind of key once, its name ending in ``suffix``."""
+    for number in ("7", "9999", "10000", "-123456", "12345678901234"):
+        yield ["SET", f"int{number}{suffix}", number]
+    for length in STRING_LENGTHS:
+        yield ["SET", f"str{length}{suffix}", _text(rng, length)]
+        yield ["SET", f"key{length}{'k' * min(length, 1000)}{suffix}", _text(rng, length)]
+    for size, width in ((5, 5), (100, 8), (200, 40), (1000, 10), (3000, 60), (20, 9000), (10_000, 5)):
+        yield ["RPUSH", f"list{size}x{width}{suffix}", *(_text(rng, rng.randint(1, 2 * width)) for _ in range(size))]
+    yield ["RPUSH", f"listints{suffix}", *(str(rng.randint(-10**6, 10**6)) for _ in range(2000))]
+    for size in (10, 500):
+        yield ["SADD", f"intset{size}{suffix}", *(str(rng.randint(-10**9, 10**9)) for _ in range(size))]
+    for size, width in ((20, 10), (120, 30), (200, 10), (1000, 20), (5000, 8), (50, 100)):
+        yield ["SADD", f"set{size}x{width}{suffix}", *(_text(rng, rng.randint(1, 2 * width)) for _ in range(size))]
+    for size, width in ((10, 10), (400, 20), (600, 10), (2000, 30), (50, 100), (1000, 300)):
+        values = (x for i in range(size) for x in (f"field{i}", _text(rng, rng.randint(1, 2 * width))))
+        yield ["HSET", f"hash{size}x{width}{suffix}", *values]
+        if field_ttls and size <= 1000:
+            fields = (x for i in range(size) for x in (f"f{i}", _text(rng, width)))
+            yield ["HSET", f"ttlhash{size}x{width}{suffix}", *fields]
+            yield ["HEXPIRE", f"ttlhash{size}x{width}{suffix}", "100000", "FIELDS", str(size // 2),
+                   *(f"f{i}" for i in range(0, size, 2))]
+    for size, width in ((10, 10), (100, 20), (200, 10), (1000, 20), (5000, 12), (50, 100)):
+        scores = (x for i in range(size) for x in (_score(rng, i), _text(rng, rng.randint(1, 2 * width))))
+        yield ["ZADD", f"zset{size}x{width}{suffix}", *scores]
+    yield from _stream(rng, f"stream10{suffix}", 10, groups=0)
+    yield from _stream(rng, f"stream1000{suffix}", 1000, groups=2)
+    yield from _stream(rng, f"stream5000{suffix}", 5000, groups=1)
+
+
+def _score(rng: random.Random, i: int) -> str:
+    return str(i) if i % 3 else repr(rng.random() * 1000)
+
+
+def _stream(rng: random.Random, key: str, entries: int, groups: int) -> Iterator[Command]:
+    """A stream's entries (some with a field more), then groups whose consumers read a tenth each (a PEL)."""
+    for i in range(entries):
+        yield ["XADD", key, f"{i + 1}-0", "name", _text(rng, 8), "n", str(i), *(["extra", "x"] if i % 7 else [])]
+    for g in range(groups):
+        yield ["XGROUP", "CREATE", key, f"g{g}", "0"]
+        for consumer in range(3):
+            yield ["XREADGROUP", "GROUP", f"g{g}", f"c{consumer}", "COUNT", str(entries // 10), "STREAMS", key,
+                   ">"]
+
+
+@dataclass
+class Measured:
+    """One server's figures for the corpus: per key (type, the server's MEMORY USAGE, the model's), and
+    the dataset (used_memory_dataset, the server's per-database overhead, the model's overhead lines)."""
+
+    server: str
+    keys: dict[bytes, tuple[str, int, int]] = field(default_factory=dict)
+    dataset: int = 0
+    server_overhead: int = 0  # the hash tables' part of used_memory that Redis counts as overhead, not dataset
+    model_overhead: dict[str, int] = field(default_factory=dict)
+    rdb: Path | None = None
+
+
+def measure(server: str, commands: Iterator[Command], keep_rdb: Path | None = None) -> Measured:
+    """Build the corpus on the server, save it, start the server again from that file and measure."""
+    with start_server(server) as real:
+        pipe = real.client().pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        pipe.execute()
+        rdb = real.save().read_bytes()
+    if keep_rdb is not None:
+        keep_rdb.write_bytes(rdb)
+    measured = Measured(server, rdb=keep_rdb)
+    with start_server(server, rdb=rdb) as real:
+        client = real.client()
+        theirs = {key: client.memory_usage(key, samples=0) for key in client.scan_iter(count=1000)}
+        stats = client.memory_stats()
+        measured.dataset = client.info("memory")["used_memory_dataset"]
+        measured.server_overhead = _db_overhead(stats)
+        _model(measured, real.rdb_path, theirs, target_for(server))
+    return measured
+
+
+def _db_overhead(stats: dict) -> int:
+    """MEMORY STATS' per-database hash-table overheads (dict entries, buckets, expires) summed."""
+    return sum(v for name, figures in stats.items() if name.startswith("db.") and isinstance(figures, dict)
+               for v in figures.values())
+
+
+def _model(measured: Measured, path: Path, theirs: dict[bytes, int], target) -> None:
+    keyspace = Keyspace()
+    with open_rdb(path) as rdb:
+        for record in rdb:
+            if isinstance(record, KeyRecord):
+                keyspace.load(record, target=target)
+    for keys in keyspace.dbs.values():
+        for key, entry in keys.items():
+            measured.keys[key] = (entry.type, theirs[key], key_usage(key, entry, target))
+    counts = [len(keys) for keys in keyspace.dbs.values()]
+    expires = [sum(e.expire_ms is not None for e in keys.values()) for keys in keyspace.dbs.values()]
+    measured.model_overhead = overhead(counts, expires, target)
+
+
+def errors(measured: Measured) -> dict[str, tuple[int, float, float]]:
+    """Per type (and "all"): keys, the median and the 95th percentile of |model - server| / server."""
+    by_type: dict[str, list[float]] = defaultdict(list)
+    for kind, theirs, ours in measured.keys.values():
+        error = abs(ours - theirs) / theirs
+        by_type[kind.split(":")[0]].append(error)
+        by_type["all"].append(error)
+    return {kind: (len(e), statistics.median(e), _percentile(e, 95)) for kind, e in sorted(by_type.items())}
+
+
+def _percentile(values: list[float], percent: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(percent / 100 * (len(ordered) - 1)))]
+
+
+def dataset_error(measured: Measured) -> float:
+    """(model - server) / server for the keys' memory: the keys summed plus the overhead lines, against
+    used_memory_dataset plus what Redis counts of the keys as overhead (their dict entries, buckets and
+    object headers: MEMORY USAGE counts them in a key, INFO's dataset does not)."""
+    ours = sum(o for _, _, o in measured.keys.values()) + sum(measured.model_overhead.values())
+    theirs = measured.dataset + measured.server_overhead
+    return (ours - theirs) / theirs

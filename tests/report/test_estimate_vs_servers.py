@@ -1,0 +1,33 @@
+"""The memory estimate against the real servers: every key of a corpus of every type, encoding and size class
+(tests/report/memory_corpus.py), loaded by each server from the RDB file it wrote, estimated from that file
+as the report estimates it and compared with the server's MEMORY USAGE key SAMPLES 0."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.report.memory_corpus import corpus, errors, measure
+from tests.servers import SERVERS
+
+SCALE = 3  # copies of each kind of key: about 220 keys a server
+
+
+@pytest.fixture(scope="module", params=list(SERVERS))
+def measured(request):
+    return measure(request.param, corpus(request.param, SCALE))
+
+
+def test_each_keys_estimate_is_within_the_goal_of_the_servers_memory_usage(measured):
+    """Per server, over all keys: the median of |estimate - MEMORY USAGE| / MEMORY USAGE at most 2%, its
+    95th percentile at most 10% (the issue's goal)."""
+    keys, median, p95 = errors(measured)["all"]
+    assert keys >= 200
+    assert median <= 0.02 and p95 <= 0.10, (measured.server, errors(measured))
+
+
+def test_strings_are_estimated_to_the_byte(measured):
+    """A string's figure holds no randomness (no hash seed, no skiplist level, no history): the estimate is
+    the server's, but for glibc's occasional chunk 16 bytes larger than asked for (Redis 6.2 and Valkey here)."""
+    for key, (kind, theirs, ours) in measured.keys.items():
+        if kind == "string":
+            assert 0 <= theirs - ours <= 16, (measured.server, key, ours, theirs)
