@@ -18,10 +18,13 @@ from functools import cache, partial
 from itertools import islice
 
 from rdbtools.formats.numbers import canonical_int64
+from rdbtools.rdb.writer import score_entry
 
 DICT_ENTRY = 24  # sizeof(dictEntry): a key's slot in the keyspace, and in the expires dict for a TTL
 ROBJ = 16  # sizeof(robj)
 QUICKLIST = 40  # sizeof(quicklist)
+LISTPACK_EX = 24  # sizeof(listpackEx): a hash with field TTLs in a listpack (its expiry metadata, the listpack)
+FIELD_TTL = 24  # what a field's TTL adds to a hash table of Redis 7.4+ (measured on 8.2)
 SAMPLES = 5  # Redis's OBJ_COMPUTE_SIZE_DEF_SAMPLES: MEMORY USAGE averages this many elements of a big value
 
 
@@ -154,14 +157,21 @@ def value_usage(entry, target, samples: int = SAMPLES) -> int:
     if kind not in ("set", "hash", "zset"):
         return ROBJ + 64
     encoding = encoding_of(entry, target)
+    if target.valkey_server and entry.field_expires:
+        encoding = "hashtable"  # Valkey has no listpack of fields with TTLs
     if encoding == "intset":
         return ROBJ + shape.blob(8 + _intset_width(value) * len(value))
-    if encoding in ("listpack", "listpackex", "ziplist"):
-        items = list(value if kind == "set" else _pairs(value, kind))
+    if encoding == "listpackex":  # field, value, TTL (0: none), and the struct that holds it (listpackEx)
+        ttls = entry.field_expires or {}
+        items = [x for f, v in value.items() for x in (f, v, b"%d" % ttls.get(f, 0))]
+        return ROBJ + shape.blob(listpack_bytes(items)) + shape.alloc(LISTPACK_EX)
+    if encoding in ("listpack", "ziplist"):
+        items = list(value if kind == "set" else _pairs(value, kind, target))
         return ROBJ + shape.blob(ziplist_bytes(items) if shape.ziplists else listpack_bytes(items))
     if target.embedded_keys and target.valkey_server:
-        return ROBJ + _valkey_hashtable(value, kind, samples, target)
-    return ROBJ + _hashtable(value, kind, samples, shape)
+        return ROBJ + _valkey_hashtable(value, kind, samples, target, entry.field_expires)
+    fields_ttls = FIELD_TTL * len(entry.field_expires or ())  # (a hash's: its dict's metadata per field)
+    return ROBJ + _hashtable(value, kind, samples, shape) + fields_ttls
 
 
 def encoding_of(entry, target) -> str:
@@ -178,17 +188,15 @@ def _string(value: bytes, shape: Layout) -> int:
     return ROBJ + sds(len(value), shape.alloc)
 
 
-def _pairs(value, kind: str) -> Iterator[bytes]:
+def _pairs(value, kind: str, target) -> Iterator[bytes]:
+    """A hash's fields and values, a zset's members and scores, as their listpack holds them."""
     for field, other in value.items():
         yield field
-        yield other if kind == "hash" else _score_text(other)
-
-
-def _score_text(score: float) -> bytes:
-    """A zset score as a listpack holds it: an integer when it is one, else Redis's %.17g text."""
-    if score.is_integer() and abs(score) < 2**63:  # (not int(score): a score may be inf)
-        return b"%d" % int(score)
-    return b"%.17g" % score
+        if kind == "hash":
+            yield other
+        else:
+            score = score_entry(other, target)
+            yield b"%d" % score if isinstance(score, int) else score
 
 
 def _intset_width(value) -> int:
@@ -266,11 +274,11 @@ def _quicklist_nodes(value, target, samples: int, shape: Layout) -> int:
     return size * count // len(nodes)
 
 
-def skiplist_node(alloc: Allocator) -> int:
-    """A skiplist node's expected allocation: 24 bytes and 16 a level, a node having k levels with probability
-    0.75 * 0.25^(k-1) (Redis's ZSKIPLIST_P, at most 32 levels). MEMORY USAGE measures the real nodes, whose
-    levels are random: their mean tends to this over many elements."""
-    return round(sum(0.75 * 0.25 ** (k - 1) * alloc(24 + 16 * k) for k in range(1, 33)))
+def skiplist_node(alloc: Allocator, fixed: int = 24) -> int:
+    """A skiplist node's expected allocation: ``fixed`` bytes and 16 a level, a node having k levels with
+    probability 0.75 * 0.25^(k-1) (Redis's ZSKIPLIST_P, at most 32 levels). MEMORY USAGE measures the real nodes,
+    whose levels are random: their mean tends to this over many elements."""
+    return round(sum(0.75 * 0.25 ** (k - 1) * alloc(fixed + 16 * k) for k in range(1, 33)))
 
 
 def _hashtable(value, kind: str, samples: int, shape: Layout) -> int:
@@ -289,28 +297,39 @@ def _hashtable(value, kind: str, samples: int, shape: Layout) -> int:
     return base + (each * len(value) // len(first) if first else 0)
 
 
-#: a Valkey sorted set's skiplist node (its levels on average), without its member's sds: 8.1, 9.0+
-VALKEY_ZSET_NODE = {(8, 1): 64, (9, 0): 48}
 BUCKET, BUCKET_SLOTS = 64, 7  # Valkey's hashtable: buckets of a cache line, 7 pointers each
 VALKEY_TABLE = 72  # sizeof(hashtable)
 
 
-def _valkey_hashtable(value, kind: str, samples: int, target) -> int:
-    """Valkey 8.1+'s hashtable (no dict entries: the elements in cache-line buckets): a slot per element, and
-    the mean of the first ``samples`` elements' allocations (a set's sds, a hash's entry holding field and
-    value, a sorted set's skiplist node holding its member) times their count. An estimate: which bucket an
-    element lands in follows a hash seeded at random."""
+def _valkey_hashtable(value, kind: str, samples: int, target, expires: dict | None) -> int:
+    """Valkey 8.1+'s hashtable (no dict entries: the elements in cache-line buckets) and the mean of the first
+    ``samples`` elements' allocations times their count: a set's sds, a hash's entry (the field, and the value
+    in it or behind a pointer), a sorted set's skiplist node (Valkey 9: the member in it) and member."""
     items = list(islice(value.items() if kind != "set" else ((m, None) for m in value), 0, samples))
-    if not items:
-        return 0
     if kind == "set":
         each = sum(libc_allocation(_sds_bytes(len(m))) for m, _ in items)
     elif kind == "hash":
-        each = sum(libc_allocation(_sds_bytes(len(f)) + _sds_bytes(len(v)) + 8) for f, v in items)
+        each = sum(_valkey_hash_entry(f, v, bool(expires) and f in expires) for f, v in items)
+    elif target.version >= (9, 0):
+        each = sum(skiplist_node(libc_allocation, 16 + 1 + _sds_bytes(len(m))) for m, _ in items)
     else:
-        node = VALKEY_ZSET_NODE[(9, 0) if target.version >= (9, 0) else (8, 1)]
-        each = sum(node + _sds_bytes(len(m)) for m, _ in items)
-    return (each * len(value) // len(items)) + valkey_table(len(value))
+        each = sum(libc_allocation(_sds_bytes(len(m))) + skiplist_node(libc_allocation) for m, _ in items)
+    head = 16 + 32 + libc_allocation(24 + 32 * 16) if kind == "zset" else 0  # zset, zskiplist, header node
+    return head + (each * len(value) // len(items) if items else 0) + valkey_table(len(value))
+
+
+EMBEDDED_VALUE = 128  # Valkey's EMBED_VALUE_MAX_ALLOC_SIZE: a hash entry holds its value up to this size
+VALKEY_FIELD_TTL = 16  # what a field's TTL costs besides its 8 bytes in the entry (measured: its tracking)
+
+
+def _valkey_hash_entry(field: bytes, value: bytes, expires: bool) -> int:
+    """A Valkey hash entry: the field's sds with the value's (an sdshdr8) after it, or a pointer to the value's
+    own allocation when that makes more than 128 bytes; a TTL's 8 bytes and its tracking."""
+    ttl = 8 if expires else 0
+    head, embedded = _sds_bytes(len(field)) + ttl, 3 + len(value) + 1
+    size = libc_allocation(head + embedded) if head + embedded <= EMBEDDED_VALUE else (
+        libc_allocation(8 + head) + libc_allocation(_sds_bytes(len(value))))
+    return size + (VALKEY_FIELD_TTL if expires else 0)
 
 
 def valkey_table(count: int) -> int:

@@ -344,7 +344,7 @@ def _set(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     return RdbType.SET, _strings(members, compress)
 
 
-def _score_entry(score: float, target: Target) -> int | bytes:
+def score_entry(score: float, target: Target) -> int | bytes:
     """A zset score inside a listpack/ziplist: an integer entry when integral, else its text."""
     if score.is_integer() and abs(score) <= _MAX_INT_SCORE:
         return int(score)
@@ -358,7 +358,7 @@ def _zset(record: KeyRecord, target: Target, compress: bool) -> Encoded:
     members = [m for m, _ in pairs]
     if record.type is not SKIPLIST_ZSET and _small(members, target.zset_max_listpack_entries,
                                                    target.zset_max_listpack_value):
-        flat = [x for m, s in pairs for x in (m, _score_entry(s, target))]
+        flat = [x for m, s in pairs for x in (m, score_entry(s, target))]
         if target.listpacks:
             return _blob(RdbType.ZSET_LISTPACK, encode_listpack(flat), compress)
         return _blob(RdbType.ZSET_ZIPLIST, encode_ziplist(flat), compress)
