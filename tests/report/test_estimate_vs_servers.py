@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.report.memory_corpus import corpus, errors, measure
+from tests.report.memory_corpus import corpus, dataset_error, errors, measure
 from tests.servers import SERVERS
 
 SCALE = 3  # copies of each kind of key: about 220 keys a server
@@ -31,3 +31,9 @@ def test_strings_are_estimated_to_the_byte(measured):
     for key, (kind, theirs, ours) in measured.keys.items():
         if kind == "string":
             assert 0 <= theirs - ours <= 16, (measured.server, key, ours, theirs)
+
+
+def test_the_keys_and_overhead_lines_sum_to_what_the_server_holds_for_them(measured):
+    """The keys as allocated (key_usage(allocated=True)) plus the overhead lines are within 5% of what INFO's
+    used_memory_dataset and MEMORY STATS' tables say the keys take (what a FLUSHALL frees of them)."""
+    assert abs(dataset_error(measured)) <= 0.05, (measured.server, dataset_error(measured))
