@@ -334,7 +334,8 @@ def _valkey_hashtable(value, kind: str, samples: int, target, expires: dict | No
     if kind == "set":
         each = sum(libc_allocation(_sds_bytes(len(m))) for m, _ in items)
     elif kind == "hash":
-        each = sum(_valkey_hash_entry(f, v, bool(expires) and f in expires) for f, v in items)
+        timed = expires or {}
+        each = sum(_valkey_hash_entry(f, v, f in timed) for f, v in items)
     elif target.version >= (9, 0):
         each = sum(skiplist_node(libc_allocation, 16 + 1 + _sds_bytes(len(m))) for m, _ in items)
     else:
