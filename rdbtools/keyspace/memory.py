@@ -18,6 +18,7 @@ from functools import cache, partial
 from itertools import islice
 
 from rdbtools.formats.numbers import canonical_int64
+from rdbtools.rdb.targets import Target
 from rdbtools.rdb.writer import score_entry
 
 DICT_ENTRY = 24  # sizeof(dictEntry): a key's slot in the keyspace, and in the expires dict for a TTL
@@ -71,6 +72,7 @@ class Layout:
     nack: int = 24  # sizeof(streamNACK): a pending entry
     group_refs: bool = False  # Redis 8.2+'s index of the groups holding each pending ID (MEMORY USAGE omits it)
     bare_members: bool = False  # a set's member alone in its bucket needs no dict entry (Redis 7.2+, allocated)
+    scores: Target | None = None  # whose text a listpack's scores have (the file's writer: loading keeps it)
     stream: int = 80  # sizeof(stream)
     group: int = 40  # sizeof(streamCG)
     consumer: int = 32  # sizeof(streamConsumer)
@@ -81,13 +83,13 @@ class Layout:
 
 
 @cache
-def layout(target, allocated: bool = False) -> Layout:
+def layout(target: Target, allocated: bool = False, written_by: Target | None = None) -> Layout:
     """The target's layout, as MEMORY USAGE counts (or, ``allocated``, as its allocator holds: the sizes the
     server counts by their struct, the blobs 6.2 counts by their length and Redis's guessed radix trees in the
     allocator's classes). The allocators are those of the builds measured (tests/report/memory_corpus.py):
     Debian's Redis 7.0 and Redis 8.2 with jemalloc (8.2's with 8-byte classes), the Redis 6.2 and Valkey wheels
     with glibc's malloc."""
-    counted = _counted_layout(target)
+    counted = replace(_counted_layout(target), scores=written_by or target)
     if not allocated:
         return counted
     alloc = counted.alloc
@@ -118,13 +120,15 @@ def _sds_bytes(length: int) -> int:
     return (1 if length < 32 else 3 if length < 256 else 5 if length < 65536 else 9) + length + 1
 
 
-def key_usage(key: bytes, entry, target, samples: int = 0, allocated: bool = False) -> int:
+def key_usage(key: bytes, entry, target: Target, samples: int = 0, allocated: bool = False,
+              written_by: Target | None = None) -> int:
     """MEMORY USAGE key SAMPLES ``samples`` (0: every element): the key's sds, its dict entry, the value; from
     Redis 8 and Valkey 8 the key lives in the value's object (no sds, no dict entry of its own). ``allocated``:
     what the allocator holds for it instead where MEMORY USAGE counts otherwise (``layout``): what the keys
-    add to used_memory."""
+    add to used_memory. ``written_by``: the target that wrote the file, when another (a sorted set's listpack
+    keeps the scores' text it was written with: Redis 7.2+ writes the shortest, earlier servers 17 digits)."""
     samples = samples or sys.maxsize  # (islice takes no more)
-    shape = layout(target, allocated)
+    shape = layout(target, allocated, written_by)
     if target.embedded_keys:
         return _keyed_object(key, entry, target, samples, shape)
     return sds(len(key), shape.alloc) + shape.entry + _value(entry, target, samples, shape)
@@ -188,7 +192,7 @@ def _value(entry, target, samples: int, shape: Layout) -> int:
         items = [x for f, v in value.items() for x in (f, v, b"%d" % ttls.get(f, 0))]
         return ROBJ + shape.blob(listpack_bytes(items)) + shape.alloc(LISTPACK_EX)
     if encoding in ("listpack", "ziplist"):
-        items = list(value if kind == "set" else _pairs(value, kind, target))
+        items = list(value if kind == "set" else _pairs(value, kind, shape.scores))
         return ROBJ + shape.blob(ziplist_bytes(items) if shape.ziplists else listpack_bytes(items))
     if target.embedded_keys and target.valkey_server:
         return ROBJ + _valkey_hashtable(value, kind, samples, target, entry.field_expires)

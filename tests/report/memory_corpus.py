@@ -9,7 +9,7 @@ import random
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from rdbtools.keyspace.memory import key_usage, overhead
 from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.model import KeyRecord
 from rdbtools.rdb.reader import open_rdb
-from rdbtools.rdb.targets import target_for
+from rdbtools.rdb.targets import target_for, target_for_version
 from tests.servers import SERVERS, start_server
 
 Command = list[str]
@@ -68,6 +68,8 @@ def _kinds(rng: random.Random, field_ttls: bool, suffix: str) -> Iterator[Comman
     for size, width in ((10, 10), (100, 20), (200, 10), (1000, 20), (5000, 12), (50, 100)):
         scores = (x for i in range(size) for x in (_score(rng, i), _text(rng, rng.randint(1, 2 * width))))
         yield ["ZADD", f"zset{size}x{width}{suffix}", *scores]
+    for size in (5, 20, 60, 120):  # fractional scores: their text in a listpack depends on the writer
+        yield ["ZADD", f"zfloat{size}{suffix}", *(x for _ in range(size) for x in (repr(rng.random()), _text(rng, 8)))]
     yield from _stream(rng, f"stream10{suffix}", 10, groups=0)
     yield from _stream(rng, f"stream1000{suffix}", 1000, groups=2)
     yield from _stream(rng, f"stream5000{suffix}", 5000, groups=1)
@@ -101,9 +103,11 @@ class Measured:
     rdb: Path | None = None
 
 
-def measure(server: str, commands: Iterator[Command], keep_rdb: Path | None = None) -> Measured:
-    """Build the corpus on the server, save it, start the server again from that file and measure."""
-    with start_server(server) as real:
+def measure(server: str, commands: Iterable[Command], keep_rdb: Path | None = None,
+            written_on: str | None = None) -> Measured:
+    """Build the corpus on the server (or the one it is ``written_on``), save it, start the server from that file
+    and measure."""
+    with start_server(written_on or server) as real:
         pipe = real.client().pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
@@ -111,10 +115,23 @@ def measure(server: str, commands: Iterator[Command], keep_rdb: Path | None = No
         rdb = real.save().read_bytes()
     if keep_rdb is not None:
         keep_rdb.write_bytes(rdb)
-    measured = Measured(server, rdb=keep_rdb)
+    return measure_file(server, rdb, keep_rdb)
+
+
+def measure_file(server: str, rdb: Path | bytes, path: Path | None = None, sample: int = 0,
+                 seed: int = 17) -> Measured:
+    """Start the server from an RDB file and measure its keys (of database 0; ``sample`` of them at random when
+    not 0) and its dataset; the model reads the file the server loaded."""
+    measured = Measured(server, rdb=path)
     with start_server(server, rdb=rdb) as real:
         client = real.client()
-        theirs = {key: client.memory_usage(key, samples=0) for key in client.scan_iter(count=1000)}
+        keys = list(client.scan_iter(count=1000))
+        if sample and sample < len(keys):
+            keys = random.Random(seed).sample(keys, sample)
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.memory_usage(key, samples=0)
+        theirs = dict(zip(keys, pipe.execute(), strict=True))
         measured.dataset = _keys_memory(client)
         client.execute_command("FLUSHALL", "SYNC")  # (Valkey frees lazily by default)
         measured.dataset -= _settled(lambda: _keys_memory(client))
@@ -140,18 +157,25 @@ def _keys_memory(client) -> int:
 
 
 def _model(measured: Measured, path: Path, theirs: dict[bytes, int], target) -> None:
-    keyspace = Keyspace()
+    """The model's figures, streaming the file: each key of ``theirs`` beside the server's, every key as
+    allocated into the dataset, the overhead lines from the keys counted per database."""
+    keyspace = Keyspace()  # (one key at a time: a file of millions of keys is read in flat memory)
+    counts: dict[int, int] = defaultdict(int)
+    expires: dict[int, int] = defaultdict(int)
     with open_rdb(path) as rdb:
+        written_by = target_for_version(80 if rdb.header.magic == "VALKEY" else rdb.header.version)
         for record in rdb:
-            if isinstance(record, KeyRecord):
-                keyspace.load(record, target=target)
-    for keys in keyspace.dbs.values():
-        for key, entry in keys.items():
-            measured.keys[key] = (entry.type, theirs[key], key_usage(key, entry, target))
-            measured.allocated += key_usage(key, entry, target, allocated=True)
-    counts = [len(keys) for keys in keyspace.dbs.values()]
-    expires = [sum(e.expire_ms is not None for e in keys.values()) for keys in keyspace.dbs.values()]
-    measured.model_overhead = overhead(counts, expires, target)
+            if not isinstance(record, KeyRecord):
+                continue
+            keyspace.load(record, target=target)
+            entry = keyspace.dbs[record.db].pop(record.key)
+            counts[record.db] += 1
+            expires[record.db] += entry.expire_ms is not None
+            measured.allocated += key_usage(record.key, entry, target, allocated=True, written_by=written_by)
+            if record.db == 0 and record.key in theirs:
+                usage = key_usage(record.key, entry, target, written_by=written_by)
+                measured.keys[record.key] = (entry.type, theirs[record.key], usage)
+    measured.model_overhead = overhead(counts.values(), (expires[db] for db in counts), target)
 
 
 def errors(measured: Measured) -> dict[str, tuple[int, float, float]]:
