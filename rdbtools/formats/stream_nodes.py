@@ -21,7 +21,9 @@ _ZERO = StreamId(0, 0)
 class Node:
     """One of Redis's listpacks: its master entry's id and fields, its live and deleted (flagged) entries,
     the id of its last entry (deleted or not) and its bytes besides the two counters (whose encodings
-    grow and shrink with them)."""
+    grow and shrink with them). ``preallocated``: the tail node an append created, whose listpack Redis
+    allocates stream-node-max-bytes (4 KB at most) ahead and shrinks to fit once the next node starts (a
+    loaded node is allocated to fit)."""
 
     master_id: StreamId
     fields: list[bytes]
@@ -29,6 +31,7 @@ class Node:
     live: int = 0
     deleted: int = 0
     last_id: StreamId = _ZERO
+    preallocated: bool = False
 
     @property
     def size(self) -> int:
@@ -91,7 +94,10 @@ def append(nodes: list[Node], entry: StreamEntry, max_entries: int, max_bytes: i
             tail = None
     names = [f for f, _ in pairs]
     if tail is None:  # header and end, the master entry's field count, fields and terminator
-        tail = Node(entry.id, names, 7 + int_size(len(names)) + sum(map(value_size, names)) + int_size(0))
+        if nodes:
+            nodes[-1].preallocated = False  # (lpShrinkToFit)
+        tail = Node(entry.id, names, 7 + int_size(len(names)) + sum(map(value_size, names)) + int_size(0),
+                    preallocated=True)
         nodes.append(tail)
     size = int_size(id_delta(entry.id.ms, tail.master_id.ms)) + int_size(id_delta(entry.id.seq, tail.master_id.seq)) \
         + sum([value_size(v) for _, v in pairs])
@@ -105,30 +111,51 @@ def append(nodes: list[Node], entry: StreamEntry, max_entries: int, max_bytes: i
 
 
 def build(entries: list[StreamEntry], max_entries: int, max_bytes: int) -> list[Node]:
-    """The nodes appending these entries one by one would make."""
+    """The nodes appending these entries one by one would make (allocated to fit, as a loaded stream's)."""
     nodes: list[Node] = []
     for entry in entries:
         append(nodes, entry, max_entries, max_bytes)
+    if nodes:
+        nodes[-1].preallocated = False
     return nodes
 
 
 def radix_tree_nodes(nodes: list[Node]) -> int:
-    """How many nodes Redis's radix tree holds for these listpacks (XINFO STREAM's radix-tree-nodes): keyed by
-    the master ids as 16 big-endian bytes, a shared run of bytes is one node, each branching point one, each
-    key's end one."""
-    keys = sorted(m.ms.to_bytes(8, "big") + m.seq.to_bytes(8, "big") for m in (n.master_id for n in nodes))
-    return _tree_nodes(keys, 0) if keys else 1
+    """How many nodes Redis's radix tree holds for these listpacks (XINFO STREAM's radix-tree-nodes), keyed by
+    their master ids."""
+    return len(radix_tree_node_sizes([id_key(node.master_id) for node in nodes]))
 
 
-def _tree_nodes(keys: list[bytes], depth: int) -> int:
+def id_key(stream_id: StreamId) -> bytes:
+    """A stream ID as Redis's radix trees hold it: 128 bits, big-endian."""
+    return stream_id.ms.to_bytes(8, "big") + stream_id.seq.to_bytes(8, "big")
+
+
+def radix_tree_node_sizes(keys: list[bytes]) -> list[int]:
+    """The bytes of each node of a radix tree (rax) holding these keys of one length: a shared run of bytes is
+    one node, each branching point one, each key's end one (the tree of no keys: its root)."""
+    return _node_sizes(sorted(keys), 0) if keys else [_node_size(0, 0)]
+
+
+def _node_sizes(keys: list[bytes], depth: int) -> list[int]:
+    """The node below a prefix of ``depth`` bytes (a leaf holding the key's value, a compressed run the keys
+    share, or a branch with a byte and a pointer a child), and those below it."""
     first, last = keys[0], keys[-1]  # sorted: the common prefix of all is that of the first and the last
-    end = depth
-    while end < 16 and first[end] == last[end]:
-        end += 1
-    count = 1 if end > depth else 0  # the run of shared bytes
-    if end == 16:
-        return count + 1  # the key's end
-    groups: dict[int, list[bytes]] = {}
-    for key in keys:
-        groups.setdefault(key[end], []).append(key)
-    return count + 1 + sum(_tree_nodes(group, end + 1) for group in groups.values())
+    if depth == len(first):
+        return [_node_size(0, 0, value=True)]
+    shared = depth
+    while shared < len(first) and first[shared] == last[shared]:
+        shared += 1
+    if shared > depth:
+        return [_node_size(shared - depth, 1), *_node_sizes(keys, shared)]
+    below, children, start = [], 0, 0
+    for i in range(1, len(keys) + 1):
+        if i == len(keys) or keys[i][depth] != keys[start][depth]:
+            below += _node_sizes(keys[start:i], depth + 1)
+            children, start = children + 1, i
+    return [_node_size(children, children), *below]
+
+
+def _node_size(chars: int, children: int, value: bool = False) -> int:
+    """A raxNode: a 4-byte header, its bytes padded to a pointer's alignment, child pointers, a value pointer."""
+    return 4 + chars + (8 - (chars + 4) % 8) % 8 + 8 * children + (8 if value else 0)

@@ -18,12 +18,14 @@ from functools import cache, partial
 from itertools import islice
 
 from rdbtools.formats.numbers import canonical_int64
+from rdbtools.formats.stream_nodes import id_key, radix_tree_node_sizes
 from rdbtools.rdb.targets import Target
 from rdbtools.rdb.writer import score_entry
 
 DICT_ENTRY = 24  # sizeof(dictEntry): a key's slot in the keyspace, and in the expires dict for a TTL
 ROBJ = 16  # sizeof(robj)
 QUICKLIST = 40  # sizeof(quicklist)
+STREAM_PREALLOCATION = 4096  # STREAM_LISTPACK_MAX_PRE_ALLOCATE: a new tail node's listpack (below the node's size)
 LISTPACK_EX = 24  # sizeof(listpackEx): a hash with field TTLs in a listpack (its expiry metadata, the listpack)
 FIELD_TTL = 24  # what a field's TTL adds to a hash table of Redis 7.4+ (measured on 8.2)
 SAMPLES = 5  # Redis's OBJ_COMPUTE_SIZE_DEF_SAMPLES: MEMORY USAGE averages this many elements of a big value
@@ -179,7 +181,7 @@ def _value(entry, target, samples: int, shape: Layout) -> int:
             return ROBJ + shape.blob(listpack_bytes(value))
         return ROBJ + QUICKLIST + _quicklist_nodes(value, target, samples, shape)
     if kind == "stream":
-        return _stream(value, shape, samples)
+        return _stream(value, shape, samples, min(STREAM_PREALLOCATION, target.stream_node_max_bytes or 1 << 30))
     if kind not in ("set", "hash", "zset"):
         return ROBJ + 64
     encoding = encoding_of(entry, target)
@@ -383,18 +385,19 @@ def _chained(mean: float) -> float:
     return expected
 
 
-def _stream(value, shape: Layout, samples: int) -> int:
+def _stream(value, shape: Layout, samples: int, preallocation: int) -> int:
     """A stream as objectComputeSize counts it: its struct, the radix tree of its nodes and their listpacks
     (the first ``samples`` averaged for all but the last), and each group's struct, PEL and consumers. Valkey
     counts what the trees were allocated, Redis guesses from their counts."""
     alloc = shape.alloc
     rax = partial(_rax_allocated, alloc=alloc) if shape.allocated_trees else _rax_guessed
-    size = ROBJ + shape.stream + rax([_id_key(node.master_id) for node in value.nodes or ()])
-    size += _listpacks([alloc(node.size) for node in value.nodes or ()], samples)
+    size = ROBJ + shape.stream + rax([id_key(node.master_id) for node in value.nodes or ()])
+    size += _listpacks([alloc(max(node.size, preallocation) if node.preallocated else node.size)
+                        for node in value.nodes or ()], samples)
     for group in value.groups:
-        size += shape.group + rax([_id_key(p.id) for p in group.pending]) + shape.nack * len(group.pending)
+        size += shape.group + rax([id_key(p.id) for p in group.pending]) + shape.nack * len(group.pending)
         for member in group.consumers:
-            size += shape.consumer + len(member.name) + rax([_id_key(i) for i in member.pending])
+            size += shape.consumer + len(member.name) + rax([id_key(i) for i in member.pending])
     if shape.group_refs and value.groups:
         return size + _group_refs(value.groups, alloc)
     return size
@@ -406,7 +409,7 @@ def _group_refs(groups, alloc: Allocator) -> int:
     holders: dict[bytes, int] = {}
     for group in groups:
         for pending in group.pending:
-            key = _id_key(pending.id)
+            key = id_key(pending.id)
             holders[key] = holders.get(key, 0) + 1
     return _rax_allocated(list(holders), alloc) + sum(alloc(48) + count * alloc(24) for count in holders.values())
 
@@ -418,47 +421,15 @@ def _listpacks(sizes: list[int], samples: int) -> int:
     return sum(sizes[:samples]) // samples * (len(sizes) - 1) + sizes[-1]
 
 
-def _id_key(stream_id) -> bytes:
-    """A stream ID as a radix tree holds it: 128 bits, big-endian."""
-    return stream_id.ms.to_bytes(8, "big") + stream_id.seq.to_bytes(8, "big")
-
-
 def _rax_guessed(keys: list[bytes]) -> int:
     """Redis's streamRadixTreeMemoryUsage, a guess from the tree's counts: 16 bytes an ID and 244 a node (a
     4-byte header and 30 pointers' worth; real nodes are far smaller)."""
-    return 16 * len(keys) + 244 * len(_rax_nodes(sorted(keys), 0))
+    return 16 * len(keys) + 244 * len(radix_tree_node_sizes(keys))
 
 
 def _rax_allocated(keys: list[bytes], alloc: Allocator) -> int:
     """Valkey's raxAllocSize: what the tree's struct and nodes were allocated."""
-    return alloc(32) + sum(alloc(node) for node in _rax_nodes(sorted(keys), 0))
-
-
-def _rax_nodes(keys: list[bytes], depth: int) -> list[int]:
-    """The bytes of each node of a radix tree holding these sorted keys of one length, below a prefix of ``depth``
-    bytes: the node there (a leaf holding the key's value, a compressed run the keys share, or a branch with a
-    byte and a pointer a child), and those below it."""
-    if not keys:
-        return [_rax_node(0, 0)]  # an empty tree's root
-    first, last = keys[0], keys[-1]
-    if depth == len(first):
-        return [_rax_node(0, 0, value=True)]
-    shared = depth
-    while shared < len(first) and first[shared] == last[shared]:
-        shared += 1
-    if shared > depth:
-        return [_rax_node(shared - depth, 1), *_rax_nodes(keys, shared)]
-    below, children, start = [], 0, 0
-    for i in range(1, len(keys) + 1):
-        if i == len(keys) or keys[i][depth] != keys[start][depth]:
-            below += _rax_nodes(keys[start:i], depth + 1)
-            children, start = children + 1, i
-    return [_rax_node(children, children), *below]
-
-
-def _rax_node(chars: int, children: int, value: bool = False) -> int:
-    """A node: a 4-byte header, its bytes padded to a pointer's alignment, child pointers, a value pointer."""
-    return 4 + chars + (8 - (chars + 4) % 8) % 8 + 8 * children + (8 if value else 0)
+    return alloc(32) + sum(alloc(node) for node in radix_tree_node_sizes(keys))
 
 
 # --- the dataset --------------------------------------------------------------------------------------

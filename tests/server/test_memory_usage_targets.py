@@ -117,3 +117,14 @@ def test_random_small_values_have_the_targets_memory_usage(pairs, target, kind, 
 def _encoding(port: int, steps: list[list[str]], key: str) -> bytes:
     _usage(port, steps, key)
     return RawClient(port).call(["OBJECT", "ENCODING", key])
+
+
+@pytest.mark.parametrize("target", ["redis-7.0", *TARGETS])
+def test_a_stream_grown_by_xadd_counts_its_tail_nodes_preallocation(pairs, target):
+    """XADD makes a new tail node's listpack stream-node-max-bytes (4 KB) ahead and shrinks it when the next
+    node starts: MEMORY USAGE of a stream of one node, and of several, as the server's."""
+    real, served = pairs(target)
+    for entries in (1, 150, 250):
+        steps = [["DEL", "st"]] + [["XADD", "st", f"{i + 1}-0", "field", "v" * (i % 30)] for i in range(entries)]
+        ours, theirs = _usage(served.port, steps, "st"), _usage(real.port, steps, "st")
+        assert _close_enough(target, ours, theirs), (entries, ours, theirs)
