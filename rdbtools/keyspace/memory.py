@@ -18,7 +18,7 @@ from functools import cache, partial
 from itertools import islice
 
 from rdbtools.formats.numbers import canonical_int64
-from rdbtools.formats.stream_nodes import id_key, radix_tree_node_sizes
+from rdbtools.formats.stream_nodes import id_key, radix_tree_node_sizes, value_size
 from rdbtools.rdb.targets import Target
 from rdbtools.rdb.writer import score_entry
 
@@ -235,19 +235,10 @@ def _intset_width(value) -> int:
     return 4 if low >= -(2**31) and high < 2**31 else 8
 
 
-def listpack_entry(element: bytes) -> int:
-    """One listpack entry: its encoding (an integer's, or a string's length header), data and back-length."""
-    number = canonical_int64(element) if len(element) <= 20 else None
-    if number is not None:
-        size = (1 if 0 <= number < 128 else 2 if -4096 <= number < 4096 else 3 if -(2**15) <= number < 2**15
-                else 4 if -(2**23) <= number < 2**23 else 5 if -(2**31) <= number < 2**31 else 9)
-    else:
-        size = len(element) + (1 if len(element) < 64 else 2 if len(element) < 4096 else 5)
-    return size + (1 if size < 128 else 2 if size < 16384 else 3)
-
-
 def listpack_bytes(elements: Iterable[bytes]) -> int:
-    return 7 + sum(listpack_entry(e) for e in elements)
+    """A listpack's bytes: its 6-byte header, entries (stream_nodes.value_size: an integer's encoding or a
+    string's length header, data and back-length) and end byte."""
+    return 7 + sum(map(value_size, elements))
 
 
 def ziplist_entry(element: bytes, previous: int) -> int:
@@ -279,7 +270,7 @@ def _quicklist_nodes(value, target, samples: int, shape: Layout) -> int:
     empty = 11 if shape.ziplists else 7
     nodes, packed, used, previous = [], 0, empty, 0
     for element in value:
-        entry = ziplist_entry(element, previous) if shape.ziplists else listpack_entry(element)
+        entry = ziplist_entry(element, previous) if shape.ziplists else value_size(element)
         if packed and (used + entry > limit or packed >= most):
             nodes.append((packed, used))
             if len(nodes) == samples:
@@ -302,6 +293,7 @@ def _quicklist_nodes(value, target, samples: int, shape: Layout) -> int:
     return size * count // len(nodes)
 
 
+@cache
 def skiplist_node(alloc: Allocator, fixed: int = 24) -> int:
     """A skiplist node's expected allocation: ``fixed`` bytes and 16 a level, a node having k levels with
     probability 0.75 * 0.25^(k-1) (Redis's ZSKIPLIST_P, at most 32 levels). MEMORY USAGE measures the real nodes,
