@@ -5,11 +5,15 @@ converts only upwards, so a value marked as converted (rdb/model.py's Marked typ
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rdbtools.formats.numbers import canonical_int64
-from rdbtools.rdb.model import HASHTABLE_HASH, HASHTABLE_SET, LISTPACK_SET, SKIPLIST_ZSET
+from rdbtools.rdb.model import HASHTABLE_HASH, HASHTABLE_SET, LISTPACK_SET, RAW_STRING, SKIPLIST_ZSET
 from rdbtools.rdb.targets import Target
+from rdbtools.rdb.writer import one_listpack
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.model import Entry
 
 
 def set_encoding(kind: str, members: Collection[bytes], target: Target) -> str:
@@ -51,3 +55,26 @@ def loaded_type(kind: str, stored_as: str, value: Any, target: Target) -> str:
     if kind == "list":
         return target.new_list
     return kind
+
+
+def encoding_of(entry: Entry, target: Target) -> str:
+    """OBJECT ENCODING as the target server would answer for this value (a keyspace entry's)."""
+    value = entry.value
+    if entry.type == "string":
+        if entry.type is RAW_STRING:
+            return "raw"
+        if canonical_int64(value) is not None:
+            return "int"
+        return "embstr" if len(value) <= 44 else "raw"
+    if entry.type == "list":
+        return "listpack" if target.list_conversions and one_listpack(value, target) else "quicklist"
+    if entry.type == "set":
+        return set_encoding(entry.type, value, target)
+    if entry.type == "zset":
+        return ("listpack" if target.listpacks else "ziplist") if small_zset(entry.type, value, target) else "skiplist"
+    if entry.type == "hash":
+        small = small_hash(entry.type, value, target)
+        if not small:
+            return "hashtable"
+        return ("listpackex" if entry.field_expires else "listpack") if target.listpacks else "ziplist"
+    return entry.type

@@ -19,6 +19,7 @@ from itertools import islice
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.formats.stream_nodes import id_key, radix_tree_node_sizes, value_size
+from rdbtools.keyspace.encodings import encoding_of
 from rdbtools.rdb.targets import Target
 from rdbtools.rdb.writer import score_entry
 
@@ -200,12 +201,6 @@ def _value(entry, target, samples: int, shape: Layout) -> int:
         return ROBJ + _valkey_hashtable(value, kind, samples, target, entry.field_expires)
     fields_ttls = FIELD_TTL * len(entry.field_expires or ())  # (a hash's: its dict's metadata per field)
     return ROBJ + _hashtable(value, kind, samples, shape) + fields_ttls
-
-
-def encoding_of(entry, target) -> str:
-    from rdbtools.server.commands import encoding_of as encoding
-
-    return encoding(entry, target)
 
 
 def _string(value: bytes, shape: Layout) -> int:

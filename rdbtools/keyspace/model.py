@@ -14,12 +14,9 @@ from typing import Any
 
 from rdbtools.keyspace.access import Access
 from rdbtools.keyspace.encodings import loaded_type
-from rdbtools.rdb.model import Function, KeyRecord, Marked, ModuleValue
+from rdbtools.rdb.model import Function, KeyRecord, ModuleValue
 from rdbtools.rdb.targets import Target
 
-#: a string Redis keeps "raw" whatever its length, as the commands that build it in place leave it (APPEND
-#: to a key, SETRANGE, SETBIT, BITFIELD, BITOP)
-RAW_STRING = Marked("string")
 _CONVERTIBLE = frozenset({"set", "hash", "zset", "list"})
 
 

@@ -232,6 +232,9 @@ HASHTABLE_SET = Marked("set")
 LISTPACK_SET = Marked("set")  # Redis 7.2+: left intset for a listpack (a hash table later still)
 HASHTABLE_HASH = Marked("hash")
 SKIPLIST_ZSET = Marked("zset")
+#: a string Redis keeps "raw" whatever its length, as the commands that build it in place leave it (APPEND
+#: to a key, SETRANGE, SETBIT, BITFIELD, BITOP)
+RAW_STRING = Marked("string")
 
 
 @cache

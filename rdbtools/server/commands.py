@@ -22,10 +22,10 @@ from rdbtools.keyspace.commands import (
     subcommand_error,
 )
 from rdbtools.keyspace.commands.scanning import scan_cursor
-from rdbtools.keyspace.encodings import set_encoding, small_hash, small_zset
-from rdbtools.keyspace.model import RAW_STRING, Entry
+from rdbtools.keyspace.encodings import encoding_of
+from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.rdb.writer import encode_value, one_listpack, quicklist_nodes
+from rdbtools.rdb.writer import encode_value, quicklist_nodes
 from rdbtools.server import admin, digest, eviction, migrate, replication
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError
@@ -473,31 +473,6 @@ def _refcount(server, entry) -> int:
 
 _POLICY_SWITCH = ("Please note that when switching between policies at runtime LRU and LFU data will take some time "
                   "to adjust.")
-
-
-def encoding_of(entry, target) -> str:
-    """OBJECT ENCODING as the target server would answer for this value."""
-    from rdbtools.formats.numbers import canonical_int64
-
-    value = entry.value
-    if entry.type == "string":
-        if entry.type is RAW_STRING:
-            return "raw"
-        if canonical_int64(value) is not None:
-            return "int"
-        return "embstr" if len(value) <= 44 else "raw"
-    if entry.type == "list":
-        return "listpack" if target.list_conversions and one_listpack(value, target) else "quicklist"
-    if entry.type == "set":
-        return set_encoding(entry.type, value, target)
-    if entry.type == "zset":
-        return ("listpack" if target.listpacks else "ziplist") if small_zset(entry.type, value, target) else "skiplist"
-    if entry.type == "hash":
-        small = small_hash(entry.type, value, target)
-        if not small:
-            return "hashtable"
-        return ("listpackex" if entry.field_expires else "listpack") if target.listpacks else "ziplist"
-    return entry.type
 
 
 # --- server ----------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 
 from rdbtools.keyspace.commands import SYNTAX, CommandError, command, g17, integer
+from rdbtools.keyspace.encodings import encoding_of
 
 INVALID_CURSOR = "ERR invalid cursor"
 _ULONG = 1 << 64
@@ -100,8 +101,6 @@ def _has_novalues(target) -> bool:
 
 
 def _compact(e, entry) -> bool:
-    from rdbtools.server.commands import encoding_of
-
     return encoding_of(entry, e.target) in _COMPACT
 
 

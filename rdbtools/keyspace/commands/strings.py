@@ -19,7 +19,8 @@ from rdbtools.keyspace.commands import (
     invalid_expire_time,
     long_double,
 )
-from rdbtools.keyspace.model import RAW_STRING, Entry
+from rdbtools.keyspace.model import Entry
+from rdbtools.rdb.model import RAW_STRING
 
 _PLAIN = "string"  # the type of a string that is not raw (the literal every module shares, interned)
 _TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
@@ -41,7 +42,7 @@ def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: 
            event: bytes | None = b"set", past: bool = False, looked: bool = False, raw: bool = False) -> None:
     """Store a string whatever the key held, telling "new" (when it held nothing), the command's event
     and "expire" (when given one), in Redis's order; ``looked``: the command's lookup of the key was its
-    access (this one is not); ``raw``: built in place (model.RAW_STRING)."""
+    access (this one is not); ``raw``: built in place (RAW_STRING)."""
     if past and e.target.past_expiry_told_expired and not e.loading:
         e.expire_now(key)
         return
