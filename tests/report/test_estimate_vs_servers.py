@@ -31,10 +31,11 @@ def _within_the_goal(measured) -> None:
 
 def test_strings_are_estimated_to_the_byte(measured):
     """A string's figure holds no randomness (no hash seed, no skiplist level, no history): the estimate is
-    the server's, but for glibc's occasional chunk 16 bytes larger than asked for (Redis 6.2 and Valkey here)."""
+    the server's, but for glibc's occasional chunk 16 bytes larger than asked for (Redis 6.2 and Valkey here),
+    for each of a long string's two allocations (its object and its sds)."""
     for key, (kind, theirs, ours) in measured.keys.items():
         if kind == "string":
-            assert 0 <= theirs - ours <= 16, (measured.server, key, ours, theirs)
+            assert 0 <= theirs - ours <= 32, (measured.server, key, ours, theirs)
 
 
 def test_the_keys_and_overhead_lines_sum_to_what_the_server_holds_for_them(measured):
