@@ -305,6 +305,8 @@ def value_from_json(kind: str, value: Any) -> Any:
         return stream_from_json(value)
     if kind == "array":
         return array_from_json(value)
+    if kind != "module":
+        raise ValueError(f"unknown type {kind!r}")
     return ModuleValue(value["module_id"], value["module"], value["encver"], base64.b64decode(value["payload"]["b64"]))
 
 
