@@ -61,18 +61,7 @@ class Keyspace:
             return
         if key is not None:
             record = replace(record, db=db, key=key, expire_ms=expire_ms, idle=idle, freq=freq)
-        value = record.value
-        if record.type == "set":
-            value = dict.fromkeys(value)
-        elif record.type == "zset" or record.type == "hash":
-            value = dict(value)
-        elif record.type == "list":
-            value = deque(value)  # pushes and pops at both ends
-        ttls = dict(record.field_expires) if record.field_expires else None
-        kind = record.type
-        if target is not None and kind in _CONVERTIBLE:
-            kind = loaded_type(kind, record.encoding, value, target)
-        entry = self.db(record.db)[record.key] = Entry(kind, value, record.expire_ms, ttls)
+        entry = self.db(record.db)[record.key] = loaded_entry(record, target)
         if record.idle is not None or record.freq is not None:
             entry.lru = self.access.restored(entry.lru, record.freq, record.idle)
 
@@ -99,6 +88,23 @@ class Keyspace:
         elif entry.type == "module" and not isinstance(value, ModuleValue):
             value = value.module_value()  # a vector set commands changed, written anew
         return KeyRecord(db, key, entry.type, "", 0, value, entry.expire_ms, idle, freq, entry.field_expires or None)
+
+
+def loaded_entry(record: KeyRecord, target: Target | None = None) -> Entry:
+    """A file's record as a server holds its value (the one conversion serve's loading and ``rdbtool report``
+    share); with the ``target``, a set, hash or zset past its compact form is marked so."""
+    value = record.value
+    if record.type == "set":
+        value = dict.fromkeys(value)
+    elif record.type == "zset" or record.type == "hash":
+        value = dict(value)
+    elif record.type == "list":
+        value = deque(value)  # pushes and pops at both ends
+    ttls = dict(record.field_expires) if record.field_expires else None
+    kind = record.type
+    if target is not None and kind in _CONVERTIBLE:
+        kind = loaded_type(kind, record.encoding, value, target)
+    return Entry(kind, value, record.expire_ms, ttls)
 
 
 def library_name(source: bytes) -> bytes:
