@@ -101,6 +101,12 @@ class ServeProcessError(RdbtoolError):
     hint = "its log, quoted above, says why"
 
 
+class MissingDependency(InputError):
+    """An optional extra a feature needs is not installed."""
+
+    hint = "install the extra named, or choose another format"
+
+
 def format_key(key: bytes) -> str:
     """Show a binary-safe key in one line: printable ASCII as is, other bytes escaped."""
     text = repr(key)[2:-1]

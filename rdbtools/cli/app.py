@@ -22,7 +22,8 @@ app = typer.Typer(
 
 
 #: command name -> the module that registers it
-COMMANDS = {"check-aof": "check_aof", "convert": "convert", "dump": "dump", "serve": "serve", "verify": "verify"}
+COMMANDS = {"check-aof": "check_aof", "convert": "convert", "dump": "dump", "report": "report", "serve": "serve",
+            "verify": "verify"}
 
 
 @app.callback()

@@ -340,3 +340,20 @@ def target_for_version(rdb_version: int) -> Target:
     if rdb_version not in _BY_VERSION:
         raise UnsupportedError(f"rdbtool writes RDB versions 6-12 and 80 (Valkey), not {rdb_version}")
     return TARGETS[_BY_VERSION[rdb_version]]
+
+
+def writer_target(magic: str, rdb_version: int, aux: dict[bytes, bytes]) -> Target:
+    """The table's entry for the server that wrote a file: by its ``valkey-ver`` (Valkey 8 files say REDIS and
+    ``redis-ver`` 7.2.4 too) or ``redis-ver`` aux field, the nearest version not newer (the family's oldest when
+    all are); by the RDB version when neither field names a version."""
+    for field, family in ((b"valkey-ver", "valkey"), (b"redis-ver", "redis")):
+        match = re.match(rb"(\d+)\.(\d+)", aux.get(field, b""))
+        if match is None:
+            continue
+        wanted = (int(match[1]), int(match[2]))
+        known = sorted((t.version, t) for t in TARGETS.values() if t.name.startswith(family + "-"))
+        older = [t for version, t in known if version <= wanted]
+        return older[-1] if older else known[0][1]
+    if magic == "VALKEY":
+        return TARGETS["valkey-9.1"]
+    return TARGETS[_BY_VERSION.get(max(rdb_version, min(_BY_VERSION)), NEWEST.name)]

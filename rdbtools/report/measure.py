@@ -1,0 +1,99 @@
+"""One key of a file as the report sees it: its bytes in the target server (the memory model's MEMORY USAGE
+SAMPLES 0), OBJECT ENCODING, element count, largest element and the threshold that made it leave its compact
+encoding."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rdbtools.formats.numbers import canonical_int64
+from rdbtools.keyspace.model import Entry, loaded_entry
+from rdbtools.rdb.model import KeyRecord, ModuleValue, SparseArray, Stream
+from rdbtools.rdb.targets import Target
+from rdbtools.server.commands import encoding_of
+from rdbtools.server.memory import key_usage
+
+
+@dataclass(slots=True, frozen=True)
+class KeyFacts:
+    """What the report keeps of a key (its value is dropped once measured)."""
+
+    db: int
+    key: bytes
+    type: str
+    encoding: str  # OBJECT ENCODING as the target answers it
+    bytes: int  # MEMORY USAGE key SAMPLES 0
+    elements: int  # a string and a module value count 1
+    largest_element: int  # bytes of its largest element: a string's length, a hash's field and value, ...
+    expire_ms: int | None
+    past_threshold: str | None  # the configuration directive whose limit the value exceeds, if one does
+
+
+def measure(record: KeyRecord, target: Target) -> KeyFacts:
+    entry = loaded_entry(record, target)
+    encoding = encoding_of(entry, target)
+    elements, largest = _elements(entry.value)
+    return KeyFacts(record.db, record.key, record.type, encoding, key_usage(record.key, entry, target, 0),
+                    elements, largest, record.expire_ms, past_threshold(entry, encoding, target))
+
+
+def _elements(value: object) -> tuple[int, int]:
+    """(count, the largest's bytes) of a value as the keyspace holds it."""
+    if isinstance(value, bytes):
+        return 1, len(value)
+    if isinstance(value, dict):  # hash: field and value; zset: the member; set: the member
+        if not value:
+            return 0, 0
+        first = next(iter(value.values()))
+        if isinstance(first, bytes):
+            return len(value), max(len(f) + len(v) for f, v in value.items())
+        return len(value), max(map(len, value))
+    if isinstance(value, Stream):
+        return value.length, max((sum(len(f) + len(v) for f, v in e.fields) for e in value.entries), default=0)
+    if isinstance(value, ModuleValue):
+        return 1, len(value.payload)
+    if isinstance(value, SparseArray):
+        return len(value.elements), max((len(v) if isinstance(v, bytes) else 8 for _, _, v in value.elements),
+                                        default=0)
+    items = list(value)  # type: ignore[call-overload]  # a list (deque)
+    return len(items), max(map(len, items), default=0)
+
+
+def past_threshold(entry: Entry, encoding: str, target: Target) -> str | None:
+    """The directive (as the target's redis.conf names it) whose limit put the value in its full encoding: a
+    value converted by the commands that built it, then shrunk, names none."""
+    value, kind = entry.value, entry.type
+    form = "listpack" if target.listpacks else "ziplist"
+    if kind == "list":
+        return "list-max-listpack-size" if target.list_conversions and encoding == "quicklist" else None
+    if kind == "set":
+        return _set_threshold(value, encoding, target)
+    if kind == "hash" and encoding == "hashtable":
+        limit = target.hash_max_listpack_value
+        longest = max((max(len(f), len(v)) for f, v in value.items()), default=0)
+        return _first_past(f"hash-max-{form}", len(value), target.hash_max_listpack_entries, longest, limit)
+    if kind == "zset" and encoding == "skiplist":
+        longest = max(map(len, value), default=0)
+        return _first_past(f"zset-max-{form}", len(value), target.zset_max_listpack_entries, longest,
+                           target.zset_max_listpack_value)
+    return None
+
+
+def _first_past(directive: str, count: int, most: int, longest: int, limit: int) -> str | None:
+    if count > most:
+        return f"{directive}-entries"
+    return f"{directive}-value" if longest > limit else None
+
+
+def _set_threshold(members: dict, encoding: str, target: Target) -> str | None:
+    numbers = all(len(m) <= 20 and canonical_int64(m) is not None for m in members)
+    if encoding == "intset":
+        return None
+    if numbers and len(members) > target.set_max_intset_entries and (encoding == "listpack"
+                                                                       or not target.set_listpacks):
+        return "set-max-intset-entries"
+    if encoding != "hashtable" or not target.set_listpacks:
+        return None
+    longest = max(map(len, members), default=0)
+    return _first_past("set-max-listpack", len(members), target.set_max_listpack_entries, longest,
+                       target.set_max_listpack_value)

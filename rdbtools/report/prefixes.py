@@ -1,0 +1,93 @@
+"""Key prefixes (``user:``, ``user:42:``) and the keys and bytes under each, in a tree of bounded size.
+
+A key counts under each of its prefixes down to ``depth`` separators. Once the tree holds ``limit`` prefixes a
+new one is counted in its parent's "other" bucket instead (deeper ones then not at all), so memory stays flat
+whatever the file; a prefix's numbers always include everything under it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+ROOT = b""  # the parent of the first level's prefixes
+
+
+@dataclass(slots=True)
+class Node:
+    keys: int
+    bytes: int
+    depth: int
+    parent: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PrefixRow:
+    """A prefix, or (``other``) what its parent holds under prefixes the tree had no room for."""
+
+    prefix: bytes  # for an "other" row: the parent's prefix
+    depth: int
+    keys: int
+    bytes: int
+    other: bool = False
+
+
+class PrefixTree:
+    def __init__(self, separators: Iterable[str] = (":",), depth: int = 3, limit: int = 10_000) -> None:
+        marks = sorted({s.encode() for s in separators if s}, key=len, reverse=True)
+        if not marks:
+            raise ValueError("a separator cannot be empty")
+        self.pattern = re.compile(b"|".join(map(re.escape, marks)))
+        self.depth, self.limit = depth, limit
+        self.nodes: dict[bytes, Node] = {}
+        self.others: dict[bytes, list[int]] = {}  # parent prefix -> [keys, bytes]
+
+    def prefixes(self, key: bytes) -> Iterator[bytes]:
+        """The key's prefixes, shortest first, each ending with its separator."""
+        if self.depth <= 0:
+            return
+        for level, match in enumerate(self.pattern.finditer(key), 1):
+            yield key[:match.end()]
+            if level == self.depth:
+                return
+
+    def add(self, key: bytes, size: int) -> None:
+        parent = ROOT
+        for level, prefix in enumerate(self.prefixes(key), 1):
+            if not self._count(prefix, level, parent, 1, size):
+                return
+            parent = prefix
+
+    def _count(self, prefix: bytes, depth: int, parent: bytes, keys: int, size: int) -> bool:
+        """Add to the prefix's node; False when it has none (counted in the parent's other bucket)."""
+        node = self.nodes.get(prefix)
+        if node is None:
+            if len(self.nodes) >= self.limit:
+                other = self.others.setdefault(parent, [0, 0])
+                other[0] += keys
+                other[1] += size
+                return False
+            node = self.nodes[prefix] = Node(0, 0, depth, parent)
+        node.keys += keys
+        node.bytes += size
+        return True
+
+    def merge(self, tree: PrefixTree) -> None:
+        """Another file's tree into this one, parents first: what has no room goes to the parent's other
+        bucket; under a parent with no node of its own it is already counted in an ancestor's."""
+        for prefix, node in sorted(tree.nodes.items(), key=lambda item: item[1].depth):
+            if node.parent == ROOT or node.parent in self.nodes:
+                self._count(prefix, node.depth, node.parent, node.keys, node.bytes)
+        for parent, (keys, size) in tree.others.items():
+            if parent == ROOT or parent in self.nodes:
+                other = self.others.setdefault(parent, [0, 0])
+                other[0] += keys
+                other[1] += size
+
+    def rows(self) -> list[PrefixRow]:
+        """Every prefix and other bucket, the most bytes first (ties by prefix)."""
+        rows = [PrefixRow(p, n.depth, n.keys, n.bytes) for p, n in self.nodes.items()]
+        rows += [PrefixRow(p, self.nodes[p].depth + 1 if p else 1, keys, size, True)
+                 for p, (keys, size) in self.others.items()]
+        return sorted(rows, key=lambda row: (-row.bytes, row.prefix, row.other))

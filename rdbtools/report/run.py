@@ -1,0 +1,114 @@
+"""Reading the files: each in one pass, in this process or (``jobs``) in worker processes, their summaries
+merged into one report in the order the files were named. Per-key rows go to the caller's writer in that
+order too: a worker spools its rows to a temporary file, read back batch by batch (memory stays flat)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from rdbtools.rdb.model import Aux, KeyRecord
+from rdbtools.rdb.reader import open_rdb
+from rdbtools.rdb.targets import Target, writer_target
+from rdbtools.report.measure import measure
+from rdbtools.report.rows import Row, RowWriter
+from rdbtools.report.summary import Options, Summary
+
+BATCH = 10_000  # rows handed to the writer at once
+
+RowSink = Callable[[list[Row]], None]
+
+
+@dataclass
+class FileReport:
+    """One file's line of the report."""
+
+    path: str
+    target: str  # the server whose memory the bytes are
+    summary: Summary
+
+
+@dataclass
+class Report:
+    options: Options
+    files: list[FileReport] = field(default_factory=list)
+    summary: Summary = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.summary = Summary(self.options)
+
+    def add(self, file: FileReport) -> None:
+        self.files.append(file)
+        self.summary.merge(file.summary)
+
+
+def report_file(path: str, options: Options, target: Target | None = None, rows: RowSink | None = None) -> FileReport:
+    """One file's summary, each key measured for ``target`` (by default the server that wrote the file)."""
+    summary = Summary(options)
+    aux: dict[bytes, bytes] = {}
+    batch: list[Row] = []
+    with open_rdb(path) as rdb:
+        for record in rdb:
+            if record.__class__ is KeyRecord:
+                if target is None:
+                    target = writer_target(rdb.header.magic, rdb.header.version, aux)
+                facts = measure(record, target)  # type: ignore[arg-type]
+                summary.add(facts, path)
+                if rows is not None:
+                    batch.append((path, facts))
+                    if len(batch) >= BATCH:
+                        rows(batch)
+                        batch = []
+            elif record.__class__ is Aux:
+                aux[record.name] = record.value  # type: ignore[union-attr]
+        if target is None:
+            target = writer_target(rdb.header.magic, rdb.header.version, aux)
+    if rows is not None and batch:
+        rows(batch)
+    return FileReport(path, target.name, summary)
+
+
+def report_files(paths: list[str], options: Options, target: Target | None = None, rows: RowWriter | None = None,
+                 jobs: int = 1) -> Report:
+    """Every file's summary and the whole's, the rows written in file order; ``jobs`` processes at once."""
+    report = Report(options)
+    if jobs <= 1 or len(paths) <= 1:
+        for path in paths:
+            report.add(report_file(path, options, target, rows.write if rows else None))
+        return report
+    with tempfile.TemporaryDirectory(prefix="rdbtool-report-") as spools, \
+            ProcessPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
+        spooled = [os.path.join(spools, f"{n}.rows") if rows else None for n in range(len(paths))]
+        for file, spool in zip(pool.map(_report_in_worker, paths, [options] * len(paths),
+                                        [target] * len(paths), spooled), spooled, strict=True):
+            report.add(file)
+            if rows is not None and spool is not None:
+                for batch in _read_spool(spool):
+                    rows.write(batch)
+                os.unlink(spool)
+    return report
+
+
+def _report_in_worker(path: str, options: Options, target: Target | None, spool: str | None) -> FileReport:
+    if spool is None:
+        return report_file(path, options, target)
+    with open(spool, "wb") as out:
+        return report_file(path, options, target, lambda batch: _spool(out, batch))
+
+
+def _spool(out: BinaryIO, batch: list[Row]) -> None:
+    pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _read_spool(path: str) -> Iterator[list[Row]]:
+    with open(path, "rb") as spool:
+        while True:
+            try:
+                yield pickle.load(spool)
+            except EOFError:
+                return

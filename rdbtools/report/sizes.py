@@ -1,0 +1,29 @@
+"""Byte counts as people write them (``10mb``, ``1.5GB``) and as the report prints them."""
+
+from __future__ import annotations
+
+import re
+
+#: Redis's units (its memtoull): k, m, g are powers of 1000, kb, mb, gb powers of 1024
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*")
+
+
+def parse_size(text: str) -> int:
+    """A size as redis.conf takes it (``maxmemory 1.5gb``), fractions too: bytes, rounded down."""
+    match = _SIZE.fullmatch(text.lower())
+    if match is None or match[2] not in _UNITS:
+        raise ValueError(f"invalid size {text!r}: a number with an optional unit b, k, kb, m, mb, g, gb")
+    return int(float(match[1]) * _UNITS[match[2]])
+
+
+def human_size(size: int) -> str:
+    """Bytes in the largest binary unit that keeps the number at least 1 (``1.5 MiB``)."""
+    if size < 1024:
+        return f"{size} B"
+    value, unit = size / 1024, "KiB"
+    for bigger in ("MiB", "GiB", "TiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, bigger
+    return f"{value:.1f} {unit}"

@@ -1,0 +1,119 @@
+"""The report's aggregates, folded one key at a time and merged across files: totals per database, type and
+encoding, the top keys and largest elements (heaps of ``top``), the prefix tree, TTLs, thresholds passed.
+Nothing grows with the number of keys."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rdbtools.report.measure import KeyFacts
+from rdbtools.report.prefixes import PrefixTree
+
+HOUR_MS = 3_600_000
+#: a key's TTL bucket: the first whose bound its remaining time is below (expired: at or before "now")
+TTL_BUCKETS = (("expired", 1), ("< 1 hour", HOUR_MS), ("< 1 day", 24 * HOUR_MS), ("< 1 week", 7 * 24 * HOUR_MS),
+               ("< 30 days", 30 * 24 * HOUR_MS))
+NO_TTL, LONGER = "none", ">= 30 days"
+TTL_ORDER = (NO_TTL, *(name for name, _ in TTL_BUCKETS), LONGER)
+
+#: (sort key, facts): ties in bytes ordered by file, database, key and place in the file (a file may repeat a
+#: key), so any order of arrival (one process or many) keeps the same keys
+Ranked = tuple[int, str, int, bytes, int, KeyFacts]
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the caller chooses about the aggregates."""
+
+    top: int = 20
+    separators: tuple[str, ...] = (":",)
+    depth: int = 3
+    max_prefixes: int = 10_000
+    now_ms: int = 0  # TTLs are measured from here
+
+
+def ttl_bucket(expire_ms: int | None, now_ms: int) -> str:
+    if expire_ms is None:
+        return NO_TTL
+    left = expire_ms - now_ms
+    for name, bound in TTL_BUCKETS:
+        if left < bound:
+            return name
+    return LONGER
+
+
+@dataclass
+class Summary:
+    options: Options
+    keys: int = 0
+    bytes: int = 0
+    #: name -> [keys, bytes] for each grouping
+    dbs: dict[int, list[int]] = field(default_factory=dict)
+    types: dict[str, list[int]] = field(default_factory=dict)
+    encodings: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # by (type, encoding)
+    ttls: dict[str, list[int]] = field(default_factory=dict)
+    thresholds: dict[str, list[int]] = field(default_factory=dict)
+    expires: dict[int, int] = field(default_factory=dict)  # keys with a TTL per database (the expires dicts)
+    top_keys: list[Ranked] = field(default_factory=list)
+    largest_elements: list[Ranked] = field(default_factory=list)
+    prefixes: PrefixTree = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prefixes = PrefixTree(self.options.separators, self.options.depth, self.options.max_prefixes)
+
+    def add(self, facts: KeyFacts, file: str) -> None:
+        size = facts.bytes
+        self.keys += 1
+        self.bytes += size
+        _count(self.dbs, facts.db, 1, size)
+        _count(self.types, facts.type, 1, size)
+        _count(self.encodings, (facts.type, facts.encoding), 1, size)
+        _count(self.ttls, ttl_bucket(facts.expire_ms, self.options.now_ms), 1, size)
+        if facts.expire_ms is not None:
+            self.expires[facts.db] = self.expires.get(facts.db, 0) + 1
+        if facts.past_threshold:
+            _count(self.thresholds, facts.past_threshold, 1, size)
+        place = self.keys
+        _keep(self.top_keys, (size, file, facts.db, facts.key, place, facts), self.options.top)
+        _keep(self.largest_elements, (facts.largest_element, file, facts.db, facts.key, place, facts),
+              self.options.top)
+        self.prefixes.add(facts.key, size)
+
+    def merge(self, other: Summary) -> None:
+        self.keys += other.keys
+        self.bytes += other.bytes
+        for mine, theirs in ((self.dbs, other.dbs), (self.types, other.types), (self.encodings, other.encodings),
+                             (self.ttls, other.ttls), (self.thresholds, other.thresholds)):
+            for name, (keys, size) in theirs.items():
+                _count(mine, name, keys, size)
+        for db, count in other.expires.items():
+            self.expires[db] = self.expires.get(db, 0) + count
+        for ranked in other.top_keys:
+            _keep(self.top_keys, ranked, self.options.top)
+        for ranked in other.largest_elements:
+            _keep(self.largest_elements, ranked, self.options.top)
+        self.prefixes.merge(other.prefixes)
+
+
+def _count(groups: dict, name: object, keys: int, size: int) -> None:
+    counts = groups.get(name)
+    if counts is None:
+        groups[name] = [keys, size]
+    else:
+        counts[0] += keys
+        counts[1] += size
+
+
+def _keep(heap: list[Ranked], ranked: Ranked, top: int) -> None:
+    """Keep the ``top`` greatest in a min-heap."""
+    if len(heap) < top:
+        heapq.heappush(heap, ranked)
+    elif top and ranked > heap[0]:  # (the places differ: facts are never compared)
+        heapq.heapreplace(heap, ranked)
+
+
+def ranked(heap: Iterable[Ranked]) -> list[Ranked]:
+    """A heap's entries, greatest first."""
+    return sorted(heap, key=lambda entry: entry[:5], reverse=True)

@@ -1,0 +1,167 @@
+"""``rdbtool report`` on a file a real Redis 7.0 wrote: every key's type, encoding and TTL as that server
+answers them, totals that add up to the per-key table, top lists, prefixes, TTL buckets, thresholds, gates."""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+
+import pytest
+
+from rdbtools.export.records import bytes_from_json
+from rdbtools.keyspace.model import Keyspace
+from rdbtools.rdb.model import KeyRecord
+from rdbtools.rdb.reader import open_rdb
+from rdbtools.rdb.targets import target_for
+from rdbtools.server.memory import key_usage
+from tests.report.conftest import json_report, jsonl_rows, run
+
+TOP = 5
+
+
+@pytest.fixture(scope="module")
+def reported(written, tmp_path_factory):
+    """(the JSON summary, the per-key rows as jsonl) of one run."""
+    rows = tmp_path_factory.mktemp("rows") / "rows.jsonl"
+    doc = json_report(written.path, "--now-ms", written.now_ms, "--top", TOP, "--per-key", "jsonl", "-o", rows)
+    return doc, jsonl_rows(rows)
+
+
+def _by_key(rows: list[dict]) -> dict[tuple[int, bytes], dict]:
+    return {(row["db"], bytes_from_json(row["key"])): row for row in rows}
+
+
+def test_every_key_has_the_type_encoding_and_expiry_the_server_answers(written, reported):
+    _, rows = reported
+    table = _by_key(rows)
+    assert len(table) == len(rows) == len(written.keys)
+    for server_key in written.keys:
+        row = table[server_key.db, server_key.key]
+        assert (row["type"], row["encoding"], row["expire_ms"]) == (
+            server_key.type, server_key.encoding, server_key.expire_ms), server_key.key
+
+
+def test_each_key_counts_what_the_memory_model_says_for_samples_0(written, reported):
+    """The bytes are the model's MEMORY USAGE ... SAMPLES 0 of the key as serve loads it."""
+    _, rows = reported
+    table = _by_key(rows)
+    keyspace, target = Keyspace(), target_for("redis-7.0")
+    with open_rdb(written.path) as rdb:
+        for record in rdb:
+            if isinstance(record, KeyRecord):
+                keyspace.load(record, target=target)
+    for db, keys in keyspace.dbs.items():
+        for key, entry in keys.items():
+            assert table[db, key]["bytes"] == key_usage(key, entry, target, 0), key
+
+
+def _grouped(rows: list[dict], *fields: str) -> dict:
+    groups: dict = defaultdict(lambda: [0, 0])
+    for row in rows:
+        counts = groups[tuple(row[f] for f in fields)]
+        counts[0] += 1
+        counts[1] += row["bytes"]
+    return groups
+
+
+def test_totals_per_database_type_and_encoding_add_up_the_keys(reported):
+    doc, rows = reported
+    assert doc["keys"] == len(rows) and doc["bytes"] == sum(row["bytes"] for row in rows)
+    assert doc["files"] == [{"path": rows[0]["file"], "target": "redis-7.0", "keys": len(rows),
+                             "bytes": doc["bytes"]}]
+    for section, fields in (("dbs", ("db",)), ("types", ("type",)), ("encodings", ("type", "encoding"))):
+        shown = {tuple(line[f] for f in fields): [line["keys"], line["bytes"]] for line in doc[section]}
+        assert shown == dict(_grouped(rows, *fields)), section
+        assert all(line["share"] == round(line["bytes"] / doc["bytes"], 6) for line in doc[section])
+
+
+def test_top_keys_and_largest_elements_are_the_greatest_rows(reported):
+    doc, rows = reported
+    for section, field in (("top_keys", "bytes"), ("largest_elements", "largest_element")):
+        listed = [line[field] for line in doc[section]]
+        assert listed == heapq.nlargest(TOP, (row[field] for row in rows)), section
+        assert all(line in rows for line in doc[section])
+
+
+def test_elements_and_largest_element_of_each_type(reported):
+    table = _by_key(reported[1])
+    assert (table[0, b"cache:big:fields"]["elements"], table[0, b"cache:big:value"]["largest_element"]) == (600, 101)
+    assert (table[0, b"queue:big"]["elements"], table[0, b"queue:big"]["largest_element"]) == (3000, 27)
+    assert (table[0, b"events:stream"]["elements"], table[0, b"events:stream"]["largest_element"]) == (150, 41)
+    assert (table[0, b"user:7:bio"]["elements"], table[0, b"user:7:bio"]["largest_element"]) == (1, 107)
+    assert table[0, b"binary:\xff"]["key"] == {"b64": "YmluYXJ5Ov8="}
+
+
+def test_ttl_buckets_count_keys_by_time_left(written, reported):
+    doc, rows = reported
+    hour = 3_600_000
+    bounds = [(1, "expired"), (hour, "< 1 hour"), (24 * hour, "< 1 day"), (168 * hour, "< 1 week"),
+              (720 * hour, "< 30 days")]
+    expected: dict = defaultdict(lambda: [0, 0])
+    for row in rows:
+        bucket = "none" if row["expire_ms"] is None else next(
+            (name for bound, name in bounds if row["expire_ms"] - written.now_ms < bound), ">= 30 days")
+        expected[bucket][0] += 1
+        expected[bucket][1] += row["bytes"]
+    assert {line["bucket"]: [line["keys"], line["bytes"]] for line in doc["ttl"]} == dict(expected)
+    assert {line["bucket"]: line["keys"] for line in doc["ttl"]}.keys() >= {
+        "none", "expired", "< 1 day", "< 1 week", "< 30 days", ">= 30 days"}
+
+
+def test_prefixes_count_every_key_under_each_of_its_prefixes(reported):
+    doc, rows = reported
+    expected: Counter = Counter()
+    for row in rows:
+        parts = bytes_from_json(row["key"]).split(b":")[:-1]
+        for depth in range(1, min(len(parts), 3) + 1):
+            expected[b":".join(parts[:depth]) + b":"] += row["bytes"]
+    listed = {bytes_from_json(line["prefix"]): line["bytes"] for line in doc["prefixes"]}
+    assert listed == dict(expected.most_common(TOP))
+
+
+def test_keys_past_their_compact_encodings_limit_name_the_directive(reported):
+    doc, _ = reported
+    past = {line["directive"]: line["keys"] for line in doc["past_thresholds"]}
+    assert past == {"hash-max-listpack-entries": 1, "hash-max-listpack-value": 1, "zset-max-listpack-entries": 1,
+                    "set-max-intset-entries": 1}
+
+
+def test_key_gate_fails_on_a_key_over_the_size_and_names_it(written, reported):
+    doc, _ = reported
+    biggest = doc["top_keys"][0]["bytes"]
+    over = run("report", written.path, "--format", "json", "--fail-key-over", str(biggest - 1))
+    assert over.returncode == 1
+    assert bytes_from_json(doc["top_keys"][0]["key"]).decode() in over.stderr.decode()
+    assert run("report", written.path, "--format", "json", "--fail-key-over", str(biggest)).returncode == 0
+
+
+def test_total_gate_takes_sizes_with_units(written):
+    assert run("report", written.path, "-f", "json", "--fail-total-over", "1kb").returncode == 1
+    assert run("report", written.path, "-f", "json", "--fail-total-over", "1.5GB").returncode == 0
+    bad = run("report", written.path, "--fail-total-over", "lots")
+    assert bad.returncode == 2 and b"invalid size 'lots'" in bad.stderr
+
+
+def test_human_report_lists_the_sections(written):
+    done = run("report", written.path, "--now-ms", written.now_ms)
+    assert done.returncode == 0, done.stderr.decode()
+    text = done.stdout.decode()
+    for heading in ("databases", "types", "encodings", "TTL", "top keys", "largest elements", "top prefixes",
+                    "past their compact encoding's limit", "cache:big:fields"):
+        assert heading in text
+
+
+def test_a_corrupt_file_is_one_located_line_and_exit_1(written, tmp_path):
+    data = bytearray(written.path.read_bytes())
+    del data[len(data) // 2:]
+    truncated = tmp_path / "truncated.rdb"
+    truncated.write_bytes(bytes(data))
+    done = run("report", truncated)
+    assert done.returncode == 1
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"rdbtool: error: {truncated}, offset ")
+
+
+def test_a_missing_file_exits_2(tmp_path):
+    done = run("report", tmp_path / "absent.rdb")
+    assert done.returncode == 2 and done.stderr.decode().startswith("rdbtool: error: ")
