@@ -85,7 +85,7 @@ def report(
         from rdbtools.report.html import page
 
         with atomic_output(html) as out:
-            out.write(page(document(result)).encode())
+            out.write(page(result).encode())
     failures = exceeded(result, *limits)
     for failure in failures:
         typer.echo(f"rdbtool: {failure}", err=True)

@@ -56,7 +56,7 @@ def _share(part: int, whole: int) -> float:
 
 
 def _key(entry: Ranked) -> dict[str, Any]:
-    facts: KeyFacts = entry[-1]  # type: ignore[assignment]
+    facts: KeyFacts = entry[-1]
     return {"file": entry[1], "db": facts.db, "key": bytes_to_json(facts.key), "type": facts.type,
             "encoding": facts.encoding, "bytes": facts.bytes, "elements": facts.elements,
             "largest_element": facts.largest_element, "expire_ms": facts.expire_ms}

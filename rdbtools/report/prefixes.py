@@ -8,18 +8,19 @@ whatever the file; a prefix's numbers always include everything under it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 ROOT = b""  # the parent of the first level's prefixes
 
 
 @dataclass(slots=True)
 class Node:
+    parent: bytes
+    depth: int
     keys: int
     bytes: int
-    depth: int
-    parent: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class PrefixTree:
                 other[0] += keys
                 other[1] += size
                 return False
-            node = self.nodes[prefix] = Node(0, 0, depth, parent)
+            node = self.nodes[prefix] = Node(parent, depth, 0, 0)
         node.keys += keys
         node.bytes += size
         return True
@@ -85,9 +86,25 @@ class PrefixTree:
                 other[0] += keys
                 other[1] += size
 
+    def tree(self, keys: int, size: int, label: Callable[[bytes], Any]) -> dict[str, Any]:
+        """The prefixes nested under a root of ``keys`` and ``size`` (the whole file's), each with its children
+        (an "other" bucket among them), the most bytes first, named by ``label``: what the HTML page draws."""
+        root = _branch("", keys, size)
+        made = {ROOT: root}
+        for prefix, node in sorted(self.nodes.items(), key=lambda item: (item[1].depth, -item[1].bytes, item[0])):
+            made[prefix] = _branch(label(prefix), node.keys, node.bytes)
+            made[node.parent]["children"].append(made[prefix])
+        for parent, (count, total) in sorted(self.others.items()):
+            made[parent]["children"].append(_branch(label(parent), count, total, other=True))
+        return root
+
     def rows(self) -> list[PrefixRow]:
         """Every prefix and other bucket, the most bytes first (ties by prefix)."""
         rows = [PrefixRow(p, n.depth, n.keys, n.bytes) for p, n in self.nodes.items()]
         rows += [PrefixRow(p, self.nodes[p].depth + 1 if p else 1, keys, size, True)
                  for p, (keys, size) in self.others.items()]
         return sorted(rows, key=lambda row: (-row.bytes, row.prefix, row.other))
+
+
+def _branch(name: Any, keys: int, size: int, other: bool = False) -> dict[str, Any]:
+    return {"name": name, "keys": keys, "bytes": size, "other": other, "children": []}

@@ -57,7 +57,7 @@ def report_file(path: str, options: Options, target: Target | None = None, rows:
             if record.__class__ is KeyRecord:
                 if target is None:
                     target = writer_target(rdb.header.magic, rdb.header.version, aux)
-                facts = measure(record, target)  # type: ignore[arg-type]
+                facts = measure(record, target)
                 summary.add(facts, path)
                 if rows is not None:
                     batch.append((path, facts))
@@ -65,7 +65,7 @@ def report_file(path: str, options: Options, target: Target | None = None, rows:
                         rows(batch)
                         batch = []
             elif record.__class__ is Aux:
-                aux[record.name] = record.value  # type: ignore[union-attr]
+                aux[record.name] = record.value
         if target is None:
             target = writer_target(rdb.header.magic, rdb.header.version, aux)
     if rows is not None and batch:
