@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from rdbtools.errors import UnsupportedError
 from rdbtools.rdb.model import list_with_fill
@@ -177,9 +178,9 @@ class Target:
         and Valkey 9; by fast_float (neither) since (checked with Redis 8.2 and Valkey 9.1)."""
         return self.version < ((9, 0) if self.valkey_server else (8, 0))
 
-    @property
+    @cached_property
     def version(self) -> tuple[int, int]:
-        """The server's major.minor."""
+        """The server's major.minor (kept: the memory model asks for every key)."""
         major, minor = self.server_version.split(".")[:2]
         return int(major), int(minor)
 

@@ -14,7 +14,7 @@ from rdbtools.server.commands import encoding_of
 from rdbtools.server.memory import key_usage
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class KeyFacts:
     """What the report keeps of a key (its value is dropped once measured)."""
 

@@ -89,7 +89,7 @@ class PrefixTree:
     def tree(self, keys: int, size: int, label: Callable[[bytes], Any]) -> dict[str, Any]:
         """The prefixes nested under a root of ``keys`` and ``size`` (the whole file's), each with its children
         (an "other" bucket among them), the most bytes first, named by ``label``: what the HTML page draws."""
-        root = _branch("", keys, size)
+        root = _branch(label(ROOT), keys, size)
         made = {ROOT: root}
         for prefix, node in sorted(self.nodes.items(), key=lambda item: (item[1].depth, -item[1].bytes, item[0])):
             made[prefix] = _branch(label(prefix), node.keys, node.bytes)

@@ -75,10 +75,12 @@ class Summary:
             self.expires[facts.db] = self.expires.get(facts.db, 0) + 1
         if facts.past_threshold:
             _count(self.thresholds, facts.past_threshold, 1, size)
-        place = self.keys
-        _keep(self.top_keys, (size, file, facts.db, facts.key, place, facts), self.options.top)
-        _keep(self.largest_elements, (facts.largest_element, file, facts.db, facts.key, place, facts),
-              self.options.top)
+        top, place = self.options.top, self.keys
+        if len(self.top_keys) < top or size >= self.top_keys[0][0]:  # (most keys are not: no tuple made)
+            _keep(self.top_keys, (size, file, facts.db, facts.key, place, facts), top)
+        largest = facts.largest_element
+        if len(self.largest_elements) < top or largest >= self.largest_elements[0][0]:
+            _keep(self.largest_elements, (largest, file, facts.db, facts.key, place, facts), top)
         self.prefixes.add(facts.key, size)
 
     def merge(self, other: Summary) -> None:

@@ -94,3 +94,23 @@ def test_merged_trees_count_as_one_tree_of_both(first, second):
 def test_several_separators_end_prefixes():
     tree = PrefixTree(separators=(":", "/", "::"), depth=2)
     assert list(tree.prefixes(b"a::b/c:d")) == [b"a::", b"a::b/"]
+
+
+@given(_KEYS, st.integers(1, 8))
+def test_the_pages_tree_nests_every_prefix_under_its_parent(keys, limit):
+    tree = PrefixTree(depth=3, limit=limit)
+    for key, size in keys:
+        tree.add(key, size)
+    root = tree.tree(len(keys), sum(size for _, size in keys), lambda name: name)
+    seen = []
+
+    def walk(branch: dict, depth: int) -> None:
+        assert sum(child["bytes"] for child in branch["children"]) <= branch["bytes"]
+        for child in branch["children"]:
+            seen.append((child["name"], depth + 1, child["keys"], child["bytes"], child["other"]))
+            if not child["other"]:
+                assert child["name"].startswith(branch["name"])
+            walk(child, depth + 1)
+
+    walk(root, 0)
+    assert sorted(seen) == sorted((row.prefix, row.depth, row.keys, row.bytes, row.other) for row in tree.rows())
