@@ -32,15 +32,16 @@ class KeyFacts:
 def measure(record: KeyRecord, target: Target) -> KeyFacts:
     entry = loaded_entry(record, target)
     encoding = encoding_of(entry, target)
+    size = key_usage(record.key, entry, target, 0)
+    if record.type == "string":  # most keys: one element, no threshold
+        return KeyFacts(record.db, record.key, "string", encoding, size, 1, len(entry.value), record.expire_ms, None)
     elements, largest = _elements(entry.value)
-    return KeyFacts(record.db, record.key, record.type, encoding, key_usage(record.key, entry, target, 0),
-                    elements, largest, record.expire_ms, past_threshold(entry, encoding, target))
+    return KeyFacts(record.db, record.key, record.type, encoding, size, elements, largest, record.expire_ms,
+                    past_threshold(entry, encoding, target))
 
 
 def _elements(value: object) -> tuple[int, int]:
     """(count, the largest's bytes) of a value as the keyspace holds it."""
-    if isinstance(value, bytes):
-        return 1, len(value)
     if isinstance(value, dict):  # hash: field and value; zset: the member; set: the member
         if not value:
             return 0, 0
@@ -55,8 +56,7 @@ def _elements(value: object) -> tuple[int, int]:
     if isinstance(value, SparseArray):
         return len(value.elements), max((len(v) if isinstance(v, bytes) else 8 for _, _, v in value.elements),
                                         default=0)
-    items = list(value)  # type: ignore[call-overload]  # a list (deque)
-    return len(items), max(map(len, items), default=0)
+    return len(value), max(map(len, value), default=0)  # type: ignore[call-overload, arg-type]  # a list (deque)
 
 
 def past_threshold(entry: Entry, encoding: str, target: Target) -> str | None:
