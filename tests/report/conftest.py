@@ -1,6 +1,6 @@
-"""A file written by a real Redis 7.0 with every type and encoding, keys under prefixes and TTLs of every bucket,
-and what that server answers about each key (TYPE, OBJECT ENCODING, PEXPIRETIME): the report's facts are
-checked against the server that wrote the file."""
+"""Files written by real servers with every type and encoding, keys under prefixes and TTLs of every bucket, and
+what the server that wrote each answers about each key (TYPE, OBJECT ENCODING, its expire time): the report's
+facts are checked against that server."""
 
 from __future__ import annotations
 
@@ -60,34 +60,46 @@ def _populate(client_of) -> None:
         r.xadd("events:stream", {"n": str(i), "payload": "p" * 30})
     r.xgroup_create("events:stream", "readers", id="0")
     r.set("noprefix", "plain")
+    r.set("long:" + "k" * 35, "short value")  # Redis 8 / Valkey embed a string by key and value lengths together
     r.set(b"binary:\xff", "b")  # not UTF-8
     other = client_of(1)
     other.set("other:a", "1")
     other.hset("other:h", "f", "v")
 
 
-def _facts(client_of) -> list[ServerKey]:
+def _facts(client_of, server: str) -> list[ServerKey]:
     facts = []
     for db in (0, 1):
         r = client_of(db)
         for key in r.keys("*"):
-            expire = r.pexpiretime(key)
             facts.append(ServerKey(db, key, r.type(key).decode(), r.object("ENCODING", key).decode(),
-                                   None if expire < 0 else expire))
+                                   _expire_ms(r, key, server)))
     return facts
+
+
+def _expire_ms(r, key: bytes, server: str) -> int | None:
+    """PEXPIRETIME (7.0+); Redis 6.2 only tells the time left (PTTL), which the caller's check allows for."""
+    left = r.pexpiretime(key) if server != "redis-6.2" else r.pttl(key)
+    if left < 0:
+        return None
+    return left if server != "redis-6.2" else int(time.time() * 1000) + left
+
+
+def write_with(server_name: str, directory: Path) -> WrittenFile:
+    """The data set, saved by this real server (fails, not skips, when it is missing)."""
+    with start_server(server_name) as server:
+        _populate(server.client)
+        now_ms = int(time.time() * 1000) + NOW_SHIFT_MS
+        keys = _facts(server.client, server_name)
+        path = directory / f"{server_name}.rdb"
+        path.write_bytes(server.save().read_bytes())
+    return WrittenFile(path, now_ms, keys)
 
 
 @pytest.fixture(scope="session")
 def written(tmp_path_factory) -> WrittenFile:
-    """The file, saved by Debian's Redis 7.0 (fails, not skips, when it is missing)."""
-    directory = tmp_path_factory.mktemp("report")
-    with start_server("redis-7.0") as server:
-        _populate(server.client)
-        now_ms = int(time.time() * 1000) + NOW_SHIFT_MS
-        keys = _facts(server.client)
-        path = directory / "dump.rdb"
-        path.write_bytes(server.save().read_bytes())
-    return WrittenFile(path, now_ms, keys)
+    """The file Debian's Redis 7.0 wrote (the default target)."""
+    return write_with("redis-7.0", tmp_path_factory.mktemp("report"))
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -14,7 +14,7 @@ from rdbtools.rdb.model import KeyRecord
 from rdbtools.rdb.reader import open_rdb
 from rdbtools.rdb.targets import target_for
 from rdbtools.server.memory import key_usage
-from tests.report.conftest import json_report, jsonl_rows, run
+from tests.report.conftest import json_report, jsonl_rows, run, write_with
 
 TOP = 5
 
@@ -31,14 +31,39 @@ def _by_key(rows: list[dict]) -> dict[tuple[int, bytes], dict]:
     return {(row["db"], bytes_from_json(row["key"])): row for row in rows}
 
 
-def test_every_key_has_the_type_encoding_and_expiry_the_server_answers(written, reported):
-    _, rows = reported
+def _check_against_server(written, rows: list[dict]) -> None:
     table = _by_key(rows)
     assert len(table) == len(rows) == len(written.keys)
     for server_key in written.keys:
         row = table[server_key.db, server_key.key]
-        assert (row["type"], row["encoding"], row["expire_ms"]) == (
-            server_key.type, server_key.encoding, server_key.expire_ms), server_key.key
+        assert (row["type"], row["encoding"]) == (server_key.type, server_key.encoding), server_key.key
+        if server_key.expire_ms is None or row["expire_ms"] is None:
+            assert row["expire_ms"] == server_key.expire_ms, server_key.key
+        else:  # (Redis 6.2's is now + PTTL: within a few seconds)
+            assert abs(row["expire_ms"] - server_key.expire_ms) <= 5000, server_key.key
+
+
+def test_every_key_has_the_type_encoding_and_expiry_the_server_answers(written, reported):
+    _check_against_server(written, reported[1])
+
+
+#: OBJECT ENCODING of a string in Redis 8 and Valkey 8+ (keys in the object) depends on the key's length too, which
+#: serve's encoding_of (server/commands.py, shared by the report) does not know yet: strict, so a fix shows
+_EMBSTR_BY_KEY = pytest.mark.xfail(strict=True, reason="embstr by key and value length on 8.x/9.x (encoding_of)")
+
+
+@pytest.mark.parametrize(("server", "target"), [
+    ("redis-6.2", "redis-6.2"), pytest.param("redis-8.2", "redis-8.2", marks=_EMBSTR_BY_KEY),
+    pytest.param("valkey-8.1", "valkey-8.1", marks=_EMBSTR_BY_KEY),
+    pytest.param("valkey-9.1", "valkey-9.1", marks=_EMBSTR_BY_KEY)])
+def test_each_server_is_the_default_target_of_the_files_it_writes(server, target, tmp_path):
+    """Encodings differ by version (6.2's ziplists, 7.2's listpack sets and lists): each file's keys as the
+    server that wrote it answers."""
+    written = write_with(server, tmp_path)
+    rows = tmp_path / "rows.jsonl"
+    doc = json_report(written.path, "--per-key", "jsonl", "-o", rows)
+    assert [line["target"] for line in doc["files"]] == [target]
+    _check_against_server(written, jsonl_rows(rows))
 
 
 def test_each_key_counts_what_the_memory_model_says_for_samples_0(written, reported):
