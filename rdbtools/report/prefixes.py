@@ -8,7 +8,7 @@ whatever the file; a prefix's numbers always include everything under it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,19 +44,18 @@ class PrefixTree:
         self.nodes: dict[bytes, Node] = {}
         self.others: dict[bytes, list[int]] = {}  # parent prefix -> [keys, bytes]
 
-    def prefixes(self, key: bytes) -> Iterator[bytes]:
-        """The key's prefixes, shortest first, each ending with its separator."""
-        if self.depth <= 0:
-            return
-        for level, match in enumerate(self.pattern.finditer(key), 1):
-            yield key[:match.end()]
-            if level == self.depth:
-                return
-
     def add(self, key: bytes, size: int) -> None:
-        parent = ROOT
-        for level, prefix in enumerate(self.prefixes(key), 1):
-            if not self._count(prefix, level, parent, 1, size):
+        """Count the key under each of its prefixes, shortest first, each ending with its separator."""
+        parent, nodes = ROOT, self.nodes
+        for level, match in enumerate(self.pattern.finditer(key) if self.depth > 0 else (), 1):
+            prefix = key[:match.end()]
+            node = nodes.get(prefix)
+            if node is not None:  # (the common case, without a call)
+                node.keys += 1
+                node.bytes += size
+            elif not self._count(prefix, level, parent, 1, size):
+                return
+            if level == self.depth:
                 return
             parent = prefix
 

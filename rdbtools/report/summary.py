@@ -5,8 +5,10 @@ Nothing grows with the number of keys."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
 
 from rdbtools.report.measure import KeyFacts
 from rdbtools.report.prefixes import PrefixTree
@@ -44,18 +46,16 @@ def ttl_bucket(expire_ms: int | None, now_ms: int) -> str:
     return LONGER
 
 
+#: what the totals are kept by: (db, type, encoding, TTL bucket, threshold passed or None); few distinct
+Group = tuple[int, str, str, str, str | None]
+
+
 @dataclass
 class Summary:
     options: Options
     keys: int = 0
     bytes: int = 0
-    #: name -> [keys, bytes] for each grouping
-    dbs: dict[int, list[int]] = field(default_factory=dict)
-    types: dict[str, list[int]] = field(default_factory=dict)
-    encodings: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # by (type, encoding)
-    ttls: dict[str, list[int]] = field(default_factory=dict)
-    thresholds: dict[str, list[int]] = field(default_factory=dict)
-    expires: dict[int, int] = field(default_factory=dict)  # keys with a TTL per database (the expires dicts)
+    groups: dict[Group, list[int]] = field(default_factory=dict)  # -> [keys, bytes]: one dict update a key
     top_keys: list[Ranked] = field(default_factory=list)
     largest_elements: list[Ranked] = field(default_factory=list)
     prefixes: PrefixTree = field(init=False)
@@ -64,17 +64,17 @@ class Summary:
         self.prefixes = PrefixTree(self.options.separators, self.options.depth, self.options.max_prefixes)
 
     def add(self, facts: KeyFacts, file: str) -> None:
-        size = facts.bytes
+        size, expire = facts.bytes, facts.expire_ms
         self.keys += 1
         self.bytes += size
-        _count(self.dbs, facts.db, 1, size)
-        _count(self.types, facts.type, 1, size)
-        _count(self.encodings, (facts.type, facts.encoding), 1, size)
-        _count(self.ttls, ttl_bucket(facts.expire_ms, self.options.now_ms), 1, size)
-        if facts.expire_ms is not None:
-            self.expires[facts.db] = self.expires.get(facts.db, 0) + 1
-        if facts.past_threshold:
-            _count(self.thresholds, facts.past_threshold, 1, size)
+        group = (facts.db, facts.type, facts.encoding, NO_TTL if expire is None else
+                 ttl_bucket(expire, self.options.now_ms), facts.past_threshold)
+        counts = self.groups.get(group)
+        if counts is None:
+            self.groups[group] = [1, size]
+        else:
+            counts[0] += 1
+            counts[1] += size
         top, place = self.options.top, self.keys
         if len(self.top_keys) < top or size >= self.top_keys[0][0]:  # (most keys are not: no tuple made)
             _keep(self.top_keys, (size, file, facts.db, facts.key, place, facts), top)
@@ -86,17 +86,47 @@ class Summary:
     def merge(self, other: Summary) -> None:
         self.keys += other.keys
         self.bytes += other.bytes
-        for mine, theirs in ((self.dbs, other.dbs), (self.types, other.types), (self.encodings, other.encodings),
-                             (self.ttls, other.ttls), (self.thresholds, other.thresholds)):
-            for name, (keys, size) in theirs.items():
-                _count(mine, name, keys, size)
-        for db, count in other.expires.items():
-            self.expires[db] = self.expires.get(db, 0) + count
+        for group, (keys, size) in other.groups.items():
+            _count(self.groups, group, keys, size)
         for ranked in other.top_keys:
             _keep(self.top_keys, ranked, self.options.top)
         for ranked in other.largest_elements:
             _keep(self.largest_elements, ranked, self.options.top)
         self.prefixes.merge(other.prefixes)
+
+    def totals(self, by: Callable[[Group], Any]) -> dict[Any, list[int]]:
+        """[keys, bytes] by what ``by`` picks of a group (None: not counted)."""
+        totals: dict[Any, list[int]] = {}
+        for group, (keys, size) in self.groups.items():
+            name = by(group)
+            if name is not None:
+                _count(totals, name, keys, size)
+        return totals
+
+    @property
+    def dbs(self) -> dict[int, list[int]]:
+        return self.totals(itemgetter(0))
+
+    @property
+    def types(self) -> dict[str, list[int]]:
+        return self.totals(itemgetter(1))
+
+    @property
+    def encodings(self) -> dict[tuple[str, str], list[int]]:
+        return self.totals(itemgetter(1, 2))
+
+    @property
+    def ttls(self) -> dict[str, list[int]]:
+        return self.totals(itemgetter(3))
+
+    @property
+    def thresholds(self) -> dict[str, list[int]]:
+        return self.totals(itemgetter(4))
+
+    @property
+    def expires(self) -> dict[int, int]:
+        """Keys with a TTL per database (what the expires dicts hold)."""
+        return {db: counts[0] for db, counts in self.totals(lambda g: g[0] if g[3] != NO_TTL else None).items()}
 
 
 def _count(groups: dict, name: object, keys: int, size: int) -> None:
