@@ -44,8 +44,10 @@ def test_every_corpus_file_read_adds_up_to_its_rows(tmp_path):
 
 
 @pytest.mark.parametrize("refused", _REFUSED, ids=rdb_ids(_REFUSED))
-def test_a_file_the_reader_refuses_is_one_located_line(refused):
-    done = run("report", refused.path, "--format", "json")
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_file_the_reader_refuses_is_one_located_line(refused, jobs):
+    """Also when it is read in a worker process beside a sound file."""
+    done = run("report", _READ[0].path, refused.path, "--format", "json", "--jobs", jobs)
     assert done.returncode == 1 and done.stdout == b""
     message = done.stderr.decode().splitlines()
     assert len(message) == 1 and message[0].startswith(f"rdbtool: error: {refused.path}, offset ")
