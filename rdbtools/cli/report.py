@@ -71,6 +71,8 @@ def report(
     """
     rows_format, summary_format = _formats(fmt, per_key, output)
     limits = _sizes(fail_key_over, fail_total_over)
+    if separator is not None and not all(separator):
+        fail("a --separator cannot be empty", EXIT_USAGE)
     options = Options(top=top, separators=tuple(separator or (":",)), depth=depth, max_prefixes=max_prefixes,
                       now_ms=int(time.time() * 1000) if now_ms is None else now_ms)
     chosen = target_for(target) if target else None

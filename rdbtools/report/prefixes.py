@@ -36,8 +36,8 @@ class PrefixRow:
 
 class PrefixTree:
     def __init__(self, separators: Iterable[str] = (":",), depth: int = 3, limit: int = 10_000) -> None:
-        marks = sorted({s.encode() for s in separators if s}, key=len, reverse=True)
-        if not marks:
+        marks = sorted({s.encode() for s in separators}, key=len, reverse=True)
+        if not marks or not all(marks):
             raise ValueError("a separator cannot be empty")
         self.pattern = re.compile(b"|".join(map(re.escape, marks)))
         self.depth, self.limit = depth, limit

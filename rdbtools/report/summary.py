@@ -76,11 +76,12 @@ class Summary:
             counts[0] += 1
             counts[1] += size
         top, place = self.options.top, self.keys
-        if len(self.top_keys) < top or size >= self.top_keys[0][0]:  # (most keys are not: no tuple made)
-            _keep(self.top_keys, (size, file, facts.db, facts.key, place, facts), top)
-        largest = facts.largest_element
-        if len(self.largest_elements) < top or largest >= self.largest_elements[0][0]:
-            _keep(self.largest_elements, (largest, file, facts.db, facts.key, place, facts), top)
+        if top:  # (a key smaller than the smallest kept, most of them, makes no tuple)
+            if len(self.top_keys) < top or size >= self.top_keys[0][0]:
+                _keep(self.top_keys, (size, file, facts.db, facts.key, place, facts), top)
+            largest = facts.largest_element
+            if len(self.largest_elements) < top or largest >= self.largest_elements[0][0]:
+                _keep(self.largest_elements, (largest, file, facts.db, facts.key, place, facts), top)
         self.prefixes.add(facts.key, size)
 
     def merge(self, other: Summary) -> None:

@@ -176,6 +176,16 @@ def test_human_report_lists_the_sections(written):
         assert heading in text
 
 
+def test_top_0_lists_no_keys_and_still_counts_them(written):
+    doc = json_report(written.path, "--top", 0, "--depth", 0)
+    assert doc["keys"] == len(written.keys) and doc["top_keys"] == doc["largest_elements"] == doc["prefixes"] == []
+
+
+def test_an_empty_separator_is_a_usage_error(written):
+    done = run("report", written.path, "--separator", ":", "--separator", "")
+    assert done.returncode == 2 and done.stderr == b"rdbtool: error: a --separator cannot be empty\n"
+
+
 def test_a_corrupt_file_is_one_located_line_and_exit_1(written, tmp_path):
     data = bytearray(written.path.read_bytes())
     del data[len(data) // 2:]
