@@ -77,7 +77,7 @@ def report_files(paths: list[str], options: Options, target: Target | None = Non
                  jobs: int = 1) -> Report:
     """Every file's summary and the whole's, the rows written in file order; ``jobs`` processes at once."""
     report = Report(options)
-    if jobs <= 1 or len(paths) <= 1:
+    if jobs <= 1 or len(paths) <= 1 or "-" in paths:  # (a worker process's standard input is /dev/null)
         for path in paths:
             report.add(report_file(path, options, target, rows.write if rows else None))
         return report

@@ -77,3 +77,11 @@ def test_rows_of_many_files_follow_the_order_they_were_named(written, tmp_path):
     rows = [orjson.loads(line) for line in done.stdout.splitlines()]
     order = [row["file"] for row in rows]
     assert order == sorted(order) and len(set(order)) == 3
+
+
+def test_standard_input_is_read_with_other_files_whatever_the_jobs(written):
+    done = subprocess.run([sys.executable, "-m", "rdbtools.cli", "report", "-", str(written.path), "--jobs", "2",
+                           "--format", "json"], input=written.path.read_bytes(), capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    doc = orjson.loads(done.stdout)
+    assert [line["keys"] for line in doc["files"]] == [len(written.keys)] * 2
