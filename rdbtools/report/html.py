@@ -18,5 +18,5 @@ def page(report: Report) -> str:
     summary = report.summary
     doc: dict[str, Any] = document(report) | {"tree": summary.prefixes.tree(summary.keys, summary.bytes,
                                                                              bytes_to_json)}
-    data = orjson.dumps(doc).decode().replace("</", "<\\/")
+    data = orjson.dumps(doc).decode().replace("<", "\\u003c")  # (no key can end the script or open a comment)
     return files("rdbtools.report").joinpath("page.html").read_text(encoding="utf-8").replace("__REPORT__", data)

@@ -62,6 +62,7 @@ def _populate(client_of) -> None:
     r.set("noprefix", "plain")
     r.set("long:" + "k" * 35, "short value")  # Redis 8 / Valkey embed a string by key and value lengths together
     r.set(b"binary:\xff", "b")  # not UTF-8
+    r.set("html:</script><!--<script>:k", "h")  # a prefix the HTML page holds: its data must not end its script
     other = client_of(1)
     other.set("other:a", "1")
     other.hset("other:h", "f", "v")

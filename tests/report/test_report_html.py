@@ -39,6 +39,7 @@ def page(written, tmp_path_factory):
 
 
 def test_the_page_draws_its_treemap_and_tables_without_script_errors(page):
+    """(A key of the file holds ``</script><!--<script>``: the page's data cannot end its script.)"""
     dom, log = _rendered(page)
     assert not _errors(dom) and "Uncaught" not in log
     rects = int(re.search(r'data-rects="(\d+)"', dom)[1])
