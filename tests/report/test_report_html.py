@@ -13,13 +13,13 @@ from tests.report.conftest import run
 from tests.servers import PROCESS_TIMEOUT
 
 
-def _rendered(page) -> tuple[str, str]:
+def _rendered(page, fragment: str = "") -> tuple[str, str]:
     """(the DOM after the page's scripts ran, chromium's log)."""
     browser = shutil.which("chromium")
     if browser is None:
         pytest.fail("chromium not found: apt-get install chromium (scripts/test does)")
     done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
-                           "--dump-dom", page.as_uri()], capture_output=True, timeout=PROCESS_TIMEOUT)
+                           "--dump-dom", page.as_uri() + fragment], capture_output=True, timeout=PROCESS_TIMEOUT)
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     return done.stdout.decode(), done.stderr.decode(errors="replace")
 
@@ -46,6 +46,15 @@ def test_the_page_draws_its_treemap_and_tables_without_script_errors(page):
     assert rects >= 5 and dom.count("<rect ") == rects
     for text in ("user:", "session:", "Top keys", "cache:big:fields", "Largest elements", "hash-max-listpack-entries"):
         assert text in dom
+
+
+def test_the_address_opens_the_treemap_at_a_prefix(page):
+    """What a click on a rectangle does: the address names the prefix, the page draws what is under it."""
+    dom, log = _rendered(page, "#user%3A")
+    assert not _errors(dom) and "Uncaught" not in log
+    crumbs = re.search(r'<div id="crumbs">(.*?)</div>', dom)[1]
+    assert re.sub(r"<[^>]+>", "", crumbs) == "all keys › user:"
+    assert int(re.search(r'data-rects="(\d+)"', dom)[1]) == 40  # user:0: to user:39:
 
 
 def test_the_page_loads_nothing_from_elsewhere(page):
