@@ -154,10 +154,9 @@ def _write(data: bytes, output: Path | None) -> None:
 def render(result: Report, console: Console) -> None:
     doc = document(result, result.options.top)
     for file in doc["files"]:
-        console.print(f"[bold]{escape(file['path'])}[/bold]: {file['keys']:,} keys, {human_size(file['bytes'])} "
-                      f"as {file['target']} counts them")
+        console.print(f"[bold]{escape(file['path'])}[/bold]: {_totals(file)} as {file['target']} counts them")
     if len(doc["files"]) > 1:
-        console.print(f"[bold]all {len(doc['files'])} files[/bold]: {doc['keys']:,} keys, {human_size(doc['bytes'])}")
+        console.print(f"[bold]all {len(doc['files'])} files[/bold]: {_totals(doc)}")
     _table(console, "databases", doc["dbs"], ["db"])
     _table(console, "types", doc["types"], ["type"])
     _table(console, "encodings", doc["encodings"], ["type", "encoding"])
@@ -168,6 +167,11 @@ def render(result: Report, console: Console) -> None:
     _table(console, f"top prefixes (separators {' '.join(map(repr, result.options.separators))})",
            [{**row, "prefix": _shown(row["prefix"]) + (" (other)" if row["other"] else "")}
             for row in doc["prefixes"]], ["prefix", "depth"])
+
+
+def _totals(line: dict[str, Any]) -> str:
+    lines = ", ".join(f"{name} {human_size(size)}" for name, size in line["overhead"].items())
+    return f"{line['keys']:,} keys using {human_size(line['bytes'])}, with {lines}: {human_size(line['total'])}"
 
 
 def _table(console: Console, title: str, rows: list[dict[str, Any]], labels: list[str]) -> None:

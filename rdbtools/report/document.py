@@ -1,5 +1,6 @@
 """The report as one JSON-ready document: what ``--format json`` prints, and what the terminal and HTML
-renderings show. Byte strings (keys, prefixes) as ``rdbtool dump`` writes them: a string, or ``{"b64": ...}``."""
+renderings show. ``bytes`` are the keys' (MEMORY USAGE), ``overhead`` what no key holds (the keyspace's tables),
+``total`` both. Byte strings (keys, prefixes) as ``rdbtool dump`` writes them: a string, or ``{"b64": ...}``."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ def document(report: Report, prefixes: int | None = None) -> dict[str, Any]:
     """``prefixes``: how many of the prefix tree's rows (the most bytes first), all when None."""
     summary = report.summary
     return {
-        "files": [_file_line(file.path, file.target, file.summary) for file in report.files],
+        "files": [{"path": file.path, "target": file.target, "keys": file.summary.keys, "bytes": file.summary.bytes,
+                   "overhead": file.overhead, "total": file.total} for file in report.files],
         "keys": summary.keys,
         "bytes": summary.bytes,
+        "overhead": report.overhead,
+        "total": report.total,
         "dbs": _groups(summary, summary.dbs, "db", sorted(summary.dbs)),
         "types": _groups(summary, summary.types, "type", _by_bytes(summary.types)),
         "encodings": [{"type": kind, "encoding": encoding, **_counts(summary, summary.encodings[kind, encoding])}
@@ -33,10 +37,6 @@ def document(report: Report, prefixes: int | None = None) -> dict[str, Any]:
                     "depth": report.options.depth, "max_prefixes": report.options.max_prefixes,
                     "now_ms": report.options.now_ms},
     }
-
-
-def _file_line(path: str, target: str, summary: Summary) -> dict[str, Any]:
-    return {"path": path, "target": target, "keys": summary.keys, "bytes": summary.bytes}
 
 
 def _by_bytes(groups: dict) -> list:

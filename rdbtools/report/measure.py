@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rdbtools.formats.numbers import canonical_int64
+from rdbtools.keyspace.memory import key_usage
 from rdbtools.keyspace.model import Entry, loaded_entry
 from rdbtools.rdb.model import KeyRecord, ModuleValue, SparseArray, Stream
 from rdbtools.rdb.targets import Target
 from rdbtools.server.commands import encoding_of
-from rdbtools.server.memory import key_usage
 
 
 @dataclass(slots=True)

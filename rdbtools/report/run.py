@@ -12,6 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from rdbtools.keyspace.memory import overhead
 from rdbtools.rdb.model import Aux, KeyRecord
 from rdbtools.rdb.reader import open_rdb
 from rdbtools.rdb.targets import Target, writer_target
@@ -31,6 +32,11 @@ class FileReport:
     path: str
     target: str  # the server whose memory the bytes are
     summary: Summary
+    overhead: dict[str, int]  # what no key holds: the keyspace's tables, by line (the memory model's names)
+
+    @property
+    def total(self) -> int:
+        return self.summary.bytes + sum(self.overhead.values())
 
 
 @dataclass
@@ -45,6 +51,19 @@ class Report:
     def add(self, file: FileReport) -> None:
         self.files.append(file)
         self.summary.merge(file.summary)
+
+    @property
+    def overhead(self) -> dict[str, int]:
+        """Each line summed over the files (each file a server of its own)."""
+        lines: dict[str, int] = {}
+        for file in self.files:
+            for name, size in file.overhead.items():
+                lines[name] = lines.get(name, 0) + size
+        return lines
+
+    @property
+    def total(self) -> int:
+        return sum(file.total for file in self.files)
 
 
 def report_file(path: str, options: Options, target: Target | None = None, rows: RowSink | None = None) -> FileReport:
@@ -70,7 +89,9 @@ def report_file(path: str, options: Options, target: Target | None = None, rows:
             target = writer_target(rdb.header.magic, rdb.header.version, aux)
     if rows is not None and batch:
         rows(batch)
-    return FileReport(path, target.name, summary)
+    dbs, expires = summary.dbs, summary.expires
+    lines = overhead([dbs[db][0] for db in sorted(dbs)], [expires.get(db, 0) for db in sorted(dbs)], target)
+    return FileReport(path, target.name, summary, lines)
 
 
 def report_files(paths: list[str], options: Options, target: Target | None = None, rows: RowWriter | None = None,

@@ -9,11 +9,11 @@ from collections import Counter, defaultdict
 import pytest
 
 from rdbtools.export.records import bytes_from_json
+from rdbtools.keyspace.memory import key_usage, overhead
 from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.model import KeyRecord
 from rdbtools.rdb.reader import open_rdb
 from rdbtools.rdb.targets import target_for
-from rdbtools.server.memory import key_usage
 from tests.report.conftest import json_report, jsonl_rows, run, write_with
 
 TOP = 5
@@ -92,12 +92,21 @@ def _grouped(rows: list[dict], *fields: str) -> dict:
 def test_totals_per_database_type_and_encoding_add_up_the_keys(reported):
     doc, rows = reported
     assert doc["keys"] == len(rows) and doc["bytes"] == sum(row["bytes"] for row in rows)
-    assert doc["files"] == [{"path": rows[0]["file"], "target": "redis-7.0", "keys": len(rows),
-                             "bytes": doc["bytes"]}]
+    assert doc["files"] == [{"path": rows[0]["file"], "target": "redis-7.0", "keys": len(rows), "bytes": doc["bytes"],
+                             "overhead": doc["overhead"], "total": doc["total"]}]
     for section, fields in (("dbs", ("db",)), ("types", ("type",)), ("encodings", ("type", "encoding"))):
         shown = {tuple(line[f] for f in fields): [line["keys"], line["bytes"]] for line in doc[section]}
         assert shown == dict(_grouped(rows, *fields)), section
         assert all(line["share"] == round(line["bytes"] / doc["bytes"], 6) for line in doc[section])
+
+
+def test_overhead_lines_are_the_models_for_the_keys_and_ttls_of_each_database(reported):
+    doc, rows = reported
+    dbs = sorted({row["db"] for row in rows})
+    keys = [sum(row["db"] == db for row in rows) for db in dbs]
+    expires = [sum(row["db"] == db and row["expire_ms"] is not None for row in rows) for db in dbs]
+    assert doc["overhead"] == overhead(keys, expires, target_for("redis-7.0"))
+    assert doc["total"] == doc["bytes"] + sum(doc["overhead"].values()) > doc["bytes"]
 
 
 def test_top_keys_and_largest_elements_are_the_greatest_rows(reported):
