@@ -57,14 +57,19 @@ def loaded_type(kind: str, stored_as: str, value: Any, target: Target) -> str:
     return kind
 
 
-def encoding_of(entry: Entry, target: Target) -> str:
-    """OBJECT ENCODING as the target server would answer for this value (a keyspace entry's)."""
+def encoding_of(entry: Entry, target: Target, key: bytes | None = None) -> str:
+    """OBJECT ENCODING as the target server would answer for this value (a keyspace entry's; of this key: from
+    Redis 8 and Valkey 8 a string is embedded by the key's length too)."""
     value = entry.value
     if entry.type == "string":
         if entry.type is RAW_STRING:
             return "raw"
         if canonical_int64(value) is not None:
             return "int"
+        if target.embedded_keys and key is not None:
+            from rdbtools.keyspace.memory import embedded_string  # (the memory model imports this module)
+
+            return "embstr" if embedded_string(key, value, entry.expire_ms is not None, target) else "raw"
         return "embstr" if len(value) <= 44 else "raw"
     if entry.type == "list":
         return "listpack" if target.list_conversions and one_listpack(value, target) else "quicklist"

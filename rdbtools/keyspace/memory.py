@@ -153,6 +153,16 @@ def _keyed_object(key: bytes, entry, target, samples: int, shape: Layout) -> int
     return alloc(head) + _value(entry, target, samples, shape) - ROBJ
 
 
+def embedded_string(key: bytes, value: bytes, expires: bool, target) -> bool:
+    """Whether OBJECT ENCODING answers embstr for a string of this key (Redis 8, Valkey 8+: by the key's length too):
+    as the object holds it (_embedded_string), but Valkey 9 answers raw once its TTL takes the object past 128
+    bytes, where MEMORY USAGE still counts the object with the string in it (both measured on Valkey 9.1)."""
+    head = ROBJ + (8 if expires else 0) + 1 + _sds_bytes(len(key))
+    if target.valkey_server and target.version >= (9, 0):
+        return head + 3 + len(value) + 1 - 8 <= 128  # the object's size as _embedded_string counts it, TTL and all
+    return _embedded_string(len(key), len(value), head, expires, target) > 0
+
+
 def _embedded_string(key_length: int, length: int, head: int, expires: bool, target) -> int:
     """The object's size with the string in it, 0 when the string gets an allocation of its own. Redis 8 and
     Valkey 8 embed it when key and value are 41 bytes at most; with a TTL (8 bytes more) Redis when they are 33

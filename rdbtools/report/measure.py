@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rdbtools.formats.numbers import canonical_int64
+from rdbtools.keyspace.encodings import encoding_of
 from rdbtools.keyspace.memory import key_usage
 from rdbtools.keyspace.model import Entry, loaded_entry
 from rdbtools.rdb.model import KeyRecord, ModuleValue, SparseArray, Stream
 from rdbtools.rdb.targets import Target
-from rdbtools.server.commands import encoding_of
 
 
 @dataclass(slots=True)
@@ -31,7 +31,7 @@ class KeyFacts:
 
 def measure(record: KeyRecord, target: Target) -> KeyFacts:
     entry = loaded_entry(record, target)
-    encoding = encoding_of(entry, target)
+    encoding = encoding_of(entry, target, record.key)
     size = key_usage(record.key, entry, target, 0)
     if record.type == "string":  # most keys: one element, no threshold
         return KeyFacts(record.db, record.key, "string", encoding, size, 1, len(entry.value), record.expire_ms, None)

@@ -437,7 +437,7 @@ def _object(server, client: Client, args):
         if entry is None:
             return None
         if sub == b"ENCODING":
-            return encoding_of(entry, server.config.target).encode()
+            return encoding_of(entry, server.config.target, args[2]).encode()
         access = server.engine.access
         if sub == b"FREQ":
             if not access.lfu:
@@ -679,7 +679,7 @@ def _debug(server, client: Client, args):
         if entry is None:
             raise CommandError("ERR no such key")
         target = server.config.target
-        encoding = encoding_of(entry, target)
+        encoding = encoding_of(entry, target, args[2])
         idle = server.engine.access.idle_ms(entry.lru) // 1000  # (read as an LRU clock under LFU too)
         saved = len(encode_value(server.engine.keyspace.record(client.db, args[2], entry), target)[1])
         extra = _quicklist_fields(server, entry.type, entry.value, target) if encoding == "quicklist" else ""

@@ -47,18 +47,11 @@ def test_every_key_has_the_type_encoding_and_expiry_the_server_answers(written, 
     _check_against_server(written, reported[1])
 
 
-#: OBJECT ENCODING of a string in Redis 8 and Valkey 8+ (keys in the object) depends on the key's length too, which
-#: serve's encoding_of (server/commands.py, shared by the report) does not know yet: strict, so a fix shows
-_EMBSTR_BY_KEY = pytest.mark.xfail(strict=True, reason="embstr by key and value length on 8.x/9.x (encoding_of)")
-
-
-@pytest.mark.parametrize(("server", "target"), [
-    ("redis-6.2", "redis-6.2"), pytest.param("redis-8.2", "redis-8.2", marks=_EMBSTR_BY_KEY),
-    pytest.param("valkey-8.1", "valkey-8.1", marks=_EMBSTR_BY_KEY),
-    pytest.param("valkey-9.1", "valkey-9.1", marks=_EMBSTR_BY_KEY)])
+@pytest.mark.parametrize(("server", "target"), [("redis-6.2", "redis-6.2"), ("redis-8.2", "redis-8.2"),
+                                                ("valkey-8.1", "valkey-8.1"), ("valkey-9.1", "valkey-9.1")])
 def test_each_server_is_the_default_target_of_the_files_it_writes(server, target, tmp_path):
-    """Encodings differ by version (6.2's ziplists, 7.2's listpack sets and lists): each file's keys as the
-    server that wrote it answers."""
+    """Encodings differ by version (6.2's ziplists, 7.2's listpack sets and lists, 8's strings embedded by key and
+    value length): each file's keys as the server that wrote it answers."""
     written = write_with(server, tmp_path)
     rows = tmp_path / "rows.jsonl"
     doc = json_report(written.path, "--per-key", "jsonl", "-o", rows)

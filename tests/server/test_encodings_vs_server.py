@@ -158,3 +158,15 @@ def test_from_7_2_a_command_naming_many_members_converts_first(pair):
               [b"ZADD", b"z3", b"XX", *[b"1", b"m"] * 200]]
     keys = [b"s1", b"s2", b"s3", b"s4", b"h1", b"h2", b"z1", b"z2"]
     _same(pair, script + [[b"OBJECT", b"ENCODING", k] for k in keys] + [[b"EXISTS", b"z3"]])
+
+
+def test_a_string_is_embedded_by_its_key_and_value_lengths(pair):
+    """Redis 8 and Valkey keep a short string in the object that holds its key: whether it fits depends on the key's
+    length and the TTL's room too (Valkey 9: up to a 128-byte object); before 8, on the value's length alone."""
+    commands = []
+    for key_length in (1, 10, 40, 100):
+        for length in (1, 3, 11, 23, 24, 31, 32, 33, 40, 41, 44, 45, 63, 64, 71, 72, 95, 96, 103, 104, 112, 113):
+            for ttl in ([], [b"EX", b"1000"]):
+                key = (b"t" if ttl else b"k") * key_length
+                commands += [[b"SET", key, b"v" * length, *ttl], [b"OBJECT", b"ENCODING", key]]
+    _same(pair, commands)
