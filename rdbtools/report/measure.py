@@ -29,10 +29,12 @@ class KeyFacts:
     past_threshold: str | None  # the configuration directive whose limit the value exceeds, if one does
 
 
-def measure(record: KeyRecord, target: Target) -> KeyFacts:
+def measure(record: KeyRecord, target: Target, written_by: Target | None = None) -> KeyFacts:
+    """``written_by``: the server that wrote the file, when the bytes are another's (``--target``): what it wrote
+    is what the target loads as it is (a sorted set's listpack keeps its scores' text)."""
     entry = loaded_entry(record, target)
     encoding = encoding_of(entry, target, record.key)
-    size = key_usage(record.key, entry, target, 0)
+    size = key_usage(record.key, entry, target, 0, written_by=written_by)
     if record.type == "string":  # most keys: one element, no threshold
         return KeyFacts(record.db, record.key, "string", encoding, size, 1, len(entry.value), record.expire_ms, None)
     elements, largest = _elements(entry.value)

@@ -71,12 +71,13 @@ def report_file(path: str, options: Options, target: Target | None = None, rows:
     summary = Summary(options)
     aux: dict[bytes, bytes] = {}
     batch: list[Row] = []
+    measured_for: tuple[Target, Target | None] | None = None  # (the target, the writer when another)
     with open_rdb(path) as rdb:
         for record in rdb:
             if record.__class__ is KeyRecord:
-                if target is None:
-                    target = writer_target(rdb.header.magic, rdb.header.version, aux)
-                facts = measure(record, target)
+                if measured_for is None:  # (the aux fields come before the keys)
+                    measured_for = _measured_for(target, writer_target(rdb.header.magic, rdb.header.version, aux))
+                facts = measure(record, *measured_for)
                 summary.add(facts, path)
                 if rows is not None:
                     batch.append((path, facts))
@@ -85,13 +86,18 @@ def report_file(path: str, options: Options, target: Target | None = None, rows:
                         batch = []
             elif record.__class__ is Aux:
                 aux[record.name] = record.value
-        if target is None:
-            target = writer_target(rdb.header.magic, rdb.header.version, aux)
+        if measured_for is None:
+            measured_for = _measured_for(target, writer_target(rdb.header.magic, rdb.header.version, aux))
     if rows is not None and batch:
         rows(batch)
+    chosen = measured_for[0]
     dbs, expires = summary.dbs, summary.expires
-    lines = overhead([dbs[db][0] for db in sorted(dbs)], [expires.get(db, 0) for db in sorted(dbs)], target)
-    return FileReport(path, target.name, summary, lines)
+    lines = overhead([dbs[db][0] for db in sorted(dbs)], [expires.get(db, 0) for db in sorted(dbs)], chosen)
+    return FileReport(path, chosen.name, summary, lines)
+
+
+def _measured_for(target: Target | None, writer: Target) -> tuple[Target, Target | None]:
+    return (writer, None) if target is None or target == writer else (target, writer)
 
 
 def report_files(paths: list[str], options: Options, target: Target | None = None, rows: RowWriter | None = None,

@@ -29,6 +29,7 @@ class ServerKey:
     type: str
     encoding: str
     expire_ms: int | None
+    usage: int  # MEMORY USAGE key SAMPLES 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def _populate(client_of) -> None:
     r.hset("cache:big:value", "v", "y" * 100)
     r.zadd("rank:small", {f"m{i}": i for i in range(10)})
     r.zadd("rank:big", {f"m{i}": i / 3 for i in range(200)})
+    r.zadd("rank:tenths", {f"m{i}": i / 10 for i in range(100)})  # a listpack keeps its scores' text as written
     r.sadd("tags:ints", *range(50))
     r.sadd("tags:many-ints", *range(600))
     r.sadd("tags:words", *(f"w{i}" for i in range(30)))
@@ -68,13 +70,14 @@ def _populate(client_of) -> None:
     other.hset("other:h", "f", "v")
 
 
-def _facts(client_of, server: str) -> list[ServerKey]:
+def server_keys(client_of, server: str) -> list[ServerKey]:
+    """What the server answers about each of its keys."""
     facts = []
     for db in (0, 1):
         r = client_of(db)
         for key in r.keys("*"):
             facts.append(ServerKey(db, key, r.type(key).decode(), r.object("ENCODING", key).decode(),
-                                   _expire_ms(r, key, server)))
+                                   _expire_ms(r, key, server), r.memory_usage(key, samples=0)))
     return facts
 
 
@@ -91,7 +94,7 @@ def write_with(server_name: str, directory: Path) -> WrittenFile:
     with start_server(server_name) as server:
         _populate(server.client)
         now_ms = int(time.time() * 1000) + NOW_SHIFT_MS
-        keys = _facts(server.client, server_name)
+        keys = server_keys(server.client, server_name)
         path = directory / f"{server_name}.rdb"
         path.write_bytes(server.save().read_bytes())
     return WrittenFile(path, now_ms, keys)
