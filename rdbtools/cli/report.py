@@ -58,7 +58,7 @@ def report(
     fail_key_over: Annotated[str | None, typer.Option(
         "--fail-key-over", help="Exit 1 when a key uses more than SIZE (10mb, 1.5GB, ...).")] = None,
     fail_total_over: Annotated[str | None, typer.Option(
-        "--fail-total-over", help="Exit 1 when the keys use more than SIZE in all.")] = None,
+        "--fail-total-over", help="Exit 1 when the total (the keys and the keyspace's tables) exceeds SIZE.")] = None,
     html: Annotated[Path | None, typer.Option(
         "--html", help="Also write one self-contained HTML page (prefix treemap and tables).")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Files read at once, each in a process.")] = 1,
