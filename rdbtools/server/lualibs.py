@@ -522,7 +522,7 @@ def _struct_items(fmt: bytes):
     while i < len(text):
         option = text[i]
         i += 1
-        digits = re.match(r"\d*", text[i:]).group()
+        digits = re.match(r"\d*", text[i:]).group()  # type: ignore[union-attr]  # \d* matches every string
         i += len(digits)
         if option in " ":
             continue
@@ -583,7 +583,8 @@ def _struct_unpack(fmt=None, data=None, start=1):
         raise LibError(f"bad argument #1 to 'unpack' (string expected, got {_type_name(fmt)})")
     if data.__class__ is not bytes:
         raise LibError(f"bad argument #2 to 'unpack' (string expected, got {_type_name(data)})")
-    pos, results = int(start) - 1, []
+    pos = int(start) - 1
+    results: list[int | float | bytes] = []
     if pos < 0:
         raise LibError("bad argument #3 to 'unpack' (offset must be 1 or greater)")
     for option, size, little in _struct_items(fmt):
@@ -685,7 +686,8 @@ class _Msgpack:
         if offset > len(data):
             raise LibError(f"Start offset {offset} greater than input length {len(data)}.")
         whole = not limit and not offset
-        results, pos = [], offset
+        results: list[object] = []
+        pos = offset
         while pos < len(data) and (whole or len(results) < limit):
             value, pos = self._unpack(data, pos)
             results.append(value)
