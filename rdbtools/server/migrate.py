@@ -111,9 +111,11 @@ def _send(server, client, connection: _Connection, request: Request, found: list
         payload = dump_payload(engine.keyspace.record(client.db, key, entry), engine.target)
         commands.append([b"RESTORE", key, b"%d" % ttl, payload, *([b"REPLACE"] if request.replace else [])])
         sent.append(key)
-    _write(connection, b"".join(hiredis.pack_command(tuple(c)) for c in commands))
+    # hiredis's stub types the argument as a one-item tuple; pack_command takes a tuple of any length
+    _write(connection, b"".join(hiredis.pack_command(tuple(c)) for c in commands))  # type: ignore[arg-type]
     setup = [_read_reply(connection, True) for _ in range(bool(request.auth) + select)]
-    error, deleted = None, []
+    error: CommandError | None = None
+    deleted: list[bytes] = []
     try:
         for key in sent:
             reply = _read_reply(connection, not deleted and error is None)

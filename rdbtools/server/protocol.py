@@ -70,7 +70,8 @@ class RequestParser:
 
     def _flush(self, buffer: bytearray, start: int, end: int, requests: list[list[bytes]]) -> None:
         if end > start:
-            self._reader.feed(buffer, start, end - start)
+            # hiredis's stub says str | bytes; feed reads any buffer, this bytearray without a copy
+            self._reader.feed(buffer, start, end - start)  # type: ignore[arg-type]
             before = len(requests)
             try:
                 while (request := self._reader.gets()) is not False:
@@ -89,7 +90,7 @@ class RequestParser:
             after = _request_end(buffer, start, self.max_bulk, MAX_MULTIBULK, MAX_INLINE)
             assert count is not None and after is not None  # (the run holds complete requests only)
             if count > 0:
-                self._reader.feed(buffer, start, after - start)
+                self._reader.feed(buffer, start, after - start)  # type: ignore[arg-type]  # (as in _flush)
                 requests.append(self._reader.gets())
             start = after
 
