@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from rdbtools.keyspace.commands import Command, CommandError, Map, Status
 from rdbtools.rdb.targets import Target
@@ -128,8 +129,8 @@ def _live(target: Target) -> list[str]:
     return below[::-1][:1] + above + below[::-1][1:]
 
 
-def _variant(variants: list, servers: list[str]) -> object:
-    """The reply of the first server (in preference order) that gives one."""
+def _variant(variants: list, servers: list[str]) -> Any:
+    """The reply of the first server (in preference order) that gives one (JSON: its shape is the data's)."""
     for server in servers:
         for holders, value in variants:
             if server in holders:
@@ -167,8 +168,9 @@ def has(target: Target, name: str) -> bool:
 
 # --- replies as protocol values ----------------------------------------------------------------------
 
-def _value(data: object) -> object:
-    """A stored reply (JSON with statuses as {"+": s}, sets as {"~": [...]}) as protocol values."""
+def _value(data: Any) -> Any:
+    """A stored reply (JSON with statuses as {"+": s}, sets as {"~": [...]}) as protocol values (shaped as the
+    data is: an INFO entry is a list, a DOCS entry a Map)."""
     if isinstance(data, str):
         return data.encode()
     if isinstance(data, list):
@@ -253,6 +255,8 @@ def _with_help(handler: Callable, reply: object) -> Callable:
 def _add_subcommands(container: CommandSpec, target: Target, registered: dict[bytes, Registered],
                      servers: list[str]) -> None:
     commands = _data()["commands"]
+    subcommands = container.subcommands
+    assert subcommands is not None, "build() adds subcommands to containers only"
     prefix = container.name + b"|"
     listed = [name for name in registered if name.startswith(prefix)]
     if not listed:  # a container listing none runs all the target's through its own handler
@@ -262,13 +266,13 @@ def _add_subcommands(container: CommandSpec, target: Target, registered: dict[by
     for name, (handler, command) in registered.items():
         if name.startswith(prefix) and has(target, name.decode()):
             sub = _record(name, commands[name.decode()], servers, handler, command)
-            container.subcommands[name[len(prefix):]] = sub
+            subcommands[name[len(prefix):]] = sub
     helps = commands[container.name.decode()].get("help")
-    if b"help" not in container.subcommands and helps and has(target, (prefix + b"help").decode()):
+    if b"help" not in subcommands and helps and has(target, (prefix + b"help").decode()):
         reply = _value(_variant(helps, servers))  # HELP comes with every container: the server's own text
-        container.subcommands[b"help"] = _record(prefix + b"help", commands[(prefix + b"help").decode()], servers,
+        subcommands[b"help"] = _record(prefix + b"help", commands[(prefix + b"help").decode()], servers,
                                                  lambda client, args: reply, None)
-    subs = [container.subcommands[n] for n in sorted(container.subcommands)]
+    subs = [subcommands[n] for n in sorted(subcommands)]
     container.info = [*container.info[:9], [s.info for s in subs]]
     if container.docs is not None:
         container.docs = Map({**container.docs, b"subcommands": Map((s.reply_name, s.docs) for s in subs)})

@@ -33,8 +33,8 @@ def command(server, args: list[bytes]) -> object:
             return [spec.info for _, spec in sorted(catalog.items())]
         return [None if (spec := lookup(catalog, name)) is None else spec.info for name in args[2:]]
     if sub == b"docs":
-        found = [_all(catalog)] if len(args) == 2 else [lookup(catalog, name) for name in args[2:]]
-        return Map((spec.reply_name, spec.docs) for spec in (found[0] if len(args) == 2 else found) if spec)
+        found = _all(catalog) if len(args) == 2 else [lookup(catalog, name) for name in args[2:]]
+        return Map((spec.reply_name, spec.docs) for spec in found if spec)
     return _getkeys(catalog, args[2:], with_flags=sub == b"getkeysandflags")
 
 
@@ -57,7 +57,8 @@ def _with_subcommands(catalog: dict[bytes, CommandSpec]) -> list[CommandSpec]:
     found = []
     for spec in _all(catalog):
         found.append(spec)
-        found.extend(spec.subcommands[n] for n in sorted(spec.subcommands or ()))
+        subcommands = spec.subcommands or {}
+        found.extend(subcommands[n] for n in sorted(subcommands))
     return found
 
 

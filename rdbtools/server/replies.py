@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from rdbtools.keyspace.commands import NULL_ARRAY, Double, Map
 from rdbtools.server.protocol import SetReply
@@ -16,7 +17,9 @@ _WITHSCORES = {b"zrange", b"zrangebyscore", b"zrevrange", b"zrevrangebyscore", b
 _SETS = {b"smembers", b"sinter", b"sunion", b"sdiff"}
 
 
-def shaped(name: bytes, args: list[bytes], reply: object, resp3: bool) -> object:
+def shaped(name: bytes, args: list[bytes], reply: Any, resp3: bool) -> object:
+    """The reply as sent to a client of this protocol (`reply` is Any: its shape is the command's, which
+    the name tells and the type system cannot)."""
     if name not in RESHAPED or reply is NULL_ARRAY:
         return reply
     if name == b"hgetall" and isinstance(reply, list):
