@@ -109,9 +109,10 @@ def _save(words: list[str]) -> tuple[tuple[int, int], ...]:
     if words == [""]:
         return ()
     numbers = [_strtoll_whole(word) for word in words]
-    if len(words) % 2 or any(n is None or n < (0 if i % 2 else 1) for i, n in enumerate(numbers)):
+    valid = [n for i, n in enumerate(numbers) if n is not None and n >= (0 if i % 2 else 1)]
+    if len(words) % 2 or len(valid) < len(numbers):
         raise ValueError("Invalid save parameters")
-    return tuple((numbers[i], _c_int(numbers[i + 1])) for i in range(0, len(numbers), 2))
+    return tuple((valid[i], _c_int(valid[i + 1])) for i in range(0, len(valid), 2))
 
 
 def _choice(*options: str) -> Callable[[list[str]], str]:
@@ -518,7 +519,8 @@ class ServerConfig:
 
 def _argument_directives(arguments: list[str]) -> Iterable[tuple[str, list[str]]]:
     """``--port 7000 --save 60 1 --save ""``: each directive with its values, in order."""
-    name, values = None, []
+    name: str | None = None
+    values: list[str] = []
     for argument in arguments:
         if argument.startswith("--") and len(argument) > 2:
             if name is not None:

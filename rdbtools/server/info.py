@@ -7,7 +7,7 @@ import platform
 import resource
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib.metadata import version
 
 __version__ = version("rdbtool")
@@ -133,7 +133,7 @@ def _cpu(server) -> dict[str, object]:
 
 def _keyspace(server) -> dict[str, object]:
     now = int(time.time() * 1000)
-    out = {}
+    out: dict[str, object] = {}
     for db, keys in sorted(server.engine.keyspace.dbs.items()):
         if keys:
             ttls = [e.expire_ms - now for e in keys.values() if e.expire_ms is not None]
@@ -142,10 +142,11 @@ def _keyspace(server) -> dict[str, object]:
     return out
 
 
-_SECTIONS = {"server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence,
-             "stats": _stats, "replication": _replication, "cpu": _cpu, "modules": lambda s: {},
-             "commandstats": _commandstats, "errorstats": _errorstats, "cluster": lambda s: {"cluster_enabled": 0},
-             "keyspace": _keyspace}
+#: each section's fields, from the server (core.Server)
+_SECTIONS: dict[str, Callable[[object], dict[str, object]]] = {
+    "server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence, "stats": _stats,
+    "replication": _replication, "cpu": _cpu, "modules": lambda s: {}, "commandstats": _commandstats,
+    "errorstats": _errorstats, "cluster": lambda s: {"cluster_enabled": 0}, "keyspace": _keyspace}
 
 
 def _rss() -> int:
@@ -156,7 +157,7 @@ def _rss() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _human(size: int) -> str:
+def _human(size: float) -> str:
     for unit in ("B", "K", "M", "G"):
         if size < 1024 or unit == "G":
             return f"{size:.2f}{unit}" if unit != "B" else f"{size}B"

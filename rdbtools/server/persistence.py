@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rdbtools.atomic import fsync_directory
 from rdbtools.keyspace.model import Keyspace
@@ -23,6 +24,9 @@ from rdbtools.rdb.reader import open_rdb
 from rdbtools.rdb.writer import RdbWriter
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.failpoints import Failpoints
+
+if TYPE_CHECKING:
+    from rdbtools.server.aof import AofPersistence
 
 log = logging.getLogger("rdbtool.serve")
 RETRY_DELAY = 5  # seconds before a failed BGSAVE is retried by a save point (CONFIG_BGSAVE_RETRY_DELAY)
@@ -62,7 +66,7 @@ class RdbPersistence:
         self.child: Child | None = None
         self.scheduled = False
         self.rewrite_stats = RewriteStats()
-        self.aof_rewrite = None  # the AofPersistence of a BGREWRITEAOF run with appendonly no (aof.py)
+        self.aof_rewrite: AofPersistence | None = None  # a BGREWRITEAOF's run with appendonly no (aof.py)
 
     @property
     def path(self) -> Path:
@@ -279,7 +283,12 @@ def slowed(records: Iterator, config: ServerConfig) -> Iterator:
     delay = config["rdb-key-save-delay"] / 1e6
     if not delay:
         return records
-    return (time.sleep(delay) or record for record in records)
+
+    def each_after_a_sleep() -> Iterator:
+        for record in records:
+            time.sleep(delay)
+            yield record
+    return each_after_a_sleep()
 
 
 def fork_child(work: Callable[[int], None], dirty: int, failpoints: Failpoints) -> Child:
