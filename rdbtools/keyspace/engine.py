@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from rdbtools.errors import RdbtoolError
 from rdbtools.keyspace.commands import (
@@ -82,7 +83,9 @@ class Engine:
         #: it, from its waiting list: BLMOVE and XREAD make no checking lookup first (one access, not two)
         self.waking = False
         self.tick()
-        self.memory = None  # a server's used_memory and maxmemory state (server/memory.py)
+        #: a server's used_memory and maxmemory state (server/memory.py's Memory, which serve sets; typed Any:
+        #: the keyspace does not know the server, and an engine outside serve has none)
+        self.memory: Any = None
 
     def execute(self, args: list[bytes]) -> object:
         """Run one command; CommandError for an error reply, UnknownCommand when not supported."""

@@ -393,9 +393,9 @@ class Rules:
 
     def _allow(self, selector: Selector, name: bytes) -> None:
         if b"|" not in name:
-            spec = self._lookup(name)
-            self.change(selector, spec, True)
-            self._keep(selector, b"+" + spec.name)
+            command = self._lookup(name)
+            self.change(selector, command, True)
+            self._keep(selector, b"+" + command.name)
             return
         if self.flavour.selectors:
             base, _, first = name.rpartition(b"|")
@@ -537,7 +537,7 @@ class Describer:
     def _selector_fields(self, selector: Selector) -> dict[bytes, object]:
         keys = b"~*" if selector.allkeys else b" ".join(self.key_pattern(p, f) for p, f in selector.keys)
         channels = b"&*" if selector.allchannels else b" ".join(b"&" + c for c in selector.channels)
-        fields = {b"commands": self.command_rules(selector), b"keys": keys, b"channels": channels}
+        fields: dict[bytes, object] = {b"commands": self.command_rules(selector), b"keys": keys, b"channels": channels}
         if self.flavour.databases:
             fields[b"databases"] = self.databases(selector)
         return fields
@@ -609,10 +609,10 @@ class Place:
 _ANYWHERE = Place()
 
 
-def _check_databases(selector: Selector, spec: Spec, args: list[bytes], place: Place) -> tuple[int, int]:
-    """ACL_DENIED_DB and the argument to tell (0: the command) when the selector's db= lacks a database the call
-    uses: the ids it names (in range; the first refused), then the current one, or every one for FLUSHALL."""
-    allowed = selector.dbs
+def _check_databases(allowed: frozenset[int], spec: Spec, args: list[bytes], place: Place) -> tuple[int, int]:
+    """ACL_DENIED_DB and the argument to tell (0: the command) when a selector's db= (``allowed``) lacks a database
+    the call uses: the ids it names (in range; the first refused), then the current one, or every one for
+    FLUSHALL."""
     for pos in _DB_ARGUMENTS.get(spec.name, _no_arguments)(args):
         db = canonical_int64(args[pos]) if pos < len(args) else None
         if db is not None and 0 <= db < place.databases and db not in allowed:
@@ -639,8 +639,9 @@ def _uses_database(spec: Spec) -> bool:
 
 def _check_selector(selector: Selector, spec: Spec, args: list[bytes], keys: Callable[[], list],
                     place: Place) -> tuple[int, int]:
-    if selector.dbs is not None:
-        verdict = _check_databases(selector, spec, args, place)
+    allowed_dbs = selector.dbs
+    if allowed_dbs is not None:
+        verdict = _check_databases(allowed_dbs, spec, args, place)
         if verdict[0] != ALLOWED:
             return verdict
     if not selector.allcommands and not spec.no_auth and spec.name not in selector.allowed:
@@ -848,7 +849,8 @@ class Acl:
             self.counters[_COUNTERS[reason]] += 1
         if object is None:
             named = reason == DENIED_CMD or (reason == DENIED_DB and not position)  # (a database the call uses)
-            object = spec.reply_name if named else args[position]
+            # (a denied command, or a database it uses, is logged with its record)
+            object = spec.reply_name if named else args[position]  # type: ignore[union-attr]
         if context is None:
             context = "multi" if client.multi is not None else "toplevel"
         now = int(self.server.clock() * 1000)
@@ -1035,7 +1037,8 @@ class Acl:
     def _replace_users(self, users: dict[bytes, User], caller) -> None:
         """A loaded file's users replace all: the default keeps its object (its clients stay), every
         other user's clients are disconnected (as Redis frees the old users)."""
-        self.default.take(users.pop(b"default", None) or self.rules.default_user())
+        loaded_default = users.pop(b"default", None)
+        self.default.take(loaded_default or self.rules.default_user())
         kept = self.flavour.kept_rules  # 7.2+: a client of a user defined again goes on as that user
         for client in list(self.server.clients.values()):
             if client.user is self.default:

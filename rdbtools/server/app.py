@@ -23,6 +23,7 @@ from rdbtools.keyspace.commands import CommandError, Status
 from rdbtools.server import client_eviction
 from rdbtools.server.admin import record_timing, timing_threshold
 from rdbtools.server.aof import AofPersistence, AofWriteError
+from rdbtools.server.clients import Client
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import NO_REPLY, Server, Shutdown
 from rdbtools.server.protocol import ProtocolError, RequestParser, encode, encode_into
@@ -55,7 +56,9 @@ class Connection(asyncio.Protocol):
         self.app = app
         self.parser = RequestParser(app.config["proto-max-bulk-len"])
         self.transport: asyncio.Transport | None = None
-        self.client = None
+        #: set by connection_made; None only for a connection refused there (data_received and connection_lost
+        #: check), so the methods serving a client read it unchecked
+        self.client: Client = None  # type: ignore[assignment]
         self.batch: list[bytes] | None = None  # replies of the requests being processed, written at once
         self.waiting: list[list[bytes]] = []  # requests read behind a blocking command, run once it is served
         self.broken: ProtocolError | None = None  # answered after the requests before it
@@ -126,7 +129,8 @@ class Connection(asyncio.Protocol):
         """Run requests in order, their replies written at once; behind a blocking command the rest
         wait until it is served (as Redis does)."""
         client, server = self.client, self.app.server
-        self.batch = batch = []
+        batch: list[bytes] = []
+        self.batch = batch
         threshold = timing_threshold(self.app.config)
         started = server.clock()
         try:
@@ -189,7 +193,8 @@ class Connection(asyncio.Protocol):
             requests = self.parser.feed(data)
         except ProtocolError as error:
             requests = error.requests
-        scripting, out = self.app.server.scripting, []
+        scripting = self.app.server.scripting
+        out: list[bytes] = []
         for request in requests:
             if self.client.closing:
                 break

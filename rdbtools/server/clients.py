@@ -15,6 +15,8 @@ from rdbtools.server.protocol import Map, SetReply, Verbatim
 from rdbtools.server.tracking import ClientTracking
 
 if TYPE_CHECKING:
+    from rdbtools.server.acl import User
+    from rdbtools.server.core import Blocked
     from rdbtools.server.replication import Replication
 
 NO_REPLY = object()  # nothing to send now (commands.NO_REPLY is this object)
@@ -28,11 +30,11 @@ class Client:
     local_address: str
     send: Callable[[object], None]  # deliver a reply or push, outside a request (pub/sub, unblocking)
     close: Callable[[], None]
+    user: User  # its ACL user (the default user until AUTH or HELLO names another)
     name: bytes = b""
     db: int = 0
     resp: int = 2
     authenticated: bool = False
-    user: object = None  # its ACL user (acl.User)
     gated: bool = True  # its requests go through the AUTH / ACL / maxmemory checks (acl.Acl.refresh says)
     created: float = field(default_factory=time.time)
     last_command: bytes = b"NULL"
@@ -45,7 +47,7 @@ class Client:
     patterns: set[bytes] = field(default_factory=set)
     shard_channels: set[bytes] = field(default_factory=set)  # SSUBSCRIBE's (Redis 7.0+)
     subscribed: bool = False  # to any of the three: the subscribed context (one test per request)
-    blocked: object | None = None  # the wait of a blocking command, while it waits
+    blocked: Blocked | None = None  # the wait of a blocking command, while it waits
     closing: bool = False  # QUIT / protocol error: close once the replies are out
     scan_snapshots: dict[int, list[bytes]] = field(default_factory=dict)
     library: dict[str, bytes] = field(default_factory=dict)  # CLIENT SETINFO
@@ -371,13 +373,14 @@ def _valkey_filters(server, args: list[bytes], skipme: bool) -> tuple[list[Calla
     while i < len(args):
         option, more = args[i].lower(), i + 1 < len(args)
         if option == b"id":
-            ids, i = set(), i + 1
+            ids: set[int] = set()
+            i += 1
             while i < len(args) and (number := canonical_int64(args[i])) is not None:
                 if number < 1:
                     raise CommandError("ERR client-id should be greater than 0")
                 ids.add(number)
                 i += 1
-            tests.append(lambda c, ids=ids: c.id in ids)
+            tests.append(_id_in(ids))
             continue
         if not more:
             raise CommandError(SYNTAX)
@@ -388,6 +391,11 @@ def _valkey_filters(server, args: list[bytes], skipme: bool) -> tuple[list[Calla
             tests.append(_valkey_filter(server, option, value))
         i += 2
     return tests, skipme
+
+
+def _id_in(ids: set[int]) -> Callable[[Client], bool]:
+    """ID's filter, bound to its own numbers (a lambda in the loop would see a later ID option's)."""
+    return lambda c: c.id in ids
 
 
 def _valkey_filter(server, option: bytes, value: bytes) -> Callable[[Client], bool]:

@@ -347,8 +347,7 @@ def _unsubscribe(server, client: Client, names: list[bytes], kind: _Subscription
         client.send(Push([word, None, kind.count(client)]))
     for name in targets:
         mine.discard(name)
-        subscribers = None if registry is None else registry.get(name)
-        if subscribers is not None:
+        if registry is not None and (subscribers := registry.get(name)) is not None:
             subscribers.discard(client)
             if not subscribers:
                 del registry[name]

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
 from rdbtools.keyspace.engine import NO_TOUCH, SAVING, Engine, UnknownCommand, quiet
@@ -29,6 +29,9 @@ from rdbtools.server.protocol import Push
 from rdbtools.server.replication import NOT_FOR_AOF, RELATIVE_BEFORE_7, AofOnly, ReplicaForm, ReplicaOnly, relative_form
 from rdbtools.server.replies import shaped
 from rdbtools.server.tracking import Tracking
+
+if TYPE_CHECKING:
+    from rdbtools.server.scripting import Scripting
 
 log = logging.getLogger("rdbtool.serve")
 
@@ -64,6 +67,12 @@ def defect_error(name: bytes, error: Exception) -> CommandError:
     return CommandError(f"ERR serve failed running '{name.decode('utf-8', 'replace')}': "
                         f"{type(error).__name__}: {error} (a bug of rdbtool; the server log has the traceback)"
                         .replace("\r", " ").replace("\n", " "))
+
+
+def unknown_subcommand(args: list[bytes]) -> CommandError:
+    """Redis's error for a subcommand a container (Redis 7.0+) does not have."""
+    shown = args[1].decode("utf-8", "replace")[:128].replace("\r", " ").replace("\n", " ")
+    return CommandError(f"ERR unknown subcommand '{shown}'. Try {args[0].decode('utf-8', 'replace').upper()} HELP.")
 
 
 class Shutdown(Exception):
@@ -140,7 +149,7 @@ class Server:
 
             unlisted[b"quit"] = table(self)[b"quit"][0]
         self.dialect = _dialect(config.target, unlisted)
-        self._scripting = None
+        self._scripting: Scripting | None = None
         self.engine_records: dict[bytes, Spec] = {}  # FUNCTION's subcommands as the engine runs them
         #: set by the edge: answer the other connections while a script runs past busy-reply-threshold
         self.busy_poll: Callable[[Client], None] | None = None
@@ -154,7 +163,7 @@ class Server:
         self.subscribers.replication.configure(self)
 
     @property
-    def scripting(self):
+    def scripting(self) -> Scripting:
         """The Lua engine, started by the first command that needs it (serve starts without Lua)."""
         if self._scripting is None:
             from rdbtools.server.scripting import Scripting
@@ -172,7 +181,7 @@ class Server:
         if self.config["protected-mode"] and self.acl.default.nopass and not local:
             self.stats["rejected_connections"] += 1
             return CommandError(_PROTECTED)
-        client = Client(self.next_client_id, address, local_address, send, close)
+        client = Client(self.next_client_id, address, local_address, send, close, self.acl.default)
         self.acl.new_client(client)
         self.next_client_id += 1
         self.clients[client.id] = client
@@ -219,10 +228,11 @@ class Server:
             client.last_command = b"NULL"
             return self._refused(client, _unknown(args, self.dialect.backticks), None)
         if spec.subcommands is not None and len(args) > 1:
-            spec = self._subcommand(spec, args)
-            if spec.__class__ is CommandError:
+            sub = spec.subcommands.get(args[1].lower())
+            if sub is None:
                 client.last_command = b"NULL"
-                return self._refused(client, spec, None)
+                return self._refused(client, unknown_subcommand(args), None)
+            spec = sub
         name, arity = spec.name, spec.arity
         client.last_command = name
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
@@ -263,9 +273,9 @@ class Server:
             self._wake_blocked()  # after the write's own propagation, as Redis serves them after the command
         return reply
 
-    def _gate(self, client: Client, spec: Spec, args: list[bytes]) -> CommandError | None:
+    def _gate(self, client: Client, spec: Spec, args: list[bytes]) -> object:
         """NOAUTH, then (after the no-multi refusal) the ACL check, then maxmemory, as Redis's processCommand
-        orders them."""
+        orders them: the refusal (NO_REPLY for a client evicted by its own command), None to run it."""
         if self.acl.auth_required(client):
             return None if spec.no_auth else self._refused(client, CommandError(NOAUTH))
         if client.multi is not None and spec.no_multi:
@@ -297,7 +307,8 @@ class Server:
             if tracking.table:  # as Redis checks before each command
                 tracking.limit(self.config["tracking-table-max-keys"])
             tracking.start(client)  # before last_command changes: CACHING lasts one command
-        if self.pause.until is not None and self._postpone(client, args):
+        pause_until = self.pause.until
+        if pause_until is not None and self._postpone(client, args, pause_until):
             return NO_REPLY
         monitors = self.subscribers.monitors
         spec = self.resolve(args) if client.tracking is not None or monitors else None
@@ -427,22 +438,12 @@ class Server:
             return CommandError(NO_MULTI_NAMED.format(spec.name.decode("utf-8", "replace")))
         return CommandError(NO_MULTI)
 
-    @staticmethod
-    def _subcommand(container: Spec, args: list[bytes]) -> Spec | CommandError:
-        """A container's subcommand (Redis 7.0+), or Redis's error for one it does not have."""
-        spec = container.subcommands.get(args[1].lower())
-        if spec is not None:
-            return spec
-        shown = args[1].decode("utf-8", "replace")[:128].replace("\r", " ").replace("\n", " ")
-        return CommandError(f"ERR unknown subcommand '{shown}'. Try {args[0].decode('utf-8', 'replace').upper()} HELP.")
-
     def resolve(self, args: list[bytes]) -> Spec | None:
-        """The record of a call (its subcommand's for a container), None when unknown (scripts and
-        MULTI read its flags)."""
+        """The record of a call (its subcommand's for a container, Redis 7.0+), None when unknown (scripts
+        and MULTI read its flags)."""
         spec = self._lookup(args[0])
         if spec is not None and spec.subcommands is not None and len(args) > 1:
-            found = self._subcommand(spec, args)
-            return None if found.__class__ is CommandError else found
+            return spec.subcommands.get(args[1].lower())
         return spec
 
     def _refused(self, client: Client, error: CommandError, spec: Spec | None = None) -> CommandError:
@@ -476,7 +477,8 @@ class Server:
 
     def _call(self, client: Client, args: list[bytes], spec: Spec) -> object:
         try:
-            reply = self._run_engine(spec, client, args) if spec.command is not None else spec.handler(client, args)
+            reply = (self._run_engine(spec, client, args) if spec.command is not None
+                     else spec.handler(client, args))  # type: ignore[misc]  # (without a command: a handler)
         except CommandError as error:
             spec.failed_calls += 1
             self.count_error(error)
@@ -515,16 +517,16 @@ class Server:
         error or not (a read-only script's call itself is not, as in Redis)."""
         from rdbtools.server.introspection import command_keys
 
-        spec = self.resolve(args)
-        if spec is None or client.tracking is None or client.tracking.bcast or "pubsub" in spec.flags:
+        spec, state = self.resolve(args), client.tracking
+        if spec is None or state is None or state.bcast or "pubsub" in spec.flags:
             return
         if script_read or ("readonly" in spec.flags and spec.name not in _SCRIPTS_READ_ONLY):
-            self.tracking.remember(client, command_keys(spec, args))
+            self.tracking.remember(client.id, state, command_keys(spec, args))
 
     def _run_engine(self, record: Spec, client: Client, args: list[bytes]) -> object:
         """MISCONF refuses what the table flags write (FUNCTION DELETE, not FUNCTION LIST); the engine's
         flag says what may change the keyspace (dirty, WATCH, propagation)."""
-        spec = record.command
+        spec: Command = record.command  # type: ignore[assignment]  # (only records of engine commands run here)
         if record.write and (not self.persistence.last_bgsave_ok
                              or (self.aof is not None and not self.aof.last_write_ok)):
             error = self.disk_error()
@@ -732,11 +734,11 @@ class Server:
         pause.until, pause.everything = until, everything
         self.refresh()
 
-    def _postpone(self, client: Client, args: list[bytes]) -> bool:
+    def _postpone(self, client: Client, args: list[bytes], until: float) -> bool:
         """While paused, a command that passes the first checks (known, its arity, AUTH) waits, with the
         requests behind it, until the pause ends; under WRITE only one that may write (or EXEC of a
         transaction holding one)."""
-        until, everything = self.pause.until, self.pause.everything
+        everything = self.pause.everything
         if until <= self.clock():
             self.unpause_clients()
             return False
@@ -757,6 +759,7 @@ class Server:
         postponed, pause.postponed = pause.postponed, []
         for client in postponed:
             waiting, client.blocked = client.blocked, None
+            assert waiting is not None, "_postpone blocked it"
             if client.id in self.clients:
                 reply = self.execute(client, waiting.args)
                 if reply is not NO_REPLY:
@@ -768,12 +771,16 @@ class Server:
         """CLIENT UNBLOCK: the blocking command ends with its timeout reply, or the error given."""
         self.blocked.remove(client)
         waiting, client.blocked = client.blocked, None
+        assert waiting is not None, "a client in server.blocked waits"
         client.send(waiting.timeout_reply if error is None else error)
 
     def _block(self, client: Client, args: list[bytes]) -> object:
         name = args[0].lower()
+        timeout_reply: object
         if name in (b"xread", b"xreadgroup"):
-            seconds, timeout_reply = _stream_block(name, args) / 1000, NULL_ARRAY
+            milliseconds = _stream_block(name, args)
+            assert milliseconds is not None, "_run_engine blocks an XREAD only with BLOCK"
+            seconds, timeout_reply = milliseconds / 1000, NULL_ARRAY
             args = self._resolve_last_ids(client, args)
         else:
             position, timeout_reply = _BLOCKING[name]
@@ -878,10 +885,11 @@ class Server:
 
     def expire_blocked(self, now: float) -> None:
         for client in list(self.blocked):
-            if client.blocked.deadline is not None and client.blocked.deadline <= now:
+            waiting = client.blocked
+            if waiting is not None and waiting.deadline is not None and waiting.deadline <= now:
                 self.blocked.remove(client)
-                reply, client.blocked = client.blocked.timeout_reply, None
-                client.send(reply)
+                client.blocked = None
+                client.send(waiting.timeout_reply)
 
     # --- timers --------------------------------------------------------------------------------
 
@@ -960,7 +968,8 @@ class Server:
         engine.notify = self._notify if where and flags & ~where else quiet
         telling = _telling_misses(flags)  # only then does a command say whether it reads
         if telling and not told:  # (not through __dict__: touching it slows every attribute access after)
-            self._run_engine = self._run_telling_misses
+            # (the instance's attribute shadows the method, so that commands pay nothing while m is off)
+            self._run_engine = self._run_telling_misses  # type: ignore[method-assign]
         elif told and not telling:
             del self._run_engine
 

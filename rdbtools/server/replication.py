@@ -236,12 +236,13 @@ class Replication:
 
 def append_commands(buffer: bytearray, selected_db: int, db: int, commands: list[list[bytes]]) -> int:
     """RESP commands appended as Redis feeds its AOF and its replicas: a SELECT first when ``db`` is not
-    the one selected (-1: whatever is). Returns the database selected after."""
+    the one selected (-1: whatever is). Returns the database selected after. (encode_bulks, the compiled RESP
+    array encoder, answers None only for an item that is not bytes: effects are lists of bytes.)"""
     if db != selected_db and db >= 0:
-        buffer += encode_bulks([b"SELECT", b"%d" % db])
+        buffer += encode_bulks([b"SELECT", b"%d" % db])  # type: ignore[arg-type]
         selected_db = db
     for args in commands:
-        buffer += encode_bulks(args)  # the compiled RESP array encoder: effects are lists of bytes
+        buffer += encode_bulks(args)  # type: ignore[arg-type]
     return selected_db
 
 

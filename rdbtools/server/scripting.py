@@ -28,6 +28,7 @@ from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map
 from rdbtools.server import lualibs
 from rdbtools.server.clients import Client
 from rdbtools.server.command_table import CommandSpec as Spec
+from rdbtools.server.core import unknown_subcommand
 from rdbtools.server.eviction import OOM, SCRIPT_OOM
 from rdbtools.server.lualibs import LuaRaise
 from rdbtools.server.protocol import BigNumber, Raw, SetReply, Verbatim
@@ -121,9 +122,8 @@ class Scripting:
         #: cache, forgotten with the scripts)
         self._replicated: set[bytes] = set()
         self._shutdown: tuple[Client, list[bytes]] | None = None  # a SHUTDOWN NOSAVE that killed a busy script
-        self.client = Client(0, "", "", send=_ignore, close=_ignore)  # the connection scripts call through
+        self.client = Client(0, "", "", send=_ignore, close=_ignore, user=server.acl.default)  # scripts call through it
         self.client.authenticated = True
-        self.client.user = server.acl.default
         self.caller = self.client
         self.random = Lrand48()
         #: what redis.call's checks decide for a command, by its name as scripts spell it: (its record, the
@@ -162,7 +162,8 @@ class Scripting:
         self._binding = binding  # (kept while its Lua state lives: the state's C functions point to it)
         self._compile, self._load, self._library = helpers.compile, helpers.load, helpers.library
         self._arm, self._place = helpers.arm, helpers.place
-        self._make_ok_tables, self._ok_tables = helpers.ok_tables, []
+        self._make_ok_tables = helpers.ok_tables
+        self._ok_tables: list[object] = []  # Lua tables {ok = "OK"}, made in batches
         before_72 = not target.valkey_server and target.version < (7, 2)
         self._double_text = _printf_double if before_72 else format_double
         self._log_level_error = ("ERR Invalid log level." if target.valkey_server or target.version >= (7, 4)
@@ -217,7 +218,8 @@ class Scripting:
         replicated whole) for 0; whether the target has it."""
         if not self._dialect.redis62:
             return False
-        digits = re.match(rb"\s*[-+]?\d*", value).group().strip()  # atoi: the leading number, else 0
+        # atoi: the leading number, else 0 (the pattern matches every string, the empty one too)
+        digits = re.match(rb"\s*[-+]?\d*", value).group().strip()  # type: ignore[union-attr]
         always = digits not in (b"", b"-", b"+") and int(digits) != 0
         self.server.config.kept["lua-replicate-commands"] = "yes" if always else "no"
         return True
@@ -595,7 +597,7 @@ class Scripting:
         server = self.server
         container = server._lookup(args[0]) if self._valkey_9 and len(args) > 1 else None
         if container is not None and container.subcommands is not None:
-            return str(server._subcommand(container, args))
+            return str(unknown_subcommand(args))
         return "ERR Unknown Redis command called from script"
 
     def _verdict(self, args: list[bytes]) -> tuple[Spec, str | None, bool, bool] | None:

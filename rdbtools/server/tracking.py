@@ -74,7 +74,7 @@ class Tracking:
         self.pending: list[bytes | None] = []  # for the client running a command: after its reply
         self.current: Client | None = None  # the client running a command (NOLOOP, pending), or None
         #: set by the edge: run a callable once this loop turn is done (BCAST messages go out then)
-        self.schedule: Callable[[Callable[[], None]], None] | None = None
+        self.schedule: Callable[[Callable[[], None]], object] | None = None
         self._broadcast_scheduled = False
         self._limit_tries = 0
         #: told when ``active`` changes (the server takes or leaves its direct path)
@@ -163,13 +163,12 @@ class Tracking:
 
     # --- reads ------------------------------------------------------------------------------------
 
-    def remember(self, client: Client, keys: Iterable[bytes]) -> None:
-        """The keys a read-only command of a tracking (not BCAST) client named, unless OPTIN without
-        CACHING YES or OPTOUT with CACHING NO (Redis's trackingRememberKeys)."""
-        state = client.tracking
+    def remember(self, cid: int, state: ClientTracking, keys: Iterable[bytes]) -> None:
+        """The keys a read-only command of a tracking (not BCAST) client named (its id and tracking state),
+        unless OPTIN without CACHING YES or OPTOUT with CACHING NO (Redis's trackingRememberKeys)."""
         if (state.optin and not state.caching) or (state.optout and state.caching):
             return
-        table, cid = self.table, client.id
+        table = self.table
         for key in keys:
             ids = table.get(key)
             if ids is None:
@@ -192,7 +191,9 @@ class Tracking:
             self.items -= len(ids)
             for cid in ids:
                 target = self.clients.get(cid)
-                state = None if target is None else target.tracking
+                if target is None:
+                    continue
+                state = target.tracking
                 if state is None or state.bcast or (state.noloop and target is current):
                     continue
                 if target is current:
@@ -280,6 +281,7 @@ class Tracking:
         is the tracking client's protocol's null, whatever the redirection speaks."""
         state = client.tracking
         payload = keys if keys is not None else _NULLS[client.resp]
+        receiver: Client | None  # declared apart: the assignments narrow it (a redirection may be gone)
         receiver = client
         if state is not None and state.redirect:
             receiver = self.clients.get(state.redirect)
