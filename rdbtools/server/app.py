@@ -280,7 +280,9 @@ class App:
     def commit(self) -> None:
         """The group commit: the turn's AOF writes made (and fsync'd), then the replies that waited."""
         self._commit_scheduled = False
-        self.exiting_on_aof_errors(self.server.aof.flush)
+        aof = self.server.aof
+        if aof is not None:  # (None: CONFIG SET appendonly no ran in this turn, and closing wrote what replies hold)
+            self.exiting_on_aof_errors(aof.flush)
         held, self.held = self.held, []
         for connection, data, close in held:
             connection.write(data, close)
