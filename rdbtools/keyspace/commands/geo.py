@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import (
     NULL_ARRAY,
@@ -20,6 +21,9 @@ from rdbtools.keyspace.commands import (
     long_double_text,
 )
 from rdbtools.keyspace.commands.zsets import _double, _ordered, _store, _zset, zadd
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
 
 LAT_MAX = 85.05112878
 LON_MAX = 180.0
@@ -330,7 +334,7 @@ def _swap_runs(v: list, a: int, b: int, n: int) -> None:
 # --- GEOADD and the member lookups -------------------------------------------------------------------
 
 
-def _lonlat(e, longitude: bytes, latitude: bytes) -> tuple[float, float]:
+def _lonlat(e: Engine, longitude: bytes, latitude: bytes) -> tuple[float, float]:
     """extractLongLatOrReply: both read as doubles, then checked against the indexable range."""
     lon, lat = _double(e, longitude, _NOT_FLOAT), _double(e, latitude, _NOT_FLOAT)
     if not (-LON_MAX <= lon <= LON_MAX and -LAT_MAX <= lat <= LAT_MAX):
@@ -339,7 +343,7 @@ def _lonlat(e, longitude: bytes, latitude: bytes) -> tuple[float, float]:
 
 
 @command("geoadd", -5)
-def geoadd(e, args):
+def geoadd(e: Engine, args: list[bytes]):
     """GEOADD key [NX|XX] [CH] lon lat member ...: a ZADD of hashes; NX with XX is a syntax error."""
     i = 2
     while i < len(args) and args[i].upper() in (b"NX", b"XX", b"CH"):
@@ -353,7 +357,7 @@ def geoadd(e, args):
     return zadd(e, zadd_args)
 
 
-def _unit(e, text: bytes) -> float:
+def _unit(e: Engine, text: bytes) -> float:
     """Meters per unit; an unknown unit refused in the target's words (before 7.0 in lower case)."""
     unit = _UNITS.get(text.lower())
     if unit is None:
@@ -362,7 +366,7 @@ def _unit(e, text: bytes) -> float:
     return unit
 
 
-def _coordinate(e, value: float) -> Double:
+def _coordinate(e: Engine, value: float) -> Double:
     """A double reply (a double in RESP3) printed as the target prints coordinates."""
     coordinate = Double(value)
     coordinate.text = format_double(value) if e.target.shortest_coordinates else long_double_text(value)
@@ -370,7 +374,7 @@ def _coordinate(e, value: float) -> Double:
 
 
 @command("geopos", -2, write=False)
-def geopos(e, args):
+def geopos(e: Engine, args: list[bytes]):
     entry = _zset(e, args[1])
     scores = {} if entry is None else entry.value
     return [NULL_ARRAY if m not in scores else [_coordinate(e, c) for c in geohash_position(scores[m])]
@@ -378,7 +382,7 @@ def geopos(e, args):
 
 
 @command("geodist", -4, write=False)
-def geodist(e, args):
+def geodist(e: Engine, args: list[bytes]):
     if len(args) > 5:
         raise CommandError(SYNTAX)
     unit = _unit(e, args[4]) if len(args) == 5 else 1.0
@@ -390,7 +394,7 @@ def geodist(e, args):
 
 
 @command("geohash", -2, write=False)
-def geohash(e, args):
+def geohash(e: Engine, args: list[bytes]):
     """The standard 11-character geohash (latitude -90..90), as Redis recomputes it for GEOHASH."""
     entry = _zset(e, args[1])
     replies: list[bytes | None] = []
@@ -433,7 +437,7 @@ class _Request:
     store_dist: bool = False
 
 
-def _radius_shape(e, origin: tuple[float, float], radius: bytes, unit: bytes) -> Shape:
+def _radius_shape(e: Engine, origin: tuple[float, float], radius: bytes, unit: bytes) -> Shape:
     """extractDistanceOrReply: the radius (numeric, not negative) before its unit."""
     value = _double(e, radius, "ERR need numeric radius")
     if value < 0:
@@ -441,7 +445,7 @@ def _radius_shape(e, origin: tuple[float, float], radius: bytes, unit: bytes) ->
     return Shape(origin, _unit(e, unit), radius=value)
 
 
-def _box_shape(e, origin: tuple[float, float], width: bytes, height: bytes, unit: bytes) -> Shape:
+def _box_shape(e: Engine, origin: tuple[float, float], width: bytes, height: bytes, unit: bytes) -> Shape:
     """extractBoxOrReply: both sides read before either is refused for being negative, then the unit."""
     sides = _double(e, width, "ERR need numeric width"), _double(e, height, "ERR need numeric height")
     if min(sides) < 0:
@@ -449,7 +453,7 @@ def _box_shape(e, origin: tuple[float, float], width: bytes, height: bytes, unit
     return Shape(origin, _unit(e, unit), width=sides[0], height=sides[1])
 
 
-def _member_origin(e, entry, member: bytes) -> tuple[float, float]:
+def _member_origin(e: Engine, entry, member: bytes) -> tuple[float, float]:
     """A member's position, refused in the target's words when the key has no such member."""
     if member not in entry.value:
         if _valkey_9(e):
@@ -458,12 +462,12 @@ def _member_origin(e, entry, member: bytes) -> tuple[float, float]:
     return geohash_position(entry.value[member])
 
 
-def _valkey_9(e) -> bool:
+def _valkey_9(e: Engine) -> bool:
     """Valkey 9 searches polygons too (BYPOLYGON, not served here), which shows in its error texts."""
     return e.target.valkey_server and e.target.version >= (9, 0)
 
 
-def _read_option(e, args: list[bytes], i: int, request: _Request, entry) -> int:
+def _read_option(e: Engine, args: list[bytes], i: int, request: _Request, entry) -> int:
     """One option at ``args[i]``; the index of the next. An option the command does not take, one whose
     arguments are missing, a second FROM or BY kind: a syntax error, as in Redis."""
     option, left, flags = args[i].lower(), len(args) - i - 1, request.flags
@@ -503,7 +507,7 @@ def _read_option(e, args: list[bytes], i: int, request: _Request, entry) -> int:
     return i + 1
 
 
-def _check(e, args: list[bytes], request: _Request) -> None:
+def _check(e: Engine, args: list[bytes], request: _Request) -> None:
     """The combinations Redis refuses once every option is read, in its order (the command's name as
     the client spelled it)."""
     flags, name = request.flags, args[0].decode(errors="replace")
@@ -522,7 +526,7 @@ def _check(e, args: list[bytes], request: _Request) -> None:
         raise CommandError("ERR the ANY argument requires COUNT argument")
 
 
-def _georadius_generic(e, args: list[bytes], source: int, flags: int):
+def _georadius_generic(e: Engine, args: list[bytes], source: int, flags: int):
     """georadiusGeneric: the source's type, the fixed arguments, the options, their combinations; then
     the search, or for a missing source an empty reply (and a STORE that deletes its key)."""
     entry = e.read(args[source], "zset")
@@ -548,7 +552,7 @@ def _georadius_generic(e, args: list[bytes], source: int, flags: int):
     return _answer(e, entry, request)
 
 
-def _answer(e, entry, request: _Request):
+def _answer(e: Engine, entry, request: _Request):
     """The search's points, sorted when asked (COUNT without ANY sorts ascending), as a reply or stored."""
     limit = request.count if request.any else 0
     points = collect(entry.value, request.shape, limit)  # type: ignore[arg-type]  # a source: a shape
@@ -580,7 +584,7 @@ def _sort(points: list[Point], count: int, descending: bool) -> None:
     partial_quicksort(points, compare, 0, count - 1)
 
 
-def _point_reply(e, point: Point, conversion: float, request: _Request) -> list:
+def _point_reply(e: Engine, point: Point, conversion: float, request: _Request) -> list:
     item: list = [point.member]
     if request.with_dist:
         item.append(b"%.4f" % (point.meters / conversion))
@@ -592,30 +596,30 @@ def _point_reply(e, point: Point, conversion: float, request: _Request) -> list:
 
 
 @command("georadius", -6)
-def georadius(e, args):
+def georadius(e: Engine, args: list[bytes]):
     return _georadius_generic(e, args, 1, _BY_COORDS)
 
 
 @command("georadius_ro", -6, write=False)
-def georadius_ro(e, args):
+def georadius_ro(e: Engine, args: list[bytes]):
     return _georadius_generic(e, args, 1, _BY_COORDS | _NO_STORE)
 
 
 @command("georadiusbymember", -5)
-def georadiusbymember(e, args):
+def georadiusbymember(e: Engine, args: list[bytes]):
     return _georadius_generic(e, args, 1, _BY_MEMBER)
 
 
 @command("georadiusbymember_ro", -5, write=False)
-def georadiusbymember_ro(e, args):
+def georadiusbymember_ro(e: Engine, args: list[bytes]):
     return _georadius_generic(e, args, 1, _BY_MEMBER | _NO_STORE)
 
 
 @command("geosearch", -7, write=False)
-def geosearch(e, args):
+def geosearch(e: Engine, args: list[bytes]):
     return _georadius_generic(e, args, 1, _SEARCH)
 
 
 @command("geosearchstore", -8)
-def geosearchstore(e, args):
+def geosearchstore(e: Engine, args: list[bytes]):
     return _georadius_generic(e, args, 2, _SEARCH | _SEARCH_STORE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rdbtools.keyspace.commands import (
     HASH,
     INT64_MAX,
@@ -17,8 +19,11 @@ from rdbtools.keyspace.commands import (
 )
 from rdbtools.rdb.model import HASHTABLE_HASH
 
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
 
-def _hash(e, key: bytes):
+
+def _hash(e: Engine, key: bytes):
     """The hash at ``key`` with its passed fields gone; looked up once (a second lookup would count a second
     access under an LFU policy)."""
     entry = e.get(key, "hash")
@@ -28,7 +33,7 @@ def _hash(e, key: bytes):
     return entry
 
 
-def expire_fields(e, key: bytes, entry) -> None:
+def expire_fields(e: Engine, key: bytes, entry) -> None:
     """Delete a hash's fields whose TTL has passed (on access, or by a server's active expiry): HDEL for
     the AOF, "hexpired" told, then "del" when the hash is empty."""
     now = e.now_ms()
@@ -63,7 +68,7 @@ def converted(target, entry, written: list[bytes]) -> None:
 
 
 @command("hset", -4)
-def hset(e, args):
+def hset(e: Engine, args: list[bytes]):
     if len(args) % 2:
         raise wrong_arity(args[0])
     entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
@@ -81,13 +86,13 @@ def hset(e, args):
 
 
 @command("hmset", -4)
-def hmset(e, args):
+def hmset(e: Engine, args: list[bytes]):
     hset(e, args)
     return OK
 
 
 @command("hsetnx", 4)
-def hsetnx(e, args):
+def hsetnx(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
     if e.target.version < (7, 0):
         converted(e.target, entry, args[2:])  # (6.2 converts by the arguments, even when the field exists)
@@ -100,7 +105,7 @@ def hsetnx(e, args):
 
 
 @command("hdel", -3)
-def hdel(e, args):
+def hdel(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1])
     if entry is None:
         return 0
@@ -117,32 +122,32 @@ def _delete_field(entry, field: bytes) -> bool:
     return True
 
 
-def _deleted(e, key: bytes, entry, removed: int) -> None:
+def _deleted(e: Engine, key: bytes, entry, removed: int) -> None:
     """Fields were deleted: "hdel" (once), then "del" when the hash is empty."""
     if removed:
         e.removed(HASH, b"hdel", key, entry)
 
 
 @command("hget", 3, write=False)
-def hget(e, args):
+def hget(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1])
     return None if entry is None else entry.value.get(args[2])
 
 
 @command("hgetall", 2, write=False)
-def hgetall(e, args):
+def hgetall(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1])
     return [] if entry is None else [x for pair in entry.value.items() for x in pair]
 
 
 @command("hlen", 2, write=False)
-def hlen(e, args):
+def hlen(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1])
     return 0 if entry is None else len(entry.value)
 
 
 @command("hincrby", 4)
-def hincrby(e, args):
+def hincrby(e: Engine, args: list[bytes]):
     delta = integer(args[3])
     entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
     old = entry.value.get(args[2])
@@ -157,7 +162,7 @@ def hincrby(e, args):
 
 
 @command("hincrbyfloat", 4)
-def hincrbyfloat(e, args):
+def hincrbyfloat(e: Engine, args: list[bytes]):
     increment = long_double(args[3], infinite="ERR value is NaN or Infinity")
     entry = _hash(e, args[1]) or e.get_or_create(args[1], "hash", dict)
     old = entry.value.get(args[2], b"0")
@@ -186,7 +191,7 @@ def _fields(args, at: int) -> list[bytes]:
     return fields
 
 
-def _hexpire(e, args, unit_ms: int, absolute: bool):
+def _hexpire(e: Engine, args, unit_ms: int, absolute: bool):
     """HEXPIRE/HPEXPIRE/HEXPIREAT/HPEXPIREAT key n [NX|XX|GT|LT] FIELDS count field..."""
     entry = _hash(e, args[1])
     amount = integer(args[2])
@@ -224,27 +229,27 @@ def _hexpire(e, args, unit_ms: int, absolute: bool):
 
 
 @command("hexpire", -6)
-def hexpire(e, args):
+def hexpire(e: Engine, args: list[bytes]):
     return _hexpire(e, args, 1000, False)
 
 
 @command("hpexpire", -6)
-def hpexpire(e, args):
+def hpexpire(e: Engine, args: list[bytes]):
     return _hexpire(e, args, 1, False)
 
 
 @command("hexpireat", -6)
-def hexpireat(e, args):
+def hexpireat(e: Engine, args: list[bytes]):
     return _hexpire(e, args, 1000, True)
 
 
 @command("hpexpireat", -6)
-def hpexpireat(e, args):
+def hpexpireat(e: Engine, args: list[bytes]):
     return _hexpire(e, args, 1, True)
 
 
 @command("hpersist", -5)
-def hpersist(e, args):
+def hpersist(e: Engine, args: list[bytes]):
     fields = _fields(args, 2)
     entry = _hash(e, args[1])
     if entry is None:
@@ -261,7 +266,7 @@ _UNITS = {b"EX": (1000, False), b"PX": (1, False), b"EXAT": (1000, True), b"PXAT
 
 
 @command("hsetex", -6)
-def hsetex(e, args):
+def hsetex(e: Engine, args: list[bytes]):
     """HSETEX key [FNX|FXX] [EX s|PX ms|EXAT s|PXAT ms|KEEPTTL] FIELDS n field value ... (Redis 8, Valkey 9)."""
     i, condition, expire_at, keep_ttl = 2, None, None, False
     while i < len(args) and args[i].upper() != b"FIELDS":
@@ -291,8 +296,10 @@ def hsetex(e, args):
         kept = ttls.get(pairs[j]) if keep_ttl else None
         entry.value[pairs[j]] = pairs[j + 1]
         ttls.pop(pairs[j], None)
-        if expire_at is not None or kept is not None:
-            ttls[pairs[j]] = expire_at if expire_at is not None else kept
+        if expire_at is not None:
+            ttls[pairs[j]] = expire_at
+        elif kept is not None:
+            ttls[pairs[j]] = kept
     entry.field_expires = ttls or None
     converted(e.target, entry, pairs)
     e.notify(HASH, b"hset", args[1])
@@ -302,7 +309,7 @@ def hsetex(e, args):
 
 
 @command("hgetdel", -5)
-def hgetdel(e, args):
+def hgetdel(e: Engine, args: list[bytes]):
     """HGETDEL key FIELDS n field... (Redis 8): the values, then the fields are gone."""
     fields = _fields(args, 2)
     entry = _hash(e, args[1])
@@ -317,7 +324,7 @@ def hgetdel(e, args):
 
 
 @command("hgetex", -5)
-def hgetex(e, args):
+def hgetex(e: Engine, args: list[bytes]):
     """HGETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST] FIELDS n field... (Redis 8)."""
     i, expire_at, persist = 2, None, False
     option = args[i].upper()
@@ -353,36 +360,36 @@ def hgetex(e, args):
 
 
 @command("hkeys", 2, write=False)
-def hkeys(e, args):
+def hkeys(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1])
     return [] if entry is None else list(entry.value)
 
 
 @command("hvals", 2, write=False)
-def hvals(e, args):
+def hvals(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1])
     return [] if entry is None else list(entry.value.values())
 
 
 @command("hexists", 3, write=False)
-def hexists(e, args):
+def hexists(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1])
     return int(entry is not None and args[2] in entry.value)
 
 
 @command("hstrlen", 3, write=False)
-def hstrlen(e, args):
+def hstrlen(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1])
     return len(entry.value.get(args[2], b"")) if entry is not None else 0
 
 
 @command("hmget", -3, write=False)
-def hmget(e, args):
+def hmget(e: Engine, args: list[bytes]):
     entry = _hash(e, args[1])
     return [None if entry is None else entry.value.get(f) for f in args[2:]]
 
 
-def _field_ttl(e, args, unit_ms: int, absolute: bool):
+def _field_ttl(e: Engine, args, unit_ms: int, absolute: bool):
     fields = _fields(args, 2)
     entry = _hash(e, args[1])
     if entry is None:
@@ -404,20 +411,20 @@ def _field_ttl(e, args, unit_ms: int, absolute: bool):
 
 
 @command("httl", -5, write=False)
-def httl(e, args):
+def httl(e: Engine, args: list[bytes]):
     return _field_ttl(e, args, 1000, False)
 
 
 @command("hpttl", -5, write=False)
-def hpttl(e, args):
+def hpttl(e: Engine, args: list[bytes]):
     return _field_ttl(e, args, 1, False)
 
 
 @command("hexpiretime", -5, write=False)
-def hexpiretime(e, args):
+def hexpiretime(e: Engine, args: list[bytes]):
     return _field_ttl(e, args, 1000, True)
 
 
 @command("hpexpiretime", -5, write=False)
-def hpexpiretime(e, args):
+def hpexpiretime(e: Engine, args: list[bytes]):
     return _field_ttl(e, args, 1, True)

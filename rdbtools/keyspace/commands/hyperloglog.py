@@ -20,9 +20,13 @@ import random
 import re
 from bisect import bisect_right
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import OK, STRING, WRONGTYPE, CommandError, Status, command
 from rdbtools.keyspace.model import Entry
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
 
 P, Q = 14, 50
 REGISTERS = 1 << P
@@ -360,7 +364,7 @@ def estimate(values: bytes) -> int:
 
 # --- commands --------------------------------------------------------------------------------------
 
-def _hll(e, key: bytes, read: bool = False) -> Entry | None:
+def _hll(e: Engine, key: bytes, read: bool = False) -> Entry | None:
     """The HyperLogLog at a key (``read``: as PFMERGE reads its sources, a miss telling keymiss)."""
     entry = e.read(key) if read else e.lookup(key)
     if entry is None:
@@ -378,7 +382,7 @@ def _check(entry: Entry) -> None:
 
 
 @command("pfadd", -2)
-def pfadd(e, args):
+def pfadd(e: Engine, args: list[bytes]):
     entry = _hll(e, args[1])
     created = entry is None
     hll = empty() if entry is None else bytearray(entry.value)
@@ -397,7 +401,7 @@ def pfadd(e, args):
     return int(updated)
 
 
-def _write(e, key: bytes, entry, hll: bytearray) -> None:
+def _write(e: Engine, key: bytes, entry, hll: bytearray) -> None:
     """Store a changed HyperLogLog, telling "pfadd" (PFMERGE's event too), and "new" when created."""
     if entry is None:
         e.add(key, Entry("string", bytes(hll)))
@@ -407,7 +411,7 @@ def _write(e, key: bytes, entry, hll: bytearray) -> None:
 
 
 @command("pfcount", -2)
-def pfcount(e, args):
+def pfcount(e: Engine, args: list[bytes]):
     """One key: the cached cardinality, recomputed and stored when stale (a change: propagated, as
     Redis does); several: their union."""
     e.changes = 0
@@ -432,7 +436,7 @@ def pfcount(e, args):
 
 
 @command("pfmerge", -2)
-def pfmerge(e, args):
+def pfmerge(e: Engine, args: list[bytes]):
     """PFMERGE destkey [sourcekey ...]: the destination's registers count too; dense if any input is."""
     union, dense = bytes(REGISTERS), False
     for key in args[1:]:
@@ -461,7 +465,7 @@ def pfmerge(e, args):
 # --- testing and debugging -------------------------------------------------------------------------
 
 @command("pfdebug", 3)
-def pfdebug(e, args):
+def pfdebug(e: Engine, args: list[bytes]):
     """PFDEBUG GETREG|DECODE|ENCODING|TODENSE key, and SIMD ON|OFF where the target has it (no key)."""
     name = args[1].lower()
     e.changes = 0  # only a conversion to dense is propagated (Redis's dirty)
@@ -490,7 +494,7 @@ def _has_simd(target) -> bool:
 _SIMD_STATE = {"enabled": True}  # the process's, as Redis keeps one per server (on by default)
 
 
-def _simd(e, switch: bytes):
+def _simd(e: Engine, switch: bytes):
     """Turn the SIMD path on or off (serve has none: a reply only). A word other than ON or OFF gets the
     error and then, as Redis sends it too, the state: two replies to one command."""
     word = switch.lower()
@@ -535,7 +539,7 @@ _DEBUG = {b"getreg": _getreg, b"decode": _decode, b"encoding": lambda entry: Sta
 
 
 @command("pfselftest", 1, write=False)
-def pfselftest(e, args):
+def pfselftest(e: Engine, args: list[bytes]):
     """Redis's self test, run on serve's own code: register access, then dense and sparse HLLs fed the
     same elements agreeing and estimating within bounds (to 10^5 elements where Redis goes to 10^7)."""
     failure = self_test(e.target.hll_sparse_max_bytes)

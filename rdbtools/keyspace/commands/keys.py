@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import (
     GENERIC,
@@ -19,17 +20,20 @@ from rdbtools.keyspace.commands import (
 from rdbtools.keyspace.engine import NO_TOUCH
 from rdbtools.keyspace.model import library_name
 
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
+
 NO_SUCH_KEY = "ERR no such key"
 DB_RANGE = "ERR DB index is out of range"
 
 
 @command("select", 2, write=False)
-def select(e, args):
+def select(e: Engine, args: list[bytes]):
     e.db = _db_index(e, args[1])
     return OK
 
 
-def _db_index(e, value: bytes, error: str = "ERR value is not an integer or out of range") -> int:
+def _db_index(e: Engine, value: bytes, error: str = "ERR value is not an integer or out of range") -> int:
     index = integer(value, error)
     if not 0 <= index < e.databases:
         raise CommandError(DB_RANGE)
@@ -37,7 +41,7 @@ def _db_index(e, value: bytes, error: str = "ERR value is not an integer or out 
 
 
 @command("del", -2)
-def delete(e, args):
+def delete(e: Engine, args: list[bytes]):
     deleted = 0
     for key in args[1:]:  # (not through _delete: DEL is a hot path)
         if e.delete(key):
@@ -46,7 +50,7 @@ def delete(e, args):
     return deleted
 
 
-def _delete(e, key: bytes) -> bool:
+def _delete(e: Engine, key: bytes) -> bool:
     """Delete a key a command names, telling "del" when it existed."""
     if e.delete(key):
         e.notify(GENERIC, b"del", key)
@@ -55,17 +59,17 @@ def _delete(e, key: bytes) -> bool:
 
 
 @command("unlink", -2)
-def unlink(e, args):
+def unlink(e: Engine, args: list[bytes]):
     return delete(e, args)
 
 
 @command("exists", -2, write=False)
-def exists(e, args):
+def exists(e: Engine, args: list[bytes]):
     return sum(e.peek(key) is not None for key in args[1:])
 
 
 @command("touch", -2, write=False)
-def touch(e, args):
+def touch(e: Engine, args: list[bytes]):
     """The keys that exist, each accessed (its LRU clock or LFU counter updated), also by a NO-TOUCH client."""
     no_touch = e.untouched & NO_TOUCH
     e.leave_untouched(NO_TOUCH, False)
@@ -76,14 +80,14 @@ def touch(e, args):
 
 
 @command("type", 2, write=False)
-def type_(e, args):
+def type_(e: Engine, args: list[bytes]):
     entry = e.peek(args[1])
     return Status("none" if entry is None else entry.type)
 
 
 # --- expiry --------------------------------------------------------------------------------------
 
-def _expire(e, args, unit_ms: int, absolute: bool):
+def _expire(e: Engine, args, unit_ms: int, absolute: bool):
     """EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT key amount [NX|XX|GT|LT] (Redis 7.0)."""
     flags = {a.upper() for a in args[3:]}
     for option in args[3:]:
@@ -113,27 +117,27 @@ def _expire(e, args, unit_ms: int, absolute: bool):
 
 
 @command("expire", -3)
-def expire(e, args):
+def expire(e: Engine, args: list[bytes]):
     return _expire(e, args, 1000, False)
 
 
 @command("pexpire", -3)
-def pexpire(e, args):
+def pexpire(e: Engine, args: list[bytes]):
     return _expire(e, args, 1, False)
 
 
 @command("expireat", -3)
-def expireat(e, args):
+def expireat(e: Engine, args: list[bytes]):
     return _expire(e, args, 1000, True)
 
 
 @command("pexpireat", -3)
-def pexpireat(e, args):
+def pexpireat(e: Engine, args: list[bytes]):
     return _expire(e, args, 1, True)
 
 
 @command("persist", 2)
-def persist(e, args):
+def persist(e: Engine, args: list[bytes]):
     entry = e.lookup(args[1])
     if entry is None or entry.expire_ms is None:
         return 0
@@ -142,7 +146,7 @@ def persist(e, args):
     return 1
 
 
-def _ttl(e, key: bytes, unit_ms: int) -> int:
+def _ttl(e: Engine, key: bytes, unit_ms: int) -> int:
     entry = e.peek(key)
     if entry is None:
         return -2
@@ -153,19 +157,19 @@ def _ttl(e, key: bytes, unit_ms: int) -> int:
 
 
 @command("ttl", 2, write=False)
-def ttl(e, args):
+def ttl(e: Engine, args: list[bytes]):
     return _ttl(e, args[1], 1000)
 
 
 @command("pttl", 2, write=False)
-def pttl(e, args):
+def pttl(e: Engine, args: list[bytes]):
     return _ttl(e, args[1], 1)
 
 
 # --- renaming, copying, moving -------------------------------------------------------------------
 
 @command("rename", 3)
-def rename(e, args):
+def rename(e: Engine, args: list[bytes]):
     entry = e.lookup(args[1])
     if entry is None:
         raise CommandError(NO_SUCH_KEY)
@@ -178,7 +182,7 @@ def rename(e, args):
     return OK
 
 
-def _rename(e, source: bytes, destination: bytes, entry) -> None:
+def _rename(e: Engine, source: bytes, destination: bytes, entry) -> None:
     _new_name(e, entry)
     e.add(destination, entry)
     del e.keys[source]
@@ -186,7 +190,7 @@ def _rename(e, source: bytes, destination: bytes, entry) -> None:
     e.notify(GENERIC, b"rename_to", destination)
 
 
-def _new_name(e, entry) -> None:
+def _new_name(e: Engine, entry) -> None:
     """A key renamed or moved keeps its value object, and so its access, but where the object holds the key's
     name (Redis 8, Valkey 8) a new one is made."""
     if e.target.embedded_keys:
@@ -194,7 +198,7 @@ def _new_name(e, entry) -> None:
 
 
 @command("renamenx", 3)
-def renamenx(e, args):
+def renamenx(e: Engine, args: list[bytes]):
     entry = e.lookup(args[1])
     if entry is None:
         raise CommandError(NO_SUCH_KEY)
@@ -205,7 +209,7 @@ def renamenx(e, args):
 
 
 @command("copy", -3)
-def copy_(e, args):
+def copy_(e: Engine, args: list[bytes]):
     """COPY source destination [DB index] [REPLACE]"""
     target_db, replace, rest = e.db, False, [a.upper() for a in args[3:]]
     i = 0
@@ -238,7 +242,7 @@ def copy_(e, args):
 
 
 @command("move", 3)
-def move(e, args):
+def move(e: Engine, args: list[bytes]):
     target_db = _db_index(e, args[2])
     if target_db == e.db:
         raise CommandError("ERR source and destination objects are the same")
@@ -254,7 +258,7 @@ def move(e, args):
 
 
 @command("swapdb", 3)
-def swapdb(e, args):
+def swapdb(e: Engine, args: list[bytes]):
     first = _db_index(e, args[1], "ERR invalid first DB index")
     second = _db_index(e, args[2], "ERR invalid second DB index")
     dbs = e.keyspace.dbs
@@ -263,14 +267,14 @@ def swapdb(e, args):
 
 
 @command("flushdb", -1)
-def flushdb(e, args):
+def flushdb(e: Engine, args: list[bytes]):
     _flush_mode(args)
     e.keys.clear()
     return OK
 
 
 @command("flushall", -1)
-def flushall(e, args):
+def flushall(e: Engine, args: list[bytes]):
     _flush_mode(args)
     e.keyspace.dbs.clear()
     return OK
@@ -282,14 +286,14 @@ def _flush_mode(args) -> None:
 
 
 @command("dbsize", 1, write=False)
-def dbsize(e, args):
+def dbsize(e: Engine, args: list[bytes]):
     return len(e.keys)
 
 
 # --- functions (stored, not run) -----------------------------------------------------------------
 
 @command("function", -2, subcommands="load delete flush list dump restore")
-def function(e, args):
+def function(e: Engine, args: list[bytes]):
     sub = args[1].upper()
     libraries = e.keyspace.functions
     if sub == b"LOAD":
@@ -323,7 +327,7 @@ def function(e, args):
 # --- DUMP / RESTORE ------------------------------------------------------------------------------
 
 @command("dump", 2, write=False)
-def dump(e, args):
+def dump(e: Engine, args: list[bytes]):
     from rdbtools.rdb.payload import dump_payload
 
     entry = e.lookup(args[1])
@@ -333,7 +337,7 @@ def dump(e, args):
 
 
 @command("restore", -4)
-def restore(e, args):
+def restore(e: Engine, args: list[bytes]):
     """RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]"""
     from rdbtools.errors import FormatError
     from rdbtools.rdb.payload import load_payload
@@ -380,7 +384,7 @@ def restore(e, args):
     return OK
 
 
-def _expiretime(e, key: bytes, unit_ms: int) -> int:
+def _expiretime(e: Engine, key: bytes, unit_ms: int) -> int:
     entry = e.peek(key)
     if entry is None:
         return -2
@@ -388,12 +392,12 @@ def _expiretime(e, key: bytes, unit_ms: int) -> int:
 
 
 @command("expiretime", 2, write=False)
-def expiretime(e, args):
+def expiretime(e: Engine, args: list[bytes]):
     return _expiretime(e, args[1], 1000)
 
 
 @command("pexpiretime", 2, write=False)
-def pexpiretime(e, args):
+def pexpiretime(e: Engine, args: list[bytes]):
     return _expiretime(e, args[1], 1)
 
 
@@ -421,7 +425,7 @@ def _function_list(libraries: dict[bytes, bytes], options: list[bytes], args: li
     return replies
 
 
-def _function_restore(e, args):
+def _function_restore(e: Engine, args: list[bytes]):
     """FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]"""
     from rdbtools.errors import FormatError
     from rdbtools.rdb.payload import load_functions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import (
     INT64_MAX,
@@ -18,14 +19,17 @@ from rdbtools.keyspace.commands import (
     wrong_arity,
 )
 
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
+
 NO_SUCH_KEY = "ERR no such key"
 
 
-def _list(e, key: bytes):
+def _list(e: Engine, key: bytes):
     return e.get(key, "list")
 
 
-def _push(e, args, left: bool, only_existing: bool, entry=None):
+def _push(e: Engine, args, left: bool, only_existing: bool, entry=None):
     """``entry``: the key's, when the caller looked it up (that was the access)."""
     entry = entry or _list(e, args[1])
     if entry is None:
@@ -41,26 +45,26 @@ def _push(e, args, left: bool, only_existing: bool, entry=None):
 
 
 @command("rpush", -3)
-def rpush(e, args):
+def rpush(e: Engine, args: list[bytes]):
     return _push(e, args, False, False)
 
 
 @command("lpush", -3)
-def lpush(e, args):
+def lpush(e: Engine, args: list[bytes]):
     return _push(e, args, True, False)
 
 
 @command("rpushx", -3)
-def rpushx(e, args):
+def rpushx(e: Engine, args: list[bytes]):
     return _push(e, args, False, True)
 
 
 @command("lpushx", -3)
-def lpushx(e, args):
+def lpushx(e: Engine, args: list[bytes]):
     return _push(e, args, True, True)
 
 
-def _pop(e, key: bytes, left: bool, count: int | None, entry=None):
+def _pop(e: Engine, key: bytes, left: bool, count: int | None, entry=None):
     """``entry``: the key's, when the caller looked it up (that was the access)."""
     entry = entry or _list(e, key)
     if entry is None:
@@ -84,20 +88,20 @@ def _count(args, at: int) -> int | None:
 
 
 @command("lpop", -2)
-def lpop(e, args):
+def lpop(e: Engine, args: list[bytes]):
     if len(args) > 3:
         raise wrong_arity(args[0])
     return _pop(e, args[1], True, _count(args, 2))
 
 
 @command("rpop", -2)
-def rpop(e, args):
+def rpop(e: Engine, args: list[bytes]):
     if len(args) > 3:
         raise wrong_arity(args[0])
     return _pop(e, args[1], False, _count(args, 2))
 
 
-def _blocking_pop(e, args, left: bool):
+def _blocking_pop(e: Engine, args, left: bool):
     """BLPOP/BRPOP key... timeout: the first non-empty list, or nil (an offline engine never waits)."""
     for key in args[1:-1]:
         entry = _list(e, key)
@@ -107,16 +111,16 @@ def _blocking_pop(e, args, left: bool):
 
 
 @command("blpop", -3)
-def blpop(e, args):
+def blpop(e: Engine, args: list[bytes]):
     return _blocking_pop(e, args, True)
 
 
 @command("brpop", -3)
-def brpop(e, args):
+def brpop(e: Engine, args: list[bytes]):
     return _blocking_pop(e, args, False)
 
 
-def _mpop(e, args, first: int):
+def _mpop(e: Engine, args, first: int):
     """[B]LMPOP [timeout] numkeys key... LEFT|RIGHT [COUNT n]"""
     numkeys = integer(args[first])
     if numkeys <= 0:
@@ -139,17 +143,17 @@ def _mpop(e, args, first: int):
 
 
 @command("lmpop", -4)
-def lmpop(e, args):
+def lmpop(e: Engine, args: list[bytes]):
     return _mpop(e, args, 1)
 
 
 @command("blmpop", -5)
-def blmpop(e, args):
+def blmpop(e: Engine, args: list[bytes]):
     return _mpop(e, args, 2)
 
 
 @command("llen", 2, write=False)
-def llen(e, args):
+def llen(e: Engine, args: list[bytes]):
     entry = _list(e, args[1])
     return 0 if entry is None else len(entry.value)
 
@@ -161,7 +165,7 @@ def _range(size: int, start: int, stop: int) -> tuple[int, int]:
 
 
 @command("lrange", 4, write=False)
-def lrange(e, args):
+def lrange(e: Engine, args: list[bytes]):
     entry = _list(e, args[1])
     if entry is None:
         return []
@@ -170,7 +174,7 @@ def lrange(e, args):
 
 
 @command("lindex", 3, write=False)
-def lindex(e, args):
+def lindex(e: Engine, args: list[bytes]):
     entry = _list(e, args[1])
     index = integer(args[2])
     if entry is None or not -len(entry.value) <= index < len(entry.value):
@@ -179,7 +183,7 @@ def lindex(e, args):
 
 
 @command("lset", 4)
-def lset(e, args):
+def lset(e: Engine, args: list[bytes]):
     entry = _list(e, args[1])
     if entry is None:
         raise CommandError(NO_SUCH_KEY)
@@ -192,7 +196,7 @@ def lset(e, args):
 
 
 @command("linsert", 5)
-def linsert(e, args):
+def linsert(e: Engine, args: list[bytes]):
     where = args[2].upper()
     if where not in (b"BEFORE", b"AFTER"):
         raise CommandError(SYNTAX)
@@ -209,7 +213,7 @@ def linsert(e, args):
 
 
 @command("ltrim", 4)
-def ltrim(e, args):
+def ltrim(e: Engine, args: list[bytes]):
     entry = _list(e, args[1])
     start, stop = integer(args[2]), integer(args[3])
     e.changes = 0  # what it removed: propagated only then (Redis's dirty)
@@ -224,7 +228,7 @@ def ltrim(e, args):
 
 
 @command("lrem", 4)
-def lrem(e, args):
+def lrem(e: Engine, args: list[bytes]):
     count = integer(args[2])
     entry = _list(e, args[1])
     if entry is None:
@@ -250,7 +254,7 @@ def _side(value: bytes) -> bool:
     return side == b"LEFT"
 
 
-def _move(e, source: bytes, destination: bytes, from_left: bool, to_left: bool):
+def _move(e: Engine, source: bytes, destination: bytes, from_left: bool, to_left: bool):
     entry = _list(e, source)
     if entry is None:
         return None
@@ -269,31 +273,31 @@ def _move(e, source: bytes, destination: bytes, from_left: bool, to_left: bool):
 
 
 @command("lmove", 5)
-def lmove(e, args):
+def lmove(e: Engine, args: list[bytes]):
     return _move(e, args[1], args[2], _side(args[3]), _side(args[4]))
 
 
 @command("blmove", 6)
-def blmove(e, args):
+def blmove(e: Engine, args: list[bytes]):
     if not e.waking:  # the blocking forms look the source up before the move does (two accesses in Redis)
         _list(e, args[1])
     return _move(e, args[1], args[2], _side(args[3]), _side(args[4]))
 
 
 @command("rpoplpush", 3)
-def rpoplpush(e, args):
+def rpoplpush(e: Engine, args: list[bytes]):
     return _move(e, args[1], args[2], False, True)
 
 
 @command("brpoplpush", 4)
-def brpoplpush(e, args):
+def brpoplpush(e: Engine, args: list[bytes]):
     if not e.waking:  # (as BLMOVE)
         _list(e, args[1])
     return _move(e, args[1], args[2], False, True)
 
 
 @command("lpos", -3, write=False)
-def lpos(e, args):
+def lpos(e: Engine, args: list[bytes]):
     """LPOS key element [RANK r] [COUNT n] [MAXLEN m]: options checked before the key; a negative
     RANK searches from the tail (positions are still counted from the head)."""
     rank, count, maxlen = _lpos_options(e, args)
@@ -319,7 +323,7 @@ def lpos(e, args):
     return found
 
 
-def _lpos_options(e, args) -> tuple[int, int | None, int]:
+def _lpos_options(e: Engine, args) -> tuple[int, int | None, int]:
     rank, count, maxlen, j = 1, None, 0, 3
     while j < len(args):
         option = args[j].upper()

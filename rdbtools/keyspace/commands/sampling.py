@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, SYNTAX, CommandError, command, integer
 from rdbtools.keyspace.model import Entry
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
 
 
 def _count(args: list[bytes], flag: bytes) -> tuple[int | None, bool]:
@@ -47,7 +51,7 @@ def random_elements(args: list[bytes], lookup: Callable[[], Entry | None], flag:
 
 
 @command("zrandmember", -2, write=False)
-def zrandmember(e, args):
+def zrandmember(e: Engine, args: list[bytes]):
     from rdbtools.keyspace.commands.zsets import score_text
 
     def highest_first(scores: dict) -> list[bytes]:  # the whole set comes back from its last member
@@ -58,7 +62,7 @@ def zrandmember(e, args):
 
 
 @command("hrandfield", -2, write=False)
-def hrandfield(e, args):
+def hrandfield(e: Engine, args: list[bytes]):
     from rdbtools.keyspace.commands.hashes import _hash  # fields past their TTL go first
 
     return random_elements(args, lambda: _hash(e, args[1]), b"WITHVALUES", list, lambda fields, field: fields[field])

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import re
 from array import array
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import SYNTAX, CommandError, Map, command, integer
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
 
 _ONES = bytes(bin(i).count("1") for i in range(256))
 
 
-def _value(e, key: bytes) -> bytes | None:
+def _value(e: Engine, key: bytes) -> bytes | None:
     entry = e.get(key, "string")
     return None if entry is None else entry.value
 
 
-def _unit(e, word: bytes) -> bool:
+def _unit(e: Engine, word: bytes) -> bool:
     """BIT (True) or BYTE; the unit exists from Redis 7.0 (before, a fifth argument is a syntax error)."""
     upper = word.upper()
     if e.target.version < (7, 0) or upper not in (b"BIT", b"BYTE"):
@@ -34,14 +38,14 @@ def _clamp(start: int, end: int, total: int) -> tuple[int, int]:
     return max(start, 0), min(max(end, 0), total - 1)
 
 
-def _checks_first(e) -> bool:
+def _checks_first(e: Engine) -> bool:
     """Redis 8 and Valkey read BITCOUNT's / BITPOS's range before the key (7.0: a missing key is
     answered whatever its range says)."""
     return e.target.valkey_server or e.target.version >= (8, 0)
 
 
 @command("bitcount", -2, write=False)
-def bitcount(e, args):
+def bitcount(e: Engine, args: list[bytes]):
     """BITCOUNT key [start [end [BYTE|BIT]]] (start alone: Valkey only)."""
     first = _checks_first(e)
     value = b"" if first else _value(e, args[1])  # read below when the range is checked first
@@ -73,7 +77,7 @@ def _bit(value: bytes, position: int) -> int:
 
 
 @command("bitpos", -3, write=False)
-def bitpos(e, args):
+def bitpos(e: Engine, args: list[bytes]):
     """BITPOS key bit [start [end [BYTE|BIT]]]: the first position holding the bit. A missing key is
     all zeros; with no end given a string is followed by zeros, so a 0 is found just past it."""
     bit = integer(args[2])
@@ -95,7 +99,7 @@ def bitpos(e, args):
     return -1 if bit or end_given else (high // 8 + 1) * 8
 
 
-def _bitpos_range(e, args, size: int) -> tuple[int, int, bool]:
+def _bitpos_range(e: Engine, args, size: int) -> tuple[int, int, bool]:
     """BITPOS's start, end (both clamped, in the unit) and whether the unit is BIT."""
     if len(args) > 6:
         raise CommandError(SYNTAX)
@@ -133,7 +137,7 @@ _OTHER_BYTE = {1: re.compile(rb"[^\x00]"), 0: re.compile(rb"[^\xff]")}
 # --- LCS -------------------------------------------------------------------------------------------
 
 @command("lcs", -3, write=False)
-def lcs(e, args):
+def lcs(e: Engine, args: list[bytes]):
     """LCS key1 key2 [LEN] [IDX] [MINMATCHLEN n] [WITHMATCHLEN]: missing keys are empty strings; the
     keys are looked up before the options are read."""
     first, second = (e.lookup(key) for key in args[1:3])

@@ -11,9 +11,13 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import SYNTAX, CommandError, command, g17, integer
 from rdbtools.keyspace.encodings import encoding_of
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
 
 INVALID_CURSOR = "ERR invalid cursor"
 _ULONG = 1 << 64
@@ -75,7 +79,7 @@ def _options(args: list[bytes], start: int, hashes: bool, novalues: bool) -> tup
     return count, pattern, only_keys
 
 
-def scan(e, args: list[bytes], kind: str, stored_order: Callable[[dict], list[bytes]],
+def scan(e: Engine, args: list[bytes], kind: str, stored_order: Callable[[dict], list[bytes]],
          pair: Callable[[dict, bytes, bool], bytes] | None) -> list:
     """cursor, then the members found (each followed by ``pair``'s value: a field's, a member's score)."""
     cursor = scan_cursor(args[2], e.target.valkey_server or e.target.version >= (8, 0))
@@ -100,7 +104,7 @@ def _has_novalues(target) -> bool:
     return target.version >= ((8, 0) if target.valkey_server else (7, 4))
 
 
-def _compact(e, entry) -> bool:
+def _compact(e: Engine, entry) -> bool:
     return encoding_of(entry, e.target) in _COMPACT
 
 
@@ -119,17 +123,17 @@ def stored_set_order(members) -> list[bytes]:
 
 
 @command("hscan", -3, write=False)
-def hscan(e, args):
+def hscan(e: Engine, args: list[bytes]):
     return scan(e, args, "hash", _insertion_order, lambda value, field, _: value[field])
 
 
 @command("sscan", -3, write=False)
-def sscan(e, args):
+def sscan(e: Engine, args: list[bytes]):
     return scan(e, args, "set", stored_set_order, None)
 
 
 @command("zscan", -3, write=False)
-def zscan(e, args):
+def zscan(e: Engine, args: list[bytes]):
     """Scores as the target stores them: a listpack's text (shortest from 7.2, else %.17g), a skiplist's
     double printed as %.17Lg."""
     from rdbtools.keyspace.commands.zsets import score_text

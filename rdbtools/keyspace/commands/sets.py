@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, SET, SYNTAX, WRONGTYPE, CommandError, command, integer
@@ -10,20 +11,23 @@ from rdbtools.keyspace.encodings import loaded_type
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.model import HASHTABLE_SET, LISTPACK_SET
 
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
+
 _ABSENT = object()
 
 
-def _set(e, key: bytes):
+def _set(e: Engine, key: bytes):
     return e.get(key, "set")
 
 
-def _members(e, key: bytes) -> dict:
+def _members(e: Engine, key: bytes) -> dict:
     entry = e.read(key, "set")  # (a STORE's sources too: read, a miss telling keymiss)
     return {} if entry is None else entry.value
 
 
 @command("sadd", -3)
-def sadd(e, args):
+def sadd(e: Engine, args: list[bytes]):
     entry = e.get_or_create(args[1], "set", dict)
     before = len(entry.value)
     entry.value.update(dict.fromkeys(args[2:]))
@@ -68,7 +72,7 @@ def _integers(members: list[bytes]) -> bool:
 
 
 @command("srem", -3)
-def srem(e, args):
+def srem(e: Engine, args: list[bytes]):
     entry = _set(e, args[1])
     if entry is None:
         return 0
@@ -80,7 +84,7 @@ def srem(e, args):
 
 
 @command("smove", 4)
-def smove(e, args):
+def smove(e: Engine, args: list[bytes]):
     """Both keys are looked up (accessed) first, as Redis does, then checked."""
     source, destination = e.lookup(args[1]), e.lookup(args[2])
     if source is None:
@@ -104,7 +108,7 @@ def smove(e, args):
 
 
 @command("spop", -2)
-def spop(e, args):
+def spop(e: Engine, args: list[bytes]):
     if len(args) > 3:
         raise CommandError("ERR syntax error")
     entry = _set(e, args[1])
@@ -140,21 +144,21 @@ def _rebuilt(entry, target) -> str:
 
 
 @command("scard", 2, write=False)
-def scard(e, args):
+def scard(e: Engine, args: list[bytes]):
     return len(_members(e, args[1]))
 
 
 @command("sismember", 3, write=False)
-def sismember(e, args):
+def sismember(e: Engine, args: list[bytes]):
     return int(args[2] in _members(e, args[1]))
 
 
 @command("smembers", 2, write=False)
-def smembers(e, args):
+def smembers(e: Engine, args: list[bytes]):
     return list(_members(e, args[1]))
 
 
-def _combine(e, keys: list[bytes], operation: str) -> dict:
+def _combine(e: Engine, keys: list[bytes], operation: str) -> dict:
     sets = [_members(e, key) for key in keys]
     result = dict(sets[0])
     for other in sets[1:]:
@@ -167,7 +171,7 @@ def _combine(e, keys: list[bytes], operation: str) -> dict:
     return result
 
 
-def _store(e, args, operation: str) -> int:
+def _store(e: Engine, args, operation: str) -> int:
     result = _combine(e, args[2:], operation)
     entry = Entry(loaded_type("set", "", result, e.target), result) if result else None  # (built by adds)
     e.store(args[1], entry, SET, b"s%sstore" % operation.encode())
@@ -175,43 +179,43 @@ def _store(e, args, operation: str) -> int:
 
 
 @command("sinterstore", -3)
-def sinterstore(e, args):
+def sinterstore(e: Engine, args: list[bytes]):
     return _store(e, args, "inter")
 
 
 @command("sunionstore", -3)
-def sunionstore(e, args):
+def sunionstore(e: Engine, args: list[bytes]):
     return _store(e, args, "union")
 
 
 @command("sdiffstore", -3)
-def sdiffstore(e, args):
+def sdiffstore(e: Engine, args: list[bytes]):
     return _store(e, args, "diff")
 
 
 @command("sinter", -2, write=False)
-def sinter(e, args):
+def sinter(e: Engine, args: list[bytes]):
     return list(_combine(e, args[1:], "inter"))
 
 
 @command("sunion", -2, write=False)
-def sunion(e, args):
+def sunion(e: Engine, args: list[bytes]):
     return list(_combine(e, args[1:], "union"))
 
 
 @command("sdiff", -2, write=False)
-def sdiff(e, args):
+def sdiff(e: Engine, args: list[bytes]):
     return list(_combine(e, args[1:], "diff"))
 
 
 @command("smismember", -3, write=False)
-def smismember(e, args):
+def smismember(e: Engine, args: list[bytes]):
     members = _members(e, args[1])
     return [int(m in members) for m in args[2:]]
 
 
 @command("srandmember", -2, write=False)
-def srandmember(e, args):
+def srandmember(e: Engine, args: list[bytes]):
     if len(args) == 2:
         members = list(_members(e, args[1]))
         return random.choice(members) if members else None
@@ -227,7 +231,7 @@ def srandmember(e, args):
 
 
 @command("sintercard", -3, write=False)
-def sintercard(e, args):
+def sintercard(e: Engine, args: list[bytes]):
     """SINTERCARD numkeys key... [LIMIT n]: options are checked before the keys."""
     from rdbtools.keyspace.commands.zsets import intercard_limit, intersection_size
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import LIST, SYNTAX, WRONGTYPE, CommandError, command, floating, integer
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
 
 NOT_DOUBLE = "ERR One or more scores can't be converted into double"
 _C_SPACES = b" \t\n\r\x0b\x0c"
@@ -57,7 +61,7 @@ def _parse(args: list[bytes], readonly: bool) -> _Sort:
     return sort
 
 
-def lookup_by_pattern(e, pattern: bytes, element: bytes) -> bytes | None:
+def lookup_by_pattern(e: Engine, pattern: bytes, element: bytes) -> bytes | None:
     """What a BY / GET pattern names for an element: ``#`` the element, ``key*`` a string key with
     the element in place of the first ``*``, ``key*->field`` a field of a hash; None otherwise."""
     if pattern == b"#":
@@ -119,7 +123,7 @@ def _out_of_range(body: bytes) -> float | None:
     return float(body)
 
 
-def _sorted(e, elements: list[bytes], sort: _Sort) -> list[bytes]:
+def _sorted(e: Engine, elements: list[bytes], sort: _Sort) -> list[bytes]:
     """Sorted by weight (numbers, ties by the element's bytes) or ALPHA by bytes; a weight that is
     missing counts as 0 (numeric) or first (ALPHA). Python's sort is stable, as glibc's qsort is."""
     if sort.by is None:
@@ -147,7 +151,7 @@ def _window(length: int, sort: _Sort) -> tuple[int, int]:
     return start, min(end, length - 1)
 
 
-def sort_generic(e, args: list[bytes], readonly: bool):
+def sort_generic(e: Engine, args: list[bytes], readonly: bool):
     e.changes = 0
     sort = _parse(args, readonly)
     entry = e.read(args[1])
@@ -173,7 +177,7 @@ def sort_generic(e, args: list[bytes], readonly: bool):
     return _store(e, sort.store, output)
 
 
-def _store(e, key: bytes, output: list) -> int:
+def _store(e: Engine, key: bytes, output: list) -> int:
     """STORE: the result as a list (a missing GET value as ""), replacing the key and its TTL; an
     empty result deletes it. ``e.changes`` tells propagation whether anything changed."""
     existed = e.peek(key) is not None  # (the store's own lookup is the access)
@@ -193,10 +197,10 @@ def _list_entry(output: list, target):
 
 
 @command("sort", -2)
-def sort_(e, args):
+def sort_(e: Engine, args: list[bytes]):
     return sort_generic(e, args, readonly=False)
 
 
 @command("sort_ro", -2, write=False)
-def sort_ro(e, args):
+def sort_ro(e: Engine, args: list[bytes]):
     return sort_generic(e, args, readonly=True)

@@ -8,6 +8,8 @@ from the appends and the stream-node-max-entries / -bytes settings of each appen
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rdbtools.formats.stream_nodes import Node, append, build, radix_tree_nodes
 from rdbtools.keyspace.commands import (
     INT64_MAX,
@@ -21,6 +23,9 @@ from rdbtools.keyspace.commands import (
     subcommand_error,
 )
 from rdbtools.rdb.model import Consumer, ConsumerGroup, PendingEntry, Stream, StreamEntry, StreamId
+
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
 
 INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
 ZERO = StreamId(0, 0)
@@ -44,12 +49,12 @@ def id_text(stream_id: StreamId) -> bytes:
     return b"%d-%d" % stream_id
 
 
-def _stream(e, key: bytes) -> Stream | None:
+def _stream(e: Engine, key: bytes) -> Stream | None:
     entry = e.get(key, "stream")
     return None if entry is None else entry.value
 
 
-def _read_stream(e, key: bytes) -> Stream | None:
+def _read_stream(e: Engine, key: bytes) -> Stream | None:
     """A stream XREADGROUP or a claim reads (a miss tells keymiss)."""
     entry = e.read(key, "stream")
     return None if entry is None else entry.value
@@ -78,7 +83,7 @@ def _after_removal(stream: Stream) -> None:
 
 # --- XADD and trimming ---------------------------------------------------------------------------
 
-def _trim_options(e, args, i: int, xadd: bool):
+def _trim_options(e: Engine, args, i: int, xadd: bool):
     """XADD's options before the id / XTRIM's: MAXLEN|MINID [=|~] threshold, LIMIT count (in any
     order), NOMKSTREAM (XADD), checked as Redis's streamParseAddOrTrimArgsOrReply checks them.
     Returns ((kind, threshold, approximate, limit) or None, no_mkstream, the index where XADD's id is)."""
@@ -118,7 +123,7 @@ def _trim_options(e, args, i: int, xadd: bool):
     return trim, no_mkstream, i
 
 
-def _work_limit(e, approx: bool, given: int | None) -> int:
+def _work_limit(e: Engine, approx: bool, given: int | None) -> int:
     """How many entries a trim may remove (0: no bound): LIMIT, or for ``~`` without it 100 nodes'
     worth, held within 10000 (for a setting of 0) and 1000000; no bound for an exact trim or a replay."""
     if e.loading or not approx:
@@ -138,7 +143,7 @@ def _threshold(kind: bytes, text: bytes):
     return threshold
 
 
-def _trim(e, stream: Stream, trim: tuple) -> int:
+def _trim(e: Engine, stream: Stream, trim: tuple) -> int:
     """streamTrim: whole nodes from the head while the strategy allows (an approximate trim stops at the
     first node it cannot remove whole, or before the node that would take it past its limit); an exact
     one then marks the rest deleted within that node. The number of entries removed."""
@@ -175,7 +180,7 @@ def _trim_within(stream: Stream, node: Node, kind: bytes, threshold) -> int:
     return doomed
 
 
-def _nodes(e, stream: Stream) -> list[Node]:
+def _nodes(e: Engine, stream: Stream) -> list[Node]:
     """The stream's nodes; where its history is unknown (a loaded or restored stream) as appending its
     entries now would build them."""
     if stream.nodes is None:
@@ -183,11 +188,11 @@ def _nodes(e, stream: Stream) -> list[Node]:
     return stream.nodes
 
 
-def _append_to_nodes(e, nodes: list[Node], entry: StreamEntry) -> None:
+def _append_to_nodes(e: Engine, nodes: list[Node], entry: StreamEntry) -> None:
     append(nodes, entry, e.target.stream_node_max_entries, e.target.stream_node_max_bytes)
 
 
-def _delete_from_nodes(e, stream: Stream, index: int) -> None:
+def _delete_from_nodes(e: Engine, stream: Stream, index: int) -> None:
     """streamIteratorRemoveEntry for the live entry at ``index``: flagged deleted in its node, or the node
     removed with its last live entry."""
     nodes, start = _nodes(e, stream), 0
@@ -203,12 +208,12 @@ def _delete_from_nodes(e, stream: Stream, index: int) -> None:
     del stream.entries[index]
 
 
-def _auto_sequence(e, text: bytes) -> bool:
+def _auto_sequence(e: Engine, text: bytes) -> bool:
     """An XADD id "ms-*" (the sequence chosen by the server): from Redis 7.0; an invalid id before."""
     return text.endswith(b"-*") and e.target.version >= (7, 0)
 
 
-def _next_id(e, stream: Stream, text: bytes) -> StreamId | None:
+def _next_id(e: Engine, stream: Stream, text: bytes) -> StreamId | None:
     """streamNextID / "ms-*": the id XADD gives; None where "ms-*" names the last id's ms and its sequence
     is spent (an id "*" would move on to the next ms)."""
     last = stream.last_id
@@ -231,7 +236,7 @@ def _successor(stream_id: StreamId) -> StreamId:
 
 
 @command("xadd", -5)
-def xadd(e, args):
+def xadd(e: Engine, args: list[bytes]):
     trim, no_mkstream, i = _trim_options(e, args, 2, True)
     mkstream = not no_mkstream
     rest = args[i:]
@@ -269,7 +274,7 @@ def xadd(e, args):
 
 
 @command("xtrim", -4)
-def xtrim(e, args):
+def xtrim(e: Engine, args: list[bytes]):
     trim, _, _ = _trim_options(e, args, 2, False)
     stream = _stream(e, args[1])
     removed = 0 if stream is None else _trim(e, stream, trim)
@@ -279,7 +284,7 @@ def xtrim(e, args):
 
 
 @command("xdel", -3)
-def xdel(e, args):
+def xdel(e: Engine, args: list[bytes]):
     ids = {parse_id(text) for text in args[2:]}
     stream = _stream(e, args[1])
     if stream is None:
@@ -295,7 +300,7 @@ def xdel(e, args):
 
 
 @command("xsetid", -3)
-def xsetid(e, args):
+def xsetid(e: Engine, args: list[bytes]):
     stream = _stream(e, args[1])
     last = parse_id(args[2])
     options = [a.upper() for a in args]
@@ -315,7 +320,7 @@ def xsetid(e, args):
 
 
 @command("xlen", 2, write=False)
-def xlen(e, args):
+def xlen(e: Engine, args: list[bytes]):
     stream = _stream(e, args[1])
     return 0 if stream is None else len(stream.entries)
 
@@ -346,12 +351,12 @@ def _bound(text: bytes, low: bool) -> StreamId:
 
 
 @command("xrange", -4, write=False)
-def xrange(e, args):
+def xrange(e: Engine, args: list[bytes]):
     """XRANGE key start end [COUNT n]"""
     return _range(e, args, _bound(args[2], True), _bound(args[3], False), False)
 
 
-def _range(e, args, low: StreamId, high: StreamId, reverse: bool):
+def _range(e: Engine, args, low: StreamId, high: StreamId, reverse: bool):
     """XRANGE / XREVRANGE after their bounds: COUNT options (the last wins, a negative one is 0), then
     the key; a COUNT of 0 answers the null array, a missing key an empty one."""
     count, options = None, args[4:]
@@ -418,7 +423,7 @@ def _group_options(args) -> tuple[bool, int | None]:
     return mkstream, entries_read
 
 
-def _clamped_read(e, stream: Stream, entries_read: int | None) -> int | None:
+def _clamped_read(e: Engine, stream: Stream, entries_read: int | None) -> int | None:
     """Redis 8 holds a given ENTRIESREAD to the entries the stream ever had (7.0 and Valkey keep it)."""
     if entries_read is None or e.target.valkey_server or e.target.version < (8, 0):
         return entries_read
@@ -426,7 +431,7 @@ def _clamped_read(e, stream: Stream, entries_read: int | None) -> int | None:
 
 
 @command("xgroup", -2, subcommands="create setid destroy createconsumer delconsumer")
-def xgroup(e, args):
+def xgroup(e: Engine, args: list[bytes]):
     sub = args[1].upper()
     mkstream, entries_read = _group_options(args) if sub in (b"CREATE", b"SETID") else (False, None)
     if sub == b"CREATE" and len(args) >= 5:
@@ -479,7 +484,7 @@ def xgroup(e, args):
 
 
 @command("xack", -4)
-def xack(e, args):
+def xack(e: Engine, args: list[bytes]):
     ids = [parse_id(text) for text in args[3:]]
     stream = _read_stream(e, args[1])
     group = None if stream is None else next((g for g in stream.groups if g.name == args[2]), None)
@@ -492,14 +497,14 @@ def xack(e, args):
     return len(acked)
 
 
-def _consumer(e, key: bytes, group: ConsumerGroup, name: bytes) -> Consumer:
+def _consumer(e: Engine, key: bytes, group: ConsumerGroup, name: bytes) -> Consumer:
     consumer = next((c for c in group.consumers if c.name == name), None)
     if consumer is None:
         consumer = _add_consumer(e, key, group, name)
     return consumer
 
 
-def _named_consumer(e, key: bytes, group: ConsumerGroup, name: bytes) -> Consumer | None:
+def _named_consumer(e: Engine, key: bytes, group: ConsumerGroup, name: bytes) -> Consumer | None:
     """The consumer a claim or a group read of new entries names: created now, or None where the target
     creates it only with the first entry it gets (then ``_consumer``)."""
     existing = next((c for c in group.consumers if c.name == name), None)
@@ -508,7 +513,7 @@ def _named_consumer(e, key: bytes, group: ConsumerGroup, name: bytes) -> Consume
     return _add_consumer(e, key, group, name)
 
 
-def _add_consumer(e, key: bytes, group: ConsumerGroup, name: bytes, told: bool = False) -> Consumer:
+def _add_consumer(e: Engine, key: bytes, group: ConsumerGroup, name: bytes, told: bool = False) -> Consumer:
     """A new consumer of a group (Redis's streamCreateConsumer, which tells "xgroup-createconsumer"; ``told``:
     XGROUP CREATECONSUMER's, told by every target)."""
     consumer = Consumer(name, e.now_ms(), -1)
@@ -542,7 +547,7 @@ def claim_ids(args: list[bytes]) -> list[StreamId]:
 
 
 @command("xclaim", -6)
-def xclaim(e, args):
+def xclaim(e: Engine, args: list[bytes]):
     """XCLAIM key group consumer min-idle id... [IDLE ms] [TIME ms] [RETRYCOUNT n] [FORCE] [JUSTID] [LASTID id]"""
     stream = _read_stream(e, args[1])
     group = _group(stream, args[1], args[2])
@@ -599,7 +604,7 @@ _AUTOCLAIM_COUNT = "ERR COUNT must be > 0"
 
 
 @command("xautoclaim", -6)
-def xautoclaim(e, args):
+def xautoclaim(e: Engine, args: list[bytes]):
     """XAUTOCLAIM key group consumer min-idle start [COUNT n] [JUSTID]"""
     min_idle = max(0, integer(args[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM"))
     start, now = loose_id(args[5]), e.now_ms()
@@ -663,7 +668,7 @@ def _claimed_replies(present: dict[StreamId, StreamEntry], claimed: list[StreamI
 
 
 @command("xrevrange", -4, write=False)
-def xrevrange(e, args):
+def xrevrange(e: Engine, args: list[bytes]):
     """XREVRANGE key end start [COUNT n]"""
     return _range(e, args, _bound(args[3], True), _bound(args[2], False), True)
 
@@ -672,7 +677,7 @@ def _entry_reply(entry: StreamEntry) -> list:
     return [id_text(entry.id), [v for pair in entry.fields for v in pair]]
 
 
-def _read_options(e, args, group: bool):
+def _read_options(e: Engine, args, group: bool):
     """[GROUP g c] [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id..."""
     count, block, noack, i, owner = None, None, False, 1, None
     while i < len(args):
@@ -704,7 +709,7 @@ def _read_options(e, args, group: bool):
 
 
 @command("xread", -4, write=False)
-def xread(e, args):
+def xread(e: Engine, args: list[bytes]):
     """XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: nil when nothing is newer (the server blocks)."""
     count, _, _, _, pairs = _read_options(e, args, False)
     for key, _ in pairs if not e.waking else ():  # Redis checks every stream (an access) before serving any
@@ -722,7 +727,7 @@ def xread(e, args):
 
 
 @command("xreadgroup", -7)
-def xreadgroup(e, args):
+def xreadgroup(e: Engine, args: list[bytes]):
     """XREADGROUP GROUP g c [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id...: '>' delivers new entries
     (into the PEL unless NOACK), an id reads back the consumer's own pending history."""
     count, _, noack, owner, pairs = _read_options(e, args, True)
@@ -743,7 +748,7 @@ def xreadgroup(e, args):
     return replies or NULL_ARRAY
 
 
-def _group_read(e, key: bytes, text: bytes, group_name: bytes) -> tuple[Stream, ConsumerGroup, StreamId | None]:
+def _group_read(e: Engine, key: bytes, text: bytes, group_name: bytes) -> tuple[Stream, ConsumerGroup, StreamId | None]:
     """One stream of an XREADGROUP checked as Redis checks them all before anything changes: its type,
     its group, its id (None for '>')."""
     stream = _read_stream(e, key)
@@ -751,7 +756,7 @@ def _group_read(e, key: bytes, text: bytes, group_name: bytes) -> tuple[Stream, 
     return stream, group, None if text == b">" else parse_id(text)  # type: ignore[return-value]  # NOGROUP if no stream
 
 
-def _deliver_new(e, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, count: int | None, noack: bool,
+def _deliver_new(e: Engine, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, count: int | None, noack: bool,
                  now: int) -> list | None:
     """XREADGROUP ... >: the entries after the group's last id, into the consumer's PEL unless NOACK;
     None when there are none."""
@@ -781,7 +786,7 @@ def _deliver_new(e, key: bytes, stream: Stream, group: ConsumerGroup, name: byte
     return [_entry_reply(x) for x in fresh]
 
 
-def _read_history(e, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, after: StreamId, count: int | None,
+def _read_history(e: Engine, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, after: StreamId, count: int | None,
                   now: int) -> list:
     """XREADGROUP ... id: the consumer's pending entries after the id, delivered again (a deleted one
     as its id and nil); the read creates the consumer on every target."""
@@ -796,7 +801,7 @@ def _read_history(e, key: bytes, stream: Stream, group: ConsumerGroup, name: byt
 
 
 @command("xpending", -3, write=False)
-def xpending(e, args):
+def xpending(e: Engine, args: list[bytes]):
     """XPENDING key group [[IDLE ms] start end count [consumer]]: the range's arguments read (count, then
     start and end) before the key and group are looked up."""
     if len(args) != 3 and not 6 <= len(args) <= 9:
@@ -827,7 +832,7 @@ def xpending(e, args):
 
 
 @command("xinfo", -2, write=False, subcommands="stream groups consumers")
-def xinfo(e, args):
+def xinfo(e: Engine, args: list[bytes]):
     from rdbtools.keyspace.commands import Map
 
     sub = args[1].upper()
@@ -857,7 +862,7 @@ def xinfo(e, args):
     raise subcommand_error(args, e.target)
 
 
-def _lag(e, stream: Stream, group: ConsumerGroup) -> int | None:
+def _lag(e: Engine, stream: Stream, group: ConsumerGroup) -> int | None:
     """How many entries the group has yet to read, where that can be known (nil otherwise): from its
     read counter when no deleted entry lies ahead of it (Redis 8: and its last id is not before the
     first entry), else from where its last id sits."""
@@ -872,7 +877,7 @@ def _lag(e, stream: Stream, group: ConsumerGroup) -> int | None:
     return None if read is None else added - read
 
 
-def _stream_info(e, stream: Stream, full: bool, count: int):
+def _stream_info(e: Engine, stream: Stream, full: bool, count: int):
     from rdbtools.keyspace.commands import Map
 
     head = {b"length": len(stream.entries), b"radix-tree-keys": len(_nodes(e, stream)),

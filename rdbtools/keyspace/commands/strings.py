@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rdbtools.keyspace.commands import (
     GENERIC,
     INT64_MAX,
@@ -22,23 +24,26 @@ from rdbtools.keyspace.commands import (
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.model import RAW_STRING
 
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
+
 _PLAIN = "string"  # the type of a string that is not raw (the literal every module shares, interned)
 _TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 _BAD_OFFSET = "ERR bit offset is not an integer or out of range"
 
 
-def _string(e, key: bytes) -> bytes | None:
+def _string(e: Engine, key: bytes) -> bytes | None:
     entry = e.get(key, "string")
     return None if entry is None else entry.value
 
 
-def _read_string(e, key: bytes) -> bytes | None:
+def _read_string(e: Engine, key: bytes) -> bytes | None:
     """A string a write command reads (GETDEL, SET ... GET, BITOP's sources): a miss tells keymiss."""
     entry = e.read(key, "string")
     return None if entry is None else entry.value
 
 
-def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: bool = False,
+def _store(e: Engine, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: bool = False,
            event: bytes | None = b"set", past: bool = False, looked: bool = False, raw: bool = False) -> None:
     """Store a string whatever the key held, telling "new" (when it held nothing), the command's event
     and "expire" (when given one), in Redis's order; ``looked``: the command's lookup of the key was its
@@ -60,7 +65,7 @@ def _store(e, key: bytes, value: bytes, expire_ms: int | None = None, keep_ttl: 
         e.notify(GENERIC, b"expire", key)
 
 
-def _changed(e, key: bytes, entry: Entry, value: bytes, event: bytes | None, raw: bool = False) -> None:
+def _changed(e: Engine, key: bytes, entry: Entry, value: bytes, event: bytes | None, raw: bool = False) -> None:
     """A string changed in place (APPEND, SETRANGE ...: raw) or replaced by a new one (INCRBYFLOAT), told
     as the command's event."""
     entry.value, entry.type = value, RAW_STRING if raw else "string"
@@ -69,14 +74,14 @@ def _changed(e, key: bytes, entry: Entry, value: bytes, event: bytes | None, raw
 
 
 @command("get", 2, write=False)
-def get(e, args):
+def get(e: Engine, args: list[bytes]):
     return _string(e, args[1])
 
 
 _EXPIRY_UNITS = {b"EX": (1000, False), b"PX": (1, False), b"EXAT": (1000, True), b"PXAT": (1, True)}
 
 
-def _set_options(e, args, start: int):
+def _set_options(e: Engine, args, start: int):
     """[NX|XX] [GET] [EX|PX|EXAT|PXAT n|KEEPTTL] -> (condition, get, expire_ms, keep_ttl): all parsed before
     the expiry is read, as Redis does (a syntax error wins over a bad time)."""
     condition, want_old, expiry, keep_ttl = None, False, None, False
@@ -100,7 +105,7 @@ def _set_options(e, args, start: int):
     return condition, want_old, _expire_ms(e, *expiry, b"set") if expiry else (None, False), keep_ttl
 
 
-def _expire_ms(e, unit: bytes, text: bytes, command: bytes) -> tuple[int, bool]:
+def _expire_ms(e: Engine, unit: bytes, text: bytes, command: bytes) -> tuple[int, bool]:
     """A SET/GETEX/SETEX time: positive, as an absolute time in ms, and whether that is past."""
     amount, (unit_ms, absolute) = integer(text), _EXPIRY_UNITS[unit]
     if amount <= 0:
@@ -109,7 +114,7 @@ def _expire_ms(e, unit: bytes, text: bytes, command: bytes) -> tuple[int, bool]:
 
 
 @command("set", -3)
-def set_(e, args):
+def set_(e: Engine, args: list[bytes]):
     if len(args) == 3:  # the plain form (every SET of an AOF rewrite): replaces whatever was there
         keys = e.keys
         entry = keys.get(args[1])
@@ -135,7 +140,7 @@ def set_(e, args):
     return old if want_old else OK
 
 
-def _set_over(e, keys: dict, args: list[bytes]) -> Entry | None:
+def _set_over(e: Engine, keys: dict, args: list[bytes]) -> Entry | None:
     """A plain SET over a key with a TTL or another type, or while lookups take the slow way: the entry the
     key held (None when it had expired)."""
     entry = e.lookup(args[1])  # an expired key is deleted first (and that propagated, as Redis does)
@@ -152,30 +157,30 @@ def _set_over(e, keys: dict, args: list[bytes]) -> Entry | None:
 
 
 @command("setnx", 3)
-def setnx(e, args):
+def setnx(e: Engine, args: list[bytes]):
     if e.lookup(args[1]) is not None:
         return 0
     _store(e, args[1], args[2])
     return 1
 
 
-def _setex(e, args, unit: bytes):
+def _setex(e: Engine, args, unit: bytes):
     _store(e, args[1], args[3], _expire_ms(e, unit, args[2], args[0].lower())[0])  # (never past: positive)
     return OK
 
 
 @command("setex", 4)
-def setex(e, args):
+def setex(e: Engine, args: list[bytes]):
     return _setex(e, args, b"EX")
 
 
 @command("psetex", 4)
-def psetex(e, args):
+def psetex(e: Engine, args: list[bytes]):
     return _setex(e, args, b"PX")
 
 
 @command("mset", -3)
-def mset(e, args):
+def mset(e: Engine, args: list[bytes]):
     if len(args) % 2 == 0:
         from rdbtools.keyspace.commands import wrong_arity
 
@@ -186,7 +191,7 @@ def mset(e, args):
 
 
 @command("msetnx", -3)
-def msetnx(e, args):
+def msetnx(e: Engine, args: list[bytes]):
     if len(args) % 2 == 0:
         from rdbtools.keyspace.commands import wrong_arity
 
@@ -198,14 +203,14 @@ def msetnx(e, args):
 
 
 @command("getset", 3)
-def getset(e, args):
+def getset(e: Engine, args: list[bytes]):
     old = _read_string(e, args[1])
     _store(e, args[1], args[2])
     return old
 
 
 @command("getdel", 2)
-def getdel(e, args):
+def getdel(e: Engine, args: list[bytes]):
     old = _read_string(e, args[1])
     if old is not None:
         e.delete(args[1])
@@ -214,7 +219,7 @@ def getdel(e, args):
 
 
 @command("getex", -2)
-def getex(e, args):
+def getex(e: Engine, args: list[bytes]):
     """GETEX key [EX|PX|EXAT|PXAT n|PERSIST]"""
     options = [a.upper() for a in args[2:]]
     persist, expire_ms, past = options == [b"PERSIST"], None, False
@@ -227,6 +232,7 @@ def getex(e, args):
     if value is None:
         return None
     entry = e.peek(args[1])
+    assert entry is not None, "its value was just read"
     if past and not e.loading:
         e.expire_now(args[1])
     elif expire_ms is not None:
@@ -240,12 +246,12 @@ def getex(e, args):
 
 
 @command("strlen", 2, write=False)
-def strlen(e, args):
+def strlen(e: Engine, args: list[bytes]):
     return len(_string(e, args[1]) or b"")
 
 
 @command("append", 3)
-def append(e, args):
+def append(e: Engine, args: list[bytes]):
     entry = e.get(args[1], "string")
     if entry is None:
         _store(e, args[1], args[2], event=b"append")
@@ -256,7 +262,7 @@ def append(e, args):
 
 
 @command("getrange", 4, write=False)
-def getrange(e, args):
+def getrange(e: Engine, args: list[bytes]):
     start, end = integer(args[2]), integer(args[3])
     value = _string(e, args[1]) or b""
     if start < 0 and end < 0 and start > end:
@@ -271,7 +277,7 @@ alias("substr", "getrange")
 
 
 @command("setrange", 4)
-def setrange(e, args):
+def setrange(e: Engine, args: list[bytes]):
     offset = integer(args[2])
     if offset < 0:
         raise CommandError("ERR offset is out of range")
@@ -289,7 +295,7 @@ def setrange(e, args):
 
 # --- counters ------------------------------------------------------------------------------------
 
-def _incr(e, key: bytes, delta: int) -> int:
+def _incr(e: Engine, key: bytes, delta: int) -> int:
     entry = e.get(key, "string")
     current = 0 if entry is None else integer(entry.value)
     if not INT64_MIN <= current + delta <= INT64_MAX:
@@ -303,22 +309,22 @@ def _incr(e, key: bytes, delta: int) -> int:
 
 
 @command("incr", 2)
-def incr(e, args):
+def incr(e: Engine, args: list[bytes]):
     return _incr(e, args[1], 1)
 
 
 @command("decr", 2)
-def decr(e, args):
+def decr(e: Engine, args: list[bytes]):
     return _incr(e, args[1], -1)
 
 
 @command("incrby", 3)
-def incrby(e, args):
+def incrby(e: Engine, args: list[bytes]):
     return _incr(e, args[1], integer(args[2]))
 
 
 @command("decrby", 3)
-def decrby(e, args):
+def decrby(e: Engine, args: list[bytes]):
     delta = integer(args[2])
     if delta == INT64_MIN:
         raise CommandError("ERR decrement would overflow")
@@ -326,7 +332,7 @@ def decrby(e, args):
 
 
 @command("incrbyfloat", 3)
-def incrbyfloat(e, args):
+def incrbyfloat(e: Engine, args: list[bytes]):
     entry = e.get(args[1], "string")
     current = long_double(b"0" if entry is None else entry.value)
     text = add_long_doubles(current, long_double(args[2]))
@@ -339,24 +345,24 @@ def incrbyfloat(e, args):
 
 # --- bits ----------------------------------------------------------------------------------------
 
-def _check_length(e, size: int) -> None:
+def _check_length(e: Engine, size: int) -> None:
     """Redis's checkStringLength: a string grows to proto-max-bulk-len at most (a replayed AOF's to any size)."""
     if size > e.max_string and not e.loading:
         raise CommandError(_TOO_LONG)
 
 
-def _bit_offset(e, value: bytes) -> int:
+def _bit_offset(e: Engine, value: bytes) -> int:
     return _checked_offset(e, integer(value, _BAD_OFFSET))
 
 
-def _checked_offset(e, offset: int) -> int:
+def _checked_offset(e: Engine, offset: int) -> int:
     """Redis's getBitOffsetFromArgument: a bit within proto-max-bulk-len bytes (any, replaying an AOF)."""
     if offset < 0 or (offset >> 3 >= e.max_string and not e.loading):
         raise CommandError(_BAD_OFFSET)
     return offset
 
 
-def _grown(e, key: bytes, size: int) -> tuple[bytearray, bool]:
+def _grown(e: Engine, key: bytes, size: int) -> tuple[bytearray, bool]:
     """The string padded to ``size`` bytes, and whether it is new or grew (Redis's dirty: a write to it
     is then told even when no bit changes)."""
     value = _string(e, key)
@@ -367,7 +373,7 @@ def _grown(e, key: bytes, size: int) -> tuple[bytearray, bool]:
 
 
 @command("setbit", 4)
-def setbit(e, args):
+def setbit(e: Engine, args: list[bytes]):
     offset = _bit_offset(e, args[2])
     if args[3] not in (b"0", b"1"):
         raise CommandError("ERR bit is not an integer or out of range")
@@ -382,7 +388,7 @@ def setbit(e, args):
     return old
 
 
-def _replace(e, key: bytes, value: bytes, event: bytes | None) -> None:
+def _replace(e: Engine, key: bytes, value: bytes, event: bytes | None) -> None:
     """A string the command read (that lookup was the access) is built in place: raw."""
     entry = e.peek(key)
     if entry is None:
@@ -392,14 +398,14 @@ def _replace(e, key: bytes, value: bytes, event: bytes | None) -> None:
 
 
 @command("getbit", 3, write=False)
-def getbit(e, args):
+def getbit(e: Engine, args: list[bytes]):
     offset = _bit_offset(e, args[2])
     value = _string(e, args[1]) or b""
     return 1 if offset // 8 < len(value) and value[offset // 8] & (0x80 >> (offset % 8)) else 0
 
 
 @command("bitop", -4)
-def bitop(e, args):
+def bitop(e: Engine, args: list[bytes]):
     operation = args[1].upper()
     if operation not in (b"AND", b"OR", b"XOR", b"NOT"):
         raise CommandError(SYNTAX)
@@ -433,7 +439,7 @@ def _field_type(text: bytes) -> tuple[bool, int]:
     return signed, bits
 
 
-def _field_offset(e, text: bytes, bits: int) -> int:
+def _field_offset(e: Engine, text: bytes, bits: int) -> int:
     multiply = text.startswith(b"#")
     offset = integer(text[1:] if multiply else text, _BAD_OFFSET)
     return _checked_offset(e, offset * bits if multiply else offset)
@@ -472,7 +478,7 @@ def _overflow(value: int, bits: int, signed: bool, policy: bytes) -> int | None:
     return wrapped - (1 << bits) if signed and wrapped >> (bits - 1) else wrapped
 
 
-def _bitfield(e, args, read_only: bool):
+def _bitfield(e: Engine, args, read_only: bool):
     # (op, signed, bits, offset text, value (0 for a GET: unused), overflow policy)
     operations: list[tuple[bytes, bool, int, bytes, int, bytes]] = []
     i, policy = 2, b"WRAP"
@@ -521,16 +527,16 @@ def _bitfield(e, args, read_only: bool):
 
 
 @command("bitfield", -2)
-def bitfield(e, args):
+def bitfield(e: Engine, args: list[bytes]):
     return _bitfield(e, args, read_only=False)
 
 
 @command("bitfield_ro", -2, write=False)
-def bitfield_ro(e, args):
+def bitfield_ro(e: Engine, args: list[bytes]):
     return _bitfield(e, args, read_only=True)
 
 
 @command("mget", -2, write=False)
-def mget(e, args):
+def mget(e: Engine, args: list[bytes]):
     return [entry.value if (entry := e.lookup(key)) is not None and entry.type == "string" else None
             for key in args[1:]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from rdbtools.formats.vectorset import (
     DEFAULT_M,
@@ -31,6 +32,9 @@ from rdbtools.formats.vectorset import (
 from rdbtools.keyspace.commands import WRONGTYPE, CommandError, command, floating, integer
 from rdbtools.rdb.model import ModuleValue
 
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
+
 _MIN_M = 4  # hnsw.h HNSW_MIN_M
 _INVALID_VECTOR = "ERR invalid vector specification"
 _QUANTIZATION = {b"noquant": Quantization.F32, b"bin": Quantization.BIN, b"q8": Quantization.INT8}
@@ -49,7 +53,7 @@ class EditedVectorSet:
         return ModuleValue(MODULE_ID, MODULE_NAME, ENCVER, encode_vectorset(vset), vset)
 
 
-def vector_set(e, key: bytes) -> EditedVectorSet | None:
+def vector_set(e: Engine, key: bytes) -> EditedVectorSet | None:
     """The key's vector set (decoded from its RDB form on first change); WRONGTYPE for anything else."""
     entry = e.get(key, "module")
     if entry is None:
@@ -109,7 +113,7 @@ def _options(args: list[bytes], at: int) -> tuple[Quantization, int, bytes | Non
 
 
 @command("vadd", -5)
-def vadd(e, args):
+def vadd(e: Engine, args: list[bytes]):
     vector, reduce, at = _parse_vector(args, 2)
     if at >= len(args):  # the module's own arity error names the command as sent
         raise CommandError(f"ERR wrong number of arguments for '{args[0].decode('utf-8', 'replace')[:128]}' command")
@@ -151,7 +155,7 @@ def _check_compatible(vset: VectorSet, quantization: Quantization, m: int, dim: 
 
 
 @command("vrem", 3)
-def vrem(e, args):
+def vrem(e: Engine, args: list[bytes]):
     edited = vector_set(e, args[1])
     if edited is None or edited.elements.pop(args[2], None) is None:
         return 0
@@ -161,7 +165,7 @@ def vrem(e, args):
 
 
 @command("vsetattr", 4)
-def vsetattr(e, args):
+def vsetattr(e: Engine, args: list[bytes]):
     edited = vector_set(e, args[1])
     element = None if edited is None else edited.elements.get(args[2])
     if element is None:

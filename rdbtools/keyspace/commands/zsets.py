@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import (
     NULL_ARRAY,
@@ -21,6 +22,9 @@ from rdbtools.keyspace.encodings import loaded_type
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.model import SKIPLIST_ZSET
 
+if TYPE_CHECKING:
+    from rdbtools.keyspace.engine import Engine
+
 NOT_FLOAT = "ERR value is not a valid float"
 NAN = "ERR resulting score is not a number (NaN)"
 
@@ -30,7 +34,7 @@ def score_text(target, value: float) -> bytes:
     return format_double(value) if target.shortest_scores else g17(value)
 
 
-def _zset(e, key: bytes):
+def _zset(e: Engine, key: bytes):
     return e.get(key, "zset")
 
 
@@ -43,7 +47,7 @@ _NO_FLAGS = (False, False, False, False, False)
 
 
 @command("zadd", -4)
-def zadd(e, args):
+def zadd(e: Engine, args: list[bytes]):
     if len(args) == 4 and args[2].upper() not in _ZADD_FLAGS:  # one member, no options: the common case
         return _zadd_one(e, args[1], _double(e, args[2]), args[3])
     flags, rest = _zadd_flags(args)
@@ -89,7 +93,7 @@ def zadd(e, args):
     return added + changed if b"CH" in flags else added
 
 
-def _zadd_one(e, key: bytes, score: float, member: bytes) -> int:
+def _zadd_one(e: Engine, key: bytes, score: float, member: bytes) -> int:
     """ZADD key score member, what the general loop does for it in fewer steps (ZADD is the slowest
     write of bench_serve)."""
     entry = _zset(e, key) or e.get_or_create(key, "zset", dict)
@@ -133,7 +137,7 @@ def _zadd_flags(args: list[bytes]) -> tuple[set[bytes], list[bytes]]:
 
 
 @command("zincrby", 4)
-def zincrby(e, args):
+def zincrby(e: Engine, args: list[bytes]):
     delta = _double(e, args[2])
     entry = e.get_or_create(args[1], "zset", dict)
     score = entry.value.get(args[3], 0.0) + delta
@@ -150,7 +154,7 @@ def zincrby(e, args):
 
 
 @command("zrem", -3)
-def zrem(e, args):
+def zrem(e: Engine, args: list[bytes]):
     entry = _zset(e, args[1])
     if entry is None:
         return 0
@@ -162,21 +166,21 @@ def zrem(e, args):
 
 
 @command("zscore", 3, write=False)
-def zscore(e, args):
+def zscore(e: Engine, args: list[bytes]):
     entry = _zset(e, args[1])
     score = None if entry is None else entry.value.get(args[2])
     return None if score is None else score_text(e.target, score)
 
 
 @command("zcard", 2, write=False)
-def zcard(e, args):
+def zcard(e: Engine, args: list[bytes]):
     entry = _zset(e, args[1])
     return 0 if entry is None else len(entry.value)
 
 
 # --- ranges --------------------------------------------------------------------------------------
 
-def _double(e, text: bytes, error: str = NOT_FLOAT) -> float:
+def _double(e: Engine, text: bytes, error: str = NOT_FLOAT) -> float:
     """A double argument as the target's server reads it."""
     return floating(text, error, hexadecimal=e.target.hex_doubles)
 
@@ -322,24 +326,24 @@ def _reply(pairs, withscores: bool, target) -> list:
 
 
 @command("zrange", -4, write=False)
-def zrange(e, args):
+def zrange(e: Engine, args: list[bytes]):
     return _legacy_range(e, args, None, None)
 
 
 @command("zrangestore", -5)
-def zrangestore(e, args):
+def zrangestore(e: Engine, args: list[bytes]):
     by, rev, limit, _ = _range_options(args, 5, store=True)
     select = _selector(by, args[3], args[4], rev, limit, e.target.strtod_score_ranges)
     return _store(e, args[1], dict(select(e.read(args[2], "zset"))), b"zrangestore")
 
 
-def _store(e, key: bytes, scores: dict, event: bytes) -> int:
+def _store(e: Engine, key: bytes, scores: dict, event: bytes) -> int:
     entry = Entry(loaded_type("zset", "", scores, e.target), scores) if scores else None  # (a skiplist when big)
     e.store(key, entry, ZSET, event)
     return len(scores)
 
 
-def _remove_range(e, args, by: str):
+def _remove_range(e: Engine, args, by: str):
     select = _selector(by, args[2], args[3], False, None, e.target.strtod_score_ranges)
     entry = _zset(e, args[1])
     chosen = select(entry)
@@ -353,21 +357,21 @@ def _remove_range(e, args, by: str):
 
 
 @command("zremrangebyrank", 4)
-def zremrangebyrank(e, args):
+def zremrangebyrank(e: Engine, args: list[bytes]):
     return _remove_range(e, args, "rank")
 
 
 @command("zremrangebyscore", 4)
-def zremrangebyscore(e, args):
+def zremrangebyscore(e: Engine, args: list[bytes]):
     return _remove_range(e, args, "score")
 
 
 @command("zremrangebylex", 4)
-def zremrangebylex(e, args):
+def zremrangebylex(e: Engine, args: list[bytes]):
     return _remove_range(e, args, "lex")
 
 
-def _pop(e, key: bytes, highest: bool, count: int, entry=None) -> list:
+def _pop(e: Engine, key: bytes, highest: bool, count: int, entry=None) -> list:
     """``entry``: the key's, when the caller looked it up (that was the access)."""
     entry = entry or _zset(e, key)
     if entry is None:
@@ -381,7 +385,7 @@ def _pop(e, key: bytes, highest: bool, count: int, entry=None) -> list:
     return chosen
 
 
-def _pop_command(e, args, highest: bool):
+def _pop_command(e: Engine, args, highest: bool):
     if len(args) > 3:
         raise CommandError(SYNTAX)
     count = 1 if len(args) == 2 else integer(args[2], "ERR value is out of range, must be positive")
@@ -391,16 +395,16 @@ def _pop_command(e, args, highest: bool):
 
 
 @command("zpopmin", -2)
-def zpopmin(e, args):
+def zpopmin(e: Engine, args: list[bytes]):
     return _pop_command(e, args, False)
 
 
 @command("zpopmax", -2)
-def zpopmax(e, args):
+def zpopmax(e: Engine, args: list[bytes]):
     return _pop_command(e, args, True)
 
 
-def _blocking_pop(e, args, highest: bool):
+def _blocking_pop(e: Engine, args, highest: bool):
     for key in args[1:-1]:
         if _zset(e, key) is not None:  # (the pop looks it up again: Redis's blocking pops access it twice)
             member, score = _pop(e, key, highest, 1)[0]
@@ -409,16 +413,16 @@ def _blocking_pop(e, args, highest: bool):
 
 
 @command("bzpopmin", -3)
-def bzpopmin(e, args):
+def bzpopmin(e: Engine, args: list[bytes]):
     return _blocking_pop(e, args, False)
 
 
 @command("bzpopmax", -3)
-def bzpopmax(e, args):
+def bzpopmax(e: Engine, args: list[bytes]):
     return _blocking_pop(e, args, True)
 
 
-def _mpop(e, args, first: int):
+def _mpop(e: Engine, args, first: int):
     numkeys = integer(args[first])
     if numkeys <= 0:
         raise CommandError("ERR numkeys should be greater than 0")
@@ -441,16 +445,16 @@ def _mpop(e, args, first: int):
 
 
 @command("zmpop", -4)
-def zmpop(e, args):
+def zmpop(e: Engine, args: list[bytes]):
     return _mpop(e, args, 1)
 
 
 @command("bzmpop", -5)
-def bzmpop(e, args):
+def bzmpop(e: Engine, args: list[bytes]):
     return _mpop(e, args, 2)
 
 
-def _source_scores(e, key: bytes) -> dict:
+def _source_scores(e: Engine, key: bytes) -> dict:
     """ZUNIONSTORE and friends take sets too (score 1); read, a miss telling keymiss."""
     entry = e.read(key)
     if entry is None:
@@ -467,7 +471,7 @@ def _source_scores(e, key: bytes) -> dict:
 _AGGREGATE: dict[bytes, Callable[[float, float], float]] = {b"SUM": lambda a, b: a + b, b"MIN": min, b"MAX": max}
 
 
-def _combine(e, args, first: int, operation: str, replying: bool = False) -> tuple[dict, bool]:
+def _combine(e: Engine, args, first: int, operation: str, replying: bool = False) -> tuple[dict, bool]:
     """numkeys key... [WEIGHTS w...] [AGGREGATE SUM|MIN|MAX] from args[first:] (and WITHSCORES
     when the result is the reply): the scores combined, and whether WITHSCORES was given."""
     numkeys = integer(args[first])
@@ -515,43 +519,43 @@ def _no_nan(value: float) -> float:
 
 
 @command("zunionstore", -4)
-def zunionstore(e, args):
+def zunionstore(e: Engine, args: list[bytes]):
     return _store(e, args[1], _combine(e, args, 2, "union")[0], b"zunionstore")
 
 
 @command("zinterstore", -4)
-def zinterstore(e, args):
+def zinterstore(e: Engine, args: list[bytes]):
     return _store(e, args[1], _combine(e, args, 2, "inter")[0], b"zinterstore")
 
 
 @command("zdiffstore", -4)
-def zdiffstore(e, args):
+def zdiffstore(e: Engine, args: list[bytes]):
     return _store(e, args[1], _combine(e, args, 2, "diff")[0], b"zdiffstore")
 
 
-def _combined_reply(e, args, operation: str) -> list:
+def _combined_reply(e: Engine, args, operation: str) -> list:
     """ZUNION / ZINTER / ZDIFF: the result in zset order, scores as the target prints them."""
     scores, withscores = _combine(e, args, 1, operation, replying=True)
     return _reply(_ordered(scores), withscores, e.target)
 
 
 @command("zunion", -3, write=False)
-def zunion(e, args):
+def zunion(e: Engine, args: list[bytes]):
     return _combined_reply(e, args, "union")
 
 
 @command("zinter", -3, write=False)
-def zinter(e, args):
+def zinter(e: Engine, args: list[bytes]):
     return _combined_reply(e, args, "inter")
 
 
 @command("zdiff", -3, write=False)
-def zdiff(e, args):
+def zdiff(e: Engine, args: list[bytes]):
     return _combined_reply(e, args, "diff")
 
 
 @command("zintercard", -3, write=False)
-def zintercard(e, args):
+def zintercard(e: Engine, args: list[bytes]):
     """ZINTERCARD numkeys key... [LIMIT n]: the keys are looked up (and type-checked) first."""
     numkeys = integer(args[1])
     if numkeys <= 0:
@@ -591,13 +595,13 @@ def intersection_size(sources: list, limit: int) -> int:
 
 
 @command("zmscore", -3, write=False)
-def zmscore(e, args):
+def zmscore(e: Engine, args: list[bytes]):
     entry = _zset(e, args[1])
     scores = {} if entry is None else entry.value
     return [score_text(e.target, scores[m]) if m in scores else None for m in args[2:]]
 
 
-def _rank(e, args, reverse: bool):
+def _rank(e: Engine, args, reverse: bool):
     """Z[REV]RANK key member [WITHSCORE] (WITHSCORE from Redis 7.2; the target's arity refuses it before):
     with it, [rank, score] or the null array."""
     if len(args) > 4:
@@ -615,26 +619,26 @@ def _rank(e, args, reverse: bool):
 
 
 @command("zrank", -3, write=False)
-def zrank(e, args):
+def zrank(e: Engine, args: list[bytes]):
     return _rank(e, args, False)
 
 
 @command("zrevrank", -3, write=False)
-def zrevrank(e, args):
+def zrevrank(e: Engine, args: list[bytes]):
     return _rank(e, args, True)
 
 
 @command("zcount", 4, write=False)
-def zcount(e, args):
+def zcount(e: Engine, args: list[bytes]):
     return len(_selector("score", args[2], args[3], False, None, e.target.strtod_score_ranges)(_zset(e, args[1])))
 
 
 @command("zlexcount", 4, write=False)
-def zlexcount(e, args):
+def zlexcount(e: Engine, args: list[bytes]):
     return len(_selector("lex", args[2], args[3], False, None, e.target.strtod_score_ranges)(_zset(e, args[1])))
 
 
-def _legacy_range(e, args, by: str | None, rev: bool | None):
+def _legacy_range(e: Engine, args, by: str | None, rev: bool | None):
     """ZRANGEBYSCORE / ZREVRANGE / ... : ZRANGE with BYSCORE/BYLEX/REV fixed by the name."""
     by, rev, limit, withscores = _range_options(args, 4, by, rev)
     select = _selector(by, args[2], args[3], rev, limit, e.target.strtod_score_ranges)
@@ -642,25 +646,25 @@ def _legacy_range(e, args, by: str | None, rev: bool | None):
 
 
 @command("zrangebyscore", -4, write=False)
-def zrangebyscore(e, args):
+def zrangebyscore(e: Engine, args: list[bytes]):
     return _legacy_range(e, args, "score", False)
 
 
 @command("zrevrangebyscore", -4, write=False)
-def zrevrangebyscore(e, args):
+def zrevrangebyscore(e: Engine, args: list[bytes]):
     return _legacy_range(e, args, "score", True)
 
 
 @command("zrangebylex", -4, write=False)
-def zrangebylex(e, args):
+def zrangebylex(e: Engine, args: list[bytes]):
     return _legacy_range(e, args, "lex", False)
 
 
 @command("zrevrangebylex", -4, write=False)
-def zrevrangebylex(e, args):
+def zrevrangebylex(e: Engine, args: list[bytes]):
     return _legacy_range(e, args, "lex", True)
 
 
 @command("zrevrange", -4, write=False)
-def zrevrange(e, args):
+def zrevrange(e: Engine, args: list[bytes]):
     return _legacy_range(e, args, "rank", True)
