@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import OK, CommandError, Map, integer, subcommand_error
@@ -32,6 +33,9 @@ from rdbtools.rdb.targets import Target
 from rdbtools.server import command_table
 from rdbtools.server.clients import info_line
 from rdbtools.server.protocol import Double, SetReply
+
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
 
 Spec = command_table.CommandSpec
 
@@ -708,7 +712,7 @@ class LogEntry:
 class Acl:
     """The users of a server, its ACL log, and the ACL command."""
 
-    def __init__(self, server) -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
         target = server.config.target
         self.flavour = Flavour.of(target)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, Double, Map, integer, subcommand_error
 from rdbtools.server import latency, memory
@@ -16,6 +17,9 @@ from rdbtools.server.clients import Client
 from rdbtools.server.memory import table_size
 from rdbtools.server.protocol import Verbatim
 from rdbtools.server.redaction import redacted
+
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
 
 NO_CLUSTER = "ERR This instance has cluster support disabled"
 MODULES_OFF = ("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can "
@@ -30,7 +34,7 @@ SUBCOMMANDS: dict[bytes, dict[bytes, int]] = {
     b"module": {b"list": 2, b"load": -3, b"loadex": -3, b"unload": 3},
 }
 
-def table(server) -> dict[bytes, tuple[Callable, int]]:
+def table(server: Server) -> dict[bytes, tuple[Callable, int]]:
     """name -> (handler, Redis's arity), merged into serve's server commands."""
     s = server
     return {
@@ -48,7 +52,7 @@ def _no_cluster(client: Client, args: list[bytes]):
     raise CommandError(NO_CLUSTER)
 
 
-def _subcommand(server, client: Client, args: list[bytes], handler: Callable):
+def _subcommand(server: Server, client: Client, args: list[bytes], handler: Callable):
     """Unknown names and wrong arities told as Redis tells them (from 7.0 the command table's dispatch
     tells them first, and answers HELP with the server's own text)."""
     name, sub = args[0].lower(), args[1].lower()
@@ -78,7 +82,7 @@ def _replicaof(args: list[bytes]):
     raise CommandError("ERR rdbtool serve does not replicate: REPLICAOF NO ONE is the only form it takes")
 
 
-def _module(server, client: Client, args: list[bytes], sub: bytes):
+def _module(server: Server, client: Client, args: list[bytes], sub: bytes):
     """MODULE LIST: the modules the target has built in (Redis 8: vectorset; Valkey 9: lua)."""
     target = server.config.target
     if sub == b"list":
@@ -124,7 +128,7 @@ def _trimmed(arg: bytes) -> bytes:
     return arg[:MAX_STRING] + b"... (%d more bytes)" % (len(arg) - MAX_STRING)
 
 
-def record_timing(server, client: Client, args: list[bytes], seconds: float) -> None:
+def record_timing(server: Server, client: Client, args: list[bytes], seconds: float) -> None:
     """A command that took ``seconds``: a latency sample ("command", or "fast-command" for the table's fast
     ones) if that reaches latency-monitor-threshold, into the slow log if it reaches slowlog-log-slower-than."""
     micros, config = int(seconds * 1_000_000), server.config
@@ -148,11 +152,11 @@ def timing_threshold(config) -> int:
     return latency_ms * 1000 if slowlog < 0 else min(slowlog, latency_ms * 1000)
 
 
-def slow_log(server) -> SlowLog:
+def slow_log(server: Server) -> SlowLog:
     return attached(server, SlowLog)
 
 
-def _slowlog(server, client: Client, args: list[bytes], sub: bytes):
+def _slowlog(server: Server, client: Client, args: list[bytes], sub: bytes):
     log = slow_log(server)
     if sub == b"len":
         return len(log.entries)
@@ -188,7 +192,7 @@ VALKEY_LATENCY_CALM = ("No latency spike was observed during the lifetime of thi
                        "slightest bit.\n")
 
 
-def _latency_doctor(server) -> Verbatim:
+def _latency_doctor(server: Server) -> Verbatim:
     target, monitoring = server.config.target, server.config["latency-monitor-threshold"]
     if latency.monitor(server):
         text = latency.doctor_report(latency.monitor(server), server.config, target, int(time.time()))
@@ -201,7 +205,7 @@ def _latency_doctor(server) -> Verbatim:
     return Verbatim(text.encode(), b"txt")
 
 
-def _latency(server, client: Client, args: list[bytes], sub: bytes):
+def _latency(server: Server, client: Client, args: list[bytes], sub: bytes):
     if sub == b"latest":
         return latency.latest(server)
     if sub == b"history":
@@ -215,7 +219,7 @@ def _latency(server, client: Client, args: list[bytes], sub: bytes):
     return Map()  # HISTOGRAM: serve keeps no per-command latency histograms
 
 
-def _latency_graph(server, event: bytes) -> Verbatim:
+def _latency_graph(server: Server, event: bytes) -> Verbatim:
     series = latency.monitor(server).get(event)
     if series is None:
         raise CommandError(f"ERR No samples available for event '{event.decode('utf-8', 'replace')}'")
@@ -232,7 +236,7 @@ MEMORY_DOCTOR_HEALTHY = ("Hi Sam, I can't find any memory issue in your instance
 _EMPTY_ENOUGH = 5 * 1024 * 1024  # Redis's doctor has nothing to say below 5 MB of data
 
 
-def _memory(server, client: Client, args: list[bytes], sub: bytes):
+def _memory(server: Server, client: Client, args: list[bytes], sub: bytes):
     if sub == b"usage":
         return _memory_usage(server, client, args)
     if sub == b"stats":
@@ -245,7 +249,7 @@ def _memory(server, client: Client, args: list[bytes], sub: bytes):
     return OK  # PURGE
 
 
-def _memory_usage(server, client: Client, args: list[bytes]):
+def _memory_usage(server: Server, client: Client, args: list[bytes]):
     """MEMORY USAGE key [SAMPLES n]: the estimate of Redis's objectComputeSize (server/memory.py); SAMPLES 0
     averages every element."""
     samples, i = memory.SAMPLES, 3
@@ -263,12 +267,12 @@ def _memory_usage(server, client: Client, args: list[bytes]):
     return memory.key_usage(args[2], entry, server.config.target, samples)
 
 
-def _dataset_below(server, limit: int) -> bool:
+def _dataset_below(server: Server, limit: int) -> bool:
     """Whether the keys, as Redis would hold them, take less than ``limit`` bytes."""
     return server.engine.memory.dataset(server.engine.keyspace) < limit
 
 
-def _memory_stats(server) -> Map:
+def _memory_stats(server: Server) -> Map:
     """MEMORY STATS from the memory model (what INFO memory reads)."""
     model = server.engine.memory
     used = model.used(server.engine.keyspace)

@@ -17,6 +17,10 @@ catches replies piling up. Without a limit no request pays anything.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
 
 MINIMUM = 128 * 1024  # Redis's floor for the limit: a smaller one would leave no client able to talk
 FIRST_BUCKET = 15  # Redis's CLIENT_MEM_USAGE_BUCKET_MIN_LOG: clients under 32 KB share the first bucket
@@ -63,7 +67,7 @@ def usage(client, now: float, base: tuple[int, int], buffered: Callable[[object]
     return size + PER_SUBSCRIPTION * (len(client.channels) + len(client.patterns) + len(client.shard_channels))
 
 
-def client_usage(server, client, running: list[bytes] | None = None) -> int:
+def client_usage(server: Server, client, running: list[bytes] | None = None) -> int:
     """CLIENT LIST's tot-mem: the client's memory by the same figures, with the arguments of the command it
     is running (Redis 7.4+ also lends it a query buffer of its own meanwhile)."""
     memory, target = server.engine.memory, server.config.target
@@ -74,7 +78,7 @@ def client_usage(server, client, running: list[bytes] | None = None) -> int:
     return size + sum(len(arg) + 8 for arg in running) + lent
 
 
-def evict(server, now: float) -> bool:
+def evict(server: Server, now: float) -> bool:
     """Disconnect the biggest evictable clients while all clients' memory reaches the limit; whether any
     was. Replicas and monitors are not counted (Redis evicts only normal and pub/sub clients, and files
     monitors with replicas)."""

@@ -16,7 +16,7 @@ from rdbtools.server.tracking import ClientTracking
 
 if TYPE_CHECKING:
     from rdbtools.server.acl import User
-    from rdbtools.server.core import Blocked
+    from rdbtools.server.core import Blocked, Server
     from rdbtools.server.replication import Replication
 
 NO_REPLY = object()  # nothing to send now (commands.NO_REPLY is this object)
@@ -95,7 +95,7 @@ class Client:
 
 # --- CLIENT INFO / LIST ------------------------------------------------------------------------------
 
-def flags(server, client: Client) -> str:
+def flags(server: Server, client: Client) -> str:
     """The flags of CLIENT LIST, in Redis's order (N: none)."""
     state = client.tracking
     marks = [("O", client.monitoring), ("S", client.replica), ("P", client.subscribed), ("x", client.multi is not None),
@@ -122,7 +122,7 @@ def _replication() -> Replication:
     return Replication()
 
 
-def dirty_cas(server, client: Client) -> bool:
+def dirty_cas(server: Server, client: Client) -> bool:
     """A key the client watches was modified: its EXEC will fail (Redis's CLIENT_DIRTY_CAS). A key watched
     when it had expired (but was still stored) only counts once it holds a live value again: its deletion
     is no change."""
@@ -133,14 +133,14 @@ def dirty_cas(server, client: Client) -> bool:
     return False
 
 
-def watched_key_expired(server, client: Client) -> bool:
+def watched_key_expired(server: Server, client: Client) -> bool:
     """A key the client watches expired since WATCH (stored yet, found by nobody): EXEC fails, as Redis's
     isWatchedKeyExpired."""
     return any(not expired_then and stored_state(server, where) == "expired"
                for where, (_, expired_then) in client.watched.items())
 
 
-def stored_state(server, where: tuple[int, bytes]) -> str:
+def stored_state(server: Server, where: tuple[int, bytes]) -> str:
     """ "live", "expired" (still stored) or "absent", seen without deleting anything."""
     keys = server.engine.keyspace.dbs.get(where[0])
     entry = None if keys is None else keys.get(where[1])
@@ -150,7 +150,7 @@ def stored_state(server, where: tuple[int, bytes]) -> str:
     return "expired" if expired else "live"
 
 
-def info_line(server, client: Client, running: list[bytes] | None = None) -> str:
+def info_line(server: Server, client: Client, running: list[bytes] | None = None) -> str:
     """One line of CLIENT LIST: the target's fields in its order (tot-mem by the target's figures for a
     client, client_eviction.py, with the command it is ``running``; the buffers' own fields are serve's)."""
     target, now = server.config.target, server.clock()
@@ -188,13 +188,13 @@ def _text(value: bytes | None) -> str:
     return "" if value is None else value.decode("utf-8", "replace")
 
 
-def _listing(server, clients, caller: Client, args: list[bytes]) -> Verbatim:
+def _listing(server: Server, clients, caller: Client, args: list[bytes]) -> Verbatim:
     """The lines of ``clients`` (the caller's counts the command it is running)."""
     return Verbatim("".join(info_line(server, c, args if c is caller else None) + "\n" for c in clients).encode(),
                     b"txt")
 
 
-def _list(server, client: Client, args: list[bytes]) -> Verbatim:
+def _list(server: Server, client: Client, args: list[bytes]) -> Verbatim:
     """CLIENT LIST [TYPE type | ID id ...] (Valkey 9: any filter of CLIENT KILL's)."""
     if _valkey_9(server) and len(args) > 3:
         tests, skipme = _valkey_filters(server, args, skipme=False)
@@ -211,7 +211,7 @@ def _list(server, client: Client, args: list[bytes]) -> Verbatim:
     return _listing(server, server.clients.values(), client, args)
 
 
-def _valkey_9(server) -> bool:
+def _valkey_9(server: Server) -> bool:
     return server.config.target.valkey_server and server.config.target.version >= (9, 0)
 
 
@@ -219,7 +219,7 @@ def _matches(c: Client, caller: Client, tests: list[Callable[[Client], bool]], s
     return all(test(c) for test in tests) and not (skipme and c is caller)
 
 
-def _type(server, name: bytes) -> str:
+def _type(server: Server, name: bytes) -> str:
     """A client type's name (Valkey also says primary)."""
     kind = _TYPES.get(name.lower()) or ("master" if server.config.target.valkey_server and name.lower() == b"primary"
                                         else None)
@@ -230,7 +230,7 @@ def _type(server, name: bytes) -> str:
 
 # --- the CLIENT command ---------------------------------------------------------------------------------
 
-def client_command(server, client: Client, args: list[bytes]) -> object:
+def client_command(server: Server, client: Client, args: list[bytes]) -> object:
     """CLIENT subcommand ...: each subcommand with the argument count Redis accepts for it (Redis 6.2
     has no table of subcommands: this is where it says which exist)."""
     sub, argc, target = args[1].lower(), len(args), server.config.target
@@ -242,14 +242,14 @@ def client_command(server, client: Client, args: list[bytes]) -> object:
     return _SUBCOMMANDS[sub](server, client, args)
 
 
-def _setname(server, client: Client, args: list[bytes]) -> object:
+def _setname(server: Server, client: Client, args: list[bytes]) -> object:
     if any(b <= 32 or b > 126 for b in args[2]):
         raise CommandError("ERR Client names cannot contain spaces, newlines or special characters.")
     client.name = args[2]
     return OK
 
 
-def _setinfo(server, client: Client, args: list[bytes]) -> object:
+def _setinfo(server: Server, client: Client, args: list[bytes]) -> object:
     """CLIENT SETINFO LIB-NAME|LIB-VER value (an empty value unsets it)."""
     attribute = args[2].decode("utf-8", "replace")
     if attribute.lower() not in ("lib-name", "lib-ver"):
@@ -260,7 +260,7 @@ def _setinfo(server, client: Client, args: list[bytes]) -> object:
     return OK
 
 
-def _reply(server, client: Client, args: list[bytes]) -> object:
+def _reply(server: Server, client: Client, args: list[bytes]) -> object:
     """CLIENT REPLY ON|OFF|SKIP: OFF and SKIP are not answered (the edge holds back what follows)."""
     mode = args[2].lower()
     if mode == b"on":
@@ -290,7 +290,7 @@ def _on_off(attribute: str) -> Callable:
 _set_no_touch = _on_off("no_touch")
 
 
-def _no_touch(server, client: Client, args: list[bytes]) -> object:
+def _no_touch(server: Server, client: Client, args: list[bytes]) -> object:
     """CLIENT NO-TOUCH ON|OFF: while on, the client's commands but TOUCH leave the keys' access alone."""
     was = client.no_touch
     reply = _set_no_touch(server, client, args)
@@ -299,7 +299,7 @@ def _no_touch(server, client: Client, args: list[bytes]) -> object:
     return reply
 
 
-def _kill(server, client: Client, args: list[bytes]) -> object:
+def _kill(server: Server, client: Client, args: list[bytes]) -> object:
     """CLIENT KILL addr (the old form, which may kill the caller) or CLIENT KILL filter value ...: the
     number killed; the caller goes after its reply."""
     if len(args) == 3:
@@ -314,7 +314,7 @@ def _kill(server, client: Client, args: list[bytes]) -> object:
     return len(chosen)
 
 
-def _kill_filters(server, args: list[bytes]) -> tuple[list[Callable[[Client], bool]], bool]:
+def _kill_filters(server: Server, args: list[bytes]) -> tuple[list[Callable[[Client], bool]], bool]:
     """CLIENT KILL's option value pairs (Redis, Valkey before 9), checked in order."""
     tests, skipme = [], True
     for i in range(2, len(args), 2):
@@ -334,7 +334,7 @@ def _yes_no(value: bytes) -> bool:
     return value.lower() == b"yes"
 
 
-def _kill_filter(server, option: bytes, value: bytes) -> Callable[[Client], bool]:
+def _kill_filter(server: Server, option: bytes, value: bytes) -> Callable[[Client], bool]:
     """One filter of CLIENT KILL, checked as Redis parses it (its error texts)."""
     target = server.config.target
     text = value.decode("utf-8", "replace")
@@ -366,7 +366,7 @@ def _kill_filter(server, option: bytes, value: bytes) -> Callable[[Client], bool
     raise CommandError(SYNTAX)
 
 
-def _valkey_filters(server, args: list[bytes], skipme: bool) -> tuple[list[Callable[[Client], bool]], bool]:
+def _valkey_filters(server: Server, args: list[bytes], skipme: bool) -> tuple[list[Callable[[Client], bool]], bool]:
     """Valkey 9's filters of CLIENT KILL and LIST: ID takes the numbers that follow it; the others one value."""
     tests: list[Callable[[Client], bool]] = []
     i = 2
@@ -398,7 +398,7 @@ def _id_in(ids: set[int]) -> Callable[[Client], bool]:
     return lambda c: c.id in ids
 
 
-def _valkey_filter(server, option: bytes, value: bytes) -> Callable[[Client], bool]:
+def _valkey_filter(server: Server, option: bytes, value: bytes) -> Callable[[Client], bool]:
     text = value.decode("utf-8", "replace")
     if option in (b"maxage", b"idle"):
         seconds = integer(value, f"ERR {option.decode()} is not an integer or out of range")
@@ -447,7 +447,7 @@ def _close_all(caller: Client, chosen: list[Client]) -> None:
             victim.close()
 
 
-def _unblock(server, client: Client, args: list[bytes]) -> object:
+def _unblock(server: Server, client: Client, args: list[bytes]) -> object:
     """CLIENT UNBLOCK id [TIMEOUT|ERROR]: a client waiting in a blocking command gets its timeout reply,
     or the UNBLOCKED error."""
     error = False
@@ -463,7 +463,7 @@ def _unblock(server, client: Client, args: list[bytes]) -> object:
     return 1
 
 
-def _pause(server, client: Client, args: list[bytes]) -> object:
+def _pause(server: Server, client: Client, args: list[bytes]) -> object:
     """CLIENT PAUSE milliseconds [WRITE|ALL]."""
     mode = b"all"
     if len(args) == 4:
@@ -477,14 +477,14 @@ def _pause(server, client: Client, args: list[bytes]) -> object:
     return OK
 
 
-def _unpause(server, client: Client, args: list[bytes]) -> object:
+def _unpause(server: Server, client: Client, args: list[bytes]) -> object:
     server.unpause_clients()
     return OK
 
 
 # --- client-side caching ---------------------------------------------------------------------------------
 
-def _tracking(server, client: Client, args: list[bytes]) -> object:
+def _tracking(server: Server, client: Client, args: list[bytes]) -> object:
     """CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP]: options
     parsed first (REDIRECT's client must exist now), then checked against the client's mode."""
     redirect, options, prefixes = 0, set(), []
@@ -517,7 +517,7 @@ def _tracking(server, client: Client, args: list[bytes]) -> object:
     return OK
 
 
-def _caching(server, client: Client, args: list[bytes]) -> object:
+def _caching(server: Server, client: Client, args: list[bytes]) -> object:
     state = client.tracking
     if state is None:
         raise CommandError("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN "
@@ -533,7 +533,7 @@ def _caching(server, client: Client, args: list[bytes]) -> object:
     return OK
 
 
-def _trackinginfo(server, client: Client, args: list[bytes]) -> object:
+def _trackinginfo(server: Server, client: Client, args: list[bytes]) -> object:
     state = client.tracking
     if state is None:
         return Map({b"flags": SetReply([b"off"]), b"redirect": -1, b"prefixes": []})
@@ -544,7 +544,7 @@ def _trackinginfo(server, client: Client, args: list[bytes]) -> object:
                 b"prefixes": sorted(state.prefixes)})
 
 
-def _getredir(server, client: Client, args: list[bytes]) -> object:
+def _getredir(server: Server, client: Client, args: list[bytes]) -> object:
     return -1 if client.tracking is None else client.tracking.redirect
 
 

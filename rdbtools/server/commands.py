@@ -8,6 +8,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rdbtools.formats.listpack import entry_size
 from rdbtools.formats.ziplist import encode_ziplist
@@ -33,12 +34,15 @@ from rdbtools.server.failpoints import FailpointError, debug_failpoint
 from rdbtools.server.info import command_specs
 from rdbtools.server.protocol import Attributed, BigNumber, Map, Push, SetReply, Verbatim
 
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
+
 log = logging.getLogger("rdbtool.serve")
 
 Handler = Callable[[Client, list[bytes]], object]
 
 
-def table(server) -> dict[bytes, tuple[Handler, int]]:
+def table(server: Server) -> dict[bytes, tuple[Handler, int]]:
     """name -> (handler, Redis's arity): the connection and server commands serve runs. A container's
     subcommands are lines of their own, "container|sub" (command_table.py says how commands are added)."""
     s = server
@@ -143,7 +147,7 @@ def table(server) -> dict[bytes, tuple[Handler, int]]:
     }
 
 
-def _ping(server, client: Client, args):
+def _ping(server: Server, client: Client, args: list[bytes]):
     if len(args) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
     if not server.persistence.last_bgsave_ok or (server.aof is not None and not server.aof.last_write_ok):
@@ -155,7 +159,7 @@ def _ping(server, client: Client, args):
     return args[1] if len(args) == 2 else Status("PONG")
 
 
-def _select(server, client: Client, args):
+def _select(server: Server, client: Client, args: list[bytes]):
     index = integer(args[1], "ERR value is not an integer or out of range")
     if not 0 <= index < server.config["databases"]:
         raise CommandError("ERR DB index is out of range")
@@ -163,7 +167,7 @@ def _select(server, client: Client, args):
     return OK
 
 
-def _auth(server, client: Client, args):
+def _auth(server: Server, client: Client, args: list[bytes]):
     if len(args) > 3:
         raise CommandError(SYNTAX)
     if len(args) == 2 and server.acl.default.nopass:
@@ -174,7 +178,7 @@ def _auth(server, client: Client, args):
     return OK
 
 
-def _hello(server, client: Client, args):
+def _hello(server: Server, client: Client, args: list[bytes]):
     version, i = client.resp, 1
     if len(args) > 1:
         try:
@@ -210,7 +214,7 @@ def _quit(client: Client):
     return OK
 
 
-def _reset(server, client: Client):
+def _reset(server: Server, client: Client):
     client.multi, client.multi_failed, client.watched = None, False, {}
     server.tracking.disable(client)
     client.reply_mode = None
@@ -225,7 +229,7 @@ def _reset(server, client: Client):
     return Status("RESET")
 
 
-def _monitor(server, client: Client):
+def _monitor(server: Server, client: Client):
     """MONITOR: the client is sent each command run from now on (again: ignored, no reply)."""
     if server.in_transaction:  # from EXEC: Redis's CLIENT_DENY_BLOCKING
         raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
@@ -246,7 +250,7 @@ def _multi(client: Client):
     return OK
 
 
-def _exec(server, client: Client):
+def _exec(server: Server, client: Client):
     if client.multi is None:
         raise CommandError("ERR EXEC without MULTI")
     queued, failed = client.multi, client.multi_failed
@@ -268,7 +272,7 @@ def _discard(client: Client):
     return OK
 
 
-def _watch(server, client: Client, args):
+def _watch(server: Server, client: Client, args: list[bytes]):
     if client.multi is not None:
         raise CommandError("ERR WATCH inside MULTI is not allowed")
     target = server.config.target
@@ -287,7 +291,7 @@ def _unwatch(client: Client):
     return OK
 
 
-def _forget_watches(server) -> None:
+def _forget_watches(server: Server) -> None:
     """Drop version counters no client watches any more (they only matter while watched)."""
     watched = {where for c in server.clients.values() for where in c.watched}
     for where in list(server.versions):
@@ -307,7 +311,7 @@ class _Subscriptions:
     word: bytes
     shard: bool = False
 
-    def registry(self, server) -> dict[bytes, set[Client]] | None:
+    def registry(self, server: Server) -> dict[bytes, set[Client]] | None:
         """The server's subscribers by name (shard channels have none: they are found on the clients)."""
         return None if self.shard else getattr(server.subscribers, self.attribute)
 
@@ -321,7 +325,7 @@ _PATTERNS = _Subscriptions("patterns", b"psubscribe")
 _SHARD = _Subscriptions("shard_channels", b"ssubscribe", shard=True)
 
 
-def _subscribe(server, client: Client, names: list[bytes], kind: _Subscriptions):
+def _subscribe(server: Server, client: Client, names: list[bytes], kind: _Subscriptions):
     registry, mine = kind.registry(server), getattr(client, kind.attribute)
     for name in names:
         if registry is not None:
@@ -332,14 +336,14 @@ def _subscribe(server, client: Client, names: list[bytes], kind: _Subscriptions)
     return NO_REPLY
 
 
-def _ssubscribe(server, client: Client, names: list[bytes]):
+def _ssubscribe(server: Server, client: Client, names: list[bytes]):
     """SSUBSCRIBE: refused inside EXEC, unlike SUBSCRIBE (Redis denies it to a client that cannot block)."""
     if server.in_transaction:
         raise CommandError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
     return _subscribe(server, client, names, _SHARD)
 
 
-def _unsubscribe(server, client: Client, names: list[bytes], kind: _Subscriptions):
+def _unsubscribe(server: Server, client: Client, names: list[bytes], kind: _Subscriptions):
     registry, mine = kind.registry(server), getattr(client, kind.attribute)
     word = kind.word[:-9] + b"unsubscribe"
     targets = names or sorted(mine)
@@ -356,7 +360,7 @@ def _unsubscribe(server, client: Client, names: list[bytes], kind: _Subscription
     return NO_REPLY
 
 
-def _pubsub(server, args):
+def _pubsub(server: Server, args: list[bytes]):
     sub = args[1].upper()
     target = server.config.target
     if sub.startswith(b"SHARD") and not target.valkey_server and target.version < (7, 0):
@@ -375,7 +379,7 @@ def _pubsub(server, args):
 
 # --- keys ------------------------------------------------------------------------------------------
 
-def _live_keys(server, db: int) -> dict:
+def _live_keys(server: Server, db: int) -> dict:
     keys = server.engine.keyspace.db(db)
     now = int(server.clock() * 1000)
     for key in [k for k, e in keys.items() if e.expire_ms is not None and e.expire_ms <= now]:
@@ -384,7 +388,7 @@ def _live_keys(server, db: int) -> dict:
     return keys
 
 
-def _keys(server, client: Client, args):
+def _keys(server: Server, client: Client, args: list[bytes]):
     """KEYS leaves the expired keys it passes over where they are (Redis's keyIsExpired), unlike SCAN."""
     pattern = glob_to_regex(args[1])
     now = int(server.clock() * 1000)
@@ -392,7 +396,7 @@ def _keys(server, client: Client, args):
             if (e.expire_ms is None or e.expire_ms > now) and pattern.fullmatch(k)]
 
 
-def _scan(server, client: Client, args):
+def _scan(server: Server, client: Client, args: list[bytes]):
     """SCAN cursor [MATCH p] [COUNT n] [TYPE t]: the cursor indexes a snapshot of the key names taken
     when a scan starts at 0, so every key present throughout is returned."""
     target = server.config.target
@@ -424,12 +428,12 @@ def _scan(server, client: Client, args):
     return [b"%d" % following, found]
 
 
-def _randomkey(server, client: Client):
+def _randomkey(server: Server, client: Client):
     keys = _live_keys(server, client.db)
     return random.choice(list(keys)) if keys else None
 
 
-def _object(server, client: Client, args):
+def _object(server: Server, client: Client, args: list[bytes]):
     sub = args[1].upper()
     if sub in (b"ENCODING", b"FREQ", b"IDLETIME", b"REFCOUNT") and len(args) == 3:
         entry = server.engine.peek(args[2], client.db)  # OBJECT is no access (Redis's LOOKUP_NOTOUCH)
@@ -455,7 +459,7 @@ SHARED_INTEGERS = 10000  # Redis's OBJ_SHARED_INTEGERS: strings 0..9999 are shar
 SHARED_REFCOUNT = 2147483647  # what OBJECT REFCOUNT says of a shared object (OBJ_SHARED_REFCOUNT)
 
 
-def _refcount(server, entry) -> int:
+def _refcount(server: Server, entry) -> int:
     """OBJECT REFCOUNT: Redis before 8.0 stores a string holding 0..9999 as one shared object, unless a
     maxmemory with an LRU or LFU policy needs each key's own access field. Serve decides by the value and
     the policy now; Redis by those when the value was stored, and not for values APPEND or SETRANGE built."""
@@ -476,7 +480,7 @@ _POLICY_SWITCH = ("Please note that when switching between policies at runtime L
 
 # --- server ----------------------------------------------------------------------------------------
 
-def _config(server, args):
+def _config(server: Server, args: list[bytes]):
     sub = args[1].upper()
     if server.config.target.version < (7, 0) and sub in (b"GET", b"SET") and len(args) != (3 if sub == b"GET" else 4):
         raise subcommand_error(args, server.config.target)  # one parameter each before 7.0
@@ -515,7 +519,7 @@ def _config(server, args):
     raise subcommand_error(args, server.config.target)
 
 
-def _config_set(server, args) -> None:
+def _config_set(server: Server, args: list[bytes]) -> None:
     """CONFIG SET name value [name value ...] as Redis 7 does it: every name checked first (the first
     problem told), then all set, or none when one value is refused."""
     if len(args) % 2:
@@ -558,12 +562,12 @@ def _config_set_names(config, names: list[str]) -> None:
         seen.add(name.lower())
 
 
-def _time(server):
+def _time(server: Server):
     now = server.clock()
     return [b"%d" % int(now), b"%d" % int((now % 1) * 1_000_000)]
 
 
-def _save(server):
+def _save(server: Server):
     if server.persistence.child is not None:
         raise CommandError("ERR Background save already in progress")
     if not server.persistence.save():
@@ -571,7 +575,7 @@ def _save(server):
     return OK
 
 
-def _bgsave(server, args):
+def _bgsave(server: Server, args: list[bytes]):
     schedule = len(args) == 2 and args[1].upper() == b"SCHEDULE"
     if len(args) > 2 or (len(args) == 2 and not schedule):
         raise CommandError(SYNTAX)
@@ -589,7 +593,7 @@ def _bgsave(server, args):
     return Status("Background saving started")
 
 
-def _bgrewriteaof(server):
+def _bgrewriteaof(server: Server):
     """BGREWRITEAOF, with appendonly yes or no (Redis 7 writes a new base either way); scheduled while
     another child runs, or (7.0+) inside MULTI/EXEC."""
     aof, persistence = server.aof, server.persistence
@@ -608,7 +612,7 @@ def _bgrewriteaof(server):
     return Status("Background append only file rewriting started")
 
 
-def _shutdown(server, args):
+def _shutdown(server: Server, args: list[bytes]):
     from rdbtools.server.core import Shutdown
 
     options = {a.upper() for a in args[1:]}
@@ -633,7 +637,7 @@ def _shutdown(server, args):
     raise Shutdown()
 
 
-def _debug(server, client: Client, args):
+def _debug(server: Server, client: Client, args: list[bytes]):
     sub = args[1].upper()
     if sub == b"SLEEP" and len(args) == 3:
         time.sleep(float(args[2]))
@@ -687,7 +691,7 @@ def _debug(server, client: Client, args):
     raise subcommand_error(args, server.config.target)
 
 
-def _quicklist_fields(server, kind: str, items, target) -> str:
+def _quicklist_fields(server: Server, kind: str, items, target) -> str:
     """DEBUG OBJECT's quicklist fields: its nodes (as SAVE splits them), their mean entries, the fill
     (list-max-listpack-size as the quicklist clamps it), compression, the nodes' bytes."""
     fill = getattr(kind, "fill", target.list_max_listpack_size)  # (the list's own, made under another)
@@ -705,7 +709,7 @@ def _node_bytes(node: list[bytes], target) -> int:
     return 7 + sum(map(entry_size, node)) if target.listpacks else len(encode_ziplist(node))
 
 
-def _populate(server, client: Client, args):
+def _populate(server: Server, client: Client, args: list[bytes]):
     """DEBUG POPULATE count [prefix] [size]: keys prefix:0 ... holding value:N (cut or zero-padded to
     size), existing keys left alone; not propagated, as Redis does not, but WATCH and tracking see them."""
     count = _positive(args[2])
@@ -756,13 +760,13 @@ def _protocol_sample(client: Client, name: bytes):
     return sample()
 
 
-def _command(server, client: Client, args):
+def _command(server: Server, client: Client, args: list[bytes]):
     from rdbtools.server.introspection import command
 
     return command(server, args)
 
 
-def _function(server, client: Client, args):
+def _function(server: Server, client: Client, args: list[bytes]):
     """FUNCTION: STATS and KILL are the scripting engine's; a LOAD is compiled and run (its functions
     registered) before the keyspace stores the library; the rest is the keyspace engine's."""
 
@@ -778,7 +782,7 @@ def _function(server, client: Client, args):
     return server._run_engine(_engine_record(server, args), client, args)
 
 
-def _engine_record(server, args):
+def _engine_record(server: Server, args: list[bytes]):
     """The table's record of a FUNCTION subcommand, run by the keyspace engine (which stores, lists,
     dumps and persists the libraries)."""
     from dataclasses import replace
@@ -786,6 +790,7 @@ def _engine_record(server, args):
     from rdbtools.keyspace.commands import REGISTRY
 
     record = server.resolve(args)
+    assert record is not None, "dispatch found the subcommand it runs"
     cached = server.engine_records.get(record.name)
     if cached is None:
         cached = server.engine_records[record.name] = replace(record, handler=None, command=REGISTRY[b"function"])

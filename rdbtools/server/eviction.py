@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import time
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import EVICTED, CommandError
 from rdbtools.server import client_eviction
+
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
 
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
 #: what a script with a shebang (or a function) that may write but has no allow-oom flag gets
@@ -41,7 +45,7 @@ def time_limit(tenacity: int) -> float:
     return float("inf")
 
 
-def configure(server, *, evict: bool) -> None:
+def configure(server: Server, *, evict: bool) -> None:
     """maxmemory and its parameters after start or CONFIG SET; ``evict``: maxmemory itself was set, and
     Redis evicts down to the new limit (updateMaxmemory)."""
     memory, config = server.engine.memory, server.config
@@ -67,7 +71,7 @@ def configure(server, *, evict: bool) -> None:
             _evict_later(server)
 
 
-def admit(server, client, spec, args: list[bytes]) -> CommandError | None:
+def admit(server: Server, client, spec, args: list[bytes]) -> CommandError | None:
     """Redis's maxmemory check before a command: evict what the policy allows; the OOM error for a
     command that would use memory when that was not enough."""
     memory = server.engine.memory
@@ -80,7 +84,7 @@ def admit(server, client, spec, args: list[bytes]) -> CommandError | None:
     return CommandError(OOM) if denies_oom(server, client, spec, args) else None
 
 
-def denies_oom(server, client, spec, args: list[bytes]) -> bool:
+def denies_oom(server: Server, client, spec, args: list[bytes]) -> bool:
     """Whether a call may use memory: the command's flag, a script's flags, an EXEC's queued calls."""
     name = spec.name
     if name in _SCRIPTS:
@@ -94,7 +98,7 @@ def denies_oom(server, client, spec, args: list[bytes]) -> bool:
     return "denyoom" in spec.flags
 
 
-def perform(server) -> bool:
+def perform(server: Server) -> bool:
     """Redis's performEvictions: False when used_memory stays over maxmemory with nothing left to evict
     (EVICT_FAIL); nothing is evicted while clients are paused."""
     engine = server.engine
@@ -119,7 +123,7 @@ def perform(server) -> bool:
     return True
 
 
-def _evict_later(server) -> None:
+def _evict_later(server: Server) -> None:
     """The time limit came first: the event loop evicts on at its next turn (Redis's evictionTimeProc), a
     batch at a time, until memory is under the limit; commands meanwhile run (and evict a batch) as if it were."""
     memory = server.engine.memory
@@ -131,7 +135,7 @@ def _evict_later(server) -> None:
         schedule(lambda: resume(server))
 
 
-def resume(server) -> None:
+def resume(server: Server) -> None:
     memory = server.engine.memory
     if memory.evicting:
         memory.evicting = False
@@ -139,7 +143,7 @@ def resume(server) -> None:
             perform(server)
 
 
-def evict(server, db: int, key: bytes) -> None:
+def evict(server: Server, db: int, key: bytes) -> None:
     """One key evicted: deleted, counted, its WATCHes and trackers told, the `evicted` event, its DEL
     (UNLINK with lazyfree-lazy-eviction) in the AOF and to the replicas on its own, before the command that
     caused it."""
@@ -153,7 +157,7 @@ def evict(server, db: int, key: bytes) -> None:
     server.feed(db, [[b"UNLINK" if memory.unlink else b"DEL", key]])
 
 
-def _pick(server, memory, keyspace) -> tuple[int, bytes] | None:
+def _pick(server: Server, memory, keyspace) -> tuple[int, bytes] | None:
     """The next key to evict (database, key), None when the policy leaves none."""
     allkeys = memory.policy.startswith("allkeys")
     if memory.policy.endswith("random"):
@@ -184,7 +188,7 @@ def _pick(server, memory, keyspace) -> tuple[int, bytes] | None:
                 return db, key  # else a ghost: the key went since it was sampled
 
 
-def _populate(server, memory, db: int, keys: dict, candidates: dict) -> None:
+def _populate(server: Server, memory, db: int, keys: dict, candidates: dict) -> None:
     """Redis's evictionPoolPopulate: maxmemory-samples keys scored, kept in the pool (best last) if
     better than its worst or while it has room."""
     pool = memory.pool
@@ -203,7 +207,7 @@ def _populate(server, memory, db: int, keys: dict, candidates: dict) -> None:
             del pool[0]
 
 
-def _score(server, memory, entry) -> float:
+def _score(server: Server, memory, entry) -> float:
     """How good a candidate a key is (higher: evicted first): its idle time (LRU), 255 less its access
     frequency (LFU), from the key's access field (keyspace/access.py); how soon it expires (volatile-ttl)."""
     if memory.policy == "volatile-ttl":

@@ -9,6 +9,10 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
 
 __version__ = version("rdbtool")
 
@@ -20,7 +24,7 @@ DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "repl
 ALL_SECTIONS = (*DEFAULT_SECTIONS[:8], "commandstats", *DEFAULT_SECTIONS[8:])
 
 
-def render(server, sections: list[bytes]) -> bytes:
+def render(server: Server, sections: list[bytes]) -> bytes:
     wanted = [s.decode("utf-8", "replace").lower() for s in sections] or ["default"]
     if any(s in ("all", "everything") for s in wanted):
         wanted = list(ALL_SECTIONS)
@@ -36,7 +40,7 @@ def render(server, sections: list[bytes]) -> bytes:
     return "\r\n".join(parts).encode()
 
 
-def _server(server) -> dict[str, object]:
+def _server(server: Server) -> dict[str, object]:
     now = server.clock()
     uptime = int(now - server.process.started)
     return {
@@ -51,7 +55,7 @@ def _server(server) -> dict[str, object]:
     }
 
 
-def _clients(server) -> dict[str, object]:
+def _clients(server: Server) -> dict[str, object]:
     return {"connected_clients": len(server.clients), "cluster_connections": 0,
             "maxclients": server.config["maxclients"],
             "blocked_clients": len(server.blocked) + len(server.pause.postponed),  # CLIENT PAUSE's too
@@ -60,7 +64,7 @@ def _clients(server) -> dict[str, object]:
             "tracking_clients": server.tracking.tracking_clients}
 
 
-def _memory(server) -> dict[str, object]:
+def _memory(server: Server) -> dict[str, object]:
     """Redis's figures from serve's memory model (server/memory.py); RSS is the process's own."""
     memory, rss = server.engine.memory, _rss()
     used = memory.used(server.engine.keyspace)
@@ -78,14 +82,14 @@ def _memory(server) -> dict[str, object]:
             "mem_allocator": "pymalloc", "number_of_cached_scripts": len(server.scripting.scripts)}
 
 
-def _persistence(server) -> dict[str, object]:
+def _persistence(server: Server) -> dict[str, object]:
     fields = server.persistence.info()
     if server.aof is not None:
         fields.update(server.aof.info())
     return fields
 
 
-def _stats(server) -> dict[str, object]:
+def _stats(server: Server) -> dict[str, object]:
     stats = {"total_commands_processed": sum(spec.calls for spec in command_specs(server)), **server.stats,
              "total_error_replies": sum(server.error_replies.values()), "instantaneous_ops_per_sec": 0,
              "pubsub_channels": sum(1 for subs in server.subscribers.channels.values() if subs),
@@ -96,7 +100,7 @@ def _stats(server) -> dict[str, object]:
     return stats
 
 
-def command_specs(server) -> Iterator:
+def command_specs(server: Server) -> Iterator:
     """Every command and subcommand record of the server (their call counters)."""
     for spec in server.catalog.values():
         yield spec
@@ -104,14 +108,14 @@ def command_specs(server) -> Iterator:
             yield from spec.subcommands.values()
 
 
-def _commandstats(server) -> dict[str, object]:
+def _commandstats(server: Server) -> dict[str, object]:
     """Calls counted, not timed (serve times no command it does not log as slow): usec is 0."""
     return {f"cmdstat_{spec.name.decode()}": f"calls={spec.calls},usec=0,usec_per_call=0.00,"
             f"rejected_calls={spec.rejected_calls},failed_calls={spec.failed_calls}"
             for spec in command_specs(server) if spec.calls or spec.rejected_calls or spec.failed_calls}
 
 
-def _errorstats(server) -> dict[str, object]:
+def _errorstats(server: Server) -> dict[str, object]:
     return {f"errorstat_{_safe(code)}": f"count={count}" for code, count in sorted(server.error_replies.items())}
 
 
@@ -120,18 +124,18 @@ def _safe(name: str) -> str:
     return name.replace(":", "_").replace("\r", "_").replace("\n", "_")
 
 
-def _replication(server) -> dict[str, object]:
+def _replication(server: Server) -> dict[str, object]:
     from rdbtools.server.replication import info_fields
 
     return info_fields(server)
 
 
-def _cpu(server) -> dict[str, object]:
+def _cpu(server: Server) -> dict[str, object]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"used_cpu_sys": f"{usage.ru_stime:.6f}", "used_cpu_user": f"{usage.ru_utime:.6f}"}
 
 
-def _keyspace(server) -> dict[str, object]:
+def _keyspace(server: Server) -> dict[str, object]:
     now = int(time.time() * 1000)
     out: dict[str, object] = {}
     for db, keys in sorted(server.engine.keyspace.dbs.items()):
@@ -142,8 +146,8 @@ def _keyspace(server) -> dict[str, object]:
     return out
 
 
-#: each section's fields, from the server (core.Server)
-_SECTIONS: dict[str, Callable[[object], dict[str, object]]] = {
+#: each section's fields
+_SECTIONS: dict[str, Callable[[Server], dict[str, object]]] = {
     "server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence, "stats": _stats,
     "replication": _replication, "cpu": _cpu, "modules": lambda s: {}, "commandstats": _commandstats,
     "errorstats": _errorstats, "cluster": lambda s: {"cluster_enabled": 0}, "keyspace": _keyspace}

@@ -6,16 +6,20 @@ only the commands serve runs, each with its server's own INFO and DOCS entry. Re
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import SYNTAX, CommandError, Map, Status
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server.command_table import CommandSpec, KeySpec
 from rdbtools.server.protocol import SetReply
 
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
+
 Keys = list[tuple[int, tuple[str, ...]]]  # (position, key flags) of each key found
 
 
-def command(server, args: list[bytes]) -> object:
+def command(server: Server, args: list[bytes]) -> object:
     """COMMAND [COUNT | LIST [FILTERBY ...] | INFO [name ...] | DOCS [name ...] | GETKEYS ... |
     GETKEYSANDFLAGS ...]: dispatch has checked the subcommand and its arity (7.0+)."""
     catalog: dict[bytes, CommandSpec] = server.catalog

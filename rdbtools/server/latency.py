@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rdbtools.rdb.targets import Target
 from rdbtools.server.attached import attached
+
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
 
 HISTORY = 160  # Redis's LATENCY_TS_LEN
 
@@ -33,14 +37,14 @@ class LatencyMonitor(dict):
         del series.samples[:-HISTORY]
 
 
-def sample(server, event: bytes, ms: int) -> None:
+def sample(server: Server, event: bytes, ms: int) -> None:
     """Redis's latencyAddSampleIfNeeded."""
     threshold = server.config["latency-monitor-threshold"]
     if threshold and ms >= threshold:
         attached(server, LatencyMonitor).add(event, ms)
 
 
-def timed(server, event: bytes, action, *args) -> None:
+def timed(server: Server, event: bytes, action, *args) -> None:
     """``action(*args)``, its time a sample of ``event`` (the clock read only while the monitor is on)."""
     if not server.config["latency-monitor-threshold"]:
         action(*args)
@@ -50,20 +54,20 @@ def timed(server, event: bytes, action, *args) -> None:
     sample(server, event, int((time.perf_counter() - started) * 1000))
 
 
-def monitor(server) -> LatencyMonitor:
+def monitor(server: Server) -> LatencyMonitor:
     return attached(server, LatencyMonitor)
 
 
-def latest(server) -> list:
+def latest(server: Server) -> list:
     return [[name, *series.samples[-1], series.max] for name, series in monitor(server).items()]
 
 
-def history(server, event: bytes) -> list:
+def history(server: Server, event: bytes) -> list:
     series = monitor(server).get(event)
     return [] if series is None else [list(s) for s in series.samples]
 
 
-def reset(server, events: list[bytes]) -> int:
+def reset(server: Server, events: list[bytes]) -> int:
     """LATENCY RESET [event ...]: how many of the events (all, when none is named) had samples."""
     known = monitor(server)
     names = list(known) if not events else [e for e in events if e in known]

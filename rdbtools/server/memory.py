@@ -15,10 +15,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.memory import SAMPLES, in_dataset, key_usage, table_size
 
 __all__ = ["SAMPLES", "Memory", "key_usage", "startup", "table_size"]
+
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
 
 #: used_memory right after start, and used_memory_startup, of each server (INFO memory, measured)
 STARTUP: dict[tuple[str, tuple[int, int]], tuple[int, int]] = {
@@ -162,7 +166,7 @@ class Memory:
         """Whether the kept figures still hold the keyspace's keys (a count per database: O(databases))."""
         return self.count == sum(map(len, keyspace.dbs.values()))
 
-    def changed(self, server, db: int, done: list[list[bytes]]) -> None:
+    def changed(self, server: Server, db: int, done: list[list[bytes]]) -> None:
         """A write propagated ``done``: the keys those commands name (in their databases) again; a flush
         or SWAPDB, everything."""
         keyspace = server.engine.keyspace
@@ -175,7 +179,7 @@ class Memory:
                 self.update(keyspace, where, key)
 
 
-def _touched(server, db: int, command: list[bytes]) -> list[tuple[int, bytes]] | None:
+def _touched(server: Server, db: int, command: list[bytes]) -> list[tuple[int, bytes]] | None:
     """The (database, key) pairs a propagated command changes; None for all (FLUSHALL, FLUSHDB, SWAPDB)."""
     from rdbtools.server.core import _written_keys
     from rdbtools.server.introspection import written_keys

@@ -8,12 +8,16 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import hiredis
 
 from rdbtools.keyspace.commands import GENERIC, OK, SYNTAX, CommandError, Status, integer
 from rdbtools.rdb.payload import dump_payload
 from rdbtools.server.attached import attached
+
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
 
 IDLE_SECONDS = 10  # Redis's MIGRATE_SOCKET_CACHE_TTL
 CONNECT_ERROR = "IOERR error or timeout connecting to the client"
@@ -67,7 +71,7 @@ def parse(args: list[bytes]) -> Request:
     return request
 
 
-def migrate(server, client, args: list[bytes]) -> object:
+def migrate(server: Server, client, args: list[bytes]) -> object:
     request = parse(args)
     engine = server.engine
     found = [(key, entry) for key in request.keys if (entry := engine.lookup(key, client.db)) is not None]
@@ -95,7 +99,7 @@ class _Broken(Exception):
         self.doing, self.may_retry = doing, may_retry
 
 
-def _send(server, client, connection: _Connection, request: Request, found: list) -> object:
+def _send(server: Server, client, connection: _Connection, request: Request, found: list) -> object:
     """The AUTH, SELECT and RESTOREs in one write, then their replies; keys the target took are deleted
     here (not with COPY) and that propagated as one DEL."""
     engine, now = server.engine, server.engine.now_ms()
@@ -135,7 +139,7 @@ def _send(server, client, connection: _Connection, request: Request, found: list
     return OK
 
 
-def _delete(server, db: int, key: bytes) -> None:
+def _delete(server: Server, db: int, key: bytes) -> None:
     """A key the target took: gone here, told as DEL is (event, WATCH, tracking, dirty)."""
     del server.engine.keyspace.db(db)[key]
     server.engine.notify(GENERIC, b"del", key, db)
@@ -143,7 +147,7 @@ def _delete(server, db: int, key: bytes) -> None:
     server.persistence.dirty += 1
 
 
-def _connect(server, address: tuple[str, str], timeout: float) -> _Connection:
+def _connect(server: Server, address: tuple[str, str], timeout: float) -> _Connection:
     cache = attached(server, _Connections)
     now = time.monotonic()
     for name, cached in list(cache.items()):
@@ -165,7 +169,7 @@ def _connect(server, address: tuple[str, str], timeout: float) -> _Connection:
     return connection
 
 
-def _close(server, address: tuple[str, str]) -> None:
+def _close(server: Server, address: tuple[str, str]) -> None:
     connection = attached(server, _Connections).pop(address, None)
     if connection is not None:
         connection.sock.close()

@@ -17,10 +17,14 @@ import io
 import itertools
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, integer
 from rdbtools.server.clients import NO_REPLY, Client
 from rdbtools.server.protocol import Raw, encode_bulks
+
+if TYPE_CHECKING:
+    from rdbtools.server.core import Server
 
 NOREPLICAS = "NOREPLICAS Not enough good replicas to write."
 BACKLOG_SIZE = 1024 * 1024  # repl-backlog-size's default (Redis's), what INFO reports
@@ -130,7 +134,7 @@ class Replication:
         for replica in self.replicas:
             replica.client.send(data)
 
-    def cron(self, server) -> None:
+    def cron(self, server: Server) -> None:
         """Once a second (Redis's replicationCron, first run a second after the start; Valkey 9 counts its
         runs from the first replica): a PING into the stream every repl-ping-replica-period runs, counted
         from the first."""
@@ -144,7 +148,7 @@ class Replication:
 
     # --- min-replicas-to-write ----------------------------------------------------------------------------
 
-    def configure(self, server) -> None:
+    def configure(self, server: Server) -> None:
         """min-replicas-to-write / -max-lag (at start and after CONFIG SET): while both are set, every client
         is gated (acl.Acl.refresh), so that writes are checked and plain requests pay nothing otherwise."""
         values = dict(server.config.get(["min-replicas-to-write", "min-replicas-max-lag"]))
@@ -155,7 +159,7 @@ class Replication:
             server.acl.refresh_all()
         self.min_replicas = wanted
 
-    def refusal(self, server, client: Client, spec) -> CommandError | None:
+    def refusal(self, server: Server, client: Client, spec) -> CommandError | None:
         """NOREPLICAS for a write (or an EXEC holding one) while fewer replicas than min-replicas-to-write
         acknowledged within min-replicas-max-lag seconds (Redis's checkGoodReplicasStatus)."""
         if not (spec.write or (spec.name == b"exec" and client.multi and any(
@@ -173,7 +177,7 @@ class Replication:
             found = self.links[client] = Replica(client)
         return found
 
-    def attach(self, server, client: Client, psync: bool) -> None:
+    def attach(self, server: Server, client: Client, psync: bool) -> None:
         """A full resynchronisation: +FULLRESYNC (PSYNC), the RDB, then the stream from the next write."""
         replica = self.link(client)
         self.replicas.append(replica)
@@ -193,7 +197,7 @@ class Replication:
         replica.online, replica.ack_time = True, server.clock()
         server.refresh()
 
-    def _snapshot(self, server) -> bytes:
+    def _snapshot(self, server: Server) -> bytes:
         """The keyspace as the RDB a replica loads, with Redis's replication aux fields."""
         from rdbtools.server.persistence import write_rdb
 
@@ -203,7 +207,7 @@ class Replication:
         data = out.getvalue()
         return b"$%d\r\n" % len(data) + data
 
-    def detach(self, server, client: Client) -> None:
+    def detach(self, server: Server, client: Client) -> None:
         """A connection closed: a replica leaves (and the WAITs it could have satisfied are counted again)."""
         replica = self.links.pop(client, None)
         self.waiting.pop(client, None)
@@ -218,7 +222,7 @@ class Replication:
         """Replicas online that acknowledged ``offset`` (Redis's replicationCountAcksByOffset)."""
         return sum(1 for r in self.replicas if r.online and r.ack_offset >= offset)
 
-    def acks_changed(self, server) -> None:
+    def acks_changed(self, server: Server) -> None:
         """Each WAIT done now answers; the others' timeout reply is the count as it is now."""
         for client, waiting in list(self.waiting.items()):
             count = self.acked(waiting.offset)
@@ -246,13 +250,13 @@ def append_commands(buffer: bytearray, selected_db: int, db: int, commands: list
     return selected_db
 
 
-def _ping_period(server) -> int:
+def _ping_period(server: Server) -> int:
     return int(dict(server.config.get(["repl-ping-replica-period"])).get("repl-ping-replica-period", "10"))
 
 
 # --- commands ---------------------------------------------------------------------------------------------
 
-def table(server) -> dict[bytes, tuple]:
+def table(server: Server) -> dict[bytes, tuple]:
     """SYNC, PSYNC, REPLCONF, ROLE and WAIT (merged into serve's server commands)."""
     s = server
     return {b"sync": (lambda c, a: _sync(s, c, a), 1), b"psync": (lambda c, a: _sync(s, c, a), -3),
@@ -260,18 +264,18 @@ def table(server) -> dict[bytes, tuple]:
             b"wait": (lambda c, a: _wait(s, c, a), 3)}
 
 
-def replication_of(server) -> Replication:
+def replication_of(server: Server) -> Replication:
     return server.subscribers.replication
 
 
-def published(server, client: Client, args: list[bytes], receivers: int) -> int:
+def published(server: Server, client: Client, args: list[bytes], receivers: int) -> int:
     """(S)PUBLISH's reply; with replicas attached it is propagated to them (only: not to the AOF)."""
     if server.subscribers.replication.replicas:
         server.propagate(client.db, ReplicaOnly([args]))
     return receivers
 
 
-def _sync(server, client: Client, args: list[bytes]) -> object:
+def _sync(server: Server, client: Client, args: list[bytes]) -> object:
     """SYNC / PSYNC replid offset: a full resynchronisation (PSYNC's offset must be an integer)."""
     if client.replica:
         return NO_REPLY  # SYNC again: ignored
@@ -284,7 +288,7 @@ def _sync(server, client: Client, args: list[bytes]) -> object:
     return NO_REPLY
 
 
-def _replconf(server, client: Client, args: list[bytes]) -> object:
+def _replconf(server: Server, client: Client, args: list[bytes]) -> object:
     """REPLCONF option value ...: the handshake's options answer OK; ACK and GETACK answer nothing."""
     if len(args) % 2 == 0:
         raise CommandError(SYNTAX)
@@ -316,7 +320,7 @@ def _replconf(server, client: Client, args: list[bytes]) -> object:
     return OK
 
 
-def _ack(server, client: Client, value: bytes) -> object:
+def _ack(server: Server, client: Client, value: bytes) -> object:
     """REPLCONF ACK offset from a replica: what it has processed (never answered)."""
     replication = replication_of(server)
     replica = replication.links.get(client)
@@ -332,14 +336,14 @@ def _ack(server, client: Client, value: bytes) -> object:
     return NO_REPLY
 
 
-def _role(server) -> list:
+def _role(server: Server) -> list:
     """ROLE of a master: its offset and each online replica's address, port and acknowledged offset."""
     replication = replication_of(server)
     return [b"master", replication.offset,
             [[r.ip.encode(), b"%d" % r.port, b"%d" % r.ack_offset] for r in replication.replicas if r.online]]
 
 
-def _wait(server, client: Client, args: list[bytes]) -> object:
+def _wait(server: Server, client: Client, args: list[bytes]) -> object:
     """WAIT numreplicas timeout: the replicas that acknowledged the client's last write; when fewer than
     asked (outside MULTI), it blocks until enough do or the timeout (0: for ever), asking them for an ACK."""
     from rdbtools.server.core import Blocked
@@ -360,7 +364,7 @@ def _wait(server, client: Client, args: list[bytes]) -> object:
     return NO_REPLY
 
 
-def info_fields(server) -> dict[str, object]:
+def info_fields(server: Server) -> dict[str, object]:
     """INFO replication of a master (Redis 6.2 to 8.2's fields; Valkey adds each replica's type and
     replicas_waiting_psync, and its backlog is 10 MB by default)."""
     replication, valkey = replication_of(server), server.config.target.valkey_server

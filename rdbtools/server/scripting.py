@@ -28,7 +28,7 @@ from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map
 from rdbtools.server import lualibs
 from rdbtools.server.clients import Client
 from rdbtools.server.command_table import CommandSpec as Spec
-from rdbtools.server.core import unknown_subcommand
+from rdbtools.server.core import Server, unknown_subcommand
 from rdbtools.server.eviction import OOM, SCRIPT_OOM
 from rdbtools.server.lualibs import LuaRaise
 from rdbtools.server.protocol import BigNumber, Raw, SetReply, Verbatim
@@ -112,7 +112,7 @@ class Run:
 
 
 class Scripting:
-    def __init__(self, server) -> None:
+    def __init__(self, server: Server) -> None:
         self.server = server
         self.scripts: dict[bytes, Script] = {}
         self.functions: dict[bytes, Function] = {}
@@ -531,7 +531,7 @@ class Scripting:
         if server.subscribers.monitors:
             server.tell_monitors(client, args, spec, "lua")
         if run.call is not None and "readonly" in spec.flags:  # Redis remembers the script's keys for its caller
-            server.track_read(run.caller, run.call, script_read=True)
+            server.track_read(run.caller, run.call, script_read=True)  # type: ignore[arg-type]  # (set with call)
         if not run.repl & 1:
             del unit[mark:]
         if reply is OK:
