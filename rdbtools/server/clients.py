@@ -4,7 +4,7 @@ the CLIENT command, as Redis's clientCommand (networking.c) answers it for the t
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -188,7 +188,7 @@ def _text(value: bytes | None) -> str:
     return "" if value is None else value.decode("utf-8", "replace")
 
 
-def _listing(server: Server, clients, caller: Client, args: list[bytes]) -> Verbatim:
+def _listing(server: Server, clients: Iterable[Client], caller: Client, args: list[bytes]) -> Verbatim:
     """The lines of ``clients`` (the caller's counts the command it is running)."""
     return Verbatim("".join(info_line(server, c, args if c is caller else None) + "\n" for c in clients).encode(),
                     b"txt")
@@ -278,7 +278,7 @@ def _reply(server: Server, client: Client, args: list[bytes]) -> object:
 
 def _on_off(attribute: str) -> Callable:
     """CLIENT NO-EVICT / NO-TOUCH ON|OFF: a flag CLIENT LIST shows (serve evicts nothing)."""
-    def run(server, client: Client, args: list[bytes]) -> object:
+    def run(server: Server, client: Client, args: list[bytes]) -> object:
         value = args[2].lower()
         if value not in (b"on", b"off"):
             raise CommandError(SYNTAX)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,15 +26,17 @@ from rdbtools.keyspace.commands.scanning import scan_cursor
 from rdbtools.keyspace.encodings import encoding_of
 from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.filters import glob_to_regex
+from rdbtools.rdb.targets import Target
 from rdbtools.rdb.writer import encode_value, quicklist_nodes
 from rdbtools.server import admin, digest, eviction, migrate, replication
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
-from rdbtools.server.config import ConfigError
+from rdbtools.server.config import ConfigError, ServerConfig
 from rdbtools.server.failpoints import FailpointError, debug_failpoint
 from rdbtools.server.info import command_specs
 from rdbtools.server.protocol import Attributed, BigNumber, Map, Push, SetReply, Verbatim
 
 if TYPE_CHECKING:
+    from rdbtools.server.command_table import CommandSpec
     from rdbtools.server.core import Server
 
 log = logging.getLogger("rdbtool.serve")
@@ -147,7 +149,7 @@ def table(server: Server) -> dict[bytes, tuple[Handler, int]]:
     }
 
 
-def _ping(server: Server, client: Client, args: list[bytes]):
+def _ping(server: Server, client: Client, args: list[bytes]) -> object:
     if len(args) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
     if not server.persistence.last_bgsave_ok or (server.aof is not None and not server.aof.last_write_ok):
@@ -159,7 +161,7 @@ def _ping(server: Server, client: Client, args: list[bytes]):
     return args[1] if len(args) == 2 else Status("PONG")
 
 
-def _select(server: Server, client: Client, args: list[bytes]):
+def _select(server: Server, client: Client, args: list[bytes]) -> object:
     index = integer(args[1], "ERR value is not an integer or out of range")
     if not 0 <= index < server.config["databases"]:
         raise CommandError("ERR DB index is out of range")
@@ -167,7 +169,7 @@ def _select(server: Server, client: Client, args: list[bytes]):
     return OK
 
 
-def _auth(server: Server, client: Client, args: list[bytes]):
+def _auth(server: Server, client: Client, args: list[bytes]) -> object:
     if len(args) > 3:
         raise CommandError(SYNTAX)
     if len(args) == 2 and server.acl.default.nopass:
@@ -178,7 +180,7 @@ def _auth(server: Server, client: Client, args: list[bytes]):
     return OK
 
 
-def _hello(server: Server, client: Client, args: list[bytes]):
+def _hello(server: Server, client: Client, args: list[bytes]) -> object:
     version, i = client.resp, 1
     if len(args) > 1:
         try:
@@ -209,12 +211,12 @@ def _hello(server: Server, client: Client, args: list[bytes]):
                 b"id": client.id, b"mode": b"standalone", b"role": b"master", b"modules": []})
 
 
-def _quit(client: Client):
+def _quit(client: Client) -> object:
     client.closing = True
     return OK
 
 
-def _reset(server: Server, client: Client):
+def _reset(server: Server, client: Client) -> object:
     client.multi, client.multi_failed, client.watched = None, False, {}
     server.tracking.disable(client)
     client.reply_mode = None
@@ -229,7 +231,7 @@ def _reset(server: Server, client: Client):
     return Status("RESET")
 
 
-def _monitor(server: Server, client: Client):
+def _monitor(server: Server, client: Client) -> object:
     """MONITOR: the client is sent each command run from now on (again: ignored, no reply)."""
     if server.in_transaction:  # from EXEC: Redis's CLIENT_DENY_BLOCKING
         raise CommandError("ERR MONITOR isn't allowed for DENY BLOCKING client")
@@ -243,14 +245,14 @@ def _monitor(server: Server, client: Client):
 
 # --- transactions --------------------------------------------------------------------------------
 
-def _multi(client: Client):
+def _multi(client: Client) -> object:
     if client.multi is not None:
         raise CommandError("ERR MULTI calls can not be nested")
     client.multi, client.multi_failed = [], False
     return OK
 
 
-def _exec(server: Server, client: Client):
+def _exec(server: Server, client: Client) -> object:
     if client.multi is None:
         raise CommandError("ERR EXEC without MULTI")
     queued, failed = client.multi, client.multi_failed
@@ -265,14 +267,14 @@ def _exec(server: Server, client: Client):
     return server.run_transaction(client, queued)
 
 
-def _discard(client: Client):
+def _discard(client: Client) -> object:
     if client.multi is None:
         raise CommandError("ERR DISCARD without MULTI")
     client.multi, client.multi_failed, client.watched = None, False, {}
     return OK
 
 
-def _watch(server: Server, client: Client, args: list[bytes]):
+def _watch(server: Server, client: Client, args: list[bytes]) -> object:
     if client.multi is not None:
         raise CommandError("ERR WATCH inside MULTI is not allowed")
     target = server.config.target
@@ -286,7 +288,7 @@ def _watch(server: Server, client: Client, args: list[bytes]):
     return OK
 
 
-def _unwatch(client: Client):
+def _unwatch(client: Client) -> object:
     client.watched = {}
     return OK
 
@@ -325,7 +327,7 @@ _PATTERNS = _Subscriptions("patterns", b"psubscribe")
 _SHARD = _Subscriptions("shard_channels", b"ssubscribe", shard=True)
 
 
-def _subscribe(server: Server, client: Client, names: list[bytes], kind: _Subscriptions):
+def _subscribe(server: Server, client: Client, names: list[bytes], kind: _Subscriptions) -> object:
     registry, mine = kind.registry(server), getattr(client, kind.attribute)
     for name in names:
         if registry is not None:
@@ -336,14 +338,14 @@ def _subscribe(server: Server, client: Client, names: list[bytes], kind: _Subscr
     return NO_REPLY
 
 
-def _ssubscribe(server: Server, client: Client, names: list[bytes]):
+def _ssubscribe(server: Server, client: Client, names: list[bytes]) -> object:
     """SSUBSCRIBE: refused inside EXEC, unlike SUBSCRIBE (Redis denies it to a client that cannot block)."""
     if server.in_transaction:
         raise CommandError("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
     return _subscribe(server, client, names, _SHARD)
 
 
-def _unsubscribe(server: Server, client: Client, names: list[bytes], kind: _Subscriptions):
+def _unsubscribe(server: Server, client: Client, names: list[bytes], kind: _Subscriptions) -> object:
     registry, mine = kind.registry(server), getattr(client, kind.attribute)
     word = kind.word[:-9] + b"unsubscribe"
     targets = names or sorted(mine)
@@ -360,7 +362,7 @@ def _unsubscribe(server: Server, client: Client, names: list[bytes], kind: _Subs
     return NO_REPLY
 
 
-def _pubsub(server: Server, args: list[bytes]):
+def _pubsub(server: Server, args: list[bytes]) -> object:
     sub = args[1].upper()
     target = server.config.target
     if sub.startswith(b"SHARD") and not target.valkey_server and target.version < (7, 0):
@@ -388,7 +390,7 @@ def _live_keys(server: Server, db: int) -> dict:
     return keys
 
 
-def _keys(server: Server, client: Client, args: list[bytes]):
+def _keys(server: Server, client: Client, args: list[bytes]) -> object:
     """KEYS leaves the expired keys it passes over where they are (Redis's keyIsExpired), unlike SCAN."""
     pattern = glob_to_regex(args[1])
     now = int(server.clock() * 1000)
@@ -396,7 +398,7 @@ def _keys(server: Server, client: Client, args: list[bytes]):
             if (e.expire_ms is None or e.expire_ms > now) and pattern.fullmatch(k)]
 
 
-def _scan(server: Server, client: Client, args: list[bytes]):
+def _scan(server: Server, client: Client, args: list[bytes]) -> object:
     """SCAN cursor [MATCH p] [COUNT n] [TYPE t]: the cursor indexes a snapshot of the key names taken
     when a scan starts at 0, so every key present throughout is returned."""
     target = server.config.target
@@ -428,12 +430,12 @@ def _scan(server: Server, client: Client, args: list[bytes]):
     return [b"%d" % following, found]
 
 
-def _randomkey(server: Server, client: Client):
+def _randomkey(server: Server, client: Client) -> object:
     keys = _live_keys(server, client.db)
     return random.choice(list(keys)) if keys else None
 
 
-def _object(server: Server, client: Client, args: list[bytes]):
+def _object(server: Server, client: Client, args: list[bytes]) -> object:
     sub = args[1].upper()
     if sub in (b"ENCODING", b"FREQ", b"IDLETIME", b"REFCOUNT") and len(args) == 3:
         entry = server.engine.peek(args[2], client.db)  # OBJECT is no access (Redis's LOOKUP_NOTOUCH)
@@ -459,7 +461,7 @@ SHARED_INTEGERS = 10000  # Redis's OBJ_SHARED_INTEGERS: strings 0..9999 are shar
 SHARED_REFCOUNT = 2147483647  # what OBJECT REFCOUNT says of a shared object (OBJ_SHARED_REFCOUNT)
 
 
-def _refcount(server: Server, entry) -> int:
+def _refcount(server: Server, entry: Entry) -> int:
     """OBJECT REFCOUNT: Redis before 8.0 stores a string holding 0..9999 as one shared object, unless a
     maxmemory with an LRU or LFU policy needs each key's own access field. Serve decides by the value and
     the policy now; Redis by those when the value was stored, and not for values APPEND or SETRANGE built."""
@@ -480,7 +482,7 @@ _POLICY_SWITCH = ("Please note that when switching between policies at runtime L
 
 # --- server ----------------------------------------------------------------------------------------
 
-def _config(server: Server, args: list[bytes]):
+def _config(server: Server, args: list[bytes]) -> object:
     sub = args[1].upper()
     if server.config.target.version < (7, 0) and sub in (b"GET", b"SET") and len(args) != (3 if sub == b"GET" else 4):
         raise subcommand_error(args, server.config.target)  # one parameter each before 7.0
@@ -550,7 +552,7 @@ def _refused_before_7(name: str, value: bytes, message: str) -> str:
     return f"{text} - {message.replace('argument(s) must', 'argument must')}"
 
 
-def _config_set_names(config, names: list[str]) -> None:
+def _config_set_names(config: ServerConfig, names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if not config.known(name):
@@ -562,12 +564,12 @@ def _config_set_names(config, names: list[str]) -> None:
         seen.add(name.lower())
 
 
-def _time(server: Server):
+def _time(server: Server) -> object:
     now = server.clock()
     return [b"%d" % int(now), b"%d" % int((now % 1) * 1_000_000)]
 
 
-def _save(server: Server):
+def _save(server: Server) -> object:
     if server.persistence.child is not None:
         raise CommandError("ERR Background save already in progress")
     if not server.persistence.save():
@@ -575,7 +577,7 @@ def _save(server: Server):
     return OK
 
 
-def _bgsave(server: Server, args: list[bytes]):
+def _bgsave(server: Server, args: list[bytes]) -> object:
     schedule = len(args) == 2 and args[1].upper() == b"SCHEDULE"
     if len(args) > 2 or (len(args) == 2 and not schedule):
         raise CommandError(SYNTAX)
@@ -593,7 +595,7 @@ def _bgsave(server: Server, args: list[bytes]):
     return Status("Background saving started")
 
 
-def _bgrewriteaof(server: Server):
+def _bgrewriteaof(server: Server) -> object:
     """BGREWRITEAOF, with appendonly yes or no (Redis 7 writes a new base either way); scheduled while
     another child runs, or (7.0+) inside MULTI/EXEC."""
     aof, persistence = server.aof, server.persistence
@@ -612,7 +614,7 @@ def _bgrewriteaof(server: Server):
     return Status("Background append only file rewriting started")
 
 
-def _shutdown(server: Server, args: list[bytes]):
+def _shutdown(server: Server, args: list[bytes]) -> object:
     from rdbtools.server.core import Shutdown
 
     options = {a.upper() for a in args[1:]}
@@ -637,7 +639,7 @@ def _shutdown(server: Server, args: list[bytes]):
     raise Shutdown()
 
 
-def _debug(server: Server, client: Client, args: list[bytes]):
+def _debug(server: Server, client: Client, args: list[bytes]) -> object:
     sub = args[1].upper()
     if sub == b"SLEEP" and len(args) == 3:
         time.sleep(float(args[2]))
@@ -691,7 +693,7 @@ def _debug(server: Server, client: Client, args: list[bytes]):
     raise subcommand_error(args, server.config.target)
 
 
-def _quicklist_fields(server: Server, kind: str, items, target) -> str:
+def _quicklist_fields(server: Server, kind: str, items: Collection[bytes], target: Target) -> str:
     """DEBUG OBJECT's quicklist fields: its nodes (as SAVE splits them), their mean entries, the fill
     (list-max-listpack-size as the quicklist clamps it), compression, the nodes' bytes."""
     fill = getattr(kind, "fill", target.list_max_listpack_size)  # (the list's own, made under another)
@@ -705,11 +707,11 @@ def _quicklist_fields(server: Server, kind: str, items, target) -> str:
             f"ql_compressed:{int(depth != '0')} ql_uncompressed_size:{size}")
 
 
-def _node_bytes(node: list[bytes], target) -> int:
+def _node_bytes(node: list[bytes], target: Target) -> int:
     return 7 + sum(map(entry_size, node)) if target.listpacks else len(encode_ziplist(node))
 
 
-def _populate(server: Server, client: Client, args: list[bytes]):
+def _populate(server: Server, client: Client, args: list[bytes]) -> object:
     """DEBUG POPULATE count [prefix] [size]: keys prefix:0 ... holding value:N (cut or zero-padded to
     size), existing keys left alone; not propagated, as Redis does not, but WATCH and tracking see them."""
     count = _positive(args[2])
@@ -746,7 +748,7 @@ _SAMPLES: dict[bytes, Callable[[], object]] = {
 }
 
 
-def _protocol_sample(client: Client, name: bytes):
+def _protocol_sample(client: Client, name: bytes) -> object:
     """DEBUG PROTOCOL type: a sample reply of each RESP type, for clients to test their parsers."""
     if name == b"push":
         if client.resp < 3:
@@ -760,13 +762,13 @@ def _protocol_sample(client: Client, name: bytes):
     return sample()
 
 
-def _command(server: Server, client: Client, args: list[bytes]):
+def _command(server: Server, client: Client, args: list[bytes]) -> object:
     from rdbtools.server.introspection import command
 
     return command(server, args)
 
 
-def _function(server: Server, client: Client, args: list[bytes]):
+def _function(server: Server, client: Client, args: list[bytes]) -> object:
     """FUNCTION: STATS and KILL are the scripting engine's; a LOAD is compiled and run (its functions
     registered) before the keyspace stores the library; the rest is the keyspace engine's."""
 
@@ -782,7 +784,7 @@ def _function(server: Server, client: Client, args: list[bytes]):
     return server._run_engine(_engine_record(server, args), client, args)
 
 
-def _engine_record(server: Server, args: list[bytes]):
+def _engine_record(server: Server, args: list[bytes]) -> CommandSpec:
     """The table's record of a FUNCTION subcommand, run by the keyspace engine (which stores, lists,
     dumps and persists the libraries)."""
     from dataclasses import replace

@@ -31,6 +31,11 @@ from rdbtools.server.replies import shaped
 from rdbtools.server.tracking import Tracking
 
 if TYPE_CHECKING:
+    import re
+
+    from rdbtools.keyspace.model import Entry
+    from rdbtools.rdb.targets import Target
+    from rdbtools.server.replication import Replication
     from rdbtools.server.scripting import Scripting
 
 log = logging.getLogger("rdbtool.serve")
@@ -173,7 +178,8 @@ class Server:
 
     # --- clients ---------------------------------------------------------------------------------
 
-    def connect(self, address: str, local_address: str, send, close, *, local: bool) -> Client | CommandError:
+    def connect(self, address: str, local_address: str, send: Callable[[object], None], close: Callable[[], None], *,
+                local: bool) -> Client | CommandError:
         """A new connection, or the error it gets before being closed (maxclients, protected mode)."""
         if len(self.clients) >= self.config["maxclients"]:
             self.stats["rejected_connections"] += 1
@@ -385,7 +391,8 @@ class Server:
         finally:
             unit.clear()
 
-    def _feed_steps(self, sink, name: bytes, steps: list, unit: list, wrap: bool, caller_db: int) -> None:
+    def _feed_steps(self, sink: AofPersistence | Replication, name: bytes, steps: list, unit: list, wrap: bool,
+                    caller_db: int) -> None:
         """A unit's commands into one sink (the AOF or the replication stream), in MULTI/EXEC when wrapped:
         Redis 7.0.15+ selects the first command's database before MULTI and EXEC stays in the last's, 7.0
         before leaves MULTI in the sink's; 6.2 puts EXEC in the caller's, and MULTI in the database of an
@@ -949,7 +956,7 @@ class Server:
                 elif entry.field_expires and min(entry.field_expires.values()) <= now_ms:
                     self._expire_fields(db, key, entry)
 
-    def _expire_fields(self, db: int, key: bytes, entry) -> None:
+    def _expire_fields(self, db: int, key: bytes, entry: Entry) -> None:
         """Redis 7.4+'s active expiry of hash fields (serve samples the hashes with the keys)."""
         from rdbtools.keyspace.commands.hashes import expire_fields
 
@@ -1046,7 +1053,7 @@ def _telling_misses(flags: int) -> bool:
 
 
 @functools.lru_cache(maxsize=1024)
-def _glob(pattern: bytes):
+def _glob(pattern: bytes) -> re.Pattern[bytes]:
     """A pattern subscription's regex (compiled once: keyspace events publish on every write)."""
     return glob_to_regex(pattern)
 
@@ -1076,14 +1083,14 @@ class Dialect:
     unlisted: dict[bytes, Callable]  # what runs without being a command of the table (QUIT before Redis 7.0)
 
 
-def _dialect(target, unlisted: dict[bytes, Callable]) -> Dialect:
+def _dialect(target: Target, unlisted: dict[bytes, Callable]) -> Dialect:
     backticks = not target.valkey_server and target.version < (7, 0)
     return Dialect(backticks, target.valkey_server and target.version >= (9, 0), _misconf_text(target),
                    PUBSUB_ONLY.replace("(P|S)", "(P)") if backticks else PUBSUB_ONLY, queues_doomed=backticks,
                    unlisted=unlisted)
 
 
-def _misconf_text(target) -> str:
+def _misconf_text(target: Target) -> str:
     """The MISCONF text of the target: Valkey names itself; Redis 6.2 said it less briefly."""
     if target.valkey_server:
         return MISCONF.replace("Redis", "Valkey")
