@@ -306,7 +306,7 @@ class App:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self.soon = loop.call_soon
+        self.soon = loop.call_soon  # type: ignore[method-assign, assignment]  # (the loop's, in the method's place)
         self.server.tracking.schedule = loop.call_soon  # BCAST invalidations: once the turn's requests are run
         self._stopping = asyncio.Event()
         listeners = await self._listen(loop)

@@ -17,8 +17,10 @@ import math
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import lupa.lua51 as lua51
 
@@ -157,6 +159,7 @@ class Scripting:
         helpers = self.helpers  # a Lua table: its functions fetched once (each access is a call into Lua)
         self._rawget, self._call_function = helpers.rawget, _through_lupa(helpers.call)
         # a script's run: by its number through the accelerator, else through lupa
+        self._keep: Callable[[object], object]
         self._run, self._keep = ((_through_lupa(helpers.run), _same) if binding is None else
                                  (binding.run, helpers.keep))
         self._binding = binding  # (kept while its Lua state lives: the state's C functions point to it)
@@ -172,9 +175,9 @@ class Scripting:
         self._libraries_seen.clear()
         self.functions.clear()
 
-    def _bind_accelerator(self, py) -> object | None:
+    def _bind_accelerator(self, py) -> Any:
         """The accelerator's binding to the Lua state about to be built (None without it); what it leaves
-        to Python comes back through ``py``."""
+        to Python comes back through ``py``. (Any: the accelerator's C type has no stub.)"""
         binding_type = self._binding_type
         if binding_type is None:
             return None
@@ -182,7 +185,7 @@ class Scripting:
         self._taken: list = []  # a Lua value lupa made Python's for the accelerator
         binding = binding_type(lua51.__file__, self._execute, self._execute_any, self._convert, self._resp3,
                                self._taken, LuaRaise, Status, SetReply, NULL_ARRAY)
-        py[b"accelerator"] = importlib.import_module(binding_type.__module__).__file__.encode()
+        py[b"accelerator"] = importlib.import_module(binding_type.__module__).__file__.encode()  # type: ignore[union-attr]
         py[b"converted"], py[b"take"] = self._converted.pop, self._taken.append
         return binding
 
@@ -482,7 +485,7 @@ class Scripting:
         if reply is OK:  # the common status, its table straight from the batch
             tables = self._ok_tables
             return tables.pop() if tables else self._ok_table()
-        return self._to_lua(reply, self.run.resp == 3)
+        return self._to_lua(reply, self.run.resp == 3)  # type: ignore[union-attr]  # (a script runs)
 
     def _execute_any(self, args: list) -> object:
         """redis.call's arguments as lupa gives them: numbers as their text, other values refused."""
@@ -546,10 +549,10 @@ class Scripting:
 
     def _convert(self, reply) -> None:
         """A reply the accelerator leaves to Python, made Lua's for it to fetch (``converted``)."""
-        self._converted.append(self._to_lua(reply, self.run.resp == 3))
+        self._converted.append(self._to_lua(reply, self.run.resp == 3))  # type: ignore[union-attr]  # (a script runs)
 
     def _resp3(self) -> bool:
-        return self.run.resp == 3
+        return self.run.resp == 3  # type: ignore[union-attr]  # (asked while a script runs)
 
     def _check_whole_script(self, run: Run, spec: Spec) -> None:
         """A write after a random command cannot be replicated as part of the whole script (6.2)."""

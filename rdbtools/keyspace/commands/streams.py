@@ -756,8 +756,8 @@ def _group_read(e: Engine, key: bytes, text: bytes, group_name: bytes) -> tuple[
     return stream, group, None if text == b">" else parse_id(text)  # type: ignore[return-value]  # NOGROUP if no stream
 
 
-def _deliver_new(e: Engine, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, count: int | None, noack: bool,
-                 now: int) -> list | None:
+def _deliver_new(e: Engine, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, count: int | None,
+                 noack: bool, now: int) -> list | None:
     """XREADGROUP ... >: the entries after the group's last id, into the consumer's PEL unless NOACK;
     None when there are none."""
     consumer = _named_consumer(e, key, group, name)
@@ -786,8 +786,8 @@ def _deliver_new(e: Engine, key: bytes, stream: Stream, group: ConsumerGroup, na
     return [_entry_reply(x) for x in fresh]
 
 
-def _read_history(e: Engine, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, after: StreamId, count: int | None,
-                  now: int) -> list:
+def _read_history(e: Engine, key: bytes, stream: Stream, group: ConsumerGroup, name: bytes, after: StreamId,
+                  count: int | None, now: int) -> list:
     """XREADGROUP ... id: the consumer's pending entries after the id, delivered again (a deleted one
     as its id and nil); the read creates the consumer on every target."""
     consumer = _consumer(e, key, group, name)
