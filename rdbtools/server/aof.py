@@ -407,7 +407,7 @@ class AofPersistence:
         write = self.config.failpoints.writer("aof-write")
         try:
             while data:
-                count = write(self.fd, data)
+                count = write(self.fd, data)  # type: ignore[arg-type]  # (its callers write an open file)
                 written += count
                 data = data[count:]
         except OSError as error:
@@ -452,7 +452,7 @@ class AofPersistence:
                             len(self.buffer))
             code = errno.ENOSPC  # what Redis records for a short write
             try:
-                os.ftruncate(self.fd, os.fstat(self.fd).st_size - written)
+                os.ftruncate(self.fd, os.fstat(self.fd).st_size - written)  # type: ignore[arg-type]  # (open: as above)
             except OSError as cut:
                 if logging_now:
                     log.warning("Could not remove short write from the append-only file.  Redis may refuse to load "
@@ -497,7 +497,7 @@ class AofPersistence:
                 return
             if not self.fsync_errno:
                 log.warning("Fail to fsync the AOF file: %s", error.strerror)
-            self.fsync_errno = error.errno
+            self.fsync_errno = error.errno  # type: ignore[assignment]  # (an fsync's OSError has its errno)
         else:
             self.fsync_errno = 0
 
@@ -597,7 +597,8 @@ class AofPersistence:
         one while turning AOF on at run time, named in the manifest only when the rewrite is done).
         The file is created first: when the manifest cannot be written it stays, unnamed, and appends
         go on to the current file (raises OSError)."""
-        entry = None if self.waiting else self._incr_entry(max((e.seq for e in self.manifest.incrs), default=0) + 1)
+        # (a multi-part AOF appends with its manifest read)
+        entry = None if self.waiting else self._incr_entry(max((e.seq for e in self.manifest.incrs), default=0) + 1)  # type: ignore[union-attr]
         path = self._temp_incr if entry is None else self.directory / entry.name
         try:
             fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT | os.O_APPEND, 0o644)
@@ -606,7 +607,7 @@ class AofPersistence:
             raise
         if entry is not None:
             try:
-                self._persist_manifest(Manifest((*self.manifest.entries, entry)))
+                self._persist_manifest(Manifest((*self.manifest.entries, entry)))  # type: ignore[union-attr]
             except OSError:
                 os.close(fd)
                 raise

@@ -127,7 +127,7 @@ class RdbPersistence:
                 log.warning("Error moving temp DB file %s on the final destination %s (in server root dir %s): %s",
                             temp.name, self.path.name, directory.resolve(), error.strerror)
             else:
-                log.warning(write_error_line(self.config, step, error.strerror))
+                log.warning(write_error_line(self.config, step, error.strerror))  # type: ignore[arg-type]  # (an I/O error)
             raise
         except BaseException:
             with contextlib.suppress(OSError):
