@@ -13,8 +13,21 @@ The library API; the ``rdbtool`` command is a thin layer over it::
     print(report.verdict, report.problems)
 """
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
+
+
+def exported_lazily(package: str, exports: dict[str, str]) -> Callable[[str], Any]:
+    """A package's ``__getattr__`` that imports each public name's module on first use (PEP 562)."""
+
+    def attribute(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(import_module(exports[name]), name)
+
+    return attribute
+
 
 #: public name -> module that defines it; imported on first use so that `import rdbtools.errors`
 #: (or the CLI's start) does not pay for the whole reader
@@ -42,9 +55,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'rdbtools' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = exported_lazily(__name__, _EXPORTS)

@@ -12,7 +12,6 @@ import contextlib
 import importlib.util
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -25,7 +24,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from rdbtools.testing.served import PORT_TAKEN, free_port
+from rdbtools.testing.served import PORT_TAKEN, free_port, kill_group
 
 #: how long a test waits for a process that should end (a hang guard, not a speed limit: a CI machine
 #: shared with other work can be many times slower than an idle one)
@@ -159,18 +158,8 @@ class RealServer:
     def stop(self) -> None:
         """SIGKILL to the server's process group: a BGSAVE or AOF rewrite child outlives a kill of its
         parent and would write on into a directory being removed."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # until the children are gone too
-            try:
-                os.killpg(self.process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.01)
+        if self.process is not None:
+            kill_group(self.process)
 
     def log_tail(self, lines: int = 20) -> str:
         if not self.log_path.exists():

@@ -6,8 +6,7 @@ RDB or AOF file that a real Redis loads, and its failures (a full disk, a failin
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rdbtools import exported_lazily
 
 #: public name -> its module, imported on first use: the pytest plugin imports this package in every test
 #: run that has rdbtool installed, and must not load the server (or redis-py) for suites that do not use it
@@ -17,9 +16,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = exported_lazily(__name__, _EXPORTS)

@@ -177,18 +177,9 @@ class RdbtoolServer:
     def kill(self) -> None:
         """kill -9 of the process group: what the server had not written is lost, as in a crash, and a
         BGSAVE or rewrite child dies with it (it would write on into the directory otherwise)."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=PROCESS_TIMEOUT)
-        deadline = time.monotonic() + PROCESS_TIMEOUT
-        while time.monotonic() < deadline:  # until its children are gone too
-            try:
-                os.killpg(self.process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.005)
+        if self.process is not None:
+            kill_group(self.process)
+
 
     def restart(self) -> None:
         """Stop as a shutdown does, then start on the same port and directory: it loads what it left there."""
@@ -236,3 +227,18 @@ class RdbtoolServer:
 
     def __repr__(self) -> str:
         return f"<RdbtoolServer {self.host}:{self.port} dir={self.dir}>"
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL to a server started in its own session and its children, and wait until all of them are gone:
+    a BGSAVE or AOF rewrite child outlives a kill of its parent alone."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=PROCESS_TIMEOUT)
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.005)
