@@ -103,11 +103,17 @@ class Measured:
     rdb: Path | None = None
 
 
+#: Valkey's hashtables place elements by a hash seeded at random per start, so a small set's buckets (what
+#: MEMORY USAGE counts) differ from start to start; where the server lets the seed be fixed, the measure is the
+#: same every run (Valkey 9.1: hash-seed; 8.1 has no such option)
+FIXED_HASH_SEED = {"valkey-9.1": ("--hash-seed", "rdbtool")}
+
+
 def measure(server: str, commands: Iterable[Command], keep_rdb: Path | None = None,
             written_on: str | None = None) -> Measured:
     """Build the corpus on the server (or the one it is ``written_on``), save it, start the server from that file
     and measure."""
-    with start_server(written_on or server) as real:
+    with start_server(written_on or server, extra=FIXED_HASH_SEED.get(written_on or server, ())) as real:
         pipe = real.client().pipeline(transaction=False)
         for command in commands:
             pipe.execute_command(*command)
@@ -123,7 +129,7 @@ def measure_file(server: str, rdb: Path | bytes, path: Path | None = None, sampl
     """Start the server from an RDB file and measure its keys (of database 0; ``sample`` of them at random when
     not 0) and its dataset; the model reads the file the server loaded."""
     measured = Measured(server, rdb=path)
-    with start_server(server, rdb=rdb) as real:
+    with start_server(server, rdb=rdb, extra=FIXED_HASH_SEED.get(server, ())) as real:
         client = real.client()
         keys = list(client.scan_iter(count=1000))
         if sample and sample < len(keys):
