@@ -140,24 +140,33 @@ def serve_with_failpoint(failpoint: str, *options: str, target: str = TARGET) ->
 # --- RDB: a disk full under BGSAVE and SAVE ---------------------------------------------------------------
 
 
-def bgsave_on_a_full_disk(subject: Subject) -> dict[str, object]:
-    """A dump saved, the disk fails, BGSAVE and SAVE fail; the disk is repaired and BGSAVE recovers."""
-    subject.call("MSET", *[x for key in KEYS for x in (key, key)])
+def failed_bgsave_then_recovered(subject: Subject, keys: list[str],
+                                 probes: Callable[[Subject], dict[str, object]] = lambda _: {}) -> dict[str, object]:
+    """A dump saved, the disk made to fail, BGSAVE fails (then what ``probes`` asks); the disk repaired, BGSAVE
+    recovers: the replies, the statuses, whether the dump was kept, the files and the log's warnings."""
+    subject.call("MSET", *[x for key in keys for x in (key, key)])
     assert subject.call("SAVE") == b"OK"
     dump = (subject.dir / "dump.rdb").read_bytes()
     start = len(subject.log())
     subject.break_disk()
     seen: dict[str, object] = {"bgsave": subject.call("BGSAVE")}
+    subject.started_child()
     subject.wait_info("rdb_bgsave_in_progress", "0")
     seen |= {"status": subject.info()["rdb_last_bgsave_status"], "set": subject.call("SET", "new", "1"),
-             "get": subject.call("GET", "key:1"), "ping": subject.call("PING"), "save": subject.call("SAVE"),
-             "dump kept": (subject.dir / "dump.rdb").read_bytes() == dump, "files": subject.files()}
+             **probes(subject), "dump kept": (subject.dir / "dump.rdb").read_bytes() == dump,
+             "files": subject.files()}
     subject.repair_disk()
     seen["bgsave after"] = subject.call("BGSAVE")
     subject.wait_info("rdb_bgsave_in_progress", "0")
     seen |= {"status after": subject.info()["rdb_last_bgsave_status"], "set after": subject.call("SET", "new", "1"),
              "warnings": warnings(subject.log()[start:])}
     return seen
+
+
+def bgsave_on_a_full_disk(subject: Subject) -> dict[str, object]:
+    """BGSAVE and SAVE fail on a full disk, reads go on; the disk is repaired and BGSAVE recovers."""
+    return failed_bgsave_then_recovered(subject, KEYS, lambda s: {
+        "get": s.call("GET", "key:1"), "ping": s.call("PING"), "save": s.call("SAVE")})
 
 
 def test_a_full_disk_fails_bgsave_refuses_writes_with_misconf_until_a_bgsave_succeeds():
@@ -499,22 +508,7 @@ def redis_with_a_child_to_kill(started: str, *options: str, serve: bool = False,
 def bgsave_child_killed(subject: Subject) -> dict[str, object]:
     """A BGSAVE child killed: the temp file removed, the dump kept, the status err (MISCONF with save
     points) until a BGSAVE succeeds."""
-    subject.call("MSET", "a", "1", "b", "2", "c", "3")
-    assert subject.call("SAVE") == b"OK"
-    dump = (subject.dir / "dump.rdb").read_bytes()
-    start = len(subject.log())
-    subject.break_disk()
-    seen: dict[str, object] = {"bgsave": subject.call("BGSAVE")}
-    subject.started_child()
-    subject.wait_info("rdb_bgsave_in_progress", "0")
-    seen |= {"status": subject.info()["rdb_last_bgsave_status"], "set": subject.call("SET", "d", "4"),
-             "dump kept": (subject.dir / "dump.rdb").read_bytes() == dump, "files": subject.files()}
-    subject.repair_disk()
-    seen["bgsave after"] = subject.call("BGSAVE")
-    subject.wait_info("rdb_bgsave_in_progress", "0")
-    seen |= {"status after": subject.info()["rdb_last_bgsave_status"], "set after": subject.call("SET", "d", "4"),
-             "warnings": warnings(subject.log()[start:])}
-    return seen
+    return failed_bgsave_then_recovered(subject, ["a", "b", "c"])
 
 
 def test_a_bgsave_child_killed_leaves_the_dump_and_refuses_writes_until_a_bgsave_succeeds():
