@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+#: the units of Redis's memtoull (redis.conf's sizes): k, m, g are powers of 1000, kb, mb, gb powers of 1024
+MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
 INT64_MIN = -(1 << 63)
 INT64_MAX = (1 << 63) - 1
 _FIRST_CHARS = frozenset(b"-0123456789")  # rejects most text before int() raises (raising is slow)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import re
 
-#: Redis's units (its memtoull): k, m, g are powers of 1000, kb, mb, gb powers of 1024
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
+from rdbtools.formats.numbers import MEMORY_UNITS
+
 _SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*")
 
 
 def parse_size(text: str) -> int:
     """A size as redis.conf takes it (``maxmemory 1.5gb``), fractions too: bytes, rounded down."""
     match = _SIZE.fullmatch(text.lower())
-    if match is None or match[2] not in _UNITS:
+    if match is None or match[2] not in MEMORY_UNITS:
         raise ValueError(f"invalid size {text!r}: a number with an optional unit b, k, kb, m, mb, g, gb")
-    return int(float(match[1]) * _UNITS[match[2]])
+    return int(float(match[1]) * MEMORY_UNITS[match[2]])
 
 
 def human_size(size: int) -> str:

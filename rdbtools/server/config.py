@@ -20,7 +20,7 @@ from typing import Any
 
 from rdbtools.errors import RdbtoolError
 from rdbtools.formats.manifest import split_args
-from rdbtools.formats.numbers import canonical_int64, strtol
+from rdbtools.formats.numbers import MEMORY_UNITS, canonical_int64, strtol
 from rdbtools.rdb.targets import NEWEST, THRESHOLD_DIRECTIVES, Target, target_for
 from rdbtools.server.command_table import _live
 from rdbtools.server.directives import KNOWN_DIRECTIVES
@@ -60,18 +60,15 @@ def _integer(low: int, high: int) -> Callable[[list[str]], int]:
     return parse
 
 
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
-
-
 def memory(args: list[str]) -> int:
     """Redis's memtoull: a number with an optional unit (k, kb, m, mb, g, gb)."""
     text = _one(args).lower()
     if not text:  # nothing to read is 0 to memtoull
         return 0
     digits = text.rstrip("kmgb")
-    if not (digits.isascii() and digits.isdigit()) or text[len(digits):] not in _UNITS:
+    if not (digits.isascii() and digits.isdigit()) or text[len(digits):] not in MEMORY_UNITS:
         raise ValueError("argument must be a memory value")
-    return int(digits) * _UNITS[text[len(digits):]]
+    return int(digits) * MEMORY_UNITS[text[len(digits):]]
 
 
 def _save_words(args: list[str], *, config_set: bool) -> list[str]:
