@@ -112,12 +112,12 @@ def _jsonl_records(path: str | os.PathLike[str]) -> tuple[Header, Iterator[Recor
     first = handle.readline()
     try:
         header = _jsonl_record(first, 0, path) if first.strip() else None
+        if not isinstance(header, Header):
+            raise FormatError("a JSONL dump starts with its header line (kind: header)", offset=0,
+                              path=os.fspath(path))
     except FormatError:
         handle.close()
         raise
-    if not isinstance(header, Header):
-        handle.close()
-        raise FormatError("a JSONL dump starts with its header line (kind: header)", offset=0, path=os.fspath(path))
 
     def records() -> Iterator[Record]:
         offset = len(first)

@@ -93,13 +93,13 @@ def run_verify(data: bytes) -> str:
 
 def run_dump(data: bytes) -> str:
     """The reader feeding dump's JSONL and RESP writers, as `rdbtool dump` runs them."""
-    path = SCRATCH.write("input.rdb", data)
-    outputs = []
     try:
+        with open_rdb(SCRATCH.write("input.rdb", data), check_crc=False) as rdb:
+            header, records = rdb.header, list(rdb)  # (read once for both writers: an input is at most 64 KB)
+        outputs = []
         for fmt in ("jsonl", "resp"):
             out = io.BytesIO()
-            with open_rdb(path, check_crc=False) as rdb:
-                write_records(rdb.header, rdb, out, fmt)
+            write_records(header, records, out, fmt)
             outputs.append(out.getvalue())
     except RdbtoolError as error:
         return refused(error)
