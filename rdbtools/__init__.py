@@ -13,6 +13,7 @@ The library API; the ``rdbtool`` command is a thin layer over it::
     print(report.verdict, report.problems)
 """
 
+import os
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
@@ -27,6 +28,13 @@ def exported_lazily(package: str, exports: dict[str, str]) -> Callable[[str], An
         return getattr(import_module(exports[name]), name)
 
     return attribute
+
+
+# which build runs (rdbtools/compiled.py): only with the switch set or a compiled build's manifest beside us
+if os.environ.get("RDBTOOL_PURE_PYTHON") or os.path.exists(os.path.join(os.path.dirname(__file__), "_compiled.json")):
+    from rdbtools.compiled import select
+
+    select()
 
 
 #: public name -> module that defines it; imported on first use so that `import rdbtools.errors`

@@ -15,6 +15,9 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from rdbtools.formats.numbers import canonical_int64
+from rdbtools.keyspace.reply_types import Double as Double
+from rdbtools.keyspace.reply_types import Map as Map
+from rdbtools.keyspace.reply_types import Status
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
@@ -23,21 +26,7 @@ if TYPE_CHECKING:
 Handler = Callable[["Engine", list[bytes]], Any]
 
 
-class Status(str):
-    """A simple-string reply (+OK), as opposed to a bulk string."""
-
-
-class Map(dict):
-    """A reply that is a map in RESP3 and a flat array in RESP2 (HGETALL, XINFO, CONFIG GET ...)."""
-
-
 OK = Status("OK")
-
-
-class Double(float):
-    """A double reply: RESP3's ',' type, a bulk string in RESP2 (coordinates, RESP3 scores)."""
-
-    text: bytes | None = None  # printed as the server prints it, when not the shortest form
 
 
 class _NullArray:

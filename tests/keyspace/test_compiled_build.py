@@ -1,0 +1,100 @@
+"""The optional mypyc build (rdbtools/compiled.py, setup.py): which build runs, the switch to the sources,
+and a stale compiled module never shadowing its edited source.
+
+scripts/test says which build it installed (RDBTOOL_EXPECT_BUILD=compiled, or pure for the run with
+RDBTOOL_PURE_PYTHON=1), so a build that quietly fell back to Python fails here; without it the test
+expects what the tree holds (a manifest: compiled, unless the switch is set).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.machinery
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from rdbtools import compiled
+
+ROOT = Path(__file__).parents[2]
+MODULES = [compiled.module_name(source) for source in compiled.configured_sources(ROOT)]
+
+
+def expected_build() -> str:
+    expected = os.environ.get("RDBTOOL_EXPECT_BUILD")
+    if expected:
+        return expected
+    return "pure" if os.environ.get("RDBTOOL_PURE_PYTHON") or not compiled.MANIFEST.exists() else "compiled"
+
+
+def module_build(name: str) -> str:
+    """compiled when the module came from an extension and none of its functions is a Python function;
+    pure when it came from its source and all are."""
+    module = importlib.import_module(name)
+    functions = [value for value in vars(module).values()
+                 if callable(value) and not isinstance(value, type) and getattr(value, "__module__", None) == name]
+    if isinstance(module.__loader__, importlib.machinery.ExtensionFileLoader):
+        assert not any(isinstance(function, types.FunctionType) for function in functions), name
+        return "compiled"
+    assert module.__file__ is not None and module.__file__.endswith(".py"), name
+    assert all(isinstance(function, types.FunctionType) for function in functions), name
+    return "pure"
+
+
+def test_the_build_scripts_test_installed_runs():
+    assert MODULES and "rdbtools.keyspace.engine" in MODULES
+    assert {name: module_build(name) for name in MODULES} == dict.fromkeys(MODULES, expected_build())
+
+
+def test_the_pure_python_switch_runs_every_module_from_its_source():
+    probe = f"import json, importlib; print(json.dumps([importlib.import_module(n).__file__ for n in {MODULES!r}]))"
+    env = dict(os.environ, RDBTOOL_PURE_PYTHON="1", PYTHONPATH=str(ROOT))
+    files = json.loads(subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, check=True,
+                                      text=True).stdout)
+    assert [Path(file).suffix for file in files] == [".py"] * len(MODULES)
+
+
+def test_a_compiled_module_is_stale_once_its_source_changes(tmp_path):
+    source = tmp_path / "engine.py"
+    source.write_text("x = 1\n")
+    status = source.stat()
+    built = {"m": {"path": "engine.py", "size": status.st_size, "mtime_ns": status.st_mtime_ns,
+                   "sha256": compiled.digest(source)}}
+    assert compiled.stale_modules(built, tmp_path) == []
+    os.utime(source, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))  # a checkout: new time, same text
+    assert compiled.stale_modules(built, tmp_path) == []
+    source.write_text("x = 2\n")
+    assert compiled.stale_modules(built, tmp_path) == ["m"]
+    source.unlink()
+    assert compiled.stale_modules(built, tmp_path) == ["m"]
+
+
+@pytest.fixture
+def package_with_compiled_twins(tmp_path, monkeypatch):
+    """outer.inner: a subpackage whose __init__ and module have a (broken) extension beside their sources;
+    importing an extension fails, so only the sources import."""
+    inner = tmp_path / "outer" / "inner"
+    inner.mkdir(parents=True)
+    (inner.parent / "__init__.py").write_text("")
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    for stem in ("__init__", "mod"):
+        (inner / f"{stem}.py").write_text(f"WHERE = {stem!r}\n")
+        (inner / f"{stem}{suffix}").write_bytes(b"not a shared object")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    yield
+    for name in ("outer", "outer.inner", "outer.inner.mod"):
+        sys.modules.pop(name, None)
+
+
+def test_preferring_sources_loads_the_python_twins_of_compiled_modules(package_with_compiled_twins):
+    with pytest.raises(ImportError):
+        importlib.import_module("outer.inner")  # the extension is found before the source
+    compiled.prefer_sources("outer")
+    module = importlib.import_module("outer.inner.mod")
+    assert (module.WHERE, sys.modules["outer.inner"].WHERE) == ("mod", "__init__")
