@@ -6,7 +6,7 @@
   from their unchanged Python source when mypy (mypyc) is importable and ``RDBTOOL_PURE_PYTHON`` is not
   set. All of them or none: if mypyc or the C compiler fails, the build goes on without them (a
   warning says why), and no compiled module of an earlier build is left to shadow its source. The build
-  writes ``rdbtools/_compiled.json`` (rdbtools/compiled.py reads it): the modules it compiled and their
+  writes ``rdbtools/_compiled.txt`` (rdbtools/compiled.py reads it): the modules it compiled and their
   sources' digests, which tell a stale compiled module from a current one.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import json
 import os
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.errors import BaseError, CCompilerError, CompileError, LinkError
 
-MANIFEST = os.path.join("rdbtools", "_compiled.json")
+MANIFEST = os.path.join("rdbtools", "_compiled.txt")
 #: the shared library of the compiled modules, a top-level module beside the package (mypyc finds the
 #: modules' files from its place): rdbtools__mypyc.*.so
 GROUP = "rdbtools"
@@ -48,13 +47,7 @@ RULES = load_rules()
 
 
 def mypyc_sources() -> list[str]:
-    return [str(path) for path in RULES.configured_sources(Path("."))]
-
-
-def source_state(path: str) -> dict[str, object]:
-    """What tells the compiled module of ``path`` stale (rdbtools.compiled.stale_modules)."""
-    status = os.stat(path)
-    return {"path": path, "size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": RULES.digest(Path(path))}
+    return RULES.configured_sources(Path("."))
 
 
 @functools.cache
@@ -112,20 +105,17 @@ class BuildExt(build_ext):
             self.mypyc_failed = True
 
     def write_manifest(self) -> None:
-        manifest = {
-            "modules": {RULES.module_name(Path(path)): source_state(path) for path in mypyc_sources()},
-            "in_place": bool(self.inplace),  # an editable install: sources may be edited after the build
-        }
+        kind = RULES.IN_PLACE if self.inplace else RULES.INSTALLED
         target = MANIFEST if self.inplace else os.path.join(self.build_lib, MANIFEST)
         with open(target, "w") as file:
-            json.dump(manifest, file, indent=1)
+            file.write("\n".join(RULES.manifest_lines(kind, mypyc_sources(), ".")) + "\n")
 
     def earlier_in_place(self) -> list[str]:
         """The compiled modules an earlier in-place build left beside their sources, and its manifest."""
         if not os.path.exists(MANIFEST):
             return []
         with open(MANIFEST) as file:
-            names = [*json.load(file)["modules"], GROUP + "__mypyc"]
+            names = [line.split("\t", 1)[0] for line in file.read().splitlines()[1:]] + [GROUP + "__mypyc"]
         packages = {name: os.path.isdir(name.replace(".", os.sep)) for name in names}
         return [MANIFEST] + [
             self.get_ext_filename(name + ".__init__" if packages[name] else name) for name in names]

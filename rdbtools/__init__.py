@@ -31,7 +31,7 @@ def exported_lazily(package: str, exports: dict[str, str]) -> Callable[[str], An
 
 
 # which build runs (rdbtools/compiled.py): only with the switch set or a compiled build's manifest beside us
-if os.environ.get("RDBTOOL_PURE_PYTHON") or os.path.exists(os.path.join(os.path.dirname(__file__), "_compiled.json")):
+if os.environ.get("RDBTOOL_PURE_PYTHON") or os.path.exists(os.path.join(os.path.dirname(__file__), "_compiled.txt")):
     from rdbtools.compiled import select
 
     select()

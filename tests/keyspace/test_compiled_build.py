@@ -29,7 +29,7 @@ def expected_build() -> str:
     expected = os.environ.get("RDBTOOL_EXPECT_BUILD")
     if expected:
         return expected
-    return "pure" if os.environ.get("RDBTOOL_PURE_PYTHON") or not compiled.MANIFEST.exists() else "compiled"
+    return "pure" if os.environ.get("RDBTOOL_PURE_PYTHON") or not os.path.exists(compiled.MANIFEST) else "compiled"
 
 
 def module_build(name: str) -> str:
@@ -60,18 +60,29 @@ def test_the_pure_python_switch_runs_every_module_from_its_source():
 
 
 def test_a_compiled_module_is_stale_once_its_source_changes(tmp_path):
+    source = tmp_path / "rdbtools" / "engine.py"
+    source.parent.mkdir()
+    source.write_text("x = 1\n")
+    manifest = tmp_path / "_compiled.txt"
+    manifest.write_text("\n".join(compiled.manifest_lines(compiled.IN_PLACE, ["rdbtools/engine.py"], str(tmp_path))))
+    assert compiled.stale_modules(str(manifest), str(tmp_path)) == []
+    status = source.stat()
+    os.utime(source, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))  # a checkout: new time, same text
+    assert compiled.stale_modules(str(manifest), str(tmp_path)) == []
+    source.write_text("x = 2\n")
+    assert compiled.stale_modules(str(manifest), str(tmp_path)) == ["rdbtools.engine"]
+    source.unlink()
+    assert compiled.stale_modules(str(manifest), str(tmp_path)) == ["rdbtools.engine"]
+
+
+def test_an_installed_build_is_not_checked_for_edits(tmp_path):
+    """A wheel's files get new times when installed, and are not edited: no digest is read at import."""
     source = tmp_path / "engine.py"
     source.write_text("x = 1\n")
-    status = source.stat()
-    built = {"m": {"path": "engine.py", "size": status.st_size, "mtime_ns": status.st_mtime_ns,
-                   "sha256": compiled.digest(source)}}
-    assert compiled.stale_modules(built, tmp_path) == []
-    os.utime(source, ns=(status.st_atime_ns, status.st_mtime_ns + 10**9))  # a checkout: new time, same text
-    assert compiled.stale_modules(built, tmp_path) == []
+    manifest = tmp_path / "_compiled.txt"
+    manifest.write_text("\n".join(compiled.manifest_lines(compiled.INSTALLED, ["engine.py"], str(tmp_path))))
     source.write_text("x = 2\n")
-    assert compiled.stale_modules(built, tmp_path) == ["m"]
-    source.unlink()
-    assert compiled.stale_modules(built, tmp_path) == ["m"]
+    assert compiled.stale_modules(str(manifest), str(tmp_path)) == []
 
 
 @pytest.fixture
