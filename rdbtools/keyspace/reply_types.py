@@ -1,8 +1,10 @@
-"""The reply types that are built-in types with a meaning added (a simple string, a map, a double).
+"""The reply types that are built-in types with a meaning added (a simple string, a map, a double, an error).
 
-They subclass str, dict and float, which mypyc cannot compile as native classes: this module stays
-Python in the compiled build (setup.py leaves it out), and the rest of the engine imports them from
-here through ``keyspace.commands``.
+They subclass str, dict, float and Exception, which mypyc does not compile as native classes as Python
+makes them (str, dict and float it refuses; a native Exception subclass accepts weak references but
+does not clear them when freed, and a weakly referenced error reply crashed the interpreter): this
+module stays Python in the compiled build (pyproject.toml's ``[tool.rdbtool.mypyc]``), and the rest of
+the engine imports them from here through ``keyspace.commands``.
 """
 
 
@@ -18,3 +20,7 @@ class Double(float):
     """A double reply: RESP3's ',' type, a bulk string in RESP2 (coordinates, RESP3 scores)."""
 
     text: bytes | None = None  # printed as the server prints it, when not the shortest form
+
+
+class CommandError(Exception):
+    """An error reply with Redis's text (replaying goes on after one, as Redis's AOF loading does)."""

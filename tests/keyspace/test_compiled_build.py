@@ -59,6 +59,15 @@ def test_the_pure_python_switch_runs_every_module_from_its_source():
     assert [Path(file).suffix for file in files] == [".py"] * len(MODULES)
 
 
+def test_an_error_reply_held_by_a_weak_reference_is_freed_safely():
+    """Freed, it clears the weak reference (a compiled exception class did not, and the process crashed)."""
+    probe = ("import gc, weakref\nfrom rdbtools.keyspace.commands import CommandError\n"
+             "error = CommandError('ERR x')\nref = weakref.ref(error)\ndel error\ngc.collect()\nprint(ref())")
+    result = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                            capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, "None\n")
+
+
 def test_a_compiled_module_is_stale_once_its_source_changes(tmp_path):
     source = tmp_path / "rdbtools" / "engine.py"
     source.parent.mkdir()

@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from rdbtools.formats.numbers import canonical_int64
+from rdbtools.keyspace.reply_types import CommandError as CommandError
 from rdbtools.keyspace.reply_types import Double as Double
 from rdbtools.keyspace.reply_types import Map as Map
 from rdbtools.keyspace.reply_types import Status
@@ -45,10 +46,6 @@ class _NullArray:
 
 
 NULL_ARRAY = _NullArray()
-
-
-class CommandError(Exception):
-    """An error reply with Redis's text (replaying goes on after one, as Redis's AOF loading does)."""
 
 
 @dataclass(frozen=True)
