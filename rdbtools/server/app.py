@@ -76,7 +76,8 @@ class Connection(asyncio.Protocol):
         self.app.connections.add(self)
 
     def send(self, reply: object) -> None:
-        if self.batch is not None and self.client.resp == 3 and self.app.server.engine.target.pushes_after_reply:
+        if (self.batch is not None and self.client.resp == 3 and self.app.server.engine.target.pushes_after_reply
+                and not self.app.server.tracking.before_call):  # (what evictions before the command tell: at once)
             self.client.after_reply.append(reply)  # a push to the client running a command: after its reply
             return
         data = encode(reply, self.client.resp == 3)

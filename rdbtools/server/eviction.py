@@ -74,8 +74,12 @@ def configure(server: Server, *, evict: bool) -> None:
 def admit(server: Server, client, spec, args: list[bytes]) -> CommandError | None:
     """Redis's maxmemory check before a command: evict what the policy allows; the OOM error for a
     command that would use memory when that was not enough."""
-    memory = server.engine.memory
-    out = memory.out_of_memory = not perform(server)
+    memory, tracking = server.engine.memory, server.tracking
+    tracking.before_call = True
+    try:
+        out = memory.out_of_memory = not perform(server)
+    finally:
+        tracking.before_call = False
     if not out:
         return None
     if memory.refuses_queueing and client.multi is not None and spec.name not in _NOT_REFUSED_IN_MULTI:

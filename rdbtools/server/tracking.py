@@ -8,10 +8,10 @@ per loop turn (Redis's beforeSleep), one message per prefix, keys in byte order.
 FLUSHALL; not SWAPDB) sends every tracking client a null invalidation and empties the table.
 
 Invalidations meant for the client whose command caused them go out after that command's reply (after
-EXEC's, a script's): ``pending`` holds them until ``Server.execute`` has the reply. From Redis 7.2 (and
-in Valkey) every push to the client running a command waits for its reply (``later``: a redirection
-that is the writer itself), except a flush's from Redis 8, whose reply comes once the flush is done
-(``first``).
+EXEC's, a script's; not those of the keys evicted before the command runs, ``before_call``): ``pending``
+holds them until ``Server.execute`` has the reply. From Redis 7.2 (and in Valkey) every push to the client
+running a command waits for its reply (``later``: a redirection that is the writer itself), except a flush's
+from Redis 8, whose reply comes once the flush is done (``first``).
 Nothing here runs while no client tracks: the server only asks when the table holds something.
 """
 
@@ -73,6 +73,9 @@ class Tracking:
         self.active = False
         self.pending: list[bytes | None] = []  # for the client running a command: after its reply
         self.current: Client | None = None  # the client running a command (NOLOOP, pending), or None
+        #: the current client's command has not begun (maxmemory's evictions before it): what it is told
+        #: goes out at once, as Redis holds invalidations back only while a command executes
+        self.before_call = False
         #: set by the edge: run a callable once this loop turn is done (BCAST messages go out then)
         self.schedule: Callable[[Callable[[], None]], object] | None = None
         self._broadcast_scheduled = False
@@ -196,7 +199,7 @@ class Tracking:
                 state = target.tracking
                 if state is None or state.bcast or (state.noloop and target is current):
                     continue
-                if target is current:
+                if target is current and not self.before_call:
                     self.pending.append(key)
                 else:
                     self.send(target, [key])
@@ -296,7 +299,7 @@ class Tracking:
             self._push(receiver, Push([b"message", CHANNEL, payload]), now)
 
     def _push(self, receiver: Client, push: Push, now: bool) -> None:
-        if receiver is not self.current:
+        if receiver is not self.current or self.before_call:
             receiver.send(push)
         elif now:
             self.first.append(push)

@@ -4,6 +4,7 @@ pushes, __redis__:invalidate messages to a RESP2 redirection, null invalidations
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -268,3 +269,19 @@ def test_scan_invalidates_the_tracked_keys_it_finds_expired_and_keys_leaves_them
         return seen + session.run([(1, "KEYS", "*"), (1, "DBSIZE"), (1, "SCAN", "0"), (1, "DBSIZE"),
                                    (1, "DEBUG", "SET-ACTIVE-EXPIRE", "1")])
     assert_same_outcome(pairs, [3, 3], script)
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-9.1"])
+def test_a_key_evicted_before_a_command_is_invalidated_before_its_reply(pairs, target):
+    """Evictions run before the command (processCommand), where Redis holds no invalidation back: the
+    client whose command needed the room is told first, then gets its reply."""
+    def script(session: Session) -> list:
+        info = session.step((1, "INFO", "memory"))[1]
+        used = int(re.search(rb"used_memory:(\d+)", info).group(1))
+        seen = session.run([(1, "CONFIG", "SET", "maxmemory", str(used + 100 * 1024)),
+                            (1, "CONFIG", "SET", "maxmemory-policy", "volatile-random"), tracking(),
+                            (0, "SETEX", "volatile", "10000", "x"), (0, "GET", "volatile")])
+        seen += [session.request(0, ["SETBIT", "big", "1000000", "0"]), session.request(0, ["GETBIT", "big", "0"])]
+        session.run([(1, "CONFIG", "SET", "maxmemory", "0")])
+        return seen
+    assert_same_outcome(pairs, [3, 3], script, target)

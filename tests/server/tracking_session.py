@@ -69,6 +69,12 @@ class Session:
         gives_id = [a.lower() for a in args[:2]] in ([b"client", b"id"], [b"client", b"getredir"])
         return [self._normal(data, gives_id and i == index) for i, data in enumerate(received)]
 
+    def request(self, index: int, args: list) -> bytes:
+        """What a request brought, pushes and its reply in the order they came: no barrier, so that what
+        the server does before the next command is not hidden behind the barrier's own commands."""
+        self.send_only(index, args)
+        return self._until_reply(index)
+
     def send_only(self, index: int, args: list) -> None:
         """A request whose reply is not waited for (a paused or blocked client)."""
         self._send(index, [self._fill(a) for a in args])
