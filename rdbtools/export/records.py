@@ -248,6 +248,25 @@ def _score_from_json(score: float | str) -> float:
     return float(score)
 
 
+_INT64 = (-(1 << 63), (1 << 63) - 1)  # what the RDB stores as a signed 64-bit integer (times in ms)
+_LENGTH = (0, (1 << 64) - 1)  # what it stores with the length encoding (counts, ids, idle seconds)
+
+
+def _integer(value: Any, name: str, bounds: tuple[int, int] = _INT64) -> int:
+    """A JSON integer the RDB can hold, checked: a float, a numeric string or a boolean would be taken
+    (or truncated) by Python further on, and a number out of range fail deep in the writer, with no line
+    to point at."""
+    if type(value) is not int:
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{name} must be from {bounds[0]} to {bounds[1]}, not {value}")
+    return value
+
+
+def _optional_integer(value: Any, name: str, bounds: tuple[int, int] = _INT64) -> int | None:
+    return None if value is None else _integer(value, name, bounds)
+
+
 def stream_from_json(data: dict[str, Any]) -> Stream:
     b = bytes_from_json
     entries = [StreamEntry(_id_from_json(entry_id), [(b(flat[i]), b(flat[i + 1])) for i in range(0, len(flat), 2)])
@@ -256,29 +275,36 @@ def stream_from_json(data: dict[str, Any]) -> Stream:
         raise ValueError("a stream's entry ids must increase")  # as XADD keeps them (RDB nodes hold deltas)
     groups = []
     for g in data["groups"]:
-        pending = [PendingEntry(_id_from_json(i), None if c is None else b(c), t, n) for i, c, t, n in g["pending"]]
-        consumers = [Consumer(b(c["name"]), c["seen_time"], c["active_time"], [_id_from_json(i) for i in c["pending"]])
+        pending = [PendingEntry(_id_from_json(i), None if c is None else b(c), _integer(t, "a delivery time"),
+                                _integer(n, "a delivery count", _LENGTH)) for i, c, t, n in g["pending"]]
+        consumers = [Consumer(b(c["name"]), _integer(c["seen_time"], "seen_time"),
+                              _optional_integer(c["active_time"], "active_time"),
+                              [_id_from_json(i) for i in c["pending"]])
                      for c in g["consumers"]]
         nacked = g.get("nacked")
-        groups.append(ConsumerGroup(b(g["name"]), _id_from_json(g["last_delivered_id"]), g["entries_read"],
+        groups.append(ConsumerGroup(b(g["name"]), _id_from_json(g["last_delivered_id"]),
+                                    _optional_integer(g["entries_read"], "entries_read", _LENGTH),
                                     pending, consumers, None if nacked is None else list(map(_id_from_json, nacked))))
     idmp = data.get("idmp")
     if idmp is not None:
         producers = [IdmpProducer(b(p["pid"]), [(b(iid), _id_from_json(i)) for iid, i in p["entries"]])
                      for p in idmp["producers"]]
-        idmp = StreamIdmp(idmp["duration"], idmp["max_entries"], producers, idmp["iids_added"],
-                          idmp["iids_duplicates"])
-    return Stream(data["length"], _id_from_json(data["last_id"]), entries, groups, _id_from_json(data["first_id"]),
-                  _id_from_json(data["max_deleted_id"]), data["entries_added"], idmp=idmp)
+        counts = {name: _integer(idmp[name], name, _LENGTH)
+                  for name in ("duration", "max_entries", "iids_added", "iids_duplicates")}
+        idmp = StreamIdmp(producers=producers, **counts)
+    return Stream(_integer(data["length"], "a stream's length", _LENGTH), _id_from_json(data["last_id"]), entries,
+                  groups, _id_from_json(data["first_id"]), _id_from_json(data["max_deleted_id"]),
+                  _optional_integer(data["entries_added"], "entries_added", _LENGTH), idmp=idmp)
 
 
 def array_from_json(data: dict[str, Any]) -> SparseArray:
     elements: list[tuple[int, int, bytes | int | float]] = []
     for index, storage, value in data["elements"]:
         tag = _ARRAY_TAGS[storage]
-        elements.append((index, tag, bytes_from_json(value) if tag in (ArrayTag.SDS, ArrayTag.SMALLSTR)
-                         else int(value) if tag == ArrayTag.INT else float(value)))
-    return SparseArray(elements, data["insert_index"])
+        value = (bytes_from_json(value) if tag in (ArrayTag.SDS, ArrayTag.SMALLSTR)
+                 else int(value) if tag == ArrayTag.INT else float(value))
+        elements.append((_integer(index, "an array index", _LENGTH), tag, value))
+    return SparseArray(elements, _optional_integer(data["insert_index"], "insert_index", _LENGTH))
 
 
 def _key_meta_from_json(classes: list[dict[str, Any]] | None) -> list[KeyMetaClass] | None:
@@ -286,8 +312,9 @@ def _key_meta_from_json(classes: list[dict[str, Any]] | None) -> list[KeyMetaCla
         return None
     result = []
     for c in classes:
-        spec = key_meta_spec(c["class"], c["version"], c["flags"])
-        result.append(KeyMetaClass(c["class"], c["version"], c["flags"], base64.b64decode(c["payload"]["b64"]), spec))
+        version, flags = _integer(c["version"], "a key meta class's version"), _integer(c["flags"], "its flags")
+        spec = key_meta_spec(c["class"], version, flags)
+        result.append(KeyMetaClass(c["class"], version, flags, base64.b64decode(c["payload"]["b64"]), spec))
     return result
 
 
@@ -307,7 +334,8 @@ def value_from_json(kind: str, value: Any) -> Any:
         return array_from_json(value)
     if kind != "module":
         raise ValueError(f"unknown type {kind!r}")
-    return ModuleValue(value["module_id"], value["module"], value["encver"], base64.b64decode(value["payload"]["b64"]))
+    return ModuleValue(_integer(value["module_id"], "module_id", _LENGTH), value["module"],
+                       _integer(value["encver"], "encver"), base64.b64decode(value["payload"]["b64"]))
 
 
 def record_from_json(data: dict[str, Any]) -> Record | Header | None:
@@ -315,20 +343,25 @@ def record_from_json(data: dict[str, Any]) -> Record | Header | None:
     kind = data.get("kind")
     b = bytes_from_json
     if kind == "header":
-        return Header(data["magic"], data["version"])
+        return Header(data["magic"], _integer(data["version"], "version"))
     if kind == "aux":
         return Aux(b(data["name"]), b(data["value"]))
     if kind == "function":
         return Function(b(data["code"]))
     if kind == "module_aux":
-        return ModuleAux(data["module_id"], data["module"], data["encver"], data["when"],
+        return ModuleAux(_integer(data["module_id"], "module_id", _LENGTH), data["module"],
+                         _integer(data["encver"], "encver"), _integer(data["when"], "when", _LENGTH),
                          base64.b64decode(data["payload"]["b64"]))
     if kind == "hash_template":
-        return HashTemplate(data["id"], [b(f) for f in data["fields"]])
+        return HashTemplate(_integer(data["id"], "id", _LENGTH), [b(f) for f in data["fields"]])
     if kind == "key":
         ttls = data.get("field_expires")
-        return KeyRecord(data["db"], b(data["key"]), data["type"], data.get("encoding", ""), 0,
-                         value_from_json(data["type"], data["value"]), data["expire_ms"], data.get("idle"),
-                         data.get("freq"), {b(f): ms for f, ms in ttls} if ttls else None,
-                         key_meta=_key_meta_from_json(data.get("key_meta")), template_id=data.get("template_id"))
+        return KeyRecord(_integer(data["db"], "db", _LENGTH), b(data["key"]), data["type"], data.get("encoding", ""),
+                         0, value_from_json(data["type"], data["value"]),
+                         _optional_integer(data["expire_ms"], "expire_ms"),
+                         _optional_integer(data.get("idle"), "idle", _LENGTH),
+                         _optional_integer(data.get("freq"), "freq", (0, 255)),
+                         {b(f): _integer(ms, "a field's expire time") for f, ms in ttls} if ttls else None,
+                         key_meta=_key_meta_from_json(data.get("key_meta")),
+                         template_id=_optional_integer(data.get("template_id"), "template_id", _LENGTH))
     return None

@@ -235,3 +235,28 @@ def test_a_jsonl_value_redis_would_not_load_writes_nothing_and_names_its_key(tmp
     assert "key 's'" in error and "not in the group's PEL" in error
     assert destination.read_bytes() == b"what was there before"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.jsonl", "kept.rdb"]  # no temp file left
+
+
+@pytest.mark.parametrize(("fields", "told"), [
+    ({"expire_ms": 1.5}, "expire_ms must be an integer, not 1.5"),
+    ({"expire_ms": True}, "expire_ms must be an integer, not True"),
+    ({"expire_ms": 1 << 63}, "expire_ms must be from"),
+    ({"db": "0"}, "db must be an integer, not '0'"),
+    ({"db": -1}, "db must be from 0"),
+    ({"idle": -1}, "idle must be from 0"),
+    ({"freq": 256}, "freq must be from 0 to 255, not 256"),
+    ({"type": "hash", "value": [["f", "v"]], "field_expires": [["f", 2.5]]},
+     "a field's expire time must be an integer"),
+])
+def test_a_jsonl_number_the_rdb_cannot_hold_is_refused_at_its_line(tmp_path, fields, told):
+    """JSON numbers are checked as they are read: a float, a string or a boolean where the RDB holds an
+    integer, or an integer out of its range, is the line's error rather than a crash in the writer."""
+    key = {"kind": "key", "db": 0, "key": "k", "type": "string", "expire_ms": None, "value": "v", **fields}
+    header = orjson.dumps({"kind": "header", "magic": "REDIS", "version": 12}) + b"\n"
+    source = tmp_path / "edited.jsonl"
+    source.write_bytes(header + orjson.dumps(key) + b"\n")
+    result = run("convert", str(source), str(tmp_path / "out.rdb"))
+    error = result.stderr.decode()
+    assert result.returncode == 1 and error.count("\n") == 1 and "Traceback" not in error
+    assert f"offset {len(header)}" in error and told in error
+    assert not (tmp_path / "out.rdb").exists()
