@@ -234,7 +234,9 @@ class App:
         self.held: list[tuple[Connection, bytes, bool]] = []  # replies waiting for the AOF's fsync
         self._commit_scheduled = False
         self.connections: set[Connection] = set()
+        self._tcp: list[asyncio.AbstractServer] = []  # the TCP listeners (CONFIG SET port moves them)
         self.server.busy_poll = self._busy_poll
+        config.relisten = self._relisten
         self.server.engine.memory.client_buffers = _buffered
 
     def soon(self, callback, *args) -> None:
@@ -317,7 +319,7 @@ class App:
         cron = loop.create_task(self._cron())
         await self._stopping.wait()
         cron.cancel()
-        for listener in listeners:
+        for listener in [*listeners, *self._tcp]:
             listener.close()
         self.close()
 
@@ -367,18 +369,8 @@ class App:
             self.exiting_on_aof_errors(self.server.cron)  # (its retry of a failed write, under appendfsync always)
 
     async def _listen(self, loop) -> list[asyncio.AbstractServer]:
+        self._tcp = [await self._serve_on(sock) for sock in self._bound(self.config["port"])]
         listeners = []
-        port = self.config["port"]
-        if port:
-            for address in self.config["bind"]:
-                optional = address.startswith("-")
-                try:
-                    listeners.append(await loop.create_server(lambda: Connection(self), address.lstrip("-"), port,
-                                                              reuse_address=True, backlog=511))
-                except OSError as error:
-                    if not optional:
-                        raise OSError(error.errno, f"Could not create server TCP listening socket "
-                                                   f"{address}:{port}: {error.strerror}") from None
         if self.config["unixsocket"]:
             path = self.config["unixsocket"]
             with contextlib.suppress(FileNotFoundError):
@@ -386,11 +378,53 @@ class App:
             listeners.append(await loop.create_unix_server(lambda: Connection(self), path))
             if self.config["unixsocketperm"]:
                 os.chmod(path, self.config["unixsocketperm"])
-        for listener in listeners:
-            for sock in listener.sockets:
-                if sock.family in (socket.AF_INET, socket.AF_INET6):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return listeners
+
+    def _bound(self, port: int) -> list[socket.socket]:
+        """Listening sockets on ``port`` at each bind address (none for port 0); a failure on an address not
+        marked optional ("-") closes the others and raises OSError with Redis's words."""
+        bound: list[socket.socket] = []
+        for address in self.config["bind"] if port else ():
+            here: list[socket.socket] = []
+            try:
+                found = socket.getaddrinfo(address.lstrip("-"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+                for family, kind, proto, _, where in found:
+                    sock = socket.socket(family, kind, proto)
+                    here.append(sock)
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    if family == socket.AF_INET6:
+                        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # (the connections inherit it)
+                    sock.bind(where)
+                    sock.listen(511)
+            except OSError as error:
+                for sock in here if address.startswith("-") else [*bound, *here]:
+                    sock.close()
+                if not address.startswith("-"):
+                    raise OSError(error.errno, f"Could not create server TCP listening socket {address}:{port}: "
+                                               f"{error.strerror}") from None
+                continue
+            bound += here
+        return bound
+
+    async def _serve_on(self, sock: socket.socket) -> asyncio.AbstractServer:
+        return await asyncio.get_running_loop().create_server(lambda: Connection(self), sock=sock, backlog=511)
+
+    def _relisten(self, port: int) -> bool:
+        """CONFIG SET port: the TCP listeners move to ``port`` (none for 0); False, still on the old one, when
+        it cannot be bound (Redis closes the old first and binds it again after the failure: the same outcome)."""
+        try:
+            bound = self._bound(port)
+        except OSError as error:
+            log.warning("Warning: %s", error.strerror)
+            return False
+        for listener in self._tcp:
+            listener.close()
+        self._tcp = []
+        for sock in bound:
+            asyncio.get_running_loop().create_task(self._serve_on(sock)).add_done_callback(
+                lambda done: self._tcp.append(done.result()))
+        return True
 
 
 def _event_loop_runner():

@@ -492,6 +492,7 @@ def _config(server: Server, args: list[bytes]) -> object:
     if sub == b"SET" and len(args) >= 4:
         before = server.config.backup()
         _config_set(server, args)
+        _move_listeners(server, args, before)
         if not server.set_appendonly(server.config["appendonly"]):  # turning AOF on could not fork
             server.config.restore(before)
             log.warning("Failed applying new configuration. Possibly related to new appendonly setting. Restoring "
@@ -542,6 +543,20 @@ def _config_set(server: Server, args: list[bytes]) -> None:
                 raise CommandError(_refused_before_7(name, value, error.message)) from None
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name.lower()}') - "
                                f"{error.message}") from None
+
+
+def _move_listeners(server: Server, args: list[bytes], before: tuple[dict, dict, dict]) -> None:
+    """CONFIG SET port, once every parameter is set (Redis's apply step): the listeners move, or the whole
+    CONFIG SET is undone."""
+    config, names = server.config, [a.lower() for a in args[2::2]]
+    if b"port" not in names or config["port"] == before[0]["port"] or config.relisten is None:
+        return
+    if not config.relisten(config["port"]):
+        config.restore(before)
+        message = "Unable to listen on this port. Check server logs."
+        if config.target.version < (7, 0):
+            raise CommandError(_refused_before_7("port", args[3 + 2 * names.index(b"port")], message))
+        raise CommandError(f"ERR CONFIG SET failed (possibly related to argument 'port') - {message}")
 
 
 def _refused_before_7(name: str, value: bytes, message: str) -> str:

@@ -210,7 +210,7 @@ class Directive:
 
 
 DIRECTIVES: dict[str, Directive] = {
-    "port": Directive(_integer(0, 65535), 6379, False),
+    "port": Directive(_integer(0, 65535), 6379),
     "bind": Directive(_addresses, ("127.0.0.1",), False),
     "unixsocket": Directive(_text, "", False),
     "unixsocketperm": Directive(lambda a: int(_one(a), 8), 0, False),
@@ -339,6 +339,9 @@ class ServerConfig:
         self.users: list[list[str]] = []  # `user name rule ...` lines, for the ACL (config order)
         self.kept: dict[str, str] = {}  # parameters serve does not act on, as set (by the name they stand for)
         self.failpoints = Failpoints()  # DEBUG FAILPOINT's faults: here, where every persistence object looks
+        #: the edge's: move the TCP listeners to the port CONFIG SET gave, False when it cannot be bound
+        #: (an in-process server has no listeners: None)
+        self.relisten: Callable[[int], bool] | None = None
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]

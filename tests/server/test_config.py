@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 
 import pytest
+import redis
 
 from rdbtools.server.config import ConfigError, ServerConfig
+from rdbtools.testing.served import free_port
 from tests.server.serving import command, start_serve
-from tests.servers import PROCESS_TIMEOUT
+from tests.servers import PROCESS_TIMEOUT, start_server
 
 DEBIAN_CONF = Path("/etc/redis/redis.conf")
 
@@ -51,6 +54,46 @@ def test_config_set_changes_what_it_may_and_refuses_the_rest():
         client.hset("h", mapping={"a": 1, "b": 2})
         assert client.object("encoding", "h") == b"hashtable"
         with pytest.raises(Exception, match="can't set immutable config"):
-            client.config_set("port", 1234)
+            client.config_set("databases", 4)
         with pytest.raises(Exception, match="Unknown option"):
             client.config_set("frobnicate", 1)
+
+
+def _moved(client: redis.Redis) -> int:
+    """CONFIG SET port to a free port (another one when a process took it first): the port moved to."""
+    for _ in range(5):
+        port = free_port()
+        try:
+            client.config_set("port", port)
+        except redis.ResponseError as error:
+            assert "Unable to listen on this port" in str(error)
+            continue
+        return port
+    raise AssertionError("no free port could be bound five times in a row")
+
+
+def _listener_moves(port: int, holder: socket.socket) -> list:
+    """What a server on ``port`` answers when CONFIG SET port moves it, then asks for a taken port."""
+    first = redis.Redis(port=port, socket_timeout=PROCESS_TIMEOUT)
+    moved = _moved(first)
+    first.close()
+    client = redis.Redis(port=moved, socket_timeout=PROCESS_TIMEOUT)
+    seen = [client.ping(), client.info("server")["tcp_port"] == moved]
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(port=port, socket_timeout=PROCESS_TIMEOUT).ping()  # nothing listens there any more
+    with pytest.raises(redis.ResponseError) as refused:
+        client.config_set("port", holder.getsockname()[1])
+    seen += [str(refused.value).replace(str(holder.getsockname()[1]), "<taken>"),
+             client.config_get("port") == {"port": str(moved)},
+             redis.Redis(port=moved, socket_timeout=PROCESS_TIMEOUT).ping()]
+    client.close()
+    return seen
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0"])
+def test_config_set_port_moves_the_listener_and_a_taken_port_leaves_it_where_it_was(target):
+    with socket.create_server(("127.0.0.1", 0)) as holder, start_server(target) as real, \
+            start_serve("--target", target) as served:
+        theirs, ours = _listener_moves(real.port, holder), _listener_moves(served.port, holder)
+    assert ours == theirs
+    assert ours[:2] == ours[3:] == [True, True] and "Unable to listen on this port" in ours[2]
