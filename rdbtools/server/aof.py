@@ -81,6 +81,7 @@ class AofPersistence:
         self.last_error = ""  # the failing call's strerror (MISCONF's text)
         self.write_errno = 0  # of the last write when it failed; 0 once a write succeeded
         self.fsync_errno = 0  # of the last background fsync when it failed (set by its thread)
+        self._settling = threading.Lock()  # the fsync thread settles MISCONF's state as the main thread does
         self.error_logged = 0.0  # when a write error was last logged (at most one line each 30 s)
         self.unsynced = False  # written since the last fsync (everysec fsyncs only then, as Redis)
         self.last_fsync = time.monotonic()
@@ -464,10 +465,12 @@ class AofPersistence:
 
     def _settle(self) -> None:
         """MISCONF's state from the write's and the background fsync's: refused while either failed, with the
-        write's error first (Redis's writeCommandsDeniedByDiskError)."""
-        code = self.write_errno or self.fsync_errno
-        self.last_write_ok = not code
-        self.last_error = os.strerror(code) if code else ""
+        write's error first (Redis's writeCommandsDeniedByDiskError). Each side sets its errno, then settles
+        under the lock: whichever settles last has seen both, so the state is never a stale mix."""
+        with self._settling:
+            code = self.write_errno or self.fsync_errno
+            self.last_error = os.strerror(code) if code else ""
+            self.last_write_ok = not code
 
     def _write_now(self) -> None:
         """The buffer written whatever everysec postponed (a failure stays in last_write_ok)."""
@@ -488,24 +491,31 @@ class AofPersistence:
             self._fsync_thread.start()
 
     def _background_fsync(self, fd: int) -> None:
-        """Redis's bio fsync job: a failure refuses writes (logged once) until an fsync succeeds; an fd
-        closed meanwhile is no failure."""
+        """Redis's bio fsync job: a failure refuses writes until an fsync succeeds; an fd closed meanwhile is
+        no failure. The outcome is settled here, in the thread, as bio sets its status: the very next command
+        sees it (the request path tests last_write_ok, nothing more)."""
         try:
             self.config.failpoints.fsync(fd)
         except OSError as error:
-            if error.errno in (errno.EBADF, errno.EINVAL):
-                return
-            if not self.fsync_errno:
-                log.warning("Fail to fsync the AOF file: %s", error.strerror)
-            self.fsync_errno = error.errno  # type: ignore[assignment]  # (an fsync's OSError has its errno)
-        else:
+            if error.errno not in (errno.EBADF, errno.EINVAL):
+                self._fsync_failed(error)
+            return
+        if self.fsync_errno:
             self.fsync_errno = 0
+            self._settle()
+
+    def _fsync_failed(self, error: OSError) -> None:
+        """Refused from now on, then logged (once, until an fsync succeeds), in bio's order: whoever reads the
+        line finds writes refused already."""
+        logged = self.fsync_errno
+        self.fsync_errno = error.errno  # type: ignore[assignment]  # (an fsync's OSError has its errno)
+        self._settle()
+        if not logged:
+            log.warning("Fail to fsync the AOF file: %s", error.strerror)
 
     def cron(self) -> None:
-        """The timer: retry a postponed or failed write, note a background fsync's outcome, and the
-        once-a-second fsync of everysec."""
+        """The timer: retry a postponed or failed write, and the once-a-second fsync of everysec."""
         self.flush()
-        self._settle()
         if self.config["appendfsync"] == "everysec" and self.fd is not None:
             self._maybe_background_fsync()
 
@@ -737,7 +747,7 @@ class AofPersistence:
 
     def info(self) -> dict[str, object]:
         return {"aof_enabled": 1, **rewrite_info(self.stats, self.child, self.config),
-                "aof_last_write_status": "err" if self.write_errno or self.fsync_errno else "ok",
+                "aof_last_write_status": "ok" if self.last_write_ok else "err",
                 "aof_current_size": self.size, "aof_base_size": self.base_size, "aof_pending_rewrite": 0,
                 "aof_buffer_length": len(self.buffer), "aof_pending_bio_fsync": int(self._fsync_running()),
                 "aof_delayed_fsync": self.delayed_fsyncs}

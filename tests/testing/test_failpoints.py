@@ -4,8 +4,9 @@ really fails the same way. The real failures: a full tmpfs (mounted here: the te
 against the real server and against serve with the failpoint (and, for a full disk, serve on the full
 tmpfs too); replies, INFO fields, the warnings logged and the files left must be the same.
 
-What no real server can be made to do here (an fsync that fails or is slow) is checked against Redis
-7.0's source, as each test's docstring says."""
+A failing fsync is made in the real server by strace's fault injection (attached to it while the "disk"
+fails: its fdatasync calls return EIO); what no real server can be made to do here (a slow fsync, a failing
+fsync at a step no test can time) is checked against Redis 7.0's source, as each test's docstring says."""
 
 from __future__ import annotations
 
@@ -693,7 +694,81 @@ def test_turning_aof_on_without_fork_is_refused_and_a_scheduled_rewrite_is_retri
     assert ours == theirs
 
 
-# --- fsync: failing or slow (no real disk here can be made to do either) -------------------------------
+# --- fsync: failing (strace's fault injection in the real server) or slow -------------------------------
+
+
+@contextlib.contextmanager
+def redis_whose_fsyncs_fail(*options: str) -> Iterator[Subject]:
+    """Redis 7.0 whose fdatasync calls (its redis_fsync on Linux) fail with EIO while strace, attached to all
+    its threads, injects the error: the real server's own handling of a failing fsync (strace needs root or
+    ptrace rights, as CI has; elsewhere these tests fail). Its DEBUG is on, as serve's is."""
+    with start_server(TARGET, extra=("--enable-debug-command", "yes", *options)) as real:
+        tracer: list[subprocess.Popen] = []
+
+        def inject() -> None:
+            tracer.append(subprocess.Popen(["strace", "-f", "-qq", "-p", str(real.process.pid), "-o", os.devnull,
+                                            "-e", "trace=fdatasync", "-e", "inject=fdatasync:error=EIO"]))
+            _wait_traced(real.process.pid, tracer[0].pid)
+
+        def detach() -> None:
+            tracer.pop().terminate()
+            _wait_traced(real.process.pid, 0)
+        try:
+            yield Subject(RawClient(real.port), real.dir, real.log_path.read_text, inject, detach, real.process)
+        finally:
+            for running in tracer:
+                running.kill()
+                running.wait()
+
+
+def _wait_traced(pid: int, tracer: int) -> None:
+    """Until every thread of ``pid`` is traced by ``tracer`` (0: by none)."""
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while any(_tracer_of(status) != tracer for status in Path(f"/proc/{pid}/task").glob("*/status")):
+        assert time.monotonic() < deadline, f"strace never {'attached to' if tracer else 'left'} pid {pid}"
+        time.sleep(0.02)
+
+
+def _tracer_of(status: Path) -> int:
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+    return int(fields["TracerPid"])
+
+
+def failing_background_fsync(subject: Subject) -> dict[str, object]:
+    """everysec: the background fsync fails; from the moment it is logged the very next write (and PING) is
+    refused, reads go on, INFO says err. Once the disk works again nothing is fsync'd until something new is
+    written: writes stay refused until a read expires a key lazily (its DEL is appended), the next fsync then
+    succeeds and writes are accepted."""
+    subject.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    subject.call("SET", "gone", "1", "PX", "1")
+    start = len(subject.log())
+    subject.break_disk()
+    seen: dict[str, object] = {"set": subject.call("SET", "a", "1")}
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while "Fail to fsync the AOF file" not in subject.log()[start:]:
+        assert time.monotonic() < deadline, "the failing fsync was never logged"
+        time.sleep(0.001)
+    seen |= {"next set": subject.call("SET", "b", "2"), "ping": subject.call("PING"),
+             "status": subject.info()["aof_last_write_status"], "get": subject.call("GET", "a")}
+    subject.repair_disk()
+    time.sleep(1.1)  # a second: an fsync would be due, but nothing was written since the failed one
+    seen |= {"status repaired": subject.info()["aof_last_write_status"], "set repaired": subject.call("SET", "b", "2"),
+             "expired": subject.call("GET", "gone")}
+    subject.wait_info("aof_last_write_status", "ok")
+    seen |= {"set after": subject.call("SET", "b", "2"), "warnings": warnings(subject.log()[start:])}
+    return seen
+
+
+def test_a_failed_background_fsync_refuses_the_very_next_write_until_a_later_fsync_succeeds():
+    options = ("--appendonly", "yes", "--appendfsync", "everysec")
+    with redis_whose_fsyncs_fail(*options) as real:
+        theirs = failing_background_fsync(real)
+    with serve_with_failpoint("fsync error EIO", *options) as served:
+        ours = failing_background_fsync(served)
+    refused = "-MISCONF Errors writing to the AOF file: Input/output error"
+    assert theirs["next set"] == theirs["ping"] == theirs["set repaired"] == refused and theirs["status"] == "err"
+    assert theirs["warnings"] == ["M # Fail to fsync the AOF file: Input/output error"]
+    assert ours == theirs
 
 
 def in_process(tmp_path: Path, policy: str) -> tuple[Server, Client]:
