@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 from rdbtools.aof.loading import loader_cut
 from rdbtools.aof.reader import find_layout, open_aof
@@ -271,16 +272,35 @@ class AofPersistence:
         return ManifestEntry(f"{self.name}.{seq}.base.{kind}", seq, FileType.BASE)
 
     def _write_base(self, path: Path, engine: Engine, in_child: bool = False) -> None:
-        """The keyspace as a base file, fsync'd (at an empty start, and in a rewrite's child, which the
-        ``rewrite-child`` failpoint may kill at a step)."""
+        """The keyspace as a base file, fsync'd (at an empty start, and in a rewrite's child, whose writes the
+        ``rewrite-child`` failpoint may fail or which it may kill at a step). A failure is logged as Redis's
+        rewriteAppendOnlyFile logs it (one line for a failed write, flush or fsync), the file removed, raised."""
         failpoints = self.config.failpoints
         reached = failpoints.reached if in_child and failpoints.active else child_goes_on
-        with open(path, "wb", buffering=1 << 20) as out:
-            reached("rewrite-child", "start")
-            write_base(out, engine, self.config)
-            out.flush()
-            reached("rewrite-child", "fsync")
-            failpoints.fsync(out.fileno())
+        try:
+            out = self._new_base_file(path, in_child)
+        except OSError as error:
+            log.warning("Opening the temp file for AOF rewrite in rewriteAppendOnlyFile(): %s", error.strerror)
+            raise
+        try:
+            with out:
+                reached("rewrite-child", "start")
+                write_base(out, engine, self.config)
+                out.flush()
+                reached("rewrite-child", "fsync")
+                failpoints.fsync(out.fileno())
+        except OSError as error:
+            log.warning("Write error writing append only file on disk: %s", error.strerror)
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
+
+    def _new_base_file(self, path: Path, in_child: bool) -> BinaryIO:
+        """A rewrite child's base fails as the ``rewrite-child error`` failpoint says; the one written at
+        start is the server's own."""
+        if in_child:
+            return self.config.failpoints.open(path, "rewrite-child", 1 << 20)
+        return open(path, "wb", buffering=1 << 20)
 
     def _open_file(self, path: Path) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -642,6 +662,10 @@ class AofPersistence:
             self.rewrite_scheduled = self.waiting  # turning AOF on needs a base: try again
             with contextlib.suppress(OSError):
                 temp.unlink()
+            if self.waiting and self.multi_part:  # the next try starts afresh (Redis's aofDelTempIncrAofFile)
+                self.buffer.clear()
+                with contextlib.suppress(OSError):
+                    self._temp_incr.unlink()
             if not exited_ok:
                 log.warning("Background AOF rewrite terminated %s", f"by signal {os.WTERMSIG(status)}"
                             if os.WIFSIGNALED(status) else "with error")
@@ -727,13 +751,18 @@ class AofPersistence:
         self.buffer.clear()  # already in the new file
         self.size = self.base_size = self._current_size()
 
+    def rewrite_wanted(self) -> bool:
+        """The timer's rewrite: a scheduled one, or one auto-aof-rewrite's growth asks for, unless repeated
+        failures hold the timer's rewrites back."""
+        return (self.rewrite_scheduled and not self.stats.held_back(self.config, self.clock())) or self.rewrite_due()
+
     def rewrite_due(self) -> bool:
         """auto-aof-rewrite-percentage / -min-size: the AOF grew that much since the last rewrite."""
         percentage = self.config["auto-aof-rewrite-percentage"]
         if not percentage or self.child is not None or self.size <= self.config["auto-aof-rewrite-min-size"]:
             return False
         growth = self.size * 100 // max(self.base_size, 1) - 100
-        if growth >= percentage:
+        if growth >= percentage and not self.stats.held_back(self.config, self.clock()):
             log.info("Starting automatic rewriting of AOF on %d%% growth", growth)
             return True
         return False

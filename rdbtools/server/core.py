@@ -914,9 +914,10 @@ class Server:
         if aof is None or aof.child is None:
             if self.persistence.save_point_due(now):
                 self.persistence.bgsave()
-            elif aof is not None and self.persistence.child is None and (aof.rewrite_scheduled or aof.rewrite_due()):
+            elif aof is not None and self.persistence.child is None and aof.rewrite_wanted():
                 aof.start_rewrite(self.engine)
-            elif aof is None and self.persistence.rewrite_stats.scheduled and not self.child_active():
+            elif (aof is None and self.persistence.rewrite_stats.scheduled and not self.child_active()
+                  and not self.persistence.rewrite_stats.held_back(self.config, now)):
                 self.persistence.rewrite_off(self.engine)
         self.engine.tick()  # the access clock new entries and lookups read, as Redis's server.lruclock
         eviction.resume(self)  # what the time limit left (where no event loop took it)

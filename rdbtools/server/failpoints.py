@@ -5,6 +5,12 @@ and serve then behaves as Redis does on that failure (MISCONF, INFO's statuses, 
 A failpoint stays set until cleared, as a full disk stays full until space is freed. The sites that consult
 the registry are off the request path (an AOF write, an fsync, a fork, a child's steps) and test one
 attribute when nothing is set.
+
+Each point stands for one place a real disk fails, so that each failure Redis can meet is reachable alone:
+``aof-write`` fails the parent's AOF appends and its manifest writes (a disk full before a BGREWRITEAOF cannot
+even write the manifest naming the new incr file, and the rewrite does not start), ``rewrite-child error``
+fails the rewrite child's writes of its base file (a disk that fills while the child writes: the manifest was
+written, the parent's appends still fit), ``rdb-write`` fails the dump's writes, ``fsync`` every fsync.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ POINTS: dict[str, dict[str, str]] = {
     "rdb-write": {"error": "errno"},
     "fork": {"error": "errno"},
     "bgsave-child": {"kill": "step"},
-    "rewrite-child": {"kill": "step"},
+    "rewrite-child": {"kill": "step", "error": "errno"},
 }
 #: the errno of ``fork error`` without one: what a fork refused by the kernel's overcommit check reports
 FORK_ERRNO = "ENOMEM"
@@ -100,11 +106,13 @@ class Failpoints:
             return os.write
         return functools.partial(_failing_write, failpoint.errno)
 
-    def open(self, path: Path, point: str) -> BinaryIO:
-        """A new file to write, buffered as C's stdio buffers one (by the file system's block size), so a
-        failing disk fails the same step of a save as in Redis; its writes fail while ``point`` is set."""
-        if point not in self.active:
-            return open(path, "wb")
+    def open(self, path: Path, point: str, buffering: int = -1) -> BinaryIO:
+        """A new file to write (buffered by ``buffering``); while ``point`` is set to fail it, one buffered as
+        C's stdio buffers one (by the file system's block size), so a failing disk fails the same step of a
+        save as in Redis, and whose writes fail."""
+        failpoint = self.active.get(point)
+        if failpoint is None or failpoint.action != "error":
+            return open(path, "wb", buffering=buffering)
         raw = _FailingFile(path, self, point)
         return io.BufferedWriter(raw, os.fstat(raw.fileno()).st_blksize)
 

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rdbtool.serve")
 RETRY_DELAY = 5  # seconds before a failed BGSAVE is retried by a save point (CONFIG_BGSAVE_RETRY_DELAY)
+REWRITE_LIMIT_FAILURES = 3  # failed rewrites in a row before the timer's wait (AOF_REWRITE_LIMITE_THRESHOLD)
+REWRITE_LIMIT_MAX_MINUTES = 60  # the longest of those waits (AOF_REWRITE_LIMITE_MAX_MINUTES)
 
 
 @dataclass
@@ -43,6 +45,27 @@ class RewriteStats:
     last_seconds: int = -1
     last_cow_size: int = 0
     scheduled: bool = False  # to start once no other child runs
+    wait_minutes: int = 0  # the timer's current wait after repeated failures (Redis 7's aofRewriteLimited)
+    retry_at: float = 0.0  # when that wait ends (0: none begun)
+
+    def held_back(self, config: ServerConfig, now: float) -> bool:
+        """Redis 7's aofRewriteLimited: after 3 failed rewrites in a row the timer's rewrites (scheduled or on
+        growth) wait 1, 2, 4 ... 60 minutes, each wait logged as it begins, so a disk that stays broken is not
+        hammered; BGREWRITEAOF itself is never held back."""
+        if config.target.version < (7, 0) or self.failures_in_a_row < REWRITE_LIMIT_FAILURES:
+            self.wait_minutes, self.retry_at = 0, 0.0
+            return False
+        now = int(now)
+        if self.retry_at:
+            if now < self.retry_at:
+                return True
+            self.retry_at = 0.0
+            return False
+        self.wait_minutes = min(self.wait_minutes * 2 or 1, REWRITE_LIMIT_MAX_MINUTES)
+        self.retry_at = now + self.wait_minutes * 60
+        log.warning("Background AOF rewrite has repeatedly failed and triggered the limit, will retry in %d minutes",
+                    self.wait_minutes)
+        return True
 
 
 @dataclass

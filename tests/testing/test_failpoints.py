@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import signal
 import subprocess
@@ -28,6 +29,7 @@ from rdbtools.keyspace.commands import Status
 from rdbtools.server.clients import Client
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import Server
+from rdbtools.server.persistence import RewriteStats
 from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.servers import PROCESS_TIMEOUT, SERVERS, RealServer, free_port, require_binary, start_server
@@ -333,11 +335,12 @@ def test_a_full_disk_fails_aof_writes_refuses_writes_and_a_retry_recovers_once_t
 @pytest.mark.parametrize(("point", "scenario"), [
     ("rdb-write", bgsave_on_a_full_disk),
     ("aof-write", lambda subject: aof_writes_on_a_full_disk(subject, block_filling_value())),
-], ids=["bgsave", "aof"])
+    ("rewrite-child", lambda subject: rewrite_child_on_a_full_disk(subject)),
+], ids=["bgsave", "aof", "rewrite"])
 def test_an_io_error_fails_as_a_full_disk_with_nothing_written_does_with_its_own_reason(point, scenario):
-    """EIO cannot be made on a real disk here; Redis treats every errno of a failed write alike (rdbSave and
-    flushAppendOnlyFile log strerror and go on as for ENOSPC), so EIO must read as the full disk (compared
-    with Redis above) with its reason."""
+    """EIO cannot be made on a real disk here; Redis treats every errno of a failed write alike (rdbSave,
+    flushAppendOnlyFile and rewriteAppendOnlyFile log strerror and go on as for ENOSPC), so EIO must read as
+    the full disk (compared with Redis above) with its reason."""
     options = ("--save", "3600", "1", *AOF_UNSYNCED)
     with serve_with_failpoint(f"{point} error ENOSPC", *options) as served:
         full = scenario(served)
@@ -404,11 +407,8 @@ def rewrite_done_on_a_full_disk(subject: Subject) -> dict[str, object]:
     small base takes that page, and the manifest naming the new base cannot be written: the new base is
     taken away again, the rewrite counted as failed, the previous files stay the AOF."""
     subject.call("SET", "a", "x" * 9000)
-    spare = subject.dir / "spare"
-    spare.write_bytes(b"s" * 4096)
     start = len(subject.log())
-    subject.break_disk()
-    spare.unlink()
+    one_page_left(subject)
     seen: dict[str, object] = {"rewrite": subject.call("BGREWRITEAOF")}
     subject.wait_info("aof_rewrite_in_progress", "0")
     info = subject.info()
@@ -425,6 +425,100 @@ def test_a_rewrite_whose_new_manifest_cannot_be_written_keeps_the_previous_files
     with serve_on_a_full_disk("--appendonly", "yes") as served:
         ours = rewrite_done_on_a_full_disk(served)
     assert theirs["aof_rewrites_consecutive_failures"] == "1" and "appendonly.aof.2.base.rdb" not in str(theirs)
+    assert ours == theirs
+
+
+def one_page_left(subject: Subject) -> None:
+    """The disk broken with one page of room left: a manifest still fits, nothing bigger does."""
+    spare = subject.dir / "spare"
+    spare.write_bytes(b"s" * 4096)
+    subject.break_disk()
+    spare.unlink()
+
+
+#: a value that does not compress (the base's RDB compresses values): a base of five pages
+INCOMPRESSIBLE = random.Random(16).randbytes(20_000)
+#: what a rewrite's outcome is read from
+REWRITE_FIELDS = ("aof_last_bgrewrite_status", "aof_rewrites", "aof_rewrites_consecutive_failures",
+                  "aof_rewrite_scheduled", "aof_rewrite_in_progress", "aof_last_write_status")
+
+
+def rewrite_state(subject: Subject) -> dict[str, object]:
+    info = subject.info()
+    manifest = subject.dir / "appendonlydir" / "appendonly.aof.manifest"
+    return {**{name: info[name] for name in REWRITE_FIELDS}, "files": subject.files(),
+            "manifest": manifest.read_text() if manifest.exists() else None}
+
+
+def rewrite_child_on_a_full_disk(subject: Subject) -> dict[str, object]:
+    """The disk fills while the rewrite child writes its base: the manifest naming the new incr file was
+    written, the child's write fails, the child removes its file and exits 1. The rewrite is counted as
+    failed, writes are not refused (a rewrite is no AOF write), the new incr file stays in the manifest;
+    once there is room the next BGREWRITEAOF succeeds."""
+    subject.call("SET", "a", INCOMPRESSIBLE)
+    start = len(subject.log())
+    one_page_left(subject)
+    seen: dict[str, object] = {"rewrite": subject.call("BGREWRITEAOF")}
+    subject.wait_info("aof_rewrite_in_progress", "0")
+    seen |= {**rewrite_state(subject), "set": subject.call("SET", "b", "1"),
+             "warnings": warnings(subject.log()[start:])}
+    subject.repair_disk()
+    seen["rewrite after"] = subject.call("BGREWRITEAOF")
+    subject.wait_info("aof_rewrite_in_progress", "0")
+    seen["after"] = rewrite_state(subject)
+    return seen
+
+
+def test_a_rewrite_child_that_cannot_write_its_base_fails_the_rewrite_but_not_the_writes():
+    with redis_on_a_full_disk("--appendonly", "yes") as real:
+        theirs = rewrite_child_on_a_full_disk(real)
+    with serve_on_a_full_disk("--appendonly", "yes") as served:
+        on_disk = rewrite_child_on_a_full_disk(served)
+    with serve_with_failpoint("rewrite-child error ENOSPC", "--appendonly", "yes") as served:
+        ours = rewrite_child_on_a_full_disk(served)
+    assert theirs["aof_last_bgrewrite_status"] == "err" and theirs["set"] == b"OK" and theirs["warnings"] == [
+        "C # Write error writing append only file on disk: No space left on device",
+        "M # Background AOF rewrite terminated with error"]
+    assert "appendonly.aof.2.incr.aof" in theirs["manifest"] and theirs["after"]["aof_last_bgrewrite_status"] == "ok"
+    assert on_disk == theirs
+    assert ours == theirs
+
+
+def aof_turned_on_while_the_disk_fills(subject: Subject) -> dict[str, object]:
+    """CONFIG SET appendonly yes whose rewrite child cannot write the first base: accepted (the fork
+    worked); the timer retries the rewrite each tick, each try's temporary incr file removed when it fails,
+    until three failures in a row hold the timer back (for a minute). Once there is room a BGREWRITEAOF
+    writes the base and AOF is on."""
+    subject.call("SET", "a", INCOMPRESSIBLE)
+    start = len(subject.log())
+    one_page_left(subject)
+    seen: dict[str, object] = {"config set": subject.call("CONFIG", "SET", "appendonly", "yes")}
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    while "triggered the limit" not in subject.log()[start:]:
+        assert time.monotonic() < deadline, "the failed rewrites never triggered the limit"
+        time.sleep(0.05)
+    seen |= {**rewrite_state(subject), "aof_enabled": subject.info()["aof_enabled"],
+             "set": subject.call("SET", "b", "1"), "warnings": warnings(subject.log()[start:])}
+    subject.repair_disk()
+    seen["rewrite after"] = subject.call("BGREWRITEAOF")
+    subject.wait_info("aof_rewrite_in_progress", "0")
+    seen["after"] = rewrite_state(subject)
+    return seen
+
+
+def test_turning_aof_on_retries_a_failed_first_rewrite_each_tick_until_three_failures_hold_it_back():
+    with redis_on_a_full_disk() as real:
+        theirs = aof_turned_on_while_the_disk_fills(real)
+    with serve_on_a_full_disk() as served:
+        on_disk = aof_turned_on_while_the_disk_fills(served)
+    with serve_with_failpoint("rewrite-child error ENOSPC") as served:
+        ours = aof_turned_on_while_the_disk_fills(served)
+    failed = ["C # Write error writing append only file on disk: No space left on device",
+              "M # Background AOF rewrite terminated with error"]
+    assert theirs["config set"] == b"OK" and theirs["warnings"] == [*failed * 3, (
+        "M # Background AOF rewrite has repeatedly failed and triggered the limit, will retry in 1 minutes")]
+    assert theirs["after"]["aof_last_bgrewrite_status"] == "ok"
+    assert on_disk == theirs
     assert ours == theirs
 
 
@@ -846,6 +940,33 @@ def test_a_slow_always_fsync_is_the_latency_monitors_aof_fsync_always_event(tmp_
     server.aof.flush()
     latest = {event: worst for event, _, _, worst in server.execute(client, [b"LATENCY", b"LATEST"])}
     assert list(latest) == [b"aof-fsync-always"] and latest[b"aof-fsync-always"] >= 150  # the write was fast
+
+
+def timer_waits(stats: RewriteStats, config: ServerConfig, tries: int) -> list[int]:
+    """The minutes of each wait the timer begins when every rewrite it lets through fails, tried each second."""
+    waits, now = [], 1_000_000.0
+    for _ in range(tries):
+        if not stats.held_back(config, now):
+            stats.failures_in_a_row += 1  # the try failed
+        elif stats.retry_at - now == stats.wait_minutes * 60:
+            waits.append(stats.wait_minutes)
+        now = max(now + 1, stats.retry_at)
+    return waits
+
+
+def test_repeated_rewrite_failures_hold_the_timer_back_twice_as_long_each_time_up_to_an_hour():
+    """aof.c's aofRewriteLimited (its first minute compared with Redis 7.0 above): each wait, once over, lets
+    one try through, and when that fails too the next wait is twice as long, 60 minutes at most; fewer than 3
+    failures in a row (a rewrite that succeeded, BGREWRITEAOF asked while a child runs) end it; Redis 6.2 has
+    no such wait."""
+    config = ServerConfig.load(None, ["--target", TARGET])
+    assert timer_waits(RewriteStats(failures_in_a_row=2), config, 20) == [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]
+    recovered = RewriteStats(failures_in_a_row=3)
+    assert recovered.held_back(config, 0.0)
+    recovered.failures_in_a_row = 0
+    assert not recovered.held_back(config, 1.0) and (recovered.wait_minutes, recovered.retry_at) == (0, 0.0)
+    old = ServerConfig.load(None, ["--target", "redis-6.2"])
+    assert timer_waits(RewriteStats(), old, 20) == []
 
 
 # --- the command -----------------------------------------------------------------------------------------
