@@ -446,7 +446,7 @@ REWRITE_FIELDS = ("aof_last_bgrewrite_status", "aof_rewrites", "aof_rewrites_con
 def rewrite_state(subject: Subject) -> dict[str, object]:
     info = subject.info()
     manifest = subject.dir / "appendonlydir" / "appendonly.aof.manifest"
-    return {**{name: info[name] for name in REWRITE_FIELDS}, "files": subject.files(),
+    return {**{name: info.get(name) for name in REWRITE_FIELDS}, "files": subject.files(),
             "manifest": manifest.read_text() if manifest.exists() else None}
 
 
@@ -1001,3 +1001,23 @@ def test_debug_failpoint_refuses_what_it_does_not_know_so_no_test_runs_without_i
     reply = server.execute(client, [b"DEBUG", b"FAILPOINT", *(a.encode() for a in args)])
     assert isinstance(reply, Exception) and str(reply).startswith(error)
     assert server.config.failpoints.listing() == []
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-8.2", "valkey-9.1"])
+def test_a_rewrite_child_that_cannot_write_its_base_is_handled_as_each_target_handles_it(target):
+    with redis_on_a_full_disk("--appendonly", "yes", target=target) as real:
+        theirs = rewrite_child_on_a_full_disk(real)
+    with serve_with_failpoint("rewrite-child error ENOSPC", "--appendonly", "yes", target=target) as served:
+        ours = rewrite_child_on_a_full_disk(served)
+    assert theirs["aof_last_bgrewrite_status"] == "err" and theirs["set"] == b"OK"
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("target", ["redis-8.2", "valkey-9.1"])
+def test_turning_aof_on_is_held_back_after_three_failed_first_rewrites_as_each_target_does(target):
+    with redis_on_a_full_disk(target=target) as real:
+        theirs = aof_turned_on_while_the_disk_fills(real)
+    with serve_with_failpoint("rewrite-child error ENOSPC", target=target) as served:
+        ours = aof_turned_on_while_the_disk_fills(served)
+    assert theirs["aof_rewrites_consecutive_failures"] == "3" and theirs["after"]["aof_last_bgrewrite_status"] == "ok"
+    assert ours == theirs
