@@ -834,7 +834,8 @@ def failing_background_fsync(subject: Subject) -> dict[str, object]:
     written: writes stay refused until a read expires a key lazily (its DEL is appended), the next fsync then
     succeeds and writes are accepted."""
     subject.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
-    subject.call("SET", "gone", "1", "PX", "1")
+    subject.call("SET", "gone", "1", "PX", "1")  # fsync'd before its reply (always): no fsync pending
+    subject.call("CONFIG", "SET", "appendfsync", "everysec")
     start = len(subject.log())
     subject.break_disk()
     seen: dict[str, object] = {"set": subject.call("SET", "a", "1")}
@@ -854,7 +855,7 @@ def failing_background_fsync(subject: Subject) -> dict[str, object]:
 
 
 def test_a_failed_background_fsync_refuses_the_very_next_write_until_a_later_fsync_succeeds():
-    options = ("--appendonly", "yes", "--appendfsync", "everysec")
+    options = ("--appendonly", "yes", "--appendfsync", "always")  # everysec once the disk fails
     with redis_whose_fsyncs_fail(*options) as real:
         theirs = failing_background_fsync(real)
     with serve_with_failpoint("fsync error EIO", *options) as served:
