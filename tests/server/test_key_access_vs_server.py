@@ -210,13 +210,15 @@ def test_idle_time_grows_and_only_an_access_resets_it(pair):
 
 
 def test_object_freq_and_idletime_answer_only_under_their_policy(pair):
-    same(pair, "FLUSHALL", "SET k v")
+    """k is written under an LFU policy with no decay: its counter does not depend on when each server is asked
+    (written under an LRU one, its FREQ would read the LRU clock's low bits, one apart across a second's end)."""
+    same(pair, "FLUSHALL", "CONFIG SET lfu-decay-time 0 maxmemory-policy allkeys-lfu", "SET k v")
     for policy in ("noeviction", "allkeys-lru", "volatile-lru", "allkeys-random", "volatile-ttl", "allkeys-lfu",
                    "volatile-lfu"):
         same(pair, f"CONFIG SET maxmemory-policy {policy}", "OBJECT FREQ k", "OBJECT FREQ nokey",
              "OBJECT IDLETIME nokey")
     same(pair, "OBJECT IDLETIME k", "CONFIG SET maxmemory-policy allkeys-lfu", "SET n v", "OBJECT FREQ n", "GET n",
-         "OBJECT FREQ n")
+         "OBJECT FREQ n", "CONFIG SET lfu-decay-time 1")
 
 
 def test_a_new_value_keeps_the_lfu_counter_of_the_one_it_replaces(pair):
