@@ -32,12 +32,16 @@ NEEDS_THE_SCRIPTING_ACCELERATOR = ("minus_zero_as_command_argument_keeps_its_sig
                                    "a_coroutine_gets_the_error_of_redis_call_as_raised")
 
 
+def scripting_accelerated() -> bool:
+    from rdbtools.formats import accelerated
+
+    return accelerated("Binding", "rdbtools.server._luacall") is not None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Without the accelerator (RDBTOOL_PURE_PYTHON=1, or no C compiler at install) those cases are expected to
     differ, strictly: the day the pure path answers as Redis, they fail until this list is emptied."""
-    from rdbtools.formats import accelerated
-
-    if accelerated("Binding", "rdbtools.server._luacall") is not None:
+    if scripting_accelerated():
         return
     for item in items:
         if any(name in item.nodeid for name in NEEDS_THE_SCRIPTING_ACCELERATOR):
