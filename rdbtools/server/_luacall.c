@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <dlfcn.h>
 #include <limits.h>
 #include <stddef.h>
@@ -25,11 +26,11 @@ typedef int (*lua_CFunction)(lua_State *);
 /* Lua 5.1's ABI (lua.h): pseudo-indices and type tags */
 #define REGISTRY (-10000)
 #define UPVALUE(i) (-10002 - (i))
-#define T_NIL 0
-#define T_BOOLEAN 1
-#define T_NUMBER 3
-#define T_STRING 4
-#define T_TABLE 5
+#define LUA_TNIL 0
+#define LUA_TBOOLEAN 1
+#define LUA_TNUMBER 3
+#define LUA_TSTRING 4
+#define LUA_TTABLE 5
 /* how deep a command's reply is converted here; deeper ones are left to the Python twin */
 #define DEPTH 64
 
@@ -94,8 +95,22 @@ typedef struct {
     PyObject *resp3;    /* Scripting._resp3(): whether the run's calls get RESP3 replies */
     PyObject *taken;    /* the list `take` appends a Lua value to, converted by lupa */
     PyObject *lua_raise, *status, *set_reply, *null_array;
+    /* redis.call's checks decided here (call_directly): the verdicts Scripting._verdict caches by the
+     * spelling of a command's name, Scripting._failed_call, the server whose _call runs the command, the
+     * scripts' client, CommandError and OK */
+    PyObject *verdicts, *failed_call, *server, *client, *command_error, *ok;
+    PyObject *run;  /* the Run of the script running (NULL between runs) */
+    int mode;       /* what the run lets call_directly decide: CHECKS_* */
+    int dirty;      /* the run is known to have written (Run.dirty set) */
     int converted, take, handler, globals, kept; /* registry references */
 } Binding;
+
+/* What the run lets call_directly decide (Scripting._invoke says, from what it knows once per run):
+ * nothing (its calls are checked in Python: a gated client, MONITOR, tracking, replication modes),
+ * reads only (a read-only script: its writes are refused in Python), or reads and writes. */
+enum { CHECKS_IN_PYTHON = 0, CHECKS_READS = 1, CHECKS_ALL = 2 };
+
+static PyObject *str_call, *str_failed_calls, *str_dirty; /* interned names (made once) */
 
 static Binding *binding_to_attach; /* made by Python, attached by lua_env.lua's rdbtool_lua_bind */
 
@@ -105,13 +120,13 @@ static Binding *binding_to_attach; /* made by Python, attached by lua_env.lua's 
  * *strings stays true while every argument is a string. */
 static PyObject *argument(lua_State *L, int index, int *strings) {
     int type = lua.type(L, index);
-    if (type == T_STRING) {
+    if (type == LUA_TSTRING) {
         size_t size;
         const char *text = lua.tolstring(L, index, &size);
         return PyBytes_FromStringAndSize(text, (Py_ssize_t)size);
     }
     *strings = 0;
-    if (type == T_NUMBER) return PyFloat_FromDouble(lua.tonumber(L, index));
+    if (type == LUA_TNUMBER) return PyFloat_FromDouble(lua.tonumber(L, index));
     Py_RETURN_NONE;
 }
 
@@ -255,6 +270,38 @@ static int push_python_error(Binding *b, lua_State *L, int protected) {
     return result;
 }
 
+/* redis.call's common call decided without Python's checks (Scripting._execute's twin for the run's
+ * mode): a command whose verdict is cached, with its arity, that the script may call. 1 with the reply,
+ * 0 when Python decides (nothing run), -1 on an error (a LuaRaise for a command's error reply). */
+static int call_directly(Binding *b, PyObject *args, PyObject **reply) {
+    Py_ssize_t count = PyList_GET_SIZE(args);
+    if (b->mode == CHECKS_IN_PYTHON || count == 0) return 0;
+    PyObject *verdict = PyDict_GetItemWithError(b->verdicts, PyList_GET_ITEM(args, 0));
+    if (verdict == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(verdict) || PyTuple_GET_SIZE(verdict) != 5) return 0;
+    PyObject *spec = PyTuple_GET_ITEM(verdict, 0);
+    int writes = PyTuple_GET_ITEM(verdict, 2) == Py_True, write = PyTuple_GET_ITEM(verdict, 3) == Py_True;
+    long arity = PyLong_AsLong(PyTuple_GET_ITEM(verdict, 4));
+    if (arity == -1 && PyErr_Occurred()) return -1;
+    if (PyTuple_GET_ITEM(verdict, 1) != Py_None || (arity > 0 && count != arity) || count < -arity) return 0;
+    if (writes && b->mode != CHECKS_ALL) return 0;
+    if (write && !b->dirty) { /* (as Redis marks a run dirty once a write passed its checks) */
+        if (PyObject_SetAttr(b->run, str_dirty, Py_True) < 0) return -1;
+        b->dirty = 1;
+    }
+    PyObject *failures = PyObject_GetAttr(spec, str_failed_calls);
+    if (failures == NULL) return -1;
+    PyObject *stack[] = {b->server, b->client, args, spec};
+    *reply = PyObject_VectorcallMethod(str_call, stack, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (*reply != NULL && *reply != b->ok && PyObject_TypeCheck(*reply, (PyTypeObject *)b->command_error)) {
+        PyObject *raised = PyObject_CallFunctionObjArgs(b->failed_call, spec, failures, *reply, NULL);
+        Py_XDECREF(raised); /* (it raises: its LuaRaise is what redis.call raises) */
+        Py_CLEAR(*reply);
+    }
+    Py_DECREF(failures);
+    return *reply == NULL ? -1 : 1;
+}
+
 /* The call with the GIL held: the count of values pushed, or -1 with the error to raise on top. The
  * frame is emptied once the arguments are Python's (the Python side may call into Lua through lupa,
  * which empties it). */
@@ -275,7 +322,9 @@ static int call_python(Binding *b, lua_State *L, int protected) {
         PyList_SET_ITEM(args, i, item);
     }
     lua.settop(L, 0);
-    PyObject *reply = PyObject_CallOneArg(strings ? b->execute : b->execute_any, args);
+    PyObject *reply = NULL;
+    int direct = strings ? call_directly(b, args, &reply) : 0;
+    if (direct == 0) reply = PyObject_CallOneArg(strings ? b->execute : b->execute_any, args);
     Py_DECREF(args);
     if (reply == NULL) return push_python_error(b, L, protected);
     int resp3 = -1;
@@ -340,17 +389,17 @@ static int lua_bind_run(lua_State *L) {
  * functions and userdata through `take`, lupa's own conversion). */
 static PyObject *python_value(Binding *b, lua_State *L, int index) {
     switch (lua.type(L, index)) {
-    case T_NIL:
+    case LUA_TNIL:
         Py_RETURN_NONE;
-    case T_BOOLEAN:
+    case LUA_TBOOLEAN:
         return PyBool_FromLong(lua.toboolean(L, index));
-    case T_NUMBER: {
+    case LUA_TNUMBER: {
         double number = lua.tonumber(L, index);
         if (number >= -9223372036854775808.0 && number < 9223372036854775808.0 && (double)(long long)number == number)
             return PyLong_FromLongLong((long long)number);
         return PyFloat_FromDouble(number);
     }
-    case T_STRING: {
+    case LUA_TSTRING: {
         size_t size;
         const char *text = lua.tolstring(L, index, &size);
         return PyBytes_FromStringAndSize(text, (Py_ssize_t)size);
@@ -382,7 +431,7 @@ static PyObject *python_value(Binding *b, lua_State *L, int index) {
 static const char *string_field(lua_State *L, int table, const char *key, size_t *size) {
     lua.pushlstring(L, key, strlen(key));
     lua.rawget(L, table);
-    const char *text = lua.type(L, -1) == T_STRING ? lua.tolstring(L, -1, size) : NULL;
+    const char *text = lua.type(L, -1) == LUA_TSTRING ? lua.tolstring(L, -1, size) : NULL;
     return text;
 }
 
@@ -400,7 +449,7 @@ static PyObject *answer(int ok, PyObject *value, PyObject *kind) {
 /* (ok, value, kind) as helpers.run answers: a status or error table told apart here. */
 static PyObject *outcome(Binding *b, lua_State *L, int ok) {
     int result = lua.gettop(L);
-    if (ok && lua.type(L, result) == T_TABLE) {
+    if (ok && lua.type(L, result) == LUA_TTABLE) {
         size_t size;
         const char *text = string_field(L, result, "err", &size);
         if (text != NULL) {
@@ -428,16 +477,18 @@ static int push_strings(lua_State *L, PyObject *const *items, Py_ssize_t count) 
     return 0;
 }
 
-/* Binding.run(number, count, command): the twin of helpers.run for the script kept under number, its
- * keys and arguments those of the command (EVAL or EVALSHA, the script, the key count, then them). */
+/* Binding.run(number, count, command, run, mode): the twin of helpers.run for the script kept under
+ * number, its keys and arguments those of the command (EVAL or EVALSHA, the script, the key count, then
+ * them); run is its Run, mode what its calls' checks call_directly may decide (CHECKS_*). */
 static PyObject *Binding_run(Binding *b, PyObject *const *args, Py_ssize_t nargs) {
     lua_State *L = b->L;
-    if (nargs != 3 || L == NULL || b->kept == 0 || !PyList_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "run(number, count, command) of a bound state");
+    if (nargs != 5 || L == NULL || b->kept == 0 || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "run(number, count, command, run, mode) of a bound state");
         return NULL;
     }
     long number = PyLong_AsLong(args[0]);
     Py_ssize_t count = PyLong_AsSsize_t(args[1]);
+    long mode = PyLong_AsLong(args[4]);
     if (PyErr_Occurred()) return NULL;
     Py_ssize_t total = PyList_GET_SIZE(args[2]) - 3;
     PyObject *const *items = PySequence_Fast_ITEMS(args[2]) + 3;
@@ -456,28 +507,39 @@ static PyObject *Binding_run(Binding *b, PyObject *const *args, Py_ssize_t nargs
     lua.settop(L, top + 1);
     lua.rawgeti(L, REGISTRY, b->kept);
     lua.rawgeti(L, top + 2, (int)number);
+    Py_INCREF(args[3]);
+    Py_XSETREF(b->run, args[3]);
+    b->mode = mode == CHECKS_READS || mode == CHECKS_ALL ? (int)mode : CHECKS_IN_PYTHON;
+    b->dirty = 0;
     /* (the GIL is kept: the script's calls need it, and Python code they run lets other threads in) */
-    answer = outcome(b, L, lua.pcall(L, 0, 1, top + 1) == 0);
+    int ok = lua.pcall(L, 0, 1, top + 1) == 0;
+    b->mode = CHECKS_IN_PYTHON;
+    Py_CLEAR(b->run);
+    answer = outcome(b, L, ok);
 done:
     lua.settop(L, top);
     return answer;
 }
 
 /* Binding(lua_module_path, execute, execute_any, convert, resp3, taken, LuaRaise, Status, SetReply,
- * NULL_ARRAY) */
+ * NULL_ARRAY, verdicts, failed_call, server, client, CommandError, OK) */
 static PyObject *Binding_new(PyTypeObject *type, PyObject *args, PyObject *Py_UNUSED(kwargs)) {
     const char *path;
     PyObject *execute, *execute_any, *convert, *resp3, *taken, *lua_raise, *status, *set_reply, *null_array;
-    if (!PyArg_ParseTuple(args, "sOOOOO!O!O!O!O:Binding", &path, &execute, &execute_any, &convert, &resp3,
+    PyObject *verdicts, *failed_call, *server, *client, *command_error, *ok;
+    if (!PyArg_ParseTuple(args, "sOOOOO!O!O!O!OO!OOOO!O:Binding", &path, &execute, &execute_any, &convert, &resp3,
                           &PyList_Type, &taken, &PyType_Type, &lua_raise, &PyType_Type, &status, &PyType_Type,
-                          &set_reply, &null_array))
+                          &set_reply, &null_array, &PyDict_Type, &verdicts, &failed_call, &server, &client,
+                          &PyType_Type, &command_error, &ok))
         return NULL;
     if (resolve_lua(path) < 0) return NULL;
     Binding *b = (Binding *)type->tp_alloc(type, 0);
     if (b == NULL) return NULL;
-    PyObject **slots[] = {&b->execute, &b->execute_any, &b->convert, &b->resp3, &b->taken, &b->lua_raise, &b->status, &b->set_reply,
-                          &b->null_array};
-    PyObject *values[] = {execute, execute_any, convert, resp3, taken, lua_raise, status, set_reply, null_array};
+    PyObject **slots[] = {&b->execute, &b->execute_any, &b->convert, &b->resp3, &b->taken, &b->lua_raise,
+                          &b->status, &b->set_reply, &b->null_array, &b->verdicts, &b->failed_call, &b->server,
+                          &b->client, &b->command_error, &b->ok};
+    PyObject *values[] = {execute, execute_any, convert, resp3, taken, lua_raise, status, set_reply, null_array,
+                          verdicts, failed_call, server, client, command_error, ok};
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
         Py_INCREF(values[i]);
         *slots[i] = values[i];
@@ -496,6 +558,13 @@ static int Binding_traverse(Binding *b, visitproc visit, void *arg) {
     Py_VISIT(b->status);
     Py_VISIT(b->set_reply);
     Py_VISIT(b->null_array);
+    Py_VISIT(b->verdicts);
+    Py_VISIT(b->failed_call);
+    Py_VISIT(b->server);
+    Py_VISIT(b->client);
+    Py_VISIT(b->command_error);
+    Py_VISIT(b->ok);
+    Py_VISIT(b->run);
     return 0;
 }
 
@@ -509,6 +578,13 @@ static int Binding_clear(Binding *b) {
     Py_CLEAR(b->status);
     Py_CLEAR(b->set_reply);
     Py_CLEAR(b->null_array);
+    Py_CLEAR(b->verdicts);
+    Py_CLEAR(b->failed_call);
+    Py_CLEAR(b->server);
+    Py_CLEAR(b->client);
+    Py_CLEAR(b->command_error);
+    Py_CLEAR(b->ok);
+    Py_CLEAR(b->run);
     return 0;
 }
 
@@ -521,8 +597,14 @@ static void Binding_dealloc(Binding *b) {
 
 static PyMethodDef Binding_methods[] = {
     {"run", (PyCFunction)(void (*)(void))Binding_run, METH_FASTCALL,
-     "run(number, count, command): (ok, value, kind) of the script kept under number"},
+     "run(number, count, command, run, mode): (ok, value, kind) of the script kept under number"},
     {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef Binding_members[] = {
+    {"mode", T_INT, offsetof(Binding, mode), 0,
+     "what the running script's calls let C decide of their checks (0: nothing, from now on)"},
+    {NULL, 0, 0, 0, NULL},
 };
 
 static PyTypeObject BindingType = {
@@ -535,6 +617,7 @@ static PyTypeObject BindingType = {
     .tp_traverse = (traverseproc)Binding_traverse,
     .tp_clear = (inquiry)Binding_clear,
     .tp_methods = Binding_methods,
+    .tp_members = Binding_members,
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "rdbtools.server._luacall",
@@ -546,6 +629,10 @@ PyMODINIT_FUNC PyInit__luacall(void) {
     kind_err = PyBytes_FromString("err");
     kind_counted = PyBytes_FromString("counted");
     if (kind_ok == NULL || kind_err == NULL || kind_counted == NULL) return NULL;
+    str_call = PyUnicode_InternFromString("_call");
+    str_failed_calls = PyUnicode_InternFromString("failed_calls");
+    str_dirty = PyUnicode_InternFromString("dirty");
+    if (str_call == NULL || str_failed_calls == NULL || str_dirty == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&BindingType);

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import lupa.lua51 as lua51
 
@@ -60,6 +60,13 @@ _SPELLINGS_CACHED = 4096
 #: how deep a script's reply may nest before it is cut with Redis's "reached lua stack limit" (Redis cuts
 #: at its Lua stack's 8000 slots, about 7995 arrays deep; serve sooner, within Python's recursion limit)
 _REPLY_DEPTH = 200  # verdicts of redis.call's names as scripts spell them (bounded)
+
+
+#: what redis.call's checks decide of a command once (Scripting._verdict)
+Verdict = tuple[Spec, str | None, bool, bool, int]
+#: what the accelerator's redis.call may decide of a run's calls itself, the rest left to Scripting._execute:
+#: nothing, reads only (a read-only run: its writes are refused in Python), reads and writes
+CHECKS_IN_PYTHON, CHECKS_READS, CHECKS_ALL = 0, 1, 2
 
 
 @dataclass
@@ -129,11 +136,16 @@ class Scripting:
         self.caller = self.client
         self.random = Lrand48()
         #: what redis.call's checks decide for a command, by its name as scripts spell it: (its record, the
-        #: refusal of a command scripts may not call, whether it writes or may replicate, whether it writes)
-        self._verdicts: dict[bytes, tuple[Spec, str | None, bool, bool]] = {}
+        #: refusal of a command scripts may not call, whether it writes or may replicate, whether it writes,
+        #: its arity) (the accelerator reads them too)
+        self._verdicts: dict[bytes, Verdict] = {}
         #: the compiled redis.call, redis.pcall and runs (_luacall.c), when built and not switched off
         self._binding_type = accelerated("Binding", "rdbtools.server._luacall")
         self._start()
+        for name, read_only in ((b"evalsha", False), (b"evalsha_ro", True)):
+            spec = server.catalog.get(name)
+            if spec is not None:  # (EVALSHA_RO: Redis 7.0+)
+                spec.handler = self._by_sha(read_only)
 
     def _start(self) -> None:
         """A fresh Lua state (start-up and SCRIPT FLUSH)."""
@@ -172,6 +184,9 @@ class Scripting:
         self._log_level_error = ("ERR Invalid log level." if target.valkey_server or target.version >= (7, 4)
                                  else "ERR Invalid debug level.")
         self._say, self._valkey_9 = dialect.say, dialect.valkey_9
+        #: a run starts as eval starts it, without its dialect's steps (6.2 reseeds math.random, and may
+        #: replicate whole scripts)
+        self._plain_runs = not (dialect.reseeds or dialect.redis62)
         self._libraries_seen.clear()
         self.functions.clear()
 
@@ -184,7 +199,8 @@ class Scripting:
         self._converted: list = []  # a reply _convert made Lua's, until the accelerator takes it
         self._taken: list = []  # a Lua value lupa made Python's for the accelerator
         binding = binding_type(lua51.__file__, self._execute, self._execute_any, self._convert, self._resp3,
-                               self._taken, LuaRaise, Status, SetReply, NULL_ARRAY)
+                               self._taken, LuaRaise, Status, SetReply, NULL_ARRAY, self._verdicts, self._failed_call,
+                               self.server, self.client, CommandError, OK)
         py[b"accelerator"] = importlib.import_module(binding_type.__module__).__file__.encode()  # type: ignore[union-attr]
         py[b"converted"], py[b"take"] = self._converted.pop, self._taken.append
         return binding
@@ -215,6 +231,20 @@ class Scripting:
         if self._dialect.redis62 and self.server.config.kept.get("lua-replicate-commands") == "no":
             return self._whole_script(client, run, script, count, args)
         return self._invoke(client, run, self._run, script.function, count, args)
+
+    def _by_sha(self, read_only: bool) -> Callable[[Client, list[bytes]], object]:
+        """EVALSHA's (or EVALSHA_RO's) handler, in place of the table's once scripting started (the dispatch
+        a call less): a cached script without flags, its key count as clients send it and no MONITOR, runs
+        at once (what eval would check of it is then decided); any other, through eval."""
+        scripts, monitors = self.scripts, self.server.subscribers.monitors
+
+        def evalsha(client: Client, args: list[bytes]) -> object:
+            script, count = scripts.get(args[1]), _SMALL_COUNTS.get(args[2])
+            if (script is None or script.flags is not None or count is None or count > len(args) - 3 or monitors
+                    or not self._plain_runs):
+                return self.eval(client, args, by_sha=True, read_only=read_only)
+            return self._invoke(client, Run(script.name, read_only), self._run, script.function, count, args)
+        return evalsha
 
     def replicate_always(self, value: bytes) -> bool:
         """DEBUG lua-always-replicate-commands <n> (Redis 6.2 only): lua-replicate-commands, no (scripts
@@ -426,8 +456,10 @@ class Scripting:
             run.started = time.monotonic()
         if caller.tracking is not None and not caller.tracking.bcast:
             run.caller, run.call = caller, args
+        checks = (CHECKS_IN_PYTHON if client.gated or run.call is not None or server.subscribers.monitors
+                  or not run.effects or not run.repl & 1 else CHECKS_READS if run.read_only else CHECKS_ALL)
         try:
-            ok, value, kind = runner(function, count, args)
+            ok, value, kind = runner(function, count, args, run, checks)
         finally:
             self.run, engine.scripted, server.in_transaction = None, False, was_in_transaction
             if run.resp != 2:  # redis.setresp changed it: the next run starts in RESP2
@@ -506,9 +538,8 @@ class Scripting:
         verdict = self._verdicts.get(args[0]) or self._verdict(args)
         if verdict is None:
             raise self._refusal(self._unknown(args))
-        spec, refusal, writes, write = verdict
+        spec, refusal, writes, write, arity = verdict
         dirty = run.dirty  # before this call (Redis marks a run dirty once a write passed its checks)
-        arity = spec.arity
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
             raise self._refusal("ERR Wrong number of args calling Redis command from script")
         if refusal is not None:
@@ -542,10 +573,16 @@ class Scripting:
         if not run.effects and "sort_for_script" in spec.flags and reply.__class__ is list:
             reply = sorted(reply)  # (luaSortArray: the same order on replicas; a RESP3 set stays a set)
         if isinstance(reply, CommandError):
-            if spec.failed_calls != failures:  # counted in errorstats: the script's EVAL fails if it answers an error
-                run.failed = True
-            raise self._dialect.command_error(_error_table_text(str(reply)))
+            self._failed_call(spec, failures, reply)
         return reply
+
+    def _failed_call(self, spec: Spec, failures: int, reply: CommandError) -> NoReturn:
+        """A command redis.call ran answered an error: raised into the script (the accelerator's calls end
+        here too), the run marked failed when the command counted it (its EVAL then fails if it answers an
+        error)."""
+        if spec.failed_calls != failures:
+            self.run.failed = True  # type: ignore[union-attr]  # (a script runs)
+        raise self._dialect.command_error(_error_table_text(str(reply)))
 
     def _convert(self, reply) -> None:
         """A reply the accelerator leaves to Python, made Lua's for it to fetch (``converted``)."""
@@ -603,7 +640,7 @@ class Scripting:
             return str(unknown_subcommand(args))
         return "ERR Unknown Redis command called from script"
 
-    def _verdict(self, args: list[bytes]) -> tuple[Spec, str | None, bool, bool] | None:
+    def _verdict(self, args: list[bytes]) -> Verdict | None:
         """What redis.call checks of a command's flags, worked out from its record once per spelling of
         its name (a container's, whose subcommand decides, every time)."""
         spec = self.server.resolve(args)
@@ -612,7 +649,7 @@ class Scripting:
         flags = spec.flags
         refusal = (f"ERR This {'Valkey' if self._valkey_9 else 'Redis'} command is not allowed from script"
                    if "noscript" in flags else None)
-        verdict = (spec, refusal, "write" in flags or spec.name in _MAY_REPLICATE, "write" in flags)
+        verdict = (spec, refusal, "write" in flags or spec.name in _MAY_REPLICATE, "write" in flags, spec.arity)
         if spec.subcommands is None and b"|" not in spec.name and len(self._verdicts) < _SPELLINGS_CACHED:
             self._verdicts[args[0]] = verdict
         return verdict
@@ -781,6 +818,7 @@ class Scripting:
             raise self._dialect.error("ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or "
                                       "REPL_NONE.")
         self.run.repl = flags
+        self._checks_in_python()
 
     def _acl_check_cmd(self, *args) -> bool:
         if self.run is None:
@@ -822,6 +860,12 @@ class Scripting:
             return self._table({field: args[0]})
         return helper
 
+    def _checks_in_python(self) -> None:
+        """The run's replication changed: its calls' checks are all Python's from now on (the accelerator's
+        are decided once per run)."""
+        if self._binding is not None:
+            self._binding.mode = CHECKS_IN_PYTHON
+
     def _replicate_commands(self) -> bool:
         """redis.replicate_commands in 6.2: effects replication, refused (false) once the script wrote; the
         generator reseeded, as it may then differ between runs."""
@@ -829,6 +873,7 @@ class Scripting:
             return False
         if self.run is not None:
             self.run.effects, self.run.repl = True, 3
+            self._checks_in_python()
         self.random.seed(random.getrandbits(31))
         return True
 
@@ -997,9 +1042,10 @@ def _same(value: object) -> object:
 
 
 def _through_lupa(helper):
-    """A run's helper of lua_env.lua as _invoke calls runners: (function, count, the command's arguments)
-    (the accelerator's run reads them from the command itself: a slice and a tuple less per run)."""
-    def run(function, count: int, args: list[bytes]):
+    """A run's helper of lua_env.lua as _invoke calls runners: (function, count, the command's arguments,
+    the Run, what the accelerator may check itself) (the accelerator's run reads the keys and arguments
+    from the command itself: a slice and a tuple less per run)."""
+    def run(function, count: int, args: list[bytes], _run: Run, _checks: int):
         return helper(function, count, *args[3:])
     return run
 
