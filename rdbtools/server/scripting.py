@@ -537,28 +537,29 @@ class Scripting:
             raise self._refusal("ERR Please specify at least one argument for this redis lib call")
         verdict = self._verdicts.get(args[0]) or self._verdict(args)
         if verdict is None:
-            raise self._refusal(self._unknown(args))
+            raise self._rejected(run, None, self._unknown(args))
         spec, refusal, writes, write, arity = verdict
         dirty = run.dirty  # before this call (Redis marks a run dirty once a write passed its checks)
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
-            raise self._refusal("ERR Wrong number of args calling Redis command from script")
+            raise self._rejected(run, spec, "ERR Wrong number of args calling Redis command from script")
         if refusal is not None:
-            raise self._refusal(refusal)
+            raise self._rejected(run, spec, refusal)
         if not run.effects:
             self._check_whole_script(run, spec)
         if writes:
             if run.read_only:
-                raise self._refusal("ERR Write commands are not allowed from read-only scripts.")
+                raise self._rejected(run, spec, "ERR Write commands are not allowed from read-only scripts.")
             if write:
                 run.dirty = True
         server, client = self.server, self.client
         if client.gated:  # (every client is while maxmemory is set)
             denied = server.acl.script_denial(client, self.caller, spec, args)
             if denied is not None:
-                raise self._refusal(denied)
+                raise self._rejected(run, spec, denied)
             memory = server.engine.memory
+            # the first write of a script started out of memory (scriptVerifyOOM)
             if memory.limit and memory.out_of_memory and not (run.allow_oom or dirty) and "denyoom" in spec.flags:
-                raise self._refusal(OOM)  # the first write of a script started out of memory (scriptVerifyOOM)
+                raise self._rejected(run, spec, OOM)
         unit = server.unit
         mark, failures = len(unit), spec.failed_calls
         reply = server._call(client, args, spec)
@@ -606,6 +607,17 @@ class Scripting:
             return self._call(*arguments)
         except LuaRaise as error:
             return self._table({b"err": error.text, b"ignore_error_stats_update": True})
+
+    def _rejected(self, run: Run, spec: Spec | None, text: str) -> LuaRaise:
+        """A call redis.call's checks refused once it named a command: from Redis 7.0 (scriptCall) an error
+        reply in errorstats and a rejected call of the command, so that the run's EVAL fails if it answers
+        an error; 6.2 counts neither."""
+        if not self._dialect.redis62:
+            self.server.count_error(CommandError(text))
+            if spec is not None:
+                spec.rejected_calls += 1
+            run.failed = True
+        return self._refusal(text)
 
     def _refusal(self, text: str) -> LuaRaise:
         """An error of redis.call (a table with its err field, as Redis raises it)."""

@@ -6,6 +6,8 @@ register_script work."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 import socket
 import time
 
@@ -421,6 +423,61 @@ _lua_value = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=4).map
 def test_random_return_values_convert_as_in_redis(pair, protocol, value, resp3_inside):
     script = ("redis.setresp(3) " if resp3_inside else "") + f"return {value}"
     assert_same_replies(pair, [_eval(script)], protocol)
+
+
+# --- redis.call's checks and the accounting of its errors ---------------------------------------------
+
+#: calls a script makes of key k (a string, a number or nothing): reads, writes, errors of the command,
+#: refusals of redis.call (arity, unknown, not allowed from scripts, read-only scripts), replication modes
+_SCRIPT_CALLS = st.sampled_from([
+    "redis.call('set', KEYS[1], ARGV[1])", "redis.call('get', KEYS[1])", "redis.call('incr', KEYS[1])",
+    "redis.pcall('incr', KEYS[1])", "redis.call('lpush', KEYS[1], 'x')", "redis.call('del', KEYS[1])",
+    "redis.call('set', KEYS[1])", "redis.call('nosuch')", "redis.call('multi')", "redis.pcall('publish', 'c', 'm')",
+    "redis.set_repl(redis.REPL_NONE)", "redis.call('SET', KEYS[1], ARGV[1])", "redis.pcall('get', KEYS[1], 'x')",
+])
+_SCRIPT_RUNS = st.lists(st.tuples(st.sampled_from(["EVALSHA", "EVALSHA_RO", "EVAL", "EVAL_RO"]),
+                                  st.sampled_from(["", "#!lua\n", "#!lua flags=no-writes\n"]),
+                                  st.lists(_SCRIPT_CALLS, min_size=1, max_size=3), st.sampled_from(["1", "v"])),
+                        min_size=1, max_size=6)
+_TIMES = re.compile(rb"usec=\d+,usec_per_call=[\d.]+,")
+
+
+def scripts_calling(runs: list[tuple[str, str, list[str], str]]) -> list[list[str]]:
+    """The commands of runs of scripts with key k (a script for EVALSHA loaded first), then what INFO counts
+    of them (errors by code, each command's calls, refusals and failures)."""
+    commands = [["CONFIG", "RESETSTAT"]]
+    for command, shebang, calls, argument in runs:
+        body = shebang + "local r = nil " + " ".join(f"r = {call}" for call in calls) + " return r"
+        if command.startswith("EVALSHA"):
+            commands.append(["SCRIPT", "LOAD", body])
+            body = hashlib.sha1(body.encode()).hexdigest()
+        commands.append([command, body, "1", "k", argument])
+    return [*commands, ["INFO", "errorstats"], ["INFO", "commandstats"]]
+
+
+def counted(info: bytes) -> list[bytes]:
+    """INFO's lines without commandstats' times (they differ from run to run), in an order of their own
+    (Redis lists commands in its table's)."""
+    return sorted(_TIMES.sub(b"", info).split(b"\r\n")[1:])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(runs=_SCRIPT_RUNS)
+@example(runs=[("EVALSHA", "", ["redis.call('set', KEYS[1], ARGV[1])"], "v"),
+               ("EVALSHA_RO", "", ["redis.call('set', KEYS[1], ARGV[1])"], "v"),
+               ("EVALSHA", "#!lua flags=no-writes\n", ["redis.call('get', KEYS[1])"], "1")])
+@example(runs=[("EVALSHA", "", ["redis.call('set', KEYS[1], ARGV[1])", "redis.call('incr', KEYS[1])"], "v"),
+               ("EVALSHA", "", ["redis.pcall('incr', KEYS[1])"], "v"),
+               ("EVALSHA", "", ["redis.call('set', KEYS[1])", "redis.call('nosuch')"], "1")])
+@example(runs=[("EVALSHA", "", ["redis.set_repl(redis.REPL_NONE)", "redis.call('set', KEYS[1], ARGV[1])"], "1"),
+               ("EVALSHA_RO", "", ["redis.pcall('publish', 'c', 'm')", "redis.call('multi')"], "1")])
+def test_calls_of_scripts_are_checked_and_counted_as_in_redis(pair, runs):
+    """What redis.call lets a script call, and what INFO errorstats and commandstats count of the runs."""
+    real, served = pair
+    commands = scripts_calling(runs)
+    theirs, ours = (_replies(server.port, commands, 2) for server in (real, served))
+    assert ours[:-2] == theirs[:-2]
+    assert [counted(info) for info in ours[-2:]] == [counted(info) for info in theirs[-2:]]
 
 
 # --- persistence ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import Server
 from rdbtools.server.protocol import SetReply, encode
-from tests.server.test_scripting import _lua_value
+from tests.server.test_scripting import _SCRIPT_RUNS, _lua_value, counted, scripts_calling
 
 if accelerated("Binding", "rdbtools.server._luacall") is None:
     if os.environ.get("CI"):
@@ -83,6 +83,11 @@ class Twin:
     def eval(self, script: str, keys: tuple[bytes, ...] = (), argv: tuple[bytes, ...] = ()) -> object:
         command = [b"EVAL", script.encode(), b"%d" % len(keys), *keys, *argv]
         return _comparable(self.server.execute(self.client, command))
+
+    def send(self, commands: list[list[str]]) -> list[object]:
+        """The replies to commands, INFO's (the last two) as counted() reads them."""
+        replies = [self.server.execute(self.client, [a.encode() for a in args]) for args in commands]
+        return [*map(_comparable, replies[:-2]), *(counted(encode(info, False)) for info in replies[-2:])]
 
 
 def _comparable(reply: object) -> tuple[bytes, bytes]:
@@ -190,3 +195,17 @@ def test_what_a_script_returns_or_raises_is_answered_alike(twins, value, ending,
         twin.reply = OK
     accelerated_answer, pure_answer = _both(twins, ending.replace("{value}", value), keys, argv)
     assert accelerated_answer == pure_answer
+
+
+# --- redis.call's checks (decided in C for a run's common calls) and what INFO counts of them ----------
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(runs=_SCRIPT_RUNS)
+@example(runs=[("EVALSHA", "", ["redis.call('set', KEYS[1], ARGV[1])", "redis.call('incr', KEYS[1])"], "v"),
+               ("EVALSHA_RO", "", ["redis.call('get', KEYS[1])", "redis.call('del', KEYS[1])"], "1")])
+@example(runs=[("EVALSHA", "#!lua flags=no-writes\n", ["redis.pcall('incr', KEYS[1])", "redis.call('set', KEYS[1])"],
+                "1"), ("EVALSHA", "", ["redis.set_repl(redis.REPL_NONE)", "redis.call('SET', KEYS[1], ARGV[1])"], "v")])
+def test_calls_are_checked_and_counted_alike(twins, runs):
+    accelerated_twin, pure_twin = twins
+    commands = scripts_calling(runs)
+    assert accelerated_twin.send(commands) == pure_twin.send(commands)
