@@ -100,6 +100,11 @@ typedef struct {
      * scripts' client, CommandError and OK */
     PyObject *verdicts, *failed_call, *server, *client, *command_error, *ok;
     PyObject *run;  /* the Run of the script running (NULL between runs) */
+    /* EVALSHA run here (Binding.evalsha, bound by bind_eval): the Scripting, its scripts by sha, MONITOR's
+     * clients, the engine, the config's values, Run, the Python handlers of EVALSHA and EVALSHA_RO (what
+     * evalsha leaves to them), Scripting._after_busy and _answer, time.monotonic */
+    PyObject *scripting, *scripts, *monitors, *engine, *values, *run_type, *by_sha, *by_sha_ro, *after_busy,
+        *answer, *monotonic;
     int mode;       /* what the run lets call_directly decide: CHECKS_* */
     int dirty;      /* the run is known to have written (Run.dirty set) */
     int converted, take, handler, globals, kept; /* registry references */
@@ -111,6 +116,14 @@ typedef struct {
 enum { CHECKS_IN_PYTHON = 0, CHECKS_READS = 1, CHECKS_ALL = 2 };
 
 static PyObject *str_call, *str_failed_calls, *str_dirty; /* interned names (made once) */
+/* the attributes evalsha reads and sets (interned once, in this order) */
+enum { A_DB, A_USER, A_GATED, A_TRACKING, A_IN_TRANSACTION, A_FLAGS, A_FUNCTION, A_NAME, A_READ_ONLY, A_RUN,
+       A_CALLER, A_SCRIPTED, A_STARTED, A_RESP, A_BUSY, A_THRESHOLD, A_COUNT };
+static const char *const attribute_names[A_COUNT] = {
+    "db", "user", "gated", "tracking", "in_transaction", "flags", "function", "name", "read_only", "run",
+    "caller", "scripted", "started", "resp", "busy", "busy-reply-threshold" /* (a key of the values) */};
+static PyObject *attribute[A_COUNT];
+static PyObject *empty_tuple;
 
 static Binding *binding_to_attach; /* made by Python, attached by lua_env.lua's rdbtool_lua_bind */
 
@@ -477,21 +490,13 @@ static int push_strings(lua_State *L, PyObject *const *items, Py_ssize_t count) 
     return 0;
 }
 
-/* Binding.run(number, count, command, run, mode): the twin of helpers.run for the script kept under
- * number, its keys and arguments those of the command (EVAL or EVALSHA, the script, the key count, then
- * them); run is its Run, mode what its calls' checks call_directly may decide (CHECKS_*). */
-static PyObject *Binding_run(Binding *b, PyObject *const *args, Py_ssize_t nargs) {
+/* The script kept under number run with the keys and arguments of command (EVAL or EVALSHA, the script,
+ * the key count, then them): the twin of helpers.run, with run its Run and mode what its calls' checks
+ * call_directly may decide (CHECKS_*). (ok, value, kind) as helpers.run answers. */
+static PyObject *run_kept(Binding *b, long number, Py_ssize_t count, PyObject *command, PyObject *run, long mode) {
     lua_State *L = b->L;
-    if (nargs != 5 || L == NULL || b->kept == 0 || !PyList_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "run(number, count, command, run, mode) of a bound state");
-        return NULL;
-    }
-    long number = PyLong_AsLong(args[0]);
-    Py_ssize_t count = PyLong_AsSsize_t(args[1]);
-    long mode = PyLong_AsLong(args[4]);
-    if (PyErr_Occurred()) return NULL;
-    Py_ssize_t total = PyList_GET_SIZE(args[2]) - 3;
-    PyObject *const *items = PySequence_Fast_ITEMS(args[2]) + 3;
+    Py_ssize_t total = PyList_GET_SIZE(command) - 3;
+    PyObject *const *items = PySequence_Fast_ITEMS(command) + 3;
     if (count < 0 || count > total || !lua.checkstack(L, 10)) {
         PyErr_SetString(PyExc_ValueError, "a key count beyond the arguments");
         return NULL;
@@ -507,8 +512,8 @@ static PyObject *Binding_run(Binding *b, PyObject *const *args, Py_ssize_t nargs
     lua.settop(L, top + 1);
     lua.rawgeti(L, REGISTRY, b->kept);
     lua.rawgeti(L, top + 2, (int)number);
-    Py_INCREF(args[3]);
-    Py_XSETREF(b->run, args[3]);
+    Py_INCREF(run);
+    Py_XSETREF(b->run, run);
     b->mode = mode == CHECKS_READS || mode == CHECKS_ALL ? (int)mode : CHECKS_IN_PYTHON;
     b->dirty = 0;
     /* (the GIL is kept: the script's calls need it, and Python code they run lets other threads in) */
@@ -519,6 +524,204 @@ static PyObject *Binding_run(Binding *b, PyObject *const *args, Py_ssize_t nargs
 done:
     lua.settop(L, top);
     return answer;
+}
+
+/* Binding.run(number, count, command, run, mode): run_kept for Scripting._invoke. */
+static PyObject *Binding_run(Binding *b, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5 || b->L == NULL || b->kept == 0 || !PyList_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "run(number, count, command, run, mode) of a bound state");
+        return NULL;
+    }
+    long number = PyLong_AsLong(args[0]);
+    Py_ssize_t count = PyLong_AsSsize_t(args[1]);
+    long mode = PyLong_AsLong(args[4]);
+    if (PyErr_Occurred()) return NULL;
+    return run_kept(b, number, count, args[2], args[3], mode);
+}
+
+/* --- EVALSHA ------------------------------------------------------------------------------------------ */
+
+/* A key count as clients send it (decimal digits, no sign nor leading zero, as string2ll reads them) and
+ * at most most; -1 for any other, which Python's eval checks. */
+static long small_count(PyObject *text, Py_ssize_t most) {
+    if (!PyBytes_Check(text)) return -1;
+    Py_ssize_t size = PyBytes_GET_SIZE(text);
+    const char *digits = PyBytes_AS_STRING(text);
+    if (size < 1 || size > 9 || (size > 1 && digits[0] == '0')) return -1;
+    long count = 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        if (digits[i] < '0' || digits[i] > '9') return -1;
+        count = count * 10 + (digits[i] - '0');
+    }
+    return count <= most ? count : -1;
+}
+
+/* obj.<attribute> = value, the value's reference taken over (for a chain of them: -1 once one fails). */
+static int set_taken(PyObject *obj, int name, PyObject *value) {
+    if (value == NULL) return -1;
+    int failed = PyObject_SetAttr(obj, attribute[name], value);
+    Py_DECREF(value);
+    return failed;
+}
+
+/* The state of a run around it, as Scripting._invoke sets it for a caller that does not track keys: its
+ * calls are the caller's (database, user, gate), no command blocks, the busy hook counts from now. */
+static int start_run(Binding *b, PyObject *caller, PyObject *run, int *gated) {
+    static const int mirrored[] = {A_DB, A_USER, A_GATED};
+    for (size_t i = 0; i < sizeof mirrored / sizeof *mirrored; i++) {
+        PyObject *value = PyObject_GetAttr(caller, attribute[mirrored[i]]);
+        if (value != NULL && mirrored[i] == A_GATED) *gated = PyObject_IsTrue(value);
+        if (set_taken(b->client, mirrored[i], value) < 0) return -1;
+    }
+    if (*gated < 0 || PyObject_SetAttr(b->server, attribute[A_IN_TRANSACTION], Py_True) < 0 ||
+        PyObject_SetAttr(b->scripting, attribute[A_RUN], run) < 0 ||
+        PyObject_SetAttr(b->scripting, attribute[A_CALLER], caller) < 0 ||
+        PyObject_SetAttr(b->engine, attribute[A_SCRIPTED], Py_True) < 0)
+        return -1;
+    PyObject *threshold = PyDict_GetItemWithError(b->values, attribute[A_THRESHOLD]); /* (borrowed) */
+    if (threshold != NULL && PyLong_Check(threshold) && Py_SIZE(threshold) > 0)
+        return set_taken(run, A_STARTED, PyObject_CallNoArgs(b->monotonic));
+    return 0;
+}
+
+/* The state of a run put back (the twin of _invoke's `finally`): 0, or -1 with an error set. */
+static int end_run(Binding *b, PyObject *run, PyObject *was_in_transaction) {
+    int failed = PyObject_SetAttr(b->scripting, attribute[A_RUN], Py_None);
+    failed |= PyObject_SetAttr(b->engine, attribute[A_SCRIPTED], Py_False);
+    failed |= PyObject_SetAttr(b->server, attribute[A_IN_TRANSACTION], was_in_transaction);
+    if (failed) return -1;
+    PyObject *resp = PyObject_GetAttr(run, attribute[A_RESP]);
+    if (resp == NULL) return -1;
+    long protocol = PyLong_AsLong(resp);
+    Py_DECREF(resp);
+    if (protocol == -1 && PyErr_Occurred()) return -1;
+    if (protocol != 2 && set_taken(b->client, A_RESP, PyLong_FromLong(2)) < 0) return -1; /* (redis.setresp) */
+    PyObject *busy = PyObject_GetAttr(run, attribute[A_BUSY]);
+    int after = busy != NULL ? PyObject_IsTrue(busy) : -1;
+    Py_XDECREF(busy);
+    if (after <= 0) return after;
+    PyObject *done = PyObject_CallOneArg(b->after_busy, run);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
+}
+
+/* The reply of a run from its outcome: OK for the common status, else Scripting._answer's. */
+static PyObject *reply_of(Binding *b, PyObject *run, PyObject *outcome, PyObject *command) {
+    PyObject *value = PyTuple_GET_ITEM(outcome, 1), *kind = PyTuple_GET_ITEM(outcome, 2);
+    if (kind == kind_ok && PyBytes_GET_SIZE(value) == 2 && memcmp(PyBytes_AS_STRING(value), "OK", 2) == 0) {
+        Py_INCREF(b->ok);
+        return b->ok;
+    }
+    PyObject *stack[] = {run, PyTuple_GET_ITEM(outcome, 0), value, kind, command};
+    return PyObject_Vectorcall(b->answer, stack, 5, NULL);
+}
+
+/* Run(name, read_only) as its __init__ makes it, without the call of a Python function. */
+static PyObject *new_run(Binding *b, PyObject *name, int read_only) {
+    PyTypeObject *type = (PyTypeObject *)b->run_type;
+    PyObject *run = type->tp_new(type, empty_tuple, NULL);
+    if (run == NULL) return NULL;
+    if (PyObject_SetAttr(run, attribute[A_NAME], name) < 0 ||
+        PyObject_SetAttr(run, attribute[A_READ_ONLY], read_only ? Py_True : Py_False) < 0)
+        Py_CLEAR(run);
+    return run;
+}
+
+/* A run of a script found for EVALSHA: the twin of Scripting._invoke for a caller that does not track keys
+ * (no MONITOR, a script without flags). */
+static PyObject *run_found(Binding *b, PyObject *caller, PyObject *command, PyObject *script, long count,
+                           int read_only) {
+    PyObject *function = PyObject_GetAttr(script, attribute[A_FUNCTION]);
+    PyObject *name = function != NULL ? PyObject_GetAttr(script, attribute[A_NAME]) : NULL;
+    long number = function != NULL ? PyLong_AsLong(function) : -1;
+    PyObject *run = name != NULL && !PyErr_Occurred() ? new_run(b, name, read_only) : NULL;
+    Py_XDECREF(function);
+    Py_XDECREF(name);
+    if (run == NULL) return NULL;
+    PyObject *was_in_transaction = PyObject_GetAttr(b->server, attribute[A_IN_TRANSACTION]);
+    if (was_in_transaction == NULL) {
+        Py_DECREF(run);
+        return NULL;
+    }
+    int gated = -1;
+    PyObject *outcome = NULL;
+    if (start_run(b, caller, run, &gated) == 0) {
+        long mode = gated ? CHECKS_IN_PYTHON : read_only ? CHECKS_READS : CHECKS_ALL;
+        outcome = run_kept(b, number, count, command, run, mode);
+    }
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback); /* (put back whatever happened, as a `finally`) */
+    int ended = end_run(b, run, was_in_transaction);
+    Py_DECREF(was_in_transaction);
+    if (type != NULL) {
+        if (ended == 0) {
+            PyErr_Restore(type, value, traceback);
+        } else {
+            Py_DECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(traceback);
+        }
+    }
+    PyObject *reply = outcome != NULL && ended == 0 ? reply_of(b, run, outcome, command) : NULL;
+    Py_XDECREF(outcome);
+    Py_DECREF(run);
+    return reply;
+}
+
+/* Binding.evalsha(client, args) and evalsha_ro: EVALSHA's handler once scripting started. A script cached
+ * under the sha, without flags, its key count as clients send it, for a caller that does not track keys
+ * while no client monitors, runs here; any other call goes to the Python handler (Scripting._by_sha's). */
+static PyObject *evalsha(Binding *b, PyObject *const *argv, Py_ssize_t nargs, int read_only) {
+    PyObject *handler = read_only ? b->by_sha_ro : b->by_sha;
+    if (nargs != 2 || handler == NULL || b->L == NULL || b->kept == 0 || !PyList_Check(argv[1])) {
+        PyErr_SetString(PyExc_TypeError, "evalsha(client, args) of a bound state");
+        return NULL;
+    }
+    PyObject *caller = argv[0], *command = argv[1];
+    Py_ssize_t size = PyList_GET_SIZE(command);
+    if (size < 3 || PyList_GET_SIZE(b->monitors) > 0) return PyObject_Vectorcall(handler, argv, 2, NULL);
+    PyObject *script = PyDict_GetItemWithError(b->scripts, PyList_GET_ITEM(command, 1));
+    long count = small_count(PyList_GET_ITEM(command, 2), size - 3);
+    if (script == NULL && PyErr_Occurred()) return NULL;
+    if (script == NULL || count < 0) return PyObject_Vectorcall(handler, argv, 2, NULL);
+    Py_INCREF(script);
+    PyObject *flags = PyObject_GetAttr(script, attribute[A_FLAGS]);
+    PyObject *tracking = flags != NULL ? PyObject_GetAttr(caller, attribute[A_TRACKING]) : NULL;
+    PyObject *reply = NULL;
+    if (tracking != NULL) {
+        reply = flags == Py_None && tracking == Py_None ? run_found(b, caller, command, script, count, read_only)
+                                                        : PyObject_Vectorcall(handler, argv, 2, NULL);
+    }
+    Py_XDECREF(flags);
+    Py_XDECREF(tracking);
+    Py_DECREF(script);
+    return reply;
+}
+
+static PyObject *Binding_evalsha(Binding *b, PyObject *const *argv, Py_ssize_t nargs) {
+    return evalsha(b, argv, nargs, 0);
+}
+
+static PyObject *Binding_evalsha_ro(Binding *b, PyObject *const *argv, Py_ssize_t nargs) {
+    return evalsha(b, argv, nargs, 1);
+}
+
+/* Binding.bind_eval(scripting, scripts, monitors, engine, values, Run, by_sha, by_sha_ro, after_busy, answer,
+ * monotonic): what evalsha reads, once the Python side has it. */
+static PyObject *Binding_bind_eval(Binding *b, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 11 || !PyDict_Check(args[1]) || !PyList_Check(args[2]) || !PyDict_Check(args[4]) ||
+        !PyType_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "bind_eval(scripting, scripts, monitors, engine, values, Run, by_sha, "
+                                         "by_sha_ro, after_busy, answer, monotonic)");
+        return NULL;
+    }
+    PyObject **slots[] = {&b->scripting, &b->scripts, &b->monitors, &b->engine, &b->values, &b->run_type,
+                          &b->by_sha, &b->by_sha_ro, &b->after_busy, &b->answer, &b->monotonic};
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        Py_INCREF(args[i]);
+        Py_XSETREF(*slots[i], args[i]);
+    }
+    Py_RETURN_NONE;
 }
 
 /* Binding(lua_module_path, execute, execute_any, convert, resp3, taken, LuaRaise, Status, SetReply,
@@ -565,6 +768,17 @@ static int Binding_traverse(Binding *b, visitproc visit, void *arg) {
     Py_VISIT(b->command_error);
     Py_VISIT(b->ok);
     Py_VISIT(b->run);
+    Py_VISIT(b->scripting);
+    Py_VISIT(b->scripts);
+    Py_VISIT(b->monitors);
+    Py_VISIT(b->engine);
+    Py_VISIT(b->values);
+    Py_VISIT(b->run_type);
+    Py_VISIT(b->by_sha);
+    Py_VISIT(b->by_sha_ro);
+    Py_VISIT(b->after_busy);
+    Py_VISIT(b->answer);
+    Py_VISIT(b->monotonic);
     return 0;
 }
 
@@ -585,6 +799,17 @@ static int Binding_clear(Binding *b) {
     Py_CLEAR(b->command_error);
     Py_CLEAR(b->ok);
     Py_CLEAR(b->run);
+    Py_CLEAR(b->scripting);
+    Py_CLEAR(b->scripts);
+    Py_CLEAR(b->monitors);
+    Py_CLEAR(b->engine);
+    Py_CLEAR(b->values);
+    Py_CLEAR(b->run_type);
+    Py_CLEAR(b->by_sha);
+    Py_CLEAR(b->by_sha_ro);
+    Py_CLEAR(b->after_busy);
+    Py_CLEAR(b->answer);
+    Py_CLEAR(b->monotonic);
     return 0;
 }
 
@@ -598,6 +823,12 @@ static void Binding_dealloc(Binding *b) {
 static PyMethodDef Binding_methods[] = {
     {"run", (PyCFunction)(void (*)(void))Binding_run, METH_FASTCALL,
      "run(number, count, command, run, mode): (ok, value, kind) of the script kept under number"},
+    {"evalsha", (PyCFunction)(void (*)(void))Binding_evalsha, METH_FASTCALL, "evalsha(client, args): EVALSHA's reply"},
+    {"evalsha_ro", (PyCFunction)(void (*)(void))Binding_evalsha_ro, METH_FASTCALL,
+     "evalsha_ro(client, args): EVALSHA_RO's reply"},
+    {"bind_eval", (PyCFunction)(void (*)(void))Binding_bind_eval, METH_FASTCALL,
+     "bind_eval(scripting, scripts, monitors, engine, values, Run, by_sha, by_sha_ro, after_busy, answer, "
+     "monotonic)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -633,6 +864,12 @@ PyMODINIT_FUNC PyInit__luacall(void) {
     str_failed_calls = PyUnicode_InternFromString("failed_calls");
     str_dirty = PyUnicode_InternFromString("dirty");
     if (str_call == NULL || str_failed_calls == NULL || str_dirty == NULL) return NULL;
+    empty_tuple = PyTuple_New(0);
+    if (empty_tuple == NULL) return NULL;
+    for (int i = 0; i < A_COUNT; i++) {
+        attribute[i] = PyUnicode_InternFromString(attribute_names[i]);
+        if (attribute[i] == NULL) return NULL;
+    }
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&BindingType);

@@ -116,6 +116,7 @@ class Run:
     random_dirty = False
 
     def __init__(self, name: str, read_only: bool) -> None:
+        # (the accelerator's EVALSHA makes a Run as this does, without calling it: _luacall.c's new_run)
         self.name = name  # the sha or function name its errors show
         self.read_only = read_only
 
@@ -142,10 +143,6 @@ class Scripting:
         #: the compiled redis.call, redis.pcall and runs (_luacall.c), when built and not switched off
         self._binding_type = accelerated("Binding", "rdbtools.server._luacall")
         self._start()
-        for name, read_only in ((b"evalsha", False), (b"evalsha_ro", True)):
-            spec = server.catalog.get(name)
-            if spec is not None:  # (EVALSHA_RO: Redis 7.0+)
-                spec.handler = self._by_sha(read_only)
 
     def _start(self) -> None:
         """A fresh Lua state (start-up and SCRIPT FLUSH)."""
@@ -189,6 +186,21 @@ class Scripting:
         self._plain_runs = not (dialect.reseeds or dialect.redis62)
         self._libraries_seen.clear()
         self.functions.clear()
+        self._install_handlers(binding)
+
+    def _install_handlers(self, binding) -> None:
+        """EVALSHA's and EVALSHA_RO's handlers in place of the table's (a call less per request): the
+        accelerator's, which runs the common call itself, when it may, else _by_sha's."""
+        by_sha, by_sha_ro = self._by_sha(False), self._by_sha(True)
+        if binding is not None and self._plain_runs:
+            binding.bind_eval(self, self.scripts, self.server.subscribers.monitors, self.server.engine,
+                              self.server.config.values, Run, by_sha, by_sha_ro, self._after_busy, self._answer,
+                              time.monotonic)
+            by_sha, by_sha_ro = binding.evalsha, binding.evalsha_ro
+        for name, handler in ((b"evalsha", by_sha), (b"evalsha_ro", by_sha_ro)):
+            spec = self.server.catalog.get(name)
+            if spec is not None:  # (EVALSHA_RO: Redis 7.0+)
+                spec.handler = handler
 
     def _bind_accelerator(self, py) -> Any:
         """The accelerator's binding to the Lua state about to be built (None without it); what it leaves
@@ -464,20 +476,30 @@ class Scripting:
             self.run, engine.scripted, server.in_transaction = None, False, was_in_transaction
             if run.resp != 2:  # redis.setresp changed it: the next run starts in RESP2
                 client.resp = 2
-            if run.busy:
-                log.warning("Script returned from busy state")
-                if run.killed:  # its hook fails every line: the next run is checked every 100000 instructions
-                    self._arm()
-            if self._shutdown is not None:  # the script was stopped for it: the server now shuts down
-                (shutting, command), self._shutdown = self._shutdown, None
-                server.execute(shutting, command)
+            if run.busy:  # (a SHUTDOWN that stopped it came while it was busy)
+                self._after_busy(run)
+        if kind == b"ok" and value == b"OK":  # the common status, as redis.call('set', ...) returns it
+            return OK
+        return self._answer(run, ok, value, kind, args)
+
+    def _after_busy(self, run: Run) -> None:
+        """A run that went past busy-reply-threshold ended (the accelerator's runs end here too)."""
+        if run.busy:
+            log.warning("Script returned from busy state")
+            if run.killed:  # its hook fails every line: the next run is checked every 100000 instructions
+                self._arm()
+        if self._shutdown is not None:  # the script was stopped for it: the server now shuts down
+            (shutting, command), self._shutdown = self._shutdown, None
+            self.server.execute(shutting, command)
+
+    def _answer(self, run: Run, ok: bool, value, kind: bytes | None, args: list[bytes]) -> object:
+        """The reply of a run from its outcome (what lua_env.lua's `finished` tells apart), an error
+        accounted for (the accelerator's runs end here too, but for the common OK)."""
         if not ok:
             reply = self._failure(value, run)
             counted = _is_table(value) and bool(self._rawget(value, b"ignore_error_stats_update"))
         elif kind is None:
             return self._reply(value, run)
-        elif value == b"OK" and kind == b"ok":  # the common status, as redis.call('set', ...) returns it
-            return OK
         else:
             text = _text(value)
             if kind == b"ok":
