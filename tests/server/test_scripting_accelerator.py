@@ -9,6 +9,7 @@ error of redis.call seen by coroutine.resume or coroutine.wrap (lupa raises it a
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import tempfile
@@ -209,3 +210,30 @@ def test_calls_are_checked_and_counted_alike(twins, runs):
     accelerated_twin, pure_twin = twins
     commands = scripts_calling(runs)
     assert accelerated_twin.send(commands) == pure_twin.send(commands)
+
+
+# --- EVALSHA as it is sent (the accelerator runs the common call itself) ---------------------------------
+
+_BODIES = ["return {ok='OK'}", "return {KEYS, ARGV}", "redis.setresp(3) return redis.call('echo', 'x')",
+           "return redis.error_reply('E bad')", "error('raised')", "#!lua flags=no-writes\nreturn ARGV",
+           "return redis.call('set', KEYS[1] or 'k', 'v')"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.sampled_from(_BODIES), command=st.sampled_from([b"EVALSHA", b"evalsha_ro"]),
+       sha=st.sampled_from(["same", "upper", "unknown", "short"]),
+       count=st.sampled_from([b"0", b"1", b"2", b"01", b"-1", b"+1", b"1 ", b"x", b"999999999", b"12345678901"]),
+       rest=st.lists(st.binary(max_size=3), max_size=3))
+@example(body="return {KEYS, ARGV}", command=b"EVALSHA", sha="same", count=b"01", rest=[b"a"])
+@example(body="redis.setresp(3) return redis.call('echo', 'x')", command=b"EVALSHA", sha="same", count=b"0",
+         rest=[])
+def test_evalsha_answers_alike_however_it_is_sent(twins, body, command, sha, count, rest):
+    digest = hashlib.sha1(body.encode()).hexdigest().encode()
+    sent = {"same": digest, "upper": digest.upper(), "unknown": b"f" * 40, "short": digest[:39]}[sha]
+    answers = []
+    for twin in twins:
+        twin.reply = b"done"
+        twin.server.execute(twin.client, [b"SCRIPT", b"LOAD", body.encode()])
+        reply = _comparable(twin.server.execute(twin.client, [command, sent, count, *rest]))
+        answers.append((reply, twin.server.scripting.client.resp, twin.server.scripting.run))
+    assert answers[0] == answers[1]
