@@ -58,6 +58,7 @@ static struct {
     int (*error)(lua_State *);
     int (*pcall)(lua_State *, int, int, int);
     int (*ref)(lua_State *, int);
+    void (*rawset)(lua_State *, int);
 } lua;
 
 static int resolve_lua(const char *path) {
@@ -71,7 +72,7 @@ static int resolve_lua(const char *path) {
         "lua_gettop", "lua_settop", "lua_type", "lua_tolstring", "lua_tonumber", "lua_toboolean",
         "lua_touserdata", "lua_pushnil", "lua_pushnumber", "lua_pushlstring", "lua_pushboolean",
         "lua_pushvalue", "lua_pushlightuserdata", "lua_pushcclosure", "lua_createtable", "lua_setfield",
-        "lua_rawget", "lua_rawgeti", "lua_rawseti", "lua_checkstack", "lua_error", "lua_pcall", "luaL_ref"};
+        "lua_rawget", "lua_rawgeti", "lua_rawseti", "lua_checkstack", "lua_error", "lua_pcall", "luaL_ref", "lua_rawset"};
     void *found[sizeof names / sizeof *names];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         found[i] = dlsym(module, names[i]);
@@ -108,7 +109,14 @@ typedef struct {
     int mode;       /* what the run lets call_directly decide: CHECKS_* */
     int dirty;      /* the run is known to have written (Run.dirty set) */
     int converted, take, handler, globals, kept; /* registry references */
+    int names[5]; /* registry references of the strings of NAMES (pushed without hashing them again) */
 } Binding;
+
+/* the field names a run reads and sets, in Binding.names */
+enum { NAME_KEYS, NAME_ARGV, NAME_ERR, NAME_OK, NAME_IGNORE_STATS };
+static const char *const NAMES[] = {"KEYS", "ARGV", "err", "ok", "ignore_error_stats_update"};
+
+static void push_name(Binding *b, lua_State *L, int name) { lua.rawgeti(L, REGISTRY, b->names[name]); }
 
 /* What the run lets call_directly decide (Scripting._invoke says, from what it knows once per run):
  * nothing (its calls are checked in Python: a gated client, MONITOR, tracking, replication modes),
@@ -213,8 +221,9 @@ static int push_reply(Binding *b, lua_State *L, PyObject *reply, int *resp3, int
         const char *text = PyUnicode_AsUTF8AndSize(reply, &size);
         if (text == NULL) return -1;
         lua.createtable(L, 0, 1);
+        push_name(b, L, NAME_OK);
         lua.pushlstring(L, text, (size_t)size);
-        lua.setfield(L, -2, "ok");
+        lua.rawset(L, -3);
         return 0;
     }
     if (reply == Py_None || reply == b->null_array || type == &PyBool_Type) {
@@ -378,6 +387,10 @@ __attribute__((visibility("default"))) int rdbtool_lua_bind(lua_State *L) {
     b->L = L;
     lua.settop(L, 1);
     b->converted = lua.ref(L, REGISTRY);
+    for (int i = 0; i < (int)(sizeof NAMES / sizeof *NAMES); i++) {
+        lua.pushlstring(L, NAMES[i], strlen(NAMES[i]));
+        b->names[i] = lua.ref(L, REGISTRY);
+    }
     lua.pushlightuserdata(L, b);
     lua.pushcclosure(L, lua_redis_call, 1);
     lua.pushlightuserdata(L, b);
@@ -440,9 +453,9 @@ static PyObject *python_value(Binding *b, lua_State *L, int index) {
     }
 }
 
-/* The string in table[key], or NULL (a rawget, as lua_env.lua's `finished` reads it). */
-static const char *string_field(lua_State *L, int table, const char *key, size_t *size) {
-    lua.pushlstring(L, key, strlen(key));
+/* The string in table[name], or NULL (a rawget, as lua_env.lua's `finished` reads it). */
+static const char *string_field(Binding *b, lua_State *L, int table, int name, size_t *size) {
+    push_name(b, L, name);
     lua.rawget(L, table);
     const char *text = lua.type(L, -1) == LUA_TSTRING ? lua.tolstring(L, -1, size) : NULL;
     return text;
@@ -464,14 +477,14 @@ static PyObject *outcome(Binding *b, lua_State *L, int ok) {
     int result = lua.gettop(L);
     if (ok && lua.type(L, result) == LUA_TTABLE) {
         size_t size;
-        const char *text = string_field(L, result, "err", &size);
+        const char *text = string_field(b, L, result, NAME_ERR, &size);
         if (text != NULL) {
             PyObject *value = PyBytes_FromStringAndSize(text, (Py_ssize_t)size);
-            lua.pushlstring(L, "ignore_error_stats_update", 25);
+            push_name(b, L, NAME_IGNORE_STATS);
             lua.rawget(L, result);
             return answer(1, value, lua.toboolean(L, -1) ? kind_counted : kind_err);
         }
-        text = string_field(L, result, "ok", &size);
+        text = string_field(b, L, result, NAME_OK, &size);
         if (text != NULL) return answer(1, PyBytes_FromStringAndSize(text, (Py_ssize_t)size), kind_ok);
     }
     return answer(ok, python_value(b, L, result), Py_None);
@@ -505,10 +518,12 @@ static PyObject *run_kept(Binding *b, long number, Py_ssize_t count, PyObject *c
     lua.rawgeti(L, REGISTRY, b->handler);
     lua.rawgeti(L, REGISTRY, b->globals);
     PyObject *answer = NULL;
+    push_name(b, L, NAME_KEYS); /* (the globals of a script have no __newindex: a rawset sets them) */
     if (push_strings(L, items, count) < 0) goto done;
-    lua.setfield(L, top + 2, "KEYS");
+    lua.rawset(L, top + 2);
+    push_name(b, L, NAME_ARGV);
     if (push_strings(L, items + count, total - count) < 0) goto done;
-    lua.setfield(L, top + 2, "ARGV");
+    lua.rawset(L, top + 2);
     lua.settop(L, top + 1);
     lua.rawgeti(L, REGISTRY, b->kept);
     lua.rawgeti(L, top + 2, (int)number);
