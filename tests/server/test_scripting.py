@@ -558,7 +558,8 @@ LOOP_LIBRARY = ("#!lua name=looping\n"
 
 def _busy_scenario(port: int) -> list[bytes]:
     """A script past busy-reply-threshold (200 ms): another connection gets BUSY, kills it (a script
-    that wrote cannot be killed), a pcall cannot swallow the kill; then a function and FUNCTION KILL."""
+    that wrote cannot be killed), a pcall cannot swallow the kill, nor can a cached script run by EVALSHA
+    escape it; then a function and FUNCTION KILL."""
     runner, other = RawReplies(port), RawReplies(port)
     seen = [runner.call(["PING"]), other.call(["PING"]), other.call(["FUNCTION", "LOAD", LOOP_LIBRARY])]
 
@@ -573,6 +574,8 @@ def _busy_scenario(port: int) -> list[bytes]:
              ["WATCH", "x"], ["UNWATCH"], ["FUNCTION", "STATS"], ["FUNCTION", "KILL"], ["SCRIPT", "KILL"]])
     seen.extend([other.call(["PING"]), other.call(["SCRIPT", "KILL"])])
     running(["EVAL", "while true do pcall(function() while true do end end) end", "0"], [["SCRIPT", "KILL"]])
+    spin = other.call(["SCRIPT", "LOAD", "while true do end"]).split(b"\r\n")[1].decode()
+    running(["EVALSHA", spin, "0"], [["PING"], ["SCRIPT", "KILL"]])  # (a cached script: the accelerator's run)
     running(["EVAL", "redis.call('set', 'w', 1) local s = tonumber(redis.call('time')[1]) "
                      "while tonumber(redis.call('time')[1]) < s + 2 do end return 'done'", "0"],
             [["SCRIPT", "KILL"], ["GET", "w"]])
