@@ -476,18 +476,18 @@ class Scripting:
             self.run, engine.scripted, server.in_transaction = None, False, was_in_transaction
             if run.resp != 2:  # redis.setresp changed it: the next run starts in RESP2
                 client.resp = 2
-            if run.busy:  # (a SHUTDOWN that stopped it came while it was busy)
+            if run.busy:
                 self._after_busy(run)
         if kind == b"ok" and value == b"OK":  # the common status, as redis.call('set', ...) returns it
             return OK
         return self._answer(run, ok, value, kind, args)
 
     def _after_busy(self, run: Run) -> None:
-        """A run that went past busy-reply-threshold ended (the accelerator's runs end here too)."""
-        if run.busy:
-            log.warning("Script returned from busy state")
-            if run.killed:  # its hook fails every line: the next run is checked every 100000 instructions
-                self._arm()
+        """A run that went past busy-reply-threshold ended (the accelerator's runs end here too); a SHUTDOWN
+        that stopped it came while it was busy."""
+        log.warning("Script returned from busy state")
+        if run.killed:  # its hook fails every line: the next run is checked every 100000 instructions
+            self._arm()
         if self._shutdown is not None:  # the script was stopped for it: the server now shuts down
             (shutting, command), self._shutdown = self._shutdown, None
             self.server.execute(shutting, command)
