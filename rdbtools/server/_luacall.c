@@ -8,6 +8,11 @@
  * returns...) it hands to the pure-Python twins in scripting.py through two lupa functions, so that
  * both paths give the same values; tests/server/test_scripting_accelerator.py proves it.
  *
+ * It is also EVALSHA's handler: a cached script without flags runs from here (Binding.evalsha) without
+ * Python's eval and _invoke; and redis.call decides its checks here for the calls its run lets it decide
+ * (call_directly: a verdict Python cached per command name, the run's mode set once), the rest going to
+ * Scripting._execute. Redis's semantics stay Python's wherever this file does not decide.
+ *
  * lupa links Lua 5.1 into its lua51 module and exports its C API: the functions are looked up there
  * (dlopen of the module already loaded, dlsym), so this module needs no Lua headers nor library.
  * lua_env.lua fetches rdbtool_lua_bind with package.loadlib (the way a Lua state gets C functions).
@@ -601,10 +606,10 @@ static int start_run(Binding *b, PyObject *caller, PyObject *run, int *gated) {
 
 /* The state of a run put back (the twin of _invoke's `finally`): 0, or -1 with an error set. */
 static int end_run(Binding *b, PyObject *run, PyObject *was_in_transaction) {
-    int failed = PyObject_SetAttr(b->scripting, attribute[A_RUN], Py_None);
-    failed |= PyObject_SetAttr(b->engine, attribute[A_SCRIPTED], Py_False);
-    failed |= PyObject_SetAttr(b->server, attribute[A_IN_TRANSACTION], was_in_transaction);
-    if (failed) return -1;
+    if (PyObject_SetAttr(b->scripting, attribute[A_RUN], Py_None) < 0 ||
+        PyObject_SetAttr(b->engine, attribute[A_SCRIPTED], Py_False) < 0 ||
+        PyObject_SetAttr(b->server, attribute[A_IN_TRANSACTION], was_in_transaction) < 0)
+        return -1;
     PyObject *resp = PyObject_GetAttr(run, attribute[A_RESP]);
     if (resp == NULL) return -1;
     long protocol = PyLong_AsLong(resp);
