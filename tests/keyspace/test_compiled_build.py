@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import inspect
 import json
 import os
 import subprocess
@@ -36,7 +37,7 @@ def module_build(name: str) -> str:
     """compiled when the module came from an extension and none of its functions is a Python function;
     pure when it came from its source and all are."""
     module = importlib.import_module(name)
-    functions = [value for value in vars(module).values()
+    functions = [inspect.unwrap(value) for value in vars(module).values()  # (the function a functools cache wraps)
                  if callable(value) and not isinstance(value, type) and getattr(value, "__module__", None) == name]
     if isinstance(module.__loader__, importlib.machinery.ExtensionFileLoader):
         assert not any(isinstance(function, types.FunctionType) for function in functions), name
