@@ -12,6 +12,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -472,15 +473,27 @@ static int parse_score(const unsigned char *data, Py_ssize_t len, double *value)
 
 /* Checks entries of a blob without building them. `pairs`: entries alternate member and second
  * item; `unique`: members must be distinct; `scores`: each second item is a readable, non-NaN score. */
+typedef struct Shape Shape;
+
 typedef struct {
     Scan *scan;
     int pairs, unique, scores;
     Py_ssize_t index;
+    Shape *shape; /* report's measuring walk: what the memory model needs of each entry (or NULL) */
 } CheckSink;
+
+static int shape_add(Shape *shape, const Entry *entry, int second);
+
+static int check_entry(CheckSink *check, const Entry *entry, int second);
 
 static int visit_check(void *sink, const Entry *entry) {
     CheckSink *check = sink;
     int second = check->pairs && check->index++ % 2 == 1;
+    int status = check_entry(check, entry, second);
+    return status == 0 && check->shape != NULL ? shape_add(check->shape, entry, second) : status;
+}
+
+static int check_entry(CheckSink *check, const Entry *entry, int second) {
     if (!(second ? check->scores && !entry->is_int : check->unique)) return 0;
     char text[24];
     const unsigned char *data = entry->data;
@@ -763,9 +776,275 @@ static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value)
     }
 }
 
-/* One key entry with its per-key opcodes, as a KeyRecord; BAIL leaves it to Python. */
+/* --- report's measuring walk ------------------------------------------------------------------
+ * report/measure.py's facts of a key (keyspace/memory.py's key_usage, SAMPLES 0) for the common
+ * encodings of a Redis 7.x keyspace, computed while the value is checked as with keep=0, from its
+ * entries' lengths and integers, without building it: a string, and a listpack hash or sorted set, an
+ * intset or a quicklist the target keeps as they are. Anything else (a value the target converts,
+ * another type or layout) bails, and the record is built for the Python model, this walk's twin
+ * (tests/report/test_measure_accelerated.py proves both agree).
+ */
+
+#define ROBJ_SIZE 16      /* sizeof(robj) */
+#define QUICKLIST_SIZE 40 /* sizeof(quicklist) */
+#define MAX_INT_SCORE ((double)(1LL << 62)) /* a listpack score at most this and integral is an integer entry */
+
+static PyObject *ENC_INT, *ENC_EMBSTR, *ENC_RAW, *ENC_LISTPACK, *ENC_INTSET, *ENC_QUICKLIST;
+
+/* What report.measure.accelerated_model hands over: the target's layout and thresholds. */
+typedef struct {
+    PyObject *facts_class;
+    Py_ssize_t entry, quicklist_node;
+    Py_ssize_t hash_entries, hash_value, zset_entries, zset_value, intset_entries, list_bytes, list_count;
+    int list_conversions, shortest_scores;
+} Model;
+
+struct Shape {
+    int scores, shortest;     /* pairs whose second items are scores, as the target writes their text */
+    Py_ssize_t count, packed; /* entries, and their bytes in a listpack (memory.listpack_bytes but its 7) */
+    Py_ssize_t longest_first, longest_second, largest_pair, first_len; /* texts' lengths */
+    /* the nodes the target packs the entries in (memory._quicklist_nodes); limit 0: none */
+    Py_ssize_t limit, most, node_packed, node_used, nodes_total, quicklist_node;
+};
+
+/* The key's measured facts but its names. */
+typedef struct {
+    PyObject *encoding;
+    Py_ssize_t bytes, elements, largest;
+} Facts;
+
+/* jemalloc's size class (memory.allocation: Redis 7's build). */
+static Py_ssize_t jemalloc_size(Py_ssize_t size) {
+    if (size <= 8) return 8;
+    if (size <= 128) return (size + 15) / 16 * 16;
+    int bits = 64 - __builtin_clzll((unsigned long long)size);
+    Py_ssize_t step = (Py_ssize_t)1 << (bits - 3);
+    return (size + step - 1) / step * step;
+}
+
+static Py_ssize_t sds_size(Py_ssize_t len) {
+    return jemalloc_size((len < 32 ? 1 : len < 256 ? 3 : len < 65536 ? 5 : 9) + len + 1);
+}
+
+static Py_ssize_t int_entry_size(long long v) {
+    if (0 <= v && v <= 127) return 2;
+    if (-4096 <= v && v <= 4095) return 3;
+    if (-32768 <= v && v <= 32767) return 4;
+    if (-8388608 <= v && v <= 8388607) return 5;
+    return -2147483648LL <= v && v <= 2147483647LL ? 6 : 10;
+}
+
+static int canonical_int64(const unsigned char *s, Py_ssize_t len, long long *out);
+
+/* stream_nodes.value_size: a string entry's bytes, an integer's when the text is one. */
+static Py_ssize_t text_entry_size(const unsigned char *data, Py_ssize_t len) {
+    long long number;
+    if (canonical_int64(data, len, &number)) return int_entry_size(number);
+    if (len < 64) return len + 2;
+    Py_ssize_t body = len + (len < 4096 ? 2 : 5);
+    return body + backlen_width(body);
+}
+
+static Py_ssize_t decimal_length(long long v) {
+    unsigned long long magnitude = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    Py_ssize_t n = v < 0 ? 2 : 1;
+    while (magnitude >= 10) {
+        magnitude /= 10;
+        n++;
+    }
+    return n;
+}
+
+/* writer.score_entry's bytes in a listpack: an integer entry, or the target's text of the score. */
+static int score_entry_size(double score, int shortest, Py_ssize_t *size) {
+    if (score == floor(score) && fabs(score) <= MAX_INT_SCORE) {
+        *size = int_entry_size((long long)score);
+        return 0;
+    }
+    if (isinf(score)) {
+        *size = score > 0 ? 5 : 6;
+        return 0;
+    }
+    char text[40];
+    if (!shortest) {
+        int n = snprintf(text, sizeof text, "%.17g", score);
+        *size = text_entry_size((const unsigned char *)text, n);
+        return 0;
+    }
+    char *repr = PyOS_double_to_string(score, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (repr == NULL) return -1;
+    *size = text_entry_size((const unsigned char *)repr, (Py_ssize_t)strlen(repr));
+    PyMem_Free(repr);
+    return 0;
+}
+
+static void shape_flush_node(Shape *shape) {
+    shape->nodes_total += shape->quicklist_node + jemalloc_size(shape->node_used);
+    shape->node_packed = 0;
+    shape->node_used = 7;
+}
+
+static int shape_add(Shape *shape, const Entry *entry, int second) {
+    Py_ssize_t len = entry->is_int ? decimal_length(entry->number) : entry->len, size;
+    if (second && shape->scores) {
+        double score = (double)entry->number;
+        if (!entry->is_int && parse_score(entry->data, entry->len, &score)) return BAIL;
+        if (score_entry_size(score, shape->shortest, &size) < 0) return -1;
+    } else {
+        size = entry->is_int ? int_entry_size(entry->number) : text_entry_size(entry->data, len);
+    }
+    shape->count++;
+    shape->packed += size;
+    if (second) {
+        shape->longest_second = len > shape->longest_second ? len : shape->longest_second;
+        Py_ssize_t pair = shape->first_len + len;
+        shape->largest_pair = pair > shape->largest_pair ? pair : shape->largest_pair;
+    } else {
+        shape->first_len = len;
+        shape->longest_first = len > shape->longest_first ? len : shape->longest_first;
+    }
+    if (shape->limit) {
+        if (shape->node_packed &&
+            (shape->node_used + size > shape->limit || (shape->most && shape->node_packed >= shape->most)))
+            shape_flush_node(shape);
+        shape->node_packed++;
+        shape->node_used += size;
+    }
+    return 0;
+}
+
+/* Types 16 and 17 that stay listpacks: a hash's fields and values, a sorted set's members and scores. */
+static int measure_pairs(Scan *s, Py_ssize_t *pos, int zset, const Model *m, Facts *out) {
+    Shape shape = {0};
+    shape.scores = zset;
+    shape.shortest = m->shortest_scores;
+    CheckSink check = {NULL, 1, 1, zset, 0, &shape};
+    Py_ssize_t count;
+    int status = scan_blob(s, pos, 1, !zset, check, NULL, &count);
+    if (status) return status;
+    Py_ssize_t pairs = count / 2;
+    if (count == 0 || count % 2) return BAIL;
+    if (zset ? pairs > m->zset_entries || shape.longest_first > m->zset_value
+             : pairs > m->hash_entries || shape.longest_first > m->hash_value || shape.longest_second > m->hash_value)
+        return BAIL; /* the target converts it */
+    *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + jemalloc_size(7 + shape.packed), pairs,
+                   zset ? shape.longest_first : shape.largest_pair};
+    return 0;
+}
+
+/* Type 11 within set-max-intset-entries, its members ascending (duplicates go to Python). */
+static int measure_intset(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) {
+    const unsigned char *data;
+    Py_ssize_t size;
+    int status = scan_bytes(s, pos, &data, &size);
+    if (status) return status;
+    uint64_t width = size >= 8 ? unsigned_le(data, 4) : 0, length = size >= 8 ? unsigned_le(data + 4, 4) : 0;
+    if ((width != 2 && width != 4 && width != 8) || length == 0 || (uint64_t)size != 8 + length * width) return BAIL;
+    if (length > (uint64_t)m->intset_entries) return BAIL;
+    long long first = signed_le(data + 8, (int)width), previous = first;
+    Py_ssize_t longest = decimal_length(first);
+    for (uint64_t i = 1; i < length; i++) {
+        long long element = signed_le(data + 8 + i * width, (int)width);
+        if (element <= previous) return BAIL;
+        Py_ssize_t len = decimal_length(element);
+        longest = len > longest ? len : longest;
+        previous = element;
+    }
+    int fitted = first >= -32768 && previous < 32768 ? 2 : first >= -2147483648LL && previous < 2147483648LL ? 4 : 8;
+    *out = (Facts){ENC_INTSET, ROBJ_SIZE + jemalloc_size(8 + fitted * (Py_ssize_t)length), (Py_ssize_t)length,
+                   longest};
+    return 0;
+}
+
+/* Type 18 where the target keeps every list a quicklist (before 7.2): its elements repacked in its nodes. */
+static int measure_quicklist(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) {
+    if (m->list_conversions) return BAIL;
+    uint64_t nodes;
+    int status = scan_count(s, pos, &nodes);
+    if (status) return status;
+    Shape shape = {0};
+    shape.limit = m->list_bytes;
+    shape.most = m->list_count;
+    shape.node_used = 7;
+    shape.quicklist_node = m->quicklist_node;
+    for (uint64_t i = 0; i < nodes; i++) {
+        uint64_t container;
+        if ((status = scan_length(s, pos, &container))) return status;
+        if (container == 1) {
+            Entry plain = {0, 0, NULL, 0};
+            if ((status = scan_bytes(s, pos, &plain.data, &plain.len))) return status;
+            if (plain.len == 0) return BAIL;
+            if ((status = shape_add(&shape, &plain, 0))) return status;
+        } else if (container == 2) {
+            Py_ssize_t count;
+            CheckSink check = {NULL, 0, 0, 0, 0, &shape};
+            if ((status = scan_blob(s, pos, 1, 1, check, NULL, &count))) return status;
+        } else {
+            return BAIL;
+        }
+    }
+    if (shape.count == 0) return BAIL;
+    shape_flush_node(&shape);
+    *out = (Facts){ENC_QUICKLIST, ROBJ_SIZE + QUICKLIST_SIZE + shape.nodes_total, shape.count, shape.longest_first};
+    return 0;
+}
+
+/* A string: a shared-format integer, embstr up to 44 bytes, else raw (memory._string). */
+static int measure_string(Scan *s, Py_ssize_t *pos, Facts *out) {
+    const unsigned char *data;
+    Py_ssize_t len;
+    long long number;
+    int status = scan_bytes(s, pos, &data, &len);
+    if (status) return status;
+    if (canonical_int64(data, len, &number)) *out = (Facts){ENC_INT, ROBJ_SIZE, 1, len};
+    else if (len <= 44) *out = (Facts){ENC_EMBSTR, jemalloc_size(ROBJ_SIZE + 3 + len + 1), 1, len};
+    else *out = (Facts){ENC_RAW, ROBJ_SIZE + sds_size(len), 1, len};
+    return 0;
+}
+
+/* The value's facts, its key's sds and dict entry added; BAIL for what the Python model measures. */
+static int measure_value(Scan *s, Py_ssize_t *pos, unsigned type, const Model *m, Py_ssize_t key_len, Facts *out) {
+    int status;
+    set_clear(&s->seen);
+    switch (type) {
+    case 0:
+        status = measure_string(s, pos, out);
+        break;
+    case 11:
+        status = measure_intset(s, pos, m, out);
+        break;
+    case 16:
+    case 17:
+        status = measure_pairs(s, pos, type == 17, m, out);
+        break;
+    case 18:
+        status = measure_quicklist(s, pos, m, out);
+        break;
+    default:
+        return BAIL;
+    }
+    if (status == 0) out->bytes += sds_size(key_len) + m->entry;
+    return status;
+}
+
+static PyObject *make_facts(const Model *m, PyObject *db, PyObject *key, PyObject *type_name, const Facts *facts,
+                            PyObject *expire) {
+    PyObject *bytes = PyLong_FromSsize_t(facts->bytes), *elements = PyLong_FromSsize_t(facts->elements);
+    PyObject *largest = PyLong_FromSsize_t(facts->largest), *made = NULL;
+    if (bytes != NULL && elements != NULL && largest != NULL) {
+        PyObject *args[] = {db, key, type_name, facts->encoding, bytes, elements, largest, expire, Py_None};
+        made = PyObject_Vectorcall(m->facts_class, args, 9, NULL);
+    }
+    Py_XDECREF(bytes);
+    Py_XDECREF(elements);
+    Py_XDECREF(largest);
+    return made;
+}
+
+/* One key entry with its per-key opcodes, as a KeyRecord (or, measuring, its facts when the model
+ * has them); BAIL leaves it to Python. */
 static int scan_key(Scan *s, Py_ssize_t *pos, PyObject *db, PyObject *names, PyObject *record_class,
-                    PyObject **record) {
+                    const Model *model, PyObject **record) {
     Py_ssize_t start = *pos, p = *pos;
     PyObject *expire = Py_None, *idle = Py_None, *freq = Py_None, *key = NULL, *value = NULL;
     int status = BAIL;
@@ -798,8 +1077,21 @@ static int scan_key(Scan *s, Py_ssize_t *pos, PyObject *db, PyObject *names, PyO
     if (type >= (unsigned)PyTuple_GET_SIZE(names) || PyTuple_GET_ITEM(names, type) == Py_None) goto done;
     p++;
     if ((status = scan_string(s, &p, &key))) goto done;
-    if ((status = scan_value(s, &p, type, &value))) goto done;
     PyObject *info = PyTuple_GET_ITEM(names, type);
+    if (model != NULL) {
+        Py_ssize_t value_at = p;
+        Facts facts;
+        status = measure_value(s, &p, type, model, PyBytes_GET_SIZE(key), &facts);
+        if (status == 0) {
+            *record = make_facts(model, db, key, PyTuple_GET_ITEM(info, 0), &facts, expire);
+            status = *record == NULL ? -1 : 0;
+            if (status == 0) *pos = p;
+            goto done;
+        }
+        if (status < 0) goto done;
+        p = value_at; /* the record is built for the Python model */
+    }
+    if ((status = scan_value(s, &p, type, &value))) goto done;
     PyObject *type_byte = PyLong_FromLong(type), *offset = PyLong_FromSsize_t(start);
     if (type_byte == NULL || offset == NULL) {
         Py_XDECREF(type_byte);
@@ -827,16 +1119,27 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t pos, limit;
     int deep, keep = 1;
-    PyObject *db, *names, *record_class;
-    if (!PyArg_ParseTuple(args, "y*nnOpO!O|p", &view, &pos, &limit, &db, &deep, &PyTuple_Type, &names, &record_class,
-                          &keep))
+    PyObject *db, *names, *record_class, *measure = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nnOpO!O|pO", &view, &pos, &limit, &db, &deep, &PyTuple_Type, &names, &record_class,
+                          &keep, &measure))
         return NULL;
+    Model model, *measuring = NULL;
+    if (measure != Py_None) {
+        if (!PyArg_ParseTuple(measure, "Onnnnnnnnnpp", &model.facts_class, &model.entry, &model.quicklist_node,
+                              &model.hash_entries, &model.hash_value, &model.zset_entries, &model.zset_value,
+                              &model.intset_entries, &model.list_bytes, &model.list_count, &model.list_conversions,
+                              &model.shortest_scores)) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        measuring = &model;
+    }
     Scan s = {view.buf, view.len, deep, keep, NULL, 0, {NULL, 0, 0}};
     PyObject *records = PyList_New(0);
     Py_ssize_t stop = pos + SCAN_MAX_BYTES < limit ? pos + SCAN_MAX_BYTES : limit;
     while (records != NULL && pos < stop && PyList_GET_SIZE(records) < SCAN_MAX_RECORDS) {
         PyObject *record = NULL;
-        int status = scan_key(&s, &pos, db, names, record_class, &record);
+        int status = scan_key(&s, &pos, db, names, record_class, measuring, &record);
         if (status == BAIL) break;
         if (status < 0 || append_new(records, record) < 0) Py_CLEAR(records);
     }
@@ -1588,7 +1891,7 @@ static PyMethodDef methods[] = {
     {"requests_end", requests_end, METH_VARARGS, "The end of the complete RESP requests from pos (see server/protocol.py)."},
     {"encode_bulks", encode_bulks, METH_O, "A RESP array of bulk strings, or None (see server/protocol.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
-    {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords (see rdb/reader.py)."},
+    {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords, or measured (see rdb/reader.py)."},
     {"bytes_to_json", bytes_to_json, METH_O, "A byte string as JSON: its text, or {'b64': ...} (see export/records.py)."},
     {"texts_to_json", texts_to_json, METH_O, "bytes_to_json of each item, as a list (see export/records.py)."},
     {NULL, NULL, 0, NULL},
@@ -1606,5 +1909,10 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     if (FormatError == NULL || TruncatedError == NULL) return NULL;
     B64_KEY = PyUnicode_InternFromString("b64");
     if (B64_KEY == NULL) return NULL;
+    PyObject **encodings[] = {&ENC_INT, &ENC_EMBSTR, &ENC_RAW, &ENC_LISTPACK, &ENC_INTSET, &ENC_QUICKLIST};
+    const char *names[] = {"int", "embstr", "raw", "listpack", "intset", "quicklist"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if ((*encodings[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
+    }
     return PyModule_Create(&module);
 }

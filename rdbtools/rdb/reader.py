@@ -165,6 +165,9 @@ class RdbReader:
         # keep_values=False: records the compiled scan checks come without their value (None), for
         # consumers that need only keys and metadata (verify); the checks are the same
         self._keep_values = keep_values
+        # report's model for the compiled scan (report.measure.accelerated_model): the keys it measures come
+        # as their KeyFacts instead of a record; set once the file's writer is known (after its aux fields)
+        self.measure_with: tuple | None = None
         self._type_names = tuple(
             self._decoders[t][1:] if t in self._decoders else None for t in range(max(self._decoders) + 1)
         )
@@ -216,7 +219,7 @@ class RdbReader:
         next_crc_step = pos + _CRC_STEP
         while True:
             if scan is not None:
-                batch, pos = scan(buf, pos, next_crc_step, db, deep, type_names, KeyRecord, keep)
+                batch, pos = scan(buf, pos, next_crc_step, db, deep, type_names, KeyRecord, keep, self.measure_with)
                 if batch:
                     yield db, batch
                 if pos >= next_crc_step:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.encodings import encoding_of
-from rdbtools.keyspace.memory import key_usage
+from rdbtools.keyspace.memory import allocation, key_usage, layout
 from rdbtools.keyspace.model import Entry, loaded_entry
 from rdbtools.rdb.model import KeyRecord, ModuleValue, SparseArray, Stream
 from rdbtools.rdb.targets import Target
@@ -40,6 +40,20 @@ def measure(record: KeyRecord, target: Target, written_by: Target | None = None)
     elements, largest = _elements(entry.value)
     return KeyFacts(record.db, record.key, record.type, encoding, size, elements, largest, record.expire_ms,
                     past_threshold(entry, encoding, target))
+
+
+def accelerated_model(target: Target, written_by: Target | None = None) -> tuple | None:
+    """What the compiled scan needs to measure the common keys itself (rdb/reader.py's ``measure_with``; the
+    measuring walk in formats/_speedups.c, ``measure``'s twin): a Redis 7.x layout, the file's bytes the
+    target's own; None for any other (every key measured here)."""
+    shape = layout(target)
+    if (written_by is not None or target.embedded_keys or target.valkey_server or shape.alloc is not allocation
+            or not shape.allocated_blobs or shape.ziplists):
+        return None
+    return (KeyFacts, shape.entry, shape.quicklist_node, target.hash_max_listpack_entries,
+            target.hash_max_listpack_value, target.zset_max_listpack_entries, target.zset_max_listpack_value,
+            target.set_max_intset_entries, target.list_max_listpack_bytes, target.list_max_listpack_count,
+            target.list_conversions, target.shortest_scores)
 
 
 def _elements(value: object) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from rdbtools.keyspace.memory import overhead
 from rdbtools.rdb.model import Aux, KeyRecord
 from rdbtools.rdb.reader import open_rdb
 from rdbtools.rdb.targets import Target, writer_target
-from rdbtools.report.measure import measure
+from rdbtools.report.measure import KeyFacts, accelerated_model, measure
 from rdbtools.report.rows import Row, RowWriter
 from rdbtools.report.summary import Options, Summary
 
@@ -74,18 +74,23 @@ def report_file(path: str, options: Options, target: Target | None = None, rows:
     measured_for: tuple[Target, Target | None] | None = None  # (the target, the writer when another)
     with open_rdb(path) as rdb:
         for record in rdb:
-            if record.__class__ is KeyRecord:
+            if record.__class__ is KeyFacts:  # measured by the compiled scan
+                facts = record
+            elif record.__class__ is KeyRecord:
                 if measured_for is None:  # (the aux fields come before the keys)
                     measured_for = _measured_for(target, writer_target(rdb.header.magic, rdb.header.version, aux))
+                    rdb.reader.measure_with = accelerated_model(*measured_for)
                 facts = measure(record, *measured_for)
-                summary.add(facts, path)
-                if rows is not None:
-                    batch.append((path, facts))
-                    if len(batch) >= BATCH:
-                        rows(batch)
-                        batch = []
-            elif record.__class__ is Aux:
-                aux[record.name] = record.value
+            else:
+                if record.__class__ is Aux:
+                    aux[record.name] = record.value
+                continue
+            summary.add(facts, path)
+            if rows is not None:
+                batch.append((path, facts))
+                if len(batch) >= BATCH:
+                    rows(batch)
+                    batch = []
         if measured_for is None:
             measured_for = _measured_for(target, writer_target(rdb.header.magic, rdb.header.version, aux))
     if rows is not None and batch:

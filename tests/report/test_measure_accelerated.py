@@ -1,0 +1,147 @@
+"""The compiled scan's measuring walk (formats/_speedups.c) and report.measure are twins: the keys the scan
+measures itself get the facts the Python model gives their records, for any value, target and thresholds; the
+rest come as records, measured in Python. (tests/report/test_report.py checks the facts of a real Redis 7.0's
+file, read through the scan, against that server's answers.)"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+import pytest
+from construct import Container, ListContainer
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from rdbtools.errors import RdbtoolError
+from rdbtools.formats import accelerated
+from rdbtools.formats.intset import encode_intset
+from rdbtools.formats.listpack import encode_listpack
+from rdbtools.formats.rdb import KeyEntry, RdbType
+from rdbtools.rdb.model import KeyRecord
+from rdbtools.rdb.reader import RdbReader
+from rdbtools.rdb.source import MappedSource
+from rdbtools.rdb.targets import Target, target_for
+from rdbtools.rdb.writer import stored_string
+from rdbtools.report.measure import KeyFacts, accelerated_model, measure
+from tests.rdb.test_properties import key_entries
+from tests.rdbbuild import rdb_file
+
+if accelerated("scan_keys") is None:
+    if os.environ.get("CI"):
+        pytest.fail("the _speedups extension was not built", pytrace=False)
+    pytest.skip("the _speedups extension is not built here", allow_module_level=True)
+
+texts = st.one_of(st.binary(max_size=70), st.integers(-(2**63), 2**63 - 1).map(lambda n: b"%d" % n),
+                  st.sampled_from([b"0", b"-0", b"007", b"+1", b"9223372036854775808", b"1" * 44, b"x" * 45]),
+                  st.integers(0, 20000).map(lambda n: b"s" * n))
+expiry = st.one_of(st.none(), st.integers(0, 2**50))
+
+
+@st.composite
+def string_entries(draw) -> bytes:
+    """A string key, stored raw, as an integer or LZF-compressed as Redis saves it."""
+    expire = draw(expiry)
+    entry = b"\x00" + stored_string(draw(texts)) + stored_string(draw(texts), compress=draw(st.booleans()))
+    return entry if expire is None else b"\xfc" + struct.pack("<q", expire) + entry
+
+
+@st.composite
+def scored_listpacks(draw) -> bytes:
+    """A sorted set listpack whose scores are texts of every kind a file may hold (7.0's 17 digits, the
+    shortest form, integers past 2**62, infinities, what float() reads but not as written)."""
+    members = draw(st.lists(texts, min_size=1, max_size=6, unique=True))
+    score_text = st.one_of(st.floats(allow_nan=False).map(lambda f: repr(f).encode()),
+                           st.floats(allow_nan=False, allow_infinity=False).map(lambda f: b"%.17g" % f),
+                           st.integers(-(2**64), 2**64).map(lambda n: b"%d" % n),
+                           st.sampled_from([b"inf", b"-inf", b"1e400", b" 1", b"1_0", b"0x10", b""]))
+    flat = [x for m in members for x in (m, draw(score_text))]
+    return KeyEntry.build(Container(type=RdbType.ZSET_LISTPACK, key=draw(texts), value=encode_listpack(flat)))
+
+
+@st.composite
+def targets(draw) -> Target:
+    """A Redis 7.x (whose layout the scan measures) or another server, with thresholds low enough that
+    values pass them: those the target converts are measured in Python."""
+    target = target_for(draw(st.sampled_from(["redis-7.0", "redis-7.2", "redis-7.4", "redis-6.2", "redis-8.2"])))
+    if draw(st.booleans()):
+        return target
+    target = target.with_thresholds(
+        hash_max_listpack_entries=draw(st.integers(1, 8)), hash_max_listpack_value=draw(st.integers(0, 64)),
+        zset_max_listpack_entries=draw(st.integers(1, 8)), zset_max_listpack_value=draw(st.integers(0, 64)),
+        set_max_intset_entries=draw(st.integers(1, 12)))
+    return target.with_list_fill(draw(st.sampled_from([-5, -4, -3, -2, -1, 1, 2, 3, 5])))
+
+
+def measured(path, target: Target, accelerate: bool) -> tuple[list[KeyFacts], int, tuple | None]:
+    """Every key's facts (and how many the scan measured), or the error that stopped the read."""
+    with MappedSource(path) as source:
+        reader = RdbReader(source, accelerate=accelerate)
+        reader.measure_with = accelerated_model(target) if accelerate else None
+        facts, by_scan = [], 0
+        try:
+            for record in reader:
+                if record.__class__ is KeyFacts:
+                    facts.append(record)
+                    by_scan += 1
+                elif record.__class__ is KeyRecord:
+                    facts.append(measure(record, target))
+        except RdbtoolError as error:
+            return [], 0, (type(error).__name__, str(error))
+    return facts, by_scan, None
+
+
+def _agree(tmp_path_factory, entries: list[bytes], target: Target) -> int:
+    path = tmp_path_factory.mktemp("measure") / "file.rdb"
+    path.write_bytes(rdb_file(b"\xfe\x00", *entries))
+    python, _, python_error = measured(path, target, accelerate=False)
+    compiled, by_scan, error = measured(path, target, accelerate=True)
+    assert (compiled, error) == (python, python_error)
+    return by_scan
+
+
+def _entry(kind: RdbType, value: object) -> bytes:
+    return KeyEntry.build(Container(type=kind, key=b"k", value=value))
+
+
+REDIS_7_0 = target_for("redis-7.0")
+
+
+@settings(max_examples=300, deadline=None)
+@given(entries=st.lists(st.one_of(key_entries(), string_entries(), scored_listpacks()), min_size=1, max_size=6),
+       target=targets())
+@example(entries=[_entry(RdbType.SET_INTSET, struct.pack("<II3h", 2, 3, 5, 5, 6))], target=REDIS_7_0)  # one twice
+@example(entries=[_entry(RdbType.SET_INTSET, encode_intset([1, 2, 32768]))], target=REDIS_7_0)  # 4-byte members
+@example(entries=[_entry(RdbType.SET_INTSET, encode_intset([1, 2, 3]))],
+         target=REDIS_7_0.with_thresholds(set_max_intset_entries=2))  # a hash table
+@example(entries=[_entry(RdbType.ZSET_LISTPACK, encode_listpack([b"m", 1 << 62, b"n", (1 << 62) + 1]))],
+         target=REDIS_7_0)  # the greatest integer a score's entry holds, and one past it (its text)
+@example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f", b"v" * 65]))], target=REDIS_7_0)
+@example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f" * 65, b"v"]))], target=REDIS_7_0)
+@example(entries=[_entry(RdbType.ZSET_LISTPACK, encode_listpack([b"m" * 10, b"-inf", b"n", b"inf"]))],
+         target=REDIS_7_0)  # 33 bytes: -inf's 6 bytes make the allocation's class
+@example(entries=[_entry(RdbType.LIST_QUICKLIST_2, ListContainer([
+    Container(container=2, data=encode_listpack([b"a" * 60, b"b" * 4023]))]))],
+         target=REDIS_7_0.with_list_fill(-1))  # a node of exactly the 4096 bytes allowed
+def test_the_scan_measures_keys_as_the_python_model_does(tmp_path_factory, entries, target):
+    _agree(tmp_path_factory, entries, target)
+
+
+def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
+    """A string of each encoding, a listpack hash and sorted set (their elements up to the longest a listpack
+    keeps), an intset and a quicklist: none is left to Python for Redis 7.0, whose layout the scan knows; for
+    Redis 8.2 every key is."""
+    strings = [b"\x00" + stored_string(b"k%d" % n) + stored_string(value)
+               for n, value in enumerate([b"12", b"short", b"long" * 20, b"compressible " * 20])]
+    collections = [
+        KeyEntry.build(Container(type=RdbType.HASH_LISTPACK, key=b"h", value=encode_listpack([b"f", b"v", b"n", 7]))),
+        KeyEntry.build(Container(type=RdbType.HASH_LISTPACK, key=b"H", value=encode_listpack([b"f" * 64, b"v" * 64]))),
+        KeyEntry.build(Container(type=RdbType.ZSET_LISTPACK, key=b"z", value=encode_listpack([b"m", b"1.5", 2, 3]))),
+        KeyEntry.build(Container(type=RdbType.ZSET_LISTPACK, key=b"Z", value=encode_listpack([b"m" * 64, 1]))),
+        KeyEntry.build(Container(type=RdbType.SET_INTSET, key=b"s", value=encode_intset([-40000, 3, 70000]))),
+        KeyEntry.build(Container(type=RdbType.LIST_QUICKLIST_2, key=b"l", value=ListContainer([
+            Container(container=2, data=encode_listpack([b"a" * 100] * 100)), Container(container=1, data=b"p")]))),
+    ]
+    entries = strings + collections
+    assert _agree(tmp_path_factory, entries, target_for("redis-7.0")) == len(entries)
+    assert _agree(tmp_path_factory, entries, target_for("redis-8.2")) == 0
