@@ -780,7 +780,7 @@ static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value)
  * report/measure.py's facts of a key (keyspace/memory.py's key_usage, SAMPLES 0) for the common
  * encodings of a Redis 7.x keyspace, computed while the value is checked as with keep=0, from its
  * entries' lengths and integers, without building it: a string, and a listpack hash or sorted set, an
- * intset or a quicklist the target keeps as they are. Anything else (a value the target converts,
+ * intset or a quicklist the target keeps as they are, a set of distinct members in whatever encoding. Anything else (a value the target converts,
  * another type or layout) bails, and the record is built for the Python model, this walk's twin
  * (tests/report/test_measure_accelerated.py proves both agree).
  */
@@ -789,14 +789,16 @@ static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value)
 #define QUICKLIST_SIZE 40 /* sizeof(quicklist) */
 #define MAX_INT_SCORE ((double)(1LL << 62)) /* a listpack score at most this and integral is an integer entry */
 
-static PyObject *ENC_INT, *ENC_EMBSTR, *ENC_RAW, *ENC_LISTPACK, *ENC_INTSET, *ENC_QUICKLIST;
+static PyObject *ENC_INT, *ENC_EMBSTR, *ENC_RAW, *ENC_LISTPACK, *ENC_INTSET, *ENC_QUICKLIST, *ENC_HASHTABLE;
+static PyObject *PAST_INTSET_ENTRIES, *PAST_SET_LISTPACK_ENTRIES, *PAST_SET_LISTPACK_VALUE; /* redis.conf's names */
 
 /* What report.measure.accelerated_model hands over: the target's layout and thresholds. */
 typedef struct {
     PyObject *facts_class;
-    Py_ssize_t entry, quicklist_node;
-    Py_ssize_t hash_entries, hash_value, zset_entries, zset_value, intset_entries, list_bytes, list_count;
-    int list_conversions, shortest_scores;
+    Py_ssize_t entry, quicklist_node, dict;
+    Py_ssize_t hash_entries, hash_value, zset_entries, zset_value, intset_entries, set_entries, set_value;
+    Py_ssize_t list_bytes, list_count;
+    int set_listpacks, list_conversions, shortest_scores;
 } Model;
 
 struct Shape {
@@ -811,6 +813,7 @@ struct Shape {
 typedef struct {
     PyObject *encoding;
     Py_ssize_t bytes, elements, largest;
+    PyObject *past_threshold; /* borrowed, NULL for None */
 } Facts;
 
 /* jemalloc's size class (memory.allocation: Redis 7's build). */
@@ -932,6 +935,11 @@ static int measure_pairs(Scan *s, Py_ssize_t *pos, int zset, const Model *m, Fac
     return 0;
 }
 
+/* The narrowest integers an intset of these bounds holds (memory._intset_width). */
+static int intset_width(long long low, long long high) {
+    return low >= -32768 && high < 32768 ? 2 : low >= -2147483648LL && high < 2147483648LL ? 4 : 8;
+}
+
 /* Type 11 within set-max-intset-entries, its members ascending (duplicates go to Python). */
 static int measure_intset(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) {
     const unsigned char *data;
@@ -950,9 +958,8 @@ static int measure_intset(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) 
         longest = len > longest ? len : longest;
         previous = element;
     }
-    int fitted = first >= -32768 && previous < 32768 ? 2 : first >= -2147483648LL && previous < 2147483648LL ? 4 : 8;
-    *out = (Facts){ENC_INTSET, ROBJ_SIZE + jemalloc_size(8 + fitted * (Py_ssize_t)length), (Py_ssize_t)length,
-                   longest};
+    *out = (Facts){ENC_INTSET, ROBJ_SIZE + jemalloc_size(8 + intset_width(first, previous) * (Py_ssize_t)length),
+                   (Py_ssize_t)length, longest, NULL};
     return 0;
 }
 
@@ -989,6 +996,53 @@ static int measure_quicklist(Scan *s, Py_ssize_t *pos, const Model *m, Facts *ou
     return 0;
 }
 
+/* memory.table_size: a dict's buckets for `count` elements. */
+static Py_ssize_t table_size(Py_ssize_t count) {
+    Py_ssize_t size = 4;
+    while (size < count) size *= 2;
+    return count ? size : 0;
+}
+
+/* Type 2, its members distinct (duplicates go to Python): an intset, a listpack (7.2+) or a hash table as the
+ * target loads it (keyspace/encodings.set_encoding), and the threshold it is past (measure._set_threshold). */
+static int measure_plain_set(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) {
+    uint64_t count;
+    int status = scan_count(s, pos, &count);
+    if (status) return status;
+    Py_ssize_t n = (Py_ssize_t)count, longest = 0, packed = 0, members = 0;
+    long long low = LLONG_MAX, high = LLONG_MIN, number;
+    int numbers = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const unsigned char *data;
+        Py_ssize_t len;
+        if ((status = scan_bytes(s, pos, &data, &len)) || (status = seen_before(s, data, len))) return status;
+        longest = len > longest ? len : longest;
+        packed += text_entry_size(data, len);
+        members += m->entry + sds_size(len);
+        if (numbers && canonical_int64(data, len, &number)) {
+            low = number < low ? number : low;
+            high = number > high ? number : high;
+        } else {
+            numbers = 0;
+        }
+    }
+    if (numbers && n <= m->intset_entries) {
+        *out = (Facts){ENC_INTSET, ROBJ_SIZE + jemalloc_size(8 + intset_width(low, high) * n), n, longest, NULL};
+        return 0;
+    }
+    int small = n <= m->set_entries && longest <= m->set_value;
+    if (m->set_listpacks && small) {
+        *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + jemalloc_size(7 + packed), n, longest, NULL};
+        return 0;
+    }
+    PyObject *past = numbers && n > m->intset_entries ? PAST_INTSET_ENTRIES
+                     : !m->set_listpacks             ? NULL
+                     : n > m->set_entries            ? PAST_SET_LISTPACK_ENTRIES
+                                                     : PAST_SET_LISTPACK_VALUE;
+    *out = (Facts){ENC_HASHTABLE, ROBJ_SIZE + m->dict + 8 * table_size(n) + members, n, longest, past};
+    return 0;
+}
+
 /* A string: a shared-format integer, embstr up to 44 bytes, else raw (memory._string). */
 static int measure_string(Scan *s, Py_ssize_t *pos, Facts *out) {
     const unsigned char *data;
@@ -1009,6 +1063,9 @@ static int measure_value(Scan *s, Py_ssize_t *pos, unsigned type, const Model *m
     switch (type) {
     case 0:
         status = measure_string(s, pos, out);
+        break;
+    case 2:
+        status = measure_plain_set(s, pos, m, out);
         break;
     case 11:
         status = measure_intset(s, pos, m, out);
@@ -1032,7 +1089,8 @@ static PyObject *make_facts(const Model *m, PyObject *db, PyObject *key, PyObjec
     PyObject *bytes = PyLong_FromSsize_t(facts->bytes), *elements = PyLong_FromSsize_t(facts->elements);
     PyObject *largest = PyLong_FromSsize_t(facts->largest), *made = NULL;
     if (bytes != NULL && elements != NULL && largest != NULL) {
-        PyObject *args[] = {db, key, type_name, facts->encoding, bytes, elements, largest, expire, Py_None};
+        PyObject *past = facts->past_threshold ? facts->past_threshold : Py_None;
+        PyObject *args[] = {db, key, type_name, facts->encoding, bytes, elements, largest, expire, past};
         made = PyObject_Vectorcall(m->facts_class, args, 9, NULL);
     }
     Py_XDECREF(bytes);
@@ -1125,9 +1183,10 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
         return NULL;
     Model model, *measuring = NULL;
     if (measure != Py_None) {
-        if (!PyArg_ParseTuple(measure, "Onnnnnnnnnpp", &model.facts_class, &model.entry, &model.quicklist_node,
-                              &model.hash_entries, &model.hash_value, &model.zset_entries, &model.zset_value,
-                              &model.intset_entries, &model.list_bytes, &model.list_count, &model.list_conversions,
+        if (!PyArg_ParseTuple(measure, "Onnnnnnnnnnnnppp", &model.facts_class, &model.entry, &model.quicklist_node,
+                              &model.dict, &model.hash_entries, &model.hash_value, &model.zset_entries,
+                              &model.zset_value, &model.intset_entries, &model.set_entries, &model.set_value,
+                              &model.list_bytes, &model.list_count, &model.set_listpacks, &model.list_conversions,
                               &model.shortest_scores)) {
             PyBuffer_Release(&view);
             return NULL;
@@ -1909,10 +1968,12 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     if (FormatError == NULL || TruncatedError == NULL) return NULL;
     B64_KEY = PyUnicode_InternFromString("b64");
     if (B64_KEY == NULL) return NULL;
-    PyObject **encodings[] = {&ENC_INT, &ENC_EMBSTR, &ENC_RAW, &ENC_LISTPACK, &ENC_INTSET, &ENC_QUICKLIST};
-    const char *names[] = {"int", "embstr", "raw", "listpack", "intset", "quicklist"};
+    PyObject **texts[] = {&ENC_INT, &ENC_EMBSTR, &ENC_RAW, &ENC_LISTPACK, &ENC_INTSET, &ENC_QUICKLIST, &ENC_HASHTABLE,
+                          &PAST_INTSET_ENTRIES, &PAST_SET_LISTPACK_ENTRIES, &PAST_SET_LISTPACK_VALUE};
+    const char *names[] = {"int", "embstr", "raw", "listpack", "intset", "quicklist", "hashtable",
+                           "set-max-intset-entries", "set-max-listpack-entries", "set-max-listpack-value"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        if ((*encodings[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
+        if ((*texts[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
     }
     return PyModule_Create(&module);
 }

@@ -50,9 +50,10 @@ def accelerated_model(target: Target, written_by: Target | None = None) -> tuple
     if (written_by is not None or target.embedded_keys or target.valkey_server or shape.alloc is not allocation
             or not shape.allocated_blobs or shape.ziplists):
         return None
-    return (KeyFacts, shape.entry, shape.quicklist_node, target.hash_max_listpack_entries,
+    return (KeyFacts, shape.entry, shape.quicklist_node, shape.dict, target.hash_max_listpack_entries,
             target.hash_max_listpack_value, target.zset_max_listpack_entries, target.zset_max_listpack_value,
-            target.set_max_intset_entries, target.list_max_listpack_bytes, target.list_max_listpack_count,
+            target.set_max_intset_entries, target.set_max_listpack_entries, target.set_max_listpack_value,
+            target.list_max_listpack_bytes, target.list_max_listpack_count, target.set_listpacks,
             target.list_conversions, target.shortest_scores)
 
 

@@ -69,7 +69,8 @@ def targets(draw) -> Target:
     target = target.with_thresholds(
         hash_max_listpack_entries=draw(st.integers(1, 8)), hash_max_listpack_value=draw(st.integers(0, 64)),
         zset_max_listpack_entries=draw(st.integers(1, 8)), zset_max_listpack_value=draw(st.integers(0, 64)),
-        set_max_intset_entries=draw(st.integers(1, 12)))
+        set_max_intset_entries=draw(st.integers(1, 12)), set_max_listpack_entries=draw(st.integers(1, 12)),
+        set_max_listpack_value=draw(st.integers(0, 64)))
     return target.with_list_fill(draw(st.sampled_from([-5, -4, -3, -2, -1, 1, 2, 3, 5])))
 
 
@@ -116,6 +117,11 @@ REDIS_7_0 = target_for("redis-7.0")
          target=REDIS_7_0.with_thresholds(set_max_intset_entries=2))  # a hash table
 @example(entries=[_entry(RdbType.ZSET_LISTPACK, encode_listpack([b"m", 1 << 62, b"n", (1 << 62) + 1]))],
          target=REDIS_7_0)  # the greatest integer a score's entry holds, and one past it (its text)
+@example(entries=[_entry(RdbType.SET, ListContainer([b"1", b"2"]))],
+         target=REDIS_7_0.with_thresholds(set_max_intset_entries=2))  # as many numbers as an intset holds
+@example(entries=[_entry(RdbType.SET, ListContainer([b"a" * 64, b"b"]))], target=target_for("redis-7.2"))
+@example(entries=[_entry(RdbType.SET, ListContainer([b"a" * 65, b"b"]))],
+         target=target_for("redis-7.2").with_thresholds(set_max_listpack_entries=2))  # past the value's limit
 @example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f", b"v" * 65]))], target=REDIS_7_0)
 @example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f" * 65, b"v"]))], target=REDIS_7_0)
 @example(entries=[_entry(RdbType.ZSET_LISTPACK, encode_listpack([b"m" * 10, b"-inf", b"n", b"inf"]))],
@@ -129,8 +135,8 @@ def test_the_scan_measures_keys_as_the_python_model_does(tmp_path_factory, entri
 
 def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
     """A string of each encoding, a listpack hash and sorted set (their elements up to the longest a listpack
-    keeps), an intset and a quicklist: none is left to Python for Redis 7.0, whose layout the scan knows; for
-    Redis 8.2 every key is."""
+    keeps), an intset, a quicklist and sets of strings and of numbers: none is left to Python for Redis 7.0,
+    whose layout the scan knows; for Redis 8.2 every key is."""
     strings = [b"\x00" + stored_string(b"k%d" % n) + stored_string(value)
                for n, value in enumerate([b"12", b"short", b"long" * 20, b"compressible " * 20])]
     collections = [
@@ -139,6 +145,8 @@ def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
         KeyEntry.build(Container(type=RdbType.ZSET_LISTPACK, key=b"z", value=encode_listpack([b"m", b"1.5", 2, 3]))),
         KeyEntry.build(Container(type=RdbType.ZSET_LISTPACK, key=b"Z", value=encode_listpack([b"m" * 64, 1]))),
         KeyEntry.build(Container(type=RdbType.SET_INTSET, key=b"s", value=encode_intset([-40000, 3, 70000]))),
+        KeyEntry.build(Container(type=RdbType.SET, key=b"S", value=ListContainer([b"a", b"b" * 70]))),
+        KeyEntry.build(Container(type=RdbType.SET, key=b"N", value=ListContainer([b"1", b"-2"]))),
         KeyEntry.build(Container(type=RdbType.LIST_QUICKLIST_2, key=b"l", value=ListContainer([
             Container(container=2, data=encode_listpack([b"a" * 100] * 100)), Container(container=1, data=b"p")]))),
     ]
