@@ -1099,10 +1099,193 @@ static PyObject *make_facts(const Model *m, PyObject *db, PyObject *key, PyObjec
     return made;
 }
 
+/* --- report's fold: a measured key into its summary ------------------------------------------
+ * report/summary.py's Summary.add (this fold's Python twin) for the keys the scan measures, so that
+ * no object is made for them: its totals, its group's [keys, bytes], the top heaps' threshold and the
+ * prefix nodes the key falls under. The rare parts stay Python's, called from here: a TTL's bucket,
+ * a key that enters a top heap (summary._keep, given its KeyFacts), a prefix the tree has no node for
+ * yet (PrefixTree.add does the whole key). tests/report/test_measure_accelerated.py proves both agree.
+ */
+
+#define FOLD_MAX_DEPTH 16 /* deeper prefix trees are left to PrefixTree.add */
+
+static PyObject *NAME_KEYS, *NAME_BYTES;
+
+/* What report.summary.Summary.fold_state hands over (the summary's containers, changed in place). */
+typedef struct {
+    PyObject *summary, *file, *groups, *top_keys, *largest_elements, *nodes, *marks;
+    PyObject *keep, *ttl_bucket, *add_prefixes, *now_ms, *no_ttl;
+    Py_ssize_t top, depth;
+    long long keys, bytes;
+} Fold;
+
+static int fold_open(PyObject *state, Fold *f) {
+    if (!PyArg_ParseTuple(state, "OOO!O!O!O!O!OOOOOnn", &f->summary, &f->file, &PyDict_Type, &f->groups, &PyList_Type,
+                          &f->top_keys, &PyList_Type, &f->largest_elements, &PyDict_Type, &f->nodes, &PyTuple_Type,
+                          &f->marks, &f->keep, &f->ttl_bucket, &f->add_prefixes, &f->now_ms, &f->no_ttl, &f->top,
+                          &f->depth))
+        return -1;
+    PyObject *keys = PyObject_GetAttr(f->summary, NAME_KEYS), *bytes = PyObject_GetAttr(f->summary, NAME_BYTES);
+    f->keys = keys ? PyLong_AsLongLong(keys) : -1;
+    f->bytes = bytes ? PyLong_AsLongLong(bytes) : -1;
+    Py_XDECREF(keys);
+    Py_XDECREF(bytes);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* The totals back into the summary (the Python loop adds the next keys itself). */
+static int fold_close(Fold *f) {
+    PyObject *keys = PyLong_FromLongLong(f->keys), *bytes = PyLong_FromLongLong(f->bytes);
+    int status = keys && bytes && PyObject_SetAttr(f->summary, NAME_KEYS, keys) == 0 &&
+                         PyObject_SetAttr(f->summary, NAME_BYTES, bytes) == 0
+                     ? 0
+                     : -1;
+    Py_XDECREF(keys);
+    Py_XDECREF(bytes);
+    return status;
+}
+
+/* item += by, for an int item of a list or an attribute of an object */
+static int add_to_item(PyObject *list, Py_ssize_t i, long long by) {
+    long long now = PyLong_AsLongLong(PyList_GET_ITEM(list, i));
+    if (now == -1 && PyErr_Occurred()) return -1;
+    PyObject *sum = PyLong_FromLongLong(now + by);
+    if (sum == NULL) return -1;
+    return PyList_SetItem(list, i, sum);
+}
+
+static int add_to_attr(PyObject *obj, PyObject *name, long long by) {
+    PyObject *value = PyObject_GetAttr(obj, name);
+    long long now = value ? PyLong_AsLongLong(value) : -1;
+    Py_XDECREF(value);
+    if (now == -1 && PyErr_Occurred()) return -1;
+    PyObject *sum = PyLong_FromLongLong(now + by);
+    int status = sum ? PyObject_SetAttr(obj, name, sum) : -1;
+    Py_XDECREF(sum);
+    return status;
+}
+
+static int fold_group(Fold *f, PyObject *db, PyObject *type_name, const Facts *facts, PyObject *expire) {
+    PyObject *bucket = expire == Py_None ? (Py_INCREF(f->no_ttl), f->no_ttl)
+                                         : PyObject_CallFunctionObjArgs(f->ttl_bucket, expire, f->now_ms, NULL);
+    if (bucket == NULL) return -1;
+    PyObject *past = facts->past_threshold ? facts->past_threshold : Py_None;
+    PyObject *group = PyTuple_Pack(5, db, type_name, facts->encoding, bucket, past);
+    Py_DECREF(bucket);
+    if (group == NULL) return -1;
+    PyObject *counts = PyDict_GetItemWithError(f->groups, group);
+    int status;
+    if (counts != NULL && PyList_CheckExact(counts) && PyList_GET_SIZE(counts) == 2) {
+        status = add_to_item(counts, 0, 1) < 0 || add_to_item(counts, 1, facts->bytes) < 0 ? -1 : 0;
+    } else if (counts == NULL && !PyErr_Occurred()) {
+        PyObject *made = Py_BuildValue("[in]", 1, facts->bytes);
+        status = made && PyDict_SetItem(f->groups, group, made) == 0 ? 0 : -1;
+        Py_XDECREF(made);
+    } else {
+        status = -1;
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a summary group's counts are not [keys, bytes]");
+    }
+    Py_DECREF(group);
+    return status;
+}
+
+/* Whether a key of this value may enter the heap (Summary.add's test: it is not full, or the value is at
+ * least its least). */
+static int fold_heap_candidate(const Fold *f, PyObject *heap, Py_ssize_t value) {
+    if (PyList_GET_SIZE(heap) < f->top) return 1;
+    PyObject *least = PyList_GET_ITEM(heap, 0);
+    if (!PyTuple_Check(least) || PyTuple_GET_SIZE(least) < 1) return 1; /* summary._keep decides */
+    long long floor_value = PyLong_AsLongLong(PyTuple_GET_ITEM(least, 0));
+    if (floor_value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 1;
+    }
+    return value >= floor_value;
+}
+
+/* summary._keep(heap, (value, file, db, key, place, facts), top) for a candidate. */
+static int fold_heap(Fold *f, PyObject *heap, Py_ssize_t value, PyObject *db, PyObject *key, PyObject *facts_object) {
+    if (!fold_heap_candidate(f, heap, value)) return 0;
+    PyObject *ranked = Py_BuildValue("(nOOOLO)", value, f->file, db, key, f->keys, facts_object);
+    PyObject *top = PyLong_FromSsize_t(f->top);
+    PyObject *done = ranked && top ? PyObject_CallFunctionObjArgs(f->keep, heap, ranked, top, NULL) : NULL;
+    Py_XDECREF(top);
+    Py_XDECREF(ranked);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
+}
+
+/* The ends of the key's first `depth` prefixes (PrefixTree.add's matches: at each place the longest
+ * separator first, the next search after the match); how many. */
+static Py_ssize_t prefix_ends(const Fold *f, const char *key, Py_ssize_t len, Py_ssize_t *ends) {
+    Py_ssize_t found = 0, at = 0, count = PyTuple_GET_SIZE(f->marks);
+    while (at < len && found < f->depth) {
+        Py_ssize_t matched = 0;
+        for (Py_ssize_t i = 0; i < count && !matched; i++) {
+            PyObject *mark = PyTuple_GET_ITEM(f->marks, i);
+            Py_ssize_t n = PyBytes_GET_SIZE(mark);
+            if (n <= len - at && memcmp(key + at, PyBytes_AS_STRING(mark), n) == 0) matched = n;
+        }
+        if (matched) ends[found++] = at + matched;
+        at += matched ? matched : 1;
+    }
+    return found;
+}
+
+static int fold_prefixes(Fold *f, PyObject *key, Py_ssize_t size) {
+    if (f->depth <= 0) return 0;
+    if (f->depth > FOLD_MAX_DEPTH) goto python;
+    Py_ssize_t ends[FOLD_MAX_DEPTH];
+    PyObject *nodes[FOLD_MAX_DEPTH];
+    Py_ssize_t levels = prefix_ends(f, PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), ends);
+    for (Py_ssize_t i = 0; i < levels; i++) {
+        PyObject *prefix = PyBytes_FromStringAndSize(PyBytes_AS_STRING(key), ends[i]);
+        if (prefix == NULL) return -1;
+        nodes[i] = PyDict_GetItemWithError(f->nodes, prefix); /* borrowed: the tree keeps them */
+        Py_DECREF(prefix);
+        if (nodes[i] == NULL) {
+            if (PyErr_Occurred()) return -1;
+            goto python; /* a new prefix: the tree decides where it counts */
+        }
+    }
+    for (Py_ssize_t i = 0; i < levels; i++) {
+        if (add_to_attr(nodes[i], NAME_KEYS, 1) < 0 || add_to_attr(nodes[i], NAME_BYTES, size) < 0) return -1;
+    }
+    return 0;
+python:;
+    PyObject *bytes = PyLong_FromSsize_t(size);
+    PyObject *done = bytes ? PyObject_CallFunctionObjArgs(f->add_prefixes, key, bytes, NULL) : NULL;
+    Py_XDECREF(bytes);
+    Py_XDECREF(done);
+    return done == NULL ? -1 : 0;
+}
+
+static PyObject *make_facts(const Model *m, PyObject *db, PyObject *key, PyObject *type_name, const Facts *facts,
+                            PyObject *expire);
+
+/* Summary.add for a key the scan measured: totals, group, heaps (its KeyFacts made only for them), prefixes. */
+static int fold_key(Fold *f, const Model *m, PyObject *db, PyObject *key, PyObject *type_name, const Facts *facts,
+                    PyObject *expire) {
+    f->keys++;
+    f->bytes += facts->bytes;
+    if (fold_group(f, db, type_name, facts, expire) < 0) return -1;
+    if (f->top > 0 && (fold_heap_candidate(f, f->top_keys, facts->bytes) ||
+                       fold_heap_candidate(f, f->largest_elements, facts->largest))) {
+        PyObject *made = make_facts(m, db, key, type_name, facts, expire);
+        int status = made == NULL || fold_heap(f, f->top_keys, facts->bytes, db, key, made) < 0 ||
+                             fold_heap(f, f->largest_elements, facts->largest, db, key, made) < 0
+                         ? -1
+                         : 0;
+        Py_XDECREF(made);
+        if (status < 0) return -1;
+    }
+    return fold_prefixes(f, key, facts->bytes);
+}
+
 /* One key entry with its per-key opcodes, as a KeyRecord (or, measuring, its facts when the model
- * has them); BAIL leaves it to Python. */
+ * has them; folding, nothing: *record stays NULL); BAIL leaves it to Python. */
 static int scan_key(Scan *s, Py_ssize_t *pos, PyObject *db, PyObject *names, PyObject *record_class,
-                    const Model *model, PyObject **record) {
+                    const Model *model, Fold *fold, PyObject **record) {
     Py_ssize_t start = *pos, p = *pos;
     PyObject *expire = Py_None, *idle = Py_None, *freq = Py_None, *key = NULL, *value = NULL;
     int status = BAIL;
@@ -1140,6 +1323,11 @@ static int scan_key(Scan *s, Py_ssize_t *pos, PyObject *db, PyObject *names, PyO
         Py_ssize_t value_at = p;
         Facts facts;
         status = measure_value(s, &p, type, model, PyBytes_GET_SIZE(key), &facts);
+        if (status == 0 && fold != NULL) {
+            status = fold_key(fold, model, db, key, PyTuple_GET_ITEM(info, 0), &facts, expire);
+            if (status == 0) *pos = p;
+            goto done;
+        }
         if (status == 0) {
             *record = make_facts(model, db, key, PyTuple_GET_ITEM(info, 0), &facts, expire);
             status = *record == NULL ? -1 : 0;
@@ -1177,9 +1365,9 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t pos, limit;
     int deep, keep = 1;
-    PyObject *db, *names, *record_class, *measure = Py_None;
-    if (!PyArg_ParseTuple(args, "y*nnOpO!O|pO", &view, &pos, &limit, &db, &deep, &PyTuple_Type, &names, &record_class,
-                          &keep, &measure))
+    PyObject *db, *names, *record_class, *measure = Py_None, *fold_state = Py_None;
+    if (!PyArg_ParseTuple(args, "y*nnOpO!O|pOO", &view, &pos, &limit, &db, &deep, &PyTuple_Type, &names, &record_class,
+                          &keep, &measure, &fold_state))
         return NULL;
     Model model, *measuring = NULL;
     if (measure != Py_None) {
@@ -1193,15 +1381,26 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
         }
         measuring = &model;
     }
+    Fold fold, *folding = NULL;
+    if (measuring != NULL && fold_state != Py_None) {
+        if (fold_open(fold_state, &fold) < 0) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        folding = &fold;
+    }
     Scan s = {view.buf, view.len, deep, keep, NULL, 0, {NULL, 0, 0}};
     PyObject *records = PyList_New(0);
     Py_ssize_t stop = pos + SCAN_MAX_BYTES < limit ? pos + SCAN_MAX_BYTES : limit;
     while (records != NULL && pos < stop && PyList_GET_SIZE(records) < SCAN_MAX_RECORDS) {
         PyObject *record = NULL;
-        int status = scan_key(&s, &pos, db, names, record_class, measuring, &record);
+        int status = scan_key(&s, &pos, db, names, record_class, measuring, folding, &record);
         if (status == BAIL) break;
+        if (status == 0 && record == NULL) continue; /* folded */
         if (status < 0 || append_new(records, record) < 0) Py_CLEAR(records);
+        if (folding != NULL) break; /* a record to measure in Python: it is added before the next keys */
     }
+    if (folding != NULL && fold_close(folding) < 0) Py_CLEAR(records);
     PyMem_Free(s.scratch);
     PyMem_Free(s.seen.slots);
     PyBuffer_Release(&view);
@@ -1967,7 +2166,9 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     Py_DECREF(errors);
     if (FormatError == NULL || TruncatedError == NULL) return NULL;
     B64_KEY = PyUnicode_InternFromString("b64");
-    if (B64_KEY == NULL) return NULL;
+    NAME_KEYS = PyUnicode_InternFromString("keys");
+    NAME_BYTES = PyUnicode_InternFromString("bytes");
+    if (B64_KEY == NULL || NAME_KEYS == NULL || NAME_BYTES == NULL) return NULL;
     PyObject **texts[] = {&ENC_INT, &ENC_EMBSTR, &ENC_RAW, &ENC_LISTPACK, &ENC_INTSET, &ENC_QUICKLIST, &ENC_HASHTABLE,
                           &PAST_INTSET_ENTRIES, &PAST_SET_LISTPACK_ENTRIES, &PAST_SET_LISTPACK_VALUE};
     const char *names[] = {"int", "embstr", "raw", "listpack", "intset", "quicklist", "hashtable",

@@ -168,6 +168,9 @@ class RdbReader:
         # report's model for the compiled scan (report.measure.accelerated_model): the keys it measures come
         # as their KeyFacts instead of a record; set once the file's writer is known (after its aux fields)
         self.measure_with: tuple | None = None
+        # ... and with report's summary (report.summary.Summary.fold_state), the keys it measures are added to
+        # it there and then, and only the records it leaves to Python come back
+        self.fold_with: tuple | None = None
         self._type_names = tuple(
             self._decoders[t][1:] if t in self._decoders else None for t in range(max(self._decoders) + 1)
         )
@@ -219,7 +222,8 @@ class RdbReader:
         next_crc_step = pos + _CRC_STEP
         while True:
             if scan is not None:
-                batch, pos = scan(buf, pos, next_crc_step, db, deep, type_names, KeyRecord, keep, self.measure_with)
+                batch, pos = scan(buf, pos, next_crc_step, db, deep, type_names, KeyRecord, keep, self.measure_with,
+                                  self.fold_with)
                 if batch:
                     yield db, batch
                 if pos >= next_crc_step:

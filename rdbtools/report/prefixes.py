@@ -39,6 +39,7 @@ class PrefixTree:
         marks = sorted({s.encode() for s in separators}, key=len, reverse=True)
         if not marks or not all(marks):
             raise ValueError("a separator cannot be empty")
+        self.marks = tuple(marks)  # (the longest first: what the pattern tries first at each place)
         self.pattern = re.compile(b"|".join(map(re.escape, marks)))
         self.depth, self.limit = depth, limit
         self.nodes: dict[bytes, Node] = {}

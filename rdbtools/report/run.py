@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from rdbtools.keyspace.memory import overhead
 from rdbtools.rdb.model import Aux, KeyRecord
-from rdbtools.rdb.reader import open_rdb
+from rdbtools.rdb.reader import RdbFile, open_rdb
 from rdbtools.rdb.targets import Target, writer_target
 from rdbtools.report.measure import KeyFacts, accelerated_model, measure
 from rdbtools.report.rows import Row, RowWriter
@@ -77,13 +77,14 @@ def report_file(path: str, options: Options, target: Target | None = None, rows:
             if record.__class__ is KeyFacts:  # measured by the compiled scan
                 facts = record
             elif record.__class__ is KeyRecord:
-                if measured_for is None:  # (the aux fields come before the keys)
-                    measured_for = _measured_for(target, writer_target(rdb.header.magic, rdb.header.version, aux))
-                    rdb.reader.measure_with = accelerated_model(*measured_for)
+                if measured_for is None:
+                    measured_for = _measuring(rdb, target, aux, summary, path if rows is None else None)
                 facts = measure(record, *measured_for)
             else:
                 if record.__class__ is Aux:
                     aux[record.name] = record.value
+                if not summary.keys:  # (the aux fields before the first key name the writer)
+                    measured_for = _measuring(rdb, target, aux, summary, path if rows is None else None)
                 continue
             summary.add(facts, path)
             if rows is not None:
@@ -92,7 +93,7 @@ def report_file(path: str, options: Options, target: Target | None = None, rows:
                     rows(batch)
                     batch = []
         if measured_for is None:
-            measured_for = _measured_for(target, writer_target(rdb.header.magic, rdb.header.version, aux))
+            measured_for = _measuring(rdb, target, aux, summary, path if rows is None else None)
     if rows is not None and batch:
         rows(batch)
     chosen = measured_for[0]
@@ -101,8 +102,16 @@ def report_file(path: str, options: Options, target: Target | None = None, rows:
     return FileReport(path, chosen.name, summary, lines)
 
 
-def _measured_for(target: Target | None, writer: Target) -> tuple[Target, Target | None]:
-    return (writer, None) if target is None or target == writer else (target, writer)
+def _measuring(rdb: RdbFile, target: Target | None, aux: dict[bytes, bytes], summary: Summary,
+               fold_as: str | None) -> tuple[Target, Target | None]:
+    """The server the keys are measured for and the writer when another, as the aux fields read so far name it;
+    the compiled scan told to measure the keys it can itself and, given the file's name (no rows asked: no key's
+    facts are needed after it is added), to add them to the summary there and then."""
+    writer = writer_target(rdb.header.magic, rdb.header.version, aux)
+    measured_for = (writer, None) if target is None or target == writer else (target, writer)
+    rdb.reader.measure_with = accelerated_model(*measured_for)
+    rdb.reader.fold_with = None if fold_as is None else summary.fold_state(fold_as)
+    return measured_for
 
 
 def report_files(paths: list[str], options: Options, target: Target | None = None, rows: RowWriter | None = None,

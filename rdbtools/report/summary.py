@@ -84,6 +84,14 @@ class Summary:
                 _keep(self.largest_elements, (largest, file, facts.db, facts.key, place, facts), top)
         self.prefixes.add(facts.key, size)
 
+    def fold_state(self, file: str) -> tuple:
+        """What the compiled scan needs to add the keys it measures itself, as ``add`` does (rdb/reader.py's
+        ``fold_with``; formats/_speedups.c's fold, ``add``'s twin): the containers it changes in place, the
+        rare cases' functions."""
+        tree, options = self.prefixes, self.options
+        return (self, file, self.groups, self.top_keys, self.largest_elements, tree.nodes, tree.marks, _keep,
+                ttl_bucket, tree.add, options.now_ms, NO_TTL, options.top, tree.depth)
+
     def merge(self, other: Summary) -> None:
         self.keys += other.keys
         self.bytes += other.bytes

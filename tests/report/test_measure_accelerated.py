@@ -1,11 +1,13 @@
 """The compiled scan's measuring walk (formats/_speedups.c) and report.measure are twins: the keys the scan
 measures itself get the facts the Python model gives their records, for any value, target and thresholds; the
-rest come as records, measured in Python. (tests/report/test_report.py checks the facts of a real Redis 7.0's
-file, read through the scan, against that server's answers.)"""
+rest come as records, measured in Python. Its fold and Summary.add are twins too: a file's summary is the same
+whether the scan adds the keys it measures or hands their facts to ``add``. (tests/report/test_report.py checks
+the report of a real Redis 7.0's file, read through both, against that server's answers.)"""
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 
 import pytest
@@ -24,6 +26,8 @@ from rdbtools.rdb.source import MappedSource
 from rdbtools.rdb.targets import Target, target_for
 from rdbtools.rdb.writer import stored_string
 from rdbtools.report.measure import KeyFacts, accelerated_model, measure
+from rdbtools.report.run import report_file
+from rdbtools.report.summary import Options
 from tests.rdb.test_properties import key_entries
 from tests.rdbbuild import rdb_file
 
@@ -36,13 +40,16 @@ texts = st.one_of(st.binary(max_size=70), st.integers(-(2**63), 2**63 - 1).map(l
                   st.sampled_from([b"0", b"-0", b"007", b"+1", b"9223372036854775808", b"1" * 44, b"x" * 45]),
                   st.integers(0, 20000).map(lambda n: b"s" * n))
 expiry = st.one_of(st.none(), st.integers(0, 2**50))
+prefixed = st.lists(st.sampled_from([b"", b"a", b"b.c", b"::"]), min_size=1, max_size=5).map(b":".join)
+any_key = st.one_of(texts, prefixed)
 
 
 @st.composite
-def string_entries(draw) -> bytes:
+def string_entries(draw, keys: st.SearchStrategy[bytes] = any_key) -> bytes:
     """A string key, stored raw, as an integer or LZF-compressed as Redis saves it."""
     expire = draw(expiry)
-    entry = b"\x00" + stored_string(draw(texts)) + stored_string(draw(texts), compress=draw(st.booleans()))
+    key = draw(keys)
+    entry = b"\x00" + stored_string(key) + stored_string(draw(texts), compress=draw(st.booleans()))
     return entry if expire is None else b"\xfc" + struct.pack("<q", expire) + entry
 
 
@@ -153,3 +160,32 @@ def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
     entries = strings + collections
     assert _agree(tmp_path_factory, entries, target_for("redis-7.0")) == len(entries)
     assert _agree(tmp_path_factory, entries, target_for("redis-8.2")) == 0
+
+
+def summary_of(path, options: Options, fold: bool) -> tuple:
+    """The file's report as report_file folds it (no per-key rows), or adds each key's facts (rows asked)."""
+    report = report_file(str(path), options, rows=None if fold else lambda batch: None)
+    summary, tree = report.summary, report.summary.prefixes
+    return (summary.keys, summary.bytes, summary.groups, summary.top_keys, summary.largest_elements,
+            tree.nodes, tree.others, report.overhead)
+
+
+@settings(max_examples=200, deadline=None)
+@given(entries=st.lists(st.one_of(key_entries(), string_entries(prefixed), string_entries(prefixed),
+                                  scored_listpacks()), min_size=1, max_size=20),
+       top=st.integers(0, 3), separators=st.lists(st.sampled_from([":", "::", ".", "a"]), min_size=1, max_size=3),
+       depth=st.integers(0, 3), max_prefixes=st.integers(0, 30), now_ms=st.integers(0, 2**50))
+@example(entries=[b"\x00" + stored_string(key) + stored_string(b"v") for key in (b"a:x", b"a::b", b"a::c", b"a::d:e")],
+         top=1, separators=[":", "::"], depth=3, max_prefixes=30, now_ms=0)  # the longest separator first
+def test_the_scan_adds_the_keys_it_measures_as_summary_add_does(tmp_path_factory, entries, top, separators, depth,
+                                                                max_prefixes, now_ms):
+    path = tmp_path_factory.mktemp("fold") / "file.rdb"
+    path.write_bytes(rdb_file(b"\xfe\x00", *entries))
+    options = Options(top=top, separators=tuple(separators), depth=depth, max_prefixes=max_prefixes, now_ms=now_ms)
+    try:
+        added = summary_of(path, options, fold=False)
+    except RdbtoolError as error:
+        with pytest.raises(type(error), match=re.escape(str(error))):
+            summary_of(path, options, fold=True)
+        return
+    assert summary_of(path, options, fold=True) == added

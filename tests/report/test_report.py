@@ -92,6 +92,13 @@ def test_each_key_counts_what_the_memory_model_says_for_samples_0(written, repor
             assert table[db, key]["bytes"] == key_usage(key, entry, target, 0), key
 
 
+def test_the_summary_without_per_key_rows_is_the_one_with_them(written, reported):
+    """Without rows the compiled scan adds the keys it measures to the summary itself (no key's facts kept):
+    the same totals, groups, top keys and prefixes."""
+    doc, _ = reported
+    assert json_report(written.path, "--now-ms", written.now_ms, "--top", TOP) == doc
+
+
 def _grouped(rows: list[dict], *fields: str) -> dict:
     groups: dict = defaultdict(lambda: [0, 0])
     for row in rows:
