@@ -1400,7 +1400,7 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
         if (status < 0 || append_new(records, record) < 0) Py_CLEAR(records);
         if (folding != NULL) break; /* a record to measure in Python: it is added before the next keys */
     }
-    if (folding != NULL && fold_close(folding) < 0) Py_CLEAR(records);
+    if (folding != NULL && records != NULL && fold_close(folding) < 0) Py_CLEAR(records);
     PyMem_Free(s.scratch);
     PyMem_Free(s.seen.slots);
     PyBuffer_Release(&view);

@@ -28,6 +28,7 @@ from rdbtools.rdb.writer import stored_string
 from rdbtools.report.measure import KeyFacts, accelerated_model, measure
 from rdbtools.report.run import report_file
 from rdbtools.report.summary import Options
+from tests.formats.test_speedups import damage
 from tests.rdb.test_properties import key_entries
 from tests.rdbbuild import rdb_file
 
@@ -84,10 +85,10 @@ def targets(draw) -> Target:
 def measured(path, target: Target, accelerate: bool) -> tuple[list[KeyFacts], int, tuple | None]:
     """Every key's facts (and how many the scan measured), or the error that stopped the read."""
     with MappedSource(path) as source:
-        reader = RdbReader(source, accelerate=accelerate)
-        reader.measure_with = accelerated_model(target) if accelerate else None
         facts, by_scan = [], 0
         try:
+            reader = RdbReader(source, accelerate=accelerate)
+            reader.measure_with = accelerated_model(target) if accelerate else None
             for record in reader:
                 if record.__class__ is KeyFacts:
                     facts.append(record)
@@ -99,9 +100,16 @@ def measured(path, target: Target, accelerate: bool) -> tuple[list[KeyFacts], in
     return facts, by_scan, None
 
 
-def _agree(tmp_path_factory, entries: list[bytes], target: Target) -> int:
+def written(tmp_path_factory, entries: list[bytes], data=None):
+    """A file of the entries (no checksum: a damaged value is read, not refused at the end); ``data``: damaged."""
+    blob = rdb_file(b"\xfe\x00", *entries, checksum=False)
     path = tmp_path_factory.mktemp("measure") / "file.rdb"
-    path.write_bytes(rdb_file(b"\xfe\x00", *entries))
+    path.write_bytes(damage(blob, data) if data is not None and data.draw(st.booleans()) else blob)
+    return path
+
+
+def _agree(tmp_path_factory, entries: list[bytes], target: Target, data=None) -> int:
+    path = written(tmp_path_factory, entries, data)
     python, _, python_error = measured(path, target, accelerate=False)
     compiled, by_scan, error = measured(path, target, accelerate=True)
     assert (compiled, error) == (python, python_error)
@@ -117,27 +125,30 @@ REDIS_7_0 = target_for("redis-7.0")
 
 @settings(max_examples=300, deadline=None)
 @given(entries=st.lists(st.one_of(key_entries(), string_entries(), scored_listpacks()), min_size=1, max_size=6),
-       target=targets())
-@example(entries=[_entry(RdbType.SET_INTSET, struct.pack("<II3h", 2, 3, 5, 5, 6))], target=REDIS_7_0)  # one twice
-@example(entries=[_entry(RdbType.SET_INTSET, encode_intset([1, 2, 32768]))], target=REDIS_7_0)  # 4-byte members
+       target=targets(), data=st.data())
+@example(entries=[_entry(RdbType.SET_INTSET, struct.pack("<II3h", 2, 3, 5, 5, 6))], target=REDIS_7_0,
+         data=None)  # a member twice
+@example(entries=[_entry(RdbType.SET_INTSET, encode_intset([1, 2, 32768]))], target=REDIS_7_0,
+         data=None)  # 4-byte members
 @example(entries=[_entry(RdbType.SET_INTSET, encode_intset([1, 2, 3]))],
-         target=REDIS_7_0.with_thresholds(set_max_intset_entries=2))  # a hash table
+         target=REDIS_7_0.with_thresholds(set_max_intset_entries=2), data=None)  # a hash table
 @example(entries=[_entry(RdbType.ZSET_LISTPACK, encode_listpack([b"m", 1 << 62, b"n", (1 << 62) + 1]))],
-         target=REDIS_7_0)  # the greatest integer a score's entry holds, and one past it (its text)
+         target=REDIS_7_0, data=None)  # the greatest integer a score's entry holds, and one past it (its text)
 @example(entries=[_entry(RdbType.SET, ListContainer([b"1", b"2"]))],
-         target=REDIS_7_0.with_thresholds(set_max_intset_entries=2))  # as many numbers as an intset holds
-@example(entries=[_entry(RdbType.SET, ListContainer([b"a" * 64, b"b"]))], target=target_for("redis-7.2"))
+         target=REDIS_7_0.with_thresholds(set_max_intset_entries=2), data=None)  # as many numbers as an intset holds
+@example(entries=[_entry(RdbType.SET, ListContainer([b"a" * 64, b"b"]))], target=target_for("redis-7.2"), data=None)
 @example(entries=[_entry(RdbType.SET, ListContainer([b"a" * 65, b"b"]))],
-         target=target_for("redis-7.2").with_thresholds(set_max_listpack_entries=2))  # past the value's limit
-@example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f", b"v" * 65]))], target=REDIS_7_0)
-@example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f" * 65, b"v"]))], target=REDIS_7_0)
+         target=target_for("redis-7.2").with_thresholds(set_max_listpack_entries=2),
+         data=None)  # past the value's limit
+@example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f", b"v" * 65]))], target=REDIS_7_0, data=None)
+@example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f" * 65, b"v"]))], target=REDIS_7_0, data=None)
 @example(entries=[_entry(RdbType.ZSET_LISTPACK, encode_listpack([b"m" * 10, b"-inf", b"n", b"inf"]))],
-         target=REDIS_7_0)  # 33 bytes: -inf's 6 bytes make the allocation's class
+         target=REDIS_7_0, data=None)  # 33 bytes: -inf's 6 bytes make the allocation's class
 @example(entries=[_entry(RdbType.LIST_QUICKLIST_2, ListContainer([
     Container(container=2, data=encode_listpack([b"a" * 60, b"b" * 4023]))]))],
-         target=REDIS_7_0.with_list_fill(-1))  # a node of exactly the 4096 bytes allowed
-def test_the_scan_measures_keys_as_the_python_model_does(tmp_path_factory, entries, target):
-    _agree(tmp_path_factory, entries, target)
+         target=REDIS_7_0.with_list_fill(-1), data=None)  # a node of exactly the 4096 bytes allowed
+def test_the_scan_measures_keys_as_the_python_model_does(tmp_path_factory, entries, target, data):
+    _agree(tmp_path_factory, entries, target, data)
 
 
 def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
@@ -174,13 +185,12 @@ def summary_of(path, options: Options, fold: bool) -> tuple:
 @given(entries=st.lists(st.one_of(key_entries(), string_entries(prefixed), string_entries(prefixed),
                                   scored_listpacks()), min_size=1, max_size=20),
        top=st.integers(0, 3), separators=st.lists(st.sampled_from([":", "::", ".", "a"]), min_size=1, max_size=3),
-       depth=st.integers(0, 3), max_prefixes=st.integers(0, 30), now_ms=st.integers(0, 2**50))
+       depth=st.integers(0, 3), max_prefixes=st.integers(0, 30), now_ms=st.integers(0, 2**50), data=st.data())
 @example(entries=[b"\x00" + stored_string(key) + stored_string(b"v") for key in (b"a:x", b"a::b", b"a::c", b"a::d:e")],
-         top=1, separators=[":", "::"], depth=3, max_prefixes=30, now_ms=0)  # the longest separator first
+         top=1, separators=[":", "::"], depth=3, max_prefixes=30, now_ms=0, data=None)  # the longest separator first
 def test_the_scan_adds_the_keys_it_measures_as_summary_add_does(tmp_path_factory, entries, top, separators, depth,
-                                                                max_prefixes, now_ms):
-    path = tmp_path_factory.mktemp("fold") / "file.rdb"
-    path.write_bytes(rdb_file(b"\xfe\x00", *entries))
+                                                                max_prefixes, now_ms, data):
+    path = written(tmp_path_factory, entries, data)
     options = Options(top=top, separators=tuple(separators), depth=depth, max_prefixes=max_prefixes, now_ms=now_ms)
     try:
         added = summary_of(path, options, fold=False)
