@@ -778,7 +778,7 @@ static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value)
 
 /* --- report's measuring walk ------------------------------------------------------------------
  * report/measure.py's facts of a key (keyspace/memory.py's key_usage, SAMPLES 0) for the common
- * encodings of a Redis 7.x keyspace, computed while the value is checked as with keep=0, from its
+ * encodings of a Redis 7.x or 8.x keyspace, computed while the value is checked as with keep=0, from its
  * entries' lengths and integers, without building it: a string, and a listpack hash or sorted set, an
  * intset or a quicklist the target keeps as they are, a set of distinct members in whatever encoding. Anything else (a value the target converts,
  * another type or layout) bails, and the record is built for the Python model, this walk's twin
@@ -790,7 +790,7 @@ static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value)
 #define MAX_INT_SCORE ((double)(1LL << 62)) /* a listpack score at most this and integral is an integer entry */
 
 static PyObject *ENC_INT, *ENC_EMBSTR, *ENC_RAW, *ENC_LISTPACK, *ENC_INTSET, *ENC_QUICKLIST, *ENC_HASHTABLE;
-static PyObject *PAST_INTSET_ENTRIES, *PAST_SET_LISTPACK_ENTRIES, *PAST_SET_LISTPACK_VALUE; /* redis.conf's names */
+static PyObject *PAST_INTSET_ENTRIES, *PAST_SET_LISTPACK_ENTRIES, *PAST_SET_LISTPACK_VALUE, *PAST_LIST_SIZE;
 
 /* What report.measure.accelerated_model hands over: the target's layout and thresholds. */
 typedef struct {
@@ -799,14 +799,18 @@ typedef struct {
     Py_ssize_t hash_entries, hash_value, zset_entries, zset_value, intset_entries, set_entries, set_value;
     Py_ssize_t list_bytes, list_count;
     int set_listpacks, list_conversions, shortest_scores;
+    int fine_sizes;    /* jemalloc's 8-byte classes up to 64 bytes (Redis 8's build: memory.fine_allocation) */
+    int embedded_keys; /* the key (and TTL) in the value's object, a short string too (Redis 8) */
 } Model;
 
 struct Shape {
-    int scores, shortest;     /* pairs whose second items are scores, as the target writes their text */
+    const Model *model;
+    int scores;               /* pairs whose second items are scores, as the target writes their text */
     Py_ssize_t count, packed; /* entries, and their bytes in a listpack (memory.listpack_bytes but its 7) */
     Py_ssize_t longest_first, longest_second, largest_pair, first_len; /* texts' lengths */
+    Py_ssize_t last_len, last_size, strings; /* the last entry's; every entry's sds allocation */
     /* the nodes the target packs the entries in (memory._quicklist_nodes); limit 0: none */
-    Py_ssize_t limit, most, node_packed, node_used, nodes_total, quicklist_node;
+    Py_ssize_t limit, most, node_packed, node_used, nodes_total;
 };
 
 /* The key's measured facts but its names. */
@@ -825,8 +829,19 @@ static Py_ssize_t jemalloc_size(Py_ssize_t size) {
     return (size + step - 1) / step * step;
 }
 
-static Py_ssize_t sds_size(Py_ssize_t len) {
-    return jemalloc_size((len < 32 ? 1 : len < 256 ? 3 : len < 65536 ? 5 : 9) + len + 1);
+/* The allocator's size for a request, in the target's build. */
+static Py_ssize_t allocated(const Model *m, Py_ssize_t size) {
+    if (m->fine_sizes && size <= 64) return size <= 8 ? 8 : (size + 7) / 8 * 8;
+    return jemalloc_size(size);
+}
+
+/* memory._sds_bytes: an sds string's header, bytes and terminator. */
+static Py_ssize_t sds_bytes(Py_ssize_t len) {
+    return (len < 32 ? 1 : len < 256 ? 3 : len < 65536 ? 5 : 9) + len + 1;
+}
+
+static Py_ssize_t sds_size(const Model *m, Py_ssize_t len) {
+    return allocated(m, sds_bytes(len));
 }
 
 static Py_ssize_t int_entry_size(long long v) {
@@ -882,7 +897,7 @@ static int score_entry_size(double score, int shortest, Py_ssize_t *size) {
 }
 
 static void shape_flush_node(Shape *shape) {
-    shape->nodes_total += shape->quicklist_node + jemalloc_size(shape->node_used);
+    shape->nodes_total += shape->model->quicklist_node + allocated(shape->model, shape->node_used);
     shape->node_packed = 0;
     shape->node_used = 7;
 }
@@ -892,12 +907,15 @@ static int shape_add(Shape *shape, const Entry *entry, int second) {
     if (second && shape->scores) {
         double score = (double)entry->number;
         if (!entry->is_int && parse_score(entry->data, entry->len, &score)) return BAIL;
-        if (score_entry_size(score, shape->shortest, &size) < 0) return -1;
+        if (score_entry_size(score, shape->model->shortest_scores, &size) < 0) return -1;
     } else {
         size = entry->is_int ? int_entry_size(entry->number) : text_entry_size(entry->data, len);
     }
     shape->count++;
     shape->packed += size;
+    shape->last_len = len;
+    shape->last_size = size;
+    shape->strings += sds_size(shape->model, len);
     if (second) {
         shape->longest_second = len > shape->longest_second ? len : shape->longest_second;
         Py_ssize_t pair = shape->first_len + len;
@@ -918,9 +936,8 @@ static int shape_add(Shape *shape, const Entry *entry, int second) {
 
 /* Types 16 and 17 that stay listpacks: a hash's fields and values, a sorted set's members and scores. */
 static int measure_pairs(Scan *s, Py_ssize_t *pos, int zset, const Model *m, Facts *out) {
-    Shape shape = {0};
+    Shape shape = {m};
     shape.scores = zset;
-    shape.shortest = m->shortest_scores;
     CheckSink check = {NULL, 1, 1, zset, 0, &shape};
     Py_ssize_t count;
     int status = scan_blob(s, pos, 1, !zset, check, NULL, &count);
@@ -930,7 +947,7 @@ static int measure_pairs(Scan *s, Py_ssize_t *pos, int zset, const Model *m, Fac
     if (zset ? pairs > m->zset_entries || shape.longest_first > m->zset_value
              : pairs > m->hash_entries || shape.longest_first > m->hash_value || shape.longest_second > m->hash_value)
         return BAIL; /* the target converts it */
-    *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + jemalloc_size(7 + shape.packed), pairs,
+    *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + allocated(m, 7 + shape.packed), pairs,
                    zset ? shape.longest_first : shape.largest_pair};
     return 0;
 }
@@ -958,22 +975,21 @@ static int measure_intset(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) 
         longest = len > longest ? len : longest;
         previous = element;
     }
-    *out = (Facts){ENC_INTSET, ROBJ_SIZE + jemalloc_size(8 + intset_width(first, previous) * (Py_ssize_t)length),
+    *out = (Facts){ENC_INTSET, ROBJ_SIZE + allocated(m, 8 + intset_width(first, previous) * (Py_ssize_t)length),
                    (Py_ssize_t)length, longest, NULL};
     return 0;
 }
 
-/* Type 18 where the target keeps every list a quicklist (before 7.2): its elements repacked in its nodes. */
+/* Type 18: one listpack where 7.2+ keeps the list one (writer.one_listpack), else its elements repacked in the
+ * target's nodes. */
 static int measure_quicklist(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) {
-    if (m->list_conversions) return BAIL;
     uint64_t nodes;
     int status = scan_count(s, pos, &nodes);
     if (status) return status;
-    Shape shape = {0};
+    Shape shape = {m};
     shape.limit = m->list_bytes;
     shape.most = m->list_count;
     shape.node_used = 7;
-    shape.quicklist_node = m->quicklist_node;
     for (uint64_t i = 0; i < nodes; i++) {
         uint64_t container;
         if ((status = scan_length(s, pos, &container))) return status;
@@ -991,8 +1007,17 @@ static int measure_quicklist(Scan *s, Py_ssize_t *pos, const Model *m, Facts *ou
         }
     }
     if (shape.count == 0) return BAIL;
+    if (m->list_conversions) {
+        int counted_out = m->list_count && shape.count > m->list_count;
+        if (!counted_out && 7 + shape.packed - shape.last_size + shape.last_len <= m->list_bytes) {
+            *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + allocated(m, 7 + shape.packed), shape.count, shape.longest_first,
+                           NULL};
+            return 0;
+        }
+    }
     shape_flush_node(&shape);
-    *out = (Facts){ENC_QUICKLIST, ROBJ_SIZE + QUICKLIST_SIZE + shape.nodes_total, shape.count, shape.longest_first};
+    *out = (Facts){ENC_QUICKLIST, ROBJ_SIZE + QUICKLIST_SIZE + shape.nodes_total, shape.count, shape.longest_first,
+                   m->list_conversions ? PAST_LIST_SIZE : NULL};
     return 0;
 }
 
@@ -1003,13 +1028,32 @@ static Py_ssize_t table_size(Py_ssize_t count) {
     return count ? size : 0;
 }
 
-/* Type 2, its members distinct (duplicates go to Python): an intset, a listpack (7.2+) or a hash table as the
- * target loads it (keyspace/encodings.set_encoding), and the threshold it is past (measure._set_threshold). */
+/* A set of `n` distinct members as the target loads it (keyspace/encodings.set_encoding): an intset when
+ * `numbers` (all canonical integers, between low and high; never for a listpack stored), a listpack (7.2+) or
+ * a hash table; and the threshold it is past (measure._set_threshold). `packed`: the members' listpack
+ * bytes, `strings`: their sds allocations. */
+static void set_facts(const Model *m, Py_ssize_t n, Py_ssize_t longest, int numbers, long long low, long long high,
+                      Py_ssize_t packed, Py_ssize_t strings, Facts *out) {
+    if (numbers && n <= m->intset_entries) {
+        *out = (Facts){ENC_INTSET, ROBJ_SIZE + allocated(m, 8 + intset_width(low, high) * n), n, longest, NULL};
+        return;
+    }
+    PyObject *past_intset = numbers ? PAST_INTSET_ENTRIES : NULL; /* (more numbers than an intset holds) */
+    if (m->set_listpacks && n <= m->set_entries && longest <= m->set_value) {
+        *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + allocated(m, 7 + packed), n, longest, past_intset};
+        return;
+    }
+    PyObject *past = !m->set_listpacks ? past_intset : n > m->set_entries ? PAST_SET_LISTPACK_ENTRIES
+                                                                           : PAST_SET_LISTPACK_VALUE;
+    *out = (Facts){ENC_HASHTABLE, ROBJ_SIZE + m->dict + 8 * table_size(n) + n * m->entry + strings, n, longest, past};
+}
+
+/* Type 2, its members distinct (duplicates go to Python). */
 static int measure_plain_set(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) {
     uint64_t count;
     int status = scan_count(s, pos, &count);
     if (status) return status;
-    Py_ssize_t n = (Py_ssize_t)count, longest = 0, packed = 0, members = 0;
+    Py_ssize_t n = (Py_ssize_t)count, longest = 0, packed = 0, strings = 0;
     long long low = LLONG_MAX, high = LLONG_MIN, number;
     int numbers = 1;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1018,7 +1062,7 @@ static int measure_plain_set(Scan *s, Py_ssize_t *pos, const Model *m, Facts *ou
         if ((status = scan_bytes(s, pos, &data, &len)) || (status = seen_before(s, data, len))) return status;
         longest = len > longest ? len : longest;
         packed += text_entry_size(data, len);
-        members += m->entry + sds_size(len);
+        strings += sds_size(m, len);
         if (numbers && canonical_int64(data, len, &number)) {
             low = number < low ? number : low;
             high = number > high ? number : high;
@@ -1026,44 +1070,63 @@ static int measure_plain_set(Scan *s, Py_ssize_t *pos, const Model *m, Facts *ou
             numbers = 0;
         }
     }
-    if (numbers && n <= m->intset_entries) {
-        *out = (Facts){ENC_INTSET, ROBJ_SIZE + jemalloc_size(8 + intset_width(low, high) * n), n, longest, NULL};
-        return 0;
-    }
-    int small = n <= m->set_entries && longest <= m->set_value;
-    if (m->set_listpacks && small) {
-        *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + jemalloc_size(7 + packed), n, longest, NULL};
-        return 0;
-    }
-    PyObject *past = numbers && n > m->intset_entries ? PAST_INTSET_ENTRIES
-                     : !m->set_listpacks             ? NULL
-                     : n > m->set_entries            ? PAST_SET_LISTPACK_ENTRIES
-                                                     : PAST_SET_LISTPACK_VALUE;
-    *out = (Facts){ENC_HASHTABLE, ROBJ_SIZE + m->dict + 8 * table_size(n) + members, n, longest, past};
+    set_facts(m, n, longest, numbers, low, high, packed, strings, out);
     return 0;
 }
 
-/* A string: a shared-format integer, embstr up to 44 bytes, else raw (memory._string). */
-static int measure_string(Scan *s, Py_ssize_t *pos, Facts *out) {
+/* Type 20 (7.2+), its members distinct: a listpack stays one while it is small enough, integers or not. */
+static int measure_set_listpack(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) {
+    if (!m->set_listpacks) return BAIL;
+    Shape shape = {m};
+    CheckSink check = {NULL, 0, 1, 0, 0, &shape};
+    Py_ssize_t count;
+    int status = scan_blob(s, pos, 1, 1, check, NULL, &count);
+    if (status) return status;
+    if (count == 0) return BAIL;
+    set_facts(m, count, shape.longest_first, 0, 0, 0, shape.packed, shape.strings, out);
+    return 0;
+}
+
+/* Redis 8's object holding the key (memory._keyed_object): its header, TTL and the key's sds. */
+static Py_ssize_t key_object_bytes(Py_ssize_t key_len, int expires) {
+    return ROBJ_SIZE + (expires ? 8 : 0) + 1 + sds_bytes(key_len);
+}
+
+/* A string, its key's bytes and all: a shared-format integer, embedded in its object (embstr: up to 44 bytes; Redis
+ * 8: by the key's length and TTL too, memory._embedded_string), else raw. */
+static int measure_string(Scan *s, Py_ssize_t *pos, const Model *m, Py_ssize_t key_len, int expires, Facts *out) {
     const unsigned char *data;
     Py_ssize_t len;
     long long number;
     int status = scan_bytes(s, pos, &data, &len);
     if (status) return status;
-    if (canonical_int64(data, len, &number)) *out = (Facts){ENC_INT, ROBJ_SIZE, 1, len};
-    else if (len <= 44) *out = (Facts){ENC_EMBSTR, jemalloc_size(ROBJ_SIZE + 3 + len + 1), 1, len};
-    else *out = (Facts){ENC_RAW, ROBJ_SIZE + sds_size(len), 1, len};
+    Py_ssize_t head = key_object_bytes(key_len, expires), keyed = sds_size(m, key_len) + m->entry;
+    if (canonical_int64(data, len, &number)) {
+        *out = (Facts){ENC_INT, m->embedded_keys ? allocated(m, head) : keyed + ROBJ_SIZE, 1, len, NULL};
+        return 0;
+    }
+    if (m->embedded_keys) {
+        Py_ssize_t size = head + 3 + len + 1, ttl = expires ? 8 : 0;
+        int embedded = key_len + len <= 41 && (key_len + len + ttl <= 41 || size <= allocated(m, size - ttl));
+        *out = embedded ? (Facts){ENC_EMBSTR, allocated(m, size), 1, len, NULL}
+                        : (Facts){ENC_RAW, allocated(m, head) + sds_size(m, len), 1, len, NULL};
+    } else if (len <= 44) {
+        *out = (Facts){ENC_EMBSTR, keyed + allocated(m, ROBJ_SIZE + 3 + len + 1), 1, len, NULL};
+    } else {
+        *out = (Facts){ENC_RAW, keyed + ROBJ_SIZE + sds_size(m, len), 1, len, NULL};
+    }
     return 0;
 }
 
-/* The value's facts, its key's sds and dict entry added; BAIL for what the Python model measures. */
-static int measure_value(Scan *s, Py_ssize_t *pos, unsigned type, const Model *m, Py_ssize_t key_len, Facts *out) {
+/* The key's facts: its value's, and its sds and dict entry (Redis 8: the object holding it, which holds the value's
+ * place); BAIL for what the Python model measures. */
+static int measure_value(Scan *s, Py_ssize_t *pos, unsigned type, const Model *m, Py_ssize_t key_len, int expires,
+                         Facts *out) {
     int status;
     set_clear(&s->seen);
     switch (type) {
     case 0:
-        status = measure_string(s, pos, out);
-        break;
+        return measure_string(s, pos, m, key_len, expires, out);
     case 2:
         status = measure_plain_set(s, pos, m, out);
         break;
@@ -1077,10 +1140,16 @@ static int measure_value(Scan *s, Py_ssize_t *pos, unsigned type, const Model *m
     case 18:
         status = measure_quicklist(s, pos, m, out);
         break;
+    case 20:
+        status = measure_set_listpack(s, pos, m, out);
+        break;
     default:
         return BAIL;
     }
-    if (status == 0) out->bytes += sds_size(key_len) + m->entry;
+    if (status == 0) {
+        out->bytes += m->embedded_keys ? allocated(m, key_object_bytes(key_len, expires)) - ROBJ_SIZE
+                                       : sds_size(m, key_len) + m->entry;
+    }
     return status;
 }
 
@@ -1322,7 +1391,7 @@ static int scan_key(Scan *s, Py_ssize_t *pos, PyObject *db, PyObject *names, PyO
     if (model != NULL) {
         Py_ssize_t value_at = p;
         Facts facts;
-        status = measure_value(s, &p, type, model, PyBytes_GET_SIZE(key), &facts);
+        status = measure_value(s, &p, type, model, PyBytes_GET_SIZE(key), expire != Py_None, &facts);
         if (status == 0 && fold != NULL) {
             status = fold_key(fold, model, db, key, PyTuple_GET_ITEM(info, 0), &facts, expire);
             if (status == 0) *pos = p;
@@ -1371,11 +1440,11 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
         return NULL;
     Model model, *measuring = NULL;
     if (measure != Py_None) {
-        if (!PyArg_ParseTuple(measure, "Onnnnnnnnnnnnppp", &model.facts_class, &model.entry, &model.quicklist_node,
+        if (!PyArg_ParseTuple(measure, "Onnnnnnnnnnnnppppp", &model.facts_class, &model.entry, &model.quicklist_node,
                               &model.dict, &model.hash_entries, &model.hash_value, &model.zset_entries,
                               &model.zset_value, &model.intset_entries, &model.set_entries, &model.set_value,
                               &model.list_bytes, &model.list_count, &model.set_listpacks, &model.list_conversions,
-                              &model.shortest_scores)) {
+                              &model.shortest_scores, &model.fine_sizes, &model.embedded_keys)) {
             PyBuffer_Release(&view);
             return NULL;
         }
@@ -2170,9 +2239,10 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     NAME_BYTES = PyUnicode_InternFromString("bytes");
     if (B64_KEY == NULL || NAME_KEYS == NULL || NAME_BYTES == NULL) return NULL;
     PyObject **texts[] = {&ENC_INT, &ENC_EMBSTR, &ENC_RAW, &ENC_LISTPACK, &ENC_INTSET, &ENC_QUICKLIST, &ENC_HASHTABLE,
-                          &PAST_INTSET_ENTRIES, &PAST_SET_LISTPACK_ENTRIES, &PAST_SET_LISTPACK_VALUE};
+                          &PAST_INTSET_ENTRIES, &PAST_SET_LISTPACK_ENTRIES, &PAST_SET_LISTPACK_VALUE, &PAST_LIST_SIZE};
     const char *names[] = {"int", "embstr", "raw", "listpack", "intset", "quicklist", "hashtable",
-                           "set-max-intset-entries", "set-max-listpack-entries", "set-max-listpack-value"};
+                           "set-max-intset-entries", "set-max-listpack-entries", "set-max-listpack-value",
+                           "list-max-listpack-size"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         if ((*texts[i] = PyUnicode_InternFromString(names[i])) == NULL) return NULL;
     }

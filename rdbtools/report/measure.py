@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.encodings import encoding_of
-from rdbtools.keyspace.memory import allocation, key_usage, layout
+from rdbtools.keyspace.memory import allocation, fine_allocation, key_usage, layout
 from rdbtools.keyspace.model import Entry, loaded_entry
 from rdbtools.rdb.model import KeyRecord, ModuleValue, SparseArray, Stream
 from rdbtools.rdb.targets import Target
@@ -44,17 +44,18 @@ def measure(record: KeyRecord, target: Target, written_by: Target | None = None)
 
 def accelerated_model(target: Target, written_by: Target | None = None) -> tuple | None:
     """What the compiled scan needs to measure the common keys itself (rdb/reader.py's ``measure_with``; the
-    measuring walk in formats/_speedups.c, ``measure``'s twin): a Redis 7.x layout, the file's bytes the
-    target's own; None for any other (every key measured here)."""
+    measuring walk in formats/_speedups.c, ``measure``'s twin): Redis 7.x's or 8.x's layout (jemalloc's classes),
+    the file's bytes the target's own; None for any other (every key measured here)."""
     shape = layout(target)
-    if (written_by is not None or target.embedded_keys or target.valkey_server or shape.alloc is not allocation
-            or not shape.allocated_blobs or shape.ziplists):
+    allocator = fine_allocation if target.embedded_keys else allocation
+    if (written_by is not None or target.valkey_server or shape.alloc is not allocator or not shape.allocated_blobs
+            or shape.ziplists):
         return None
     return (KeyFacts, shape.entry, shape.quicklist_node, shape.dict, target.hash_max_listpack_entries,
             target.hash_max_listpack_value, target.zset_max_listpack_entries, target.zset_max_listpack_value,
             target.set_max_intset_entries, target.set_max_listpack_entries, target.set_max_listpack_value,
             target.list_max_listpack_bytes, target.list_max_listpack_count, target.set_listpacks,
-            target.list_conversions, target.shortest_scores)
+            target.list_conversions, target.shortest_scores, allocator is fine_allocation, target.embedded_keys)
 
 
 def _elements(value: object) -> tuple[int, int]:

@@ -45,13 +45,16 @@ prefixed = st.lists(st.sampled_from([b"", b"a", b"b.c", b"::"]), min_size=1, max
 any_key = st.one_of(texts, prefixed)
 
 
+def _string(key: bytes, value: bytes, expire: int | None = None, compress: bool = False) -> bytes:
+    """A string key, stored raw, as its integer or (``compress``) LZF-compressed as Redis saves it."""
+    entry = b"\x00" + stored_string(key) + stored_string(value, compress=compress)
+    return entry if expire is None else b"\xfc" + struct.pack("<q", expire) + entry
+
+
 @st.composite
 def string_entries(draw, keys: st.SearchStrategy[bytes] = any_key) -> bytes:
-    """A string key, stored raw, as an integer or LZF-compressed as Redis saves it."""
-    expire = draw(expiry)
-    key = draw(keys)
-    entry = b"\x00" + stored_string(key) + stored_string(draw(texts), compress=draw(st.booleans()))
-    return entry if expire is None else b"\xfc" + struct.pack("<q", expire) + entry
+    """A string key of any text."""
+    return _string(draw(keys), draw(texts), draw(expiry), draw(st.booleans()))
 
 
 @st.composite
@@ -120,7 +123,7 @@ def _entry(kind: RdbType, value: object) -> bytes:
     return KeyEntry.build(Container(type=kind, key=b"k", value=value))
 
 
-REDIS_7_0 = target_for("redis-7.0")
+REDIS_7_0, REDIS_8_2 = target_for("redis-7.0"), target_for("redis-8.2")
 
 
 @settings(max_examples=300, deadline=None)
@@ -137,6 +140,10 @@ REDIS_7_0 = target_for("redis-7.0")
 @example(entries=[_entry(RdbType.SET, ListContainer([b"1", b"2"]))],
          target=REDIS_7_0.with_thresholds(set_max_intset_entries=2), data=None)  # as many numbers as an intset holds
 @example(entries=[_entry(RdbType.SET, ListContainer([b"a" * 64, b"b"]))], target=target_for("redis-7.2"), data=None)
+@example(entries=[_entry(RdbType.SET, ListContainer([b"1", b"2", b"3"]))],
+         target=target_for("redis-7.2").with_thresholds(set_max_intset_entries=2), data=None)  # a listpack past it
+@example(entries=[_entry(RdbType.SET, ListContainer([b"1", b"2", b"3"]))], data=None,
+         target=target_for("redis-7.2").with_thresholds(set_max_intset_entries=2, set_max_listpack_entries=2))
 @example(entries=[_entry(RdbType.SET, ListContainer([b"a" * 65, b"b"]))],
          target=target_for("redis-7.2").with_thresholds(set_max_listpack_entries=2),
          data=None)  # past the value's limit
@@ -144,6 +151,14 @@ REDIS_7_0 = target_for("redis-7.0")
 @example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f" * 65, b"v"]))], target=REDIS_7_0, data=None)
 @example(entries=[_entry(RdbType.ZSET_LISTPACK, encode_listpack([b"m" * 10, b"-inf", b"n", b"inf"]))],
          target=REDIS_7_0, data=None)  # 33 bytes: -inf's 6 bytes make the allocation's class
+@example(entries=[_string(b"kk", b"v" * 40)], target=REDIS_8_2, data=None)  # 42 bytes: not embedded
+@example(entries=[_string(b"k", b"v" * 32, expire=1)], target=REDIS_8_2, data=None)  # 33 and a TTL: embedded
+@example(entries=[_entry(RdbType.LIST_QUICKLIST_2, ListContainer([
+    Container(container=2, data=encode_listpack([b"a" * 4083, b"b"]))]))],
+         target=REDIS_8_2.with_list_fill(-1), data=None)  # one listpack: its last entry counted by its length
+@example(entries=[_entry(RdbType.LIST_QUICKLIST_2, ListContainer([
+    Container(container=2, data=encode_listpack([b"a", b"b", b"c"]))]))],
+         target=REDIS_8_2.with_list_fill(2), data=None)  # more entries than a node holds
 @example(entries=[_entry(RdbType.LIST_QUICKLIST_2, ListContainer([
     Container(container=2, data=encode_listpack([b"a" * 60, b"b" * 4023]))]))],
          target=REDIS_7_0.with_list_fill(-1), data=None)  # a node of exactly the 4096 bytes allowed
@@ -153,9 +168,9 @@ def test_the_scan_measures_keys_as_the_python_model_does(tmp_path_factory, entri
 
 def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
     """A string of each encoding, a listpack hash and sorted set (their elements up to the longest a listpack
-    keeps), an intset, a quicklist and sets of strings and of numbers: none is left to Python for Redis 7.0,
-    whose layout the scan knows; for Redis 8.2 every key is."""
-    strings = [b"\x00" + stored_string(b"k%d" % n) + stored_string(value)
+    keeps), an intset, a quicklist and sets of strings and of numbers (and from 7.2 a set's listpack): none is left
+    to Python for Redis 7.x and 8.x, whose layouts the scan knows; for Redis 6.2 and Valkey every key is."""
+    strings = [_string(b"k%d" % n, value, compress=True)
                for n, value in enumerate([b"12", b"short", b"long" * 20, b"compressible " * 20])]
     collections = [
         KeyEntry.build(Container(type=RdbType.HASH_LISTPACK, key=b"h", value=encode_listpack([b"f", b"v", b"n", 7]))),
@@ -170,7 +185,11 @@ def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
     ]
     entries = strings + collections
     assert _agree(tmp_path_factory, entries, target_for("redis-7.0")) == len(entries)
-    assert _agree(tmp_path_factory, entries, target_for("redis-8.2")) == 0
+    entries.append(KeyEntry.build(Container(type=RdbType.SET_LISTPACK, key=b"L", value=encode_listpack([b"a", 1]))))
+    for measured_there in ("redis-7.2", "redis-7.4", "redis-8.2"):
+        assert _agree(tmp_path_factory, entries, target_for(measured_there)) == len(entries)
+    for measured_here in ("redis-6.2", "valkey-8.1", "valkey-9.1"):
+        assert _agree(tmp_path_factory, entries, target_for(measured_here)) == 0
 
 
 def summary_of(path, options: Options, fold: bool) -> tuple:
@@ -186,7 +205,7 @@ def summary_of(path, options: Options, fold: bool) -> tuple:
                                   scored_listpacks()), min_size=1, max_size=20),
        top=st.integers(0, 3), separators=st.lists(st.sampled_from([":", "::", ".", "a"]), min_size=1, max_size=3),
        depth=st.integers(0, 3), max_prefixes=st.integers(0, 30), now_ms=st.integers(0, 2**50), data=st.data())
-@example(entries=[b"\x00" + stored_string(key) + stored_string(b"v") for key in (b"a:x", b"a::b", b"a::c", b"a::d:e")],
+@example(entries=[_string(key, b"v") for key in (b"a:x", b"a::b", b"a::c", b"a::d:e")],
          top=1, separators=[":", "::"], depth=3, max_prefixes=30, now_ms=0, data=None)  # the longest separator first
 def test_the_scan_adds_the_keys_it_measures_as_summary_add_does(tmp_path_factory, entries, top, separators, depth,
                                                                 max_prefixes, now_ms, data):
