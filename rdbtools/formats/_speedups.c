@@ -1177,6 +1177,24 @@ static PyObject *make_facts(const Model *m, PyObject *db, PyObject *key, PyObjec
  */
 
 #define FOLD_MAX_DEPTH 16 /* deeper prefix trees are left to PrefixTree.add */
+#define FOLD_GROUPS 8     /* the groups whose counts the fold holds until it ends (most keys fall in a few) */
+
+/* Counts added to a group's [keys, bytes] or a prefix node's keys and bytes when the fold ends (sums commute
+ * with what Python adds meanwhile: nothing reads them before). */
+typedef struct {
+    PyObject *counts; /* the list, or the node; NULL: unused */
+    long long keys, bytes;
+} Pending;
+
+typedef struct {
+    PyObject *db, *type, *encoding, *bucket, *past; /* the group, compared by identity (strong references) */
+    Pending pending;
+} CachedGroup;
+
+typedef struct {
+    PyObject *prefix; /* the last prefix met at this level */
+    Pending pending;
+} CachedPrefix;
 
 static PyObject *NAME_KEYS, *NAME_BYTES;
 
@@ -1186,9 +1204,13 @@ typedef struct {
     PyObject *keep, *ttl_bucket, *add_prefixes, *now_ms, *no_ttl;
     Py_ssize_t top, depth;
     long long keys, bytes;
+    CachedGroup groups_met[FOLD_GROUPS];
+    int next_group; /* the entry the next group met replaces */
+    CachedPrefix prefixes_met[FOLD_MAX_DEPTH];
 } Fold;
 
 static int fold_open(PyObject *state, Fold *f) {
+    memset(f, 0, sizeof *f);
     if (!PyArg_ParseTuple(state, "OOO!O!O!O!O!OOOOOnn", &f->summary, &f->file, &PyDict_Type, &f->groups, &PyList_Type,
                           &f->top_keys, &PyList_Type, &f->largest_elements, &PyDict_Type, &f->nodes, &PyTuple_Type,
                           &f->marks, &f->keep, &f->ttl_bucket, &f->add_prefixes, &f->now_ms, &f->no_ttl, &f->top,
@@ -1202,13 +1224,49 @@ static int fold_open(PyObject *state, Fold *f) {
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* The totals back into the summary (the Python loop adds the next keys itself). */
-static int fold_close(Fold *f) {
+static int add_to_item(PyObject *list, Py_ssize_t i, long long by);
+static int add_to_attr(PyObject *obj, PyObject *name, long long by);
+
+/* Add the pending counts (when `flush`) and forget them. */
+static int pending_done(Pending *pending, int flush) {
+    int status = 0;
+    if (pending->counts != NULL && flush && (pending->keys || pending->bytes)) {
+        PyObject *counts = pending->counts;
+        status = PyList_CheckExact(counts)
+                     ? (add_to_item(counts, 0, pending->keys) < 0 || add_to_item(counts, 1, pending->bytes) < 0 ? -1 : 0)
+                     : (add_to_attr(counts, NAME_KEYS, pending->keys) < 0 ||
+                                add_to_attr(counts, NAME_BYTES, pending->bytes) < 0
+                            ? -1
+                            : 0);
+    }
+    Py_CLEAR(pending->counts);
+    pending->keys = pending->bytes = 0;
+    return status;
+}
+
+static int group_done(CachedGroup *group, int flush) {
+    Py_CLEAR(group->db);
+    Py_CLEAR(group->type);
+    Py_CLEAR(group->encoding);
+    Py_CLEAR(group->bucket);
+    Py_CLEAR(group->past);
+    return pending_done(&group->pending, flush);
+}
+
+/* The pending counts and the totals into the summary (`flush`: the scan ended cleanly), the references let go. */
+static int fold_close(Fold *f, int flush) {
+    int status = 0;
+    for (int i = 0; i < FOLD_GROUPS; i++) status |= group_done(&f->groups_met[i], flush && status == 0);
+    for (int i = 0; i < FOLD_MAX_DEPTH; i++) {
+        Py_CLEAR(f->prefixes_met[i].prefix);
+        status |= pending_done(&f->prefixes_met[i].pending, flush && status == 0);
+    }
+    if (!flush || status) return -1;
     PyObject *keys = PyLong_FromLongLong(f->keys), *bytes = PyLong_FromLongLong(f->bytes);
-    int status = keys && bytes && PyObject_SetAttr(f->summary, NAME_KEYS, keys) == 0 &&
-                         PyObject_SetAttr(f->summary, NAME_BYTES, bytes) == 0
-                     ? 0
-                     : -1;
+    status = keys && bytes && PyObject_SetAttr(f->summary, NAME_KEYS, keys) == 0 &&
+                     PyObject_SetAttr(f->summary, NAME_BYTES, bytes) == 0
+                 ? 0
+                 : -1;
     Py_XDECREF(keys);
     Py_XDECREF(bytes);
     return status;
@@ -1234,28 +1292,49 @@ static int add_to_attr(PyObject *obj, PyObject *name, long long by) {
     return status;
 }
 
+/* The group's [keys, bytes] in the summary (a new reference), made when it has none. */
+static PyObject *group_counts(Fold *f, PyObject *group) {
+    PyObject *counts = PyDict_GetItemWithError(f->groups, group);
+    if (counts != NULL) {
+        if (PyList_CheckExact(counts) && PyList_GET_SIZE(counts) == 2) return Py_NewRef(counts);
+        PyErr_SetString(PyExc_TypeError, "a summary group's counts are not [keys, bytes]");
+        return NULL;
+    }
+    if (PyErr_Occurred() || (counts = Py_BuildValue("[ii]", 0, 0)) == NULL) return NULL;
+    if (PyDict_SetItem(f->groups, group, counts) < 0) Py_CLEAR(counts);
+    return counts;
+}
+
 static int fold_group(Fold *f, PyObject *db, PyObject *type_name, const Facts *facts, PyObject *expire) {
-    PyObject *bucket = expire == Py_None ? (Py_INCREF(f->no_ttl), f->no_ttl)
+    PyObject *bucket = expire == Py_None ? Py_NewRef(f->no_ttl)
                                          : PyObject_CallFunctionObjArgs(f->ttl_bucket, expire, f->now_ms, NULL);
     if (bucket == NULL) return -1;
     PyObject *past = facts->past_threshold ? facts->past_threshold : Py_None;
-    PyObject *group = PyTuple_Pack(5, db, type_name, facts->encoding, bucket, past);
-    Py_DECREF(bucket);
-    if (group == NULL) return -1;
-    PyObject *counts = PyDict_GetItemWithError(f->groups, group);
-    int status;
-    if (counts != NULL && PyList_CheckExact(counts) && PyList_GET_SIZE(counts) == 2) {
-        status = add_to_item(counts, 0, 1) < 0 || add_to_item(counts, 1, facts->bytes) < 0 ? -1 : 0;
-    } else if (counts == NULL && !PyErr_Occurred()) {
-        PyObject *made = Py_BuildValue("[in]", 1, facts->bytes);
-        status = made && PyDict_SetItem(f->groups, group, made) == 0 ? 0 : -1;
-        Py_XDECREF(made);
-    } else {
-        status = -1;
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "a summary group's counts are not [keys, bytes]");
+    CachedGroup *met = NULL;
+    for (int i = 0; i < FOLD_GROUPS && met == NULL; i++) {
+        CachedGroup *g = &f->groups_met[i];
+        if (g->db == db && g->type == type_name && g->encoding == facts->encoding && g->bucket == bucket &&
+            g->past == past)
+            met = g;
     }
-    Py_DECREF(group);
-    return status;
+    if (met == NULL) {
+        met = &f->groups_met[f->next_group];
+        f->next_group = (f->next_group + 1) % FOLD_GROUPS;
+        PyObject *group = PyTuple_Pack(5, db, type_name, facts->encoding, bucket, past);
+        PyObject *counts = group ? group_counts(f, group) : NULL;
+        Py_XDECREF(group);
+        if (group_done(met, 1) < 0 || counts == NULL) {
+            Py_XDECREF(counts);
+            Py_DECREF(bucket);
+            return -1;
+        }
+        *met = (CachedGroup){Py_NewRef(db), Py_NewRef(type_name), Py_NewRef(facts->encoding), Py_NewRef(bucket),
+                             Py_NewRef(past), {counts, 0, 0}};
+    }
+    Py_DECREF(bucket);
+    met->pending.keys++;
+    met->pending.bytes += facts->bytes;
+    return 0;
 }
 
 /* Whether a key of this value may enter the heap (Summary.add's test: it is not full, or the value is at
@@ -1301,24 +1380,39 @@ static Py_ssize_t prefix_ends(const Fold *f, const char *key, Py_ssize_t len, Py
     return found;
 }
 
+/* The node of the key's prefix at this level, from the last met there or the tree (then remembered); NULL and
+ * no error when the tree has none. */
+static Pending *prefix_node(Fold *f, Py_ssize_t level, PyObject *key, Py_ssize_t end) {
+    CachedPrefix *met = &f->prefixes_met[level];
+    if (met->prefix != NULL && PyBytes_GET_SIZE(met->prefix) == end &&
+        memcmp(PyBytes_AS_STRING(met->prefix), PyBytes_AS_STRING(key), end) == 0)
+        return &met->pending;
+    PyObject *prefix = PyBytes_FromStringAndSize(PyBytes_AS_STRING(key), end);
+    PyObject *node = prefix ? PyDict_GetItemWithError(f->nodes, prefix) : NULL;
+    if (node == NULL || pending_done(&met->pending, 1) < 0) {
+        Py_XDECREF(prefix);
+        return NULL;
+    }
+    Py_XSETREF(met->prefix, prefix);
+    met->pending.counts = Py_NewRef(node);
+    return &met->pending;
+}
+
 static int fold_prefixes(Fold *f, PyObject *key, Py_ssize_t size) {
     if (f->depth <= 0) return 0;
     if (f->depth > FOLD_MAX_DEPTH) goto python;
     Py_ssize_t ends[FOLD_MAX_DEPTH];
-    PyObject *nodes[FOLD_MAX_DEPTH];
+    Pending *nodes[FOLD_MAX_DEPTH];
     Py_ssize_t levels = prefix_ends(f, PyBytes_AS_STRING(key), PyBytes_GET_SIZE(key), ends);
     for (Py_ssize_t i = 0; i < levels; i++) {
-        PyObject *prefix = PyBytes_FromStringAndSize(PyBytes_AS_STRING(key), ends[i]);
-        if (prefix == NULL) return -1;
-        nodes[i] = PyDict_GetItemWithError(f->nodes, prefix); /* borrowed: the tree keeps them */
-        Py_DECREF(prefix);
-        if (nodes[i] == NULL) {
+        if ((nodes[i] = prefix_node(f, i, key, ends[i])) == NULL) {
             if (PyErr_Occurred()) return -1;
             goto python; /* a new prefix: the tree decides where it counts */
         }
     }
     for (Py_ssize_t i = 0; i < levels; i++) {
-        if (add_to_attr(nodes[i], NAME_KEYS, 1) < 0 || add_to_attr(nodes[i], NAME_BYTES, size) < 0) return -1;
+        nodes[i]->keys++;
+        nodes[i]->bytes += size;
     }
     return 0;
 python:;
@@ -1469,7 +1563,7 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
         if (status < 0 || append_new(records, record) < 0) Py_CLEAR(records);
         if (folding != NULL) break; /* a record to measure in Python: it is added before the next keys */
     }
-    if (folding != NULL && records != NULL && fold_close(folding) < 0) Py_CLEAR(records);
+    if (folding != NULL && fold_close(folding, records != NULL) < 0) Py_CLEAR(records);
     PyMem_Free(s.scratch);
     PyMem_Free(s.seen.slots);
     PyBuffer_Release(&view);

@@ -6,6 +6,7 @@ the report of a real Redis 7.0's file, read through both, against that server's 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import struct
@@ -27,7 +28,7 @@ from rdbtools.rdb.targets import Target, target_for
 from rdbtools.rdb.writer import stored_string
 from rdbtools.report.measure import KeyFacts, accelerated_model, measure
 from rdbtools.report.run import report_file
-from rdbtools.report.summary import Options
+from rdbtools.report.summary import HOUR_MS, Options
 from tests.formats.test_speedups import damage
 from tests.rdb.test_properties import key_entries
 from tests.rdbbuild import rdb_file
@@ -205,8 +206,14 @@ def summary_of(path, options: Options, fold: bool) -> tuple:
                                   scored_listpacks()), min_size=1, max_size=20),
        top=st.integers(0, 3), separators=st.lists(st.sampled_from([":", "::", ".", "a"]), min_size=1, max_size=3),
        depth=st.integers(0, 3), max_prefixes=st.integers(0, 30), now_ms=st.integers(0, 2**50), data=st.data())
-@example(entries=[_string(key, b"v") for key in (b"a:x", b"a::b", b"a::c", b"a::d:e")],
+@example(entries=[_string(key, b"v") for key in (b"a:x", b"a::b", b"a::c", b"a::d:e", b"a:y")],
          top=1, separators=[":", "::"], depth=3, max_prefixes=30, now_ms=0, data=None)  # the longest separator first
+@example(entries=[_string(b"k%d" % n, value, expire) for n, (value, expire) in enumerate(itertools.product(
+    [b"1", b"short", b"long" * 20], [None, 0, 1, HOUR_MS, 24 * HOUR_MS, 30 * 24 * HOUR_MS]))],
+         top=0, separators=[":"], depth=1, max_prefixes=1, now_ms=0, data=None)  # more groups than the scan holds
+@example(entries=[_entry(RdbType.SET, ListContainer(members)) for members in ([b"%d" % n for n in range(513)],
+                                                                              [b"a", b"b"])],
+         top=0, separators=[":"], depth=1, max_prefixes=1, now_ms=0, data=None)  # groups apart by a threshold
 def test_the_scan_adds_the_keys_it_measures_as_summary_add_does(tmp_path_factory, entries, top, separators, depth,
                                                                 max_prefixes, now_ms, data):
     path = written(tmp_path_factory, entries, data)
