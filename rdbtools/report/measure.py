@@ -45,17 +45,18 @@ def measure(record: KeyRecord, target: Target, written_by: Target | None = None)
 def accelerated_model(target: Target, written_by: Target | None = None) -> tuple | None:
     """What the compiled scan needs to measure the common keys itself (rdb/reader.py's ``measure_with``; the
     measuring walk in formats/_speedups.c, ``measure``'s twin): Redis 7.x's or 8.x's layout (jemalloc's classes),
-    the file's bytes the target's own; None for any other (every key measured here)."""
+    a sorted set's listpack with its scores as the file's writer wrote them; None for any other (every key
+    measured here)."""
     shape = layout(target)
     allocator = fine_allocation if target.embedded_keys else allocation
-    if (written_by is not None or target.valkey_server or shape.alloc is not allocator or not shape.allocated_blobs
-            or shape.ziplists):
+    if target.valkey_server or shape.alloc is not allocator or not shape.allocated_blobs or shape.ziplists:
         return None
     return (KeyFacts, shape.entry, shape.quicklist_node, shape.dict, target.hash_max_listpack_entries,
             target.hash_max_listpack_value, target.zset_max_listpack_entries, target.zset_max_listpack_value,
             target.set_max_intset_entries, target.set_max_listpack_entries, target.set_max_listpack_value,
             target.list_max_listpack_bytes, target.list_max_listpack_count, target.set_listpacks,
-            target.list_conversions, target.shortest_scores, allocator is fine_allocation, target.embedded_keys)
+            target.list_conversions, (written_by or target).shortest_scores, allocator is fine_allocation,
+            target.embedded_keys)
 
 
 def _elements(value: object) -> tuple[int, int]:

@@ -86,19 +86,20 @@ def targets(draw) -> Target:
     return target.with_list_fill(draw(st.sampled_from([-5, -4, -3, -2, -1, 1, 2, 3, 5])))
 
 
-def measured(path, target: Target, accelerate: bool) -> tuple[list[KeyFacts], int, tuple | None]:
+def measured(path, target: Target, accelerate: bool,
+             written_by: Target | None = None) -> tuple[list[KeyFacts], int, tuple | None]:
     """Every key's facts (and how many the scan measured), or the error that stopped the read."""
     with MappedSource(path) as source:
         facts, by_scan = [], 0
         try:
             reader = RdbReader(source, accelerate=accelerate)
-            reader.measure_with = accelerated_model(target) if accelerate else None
+            reader.measure_with = accelerated_model(target, written_by) if accelerate else None
             for record in reader:
                 if record.__class__ is KeyFacts:
                     facts.append(record)
                     by_scan += 1
                 elif record.__class__ is KeyRecord:
-                    facts.append(measure(record, target))
+                    facts.append(measure(record, target, written_by))
         except RdbtoolError as error:
             return [], 0, (type(error).__name__, str(error))
     return facts, by_scan, None
@@ -112,10 +113,10 @@ def written(tmp_path_factory, entries: list[bytes], data=None):
     return path
 
 
-def _agree(tmp_path_factory, entries: list[bytes], target: Target, data=None) -> int:
+def _agree(tmp_path_factory, entries: list[bytes], target: Target, data=None, written_by: Target | None = None) -> int:
     path = written(tmp_path_factory, entries, data)
-    python, _, python_error = measured(path, target, accelerate=False)
-    compiled, by_scan, error = measured(path, target, accelerate=True)
+    python, _, python_error = measured(path, target, False, written_by)
+    compiled, by_scan, error = measured(path, target, True, written_by)
     assert (compiled, error) == (python, python_error)
     return by_scan
 
@@ -165,6 +166,16 @@ REDIS_7_0, REDIS_8_2 = target_for("redis-7.0"), target_for("redis-8.2")
          target=REDIS_7_0.with_list_fill(-1), data=None)  # a node of exactly the 4096 bytes allowed
 def test_the_scan_measures_keys_as_the_python_model_does(tmp_path_factory, entries, target, data):
     _agree(tmp_path_factory, entries, target, data)
+
+
+@settings(max_examples=100, deadline=None)
+@given(entries=st.lists(st.one_of(key_entries(), scored_listpacks()), min_size=1, max_size=6), target=targets(),
+       written_by=st.sampled_from(["redis-6.2", "redis-7.0", "redis-7.2", "redis-8.2"]).map(target_for))
+@example(entries=[_entry(RdbType.ZSET_LISTPACK, encode_listpack([b"m", b"0.1", b"n", b"0.2", b"o", b"0.3"]))],
+         target=REDIS_8_2, written_by=REDIS_7_0)  # 7.0's 17 digits where 8.2 writes 0.1
+def test_a_file_measured_for_another_server_keeps_its_writers_scores(tmp_path_factory, entries, target, written_by):
+    """--target: the target's layout, a sorted set's listpack scores as the file's writer wrote them."""
+    _agree(tmp_path_factory, entries, target, written_by=written_by)
 
 
 def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
