@@ -778,7 +778,7 @@ static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value)
 
 /* --- report's measuring walk ------------------------------------------------------------------
  * report/measure.py's facts of a key (keyspace/memory.py's key_usage, SAMPLES 0) for the common
- * encodings of a Redis 7.x or 8.x keyspace, computed while the value is checked as with keep=0, from its
+ * encodings of a Redis 6.2, 7.x or 8.x keyspace, computed while the value is checked as with keep=0, from its
  * entries' lengths and integers, without building it: a string, and a listpack hash or sorted set, an
  * intset or a quicklist the target keeps as they are, a set of distinct members in whatever encoding. Anything else (a value the target converts,
  * another type or layout) bails, and the record is built for the Python model, this walk's twin
@@ -789,7 +789,7 @@ static int scan_value(Scan *s, Py_ssize_t *pos, unsigned type, PyObject **value)
 #define QUICKLIST_SIZE 40 /* sizeof(quicklist) */
 #define MAX_INT_SCORE ((double)(1LL << 62)) /* a listpack score at most this and integral is an integer entry */
 
-static PyObject *ENC_INT, *ENC_EMBSTR, *ENC_RAW, *ENC_LISTPACK, *ENC_INTSET, *ENC_QUICKLIST, *ENC_HASHTABLE;
+static PyObject *ENC_INT, *ENC_EMBSTR, *ENC_RAW, *ENC_LISTPACK, *ENC_INTSET, *ENC_QUICKLIST, *ENC_HASHTABLE, *ENC_ZIPLIST;
 static PyObject *PAST_INTSET_ENTRIES, *PAST_SET_LISTPACK_ENTRIES, *PAST_SET_LISTPACK_VALUE, *PAST_LIST_SIZE;
 
 /* What report.measure.accelerated_model hands over: the target's layout and thresholds. */
@@ -799,9 +799,13 @@ typedef struct {
     Py_ssize_t hash_entries, hash_value, zset_entries, zset_value, intset_entries, set_entries, set_value;
     Py_ssize_t list_bytes, list_count;
     int set_listpacks, list_conversions, shortest_scores;
-    int fine_sizes;    /* jemalloc's 8-byte classes up to 64 bytes (Redis 8's build: memory.fine_allocation) */
-    int embedded_keys; /* the key (and TTL) in the value's object, a short string too (Redis 8) */
+    int allocator;       /* ALLOC_*: the build's allocator (memory.allocation, fine_allocation, libc_allocation) */
+    int allocated_blobs; /* an embstr, intset, listpack counted as allocated (6.2: by its length) */
+    int ziplists;        /* hashes, sorted sets and list nodes as ziplists (6.2) */
+    int embedded_keys;   /* the key (and TTL) in the value's object, a short string too (Redis 8) */
 } Model;
+
+enum { ALLOC_JEMALLOC, ALLOC_JEMALLOC_FINE, ALLOC_LIBC };
 
 struct Shape {
     const Model *model;
@@ -809,6 +813,7 @@ struct Shape {
     Py_ssize_t count, packed; /* entries, and their bytes in a listpack (memory.listpack_bytes but its 7) */
     Py_ssize_t longest_first, longest_second, largest_pair, first_len; /* texts' lengths */
     Py_ssize_t last_len, last_size, strings; /* the last entry's; every entry's sds allocation */
+    Py_ssize_t previous;                     /* a ziplist's: the last entry's bytes (its next one's prevlen) */
     /* the nodes the target packs the entries in (memory._quicklist_nodes); limit 0: none */
     Py_ssize_t limit, most, node_packed, node_used, nodes_total;
 };
@@ -831,8 +836,14 @@ static Py_ssize_t jemalloc_size(Py_ssize_t size) {
 
 /* The allocator's size for a request, in the target's build. */
 static Py_ssize_t allocated(const Model *m, Py_ssize_t size) {
-    if (m->fine_sizes && size <= 64) return size <= 8 ? 8 : (size + 7) / 8 * 8;
+    if (m->allocator == ALLOC_LIBC) return size + 8 + 15 < 48 ? 24 : (size + 8 + 15) / 16 * 16 - 8;
+    if (m->allocator == ALLOC_JEMALLOC_FINE && size <= 64) return size <= 8 ? 8 : (size + 7) / 8 * 8;
     return jemalloc_size(size);
+}
+
+/* A compact encoding's bytes as counted (Layout.blob): allocated, or (6.2) its length. */
+static Py_ssize_t blob_size(const Model *m, Py_ssize_t size) {
+    return m->allocated_blobs ? allocated(m, size) : size;
 }
 
 /* memory._sds_bytes: an sds string's header, bytes and terminator. */
@@ -854,13 +865,42 @@ static Py_ssize_t int_entry_size(long long v) {
 
 static int canonical_int64(const unsigned char *s, Py_ssize_t len, long long *out);
 
-/* stream_nodes.value_size: a string entry's bytes, an integer's when the text is one. */
-static Py_ssize_t text_entry_size(const unsigned char *data, Py_ssize_t len) {
+/* An element as the model sizes it: an integer (an entry's, or the canonical text of one), or a text. */
+typedef struct {
+    int is_number;
     long long number;
-    if (canonical_int64(data, len, &number)) return int_entry_size(number);
-    if (len < 64) return len + 2;
-    Py_ssize_t body = len + (len < 4096 ? 2 : 5);
+    Py_ssize_t len; /* the text's */
+} Element;
+
+static Element text_element(const unsigned char *data, Py_ssize_t len) {
+    Element element = {0, 0, len};
+    element.is_number = canonical_int64(data, len, &element.number);
+    return element;
+}
+
+/* stream_nodes.value_size: a listpack entry's bytes. */
+static Py_ssize_t listpack_entry_size(Element e) {
+    if (e.is_number) return int_entry_size(e.number);
+    if (e.len < 64) return e.len + 2;
+    Py_ssize_t body = e.len + (e.len < 4096 ? 2 : 5);
     return body + backlen_width(body);
+}
+
+/* memory.ziplist_entry: a ziplist entry's bytes after an entry of `previous` bytes. */
+static Py_ssize_t ziplist_entry_size(Element e, Py_ssize_t previous) {
+    long long v = e.number;
+    Py_ssize_t size = !e.is_number                             ? e.len + (e.len < 64 ? 1 : e.len < 16384 ? 2 : 5)
+                      : 0 <= v && v <= 12                      ? 1
+                      : -128 <= v && v < 128                   ? 2
+                      : -32768 <= v && v < 32768               ? 3
+                      : -8388608 <= v && v < 8388608           ? 4
+                      : -2147483648LL <= v && v < 2147483648LL ? 5
+                                                               : 9;
+    return size + (previous < 254 ? 1 : 5);
+}
+
+static Py_ssize_t text_entry_size(const unsigned char *data, Py_ssize_t len) {
+    return listpack_entry_size(text_element(data, len));
 }
 
 static Py_ssize_t decimal_length(long long v) {
@@ -873,44 +913,55 @@ static Py_ssize_t decimal_length(long long v) {
     return n;
 }
 
-/* writer.score_entry's bytes in a listpack: an integer entry, or the target's text of the score. */
-static int score_entry_size(double score, int shortest, Py_ssize_t *size) {
+/* writer.score_entry: a score as its listpack or ziplist entry holds it, an integer or the target's text. */
+static int score_element(double score, int shortest, Element *out) {
     if (score == floor(score) && fabs(score) <= MAX_INT_SCORE) {
-        *size = int_entry_size((long long)score);
+        *out = (Element){1, (long long)score, decimal_length((long long)score)};
         return 0;
     }
     if (isinf(score)) {
-        *size = score > 0 ? 5 : 6;
+        *out = (Element){0, 0, score > 0 ? 3 : 4};
         return 0;
     }
     char text[40];
     if (!shortest) {
         int n = snprintf(text, sizeof text, "%.17g", score);
-        *size = text_entry_size((const unsigned char *)text, n);
+        *out = text_element((const unsigned char *)text, n);
         return 0;
     }
     char *repr = PyOS_double_to_string(score, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
     if (repr == NULL) return -1;
-    *size = text_entry_size((const unsigned char *)repr, (Py_ssize_t)strlen(repr));
+    *out = text_element((const unsigned char *)repr, (Py_ssize_t)strlen(repr));
     PyMem_Free(repr);
     return 0;
 }
 
+static Py_ssize_t empty_blob(const Model *m) {
+    return m->ziplists ? 11 : 7; /* a ziplist's header and end, a listpack's */
+}
+
 static void shape_flush_node(Shape *shape) {
-    shape->nodes_total += shape->model->quicklist_node + allocated(shape->model, shape->node_used);
+    shape->nodes_total += shape->model->quicklist_node + blob_size(shape->model, shape->node_used);
     shape->node_packed = 0;
-    shape->node_used = 7;
+    shape->node_used = empty_blob(shape->model);
+}
+
+static Py_ssize_t shape_entry_size(const Shape *shape, Element element) {
+    return shape->model->ziplists ? ziplist_entry_size(element, shape->previous) : listpack_entry_size(element);
 }
 
 static int shape_add(Shape *shape, const Entry *entry, int second) {
-    Py_ssize_t len = entry->is_int ? decimal_length(entry->number) : entry->len, size;
+    Py_ssize_t len = entry->is_int ? decimal_length(entry->number) : entry->len;
+    Element element = {1, entry->number, len};
     if (second && shape->scores) {
         double score = (double)entry->number;
         if (!entry->is_int && parse_score(entry->data, entry->len, &score)) return BAIL;
-        if (score_entry_size(score, shape->model->shortest_scores, &size) < 0) return -1;
-    } else {
-        size = entry->is_int ? int_entry_size(entry->number) : text_entry_size(entry->data, len);
+        if (score_element(score, shape->model->shortest_scores, &element) < 0) return -1;
+    } else if (!entry->is_int) {
+        element = text_element(entry->data, len);
     }
+    Py_ssize_t size = shape_entry_size(shape, element);
+    shape->previous = size;
     shape->count++;
     shape->packed += size;
     shape->last_len = len;
@@ -926,29 +977,34 @@ static int shape_add(Shape *shape, const Entry *entry, int second) {
     }
     if (shape->limit) {
         if (shape->node_packed &&
-            (shape->node_used + size > shape->limit || (shape->most && shape->node_packed >= shape->most)))
+            (shape->node_used + size > shape->limit || (shape->most && shape->node_packed >= shape->most))) {
             shape_flush_node(shape);
+            shape->previous = 0; /* a new node's first entry */
+            shape->previous = size = shape_entry_size(shape, element);
+        }
         shape->node_packed++;
         shape->node_used += size;
     }
     return 0;
 }
 
-/* Types 16 and 17 that stay listpacks: a hash's fields and values, a sorted set's members and scores. */
-static int measure_pairs(Scan *s, Py_ssize_t *pos, int zset, const Model *m, Facts *out) {
+/* Types 12, 13, 16, 17 that stay compact: a hash's fields and values, a sorted set's members and scores, in
+ * the target's listpack or (6.2) ziplist. */
+static int measure_pairs(Scan *s, Py_ssize_t *pos, unsigned type, const Model *m, Facts *out) {
+    int zset = type == 12 || type == 17;
     Shape shape = {m};
     shape.scores = zset;
     CheckSink check = {NULL, 1, 1, zset, 0, &shape};
     Py_ssize_t count;
-    int status = scan_blob(s, pos, 1, !zset, check, NULL, &count);
+    int status = scan_blob(s, pos, type == 16 || type == 17, !zset, check, NULL, &count);
     if (status) return status;
     Py_ssize_t pairs = count / 2;
     if (count == 0 || count % 2) return BAIL;
     if (zset ? pairs > m->zset_entries || shape.longest_first > m->zset_value
              : pairs > m->hash_entries || shape.longest_first > m->hash_value || shape.longest_second > m->hash_value)
         return BAIL; /* the target converts it */
-    *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + allocated(m, 7 + shape.packed), pairs,
-                   zset ? shape.longest_first : shape.largest_pair};
+    *out = (Facts){m->ziplists ? ENC_ZIPLIST : ENC_LISTPACK, ROBJ_SIZE + blob_size(m, empty_blob(m) + shape.packed),
+                   pairs, zset ? shape.longest_first : shape.largest_pair};
     return 0;
 }
 
@@ -975,24 +1031,24 @@ static int measure_intset(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) 
         longest = len > longest ? len : longest;
         previous = element;
     }
-    *out = (Facts){ENC_INTSET, ROBJ_SIZE + allocated(m, 8 + intset_width(first, previous) * (Py_ssize_t)length),
+    *out = (Facts){ENC_INTSET, ROBJ_SIZE + blob_size(m, 8 + intset_width(first, previous) * (Py_ssize_t)length),
                    (Py_ssize_t)length, longest, NULL};
     return 0;
 }
 
-/* Type 18: one listpack where 7.2+ keeps the list one (writer.one_listpack), else its elements repacked in the
- * target's nodes. */
-static int measure_quicklist(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) {
+/* Types 14 and 18: one listpack where 7.2+ keeps the list one (writer.one_listpack), else its elements repacked
+ * in the target's nodes. */
+static int measure_quicklist(Scan *s, Py_ssize_t *pos, unsigned type, const Model *m, Facts *out) {
     uint64_t nodes;
     int status = scan_count(s, pos, &nodes);
     if (status) return status;
     Shape shape = {m};
     shape.limit = m->list_bytes;
     shape.most = m->list_count;
-    shape.node_used = 7;
+    shape.node_used = empty_blob(m);
     for (uint64_t i = 0; i < nodes; i++) {
-        uint64_t container;
-        if ((status = scan_length(s, pos, &container))) return status;
+        uint64_t container = 2; /* (type 14: every node a ziplist) */
+        if (type == 18 && (status = scan_length(s, pos, &container))) return status;
         if (container == 1) {
             Entry plain = {0, 0, NULL, 0};
             if ((status = scan_bytes(s, pos, &plain.data, &plain.len))) return status;
@@ -1001,7 +1057,7 @@ static int measure_quicklist(Scan *s, Py_ssize_t *pos, const Model *m, Facts *ou
         } else if (container == 2) {
             Py_ssize_t count;
             CheckSink check = {NULL, 0, 0, 0, 0, &shape};
-            if ((status = scan_blob(s, pos, 1, 1, check, NULL, &count))) return status;
+            if ((status = scan_blob(s, pos, type == 18, 1, check, NULL, &count))) return status;
         } else {
             return BAIL;
         }
@@ -1010,8 +1066,8 @@ static int measure_quicklist(Scan *s, Py_ssize_t *pos, const Model *m, Facts *ou
     if (m->list_conversions) {
         int counted_out = m->list_count && shape.count > m->list_count;
         if (!counted_out && 7 + shape.packed - shape.last_size + shape.last_len <= m->list_bytes) {
-            *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + allocated(m, 7 + shape.packed), shape.count, shape.longest_first,
-                           NULL};
+            *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + blob_size(m, 7 + shape.packed), shape.count,
+                           shape.longest_first, NULL};
             return 0;
         }
     }
@@ -1035,12 +1091,12 @@ static Py_ssize_t table_size(Py_ssize_t count) {
 static void set_facts(const Model *m, Py_ssize_t n, Py_ssize_t longest, int numbers, long long low, long long high,
                       Py_ssize_t packed, Py_ssize_t strings, Facts *out) {
     if (numbers && n <= m->intset_entries) {
-        *out = (Facts){ENC_INTSET, ROBJ_SIZE + allocated(m, 8 + intset_width(low, high) * n), n, longest, NULL};
+        *out = (Facts){ENC_INTSET, ROBJ_SIZE + blob_size(m, 8 + intset_width(low, high) * n), n, longest, NULL};
         return;
     }
     PyObject *past_intset = numbers ? PAST_INTSET_ENTRIES : NULL; /* (more numbers than an intset holds) */
     if (m->set_listpacks && n <= m->set_entries && longest <= m->set_value) {
-        *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + allocated(m, 7 + packed), n, longest, past_intset};
+        *out = (Facts){ENC_LISTPACK, ROBJ_SIZE + blob_size(m, 7 + packed), n, longest, past_intset};
         return;
     }
     PyObject *past = !m->set_listpacks ? past_intset : n > m->set_entries ? PAST_SET_LISTPACK_ENTRIES
@@ -1110,8 +1166,9 @@ static int measure_string(Scan *s, Py_ssize_t *pos, const Model *m, Py_ssize_t k
         int embedded = key_len + len <= 41 && (key_len + len + ttl <= 41 || size <= allocated(m, size - ttl));
         *out = embedded ? (Facts){ENC_EMBSTR, allocated(m, size), 1, len, NULL}
                         : (Facts){ENC_RAW, allocated(m, head) + sds_size(m, len), 1, len, NULL};
-    } else if (len <= 44) {
-        *out = (Facts){ENC_EMBSTR, keyed + allocated(m, ROBJ_SIZE + 3 + len + 1), 1, len, NULL};
+    } else if (len <= 44) { /* (6.2 counts its length) */
+        Py_ssize_t object = m->allocated_blobs ? allocated(m, ROBJ_SIZE + 3 + len + 1) : ROBJ_SIZE + len + 2;
+        *out = (Facts){ENC_EMBSTR, keyed + object, 1, len, NULL};
     } else {
         *out = (Facts){ENC_RAW, keyed + ROBJ_SIZE + sds_size(m, len), 1, len, NULL};
     }
@@ -1133,12 +1190,15 @@ static int measure_value(Scan *s, Py_ssize_t *pos, unsigned type, const Model *m
     case 11:
         status = measure_intset(s, pos, m, out);
         break;
+    case 12:
+    case 13:
     case 16:
     case 17:
-        status = measure_pairs(s, pos, type == 17, m, out);
+        status = measure_pairs(s, pos, type, m, out);
         break;
+    case 14:
     case 18:
-        status = measure_quicklist(s, pos, m, out);
+        status = measure_quicklist(s, pos, type, m, out);
         break;
     case 20:
         status = measure_set_listpack(s, pos, m, out);
@@ -1534,11 +1594,12 @@ static PyObject *scan_keys(PyObject *self, PyObject *args) {
         return NULL;
     Model model, *measuring = NULL;
     if (measure != Py_None) {
-        if (!PyArg_ParseTuple(measure, "Onnnnnnnnnnnnppppp", &model.facts_class, &model.entry, &model.quicklist_node,
+        if (!PyArg_ParseTuple(measure, "Onnnnnnnnnnnnpppippp", &model.facts_class, &model.entry, &model.quicklist_node,
                               &model.dict, &model.hash_entries, &model.hash_value, &model.zset_entries,
                               &model.zset_value, &model.intset_entries, &model.set_entries, &model.set_value,
                               &model.list_bytes, &model.list_count, &model.set_listpacks, &model.list_conversions,
-                              &model.shortest_scores, &model.fine_sizes, &model.embedded_keys)) {
+                              &model.shortest_scores, &model.allocator, &model.allocated_blobs, &model.ziplists,
+                              &model.embedded_keys)) {
             PyBuffer_Release(&view);
             return NULL;
         }
@@ -2332,9 +2393,9 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     NAME_KEYS = PyUnicode_InternFromString("keys");
     NAME_BYTES = PyUnicode_InternFromString("bytes");
     if (B64_KEY == NULL || NAME_KEYS == NULL || NAME_BYTES == NULL) return NULL;
-    PyObject **texts[] = {&ENC_INT, &ENC_EMBSTR, &ENC_RAW, &ENC_LISTPACK, &ENC_INTSET, &ENC_QUICKLIST, &ENC_HASHTABLE,
+    PyObject **texts[] = {&ENC_INT, &ENC_EMBSTR, &ENC_RAW, &ENC_LISTPACK, &ENC_INTSET, &ENC_QUICKLIST, &ENC_HASHTABLE, &ENC_ZIPLIST,
                           &PAST_INTSET_ENTRIES, &PAST_SET_LISTPACK_ENTRIES, &PAST_SET_LISTPACK_VALUE, &PAST_LIST_SIZE};
-    const char *names[] = {"int", "embstr", "raw", "listpack", "intset", "quicklist", "hashtable",
+    const char *names[] = {"int", "embstr", "raw", "listpack", "intset", "quicklist", "hashtable", "ziplist",
                            "set-max-intset-entries", "set-max-listpack-entries", "set-max-listpack-value",
                            "list-max-listpack-size"};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {

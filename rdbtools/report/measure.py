@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.encodings import encoding_of
-from rdbtools.keyspace.memory import allocation, fine_allocation, key_usage, layout
+from rdbtools.keyspace.memory import allocation, fine_allocation, key_usage, layout, libc_allocation
 from rdbtools.keyspace.model import Entry, loaded_entry
 from rdbtools.rdb.model import KeyRecord, ModuleValue, SparseArray, Stream
 from rdbtools.rdb.targets import Target
@@ -42,21 +42,24 @@ def measure(record: KeyRecord, target: Target, written_by: Target | None = None)
                     past_threshold(entry, encoding, target))
 
 
+#: the allocators the compiled scan knows (its ALLOC_* numbers)
+_ALLOCATORS = {allocation: 0, fine_allocation: 1, libc_allocation: 2}
+
+
 def accelerated_model(target: Target, written_by: Target | None = None) -> tuple | None:
     """What the compiled scan needs to measure the common keys itself (rdb/reader.py's ``measure_with``; the
-    measuring walk in formats/_speedups.c, ``measure``'s twin): Redis 7.x's or 8.x's layout (jemalloc's classes),
-    a sorted set's listpack with its scores as the file's writer wrote them; None for any other (every key
-    measured here)."""
+    measuring walk in formats/_speedups.c, ``measure``'s twin): Redis 6.2's, 7.x's or 8.x's layout, a sorted
+    set's scores as the file's writer wrote them; None for Valkey's (every key measured here)."""
     shape = layout(target)
-    allocator = fine_allocation if target.embedded_keys else allocation
-    if target.valkey_server or shape.alloc is not allocator or not shape.allocated_blobs or shape.ziplists:
+    if target.valkey_server or shape.alloc not in _ALLOCATORS or (target.embedded_keys
+                                                                  and shape.alloc is not fine_allocation):
         return None
     return (KeyFacts, shape.entry, shape.quicklist_node, shape.dict, target.hash_max_listpack_entries,
             target.hash_max_listpack_value, target.zset_max_listpack_entries, target.zset_max_listpack_value,
             target.set_max_intset_entries, target.set_max_listpack_entries, target.set_max_listpack_value,
             target.list_max_listpack_bytes, target.list_max_listpack_count, target.set_listpacks,
-            target.list_conversions, (written_by or target).shortest_scores, allocator is fine_allocation,
-            target.embedded_keys)
+            target.list_conversions, (written_by or target).shortest_scores, _ALLOCATORS[shape.alloc],
+            shape.allocated_blobs, shape.ziplists, target.embedded_keys)
 
 
 def _elements(value: object) -> tuple[int, int]:

@@ -21,6 +21,7 @@ from rdbtools.formats import accelerated
 from rdbtools.formats.intset import encode_intset
 from rdbtools.formats.listpack import encode_listpack
 from rdbtools.formats.rdb import KeyEntry, RdbType
+from rdbtools.formats.ziplist import encode_ziplist
 from rdbtools.rdb.model import KeyRecord
 from rdbtools.rdb.reader import RdbReader
 from rdbtools.rdb.source import MappedSource
@@ -75,7 +76,8 @@ def scored_listpacks(draw) -> bytes:
 def targets(draw) -> Target:
     """A Redis 7.x (whose layout the scan measures) or another server, with thresholds low enough that
     values pass them: those the target converts are measured in Python."""
-    target = target_for(draw(st.sampled_from(["redis-7.0", "redis-7.2", "redis-7.4", "redis-6.2", "redis-8.2"])))
+    target = target_for(draw(st.sampled_from(["redis-7.0", "redis-7.2", "redis-7.4", "redis-3.2", "redis-6.2",
+                                              "redis-8.2", "valkey-9.1"])))
     if draw(st.booleans()):
         return target
     target = target.with_thresholds(
@@ -153,6 +155,9 @@ REDIS_7_0, REDIS_8_2 = target_for("redis-7.0"), target_for("redis-8.2")
 @example(entries=[_entry(RdbType.HASH_LISTPACK, encode_listpack([b"f" * 65, b"v"]))], target=REDIS_7_0, data=None)
 @example(entries=[_entry(RdbType.ZSET_LISTPACK, encode_listpack([b"m" * 10, b"-inf", b"n", b"inf"]))],
          target=REDIS_7_0, data=None)  # 33 bytes: -inf's 6 bytes make the allocation's class
+@example(entries=[_entry(RdbType.LIST_QUICKLIST, ListContainer([encode_ziplist(
+    [b"a" * 251, b"b", b"13", b"12", b"128", b"-128", b"-32768", b"s" * 16384])]))],
+         target=target_for("redis-6.2"), data=None)  # a ziplist's bounds: a 254-byte entry, integers, a long string
 @example(entries=[_string(b"kk", b"v" * 40)], target=REDIS_8_2, data=None)  # 42 bytes: not embedded
 @example(entries=[_string(b"k", b"v" * 32, expire=1)], target=REDIS_8_2, data=None)  # 33 and a TTL: embedded
 @example(entries=[_entry(RdbType.LIST_QUICKLIST_2, ListContainer([
@@ -180,8 +185,9 @@ def test_a_file_measured_for_another_server_keeps_its_writers_scores(tmp_path_fa
 
 def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
     """A string of each encoding, a listpack hash and sorted set (their elements up to the longest a listpack
-    keeps), an intset, a quicklist and sets of strings and of numbers (and from 7.2 a set's listpack): none is left
-    to Python for Redis 7.x and 8.x, whose layouts the scan knows; for Redis 6.2 and Valkey every key is."""
+    keeps), their 6.2 ziplists, an intset, quicklists of both, sets of strings and of numbers (and from 7.2 a set's
+    listpack): none is left to Python for Redis 6.2, 7.x and 8.x, whose layouts the scan knows; for Valkey every
+    key is."""
     strings = [_string(b"k%d" % n, value, compress=True)
                for n, value in enumerate([b"12", b"short", b"long" * 20, b"compressible " * 20])]
     collections = [
@@ -194,13 +200,18 @@ def test_the_scan_measures_the_common_encodings_itself(tmp_path_factory):
         KeyEntry.build(Container(type=RdbType.SET, key=b"N", value=ListContainer([b"1", b"-2"]))),
         KeyEntry.build(Container(type=RdbType.LIST_QUICKLIST_2, key=b"l", value=ListContainer([
             Container(container=2, data=encode_listpack([b"a" * 100] * 100)), Container(container=1, data=b"p")]))),
+        KeyEntry.build(Container(type=RdbType.HASH_ZIPLIST, key=b"hz", value=encode_ziplist([b"f", b"v" * 60, 5, 7]))),
+        KeyEntry.build(Container(type=RdbType.ZSET_ZIPLIST, key=b"zz", value=encode_ziplist([b"m", b"0.1", 2, 3]))),
+        KeyEntry.build(Container(type=RdbType.LIST_QUICKLIST, key=b"lz", value=ListContainer([
+            encode_ziplist([b"a" * 300] * 40), encode_ziplist([b"b", -200])]))),
     ]
     entries = strings + collections
     assert _agree(tmp_path_factory, entries, target_for("redis-7.0")) == len(entries)
     entries.append(KeyEntry.build(Container(type=RdbType.SET_LISTPACK, key=b"L", value=encode_listpack([b"a", 1]))))
     for measured_there in ("redis-7.2", "redis-7.4", "redis-8.2"):
         assert _agree(tmp_path_factory, entries, target_for(measured_there)) == len(entries)
-    for measured_here in ("redis-6.2", "valkey-8.1", "valkey-9.1"):
+    assert _agree(tmp_path_factory, entries, target_for("redis-6.2")) == len(entries) - 1  # (no set listpacks)
+    for measured_here in ("valkey-8.1", "valkey-9.1"):
         assert _agree(tmp_path_factory, entries, target_for(measured_here)) == 0
 
 

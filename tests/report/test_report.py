@@ -60,19 +60,23 @@ def test_each_server_is_the_default_target_of_the_files_it_writes(server, target
     _check_against_server(written, jsonl_rows(rows))
 
 
-@pytest.mark.parametrize("server", ["redis-7.0", "redis-8.2"])
+@pytest.mark.parametrize("server", ["redis-6.2", "redis-7.0", "redis-8.2"])
 def test_the_keys_the_scan_measures_count_what_the_server_answers(server, tmp_path):
-    """The compiled scan measures the keys of a Redis 7.x or 8.x file itself (its twin, the Python model, is held to
-    the servers by tests/report/test_estimate_vs_servers.py): each string, listpack, intset and quicklist key's
-    bytes are the server's MEMORY USAGE SAMPLES 0, to the byte."""
+    """The compiled scan measures the keys of a Redis 6.2, 7.x or 8.x file itself (its twin, the Python model, is
+    held to the servers by tests/report/test_estimate_vs_servers.py): each string, listpack, ziplist, intset and
+    quicklist key's bytes are the server's MEMORY USAGE SAMPLES 0, to the byte; but for glibc's occasional chunk
+    16 bytes larger than asked for (6.2's build), for each of a string's allocations (its object and its sds)."""
     written = write_with(server, tmp_path)
     rows_path = tmp_path / "rows.jsonl"
     json_report(written.path, "--now-ms", written.now_ms, "--per-key", "jsonl", "-o", rows_path)
     rows = _by_key(jsonl_rows(rows_path))
-    compact = [key for key in written.keys if key.encoding in ("int", "embstr", "raw", "listpack", "intset",
-                                                                 "quicklist")]
+    compact = [key for key in written.keys if key.encoding in ("int", "embstr", "raw", "listpack", "ziplist",
+                                                                 "intset", "quicklist")]
     assert len(compact) >= 100
-    assert {key.key: rows[key.db, key.key]["bytes"] for key in compact} == {key.key: key.usage for key in compact}
+    slack = 32 if server == "redis-6.2" else 0
+    for key in compact:
+        ours = rows[key.db, key.key]["bytes"]
+        assert 0 <= key.usage - ours <= (slack if key.type == "string" else 0), (key, ours)
 
 
 @pytest.mark.parametrize(("writer", "target"), [("redis-6.2", "redis-8.2"), ("redis-7.0", "valkey-9.1"),
