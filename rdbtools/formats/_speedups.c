@@ -979,8 +979,9 @@ static int shape_add(Shape *shape, const Entry *entry, int second) {
         if (shape->node_packed &&
             (shape->node_used + size > shape->limit || (shape->most && shape->node_packed >= shape->most))) {
             shape_flush_node(shape);
-            shape->previous = 0; /* a new node's first entry */
-            shape->previous = size = shape_entry_size(shape, element);
+            shape->previous = 0; /* a new node's first entry: no entry before it */
+            size = shape_entry_size(shape, element);
+            shape->previous = size;
         }
         shape->node_packed++;
         shape->node_used += size;
