@@ -18,8 +18,10 @@ def _request(args: list[bytes | str]) -> bytes:
 class RawClient:
     """Replies as hiredis parses them."""
 
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port))
+    def __init__(self, port: int, source: str | None = None) -> None:
+        """``source``: the address to connect from (127.0.0.2: a loopback peer Redis 7.0 calls remote)."""
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             source_address=None if source is None else (source, 0))
         self.reader = hiredis.Reader(notEnoughData=_INCOMPLETE)
 
     def call(self, args: list[bytes | str]):

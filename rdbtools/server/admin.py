@@ -22,10 +22,6 @@ if TYPE_CHECKING:
     from rdbtools.server.core import Server
 
 NO_CLUSTER = "ERR This instance has cluster support disabled"
-MODULES_OFF = ("ERR MODULE command not allowed. If the enable-module-command option is set to \"local\", you can "
-               "run it from a local connection, otherwise you need to set this option in the configuration file, "
-               "and then restart the server.")
-
 #: each subcommand's arity (Redis's: n exactly n arguments, -n at least n), by (command, subcommand)
 SUBCOMMANDS: dict[bytes, dict[bytes, int]] = {
     b"slowlog": {b"get": -2, b"len": 2, b"reset": 2},
@@ -33,6 +29,8 @@ SUBCOMMANDS: dict[bytes, dict[bytes, int]] = {
     b"memory": {b"usage": -3, b"stats": 2, b"doctor": 2, b"malloc-stats": 2, b"purge": 2},
     b"module": {b"list": 2, b"load": -3, b"loadex": -3, b"unload": 3},
 }
+#: those Redis 6.2 has not (tests/server/test_protected_actions.py asks 6.2 for MODULE LOADEX)
+_SINCE_7 = frozenset({(b"module", b"loadex")})
 
 def table(server: Server) -> dict[bytes, tuple[Callable, int]]:
     """name -> (handler, Redis's arity), merged into serve's server commands."""
@@ -56,10 +54,11 @@ def _subcommand(server: Server, client: Client, args: list[bytes], handler: Call
     """Unknown names and wrong arities told as Redis tells them (from 7.0 the command table's dispatch
     tells them first, and answers HELP with the server's own text)."""
     name, sub = args[0].lower(), args[1].lower()
-    arity = SUBCOMMANDS[name].get(sub)
     target = server.config.target
+    before_7 = target.version < (7, 0) and not target.valkey_server
+    arity = None if before_7 and (name, sub) in _SINCE_7 else SUBCOMMANDS[name].get(sub)
     if arity is None or (arity > 0 and len(args) != arity) or len(args) < -arity:
-        if target.version < (7, 0) and not target.valkey_server:  # 6.2's commands parse their own
+        if before_7:  # 6.2's commands parse their own
             raise subcommand_error(args, target)
         if arity is None:
             raise CommandError(f"ERR unknown subcommand '{args[1].decode('utf-8', 'replace')[:128]}'. "
@@ -83,13 +82,14 @@ def _replicaof(args: list[bytes]):
 
 
 def _module(server: Server, client: Client, args: list[bytes], sub: bytes):
-    """MODULE LIST: the modules the target has built in (Redis 8: vectorset; Valkey 9: lua)."""
+    """MODULE LIST: the modules the target has built in (Redis 8: vectorset; Valkey 9: lua); serve loads none
+    (where enable-module-command refuses LOAD, dispatch does: protection.py)."""
     target = server.config.target
     if sub == b"list":
         return [[b"name", name, b"ver", 1, b"path", path, b"args", []] for name, path in _builtin_modules(target)]
-    if target.version < (7, 0):
-        raise CommandError("ERR Error loading the extension. Please check the server logs.")
-    raise CommandError(MODULES_OFF)
+    if sub == b"unload":
+        raise CommandError("ERR Error unloading module: no such module with that name")
+    raise CommandError("ERR Error loading the extension. Please check the server logs.")
 
 
 def _builtin_modules(target) -> list[tuple[bytes, bytes]]:

@@ -86,6 +86,7 @@ class CommandSpec:
     write: bool = False  # the "write" flag: refused while persistence fails (MISCONF)
     shape: Callable | None = None  # (args, reply, resp3) -> the reply as sent, where RESP3 differs (replies.py)
     arity_error: str = ""  # dispatch's, naming the command as the server does ('config|get', 'VADD')
+    protected: str | None = None  # the directive this server's clients need to run it (protection.py)
     calls: int = 0  # INFO commandstats (CONFIG RESETSTAT zeroes them)
     failed_calls: int = 0
     rejected_calls: int = 0

@@ -28,7 +28,7 @@ from rdbtools.keyspace.model import Entry
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.rdb.targets import Target
 from rdbtools.rdb.writer import encode_value, quicklist_nodes
-from rdbtools.server import admin, digest, eviction, migrate, replication
+from rdbtools.server import admin, digest, eviction, migrate, protection, replication
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError, ServerConfig
 from rdbtools.server.failpoints import FailpointError, debug_failpoint
@@ -48,7 +48,7 @@ def table(server: Server) -> dict[bytes, tuple[Handler, int]]:
     """name -> (handler, Redis's arity): the connection and server commands serve runs. A container's
     subcommands are lines of their own, "container|sub" (command_table.py says how commands are added)."""
     s = server
-    client, config, pubsub = (lambda c, a: client_command(s, c, a)), (lambda c, a: _config(s, a)), \
+    client, config, pubsub = (lambda c, a: client_command(s, c, a)), (lambda c, a: _config(s, c, a)), \
         (lambda c, a: _pubsub(s, a))
     objects, commands = (lambda c, a: _object(s, c, a)), (lambda c, a: _command(s, c, a))
     functions, scripts = (lambda c, a: _function(s, c, a)), (lambda c, a: s.scripting.script(c, a))
@@ -482,7 +482,7 @@ _POLICY_SWITCH = ("Please note that when switching between policies at runtime L
 
 # --- server ----------------------------------------------------------------------------------------
 
-def _config(server: Server, args: list[bytes]) -> object:
+def _config(server: Server, client: Client, args: list[bytes]) -> object:
     sub = args[1].upper()
     if server.config.target.version < (7, 0) and sub in (b"GET", b"SET") and len(args) != (3 if sub == b"GET" else 4):
         raise subcommand_error(args, server.config.target)  # one parameter each before 7.0
@@ -491,7 +491,7 @@ def _config(server: Server, args: list[bytes]) -> object:
         return Map((name.encode(), value.encode()) for name, value in pairs)
     if sub == b"SET" and len(args) >= 4:
         before = server.config.backup()
-        _config_set(server, args)
+        _config_set(server, client, args)
         _move_listeners(server, args, before)
         if not server.set_appendonly(server.config["appendonly"]):  # turning AOF on could not fork
             server.config.restore(before)
@@ -522,7 +522,7 @@ def _config(server: Server, args: list[bytes]) -> object:
     raise subcommand_error(args, server.config.target)
 
 
-def _config_set(server: Server, args: list[bytes]) -> None:
+def _config_set(server: Server, client: Client, args: list[bytes]) -> None:
     """CONFIG SET name value [name value ...] as Redis 7 does it: every name checked first (the first
     problem told), then all set, or none when one value is refused."""
     if len(args) % 2:
@@ -532,7 +532,7 @@ def _config_set(server: Server, args: list[bytes]) -> None:
     before_7 = config.target.version < (7, 0)
     if before_7 and (not config.known(names[0]) or not config.mutable(names[0])):
         raise CommandError(f"ERR Unsupported CONFIG parameter: {names[0]}")
-    _config_set_names(config, names)
+    _config_set_names(config, client, names)
     saved = config.backup()
     for name, value in zip(names, args[3::2], strict=True):
         try:
@@ -567,12 +567,13 @@ def _refused_before_7(name: str, value: bytes, message: str) -> str:
     return f"{text} - {message.replace('argument(s) must', 'argument must')}"
 
 
-def _config_set_names(config: ServerConfig, names: list[str]) -> None:
+def _config_set_names(config: ServerConfig, client: Client, names: list[str]) -> None:
     seen: set[str] = set()
     for name in names:
         if not config.known(name):
             raise CommandError(f"ERR Unknown option or number of arguments for CONFIG SET - '{name}'")
         problem = ("can't set immutable config" if not config.mutable(name)
+                   else "can't set protected config" if protection.config_refused(config, client, name)
                    else "duplicate parameter" if name.lower() in seen else None)
         if problem is not None:
             raise CommandError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {problem}")

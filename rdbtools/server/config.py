@@ -22,6 +22,7 @@ from rdbtools.errors import RdbtoolError
 from rdbtools.formats.manifest import split_args
 from rdbtools.formats.numbers import MEMORY_UNITS, canonical_int64, strtol
 from rdbtools.rdb.targets import NEWEST, THRESHOLD_DIRECTIVES, Target, target_for
+from rdbtools.server import protection
 from rdbtools.server.command_table import _live
 from rdbtools.server.directives import KNOWN_DIRECTIVES
 from rdbtools.server.failpoints import Failpoints
@@ -267,6 +268,8 @@ DIRECTIVES: dict[str, Directive] = {
     "slowlog-log-slower-than": Directive(_integer(-1, _LLONG_MAX), 10000),
     "slowlog-max-len": Directive(_integer(0, _LLONG_MAX), 128),
     "latency-monitor-threshold": Directive(_integer(0, _LLONG_MAX), 0),
+    # what DEBUG, MODULE LOAD and CONFIG SET dir/dbfilename need (protection.py): set at start only
+    **{setting: Directive(_choice(*protection.VALUES), "no", False) for setting in protection.SETTINGS},
 }
 
 
@@ -493,6 +496,9 @@ class ServerConfig:
         parameters = self.parameters
         values = dict(parameters.defaults)
         own = {**self.kept, **{n: _format(v) for n, v in self.values.items()}, **self.thresholds}
+        if not protection.protects(self.values["target"]):  # Redis 6.2 has no such directives
+            for setting in protection.SETTINGS:
+                del own[setting]
         for name, value in own.items():
             for alias in parameters.group(name) if name in parameters.defaults else (name,):
                 values[alias] = value

@@ -17,7 +17,7 @@ from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY,
 from rdbtools.keyspace.engine import NO_TOUCH, SAVING, Engine, UnknownCommand, quiet
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
-from rdbtools.server import client_eviction, command_table, eviction, info, latency, monitor
+from rdbtools.server import client_eviction, command_table, eviction, info, latency, monitor, protection
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
 from rdbtools.server.clients import Client, Subscribers, dirty_cas, stored_state
@@ -147,6 +147,7 @@ class Server:
                       "total_net_input_bytes": 0, "total_net_output_bytes": 0}
         #: the target's commands serve runs (what dispatch runs and COMMAND lists), by lower-case name
         self.catalog: dict[bytes, Spec] = _catalog(self)
+        protection.mark_commands(self.catalog, config)
         self._specs: dict[bytes, Spec] = {}
         unlisted: dict[bytes, Callable] = {}
         if b"quit" not in self.catalog:
@@ -243,6 +244,10 @@ class Server:
         client.last_command = name
         if (arity > 0 and len(args) != arity) or len(args) < -arity:
             return self._refused(client, CommandError(spec.arity_error), spec)
+        if spec.protected is not None:  # DEBUG, MODULE LOAD ... where the server's directive may refuse them
+            error = protection.refusal(self.config, client, spec.protected)
+            if error is not None:
+                return self._refused(client, error, spec)
         if client.gated:  # needs AUTH, or a user with limits (the default user has none)
             refusal = self._gate(client, spec, args)
             if refusal is not None:
@@ -742,7 +747,7 @@ class Server:
         self.refresh()
 
     def _postpone(self, client: Client, args: list[bytes], until: float) -> bool:
-        """While paused, a command that passes the first checks (known, its arity, AUTH) waits, with the
+        """While paused, a command that passes the first checks (known, its arity, protection, AUTH) waits, with the
         requests behind it, until the pause ends; under WRITE only one that may write (or EXEC of a
         transaction holding one)."""
         everything = self.pause.everything
@@ -752,6 +757,8 @@ class Server:
         spec = self.resolve(args)
         if spec is None or (spec.arity > 0 and len(args) != spec.arity) or len(args) < -spec.arity:
             return False
+        if spec.protected is not None and protection.refusal(self.config, client, spec.protected) is not None:
+            return False  # refused before the pause is looked at, as the arity is
         if (not client.authenticated and not spec.no_auth) or (not everything and not _may_write(self, client, spec)):
             return False
         client.blocked = Blocked(args, None, None)

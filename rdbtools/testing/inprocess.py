@@ -30,6 +30,7 @@ from redis._parsers import _AsyncHiredisParser, _HiredisParser
 
 from rdbtools.server.app import CRON_SECONDS, App, Connection
 from rdbtools.server.config import ServerConfig
+from rdbtools.testing.served import TEST_DEFAULTS
 
 LOOPBACK = "127.0.0.1"
 KNOCK_SECONDS = 0.01  # how often a request waiting for a busy server looks whether a script answered it
@@ -471,14 +472,15 @@ class InProcessRedis:
     (several see the same data). ``dir``: where it loads from and saves to (RDB, AOF: files a real Redis
     loads); None: a temporary directory, removed by ``close()``. ``save``: save points as redis.conf writes
     them ("" none, the default); ``config``: any other directive, by its redis.conf name
-    (``InProcessRedis(config={"requirepass": "secret"})``)."""
+    (``InProcessRedis(config={"requirepass": "secret"})``). Its clients are local, and DEBUG is theirs
+    (``enable-debug-command local``, which ``config={"enable-debug-command": "no"}`` turns off)."""
 
     def __init__(self, dir: str | Path | None = None, *, target: str | None = None, appendonly: bool = False,
                  save: str = "", config: dict[str, object] | None = None) -> None:
         self._temporary = tempfile.TemporaryDirectory(prefix="rdbtool-inprocess-") if dir is None else None
         self.dir = Path(self._temporary.name if self._temporary is not None else dir)
         arguments = ["--port", "0", "--dir", str(self.dir), "--save", save,
-                     "--appendonly", "yes" if appendonly else "no"]
+                     "--appendonly", "yes" if appendonly else "no", *TEST_DEFAULTS]
         if target is not None:
             arguments += ["--target", target]
         for name, value in (config or {}).items():

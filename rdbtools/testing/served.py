@@ -44,15 +44,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: what a test server allows besides Redis's defaults: DEBUG (FAILPOINT, SLEEP, RELOAD ...) from its loopback
+#: and unix socket clients, which Redis 7.0+ refuses to everyone unless told (protection.py)
+TEST_DEFAULTS = ("--enable-debug-command", "local")
+
+
 def serve_arguments(*, target: str | None = None, appendonly: bool | None = None, appendfsync: str | None = None,
                     save: str | None = None, requirepass: str | None = None, defaults: Iterable[str] = (),
                     args: Iterable[str] = ()) -> list[str]:
-    """serve's directives, the later winning: no snapshots and no AOF unless asked, then ``defaults`` (a test
-    run's, e.g. its ini file's), then the options given, then ``args``. Save lines add up at start (as in
-    Redis), so a ``save`` given empties the list first."""
+    """serve's directives, the later winning: no snapshots, no AOF and DEBUG for local clients unless asked,
+    then ``defaults`` (a test run's, e.g. its ini file's), then the options given, then ``args``. Save lines
+    add up at start (as in Redis), so a ``save`` given empties the list first."""
     given = {"target": target, "appendonly": None if appendonly is None else "yes" if appendonly else "no",
              "appendfsync": appendfsync, "save": save, "requirepass": requirepass}
-    arguments = ["--save", "", "--appendonly", "no", *defaults]
+    arguments = ["--save", "", "--appendonly", "no", *TEST_DEFAULTS, *defaults]
     for name, value in given.items():
         if name == "save" and value:
             arguments += ["--save", ""]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import redis
 
+from rdbtools.testing.served import TEST_DEFAULTS
 from tests.servers import PORT_ATTEMPTS, PORT_TAKEN, PROCESS_TIMEOUT, answered_by, free_port
 
 
@@ -49,7 +50,8 @@ def command(*arguments: str) -> list[str]:
 @contextlib.contextmanager
 def start_serve(*arguments: str, directory: Path | None = None, save: str = "",
                 env: dict[str, str] | None = None) -> Iterator[Serving]:
-    """serve with --port/--dir chosen here (``save`` "" by default: no snapshot unless asked);
+    """serve with --port/--dir chosen here (``save`` "" by default: no snapshot unless asked), DEBUG for
+    its loopback clients (``--enable-debug-command local``: the arguments may say otherwise);
     ``env``: extra environment variables."""
     with contextlib.ExitStack() as stack:
         if directory is None:
@@ -59,7 +61,7 @@ def start_serve(*arguments: str, directory: Path | None = None, save: str = "",
             port = free_port()
             with open(directory / "serve.log", "wb") as log:
                 process = subprocess.Popen(command(*config_file, "--port", str(port), "--dir", str(directory),
-                                                   "--save", save, *arguments[len(config_file):]),
+                                                   "--save", save, *TEST_DEFAULTS, *arguments[len(config_file):]),
                                            stdout=log, stderr=subprocess.STDOUT,
                                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
             serving = Serving(process, port, directory, directory / "serve.log")

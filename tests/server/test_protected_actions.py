@@ -1,0 +1,63 @@
+"""DEBUG, MODULE LOAD/LOADEX/UNLOAD and CONFIG SET of dir and dbfilename as each real server gates them with
+enable-debug-command, enable-module-command and enable-protected-configs (no, local, yes): the same
+requests from 127.0.0.1 and from 127.0.0.2 (a loopback peer Redis 7.0 calls remote, 7.2+ and Valkey local)
+to the real server and to serve started alike; Redis 6.2 has no such directives and refuses nothing."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from rdbtools.server.protection import SETTINGS
+from tests.resp_client import RawClient
+from tests.server.serving import start_serve
+from tests.servers import start_server
+
+SOURCES = ("127.0.0.1", "127.0.0.2")
+#: each a connection's requests, in order (a transaction refused while queued: EXECABORT)
+SCRIPTS = (
+    [["CONFIG", "GET", "enable-*"], ["CONFIG", "SET", "enable-debug-command", "yes"],
+     ["CONFIG", "SET", "enable-module-command", "no", "maxmemory", "0"]],
+    [["DEBUG"], ["DEBUG", "SLEEP", "0"], ["DEBUG", "NO-SUCH-SUBCOMMAND"], ["debug", "set-active-expire", "1"]],
+    [["MODULE", "LOAD", "/nonexistent.so"], ["MODULE", "LOADEX", "/nonexistent.so"], ["MODULE", "UNLOAD", "nosuch"],
+     ["MODULE", "LOAD"], ["MODULE", "LIST"], ["MODULE", "NOPE"]],
+    [["MULTI"], ["DEBUG", "SLEEP", "0"], ["SET", "k", "v"], ["EXEC"], ["EXISTS", "k"]],
+    [["CONFIG", "SET", "maxmemory", "0", "dbfilename", "other.rdb"], ["CONFIG", "SET", "dbfilename", "dump.rdb"],
+     ["CONFIG", "SET", "enable-debug-command", "yes", "dbfilename", "dump.rdb"],
+     ["CONFIG", "SET", "DIR", "."], ["CONFIG", "GET", "dbfilename"]],
+)
+#: (target, the setting both get): every setting's value on the targets with the directives, and serve
+#: for 6.2 ignoring them
+CASES = [*((target, value) for target in ("redis-7.0", "redis-8.2", "valkey-9.1") for value in ("no", "local")),
+         ("redis-7.0", "yes"), ("redis-6.2", "no")]
+
+
+def _replies(port: int, source: str) -> list:
+    seen = []
+    for script in SCRIPTS:
+        client = RawClient(port, source)
+        with contextlib.closing(client.sock):
+            seen.append([_comparable(client.call(args)) for args in script])
+    return seen
+
+
+def _comparable(reply):
+    """An error as its text (hiredis makes it an exception object); CONFIG GET's pairs as a set (the order
+    of a server's own dictionary)."""
+    if isinstance(reply, Exception):
+        return ("error", str(reply))
+    if isinstance(reply, list) and reply and all(isinstance(r, bytes) for r in reply) and len(reply) % 2 == 0:
+        return ("pairs", frozenset(zip(reply[::2], reply[1::2], strict=True)))
+    return reply
+
+
+@pytest.mark.parametrize("target, value", CASES)
+def test_protected_actions_answer_as_the_server_does_for_each_setting_and_peer(target, value):
+    settings = [word for setting in SETTINGS for word in (f"--{setting}", value)]
+    extra = ("--protected-mode", "no", *(settings if target != "redis-6.2" else ()))
+    with start_server(target, extra=extra) as real:
+        theirs = {source: _replies(real.port, source) for source in SOURCES}
+    with start_serve("--target", target, "--protected-mode", "no", *settings) as served:
+        ours = {source: _replies(served.port, source) for source in SOURCES}
+    assert ours == theirs
