@@ -52,12 +52,12 @@ TEST_DEFAULTS = ("--enable-debug-command", "local")
 def serve_arguments(*, target: str | None = None, appendonly: bool | None = None, appendfsync: str | None = None,
                     save: str | None = None, requirepass: str | None = None, defaults: Iterable[str] = (),
                     args: Iterable[str] = ()) -> list[str]:
-    """serve's directives, the later winning: no snapshots, no AOF and DEBUG for local clients unless asked,
-    then ``defaults`` (a test run's, e.g. its ini file's), then the options given, then ``args``. Save lines
-    add up at start (as in Redis), so a ``save`` given empties the list first."""
+    """serve's directives, the later winning: no snapshots and no AOF unless asked, then ``defaults`` (a test
+    run's, e.g. its ini file's), then the options given, then ``args``. Save lines add up at start (as in
+    Redis), so a ``save`` given empties the list first."""
     given = {"target": target, "appendonly": None if appendonly is None else "yes" if appendonly else "no",
              "appendfsync": appendfsync, "save": save, "requirepass": requirepass}
-    arguments = ["--save", "", "--appendonly", "no", *TEST_DEFAULTS, *defaults]
+    arguments = ["--save", "", "--appendonly", "no", *defaults]
     for name, value in given.items():
         if name == "save" and value:
             arguments += ["--save", ""]
@@ -104,10 +104,11 @@ class RdbtoolServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def command(self) -> list[str]:
-        """serve's command line; where it listens and keeps its files come last, so that they win over the same
-        directives among the test's arguments (a directive given twice: the later one counts)."""
-        return [sys.executable, "-m", "rdbtools.cli.serving", *self.arguments, "--port", str(self.port),
-                "--bind", self.host, "--unixsocket", self.unixsocket, "--dir", str(self.dir)]
+        """serve's command line: DEBUG for local clients first, so that the test's arguments may say otherwise;
+        where it listens and keeps its files come last, so that they win over the same directives among the
+        test's arguments (a directive given twice: the later one counts)."""
+        return [sys.executable, "-m", "rdbtools.cli.serving", *TEST_DEFAULTS, *self.arguments,
+                "--port", str(self.port), "--bind", self.host, "--unixsocket", self.unixsocket, "--dir", str(self.dir)]
 
     def start(self) -> None:
         """Start on a free port, or on the port it had (a restart: clients made before reconnect). A first

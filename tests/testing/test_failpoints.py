@@ -30,6 +30,7 @@ from rdbtools.server.clients import Client
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import Server
 from rdbtools.server.persistence import RewriteStats
+from rdbtools.testing.served import TEST_DEFAULTS
 from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.servers import PROCESS_TIMEOUT, SERVERS, RealServer, free_port, require_binary, start_server
@@ -869,7 +870,7 @@ def test_a_failed_background_fsync_refuses_the_very_next_write_until_a_later_fsy
 def in_process(tmp_path: Path, policy: str) -> tuple[Server, Client]:
     """A server core with AOF on, driven without sockets (the edge's group commit is ``aof.flush()``)."""
     config = ServerConfig.load(None, ["--dir", str(tmp_path), "--save", "", "--appendonly", "yes",
-                                      "--appendfsync", policy, "--target", TARGET])
+                                      "--appendfsync", policy, "--target", TARGET, *TEST_DEFAULTS])
     server = Server(config)
     server.aof.open(server.engine)
     return server, server.connect("a:1", "b:2", lambda reply: None, lambda: None, local=True)

@@ -420,3 +420,16 @@ def test_a_client_dropped_inside_a_turn_is_disconnected_after_it(inprocess):
     freeing.join(PROCESS_TIMEOUT)
     assert not freeing.is_alive()
     assert not ids & {int(entry["id"]) for entry in inprocess.client().client_list()}
+
+
+def test_debug_runs_by_default_and_is_refused_as_by_redis_when_the_config_says_no():
+    """Its clients are local and it allows DEBUG to them; enable-debug-command no refuses it with the text
+    of a real Redis 7.0 left at its default."""
+    with InProcessRedis(target="redis-7.0") as allowing, \
+            InProcessRedis(target="redis-7.0", config={"enable-debug-command": "no"}) as refusing:
+        assert allowing.client().execute_command("DEBUG", "SLEEP", "0") == b"OK"
+        with pytest.raises(redis.ResponseError) as ours:
+            refusing.client().execute_command("DEBUG", "SLEEP", "0")
+    with start_server("redis-7.0") as real, pytest.raises(redis.ResponseError) as theirs:
+        real.client().execute_command("DEBUG", "SLEEP", "0")
+    assert str(ours.value) == str(theirs.value)

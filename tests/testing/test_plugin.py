@@ -297,3 +297,16 @@ def test_a_directory_too_deep_for_a_unix_socket_path_gets_its_socket_elsewhere(t
         assert not served.unixsocket.startswith(str(deep))
         assert served.client(unix_socket_path=served.unixsocket).ping()
     assert not os.path.exists(os.path.dirname(served.unixsocket))
+
+
+@pytest.mark.parametrize("refused", [False, True])
+def test_a_server_runs_debug_for_its_local_clients_unless_its_arguments_refuse_it(tmp_path, refused):
+    """Redis 7.0+ refuses DEBUG unless told; a test server is told (local), and a test may tell it otherwise."""
+    args = ["--enable-debug-command", "no"] if refused else []
+    with RdbtoolServer(tmp_path, serve_arguments(target="redis-7.0", args=args)) as served:
+        client = served.client()
+        if refused:
+            with pytest.raises(redis.ResponseError, match=r"^DEBUG command not allowed"):
+                client.execute_command("DEBUG", "SLEEP", "0")
+        else:
+            assert client.execute_command("DEBUG", "SLEEP", "0") == b"OK"
