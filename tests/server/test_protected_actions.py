@@ -34,12 +34,7 @@ CASES = [*((target, value) for target in ("redis-7.0", "redis-8.2", "valkey-9.1"
 
 
 def _replies(port: int, source: str) -> list:
-    seen = []
-    for script in SCRIPTS:
-        client = RawClient(port, source)
-        with contextlib.closing(client.sock):
-            seen.append([_comparable(client.call(args)) for args in script])
-    return seen
+    return [_answers(port, script, source) for script in SCRIPTS]
 
 
 def _comparable(reply):
@@ -61,3 +56,27 @@ def test_protected_actions_answer_as_the_server_does_for_each_setting_and_peer(t
     with start_serve("--target", target, "--protected-mode", "no", *settings) as served:
         ours = {source: _replies(served.port, source) for source in SOURCES}
     assert ours == theirs
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-9.1"])
+def test_a_client_that_has_not_authenticated_is_told_what_the_server_tells_first(target):
+    """Redis 7.0 refuses a protected command before it asks for AUTH; Valkey 9 asks for AUTH first (the
+    password set once started: the harnesses' readiness probes do not authenticate)."""
+    settings = [word for setting in SETTINGS for word in (f"--{setting}", "no")]
+    requests = [["DEBUG", "SLEEP", "0"], ["MODULE", "UNLOAD", "x"], ["CONFIG", "SET", "dir", "."]]
+    with start_server(target, extra=tuple(settings) if target != "redis-6.2" else ()) as real:
+        theirs = _answers_without_auth(real.port, requests)
+    with start_serve("--target", target, *settings) as served:
+        ours = _answers_without_auth(served.port, requests)
+    assert ours == theirs
+
+
+def _answers_without_auth(port: int, requests: list[list[str]]) -> list:
+    assert _answers(port, [["CONFIG", "SET", "requirepass", "secret"]]) == [b"OK"]
+    return _answers(port, requests)
+
+
+def _answers(port: int, requests: list[list[str]], source: str | None = None) -> list:
+    client = RawClient(port, source)
+    with contextlib.closing(client.sock):
+        return [_comparable(client.call(args)) for args in requests]
