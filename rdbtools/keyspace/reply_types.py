@@ -1,10 +1,11 @@
-"""The reply types that are built-in types with a meaning added (a simple string, a map, a double, an error).
+"""The reply types that are built-in types with a meaning added (a simple string, a map, a double, an error,
+and serve's push and set).
 
-They subclass str, dict, float and Exception, which mypyc does not compile as native classes as Python
-makes them (str, dict and float it refuses; a native Exception subclass accepts weak references but
+They subclass str, dict, float, list and Exception, which mypyc does not compile as native classes as
+Python makes them (str, dict, float and list it refuses; a native Exception subclass accepts weak references but
 does not clear them when freed, and a weakly referenced error reply crashed the interpreter): this
 module stays Python in the compiled build (pyproject.toml's ``[tool.rdbtool.mypyc]``), and the rest of
-the engine imports them from here through ``keyspace.commands``.
+the engine imports them from here through ``keyspace.commands`` (serve through ``server.protocol``).
 """
 
 
@@ -20,6 +21,14 @@ class Double(float):
     """A double reply: RESP3's ',' type, a bulk string in RESP2 (coordinates, RESP3 scores)."""
 
     text: bytes | None = None  # printed as the server prints it, when not the shortest form
+
+
+class Push(list):
+    """An out-of-band message (pub/sub): a push in RESP3, an array in RESP2 (serve's)."""
+
+
+class SetReply(list):
+    """A set: RESP3 '~' type, an array in RESP2 (serve's)."""
 
 
 class CommandError(Exception):

@@ -31,7 +31,6 @@ from rdbtools.keyspace.commands import OK, CommandError, Map, integer, subcomman
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.rdb.targets import Target
 from rdbtools.server import command_table
-from rdbtools.server.clients import info_line
 from rdbtools.server.protocol import Double, SetReply
 
 if TYPE_CHECKING:
@@ -857,6 +856,8 @@ class Acl:
             object = spec.reply_name if named else args[position]  # type: ignore[union-attr]
         if context is None:
             context = "multi" if client.multi is not None else "toplevel"
+        from rdbtools.server.clients import info_line  # (clients imports User from here)
+
         now = int(self.server.clock() * 1000)
         entry = LogEntry(reason, context, object, username or (user or client.user).name, now, now,
                          info_line(self.server, client).encode(), self.next_entry_id)

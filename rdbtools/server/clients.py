@@ -6,18 +6,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, integer, subcommand_error
+from rdbtools.server.acl import User  # at run time: the compiled Client's annotations name it
 from rdbtools.server.client_eviction import client_usage
 from rdbtools.server.protocol import Map, SetReply, Verbatim
 from rdbtools.server.tracking import ClientTracking
 
 if TYPE_CHECKING:
-    from rdbtools.server.acl import User
     from rdbtools.server.core import Blocked, Server
-    from rdbtools.server.replication import Replication
 
 NO_REPLY = object()  # nothing to send now (commands.NO_REPLY is this object)
 _TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica", b"pubsub": "pubsub", b"master": "master"}
@@ -54,7 +53,8 @@ class Client:
     #: pushes a command made for its own client, sent once its reply is out (Redis 7.2+, Valkey)
     after_reply: list[object] = field(default_factory=list)
     #: the error its last request was refused with (not run: not in the slow log); never a reply at first
-    last_refusal: object = field(default_factory=object)
+    #: (Any, not object: compiled, a dataclass cannot make an `object` field)
+    last_refusal: Any = field(default_factory=object)
     tracking: ClientTracking | None = None  # CLIENT TRACKING ON
     #: CLIENT REPLY: None (on), "off", "skip-next" (SKIP was just given), "skip" (this reply is not sent);
     #: "replica": a replica of Redis 7.0+, closed when a command of its has a reply
@@ -105,21 +105,18 @@ def flags(server: Server, client: Client) -> str:
     return "".join(mark for mark, on in marks if on) or "N"
 
 
-@dataclass
 class Subscribers:
     """Who is sent what others do: (P)SUBSCRIBE's clients by channel and pattern, MONITOR's clients, the
-    replicas (their stream)."""
+    replicas (their stream). Not a dataclass: compiled, a dataclass's annotations are looked up when it
+    is made, and replication.py, which imports this module, cannot be imported here first."""
 
-    channels: dict[bytes, set[Client]] = field(default_factory=dict)
-    patterns: dict[bytes, set[Client]] = field(default_factory=dict)
-    monitors: list[Client] = field(default_factory=list)
-    replication: Replication = field(default_factory=lambda: _replication())
+    def __init__(self) -> None:
+        from rdbtools.server.replication import Replication
 
-
-def _replication() -> Replication:
-    from rdbtools.server.replication import Replication
-
-    return Replication()
+        self.channels: dict[bytes, set[Client]] = {}
+        self.patterns: dict[bytes, set[Client]] = {}
+        self.monitors: list[Client] = []
+        self.replication = Replication()
 
 
 def dirty_cas(server: Server, client: Client) -> bool:

@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
 from rdbtools.keyspace.engine import NO_TOUCH, SAVING, Engine, UnknownCommand, quiet
@@ -21,7 +21,7 @@ from rdbtools.server import client_eviction, command_table, eviction, info, late
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
 from rdbtools.server.clients import Client, Subscribers, dirty_cas, stored_state
-from rdbtools.server.commands import NO_REPLY
+from rdbtools.server.commands import NO_REPLY, Handler, table
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.memory import Memory
 from rdbtools.server.persistence import RdbPersistence
@@ -98,16 +98,17 @@ class Pause:
 class Blocked:
     args: list[bytes]
     deadline: float | None  # None: forever
-    timeout_reply: object
+    timeout_reply: Any  # any reply (not `object`: compiled, a dataclass cannot make that field)
 
 
 class Process(NamedTuple):
-    """When this server started and its run_id, kept as one attribute of Server: past 29 attributes
-    CPython 3.11 reads an instance's attributes the slow way, and every request pays for it
-    (tests/server/test_client_tracking.py checks the count)."""
+    """When this server started, its run_id and what its features keep for it (attached.py), kept as one
+    attribute of Server: past 29 attributes CPython 3.11 reads an instance's attributes the slow way, and
+    every request pays for it (tests/server/test_client_tracking.py checks the count)."""
 
     started: float
     run_id: str
+    attached: dict[type, Any]
 
 
 class Server:
@@ -135,7 +136,7 @@ class Server:
         self.tracking = Tracking(self.clients, config.target)
         self.tracking.on_change = self.refresh
         self.next_client_id = 1
-        self.process = Process(clock(), os.urandom(20).hex())  # one attribute: see the class's docstring
+        self.process = Process(clock(), os.urandom(20).hex(), {})  # one attribute: see the class's docstring
         self.versions: dict[tuple[int, bytes], int] = {}  # WATCH: bumped when a write names the key
         self.subscribers = Subscribers()  # (P)SUBSCRIBE's channels and patterns, MONITOR's clients
         self.blocked: list[Client] = []
@@ -146,14 +147,13 @@ class Server:
                       "evicted_keys": 0, "evicted_clients": 0, "keyspace_hits": 0, "keyspace_misses": 0,
                       "total_net_input_bytes": 0, "total_net_output_bytes": 0}
         #: the target's commands serve runs (what dispatch runs and COMMAND lists), by lower-case name
-        self.catalog: dict[bytes, Spec] = _catalog(self)
+        served = table(self)
+        self.catalog: dict[bytes, Spec] = _catalog(self, served)
         protection.mark_commands(self.catalog, config)
         self._specs: dict[bytes, Spec] = {}
         unlisted: dict[bytes, Callable] = {}
         if b"quit" not in self.catalog:
-            from rdbtools.server.commands import table
-
-            unlisted[b"quit"] = table(self)[b"quit"][0]
+            unlisted[b"quit"] = served[b"quit"][0]
         self.dialect = _dialect(config.target, unlisted)
         self._scripting: Scripting | None = None
         self.engine_records: dict[bytes, Spec] = {}  # FUNCTION's subcommands as the engine runs them
@@ -347,7 +347,7 @@ class Server:
         direct one while none is in use."""
         tracking = self.tracking.active
         self.direct = (self.aof is None and not self.versions and not tracking and not self.engine.memory.limit
-                       and not self.subscribers.replication.replicas)
+                       and not self.subscribers.replication.replicas and not _telling_misses(self.engine.events))
         hooked = (tracking or self.pause.until is not None or self.subscribers.monitors
                   or self.engine.no_touch_clients)
         self.execute = self._execute_hooked if hooked else self._execute
@@ -545,9 +545,11 @@ class Server:
             if error is not None:
                 return error
         try:
-            if self.direct:  # the hot path: no AOF, no WATCH, no tracking
+            if self.direct:  # the hot path: no AOF, no WATCH, no tracking, no keymiss events
                 self.engine.db = client.db
                 reply = spec.handler(self.engine, args)  # arity was checked by execute
+            elif _telling_misses(self.engine.events):
+                reply = self._apply_telling_misses(record, spec, client.db, args)
             else:
                 reply = self._apply(spec, client.db, args)
         except UnknownCommand as error:
@@ -790,7 +792,7 @@ class Server:
 
     def _block(self, client: Client, args: list[bytes]) -> object:
         name = args[0].lower()
-        timeout_reply: object
+        timeout_reply: Any  # any reply (not `object`: compiled, a dataclass cannot make that field)
         if name in (b"xread", b"xreadgroup"):
             milliseconds = _stream_block(name, args)
             assert milliseconds is not None, "_run_engine blocks an XREAD only with BLOCK"
@@ -981,20 +983,16 @@ class Server:
         engine.events = flags
         where = flags & (KEYSPACE | KEYEVENT)
         engine.notify = self._notify if where and flags & ~where else quiet
-        telling = _telling_misses(flags)  # only then does a command say whether it reads
-        if telling and not told:  # (not through __dict__: touching it slows every attribute access after)
-            # (the instance's attribute shadows the method, so that commands pay nothing while m is off)
-            self._run_engine = self._run_telling_misses  # type: ignore[method-assign]
-        elif told and not telling:
-            del self._run_engine
+        if _telling_misses(flags) != told and hasattr(self, "direct"):  # (at start, refresh comes later)
+            self.refresh()  # while m is on, requests leave the direct path (commands pay nothing otherwise)
 
-    def _run_telling_misses(self, record: Spec, client: Client, args: list[bytes]) -> object:
-        """_run_engine while m is on: the keys a read-only command misses are told "keymiss" (Redis's
+    def _apply_telling_misses(self, record: Spec, spec: Command, db: int, args: list[bytes]) -> object:
+        """_apply while m is on: the keys a read-only command misses are told "keymiss" (Redis's
         lookupKeyRead)."""
         engine = self.engine
         engine.reading = not record.write
         try:
-            return Server._run_engine(self, record, client, args)
+            return self._apply(spec, db, args)
         finally:
             engine.reading = False
 
@@ -1185,16 +1183,13 @@ def _written_keys(name: bytes, args: list[bytes]) -> list[bytes]:
     return args[first : last + 1 : step]
 
 
-def _catalog(server: Server) -> dict[bytes, Spec]:
+def _catalog(server: Server, served: dict[bytes, tuple[Handler, int]]) -> dict[bytes, Spec]:
     """The commands of the target's server that serve runs: the engine's data commands, and the server's
-    own connection and server commands (which win where both have a name, as SELECT)."""
-    from rdbtools.server import commands
-
+    own connection and server commands, ``served`` (commands.table: they win where both have a name, as SELECT)."""
     registered: dict[bytes, command_table.Registered] = {}
     for name, engine_command in REGISTRY.items():
         registered[name] = (None, engine_command)
         registered.update((name + b"|" + sub, (None, engine_command)) for sub in engine_command.subcommands)
-    served = commands.table(server)
     for name, (handler, _) in served.items():
         registered[name] = (handler, None)
         if b"|" not in name:  # a server container takes over the engine's subcommands it does not list itself

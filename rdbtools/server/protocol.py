@@ -15,6 +15,7 @@ import hiredis
 from rdbtools.formats import accelerated
 from rdbtools.formats.manifest import split_args
 from rdbtools.keyspace.commands import NULL_ARRAY, CommandError, Double, Map, Status, format_double
+from rdbtools.keyspace.reply_types import Push, SetReply  # Python in the compiled build, as list subclasses
 
 MAX_MULTIBULK = 1024 * 1024
 MAX_INLINE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
@@ -157,10 +158,6 @@ def _inline(line: bytes) -> tuple[list[bytes], str | None]:
 # --- replies ---------------------------------------------------------------------------------------
 
 
-class Push(list):
-    """An out-of-band message (pub/sub): a push in RESP3, an array in RESP2."""
-
-
 class BigNumber:
     """A big number reply (a script's {big_number=...}): RESP3 '(' type, a bulk string in RESP2."""
 
@@ -186,10 +183,6 @@ class Verbatim:
 
     def __init__(self, text: bytes, form: bytes) -> None:
         self.text, self.format = text, form
-
-
-class SetReply(list):
-    """A set: RESP3 '~' type, an array in RESP2."""
 
 
 class Raw:

@@ -39,7 +39,7 @@ def test_every_registered_arity_is_the_newest_servers():
     """The engine replays with the registered arity; dispatch checks each target's own (ZRANK was 3
     before Redis 7.2, EXPIRE 3 before 7.0). Module commands report -1 and check their own."""
     registered = {name: c.arity for name, c in REGISTRY.items()}
-    registered.update((name, arity) for name, (_, arity) in commands.table(None).items())
+    registered.update((name, arity) for name, (_, arity) in commands.table(_server()).items())
     data = json.loads(TABLE.read_text())["commands"]
     for name, arity in registered.items():
         _, info = data[name.decode()]["info"][-1]
@@ -379,19 +379,21 @@ def test_a_container_listing_no_subcommand_runs_all_the_targets():
     assert subs[b"usage"].arity == -3 and subs[b"usage"].key_specs[0].index == 2
 
 
-def test_a_server_container_takes_over_the_engines_subcommands(monkeypatch):
-    """FUNCTION registered by the server (as scripting does) runs FUNCTION LOAD, not the engine's."""
+def _server():
+    """An in-process server (commands.table and the catalog take a real one: compiled, they check)."""
     from rdbtools.server.config import ServerConfig
+    from rdbtools.server.core import Server
+
+    return Server(ServerConfig.load(None, ["--target", "redis-7.0", "--save", ""]))
+
+
+def test_a_server_container_takes_over_the_engines_subcommands():
+    """FUNCTION registered by the server (as scripting does) runs FUNCTION LOAD, not the engine's."""
     from rdbtools.server.core import _catalog
 
-    class Fake:
-        config = ServerConfig.load(None, ["--target", "redis-7.0"])
-
-    def without_function(server) -> dict:  # scripting's own lines for FUNCTION's subcommands left out
-        return {name: line for name, line in commands_table(server).items() if not name.startswith(b"function|")}
-
-    commands_table = commands.table
-    monkeypatch.setattr(commands, "table", lambda server: {**without_function(server), b"function": (_handler, -2)})
-    catalog = _catalog(Fake())
+    server = _server()
+    # scripting's own lines for FUNCTION's subcommands left out
+    served = {name: line for name, line in commands.table(server).items() if not name.startswith(b"function|")}
+    catalog = _catalog(server, {**served, b"function": (_handler, -2)})
     assert catalog[b"function"].subcommands[b"load"].handler is _handler
     assert catalog[b"function"].subcommands[b"load"].command is None
