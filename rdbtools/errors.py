@@ -111,3 +111,27 @@ def format_key(key: bytes) -> str:
     """Show a binary-safe key in one line: printable ASCII as is, other bytes escaped."""
     text = repr(key)[2:-1]
     return f"'{text}'" if len(text) <= 200 else f"'{text[:200]}…' ({len(key)} bytes)"
+
+
+# --- the exceptions of the modules the mypyc build compiles (setup.py) ------------------------------------
+# They are defined here, in Python: an exception class compiled by mypyc takes weak references but does
+# not clear them when freed, and the process crashes (tests/keyspace/test_compiled_build.py).
+
+
+class UnknownCommand(RdbtoolError):
+    """A command the keyspace engine does not execute."""
+
+    hint = "use --skip-unknown to leave such commands out (they are counted in the report)"
+
+
+class ProtocolError(Exception):
+    """A request Redis would refuse (serve's protocol.py): the error is sent, then the connection closed.
+    ``requests``: the complete requests before it, which Redis runs first."""
+
+    def __init__(self, message: str, requests: list[list[bytes]] | None = None) -> None:
+        super().__init__(message)
+        self.requests = requests or []
+
+
+class Shutdown(Exception):
+    """SHUTDOWN was asked for of serve (and its save, if any, succeeded)."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from rdbtools.errors import RdbtoolError
+from rdbtools.errors import UnknownCommand  # (Python: see errors.py)
 from rdbtools.keyspace.commands import (
     EXPIRED,
     GENERIC,
@@ -43,12 +43,6 @@ Notify = Callable[..., None]
 def quiet(kind: int, event: bytes, key: bytes, db: int | None = None) -> None:
     """The notify hook while no event class is on: the commands call it unconditionally, so it costs one
     call of an empty function (no flag test in every command)."""
-
-
-class UnknownCommand(RdbtoolError):
-    """A command this engine does not execute."""
-
-    hint = "use --skip-unknown to leave such commands out (they are counted in the report)"
 
 
 class Engine:

@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rdbtools.keyspace.commands import CommandError, Status
+from rdbtools.keyspace.commands import CommandError
 from rdbtools.server import client_eviction
 from rdbtools.server.admin import record_timing, timing_threshold
 from rdbtools.server.aof import AofPersistence, AofWriteError
+from rdbtools.server.batch import run_requests
 from rdbtools.server.clients import Client
 from rdbtools.server.config import ServerConfig
-from rdbtools.server.core import NO_REPLY, Server, Shutdown
+from rdbtools.server.core import Server, Shutdown
 from rdbtools.server.protocol import ProtocolError, RequestParser, encode, encode_into
 
 log = logging.getLogger("rdbtool.serve")
@@ -135,24 +136,9 @@ class Connection(asyncio.Protocol):
         threshold = timing_threshold(self.app.config)
         started = server.clock()
         try:
-            for index, request in enumerate(requests):
-                if client.closing:
-                    break
-                if client.blocked is not None:
-                    self.waiting = requests[index:]
-                    break
-                reply = server.execute(client, request)
-                if client.reply_mode is not None:  # CLIENT REPLY OFF / SKIP
-                    reply = client.skip_reply(reply)
-                if (not threshold and reply != _QUEUED and reply is not client.last_refusal
-                        and client.blocked is None):  # each timed alone; a blocked one once served
-                    record_timing(server, client, request, server.clock() - client.last_interaction)
-                if reply is not NO_REPLY:
-                    encode_into(reply, client.resp == 3, batch)
-                if client.after_reply:
-                    for push in client.after_reply:
-                        encode_into(push, client.resp == 3, batch)
-                    client.after_reply.clear()
+            waiting = run_requests(server, client, requests, batch, not threshold)
+            if waiting:
+                self.waiting = waiting
             if threshold > 0 and requests and client.blocked is None:
                 self._time_batch(requests, started, threshold)
             if timing_threshold(self.app.config) != threshold and requests:
@@ -202,9 +188,6 @@ class Connection(asyncio.Protocol):
             encode_into(scripting.while_busy(self.client, request), self.client.resp == 3, out)
         if out or self.client.closing:
             self.write(b"".join(out), close=self.client.closing)
-
-
-_QUEUED = Status("QUEUED")
 
 
 def _buffered(client) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from rdbtools.errors import Shutdown  # (Python: see errors.py)
 from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
 from rdbtools.keyspace.engine import NO_TOUCH, SAVING, Engine, UnknownCommand, quiet
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
@@ -78,10 +79,6 @@ def unknown_subcommand(args: list[bytes]) -> CommandError:
     """Redis's error for a subcommand a container (Redis 7.0+) does not have."""
     shown = args[1].decode("utf-8", "replace")[:128].replace("\r", " ").replace("\n", " ")
     return CommandError(f"ERR unknown subcommand '{shown}'. Try {args[0].decode('utf-8', 'replace').upper()} HELP.")
-
-
-class Shutdown(Exception):
-    """SHUTDOWN was asked for (and its save, if any, succeeded)."""
 
 
 @dataclass

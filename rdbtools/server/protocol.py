@@ -12,6 +12,7 @@ from typing import Any
 
 import hiredis
 
+from rdbtools.errors import ProtocolError  # (Python: see errors.py)
 from rdbtools.formats import accelerated
 from rdbtools.formats.manifest import split_args
 from rdbtools.keyspace.commands import NULL_ARRAY, CommandError, Double, Map, Status, format_double
@@ -19,15 +20,6 @@ from rdbtools.keyspace.reply_types import Push, SetReply  # Python in the compil
 
 MAX_MULTIBULK = 1024 * 1024
 MAX_INLINE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
-
-
-class ProtocolError(Exception):
-    """A request Redis would refuse: the error is sent, then the connection closed. ``requests``: the
-    complete requests before it, which Redis runs first."""
-
-    def __init__(self, message: str, requests: list[list[bytes]] | None = None) -> None:
-        super().__init__(message)
-        self.requests = requests or []
 
 
 class RequestParser:

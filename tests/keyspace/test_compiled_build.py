@@ -60,13 +60,25 @@ def test_the_pure_python_switch_runs_every_module_from_its_source():
     assert [Path(file).suffix for file in files] == [".py"] * len(MODULES)
 
 
-def test_an_error_reply_held_by_a_weak_reference_is_freed_safely():
+@pytest.mark.parametrize("module, name", [("rdbtools.keyspace.commands", "CommandError"),
+                                          ("rdbtools.keyspace.engine", "UnknownCommand"),
+                                          ("rdbtools.server.protocol", "ProtocolError"),
+                                          ("rdbtools.server.core", "Shutdown")])
+def test_an_error_held_by_a_weak_reference_is_freed_safely(module, name):
     """Freed, it clears the weak reference (a compiled exception class did not, and the process crashed)."""
-    probe = ("import gc, weakref\nfrom rdbtools.keyspace.commands import CommandError\n"
-             "error = CommandError('ERR x')\nref = weakref.ref(error)\ndel error\ngc.collect()\nprint(ref())")
+    probe = (f"import gc, weakref\nfrom {module} import {name}\n"
+             f"error = {name}('ERR x')\nref = weakref.ref(error)\ndel error\ngc.collect()\nprint(ref())")
     result = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             capture_output=True, text=True)
     assert (result.returncode, result.stdout) == (0, "None\n")
+
+
+def test_no_compiled_module_defines_an_exception_class():
+    """Their exceptions are Python's (rdbtools/errors.py, keyspace/reply_types.py), never compiled ones."""
+    defined = [f"{name}.{attribute}" for name in MODULES
+               for attribute, value in vars(importlib.import_module(name)).items()
+               if isinstance(value, type) and issubclass(value, BaseException) and value.__module__ == name]
+    assert defined == []
 
 
 def test_a_compiled_module_is_stale_once_its_source_changes(tmp_path):
