@@ -669,13 +669,24 @@ static int scan_binary_zset(Scan *s, Py_ssize_t *pos, PyObject **value) {
 }
 
 /* Type 11: an intset blob; deep mode wants it strictly ascending. */
+/* An intset blob's header: its width (2, 4 or 8) and member count, checked against the blob's size. */
+static int scan_intset_header(Scan *s, Py_ssize_t *pos, const unsigned char **data, uint64_t *width,
+                              uint64_t *length) {
+    Py_ssize_t size;
+    int status = scan_bytes(s, pos, data, &size);
+    if (status) return status;
+    *width = size >= 8 ? unsigned_le(*data, 4) : 0;
+    *length = size >= 8 ? unsigned_le(*data + 4, 4) : 0;
+    if ((*width != 2 && *width != 4 && *width != 8) || *length == 0 || (uint64_t)size != 8 + *length * *width)
+        return BAIL;
+    return 0;
+}
+
 static int scan_intset(Scan *s, Py_ssize_t *pos, PyObject **value) {
     const unsigned char *data;
-    Py_ssize_t size;
-    int status = scan_bytes(s, pos, &data, &size);
+    uint64_t width, length;
+    int status = scan_intset_header(s, pos, &data, &width, &length);
     if (status) return status;
-    uint64_t width = size >= 8 ? unsigned_le(data, 4) : 0, length = size >= 8 ? unsigned_le(data + 4, 4) : 0;
-    if ((width != 2 && width != 4 && width != 8) || length == 0 || (uint64_t)size != 8 + length * width) return BAIL;
     if (s->keep && (*value = PyList_New(0)) == NULL) return -1;
     long long previous = 0;
     for (uint64_t i = 0; i < length; i++) {
@@ -1017,11 +1028,9 @@ static int intset_width(long long low, long long high) {
 /* Type 11 within set-max-intset-entries, its members ascending (duplicates go to Python). */
 static int measure_intset(Scan *s, Py_ssize_t *pos, const Model *m, Facts *out) {
     const unsigned char *data;
-    Py_ssize_t size;
-    int status = scan_bytes(s, pos, &data, &size);
+    uint64_t width, length;
+    int status = scan_intset_header(s, pos, &data, &width, &length);
     if (status) return status;
-    uint64_t width = size >= 8 ? unsigned_le(data, 4) : 0, length = size >= 8 ? unsigned_le(data + 4, 4) : 0;
-    if ((width != 2 && width != 4 && width != 8) || length == 0 || (uint64_t)size != 8 + length * width) return BAIL;
     if (length > (uint64_t)m->intset_entries) return BAIL;
     long long first = signed_le(data + 8, (int)width), previous = first;
     Py_ssize_t longest = decimal_length(first);
