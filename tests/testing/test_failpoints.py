@@ -382,11 +382,7 @@ def rewrite_on_a_full_disk(subject: Subject) -> dict[str, object]:
     seen |= {"files": subject.files(), "set": subject.call("SET", "b", "1"),
              "manifest": (subject.dir / "appendonlydir" / "appendonly.aof.manifest").read_text(),
              "warnings": warnings(subject.log()[start:])}
-    subject.repair_disk()
-    seen["rewrite after"] = subject.call("BGREWRITEAOF")
-    subject.wait_info("aof_rewrite_in_progress", "0")
-    seen |= {"status after": subject.info()["aof_last_bgrewrite_status"], "files after": subject.files()}
-    return seen
+    return seen | rewritten_once_repaired(subject)
 
 
 def test_a_rewrite_that_cannot_write_the_manifest_does_not_start_and_appends_go_on():
@@ -444,6 +440,14 @@ REWRITE_FIELDS = ("aof_last_bgrewrite_status", "aof_rewrites", "aof_rewrites_con
                   "aof_rewrite_scheduled", "aof_rewrite_in_progress", "aof_last_write_status")
 
 
+def rewritten_once_repaired(subject: Subject) -> dict[str, object]:
+    """The disk repaired, BGREWRITEAOF once more: its reply and the state it leaves."""
+    subject.repair_disk()
+    reply = subject.call("BGREWRITEAOF")
+    subject.wait_info("aof_rewrite_in_progress", "0")
+    return {"rewrite after": reply, "after": rewrite_state(subject)}
+
+
 def rewrite_state(subject: Subject) -> dict[str, object]:
     info = subject.info()
     manifest = subject.dir / "appendonlydir" / "appendonly.aof.manifest"
@@ -463,11 +467,7 @@ def rewrite_child_on_a_full_disk(subject: Subject) -> dict[str, object]:
     subject.wait_info("aof_rewrite_in_progress", "0")
     seen |= {**rewrite_state(subject), "set": subject.call("SET", "b", "1"),
              "warnings": warnings(subject.log()[start:])}
-    subject.repair_disk()
-    seen["rewrite after"] = subject.call("BGREWRITEAOF")
-    subject.wait_info("aof_rewrite_in_progress", "0")
-    seen["after"] = rewrite_state(subject)
-    return seen
+    return seen | rewritten_once_repaired(subject)
 
 
 def test_a_rewrite_child_that_cannot_write_its_base_fails_the_rewrite_but_not_the_writes():
