@@ -385,13 +385,18 @@ def rewrite_on_a_full_disk(subject: Subject) -> dict[str, object]:
     return seen | rewritten_once_repaired(subject)
 
 
-def test_a_rewrite_that_cannot_write_the_manifest_does_not_start_and_appends_go_on():
+def on_full_disks_and_failpoint(flow: Callable[[Subject], dict[str, object]], failpoint: str) -> tuple[dict, ...]:
+    """A flow (AOF on) on Redis 7.0's full disk, on serve's full disk, and on serve with the failpoint, in turn."""
     with redis_on_a_full_disk("--appendonly", "yes") as real:
-        theirs = rewrite_on_a_full_disk(real)
+        theirs = flow(real)
     with serve_on_a_full_disk("--appendonly", "yes") as served:
-        on_disk = rewrite_on_a_full_disk(served)
-    with serve_with_failpoint("aof-write error ENOSPC", "--appendonly", "yes") as served:
-        ours = rewrite_on_a_full_disk(served)
+        on_disk = flow(served)
+    with serve_with_failpoint(failpoint, "--appendonly", "yes") as served:
+        return theirs, on_disk, flow(served)
+
+
+def test_a_rewrite_that_cannot_write_the_manifest_does_not_start_and_appends_go_on():
+    theirs, on_disk, ours = on_full_disks_and_failpoint(rewrite_on_a_full_disk, "aof-write error ENOSPC")
     assert theirs["rewrite"].startswith("-ERR Can't execute") and theirs["warnings"] == [
         "M # Error trying to write the temporary AOF manifest file temp-appendonly.aof.manifest: No space left on "
         "device"]
@@ -471,12 +476,7 @@ def rewrite_child_on_a_full_disk(subject: Subject) -> dict[str, object]:
 
 
 def test_a_rewrite_child_that_cannot_write_its_base_fails_the_rewrite_but_not_the_writes():
-    with redis_on_a_full_disk("--appendonly", "yes") as real:
-        theirs = rewrite_child_on_a_full_disk(real)
-    with serve_on_a_full_disk("--appendonly", "yes") as served:
-        on_disk = rewrite_child_on_a_full_disk(served)
-    with serve_with_failpoint("rewrite-child error ENOSPC", "--appendonly", "yes") as served:
-        ours = rewrite_child_on_a_full_disk(served)
+    theirs, on_disk, ours = on_full_disks_and_failpoint(rewrite_child_on_a_full_disk, "rewrite-child error ENOSPC")
     assert theirs["aof_last_bgrewrite_status"] == "err" and theirs["set"] == b"OK" and theirs["warnings"] == [
         "C # Write error writing append only file on disk: No space left on device",
         "M # Background AOF rewrite terminated with error"]
