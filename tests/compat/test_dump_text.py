@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from rdbtools.export.records import bytes_from_json
-from rdbtools.formats import accelerated
+from tests.accelerators import require_accelerated
 from tests.servers import SERVERS, start_server
 
 #: ASCII, well-formed UTF-8 of every length, and what Python's strict decoder refuses
@@ -69,8 +69,7 @@ def dump(path, pure: bool) -> bytes:
 
 @pytest.mark.parametrize("name", sorted(SERVERS))
 def test_dump_writes_the_same_text_with_and_without_the_accelerator(name, tmp_path):
-    if accelerated("texts_to_json") is None and os.environ.get("CI"):
-        pytest.fail("the _speedups extension was not built")
+    require_accelerated("texts_to_json")
     with start_server(name) as server:
         client = server.client()
         populate(client)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hiredis import pack_command
 from hypothesis import example, given, settings
@@ -12,11 +10,9 @@ from hypothesis import strategies as st
 
 from rdbtools.errors import FormatError
 from rdbtools.formats import accelerated, listpack, resp, ziplist
+from tests.accelerators import require_accelerated
 
-if accelerated("decode_listpack") is None:
-    if os.environ.get("CI"):
-        pytest.fail("the _speedups extension was not built", pytrace=False)
-    pytest.skip("the _speedups extension is not built here", allow_module_level=True)
+require_accelerated("decode_listpack")
 
 PAIRS = {
     "listpack": (listpack.encode_listpack, listpack.python_decode_listpack, accelerated("decode_listpack")),

@@ -7,7 +7,6 @@ the report of a real Redis 7.0's file, read through both, against that server's 
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import struct
 
@@ -17,7 +16,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rdbtools.errors import RdbtoolError
-from rdbtools.formats import accelerated
 from rdbtools.formats.intset import encode_intset
 from rdbtools.formats.listpack import encode_listpack
 from rdbtools.formats.rdb import KeyEntry, RdbType
@@ -30,14 +28,12 @@ from rdbtools.rdb.writer import stored_string
 from rdbtools.report.measure import KeyFacts, accelerated_model, measure
 from rdbtools.report.run import report_file
 from rdbtools.report.summary import HOUR_MS, Options
+from tests.accelerators import require_accelerated
 from tests.formats.test_speedups import damage
 from tests.rdb.test_properties import key_entries
 from tests.rdbbuild import rdb_file
 
-if accelerated("scan_keys") is None:
-    if os.environ.get("CI"):
-        pytest.fail("the _speedups extension was not built", pytrace=False)
-    pytest.skip("the _speedups extension is not built here", allow_module_level=True)
+require_accelerated("scan_keys")
 
 texts = st.one_of(st.binary(max_size=70), st.integers(-(2**63), 2**63 - 1).map(lambda n: b"%d" % n),
                   st.sampled_from([b"0", b"-0", b"007", b"+1", b"9223372036854775808", b"1" * 44, b"x" * 45]),

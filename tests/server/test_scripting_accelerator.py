@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import tempfile
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from rdbtools.formats import accelerated
 from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map, Status
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import Server
 from rdbtools.server.protocol import SetReply, encode
+from tests.accelerators import require_accelerated
 from tests.server.test_scripting import _SCRIPT_RUNS, _lua_value, counted, scripts_calling
 
-if accelerated("Binding", "rdbtools.server._luacall") is None:
-    if os.environ.get("CI"):
-        pytest.fail("the _luacall extension was not built", pytrace=False)
-    pytest.skip("the _luacall extension is not built here", allow_module_level=True)
+require_accelerated("Binding", "rdbtools.server._luacall")
 
 #: 6.2 raises redis.call's errors as strings, 7.0 as tables; 7.2 prints numbers another way
 TARGETS = ["redis-6.2", "redis-7.0", "redis-7.2"]
