@@ -17,8 +17,9 @@ from math import isfinite
 from operator import itemgetter
 from typing import Any, overload
 
+from rdbtools.errors import RdbtoolError
 from rdbtools.formats import accelerated
-from rdbtools.formats.rdb import ArrayTag, key_meta_spec
+from rdbtools.formats.rdb import ArrayTag, key_meta_spec, module_opcodes
 from rdbtools.formats.vectorset import VectorSet
 from rdbtools.rdb.model import (
     Aux,
@@ -240,8 +241,10 @@ def _id_from_json(text: str | None) -> StreamId | None:
     """An id as ``ms-seq`` text; null where the field is optional (a stream's first id, say)."""
     if text is None:
         return None
-    ms, _, seq = text.partition("-")
-    return StreamId(int(ms), int(seq))
+    ms, dash, seq = text.partition("-")
+    if not (dash and ms.isdigit() and seq.isdigit() and ms.isascii() and seq.isascii()):
+        raise ValueError(f"a stream id must be two decimal numbers as ms-seq, not {text!r}")
+    return StreamId(_integer(int(ms), "a stream id's ms", _LENGTH), _integer(int(seq), "a stream id's seq", _LENGTH))
 
 
 def _score_from_json(score: float | str) -> float:
@@ -302,7 +305,7 @@ def array_from_json(data: dict[str, Any]) -> SparseArray:
     for index, storage, value in data["elements"]:
         tag = _ARRAY_TAGS[storage]
         value = (bytes_from_json(value) if tag in (ArrayTag.SDS, ArrayTag.SMALLSTR)
-                 else int(value) if tag == ArrayTag.INT else float(value))
+                 else _integer(value, "an array's integer") if tag == ArrayTag.INT else float(value))
         elements.append((_integer(index, "an array index", _LENGTH), tag, value))
     return SparseArray(elements, _optional_integer(data["insert_index"], "insert_index", _LENGTH))
 
@@ -335,7 +338,17 @@ def value_from_json(kind: str, value: Any) -> Any:
     if kind != "module":
         raise ValueError(f"unknown type {kind!r}")
     return ModuleValue(_integer(value["module_id"], "module_id", _LENGTH), value["module"],
-                       _integer(value["encver"], "encver"), base64.b64decode(value["payload"]["b64"]))
+                       _integer(value["encver"], "encver"), _module_payload(value["payload"]))
+
+
+def _module_payload(data: dict[str, str]) -> bytes:
+    """The opcode stream as the RDB stores it, refused at its line when the schema cannot read it whole."""
+    payload = base64.b64decode(data["b64"])
+    try:
+        module_opcodes(payload)
+    except RdbtoolError as error:
+        raise ValueError(f"a module value's payload, at its byte {error.offset}: {error.message}") from None
+    return payload
 
 
 def record_from_json(data: dict[str, Any]) -> Record | Header | None:

@@ -575,6 +575,23 @@ RdbFile = Struct(
 )
 
 
+def module_opcodes(payload: bytes) -> ListContainer:
+    """A module value's opcode stream, read whole: a payload that does not end at its EOF opcode (one
+    from JSON may hold anything) is refused rather than cut short when it is written."""
+    stream = BytesIO(payload)
+    try:
+        opcodes = ModuleOpcodes.parse_stream(stream)
+    except StreamError:
+        raise TruncatedError("module value ends before its EOF opcode", offset=stream.tell()) from None
+    except ConstructError:  # the Switch's default: an opcode no module writes
+        raise FormatError("an opcode that is none of EOF, SINT, UINT, FLOAT, DOUBLE and STRING",
+                          offset=stream.tell()) from None
+    if stream.tell() != len(payload):
+        raise FormatError(f"the module value goes on past its EOF opcode ({len(payload) - stream.tell()} more bytes)",
+                          offset=stream.tell())
+    return opcodes
+
+
 # --- record by record ------------------------------------------------------------------------
 
 

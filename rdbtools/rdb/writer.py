@@ -32,11 +32,11 @@ from rdbtools.formats.primitives import (
 )
 from rdbtools.formats.rdb import (
     ArrayTag,
-    ModuleOpcodes,
     Opcode,
     QuicklistContainer,
     RdbType,
     ValkeyType,
+    module_opcodes,
     value_schema,
 )
 from rdbtools.formats.stream_nodes import build, id_delta
@@ -425,7 +425,7 @@ def _module(record: KeyRecord, target: Target, compress: bool) -> Encoded:
         raise TargetError(f"module values need RDB 8 (Redis 4.0+); {target.name} writes RDB {target.rdb_version}",
                           key=record.key)
     return _schema_value(RdbType.MODULE_2, Container(module_id=value.module_id,
-                                                     opcodes=ModuleOpcodes.parse(value.payload)), target)
+                                                     opcodes=module_opcodes(value.payload)), target)
 
 
 _SAMEFIELDS = 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 import time
@@ -237,6 +238,16 @@ def test_a_jsonl_value_redis_would_not_load_writes_nothing_and_names_its_key(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edited.jsonl", "kept.rdb"]  # no temp file left
 
 
+def _stream(last_id: str) -> dict:
+    return {"length": 0, "last_id": last_id, "first_id": None, "max_deleted_id": "0-0", "entries_added": 0,
+            "entries": [], "groups": [], "idmp": None}
+
+
+def _module(payload: bytes) -> dict:
+    return {"module": "ReJSON-RL", "encver": 0, "module_id": 5035677737576115200,
+            "payload": {"b64": base64.b64encode(payload).decode()}}
+
+
 @pytest.mark.parametrize(("fields", "told"), [
     ({"expire_ms": 1.5}, "expire_ms must be an integer, not 1.5"),
     ({"expire_ms": True}, "expire_ms must be an integer, not True"),
@@ -247,6 +258,13 @@ def test_a_jsonl_value_redis_would_not_load_writes_nothing_and_names_its_key(tmp
     ({"freq": 256}, "freq must be from 0 to 255, not 256"),
     ({"type": "hash", "value": [["f", "v"]], "field_expires": [["f", 2.5]]},
      "a field's expire time must be an integer"),
+    ({"type": "stream", "value": _stream(last_id=f"{1 << 64}-0")}, "a stream id's ms must be from 0"),
+    ({"type": "stream", "value": _stream(last_id="1_0-0")}, "a stream id must be two decimal numbers"),
+    ({"type": "array", "value": {"length": 1, "insert_index": None, "elements": [[0, "int", 1.5]]}},
+     "an array's integer must be an integer, not 1.5"),
+    ({"type": "module", "value": _module(b"\x07")}, "at its byte 1: an opcode that is none of EOF"),
+    ({"type": "module", "value": _module(b"\x05")}, "module value ends before its EOF opcode"),
+    ({"type": "module", "value": _module(b"\x00\x00")}, "goes on past its EOF opcode (1 more bytes)"),
 ])
 def test_a_jsonl_number_the_rdb_cannot_hold_is_refused_at_its_line(tmp_path, fields, told):
     """JSON numbers are checked as they are read: a float, a string or a boolean where the RDB holds an
