@@ -18,9 +18,9 @@ def _request(args: list[bytes | str]) -> bytes:
 class RawClient:
     """Replies as hiredis parses them."""
 
-    def __init__(self, port: int, source: str | None = None) -> None:
+    def __init__(self, port: int, source: str | None = None, host: str = "127.0.0.1") -> None:
         """``source``: the address to connect from (127.0.0.2: a loopback peer Redis 7.0 calls remote)."""
-        self.sock = socket.create_connection(("127.0.0.1", port),
+        self.sock = socket.create_connection((host, port),
                                              source_address=None if source is None else (source, 0))
         self.reader = hiredis.Reader(notEnoughData=_INCOMPLETE)
 

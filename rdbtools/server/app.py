@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import ipaddress
 import logging
 import os
 import select
@@ -67,8 +66,7 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
-        address, is_local = _describe(peer, local)
-        result = self.app.server.connect(address, _describe(local, local)[0], self.send, self.close, local=is_local)
+        result = self.app.server.connect(_describe(peer, local), _describe(local, local), self.send, self.close)
         if isinstance(result, CommandError):
             transport.write(encode(result))
             transport.close()
@@ -198,15 +196,12 @@ def _buffered(client) -> int:
     return connection.parser.pending + connection.transport.get_write_buffer_size()
 
 
-def _describe(peer, local) -> tuple[str, bool]:
+def _describe(peer, local) -> str:
+    """An address as CLIENT LIST shows it (a unix socket's: its path)."""
     if isinstance(peer, tuple):
         host, port = peer[0], peer[1]
-        try:
-            loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
-        except ValueError:
-            loopback = False
-        return (f"[{host}]:{port}" if ":" in host else f"{host}:{port}"), loopback
-    return f"{peer or local}:0", True  # a unix socket is local
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"{peer or local}:0"
 
 
 class App:

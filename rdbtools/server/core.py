@@ -176,15 +176,15 @@ class Server:
 
     # --- clients ---------------------------------------------------------------------------------
 
-    def connect(self, address: str, local_address: str, send: Callable[[object], None], close: Callable[[], None], *,
-                local: bool) -> Client | CommandError:
+    def connect(self, address: str, local_address: str, send: Callable[[object], None],
+                close: Callable[[], None]) -> Client | CommandError:
         """A new connection, or the error it gets before being closed (maxclients, protected mode)."""
         if len(self.clients) >= self.config["maxclients"]:
             self.stats["rejected_connections"] += 1
             return CommandError("ERR max number of clients reached")
-        if self.config["protected-mode"] and self.acl.default.nopass and not local:
+        if protection.protected_mode_refuses(self.config, address, self.acl.default.nopass):
             self.stats["rejected_connections"] += 1
-            return CommandError(_PROTECTED)
+            return CommandError(protection.protected_mode_text(self.config.target))
         client = Client(self.next_client_id, address, local_address, send, close, self.acl.default)
         self.acl.new_client(client)
         self.next_client_id += 1
@@ -1060,18 +1060,6 @@ def _glob(pattern: bytes) -> re.Pattern[bytes]:
     """A pattern subscription's regex (compiled once: keyspace events publish on every write)."""
     return glob_to_regex(pattern)
 
-
-_PROTECTED = ("DENIED Redis is running in protected mode because protected mode is enabled and no password is set "
-              "for the default user. In this mode connections are only accepted from the loopback interface. If "
-              "you want to connect from external computers to Redis you may adopt one of the following solutions: "
-              "1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback "
-              "interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis "
-              "is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change "
-              "permanent. 2) Alternatively you can just disable the protected mode by editing the Redis "
-              "configuration file, and setting the protected mode option to 'no', and then restarting the server. "
-              "3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
-              "option. 4) Set up an authentication password for the default user. NOTE: You only need to do one "
-              "of the above things in order for the server to start accepting connections from the outside.")
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,46 @@ def allows(config: ServerConfig, client: Client, setting: str) -> bool:
     return value == "yes" or (value == "local" and is_local(client.address, config.target))
 
 
+def protected_mode_refuses(config: ServerConfig, address: str, default_nopass: bool) -> bool:
+    """Whether protected mode turns a new connection away: the default user has no password and the peer
+    is not local as the target sees it. Redis 6.2 protects only a server started without a bind address,
+    which serve never is (it binds 127.0.0.1 unless told otherwise)."""
+    target = config.target
+    if not config["protected-mode"] or not default_nopass or is_local(address, target):
+        return False
+    return target.valkey_server or target.version >= (7, 0)
+
+
+_PROTECTED = (  # Redis 7.2+'s words; protected_mode_text changes them for the others
+    "DENIED Redis is running in protected mode because protected mode is enabled and no password is set "
+    "for the default user. In this mode connections are only accepted from the loopback interface. If "
+    "you want to connect from external computers to Redis you may adopt one of the following solutions: "
+    "1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback "
+    "interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis "
+    "is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change "
+    "permanent. 2) Alternatively you can just disable the protected mode by editing the Redis "
+    "configuration file, and setting the protected mode option to 'no', and then restarting the server. "
+    "3) If you started the server manually just for testing, restart it with the '--protected-mode no' "
+    "option. 4) Set up an authentication password for the default user. NOTE: You only need to do one "
+    "of the above things in order for the server to start accepting connections from the outside."
+)
+#: what Redis 7.0 and Valkey say otherwise (Valkey names no server)
+_PROTECTED_70 = (("4) Set up an", "4) Setup a an"),)
+_PROTECTED_VALKEY = (("Redis is running", "Running"), ("external computers to Redis you", "external computers, you"),
+                     ("connecting to Redis from", "connecting from"), ("MAKE SURE Redis is", "MAKE SURE it's"),
+                     ("the Redis configuration", "the configuration"))
+
+
+def protected_mode_text(target: Target) -> str:
+    """The DENIED error protected mode closes a connection with, in the target's words."""
+    changes = (_PROTECTED_VALKEY if target.valkey_server else () if target.version >= (7, 2)
+               else _PROTECTED_70)
+    text = _PROTECTED
+    for theirs, ours in changes:
+        text = text.replace(theirs, ours)
+    return text
+
+
 def is_local(address: str, target: Target) -> bool:
     """Whether a client's connection counts as local: a unix socket, or a loopback peer (Redis 7.0's
     islocalClient: 127.0.0.1 or ::1; 7.2's connIsLocal and Valkey's: "127." or ::1)."""

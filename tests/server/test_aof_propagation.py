@@ -112,7 +112,7 @@ def _check_the_aof_rebuilds(commands: list[list[bytes]], target: str) -> None:
     try:
         server = Server(_serve_config(directory, target))
         server.aof.open(server.engine)
-        client = server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None, local=True)
+        client = server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None)
         for args in commands:
             server.execute(client, args)
             if client.blocked is not None:  # a blocking pop that found nothing: it times out

@@ -186,7 +186,7 @@ def test_a_crash_at_any_step_of_the_manifest_switch_leaves_loadable_files(tmp_pa
     config = ServerConfig.load(None, ["--dir", str(tmp_path), "--save", "", *AOF, "--target", "redis-7.0"])
     server = Server(config)
     server.aof.open(server.engine)
-    client = server.connect("a:1", "b:2", lambda reply: None, lambda: None, local=True)
+    client = server.connect("a:1", "b:2", lambda reply: None, lambda: None)
     for i in range(50):
         server.execute(client, [b"RPUSH", b"list", b"%d" % i])
     server.aof.flush()
@@ -282,7 +282,7 @@ def test_no_appendfsync_on_rewrite_skips_fsync_while_a_child_writes(tmp_path, mo
     server.aof.open(server.engine)
     synced = []
     monkeypatch.setattr(aof_module.os, "fdatasync", synced.append)
-    client = server.connect("a:1", "b:2", lambda reply: None, lambda: None, local=True)
+    client = server.connect("a:1", "b:2", lambda reply: None, lambda: None)
     server.execute(client, [b"SET", b"a", b"1"])
     server.aof.flush()
     assert len(synced) == 1  # no child: fsync'd as always says

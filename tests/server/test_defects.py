@@ -15,7 +15,7 @@ from rdbtools.server.core import Server
 
 def _served(tmp_path):
     server = Server(ServerConfig.load(None, ["--dir", str(tmp_path), "--save", ""]))
-    return server, server.connect("a:1", "b:2", lambda reply: None, lambda: None, local=True)
+    return server, server.connect("a:1", "b:2", lambda reply: None, lambda: None)
 
 
 def _broken(*_args):

@@ -39,7 +39,7 @@ def _summed(server: Server) -> int:
 @example(commands=[("SET", "a", "x"), ("COPY", "a", "b", "DB", "1"), ("SWAPDB", "0", "1"), ("SETEX", "b", "100", "1")])
 def test_the_kept_total_follows_every_write(commands):
     server = Server(ServerConfig.load(None, ["--save", "", "--maxmemory", "1gb"]))
-    client = server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None, local=True)
+    client = server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None)
     for command in commands:
         server.execute(client, [part.encode() for part in command])
         assert server.engine.memory.total == _summed(server), command  # by the write itself, not a resync
@@ -49,10 +49,10 @@ def test_without_a_limit_requests_stay_on_the_plain_path():
     """maxmemory 0 costs a request nothing: its client is not gated and writes take the direct path; a limit
     gates every client (the O(1) check) until it is 0 again."""
     server = Server(ServerConfig.load(None, ["--save", ""]))
-    client = server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None, local=True)
+    client = server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None)
     assert not client.gated and server.direct
     server.execute(client, [b"CONFIG", b"SET", b"maxmemory", b"1gb"])
-    late = server.connect("127.0.0.1:3", "127.0.0.1:2", lambda reply: None, lambda: None, local=True)
+    late = server.connect("127.0.0.1:3", "127.0.0.1:2", lambda reply: None, lambda: None)
     assert client.gated and late.gated and not server.direct
     server.execute(client, [b"CONFIG", b"SET", b"maxmemory", b"0"])
     assert not client.gated and not late.gated and server.direct

@@ -12,6 +12,7 @@ import pytest
 from rdbtools.server.protection import SETTINGS
 from tests.resp_client import RawClient
 from tests.server.serving import start_serve
+from tests.server.test_clients import _non_loopback_address
 from tests.servers import start_server
 
 SOURCES = ("127.0.0.1", "127.0.0.2")
@@ -80,3 +81,30 @@ def _answers(port: int, requests: list[list[str]], source: str | None = None) ->
     client = RawClient(port, source)
     with contextlib.closing(client.sock):
         return [_comparable(client.call(args)) for args in requests]
+
+
+
+def _greeting(port: int, peer: tuple[str, str | None]):
+    """What a connection to ``peer``'s host from its source is told first: PING's reply, or the error the
+    server sends before it closes the connection."""
+    host, source = peer
+    client = RawClient(port, source, host)
+    with contextlib.closing(client.sock):
+        return _comparable(client.call(["PING"]))
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"])
+def test_protected_mode_lets_in_the_peers_the_server_lets_in_and_tells_the_rest_as_it_does(target):
+    """Protected mode (no password for the default user) lets in the peers the server calls local: Redis 7.0
+    only 127.0.0.1 and ::1, so a peer on 127.0.0.2 is DENIED; 7.2+ and Valkey any 127.x; a peer on another
+    interface is DENIED with each server's own text. Redis 6.2 does not protect a server started with a
+    bind address (as both are here)."""
+    address = _non_loopback_address()
+    assert address is not None, "this machine has no non-loopback address to connect from"
+    peers = [("127.0.0.1", "127.0.0.1"), ("127.0.0.1", "127.0.0.2"), (address, None)]
+    bind = ("--bind", "127.0.0.1", address, "--protected-mode", "yes")
+    with start_server(target, extra=bind) as real:
+        theirs = [_greeting(real.port, peer) for peer in peers]
+    with start_serve("--target", target, *bind) as served:
+        ours = [_greeting(served.port, peer) for peer in peers]
+    assert ours == theirs

@@ -63,8 +63,7 @@ class Twin:
                                                           "--appendonly", "no", "--target", target]))
             self.server.scripting  # noqa: B018 (made on first use: now, with the environment set)
         assert (self.server.scripting._binding is None) == pure
-        self.client = self.server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None,
-                                          local=True)
+        self.client = self.server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None)
         self.reply: object = None
         self.received: list[list[bytes]] = []
         self.server.resolve([b"ECHO"]).handler = self._echo  # (this server's own record)

@@ -873,7 +873,7 @@ def in_process(tmp_path: Path, policy: str) -> tuple[Server, Client]:
                                       "--appendfsync", policy, "--target", TARGET, *TEST_DEFAULTS])
     server = Server(config)
     server.aof.open(server.engine)
-    return server, server.connect("a:1", "b:2", lambda reply: None, lambda: None, local=True)
+    return server, server.connect("a:1", "b:2", lambda reply: None, lambda: None)
 
 
 def fsync_in_background(server: Server) -> None:
