@@ -28,8 +28,10 @@ COMMANDS = st.one_of(
     _c(b"HSET", key, field, value, field, value), _c(b"HDEL", key, field), _c(b"SET", key, value),
     st.tuples(_c(st.sampled_from([b"HEXPIREAT", b"HPEXPIREAT"]), key, when),
               _opt([b"NX"], [b"XX"], [b"GT"], [b"LT"]), fields).map(lambda t: t[0] + t[1] + t[2]),
+    # (relative times take NX only: GT or LT against a TTL set a millisecond earlier by another relative
+    # command answers by whether the clock moved on between the two, which differs between two servers)
     st.tuples(_c(st.sampled_from([b"HEXPIRE", b"HPEXPIRE"]), key, st.sampled_from([b"100000", b"-1"])),
-              _opt([b"NX"], [b"GT"]), fields).map(lambda t: t[0] + t[1] + t[2]),
+              _opt([b"NX"]), fields).map(lambda t: t[0] + t[1] + t[2]),
     st.tuples(_c(b"HPERSIST", key), fields).map(lambda t: t[0] + t[1]),
     st.tuples(_c(b"HSETEX", key), _opt([b"FNX"], [b"FXX"]), _opt([b"EXAT", b"%d" % FAR_S], [b"KEEPTTL"]),
               st.lists(st.tuples(field, value), min_size=1, max_size=2)).map(
