@@ -12,6 +12,7 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -67,6 +68,17 @@ SERVERS: dict[str, ServerSpec] = {
                    functions=True, field_ttls=True, set_listpack=True, stream_version=3),
     )
 }
+
+
+def non_loopback_address() -> str | None:
+    """An address of this machine other than loopback (the one its default route leaves from), or None."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
 
 
 def require_binary(name: str) -> Path:

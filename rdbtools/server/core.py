@@ -1061,7 +1061,6 @@ def _glob(pattern: bytes) -> re.Pattern[bytes]:
     return glob_to_regex(pattern)
 
 
-
 @dataclass(frozen=True)
 class Dialect:
     """How the target words what differs between versions (one attribute: the server keeps few)."""

@@ -1,5 +1,5 @@
 """Real clients against serve: redis-py's pipelines, transactions, pub/sub and blocking pops,
-redis-cli --pipe, redis-benchmark; authentication and protected mode."""
+redis-cli --pipe, redis-benchmark; authentication (protected mode: test_protected_actions.py)."""
 
 from __future__ import annotations
 
@@ -132,26 +132,6 @@ def test_requirepass_and_auth():
         with pytest.raises(redis.AuthenticationError):
             serving.client(password="wrong").ping()
         assert serving.client(password="secret").ping()
-
-
-def test_protected_mode_refuses_other_hosts_without_a_password():
-    address = _non_loopback_address()
-    if address is None:
-        pytest.skip("this machine has no non-loopback address to connect from")
-    with start_serve("--bind", f"127.0.0.1 {address}") as serving:
-        with pytest.raises(redis.ResponseError, match="DENIED"):
-            redis.Redis(host=address, port=serving.port).ping()
-        assert serving.client().ping()
-
-
-def _non_loopback_address() -> str | None:
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.connect(("192.0.2.1", 9))
-            address = probe.getsockname()[0]
-    except OSError:
-        return None
-    return None if address.startswith("127.") else address
 
 
 def test_redis_cli_pipe_mass_insert(serving):

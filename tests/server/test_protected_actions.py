@@ -12,8 +12,7 @@ import pytest
 from rdbtools.server.protection import SETTINGS
 from tests.resp_client import RawClient
 from tests.server.serving import start_serve
-from tests.server.test_clients import _non_loopback_address
-from tests.servers import start_server
+from tests.servers import non_loopback_address, start_server
 
 SOURCES = ("127.0.0.1", "127.0.0.2")
 #: each a connection's requests, in order (a transaction refused while queued: EXECABORT)
@@ -83,7 +82,6 @@ def _answers(port: int, requests: list[list[str]], source: str | None = None) ->
         return [_comparable(client.call(args)) for args in requests]
 
 
-
 def _greeting(port: int, peer: tuple[str, str | None]):
     """What a connection to ``peer``'s host from its source is told first: PING's reply, or the error the
     server sends before it closes the connection."""
@@ -99,7 +97,7 @@ def test_protected_mode_lets_in_the_peers_the_server_lets_in_and_tells_the_rest_
     only 127.0.0.1 and ::1, so a peer on 127.0.0.2 is DENIED; 7.2+ and Valkey any 127.x; a peer on another
     interface is DENIED with each server's own text. Redis 6.2 does not protect a server started with a
     bind address (as both are here)."""
-    address = _non_loopback_address()
+    address = non_loopback_address()
     assert address is not None, "this machine has no non-loopback address to connect from"
     peers = [("127.0.0.1", "127.0.0.1"), ("127.0.0.1", "127.0.0.2"), (address, None)]
     bind = ("--bind", "127.0.0.1", address, "--protected-mode", "yes")
