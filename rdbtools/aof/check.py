@@ -138,8 +138,6 @@ class _Walker:
         self.eof = False
         self.error: str | None = None
         self.display = ""  # the file name in messages: the path given, or dir/name for parts
-        self.argc_buffer = bytearray(LINE_BUFFER)  # number lines read by readArgc
-        self.len_buffer = bytearray(LINE_BUFFER)  # ... and by readString: another stack frame
 
     def check(self, part_path: Path, name: str, display: str, role: str, last_file: bool,
               to_timestamp: int | None) -> FileCheck:
@@ -269,12 +267,12 @@ class _Walker:
 
     def _record(self, buf: Blob, p: int, multi: int) -> tuple[int, int, list[bytes] | None]:
         """processRESP: the argument count, then the arguments; (position, MULTI depth, args or None)."""
-        p, argc = self._number(buf, p, ord("*"), self.argc_buffer)
+        p, argc = self._number(buf, p, ord("*"))
         if argc is None:
             return p, multi, None
         args = []
         for index in range(max(argc, 0)):
-            p, length = self._number(buf, p, ord("$"), self.len_buffer)
+            p, length = self._number(buf, p, ord("$"))
             if length is None:
                 return p, multi, None
             if length < 0 or length > LONG_MAX - 2:
@@ -307,7 +305,7 @@ class _Walker:
                         return p, multi, None
         return p, multi, args
 
-    def _number(self, buf: Blob, p: int, prefix: int, line_buffer: bytearray) -> tuple[int, int | None]:
+    def _number(self, buf: Blob, p: int, prefix: int) -> tuple[int, int | None]:
         """readLong: fgets into the buffer, check the prefix, strtol, then the CRLF in the buffer."""
         self.epos = p
         if p >= len(buf):
@@ -319,14 +317,14 @@ class _Walker:
             chunk = chunk[: newline + 1]
         elif p + len(chunk) >= len(buf):
             self.eof = True
-        line_buffer[: len(chunk) + 1] = chunk + b"\0"
+        line = chunk + b"\0"  # the buffer as fgets leaves it (what lies past the NUL: see _byte)
         p += len(chunk)
         if chunk[0] != prefix:
             self._fail(f"Expected prefix '{chr(prefix)}', got: '{chr(chunk[0])}'")
             return p, None
-        value, end = strtol(line_buffer, 1)
-        if line_buffer[end : end + 2] != b"\r\n":
-            self._fail(f"Expected \\r\\n, got: {_hex(_byte(line_buffer, end))}{_hex(_byte(line_buffer, end + 1))}")
+        value, end = strtol(line, 1)
+        if line[end : end + 2] != b"\r\n":
+            self._fail(f"Expected \\r\\n, got: {_hex(_byte(line, end))}{_hex(_byte(line, end + 1))}")
             return p, None
         self.line += 1
         return p, value
@@ -342,10 +340,12 @@ def _command_at(buf: Blob, span: Span | None) -> list[bytes] | None:
         return None
 
 
-def _byte(buffer: bytearray, at: int) -> int:
-    """A byte of the line buffer as redis-check-aof prints it; past its end (a number filling all 127 bytes)
-    the C code reads whatever the stack holds there, which no file decides: 0 here."""
-    return buffer[at] if at < len(buffer) else 0
+def _byte(line: bytes, at: int) -> int:
+    """A byte of the line buffer as redis-check-aof prints it. Past the NUL fgets ends the line with (a line
+    that ends at EOF, or a number filling all 127 bytes) the C code reads whatever its stack holds there,
+    which no file decides: 0 here, whatever lines came before (Redis 7.0 printed 0 where an earlier line's
+    CR would have been left; the compiled scan and the Python walk must answer alike)."""
+    return line[at] if at < len(line) else 0
 
 
 def _hex(byte: int) -> str:
