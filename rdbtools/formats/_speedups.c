@@ -668,7 +668,6 @@ static int scan_binary_zset(Scan *s, Py_ssize_t *pos, PyObject **value) {
     return 0;
 }
 
-/* Type 11: an intset blob; deep mode wants it strictly ascending. */
 /* An intset blob's header: its width (2, 4 or 8) and member count, checked against the blob's size. */
 static int scan_intset_header(Scan *s, Py_ssize_t *pos, const unsigned char **data, uint64_t *width,
                               uint64_t *length) {
@@ -682,6 +681,7 @@ static int scan_intset_header(Scan *s, Py_ssize_t *pos, const unsigned char **da
     return 0;
 }
 
+/* Type 11: an intset blob; deep mode wants it strictly ascending. */
 static int scan_intset(Scan *s, Py_ssize_t *pos, PyObject **value) {
     const unsigned char *data;
     uint64_t width, length;
