@@ -38,3 +38,13 @@ def test_a_short_fuzz_run_finds_nothing_and_both_paths_agree(name, tmp_path):
                            "--corpus", str(tmp_path / name)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"{name}: no findings" in done.stdout
+
+
+def test_jobs_share_the_runs_and_the_corpus(tmp_path):
+    """--jobs: the runs shared out among fuzzers on one corpus, the executions reported their sum."""
+    corpus = tmp_path / "manifest"
+    done = subprocess.run([sys.executable, str(FUZZ), "manifest", "--runs", "1000", "--seed", "1", "--jobs", "2",
+                           "--corpus", str(corpus)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "manifest (accelerated, 2 jobs): 1000 executions" in done.stdout
+    assert all("DONE" in (tmp_path / log).read_text() for log in ("manifest.log", "manifest.log.1"))
