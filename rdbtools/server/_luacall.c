@@ -128,15 +128,101 @@ static void push_name(Binding *b, lua_State *L, int name) { lua.rawgeti(L, REGIS
  * reads only (a read-only script: its writes are refused in Python), or reads and writes. */
 enum { CHECKS_IN_PYTHON = 0, CHECKS_READS = 1, CHECKS_ALL = 2 };
 
-static PyObject *str_call, *str_failed_calls, *str_dirty; /* interned names (made once) */
-/* the attributes evalsha reads and sets (interned once, in this order) */
+static PyObject *str_call; /* an interned name (made once) */
+/* the attributes a run reads and sets (interned once, in this order), one entry per attribute of one
+ * type: a Slot is resolved for one type (the Script's name and the Run's are two) */
 enum { A_DB, A_USER, A_GATED, A_TRACKING, A_IN_TRANSACTION, A_FLAGS, A_FUNCTION, A_NAME, A_READ_ONLY, A_RUN,
-       A_CALLER, A_SCRIPTED, A_STARTED, A_RESP, A_BUSY, A_THRESHOLD, A_COUNT };
+       A_CALLER, A_SCRIPTED, A_STARTED, A_RESP, A_BUSY, A_THRESHOLD, A_RUN_NAME, A_RUN_RESP, A_DIRTY,
+       A_FAILED_CALLS, A_COUNT };
 static const char *const attribute_names[A_COUNT] = {
     "db", "user", "gated", "tracking", "in_transaction", "flags", "function", "name", "read_only", "run",
-    "caller", "scripted", "started", "resp", "busy", "busy-reply-threshold" /* (a key of the values) */};
+    "caller", "scripted", "started", "resp", "busy", "busy-reply-threshold" /* (a key of the values) */,
+    "name", "resp", "dirty", "failed_calls"};
 static PyObject *attribute[A_COUNT];
-static PyObject *empty_tuple;
+static PyObject *empty_tuple, *zero_seconds;
+
+/* --- the run's state on Python objects ------------------------------------------------------------
+ * A run's state lives on Python objects (the caller, the scripts' client, the server, the engine, the
+ * Scripting, the Run, the Script), read and set around each run. PyObject_GetAttr looks the name up in
+ * the object's type on every call; a Slot does it once per type (again when the type changes): a
+ * __slots__ member is read and written at its offset, a mypyc attribute through its getter and setter,
+ * an attribute of the instance's dict in that dict. Anything else takes the generic way, so that the
+ * result is always PyObject_GetAttr's and PyObject_SetAttr's. */
+enum { SLOT_GENERIC, SLOT_MEMBER, SLOT_GETSET, SLOT_DICT };
+typedef struct {
+    PyTypeObject *type;    /* the type it was resolved for (a strong reference), or NULL */
+    unsigned int version;  /* the type's version tag then (0: not cached) */
+    int kind;              /* SLOT_* */
+    Py_ssize_t offset;     /* SLOT_MEMBER: where the object holds it */
+    PyGetSetDef *getset;   /* SLOT_GETSET: its getter and setter */
+    PyObject *fallback;    /* SLOT_DICT: the type's own value under the name (not a descriptor), or NULL */
+} Slot;
+static Slot slot_of[A_COUNT];
+
+static inline Slot *resolved(PyObject *obj, int name) {
+    Slot *slot = &slot_of[name];
+    PyTypeObject *type = Py_TYPE(obj);
+    if (slot->type == type && slot->version != 0 && type->tp_version_tag == slot->version) return slot;
+    PyObject *found = _PyType_Lookup(type, attribute[name]); /* (borrowed; gives the type its version tag) */
+    Py_INCREF(type);
+    Py_XSETREF(slot->type, type);
+    slot->version = PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ? type->tp_version_tag : 0;
+    slot->kind = SLOT_GENERIC;
+    Py_CLEAR(slot->fallback);
+    if (type->tp_getattro != PyObject_GenericGetAttr || type->tp_setattro != PyObject_GenericSetAttr) {
+        /* (__getattr__, __setattr__...: the generic way, always) */
+    } else if (found != NULL && Py_IS_TYPE(found, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)found)->d_member;
+        if (member->type == T_OBJECT_EX && member->flags == 0) {
+            slot->kind = SLOT_MEMBER;
+            slot->offset = member->offset;
+        }
+    } else if (found != NULL && Py_IS_TYPE(found, &PyGetSetDescr_Type)) {
+        PyGetSetDef *getset = ((PyGetSetDescrObject *)found)->d_getset;
+        if (getset->get != NULL && getset->set != NULL) {
+            slot->kind = SLOT_GETSET;
+            slot->getset = getset;
+        }
+    } else if ((found == NULL || Py_TYPE(found)->tp_descr_get == NULL) && type->tp_dictoffset != 0) {
+        slot->kind = SLOT_DICT;
+        slot->fallback = Py_XNewRef(found);
+    }
+    return slot;
+}
+
+/* obj.<name> (a new reference), or NULL with the error set */
+static PyObject *get_attr(PyObject *obj, int name) {
+    Slot *slot = resolved(obj, name);
+    if (slot->kind == SLOT_MEMBER) {
+        PyObject *value = *(PyObject **)((char *)obj + slot->offset);
+        if (value != NULL) return Py_NewRef(value);
+    } else if (slot->kind == SLOT_GETSET) {
+        return slot->getset->get(obj, slot->getset->closure);
+    } else if (slot->kind == SLOT_DICT) {
+        PyObject **dict = _PyObject_GetDictPtr(obj);
+        PyObject *value = dict != NULL && *dict != NULL ? PyDict_GetItemWithError(*dict, attribute[name]) : NULL;
+        if (value != NULL) return Py_NewRef(value);
+        if (PyErr_Occurred()) return NULL;
+        if (slot->fallback != NULL) return Py_NewRef(slot->fallback);
+    }
+    return PyObject_GetAttr(obj, attribute[name]); /* (what is left, and the errors, as Python has them) */
+}
+
+/* obj.<name> = value: 0, or -1 with the error set */
+static int set_attr(PyObject *obj, int name, PyObject *value) {
+    Slot *slot = resolved(obj, name);
+    if (slot->kind == SLOT_MEMBER) {
+        PyObject **place = (PyObject **)((char *)obj + slot->offset);
+        Py_XSETREF(*place, Py_NewRef(value));
+        return 0;
+    }
+    if (slot->kind == SLOT_GETSET) return slot->getset->set(obj, value, slot->getset->closure);
+    if (slot->kind == SLOT_DICT) {
+        PyObject **dict = _PyObject_GetDictPtr(obj);
+        if (dict != NULL && *dict != NULL) return PyDict_SetItem(*dict, attribute[name], value);
+    }
+    return PyObject_SetAttr(obj, attribute[name], value);
+}
 
 static Binding *binding_to_attach; /* made by Python, attached by lua_env.lua's rdbtool_lua_bind */
 
@@ -313,10 +399,10 @@ static int call_directly(Binding *b, PyObject *args, PyObject **reply) {
     if (PyTuple_GET_ITEM(verdict, 1) != Py_None || (arity > 0 && count != arity) || count < -arity) return 0;
     if (writes && b->mode != CHECKS_ALL) return 0;
     if (write && !b->dirty) { /* (as Redis marks a run dirty once a write passed its checks) */
-        if (PyObject_SetAttr(b->run, str_dirty, Py_True) < 0) return -1;
+        if (set_attr(b->run, A_DIRTY, Py_True) < 0) return -1;
         b->dirty = 1;
     }
-    PyObject *failures = PyObject_GetAttr(spec, str_failed_calls);
+    PyObject *failures = get_attr(spec, A_FAILED_CALLS);
     if (failures == NULL) return -1;
     PyObject *stack[] = {b->server, b->client, args, spec};
     *reply = PyObject_VectorcallMethod(str_call, stack, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
@@ -579,7 +665,7 @@ static long small_count(PyObject *text, Py_ssize_t most) {
 /* obj.<attribute> = value, the value's reference taken over (for a chain of them: -1 once one fails). */
 static int set_taken(PyObject *obj, int name, PyObject *value) {
     if (value == NULL) return -1;
-    int failed = PyObject_SetAttr(obj, attribute[name], value);
+    int failed = set_attr(obj, name, value);
     Py_DECREF(value);
     return failed;
 }
@@ -589,14 +675,12 @@ static int set_taken(PyObject *obj, int name, PyObject *value) {
 static int start_run(Binding *b, PyObject *caller, PyObject *run, int *gated) {
     static const int mirrored[] = {A_DB, A_USER, A_GATED};
     for (size_t i = 0; i < sizeof mirrored / sizeof *mirrored; i++) {
-        PyObject *value = PyObject_GetAttr(caller, attribute[mirrored[i]]);
+        PyObject *value = get_attr(caller, mirrored[i]);
         if (value != NULL && mirrored[i] == A_GATED) *gated = PyObject_IsTrue(value);
         if (set_taken(b->client, mirrored[i], value) < 0) return -1;
     }
-    if (*gated < 0 || PyObject_SetAttr(b->server, attribute[A_IN_TRANSACTION], Py_True) < 0 ||
-        PyObject_SetAttr(b->scripting, attribute[A_RUN], run) < 0 ||
-        PyObject_SetAttr(b->scripting, attribute[A_CALLER], caller) < 0 ||
-        PyObject_SetAttr(b->engine, attribute[A_SCRIPTED], Py_True) < 0)
+    if (*gated < 0 || set_attr(b->server, A_IN_TRANSACTION, Py_True) < 0 || set_attr(b->scripting, A_RUN, run) < 0 ||
+        set_attr(b->scripting, A_CALLER, caller) < 0 || set_attr(b->engine, A_SCRIPTED, Py_True) < 0)
         return -1;
     PyObject *threshold = PyDict_GetItemWithError(b->values, attribute[A_THRESHOLD]); /* (borrowed) */
     if (threshold != NULL && PyLong_Check(threshold) && Py_SIZE(threshold) > 0)
@@ -606,17 +690,16 @@ static int start_run(Binding *b, PyObject *caller, PyObject *run, int *gated) {
 
 /* The state of a run put back (the twin of _invoke's `finally`): 0, or -1 with an error set. */
 static int end_run(Binding *b, PyObject *run, PyObject *was_in_transaction) {
-    if (PyObject_SetAttr(b->scripting, attribute[A_RUN], Py_None) < 0 ||
-        PyObject_SetAttr(b->engine, attribute[A_SCRIPTED], Py_False) < 0 ||
-        PyObject_SetAttr(b->server, attribute[A_IN_TRANSACTION], was_in_transaction) < 0)
+    if (set_attr(b->scripting, A_RUN, Py_None) < 0 || set_attr(b->engine, A_SCRIPTED, Py_False) < 0 ||
+        set_attr(b->server, A_IN_TRANSACTION, was_in_transaction) < 0)
         return -1;
-    PyObject *resp = PyObject_GetAttr(run, attribute[A_RESP]);
+    PyObject *resp = get_attr(run, A_RUN_RESP);
     if (resp == NULL) return -1;
     long protocol = PyLong_AsLong(resp);
     Py_DECREF(resp);
     if (protocol == -1 && PyErr_Occurred()) return -1;
     if (protocol != 2 && set_taken(b->client, A_RESP, PyLong_FromLong(2)) < 0) return -1; /* (redis.setresp) */
-    PyObject *busy = PyObject_GetAttr(run, attribute[A_BUSY]);
+    PyObject *busy = get_attr(run, A_BUSY);
     int after = busy != NULL ? PyObject_IsTrue(busy) : -1;
     Py_XDECREF(busy);
     if (after <= 0) return after;
@@ -641,8 +724,9 @@ static PyObject *new_run(Binding *b, PyObject *name, int read_only) {
     PyTypeObject *type = (PyTypeObject *)b->run_type;
     PyObject *run = type->tp_new(type, empty_tuple, NULL);
     if (run == NULL) return NULL;
-    if (PyObject_SetAttr(run, attribute[A_NAME], name) < 0 ||
-        PyObject_SetAttr(run, attribute[A_READ_ONLY], read_only ? Py_True : Py_False) < 0)
+    if (set_attr(run, A_RUN_NAME, name) < 0 || set_attr(run, A_READ_ONLY, read_only ? Py_True : Py_False) < 0 ||
+        set_taken(run, A_RUN_RESP, PyLong_FromLong(2)) < 0 || set_attr(run, A_BUSY, Py_False) < 0 ||
+        set_attr(run, A_DIRTY, Py_False) < 0 || set_attr(run, A_STARTED, zero_seconds) < 0)
         Py_CLEAR(run);
     return run;
 }
@@ -651,14 +735,14 @@ static PyObject *new_run(Binding *b, PyObject *name, int read_only) {
  * (no MONITOR, a script without flags). */
 static PyObject *run_found(Binding *b, PyObject *caller, PyObject *command, PyObject *script, long count,
                            int read_only) {
-    PyObject *function = PyObject_GetAttr(script, attribute[A_FUNCTION]);
-    PyObject *name = function != NULL ? PyObject_GetAttr(script, attribute[A_NAME]) : NULL;
+    PyObject *function = get_attr(script, A_FUNCTION);
+    PyObject *name = function != NULL ? get_attr(script, A_NAME) : NULL;
     long number = function != NULL ? PyLong_AsLong(function) : -1;
     PyObject *run = name != NULL && !PyErr_Occurred() ? new_run(b, name, read_only) : NULL;
     Py_XDECREF(function);
     Py_XDECREF(name);
     if (run == NULL) return NULL;
-    PyObject *was_in_transaction = PyObject_GetAttr(b->server, attribute[A_IN_TRANSACTION]);
+    PyObject *was_in_transaction = get_attr(b->server, A_IN_TRANSACTION);
     if (was_in_transaction == NULL) {
         Py_DECREF(run);
         return NULL;
@@ -705,8 +789,8 @@ static PyObject *evalsha(Binding *b, PyObject *const *argv, Py_ssize_t nargs, in
     if (script == NULL && PyErr_Occurred()) return NULL;
     if (script == NULL || count < 0) return PyObject_Vectorcall(handler, argv, 2, NULL);
     Py_INCREF(script);
-    PyObject *flags = PyObject_GetAttr(script, attribute[A_FLAGS]);
-    PyObject *tracking = flags != NULL ? PyObject_GetAttr(caller, attribute[A_TRACKING]) : NULL;
+    PyObject *flags = get_attr(script, A_FLAGS);
+    PyObject *tracking = flags != NULL ? get_attr(caller, A_TRACKING) : NULL;
     PyObject *reply = NULL;
     if (tracking != NULL) {
         reply = flags == Py_None && tracking == Py_None ? run_found(b, caller, command, script, count, read_only)
@@ -881,11 +965,10 @@ PyMODINIT_FUNC PyInit__luacall(void) {
     kind_counted = PyBytes_FromString("counted");
     if (kind_ok == NULL || kind_err == NULL || kind_counted == NULL) return NULL;
     str_call = PyUnicode_InternFromString("_call");
-    str_failed_calls = PyUnicode_InternFromString("failed_calls");
-    str_dirty = PyUnicode_InternFromString("dirty");
-    if (str_call == NULL || str_failed_calls == NULL || str_dirty == NULL) return NULL;
+    if (str_call == NULL) return NULL;
     empty_tuple = PyTuple_New(0);
-    if (empty_tuple == NULL) return NULL;
+    zero_seconds = PyFloat_FromDouble(0.0);
+    if (empty_tuple == NULL || zero_seconds == NULL) return NULL;
     for (int i = 0; i < A_COUNT; i++) {
         attribute[i] = PyUnicode_InternFromString(attribute_names[i]);
         if (attribute[i] == NULL) return NULL;

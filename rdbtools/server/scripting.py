@@ -69,7 +69,7 @@ Verdict = tuple[Spec, str | None, bool, bool, int]
 CHECKS_IN_PYTHON, CHECKS_READS, CHECKS_ALL = 0, 1, 2
 
 
-@dataclass
+@dataclass(slots=True)  # (slots: the accelerator reads a script's fields at their offsets)
 class Script:
     body: bytes
     function: object  # the compiled Lua function (with the accelerator, its number in lua_env.lua's `kept`)
@@ -96,16 +96,15 @@ class Function:
 
 class Run:
     """One script invocation (Redis's scriptRunCtx). What most runs never change is a class default, so
-    that starting one writes two attributes."""
+    that starting one writes few attributes; what the accelerator reads or sets on every run is a slot
+    (_luacall.c's new_run sets them as __init__ does)."""
+
+    __slots__ = ("__dict__", "busy", "dirty", "name", "read_only", "resp", "started")
 
     eval = True  # EVAL (SCRIPT KILL) or FCALL (FUNCTION KILL)
-    resp = 2  # the protocol redis.call's replies come in (redis.setresp)
     repl = 3  # redis.set_repl: 1 AOF, 2 replicas
-    dirty = False  # it ran a write (it can no longer be killed)
     allow_oom = False  # its flags say allow-oom: its calls may use memory past maxmemory
     killed = False
-    busy = False  # past busy-reply-threshold: other clients get BUSY
-    started = 0.0
     failed = False  # one of its commands failed (its error counted in errorstats)
     caller: Client | None = None
     #: the EVAL/FCALL call of a caller that tracks keys: its keys are remembered once the script reads
@@ -116,9 +115,12 @@ class Run:
     random_dirty = False
 
     def __init__(self, name: str, read_only: bool) -> None:
-        # (the accelerator's EVALSHA makes a Run as this does, without calling it: _luacall.c's new_run)
         self.name = name  # the sha or function name its errors show
         self.read_only = read_only
+        self.resp = 2  # the protocol redis.call's replies come in (redis.setresp)
+        self.busy = False  # past busy-reply-threshold: other clients get BUSY
+        self.dirty = False  # it ran a write (it can no longer be killed)
+        self.started = 0.0
 
 
 class Scripting:

@@ -21,6 +21,7 @@ from rdbtools.keyspace.commands import NULL_ARRAY, OK, CommandError, Double, Map
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.core import Server
 from rdbtools.server.protocol import SetReply, encode
+from rdbtools.server.scripting import Run
 from tests.accelerators import require_accelerated
 from tests.server.test_scripting import _SCRIPT_RUNS, _lua_value, counted, scripts_calling
 
@@ -66,10 +67,14 @@ class Twin:
         self.client = self.server.connect("127.0.0.1:1", "127.0.0.1:2", lambda reply: None, lambda: None)
         self.reply: object = None
         self.received: list[list[bytes]] = []
+        self.runs: list[dict[str, object]] = []  # the state of the run each call came from
         self.server.resolve([b"ECHO"]).handler = self._echo  # (this server's own record)
 
     def _echo(self, client, args: list[bytes]) -> object:
         self.received.append(args)
+        run = self.server.scripting.run
+        if run is not None:
+            self.runs.append(_state(run))
         return self.reply
 
     def eval(self, script: str, keys: tuple[bytes, ...] = (), argv: tuple[bytes, ...] = ()) -> object:
@@ -80,6 +85,14 @@ class Twin:
         """The replies to commands, INFO's (the last two) as counted() reads them."""
         replies = [self.server.execute(self.client, [a.encode() for a in args]) for args in commands]
         return [*map(_comparable, replies[:-2]), *(counted(encode(info, False)) for info in replies[-2:])]
+
+
+def _state(run: Run) -> dict[str, object]:
+    """Every attribute of a run (its slots, its own and its class's), its start told as made or not."""
+    names = {*Run.__slots__, *vars(run), *(name for name in vars(Run) if not name.startswith("_"))} - {"__dict__"}
+    state = {name: getattr(run, name) for name in names}
+    state["started"] = state["started"] > 0
+    return state
 
 
 def _comparable(reply: object) -> tuple[bytes, bytes]:
@@ -228,3 +241,19 @@ def test_evalsha_answers_alike_however_it_is_sent(twins, body, command, sha, cou
         reply = _comparable(twin.server.execute(twin.client, [command, sent, count, *rest]))
         answers.append((reply, twin.server.scripting.client.resp, twin.server.scripting.run))
     assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize("command", [b"EVALSHA", b"EVALSHA_RO"])
+@pytest.mark.parametrize("body", ["return redis.call('echo', KEYS[1])",
+                                  "redis.setresp(3) return redis.call('echo', 'x')"])
+def test_a_run_the_accelerator_makes_is_the_run_python_makes(twins, command, body):
+    """EVALSHA's run made in C (_luacall.c's new_run, start_run) holds what Run's __init__ and _invoke give it."""
+    states = []
+    for twin in twins:
+        twin.reply, twin.runs = b"done", []
+        twin.server.execute(twin.client, [b"SCRIPT", b"LOAD", body.encode()])
+        digest = hashlib.sha1(body.encode()).hexdigest().encode()
+        reply = twin.server.execute(twin.client, [command, digest, b"1", b"k"])
+        states.append(twin.runs)
+    assert len(states[0]) == (0 if "unknown command" in str(reply) else 1)  # (6.2 has no EVALSHA_RO)
+    assert states[0] == states[1]
