@@ -159,7 +159,7 @@ typedef struct {
 } Slot;
 static Slot slot_of[A_COUNT];
 
-static inline Slot *resolved(PyObject *obj, int name) {
+static inline __attribute__((always_inline)) Slot *resolved(PyObject *obj, int name) {
     Slot *slot = &slot_of[name];
     PyTypeObject *type = Py_TYPE(obj);
     if (slot->type == type && slot->version != 0 && type->tp_version_tag == slot->version) return slot;

@@ -124,6 +124,10 @@ class Run:
 
 
 class Scripting:
+    """Scripts and functions of one server, and the Lua state that runs them."""
+
+    __slots__ = ("__dict__", "caller", "run")  # (what the accelerator sets on every run: at their offsets)
+
     def __init__(self, server: Server) -> None:
         self.server = server
         self.scripts: dict[bytes, Script] = {}
