@@ -21,6 +21,7 @@ from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import client_eviction, command_table, eviction, info, latency, monitor, protection
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
+from rdbtools.server.changes import Changes
 from rdbtools.server.clients import Client, Subscribers, dirty_cas, stored_state
 from rdbtools.server.commands import NO_REPLY, Handler, table
 from rdbtools.server.config import ServerConfig
@@ -116,6 +117,7 @@ class Server:
         self.engine.max_string = config["proto-max-bulk-len"]
         self.engine.memory = Memory(config.target)  # used_memory and maxmemory (on the engine: see Process)
         self.persistence = RdbPersistence(config, self.engine.keyspace)
+        self.changes: Changes = self.persistence.changes  # (read and counted on every write: native here)
         self.aof: AofPersistence | None = None
         #: what the command being run propagates, appended as one unit once it is done (Redis's also_propagate)
         self.unit: list[tuple[int, list[list[bytes]]]] = []
@@ -259,14 +261,14 @@ class Server:
                 if self.dialect.queues_doomed or not (client.multi_failed or dirty_cas(self, client)):
                     client.multi.append(args)  # from 7.0 a transaction that will fail queues nothing
                 return Status("QUEUED")
-            if name == b"exec" and (not self.persistence.last_bgsave_ok
+            if name == b"exec" and (not self.changes.last_bgsave_ok
                                     or (self.aof is not None and not self.aof.last_write_ok)):
                 error = self._exec_disk_error(client)
                 if error is not None:
                     return self._refused(client, error, spec)
         if client.resp == 2 and client.subscribed and name not in _SUBSCRIBED_ALLOWED:
             return CommandError(self.dialect.pubsub_only.format(name.decode("utf-8", "replace")))
-        dirty = self.persistence.dirty
+        dirty = self.changes.dirty
         if self.direct:
             reply = self._call(client, args, spec)
         else:  # what the command propagates (its effects, the expiries it caused) goes out as one unit
@@ -277,7 +279,7 @@ class Server:
                 self.collecting = False
                 if self.unit:
                     self._propagate_unit(name, client)
-        if self.blocked and self.persistence.dirty != dirty:
+        if self.blocked and self.changes.dirty != dirty:
             self._wake_blocked()  # after the write's own propagation, as Redis serves them after the command
         return reply
 
@@ -428,7 +430,7 @@ class Server:
     def disk_error(self) -> CommandError | None:
         """MISCONF while the last BGSAVE failed (with save points and stop-writes-on-bgsave-error) or the
         AOF cannot be written: Redis's writeCommandsDeniedByDiskError, which refuses writes and PING."""
-        if not self.persistence.last_bgsave_ok and self.persistence.refuses_writes():
+        if not self.changes.last_bgsave_ok and self.persistence.refuses_writes():
             return CommandError(self.dialect.misconf)
         if self.aof is not None and not self.aof.last_write_ok:
             return CommandError(MISCONF_AOF.format(self.aof.last_error))
@@ -536,7 +538,7 @@ class Server:
         """MISCONF refuses what the table flags write (FUNCTION DELETE, not FUNCTION LIST); the engine's
         flag says what may change the keyspace (dirty, WATCH, propagation)."""
         spec: Command = record.command  # type: ignore[assignment]  # (only records of engine commands run here)
-        if record.write and (not self.persistence.last_bgsave_ok
+        if record.write and (not self.changes.last_bgsave_ok
                              or (self.aof is not None and not self.aof.last_write_ok)):
             error = self.disk_error()
             if error is not None:
@@ -556,7 +558,7 @@ class Server:
                 name in _BLOCKING or _stream_block(name, args) is not None):  # nothing to pop or read: wait
             return self._block(client, args)  # (no change: not dirty, and no reason to wake the waiting)
         if spec.write:
-            self.persistence.dirty += 1
+            self.changes.dirty += 1
         return reply if record.shape is None else record.shape(args, reply, client.resp == 3)
 
     def _apply(self, spec: Command, db: int, args: list[bytes]) -> object:
@@ -852,7 +854,7 @@ class Server:
                 self._restore_access(client.db, fields)
                 return False
             if spec.write and not isinstance(reply, CommandError):  # what it popped or moved
-                self.persistence.dirty += 1
+                self.changes.dirty += 1
             self.blocked.remove(client)
             client.blocked = None
             client.send(shaped(waiting.args[0].lower(), waiting.args, reply, client.resp == 3))

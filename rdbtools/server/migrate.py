@@ -144,7 +144,7 @@ def _delete(server: Server, db: int, key: bytes) -> None:
     del server.engine.keyspace.db(db)[key]
     server.engine.notify(GENERIC, b"del", key, db)
     server.signal_modified(db, [key])
-    server.persistence.dirty += 1
+    server.changes.dirty += 1
 
 
 def _connect(server: Server, address: tuple[str, str], timeout: float) -> _Connection:

@@ -22,6 +22,7 @@ from rdbtools.keyspace.model import Keyspace
 from rdbtools.rdb.model import Function, KeyRecord
 from rdbtools.rdb.reader import open_rdb
 from rdbtools.rdb.writer import RdbWriter
+from rdbtools.server.changes import Changes
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.failpoints import Failpoints
 
@@ -80,9 +81,8 @@ class RdbPersistence:
     def __init__(self, config: ServerConfig, keyspace: Keyspace) -> None:
         self.config = config
         self.keyspace = keyspace
-        self.dirty = 0  # changes since the last successful save
+        self.changes = Changes()  # changes since the last successful save, and whether the last one failed
         self.lastsave = int(time.time())
-        self.last_bgsave_ok = True
         self.last_bgsave_try = 0.0
         self.last_bgsave_seconds = -1
         self.last_cow_size = 0
@@ -163,7 +163,7 @@ class RdbPersistence:
             self.write_snapshot(os.getpid())
         except OSError:
             return False
-        self.dirty, self.lastsave, self.last_bgsave_ok = 0, int(time.time()), True
+        self.changes.dirty, self.lastsave, self.changes.last_bgsave_ok = 0, int(time.time()), True
         return True
 
     def bgsave(self) -> bool:
@@ -171,10 +171,10 @@ class RdbPersistence:
         then "err" (MISCONF with save points), as Redis's rdbSaveBackground leaves it."""
         self.last_bgsave_try = time.time()
         try:
-            self.child = fork_child(lambda pid: self.write_snapshot(pid, in_child=True), self.dirty,
+            self.child = fork_child(lambda pid: self.write_snapshot(pid, in_child=True), self.changes.dirty,
                                     self.config.failpoints)
         except OSError as error:
-            self.last_bgsave_ok = False
+            self.changes.last_bgsave_ok = False
             log.warning("Can't save in background: fork: %s", error.strerror)
             return False
         self.scheduled = False
@@ -212,11 +212,11 @@ class RdbPersistence:
         child, ok, status, report = finished
         self.last_bgsave_seconds = int(time.time() - child.started)
         if not excused(status):
-            self.last_bgsave_ok = ok
+            self.changes.last_bgsave_ok = ok
         with contextlib.suppress(OSError):
             (Path(self.config["dir"]) / f"temp-{child.pid}.rdb").unlink()
         if ok:
-            self.dirty = max(0, self.dirty - child.dirty_at_start)
+            self.changes.dirty = max(0, self.changes.dirty - child.dirty_at_start)
             self.lastsave = int(time.time())
             self.last_cow_size = report
             log.info("Background saving terminated with success")
@@ -243,14 +243,15 @@ class RdbPersistence:
         if self.scheduled:
             return True
         second = int(now)  # serverCron compares its cached unix time, in whole seconds, and strictly
-        if not self.last_bgsave_ok and second - int(self.last_bgsave_try) <= RETRY_DELAY:
+        if not self.changes.last_bgsave_ok and second - int(self.last_bgsave_try) <= RETRY_DELAY:
             return False
-        return any(self.dirty >= changes and second - self.lastsave > seconds
+        return any(self.changes.dirty >= changes and second - self.lastsave > seconds
                    for seconds, changes in self.config["save"])
 
     def refuses_writes(self) -> bool:
         """MISCONF: the last BGSAVE failed, save points exist and stop-writes-on-bgsave-error is on."""
-        return not self.last_bgsave_ok and bool(self.config["save"]) and self.config["stop-writes-on-bgsave-error"]
+        return (not self.changes.last_bgsave_ok and bool(self.config["save"])
+                and self.config["stop-writes-on-bgsave-error"])
 
     def info(self) -> dict[str, object]:
         now = time.time()
@@ -258,10 +259,10 @@ class RdbPersistence:
         rewrite = rewrite_info(self.rewrite_stats, child, self.config)
         return {
             "loading": 0, "async_loading": 0, "current_cow_peak": 0, "current_cow_size": 0,
-            "rdb_changes_since_last_save": self.dirty,
+            "rdb_changes_since_last_save": self.changes.dirty,
             "rdb_bgsave_in_progress": int(self.child is not None),
             "rdb_last_save_time": self.lastsave,
-            "rdb_last_bgsave_status": "ok" if self.last_bgsave_ok else "err",
+            "rdb_last_bgsave_status": "ok" if self.changes.last_bgsave_ok else "err",
             "rdb_last_bgsave_time_sec": self.last_bgsave_seconds,
             "rdb_current_bgsave_time_sec": int(now - self.child.started) if self.child else -1,
             "rdb_saves": 0, "rdb_last_cow_size": self.last_cow_size,

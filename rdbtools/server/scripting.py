@@ -280,9 +280,9 @@ class Scripting:
         dataset; an EVALSHA the first time as the EVAL of its body (SCRIPT LOAD if it changed nothing)."""
         server = self.server
         run.effects, run.repl = False, 0
-        dirty = server.persistence.dirty
+        dirty = server.changes.dirty
         reply = self._invoke(client, run, self._run, script.function, count, args)
-        changed = server.persistence.dirty != dirty
+        changed = server.changes.dirty != dirty
         if run.effects or server.aof is None:  # (redis.replicate_commands() switched to its effects)
             return reply
         sha = script.name.encode()
