@@ -40,11 +40,6 @@ SAVING, NO_TOUCH = 1, 2
 Notify = Callable[..., None]
 
 
-def quiet(kind: int, event: bytes, key: bytes, db: int | None = None) -> None:
-    """The notify hook while no event class is on: the commands call it unconditionally, so it costs one
-    call of an empty function (no flag test in every command)."""
-
-
 class Engine:
     def __init__(self, keyspace: Keyspace | None = None, clock: Callable[[], float] = time.time, *,
                  loading: bool = True, databases: int = 16, target: Target = NEWEST) -> None:
@@ -60,9 +55,9 @@ class Engine:
         self.changes = 0
         #: told (db, command) when an access deletes what has expired (a server propagates it)
         self.on_expired: Callable[[int, list[bytes]], None] | None = None
-        #: told each keyspace event as the command emits it (Redis's notifyKeyspaceEvent); ``quiet`` when
-        #: notify-keyspace-events is empty. A command calls it after its change, in Redis's order.
-        self.notify: Notify = quiet
+        #: told each keyspace event as the command emits it (Redis's notifyKeyspaceEvent), through notify;
+        #: None while notify-keyspace-events tells nothing
+        self.listener: Notify | None = None
         self.events = 0  # notify-keyspace-events as Redis's NOTIFY_* flags (a server's: it sets them)
         #: a read-only command runs while notify-keyspace-events has m: a lookup that misses tells "keymiss"
         self.reading = False
@@ -98,6 +93,12 @@ class Engine:
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
+
+    def notify(self, kind: int, event: bytes, key: bytes, db: int | None = None) -> None:
+        """A keyspace event, as a command emits it after its change in Redis's order: told to the listener
+        when there is one (the commands call this unconditionally: a native call and a test, compiled)."""
+        if self.listener is not None:
+            self.listener(kind, event, key, db)
 
     @property
     def keys(self) -> dict[bytes, Entry]:
@@ -214,7 +215,7 @@ class Engine:
     def put(self, key: bytes, entry: Entry) -> None:
         """Store an entry whether or not the key holds one ("new" when it did not: Redis's setKey)."""
         keys = self.keys
-        if self.notify is not quiet and key not in keys:
+        if self.listener is not None and key not in keys:
             self.notify(NEW, b"new", key)
         keys[key] = entry
 

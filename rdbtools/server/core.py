@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rdbtools.errors import Shutdown  # (Python: see errors.py)
 from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
-from rdbtools.keyspace.engine import NO_TOUCH, SAVING, Engine, UnknownCommand, quiet
+from rdbtools.keyspace.engine import NO_TOUCH, SAVING, Engine, UnknownCommand
 from rdbtools.keyspace.propagation import CAPTURED, capture, effects
 from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import client_eviction, command_table, eviction, info, latency, monitor, protection
@@ -975,13 +975,13 @@ class Server:
     # --- keyspace notifications ----------------------------------------------------------------
 
     def configure_events(self) -> None:
-        """Read notify-keyspace-events (at start and after CONFIG SET): the engine's hook stays ``quiet``
-        unless an event class and K or E are on, so commands pay nothing for it otherwise."""
+        """Read notify-keyspace-events (at start and after CONFIG SET): the engine has no listener unless
+        an event class and K or E are on, so commands pay almost nothing for it otherwise."""
         engine = self.engine
         told, flags = _telling_misses(engine.events), self.config["notify-keyspace-events"].flags
         engine.events = flags
         where = flags & (KEYSPACE | KEYEVENT)
-        engine.notify = self._notify if where and flags & ~where else quiet
+        engine.listener = self._notify if where and flags & ~where else None
         if _telling_misses(flags) != told and hasattr(self, "direct"):  # (at start, refresh comes later)
             self.refresh()  # while m is on, requests leave the direct path (commands pay nothing otherwise)
 
