@@ -106,6 +106,7 @@ typedef struct {
      * scripts' client, CommandError and OK */
     PyObject *verdicts, *failed_call, *server, *client, *command_error, *ok;
     PyObject *run;  /* the Run of the script running (NULL between runs) */
+    PyObject *last_name; /* the last call's command name, made bytes (its hash kept): the next call's, mostly */
     /* EVALSHA run here (Binding.evalsha, bound by bind_eval): the Scripting, its scripts by sha, MONITOR's
      * clients, the engine, the config's values, Run, the Python handlers of EVALSHA and EVALSHA_RO (what
      * evalsha leaves to them), Scripting._after_busy and _answer, time.monotonic */
@@ -240,6 +241,21 @@ static PyObject *argument(lua_State *L, int index, int *strings) {
     *strings = 0;
     if (type == LUA_TNUMBER) return PyFloat_FromDouble(lua.tonumber(L, index));
     Py_RETURN_NONE;
+}
+
+/* The first argument (the command's name, as argument makes it): the bytes of the last call when they
+ * are equal (a script calls the same commands over and over), so that neither they nor their hash are
+ * made again. */
+static PyObject *command_name(Binding *b, lua_State *L, int *strings) {
+    if (lua.type(L, 1) != LUA_TSTRING) return argument(L, 1, strings);
+    size_t size;
+    const char *text = lua.tolstring(L, 1, &size);
+    PyObject *last = b->last_name;
+    if (last != NULL && (size_t)PyBytes_GET_SIZE(last) == size && memcmp(PyBytes_AS_STRING(last), text, size) == 0)
+        return Py_NewRef(last);
+    PyObject *name = PyBytes_FromStringAndSize(text, (Py_ssize_t)size);
+    if (name != NULL) Py_XSETREF(b->last_name, Py_NewRef(name));
+    return name;
 }
 
 static int push_reply(Binding *b, lua_State *L, PyObject *reply, int *resp3, int depth);
@@ -426,7 +442,7 @@ static int call_python(Binding *b, lua_State *L, int protected) {
         return push_python_error(b, L, protected);
     }
     for (int i = 0; i < count; i++) {
-        PyObject *item = argument(L, i + 1, &strings);
+        PyObject *item = i == 0 ? command_name(b, L, &strings) : argument(L, i + 1, &strings);
         if (item == NULL) {
             Py_DECREF(args);
             lua.settop(L, 0);
@@ -872,6 +888,7 @@ static int Binding_traverse(Binding *b, visitproc visit, void *arg) {
     Py_VISIT(b->command_error);
     Py_VISIT(b->ok);
     Py_VISIT(b->run);
+    Py_VISIT(b->last_name);
     Py_VISIT(b->scripting);
     Py_VISIT(b->scripts);
     Py_VISIT(b->monitors);
@@ -903,6 +920,7 @@ static int Binding_clear(Binding *b) {
     Py_CLEAR(b->command_error);
     Py_CLEAR(b->ok);
     Py_CLEAR(b->run);
+    Py_CLEAR(b->last_name);
     Py_CLEAR(b->scripting);
     Py_CLEAR(b->scripts);
     Py_CLEAR(b->monitors);
