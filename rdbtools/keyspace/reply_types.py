@@ -31,5 +31,11 @@ class SetReply(list):
     """A set: RESP3 '~' type, an array in RESP2 (serve's)."""
 
 
+class Replies(tuple):
+    """Replies written one after the other, with no header of their own: what a command of EXEC answered
+    with messages (UNSUBSCRIBE a b: two, SUBSCRIBE of nothing new: none) in its place in EXEC's array,
+    whose length counts the commands, as Redis writes a transaction's output (serve's)."""
+
+
 class CommandError(Exception):
     """An error reply with Redis's text (replaying goes on after one, as Redis's AOF loading does)."""

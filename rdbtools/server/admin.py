@@ -19,6 +19,7 @@ from rdbtools.server.protocol import Verbatim
 from rdbtools.server.redaction import redacted
 
 if TYPE_CHECKING:
+    from rdbtools.rdb.targets import Target
     from rdbtools.server.core import Server
 
 NO_CLUSTER = "ERR This instance has cluster support disabled"
@@ -82,20 +83,23 @@ def _replicaof(args: list[bytes]):
 
 
 def _module(server: Server, client: Client, args: list[bytes], sub: bytes):
-    """MODULE LIST: the modules the target has built in (Redis 8: vectorset; Valkey 9: lua); serve loads none
-    (where enable-module-command refuses LOAD, dispatch does: protection.py)."""
-    target = server.config.target
+    """MODULE LIST: the modules the target has built in; serve loads none (where enable-module-command
+    refuses LOAD, dispatch does: protection.py)."""
     if sub == b"list":
-        return [[b"name", name, b"ver", 1, b"path", path, b"args", []] for name, path in _builtin_modules(target)]
+        return loaded_modules(server.config.target)
     if sub == b"unload":
         raise CommandError("ERR Error unloading module: no such module with that name")
     raise CommandError("ERR Error loading the extension. Please check the server logs.")
 
 
-def _builtin_modules(target) -> list[tuple[bytes, bytes]]:
+def loaded_modules(target: Target) -> list[Map]:
+    """The modules the target has built in (Redis 8: vectorset; Valkey 9: lua), as MODULE LIST and HELLO
+    describe them (a map each in RESP3)."""
     if target.valkey_server:
-        return [(b"lua", b"lua")] if target.version >= (9, 0) else []
-    return [(b"vectorset", b"")] if target.version >= (8, 0) else []
+        builtin = [(b"lua", b"lua")] if target.version >= (9, 0) else []
+    else:
+        builtin = [(b"vectorset", b"")] if target.version >= (8, 0) else []
+    return [Map({b"name": name, b"ver": 1, b"path": path, b"args": []}) for name, path in builtin]
 
 
 # --- SLOWLOG -------------------------------------------------------------------------------------

@@ -207,8 +207,10 @@ def _hello(server: Server, client: Client, args: list[bytes]) -> object:
                            f"{proto}AUTH <user> <pass> option can be used to authenticate the client and select the "
                            f"RESP protocol version at the same time")
     client.resp = version
-    return Map({b"server": b"redis", b"version": server.config.target.server_version.encode(), b"proto": version,
-                b"id": client.id, b"mode": b"standalone", b"role": b"master", b"modules": []})
+    target = server.config.target
+    return Map({b"server": b"valkey" if target.valkey_server else b"redis",
+                b"version": target.server_version.encode(), b"proto": version, b"id": client.id,
+                b"mode": b"standalone", b"role": b"master", b"modules": admin.loaded_modules(target)})
 
 
 def _quit(client: Client) -> object:

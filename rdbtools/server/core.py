@@ -27,7 +27,7 @@ from rdbtools.server.commands import NO_REPLY, Handler, table
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.memory import Memory
 from rdbtools.server.persistence import RdbPersistence
-from rdbtools.server.protocol import Push
+from rdbtools.server.protocol import Push, Replies
 from rdbtools.server.replication import NOT_FOR_AOF, RELATIVE_BEFORE_7, AofOnly, ReplicaForm, ReplicaOnly, relative_form
 from rdbtools.server.replies import shaped
 from rdbtools.server.tracking import Tracking
@@ -52,6 +52,9 @@ PUBSUB_ONLY = ("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE /
                "in this context")
 #: commands that still run inside MULTI, in a subscribed RESP2 connection, before AUTH
 _TRANSACTION_CONTROL = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+#: the commands whose replies are the messages they send (Redis's cmdHasPushAsReply)
+_PUSHES_AS_REPLY = frozenset({b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ssubscribe",
+                              b"sunsubscribe"})
 _SUBSCRIBED_ALLOWED = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit", b"reset",
                        b"ssubscribe", b"sunsubscribe"}
 NO_MULTI = "ERR Command not allowed inside a transaction"
@@ -674,9 +677,22 @@ class Server:
         not block there)."""
         self.in_transaction = True
         try:
-            return [self._timed_call(client, args) for args in queued]
+            return [self._transaction_call(client, args) for args in queued]
         finally:
             self.in_transaction = False
+
+    def _transaction_call(self, client: Client, args: list[bytes]) -> object:
+        """A command of an EXEC; one whose reply is the messages it sends (SUBSCRIBE...: Redis's
+        cmdHasPushAsReply) answers them in its place in EXEC's array, however many."""
+        if args[0].lower() not in _PUSHES_AS_REPLY:
+            return self._timed_call(client, args)
+        send, sent = client.send, list[object]()
+        client.send = sent.append
+        try:
+            reply = self._timed_call(client, args)
+        finally:
+            client.send = send
+        return Replies(sent) if reply is NO_REPLY else reply
 
     def _timed_call(self, client: Client, args: list[bytes]) -> object:
         """A command of an EXEC, timed for the slow log on its own (EXEC itself is not logged)."""

@@ -16,7 +16,7 @@ from rdbtools.errors import ProtocolError  # (Python: see errors.py)
 from rdbtools.formats import accelerated
 from rdbtools.formats.manifest import split_args
 from rdbtools.keyspace.commands import NULL_ARRAY, CommandError, Double, Map, Status, format_double
-from rdbtools.keyspace.reply_types import Push, SetReply  # Python in the compiled build, as list subclasses
+from rdbtools.keyspace.reply_types import Push, Replies, SetReply  # Python in the compiled build (subclasses of list)
 
 MAX_MULTIBULK = 1024 * 1024
 MAX_INLINE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
@@ -242,6 +242,9 @@ def encode_into(reply: Any, resp3: bool, out: list[bytes]) -> None:
         for name, value in reply.items():
             encode_into(name, resp3, out)
             encode_into(value, resp3, out)
+    elif isinstance(reply, Replies):
+        for item in reply:
+            encode_into(item, resp3, out)
     elif isinstance(reply, list | tuple):
         kind = b"*" if not resp3 else b">" if isinstance(reply, Push) else b"~" if isinstance(reply, SetReply) else b"*"
         out.append(kind + b"%d\r\n" % len(reply))

@@ -5,6 +5,7 @@ and the AOF of SORT ... STORE as Redis 7.0 writes it."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from tests.resp_client import RawClient
 from tests.server.serving import start_serve
 from tests.server.test_aof_propagation import _sent_and_appended
+from tests.server.test_client_commands import raw
 from tests.servers import start_server
 
 SERVER = "redis-7.0"
@@ -111,6 +113,15 @@ def test_each_target_lists_its_builtin_modules_and_its_own_texts(target):
                       "LATENCY LATEST x", "MODULE LIST x"])
     with start_server(target) as real, start_serve("--target", target) as served:
         assert _replies(served.port, script) == _replies(real.port, script)
+
+
+@pytest.mark.parametrize("target", ["redis-6.2", "redis-7.0", "redis-8.2", "valkey-8.1", "valkey-9.1"])
+def test_hello_names_the_server_and_its_modules_as_module_list_does(target):
+    """HELLO's server (Valkey's says valkey) and modules, and MODULE LIST, in RESP3 (a map a module) and RESP2."""
+    sent = b"HELLO 3\r\nMODULE LIST\r\nHELLO 2\r\nMODULE LIST\r\n"
+    with start_server(target) as real, start_serve("--target", target) as served:
+        answers = [re.sub(rb"\$2\r\nid\r\n:\d+\r\n", b"", raw(server.port, sent)) for server in (served, real)]
+    assert answers[0] == answers[1]
 
 
 def _slow_entries(port: int, script: list[list[bytes]]) -> list:
