@@ -152,7 +152,7 @@ def table(server: Server) -> dict[bytes, tuple[Handler, int]]:
 def _ping(server: Server, client: Client, args: list[bytes]) -> object:
     if len(args) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
-    if not server.changes.last_bgsave_ok or (server.aof is not None and not server.aof.last_write_ok):
+    if server.disk_failed():
         error = server.disk_error()  # Redis refuses PING too
         if error is not None:
             raise error

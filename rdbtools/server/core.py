@@ -264,8 +264,7 @@ class Server:
                 if self.dialect.queues_doomed or not (client.multi_failed or dirty_cas(self, client)):
                     client.multi.append(args)  # from 7.0 a transaction that will fail queues nothing
                 return Status("QUEUED")
-            if name == b"exec" and (not self.changes.last_bgsave_ok
-                                    or (self.aof is not None and not self.aof.last_write_ok)):
+            if name == b"exec" and self.disk_failed():
                 error = self._exec_disk_error(client)
                 if error is not None:
                     return self._refused(client, error, spec)
@@ -430,6 +429,11 @@ class Server:
             self._specs[spelled] = spec
         return spec
 
+    def disk_failed(self) -> bool:
+        """The last BGSAVE or the AOF's last write failed: whether that refuses a command is disk_error's to say
+        (asked first on the request path, where both are almost always fine)."""
+        return not self.changes.last_bgsave_ok or (self.aof is not None and not self.aof.last_write_ok)
+
     def disk_error(self) -> CommandError | None:
         """MISCONF while the last BGSAVE failed (with save points and stop-writes-on-bgsave-error) or the
         AOF cannot be written: Redis's writeCommandsDeniedByDiskError, which refuses writes and PING."""
@@ -541,8 +545,7 @@ class Server:
         """MISCONF refuses what the table flags write (FUNCTION DELETE, not FUNCTION LIST); the engine's
         flag says what may change the keyspace (dirty, WATCH, propagation)."""
         spec: Command = record.command  # type: ignore[assignment]  # (only records of engine commands run here)
-        if record.write and (not self.changes.last_bgsave_ok
-                             or (self.aof is not None and not self.aof.last_write_ok)):
+        if record.write and self.disk_failed():
             error = self.disk_error()
             if error is not None:
                 return error

@@ -16,7 +16,7 @@ from rdbtools.errors import ProtocolError  # (Python: see errors.py)
 from rdbtools.formats import accelerated
 from rdbtools.formats.manifest import split_args
 from rdbtools.keyspace.commands import NULL_ARRAY, CommandError, Double, Map, Status, format_double
-from rdbtools.keyspace.reply_types import Push, Replies, SetReply  # Python in the compiled build (subclasses of list)
+from rdbtools.keyspace.reply_types import Push, Replies, SetReply  # Python in the compiled build (built-in subclasses)
 
 MAX_MULTIBULK = 1024 * 1024
 MAX_INLINE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
