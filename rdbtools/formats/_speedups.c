@@ -1927,25 +1927,72 @@ static Py_ssize_t request_end(const unsigned char *buf, Py_ssize_t len, Py_ssize
     return pos;
 }
 
-/* requests_end(buf, pos, max_bulk, max_multibulk, max_header) -> (end, error): the end of the run of
- * complete RESP requests from pos; it stops before an incomplete request, before a byte that starts an
- * inline one, or at a header beyond Redis's limits (error: its protocol error text, else None). */
-static PyObject *requests_end(PyObject *self, PyObject *args) {
+/* A header's number where request_end has checked it (a count below 0 is one of 0, as there). */
+static long long checked_header(const unsigned char *buf, Py_ssize_t *pos) {
+    const unsigned char *p = buf + *pos + 1;
+    int negative = *p == '-';
+    unsigned long long value = 0;
+    for (p += negative; *p != '\r'; p++) value = value * 10 + (unsigned)(*p - '0');
+    *pos = p + 2 - buf;
+    return negative ? 0 : (long long)value;
+}
+
+/* The argument list of the complete request at *pos (NULL for a count of 0 or below: no request),
+ * *pos past it; -1 in *failed when Python ran out of memory. */
+static PyObject *request_arguments(const unsigned char *buf, Py_ssize_t *pos, int *failed) {
+    long long count = checked_header(buf, pos);
+    if (count == 0) return NULL;
+    PyObject *request = PyList_New((Py_ssize_t)count);
+    if (request == NULL) {
+        *failed = -1;
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < (Py_ssize_t)count; i++) {
+        Py_ssize_t length = (Py_ssize_t)checked_header(buf, pos);
+        PyObject *argument = PyBytes_FromStringAndSize((const char *)buf + *pos, length);
+        if (argument == NULL) {
+            Py_DECREF(request);
+            *failed = -1;
+            return NULL;
+        }
+        PyList_SET_ITEM(request, i, argument);
+        *pos += length + 2;
+    }
+    return request;
+}
+
+/* requests_take(buf, pos, max_bulk, max_multibulk, max_header, out) -> (end, error): the complete RESP
+ * requests from pos appended to out as lists of bytes (a count of 0 or below: none, as Redis skips it),
+ * up to end, before an incomplete request, a byte that starts an inline one, or a header beyond Redis's
+ * limits (error: its protocol error text, else None). Twin of server/protocol.py's python_requests_take:
+ * the run is scanned first, so that no argument is made for a request not all there. */
+static PyObject *requests_take(PyObject *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t pos;
+    PyObject *out;
     RequestLimits limits = {0, 0, 0, NULL};
-    if (!PyArg_ParseTuple(args, "y*nLLn", &view, &pos, &limits.max_bulk, &limits.max_multibulk, &limits.max_header))
+    if (!PyArg_ParseTuple(args, "y*nLLnO!", &view, &pos, &limits.max_bulk, &limits.max_multibulk, &limits.max_header,
+                          &PyList_Type, &out))
         return NULL;
     const unsigned char *buf = view.buf;
-    int got = 0;
-    while (pos < view.len && buf[pos] == '*') {
-        Py_ssize_t end = request_end(buf, view.len, pos, &limits, &got);
-        if (end <= 0) break;
-        pos = end;
+    int got = 0, failed = 0;
+    Py_ssize_t end = pos;
+    while (end < view.len && buf[end] == '*') {
+        Py_ssize_t next = request_end(buf, view.len, end, &limits, &got);
+        if (next <= 0) break;
+        end = next;
+    }
+    while (pos < end && failed == 0) {
+        PyObject *request = request_arguments(buf, &pos, &failed);
+        if (request != NULL) {
+            if (PyList_Append(out, request) < 0) failed = -1;
+            Py_DECREF(request);
+        }
     }
     PyBuffer_Release(&view);
-    if (limits.error == NULL) return Py_BuildValue("(nO)", pos, Py_None);
-    return Py_BuildValue("(nN)", pos, PyUnicode_FromFormat(limits.error, got));
+    if (failed) return NULL;
+    if (limits.error == NULL) return Py_BuildValue("(nO)", end, Py_None);
+    return Py_BuildValue("(nN)", end, PyUnicode_FromFormat(limits.error, got));
 }
 
 /* encode_bulks(list) -> bytes | None: a RESP array of bulk strings (a reply such as LRANGE's), None
@@ -2380,7 +2427,7 @@ static PyMethodDef methods[] = {
     {"encode_listpack", encode_listpack, METH_O, "A listpack of bytes/int values (see formats/listpack.py)."},
     {"resp_scan", resp_scan, METH_VARARGS, "Clean RESP records from pos (see formats/resp.py)."},
     {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},
-    {"requests_end", requests_end, METH_VARARGS, "The end of the complete RESP requests from pos (see server/protocol.py)."},
+    {"requests_take", requests_take, METH_VARARGS, "The complete RESP requests from pos, as lists (see server/protocol.py)."},
     {"encode_bulks", encode_bulks, METH_O, "A RESP array of bulk strings, or None (see server/protocol.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
     {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords, or measured (see rdb/reader.py)."},

@@ -1,4 +1,4 @@
-"""RESP without I/O: requests from bytes (hiredis's Reader, behind Redis's limits) and replies to bytes.
+"""RESP without I/O: requests from bytes (behind Redis's limits) and replies to bytes.
 
 The limits are checked on the headers as they arrive, before anything is buffered for a request:
 a multibulk count above 1M, a bulk length above proto-max-bulk-len, a header line that never ends,
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-
-import hiredis
 
 from rdbtools.errors import ProtocolError  # (Python: see errors.py)
 from rdbtools.formats import accelerated
@@ -28,7 +26,6 @@ class RequestParser:
     def __init__(self, max_bulk: int = 512 * 1024 * 1024) -> None:
         self.max_bulk = max_bulk
         self._buffer = bytearray()
-        self._reader = hiredis.Reader()
 
     @property
     def pending(self) -> int:
@@ -38,15 +35,14 @@ class RequestParser:
     def feed(self, data: bytes) -> list[list[bytes]]:
         self._buffer += data
         requests: list[list[bytes]] = []
-        buffer, pos, resp_from, error = self._buffer, 0, 0, None
+        buffer, pos, error = self._buffer, 0, None
         while pos < len(buffer) and error is None:
-            if buffer[pos] == 0x2A:  # '*': RESP, parsed by hiredis once complete
-                end, error = requests_end(buffer, pos, self.max_bulk, MAX_MULTIBULK, MAX_INLINE)
+            if buffer[pos] == 0x2A:  # '*': RESP
+                end, error = requests_take(buffer, pos, self.max_bulk, MAX_MULTIBULK, MAX_INLINE, requests)
                 if end == pos:
                     break
                 pos = end
                 continue
-            self._flush(buffer, resp_from, pos, requests)
             end = buffer.find(b"\n", pos)
             if end < 0:
                 if len(buffer) - pos > MAX_INLINE:
@@ -55,60 +51,40 @@ class RequestParser:
             words, error = _inline(bytes(buffer[pos:end]).rstrip(b"\r"))
             if words:
                 requests.append(words)
-            pos = resp_from = end + 1
-        self._flush(buffer, resp_from, pos, requests)
+            pos = end + 1
         del buffer[:pos]
         if error is not None:
             raise ProtocolError(error, requests)
         return requests
 
-    def _flush(self, buffer: bytearray, start: int, end: int, requests: list[list[bytes]]) -> None:
-        if end > start:
-            # hiredis's stub says str | bytes; feed reads any buffer, this bytearray without a copy
-            self._reader.feed(buffer, start, end - start)  # type: ignore[arg-type]
-            before = len(requests)
+
+def python_requests_take(buffer: bytearray, pos: int, max_bulk: int, max_multibulk: int, max_header: int,
+                         out: list[list[bytes]]) -> tuple[int, str | None]:
+    """The complete RESP requests from ``pos`` appended to ``out`` (a count below 1 is none, as Redis skips
+    it), stopping before an incomplete request or an inline one, or at a header beyond Redis's limits (its
+    protocol error, checked header by header before anything is buffered for the request), with the end
+    reached. _speedups.requests_take is the compiled twin."""
+    with memoryview(buffer) as view:
+        while pos < len(buffer) and buffer[pos] == 0x2A:
             try:
-                while (request := self._reader.gets()) is not False:
-                    if request:  # *0 and *-1 are empty requests, skipped as Redis does
-                        requests.append(request)
-            except hiredis.ProtocolError:  # a count below -1: skipped by Redis as well, refused by hiredis
-                self._reader = hiredis.Reader()
-                del requests[before:]
-                self._flush_each(buffer, start, end, requests)
-
-    def _flush_each(self, buffer: bytearray, start: int, end: int, requests: list[list[bytes]]) -> None:
-        """A run of complete requests (requests_end checked them) parsed one by one, those with a count below 1
-        skipped (the rare path: a well-formed client never sends a negative count but *-1)."""
-        while start < end:
-            count, _ = _header(buffer, start, MAX_MULTIBULK, MAX_INLINE, bulk=False)
-            after = _request_end(buffer, start, self.max_bulk, MAX_MULTIBULK, MAX_INLINE)
-            assert count is not None and after is not None  # (the run holds complete requests only)
-            if count > 0:
-                self._reader.feed(buffer, start, after - start)  # type: ignore[arg-type]  # (as in _flush)
-                requests.append(self._reader.gets())
-            start = after
-
-
-def python_requests_end(buffer: bytearray, pos: int, max_bulk: int, max_multibulk: int,
-                        max_header: int) -> tuple[int, str | None]:
-    """The end of the run of complete RESP requests from ``pos``, stopping before an incomplete one or
-    an inline one, and Redis's protocol error for a header beyond its limits (checked header by header,
-    before anything is buffered for the request). _speedups.requests_end is the compiled twin."""
-    while pos < len(buffer) and buffer[pos] == 0x2A:
-        try:
-            end = _request_end(buffer, pos, max_bulk, max_multibulk, max_header)
-        except ProtocolError as error:
-            return pos, str(error)
-        if end is None:
-            break
-        pos = end
+                taken = _take_request(buffer, view, pos, max_bulk, max_multibulk, max_header)
+            except ProtocolError as error:
+                return pos, str(error)
+            if taken is None:
+                break
+            request, pos = taken
+            if request:
+                out.append(request)
     return pos, None
 
 
-def _request_end(buffer: bytearray, pos: int, max_bulk: int, max_multibulk: int, max_header: int) -> int | None:
+def _take_request(buffer: bytearray, view: memoryview, pos: int, max_bulk: int, max_multibulk: int,
+                  max_header: int) -> tuple[list[bytes], int] | None:
+    """One request at ``pos`` and the position past it; its arguments are copied once, through ``view``."""
     count, pos = _header(buffer, pos, max_multibulk, max_header, bulk=False)
     if count is None:
         return None
+    request = []
     for _ in range(count):
         if pos >= len(buffer):
             return None
@@ -117,8 +93,9 @@ def _request_end(buffer: bytearray, pos: int, max_bulk: int, max_multibulk: int,
         length, pos = _header(buffer, pos, max_bulk, max_header, bulk=True)
         if length is None or pos + length + 2 > len(buffer):
             return None
+        request.append(bytes(view[pos : pos + length]))
         pos += length + 2
-    return pos
+    return request, pos
 
 
 _STRICT_INTEGER = re.compile(rb"0|-?[1-9][0-9]*")  # Redis's string2ll, range checked apart
@@ -137,7 +114,7 @@ def _header(buffer: bytearray, pos: int, limit: int, max_header: int, *, bulk: b
     return max(value, 0), end + 2
 
 
-requests_end = accelerated("requests_end") or python_requests_end
+requests_take = accelerated("requests_take") or python_requests_take
 
 
 def _inline(line: bytes) -> tuple[list[bytes], str | None]:

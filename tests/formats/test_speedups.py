@@ -186,7 +186,9 @@ def test_compiled_string_encoder_gives_the_python_bytes(value, compress):
 
 request_streams = st.lists(st.one_of(
     st.lists(st.binary(max_size=30), min_size=1, max_size=4).map(lambda args: pack_command(tuple(args))),
-    st.sampled_from([b"PING\r\n", b"*-1\r\n", b"*0\r\n", b"*1\r\n+PING\r\n", b"*x\r\n", b"*01\r\n", b"*+1\r\n",
+    st.sampled_from([b"PING\r\n", b"*-1\r\n", b"*0\r\n", b"*-5\r\n", b"*-9223372036854775808\r\n",
+                     b"*-9223372036854775809\r\n", b"*1\r\n$0\r\n\r\n", b"*2\r\n$1\r\nab\r\n",
+                     b"*1\r\n+PING\r\n", b"*x\r\n", b"*01\r\n", b"*+1\r\n",
                      b"*1\r\n$-1\r\n", b"*1\r\n$ 4\r\n", b"*2147483648\r\n", b"*1\r\n$99999999999999999999\r\n",
                      b"*1\r\n$" + b"1" * 300]),
 ), max_size=6).map(b"".join)
@@ -194,12 +196,15 @@ request_streams = st.lists(st.one_of(
 
 @settings(max_examples=500)
 @given(stream=request_streams, cut=st.integers(0, 400), max_bulk=st.sampled_from([5, 1000, 512 * 1024 * 1024]))
-def test_compiled_request_scanner_and_python_agree_on_ends_and_errors(stream, cut, max_bulk):
-    from rdbtools.server.protocol import python_requests_end
+def test_compiled_request_parser_and_python_agree_on_requests_ends_and_errors(stream, cut, max_bulk):
+    from rdbtools.server.protocol import python_requests_take
 
-    buffer = bytearray(stream[: cut if cut < len(stream) else len(stream)])
+    buffer = bytearray(b"xx" + stream[: cut if cut < len(stream) else len(stream)])  # (parsed from 2)
     limits = (max_bulk, 1024 * 1024, 200)
-    assert accelerated("requests_end")(buffer, 0, *limits) == python_requests_end(buffer, 0, *limits)
+    compiled, python = ["before"], ["before"]
+    assert accelerated("requests_take")(buffer, 2, *limits, compiled) == python_requests_take(
+        buffer, 2, *limits, python)
+    assert compiled == python
 
 
 @settings(max_examples=300)
