@@ -147,15 +147,6 @@ def record_timing(server: Server, client: Client, args: list[bytes], seconds: fl
         slow_log(server).add(client, args, micros, time.time(), config["slowlog-max-len"])
 
 
-def timing_threshold(config) -> int:
-    """Microseconds from which a command's time is of use (-1: never): the slow log's threshold or the
-    latency monitor's, whichever is lower."""
-    slowlog, latency_ms = config["slowlog-log-slower-than"], config["latency-monitor-threshold"]
-    if latency_ms <= 0:
-        return slowlog
-    return latency_ms * 1000 if slowlog < 0 else min(slowlog, latency_ms * 1000)
-
-
 def slow_log(server: Server) -> SlowLog:
     return attached(server, SlowLog)
 

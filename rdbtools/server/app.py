@@ -17,16 +17,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
-from rdbtools.keyspace.commands import CommandError
-from rdbtools.server import client_eviction
-from rdbtools.server.admin import record_timing, timing_threshold
 from rdbtools.server.aof import AofPersistence, AofWriteError
-from rdbtools.server.batch import run_requests
 from rdbtools.server.clients import Client
 from rdbtools.server.config import ServerConfig
-from rdbtools.server.core import Server, Shutdown
-from rdbtools.server.protocol import ProtocolError, RequestParser, encode, encode_into
+from rdbtools.server.connection import Connection
+from rdbtools.server.core import Server
 
 log = logging.getLogger("rdbtool.serve")
 CRON_SECONDS = 0.1  # hz 10
@@ -51,157 +48,10 @@ _LEVELS = {"debug": logging.DEBUG, "verbose": logging.DEBUG, "notice": logging.I
            "nothing": logging.CRITICAL + 1}
 
 
-class Connection(asyncio.Protocol):
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.parser = RequestParser(app.config["proto-max-bulk-len"])
-        self.transport: asyncio.Transport | None = None
-        #: set by connection_made; None only for a connection refused there (data_received and connection_lost
-        #: check), so the methods serving a client read it unchecked
-        self.client: Client = None  # type: ignore[assignment]
-        self.batch: list[bytes] | None = None  # replies of the requests being processed, written at once
-        self.waiting: list[list[bytes]] = []  # requests read behind a blocking command, run once it is served
-        self.broken: ProtocolError | None = None  # answered after the requests before it
-
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
-        result = self.app.server.connect(_describe(peer, local), _describe(local, local), self.send, self.close)
-        if isinstance(result, CommandError):
-            transport.write(encode(result))
-            transport.close()
-            return
-        self.client = result
-        self.app.connections.add(self)
-
-    def send(self, reply: object) -> None:
-        if (self.batch is not None and self.client.resp == 3 and self.app.server.engine.target.pushes_after_reply
-                and not self.app.server.tracking.before_call):  # (what evictions before the command tell: at once)
-            self.client.after_reply.append(reply)  # a push to the client running a command: after its reply
-            return
-        data = encode(reply, self.client.resp == 3)
-        if self.batch is not None:
-            self.batch.append(data)
-        elif self.transport is not None and not self.transport.is_closing():
-            self.app.deliver(self, data)
-            if (self.waiting or self.broken) and self.client.blocked is None:  # served: go on with the rest
-                self.app.soon(self._resume)
-
-    def write(self, data: bytes, close: bool = False) -> None:
-        """Replies out (once the AOF holds what they acknowledge)."""
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-            self.app.server.stats["total_net_output_bytes"] += len(data)
-        if close:
-            self.close()
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-    def data_received(self, data: bytes) -> None:
-        client = self.client
-        if client is None or client.closing:
-            return
-        self.app.server.stats["total_net_input_bytes"] += len(data)
-        try:
-            requests = self.parser.feed(data)
-        except ProtocolError as error:
-            requests, self.broken = error.requests, error
-        pending = self.parser.pending
-        if pending:  # a request in part: the query buffer's limit, and the clients' memory's
-            if pending > self.app.config["client-query-buffer-limit"]:
-                log.warning("Closing client that reached max query buffer length: %s", client.address)
-                client.closing = True
-            elif self.app.server.engine.memory.clients_limit:
-                client_eviction.evict(self.app.server, self.app.server.clock())
-        if client.blocked is not None or self.waiting:
-            self.waiting += requests
-        else:
-            self._run(requests)
-
-    def _resume(self) -> None:
-        if self.transport is not None and self.client.blocked is None:
-            requests, self.waiting = self.waiting, []
-            self._run(requests)
-
-    def _run(self, requests: list[list[bytes]]) -> None:
-        """Run requests in order, their replies written at once; behind a blocking command the rest
-        wait until it is served (as Redis does)."""
-        client, server = self.client, self.app.server
-        batch: list[bytes] = []
-        self.batch = batch
-        threshold = timing_threshold(self.app.config)
-        started = server.clock()
-        try:
-            waiting = run_requests(server, client, requests, batch, not threshold)
-            if waiting:
-                self.waiting = waiting
-            if threshold > 0 and requests and client.blocked is None:
-                self._time_batch(requests, started, threshold)
-            if timing_threshold(self.app.config) != threshold and requests:
-                # CONFIG SET changed it: Redis checks that command against the value it set
-                record_timing(server, client, requests[-1], server.clock() - client.last_interaction)
-            if client.blocked is None and self.broken is not None and not self.waiting:
-                batch.append(encode(CommandError(str(self.broken))))
-                client.closing = True
-        except Shutdown:
-            self.app.stop()
-        finally:
-            self.batch = None
-            if batch or client.closing:
-                self.app.deliver(self, b"".join(batch), close=client.closing)
-
-    def _time_batch(self, requests: list[list[bytes]], started: float, threshold: int) -> None:
-        """The slow log without a clock read per command: only a read whose commands together reach
-        slowlog-log-slower-than can hold a slow one; its last command was timed alone (it began at
-        last_interaction), the others only together (a lone command is then the one that was slow)."""
-        server, client = self.app.server, self.client
-        ended = server.clock()
-        if (ended - started) * 1_000_000 < threshold:
-            return
-        last = client.last_interaction
-        if client.multi is None:  # a command queued in MULTI runs, and is timed, in EXEC
-            record_timing(server, client, requests[-1], ended - last)
-        if len(requests) == 2:
-            record_timing(server, client, requests[0], last - started)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.client is not None:
-            self.app.server.disconnect(self.client)
-        self.app.connections.discard(self)
-        self.transport = None
-
-    def answer_busy(self, data: bytes) -> None:
-        """Requests read while a script keeps the loop busy: each answered at once (BUSY, or a kill)."""
-        try:
-            requests = self.parser.feed(data)
-        except ProtocolError as error:
-            requests = error.requests
-        scripting = self.app.server.scripting
-        out: list[bytes] = []
-        for request in requests:
-            if self.client.closing:
-                break
-            encode_into(scripting.while_busy(self.client, request), self.client.resp == 3, out)
-        if out or self.client.closing:
-            self.write(b"".join(out), close=self.client.closing)
-
-
-def _buffered(client) -> int:
+def _buffered(client: Client) -> int:
     """What a client's connection holds: the request it is sending, the replies it has not read."""
     connection = getattr(client.close, "__self__", None)
-    if not isinstance(connection, Connection) or connection.transport is None:
-        return 0
-    return connection.parser.pending + connection.transport.get_write_buffer_size()
-
-
-def _describe(peer, local) -> str:
-    """An address as CLIENT LIST shows it (a unix socket's: its path)."""
-    if isinstance(peer, tuple):
-        host, port = peer[0], peer[1]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    return f"{peer or local}:0"
+    return connection.buffered() if isinstance(connection, Connection) else 0
 
 
 class App:
@@ -353,7 +203,7 @@ class App:
             path = self.config["unixsocket"]
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-            listeners.append(await loop.create_unix_server(lambda: Connection(self), path))
+            listeners.append(await loop.create_unix_server(self._connection, path))
             if self.config["unixsocketperm"]:
                 os.chmod(path, self.config["unixsocketperm"])
         return listeners
@@ -386,7 +236,12 @@ class App:
         return bound
 
     async def _serve_on(self, sock: socket.socket) -> asyncio.AbstractServer:
-        return await asyncio.get_running_loop().create_server(lambda: Connection(self), sock=sock, backlog=511)
+        return await asyncio.get_running_loop().create_server(self._connection, sock=sock, backlog=511)
+
+    def _connection(self) -> asyncio.Protocol:
+        """A new connection's protocol object: a compiled class without asyncio.Protocol's base (a native class
+        cannot have one), which the event loops need not: they call its methods."""
+        return cast(asyncio.Protocol, Connection(self))
 
     def _relisten(self, port: int) -> bool:
         """CONFIG SET port: the TCP listeners move to ``port`` (none for 0); False, still on the old one, when

@@ -28,8 +28,9 @@ import redis
 import redis.asyncio
 from redis._parsers import _AsyncHiredisParser, _HiredisParser
 
-from rdbtools.server.app import CRON_SECONDS, App, Connection
+from rdbtools.server.app import CRON_SECONDS, App
 from rdbtools.server.config import ServerConfig
+from rdbtools.server.connection import Connection
 from rdbtools.testing.served import TEST_DEFAULTS
 
 LOOPBACK = "127.0.0.1"
