@@ -1966,14 +1966,23 @@ static PyObject *request_arguments(const unsigned char *buf, Py_ssize_t *pos, in
  * up to end, before an incomplete request, a byte that starts an inline one, or a header beyond Redis's
  * limits (error: its protocol error text, else None). Twin of server/protocol.py's python_requests_take:
  * the run is scanned first, so that no argument is made for a request not all there. */
-static PyObject *requests_take(PyObject *self, PyObject *args) {
-    Py_buffer view;
-    Py_ssize_t pos;
-    PyObject *out;
-    RequestLimits limits = {0, 0, 0, NULL};
-    if (!PyArg_ParseTuple(args, "y*nLLnO!", &view, &pos, &limits.max_bulk, &limits.max_multibulk, &limits.max_header,
-                          &PyList_Type, &out))
+static PyObject *requests_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    /* (called once a read: its arguments taken without PyArg_ParseTuple's format, which costs as much as a
+     * small request's scan) */
+    if (nargs != 6 || !PyList_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "requests_take(buffer, pos, max_bulk, max_multibulk, max_header, out)");
         return NULL;
+    }
+    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
+    RequestLimits limits = {PyLong_AsLongLong(args[2]), PyLong_AsLongLong(args[3]), PyLong_AsSsize_t(args[4]), NULL};
+    PyObject *out = args[5];
+    Py_buffer view;
+    if (PyErr_Occurred() || PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (pos < 0 || pos > view.len) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "pos outside the buffer");
+        return NULL;
+    }
     const unsigned char *buf = view.buf;
     int got = 0, failed = 0;
     Py_ssize_t end = pos;
@@ -2427,7 +2436,7 @@ static PyMethodDef methods[] = {
     {"encode_listpack", encode_listpack, METH_O, "A listpack of bytes/int values (see formats/listpack.py)."},
     {"resp_scan", resp_scan, METH_VARARGS, "Clean RESP records from pos (see formats/resp.py)."},
     {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},
-    {"requests_take", requests_take, METH_VARARGS, "The complete RESP requests from pos, as lists (see server/protocol.py)."},
+    {"requests_take", (PyCFunction)(void (*)(void))requests_take, METH_FASTCALL, "The complete RESP requests from pos, as lists (see server/protocol.py)."},
     {"encode_bulks", encode_bulks, METH_O, "A RESP array of bulk strings, or None (see server/protocol.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},
     {"scan_keys", scan_keys, METH_VARARGS, "Consecutive clean key entries as KeyRecords, or measured (see rdb/reader.py)."},

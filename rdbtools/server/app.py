@@ -22,7 +22,7 @@ from typing import cast
 from rdbtools.server.aof import AofPersistence, AofWriteError
 from rdbtools.server.clients import Client
 from rdbtools.server.config import ServerConfig
-from rdbtools.server.connection import Connection
+from rdbtools.server.connection import Connection, Outbox
 from rdbtools.server.core import Server
 
 log = logging.getLogger("rdbtool.serve")
@@ -59,8 +59,7 @@ class App:
         self.config = config
         self.server = Server(config)
         self._stopping: asyncio.Event | None = None
-        self.held: list[tuple[Connection, bytes, bool]] = []  # replies waiting for the AOF's fsync
-        self._commit_scheduled = False
+        self.outbox = Outbox(self)
         self.connections: set[Connection] = set()
         self._tcp: list[asyncio.AbstractServer] = []  # the TCP listeners (CONFIG SET port moves them)
         self.server.busy_poll = self._busy_poll
@@ -94,29 +93,6 @@ class App:
                 continue
             if data:
                 waiting[fd].answer_busy(data)
-
-    def deliver(self, connection: Connection, data: bytes, close: bool = False) -> None:
-        """Send replies; with AOF on, what they acknowledge is appended first: the replies of a loop
-        turn wait for one write of everything the turn appended (and its fsync under appendfsync
-        always), as Redis writes its AOF buffer before it replies."""
-        aof = self.server.aof
-        if aof is not None and (aof.buffer or self.held):
-            self.held.append((connection, data, close))
-            if not self._commit_scheduled:
-                self._commit_scheduled = True
-                self.soon(self.commit)
-            return
-        connection.write(data, close)
-
-    def commit(self) -> None:
-        """The group commit: the turn's AOF writes made (and fsync'd), then the replies that waited."""
-        self._commit_scheduled = False
-        aof = self.server.aof
-        if aof is not None:  # (None: CONFIG SET appendonly no ran in this turn, and closing wrote what replies hold)
-            self.exiting_on_aof_errors(aof.flush)
-        held, self.held = self.held, []
-        for connection, data, close in held:
-            connection.write(data, close)
 
     def exiting_on_aof_errors(self, action: Callable[[], object]) -> None:
         """``action()``; an AOF write or fsync that fails under appendfsync always ends the server, as Redis
@@ -175,8 +151,8 @@ class App:
             client.close()
         self.server.persistence.kill_child()
         if self.server.aof is not None:
-            if self.held:
-                self.commit()
+            if self.outbox.held:
+                self.outbox.commit()
             self.server.aof.close()
 
     def _signalled(self, signum: int) -> None:

@@ -28,6 +28,8 @@ log = logging.getLogger("rdbtool.serve")
 class Connection:
     def __init__(self, app: App) -> None:
         self.app = app
+        self.outbox = app.outbox
+        self.parameters = app.config.values  # (read once a request: not through the config object)
         self.parser = RequestParser(app.config["proto-max-bulk-len"])
         #: the event loop's transport (asyncio's, uvloop's or the in-process server's: typed by what it does)
         self.transport: Any = None
@@ -59,7 +61,7 @@ class Connection:
         if self.batch is not None:
             self.batch.append(data)
         elif self.transport is not None and not self.transport.is_closing():
-            self.app.deliver(self, data)
+            self.outbox.deliver(self, data)
             if (self.waiting or self.broken) and client.blocked is None:  # served: go on with the rest
                 self.app.soon(self._resume)
 
@@ -117,7 +119,7 @@ class Connection:
         assert client is not None  # (data_received and _resume run requests of clients only)
         batch: list[bytes] = []
         self.batch = batch
-        threshold = timing_threshold(self.app.config.values)
+        threshold = timing_threshold(self.parameters)
         started = server.clock()
         try:
             waiting = run_requests(server, client, requests, batch, not threshold)
@@ -125,7 +127,7 @@ class Connection:
                 self.waiting = waiting
             if threshold > 0 and requests and client.blocked is None:
                 self._time_batch(client, requests, started, threshold)
-            if timing_threshold(self.app.config.values) != threshold and requests:
+            if timing_threshold(self.parameters) != threshold and requests:
                 # CONFIG SET changed it: Redis checks that command against the value it set
                 record_timing(server, client, requests[-1], server.clock() - client.last_interaction)
             if client.blocked is None and self.broken is not None and not self.waiting:
@@ -136,7 +138,7 @@ class Connection:
         finally:
             self.batch = None
             if batch or client.closing:
-                self.app.deliver(self, b"".join(batch), client.closing)
+                self.outbox.deliver(self, b"".join(batch), client.closing)
 
     def _time_batch(self, client: Client, requests: list[list[bytes]], started: float, threshold: int) -> None:
         """The slow log without a clock read per command: only a read whose commands together reach
@@ -182,13 +184,45 @@ class Connection:
         return self.parser.pending + int(self.transport.get_write_buffer_size())
 
 
+class Outbox:
+    """Replies on their way out. With AOF on, what they acknowledge is appended first: the replies of a loop
+    turn wait for one write of everything the turn appended (and its fsync under appendfsync always), as
+    Redis writes its AOF buffer before it replies (the group commit)."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.held: list[tuple[Connection, bytes, bool]] = []  # replies waiting for the AOF's write (and fsync)
+        self.scheduled = False
+
+    def deliver(self, connection: Connection, data: bytes, close: bool = False) -> None:
+        aof = self.app.server.aof
+        if aof is not None and (aof.buffer or self.held):
+            self.held.append((connection, data, close))
+            if not self.scheduled:
+                self.scheduled = True
+                self.app.soon(self.commit)
+            return
+        connection.write(data, close)
+
+    def commit(self) -> None:
+        """The turn's AOF writes made (and fsync'd), then the replies that waited."""
+        self.scheduled = False
+        aof = self.app.server.aof
+        if aof is not None:  # (None: CONFIG SET appendonly no ran in this turn, and closing wrote what replies hold)
+            self.app.exiting_on_aof_errors(aof.flush)
+        held, self.held = self.held, []
+        for connection, data, close in held:
+            connection.write(data, close)
+
+
 def timing_threshold(config: dict[str, Any]) -> int:
     """Microseconds from which a command's time is of use (-1: never): the slow log's threshold or the
     latency monitor's, whichever is lower (``config``: the server's parameters' values)."""
-    slowlog, latency_ms = config["slowlog-log-slower-than"], config["latency-monitor-threshold"]
+    slowlog: int = config["slowlog-log-slower-than"]
+    latency_ms: int = config["latency-monitor-threshold"]
     if latency_ms <= 0:
-        return int(slowlog)
-    return int(latency_ms * 1000 if slowlog < 0 else min(slowlog, latency_ms * 1000))
+        return slowlog
+    return latency_ms * 1000 if slowlog < 0 else min(slowlog, latency_ms * 1000)
 
 
 def _describe(peer: Any, local: Any) -> str:

@@ -8,7 +8,7 @@ an inline request over 64 KB. Each is Redis's protocol error, after which the co
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 from rdbtools.errors import ProtocolError  # (Python: see errors.py)
 from rdbtools.formats import accelerated
@@ -16,8 +16,8 @@ from rdbtools.formats.manifest import split_args
 from rdbtools.keyspace.commands import NULL_ARRAY, CommandError, Double, Map, Status, format_double
 from rdbtools.keyspace.reply_types import Push, Replies, SetReply  # Python in the compiled build (built-in subclasses)
 
-MAX_MULTIBULK = 1024 * 1024
-MAX_INLINE = 64 * 1024  # PROTO_INLINE_MAX_SIZE
+MAX_MULTIBULK: Final = 1024 * 1024
+MAX_INLINE: Final = 64 * 1024  # PROTO_INLINE_MAX_SIZE
 
 
 class RequestParser:
@@ -33,9 +33,13 @@ class RequestParser:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[list[bytes]]:
-        self._buffer += data
+        # a read of whole requests (the usual one) is parsed where it is; only what is left is kept
+        buffer: bytes | bytearray = data
+        if self._buffer:
+            self._buffer += data
+            buffer = self._buffer
         requests: list[list[bytes]] = []
-        buffer, pos, error = self._buffer, 0, None
+        pos, error = 0, None
         while pos < len(buffer) and error is None:
             if buffer[pos] == 0x2A:  # '*': RESP
                 end, error = requests_take(buffer, pos, self.max_bulk, MAX_MULTIBULK, MAX_INLINE, requests)
@@ -52,13 +56,16 @@ class RequestParser:
             if words:
                 requests.append(words)
             pos = end + 1
-        del buffer[:pos]
+        if buffer is self._buffer:
+            del self._buffer[:pos]
+        elif pos < len(buffer):
+            self._buffer += buffer[pos:]
         if error is not None:
             raise ProtocolError(error, requests)
         return requests
 
 
-def python_requests_take(buffer: bytearray, pos: int, max_bulk: int, max_multibulk: int, max_header: int,
+def python_requests_take(buffer: bytes | bytearray, pos: int, max_bulk: int, max_multibulk: int, max_header: int,
                          out: list[list[bytes]]) -> tuple[int, str | None]:
     """The complete RESP requests from ``pos`` appended to ``out`` (a count below 1 is none, as Redis skips
     it), stopping before an incomplete request or an inline one, or at a header beyond Redis's limits (its
@@ -78,7 +85,7 @@ def python_requests_take(buffer: bytearray, pos: int, max_bulk: int, max_multibu
     return pos, None
 
 
-def _take_request(buffer: bytearray, view: memoryview, pos: int, max_bulk: int, max_multibulk: int,
+def _take_request(buffer: bytes | bytearray, view: memoryview, pos: int, max_bulk: int, max_multibulk: int,
                   max_header: int) -> tuple[list[bytes], int] | None:
     """One request at ``pos`` and the position past it; its arguments are copied once, through ``view``."""
     count, pos = _header(buffer, pos, max_multibulk, max_header, bulk=False)
@@ -101,7 +108,7 @@ def _take_request(buffer: bytearray, view: memoryview, pos: int, max_bulk: int, 
 _STRICT_INTEGER = re.compile(rb"0|-?[1-9][0-9]*")  # Redis's string2ll, range checked apart
 
 
-def _header(buffer: bytearray, pos: int, limit: int, max_header: int, *, bulk: bool) -> tuple[int | None, int]:
+def _header(buffer: bytes | bytearray, pos: int, limit: int, max_header: int, *, bulk: bool) -> tuple[int | None, int]:
     end = buffer.find(b"\r\n", pos, pos + max_header)
     if end < 0:
         if len(buffer) - pos > max_header:
@@ -114,7 +121,7 @@ def _header(buffer: bytearray, pos: int, limit: int, max_header: int, *, bulk: b
     return max(value, 0), end + 2
 
 
-requests_take = accelerated("requests_take") or python_requests_take
+requests_take: Final = accelerated("requests_take") or python_requests_take
 
 
 def _inline(line: bytes) -> tuple[list[bytes], str | None]:
