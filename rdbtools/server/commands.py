@@ -507,6 +507,7 @@ def _config(server: Server, client: Client, args: list[bytes]) -> object:
         server.engine.max_string = server.config["proto-max-bulk-len"]
         server.configure_events()
         server.configure_access()
+        server.configure_timing()
         eviction.configure(server, evict=any(a.lower() == b"maxmemory" for a in args[2::2]))
         server.subscribers.replication.configure(server)
         if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):

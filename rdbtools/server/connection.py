@@ -29,7 +29,6 @@ class Connection:
     def __init__(self, app: App) -> None:
         self.app = app
         self.outbox = app.outbox
-        self.parameters = app.config.values  # (read once a request: not through the config object)
         self.parser = RequestParser(app.config["proto-max-bulk-len"])
         #: the event loop's transport (asyncio's, uvloop's or the in-process server's: typed by what it does)
         self.transport: Any = None
@@ -119,7 +118,7 @@ class Connection:
         assert client is not None  # (data_received and _resume run requests of clients only)
         batch: list[bytes] = []
         self.batch = batch
-        threshold = timing_threshold(self.parameters)
+        threshold = server.timing_threshold
         started = server.clock()
         try:
             waiting = run_requests(server, client, requests, batch, not threshold)
@@ -127,7 +126,7 @@ class Connection:
                 self.waiting = waiting
             if threshold > 0 and requests and client.blocked is None:
                 self._time_batch(client, requests, started, threshold)
-            if timing_threshold(self.parameters) != threshold and requests:
+            if server.timing_threshold != threshold and requests:
                 # CONFIG SET changed it: Redis checks that command against the value it set
                 record_timing(server, client, requests[-1], server.clock() - client.last_interaction)
             if client.blocked is None and self.broken is not None and not self.waiting:
@@ -213,16 +212,6 @@ class Outbox:
         held, self.held = self.held, []
         for connection, data, close in held:
             connection.write(data, close)
-
-
-def timing_threshold(config: dict[str, Any]) -> int:
-    """Microseconds from which a command's time is of use (-1: never): the slow log's threshold or the
-    latency monitor's, whichever is lower (``config``: the server's parameters' values)."""
-    slowlog: int = config["slowlog-log-slower-than"]
-    latency_ms: int = config["latency-monitor-threshold"]
-    if latency_ms <= 0:
-        return slowlog
-    return latency_ms * 1000 if slowlog < 0 else min(slowlog, latency_ms * 1000)
 
 
 def _describe(peer: Any, local: Any) -> str:

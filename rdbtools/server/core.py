@@ -132,6 +132,8 @@ class Server:
         self.engine.on_expired = self._expired
         self.configure_events()
         self.configure_access()
+        self.timing_threshold = 0
+        self.configure_timing()
         self.clients: dict[int, Client] = {}
         self.acl = Acl(self)
         self.acl.load_config_users(config.users)
@@ -674,6 +676,15 @@ class Server:
         access.lfu, access.lru = policy.endswith("-lfu"), policy.endswith("-lru")
         access.log_factor, access.decay_time = config["lfu-log-factor"], config["lfu-decay-time"]
         self.engine.restamp()
+
+    def configure_timing(self) -> None:
+        """The microseconds from which a command's time is of use (-1: never), read once a request: the slow
+        log's threshold or the latency monitor's, whichever is lower (at start and after CONFIG SET)."""
+        slowlog: int = self.config["slowlog-log-slower-than"]
+        latency_ms: int = self.config["latency-monitor-threshold"]
+        if latency_ms > 0:
+            slowlog = latency_ms * 1000 if slowlog < 0 else min(slowlog, latency_ms * 1000)
+        self.timing_threshold = slowlog
 
     def run_transaction(self, client: Client, queued: list[list[bytes]]) -> list[object]:
         """EXEC: the queued commands (their effects are EXEC's propagation unit; a blocking one does
