@@ -28,6 +28,7 @@ log = logging.getLogger("rdbtool.serve")
 class Connection:
     def __init__(self, app: App) -> None:
         self.app = app
+        self.server = app.server  # (read on every request: a native attribute, not App's)
         self.outbox = app.outbox
         self.parser = RequestParser(app.config["proto-max-bulk-len"])
         #: the event loop's transport (asyncio's, uvloop's or the in-process server's: typed by what it does)
@@ -41,7 +42,7 @@ class Connection:
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
-        result = self.app.server.connect(_describe(peer, local), _describe(local, local), self.send, self.close)
+        result = self.server.connect(_describe(peer, local), _describe(local, local), self.send, self.close)
         if isinstance(result, CommandError):
             transport.write(encode(result))
             transport.close()
@@ -52,8 +53,8 @@ class Connection:
     def send(self, reply: object) -> None:
         client = self.client
         assert client is not None  # (the server sends to its clients only)
-        if (self.batch is not None and client.resp == 3 and self.app.server.engine.target.pushes_after_reply
-                and not self.app.server.tracking.before_call):  # (what evictions before the command tell: at once)
+        if (self.batch is not None and client.resp == 3 and self.server.engine.target.pushes_after_reply
+                and not self.server.tracking.before_call):  # (what evictions before the command tell: at once)
             client.after_reply.append(reply)  # a push to the client running a command: after its reply
             return
         data = encode(reply, client.resp == 3)
@@ -68,7 +69,7 @@ class Connection:
         """Replies out (once the AOF holds what they acknowledge)."""
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
-            self.app.server.stats["total_net_output_bytes"] += len(data)
+            self.server.stats["total_net_output_bytes"] += len(data)
         if close:
             self.close()
 
@@ -80,7 +81,7 @@ class Connection:
         client = self.client
         if client is None or client.closing:
             return
-        self.app.server.stats["total_net_input_bytes"] += len(data)
+        self.server.stats["total_net_input_bytes"] += len(data)
         try:
             requests = self.parser.feed(data)
         except ProtocolError as error:
@@ -90,8 +91,8 @@ class Connection:
             if pending > self.app.config["client-query-buffer-limit"]:
                 log.warning("Closing client that reached max query buffer length: %s", client.address)
                 client.closing = True
-            elif self.app.server.engine.memory.clients_limit:
-                client_eviction.evict(self.app.server, self.app.server.clock())
+            elif self.server.engine.memory.clients_limit:
+                client_eviction.evict(self.server, self.server.clock())
         if client.blocked is not None or self.waiting:
             self.waiting += requests
         else:
@@ -114,7 +115,7 @@ class Connection:
     def _run(self, requests: list[list[bytes]]) -> None:
         """Run requests in order, their replies written at once; behind a blocking command the rest
         wait until it is served (as Redis does)."""
-        client, server = self.client, self.app.server
+        client, server = self.client, self.server
         assert client is not None  # (data_received and _resume run requests of clients only)
         batch: list[bytes] = []
         self.batch = batch
@@ -143,7 +144,7 @@ class Connection:
         """The slow log without a clock read per command: only a read whose commands together reach
         slowlog-log-slower-than can hold a slow one; its last command was timed alone (it began at
         last_interaction), the others only together (a lone command is then the one that was slow)."""
-        server = self.app.server
+        server = self.server
         ended = server.clock()
         if (ended - started) * 1_000_000 < threshold:
             return
@@ -155,7 +156,7 @@ class Connection:
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.client is not None:
-            self.app.server.disconnect(self.client)
+            self.server.disconnect(self.client)
         self.app.connections.discard(self)
         self.transport = None
 
@@ -165,7 +166,7 @@ class Connection:
             requests = self.parser.feed(data)
         except ProtocolError as error:
             requests = error.requests
-        client, scripting = self.client, self.app.server.scripting
+        client, scripting = self.client, self.server.scripting
         if client is None:
             return
         out: list[bytes] = []
@@ -190,11 +191,12 @@ class Outbox:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self.server = app.server
         self.held: list[tuple[Connection, bytes, bool]] = []  # replies waiting for the AOF's write (and fsync)
         self.scheduled = False
 
     def deliver(self, connection: Connection, data: bytes, close: bool = False) -> None:
-        aof = self.app.server.aof
+        aof = self.server.aof
         if aof is not None and (aof.buffer or self.held):
             self.held.append((connection, data, close))
             if not self.scheduled:
@@ -206,7 +208,7 @@ class Outbox:
     def commit(self) -> None:
         """The turn's AOF writes made (and fsync'd), then the replies that waited."""
         self.scheduled = False
-        aof = self.app.server.aof
+        aof = self.server.aof
         if aof is not None:  # (None: CONFIG SET appendonly no ran in this turn, and closing wrote what replies hold)
             self.app.exiting_on_aof_errors(aof.flush)
         held, self.held = self.held, []
