@@ -111,17 +111,20 @@ def pair(request):
 
 
 def test_string_commands_tell_their_events_and_new_keys(pair):
-    compare_events(pair, _lines(
-        "SET a 1", "SET a 2", "SET a 3 EX 100", "SET a 4 KEEPTTL", "SET a 5 NX", "SET b 1 XX",
-        "SETNX a 1", "SETNX c 1", "SETEX d 100 x", "PSETEX d 100000 y", "MSET a 1 e 2", "MSETNX a 1 f 2",
-        "MSETNX f 1 g 2", "GETSET a 9", "GETSET h 1", "GETDEL h", "GETDEL h", "APPEND i x", "APPEND i y",
-        "SETRANGE i 5 z", "SETRANGE i 1 ''", "SETRANGE j 0 ''", "INCR k", "INCRBY k 5", "DECR k", "DECRBY k 2",
-        "INCRBYFLOAT k 1.5", "INCRBYFLOAT l 1", "SETBIT m 3 1", "SETBIT m 3 1", "BITFIELD n SET u8 0 255",
-        "BITFIELD n GET u8 0", "BITFIELD o OVERFLOW FAIL INCRBY u2 0 9", "BITFIELD n INCRBY u8 0 1",
-        "BITOP OR p a b", "BITOP AND p nothing", "BITOP AND p nothing", "GETEX a PERSIST", "GETEX d PERSIST",
-        "GETEX a EX 100", "GETEX a EXAT 1", "GETEX a", "SET q 1 EX 100 GET", "SET q x KEEPTTL GET",
-        "PFADD r a b", "PFADD r a", "PFADD s", "PFMERGE t r", "PFCOUNT r", "SET u 1 PXAT 1", "GET nothing"),
-        flags=b"KEAn")
+    # SET u 1 PXAT 1 leaves an expired key on Redis 6.2: which command's events tell its deletion would be
+    # up to each server's expiry cycle
+    with no_active_expiry(pair):
+        compare_events(pair, _lines(
+            "SET a 1", "SET a 2", "SET a 3 EX 100", "SET a 4 KEEPTTL", "SET a 5 NX", "SET b 1 XX",
+            "SETNX a 1", "SETNX c 1", "SETEX d 100 x", "PSETEX d 100000 y", "MSET a 1 e 2", "MSETNX a 1 f 2",
+            "MSETNX f 1 g 2", "GETSET a 9", "GETSET h 1", "GETDEL h", "GETDEL h", "APPEND i x", "APPEND i y",
+            "SETRANGE i 5 z", "SETRANGE i 1 ''", "SETRANGE j 0 ''", "INCR k", "INCRBY k 5", "DECR k", "DECRBY k 2",
+            "INCRBYFLOAT k 1.5", "INCRBYFLOAT l 1", "SETBIT m 3 1", "SETBIT m 3 1", "BITFIELD n SET u8 0 255",
+            "BITFIELD n GET u8 0", "BITFIELD o OVERFLOW FAIL INCRBY u2 0 9", "BITFIELD n INCRBY u8 0 1",
+            "BITOP OR p a b", "BITOP AND p nothing", "BITOP AND p nothing", "GETEX a PERSIST", "GETEX d PERSIST",
+            "GETEX a EX 100", "GETEX a EXAT 1", "GETEX a", "SET q 1 EX 100 GET", "SET q x KEEPTTL GET",
+            "PFADD r a b", "PFADD r a", "PFADD s", "PFMERGE t r", "PFCOUNT r", "SET u 1 PXAT 1", "GET nothing"),
+            flags=b"KEAn")
 
 
 def test_generic_commands_tell_their_events(pair):
