@@ -187,14 +187,22 @@ def python_encode_bulks(items: list) -> bytes | None:
 
 encode_bulks = accelerated("encode_bulks") or python_encode_bulks
 _STATUS_LINES: dict[str, bytes] = {}
+#: shared encodings, as Redis keeps shared integers and headers: an integer reply below this, and the header
+#: of a bulk string shorter than this, are taken from a table instead of formatted
+SHARED: Final = 1024
+_INTEGER_LINES: Final = [b":%d\r\n" % number for number in range(SHARED)]
+_BULK_HEADERS: Final = [b"$%d\r\n" % length for length in range(SHARED)]
 
 
 def encode_into(reply: Any, resp3: bool, out: list[bytes]) -> None:
     """Append a reply's encoding to ``out`` (a batch of replies written at once). ``reply`` is Any: the common
     kinds are told by their exact class first, which mypy does not narrow on."""
     kind = reply.__class__
-    if kind is bytes:  # the most common replies first
-        out.append(b"$%d\r\n%s\r\n" % (len(reply), reply))
+    if kind is bytes:  # the most common replies first; the batch is joined once, so no bytes are copied here
+        length = len(reply)
+        out.append(_BULK_HEADERS[length] if length < SHARED else b"$%d\r\n" % length)
+        out.append(reply)
+        out.append(b"\r\n")
     elif kind is Status:
         line = _STATUS_LINES.get(reply)
         if line is None:
@@ -203,7 +211,7 @@ def encode_into(reply: Any, resp3: bool, out: list[bytes]) -> None:
                 _STATUS_LINES[reply] = line
         out.append(line)
     elif kind is int:
-        out.append(b":%d\r\n" % reply)
+        out.append(_INTEGER_LINES[reply] if 0 <= reply < SHARED else b":%d\r\n" % reply)
     elif kind is list and reply and (array := encode_bulks(reply)) is not None:  # LRANGE, SMEMBERS ...
         out.append(array)
     elif reply is None or reply is NULL_ARRAY:
