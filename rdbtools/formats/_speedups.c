@@ -1855,22 +1855,21 @@ static PyObject *resp_scan(PyObject *self, PyObject *args) {
 
 /* --- client requests (server/protocol.py) --------------------------------------------------- */
 
-/* Redis's string2ll: an optional '-', then digits without a leading zero (or "0" alone), in range. */
-static int strict_ll(const unsigned char *p, Py_ssize_t len, long long *out) {
-    int negative = len > 0 && p[0] == '-';
-    Py_ssize_t i = negative;
-    if (len == 1 && p[0] == '0') {
-        *out = 0;
-        return 1;
+/* canonical_int64(value) -> int | None: the integer a byte string is the canonical decimal text of (Redis's
+ * string2ll), else None. Twin of formats/numbers.py's python_canonical_int64 (INCR, list indexes, intsets). */
+static PyObject *canonical_int64_of(PyObject *self, PyObject *value) {
+    long long number;
+    if (PyBytes_CheckExact(value)) {
+        if (canonical_int64((const unsigned char *)PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), &number))
+            return PyLong_FromLongLong(number);
+        Py_RETURN_NONE;
     }
-    if (i >= len || p[i] < '1' || p[i] > '9') return 0;
-    unsigned long long value = 0, limit = negative ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
-    for (; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9' || value > (limit - (p[i] - '0')) / 10) return 0;
-        value = value * 10 + (p[i] - '0');
-    }
-    *out = negative ? (long long)(0 - value) : (long long)value;
-    return 1;
+    Py_buffer view;
+    if (PyObject_GetBuffer(value, &view, PyBUF_SIMPLE) < 0) return NULL;
+    int ok = canonical_int64(view.buf, view.len, &number);
+    PyBuffer_Release(&view);
+    if (ok) return PyLong_FromLongLong(number);
+    Py_RETURN_NONE;
 }
 
 typedef struct {
@@ -1896,7 +1895,7 @@ static int request_header(const unsigned char *buf, Py_ssize_t len, Py_ssize_t *
         return 0;
     }
     long long number;
-    int ok = strict_ll(buf + start + 1, end - start - 1, &number);
+    int ok = canonical_int64(buf + start + 1, end - start - 1, &number);
     if (!ok || number > (bulk ? limits->max_bulk : limits->max_multibulk) || (bulk && number < 0)) {
         limits->error = bulk ? "ERR Protocol error: invalid bulk length" : "ERR Protocol error: invalid multibulk length";
         return -1;
@@ -2436,6 +2435,7 @@ static PyMethodDef methods[] = {
     {"encode_listpack", encode_listpack, METH_O, "A listpack of bytes/int values (see formats/listpack.py)."},
     {"resp_scan", resp_scan, METH_VARARGS, "Clean RESP records from pos (see formats/resp.py)."},
     {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},
+    {"canonical_int64", canonical_int64_of, METH_O, "The integer of a canonical decimal text, or None (see formats/numbers.py)."},
     {"requests_take", (PyCFunction)(void (*)(void))requests_take, METH_FASTCALL, "The complete RESP requests from pos, as lists (see server/protocol.py)."},
     {"encode_bulks", encode_bulks, METH_O, "A RESP array of bulk strings, or None (see server/protocol.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Final
+
+from rdbtools.formats import accelerated
+
 #: the units of Redis's memtoull (redis.conf's sizes): k, m, g are powers of 1000, kb, mb, gb powers of 1024
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
 INT64_MIN = -(1 << 63)
@@ -9,8 +13,9 @@ INT64_MAX = (1 << 63) - 1
 _FIRST_CHARS = frozenset(b"-0123456789")  # rejects most text before int() raises (raising is slow)
 
 
-def canonical_int64(value: bytes) -> int | None:
-    """The integer this string is the canonical decimal text of, else None.
+def python_canonical_int64(value: bytes) -> int | None:
+    """The integer this string is the canonical decimal text of, else None (_speedups.canonical_int64 is the
+    compiled twin: INCR, list indexes and intsets read integers on every call).
 
     Canonical: an optional '-', then '0' alone or a non-zero digit followed by digits; no '+', no
     spaces, no leading zeros, no '-0'; within int64; at most 20 characters.
@@ -25,6 +30,8 @@ def canonical_int64(value: bytes) -> int | None:
         return None
     return number
 
+
+canonical_int64: Final = accelerated("canonical_int64") or python_canonical_int64
 
 C_SPACE = b" \t\n\v\f\r"  # isspace() in the C locale, which Redis runs in
 

@@ -184,6 +184,20 @@ def test_compiled_string_encoder_gives_the_python_bytes(value, compress):
     assert primitives.encode_plain(value, compress) == primitives.python_encode_plain(value, compress)
 
 
+@settings(max_examples=500)
+@given(text=st.one_of(st.integers(-(2**64), 2**64).map(lambda n: b"%d" % n), st.binary(max_size=22),
+                      st.from_regex(rb"\A[-+ 0]?[0-9]{0,21}\Z")))
+@example(text=b"-9223372036854775808")
+@example(text=b"-9223372036854775809")
+@example(text=b"-0")
+def test_compiled_integer_reader_and_python_agree(text):
+    from rdbtools.formats.numbers import python_canonical_int64
+
+    canonical = accelerated("canonical_int64")
+    assert canonical(text) == python_canonical_int64(text)
+    assert canonical(bytearray(text)) == python_canonical_int64(text)
+
+
 request_streams = st.lists(st.one_of(
     st.lists(st.binary(max_size=30), min_size=1, max_size=4).map(lambda args: pack_command(tuple(args))),
     st.sampled_from([b"PING\r\n", b"*-1\r\n", b"*0\r\n", b"*-5\r\n", b"*-9223372036854775808\r\n",
