@@ -17,6 +17,9 @@ from rdbtools.rdb.model import list_with_fill
 
 @dataclass(frozen=True)
 class Target:
+    """A server version as files and serve see it. Its traits are cached properties (each read once, then an
+    attribute): the command engine reads them on every command, and they follow from the frozen fields."""
+
     name: str
     magic: str  # "REDIS" or "VALKEY"
     rdb_version: int
@@ -38,141 +41,141 @@ class Target:
     stream_node_max_bytes: int = 4096  # ... and grows to at most about this many bytes
     hll_sparse_max_bytes: int = 3000  # a HyperLogLog string is sparse up to this size, then dense
 
-    @property
+    @cached_property
     def valkey(self) -> bool:
         return self.magic == "VALKEY"
 
-    @property
+    @cached_property
     def listpacks(self) -> bool:
         """Hash, zset and list nodes as listpacks (RDB 10+) rather than ziplists."""
         return self.rdb_version >= 10
 
-    @property
+    @cached_property
     def set_listpacks(self) -> bool:
         return self.rdb_version >= 11
 
-    @property
+    @cached_property
     def quicklists(self) -> bool:
         return self.rdb_version >= 7
 
-    @property
+    @cached_property
     def binary_scores(self) -> bool:
         return self.rdb_version >= 8
 
-    @property
+    @cached_property
     def shortest_scores(self) -> bool:
         """Redis 7.2+ writes listpack scores in the shortest round-trip form; 7.0 used %.17g."""
         return self.rdb_version >= 11
 
-    @property
+    @cached_property
     def plain_nodes_for_large_elements(self) -> bool:
         """Redis 7.4+ gives an element above the node size a PLAIN node of its own."""
         return self.rdb_version >= 12 or self.valkey
 
-    @property
+    @cached_property
     def field_ttls(self) -> bool:
         return self.rdb_version >= 12
 
-    @property
+    @cached_property
     def functions(self) -> bool:
         return self.rdb_version >= 10
 
-    @property
+    @cached_property
     def stream_idmp(self) -> bool:
         """Redis 8.6+ (RDB 13): streams keep their idempotent producers; key metadata too."""
         return self.rdb_version >= 13 and not self.valkey
 
-    @property
+    @cached_property
     def arrays(self) -> bool:
         """Redis 8.8+ (RDB 14): sparse arrays, and NACK zones in stream groups."""
         return self.rdb_version >= 14 and not self.valkey
 
-    @property
+    @cached_property
     def aof_offsets(self) -> bool:
         """Redis 8.0+ names the replication offset each AOF incr file starts at in the manifest."""
         return not self.valkey and self.name.startswith("redis-") and int(self.server_version.split(".")[0]) >= 8
 
     # --- how the server propagates writes to its AOF (what serve appends for this target) ---
 
-    @property
+    @cached_property
     def embedded_keys(self) -> bool:
         """Redis 8 and Valkey 8 keep a key's name in its value object: a key renamed or moved is a new
         object (its LRU clock / LFU counter start anew), and no value is a shared integer."""
         return self.version >= (8, 0)
 
-    @property
+    @cached_property
     def valkey_server(self) -> bool:
         """Valkey's behaviour, whatever the file's magic (Valkey 8 still writes REDIS)."""
         return self.name.startswith("valkey")
 
-    @property
+    @cached_property
     def wraps_propagation(self) -> bool:
         """Redis 7.0+ wraps everything one command propagates (its rewrites, the expiries it caused)
         in MULTI/EXEC when that is more than one command; 6.2 only EXEC and SPOP with a count."""
         return self.rdb_version >= 10
 
-    @property
+    @cached_property
     def select_before_multi(self) -> bool:
         """Redis 7.0 appends the SELECT of a unit's first command before its MULTI; 6.2, 7.2+ and Valkey
         after it (6.2's MULTI is in the caller's database, 7.2's in none)."""
         return not self.valkey_server and (7, 0) <= self.version < (7, 2)
 
-    @property
+    @cached_property
     def propagates_scripts(self) -> bool:
         """Redis 6.2 appends SCRIPT LOAD and SCRIPT FLUSH (scripts were replicated); 7.0+ never does."""
         return not self.valkey_server and self.version < (7, 0)
 
-    @property
+    @cached_property
     def pushes_after_reply(self) -> bool:
         """Redis 7.2+ and Valkey send the pushes a command makes for its own client (DEBUG PROTOCOL push,
         its own invalidations) after the command's reply; earlier Redis before it."""
         return self.valkey_server or self.version >= (7, 2)
 
-    @property
+    @cached_property
     def shortest_coordinates(self) -> bool:
         """Redis 8.0+ prints GEOPOS and WITHCOORD coordinates as the shortest text of the double; earlier
         Redis and Valkey with 17 decimals of the long double."""
         return not self.valkey_server and self.version >= (8, 0)
 
-    @property
+    @cached_property
     def batched_spop(self) -> bool:
         """Redis 7.2+ propagates SPOP with a count as SREMs of up to 1024 members, before one per member."""
         return self.rdb_version >= 11
 
-    @property
+    @cached_property
     def group_reads_set_id(self) -> bool:
         """Redis 7.4+ and Valkey follow a group read's XCLAIMs with XGROUP SETID ... ENTRIESREAD."""
         return self.rdb_version >= 12 or self.valkey_server
 
-    @property
+    @cached_property
     def consumers_on_demand(self) -> bool:
         """Redis 6.2 and 7.0 create the consumer XCLAIM, XAUTOCLAIM or XREADGROUP ... > names only when
         it gets an entry; earlier Redis, 7.2+ and Valkey create it whatever the command finds."""
         return not self.valkey_server and (6, 2) <= self.version < (7, 2)
 
-    @property
+    @cached_property
     def claims_drop_deleted(self) -> bool:
         """Redis 7.0+ and Valkey drop a pending entry whose stream entry was deleted when XCLAIM or
         XAUTOCLAIM meets it (XAUTOCLAIM then lists it); 6.2 claims it and answers nil for its entry."""
         return self.valkey_server or self.version >= (7, 0)
 
-    @property
+    @cached_property
     def stream_read_counters(self) -> bool:
         """Consumer groups count the entries read (ENTRIESREAD) from RDB 10 (Redis 7.0)."""
         return self.rdb_version >= 10
 
-    @property
+    @cached_property
     def builtin_modules(self) -> frozenset[str]:
         """Module types the server has built in: Redis 8.0+ has vector sets (module ``vectorset``)."""
         return frozenset({"vectorset"}) if not self.valkey_server and self.version >= (8, 0) else frozenset()
 
-    @property
+    @cached_property
     def hex_doubles(self) -> bool:
         """Double arguments (ZADD scores, weights, coordinates) read by strtod take hexadecimal (0x1p3);
         Valkey 9 reads them with fast_float, which does not."""
         return not (self.valkey_server and self.version >= (9, 0))
 
-    @property
+    @cached_property
     def strtod_score_ranges(self) -> bool:
         """ZRANGEBYSCORE-style bounds read by strtod (leading spaces and hexadecimal taken) before Redis 8
         and Valkey 9; by fast_float (neither) since (checked with Redis 8.2 and Valkey 9.1)."""
@@ -180,37 +183,37 @@ class Target:
 
     @cached_property
     def version(self) -> tuple[int, int]:
-        """The server's major.minor (kept: the memory model asks for every key)."""
+        """The server's major.minor."""
         major, minor = self.server_version.split(".")[:2]
         return int(major), int(minor)
 
     # --- keyspace notifications (what serve tells subscribers for this target) ---
 
-    @property
+    @cached_property
     def unchanged_bits_told(self) -> bool:
         """Redis 6.2 tells "setbit" for every SETBIT and BITFIELD write (an overflow that FAILs too); 7.0+
         and Valkey only when a bit changed or the string was created or grew."""
         return not self.valkey_server and self.version < (7, 0)
 
-    @property
+    @cached_property
     def absent_consumer_deletion_told(self) -> bool:
         """Redis 6.2 tells "xgroup-delconsumer" for XGROUP DELCONSUMER of a consumer the group lacks; 7.0+
         and Valkey only when there was one."""
         return not self.valkey_server and self.version < (7, 0)
 
-    @property
+    @cached_property
     def implicit_consumers_told(self) -> bool:
         """Redis 7.0+ and Valkey tell "xgroup-createconsumer" for a consumer XREADGROUP or XCLAIM creates;
         6.2 only for XGROUP CREATECONSUMER."""
         return self.valkey_server or self.version >= (7, 0)
 
-    @property
+    @cached_property
     def past_expiry_told_expired(self) -> bool:
         """Valkey deletes a key given an expiry already past (EXPIRE, GETEX, SET PXAT) telling "expired",
         and its SET then stores nothing; Redis tells "del" (and SET stores the key, to expire on access)."""
         return self.valkey_server
 
-    @property
+    @cached_property
     def expiry_deletion(self) -> bytes:
         """How an expired key's deletion is propagated: Valkey's lazyfree-lazy-expire is on by default."""
         return b"UNLINK" if self.valkey_server else b"DEL"
@@ -255,27 +258,27 @@ class Target:
         """The target with another list-max-listpack-size (a list made under it splits by it)."""
         return self.with_thresholds(**self._list_node_limits(fill))
 
-    @property
+    @cached_property
     def new_list(self) -> str:
         """The type a list made now gets: before 7.2, marked with list-max-listpack-size (its quicklist keeps
         it); from 7.2 a list is a listpack first, a quicklist of the size set then. (A list not marked, as a
         file's record, splits by the target's size.)"""
         return "list" if self.list_conversions else list_with_fill(self.list_max_listpack_size)
 
-    @property
+    @cached_property
     def size_hints(self) -> bool:
         """Redis 7.2+ and Valkey convert a set, hash or zset by how many members a command names, before
         adding them (duplicates counted): SADD, HSET and ZADD with more than a listpack holds make a hash table
         or skiplist whatever they add."""
         return self.rdb_version >= 11
 
-    @property
+    @cached_property
     def list_conversions(self) -> bool:
         """Redis 7.2+ and Valkey keep a small list as one listpack (OBJECT ENCODING listpack), a quicklist
         once it outgrows list-max-listpack-size."""
         return self.rdb_version >= 11
 
-    @property
+    @cached_property
     def signature(self) -> bytes:
         width = 9 - len(self.magic)
         return self.magic.encode() + str(self.rdb_version).zfill(width).encode()
