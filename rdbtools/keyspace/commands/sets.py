@@ -29,8 +29,12 @@ def _members(e: Engine, key: bytes) -> dict:
 @command("sadd", -3)
 def sadd(e: Engine, args: list[bytes]):
     entry = e.get_or_create(args[1], "set", dict)
-    before = len(entry.value)
-    entry.value.update(dict.fromkeys(args[2:]))
+    members: dict[bytes, None] = entry.value
+    before = len(members)
+    if len(args) == 3:  # (one member, the common case: no dict made to update from)
+        members[args[2]] = None
+    else:
+        members.update(dict.fromkeys(args[2:]))
     kind = entry.type
     if kind is not HASHTABLE_SET:  # (one small unsigned integer added to an intset, the common case, inline)
         m = args[2]
