@@ -29,11 +29,13 @@ from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.rdb.targets import Target
 from rdbtools.rdb.writer import encode_value, quicklist_nodes
 from rdbtools.server import admin, digest, eviction, migrate, protection, replication
+from rdbtools.server.attached import attached
 from rdbtools.server.clients import NO_REPLY, Client, client_command, dirty_cas, stored_state, watched_key_expired
 from rdbtools.server.config import ConfigError, ServerConfig
 from rdbtools.server.failpoints import FailpointError, debug_failpoint
 from rdbtools.server.info import command_specs
 from rdbtools.server.protocol import Attributed, BigNumber, Map, Push, SetReply, Verbatim
+from rdbtools.server.timing import Timing
 
 if TYPE_CHECKING:
     from rdbtools.server.command_table import CommandSpec
@@ -507,7 +509,7 @@ def _config(server: Server, client: Client, args: list[bytes]) -> object:
         server.engine.max_string = server.config["proto-max-bulk-len"]
         server.configure_events()
         server.configure_access()
-        server.configure_timing()
+        attached(server, Timing).configure(server.config)
         eviction.configure(server, evict=any(a.lower() == b"maxmemory" for a in args[2::2]))
         server.subscribers.replication.configure(server)
         if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 from rdbtools.keyspace.commands import CommandError
 from rdbtools.server import client_eviction
 from rdbtools.server.admin import record_timing
+from rdbtools.server.attached import attached
 from rdbtools.server.batch import run_requests
 from rdbtools.server.clients import Client
 from rdbtools.server.core import Shutdown
 from rdbtools.server.protocol import ProtocolError, RequestParser, encode, encode_into
+from rdbtools.server.timing import Timing
 
 if TYPE_CHECKING:
     from rdbtools.server.app import App
@@ -30,6 +32,7 @@ class Connection:
         self.app = app
         self.server = app.server  # (read on every request: a native attribute, not App's)
         self.outbox = app.outbox
+        self.timing = attached(app.server, Timing)
         self.parser = RequestParser(app.config["proto-max-bulk-len"])
         #: the event loop's transport (asyncio's, uvloop's or the in-process server's: typed by what it does)
         self.transport: Any = None
@@ -119,7 +122,7 @@ class Connection:
         assert client is not None  # (data_received and _resume run requests of clients only)
         batch: list[bytes] = []
         self.batch = batch
-        threshold = server.timing_threshold
+        threshold = self.timing.threshold
         started = server.clock()
         try:
             waiting = run_requests(server, client, requests, batch, not threshold)
@@ -127,7 +130,7 @@ class Connection:
                 self.waiting = waiting
             if threshold > 0 and requests and client.blocked is None:
                 self._time_batch(client, requests, started, threshold)
-            if server.timing_threshold != threshold and requests:
+            if self.timing.threshold != threshold and requests:
                 # CONFIG SET changed it: Redis checks that command against the value it set
                 record_timing(server, client, requests[-1], server.clock() - client.last_interaction)
             if client.blocked is None and self.broken is not None and not self.waiting:

@@ -21,6 +21,7 @@ from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import client_eviction, command_table, eviction, info, latency, monitor, protection
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
+from rdbtools.server.attached import attached
 from rdbtools.server.changes import Changes
 from rdbtools.server.clients import Client, Subscribers, dirty_cas, stored_state
 from rdbtools.server.commands import NO_REPLY, Handler, table
@@ -30,6 +31,7 @@ from rdbtools.server.persistence import RdbPersistence
 from rdbtools.server.protocol import Push, Replies
 from rdbtools.server.replication import NOT_FOR_AOF, RELATIVE_BEFORE_7, AofOnly, ReplicaForm, ReplicaOnly, relative_form
 from rdbtools.server.replies import shaped
+from rdbtools.server.timing import Timing
 from rdbtools.server.tracking import Tracking
 
 if TYPE_CHECKING:
@@ -132,8 +134,6 @@ class Server:
         self.engine.on_expired = self._expired
         self.configure_events()
         self.configure_access()
-        self.timing_threshold = 0
-        self.configure_timing()
         self.clients: dict[int, Client] = {}
         self.acl = Acl(self)
         self.acl.load_config_users(config.users)
@@ -141,6 +141,7 @@ class Server:
         self.tracking.on_change = self.refresh
         self.next_client_id = 1
         self.process = Process(clock(), os.urandom(20).hex(), {})  # one attribute: see the class's docstring
+        attached(self, Timing).configure(config)
         self.versions: dict[tuple[int, bytes], int] = {}  # WATCH: bumped when a write names the key
         self.subscribers = Subscribers()  # (P)SUBSCRIBE's channels and patterns, MONITOR's clients
         self.blocked: list[Client] = []
@@ -676,15 +677,6 @@ class Server:
         access.lfu, access.lru = policy.endswith("-lfu"), policy.endswith("-lru")
         access.log_factor, access.decay_time = config["lfu-log-factor"], config["lfu-decay-time"]
         self.engine.restamp()
-
-    def configure_timing(self) -> None:
-        """The microseconds from which a command's time is of use (-1: never), read once a request: the slow
-        log's threshold or the latency monitor's, whichever is lower (at start and after CONFIG SET)."""
-        slowlog: int = self.config["slowlog-log-slower-than"]
-        latency_ms: int = self.config["latency-monitor-threshold"]
-        if latency_ms > 0:
-            slowlog = latency_ms * 1000 if slowlog < 0 else min(slowlog, latency_ms * 1000)
-        self.timing_threshold = slowlog
 
     def run_transaction(self, client: Client, queued: list[list[bytes]]) -> list[object]:
         """EXEC: the queued commands (their effects are EXEC's propagation unit; a blocking one does
