@@ -1859,15 +1859,15 @@ static PyObject *resp_scan(PyObject *self, PyObject *args) {
  * string2ll), else None. Twin of formats/numbers.py's python_canonical_int64 (INCR, list indexes, intsets). */
 static PyObject *canonical_int64_of(PyObject *self, PyObject *value) {
     long long number;
-    if (PyBytes_CheckExact(value)) {
-        if (canonical_int64((const unsigned char *)PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), &number))
-            return PyLong_FromLongLong(number);
-        Py_RETURN_NONE;
+    int ok;
+    if (PyBytes_CheckExact(value)) { /* (the usual argument: read in place, no buffer taken) */
+        ok = canonical_int64((const unsigned char *)PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value), &number);
+    } else {
+        Py_buffer view;
+        if (PyObject_GetBuffer(value, &view, PyBUF_SIMPLE) < 0) return NULL;
+        ok = canonical_int64(view.buf, view.len, &number);
+        PyBuffer_Release(&view);
     }
-    Py_buffer view;
-    if (PyObject_GetBuffer(value, &view, PyBUF_SIMPLE) < 0) return NULL;
-    int ok = canonical_int64(view.buf, view.len, &number);
-    PyBuffer_Release(&view);
     if (ok) return PyLong_FromLongLong(number);
     Py_RETURN_NONE;
 }

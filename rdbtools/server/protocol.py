@@ -7,12 +7,12 @@ an inline request over 64 KB. Each is Redis's protocol error, after which the co
 
 from __future__ import annotations
 
-import re
 from typing import Any, Final
 
 from rdbtools.errors import ProtocolError  # (Python: see errors.py)
 from rdbtools.formats import accelerated
 from rdbtools.formats.manifest import split_args
+from rdbtools.formats.numbers import python_canonical_int64
 from rdbtools.keyspace.commands import NULL_ARRAY, CommandError, Double, Map, Status, format_double
 from rdbtools.keyspace.reply_types import Push, Replies, SetReply  # Python in the compiled build (built-in subclasses)
 
@@ -105,9 +105,6 @@ def _take_request(buffer: bytes | bytearray, view: memoryview, pos: int, max_bul
     return request, pos
 
 
-_STRICT_INTEGER = re.compile(rb"0|-?[1-9][0-9]*")  # Redis's string2ll, range checked apart
-
-
 def _header(buffer: bytes | bytearray, pos: int, limit: int, max_header: int, *, bulk: bool) -> tuple[int | None, int]:
     end = buffer.find(b"\r\n", pos, pos + max_header)
     if end < 0:
@@ -115,8 +112,8 @@ def _header(buffer: bytes | bytearray, pos: int, limit: int, max_header: int, *,
             raise ProtocolError(f"ERR Protocol error: too big {'bulk' if bulk else 'mbulk'} count string")
         return None, pos
     text = bytes(buffer[pos + 1 : end])
-    value = int(text) if _STRICT_INTEGER.fullmatch(text) else None
-    if value is None or not -(2**63) <= value <= limit or (bulk and value < 0):
+    value = python_canonical_int64(text)  # Redis's string2ll (the twin's own: the accelerator's is in C)
+    if value is None or value > limit or (bulk and value < 0):
         raise ProtocolError(f"ERR Protocol error: invalid {'bulk' if bulk else 'multibulk'} length")
     return max(value, 0), end + 2
 

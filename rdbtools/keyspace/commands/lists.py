@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 NO_SUCH_KEY = "ERR no such key"
 
 
-def _list(e: Engine, key: bytes):
+def _list(e: Engine, key: bytes) -> Entry | None:
     return e.get(key, "list")
 
 
@@ -34,7 +34,7 @@ def _push(e: Engine, args: list[bytes], left: bool, only_existing: bool, entry: 
     """``entry``: the key's, when the caller looked it up (that was the access). Typed: a hot path, which
     the compiled build reads through native attributes only where it knows the types."""
     if entry is None:
-        entry = e.get(args[1], "list")
+        entry = _list(e, args[1])
     if entry is None:
         if only_existing:
             return 0
