@@ -30,6 +30,7 @@ from rdbtools.atomic import fsync_directory
 from rdbtools.errors import RdbtoolError
 from rdbtools.formats.manifest import FileType, Manifest, ManifestEntry, format_manifest, parse_manifest
 from rdbtools.keyspace.engine import Engine
+from rdbtools.server.appending import AofAppender
 from rdbtools.server.config import ServerConfig
 from rdbtools.server.persistence import (
     Child,
@@ -43,7 +44,6 @@ from rdbtools.server.persistence import (
     slowed,
     write_rdb,
 )
-from rdbtools.server.replication import append_commands
 
 log = logging.getLogger("rdbtool.serve")
 POSTPONE_LIMIT = 2.0  # seconds a write may wait for a slow background fsync (everysec)
@@ -70,10 +70,8 @@ class AofPersistence:
         self.clock = clock
         self.saving = saving  # whether a BGSAVE child is writing (no-appendfsync-on-rewrite)
         self.sample = sample  # a latency monitor's sample: event, milliseconds (sampled while it is on)
-        self.buffer = bytearray()
-        self.selected_db = -1  # the database the last appended command ran in
-        self.offset = 0  # Redis 8's replication offset without replicas: one per command appended (not SELECT)
-        self.last_timestamp = 0  # of the last #TS: annotation
+        self.appender = AofAppender(clock)  # the bytes not written yet (a write's effects go there)
+        self.appender.configure(config)
         self.fd: int | None = None
         self.manifest: Manifest | None = None
         self.size = 0  # of the file(s) being appended to, in bytes
@@ -91,7 +89,6 @@ class AofPersistence:
         self._fsync_thread: threading.Thread | None = None
         # rewriting (BGREWRITEAOF): the child, and what the parent keeps meanwhile
         self.child: Child | None = None
-        self.rewrite_buffer: bytearray | None = None  # single file: the writes since the fork
         self.waiting = False  # turned on at run time: the files are complete once the first rewrite is
 
     @property
@@ -233,7 +230,7 @@ class AofPersistence:
             log.info("Creating AOF base file %s on server start", base.name)
         if incrs:
             incr = incrs[-1]
-            self.offset = (incr.start_offset or 0) + _commands_in(self.directory / incr.name)
+            self.appender.offset = (incr.start_offset or 0) + _commands_in(self.directory / incr.name)
             log.info("Opening AOF incr file %s on server start", incr.name)
         else:
             incr = self._incr_entry(1)
@@ -263,7 +260,7 @@ class AofPersistence:
 
     def _incr_entry(self, seq: int) -> ManifestEntry:
         """A new incr file; Redis 8 notes the offset it starts at."""
-        offset = self.offset if self.config.target.aof_offsets else None
+        offset = self.appender.offset if self.config.target.aof_offsets else None
         return ManifestEntry(f"{self.name}.{seq}.incr.aof", seq, FileType.INCR, start_offset=offset)
 
     def _base_entry(self, seq: int) -> ManifestEntry:
@@ -353,25 +350,11 @@ class AofPersistence:
 
     # --- appending ------------------------------------------------------------------------------------
 
-    def feed(self, db: int, commands: list[list[bytes]]) -> None:
-        """Effects of a command, in Redis's AOF form: #TS: when the second changed, SELECT when the db did."""
-        buffer = self.buffer
-        start = len(buffer)
-        if self.config["aof-timestamp-enabled"]:
-            now = int(self.clock())
-            if now > self.last_timestamp:
-                buffer += b"#TS:%d\r\n" % now
-                self.last_timestamp = now
-        self.selected_db = append_commands(buffer, self.selected_db, db, commands)
-        self.offset += len(commands)
-        if self.rewrite_buffer is not None:
-            self.rewrite_buffer += memoryview(buffer)[start:]
-
     def flush(self) -> None:
         """Write the buffer (before any reply to what it holds goes out); fsync as the policy says. A write
         that fails keeps the buffer for the next try (each turn and each second); with appendfsync always a
         write or fsync that fails raises AofWriteError: Redis exits then, nothing acknowledged may be lost."""
-        if not self.buffer or self.fd is None:
+        if not self.appender.buffer or self.fd is None:
             return
         policy = self.config["appendfsync"]
         if policy == "everysec" and self._fsync_running():
@@ -423,7 +406,7 @@ class AofPersistence:
     def _write_all(self) -> bool:
         """The buffer written, retried on short writes (Redis's aofWrite). When that fails, what was partly
         written is cut off again (Redis's ftruncate: the file keeps whole commands) and the buffer is kept."""
-        data = memoryview(self.buffer)
+        data = memoryview(self.appender.buffer)
         written = 0
         write = self.config.failpoints.writer("aof-write")
         try:
@@ -437,7 +420,7 @@ class AofPersistence:
             return False
         data.release()
         self.size += written
-        self.buffer.clear()
+        self.appender.buffer.clear()
         self.unsynced = True
         if self.write_errno:
             self._log_solved()
@@ -470,7 +453,7 @@ class AofPersistence:
         else:
             if logging_now:
                 log.warning("Short write while writing to the AOF file: (nwritten=%d, expected=%d)", written,
-                            len(self.buffer))
+                            len(self.appender.buffer))
             code = errno.ENOSPC  # what Redis records for a short write
             try:
                 os.ftruncate(self.fd, os.fstat(self.fd).st_size - written)  # type: ignore[arg-type]  # (open: as above)
@@ -479,7 +462,7 @@ class AofPersistence:
                     log.warning("Could not remove short write from the append-only file.  Redis may refuse to load "
                                 "the AOF the next time it starts.  ftruncate: %s", cut.strerror)
                 self.size += written
-                del self.buffer[:written]
+                del self.appender.buffer[:written]
         self.write_errno = code
         self._settle()
 
@@ -563,7 +546,7 @@ class AofPersistence:
         if self.fd is not None:
             self._write_now()
         else:  # turning AOF on: what the buffer holds is in the snapshot the child writes
-            self.buffer.clear()
+            self.appender.buffer.clear()
         if self.multi_part:
             self.directory.mkdir(parents=True, exist_ok=True)
             if self.appending:
@@ -575,14 +558,14 @@ class AofPersistence:
             elif self.manifest is None:
                 self.manifest = self.read_manifest()
         elif self.appending:
-            self.rewrite_buffer = bytearray()
-        self.selected_db = -1  # the new file starts with a SELECT
+            self.appender.rewrite_buffer = bytearray()
+        self.appender.selected_db = -1  # the new file starts with a SELECT
         self.stats.rewrites += 1  # counted when started, as Redis counts them (a failed fork too)
         try:
             self.child = fork_child(lambda pid: self._write_base(self._temp_rewrite(pid), engine, in_child=True), 0,
                                     self.config.failpoints)
         except OSError as error:
-            self.rewrite_buffer = None
+            self.appender.rewrite_buffer = None
             self.stats.last_ok = False
             log.warning("Can't rewrite append only file in background: fork: %s", error.strerror)
             return False
@@ -658,12 +641,12 @@ class AofPersistence:
         temp = self._temp_rewrite(child.pid)
         ok = exited_ok and self._installed(temp)
         if not ok:
-            self.rewrite_buffer = None
+            self.appender.rewrite_buffer = None
             self.rewrite_scheduled = self.waiting  # turning AOF on needs a base: try again
             with contextlib.suppress(OSError):
                 temp.unlink()
             if self.waiting and self.multi_part:  # the next try starts afresh (Redis's aofDelTempIncrAofFile)
-                self.buffer.clear()
+                self.appender.buffer.clear()
                 with contextlib.suppress(OSError):
                     self._temp_incr.unlink()
             if not exited_ok:
@@ -728,10 +711,10 @@ class AofPersistence:
 
     def _install_single(self, temp: Path) -> None:
         """The single file: the writes made meanwhile appended to the new one, which replaces it."""
-        if self.rewrite_buffer:
+        if self.appender.rewrite_buffer:
             try:
                 with open(temp, "ab") as out:
-                    out.write(self.rewrite_buffer)
+                    out.write(self.appender.rewrite_buffer)
                     out.flush()
                     os.fsync(out.fileno())
             except OSError as error:
@@ -747,8 +730,8 @@ class AofPersistence:
         if self.fd is not None:
             os.close(self.fd)
             self._open_file(self.single_path)
-        self.rewrite_buffer, self.waiting = None, False
-        self.buffer.clear()  # already in the new file
+        self.appender.rewrite_buffer, self.waiting = None, False
+        self.appender.buffer.clear()  # already in the new file
         self.size = self.base_size = self._current_size()
 
     def rewrite_wanted(self) -> bool:
@@ -772,13 +755,13 @@ class AofPersistence:
             kill_child(self.child)
             with contextlib.suppress(OSError):
                 self._temp_rewrite(self.child.pid).unlink()
-            self.child, self.rewrite_buffer = None, None
+            self.child, self.appender.rewrite_buffer = None, None
 
     def info(self) -> dict[str, object]:
         return {"aof_enabled": 1, **rewrite_info(self.stats, self.child, self.config),
                 "aof_last_write_status": "ok" if self.last_write_ok else "err",
                 "aof_current_size": self.size, "aof_base_size": self.base_size, "aof_pending_rewrite": 0,
-                "aof_buffer_length": len(self.buffer), "aof_pending_bio_fsync": int(self._fsync_running()),
+                "aof_buffer_length": len(self.appender.buffer), "aof_pending_bio_fsync": int(self._fsync_running()),
                 "aof_delayed_fsync": self.delayed_fsyncs}
 
 

@@ -512,8 +512,10 @@ def _config(server: Server, client: Client, args: list[bytes]) -> object:
         attached(server, Timing).configure(server.config)
         eviction.configure(server, evict=any(a.lower() == b"maxmemory" for a in args[2::2]))
         server.subscribers.replication.configure(server)
-        if server.aof is not None and any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):
-            server.aof.collect_history()  # turned off: the history files go now, as Redis deletes them
+        if server.aof is not None:
+            server.aof.appender.configure(server.config)
+            if any(a.lower() == b"aof-disable-auto-gc" for a in args[2::2]):
+                server.aof.collect_history()  # turned off: the history files go now, as Redis deletes them
         return OK
     if sub == b"RESETSTAT" and len(args) == 2:
         for name in server.stats:

@@ -200,7 +200,7 @@ class Outbox:
 
     def deliver(self, connection: Connection, data: bytes, close: bool = False) -> None:
         aof = self.server.aof
-        if aof is not None and (aof.buffer or self.held):
+        if aof is not None and (aof.appender.buffer or self.held):
             self.held.append((connection, data, close))
             if not self.scheduled:
                 self.scheduled = True

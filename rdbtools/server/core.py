@@ -21,6 +21,7 @@ from rdbtools.rdb.filters import glob_to_regex
 from rdbtools.server import client_eviction, command_table, eviction, info, latency, monitor, protection
 from rdbtools.server.acl import Acl
 from rdbtools.server.aof import AofPersistence
+from rdbtools.server.appending import AofAppender
 from rdbtools.server.attached import attached
 from rdbtools.server.changes import Changes
 from rdbtools.server.clients import Client, Subscribers, dirty_cas, stored_state
@@ -374,7 +375,7 @@ class Server:
         now, not held in a command's unit (an eviction's DEL goes before the command that caused it)."""
         kind = commands.__class__
         if self.aof is not None and kind not in NOT_FOR_AOF:
-            self.aof.feed(db, commands)
+            self.aof.appender.feed(db, commands)
         replication = self.subscribers.replication
         if replication.replicas and kind is not AofOnly:
             replication.feed(db, commands)
@@ -393,14 +394,14 @@ class Server:
                 wrap = name in _UNITS or (name == b"spop" and len(steps) > 1)
             if aof is not None:  # (None: CONFIG SET appendonly no ran)
                 aof_steps = [step for step in steps if step[2] not in NOT_FOR_AOF]
-                self._feed_steps(aof, name, aof_steps, steps, wrap, caller_db)
+                self._feed_steps(aof.appender, name, aof_steps, steps, wrap, caller_db)
             if replication.replicas:
                 replica_steps = [step for step in steps if step[2] is not AofOnly]
                 self._feed_steps(replication, name, replica_steps, steps, wrap, caller_db)
         finally:
             unit.clear()
 
-    def _feed_steps(self, sink: AofPersistence | Replication, name: bytes, steps: list, unit: list, wrap: bool,
+    def _feed_steps(self, sink: AofAppender | Replication, name: bytes, steps: list, unit: list, wrap: bool,
                     caller_db: int) -> None:
         """A unit's commands into one sink (the AOF or the replication stream), in MULTI/EXEC when wrapped:
         Redis 7.0.15+ selects the first command's database before MULTI and EXEC stays in the last's, 7.0

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, integer
+from rdbtools.server.appending import append_commands
 from rdbtools.server.clients import NO_REPLY, Client
-from rdbtools.server.protocol import Raw, encode_bulks
+from rdbtools.server.protocol import Raw
 
 if TYPE_CHECKING:
     from rdbtools.server.core import Server
@@ -236,18 +237,6 @@ class Replication:
                 client.send(count)
             else:
                 blocked.timeout_reply = count
-
-
-def append_commands(buffer: bytearray, selected_db: int, db: int, commands: list[list[bytes]]) -> int:
-    """RESP commands appended as Redis feeds its AOF and its replicas: a SELECT first when ``db`` is not
-    the one selected (-1: whatever is). Returns the database selected after. (encode_bulks, the compiled RESP
-    array encoder, answers None only for an item that is not bytes: effects are lists of bytes.)"""
-    if db != selected_db and db >= 0:
-        buffer += encode_bulks([b"SELECT", b"%d" % db])  # type: ignore[arg-type]
-        selected_db = db
-    for args in commands:
-        buffer += encode_bulks(args)  # type: ignore[arg-type]
-    return selected_db
 
 
 def _ping_period(server: Server) -> int:

@@ -288,11 +288,11 @@ class Scripting:
         sha = script.name.encode()
         if args[0].lower() == b"evalsha" and sha not in self._replicated:
             self._replicated.add(sha)
-            server.aof.feed(client.db, [[b"EVAL", script.body, *args[2:]] if changed else
+            server.aof.appender.feed(client.db, [[b"EVAL", script.body, *args[2:]] if changed else
                                         [b"SCRIPT", b"LOAD", script.body]])
         elif changed:
             self._replicated.add(sha)
-            server.aof.feed(client.db, [args])
+            server.aof.appender.feed(client.db, [args])
         return reply
 
     def create(self, body: bytes) -> tuple[bytes, Script]:

@@ -258,10 +258,10 @@ def test_everysec_postpones_a_write_behind_a_slow_fsync_for_at_most_2_seconds(tm
     caplog.set_level(logging.INFO, logger="rdbtool.serve")
     aof.last_fsync -= 2  # a second has passed: the next write starts the background fsync
     incr = tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof"
-    aof.feed(0, [[b"SET", b"a", b"1"]])
+    aof.appender.feed(0, [[b"SET", b"a", b"1"]])
     aof.flush()
     assert aof.info()["aof_pending_bio_fsync"] == 1 and b"SET" in incr.read_bytes()
-    aof.feed(0, [[b"SET", b"b", b"2"]])
+    aof.appender.feed(0, [[b"SET", b"b", b"2"]])
     aof.flush()  # the fsync is still running: this write waits
     assert b"$1\r\nb" not in incr.read_bytes() and aof.info()["aof_buffer_length"] > 0
     _wait(lambda: (aof.cron(), b"$1\r\nb" in incr.read_bytes())[1], seconds=5)

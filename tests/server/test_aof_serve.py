@@ -310,6 +310,27 @@ def test_debug_loadaof_reloads_what_was_appended():
         assert "Append Only File loaded by DEBUG LOADAOF" in serving.log
 
 
+def _annotated_writes(client: redis.Redis, incr: Path) -> list[bytes]:
+    """The incr file's commands and #TS: lines after writes with CONFIG SET aof-timestamp-enabled between them."""
+    client.set("before", "1")
+    client.config_set("aof-timestamp-enabled", "yes")
+    client.set("annotated", "1")
+    client.config_set("aof-timestamp-enabled", "no")
+    time.sleep(1.1)  # a new second: annotated if the setting were still on
+    client.set("after", "1")
+    lines = incr.read_bytes().split(b"\r\n")
+    return [b"#TS" if line.startswith(b"#TS:") else line for line in lines if line[:1] in (b"#", b"S")]
+
+
+def test_config_set_turns_timestamp_annotations_on_and_off_as_redis(tmp_path):
+    with start_server("redis-7.0", extra=AOF) as real:
+        expected = _annotated_writes(real.client(), aof_path(real) / "appendonly.aof.1.incr.aof")
+    with start_serve(*AOF, "--target", "redis-7.0", directory=tmp_path) as serving:
+        found = _annotated_writes(serving.client(), tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof")
+        serving.client().shutdown(nosave=True)
+    assert found == expected == [b"SELECT", b"SET", b"#TS", b"SET", b"SET"]
+
+
 def test_timestamps_are_annotated_when_the_second_changes(tmp_path):
     with start_serve(*AOF, "--target", "redis-7.0", "--aof-timestamp-enabled", "yes", directory=tmp_path) as serving:
         client = serving.client()

@@ -903,7 +903,7 @@ def test_a_failing_everysec_fsync_refuses_writes_until_a_later_fsync_succeeds(tm
     server.config.failpoints.clear()
     fsync_in_background(server)
     assert server.aof.info()["aof_last_write_status"] == "err"  # nothing new written: no fsync tried
-    server.aof.feed(0, [[b"DEL", b"expired"]])
+    server.aof.appender.feed(0, [[b"DEL", b"expired"]])
     fsync_in_background(server)
     assert server.aof.info()["aof_last_write_status"] == "ok"
     assert server.execute(client, [b"SET", b"b", b"2"]) == Status("OK")
