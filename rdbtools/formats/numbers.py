@@ -8,9 +8,9 @@ from rdbtools.formats import accelerated
 
 #: the units of Redis's memtoull (redis.conf's sizes): k, m, g are powers of 1000, kb, mb, gb powers of 1024
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
-INT64_MIN = -(1 << 63)
-INT64_MAX = (1 << 63) - 1
-_FIRST_CHARS = frozenset(b"-0123456789")  # rejects most text before int() raises (raising is slow)
+INT64_MIN: Final = -(1 << 63)
+INT64_MAX: Final = (1 << 63) - 1
+_FIRST_CHARS: Final = frozenset(b"-0123456789")  # rejects most text before int() raises (raising is slow)
 
 
 def python_canonical_int64(value: bytes) -> int | None:
@@ -33,7 +33,7 @@ def python_canonical_int64(value: bytes) -> int | None:
 
 canonical_int64: Final = accelerated("canonical_int64") or python_canonical_int64
 
-C_SPACE = b" \t\n\v\f\r"  # isspace() in the C locale, which Redis runs in
+C_SPACE: Final = b" \t\n\v\f\r"  # isspace() in the C locale, which Redis runs in
 
 
 def strtol(text: bytes | bytearray | memoryview, start: int = 0) -> tuple[int, int]:

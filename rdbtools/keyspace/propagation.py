@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from rdbtools.keyspace.commands import NULL_ARRAY, OK
 from rdbtools.keyspace.commands.streams import claim_ids, id_text, parse_id
@@ -26,17 +26,18 @@ Effects = list[list[bytes]]
 Rewrite = Callable[["Engine", list[bytes], Any, Any], Effects]
 
 #: replies that mean "nothing changed" for these commands (Redis's dirty counter stays put)
-_NOOP_IF_ZERO = frozenset(b"del unlink expire pexpire expireat pexpireat persist hdel srem sadd zrem zremrangebyscore "
-                          b"zremrangebyrank zremrangebylex lrem setnx msetnx hsetnx renamenx move copy smove xdel xack "
-                          b"xtrim pfadd lpushx rpushx linsert".split())
-_NOOP_IF_NONE = frozenset(b"lpop rpop zpopmin zpopmax lmove rpoplpush getdel xadd".split())
+_NOOP_IF_ZERO: Final = frozenset(
+    b"del unlink expire pexpire expireat pexpireat persist hdel srem sadd zrem zremrangebyscore zremrangebyrank "
+    b"zremrangebylex lrem setnx msetnx hsetnx renamenx move copy smove xdel xack xtrim pfadd lpushx rpushx "
+    b"linsert".split())
+_NOOP_IF_NONE: Final = frozenset(b"lpop rpop zpopmin zpopmax lmove rpoplpush getdel xadd".split())
 _FUNCTION_WRITES = frozenset((b"LOAD", b"DELETE", b"FLUSH", b"RESTORE"))
 
 DEL, PEXPIREAT, PXAT, SET, SREM = b"DEL", b"PEXPIREAT", b"PXAT", b"SET", b"SREM"
 _SREM_BATCH = 1024  # members per SREM, as Redis 7.2+ batches a popped set (before: one each)
 
 
-CAPTURED = frozenset((b"xreadgroup", b"xclaim", b"xautoclaim"))
+CAPTURED: Final = frozenset((b"xreadgroup", b"xclaim", b"xautoclaim"))
 
 @dataclass(frozen=True)
 class Before:
@@ -433,7 +434,7 @@ def _field_write(engine: Engine, args: list[bytes], reply: Any, _: Any) -> Effec
     return commands
 
 
-_REWRITES: dict[bytes, Rewrite] = {
+_REWRITES: Final[dict[bytes, Rewrite]] = {
     b"set": _set, b"setex": _setex, b"psetex": _setex, b"getex": _getex, b"getdel": _getdel,
     b"incrbyfloat": _incrbyfloat, b"getset": _getset, b"restore": _restore, b"function": _function,
     b"setrange": _setrange, b"bitfield": _if_changed, b"zadd": _if_changed, b"zincrby": _if_changed,

@@ -4,7 +4,7 @@ per read, not once per request."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from rdbtools.keyspace.commands import Status
 from rdbtools.server.admin import record_timing
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rdbtools.server.clients import Client
     from rdbtools.server.core import Server
 
-_QUEUED = Status("QUEUED")
+_QUEUED: Final = Status("QUEUED")
 
 
 def run_requests(server: Server, client: Client, requests: list[list[bytes]], out: list[bytes],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import OK, SYNTAX, CommandError, integer, subcommand_error
@@ -18,7 +18,7 @@ from rdbtools.server.tracking import ClientTracking
 if TYPE_CHECKING:
     from rdbtools.server.core import Blocked, Server
 
-NO_REPLY = object()  # nothing to send now (commands.NO_REPLY is this object)
+NO_REPLY: Final = object()  # nothing to send now (commands.NO_REPLY is this object)
 _TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica", b"pubsub": "pubsub", b"master": "master"}
 
 

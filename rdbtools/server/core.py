@@ -11,7 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from rdbtools.errors import Shutdown  # (Python: see errors.py)
 from rdbtools.keyspace.commands import KEY_MISS, KEYEVENT, KEYSPACE, NULL_ARRAY, REGISTRY, Command, CommandError, Status
@@ -54,22 +54,22 @@ MISCONF = ("MISCONF Redis is configured to save RDB snapshots, but it's currentl
 PUBSUB_ONLY = ("ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed "
                "in this context")
 #: commands that still run inside MULTI, in a subscribed RESP2 connection, before AUTH
-_TRANSACTION_CONTROL = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+_TRANSACTION_CONTROL: Final = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
 #: the commands whose replies are the messages they send (Redis's cmdHasPushAsReply)
 _PUSHES_AS_REPLY = frozenset({b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ssubscribe",
                               b"sunsubscribe"})
-_SUBSCRIBED_ALLOWED = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit", b"reset",
+_SUBSCRIBED_ALLOWED: Final = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit", b"reset",
                        b"ssubscribe", b"sunsubscribe"}
 NO_MULTI = "ERR Command not allowed inside a transaction"
 NO_MULTI_NAMED = "ERR Command '{}' not allowed inside a transaction"  # Valkey 9
 #: blocking commands: where the timeout is, and what a timeout answers
-_BLOCKING = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin": (-1, NULL_ARRAY),
+_BLOCKING: Final = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin": (-1, NULL_ARRAY),
              b"bzpopmax": (-1, NULL_ARRAY), b"blmove": (5, None), b"brpoplpush": (3, None),
              b"blmpop": (1, NULL_ARRAY), b"bzmpop": (1, NULL_ARRAY)}
 
 
 #: commands whose propagation is a unit even when it is one command (Redis 6.2 wraps it in MULTI/EXEC)
-_UNITS = frozenset((b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"))
+_UNITS: Final = frozenset((b"exec", b"eval", b"evalsha", b"eval_ro", b"evalsha_ro", b"fcall", b"fcall_ro"))
 Spec = command_table.CommandSpec
 _SPELLINGS_CACHED = 4096  # command names as clients spell them (bounded: a client may send any bytes)
 
@@ -1160,11 +1160,11 @@ def _unknown(args: list[bytes], backticks: bool = False) -> CommandError:
     return CommandError(text.replace("\r", " ").replace("\n", " "))  # addReplyErrorFormat's mapping
 
 
-_DELETES = frozenset((b"del", b"unlink"))
-_FLUSHES = frozenset((b"flushdb", b"flushall", b"swapdb"))
+_DELETES: Final = frozenset((b"del", b"unlink"))
+_FLUSHES: Final = frozenset((b"flushdb", b"flushall", b"swapdb"))
 #: commands that store a result in a destination (deleting it when the result is empty)
-_STORES = frozenset(b"sinterstore sunionstore sdiffstore zunionstore zinterstore zdiffstore zrangestore bitop sort "
-                    b"geosearchstore georadius georadiusbymember".split())
+_STORES: Final = frozenset(b"sinterstore sunionstore sdiffstore zunionstore zinterstore zdiffstore zrangestore "
+                           b"bitop sort geosearchstore georadius georadiusbymember".split())
 #: read-only commands whose own keys are not tracked (only the scripts' reads, as the scripts' keys)
 _SCRIPTS_READ_ONLY = frozenset((b"eval_ro", b"evalsha_ro", b"fcall_ro"))
 #: write commands whose keys are not just args[1]: (first, last, step) as in Redis's key specs

@@ -182,8 +182,8 @@ def python_encode_bulks(items: list) -> bytes | None:
     return b"*%d\r\n" % len(items) + b"".join([b"$%d\r\n%s\r\n" % (len(item), item) for item in items])
 
 
-encode_bulks = accelerated("encode_bulks") or python_encode_bulks
-_STATUS_LINES: dict[str, bytes] = {}
+encode_bulks: Final = accelerated("encode_bulks") or python_encode_bulks
+_STATUS_LINES: Final[dict[str, bytes]] = {}
 #: shared encodings, as Redis keeps shared integers and headers: an integer reply below this, and the header
 #: of a bulk string shorter than this, are taken from a table instead of formatted
 SHARED: Final = 1024

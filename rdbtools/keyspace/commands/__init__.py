@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
+from rdbtools.formats.numbers import INT64_MAX as INT64_MAX
+from rdbtools.formats.numbers import INT64_MIN as INT64_MIN
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.reply_types import CommandError as CommandError
 from rdbtools.keyspace.reply_types import Double as Double
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 Handler = Callable[["Engine", list[bytes]], Any]
 
 
-OK = Status("OK")
+OK: Final = Status("OK")
 
 
 class _NullArray:
@@ -45,7 +47,7 @@ class _NullArray:
         return "NULL_ARRAY"
 
 
-NULL_ARRAY = _NullArray()
+NULL_ARRAY: Final = _NullArray()
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,28 @@ def alias(name: str, target: str) -> None:
 
 # --- keyspace notifications: the event classes of notify-keyspace-events (Redis's NOTIFY_* bits) ----------
 
-KEYSPACE, KEYEVENT, GENERIC, STRING, LIST, SET, HASH, ZSET, EXPIRED, EVICTED, STREAM, KEY_MISS = (
-    1 << n for n in range(12))
-MODULE, NEW, OVERWRITTEN, TYPE_CHANGED = 1 << 13, 1 << 14, 1 << 15, 1 << 16  # o and c: Redis 8.2
+KEYSPACE: Final = 1
+KEYEVENT: Final = 2
+GENERIC: Final = 4
+STRING: Final = 8
+LIST: Final = 16
+SET: Final = 32
+HASH: Final = 64
+ZSET: Final = 128
+EXPIRED: Final = 256
+EVICTED: Final = 512
+STREAM: Final = 1024
+KEY_MISS: Final = 2048
+MODULE: Final = 8192
+NEW: Final = 16384  # o and c: Redis 8.2
+OVERWRITTEN: Final = 32768
+TYPE_CHANGED: Final = 65536
 
 
 # --- argument parsing, shared by every module ----------------------------------------------------
 
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 NOT_INTEGER = "ERR value is not an integer or out of range"
-SYNTAX = "ERR syntax error"
+SYNTAX: Final = "ERR syntax error"
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from rdbtools.keyspace.commands import (
     GENERIC,
@@ -27,7 +27,7 @@ from rdbtools.rdb.model import RAW_STRING
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
 
-_PLAIN = "string"  # the type of a string that is not raw (the literal every module shares, interned)
+_PLAIN: Final = "string"  # the type of a string that is not raw (the literal every module shares, interned)
 _TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 _BAD_OFFSET = "ERR bit offset is not an integer or out of range"
 

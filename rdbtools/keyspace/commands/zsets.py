@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from rdbtools.keyspace.commands import (
     NULL_ARRAY,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
 
 NOT_FLOAT = "ERR value is not a valid float"
-NAN = "ERR resulting score is not a number (NaN)"
+NAN: Final = "ERR resulting score is not a number (NaN)"
 
 
 def score_text(target, value: float) -> bytes:
@@ -42,8 +42,8 @@ def _ordered(scores: dict) -> list[tuple[bytes, float]]:
     return sorted(scores.items(), key=lambda pair: (pair[1], pair[0]))
 
 
-_ZADD_FLAGS = frozenset((b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"))
-_NO_FLAGS = (False, False, False, False, False)
+_ZADD_FLAGS: Final = frozenset((b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR"))
+_NO_FLAGS: Final = (False, False, False, False, False)
 
 
 @command("zadd", -4)
