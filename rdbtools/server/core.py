@@ -361,19 +361,19 @@ class Server:
         """What a command propagated, to the AOF and the replicas: as is when it is one command, else as a
         unit; the client's WAIT offset moves when the replication stream did (Redis's c->woff)."""
         unit, replication = self.unit, self.subscribers.replication
-        offset = replication.offset
+        offset = replication.offset if replication.replicas else -1  # (without replicas it stays)
         if len(unit) == 1 and len(unit[0][1]) == 1 and name not in _UNITS:  # the common case: as is
             db, commands = unit.pop()
             self.feed(db, commands)
         else:
             self._append_unit(name, client.db)
-        if replication.offset != offset:
+        if offset >= 0 and replication.offset != offset:
             client.woff = replication.offset
 
     def feed(self, db: int, commands: list[list[bytes]]) -> None:
         """Effects to the AOF (when on; not what is for replicas only) and to the replicas (when attached)
         now, not held in a command's unit (an eviction's DEL goes before the command that caused it)."""
-        kind = commands.__class__
+        kind = type(commands)
         if self.aof is not None and kind not in NOT_FOR_AOF:
             self.aof.appender.feed(db, commands)
         replication = self.subscribers.replication

@@ -200,15 +200,15 @@ def encode_into(reply: Any, resp3: bool, out: list[bytes]) -> None:
         out.append(_BULK_HEADERS[length] if length < SHARED else b"$%d\r\n" % length)
         out.append(reply)
         out.append(b"\r\n")
-    elif kind is Status:
+    elif kind is int:
+        out.append(_INTEGER_LINES[reply] if 0 <= reply < SHARED else b":%d\r\n" % reply)
+    elif kind is Status:  # (a class of an uncompiled module: looked up by name, so after int)
         line = _STATUS_LINES.get(reply)
         if line is None:
             line = b"+" + reply.encode() + b"\r\n"
             if len(_STATUS_LINES) < 64:
                 _STATUS_LINES[reply] = line
         out.append(line)
-    elif kind is int:
-        out.append(_INTEGER_LINES[reply] if 0 <= reply < SHARED else b":%d\r\n" % reply)
     elif kind is list and reply and (array := encode_bulks(reply)) is not None:  # LRANGE, SMEMBERS ...
         out.append(array)
     elif reply is None or reply is NULL_ARRAY:
