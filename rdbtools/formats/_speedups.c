@@ -11,11 +11,13 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static PyObject *FormatError;
@@ -1872,6 +1874,31 @@ static PyObject *canonical_int64_of(PyObject *self, PyObject *value) {
     Py_RETURN_NONE;
 }
 
+/* read_double(value, hexadecimal) -> float | None: the double Redis reads from an argument (strtod over the
+ * whole of it, no leading space, NaN refused, ERANGE refused when it overflowed or underflowed to zero; no
+ * hexadecimal where the target reads doubles with fast_float). Twin of formats/numbers.py's
+ * python_read_double. A bytes object ends in a NUL, so strtod reads it in place; the process keeps the C
+ * locale for numbers (LC_NUMERIC), as Redis does. */
+static PyObject *read_double(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyBytes_CheckExact(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "read_double(bytes, hexadecimal)");
+        return NULL;
+    }
+    const char *text = PyBytes_AS_STRING(args[0]);
+    Py_ssize_t len = PyBytes_GET_SIZE(args[0]);
+    int hexadecimal = PyObject_IsTrue(args[1]);
+    if (hexadecimal < 0) return NULL;
+    if (len == 0 || strchr(" \t\n\v\f\r", text[0]) != NULL) Py_RETURN_NONE;
+    if (!hexadecimal && (memchr(text, 'x', len) != NULL || memchr(text, 'X', len) != NULL)) Py_RETURN_NONE;
+    char *end;
+    errno = 0;
+    double number = strtod(text, &end);
+    if (end != text + len || isnan(number) ||
+        (errno == ERANGE && (number == HUGE_VAL || number == -HUGE_VAL || number == 0.0)))
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(number);
+}
+
 typedef struct {
     long long max_bulk, max_multibulk;
     Py_ssize_t max_header;
@@ -2436,6 +2463,7 @@ static PyMethodDef methods[] = {
     {"resp_scan", resp_scan, METH_VARARGS, "Clean RESP records from pos (see formats/resp.py)."},
     {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},
     {"canonical_int64", canonical_int64_of, METH_O, "The integer of a canonical decimal text, or None (see formats/numbers.py)."},
+    {"read_double", (PyCFunction)(void (*)(void))read_double, METH_FASTCALL, "The double Redis reads from an argument, or None (see formats/numbers.py)."},
     {"requests_take", (PyCFunction)(void (*)(void))requests_take, METH_FASTCALL, "The complete RESP requests from pos, as lists (see server/protocol.py)."},
     {"encode_bulks", encode_bulks, METH_O, "A RESP array of bulk strings, or None (see server/protocol.py)."},
     {"repeated_int64", repeated_int64, METH_VARARGS, "Values occurring twice in an array('q'), sorted in place."},

@@ -1,7 +1,9 @@
-"""Integers as Redis reads them: its ``string2ll`` rules (shared by every encoding) and C's strtol."""
+"""Numbers as Redis reads them: integers by its ``string2ll`` rules (shared by every encoding) and C's strtol,
+doubles by C's strtod."""
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from rdbtools.formats import accelerated
@@ -56,3 +58,33 @@ def strtol(text: bytes | bytearray | memoryview, start: int = 0) -> tuple[int, i
         return 0, start
     value = sign * int(bytes(text[digits_start:i]))
     return max(INT64_MIN, min(INT64_MAX, value)), i
+
+
+_PLAIN_ZEROS: Final = frozenset((b"0", b"-0", b"+0", b"0.0"))  # no underflow to look for
+_INFINITIES: Final = (float("inf"), float("-inf"))
+_NONZERO: Final = re.compile(rb"[+-]?(0[xX][0-9a-fA-F.]*[1-9a-fA-F]|[0-9.]*[1-9])")  # a mantissa that is not zero
+_HEX_PREFIX: Final = re.compile(rb"[+-]?0[xX]")
+
+
+def python_read_double(value: bytes, hexadecimal: bool) -> float | None:
+    """The double Redis reads from an argument, else None: C's strtod over the whole of it, no leading space,
+    NaN refused, and a result out of range (overflow to infinity, underflow to zero) refused as its ERANGE
+    is; hexadecimal only where the server reads doubles with strtod, not fast_float (``Target.hex_doubles``).
+    _speedups.read_double is the compiled twin (ZADD's scores, GEOADD's coordinates ...)."""
+    try:
+        number = float(value)  # (which also takes what strtod does not: surrounding spaces, digit underscores)
+    except ValueError:
+        if not hexadecimal or _HEX_PREFIX.match(value) is None:
+            return None
+        try:
+            number = float.fromhex(value.decode("latin-1"))
+        except (ValueError, OverflowError):  # (overflow: ERANGE to strtod)
+            return None
+    if value[0] in C_SPACE or value[-1] in C_SPACE or 0x5F in value or number != number or (
+            number in _INFINITIES and b"inf" not in value.lower()) or (
+            not number and value not in _PLAIN_ZEROS and _NONZERO.match(value)):
+        return None
+    return number
+
+
+read_double: Final = accelerated("read_double") or python_read_double

@@ -327,10 +327,11 @@ _STRTOD = re.compile(rb"""[ \t\n\v\f\r]*([+-]?)(?:
     | (inf(?:inity)?|nan(?:\([0-9a-z_]*\))?))""", re.X | re.I)
 
 
-def strtod_prefix(text: bytes) -> float | None:
-    """The number C's strtod reads at the start of ``text`` (the longest prefix that is one), None
-    when there is none: how Redis reads a score stored as text (docs/integrity.md)."""
-    match = _STRTOD.match(text)
+def strtod_prefix(text: bytes, start: int = 0) -> tuple[float, int] | None:
+    """The number C's strtod reads at ``start`` of ``text`` (the longest prefix that is one, spaces
+    skipped first) and where it ends, None when there is none: how Redis reads a score stored as text
+    (docs/integrity.md) and how Lua's cjson reads a number."""
+    match = _STRTOD.match(text, start)
     if match is None:
         return None
     sign, mantissa, exponent, decimal, word = match.groups()
@@ -341,23 +342,23 @@ def strtod_prefix(text: bytes) -> float | None:
             number = math.inf
     else:
         number = float(decimal or word.split(b"(")[0])
-    return -number if sign == b"-" else number
+    return -number if sign == b"-" else number, match.end()
 
 
 def parse_ascii_double(text: bytes) -> float:
     """A zset v1 score as Redis reads it (sscanf "%lg"): the number the text starts with; refused
     when it starts with none."""
-    number = strtod_prefix(text)
-    if number is None:
+    found = strtod_prefix(text)
+    if found is None:
         raise FormatError(f"invalid double value {text!r}")
-    return number
+    return found[0]
 
 
 def blob_score(text: bytes) -> float:
     """A score stored as text in a ziplist or listpack, as Redis reads it (zzlStrtod): strtod of at
     most 127 bytes, 0 when they do not start with a number. The servers never refuse one."""
-    number = strtod_prefix(text[:127])
-    return 0.0 if number is None else number
+    found = strtod_prefix(text[:127])
+    return 0.0 if found is None else found[0]
 
 
 class AsciiDoubleConstruct(Construct):

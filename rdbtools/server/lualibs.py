@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import lupa.lua51 as lua51
 
+from rdbtools.formats.primitives import strtod_prefix
+
 #: luaL_where(L, 1) seen from a Python function Lua called: its caller's "source:line: " (level 1 is
 #: this function, 2 the Python function, 3 its caller)
 _WHERE = b"""
@@ -352,9 +354,6 @@ def _json_string(value: bytes) -> bytes:
 
 _STRUCTURE = {ord("{"): "T_OBJ_BEGIN", ord("}"): "T_OBJ_END", ord("["): "T_ARR_BEGIN", ord("]"): "T_ARR_END",
               ord(":"): "T_COLON", ord(","): "T_COMMA"}
-#: what strtod reads as a number: decimal, hexadecimal, inf, infinity, nan
-_STRTOD = re.compile(rb"[+-]?(0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?"
-                     rb"|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[iI][nN][fF]([iI][nN][iI][tT][yY])?|[nN][aA][nN])")
 _UNESCAPE = {ord('"'): b'"', ord("\\"): b"\\", ord("/"): b"/", ord("b"): b"\b", ord("f"): b"\f", ord("n"): b"\n",
              ord("r"): b"\r", ord("t"): b"\t"}
 
@@ -422,12 +421,10 @@ class _JsonParser:
             pos += 1
 
     def _number(self, start: int):
-        match = _STRTOD.match(self.data, start)
-        if match is None or match.end() == start:
+        found = strtod_prefix(self.data, start)
+        if found is None:
             return ("T_ERROR", "invalid number", start)
-        self.pos = match.end()
-        text = match.group().decode()
-        number = float.fromhex(text) if "x" in text.lower() else float(text)
+        number, self.pos = found
         return ("T_NUMBER", int(number) if number.is_integer() and abs(number) < 2**63 else number, start)
 
     def value(self, token):

@@ -14,7 +14,7 @@ from tests.server.test_replies import _plain
 from tests.servers import start_server
 
 TEXTS = [b"0x10", b"0X1p3", b"0x1.8p1", b"0x", b"1e2", b" 1", b"1 ", b"1_0", b".5", b"5.", b"+.5e+1", b"inf",
-         b"-inf", b"infinity", b"nan", b"1e400", b"1e-400", b"-1"]
+         b"-inf", b"infinity", b"nan", b"1e400", b"1e-400", b"-1", b"0x1p4000", b"0x1p-1080", b"4e-320"]
 USES = [
     lambda t: [b"ZADD", b"z", t, b"m"], lambda t: [b"ZINCRBY", b"z", t, b"m"],
     lambda t: [b"ZUNIONSTORE", b"d", b"1", b"z", b"WEIGHTS", t], lambda t: [b"GEOADD", b"g", t, b"1", b"p"],

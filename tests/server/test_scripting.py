@@ -202,6 +202,9 @@ LIBRARIES = {
     "cjson_decode_invalid_token": _eval("return cjson.decode('nope')"),
     "cjson_decode_trailing": _eval("return cjson.decode('[1] x')"),
     "cjson_decode_leading_zero": _eval("return cjson.decode('01')"),
+    "cjson_decode_strtod_numbers": _eval("local t = cjson.decode('[0x1p4000, -0x1p4000, 1e400, 0x10, 4e-320, -0x.8]') "
+                                         "return {tostring(t[1]), tostring(t[2]), tostring(t[3]), t[4], "
+                                         "tostring(t[5]), tostring(t[6])}"),
     "cmsgpack_pack": _eval("return cmsgpack.pack({1, 2, 3}, 'abc', {a=1}, -1, 300, 1.5, 0.1, true, -200, 70000)"),
     "cmsgpack_round_trip": _eval("local a, b, c = cmsgpack.unpack(cmsgpack.pack({1, {2, 3}}, 'x', {k='v'})) "
                                  "return {a[2][2], b, c.k}"),

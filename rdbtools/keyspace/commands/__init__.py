@@ -7,6 +7,7 @@ are Python values (bytes, int, float, list, None; ``Status`` for simple strings)
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from rdbtools.formats.numbers import INT64_MAX as INT64_MAX
 from rdbtools.formats.numbers import INT64_MIN as INT64_MIN
-from rdbtools.formats.numbers import canonical_int64
+from rdbtools.formats.numbers import canonical_int64, read_double
 from rdbtools.keyspace.reply_types import CommandError as CommandError
 from rdbtools.keyspace.reply_types import Double as Double
 from rdbtools.keyspace.reply_types import Map as Map
@@ -130,40 +131,11 @@ def integer(value: bytes, error: str = NOT_INTEGER) -> int:
 
 
 def floating(value: bytes, error: str = "ERR value is not a valid float", hexadecimal: bool = True) -> float:
-    """strtod as Redis calls it: the whole argument, no spaces, NaN and overflow refused (hexadecimal
-    refused too where the server reads doubles with fast_float: ``Target.hex_doubles``)."""
-    try:
-        number = float(value)
-    except ValueError:
-        if not hexadecimal:
-            raise CommandError(error) from None
-        number = _hex_float(value, error)
-    # float() also takes surrounding spaces and digit underscores, which strtod does not; strtod's
-    # ERANGE (overflow to infinity, underflow to zero) is refused by Redis
-    if value[0] in _SPACES or value[-1] in _SPACES or 0x5F in value or number != number or (
-            number in _INFINITIES and b"inf" not in value.lower()) or (
-            not number and value not in _ZEROS and _NONZERO.match(value)):
+    """A double argument as Redis reads it (formats/numbers.py's read_double), else ``error``."""
+    number = read_double(value, hexadecimal)
+    if number is None:
         raise CommandError(error)
     return number
-
-
-def _hex_float(value: bytes, error: str) -> float:
-    """strtod's hexadecimal form, which needs its 0x (float.fromhex would read "b" or "1p3" too)."""
-    if _HEX_PREFIX.match(value) is None:
-        raise CommandError(error)
-    try:
-        return float.fromhex(value.decode("latin-1"))
-    except ValueError:
-        raise CommandError(error) from None
-
-
-_HEX_PREFIX = re.compile(rb"[+-]?0[xX]")
-
-
-_SPACES = frozenset(b" \t\n\r\x0b\x0c")
-_ZEROS = frozenset((b"0", b"-0", b"+0", b"0.0"))  # plain zeros: no underflow to look for
-_INFINITIES = (float("inf"), float("-inf"))
-_NONZERO = re.compile(rb"[+-]?(0[xX][0-9a-fA-F.]*[1-9a-fA-F]|[0-9.]*[1-9])")  # a mantissa that is not zero
 
 
 def format_double(value: float) -> bytes:
@@ -171,7 +143,7 @@ def format_double(value: float) -> bytes:
     shortest digits that read back the same, laid out as fpconv_dtoa lays them out."""
     if value != value:
         return b"nan"
-    if value in _INFINITIES:
+    if math.isinf(value):
         return b"inf" if value > 0 else b"-inf"
     if value.is_integer() and abs(value) <= _HALF_LLONG:
         return b"%d" % value

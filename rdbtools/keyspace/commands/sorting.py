@@ -10,13 +10,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from rdbtools.formats.numbers import C_SPACE
 from rdbtools.keyspace.commands import LIST, SYNTAX, WRONGTYPE, CommandError, command, floating, integer
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
 
 NOT_DOUBLE = "ERR One or more scores can't be converted into double"
-_C_SPACES = b" \t\n\r\x0b\x0c"
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _strtod(value: bytes, target) -> float | None:
     valkey_9 = target.valkey_server and target.version >= (9, 0)
     if not value:
         return None if valkey_9 else 0.0
-    body = value if redis_8 or valkey_9 else value.lstrip(_C_SPACES)
+    body = value if redis_8 or valkey_9 else value.lstrip(C_SPACE)
     if not body or ((redis_8 or valkey_9) and _HEX.match(body)):
         return None
     try:

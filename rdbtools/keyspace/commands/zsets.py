@@ -197,6 +197,8 @@ def score_bound(text: bytes, strtod: bool) -> tuple[float, bool]:
             raise ValueError(number)  # what Python's float takes and strtod does not
         hexadecimal = strtod and b"x" in number.lower()
         value = float.fromhex(number.decode("latin-1")) if hexadecimal else float(number)
+    except OverflowError:  # (hexadecimal past the largest double: strtod's ERANGE, which a bound may be)
+        value = -math.inf if number.startswith(b"-") else math.inf
     except ValueError:
         raise CommandError("ERR min or max is not a float") from None
     if math.isnan(value):
