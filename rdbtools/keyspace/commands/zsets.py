@@ -97,15 +97,18 @@ def _zadd_one(e: Engine, key: bytes, score: float, member: bytes) -> int:
     """ZADD key score member, what the general loop does for it in fewer steps (ZADD is the slowest
     write of bench_serve)."""
     entry = _zset(e, key) or e.get_or_create(key, "zset", dict)
-    values = entry.value
+    values: dict[bytes, float] = entry.value
     old = values.get(member)
     values[member] = score
-    if entry.type is not SKIPLIST_ZSET and (len(values) > e.target.zset_max_listpack_entries
-                                            or len(member) > e.target.zset_max_listpack_value):
-        entry.type = SKIPLIST_ZSET  # (converted() inline: the one-member ZADD is the hot path)
-    e.changes = int(old != score)
-    if old != score:
-        e.notify(ZSET, b"zadd", key)
+    if old is None:
+        if entry.type is not SKIPLIST_ZSET and (len(values) > e.target.zset_max_listpack_entries
+                                                or len(member) > e.target.zset_max_listpack_value):
+            entry.type = SKIPLIST_ZSET  # (converted() inline: only a new member can convert the zset)
+    elif old == score:
+        e.changes = 0
+        return 0
+    e.changes = 1
+    e.notify(ZSET, b"zadd", key)
     return int(old is None)
 
 
