@@ -166,10 +166,10 @@ class Server:
         #: set by the edge: answer the other connections while a script runs past busy-reply-threshold
         self.busy_poll: Callable[[Client], None] | None = None
         #: what refresh() keeps (few attributes: past 30, CPython 3.11 reads every attribute of the server
-        #: more slowly): engine commands need no bookkeeping (no AOF, WATCH, tracking); the entry of a
-        #: request (plain while no client tracks and none is paused)
+        #: more slowly): engine commands need no bookkeeping (no AOF, WATCH, tracking); a request takes the
+        #: hooked path (a client tracks, one is paused, monitors, NO-TOUCH)
         self.direct = True
-        self.execute: Callable[[Client, list[bytes]], object] = self._execute
+        self.hooked = False
         self.refresh()
         eviction.configure(self, evict=False)
         self.subscribers.replication.configure(self)
@@ -230,8 +230,13 @@ class Server:
 
     # --- a request -----------------------------------------------------------------------------
 
+    def execute(self, client: Client, args: list[bytes]) -> object:
+        """One request's reply (NO_REPLY: nothing to send now; the client blocked or got pushes). A method
+        that tests a flag rather than a bound method kept in an attribute: compiled, it is called directly."""
+        return self._execute_hooked(client, args) if self.hooked else self._execute(client, args)
+
     def _execute(self, client: Client, args: list[bytes]) -> object:
-        """One request's reply (NO_REPLY: nothing to send now; the client blocked or got pushes)."""
+        """One request's reply, unless a hook is in place (execute)."""
         client.last_interaction = self.clock()
         spec = self._specs.get(args[0]) or self._lookup(args[0])
         if spec is None:
@@ -355,7 +360,7 @@ class Server:
                        and not self.subscribers.replication.replicas and not _telling_misses(self.engine.events))
         hooked = (tracking or self.pause.until is not None or self.subscribers.monitors
                   or self.engine.no_touch_clients)
-        self.execute = self._execute_hooked if hooked else self._execute
+        self.hooked = bool(hooked)
 
     def _propagate_unit(self, name: bytes, client: Client) -> None:
         """What a command propagated, to the AOF and the replicas: as is when it is one command, else as a
