@@ -5,15 +5,23 @@ converts only upwards, so a value marked as converted (rdb/model.py's Marked typ
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from rdbtools.formats.numbers import canonical_int64
-from rdbtools.rdb.model import HASHTABLE_HASH, HASHTABLE_SET, LISTPACK_SET, RAW_STRING, SKIPLIST_ZSET
+from rdbtools.rdb import model as rdb_model
 from rdbtools.rdb.targets import Target
 from rdbtools.rdb.writer import one_listpack
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.model import Entry
+
+#: rdb/model.py's marks (a module mypyc does not compile) as constants of this compiled one: the commands
+#: compare an entry's type with them on every write, read from C statics rather than by name
+HASHTABLE_HASH: Final = rdb_model.HASHTABLE_HASH
+HASHTABLE_SET: Final = rdb_model.HASHTABLE_SET
+LISTPACK_SET: Final = rdb_model.LISTPACK_SET
+RAW_STRING: Final = rdb_model.RAW_STRING
+SKIPLIST_ZSET: Final = rdb_model.SKIPLIST_ZSET
 
 
 def set_encoding(kind: str, members: Collection[bytes], target: Target) -> str:

@@ -17,10 +17,12 @@ from rdbtools.keyspace.commands import (
     long_double,
     wrong_arity,
 )
-from rdbtools.rdb.model import HASHTABLE_HASH
+from rdbtools.keyspace.encodings import HASHTABLE_HASH
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
+    from rdbtools.keyspace.model import Entry
+    from rdbtools.rdb.targets import Target
 
 
 def _hash(e: Engine, key: bytes):
@@ -48,16 +50,17 @@ def expire_fields(e: Engine, key: bytes, entry) -> None:
     e.drop_if_empty(key, entry)
 
 
-def _set_field(entry, field: bytes, value: bytes) -> bool:
+def _set_field(entry: Entry, field: bytes, value: bytes) -> bool:
     """Store a field (dropping its TTL, as a write does); True when it is new."""
-    new = field not in entry.value
-    entry.value[field] = value
+    values: dict[bytes, bytes] = entry.value
+    new = field not in values
+    values[field] = value
     if entry.field_expires:
         entry.field_expires.pop(field, None)
     return new
 
 
-def converted(target, entry, written: list[bytes]) -> None:
+def converted(target: Target, entry: Entry, written: list[bytes]) -> None:
     """Fields and values were written: a hash past the listpack's limits is a hash table for good (Redis
     never converts one back), marked HASHTABLE_HASH (model.py)."""
     entries = target.hash_max_listpack_entries

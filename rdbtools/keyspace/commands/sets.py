@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from rdbtools.formats.numbers import canonical_int64
 from rdbtools.keyspace.commands import INT64_MAX, INT64_MIN, SET, SYNTAX, WRONGTYPE, CommandError, command, integer
-from rdbtools.keyspace.encodings import loaded_type
+from rdbtools.keyspace.encodings import HASHTABLE_SET, LISTPACK_SET, loaded_type
 from rdbtools.keyspace.model import Entry
-from rdbtools.rdb.model import HASHTABLE_SET, LISTPACK_SET
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
+    from rdbtools.rdb.targets import Target
 
 _ABSENT = object()
 
@@ -46,7 +46,7 @@ def sadd(e: Engine, args: list[bytes]):
     return len(entry.value) - before
 
 
-def converted(target, entry, members: list[bytes], created: bool = False) -> None:
+def converted(target: Target, entry: Entry, members: list[bytes], created: bool = False) -> None:
     """``members`` were added: mark the set with the encoding Redis converted it to on the way up (model.py's
     HASHTABLE_SET, LISTPACK_SET), which it keeps when members go. Before 7.2 any text makes an intset a hash
     table; from 7.2 a listpack while the set stays within the listpack's limits, and SADD converts by its

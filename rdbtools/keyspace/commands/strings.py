@@ -21,8 +21,8 @@ from rdbtools.keyspace.commands import (
     invalid_expire_time,
     long_double,
 )
+from rdbtools.keyspace.encodings import RAW_STRING
 from rdbtools.keyspace.model import Entry
-from rdbtools.rdb.model import RAW_STRING
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine

@@ -18,9 +18,8 @@ from rdbtools.keyspace.commands import (
     integer,
     wrong_arity,
 )
-from rdbtools.keyspace.encodings import loaded_type
+from rdbtools.keyspace.encodings import SKIPLIST_ZSET, loaded_type
 from rdbtools.keyspace.model import Entry
-from rdbtools.rdb.model import SKIPLIST_ZSET
 
 if TYPE_CHECKING:
     from rdbtools.keyspace.engine import Engine
