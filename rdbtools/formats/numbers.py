@@ -3,6 +3,7 @@ doubles by C's strtod."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Final
 
@@ -61,7 +62,6 @@ def strtol(text: bytes | bytearray | memoryview, start: int = 0) -> tuple[int, i
 
 
 _PLAIN_ZEROS: Final = frozenset((b"0", b"-0", b"+0", b"0.0"))  # no underflow to look for
-_INFINITIES: Final = (float("inf"), float("-inf"))
 _NONZERO: Final = re.compile(rb"[+-]?(0[xX][0-9a-fA-F.]*[1-9a-fA-F]|[0-9.]*[1-9])")  # a mantissa that is not zero
 _HEX_PREFIX: Final = re.compile(rb"[+-]?0[xX]")
 
@@ -81,7 +81,7 @@ def python_read_double(value: bytes, hexadecimal: bool) -> float | None:
         except (ValueError, OverflowError):  # (overflow: ERANGE to strtod)
             return None
     if value[0] in C_SPACE or value[-1] in C_SPACE or 0x5F in value or number != number or (
-            number in _INFINITIES and b"inf" not in value.lower()) or (
+            math.isinf(number) and b"inf" not in value.lower()) or (
             not number and value not in _PLAIN_ZEROS and _NONZERO.match(value)):
         return None
     return number
