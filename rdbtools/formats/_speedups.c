@@ -61,10 +61,24 @@ static int append_new(PyObject *list, PyObject *item) {
     return status;
 }
 
+/* The decimal digits of an int64 at out (at least 20 bytes): their count. Redis's ll2string. */
+static Py_ssize_t int64_digits(char *out, long long value) {
+    char reversed[20];
+    unsigned long long rest = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    int count = 0;
+    do {
+        reversed[count++] = (char)('0' + rest % 10);
+        rest /= 10;
+    } while (rest);
+    Py_ssize_t len = 0;
+    if (value < 0) out[len++] = '-';
+    while (count) out[len++] = reversed[--count];
+    return len;
+}
+
 static PyObject *int_text(long long value) {
     char text[24];
-    int n = snprintf(text, sizeof text, "%lld", value);
-    return PyBytes_FromStringAndSize(text, n);
+    return PyBytes_FromStringAndSize(text, int64_digits(text, value));
 }
 
 /* --- entries and what to do with them ------------------------------------------------------ */
@@ -1874,6 +1888,61 @@ static PyObject *canonical_int64_of(PyObject *self, PyObject *value) {
     Py_RETURN_NONE;
 }
 
+/* prefix + the decimal text of an int (past int64: Python's str) + suffix, as bytes. */
+static PyObject *number_text(PyObject *number, const char *prefix, Py_ssize_t prefix_len, const char *suffix,
+                             Py_ssize_t suffix_len) {
+    char buf[48];
+    int overflow;
+    long long value = PyLong_AsLongLongAndOverflow(number, &overflow);
+    if (value == -1 && PyErr_Occurred()) return NULL;
+    if (!overflow) {
+        memcpy(buf, prefix, prefix_len);
+        Py_ssize_t len = prefix_len + int64_digits(buf + prefix_len, value);
+        memcpy(buf + len, suffix, suffix_len);
+        return PyBytes_FromStringAndSize(buf, len + suffix_len);
+    }
+    PyObject *text = PyObject_Str(number);
+    if (text == NULL) return NULL;
+    PyObject *digits = PyUnicode_AsASCIIString(text);
+    Py_DECREF(text);
+    if (digits == NULL) return NULL;
+    Py_ssize_t digits_len = PyBytes_GET_SIZE(digits);
+    PyObject *result = PyBytes_FromStringAndSize(NULL, prefix_len + digits_len + suffix_len);
+    if (result != NULL) {
+        char *out = PyBytes_AS_STRING(result);
+        memcpy(out, prefix, prefix_len);
+        memcpy(out + prefix_len, PyBytes_AS_STRING(digits), digits_len);
+        memcpy(out + prefix_len + digits_len, suffix, suffix_len);
+    }
+    Py_DECREF(digits);
+    return result;
+}
+
+/* int_text(number) -> bytes: b"%d" % number. Twin of formats/numbers.py's python_int_text (INCR's value). */
+static PyObject *int_text_of(PyObject *self, PyObject *number) {
+    if (!PyLong_Check(number)) {
+        PyErr_SetString(PyExc_TypeError, "int_text(int)");
+        return NULL;
+    }
+    return number_text(number, "", 0, "", 0);
+}
+
+/* int_line(marker, number) -> bytes: a RESP line of a number, b"%c%d\r\n" % (marker, number) (an integer
+ * reply, a bulk or array header). Twin of server/protocol.py's python_int_line. */
+static PyObject *int_line(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyLong_Check(args[0]) || !PyLong_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "int_line(marker, number)");
+        return NULL;
+    }
+    long marker = PyLong_AsLong(args[0]);
+    if (marker < 0 || marker > 255) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "int_line: a marker is a byte");
+        return NULL;
+    }
+    char prefix = (char)marker;
+    return number_text(args[1], &prefix, 1, "\r\n", 2);
+}
+
 /* read_double(value, hexadecimal) -> float | None: the double Redis reads from an argument (strtod over the
  * whole of it, no leading space, NaN refused, ERANGE refused when it overflowed or underflowed to zero; no
  * hexadecimal where the target reads doubles with fast_float). Twin of formats/numbers.py's
@@ -2463,6 +2532,8 @@ static PyMethodDef methods[] = {
     {"resp_scan", resp_scan, METH_VARARGS, "Clean RESP records from pos (see formats/resp.py)."},
     {"aof_scan", aof_scan, METH_VARARGS, "Clean AOF records from pos (see aof/check.py)."},
     {"canonical_int64", canonical_int64_of, METH_O, "The integer of a canonical decimal text, or None (see formats/numbers.py)."},
+    {"int_text", int_text_of, METH_O, "b'%d' % number (see formats/numbers.py)."},
+    {"int_line", (PyCFunction)(void (*)(void))int_line, METH_FASTCALL, "A RESP line of a number (see server/protocol.py)."},
     {"read_double", (PyCFunction)(void (*)(void))read_double, METH_FASTCALL, "The double Redis reads from an argument, or None (see formats/numbers.py)."},
     {"requests_take", (PyCFunction)(void (*)(void))requests_take, METH_FASTCALL, "The complete RESP requests from pos, as lists (see server/protocol.py)."},
     {"encode_bulks", encode_bulks, METH_O, "A RESP array of bulk strings, or None (see server/protocol.py)."},

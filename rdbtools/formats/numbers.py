@@ -36,6 +36,15 @@ def python_canonical_int64(value: bytes) -> int | None:
 
 canonical_int64: Final = accelerated("canonical_int64") or python_canonical_int64
 
+
+
+def python_int_text(number: int) -> bytes:
+    """An integer's decimal text (_speedups.int_text is the compiled twin: INCR writes one on every call)."""
+    return b"%d" % number
+
+
+int_text: Final = accelerated("int_text") or python_int_text
+
 C_SPACE: Final = b" \t\n\v\f\r"  # isspace() in the C locale, which Redis runs in
 
 

@@ -186,6 +186,13 @@ encode_bulks: Final = accelerated("encode_bulks") or python_encode_bulks
 _STATUS_LINES: Final[dict[str, bytes]] = {}
 #: shared encodings, as Redis keeps shared integers and headers: an integer reply below this, and the header
 #: of a bulk string shorter than this, are taken from a table instead of formatted
+def python_int_line(marker: int, number: int) -> bytes:
+    """A RESP line of a number: an integer reply (``:``), a bulk or array header (``$``, ``*``).
+    _speedups.int_line is the compiled twin (a reply's line past the shared ones)."""
+    return b"%c%d\r\n" % (marker, number)
+
+
+int_line: Final = accelerated("int_line") or python_int_line
 SHARED: Final = 1024
 _INTEGER_LINES: Final = [b":%d\r\n" % number for number in range(SHARED)]
 _BULK_HEADERS: Final = [b"$%d\r\n" % length for length in range(SHARED)]
@@ -197,11 +204,11 @@ def encode_into(reply: Any, resp3: bool, out: list[bytes]) -> None:
     kind = reply.__class__
     if kind is bytes:  # the most common replies first; the batch is joined once, so no bytes are copied here
         length = len(reply)
-        out.append(_BULK_HEADERS[length] if length < SHARED else b"$%d\r\n" % length)
+        out.append(_BULK_HEADERS[length] if length < SHARED else int_line(0x24, length))
         out.append(reply)
         out.append(b"\r\n")
     elif kind is int:
-        out.append(_INTEGER_LINES[reply] if 0 <= reply < SHARED else b":%d\r\n" % reply)
+        out.append(_INTEGER_LINES[reply] if 0 <= reply < SHARED else int_line(0x3A, reply))
     elif kind is Status:  # (a class of an uncompiled module: looked up by name, so after int)
         line = _STATUS_LINES.get(reply)
         if line is None:

@@ -198,6 +198,18 @@ def test_compiled_integer_reader_and_python_agree(text):
     assert canonical(bytearray(text)) == python_canonical_int64(text)
 
 
+@given(number=st.one_of(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**80), 2**80), st.booleans()),
+       marker=st.sampled_from([0x3A, 0x24, 0x2A]))
+@example(number=-(2**63), marker=0x3A)
+@example(number=2**63, marker=0x24)  # past int64: Python's own text
+def test_compiled_number_texts_and_python_agree(number, marker):
+    from rdbtools.formats.numbers import python_int_text
+    from rdbtools.server.protocol import python_int_line
+
+    assert accelerated("int_text")(number) == python_int_text(number)
+    assert accelerated("int_line")(marker, number) == python_int_line(marker, number)
+
+
 _DOUBLE_PARTS = [b"0", b"1", b"9", b"5", b".", b"e", b"E", b"-", b"+", b"x", b"X", b"p", b"P", b"a", b"f", b"inf",
                  b"INFINITY", b"nan", b"_", b" ", b"\t", b"\x00", b"00", b"400", b"308", b"324", b"320"]
 

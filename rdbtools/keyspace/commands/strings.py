@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from rdbtools.formats.numbers import int_text
 from rdbtools.keyspace.commands import (
     GENERIC,
     INT64_MAX,
@@ -301,9 +302,9 @@ def _incr(e: Engine, key: bytes, delta: int) -> int:
     if not INT64_MIN <= current + delta <= INT64_MAX:
         raise CommandError("ERR increment or decrement would overflow")
     if entry is None:
-        _store(e, key, b"%d" % (current + delta), event=b"incrby")
+        _store(e, key, int_text(current + delta), event=b"incrby")
     else:
-        entry.value, entry.type = b"%d" % (current + delta), "string"  # (not through _changed: a hot path)
+        entry.value, entry.type = int_text(current + delta), "string"  # (not through _changed: a hot path)
         e.notify(STRING, b"incrby", key)
     return current + delta
 
