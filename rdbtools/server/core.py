@@ -58,14 +58,14 @@ _TRANSACTION_CONTROL: Final = {b"exec", b"discard", b"multi", b"watch", b"quit",
 #: the commands whose replies are the messages they send (Redis's cmdHasPushAsReply)
 _PUSHES_AS_REPLY = frozenset({b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ssubscribe",
                               b"sunsubscribe"})
-_SUBSCRIBED_ALLOWED: Final = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit", b"reset",
-                       b"ssubscribe", b"sunsubscribe"}
+_SUBSCRIBED_ALLOWED: Final = {b"subscribe", b"psubscribe", b"unsubscribe", b"punsubscribe", b"ping", b"quit",
+                              b"reset", b"ssubscribe", b"sunsubscribe"}
 NO_MULTI = "ERR Command not allowed inside a transaction"
 NO_MULTI_NAMED = "ERR Command '{}' not allowed inside a transaction"  # Valkey 9
 #: blocking commands: where the timeout is, and what a timeout answers
 _BLOCKING: Final = {b"blpop": (-1, NULL_ARRAY), b"brpop": (-1, NULL_ARRAY), b"bzpopmin": (-1, NULL_ARRAY),
-             b"bzpopmax": (-1, NULL_ARRAY), b"blmove": (5, None), b"brpoplpush": (3, None),
-             b"blmpop": (1, NULL_ARRAY), b"bzmpop": (1, NULL_ARRAY)}
+                    b"bzpopmax": (-1, NULL_ARRAY), b"blmove": (5, None), b"brpoplpush": (3, None),
+                    b"blmpop": (1, NULL_ARRAY), b"bzmpop": (1, NULL_ARRAY)}
 
 
 #: commands whose propagation is a unit even when it is one command (Redis 6.2 wraps it in MULTI/EXEC)
