@@ -184,8 +184,8 @@ def python_encode_bulks(items: list) -> bytes | None:
 
 encode_bulks: Final = accelerated("encode_bulks") or python_encode_bulks
 _STATUS_LINES: Final[dict[str, bytes]] = {}
-#: shared encodings, as Redis keeps shared integers and headers: an integer reply below this, and the header
-#: of a bulk string shorter than this, are taken from a table instead of formatted
+
+
 def python_int_line(marker: int, number: int) -> bytes:
     """A RESP line of a number: an integer reply (``:``), a bulk or array header (``$``, ``*``).
     _speedups.int_line is the compiled twin (a reply's line past the shared ones)."""
@@ -193,6 +193,9 @@ def python_int_line(marker: int, number: int) -> bytes:
 
 
 int_line: Final = accelerated("int_line") or python_int_line
+
+#: shared encodings, as Redis keeps shared integers and headers: an integer reply below this, and the header
+#: of a bulk string shorter than this, are taken from a table instead of formatted
 SHARED: Final = 1024
 _INTEGER_LINES: Final = [b":%d\r\n" % number for number in range(SHARED)]
 _BULK_HEADERS: Final = [b"$%d\r\n" % length for length in range(SHARED)]
